@@ -1,0 +1,287 @@
+/* http: the libmicrohttpd daemon (thread pool, epoll, suspend/resume), the access handler
+ * that gathers a request body up to --max-body, and the response helpers. */
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "api/internal.h"
+#include "server/clock.h"
+#include "server/log.h"
+
+/* Replaces bytes that are not valid UTF-8 (and control characters) with '?', so an
+ * echo of hostile input can always be encoded as a JSON string. */
+static void sanitize_utf8(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        int n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3
+                : (*p & 0xf8) == 0xf0 ? 4 : 0;
+        bool ok = n > 0 && !(n == 2 && *p < 0xc2);
+        for (int i = 1; ok && i < n; i++)
+            if ((p[i] & 0xc0) != 0x80) ok = false;
+        if (!ok || (n == 1 && *p < 0x20)) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
+int api_fail(struct api_error *e, unsigned status, const char *code, const char *field,
+             const char *fmt, ...)
+{
+    e->status = status;
+    e->code = code;
+    snprintf(e->field, sizeof e->field, "%s", field ? field : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+    sanitize_utf8(e->message);
+    sanitize_utf8(e->field);
+    return -1;
+}
+
+static enum MHD_Result send_buffer(struct MHD_Connection *c, unsigned status, char *buf,
+                                   size_t len, const char *type, const char *hname,
+                                   const char *hvalue)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(buf);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (hname) MHD_add_response_header(resp, hname, hvalue);
+    enum MHD_Result rc = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static enum MHD_Result send_json_header(struct MHD_Connection *c, unsigned status, json_t *body,
+                                        const char *hname, const char *hvalue)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!text) return MHD_NO;
+    size_t len = strlen(text);
+    char *withnl = realloc(text, len + 2);
+    if (!withnl) {
+        free(text);
+        return MHD_NO;
+    }
+    withnl[len] = '\n'; /* so `curl` output ends its line */
+    withnl[len + 1] = '\0';
+    return send_buffer(c, status, withnl, len + 1, "application/json; charset=utf-8", hname,
+                       hvalue);
+}
+
+enum MHD_Result api_send_json(struct MHD_Connection *c, unsigned status, json_t *body,
+                              const char *location)
+{
+    return send_json_header(c, status, body, location ? MHD_HTTP_HEADER_LOCATION : NULL, location);
+}
+
+enum MHD_Result api_send_error(struct MHD_Connection *c, const struct api_error *e)
+{
+    json_t *err = json_pack("{s:s, s:s}", "code", e->code, "message", e->message);
+    if (err && e->field[0]) json_object_set_new(err, "field", json_string(e->field));
+    return api_send_json(c, e->status, json_pack("{s:o}", "error", err), NULL);
+}
+
+enum MHD_Result api_send_text(struct MHD_Connection *c, unsigned status, const char *text,
+                              size_t len, const char *content_type)
+{
+    char *copy = malloc(len ? len : 1);
+    if (!copy) return MHD_NO;
+    memcpy(copy, text, len);
+    return send_buffer(c, status, copy, len, content_type, NULL, NULL);
+}
+
+enum MHD_Result api_send_not_allowed(struct MHD_Connection *c, const char *allow)
+{
+    struct api_error e;
+    api_fail(&e, 405, "method_not_allowed", NULL, "this route allows only %s", allow);
+    json_t *err = json_pack("{s:s, s:s}", "code", e.code, "message", e.message);
+    return send_json_header(c, 405, json_pack("{s:o}", "error", err), MHD_HTTP_HEADER_ALLOW, allow);
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
+{
+    (void)version;
+    struct api *a = cls;
+    struct request *r = *con_cls;
+    if (!r) { /* first call: headers only; answering here is much slower in MHD */
+        r = calloc(1, sizeof *r);
+        if (!r) return MHD_NO;
+        *con_cls = r;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (r->too_large || r->body_len + n > (size_t)a->cfg->max_body) {
+            r->too_large = true;
+            free(r->body);
+            r->body = NULL;
+            r->body_len = 0;
+            return MHD_YES;
+        }
+        char *grown = realloc(r->body, r->body_len + n + 1);
+        if (!grown) return MHD_NO;
+        memcpy(grown + r->body_len, upload_data, n);
+        r->body = grown;
+        r->body_len += n;
+        r->body[r->body_len] = '\0';
+        return MHD_YES;
+    }
+    if (r->too_large) {
+        struct api_error e;
+        api_fail(&e, 413, "payload_too_large", NULL,
+                 "the request body is over the limit of %lld bytes (--max-body)",
+                 (long long)a->cfg->max_body);
+        return api_send_error(c, &e);
+    }
+    return api_route(a, r, c, method, url);
+}
+
+static void request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                              enum MHD_RequestTerminationCode toe)
+{
+    (void)c;
+    (void)toe;
+    struct api *a = cls;
+    struct request *r = *con_cls;
+    if (!r) return;
+    waiters_forget(&a->waiters, &r->wait);
+    free(r->body);
+    free(r);
+    *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
+    log_warn("http: %s", msg);
+}
+
+/* Binds the listening socket ourselves, so errors are clear and port 0 can be read back. */
+static int bind_listener(const struct config *cfg, int *port)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char service[16];
+    snprintf(service, sizeof service, "%d", cfg->listen_port);
+    int gai = getaddrinfo(cfg->listen_host, service, &hints, &res);
+    if (gai != 0) {
+        log_error("cannot resolve listen address %s: %s", cfg->listen_host, gai_strerror(gai));
+        return -1;
+    }
+    int fd = -1;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) continue;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0) break;
+        log_error("bind() failed while listening on %s:%d: %s", cfg->listen_host,
+                  cfg->listen_port, strerror(errno));
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) return -1;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                           : ((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
+}
+
+static void *frontend_start(const struct config *cfg, struct dispatch *d, struct store *s,
+                            int *port)
+{
+    struct api *a = calloc(1, sizeof *a);
+    if (!a) return NULL;
+    a->cfg = cfg;
+    a->dispatch = d;
+    a->store = s;
+    waiters_init(&a->waiters);
+    int fd = bind_listener(cfg, port);
+    if (fd < 0) {
+        free(a);
+        return NULL;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
+    a->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, access_handler, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_NOTIFY_COMPLETED, request_completed, a, MHD_OPTION_END);
+    if (!a->daemon) {
+        log_error("starting the HTTP server failed");
+        close(fd);
+        free(a);
+        return NULL;
+    }
+    dispatch_on_finish(d, waiters_job_finished, &a->waiters);
+    return a;
+}
+
+static int64_t frontend_next_deadline(void *handle)
+{
+    struct api *a = handle;
+    return waiters_expire(&a->waiters);
+}
+
+static void frontend_expire(void *handle)
+{
+    struct api *a = handle;
+    waiters_expire(&a->waiters);
+}
+
+static void frontend_stop(void *handle)
+{
+    struct api *a = handle;
+    dispatch_on_finish(a->dispatch, NULL, NULL);
+    int fd = MHD_quiesce_daemon(a->daemon); /* no new connections */
+    waiters_stop(&a->waiters);
+    /* give resumed long-polls a moment to get their answer out */
+    int64_t until = clock_mono_ms() + 2000;
+    while (clock_mono_ms() < until) {
+        const union MHD_DaemonInfo *info =
+            MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!info || info->num_connections == 0) break;
+        usleep(10000);
+    }
+    MHD_stop_daemon(a->daemon);
+    if (fd >= 0) close(fd);
+    pthread_mutex_destroy(&a->waiters.lock);
+    free(a);
+}
+
+const struct serve_frontend api_frontend = {
+    .start = frontend_start,
+    .next_deadline = frontend_next_deadline,
+    .expire = frontend_expire,
+    .stop = frontend_stop,
+};

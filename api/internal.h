@@ -1,0 +1,129 @@
+/* api/internal.h: what the files of api/ share (not for use outside api/). */
+#ifndef SPAWNPOOL_API_INTERNAL_H
+#define SPAWNPOOL_API_INTERNAL_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "server/config.h"
+#include "server/dispatch.h"
+#include "server/store.h"
+
+/* A suspended connection waiting for a job to end or a deadline (wait, output follow). */
+struct waiter {
+    struct MHD_Connection *conn;
+    int64_t job_id;      /* resumed when this job ends */
+    int64_t deadline;    /* monotonic ms: resumed then at the latest */
+    bool listed;         /* in the waiters list */
+    bool resumed;        /* woken (job ended, deadline, shutdown) */
+    struct waiter *prev, *next;
+};
+
+struct waiters {
+    pthread_mutex_t lock;
+    struct waiter *head;
+    int count;
+    bool stopping;
+};
+
+struct api {
+    struct MHD_Daemon *daemon;
+    const struct config *cfg;
+    struct dispatch *dispatch;
+    struct store *store;
+    struct waiters waiters;
+};
+
+/* Per-request state, made on the handler's first call, freed when the request completes. */
+struct request {
+    char *body;
+    size_t body_len;
+    bool too_large;
+    struct waiter wait;            /* for GET .../wait */
+    struct output_follow *follow;  /* owned by the response once created */
+};
+
+/* An error for the client: status, code of API.md, field at fault, human message. */
+struct api_error {
+    unsigned status;
+    const char *code;
+    char field[64];
+    char message[400];
+};
+
+/* Fills e; returns -1 so callers can `return api_fail(...)`. */
+int api_fail(struct api_error *e, unsigned status, const char *code, const char *field,
+             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Sends body (reference stolen) as JSON with status; location may be NULL. */
+enum MHD_Result api_send_json(struct MHD_Connection *c, unsigned status, json_t *body,
+                              const char *location);
+/* Sends API.md's error object. */
+enum MHD_Result api_send_error(struct MHD_Connection *c, const struct api_error *e);
+/* Sends a plain text body (copied) with a content type. */
+enum MHD_Result api_send_text(struct MHD_Connection *c, unsigned status, const char *text,
+                              size_t len, const char *content_type);
+/* Sends 405 method_not_allowed with an Allow header. */
+enum MHD_Result api_send_not_allowed(struct MHD_Connection *c, const char *allow);
+
+/* Routes one complete request (body read). */
+enum MHD_Result api_route(struct api *a, struct request *r, struct MHD_Connection *c,
+                          const char *method, const char *url);
+
+/* Handlers (api/jobs_api.c): id is the parsed job id. */
+enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Connection *c);
+enum MHD_Result api_jobs_list(struct api *a, struct MHD_Connection *c);
+enum MHD_Result api_jobs_get(struct api *a, struct MHD_Connection *c, int64_t id);
+enum MHD_Result api_jobs_wait(struct api *a, struct request *r, struct MHD_Connection *c,
+                              int64_t id);
+enum MHD_Result api_jobs_terminate(struct api *a, struct request *r, struct MHD_Connection *c,
+                                   int64_t id);
+enum MHD_Result api_jobs_delete(struct api *a, struct MHD_Connection *c, int64_t id);
+enum MHD_Result api_workers(struct api *a, struct MHD_Connection *c);
+enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c);
+/* api/metrics.c: Prometheus text exposition. */
+enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c);
+/* api/output.c: captured output, optionally followed until the job ends. */
+enum MHD_Result api_jobs_output(struct api *a, struct request *r, struct MHD_Connection *c,
+                                int64_t id);
+/* Frees a follow state (request completed). */
+void api_output_free(struct output_follow *f);
+
+/* api/submit.c: validates one job object into spec (field names prefixed with prefix, e.g.
+ * "[3]."). Returns 0, or -1 with e filled and spec freed. */
+int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, struct job_spec *spec,
+                  struct api_error *e);
+/* Parses a request body as strict JSON (duplicates rejected). NULL with e on error. */
+json_t *api_parse_body(const char *body, size_t len, struct api_error *e);
+
+/* api/job_json.c: the job object of API.md. */
+json_t *api_job_json(const struct job *j);
+
+/* api/query.c: rejects query parameters not in allowed (NULL-terminated) and repeats. */
+int api_query_check(struct MHD_Connection *c, const char *const *allowed, struct api_error *e);
+/* Reads an integer parameter in [min, max]; absent gives def. Returns 0 or -1 with e. */
+int api_query_int(struct MHD_Connection *c, const char *name, int64_t min, int64_t max,
+                  int64_t def, int64_t *out, struct api_error *e);
+/* Reads a number of seconds in [min, max]; absent gives def. Returns 0 or -1 with e. */
+int api_query_seconds(struct MHD_Connection *c, const char *name, double min, double max,
+                      double def, double *out, struct api_error *e);
+/* Parses a path id: a positive decimal integer. Returns 0 or -1 with e. */
+int api_parse_id(const char *text, size_t len, int64_t *out, struct api_error *e);
+
+/* api/waiters.c: suspended connections and their wake-ups. */
+void waiters_init(struct waiters *w);
+/* Lists w and suspends its connection; call with w->lock held, from the handler. */
+void waiters_suspend(struct waiters *ws, struct waiter *w);
+/* Removes w if still listed (request completed early). */
+void waiters_forget(struct waiters *ws, struct waiter *w);
+/* Resumes every waiter of job_id (dispatch's finish hook). */
+void waiters_job_finished(void *ctx, int64_t job_id);
+/* Resumes waiters whose deadline passed; returns ms to the next deadline or -1. */
+int64_t waiters_expire(struct waiters *ws);
+/* Resumes everyone and refuses new waits (shutdown). */
+void waiters_stop(struct waiters *ws);
+
+#endif

@@ -1,0 +1,341 @@
+/* jobs_api: the handlers of /v1/jobs, /v1/workers and /healthz. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api/internal.h"
+#include "server/clock.h"
+
+static const char *const no_params[] = {NULL};
+
+static enum MHD_Result internal(struct MHD_Connection *c, const char *what)
+{
+    struct api_error e;
+    api_fail(&e, 500, "internal", NULL, "%s failed (see the server log)", what);
+    return api_send_error(c, &e);
+}
+
+static enum MHD_Result no_such_job(struct MHD_Connection *c, int64_t id)
+{
+    struct api_error e;
+    api_fail(&e, 404, "not_found", "id", "no job %lld", (long long)id);
+    return api_send_error(c, &e);
+}
+
+/* A running job's output sizes come from its capture files: the row has them at the end. */
+static void live_output_sizes(struct api *a, struct job *j)
+{
+    if (j->state != JOB_RUNNING) return;
+    char path[PATH_MAX + 32];
+    struct stat st;
+    dispatch_output_path(a->dispatch, j->id, "stdout", path, sizeof path);
+    if (stat(path, &st) == 0) j->stdout_bytes = st.st_size;
+    dispatch_output_path(a->dispatch, j->id, "stderr", path, sizeof path);
+    if (stat(path, &st) == 0) j->stderr_bytes = st.st_size;
+}
+
+/* Reads a job and sends it with status (or 404 / 500). */
+static enum MHD_Result send_job(struct api *a, struct MHD_Connection *c, int64_t id,
+                                unsigned status, const char *location)
+{
+    struct job j;
+    int rc = store_get_job(a->store, id, &j, false);
+    if (rc == 1) return no_such_job(c, id);
+    if (rc < 0) return internal(c, "reading the job");
+    live_output_sizes(a, &j);
+    json_t *body = api_job_json(&j);
+    job_free(&j);
+    return api_send_json(c, status, body, location);
+}
+
+static enum MHD_Result submit_refused(struct api *a, struct MHD_Connection *c,
+                                      enum dispatch_result rc)
+{
+    struct api_error e;
+    if (rc == DISPATCH_SHUTTING_DOWN)
+        api_fail(&e, 503, "shutting_down", NULL, "the server is draining and takes no new jobs");
+    else if (rc == DISPATCH_QUEUE_FULL) {
+        api_fail(&e, 429, "queue_full", NULL, "the queue holds its maximum of %lld jobs (--max-queued)",
+                 (long long)a->cfg->max_queued);
+        json_t *err = json_pack("{s:s, s:s}", "code", e.code, "message", e.message);
+        struct MHD_Response *resp;
+        char *text = json_dumps(json_pack("{s:o}", "error", err), JSON_COMPACT);
+        if (!text) return MHD_NO;
+        resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+        enum MHD_Result r = MHD_queue_response(c, 429, resp);
+        MHD_destroy_response(resp);
+        return r;
+    } else
+        return internal(c, "storing the job");
+    return api_send_error(c, &e);
+}
+
+enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Connection *c)
+{
+    struct api_error e;
+    if (api_query_check(c, no_params, &e) < 0) return api_send_error(c, &e);
+    json_t *root = api_parse_body(r->body, r->body_len, &e);
+    if (!root) return api_send_error(c, &e);
+    bool many = json_is_array(root);
+    size_t n = many ? json_array_size(root) : 1;
+    if (many && (n == 0 || n > (size_t)a->cfg->max_batch)) {
+        json_decref(root);
+        api_fail(&e, 400, "invalid_argument", NULL,
+                 "an array submit needs 1 to %lld jobs (--max-batch), got %zu",
+                 (long long)a->cfg->max_batch, n);
+        return api_send_error(c, &e);
+    }
+    struct job_spec *specs = calloc(n, sizeof *specs);
+    int64_t *ids = calloc(n, sizeof *ids);
+    if (!specs || !ids) {
+        free(specs);
+        free(ids);
+        json_decref(root);
+        return internal(c, "allocating");
+    }
+    size_t parsed = 0;
+    int rc = 0;
+    for (; parsed < n; parsed++) {
+        char prefix[32] = "";
+        if (many) snprintf(prefix, sizeof prefix, "[%zu].", parsed);
+        json_t *obj = many ? json_array_get(root, parsed) : root;
+        if ((rc = api_parse_job(obj, a->cfg, prefix, &specs[parsed], &e)) < 0) break;
+    }
+    json_decref(root);
+    enum MHD_Result result;
+    if (rc < 0) {
+        result = api_send_error(c, &e);
+    } else {
+        enum dispatch_result d = dispatch_submit(a->dispatch, specs, n, ids);
+        if (d != DISPATCH_OK) {
+            result = submit_refused(a, c, d);
+        } else if (!many) {
+            char location[64];
+            snprintf(location, sizeof location, "/v1/jobs/%lld", (long long)ids[0]);
+            result = send_job(a, c, ids[0], 201, location);
+        } else {
+            json_t *jobs = json_array();
+            for (size_t i = 0; i < n; i++) {
+                struct job j;
+                if (store_get_job(a->store, ids[i], &j, false) == 0) {
+                    json_array_append_new(jobs, api_job_json(&j));
+                    job_free(&j);
+                }
+            }
+            result = api_send_json(c, 201, json_pack("{s:o}", "jobs", jobs), NULL);
+        }
+    }
+    for (size_t i = 0; i < parsed; i++) job_spec_free(&specs[i]);
+    free(specs);
+    free(ids);
+    return result;
+}
+
+enum MHD_Result api_jobs_list(struct api *a, struct MHD_Connection *c)
+{
+    static const char *const allowed[] = {"state", "queue", "name", "limit", "before", NULL};
+    struct api_error e;
+    int64_t limit, before;
+    if (api_query_check(c, allowed, &e) < 0 ||
+        api_query_int(c, "limit", 1, 1000, 100, &limit, &e) < 0 ||
+        api_query_int(c, "before", 1, INT64_MAX, 0, &before, &e) < 0)
+        return api_send_error(c, &e);
+    struct store_filter f = {
+        .state = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state"),
+        .queue = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "queue"),
+        .name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name"),
+        .before = before,
+        .limit = (int)limit + 1, /* one more tells whether there is a next page */
+    };
+    enum job_state st;
+    if (f.state && job_state_parse(f.state, &st) < 0) {
+        api_fail(&e, 400, "invalid_argument", "state",
+                 "unknown state '%.50s' (one of queued, running, succeeded, failed, terminated, "
+                 "timed_out, canceled, lost)",
+                 f.state);
+        return api_send_error(c, &e);
+    }
+    struct job *jobs;
+    size_t n;
+    if (store_list_jobs(a->store, &f, &jobs, &n) < 0) return internal(c, "listing jobs");
+    json_t *list = json_array();
+    size_t shown = n > (size_t)limit ? (size_t)limit : n;
+    for (size_t i = 0; i < n; i++) {
+        if (i < shown) {
+            live_output_sizes(a, &jobs[i]);
+            json_array_append_new(list, api_job_json(&jobs[i]));
+        }
+    }
+    json_t *next = n > shown ? json_integer(jobs[shown - 1].id) : json_null();
+    for (size_t i = 0; i < n; i++) job_free(&jobs[i]);
+    free(jobs);
+    return api_send_json(c, 200, json_pack("{s:o, s:o}", "jobs", list, "next_before", next), NULL);
+}
+
+enum MHD_Result api_jobs_get(struct api *a, struct MHD_Connection *c, int64_t id)
+{
+    struct api_error e;
+    if (api_query_check(c, no_params, &e) < 0) return api_send_error(c, &e);
+    return send_job(a, c, id, 200, NULL);
+}
+
+enum MHD_Result api_jobs_wait(struct api *a, struct request *r, struct MHD_Connection *c,
+                              int64_t id)
+{
+    static const char *const allowed[] = {"timeout", NULL};
+    struct api_error e;
+    if (r->wait.resumed) return send_job(a, c, id, 200, NULL); /* woken: answer as it is */
+    double timeout;
+    if (api_query_check(c, allowed, &e) < 0 ||
+        api_query_seconds(c, "timeout", 0, 300, 30, &timeout, &e) < 0)
+        return api_send_error(c, &e);
+    struct waiters *ws = &a->waiters;
+    pthread_mutex_lock(&ws->lock);
+    struct job j;
+    int rc = store_get_job(a->store, id, &j, false);
+    bool done = rc != 0 || job_state_terminal(j.state) || timeout == 0 || ws->stopping;
+    if (rc == 0) job_free(&j);
+    if (!done) {
+        r->wait.conn = c;
+        r->wait.job_id = id;
+        r->wait.deadline = clock_mono_ms() + (int64_t)(timeout * 1000);
+        waiters_suspend(ws, &r->wait);
+    }
+    pthread_mutex_unlock(&ws->lock);
+    if (!done) return MHD_YES;
+    return send_job(a, c, id, 200, NULL);
+}
+
+static int parse_signal(json_t *v, int *sig, struct api_error *e)
+{
+    if (json_is_integer(v) && json_integer_value(v) >= 1 && json_integer_value(v) < NSIG) {
+        *sig = (int)json_integer_value(v);
+        return 0;
+    }
+    if (json_is_string(v)) {
+        const char *name = json_string_value(v);
+        if (strncmp(name, "SIG", 3) == 0) name += 3;
+        for (int s = 1; s < NSIG; s++) {
+            const char *abbrev = sigabbrev_np(s);
+            if (abbrev && strcmp(abbrev, name) == 0) {
+                *sig = s;
+                return 0;
+            }
+        }
+    }
+    return api_fail(e, 400, "invalid_argument", "signal",
+                    "signal must be a signal name such as \"SIGTERM\" or a number from 1 to %d",
+                    NSIG - 1);
+}
+
+enum MHD_Result api_jobs_terminate(struct api *a, struct request *r, struct MHD_Connection *c,
+                                   int64_t id)
+{
+    struct api_error e;
+    int sig = SIGTERM;
+    double grace = a->cfg->kill_grace;
+    if (api_query_check(c, no_params, &e) < 0) return api_send_error(c, &e);
+    if (r->body_len > 0) {
+        json_t *root = api_parse_body(r->body, r->body_len, &e);
+        if (!root) return api_send_error(c, &e);
+        int rc = 0;
+        if (!json_is_object(root))
+            rc = api_fail(&e, 400, "invalid_argument", NULL, "the body must be a JSON object");
+        const char *key;
+        json_t *v;
+        json_object_foreach(root, key, v)
+        {
+            if (rc < 0) break;
+            if (strcmp(key, "signal") == 0) rc = parse_signal(v, &sig, &e);
+            else if (strcmp(key, "grace") == 0) {
+                if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 3600)
+                    rc = api_fail(&e, 400, "invalid_argument", "grace",
+                                  "grace must be a number of seconds from 0 to 3600");
+                else grace = json_number_value(v);
+            } else
+                rc = api_fail(&e, 400, "invalid_argument", key,
+                              "unknown field '%.100s' (known: signal, grace)", key);
+        }
+        json_decref(root);
+        if (rc < 0) return api_send_error(c, &e);
+    }
+    switch (dispatch_terminate(a->dispatch, id, sig, (int64_t)(grace * 1000))) {
+    case DISPATCH_CANCELED:
+        return send_job(a, c, id, 200, NULL);
+    case DISPATCH_SIGNALED:
+        return send_job(a, c, id, 202, NULL);
+    case DISPATCH_NOT_FOUND:
+        return no_such_job(c, id);
+    case DISPATCH_CONFLICT: {
+        struct job j;
+        const char *state = "finished";
+        if (store_get_job(a->store, id, &j, false) == 0) {
+            state = job_state_name(j.state);
+            job_free(&j);
+        }
+        api_fail(&e, 409, "conflict", NULL, "job %lld already finished (%s)", (long long)id, state);
+        return api_send_error(c, &e);
+    }
+    default:
+        return internal(c, "terminating the job");
+    }
+}
+
+enum MHD_Result api_jobs_delete(struct api *a, struct MHD_Connection *c, int64_t id)
+{
+    struct api_error e;
+    if (api_query_check(c, no_params, &e) < 0) return api_send_error(c, &e);
+    switch (dispatch_delete(a->dispatch, id)) {
+    case DISPATCH_OK: {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+        enum MHD_Result rc = MHD_queue_response(c, 204, resp);
+        MHD_destroy_response(resp);
+        return rc;
+    }
+    case DISPATCH_NOT_FOUND:
+        return no_such_job(c, id);
+    case DISPATCH_CONFLICT:
+        api_fail(&e, 409, "conflict", NULL,
+                 "job %lld has not finished: terminate it first, then delete it", (long long)id);
+        return api_send_error(c, &e);
+    default:
+        return internal(c, "deleting the job");
+    }
+}
+
+enum MHD_Result api_workers(struct api *a, struct MHD_Connection *c)
+{
+    struct api_error e;
+    if (api_query_check(c, no_params, &e) < 0) return api_send_error(c, &e);
+    struct dispatch_worker_info info[1024];
+    size_t n = dispatch_workers(a->dispatch, info, 1024);
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char started[32];
+        clock_format(info[i].started_at, started);
+        json_array_append_new(
+            list, json_pack("{s:i, s:o, s:s, s:o, s:I, s:s}", "index", info[i].index, "pid",
+                            info[i].pid ? json_integer(info[i].pid) : json_null(), "state",
+                            info[i].state, "job",
+                            info[i].job_id ? json_integer(info[i].job_id) : json_null(),
+                            "jobs_done", (json_int_t)info[i].jobs_done, "started_at", started));
+    }
+    return api_send_json(c, 200, json_pack("{s:o}", "workers", list), NULL);
+}
+
+enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c)
+{
+    struct dispatch_stats st;
+    dispatch_stats(a->dispatch, &st);
+    json_t *body = json_pack(
+        "{s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:I, s:I}}", "status",
+        st.draining ? "draining" : "ok", "version", SPAWNPOOL_VERSION, "workers", "total",
+        st.workers_total, "idle", st.workers_idle, "busy", st.workers_busy, "starting",
+        st.workers_starting, "jobs", "queued", (json_int_t)st.jobs[JOB_QUEUED], "running",
+        (json_int_t)st.jobs[JOB_RUNNING]);
+    return api_send_json(c, 200, body, NULL);
+}

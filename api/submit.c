@@ -1,0 +1,229 @@
+/* submit: strict validation of POST /v1/jobs bodies into job specs. Every field of API.md
+ * is checked for type and range; unknown fields are errors naming the field. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api/internal.h"
+
+#define MAX_NAME 256
+#define MAX_QUEUE 64
+#define MAX_ATTEMPTS 100
+#define MAX_TIMEOUT (365.0 * 24 * 3600)
+
+json_t *api_parse_body(const char *body, size_t len, struct api_error *e)
+{
+    if (!body || len == 0) {
+        api_fail(e, 400, "invalid_json", NULL, "the request body is empty; expected JSON");
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        api_fail(e, 400, "invalid_json", NULL, "body is not valid JSON: %s (line %d, column %d)",
+                 jerr.text, jerr.line, jerr.column);
+    return root;
+}
+
+static int type_error(struct api_error *e, const char *prefix, const char *field, const char *want)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s%s", prefix, field);
+    return api_fail(e, 400, "invalid_argument", name, "%s must be %s", name, want);
+}
+
+static int get_string(json_t *v, const char *prefix, const char *field, size_t max, char **out,
+                      struct api_error *e)
+{
+    if (!json_is_string(v)) return type_error(e, prefix, field, "a string");
+    size_t n = json_string_length(v);
+    if (n == 0 || n > max) {
+        char want[64];
+        snprintf(want, sizeof want, "a string of 1 to %zu bytes", max);
+        return type_error(e, prefix, field, want);
+    }
+    *out = strndup(json_string_value(v), n);
+    return *out ? 0 : api_fail(e, 500, "internal", NULL, "out of memory");
+}
+
+static int parse_argv(json_t *v, const char *prefix, struct job_spec *spec, struct api_error *e)
+{
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return type_error(e, prefix, "argv", "a non-empty array of strings");
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item)
+    {
+        if (!json_is_string(item)) return type_error(e, prefix, "argv", "an array of strings");
+        if (i == 0 && json_string_length(item) == 0)
+            return type_error(e, prefix, "argv", "an array whose first string (the program) is not empty");
+        if (strblob_add(&spec->argv, json_string_value(item), json_string_length(item)) < 0)
+            return api_fail(e, 500, "internal", NULL, "out of memory");
+    }
+    return 0;
+}
+
+static int parse_env(json_t *v, const char *prefix, struct job_spec *spec, struct api_error *e)
+{
+    if (!json_is_object(v)) return type_error(e, prefix, "env", "an object of strings");
+    const char *key;
+    json_t *val;
+    json_object_foreach(v, key, val)
+    {
+        if (!key[0] || strchr(key, '='))
+            return type_error(e, prefix, "env", "an object whose keys are non-empty and have no '='");
+        if (!json_is_string(val)) return type_error(e, prefix, "env", "an object of strings");
+        size_t klen = strlen(key), vlen = json_string_length(val);
+        char *kv = malloc(klen + vlen + 2);
+        if (!kv) return api_fail(e, 500, "internal", NULL, "out of memory");
+        memcpy(kv, key, klen);
+        kv[klen] = '=';
+        memcpy(kv + klen + 1, json_string_value(val), vlen);
+        kv[klen + 1 + vlen] = '\0';
+        int rc = strblob_add(&spec->env, kv, klen + 1 + vlen);
+        free(kv);
+        if (rc < 0) return api_fail(e, 500, "internal", NULL, "out of memory");
+    }
+    return 0;
+}
+
+static int parse_cwd(json_t *v, const struct config *cfg, const char *prefix,
+                     struct job_spec *spec, struct api_error *e)
+{
+    char *cwd;
+    if (get_string(v, prefix, "cwd", PATH_MAX - 1, &cwd, e) < 0) return -1;
+    char path[PATH_MAX * 2];
+    if (cwd[0] == '/') snprintf(path, sizeof path, "%s", cwd);
+    else snprintf(path, sizeof path, "%s/%s", cfg->job_dir, cwd);
+    free(cwd);
+    struct stat st;
+    char name[64];
+    snprintf(name, sizeof name, "%scwd", prefix);
+    if (strlen(path) >= PATH_MAX)
+        return api_fail(e, 400, "invalid_argument", name, "%s is too long", name);
+    if (stat(path, &st) < 0)
+        return api_fail(e, 400, "invalid_argument", name, "%s %.200s: %s", name, path,
+                        strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return api_fail(e, 400, "invalid_argument", name, "%s %.200s is not a directory", name,
+                        path);
+    spec->cwd = strdup(path);
+    return spec->cwd ? 0 : api_fail(e, 500, "internal", NULL, "out of memory");
+}
+
+static bool valid_queue_name(const char *s)
+{
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_' || *s == '.'))
+            return false;
+    return true;
+}
+
+/* Handles one key of a job object. */
+static int parse_field(const char *key, json_t *v, const struct config *cfg, const char *prefix,
+                       struct job_spec *spec, struct api_error *e)
+{
+    if (strcmp(key, "argv") == 0) return parse_argv(v, prefix, spec, e);
+    if (strcmp(key, "command") == 0) return get_string(v, prefix, "command", 1 << 20, &spec->command, e);
+    if (strcmp(key, "env") == 0) return parse_env(v, prefix, spec, e);
+    if (strcmp(key, "cwd") == 0) return parse_cwd(v, cfg, prefix, spec, e);
+    if (strcmp(key, "stdin") == 0) {
+        if (!json_is_string(v)) return type_error(e, prefix, "stdin", "a string");
+        spec->stdin_len = json_string_length(v);
+        spec->stdin_data = malloc(spec->stdin_len + 1);
+        if (!spec->stdin_data) return api_fail(e, 500, "internal", NULL, "out of memory");
+        memcpy(spec->stdin_data, json_string_value(v), spec->stdin_len + 1);
+        return 0;
+    }
+    if (strcmp(key, "timeout") == 0) {
+        if (json_is_null(v)) return 0;
+        double t = json_number_value(v);
+        if (!json_is_number(v) || !(t > 0) || t > MAX_TIMEOUT)
+            return type_error(e, prefix, "timeout", "a number of seconds > 0 (at most a year), or null");
+        spec->timeout = t;
+        return 0;
+    }
+    if (strcmp(key, "priority") == 0) {
+        if (!json_is_integer(v) || json_integer_value(v) < -1000000000 ||
+            json_integer_value(v) > 1000000000)
+            return type_error(e, prefix, "priority", "an integer from -1000000000 to 1000000000");
+        spec->priority = json_integer_value(v);
+        return 0;
+    }
+    if (strcmp(key, "queue") == 0) {
+        free(spec->queue);
+        spec->queue = NULL;
+        if (get_string(v, prefix, "queue", MAX_QUEUE, &spec->queue, e) < 0) return -1;
+        if (!valid_queue_name(spec->queue))
+            return type_error(e, prefix, "queue", "a name of letters, digits, '-', '_' and '.'");
+        return 0;
+    }
+    if (strcmp(key, "name") == 0) {
+        if (json_is_null(v)) return 0;
+        return get_string(v, prefix, "name", MAX_NAME, &spec->name, e);
+    }
+    if (strcmp(key, "max_attempts") == 0) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > MAX_ATTEMPTS)
+            return type_error(e, prefix, "max_attempts", "an integer from 1 to 100");
+        spec->max_attempts = (int)json_integer_value(v);
+        return 0;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "%s%.40s", prefix, key);
+    return api_fail(e, 400, "invalid_argument", name,
+                    "unknown field '%.100s' (known: argv, command, env, cwd, stdin, timeout, "
+                    "priority, queue, name, max_attempts)",
+                    key);
+}
+
+int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, struct job_spec *spec,
+                  struct api_error *e)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->max_attempts = 1;
+    if (!json_is_object(obj)) {
+        char what[32];
+        snprintf(what, sizeof what, "%s", prefix[0] ? prefix : "job");
+        size_t n = strlen(what);
+        if (n && what[n - 1] == '.') what[n - 1] = '\0';
+        return api_fail(e, 400, "invalid_argument", NULL, "%s must be a JSON object", what);
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        if (parse_field(key, v, cfg, prefix, spec, e) < 0) goto fail;
+    }
+    char name[64];
+    if (spec->argv.len && spec->command) {
+        snprintf(name, sizeof name, "%scommand", prefix);
+        api_fail(e, 400, "invalid_argument", name, "give either argv or command, not both");
+        goto fail;
+    }
+    if (!spec->argv.len && !spec->command) {
+        snprintf(name, sizeof name, "%sargv", prefix);
+        api_fail(e, 400, "invalid_argument", name,
+                 "argv (an array of strings) or command (a shell string) is required");
+        goto fail;
+    }
+    if (spec->command) {
+        strblob_add(&spec->argv, "/bin/sh", 7);
+        strblob_add(&spec->argv, "-c", 2);
+        if (strblob_add(&spec->argv, spec->command, strlen(spec->command)) < 0) {
+            api_fail(e, 500, "internal", NULL, "out of memory");
+            goto fail;
+        }
+    }
+    if (!spec->queue && !(spec->queue = strdup("default"))) goto oom;
+    if (!spec->cwd && !(spec->cwd = strdup(cfg->job_dir))) goto oom;
+    return 0;
+oom:
+    api_fail(e, 500, "internal", NULL, "out of memory");
+fail:
+    job_spec_free(spec);
+    return -1;
+}

@@ -1,0 +1,81 @@
+/* waiters: connections suspended in long-polls (wait, output follow). They hold no thread;
+ * they are resumed when their job ends (dispatch's finish hook), at their deadline (main
+ * loop), or at shutdown. MHD requires every one resumed before the daemon stops. */
+#include "api/internal.h"
+#include "server/clock.h"
+
+void waiters_init(struct waiters *ws)
+{
+    pthread_mutex_init(&ws->lock, NULL);
+    ws->head = NULL;
+    ws->count = 0;
+    ws->stopping = false;
+}
+
+static void unlink_waiter(struct waiters *ws, struct waiter *w)
+{
+    if (w->prev) w->prev->next = w->next;
+    else ws->head = w->next;
+    if (w->next) w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    w->listed = false;
+    ws->count--;
+}
+
+static void resume(struct waiters *ws, struct waiter *w)
+{
+    unlink_waiter(ws, w);
+    w->resumed = true;
+    MHD_resume_connection(w->conn);
+}
+
+void waiters_suspend(struct waiters *ws, struct waiter *w)
+{
+    w->resumed = false;
+    w->prev = NULL;
+    w->next = ws->head;
+    if (ws->head) ws->head->prev = w;
+    ws->head = w;
+    w->listed = true;
+    ws->count++;
+    MHD_suspend_connection(w->conn);
+}
+
+void waiters_forget(struct waiters *ws, struct waiter *w)
+{
+    pthread_mutex_lock(&ws->lock);
+    if (w->listed) unlink_waiter(ws, w);
+    pthread_mutex_unlock(&ws->lock);
+}
+
+void waiters_job_finished(void *ctx, int64_t job_id)
+{
+    struct waiters *ws = ctx;
+    pthread_mutex_lock(&ws->lock);
+    for (struct waiter *w = ws->head, *next; w; w = next) {
+        next = w->next;
+        if (w->job_id == job_id) resume(ws, w);
+    }
+    pthread_mutex_unlock(&ws->lock);
+}
+
+int64_t waiters_expire(struct waiters *ws)
+{
+    int64_t now = clock_mono_ms(), next = -1;
+    pthread_mutex_lock(&ws->lock);
+    for (struct waiter *w = ws->head, *nw; w; w = nw) {
+        nw = w->next;
+        if (w->deadline <= now) resume(ws, w);
+        else if (next < 0 || w->deadline - now < next) next = w->deadline - now;
+    }
+    pthread_mutex_unlock(&ws->lock);
+    return next;
+}
+
+void waiters_stop(struct waiters *ws)
+{
+    pthread_mutex_lock(&ws->lock);
+    ws->stopping = true;
+    while (ws->head) resume(ws, ws->head);
+    pthread_mutex_unlock(&ws->lock);
+}

@@ -1,0 +1,57 @@
+/* pool: the table of worker processes. Starts them (fork before the master has threads,
+ * re-exec of the binary afterwards), talks to them over socketpairs, notices their death. */
+#ifndef SPAWNPOOL_POOL_H
+#define SPAWNPOOL_POOL_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pool/proto.h"
+
+enum pool_slot_state { SLOT_STARTING, SLOT_IDLE, SLOT_BUSY, SLOT_DEAD };
+
+/* One worker process and its channel. */
+struct pool_slot {
+    int index;                  /* 0-based position, stable across respawns */
+    pid_t pid;                  /* 0 while dead */
+    int fd;                     /* master's end of the channel, -1 while dead */
+    enum pool_slot_state state;
+    int64_t job_id;             /* job it runs, 0 if none */
+    uint64_t jobs_done;         /* jobs finished by this process */
+    int64_t started_at;         /* wall clock ms when this process started */
+    int64_t started_mono;       /* monotonic ms, to spot a worker dying young */
+    int64_t respawn_at;         /* monotonic ms before which it is not respawned */
+    int quick_deaths;           /* consecutive deaths soon after start (respawn backoff) */
+    struct proto_reader reader; /* bytes from the worker not yet framed */
+};
+
+struct pool {
+    struct pool_slot *slots;
+    int count;
+    char exe[PATH_MAX]; /* this binary, for re-exec (resolved at startup) */
+};
+
+/* Allocates count slots and resolves the executable path. Returns 0 or -1. */
+int pool_init(struct pool *p, int count);
+/* Forks a worker for every slot; only call before any thread exists.
+ * In the children this never returns (they run worker_main and exit). Returns 0 or -1. */
+int pool_fork_all(struct pool *p);
+/* Starts a replacement worker in slot i by fork+exec of `exe worker --fd 3 --index i`.
+ * Returns 0 or -1 (errno set). */
+int pool_respawn(struct pool *p, int i);
+/* Returns the slot whose process is pid, or NULL. */
+struct pool_slot *pool_slot_by_pid(struct pool *p, pid_t pid);
+/* Marks a slot dead after its process was reaped: closes its channel, schedules respawn
+ * with backoff (0 ms, doubling while it keeps dying within a second of start, max 30 s). */
+void pool_slot_dead(struct pool *p, struct pool_slot *s, int64_t now_mono);
+/* Sends RUN for job id with the encoded payload; returns 0 or -1. */
+int pool_send_run(struct pool_slot *s, int64_t id, const struct proto_buf *payload);
+/* Sends KILL{signal, grace} for job id; returns 0 or -1. */
+int pool_send_kill(struct pool_slot *s, int64_t id, int sig, int64_t grace_ms);
+/* Closes every channel (workers exit, killing their jobs), waits up to timeout_ms for
+ * them, SIGKILLs the rest, and frees the table. */
+void pool_shutdown(struct pool *p, int64_t timeout_ms);
+
+#endif

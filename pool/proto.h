@@ -1,0 +1,114 @@
+/* proto: the framed, versioned messages between the master and its workers.
+ * A frame is a fixed header {version, type, length, job id} and a typed payload. */
+#ifndef SPAWNPOOL_PROTO_H
+#define SPAWNPOOL_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bump when a message type or payload layout changes. */
+#define PROTO_VERSION 1
+/* Payloads longer than this are rejected before anything is allocated. */
+#define PROTO_MAX_PAYLOAD (16u * 1024u * 1024u)
+
+enum proto_type {
+    PROTO_READY = 1, /* worker -> master: idle, send me a job */
+    PROTO_RUN,       /* master -> worker: run this job (payload: struct proto_run) */
+    PROTO_STARTED,   /* worker -> master: the job's process exists (payload: pid) */
+    PROTO_DONE,      /* worker -> master: the job ended (payload: struct proto_done) */
+    PROTO_KILL,      /* master -> worker: signal the job's tree, SIGKILL after grace */
+    PROTO_TYPE_MAX
+};
+
+struct proto_header {
+    uint8_t version;   /* PROTO_VERSION */
+    uint8_t type;      /* enum proto_type */
+    uint16_t reserved; /* zero */
+    uint32_t length;   /* payload bytes that follow */
+    int64_t job_id;    /* job the message is about, 0 for none */
+};
+
+/* A growable byte buffer with a read cursor; any out-of-bounds get sets `failed`. */
+struct proto_buf {
+    unsigned char *data;
+    size_t len, cap, pos;
+    bool failed;
+};
+
+/* How a job's main process ended. */
+enum proto_end { PROTO_END_EXITED = 1, PROTO_END_SIGNALED, PROTO_END_SPAWN_ERROR };
+/* Why the worker ended it, if it did. */
+enum proto_cause { PROTO_CAUSE_NONE = 0, PROTO_CAUSE_TIMEOUT, PROTO_CAUSE_KILLED };
+
+/* RUN payload: everything a worker needs to start one job. Strings point into the frame. */
+struct proto_run {
+    int64_t timeout_ms;     /* 0: no timeout */
+    int64_t kill_grace_ms;  /* SIGTERM -> SIGKILL delay on timeout */
+    uint64_t max_output;    /* bytes kept per stream */
+    const char *cwd;        /* absolute directory */
+    const char *stdout_path, *stderr_path;
+    const char *argv_blob;  /* argc NUL-terminated strings back to back */
+    uint32_t argv_len;
+    const char *env_blob;   /* "K=V" strings, added to the worker's environment */
+    uint32_t env_len;
+    const char *stdin_data; /* fed on the job's standard input */
+    uint32_t stdin_len;
+};
+
+/* DONE payload: the outcome of one job. */
+struct proto_done {
+    uint8_t end;       /* enum proto_end */
+    uint8_t cause;     /* enum proto_cause */
+    int32_t code;      /* exit status, signal number, or errno for a spawn error */
+    uint64_t stdout_bytes, stderr_bytes;
+    uint8_t truncated; /* bit 0: stdout, bit 1: stderr */
+    int64_t user_us, system_us, maxrss_kb;
+    char error[256];   /* human text for a spawn error, else empty */
+};
+
+/* Appends raw bytes; on allocation failure sets `failed`. */
+void proto_put_bytes(struct proto_buf *b, const void *p, size_t n);
+/* Appends an integer in host byte order (both ends are one binary on one host). */
+void proto_put_u32(struct proto_buf *b, uint32_t v);
+void proto_put_i64(struct proto_buf *b, int64_t v);
+/* Appends a length-prefixed byte string (u32 length, bytes, then one NUL). */
+void proto_put_str(struct proto_buf *b, const char *s, size_t n);
+/* Reads the next value; a short buffer sets `failed` and yields zero / NULL. */
+uint32_t proto_get_u32(struct proto_buf *b);
+int64_t proto_get_i64(struct proto_buf *b);
+/* Returns a pointer into the buffer to a NUL-terminated string of *n bytes. */
+const char *proto_get_str(struct proto_buf *b, uint32_t *n);
+/* Frees the buffer's memory and zeroes it. */
+void proto_buf_free(struct proto_buf *b);
+
+/* Encodes a RUN payload into b. */
+void proto_encode_run(struct proto_buf *b, const struct proto_run *r);
+/* Decodes a RUN payload; returns 0, or -1 if malformed (wrong sizes, bad blobs). */
+int proto_decode_run(struct proto_buf *b, struct proto_run *r);
+/* Encodes / decodes a DONE payload; decode returns 0 or -1 if malformed. */
+void proto_encode_done(struct proto_buf *b, const struct proto_done *d);
+int proto_decode_done(struct proto_buf *b, struct proto_done *d);
+
+/* Writes one whole frame to a blocking fd, retrying on EINTR and short writes.
+ * Returns 0, or -1 with errno set. */
+int proto_send(int fd, enum proto_type type, int64_t job_id, const void *payload, size_t len);
+
+/* Incoming frames: bytes are fed in, whole frames taken out. */
+struct proto_reader {
+    unsigned char *data;
+    size_t len, cap;
+};
+/* Reads what is available from fd into the reader (one read call).
+ * Returns bytes read, 0 on EOF, -1 with errno (EAGAIN when nothing is ready). */
+long proto_reader_fill(struct proto_reader *r, int fd);
+/* Takes the next whole frame: 1 with *h and payload (copied into *payload, reset first),
+ * 0 if more bytes are needed, -1 if the stream is corrupt (bad version, type or length). */
+int proto_reader_next(struct proto_reader *r, struct proto_header *h, struct proto_buf *payload);
+/* Frees the reader's memory. */
+void proto_reader_free(struct proto_reader *r);
+
+/* Counts the NUL-terminated strings in a blob; -1 if the blob does not end in NUL. */
+long proto_blob_count(const char *blob, uint32_t len);
+
+#endif

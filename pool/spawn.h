@@ -1,0 +1,45 @@
+/* spawn: start one job's process (own process group, fds 0-2 wired, nothing else open)
+ * and keep its output within a cap. Used by the worker; knows nothing of HTTP or SQL. */
+#ifndef SPAWNPOOL_SPAWN_H
+#define SPAWNPOOL_SPAWN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pool/proto.h"
+
+/* One captured stream: a pipe the job writes, a file we copy it into. */
+struct spawn_stream {
+    int pipe_fd;   /* read end, -1 once closed */
+    int file_fd;   /* capture file, -1 once closed */
+    uint64_t kept; /* bytes written to the file */
+    bool truncated;
+};
+
+/* A started job. */
+struct spawn_job {
+    pid_t pid;                  /* main process, also its process group id */
+    struct spawn_stream out, err;
+    uint64_t max_output;        /* bytes kept per stream */
+};
+
+/* Starts the job described by run. Returns 0 with *job filled, or -1 with a spawn error
+ * in *done (end = PROTO_END_SPAWN_ERROR, code = errno, error = text; exit status 127). */
+int spawn_start(const struct proto_run *run, struct spawn_job *job, struct proto_done *done);
+
+/* Moves what is readable from a stream's pipe into its file, dropping bytes past the cap.
+ * Returns 1 while the pipe is open, 0 at EOF (pipe closed). */
+int spawn_drain(struct spawn_job *job, struct spawn_stream *s);
+
+/* Sends sig to the job's whole process group; a group already gone is not an error. */
+void spawn_signal_tree(const struct spawn_job *job, int sig);
+
+/* Closes every fd the job still holds open in the worker. */
+void spawn_close(struct spawn_job *job);
+
+/* Builds the environment for a job: the worker's environ with the overrides applied.
+ * Returns a malloc'd NULL-terminated array (strings not copied), or NULL on ENOMEM. */
+char **spawn_build_env(const char *env_blob, uint32_t env_len);
+
+#endif

@@ -1,0 +1,272 @@
+/* worker: run jobs one at a time for the master. Single-threaded: one poll over the
+ * channel, a signalfd (SIGCHLD, SIGTERM) and the job's output pipes. */
+#include "pool/worker.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pool/proto.h"
+#include "pool/spawn.h"
+
+/* After the main process exits, how long its pipes may stay open (held by an escaped
+ * descendant) before the output is closed and DONE is sent anyway. */
+#define DRAIN_AFTER_EXIT_MS 500
+
+struct worker {
+    int channel, sigfd, index;
+    struct proto_reader reader;
+    struct proto_buf payload;     /* the frame being handled */
+    struct proto_buf run_payload; /* the current RUN, which the job's strings point into */
+};
+
+/* One job in flight. */
+struct running {
+    int64_t id;
+    struct spawn_job job;
+    struct proto_done done;
+    int64_t deadline_ms;      /* timeout; 0 none */
+    int64_t grace_ms;         /* SIGTERM -> SIGKILL for timeouts */
+    int64_t kill_at_ms;       /* escalate to SIGKILL; 0 none */
+    int64_t drain_until_ms;   /* set once the main process exited */
+    bool exited;
+    int status;
+    struct rusage usage;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void worker_log(const struct worker *w, const char *what)
+{
+    fprintf(stderr, "spawnpool worker %d (pid %d): %s: %s\n", w->index, (int)getpid(), what,
+            strerror(errno));
+}
+
+/* Ends the job's tree and the worker: the master is gone or asked us to stop. */
+static void die_with_job(struct running *r)
+{
+    if (r && r->job.pid > 0 && !r->exited) spawn_signal_tree(&r->job, SIGKILL);
+    if (r && r->job.pid > 0) spawn_signal_tree(&r->job, SIGKILL); /* leftovers after exit */
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+    _exit(0);
+}
+
+/* Reaps every child that has exited; records the main process's status. */
+static void reap(struct running *r)
+{
+    for (;;) {
+        int status;
+        struct rusage ru;
+        pid_t pid = wait4(-1, &status, WNOHANG, &ru);
+        if (pid < 0 && errno == EINTR) continue;
+        if (pid <= 0) return;
+        if (r && pid == r->job.pid && !r->exited) {
+            r->exited = true;
+            r->status = status;
+            r->usage = ru;
+            r->drain_until_ms = now_ms() + DRAIN_AFTER_EXIT_MS;
+            /* whatever the job left running in its group dies with it (like a systemd unit) */
+            spawn_signal_tree(&r->job, SIGKILL);
+        }
+    }
+}
+
+static void handle_signals(struct worker *w, struct running *r)
+{
+    struct signalfd_siginfo si;
+    while (read(w->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGTERM) die_with_job(r);
+    }
+    reap(r);
+}
+
+/* Handles the frames already buffered: KILL for the running job, or one RUN when idle
+ * (frames after a RUN stay buffered for the job's loop). Returns false if corrupt. */
+static bool process_frames(struct worker *w, struct running *r, struct proto_run *run,
+                           int64_t *run_id)
+{
+    struct proto_header h;
+    int got;
+    while ((got = proto_reader_next(&w->reader, &h, &w->payload)) == 1) {
+        if (h.type == PROTO_KILL && r && h.job_id == r->id) {
+            uint32_t sig = proto_get_u32(&w->payload);
+            int64_t grace = proto_get_i64(&w->payload);
+            if (w->payload.failed || sig == 0 || sig >= (uint32_t)NSIG || grace < 0) continue;
+            if (r->done.cause == PROTO_CAUSE_NONE) r->done.cause = PROTO_CAUSE_KILLED;
+            if (!r->exited) spawn_signal_tree(&r->job, (int)sig);
+            int64_t at = now_ms() + grace;
+            if (!r->kill_at_ms || at < r->kill_at_ms) r->kill_at_ms = at;
+        } else if (h.type == PROTO_RUN && !r && run) {
+            struct proto_buf tmp = w->run_payload; /* keep the RUN's bytes alive */
+            w->run_payload = w->payload;
+            w->payload = tmp;
+            if (proto_decode_run(&w->run_payload, run) < 0) {
+                errno = EPROTO;
+                worker_log(w, "malformed RUN message");
+                return false;
+            }
+            *run_id = h.job_id;
+            return true;
+        } /* a KILL for a job already done is stale: ignore it */
+    }
+    if (got < 0) {
+        errno = EPROTO;
+        worker_log(w, "corrupt frame from the master");
+        return false;
+    }
+    return true;
+}
+
+/* Reads from the channel and handles what arrived; false when closed or corrupt. */
+static bool handle_channel(struct worker *w, struct running *r, struct proto_run *run,
+                           int64_t *run_id)
+{
+    long n = proto_reader_fill(&w->reader, w->channel);
+    if (n == 0 || (n < 0 && errno != EAGAIN)) return false;
+    return process_frames(w, r, run, run_id);
+}
+
+static void send_done(struct worker *w, int64_t id, const struct proto_done *d)
+{
+    struct proto_buf b = {0};
+    proto_encode_done(&b, d);
+    if (b.failed || proto_send(w->channel, PROTO_DONE, id, b.data, b.len) < 0) {
+        worker_log(w, "write() failed while reporting DONE");
+        proto_buf_free(&b);
+        die_with_job(NULL);
+    }
+    proto_buf_free(&b);
+}
+
+static void finish_outcome(struct running *r)
+{
+    struct proto_done *d = &r->done;
+    if (WIFEXITED(r->status)) {
+        d->end = PROTO_END_EXITED;
+        d->code = WEXITSTATUS(r->status);
+    } else {
+        d->end = PROTO_END_SIGNALED;
+        d->code = WTERMSIG(r->status);
+    }
+    d->stdout_bytes = r->job.out.kept;
+    d->stderr_bytes = r->job.err.kept;
+    d->truncated = (r->job.out.truncated ? 1 : 0) | (r->job.err.truncated ? 2 : 0);
+    d->user_us = (int64_t)r->usage.ru_utime.tv_sec * 1000000 + r->usage.ru_utime.tv_usec;
+    d->system_us = (int64_t)r->usage.ru_stime.tv_sec * 1000000 + r->usage.ru_stime.tv_usec;
+    d->maxrss_kb = r->usage.ru_maxrss;
+}
+
+/* Runs one job to its end; returns with DONE sent. */
+static void run_job(struct worker *w, int64_t id, const struct proto_run *run)
+{
+    struct running r = {.id = id};
+    if (spawn_start(run, &r.job, &r.done) < 0) {
+        if (r.job.pid > 0) { /* exec failed in the child: it exits 127 */
+            while (waitpid(r.job.pid, NULL, 0) < 0 && errno == EINTR) {
+            }
+        }
+        spawn_close(&r.job);
+        send_done(w, id, &r.done);
+        return;
+    }
+    int32_t pid = r.job.pid;
+    if (proto_send(w->channel, PROTO_STARTED, id, &pid, sizeof pid) < 0) die_with_job(&r);
+    if (run->timeout_ms > 0) r.deadline_ms = now_ms() + run->timeout_ms;
+    r.grace_ms = run->kill_grace_ms;
+    if (!process_frames(w, &r, NULL, NULL)) die_with_job(&r); /* a KILL sent with the RUN */
+
+    for (;;) {
+        int64_t now = now_ms();
+        if (r.deadline_ms && now >= r.deadline_ms && !r.exited) {
+            r.deadline_ms = 0;
+            if (r.done.cause == PROTO_CAUSE_NONE) r.done.cause = PROTO_CAUSE_TIMEOUT;
+            spawn_signal_tree(&r.job, SIGTERM);
+            if (!r.kill_at_ms) r.kill_at_ms = now + r.grace_ms;
+        }
+        if (r.kill_at_ms && now >= r.kill_at_ms) {
+            r.kill_at_ms = 0;
+            spawn_signal_tree(&r.job, SIGKILL);
+        }
+        bool pipes_open = r.job.out.pipe_fd >= 0 || r.job.err.pipe_fd >= 0;
+        if (r.exited && (!pipes_open || now >= r.drain_until_ms)) break;
+
+        int64_t wake = -1;
+        int64_t at[3] = {r.exited ? 0 : r.deadline_ms, r.exited ? 0 : r.kill_at_ms,
+                         r.exited ? r.drain_until_ms : 0};
+        for (int i = 0; i < 3; i++)
+            if (at[i] && (wake < 0 || at[i] - now < wake)) wake = at[i] - now < 0 ? 0 : at[i] - now;
+        struct pollfd fds[4] = {{w->channel, POLLIN, 0},
+                                {w->sigfd, POLLIN, 0},
+                                {r.job.out.pipe_fd, POLLIN, 0},
+                                {r.job.err.pipe_fd, POLLIN, 0}};
+        if (poll(fds, 4, (int)wake) < 0) {
+            if (errno == EINTR) continue;
+            worker_log(w, "poll() failed while running a job");
+            die_with_job(&r);
+        }
+        if (fds[1].revents) handle_signals(w, &r);
+        if (fds[2].revents) spawn_drain(&r.job, &r.job.out);
+        if (fds[3].revents) spawn_drain(&r.job, &r.job.err);
+        if (fds[0].revents && !handle_channel(w, &r, NULL, NULL)) die_with_job(&r);
+    }
+    spawn_drain(&r.job, &r.job.out);
+    spawn_drain(&r.job, &r.job.err);
+    finish_outcome(&r);
+    spawn_close(&r.job);
+    send_done(w, id, &r.done);
+}
+
+int worker_main(int channel_fd, int index)
+{
+    struct worker w = {.channel = channel_fd, .index = index};
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT); /* a terminal's ^C is the master's to handle: it drains */
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    w.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (w.sigfd < 0) {
+        worker_log(&w, "signalfd() failed");
+        return 1;
+    }
+    /* orphans of our jobs are re-parented to us, so we can reap and kill them */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    /* if the master dies, we hear SIGTERM (and EOF on the channel): kill the job, exit */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() == 1) return 0; /* master already gone */
+
+    for (;;) {
+        if (proto_send(w.channel, PROTO_READY, 0, NULL, 0) < 0) return 0;
+        struct proto_run run;
+        int64_t run_id = 0;
+        while (run_id == 0) {
+            struct pollfd fds[2] = {{w.channel, POLLIN, 0}, {w.sigfd, POLLIN, 0}};
+            if (poll(fds, 2, -1) < 0) {
+                if (errno == EINTR) continue;
+                worker_log(&w, "poll() failed while idle");
+                return 1;
+            }
+            if (fds[1].revents) handle_signals(&w, NULL);
+            if (fds[0].revents && !handle_channel(&w, NULL, &run, &run_id)) return 0;
+        }
+        run_job(&w, run_id, &run);
+    }
+}

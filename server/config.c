@@ -1,0 +1,303 @@
+/* config: one table of options; each is read from the file, then the environment, then
+ * the command line, so the later source wins. */
+#include "server/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum opt_type { OPT_STRING, OPT_PATH, OPT_INT, OPT_BYTES, OPT_SECONDS, OPT_LISTEN };
+
+struct option_def {
+    const char *flag; /* without the leading -- */
+    enum opt_type type;
+    size_t offset;
+    int64_t min, max; /* for OPT_INT / OPT_BYTES */
+    const char *def;  /* shown in --help */
+    const char *help;
+};
+
+#define OFF(f) offsetof(struct config, f)
+static const struct option_def options[] = {
+    {"listen", OPT_LISTEN, 0, 0, 0, "127.0.0.1:8080", "address to listen on; port 0 picks a free port"},
+    {"data-dir", OPT_PATH, OFF(data_dir), 0, 0, "./spawnpool-data", "SQLite database and job output"},
+    {"workers", OPT_INT, OFF(workers), 1, 1024, "CPUs", "size of the pre-forked pool"},
+    {"config", OPT_PATH, OFF(config_file), 0, 0, "none", "JSON file with any of these settings (keys use _)"},
+    {"max-queued", OPT_INT, OFF(max_queued), 1, 100000000, "100000", "queued jobs over this: 429 queue_full"},
+    {"max-body", OPT_BYTES, OFF(max_body), 64, 1 << 30, "1M", "request bodies over this: 413"},
+    {"max-output", OPT_BYTES, OFF(max_output), 0, INT64_MAX / 2, "10M", "bytes kept per stream and job; the rest is dropped"},
+    {"max-batch", OPT_INT, OFF(max_batch), 1, 100000, "1000", "jobs in one array submit"},
+    {"job-dir", OPT_PATH, OFF(job_dir), 0, 0, "the server's cwd", "working directory of jobs that give no cwd"},
+    {"default-timeout", OPT_SECONDS, OFF(default_timeout), 0, 0, "0 (none)", "timeout of jobs that give none"},
+    {"kill-grace", OPT_SECONDS, OFF(kill_grace), 0, 0, "10", "seconds from SIGTERM to SIGKILL on timeout and terminate"},
+    {"shutdown-grace", OPT_SECONDS, OFF(shutdown_grace), 0, 0, "30", "seconds running jobs get to finish on SIGTERM"},
+    {"retry-backoff", OPT_SECONDS, OFF(retry_backoff), 0, 0, "1", "delay before a job's first retry; doubles each attempt"},
+    {"retry-backoff-max", OPT_SECONDS, OFF(retry_backoff_max), 0, 0, "60", "longest delay between retries"},
+    {"http-threads", OPT_INT, OFF(http_threads), 1, 256, "CPUs", "threads answering HTTP"},
+    {"max-connections", OPT_INT, OFF(max_connections), 4, 100000, "1024", "open HTTP connections at most"},
+};
+#define NOPTIONS (sizeof options / sizeof options[0])
+
+void config_usage(FILE *out)
+{
+    fprintf(out, "usage: spawnpool serve [--flag value]...\n"
+                 "       spawnpool --help | --version\n\n"
+                 "A process pool and job-dispatch service: submit, inspect, wait for and\n"
+                 "terminate commands over HTTP (API: /v1/jobs). Every flag can also be set as\n"
+                 "SPAWNPOOL_<FLAG> in the environment or as a key of the --config file.\n\n");
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        char env[64];
+        size_t j = 0;
+        for (const char *c = options[i].flag; *c && j < sizeof env - 1; c++)
+            env[j++] = *c == '-' ? '_' : (char)toupper((unsigned char)*c);
+        env[j] = '\0';
+        fprintf(out, "  --%-16s %s (default %s; SPAWNPOOL_%s)\n", options[i].flag, options[i].help,
+                options[i].def, env);
+    }
+}
+
+static int parse_int(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_bytes(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || v < 0) return -1;
+    int64_t mult = 1;
+    if (*end == 'K' || *end == 'k') mult = 1024, end++;
+    else if (*end == 'M' || *end == 'm') mult = 1024 * 1024, end++;
+    else if (*end == 'G' || *end == 'g') mult = 1024 * 1024 * 1024, end++;
+    if (*end == 'i' && mult > 1) end++;
+    if (*end == 'B' && mult > 1) end++;
+    if (*end || v > INT64_MAX / mult) return -1;
+    *out = v * mult;
+    return 0;
+}
+
+static int parse_listen(const char *s, struct config *cfg)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s) return -1;
+    size_t hlen = (size_t)(colon - s);
+    if (s[0] == '[' && hlen >= 2 && s[hlen - 1] == ']') s++, hlen -= 2; /* [::1]:8080 */
+    if (hlen >= sizeof cfg->listen_host) return -1;
+    int64_t port;
+    if (parse_int(colon + 1, &port) < 0 || port < 0 || port > 65535) return -1;
+    memcpy(cfg->listen_host, s, hlen);
+    cfg->listen_host[hlen] = '\0';
+    cfg->listen_port = (int)port;
+    return 0;
+}
+
+/* Sets one option from its text form; source names where it came from, for the error. */
+static int set_option(struct config *cfg, const struct option_def *o, const char *value,
+                      const char *source, char *err, size_t errlen)
+{
+    char *field = (char *)cfg + o->offset;
+    int64_t v;
+    switch (o->type) {
+    case OPT_LISTEN:
+        if (parse_listen(value, cfg) == 0) return 0;
+        snprintf(err, errlen, "%s: listen must be HOST:PORT (e.g. 127.0.0.1:8080), got '%s'",
+                 source, value);
+        return -1;
+    case OPT_STRING:
+    case OPT_PATH:
+        if (strlen(value) >= PATH_MAX || !value[0]) break;
+        strcpy(field, value);
+        return 0;
+    case OPT_INT:
+    case OPT_BYTES:
+        if ((o->type == OPT_INT ? parse_int(value, &v) : parse_bytes(value, &v)) < 0 ||
+            v < o->min || v > o->max)
+            break;
+        if (o->offset == OFF(workers) || o->offset == OFF(http_threads) ||
+            o->offset == OFF(max_connections))
+            *(int *)field = (int)v;
+        else
+            *(int64_t *)field = v;
+        return 0;
+    case OPT_SECONDS: {
+        char *end;
+        errno = 0;
+        double d = strtod(value, &end);
+        if (errno || end == value || *end || !isfinite(d) || d < 0 || d > 31536000) break;
+        *(double *)field = d;
+        return 0;
+    }
+    }
+    if (o->type == OPT_INT || o->type == OPT_BYTES)
+        snprintf(err, errlen, "%s: %s must be %s from %lld to %lld, got '%s'", source, o->flag,
+                 o->type == OPT_BYTES ? "a size in bytes (suffix K, M, G allowed)" : "an integer",
+                 (long long)o->min, (long long)o->max, value);
+    else
+        snprintf(err, errlen, "%s: invalid value for %s: '%s'", source, o->flag, value);
+    return -1;
+}
+
+static const struct option_def *find_flag(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NOPTIONS; i++)
+        if (strlen(options[i].flag) == len && strncmp(options[i].flag, name, len) == 0)
+            return &options[i];
+    return NULL;
+}
+
+static int load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        snprintf(err, errlen, "config file %s: %s (line %d, column %d)", path, jerr.text,
+                 jerr.line, jerr.column);
+        return -1;
+    }
+    if (!json_is_object(root)) {
+        snprintf(err, errlen, "config file %s: the top level must be an object", path);
+        json_decref(root);
+        return -1;
+    }
+    const char *key;
+    json_t *value;
+    char source[PATH_MAX + 32];
+    snprintf(source, sizeof source, "config file %s", path);
+    json_object_foreach(root, key, value)
+    {
+        char flag[64];
+        size_t n = strlen(key);
+        if (n >= sizeof flag) n = sizeof flag - 1;
+        for (size_t i = 0; i < n; i++) flag[i] = key[i] == '_' ? '-' : key[i];
+        flag[n] = '\0';
+        const struct option_def *o = strcmp(key, "config") ? find_flag(flag, n) : NULL;
+        if (!o) {
+            snprintf(err, errlen, "%s: unknown key '%s'", source, key);
+            json_decref(root);
+            return -1;
+        }
+        char text[PATH_MAX];
+        if (json_is_string(value)) snprintf(text, sizeof text, "%s", json_string_value(value));
+        else if (json_is_integer(value))
+            snprintf(text, sizeof text, "%lld", (long long)json_integer_value(value));
+        else if (json_is_real(value)) snprintf(text, sizeof text, "%.17g", json_real_value(value));
+        else {
+            snprintf(err, errlen, "%s: '%s' must be a string or a number", source, key);
+            json_decref(root);
+            return -1;
+        }
+        if (set_option(cfg, o, text, source, err, errlen) < 0) {
+            json_decref(root);
+            return -1;
+        }
+    }
+    json_decref(root);
+    return 0;
+}
+
+static void env_name(const struct option_def *o, char *out, size_t n)
+{
+    size_t j = snprintf(out, n, "SPAWNPOOL_");
+    for (const char *c = o->flag; *c && j < n - 1; c++)
+        out[j++] = *c == '-' ? '_' : (char)toupper((unsigned char)*c);
+    out[j] = '\0';
+}
+
+/* Makes a path absolute against the current directory. */
+static int absolutize(char *path, char *err, size_t errlen, const char *what)
+{
+    if (path[0] == '/') return 0;
+    char cwd[PATH_MAX], joined[PATH_MAX * 2];
+    if (!getcwd(cwd, sizeof cwd)) {
+        snprintf(err, errlen, "getcwd() failed while resolving %s: %s", what, strerror(errno));
+        return -1;
+    }
+    snprintf(joined, sizeof joined, "%s/%s", cwd, path);
+    if (strlen(joined) >= PATH_MAX) {
+        snprintf(err, errlen, "%s is too long", what);
+        return -1;
+    }
+    strcpy(path, joined);
+    return 0;
+}
+
+int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    strcpy(cfg->listen_host, "127.0.0.1");
+    cfg->listen_port = 8080;
+    strcpy(cfg->data_dir, "spawnpool-data");
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg->workers = cpus > 0 ? (int)cpus : 2;
+    cfg->http_threads = cfg->workers < 2 ? 2 : cfg->workers;
+    cfg->max_connections = 1024;
+    cfg->max_queued = 100000;
+    cfg->max_body = 1 << 20;
+    cfg->max_output = 10 << 20;
+    cfg->max_batch = 1000;
+    cfg->shutdown_grace = 30;
+    cfg->kill_grace = 10;
+    cfg->retry_backoff = 1;
+    cfg->retry_backoff_max = 60;
+
+    /* which file? a flag beats the environment */
+    const char *file = getenv("SPAWNPOOL_CONFIG");
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) file = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0) file = argv[i] + 9;
+    }
+    if (file && file[0]) {
+        if (load_file(cfg, file, err, errlen) < 0) return -1;
+        snprintf(cfg->config_file, sizeof cfg->config_file, "%s", file);
+    }
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        char name[64];
+        env_name(&options[i], name, sizeof name);
+        const char *v = getenv(name);
+        if (v && v[0] && set_option(cfg, &options[i], v, name, err, errlen) < 0) return -1;
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            config_usage(stdout);
+            return 1;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            snprintf(err, errlen, "unexpected argument '%s' (see spawnpool --help)", a);
+            return -1;
+        }
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        const struct option_def *o = find_flag(a + 2, len);
+        if (!o) {
+            snprintf(err, errlen, "unknown flag '%.*s' (see spawnpool --help)", (int)len + 2, a);
+            return -1;
+        }
+        const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!value) {
+            snprintf(err, errlen, "flag --%s needs a value", o->flag);
+            return -1;
+        }
+        if (set_option(cfg, o, value, "command line", err, errlen) < 0) return -1;
+    }
+    if (!cfg->job_dir[0] && !getcwd(cfg->job_dir, sizeof cfg->job_dir)) {
+        snprintf(err, errlen, "getcwd() failed: %s", strerror(errno));
+        return -1;
+    }
+    if (absolutize(cfg->data_dir, err, errlen, "--data-dir") < 0 ||
+        absolutize(cfg->job_dir, err, errlen, "--job-dir") < 0)
+        return -1;
+    return 0;
+}

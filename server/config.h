@@ -1,0 +1,36 @@
+/* config: the server's settings from flags, SPAWNPOOL_* environment variables and the
+ * JSON config file (a flag beats the environment, which beats the file). */
+#ifndef SPAWNPOOL_CONFIG_H
+#define SPAWNPOOL_CONFIG_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct config {
+    char listen_host[256];   /* --listen host part */
+    int listen_port;         /* 0: pick a free port */
+    char data_dir[PATH_MAX]; /* absolute once loaded */
+    char job_dir[PATH_MAX];  /* default cwd of jobs, absolute */
+    char config_file[PATH_MAX];
+    int workers;
+    int http_threads;
+    int max_connections;
+    int64_t max_queued;
+    int64_t max_body;
+    int64_t max_output;
+    int64_t max_batch;       /* jobs in one array submit */
+    double shutdown_grace;   /* seconds running jobs get to finish on SIGTERM */
+    double kill_grace;       /* seconds between the polite signal and SIGKILL */
+    double default_timeout;  /* seconds, 0: none */
+    double retry_backoff;    /* seconds before the first retry; doubles per attempt */
+    double retry_backoff_max;
+};
+
+/* Fills cfg from defaults, the config file, the environment and argv (the words after
+ * "serve"). Returns 0; 1 if --help was given (usage printed); -1 with a message in err. */
+int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
+/* Prints the flags, their environment variables and defaults. */
+void config_usage(FILE *out);
+
+#endif

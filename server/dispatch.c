@@ -1,0 +1,603 @@
+/* dispatch: the queue -> worker assignment, job outcomes, retries and terminate.
+ * State lives in memory (queue, per-slot running job) and every change is written to the
+ * store in the same locked section, so memory and SQLite never disagree for long. */
+#include "server/dispatch.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "server/clock.h"
+#include "server/log.h"
+#include "server/queue.h"
+
+/* A job waiting for its retry backoff to pass. */
+struct delayed {
+    int64_t id, priority, not_before; /* wall ms */
+};
+
+/* The job a worker slot runs. */
+struct running {
+    int64_t id;            /* 0: none */
+    int64_t pid;           /* the job's process (group), 0 until STARTED */
+    int attempt, max_attempts;
+    bool terminate;        /* a terminate request reached it */
+    bool shutdown;         /* ... sent by the server's drain */
+};
+
+struct dispatch {
+    pthread_mutex_t lock;
+    const struct config *cfg;
+    struct store *store;
+    struct pool *pool;
+    int epoll_fd;
+    int wake_fd; /* eventfd in the main loop's epoll (DISPATCH_WAKE_TAG) */
+    char output_dir[PATH_MAX + 16];
+    struct queue queue;
+    struct delayed *delayed;
+    size_t n_delayed, cap_delayed;
+    struct running *running; /* one per slot */
+    bool draining;
+    struct proto_buf payload;
+    int64_t *finished; /* ids that ended in this batch, told to the hook after commit */
+    size_t n_finished, cap_finished;
+    dispatch_finish_fn on_finish;
+    void *on_finish_ctx;
+    struct dispatch_stats stats;
+};
+
+static const double latency_bounds[DISPATCH_LATENCY_BUCKETS] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30};
+
+static void watch_slot(struct dispatch *d, int index)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = DISPATCH_WORKER_TAG | (uint64_t)index};
+    if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->pool->slots[index].fd, &ev) < 0)
+        log_error("epoll_ctl() failed while watching worker %d: %s", index, strerror(errno));
+}
+
+static void load_queued(void *ctx, int64_t id, int64_t priority, int64_t not_before)
+{
+    struct dispatch *d = ctx;
+    if (not_before > clock_wall_ms()) {
+        if (d->n_delayed == d->cap_delayed) {
+            size_t cap = d->cap_delayed ? d->cap_delayed * 2 : 16;
+            struct delayed *p = realloc(d->delayed, cap * sizeof *p);
+            if (!p) return;
+            d->delayed = p;
+            d->cap_delayed = cap;
+        }
+        d->delayed[d->n_delayed++] = (struct delayed){id, priority, not_before};
+    } else {
+        queue_push(&d->queue, priority, id);
+    }
+}
+
+struct dispatch *dispatch_create(const struct config *cfg, struct store *store, struct pool *pool,
+                                 int epoll_fd)
+{
+    struct dispatch *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    pthread_mutex_init(&d->lock, NULL);
+    d->cfg = cfg;
+    d->store = store;
+    d->pool = pool;
+    d->epoll_fd = epoll_fd;
+    d->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = DISPATCH_WAKE_TAG};
+    if (d->wake_fd < 0 || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, d->wake_fd, &ev) < 0) {
+        log_error("eventfd() failed while creating the dispatcher: %s", strerror(errno));
+        dispatch_destroy(d);
+        return NULL;
+    }
+    snprintf(d->output_dir, sizeof d->output_dir, "%s/output", cfg->data_dir);
+    d->running = calloc((size_t)pool->count, sizeof *d->running);
+    memcpy(d->stats.latency_bounds, latency_bounds, sizeof latency_bounds);
+    if (!d->running || store_each_queued(store, load_queued, d) < 0 ||
+        store_count_states(store, d->stats.jobs) < 0) {
+        dispatch_destroy(d);
+        return NULL;
+    }
+    for (int i = 0; i < pool->count; i++)
+        if (pool->slots[i].fd >= 0) watch_slot(d, i);
+    return d;
+}
+
+void dispatch_destroy(struct dispatch *d)
+{
+    if (!d) return;
+    if (d->wake_fd > 0) close(d->wake_fd);
+    queue_free(&d->queue);
+    free(d->delayed);
+    free(d->running);
+    free(d->finished);
+    proto_buf_free(&d->payload);
+    pthread_mutex_destroy(&d->lock);
+    free(d);
+}
+
+void dispatch_on_finish(struct dispatch *d, dispatch_finish_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&d->lock);
+    d->on_finish = fn;
+    d->on_finish_ctx = ctx;
+    pthread_mutex_unlock(&d->lock);
+}
+
+void dispatch_output_path(const struct dispatch *d, int64_t id, const char *stream, char *out,
+                          size_t n)
+{
+    snprintf(out, n, "%s/%lld.%s", d->output_dir, (long long)id, stream);
+}
+
+static void count_transition(struct dispatch *d, enum job_state from, enum job_state to)
+{
+    d->stats.jobs[from]--;
+    d->stats.jobs[to]++;
+    if (job_state_terminal(to)) d->stats.finished_total[to]++;
+}
+
+static void note_finished(struct dispatch *d, int64_t id)
+{
+    if (d->n_finished == d->cap_finished) {
+        size_t cap = d->cap_finished ? d->cap_finished * 2 : 64;
+        int64_t *p = realloc(d->finished, cap * sizeof *p);
+        if (!p) return; /* the waiter still wakes at its deadline */
+        d->finished = p;
+        d->cap_finished = cap;
+    }
+    d->finished[d->n_finished++] = id;
+}
+
+/* Tells the hook about jobs that ended; call after their transaction committed. */
+static void flush_finished(struct dispatch *d)
+{
+    for (size_t i = 0; i < d->n_finished; i++)
+        if (d->on_finish) d->on_finish(d->on_finish_ctx, d->finished[i]);
+    d->n_finished = 0;
+}
+
+enum dispatch_result dispatch_submit(struct dispatch *d, const struct job_spec *specs, size_t n,
+                                     int64_t *ids)
+{
+    pthread_mutex_lock(&d->lock);
+    bool draining = d->draining;
+    int64_t queued = d->stats.jobs[JOB_QUEUED];
+    pthread_mutex_unlock(&d->lock);
+    if (draining) return DISPATCH_SHUTTING_DOWN;
+    if (queued + (int64_t)n > d->cfg->max_queued) return DISPATCH_QUEUE_FULL;
+    if (store_insert_jobs(d->store, specs, n, clock_wall_ms(), ids) < 0) return DISPATCH_ERROR;
+    pthread_mutex_lock(&d->lock);
+    for (size_t i = 0; i < n; i++) {
+        if (queue_push(&d->queue, specs[i].priority, ids[i]) < 0)
+            log_error("out of memory while queueing job %lld: it runs after a restart",
+                      (long long)ids[i]);
+        d->stats.jobs[JOB_QUEUED]++;
+    }
+    d->stats.submitted_total += n;
+    pthread_mutex_unlock(&d->lock);
+    uint64_t one = 1; /* wake the main loop: there is work */
+    (void)!write(d->wake_fd, &one, sizeof one);
+    return DISPATCH_OK;
+}
+
+static bool remove_delayed(struct dispatch *d, int64_t id)
+{
+    for (size_t i = 0; i < d->n_delayed; i++)
+        if (d->delayed[i].id == id) {
+            d->delayed[i] = d->delayed[--d->n_delayed];
+            return true;
+        }
+    return false;
+}
+
+static struct running *running_job(struct dispatch *d, int64_t id, int *slot)
+{
+    for (int i = 0; i < d->pool->count; i++)
+        if (d->running[i].id == id) {
+            if (slot) *slot = i;
+            return &d->running[i];
+        }
+    return NULL;
+}
+
+enum dispatch_result dispatch_terminate(struct dispatch *d, int64_t id, int sig, int64_t grace_ms)
+{
+    enum dispatch_result rc;
+    pthread_mutex_lock(&d->lock);
+    int slot;
+    struct running *r = running_job(d, id, &slot);
+    if (r) {
+        r->terminate = true;
+        if (pool_send_kill(&d->pool->slots[slot], id, sig, grace_ms) < 0)
+            log_warn("write() failed while sending KILL for job %lld to worker %d: %s",
+                     (long long)id, slot, strerror(errno));
+        rc = DISPATCH_SIGNALED;
+    } else if (queue_remove(&d->queue, id) || remove_delayed(d, id)) {
+        struct store_outcome o = {.state = JOB_CANCELED, .exit_code = -1, .signal = -1,
+                                  .user_us = -1, .system_us = -1, .maxrss_kb = -1,
+                                  .detail = "terminated before it started"};
+        if (store_job_finish(d->store, id, JOB_QUEUED, &o, clock_wall_ms()) < 0) {
+            rc = DISPATCH_ERROR;
+        } else {
+            count_transition(d, JOB_QUEUED, JOB_CANCELED);
+            note_finished(d, id);
+            flush_finished(d);
+            rc = DISPATCH_CANCELED;
+        }
+    } else {
+        struct job j;
+        int found = store_get_job(d->store, id, &j, false);
+        rc = found == 0 ? DISPATCH_CONFLICT : found == 1 ? DISPATCH_NOT_FOUND : DISPATCH_ERROR;
+        if (found == 0) job_free(&j);
+    }
+    pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+enum dispatch_result dispatch_delete(struct dispatch *d, int64_t id)
+{
+    enum job_state state;
+    pthread_mutex_lock(&d->lock);
+    int rc = store_delete_job(d->store, id, &state);
+    if (rc == 0) {
+        d->stats.jobs[state]--;
+        char path[PATH_MAX + 32];
+        dispatch_output_path(d, id, "stdout", path, sizeof path);
+        unlink(path);
+        dispatch_output_path(d, id, "stderr", path, sizeof path);
+        unlink(path);
+    }
+    pthread_mutex_unlock(&d->lock);
+    return rc == 0 ? DISPATCH_OK : rc == 1 ? DISPATCH_NOT_FOUND : rc == 2 ? DISPATCH_CONFLICT
+                                                                           : DISPATCH_ERROR;
+}
+
+static const char *slot_state_name(enum pool_slot_state s)
+{
+    return s == SLOT_IDLE ? "idle" : s == SLOT_BUSY ? "busy" : "starting";
+}
+
+size_t dispatch_workers(struct dispatch *d, struct dispatch_worker_info *out, size_t max)
+{
+    pthread_mutex_lock(&d->lock);
+    size_t n = 0;
+    for (int i = 0; i < d->pool->count && n < max; i++) {
+        const struct pool_slot *s = &d->pool->slots[i];
+        out[n++] = (struct dispatch_worker_info){
+            .index = i,
+            .pid = s->pid,
+            .state = slot_state_name(s->state),
+            .job_id = d->running[i].id,
+            .jobs_done = s->jobs_done,
+            .started_at = s->started_at,
+        };
+    }
+    pthread_mutex_unlock(&d->lock);
+    return n;
+}
+
+void dispatch_stats(struct dispatch *d, struct dispatch_stats *out)
+{
+    pthread_mutex_lock(&d->lock);
+    *out = d->stats;
+    out->draining = d->draining;
+    out->workers_total = d->pool->count;
+    out->workers_idle = out->workers_busy = out->workers_starting = 0;
+    for (int i = 0; i < d->pool->count; i++) {
+        enum pool_slot_state s = d->pool->slots[i].state;
+        if (s == SLOT_IDLE) out->workers_idle++;
+        else if (s == SLOT_BUSY) out->workers_busy++;
+        else out->workers_starting++;
+    }
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* --- main loop side --- */
+
+void dispatch_loop_woken(struct dispatch *d)
+{
+    uint64_t v;
+    while (read(d->wake_fd, &v, sizeof v) == (ssize_t)sizeof v) {
+    }
+}
+
+void dispatch_loop_begin(struct dispatch *d)
+{
+    pthread_mutex_lock(&d->lock);
+    store_begin(d->store);
+}
+
+static void observe_latency(struct dispatch *d, double seconds)
+{
+    if (seconds < 0) seconds = 0;
+    for (int i = 0; i < DISPATCH_LATENCY_BUCKETS; i++)
+        if (seconds <= latency_bounds[i]) d->stats.latency_counts[i]++;
+    d->stats.latency_counts[DISPATCH_LATENCY_BUCKETS]++;
+    d->stats.latency_sum += seconds;
+    d->stats.latency_count++;
+}
+
+/* Ends a job that was running on slot: records the outcome or re-queues it for a retry. */
+static void job_ended(struct dispatch *d, int slot, const struct store_outcome *o)
+{
+    struct running *r = &d->running[slot];
+    int64_t id = r->id, now = clock_wall_ms();
+    bool retry = (o->state == JOB_FAILED || o->state == JOB_LOST || o->state == JOB_TIMED_OUT) &&
+                 r->attempt < r->max_attempts && !r->terminate;
+    if (retry) {
+        double delay = d->cfg->retry_backoff;
+        for (int i = 1; i < r->attempt && delay < d->cfg->retry_backoff_max; i++) delay *= 2;
+        if (delay > d->cfg->retry_backoff_max) delay = d->cfg->retry_backoff_max;
+        int64_t not_before = now + (int64_t)(delay * 1000);
+        char detail[300];
+        snprintf(detail, sizeof detail, "attempt %d of %d ended %s%s%s; retry in %.3gs",
+                 r->attempt, r->max_attempts, job_state_name(o->state), o->detail ? ": " : "",
+                 o->detail ? o->detail : "", delay);
+        struct job j;
+        int64_t priority = 0;
+        if (store_get_job(d->store, id, &j, false) == 0) {
+            priority = j.spec.priority;
+            job_free(&j);
+        }
+        /* the attempt's outcome stays visible in the event; the row is queued again */
+        store_job_requeue(d->store, id, JOB_RUNNING, not_before, detail, now);
+        count_transition(d, JOB_RUNNING, JOB_QUEUED);
+        load_queued(d, id, priority, not_before);
+    } else {
+        store_job_finish(d->store, id, JOB_RUNNING, o, now);
+        count_transition(d, JOB_RUNNING, o->state);
+        note_finished(d, id);
+    }
+    memset(r, 0, sizeof *r);
+    d->pool->slots[slot].job_id = 0;
+}
+
+static void handle_done(struct dispatch *d, int slot, struct proto_buf *payload)
+{
+    struct proto_done done;
+    struct running *r = &d->running[slot];
+    if (proto_decode_done(payload, &done) < 0) {
+        log_error("worker %d sent a malformed DONE for job %lld", slot, (long long)r->id);
+        return;
+    }
+    struct store_outcome o = {.exit_code = -1, .signal = -1,
+                              .stdout_bytes = (int64_t)done.stdout_bytes,
+                              .stderr_bytes = (int64_t)done.stderr_bytes,
+                              .truncated = done.truncated != 0,
+                              .user_us = done.user_us, .system_us = done.system_us,
+                              .maxrss_kb = done.maxrss_kb};
+    char detail[320];
+    if (done.end == PROTO_END_SPAWN_ERROR) {
+        o.state = JOB_FAILED;
+        o.exit_code = 127;
+        o.error = done.error;
+        snprintf(detail, sizeof detail, "could not start: %s", done.error);
+    } else {
+        if (done.end == PROTO_END_EXITED) o.exit_code = done.code;
+        else o.signal = done.code;
+        if (done.cause == PROTO_CAUSE_TIMEOUT) o.state = JOB_TIMED_OUT;
+        else if (r->terminate || done.cause == PROTO_CAUSE_KILLED) o.state = JOB_TERMINATED;
+        else if (done.end == PROTO_END_EXITED && done.code == 0) o.state = JOB_SUCCEEDED;
+        else o.state = JOB_FAILED;
+        if (done.end == PROTO_END_EXITED) snprintf(detail, sizeof detail, "exit code %d", done.code);
+        else snprintf(detail, sizeof detail, "killed by signal %d (%s)", done.code, strsignal(done.code));
+        if (o.state == JOB_TIMED_OUT) {
+            o.error = "the job's timeout elapsed";
+        } else if (o.state == JOB_TERMINATED && r->shutdown) {
+            o.error = "terminated by the server's shutdown";
+        }
+    }
+    o.detail = detail;
+    job_ended(d, slot, &o);
+    d->pool->slots[slot].jobs_done++;
+}
+
+void dispatch_loop_worker_input(struct dispatch *d, int index)
+{
+    struct pool_slot *s = &d->pool->slots[index];
+    if (s->fd < 0) return;
+    long n = proto_reader_fill(&s->reader, s->fd);
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) { /* EOF: the worker is exiting; its SIGCHLD does the rest */
+        epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
+        kill(s->pid, SIGKILL);
+        return;
+    }
+    struct proto_header h;
+    int got;
+    while ((got = proto_reader_next(&s->reader, &h, &d->payload)) == 1) {
+        struct running *r = &d->running[index];
+        switch (h.type) {
+        case PROTO_READY:
+            if (r->id == 0) s->state = SLOT_IDLE;
+            break;
+        case PROTO_STARTED:
+            if (r->id == h.job_id && d->payload.len == sizeof(int32_t)) {
+                int32_t pid;
+                memcpy(&pid, d->payload.data, sizeof pid);
+                r->pid = pid;
+                store_job_pid(d->store, r->id, pid);
+            }
+            break;
+        case PROTO_DONE:
+            if (r->id == h.job_id && r->id) handle_done(d, index, &d->payload);
+            break;
+        default:
+            log_error("worker %d sent an unexpected message type %d", index, h.type);
+        }
+    }
+    if (got < 0) {
+        log_error("worker %d (pid %d) sent a corrupt frame: replacing it", index, (int)s->pid);
+        epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
+        kill(s->pid, SIGKILL);
+    }
+}
+
+static void describe_status(int status, char *out, size_t n)
+{
+    if (WIFEXITED(status)) snprintf(out, n, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(out, n, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else snprintf(out, n, "status %#x", status);
+}
+
+void dispatch_loop_reap(struct dispatch *d)
+{
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid < 0 && errno == EINTR) continue;
+        if (pid <= 0) return;
+        struct pool_slot *s = pool_slot_by_pid(d->pool, pid);
+        if (!s) continue; /* a stranger (we may be PID 1): reaped, nothing else to do */
+        char how[96];
+        describe_status(status, how, sizeof how);
+        struct running *r = &d->running[s->index];
+        if (r->id) {
+            /* its job's tree is orphaned now: kill it rather than let it run unseen */
+            if (r->pid > 0) kill(-(pid_t)r->pid, SIGKILL);
+            char detail[160];
+            snprintf(detail, sizeof detail, "worker %d (pid %d) %s", s->index, (int)pid, how);
+            struct store_outcome o = {.state = JOB_LOST, .exit_code = -1, .signal = -1,
+                                      .error = detail, .user_us = -1, .system_us = -1,
+                                      .maxrss_kb = -1, .detail = detail};
+            log_warn("job %lld lost: %s", (long long)r->id, detail);
+            job_ended(d, s->index, &o);
+        }
+        if (!d->draining) log_warn("worker %d (pid %d) %s: replacing it", s->index, (int)pid, how);
+        pool_slot_dead(d->pool, s, clock_mono_ms());
+        d->stats.worker_restarts++;
+    }
+}
+
+void dispatch_loop_drain(struct dispatch *d)
+{
+    d->draining = true;
+}
+
+void dispatch_loop_terminate_all(struct dispatch *d, int sig, int64_t grace_ms)
+{
+    for (int i = 0; i < d->pool->count; i++) {
+        struct running *r = &d->running[i];
+        if (!r->id) continue;
+        r->terminate = r->shutdown = true;
+        pool_send_kill(&d->pool->slots[i], r->id, sig, grace_ms);
+    }
+}
+
+int dispatch_loop_running(struct dispatch *d)
+{
+    int n = 0;
+    for (int i = 0; i < d->pool->count; i++)
+        if (d->running[i].id) n++;
+    return n;
+}
+
+/* Moves retries whose backoff passed into the queue; returns ms until the next one. */
+static int64_t release_delayed(struct dispatch *d, int64_t now)
+{
+    int64_t next = -1;
+    for (size_t i = 0; i < d->n_delayed;) {
+        if (d->delayed[i].not_before <= now) {
+            queue_push(&d->queue, d->delayed[i].priority, d->delayed[i].id);
+            d->delayed[i] = d->delayed[--d->n_delayed];
+            continue;
+        }
+        int64_t wait = d->delayed[i].not_before - now;
+        if (next < 0 || wait < next) next = wait;
+        i++;
+    }
+    return next;
+}
+
+/* Takes the next queued job and sends it to the idle worker in slot (a stale or unreadable
+ * entry is dropped instead, leaving the slot idle). */
+static void start_one(struct dispatch *d, int slot)
+{
+    struct queue_entry e;
+    if (!queue_pop(&d->queue, &e)) return;
+    struct job j;
+    int rc = store_get_job(d->store, e.id, &j, true);
+    if (rc != 0) {
+        log_error("job %lld is queued but cannot be read: skipped", (long long)e.id);
+        return;
+    }
+    if (j.state != JOB_QUEUED) { /* stale entry */
+        job_free(&j);
+        return;
+    }
+    int64_t now = clock_wall_ms();
+    char out_path[PATH_MAX + 32], err_path[PATH_MAX + 32];
+    dispatch_output_path(d, j.id, "stdout", out_path, sizeof out_path);
+    dispatch_output_path(d, j.id, "stderr", err_path, sizeof err_path);
+    double timeout = j.spec.timeout > 0 ? j.spec.timeout : d->cfg->default_timeout;
+    struct proto_run run = {
+        .timeout_ms = timeout > 0 ? (int64_t)(timeout * 1000 + 0.5) : 0,
+        .kill_grace_ms = (int64_t)(d->cfg->kill_grace * 1000),
+        .max_output = (uint64_t)d->cfg->max_output,
+        .cwd = j.spec.cwd,
+        .stdout_path = out_path,
+        .stderr_path = err_path,
+        .argv_blob = j.spec.argv.data,
+        .argv_len = (uint32_t)j.spec.argv.len,
+        .env_blob = j.spec.env.data,
+        .env_len = (uint32_t)j.spec.env.len,
+        .stdin_data = j.spec.stdin_data,
+        .stdin_len = (uint32_t)j.spec.stdin_len,
+    };
+    d->payload.len = d->payload.pos = 0;
+    d->payload.failed = false;
+    proto_encode_run(&d->payload, &run);
+    struct pool_slot *s = &d->pool->slots[slot];
+    int attempt = j.attempt + 1;
+    store_job_running(d->store, j.id, slot, attempt, now);
+    count_transition(d, JOB_QUEUED, JOB_RUNNING);
+    observe_latency(d, (double)(now - j.created_at) / 1000.0);
+    d->running[slot] = (struct running){.id = j.id, .attempt = attempt,
+                                        .max_attempts = j.spec.max_attempts};
+    s->state = SLOT_BUSY;
+    s->job_id = j.id;
+    if (d->payload.failed || pool_send_run(s, j.id, &d->payload) < 0) {
+        log_error("write() failed while sending job %lld to worker %d: %s", (long long)j.id, slot,
+                  strerror(errno));
+        /* the worker is going away; its reaping records the job lost (or retries it) */
+        kill(s->pid, SIGKILL);
+    }
+    job_free(&j);
+}
+
+int64_t dispatch_loop_end(struct dispatch *d)
+{
+    int64_t now_mono = clock_mono_ms(), wake = -1;
+    int64_t next_retry = release_delayed(d, clock_wall_ms());
+    if (next_retry >= 0) wake = next_retry;
+    for (int i = 0; i < d->pool->count; i++) {
+        struct pool_slot *s = &d->pool->slots[i];
+        if (s->state == SLOT_DEAD && !d->draining) {
+            if (s->respawn_at <= now_mono) {
+                if (pool_respawn(d->pool, i) == 0) watch_slot(d, i);
+                else {
+                    log_error("fork() failed while replacing worker %d: %s", i, strerror(errno));
+                    s->respawn_at = now_mono + 1000;
+                }
+            }
+            if (s->state == SLOT_DEAD) {
+                int64_t w = s->respawn_at - now_mono;
+                if (wake < 0 || w < wake) wake = w < 0 ? 0 : w;
+            }
+        }
+        while (!d->draining && s->state == SLOT_IDLE && d->queue.len > 0) start_one(d, i);
+    }
+    store_commit(d->store);
+    flush_finished(d);
+    pthread_mutex_unlock(&d->lock);
+    return wake;
+}

@@ -1,0 +1,75 @@
+/* job: the job record shared by the store, the dispatcher and the API, and its states. */
+#ifndef SPAWNPOOL_JOB_H
+#define SPAWNPOOL_JOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum job_state {
+    JOB_QUEUED,
+    JOB_RUNNING,
+    JOB_SUCCEEDED,
+    JOB_FAILED,
+    JOB_TERMINATED,
+    JOB_TIMED_OUT,
+    JOB_CANCELED,
+    JOB_LOST,
+    JOB_STATE_COUNT
+};
+
+/* NUL-separated strings back to back ("a\0b\0"); how argv and env travel and are stored. */
+struct strblob {
+    char *data;
+    size_t len;
+};
+
+/* What a submitter asks for: the input of POST /v1/jobs after validation. */
+struct job_spec {
+    char *name;             /* NULL: none */
+    char *queue;            /* never NULL */
+    int64_t priority;
+    struct strblob argv;    /* at least one string */
+    char *command;          /* set when submitted as "command" (argv is sh -c) */
+    struct strblob env;     /* "K=V" strings */
+    char *cwd;              /* absolute, existed at submit */
+    char *stdin_data;
+    size_t stdin_len;
+    double timeout;         /* seconds, 0: none */
+    int max_attempts;       /* >= 1 */
+};
+
+/* A job as stored: the spec plus its life so far. Nullable integers use -1 for null. */
+struct job {
+    int64_t id;
+    struct job_spec spec;
+    enum job_state state;
+    int exit_code;          /* -1: null */
+    int signal;             /* -1: null */
+    char *error;            /* NULL: null */
+    int64_t pid;            /* -1: null */
+    int worker;             /* -1: null */
+    int attempt;
+    int64_t created_at, started_at, finished_at; /* wall ms, 0: null */
+    int64_t stdout_bytes, stderr_bytes;
+    bool truncated;
+};
+
+/* The API name of a state ("queued", ...). */
+const char *job_state_name(enum job_state s);
+/* Parses a state name; returns 0, or -1 if unknown. */
+int job_state_parse(const char *name, enum job_state *out);
+/* True for states a job never leaves. */
+bool job_state_terminal(enum job_state s);
+/* Frees everything a spec owns and zeroes it. */
+void job_spec_free(struct job_spec *spec);
+/* Frees everything a job owns and zeroes it. */
+void job_free(struct job *job);
+/* Appends one string to a blob; returns 0 or -1 on ENOMEM. */
+int strblob_add(struct strblob *b, const char *s, size_t n);
+/* Counts the strings in a blob. */
+size_t strblob_count(const struct strblob *b);
+/* Iterates: returns the string after prev (NULL: the first), or NULL at the end. */
+const char *strblob_next(const struct strblob *b, const char *prev);
+
+#endif

@@ -1,0 +1,100 @@
+/* loop: wait for anything (signal, submit, worker message, deadline), handle it in one
+ * batch (one SQLite transaction), repeat. The drain lives here: the first SIGTERM/SIGINT
+ * stops new work and waits up to --shutdown-grace, a second one kills at once. */
+#include "server/loop.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "server/clock.h"
+#include "server/log.h"
+
+struct drain {
+    int signals;          /* SIGTERM/SIGINT received */
+    int64_t deadline;     /* monotonic ms: terminate what still runs */
+    bool soft_sent, hard_sent;
+};
+
+static bool read_signals(int sigfd, struct drain *dr)
+{
+    bool child = false;
+    struct signalfd_siginfo si;
+    while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGCHLD) child = true;
+        else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+            dr->signals++;
+            log_info("received %s: %s", strsignal((int)si.ssi_signo),
+                     dr->signals == 1 ? "draining" : "terminating every job now");
+        } else if (si.ssi_signo == SIGHUP) {
+            log_info("received SIGHUP: nothing to reload");
+        }
+    }
+    return child;
+}
+
+static int64_t min_wait(int64_t a, int64_t b)
+{
+    if (a < 0) return b;
+    if (b < 0) return a;
+    return a < b ? a : b;
+}
+
+static void drain_step(const struct config *cfg, struct dispatch *d, struct drain *dr)
+{
+    if (dr->signals == 0) return;
+    int64_t now = clock_mono_ms();
+    if (dr->deadline == 0) {
+        dispatch_loop_drain(d);
+        dr->deadline = now + (int64_t)(cfg->shutdown_grace * 1000);
+        int running = dispatch_loop_running(d);
+        if (running)
+            log_info("waiting up to %.3gs for %d running job(s)", cfg->shutdown_grace, running);
+    }
+    if (dr->signals > 1 && !dr->hard_sent) {
+        dispatch_loop_terminate_all(d, SIGKILL, 0);
+        dr->hard_sent = dr->soft_sent = true;
+    } else if (now >= dr->deadline && !dr->soft_sent) {
+        log_info("shutdown grace over: terminating %d job(s)", dispatch_loop_running(d));
+        dispatch_loop_terminate_all(d, SIGTERM, (int64_t)(cfg->kill_grace * 1000));
+        dr->soft_sent = true;
+    }
+}
+
+int loop_run(const struct config *cfg, struct dispatch *d, int epoll_fd, int sigfd,
+             const struct serve_frontend *fe, void *fe_handle)
+{
+    struct drain dr = {0};
+    int64_t wake = 0;
+    for (;;) {
+        int64_t timeout = min_wait(wake, fe->next_deadline(fe_handle));
+        if (dr.signals && !dr.soft_sent) {
+            int64_t left = dr.deadline - clock_mono_ms();
+            timeout = min_wait(timeout, left < 0 ? 0 : left);
+        }
+        struct epoll_event events[64];
+        int n = epoll_wait(epoll_fd, events, 64, timeout > 60000 ? 60000 : (int)timeout);
+        if (n < 0 && errno != EINTR) {
+            log_error("epoll_wait() failed in the main loop: %s", strerror(errno));
+            n = 0;
+        }
+        bool reap = false;
+        dispatch_loop_begin(d);
+        for (int i = 0; i < n; i++) {
+            uint64_t tag = events[i].data.u64;
+            if (tag == 0) reap |= read_signals(sigfd, &dr);
+            else if (tag == DISPATCH_WAKE_TAG) dispatch_loop_woken(d);
+            else if (tag & DISPATCH_WORKER_TAG)
+                dispatch_loop_worker_input(d, (int)(tag & 0xffffffffu));
+        }
+        if (reap) dispatch_loop_reap(d);
+        drain_step(cfg, d, &dr);
+        bool done = dr.signals && dispatch_loop_running(d) == 0;
+        wake = dispatch_loop_end(d);
+        fe->expire(fe_handle);
+        if (done) return 0;
+    }
+}

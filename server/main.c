@@ -1,0 +1,50 @@
+/* main: the spawnpool binary's entry. `serve` runs the server; `worker` is the internal
+ * mode a replacement worker is exec'd in. It wires the HTTP front end (api/) to server/. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "pool/worker.h"
+#include "server/config.h"
+#include "server/serve.h"
+
+static int worker_command(int argc, char **argv)
+{
+    int fd = -1, index = -1;
+    for (int i = 0; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--fd") == 0) fd = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--index") == 0) index = atoi(argv[i + 1]);
+    }
+    if (fd < 0 || index < 0) {
+        fprintf(stderr, "spawnpool worker: internal mode, started by the server only\n");
+        return 2;
+    }
+    return worker_main(fd, index);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+        printf("spawnpool %s\n", SPAWNPOOL_VERSION);
+        return 0;
+    }
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        config_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "worker") == 0) return worker_command(argc - 2, argv + 2);
+    if (strcmp(argv[1], "serve") != 0) {
+        fprintf(stderr, "spawnpool: unknown command '%s' (try: spawnpool serve --help)\n", argv[1]);
+        return 2;
+    }
+    struct config cfg;
+    char err[1024];
+    int rc = config_load(&cfg, argc - 2, argv + 2, err, sizeof err);
+    if (rc == 1) return 0;
+    if (rc < 0) {
+        fprintf(stderr, "spawnpool: %s\n", err);
+        return 2;
+    }
+    return serve_run(&cfg, &api_frontend);
+}

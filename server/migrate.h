@@ -1,0 +1,22 @@
+/* migrate: applies the SQL migrations embedded at build time (migrations/NNNN_name.sql). */
+#ifndef SPAWNPOOL_MIGRATE_H
+#define SPAWNPOOL_MIGRATE_H
+
+#include <stddef.h>
+#include <sqlite3.h>
+
+/* One migration; migrations[i] brings the schema to version i + 1. */
+struct migration {
+    const char *name;
+    const char *sql;
+};
+extern const struct migration migrations[];
+extern const size_t migrations_count;
+
+/* Applies every migration past PRAGMA user_version, all in one transaction with the
+ * user_version update. Returns 0, or -1 with a message in err. A database newer than
+ * this binary is refused. */
+int migrate_apply(sqlite3 *db, const struct migration *list, size_t count, char *err,
+                  size_t errlen);
+
+#endif

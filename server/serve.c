@@ -1,0 +1,98 @@
+/* serve: bring the server up in the one safe order (pool forked before any thread or
+ * database connection), run the main loop, and take it down again. */
+#include "server/serve.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pool/pool.h"
+#include "server/clock.h"
+#include "server/log.h"
+#include "server/loop.h"
+
+static int make_dir(const char *path)
+{
+    if (mkdir(path, 0750) == 0 || errno == EEXIST) {
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return 0;
+        errno = ENOTDIR;
+    }
+    log_error("mkdir() failed while creating %s: %s", path, strerror(errno));
+    return -1;
+}
+
+int serve_run(const struct config *cfg, const struct serve_frontend *fe)
+{
+    char path[PATH_MAX + 32];
+    if (make_dir(cfg->data_dir) < 0) return 1;
+    snprintf(path, sizeof path, "%s/output", cfg->data_dir);
+    if (make_dir(path) < 0) return 1;
+
+    /* every signal we handle is read from a signalfd; block them before any fork or thread */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct pool pool;
+    if (pool_init(&pool, cfg->workers) < 0 || pool_fork_all(&pool) < 0) {
+        log_error("starting the worker pool failed: %s", strerror(errno));
+        return 1;
+    }
+    int status = 1;
+    struct store *store = NULL;
+    struct dispatch *d = NULL;
+    void *fe_handle = NULL;
+    int epoll_fd = -1, sigfd = -1;
+    char err[512];
+
+    snprintf(path, sizeof path, "%s/spawnpool.db", cfg->data_dir);
+    if (store_open(&store, path, err, sizeof err) < 0) {
+        log_error("%s", err);
+        goto out;
+    }
+    int lost = 0;
+    if (store_recover(store, clock_wall_ms(), &lost) < 0) goto out;
+    if (lost) log_warn("%d job(s) were running when the server last stopped: marked lost", lost);
+
+    epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
+    if (epoll_fd < 0 || sigfd < 0 || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, sigfd, &ev) < 0) {
+        log_error("setting up the main loop failed: %s", strerror(errno));
+        goto out;
+    }
+    d = dispatch_create(cfg, store, &pool, epoll_fd);
+    if (!d) goto out;
+    int port = 0;
+    fe_handle = fe->start(cfg, d, store, &port);
+    if (!fe_handle) goto out;
+    const char *host = cfg->listen_host;
+    bool v6 = strchr(host, ':') != NULL;
+    printf("spawnpool: listening on http://%s%s%s:%d\n", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    fflush(stdout);
+    log_info("spawnpool %s: %d workers, data in %s", SPAWNPOOL_VERSION, cfg->workers,
+             cfg->data_dir);
+    if (getuid() == 0) log_warn("running as root: jobs run as root too");
+
+    status = loop_run(cfg, d, epoll_fd, sigfd, fe, fe_handle);
+    log_info("drained: every job's state is recorded; exiting");
+out:
+    if (fe_handle) fe->stop(fe_handle);
+    pool_shutdown(&pool, 2000);
+    dispatch_destroy(d);
+    store_close(store);
+    if (sigfd >= 0) close(sigfd);
+    if (epoll_fd >= 0) close(epoll_fd);
+    return status;
+}

@@ -1,0 +1,520 @@
+/* store: SQLite access. Prepared statements are made once at open; every accessor
+ * names its SQL. WAL + synchronous=NORMAL: a commit survives a crash of the process. */
+#include "server/store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/log.h"
+#include "server/migrate.h"
+
+#define JOB_COLUMNS                                                                               \
+    "id, name, queue, priority, argv, command, env, cwd, timeout, state, exit_code, signal, "  \
+    "error, pid, worker, attempt, max_attempts, created_at, started_at, finished_at, "         \
+    "stdout_bytes, stderr_bytes, truncated"
+
+enum stmt_id {
+    ST_INSERT_JOB,
+    ST_INSERT_EVENT,
+    ST_GET_JOB,
+    ST_GET_STDIN,
+    ST_RUNNING,
+    ST_PID,
+    ST_FINISH,
+    ST_REQUEUE,
+    ST_STATE_OF,
+    ST_DELETE,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_INSERT_JOB] = "INSERT INTO jobs (name, queue, priority, argv, command, env, cwd, stdin, "
+                      "timeout, state, max_attempts, created_at) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+    [ST_INSERT_EVENT] = "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
+                        "VALUES (?, ?, ?, ?, ?)",
+    [ST_GET_JOB] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?",
+    [ST_GET_STDIN] = "SELECT stdin FROM jobs WHERE id = ?",
+    [ST_RUNNING] = "UPDATE jobs SET state = 'running', worker = ?, attempt = ?, started_at = ?, "
+                   "pid = NULL, exit_code = NULL, signal = NULL, error = NULL, finished_at = NULL "
+                   "WHERE id = ?",
+    [ST_PID] = "UPDATE jobs SET pid = ? WHERE id = ?",
+    [ST_FINISH] = "UPDATE jobs SET state = ?, exit_code = ?, signal = ?, error = ?, "
+                  "stdout_bytes = ?, stderr_bytes = ?, truncated = ?, user_us = ?, system_us = ?, "
+                  "maxrss_kb = ?, finished_at = ? WHERE id = ?",
+    [ST_REQUEUE] = "UPDATE jobs SET state = 'queued', not_before = ?, pid = NULL, worker = NULL "
+                   "WHERE id = ?",
+    [ST_STATE_OF] = "SELECT state FROM jobs WHERE id = ?",
+    [ST_DELETE] = "DELETE FROM jobs WHERE id = ?",
+};
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[ST_COUNT];
+    pthread_mutex_t lock; /* recursive: a batch nests the accessors' own transactions */
+    int depth;
+    bool failed; /* a statement failed inside the current transaction */
+};
+
+static int fail(struct store *s, const char *what)
+{
+    log_error("sqlite: %s failed: %s", what, sqlite3_errmsg(s->db));
+    s->failed = true;
+    return -1;
+}
+
+/* Resets a statement for reuse; clears bindings. */
+static sqlite3_stmt *stmt(struct store *s, enum stmt_id id)
+{
+    sqlite3_stmt *st = s->stmt[id];
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, i);
+}
+
+static void bind_int_or_null(sqlite3_stmt *st, int i, int64_t v)
+{
+    if (v >= 0) sqlite3_bind_int64(st, i, v);
+    else sqlite3_bind_null(st, i);
+}
+
+int store_open(struct store **out, const char *path, char *err, size_t errlen)
+{
+    struct store *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&s->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open database %s: %s", path,
+                 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto fail;
+    }
+    const char *pragmas = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                          "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "configuring database %s: %s", path, msg ? msg : "?");
+        sqlite3_free(msg);
+        goto fail;
+    }
+    if (migrate_apply(s->db, migrations, migrations_count, err, errlen) < 0) goto fail;
+    for (int i = 0; i < ST_COUNT; i++)
+        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
+                               NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "preparing statement %d: %s", i, sqlite3_errmsg(s->db));
+            goto fail;
+        }
+    *out = s;
+    return 0;
+fail:
+    store_close(s);
+    return -1;
+}
+
+void store_close(struct store *s)
+{
+    if (!s) return;
+    for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(s->stmt[i]);
+    sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+void store_begin(struct store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->depth++ == 0) {
+        s->failed = false;
+        if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            fail(s, "BEGIN");
+    }
+}
+
+int store_commit(struct store *s)
+{
+    int rc = 0;
+    if (--s->depth == 0) {
+        if (s->failed) {
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            rc = -1;
+        } else if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            fail(s, "COMMIT");
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            rc = -1;
+        }
+        s->failed = false;
+    } else if (s->failed) {
+        rc = -1;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int add_event(struct store *s, int64_t id, int64_t now, const char *from, const char *to,
+                     const char *detail)
+{
+    sqlite3_stmt *st = stmt(s, ST_INSERT_EVENT);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now);
+    bind_text_or_null(st, 3, from);
+    sqlite3_bind_text(st, 4, to, -1, SQLITE_STATIC);
+    bind_text_or_null(st, 5, detail);
+    if (sqlite3_step(st) != SQLITE_DONE) return fail(s, "INSERT INTO job_events");
+    return 0;
+}
+
+int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, int64_t now,
+                      int64_t *ids)
+{
+    store_begin(s);
+    for (size_t i = 0; i < n && !s->failed; i++) {
+        const struct job_spec *j = &specs[i];
+        sqlite3_stmt *st = stmt(s, ST_INSERT_JOB);
+        bind_text_or_null(st, 1, j->name);
+        sqlite3_bind_text(st, 2, j->queue, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, j->priority);
+        sqlite3_bind_blob(st, 4, j->argv.data, (int)j->argv.len, SQLITE_STATIC);
+        bind_text_or_null(st, 5, j->command);
+        sqlite3_bind_blob(st, 6, j->env.len ? j->env.data : "", (int)j->env.len, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, j->cwd, -1, SQLITE_STATIC);
+        if (j->stdin_len) sqlite3_bind_blob(st, 8, j->stdin_data, (int)j->stdin_len, SQLITE_STATIC);
+        if (j->timeout > 0) sqlite3_bind_double(st, 9, j->timeout);
+        sqlite3_bind_int(st, 10, j->max_attempts);
+        sqlite3_bind_int64(st, 11, now);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            fail(s, "INSERT INTO jobs");
+            break;
+        }
+        ids[i] = sqlite3_last_insert_rowid(s->db);
+        add_event(s, ids[i], now, NULL, "queued", "submitted");
+    }
+    return store_commit(s);
+}
+
+static char *column_strdup(sqlite3_stmt *st, int i)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) return NULL;
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static int column_blob(sqlite3_stmt *st, int i, struct strblob *b)
+{
+    int n = sqlite3_column_bytes(st, i);
+    const void *p = sqlite3_column_blob(st, i);
+    b->len = 0;
+    b->data = malloc((size_t)n + 1);
+    if (!b->data) return -1;
+    if (n) memcpy(b->data, p, (size_t)n);
+    b->data[n] = '\0';
+    b->len = (size_t)n;
+    return 0;
+}
+
+static int64_t column_int_or(sqlite3_stmt *st, int i, int64_t null_value)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? null_value : sqlite3_column_int64(st, i);
+}
+
+/* Reads a row selected with JOB_COLUMNS. */
+static int read_job_row(sqlite3_stmt *st, struct job *j)
+{
+    memset(j, 0, sizeof *j);
+    j->id = sqlite3_column_int64(st, 0);
+    j->spec.name = column_strdup(st, 1);
+    j->spec.queue = column_strdup(st, 2);
+    j->spec.priority = sqlite3_column_int64(st, 3);
+    column_blob(st, 4, &j->spec.argv);
+    j->spec.command = column_strdup(st, 5);
+    column_blob(st, 6, &j->spec.env);
+    j->spec.cwd = column_strdup(st, 7);
+    j->spec.timeout = sqlite3_column_double(st, 8);
+    const char *state = (const char *)sqlite3_column_text(st, 9);
+    if (!state || job_state_parse(state, &j->state) < 0) j->state = JOB_LOST;
+    j->exit_code = (int)column_int_or(st, 10, -1);
+    j->signal = (int)column_int_or(st, 11, -1);
+    j->error = column_strdup(st, 12);
+    j->pid = column_int_or(st, 13, -1);
+    j->worker = (int)column_int_or(st, 14, -1);
+    j->attempt = (int)sqlite3_column_int(st, 15);
+    j->spec.max_attempts = sqlite3_column_int(st, 16);
+    j->created_at = sqlite3_column_int64(st, 17);
+    j->started_at = column_int_or(st, 18, 0);
+    j->finished_at = column_int_or(st, 19, 0);
+    j->stdout_bytes = sqlite3_column_int64(st, 20);
+    j->stderr_bytes = sqlite3_column_int64(st, 21);
+    j->truncated = sqlite3_column_int(st, 22) != 0;
+    if (!j->spec.queue || !j->spec.argv.data || !j->spec.env.data || !j->spec.cwd) {
+        job_free(j);
+        return -1;
+    }
+    return 0;
+}
+
+int store_get_job(struct store *s, int64_t id, struct job *out, bool with_stdin)
+{
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = stmt(s, ST_GET_JOB);
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) rc = 1;
+    else if (rc != SQLITE_ROW) rc = fail(s, "SELECT job");
+    else rc = read_job_row(st, out);
+    sqlite3_reset(st);
+    if (rc == 0 && with_stdin) {
+        st = stmt(s, ST_GET_STDIN);
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) > 0) {
+            int n = sqlite3_column_bytes(st, 0);
+            out->spec.stdin_data = malloc((size_t)n);
+            if (out->spec.stdin_data) {
+                memcpy(out->spec.stdin_data, sqlite3_column_blob(st, 0), (size_t)n);
+                out->spec.stdin_len = (size_t)n;
+            } else {
+                rc = -1;
+            }
+        }
+        sqlite3_reset(st);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int store_list_jobs(struct store *s, const struct store_filter *f, struct job **jobs, size_t *n)
+{
+    char sql[512];
+    int len = snprintf(sql, sizeof sql, "SELECT " JOB_COLUMNS " FROM jobs WHERE 1");
+    if (f->state) len += snprintf(sql + len, sizeof sql - len, " AND state = :state");
+    if (f->queue) len += snprintf(sql + len, sizeof sql - len, " AND queue = :queue");
+    if (f->name) len += snprintf(sql + len, sizeof sql - len, " AND name = :name");
+    if (f->before > 0) len += snprintf(sql + len, sizeof sql - len, " AND id < :before");
+    snprintf(sql + len, sizeof sql - len, " ORDER BY id DESC LIMIT :limit");
+
+    *jobs = NULL;
+    *n = 0;
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        int rc = fail(s, "preparing the job list");
+        s->failed = false;
+        pthread_mutex_unlock(&s->lock);
+        return rc;
+    }
+    if (f->state) sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":state"), f->state, -1, SQLITE_STATIC);
+    if (f->queue) sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":queue"), f->queue, -1, SQLITE_STATIC);
+    if (f->name) sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":name"), f->name, -1, SQLITE_STATIC);
+    if (f->before > 0) sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":before"), f->before);
+    sqlite3_bind_int(st, sqlite3_bind_parameter_index(st, ":limit"), f->limit);
+    struct job *list = calloc((size_t)(f->limit > 0 ? f->limit : 1), sizeof *list);
+    int rc = list ? 0 : -1;
+    while (rc == 0 && *n < (size_t)f->limit) {
+        int step = sqlite3_step(st);
+        if (step == SQLITE_DONE) break;
+        if (step != SQLITE_ROW || read_job_row(st, &list[*n]) < 0) {
+            rc = fail(s, "listing jobs");
+            s->failed = false;
+            break;
+        }
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
+    if (rc < 0) {
+        for (size_t i = 0; i < *n; i++) job_free(&list[i]);
+        free(list);
+        *n = 0;
+        return -1;
+    }
+    *jobs = list;
+    return 0;
+}
+
+int store_delete_job(struct store *s, int64_t id, enum job_state *state_out)
+{
+    store_begin(s);
+    sqlite3_stmt *st = stmt(s, ST_STATE_OF);
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    enum job_state state = JOB_QUEUED;
+    if (rc == SQLITE_ROW) job_state_parse((const char *)sqlite3_column_text(st, 0), &state);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) rc = 1;
+    else if (rc != SQLITE_ROW) rc = fail(s, "SELECT state");
+    else if (!job_state_terminal(state)) rc = 2;
+    else {
+        *state_out = state;
+        st = stmt(s, ST_DELETE);
+        sqlite3_bind_int64(st, 1, id);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : fail(s, "DELETE job");
+    }
+    int crc = store_commit(s);
+    return crc < 0 ? -1 : rc;
+}
+
+int store_job_running(struct store *s, int64_t id, int worker, int attempt, int64_t now)
+{
+    store_begin(s);
+    sqlite3_stmt *st = stmt(s, ST_RUNNING);
+    sqlite3_bind_int(st, 1, worker);
+    sqlite3_bind_int(st, 2, attempt);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_int64(st, 4, id);
+    if (sqlite3_step(st) != SQLITE_DONE) fail(s, "UPDATE job to running");
+    else {
+        char detail[64];
+        snprintf(detail, sizeof detail, "attempt %d on worker %d", attempt, worker);
+        add_event(s, id, now, "queued", "running", detail);
+    }
+    return store_commit(s);
+}
+
+int store_job_pid(struct store *s, int64_t id, int64_t pid)
+{
+    store_begin(s);
+    sqlite3_stmt *st = stmt(s, ST_PID);
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_int64(st, 2, id);
+    if (sqlite3_step(st) != SQLITE_DONE) fail(s, "UPDATE job pid");
+    return store_commit(s);
+}
+
+int store_job_finish(struct store *s, int64_t id, enum job_state from,
+                     const struct store_outcome *o, int64_t now)
+{
+    store_begin(s);
+    sqlite3_stmt *st = stmt(s, ST_FINISH);
+    sqlite3_bind_text(st, 1, job_state_name(o->state), -1, SQLITE_STATIC);
+    bind_int_or_null(st, 2, o->exit_code);
+    bind_int_or_null(st, 3, o->signal);
+    bind_text_or_null(st, 4, o->error);
+    sqlite3_bind_int64(st, 5, o->stdout_bytes);
+    sqlite3_bind_int64(st, 6, o->stderr_bytes);
+    sqlite3_bind_int(st, 7, o->truncated);
+    bind_int_or_null(st, 8, o->user_us);
+    bind_int_or_null(st, 9, o->system_us);
+    bind_int_or_null(st, 10, o->maxrss_kb);
+    sqlite3_bind_int64(st, 11, now);
+    sqlite3_bind_int64(st, 12, id);
+    if (sqlite3_step(st) != SQLITE_DONE) fail(s, "UPDATE job to its end");
+    else add_event(s, id, now, job_state_name(from), job_state_name(o->state), o->detail);
+    return store_commit(s);
+}
+
+int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t not_before,
+                      const char *detail, int64_t now)
+{
+    store_begin(s);
+    sqlite3_stmt *st = stmt(s, ST_REQUEUE);
+    bind_int_or_null(st, 1, not_before > 0 ? not_before : -1);
+    sqlite3_bind_int64(st, 2, id);
+    if (sqlite3_step(st) != SQLITE_DONE) fail(s, "UPDATE job to queued");
+    else add_event(s, id, now, job_state_name(from), "queued", detail);
+    return store_commit(s);
+}
+
+int store_recover(struct store *s, int64_t now, int *lost)
+{
+    *lost = 0;
+    store_begin(s);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT id FROM jobs WHERE state = 'running'", -1, &st, NULL) !=
+        SQLITE_OK) {
+        fail(s, "SELECT running jobs");
+        return store_commit(s);
+    }
+    int64_t *ids = NULL;
+    size_t n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t *grown = realloc(ids, (n + 1) * sizeof *ids);
+        if (!grown) break;
+        ids = grown;
+        ids[n++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    for (size_t i = 0; i < n; i++) {
+        struct store_outcome o = {.state = JOB_LOST, .exit_code = -1, .signal = -1,
+                                  .error = "the server stopped while the job ran",
+                                  .user_us = -1, .system_us = -1, .maxrss_kb = -1,
+                                  .detail = "server restarted"};
+        store_job_finish(s, ids[i], JOB_RUNNING, &o, now);
+    }
+    free(ids);
+    *lost = (int)n;
+    return store_commit(s);
+}
+
+int store_each_queued(struct store *s, void (*fn)(void *ctx, int64_t id, int64_t priority,
+                                                  int64_t not_before),
+                      void *ctx)
+{
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st;
+    int rc = 0;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, priority, not_before FROM jobs WHERE state = 'queued' "
+                           "ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = fail(s, "SELECT queued jobs");
+    } else {
+        while (sqlite3_step(st) == SQLITE_ROW)
+            fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+               column_int_or(st, 2, 0));
+        sqlite3_finalize(st);
+    }
+    s->failed = false;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int store_count_states(struct store *s, int64_t counts[JOB_STATE_COUNT])
+{
+    memset(counts, 0, sizeof(int64_t) * JOB_STATE_COUNT);
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st;
+    int rc = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT state, count(*) FROM jobs GROUP BY state", -1, &st,
+                           NULL) != SQLITE_OK) {
+        rc = fail(s, "counting jobs");
+    } else {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            enum job_state state;
+            if (job_state_parse((const char *)sqlite3_column_text(st, 0), &state) == 0)
+                counts[state] = sqlite3_column_int64(st, 1);
+        }
+        sqlite3_finalize(st);
+    }
+    s->failed = false;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int64_t store_count_events(struct store *s, int64_t job_id)
+{
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM job_events WHERE job_id = ?", -1, &st,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, job_id);
+        if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}

@@ -1,0 +1,84 @@
+/* store: the only code that touches SQLite. One connection, serialized by a recursive
+ * mutex; every mutation is in a transaction, and the main loop groups its changes into
+ * one transaction per iteration (store_begin/store_commit). */
+#ifndef SPAWNPOOL_STORE_H
+#define SPAWNPOOL_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/job.h"
+
+struct store;
+
+/* Opens (creating if needed) the database at path in WAL mode and applies migrations.
+ * Returns 0, or -1 with a message in err. */
+int store_open(struct store **out, const char *path, char *err, size_t errlen);
+/* Closes the database; statements are finalized. */
+void store_close(struct store *s);
+
+/* Starts (or nests into) a transaction and holds the store's lock until store_commit. */
+void store_begin(struct store *s);
+/* Ends one level; the outermost commits. Returns 0, or -1 if the commit failed
+ * (the transaction is rolled back and the error logged). */
+int store_commit(struct store *s);
+
+/* Inserts n jobs (state queued, one "submitted" event each) in one transaction and writes
+ * their ids; nothing is inserted if any insert fails. Returns 0 or -1. */
+int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, int64_t now,
+                      int64_t *ids);
+/* Reads one job (with its stdin only if with_stdin). Returns 0, 1 if there is none, -1. */
+int store_get_job(struct store *s, int64_t id, struct job *out, bool with_stdin);
+
+/* Filters of GET /v1/jobs; NULL / 0 means no filter. */
+struct store_filter {
+    const char *state;
+    const char *queue;
+    const char *name;
+    int64_t before; /* only ids below this */
+    int limit;
+};
+/* Lists jobs newest first (without stdin). *jobs is malloc'd, free each with job_free.
+ * Returns 0 or -1. */
+int store_list_jobs(struct store *s, const struct store_filter *f, struct job **jobs, size_t *n);
+/* Deletes a finished job and its events; *state gets the state it had. Returns 0, 1 if
+ * there is none, 2 if it is not in a terminal state (nothing deleted), -1 on error. */
+int store_delete_job(struct store *s, int64_t id, enum job_state *state);
+
+/* Records queued -> running on worker (attempt counted). Returns 0 or -1. */
+int store_job_running(struct store *s, int64_t id, int worker, int attempt, int64_t now);
+/* Records the pid of a running job. Returns 0 or -1. */
+int store_job_pid(struct store *s, int64_t id, int64_t pid);
+
+/* How a job ended, as recorded. */
+struct store_outcome {
+    enum job_state state;
+    int exit_code;      /* -1: null */
+    int signal;         /* -1: null */
+    const char *error;  /* NULL: null */
+    int64_t stdout_bytes, stderr_bytes;
+    bool truncated;
+    int64_t user_us, system_us, maxrss_kb; /* -1: unknown */
+    const char *detail; /* for the event row */
+};
+/* Records the transition from `from` to a terminal state. Returns 0 or -1. */
+int store_job_finish(struct store *s, int64_t id, enum job_state from,
+                     const struct store_outcome *o, int64_t now);
+/* Puts a job back in the queue (retry), not to start before not_before (wall ms). */
+int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t not_before,
+                      const char *detail, int64_t now);
+
+/* Startup recovery: every job left running becomes lost (event recorded). Writes how many.
+ * Returns 0 or -1. */
+int store_recover(struct store *s, int64_t now, int *lost);
+/* Calls fn for every queued job (id, priority, not_before) in id order. Returns 0 or -1. */
+int store_each_queued(struct store *s, void (*fn)(void *ctx, int64_t id, int64_t priority,
+                                                  int64_t not_before),
+                      void *ctx);
+/* Counts jobs per state into counts. Returns 0 or -1. */
+int store_count_states(struct store *s, int64_t counts[JOB_STATE_COUNT]);
+/* Counts the events recorded for a job (for tests and audits); -1 on error. */
+int64_t store_count_events(struct store *s, int64_t job_id);
+
+#endif
