@@ -1,0 +1,144 @@
+# lib.sh: helpers for end-to-end tests. Each test starts the real `spawnpool serve` on
+# 127.0.0.1:0 with a temporary data dir, talks to it with curl + jq, and stops it.
+# Usage: source "$(dirname "$0")/lib.sh"   (SPAWNPOOL_BIN names the binary)
+set -u
+SPAWNPOOL_BIN=${SPAWNPOOL_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/spawnpool}
+TEST_NAME=$(basename "$0" .sh)
+T=$(mktemp -d "/tmp/spawnpool-${TEST_NAME}.XXXXXX")
+SP_PID=""
+BASE=""
+FAILS=0
+
+cleanup() {
+    if [ -n "$SP_PID" ] && kill -0 "$SP_PID" 2>/dev/null; then
+        kill -KILL "$SP_PID" 2>/dev/null
+        wait "$SP_PID" 2>/dev/null
+    fi
+    if [ "$FAILS" -gt 0 ] && [ -f "$T/server.err" ]; then
+        echo "--- server log ($T/server.err, last 30 lines) ---"
+        tail -n 30 "$T/server.err"
+    fi
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    FAILS=$((FAILS + 1))
+    exit 1
+}
+pass() { echo "ok - $*"; }
+
+# check DESCRIPTION COMMAND...: runs the command; fails the test if it fails.
+check() {
+    local what=$1
+    shift
+    if "$@" >/dev/null; then pass "$what"; else fail "$what"; fi
+}
+
+# eq DESCRIPTION GOT WANT
+eq() {
+    if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: got '$2', want '$3'"; fi
+}
+
+# wait_for TIMEOUT_S COMMAND...: polls until the command succeeds.
+wait_for() {
+    local timeout=$1
+    shift
+    local end=$((SECONDS + timeout + 1))
+    while [ $SECONDS -lt $end ]; do
+        "$@" && return 0
+        sleep 0.02
+    done
+    return 1
+}
+
+# sp_start [FLAGS...]: starts the server (data dir $T/data unless given) and sets BASE.
+sp_start() {
+    : >"$T/server.out"
+    "$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data" --workers "${WORKERS:-2}" \
+        "$@" >"$T/server.out" 2>>"$T/server.err" &
+    SP_PID=$!
+    wait_for 10 grep -q '^spawnpool: listening on ' "$T/server.out" ||
+        fail "server did not print its address (log: $(tail -n 5 "$T/server.err"))"
+    BASE=$(sed -n 's/^spawnpool: listening on //p' "$T/server.out" | head -n 1)
+    local first
+    first=$(head -n 1 "$T/server.out")
+    [[ $first == "spawnpool: listening on http://127.0.0.1:"* ]] || fail "first stdout line: $first"
+}
+
+# sp_stop: SIGTERM, and the server must exit 0.
+sp_stop() {
+    kill -TERM "$SP_PID"
+    local rc=0
+    wait "$SP_PID" || rc=$?
+    SP_PID=""
+    [ "$rc" -eq 0 ] || fail "server exited $rc after SIGTERM"
+}
+
+# sp_kill9: the server dies without any chance to clean up.
+sp_kill9() {
+    kill -KILL "$SP_PID"
+    wait "$SP_PID" 2>/dev/null
+    SP_PID=""
+}
+
+# req METHOD PATH [BODY]: sets STATUS and BODY (and HEADERS in $T/headers).
+req() {
+    local method=$1 path=$2
+    local args=(-s -o "$T/body" -D "$T/headers" -w '%{http_code}' -X "$method")
+    if [ $# -ge 3 ]; then args+=(-H 'Content-Type: application/json' --data-binary "$3"); fi
+    STATUS=$(curl "${args[@]}" "$BASE$path")
+    BODY=$(cat "$T/body")
+}
+
+# expect STATUS METHOD PATH [BODY]: request and check the status.
+expect() {
+    local want=$1
+    shift
+    req "$@"
+    [ "$STATUS" == "$want" ] || fail "$1 $2: status $STATUS, want $want; body: $BODY"
+    pass "$1 $2 -> $want"
+}
+
+# expect_error STATUS CODE FIELD METHOD PATH [BODY]: API.md's error shape, code and field
+# (FIELD "-" means: no field).
+expect_error() {
+    local status=$1 code=$2 field=$3
+    shift 3
+    req "$@"
+    [ "$STATUS" == "$status" ] || fail "$1 $2 ${3:-}: status $STATUS, want $status; body: $BODY"
+    [ "$(jq -r .error.code <<<"$BODY")" == "$code" ] || fail "$1 $2: code in $BODY, want $code"
+    local msg
+    msg=$(jq -r '.error.message | select(type == "string" and length > 0)' <<<"$BODY")
+    [ -n "$msg" ] || fail "$1 $2: no message in $BODY"
+    if [ "$field" != "-" ]; then
+        [ "$(jq -r .error.field <<<"$BODY")" == "$field" ] ||
+            fail "$1 $2: field in $BODY, want $field"
+    fi
+    local shown=${3:-}
+    pass "$1 $2 ${shown:0:40} -> $status $code ($msg)"
+}
+
+# submit BODY: submits one job (must be 201); sets ID.
+submit() {
+    req POST /v1/jobs "$1"
+    [ "$STATUS" == 201 ] || fail "submit $1: status $STATUS: $BODY"
+    ID=$(jq -r .id <<<"$BODY")
+}
+
+# job_field ID JQ: prints a field of the job.
+job_field() {
+    curl -s "$BASE/v1/jobs/$1" | jq -r "$2"
+}
+
+# wait_job ID: long-polls until the job ends; prints the job.
+wait_job() {
+    curl -s "$BASE/v1/jobs/$1/wait?timeout=${2:-60}"
+}
+
+# state_is ID STATE
+state_is() { [ "$(job_field "$1" .state)" == "$2" ]; }
+
+# fd_count PID: open fds of a process.
+fd_count() { ls "/proc/$1/fd" | wc -l; }
