@@ -206,7 +206,10 @@ enum MHD_Result api_jobs_wait(struct api *a, struct request *r, struct MHD_Conne
         waiters_suspend(ws, &r->wait);
     }
     pthread_mutex_unlock(&ws->lock);
-    if (!done) return MHD_YES;
+    if (!done) {
+        dispatch_wake(a->dispatch); /* the main loop must learn the new deadline */
+        return MHD_YES;
+    }
     return send_job(a, c, id, 200, NULL);
 }
 

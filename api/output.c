@@ -52,6 +52,7 @@ static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max)
         f->wait.deadline = clock_mono_ms() + FOLLOW_POLL_MS;
         waiters_suspend(ws, &f->wait);
         pthread_mutex_unlock(&ws->lock);
+        dispatch_wake(f->api->dispatch);
         return 0;
     }
 }

@@ -21,7 +21,7 @@ json_t *api_parse_body(const char *body, size_t len, struct api_error *e)
         return NULL;
     }
     json_error_t jerr;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!root)
         api_fail(e, 400, "invalid_json", NULL, "body is not valid JSON: %s (line %d, column %d)",
                  jerr.text, jerr.line, jerr.column);
@@ -190,7 +190,7 @@ int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, str
         snprintf(what, sizeof what, "%s", prefix[0] ? prefix : "job");
         size_t n = strlen(what);
         if (n && what[n - 1] == '.') what[n - 1] = '\0';
-        return api_fail(e, 400, "invalid_argument", NULL, "%s must be a JSON object", what);
+        return api_fail(e, 400, "invalid_argument", NULL, "%s must be a JSON object (or an array of them)", what);
     }
     const char *key;
     json_t *v;

@@ -183,9 +183,14 @@ enum dispatch_result dispatch_submit(struct dispatch *d, const struct job_spec *
     }
     d->stats.submitted_total += n;
     pthread_mutex_unlock(&d->lock);
-    uint64_t one = 1; /* wake the main loop: there is work */
-    (void)!write(d->wake_fd, &one, sizeof one);
+    dispatch_wake(d); /* there is work */
     return DISPATCH_OK;
+}
+
+void dispatch_wake(struct dispatch *d)
+{
+    uint64_t one = 1;
+    (void)!write(d->wake_fd, &one, sizeof one);
 }
 
 static bool remove_delayed(struct dispatch *d, int64_t id)

@@ -76,6 +76,8 @@ struct dispatch_stats {
     double latency_sum;
     uint64_t latency_count;
 };
+/* Wakes the main loop so it recomputes its deadlines (after a new long-poll). Any thread. */
+void dispatch_wake(struct dispatch *d);
 /* Copies the counters. */
 void dispatch_stats(struct dispatch *d, struct dispatch_stats *out);
 
