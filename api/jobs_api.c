@@ -334,11 +334,14 @@ enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c)
 {
     struct dispatch_stats st;
     dispatch_stats(a->dispatch, &st);
+    /* a pool where no worker has been ready for a while runs nothing: say so (503), so a
+     * container healthcheck catches workers that die as soon as they start */
+    bool stuck = st.workers_idle + st.workers_busy == 0 && st.ms_since_worker_ready > 5000;
+    const char *status = st.draining ? "draining" : stuck ? "no_workers" : "ok";
     json_t *body = json_pack(
-        "{s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:I, s:I}}", "status",
-        st.draining ? "draining" : "ok", "version", SPAWNPOOL_VERSION, "workers", "total",
-        st.workers_total, "idle", st.workers_idle, "busy", st.workers_busy, "starting",
-        st.workers_starting, "jobs", "queued", (json_int_t)st.jobs[JOB_QUEUED], "running",
-        (json_int_t)st.jobs[JOB_RUNNING]);
-    return api_send_json(c, 200, body, NULL);
+        "{s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:I, s:I}}", "status", status, "version",
+        SPAWNPOOL_VERSION, "workers", "total", st.workers_total, "idle", st.workers_idle, "busy",
+        st.workers_busy, "starting", st.workers_starting, "jobs", "queued",
+        (json_int_t)st.jobs[JOB_QUEUED], "running", (json_int_t)st.jobs[JOB_RUNNING]);
+    return api_send_json(c, stuck ? 503 : 200, body, NULL);
 }

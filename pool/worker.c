@@ -249,9 +249,10 @@ int worker_main(int channel_fd, int index)
     }
     /* orphans of our jobs are re-parented to us, so we can reap and kill them */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
-    /* if the master dies, we hear SIGTERM (and EOF on the channel): kill the job, exit */
+    /* if the master dies, we hear SIGTERM (and EOF on the channel): kill the job, exit.
+     * (No getppid() == 1 check: in a container the master itself is PID 1. A master that
+     * died before this line is noticed by the READY write or EOF below.) */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() == 1) return 0; /* master already gone */
 
     for (;;) {
         if (proto_send(w.channel, PROTO_READY, 0, NULL, 0) < 0) return 0;

@@ -45,6 +45,7 @@ struct dispatch {
     size_t n_delayed, cap_delayed;
     struct running *running; /* one per slot */
     bool draining;
+    int64_t last_ready_mono; /* a worker said READY then (health: is the pool working?) */
     struct proto_buf payload;
     int64_t *finished; /* ids that ended in this batch, told to the hook after commit */
     size_t n_finished, cap_finished;
@@ -98,6 +99,7 @@ struct dispatch *dispatch_create(const struct config *cfg, struct store *store, 
         return NULL;
     }
     snprintf(d->output_dir, sizeof d->output_dir, "%s/output", cfg->data_dir);
+    d->last_ready_mono = clock_mono_ms();
     d->running = calloc((size_t)pool->count, sizeof *d->running);
     memcpy(d->stats.latency_bounds, latency_bounds, sizeof latency_bounds);
     if (!d->running || store_each_queued(store, load_queued, d) < 0 ||
@@ -294,6 +296,7 @@ void dispatch_stats(struct dispatch *d, struct dispatch_stats *out)
     pthread_mutex_lock(&d->lock);
     *out = d->stats;
     out->draining = d->draining;
+    out->ms_since_worker_ready = clock_mono_ms() - d->last_ready_mono;
     out->workers_total = d->pool->count;
     out->workers_idle = out->workers_busy = out->workers_starting = 0;
     for (int i = 0; i < d->pool->count; i++) {
@@ -423,6 +426,7 @@ void dispatch_loop_worker_input(struct dispatch *d, int index)
         switch (h.type) {
         case PROTO_READY:
             if (r->id == 0) s->state = SLOT_IDLE;
+            d->last_ready_mono = clock_mono_ms();
             break;
         case PROTO_STARTED:
             if (r->id == h.job_id && d->payload.len == sizeof(int32_t)) {

@@ -71,6 +71,7 @@ struct dispatch_stats {
     uint64_t worker_restarts;
     int workers_total, workers_idle, workers_busy, workers_starting;
     bool draining;
+    int64_t ms_since_worker_ready; /* since a worker last said READY (or the start) */
     double latency_bounds[DISPATCH_LATENCY_BUCKETS]; /* seconds, upper bounds */
     uint64_t latency_counts[DISPATCH_LATENCY_BUCKETS + 1]; /* cumulative, last is +Inf */
     double latency_sum;

@@ -1,0 +1,43 @@
+# Convenience wrapper around CMake. The two set-up commands of the README:
+#   make run    install what is missing (Debian 12, as root), build, start the server
+#   make test   install what is missing, build, run the whole test suite (ctest)
+BUILD ?= build
+WERROR ?= OFF
+JOBS ?= $(shell nproc)
+ARGS ?=
+DEB_PACKAGES = build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
+               curl jq sqlite3 procps
+
+.PHONY: deps build run test test-asan clean format
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	    grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing: $$missing"; \
+	    SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -DSPAWNPOOL_WERROR=$(WERROR) >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	./$(BUILD)/spawnpool serve $(ARGS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+# the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer
+test-asan: deps
+	cmake -S . -B build-asan -DSPAWNPOOL_SANITIZE=ON -DSPAWNPOOL_WERROR=$(WERROR) >/dev/null
+	cmake --build build-asan -j$(JOBS)
+	cd build-asan && ctest --output-on-failure -j$(JOBS)
+
+clean:
+	rm -rf build build-asan
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
