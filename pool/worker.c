@@ -231,9 +231,22 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run)
     send_done(w, id, &r.done);
 }
 
+static int worker_loop(struct worker *w);
+
 int worker_main(int channel_fd, int index)
 {
-    struct worker w = {.channel = channel_fd, .index = index};
+    struct worker w = {.channel = channel_fd, .index = index, .sigfd = -1};
+    int rc = worker_loop(&w);
+    proto_reader_free(&w.reader);
+    proto_buf_free(&w.payload);
+    proto_buf_free(&w.run_payload);
+    if (w.sigfd >= 0) close(w.sigfd);
+    return rc;
+}
+
+/* Sets up signals and serves jobs until the master goes away. */
+static int worker_loop(struct worker *w)
+{
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
@@ -242,32 +255,32 @@ int worker_main(int channel_fd, int index)
     sigaddset(&set, SIGHUP);
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    w.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (w.sigfd < 0) {
-        worker_log(&w, "signalfd() failed");
+    w->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (w->sigfd < 0) {
+        worker_log(w, "signalfd() failed");
         return 1;
     }
     /* orphans of our jobs are re-parented to us, so we can reap and kill them */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     /* if the master dies, we hear SIGTERM (and EOF on the channel): kill the job, exit.
      * (No getppid() == 1 check: in a container the master itself is PID 1. A master that
-     * died before this line is noticed by the READY write or EOF below.) */
+     * died before this line is noticed by the READY write or EOF below->) */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
 
     for (;;) {
-        if (proto_send(w.channel, PROTO_READY, 0, NULL, 0) < 0) return 0;
+        if (proto_send(w->channel, PROTO_READY, 0, NULL, 0) < 0) return 0;
         struct proto_run run;
         int64_t run_id = 0;
         while (run_id == 0) {
-            struct pollfd fds[2] = {{w.channel, POLLIN, 0}, {w.sigfd, POLLIN, 0}};
+            struct pollfd fds[2] = {{w->channel, POLLIN, 0}, {w->sigfd, POLLIN, 0}};
             if (poll(fds, 2, -1) < 0) {
                 if (errno == EINTR) continue;
-                worker_log(&w, "poll() failed while idle");
+                worker_log(w, "poll() failed while idle");
                 return 1;
             }
-            if (fds[1].revents) handle_signals(&w, NULL);
-            if (fds[0].revents && !handle_channel(&w, NULL, &run, &run_id)) return 0;
+            if (fds[1].revents) handle_signals(w, NULL);
+            if (fds[0].revents && !handle_channel(w, NULL, &run, &run_id)) return 0;
         }
-        run_job(&w, run_id, &run);
+        run_job(w, run_id, &run);
     }
 }

@@ -10,15 +10,24 @@ BASE=""
 FAILS=0
 
 cleanup() {
+    local rc=$?
     if [ -n "$SP_PID" ] && kill -0 "$SP_PID" 2>/dev/null; then
         kill -KILL "$SP_PID" 2>/dev/null
         wait "$SP_PID" 2>/dev/null
+    fi
+    # a sanitizer report from the master or a worker fails the test even if it went on
+    if [ -f "$T/server.err" ] && grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T/server.err"; then
+        echo "FAIL: sanitizer report in the server log:"
+        grep -E -A 20 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T/server.err" | head -n 60
+        FAILS=$((FAILS + 1))
+        rc=1
     fi
     if [ "$FAILS" -gt 0 ] && [ -f "$T/server.err" ]; then
         echo "--- server log ($T/server.err, last 30 lines) ---"
         tail -n 30 "$T/server.err"
     fi
     rm -rf "$T"
+    exit "$rc"
 }
 trap cleanup EXIT
 
