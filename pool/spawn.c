@@ -3,6 +3,7 @@
 #include "pool/spawn.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -58,6 +59,41 @@ static char **build_argv(const char *blob, uint32_t len)
     return argv;
 }
 
+/* Finds the program like execvp, but with the job's PATH (its env override, else ours),
+ * before the fork: a missing program costs no process. Relative PATH entries are skipped.
+ * Returns 0 with the path in out, or an errno (ENOENT, EACCES). */
+static int resolve_program(const char *name, const char *env_blob, uint32_t env_len, char *out,
+                           size_t n)
+{
+    if (strchr(name, '/')) {
+        if (strlen(name) >= n) return ENAMETOOLONG;
+        strcpy(out, name);
+        return 0;
+    }
+    const char *path = NULL;
+    for (const char *e = env_blob; e < env_blob + env_len; e += strlen(e) + 1)
+        if (strncmp(e, "PATH=", 5) == 0) path = e + 5;
+    if (!path) path = getenv("PATH");
+    if (!path) path = "/usr/local/bin:/usr/bin:/bin";
+    int err = ENOENT;
+    for (const char *p = path; *p;) {
+        const char *end = strchr(p, ':');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > 0 && p[0] == '/' && len + strlen(name) + 2 <= n) {
+            memcpy(out, p, len);
+            out[len] = '/';
+            strcpy(out + len + 1, name);
+            struct stat st;
+            if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
+                if (access(out, X_OK) == 0) return 0;
+                err = EACCES;
+            }
+        }
+        p = end ? end + 1 : p + len;
+    }
+    return err;
+}
+
 static int open_stdin(const struct proto_run *run)
 {
     if (run->stdin_len == 0) return open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -85,8 +121,8 @@ static int open_stdin(const struct proto_run *run)
 }
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
-static void child_exec(int in, int out, int err, int report, const char *cwd, char **argv,
-                       char **envp)
+static void child_exec(int in, int out, int err, int report, const char *cwd, const char *program,
+                       char **argv, char **envp)
 {
     sigset_t all;
     sigemptyset(&all);
@@ -100,7 +136,7 @@ static void child_exec(int in, int out, int err, int report, const char *cwd, ch
         (void)!write(report, &e, sizeof e);
         _exit(127);
     }
-    execvpe(argv[0], argv, envp);
+    execve(program, argv, envp);
 fail:;
     int e = errno;
     (void)!write(report, &e, sizeof e);
@@ -127,6 +163,15 @@ int spawn_start(const struct proto_run *run, struct spawn_job *job, struct proto
         spawn_error(done, ENOMEM, "allocating argv and environment");
         goto fail;
     }
+    char program[PATH_MAX];
+    int lookup = resolve_program(argv[0], run->env_blob, run->env_len, program, sizeof program);
+    if (lookup != 0) {
+        spawn_error(done, lookup, "exec failed");
+        snprintf(done->error, sizeof done->error, "cannot execute %s: %s", argv[0],
+                 lookup == ENOENT ? "No such file or directory (not found in PATH)"
+                                  : strerror(lookup));
+        goto fail;
+    }
     if ((job->out.file_fd = open_capture(run->stdout_path)) < 0 ||
         (job->err.file_fd = open_capture(run->stderr_path)) < 0) {
         spawn_error(done, errno, "open() failed while creating the output files");
@@ -145,7 +190,7 @@ int spawn_start(const struct proto_run *run, struct spawn_job *job, struct proto
         spawn_error(done, errno, "fork() failed");
         goto fail;
     }
-    if (pid == 0) child_exec(in, out[1], err[1], report[1], run->cwd, argv, envp);
+    if (pid == 0) child_exec(in, out[1], err[1], report[1], run->cwd, program, argv, envp);
     setpgid(pid, pid); /* also in the child: whichever runs first wins the race */
     close(report[1]);
     report[1] = -1;
@@ -198,7 +243,12 @@ int spawn_drain(struct spawn_job *job, struct spawn_stream *s)
     for (;;) {
         ssize_t n = read(s->pipe_fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return errno == EAGAIN ? 1 : 0;
+        if (n < 0 && errno == EAGAIN) return 1;
+        if (n < 0) { /* a broken pipe counts as its end */
+            close(s->pipe_fd);
+            s->pipe_fd = -1;
+            return 0;
+        }
         if (n == 0) {
             close(s->pipe_fd);
             s->pipe_fd = -1;

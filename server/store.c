@@ -66,6 +66,13 @@ static int fail(struct store *s, const char *what)
     return -1;
 }
 
+/* After a read-only accessor: a failed read outside a transaction must not poison the
+ * next one; inside one, the failure stays recorded so the batch rolls back. */
+static void read_done(struct store *s)
+{
+    if (s->depth == 0) s->failed = false;
+}
+
 /* Resets a statement for reuse; clears bindings. */
 static sqlite3_stmt *stmt(struct store *s, enum stmt_id id)
 {
@@ -308,11 +315,12 @@ int store_list_jobs(struct store *s, const struct store_filter *f, struct job **
 
     *jobs = NULL;
     *n = 0;
+    if (f->limit <= 0) return -1;
     pthread_mutex_lock(&s->lock);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
         int rc = fail(s, "preparing the job list");
-        s->failed = false;
+        read_done(s);
         pthread_mutex_unlock(&s->lock);
         return rc;
     }
@@ -328,7 +336,7 @@ int store_list_jobs(struct store *s, const struct store_filter *f, struct job **
         if (step == SQLITE_DONE) break;
         if (step != SQLITE_ROW || read_job_row(st, &list[*n]) < 0) {
             rc = fail(s, "listing jobs");
-            s->failed = false;
+            read_done(s);
             break;
         }
         (*n)++;
@@ -477,7 +485,7 @@ int store_each_queued(struct store *s, void (*fn)(void *ctx, int64_t id, int64_t
                column_int_or(st, 2, 0));
         sqlite3_finalize(st);
     }
-    s->failed = false;
+    read_done(s);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -499,7 +507,7 @@ int store_count_states(struct store *s, int64_t counts[JOB_STATE_COUNT])
         }
         sqlite3_finalize(st);
     }
-    s->failed = false;
+    read_done(s);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }

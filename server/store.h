@@ -31,13 +31,13 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
 /* Reads one job (with its stdin only if with_stdin). Returns 0, 1 if there is none, -1. */
 int store_get_job(struct store *s, int64_t id, struct job *out, bool with_stdin);
 
-/* Filters of GET /v1/jobs; NULL / 0 means no filter. */
+/* Filters of GET /v1/jobs; NULL / 0 means no filter (limit is required). */
 struct store_filter {
     const char *state;
     const char *queue;
     const char *name;
     int64_t before; /* only ids below this */
-    int limit;
+    int limit;      /* rows at most, >= 1 */
 };
 /* Lists jobs newest first (without stdin). *jobs is malloc'd, free each with job_free.
  * Returns 0 or -1. */
