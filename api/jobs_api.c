@@ -74,6 +74,14 @@ static enum MHD_Result submit_refused(struct api *a, struct MHD_Connection *c,
     return api_send_error(c, &e);
 }
 
+/* The job as it was committed (state queued): built from the spec, no read back. */
+static json_t *submitted_json(const struct job_spec *spec, int64_t id, int64_t created_at)
+{
+    struct job j = {.id = id, .spec = *spec, .state = JOB_QUEUED, .exit_code = -1,
+                    .signal = -1, .pid = -1, .worker = -1, .created_at = created_at};
+    return api_job_json(&j);
+}
+
 enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Connection *c)
 {
     struct api_error e;
@@ -110,22 +118,19 @@ enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Con
     if (rc < 0) {
         result = api_send_error(c, &e);
     } else {
-        enum dispatch_result d = dispatch_submit(a->dispatch, specs, n, ids);
+        int64_t created_at;
+        enum dispatch_result d = dispatch_submit(a->dispatch, specs, n, ids, &created_at);
         if (d != DISPATCH_OK) {
             result = submit_refused(a, c, d);
         } else if (!many) {
             char location[64];
             snprintf(location, sizeof location, "/v1/jobs/%lld", (long long)ids[0]);
-            result = send_job(a, c, ids[0], 201, location);
+            result = api_send_json(c, 201, submitted_json(&specs[0], ids[0], created_at),
+                                   location);
         } else {
             json_t *jobs = json_array();
-            for (size_t i = 0; i < n; i++) {
-                struct job j;
-                if (store_get_job(a->store, ids[i], &j, false) == 0) {
-                    json_array_append_new(jobs, api_job_json(&j));
-                    job_free(&j);
-                }
-            }
+            for (size_t i = 0; i < n; i++)
+                json_array_append_new(jobs, submitted_json(&specs[i], ids[i], created_at));
             result = api_send_json(c, 201, json_pack("{s:o}", "jobs", jobs), NULL);
         }
     }

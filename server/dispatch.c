@@ -167,7 +167,7 @@ static void flush_finished(struct dispatch *d)
 }
 
 enum dispatch_result dispatch_submit(struct dispatch *d, const struct job_spec *specs, size_t n,
-                                     int64_t *ids)
+                                     int64_t *ids, int64_t *created_at)
 {
     pthread_mutex_lock(&d->lock);
     bool draining = d->draining;
@@ -175,7 +175,8 @@ enum dispatch_result dispatch_submit(struct dispatch *d, const struct job_spec *
     pthread_mutex_unlock(&d->lock);
     if (draining) return DISPATCH_SHUTTING_DOWN;
     if (queued + (int64_t)n > d->cfg->max_queued) return DISPATCH_QUEUE_FULL;
-    if (store_insert_jobs(d->store, specs, n, clock_wall_ms(), ids) < 0) return DISPATCH_ERROR;
+    *created_at = clock_wall_ms();
+    if (store_insert_jobs(d->store, specs, n, *created_at, ids) < 0) return DISPATCH_ERROR;
     pthread_mutex_lock(&d->lock);
     for (size_t i = 0; i < n; i++) {
         if (queue_push(&d->queue, specs[i].priority, ids[i]) < 0)

@@ -38,9 +38,10 @@ enum dispatch_result {
     DISPATCH_ERROR          /* storage failed (logged) */
 };
 
-/* Commits n jobs in one transaction, then queues them; ids get their ids. All or none. */
+/* Commits n jobs in one transaction, then queues them; ids get their ids and *created_at
+ * their submission time. All or none. */
 enum dispatch_result dispatch_submit(struct dispatch *d, const struct job_spec *specs, size_t n,
-                                     int64_t *ids);
+                                     int64_t *ids, int64_t *created_at);
 /* Terminates a job: a queued one is canceled at once; a running one gets sig to its tree and
  * SIGKILL after grace_ms. A finished one is a CONFLICT. */
 enum dispatch_result dispatch_terminate(struct dispatch *d, int64_t id, int sig, int64_t grace_ms);
