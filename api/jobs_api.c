@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "api/internal.h"
+#include "pool/tree.h"
 #include "server/clock.h"
 
 static const char *const no_params[] = {NULL};
@@ -344,8 +345,8 @@ enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c)
     bool stuck = st.workers_idle + st.workers_busy == 0 && st.ms_since_worker_ready > 5000;
     const char *status = st.draining ? "draining" : stuck ? "no_workers" : "ok";
     json_t *body = json_pack(
-        "{s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:I, s:I}}", "status", status, "version",
-        SPAWNPOOL_VERSION, "workers", "total", st.workers_total, "idle", st.workers_idle, "busy",
+        "{s:s, s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:I, s:I}}", "status", status, "version",
+        SPAWNPOOL_VERSION, "kill_mechanism", tree_mechanism(), "workers", "total", st.workers_total, "idle", st.workers_idle, "busy",
         st.workers_busy, "starting", st.workers_starting, "jobs", "queued",
         (json_int_t)st.jobs[JOB_QUEUED], "running", (json_int_t)st.jobs[JOB_RUNNING]);
     return api_send_json(c, stuck ? 503 : 200, body, NULL);

@@ -121,14 +121,19 @@ static int open_stdin(const struct proto_run *run)
 }
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
-static void child_exec(int in, int out, int err, int report, const char *cwd, const char *program,
-                       char **argv, char **envp)
+static void child_exec(int in, int out, int err, int report, const struct tree *tree,
+                       const char *cwd, const char *program, char **argv, char **envp)
 {
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
     for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL); /* ignored signals survive exec */
     setpgid(0, 0);
+    if (tree_enter(tree) < 0) {
+        int e = errno | 0x20000; /* failed joining the cgroup */
+        (void)!write(report, &e, sizeof e);
+        _exit(127);
+    }
     if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) goto fail;
     close_range(3, ~0U, CLOSE_RANGE_CLOEXEC); /* report pipe stays usable until exec */
     if (chdir(cwd) < 0) {
@@ -148,7 +153,8 @@ static int open_capture(const char *path)
     return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 }
 
-int spawn_start(const struct proto_run *run, struct spawn_job *job, struct proto_done *done)
+int spawn_start(const struct proto_run *run, const struct tree *tree, struct spawn_job *job,
+                struct proto_done *done)
 {
     int in = -1, out[2] = {-1, -1}, err[2] = {-1, -1}, report[2] = {-1, -1};
     char **argv = NULL, **envp = NULL;
@@ -190,7 +196,7 @@ int spawn_start(const struct proto_run *run, struct spawn_job *job, struct proto
         spawn_error(done, errno, "fork() failed");
         goto fail;
     }
-    if (pid == 0) child_exec(in, out[1], err[1], report[1], run->cwd, program, argv, envp);
+    if (pid == 0) child_exec(in, out[1], err[1], report[1], tree, run->cwd, program, argv, envp);
     setpgid(pid, pid); /* also in the child: whichever runs first wins the race */
     close(report[1]);
     report[1] = -1;
@@ -213,10 +219,13 @@ int spawn_start(const struct proto_run *run, struct spawn_job *job, struct proto
     free(envp);
     if (n == (ssize_t)sizeof child_errno) {
         /* the child has exited 127; the worker reaps it and reports this error */
-        bool in_chdir = child_errno & 0x10000;
+        bool in_chdir = child_errno & 0x10000, in_cgroup = child_errno & 0x20000;
         child_errno &= 0xffff;
-        spawn_error(done, child_errno, in_chdir ? "chdir() to the job's cwd failed" : "exec failed");
-        if (!in_chdir)
+        spawn_error(done, child_errno,
+                    in_chdir    ? "chdir() to the job's cwd failed"
+                    : in_cgroup ? "joining the job's cgroup failed"
+                                : "exec failed");
+        if (!in_chdir && !in_cgroup)
             snprintf(done->error, sizeof done->error, "cannot execute %s: %s", run->argv_blob,
                      strerror(child_errno));
         return -1;

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "pool/proto.h"
+#include "pool/tree.h"
 
 /* One captured stream: a pipe the job writes, a file we copy it into. */
 struct spawn_stream {
@@ -24,15 +25,18 @@ struct spawn_job {
     uint64_t max_output;        /* bytes kept per stream */
 };
 
-/* Starts the job described by run. Returns 0 with *job filled, or -1 with a spawn error
- * in *done (end = PROTO_END_SPAWN_ERROR, code = errno, error = text; exit status 127). */
-int spawn_start(const struct proto_run *run, struct spawn_job *job, struct proto_done *done);
+/* Starts the job described by run, in tree (its cgroup leaf, if any; NULL: none). Returns 0
+ * with *job filled, or -1 with a spawn error in *done (end = PROTO_END_SPAWN_ERROR,
+ * code = errno, error = text; exit status 127). */
+int spawn_start(const struct proto_run *run, const struct tree *tree, struct spawn_job *job,
+                struct proto_done *done);
 
 /* Moves what is readable from a stream's pipe into its file, dropping bytes past the cap.
  * Returns 1 while the pipe is open, 0 at EOF (pipe closed). */
 int spawn_drain(struct spawn_job *job, struct spawn_stream *s);
 
-/* Sends sig to the job's whole process group; a group already gone is not an error. */
+/* Sends sig to the job's process group only (tree_signal reaches the whole tree); a group
+ * already gone is not an error. */
 void spawn_signal_tree(const struct spawn_job *job, int sig);
 
 /* Closes every fd the job still holds open in the worker. */

@@ -27,11 +27,13 @@ struct worker {
     struct proto_reader reader;
     struct proto_buf payload;     /* the frame being handled */
     struct proto_buf run_payload; /* the current RUN, which the job's strings point into */
+    struct tree tree;             /* how this worker ends a job's whole tree */
 };
 
 /* One job in flight. */
 struct running {
     int64_t id;
+    const struct tree *tree;
     struct spawn_job job;
     struct proto_done done;
     int64_t deadline_ms;      /* timeout; 0 none */
@@ -59,8 +61,7 @@ static void worker_log(const struct worker *w, const char *what)
 /* Ends the job's tree and the worker: the master is gone or asked us to stop. */
 static void die_with_job(struct running *r)
 {
-    if (r && r->job.pid > 0 && !r->exited) spawn_signal_tree(&r->job, SIGKILL);
-    if (r && r->job.pid > 0) spawn_signal_tree(&r->job, SIGKILL); /* leftovers after exit */
+    if (r && r->job.pid > 0) tree_signal(r->tree, r->job.pid, SIGKILL);
     while (waitpid(-1, NULL, WNOHANG) > 0) {
     }
     _exit(0);
@@ -80,8 +81,8 @@ static void reap(struct running *r)
             r->status = status;
             r->usage = ru;
             r->drain_until_ms = now_ms() + DRAIN_AFTER_EXIT_MS;
-            /* whatever the job left running in its group dies with it (like a systemd unit) */
-            spawn_signal_tree(&r->job, SIGKILL);
+            /* whatever the job left running in its tree dies with it (like a systemd unit) */
+            tree_signal(r->tree, r->job.pid, SIGKILL);
         }
     }
 }
@@ -108,7 +109,7 @@ static bool process_frames(struct worker *w, struct running *r, struct proto_run
             int64_t grace = proto_get_i64(&w->payload);
             if (w->payload.failed || sig == 0 || sig >= (uint32_t)NSIG || grace < 0) continue;
             if (r->done.cause == PROTO_CAUSE_NONE) r->done.cause = PROTO_CAUSE_KILLED;
-            if (!r->exited) spawn_signal_tree(&r->job, (int)sig);
+            if (!r->exited) tree_signal(r->tree, r->job.pid, (int)sig);
             int64_t at = now_ms() + grace;
             if (!r->kill_at_ms || at < r->kill_at_ms) r->kill_at_ms = at;
         } else if (h.type == PROTO_RUN && !r && run) {
@@ -174,8 +175,8 @@ static void finish_outcome(struct running *r)
 /* Runs one job to its end; returns with DONE sent. */
 static void run_job(struct worker *w, int64_t id, const struct proto_run *run)
 {
-    struct running r = {.id = id};
-    if (spawn_start(run, &r.job, &r.done) < 0) {
+    struct running r = {.id = id, .tree = &w->tree};
+    if (spawn_start(run, &w->tree, &r.job, &r.done) < 0) {
         if (r.job.pid > 0) { /* exec failed in the child: it exits 127 */
             while (waitpid(r.job.pid, NULL, 0) < 0 && errno == EINTR) {
             }
@@ -195,12 +196,12 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run)
         if (r.deadline_ms && now >= r.deadline_ms && !r.exited) {
             r.deadline_ms = 0;
             if (r.done.cause == PROTO_CAUSE_NONE) r.done.cause = PROTO_CAUSE_TIMEOUT;
-            spawn_signal_tree(&r.job, SIGTERM);
+            tree_signal(r.tree, r.job.pid, SIGTERM);
             if (!r.kill_at_ms) r.kill_at_ms = now + r.grace_ms;
         }
         if (r.kill_at_ms && now >= r.kill_at_ms) {
             r.kill_at_ms = 0;
-            spawn_signal_tree(&r.job, SIGKILL);
+            tree_signal(r.tree, r.job.pid, SIGKILL);
         }
         bool pipes_open = r.job.out.pipe_fd >= 0 || r.job.err.pipe_fd >= 0;
         if (r.exited && (!pipes_open || now >= r.drain_until_ms)) break;
@@ -235,12 +236,14 @@ static int worker_loop(struct worker *w);
 
 int worker_main(int channel_fd, int index)
 {
-    struct worker w = {.channel = channel_fd, .index = index, .sigfd = -1};
+    struct worker w = {.channel = channel_fd, .index = index, .sigfd = -1,
+                       .tree = {.procs_fd = -1, .kill_fd = -1}};
     int rc = worker_loop(&w);
     proto_reader_free(&w.reader);
     proto_buf_free(&w.payload);
     proto_buf_free(&w.run_payload);
     if (w.sigfd >= 0) close(w.sigfd);
+    tree_close(&w.tree);
     return rc;
 }
 
@@ -262,6 +265,7 @@ static int worker_loop(struct worker *w)
     }
     /* orphans of our jobs are re-parented to us, so we can reap and kill them */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
+    tree_open(&w->tree, w->index);
     /* if the master dies, we hear SIGTERM (and EOF on the channel): kill the job, exit.
      * (No getppid() == 1 check: in a container the master itself is PID 1. A master that
      * died before this line is noticed by the READY write or EOF below->) */

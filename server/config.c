@@ -38,6 +38,7 @@ static const struct option_def options[] = {
     {"shutdown-grace", OPT_SECONDS, OFF(shutdown_grace), 0, 0, "30", "seconds running jobs get to finish on SIGTERM"},
     {"retry-backoff", OPT_SECONDS, OFF(retry_backoff), 0, 0, "1", "delay before a job's first retry; doubles each attempt"},
     {"retry-backoff-max", OPT_SECONDS, OFF(retry_backoff_max), 0, 0, "60", "longest delay between retries"},
+    {"kill-mechanism", OPT_STRING, OFF(kill_mechanism), 0, 0, "auto", "how a job's whole tree is killed: auto, cgroup (v2 leaf + cgroup.kill) or pgroup (process group + subreaper)"},
     {"http-threads", OPT_INT, OFF(http_threads), 1, 256, "CPUs", "threads answering HTTP"},
     {"max-connections", OPT_INT, OFF(max_connections), 4, 100000, "1024", "open HTTP connections at most"},
 };
@@ -116,6 +117,15 @@ static int set_option(struct config *cfg, const struct option_def *o, const char
                  source, value);
         return -1;
     case OPT_STRING:
+        if (o->offset == OFF(kill_mechanism) && strcmp(value, "auto") && strcmp(value, "cgroup") &&
+            strcmp(value, "pgroup")) {
+            snprintf(err, errlen, "%s: kill-mechanism must be auto, cgroup or pgroup, got '%s'",
+                     source, value);
+            return -1;
+        }
+        if (strlen(value) >= sizeof cfg->kill_mechanism || !value[0]) break;
+        strcpy(field, value);
+        return 0;
     case OPT_PATH:
         if (strlen(value) >= PATH_MAX || !value[0]) break;
         strcpy(field, value);
@@ -239,6 +249,7 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
     strcpy(cfg->listen_host, "127.0.0.1");
     cfg->listen_port = 8080;
     strcpy(cfg->data_dir, "spawnpool-data");
+    strcpy(cfg->kill_mechanism, "auto");
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->workers = cpus > 0 ? (int)cpus : 2;
     cfg->http_threads = cfg->workers < 2 ? 2 : cfg->workers;

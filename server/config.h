@@ -13,6 +13,7 @@ struct config {
     char data_dir[PATH_MAX]; /* absolute once loaded */
     char job_dir[PATH_MAX];  /* default cwd of jobs, absolute */
     char config_file[PATH_MAX];
+    char kill_mechanism[16]; /* auto, cgroup, pgroup */
     int workers;
     int http_threads;
     int max_connections;

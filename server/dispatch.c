@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pool/tree.h"
 #include "server/clock.h"
 #include "server/log.h"
 #include "server/queue.h"
@@ -474,6 +475,12 @@ void dispatch_loop_reap(struct dispatch *d)
         if (r->id) {
             /* its job's tree is orphaned now: kill it rather than let it run unseen */
             if (r->pid > 0) kill(-(pid_t)r->pid, SIGKILL);
+            pid_t live[1024];
+            int nlive = 0;
+            for (int i = 0; i < d->pool->count && nlive < 1024; i++)
+                if (d->pool->slots[i].pid > 0 && &d->pool->slots[i] != s)
+                    live[nlive++] = d->pool->slots[i].pid;
+            tree_kill_slot(s->index, live, nlive);
             char detail[160];
             snprintf(detail, sizeof detail, "worker %d (pid %d) %s", s->index, (int)pid, how);
             struct store_outcome o = {.state = JOB_LOST, .exit_code = -1, .signal = -1,

@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "pool/pool.h"
+#include "pool/tree.h"
 #include "server/clock.h"
 #include "server/log.h"
 #include "server/loop.h"
@@ -44,6 +46,16 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* orphans of a dead worker's job come to us, not to init: we can kill and reap them */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    char err[512];
+    if (tree_setup(cfg->kill_mechanism, err, sizeof err) < 0) {
+        log_error("%s", err);
+        return 1;
+    }
+    tree_remove_stale();
+    log_info("job trees are killed with: %s", tree_mechanism());
+
     struct pool pool;
     if (pool_init(&pool, cfg->workers) < 0 || pool_fork_all(&pool) < 0) {
         log_error("starting the worker pool failed: %s", strerror(errno));
@@ -54,7 +66,6 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     struct dispatch *d = NULL;
     void *fe_handle = NULL;
     int epoll_fd = -1, sigfd = -1;
-    char err[512];
 
     snprintf(path, sizeof path, "%s/spawnpool.db", cfg->data_dir);
     if (store_open(&store, path, err, sizeof err) < 0) {
@@ -90,6 +101,7 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
 out:
     if (fe_handle) fe->stop(fe_handle);
     pool_shutdown(&pool, 2000);
+    tree_remove_own(cfg->workers);
     dispatch_destroy(d);
     store_close(store);
     if (sigfd >= 0) close(sigfd);

@@ -1,0 +1,323 @@
+/* tree: whole-tree kill. cgroup mode: each worker slot has a leaf cgroup
+ * <base>/spawnpool.<master pid>.w<slot> that its jobs join before exec; cgroup.kill ends
+ * everything in it at once. Process-group mode: killpg plus a /proc walk for descendants
+ * that called setsid(); the worker (and the master) are child subreapers, so orphans stay
+ * in their tree. */
+#include "pool/tree.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TREE_ENV "SPAWNPOOL_TREE"
+
+static enum tree_kind g_kind = TREE_PGROUP;
+static char g_base[PATH_MAX]; /* cgroup directory the master lives in */
+static pid_t g_master;
+
+const char *tree_mechanism(void)
+{
+    return g_kind == TREE_CGROUP ? "cgroup" : "process-group";
+}
+
+/* Finds the cgroup2 mount and our cgroup in it: base = mount + path. */
+static int find_cgroup_base(char *base, size_t n)
+{
+    char mount[PATH_MAX] = "", path[PATH_MAX] = "", line[4096];
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f)) {
+        char *sep = strstr(line, " - cgroup2 ");
+        if (!sep) continue;
+        char mp[PATH_MAX];
+        if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1) {
+            snprintf(mount, sizeof mount, "%s", mp);
+            break;
+        }
+    }
+    fclose(f);
+    f = fopen("/proc/self/cgroup", "re");
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "0::", 3) != 0) continue;
+        line[strcspn(line, "\n")] = '\0';
+        snprintf(path, sizeof path, "%s", line + 3);
+    }
+    fclose(f);
+    if (!mount[0] || !path[0]) return -1;
+    if (strcmp(path, "/") == 0) path[0] = '\0';
+    return snprintf(base, n, "%s%s", mount, path) >= (int)n - 64 ? -1 : 0;
+}
+
+static int write_str(int fd, const char *s)
+{
+    size_t n = strlen(s);
+    return write(fd, s, n) == (ssize_t)n ? 0 : -1;
+}
+
+static int open_in(const char *dir, const char *file, int flags)
+{
+    char p[PATH_MAX + 32];
+    if (snprintf(p, sizeof p, "%s/%s", dir, file) >= (int)sizeof p) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return open(p, flags | O_CLOEXEC);
+}
+
+/* Makes a leaf, has a child join it and get killed by cgroup.kill. 0 if all of it works. */
+static int probe_cgroup(const char *base)
+{
+    char leaf[PATH_MAX + 64];
+    snprintf(leaf, sizeof leaf, "%s/spawnpool.%d.probe", base, (int)getpid());
+    if (mkdir(leaf, 0755) < 0 && errno != EEXIST) return -1;
+    int procs = open_in(leaf, "cgroup.procs", O_WRONLY);
+    int killfd = open_in(leaf, "cgroup.kill", O_WRONLY);
+    int ok = -1;
+    if (procs >= 0 && killfd >= 0) {
+        int ready[2];
+        if (pipe2(ready, O_CLOEXEC) == 0) {
+            pid_t pid = fork();
+            if (pid == 0) {
+                char c = write_str(procs, "0") == 0 ? 'y' : 'n';
+                (void)!write(ready[1], &c, 1);
+                pause();
+                _exit(0);
+            }
+            close(ready[1]);
+            char c = 'n';
+            if (pid > 0) {
+                (void)!read(ready[0], &c, 1);
+                if (c == 'y' && write_str(killfd, "1") == 0) {
+                    int status;
+                    if (waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) &&
+                        WTERMSIG(status) == SIGKILL)
+                        ok = 0;
+                } else {
+                    kill(pid, SIGKILL);
+                    waitpid(pid, NULL, 0);
+                }
+            }
+            close(ready[0]);
+        }
+    }
+    if (procs >= 0) close(procs);
+    if (killfd >= 0) close(killfd);
+    rmdir(leaf);
+    return ok;
+}
+
+int tree_setup(const char *want, char *err, size_t errlen)
+{
+    g_master = getpid();
+    g_kind = TREE_PGROUP;
+    if (strcmp(want, "auto") != 0 && strcmp(want, "cgroup") != 0 && strcmp(want, "pgroup") != 0) {
+        snprintf(err, errlen, "kill-mechanism must be auto, cgroup or pgroup, got '%s'", want);
+        return -1;
+    }
+    if (strcmp(want, "pgroup") != 0) {
+        if (find_cgroup_base(g_base, sizeof g_base) == 0 && probe_cgroup(g_base) == 0) {
+            g_kind = TREE_CGROUP;
+        } else if (strcmp(want, "cgroup") == 0) {
+            snprintf(err, errlen,
+                     "kill-mechanism cgroup: cannot create, join and kill a cgroup v2 leaf "
+                     "under %s (is cgroup2 mounted and writable?)",
+                     g_base[0] ? g_base : "the cgroup2 mount");
+            return -1;
+        }
+    }
+    char value[PATH_MAX + 64];
+    if (g_kind == TREE_CGROUP) snprintf(value, sizeof value, "cgroup:%d:%s", (int)g_master, g_base);
+    else snprintf(value, sizeof value, "pgroup");
+    setenv(TREE_ENV, value, 1);
+    return 0;
+}
+
+static void leaf_path(char *out, size_t n, pid_t master, int index)
+{
+    if (snprintf(out, n, "%s/spawnpool.%d.w%d", g_base, (int)master, index) >= (int)n)
+        out[0] = '\0'; /* cannot happen: g_base leaves room (find_cgroup_base) */
+}
+
+void tree_open(struct tree *t, int index)
+{
+    memset(t, 0, sizeof *t);
+    t->kind = TREE_PGROUP;
+    t->procs_fd = t->kill_fd = -1;
+    const char *v = getenv(TREE_ENV);
+    int master = 0, off = 0;
+    if (v && sscanf(v, "cgroup:%d:%n", &master, &off) == 1 && off > 0) {
+        snprintf(g_base, sizeof g_base, "%s", v + off);
+        g_master = master;
+        leaf_path(t->path, sizeof t->path, master, index);
+        if (mkdir(t->path, 0755) == 0 || errno == EEXIST) {
+            t->procs_fd = open_in(t->path, "cgroup.procs", O_WRONLY);
+            t->kill_fd = open_in(t->path, "cgroup.kill", O_WRONLY);
+        }
+        if (t->procs_fd >= 0 && t->kill_fd >= 0) t->kind = TREE_CGROUP;
+        else tree_close(t);
+    }
+    g_kind = t->kind;
+    unsetenv(TREE_ENV); /* jobs do not need to see it */
+}
+
+int tree_enter(const struct tree *t)
+{
+    if (!t || t->kind != TREE_CGROUP) return 0;
+    return write(t->procs_fd, "0", 1) == 1 ? 0 : -1;
+}
+
+/* Parses "pid (comm) S ppid ..." from /proc/<pid>/stat; skips zombies. */
+static int read_ppid(const char *pid, pid_t *ppid)
+{
+    char p[64], buf[512];
+    snprintf(p, sizeof p, "/proc/%s/stat", pid);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    char state;
+    int pp;
+    if (!rp || sscanf(rp + 1, " %c %d", &state, &pp) != 2 || state == 'Z') return -1;
+    *ppid = pp;
+    return 0;
+}
+
+int tree_signal_descendants(pid_t root, const pid_t *exclude, int nexclude, int sig)
+{
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
+    size_t n = 0, cap = 256;
+    pid_t(*procs)[2] = malloc(cap * sizeof *procs);
+    struct dirent *e;
+    while (procs && (e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        pid_t ppid;
+        if (read_ppid(e->d_name, &ppid) < 0) continue;
+        if (n == cap) {
+            void *grown = realloc(procs, (cap *= 2) * sizeof *procs);
+            if (!grown) break;
+            procs = grown;
+        }
+        procs[n][0] = (pid_t)atoi(e->d_name);
+        procs[n][1] = ppid;
+        n++;
+    }
+    closedir(d);
+    if (!procs) return 0;
+    /* breadth-first from root: a queue of pids whose children we still look for */
+    pid_t *queue = malloc((n + 1) * sizeof *queue);
+    size_t head = 0, tail = 0;
+    int signalled = 0;
+    if (queue) queue[tail++] = root;
+    while (queue && head < tail) {
+        pid_t parent = queue[head++];
+        for (size_t i = 0; i < n; i++) {
+            if (procs[i][1] != parent) continue;
+            bool skip = false;
+            for (int k = 0; k < nexclude; k++)
+                if (exclude[k] == procs[i][0]) skip = true;
+            if (skip) continue;
+            kill(procs[i][0], sig);
+            signalled++;
+            if (tail <= n) queue[tail++] = procs[i][0];
+        }
+    }
+    free(queue);
+    free(procs);
+    return signalled;
+}
+
+static void signal_cgroup_members(const char *leaf, int sig)
+{
+    int fd = open_in(leaf, "cgroup.procs", O_RDONLY);
+    if (fd < 0) return;
+    char buf[8192];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return;
+    buf[n] = '\0';
+    for (char *p = buf, *end; *p; p = end) {
+        long pid = strtol(p, &end, 10);
+        if (end == p) break;
+        if (pid > 0) kill((pid_t)pid, sig);
+    }
+}
+
+void tree_signal(const struct tree *t, pid_t pgid, int sig)
+{
+    if (pgid > 0) kill(-pgid, sig);
+    if (t && t->kind == TREE_CGROUP) {
+        if (sig == SIGKILL) write_str(t->kill_fd, "1");
+        else signal_cgroup_members(t->path, sig);
+        return;
+    }
+    /* process groups: also whatever left the group with setsid(); repeat for SIGKILL so a
+     * process forked during the walk does not slip through */
+    for (int round = 0; round < 8; round++)
+        if (tree_signal_descendants(getpid(), NULL, 0, sig) == 0 || sig != SIGKILL) break;
+}
+
+void tree_close(struct tree *t)
+{
+    if (t->procs_fd >= 0) close(t->procs_fd);
+    if (t->kill_fd >= 0) close(t->kill_fd);
+    t->procs_fd = t->kill_fd = -1;
+}
+
+void tree_kill_slot(int index, const pid_t *workers, int nworkers)
+{
+    if (g_kind == TREE_CGROUP) {
+        char leaf[PATH_MAX + 64];
+        leaf_path(leaf, sizeof leaf, g_master, index);
+        int fd = open_in(leaf, "cgroup.kill", O_WRONLY);
+        if (fd >= 0) {
+            write_str(fd, "1");
+            close(fd);
+        }
+        return;
+    }
+    tree_signal_descendants(getpid(), workers, nworkers, SIGKILL);
+}
+
+void tree_remove_stale(void)
+{
+    if (g_kind != TREE_CGROUP) return;
+    DIR *d = opendir(g_base);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int pid, slot;
+        if (sscanf(e->d_name, "spawnpool.%d.w%d", &pid, &slot) != 2) continue;
+        if (pid == (int)getpid() || kill(pid, 0) == 0 || errno != ESRCH) continue;
+        char leaf[PATH_MAX + 300];
+        snprintf(leaf, sizeof leaf, "%s/%s", g_base, e->d_name);
+        int fd = open_in(leaf, "cgroup.kill", O_WRONLY);
+        if (fd >= 0) {
+            write_str(fd, "1");
+            close(fd);
+        }
+        rmdir(leaf); /* EBUSY while killed processes are still exiting: next start */
+    }
+    closedir(d);
+}
+
+void tree_remove_own(int nslots)
+{
+    if (g_kind != TREE_CGROUP) return;
+    for (int i = 0; i < nslots; i++) {
+        char leaf[PATH_MAX + 64];
+        leaf_path(leaf, sizeof leaf, g_master, i);
+        rmdir(leaf);
+    }
+}

@@ -1,0 +1,49 @@
+/* tree: ending a job's whole process tree, grandchildren that left its process group
+ * included. With a writable cgroup v2 hierarchy each worker runs its jobs in its own leaf
+ * cgroup and kills with cgroup.kill; otherwise the job's process group plus every
+ * descendant found under the (subreaper) worker in /proc. */
+#ifndef SPAWNPOOL_TREE_H
+#define SPAWNPOOL_TREE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+enum tree_kind { TREE_PGROUP, TREE_CGROUP };
+
+/* A worker's handle on its jobs' tree. */
+struct tree {
+    enum tree_kind kind;
+    int procs_fd;            /* leaf/cgroup.procs, written by the job's child; -1 */
+    int kill_fd;             /* leaf/cgroup.kill; -1 */
+    char path[PATH_MAX];     /* the leaf directory */
+};
+
+/* Master, before forking anything: picks the mechanism ("auto", "cgroup" or "pgroup"),
+ * probing that a leaf can be made, joined and killed; records the choice in the
+ * environment for workers. Returns 0, or -1 with a message in err if "cgroup" was asked
+ * for and cannot work. */
+int tree_setup(const char *want, char *err, size_t errlen);
+/* The mechanism in use, as shown in /healthz: "cgroup" or "process-group". */
+const char *tree_mechanism(void);
+/* Worker: opens (making if needed) the leaf of slot index; falls back to process groups
+ * if that fails. Also removes the setting from the environment jobs inherit. */
+void tree_open(struct tree *t, int index);
+/* In the job's child between fork and exec (async-signal-safe): joins the leaf. Returns 0
+ * or -1 (errno set). */
+int tree_enter(const struct tree *t);
+/* Sends sig to every process of the job: its process group pgid and its whole tree. */
+void tree_signal(const struct tree *t, pid_t pgid, int sig);
+/* Closes the worker's fds on its leaf. */
+void tree_close(struct tree *t);
+/* Master: SIGKILLs whatever runs in the leaf of a worker slot that died, and (process
+ * group mode) every descendant of the master outside the live workers. */
+void tree_kill_slot(int index, const pid_t *workers, int nworkers);
+/* Master at start: removes leaves left by masters that are gone. At exit: removes its own. */
+void tree_remove_stale(void);
+void tree_remove_own(int nslots);
+/* SIGKILLs (or sends sig to) every descendant of root except the subtrees of `exclude`.
+ * Returns how many processes were signalled. */
+int tree_signal_descendants(pid_t root, const pid_t *exclude, int nexclude, int sig);
+
+#endif
