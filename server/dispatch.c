@@ -197,6 +197,14 @@ void dispatch_wake(struct dispatch *d)
     (void)!write(d->wake_fd, &one, sizeof one);
 }
 
+int64_t dispatch_retry_delay_ms(const struct config *cfg, int attempt)
+{
+    double delay = cfg->retry_backoff;
+    for (int i = 1; i < attempt && delay < cfg->retry_backoff_max; i++) delay *= 2;
+    if (delay > cfg->retry_backoff_max) delay = cfg->retry_backoff_max;
+    return (int64_t)(delay * 1000);
+}
+
 static bool remove_delayed(struct dispatch *d, int64_t id)
 {
     for (size_t i = 0; i < d->n_delayed; i++)
@@ -343,10 +351,9 @@ static void job_ended(struct dispatch *d, int slot, const struct store_outcome *
     bool retry = (o->state == JOB_FAILED || o->state == JOB_LOST || o->state == JOB_TIMED_OUT) &&
                  r->attempt < r->max_attempts && !r->terminate;
     if (retry) {
-        double delay = d->cfg->retry_backoff;
-        for (int i = 1; i < r->attempt && delay < d->cfg->retry_backoff_max; i++) delay *= 2;
-        if (delay > d->cfg->retry_backoff_max) delay = d->cfg->retry_backoff_max;
-        int64_t not_before = now + (int64_t)(delay * 1000);
+        int64_t delay_ms = dispatch_retry_delay_ms(d->cfg, r->attempt);
+        double delay = (double)delay_ms / 1000;
+        int64_t not_before = now + delay_ms;
         char detail[300];
         snprintf(detail, sizeof detail, "attempt %d of %d ended %s%s%s; retry in %.3gs",
                  r->attempt, r->max_attempts, job_state_name(o->state), o->detail ? ": " : "",

@@ -78,6 +78,9 @@ struct dispatch_stats {
     double latency_sum;
     uint64_t latency_count;
 };
+/* Backoff before the retry that follows attempt n: --retry-backoff doubled per attempt,
+ * capped at --retry-backoff-max. */
+int64_t dispatch_retry_delay_ms(const struct config *cfg, int attempt);
 /* Wakes the main loop so it recomputes its deadlines (after a new long-poll). Any thread. */
 void dispatch_wake(struct dispatch *d);
 /* Copies the counters. */

@@ -29,6 +29,13 @@ static int make_dir(const char *path)
     return -1;
 }
 
+static const struct config *g_cfg; /* for recover_delay */
+
+static int64_t recover_delay(int attempt)
+{
+    return dispatch_retry_delay_ms(g_cfg, attempt);
+}
+
 int serve_run(const struct config *cfg, const struct serve_frontend *fe)
 {
     char path[PATH_MAX + 32];
@@ -72,9 +79,13 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
         log_error("%s", err);
         goto out;
     }
-    int lost = 0;
-    if (store_recover(store, clock_wall_ms(), &lost) < 0) goto out;
-    if (lost) log_warn("%d job(s) were running when the server last stopped: marked lost", lost);
+    int lost = 0, requeued = 0;
+    g_cfg = cfg;
+    if (store_recover(store, clock_wall_ms(), recover_delay, &lost, &requeued) < 0) goto out;
+    if (lost || requeued)
+        log_warn("%d job(s) were running when the server last stopped: %d lost, %d queued again "
+                 "(attempts left)",
+                 lost + requeued, lost, requeued);
 
     epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);

@@ -436,34 +436,49 @@ int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t 
     return store_commit(s);
 }
 
-int store_recover(struct store *s, int64_t now, int *lost)
+int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int attempt), int *lost,
+                  int *requeued)
 {
-    *lost = 0;
+    *lost = *requeued = 0;
     store_begin(s);
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT id FROM jobs WHERE state = 'running'", -1, &st, NULL) !=
-        SQLITE_OK) {
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, attempt, max_attempts FROM jobs WHERE state = 'running'",
+                           -1, &st, NULL) != SQLITE_OK) {
         fail(s, "SELECT running jobs");
         return store_commit(s);
     }
-    int64_t *ids = NULL;
+    struct row {
+        int64_t id;
+        int attempt, max_attempts;
+    } *rows = NULL;
     size_t n = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
-        int64_t *grown = realloc(ids, (n + 1) * sizeof *ids);
+        struct row *grown = realloc(rows, (n + 1) * sizeof *rows);
         if (!grown) break;
-        ids = grown;
-        ids[n++] = sqlite3_column_int64(st, 0);
+        rows = grown;
+        rows[n++] = (struct row){sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1),
+                                 sqlite3_column_int(st, 2)};
     }
     sqlite3_finalize(st);
     for (size_t i = 0; i < n; i++) {
+        if (rows[i].attempt < rows[i].max_attempts) {
+            char detail[128];
+            snprintf(detail, sizeof detail, "attempt %d of %d lost: the server stopped; retry",
+                     rows[i].attempt, rows[i].max_attempts);
+            store_job_requeue(s, rows[i].id, JOB_RUNNING, now + retry_delay_ms(rows[i].attempt),
+                              detail, now);
+            (*requeued)++;
+            continue;
+        }
         struct store_outcome o = {.state = JOB_LOST, .exit_code = -1, .signal = -1,
                                   .error = "the server stopped while the job ran",
                                   .user_us = -1, .system_us = -1, .maxrss_kb = -1,
                                   .detail = "server restarted"};
-        store_job_finish(s, ids[i], JOB_RUNNING, &o, now);
+        store_job_finish(s, rows[i].id, JOB_RUNNING, &o, now);
+        (*lost)++;
     }
-    free(ids);
-    *lost = (int)n;
+    free(rows);
     return store_commit(s);
 }
 

@@ -69,9 +69,11 @@ int store_job_finish(struct store *s, int64_t id, enum job_state from,
 int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t not_before,
                       const char *detail, int64_t now);
 
-/* Startup recovery: every job left running becomes lost (event recorded). Writes how many.
- * Returns 0 or -1. */
-int store_recover(struct store *s, int64_t now, int *lost);
+/* Startup recovery: every job left running becomes lost, or is queued again (not before
+ * now + retry_delay_ms(attempt)) while it has attempts left; events recorded. Writes how
+ * many of each. Returns 0 or -1. */
+int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int attempt), int *lost,
+                  int *requeued);
 /* Calls fn for every queued job (id, priority, not_before) in id order. Returns 0 or -1. */
 int store_each_queued(struct store *s, void (*fn)(void *ctx, int64_t id, int64_t priority,
                                                   int64_t not_before),

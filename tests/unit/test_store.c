@@ -418,13 +418,41 @@ static void test_each_queued(struct store *s)
     job_spec_free(&b);
 }
 
+static int64_t delay_for(int attempt)
+{
+    return 1000 * attempt;
+}
+
+static void find_queued(void *ctx, int64_t id, int64_t priority, int64_t not_before)
+{
+    (void)priority;
+    int64_t *want = ctx; /* [0] id to find, [1] its not_before once found */
+    if (id == want[0]) want[1] = not_before;
+}
+
 static void test_recover(struct store *s)
 {
+    /* a job with attempts left is queued again, after the backoff of its attempt */
+    struct job_spec again = make_spec("again", "default", 0, true_cmd);
+    again.max_attempts = 3;
+    int64_t id_again = insert_one(s, &again, 8900);
+    job_spec_free(&again);
+    CHECK(store_job_running(s, id_again, 0, 2, 9000) == 0);
     CHECK(store_job_running(s, id_other, 1, 1, 9000) == 0);
     CHECK(store_job_pid(s, id_other, 555) == 0);
-    int lost = -1;
-    CHECK(store_recover(s, 9500, &lost) == 0);
+    int lost = -1, requeued = -1;
+    CHECK(store_recover(s, 9500, delay_for, &lost, &requeued) == 0);
     CHECK_EQ_INT(lost, 1);
+    CHECK_EQ_INT(requeued, 1);
+    CHECK_EQ_INT(state_of(s, id_again), JOB_QUEUED);
+    int64_t found[2] = {id_again, -1};
+    CHECK(store_each_queued(s, find_queued, found) == 0);
+    CHECK_EQ_INT(found[1], 9500 + 2000);
+    CHECK_EQ_INT(store_count_events(s, id_again), 3); /* submitted, running, queued again */
+    struct store_outcome done = {.state = JOB_SUCCEEDED, .exit_code = 0, .signal = -1,
+                                 .user_us = -1, .system_us = -1, .maxrss_kb = -1};
+    CHECK(store_job_running(s, id_again, 0, 3, 9600) == 0);
+    CHECK(store_job_finish(s, id_again, JOB_RUNNING, &done, 9700) == 0);
     struct job j;
     CHECK(store_get_job(s, id_other, &j, false) == 0);
     CHECK_EQ_INT(j.state, JOB_LOST);
@@ -437,8 +465,9 @@ static void test_recover(struct store *s)
     /* terminal jobs are left alone */
     CHECK_EQ_INT(state_of(s, id_full), JOB_SUCCEEDED);
     /* nothing running: nothing to do */
-    CHECK(store_recover(s, 9600, &lost) == 0);
+    CHECK(store_recover(s, 9600, delay_for, &lost, &requeued) == 0);
     CHECK_EQ_INT(lost, 0);
+    CHECK_EQ_INT(requeued, 0);
     CHECK_EQ_INT(store_count_events(s, id_other), 3);
 }
 
@@ -506,10 +535,10 @@ int main(void)
     test_recover(s);
     test_delete(s);
 
-    /* id_full succeeded, id_other lost, id_alpha2 terminated, "retry" and "nested" failed,
-     * q1 and q2 canceled */
+    /* id_full and "again" succeeded, id_other lost, id_alpha2 terminated, "retry" and
+     * "nested" failed, q1 and q2 canceled */
     int64_t want[JOB_STATE_COUNT] = {0};
-    want[JOB_SUCCEEDED] = 1;
+    want[JOB_SUCCEEDED] = 2;
     want[JOB_LOST] = 1;
     want[JOB_TERMINATED] = 1;
     want[JOB_FAILED] = 2;
