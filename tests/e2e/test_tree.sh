@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Whole-tree kill: a grandchild that called setsid() (left the job's process group) and
+# ignores SIGTERM is gone after terminate, after a timeout, when the main process exits,
+# when its worker is killed and when the master is killed. Run with each mechanism this
+# machine supports (cgroup v2 leaf + cgroup.kill; process group + subreaper /proc walk).
+source "$(dirname "$0")/lib.sh"
+
+# gc.sh PIDFILE [main]: starts a TERM-ignoring grandchild in its own session, then the main
+# process either sleeps (main=sleep) or exits at once (main=exit).
+cat >"$T/gc.sh" <<'SH'
+setsid sh -c 'trap "" TERM; echo $$ > "$1.tmp"; mv "$1.tmp" "$1"; exec sleep 300' sh "$1" &
+while [ ! -s "$1" ]; do sleep 0.01; done
+echo started
+[ "$2" = exit ] && exit 0
+exec sleep 300
+SH
+
+N=0
+# start_gc MAIN [EXTRA_JSON]: submits gc.sh; sets ID and GC (the grandchild's pid)
+start_gc() {
+    N=$((N + 1))
+    local pidfile="$T/gc.$N.pid"
+    submit "{\"argv\":[\"sh\",\"$T/gc.sh\",\"$pidfile\",\"$1\"]${2:-}}"
+    wait_for 10 test -s "$pidfile" || fail "grandchild never started"
+    GC=$(cat "$pidfile")
+    [ "$1" == exit ] && return # its main exits at once: the grandchild may be gone already
+    kill -0 "$GC" || fail "grandchild $GC not running"
+    [ "$(ps -o sid= -p "$GC" | tr -d ' ')" == "$GC" ] || fail "grandchild did not leave the session"
+}
+gone() { ! kill -0 "$1" 2>/dev/null || [ "$(ps -o stat= -p "$1")" == Z ]; }
+expect_gone() { wait_for 3 gone "$GC" || fail "$1: grandchild $GC survived"; pass "$1: grandchild gone"; }
+
+mechanisms=(pgroup)
+sp_start
+if [ "$(curl -s "$BASE/healthz" | jq -r .kill_mechanism)" == cgroup ]; then
+    mechanisms=(cgroup pgroup)
+else
+    echo "# cgroup v2 leaves cannot be made here: testing the process-group mechanism only"
+fi
+sp_stop
+
+for mech in "${mechanisms[@]}"; do
+    echo "# mechanism: $mech"
+    sp_start --kill-mechanism "$mech" --kill-grace 0.5
+    want=$([ "$mech" == cgroup ] && echo cgroup || echo process-group)
+    eq "healthz shows the mechanism" "$(curl -s "$BASE/healthz" | jq -r .kill_mechanism)" "$want"
+    grep -q "job trees are killed with: $want" "$T/server.err" || fail "mechanism not logged"
+
+    start_gc sleep
+    expect 202 POST "/v1/jobs/$ID/terminate" '{"grace":0.3}'
+    eq "terminated" "$(wait_job "$ID" | jq -r .state)" terminated
+    expect_gone "$mech terminate"
+
+    start_gc sleep ',"timeout":0.5'
+    eq "timed out" "$(wait_job "$ID" | jq -r .state)" timed_out
+    expect_gone "$mech timeout"
+
+    start_gc exit
+    eq "main exited 0" "$(wait_job "$ID" | jq -r .state)" succeeded
+    expect_gone "$mech leftovers after the main process exits"
+
+    start_gc sleep
+    WORKER=$(curl -s "$BASE/v1/workers" | jq -r ".workers[$(job_field "$ID" .worker)].pid")
+    kill -KILL "$WORKER"
+    eq "job lost with its worker" "$(wait_job "$ID" 10 | jq -r .state)" lost
+    expect_gone "$mech worker killed"
+    check "no zombie under the master" bash -c "! ps -o stat= --ppid $SP_PID | grep -q Z"
+
+    start_gc sleep
+    MAIN=$(job_field "$ID" .pid)
+    sp_kill9
+    wait_for 3 gone "$MAIN" || fail "job's main process survived the master"
+    expect_gone "$mech master killed"
+    rm -rf "$T/data"
+done
