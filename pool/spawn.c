@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -127,7 +128,18 @@ static void child_exec(int in, int out, int err, int report, const struct tree *
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
-    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL); /* ignored signals survive exec */
+    /* ignored signals survive exec: reset every one. glibc refuses its own two (32, 33),
+     * which a parent may still have left ignored: those go through the raw syscall. */
+    for (int s = 1; s < NSIG; s++) {
+        if (signal(s, SIG_DFL) != SIG_ERR || s == SIGKILL || s == SIGSTOP) continue;
+        struct {
+            void (*handler)(int);
+            unsigned long flags;
+            void (*restorer)(void);
+            uint64_t mask;
+        } kernel_default = {SIG_DFL, 0, NULL, 0};
+        syscall(SYS_rt_sigaction, s, &kernel_default, NULL, sizeof kernel_default.mask);
+    }
     setpgid(0, 0);
     if (tree_enter(tree) < 0) {
         int e = errno | 0x20000; /* failed joining the cgroup */

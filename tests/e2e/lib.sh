@@ -63,9 +63,10 @@ wait_for() {
 }
 
 # sp_start [FLAGS...]: starts the server (data dir $T/data unless given) and sets BASE.
+# SP_WRAP, if set, is a command the server is started under (e.g. unshare).
 sp_start() {
     : >"$T/server.out"
-    "$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data" --workers "${WORKERS:-2}" \
+    ${SP_WRAP:-} "$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data" --workers "${WORKERS:-2}" \
         "$@" >"$T/server.out" 2>>"$T/server.err" &
     SP_PID=$!
     wait_for 10 grep -q '^spawnpool: listening on ' "$T/server.out" ||
