@@ -16,18 +16,34 @@
 #include "server/clock.h"
 #include "server/log.h"
 
-/* Replaces bytes that are not valid UTF-8 (and control characters) with '?', so an
- * echo of hostile input can always be encoded as a JSON string. */
-static void sanitize_utf8(char *s)
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates, at most
+ * U+10FFFF), or 0 if it is not one. */
+static int utf8_sequence(const unsigned char *p)
+{
+    unsigned char c = p[0];
+    if (c < 0x80) return 1;
+    int n;
+    unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
+    if (c >= 0xc2 && c <= 0xdf) n = 2;
+    else if (c == 0xe0) n = 3, lo = 0xa0;
+    else if ((c >= 0xe1 && c <= 0xec) || c == 0xee || c == 0xef) n = 3;
+    else if (c == 0xed) n = 3, hi = 0x9f;
+    else if (c == 0xf0) n = 4, lo = 0x90;
+    else if (c >= 0xf1 && c <= 0xf3) n = 4;
+    else if (c == 0xf4) n = 4, hi = 0x8f;
+    else return 0;
+    if (p[1] < lo || p[1] > hi) return 0;
+    for (int i = 2; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    return n;
+}
+
+void api_utf8_sanitize(char *s, bool controls)
 {
     unsigned char *p = (unsigned char *)s;
     while (*p) {
-        int n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3
-                : (*p & 0xf8) == 0xf0 ? 4 : 0;
-        bool ok = n > 0 && !(n == 2 && *p < 0xc2);
-        for (int i = 1; ok && i < n; i++)
-            if ((p[i] & 0xc0) != 0x80) ok = false;
-        if (!ok || (n == 1 && *p < 0x20)) {
+        int n = utf8_sequence(p);
+        if (n == 0 || (controls && *p < 0x20)) {
             *p++ = '?';
             continue;
         }
@@ -45,8 +61,8 @@ int api_fail(struct api_error *e, unsigned status, const char *code, const char 
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
-    sanitize_utf8(e->message);
-    sanitize_utf8(e->field);
+    api_utf8_sanitize(e->message, true);
+    api_utf8_sanitize(e->field, true);
     return -1;
 }
 
@@ -69,9 +85,15 @@ static enum MHD_Result send_buffer(struct MHD_Connection *c, unsigned status, ch
 static enum MHD_Result send_json_header(struct MHD_Connection *c, unsigned status, json_t *body,
                                         const char *hname, const char *hvalue)
 {
-    char *text = json_dumps(body, JSON_COMPACT);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    if (!text) return MHD_NO;
+    if (!text) { /* a bug: never leave the client without an answer */
+        static const char fallback[] = "{\"error\":{\"code\":\"internal\",\"message\":"
+                                       "\"the response could not be encoded\"}}\n";
+        text = strdup(fallback);
+        status = 500;
+        if (!text) return MHD_NO;
+    }
     size_t len = strlen(text);
     char *withnl = realloc(text, len + 2);
     if (!withnl) {

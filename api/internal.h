@@ -54,6 +54,10 @@ struct api_error {
     char message[400];
 };
 
+/* Replaces what is not valid UTF-8 (and, if controls, bytes below 0x20) with '?'. */
+void api_utf8_sanitize(char *s, bool controls);
+/* A JSON string of s; invalid UTF-8 in s is replaced first, so this never fails. */
+json_t *api_json_string(const char *s);
 /* Fills e; returns -1 so callers can `return api_fail(...)`. */
 int api_fail(struct api_error *e, unsigned status, const char *code, const char *field,
              const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -121,6 +121,7 @@ enum MHD_Result api_jobs_output(struct api *a, struct request *r, struct MHD_Con
         } else {
             resp = MHD_create_response_from_fd_at_offset64((uint64_t)st.st_size - (uint64_t)offset,
                                                            fd, (uint64_t)offset);
+            if (!resp) close(fd);
         }
         if (!resp) return MHD_NO;
     }

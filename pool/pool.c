@@ -40,6 +40,7 @@ int pool_init(struct pool *p, int count)
     p->slots = calloc((size_t)count, sizeof *p->slots);
     if (!p->slots) return -1;
     p->count = count;
+    p->close_in_child = -1;
     for (int i = 0; i < count; i++) {
         p->slots[i].index = i;
         p->slots[i].fd = -1;
@@ -73,6 +74,7 @@ int pool_fork_all(struct pool *p)
         }
         if (pid == 0) {
             for (int j = 0; j < i; j++) close(p->slots[j].fd);
+            if (p->close_in_child >= 0) close(p->close_in_child);
             close(sv[0]);
             _exit(worker_main(sv[1], i));
         }

@@ -31,6 +31,7 @@ struct pool {
     struct pool_slot *slots;
     int count;
     char exe[PATH_MAX]; /* this binary, for re-exec (resolved at startup) */
+    int close_in_child; /* an fd of the master's that forked workers must not keep, or -1 */
 };
 
 /* Allocates count slots and resolves the executable path. Returns 0 or -1. */

@@ -183,7 +183,7 @@ int proto_decode_done(struct proto_buf *b, struct proto_done *d)
     return 0;
 }
 
-static int write_all(int fd, const void *p, size_t n)
+int proto_write_all(int fd, const void *p, size_t n)
 {
     const char *c = p;
     while (n > 0) {
@@ -209,10 +209,22 @@ int proto_send(int fd, enum proto_type type, int64_t job_id, const void *payload
         unsigned char frame[4096];
         memcpy(frame, &h, sizeof h);
         if (len) memcpy(frame + sizeof h, payload, len);
-        return write_all(fd, frame, sizeof h + len);
+        return proto_write_all(fd, frame, sizeof h + len);
     }
-    if (write_all(fd, &h, sizeof h) < 0) return -1;
-    return write_all(fd, payload, len);
+    if (proto_write_all(fd, &h, sizeof h) < 0) return -1;
+    return proto_write_all(fd, payload, len);
+}
+
+void proto_put_frame(struct proto_buf *out, enum proto_type type, int64_t job_id,
+                     const void *payload, size_t len)
+{
+    if (len > PROTO_MAX_PAYLOAD) {
+        out->failed = true;
+        return;
+    }
+    struct proto_header h = {PROTO_VERSION, (uint8_t)type, 0, (uint32_t)len, job_id};
+    proto_put_bytes(out, &h, sizeof h);
+    proto_put_bytes(out, payload, len);
 }
 
 long proto_reader_fill(struct proto_reader *r, int fd)

@@ -90,6 +90,11 @@ int proto_decode_run(struct proto_buf *b, struct proto_run *r);
 void proto_encode_done(struct proto_buf *b, const struct proto_done *d);
 int proto_decode_done(struct proto_buf *b, struct proto_done *d);
 
+/* Appends one whole frame (header and payload) to out, for writing several at once. */
+void proto_put_frame(struct proto_buf *out, enum proto_type type, int64_t job_id,
+                     const void *payload, size_t len);
+/* Writes all n bytes to a blocking fd, retrying on EINTR and short writes. 0 or -1. */
+int proto_write_all(int fd, const void *p, size_t n);
 /* Writes one whole frame to a blocking fd, retrying on EINTR and short writes.
  * Returns 0, or -1 with errno set. */
 int proto_send(int fd, enum proto_type type, int64_t job_id, const void *payload, size_t len);

@@ -16,6 +16,11 @@
 
 extern char **environ;
 
+#define FAIL_CHDIR 0x10000  /* child failure flags, or'ed with errno */
+#define FAIL_CGROUP 0x20000
+
+static int devnull = -1; /* every job without stdin reads this one */
+
 static void spawn_error(struct proto_done *done, int err, const char *what)
 {
     memset(done, 0, sizeof *done);
@@ -95,9 +100,16 @@ static int resolve_program(const char *name, const char *env_blob, uint32_t env_
     return err;
 }
 
-static int open_stdin(const struct proto_run *run)
+/* Opens the job's stdin: a memfd with the bytes, or /dev/null (one fd kept for all jobs;
+ * *owned tells whether the caller must close it). */
+static int open_stdin(const struct proto_run *run, bool *owned)
 {
-    if (run->stdin_len == 0) return open("/dev/null", O_RDONLY | O_CLOEXEC);
+    *owned = false;
+    if (run->stdin_len == 0) {
+        if (devnull < 0) devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        return devnull;
+    }
+    *owned = true;
     int fd = memfd_create("spawnpool-stdin", MFD_CLOEXEC);
     if (fd < 0) return -1;
     const char *p = run->stdin_data;
@@ -121,43 +133,86 @@ static int open_stdin(const struct proto_run *run)
     return fd;
 }
 
-/* In the child, between fork and exec: only async-signal-safe calls. */
-static void child_exec(int in, int out, int err, int report, const struct tree *tree,
-                       const char *cwd, const char *program, char **argv, char **envp)
+/* Signals whose disposition is not the default in this process (filled by spawn_init):
+ * only these need resetting in a job's child. -1 entries end the list. */
+static int reset_list[NSIG];
+static bool reset_list_ready;
+
+struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    uint64_t mask;
+};
+
+void spawn_init(void)
 {
-    sigset_t all;
-    sigemptyset(&all);
-    sigprocmask(SIG_SETMASK, &all, NULL);
-    /* ignored signals survive exec: reset every one. glibc refuses its own two (32, 33),
-     * which a parent may still have left ignored: those go through the raw syscall. */
-    for (int s = 1; s < NSIG; s++) {
-        if (signal(s, SIG_DFL) != SIG_ERR || s == SIGKILL || s == SIGSTOP) continue;
-        struct {
-            void (*handler)(int);
-            unsigned long flags;
-            void (*restorer)(void);
-            uint64_t mask;
-        } kernel_default = {SIG_DFL, 0, NULL, 0};
-        syscall(SYS_rt_sigaction, s, &kernel_default, NULL, sizeof kernel_default.mask);
+    /* raw syscalls: glibc hides its own signals (32, 33) from sigaction() */
+    int n = 0;
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct kernel_sigaction old;
+        if (syscall(SYS_rt_sigaction, sig, NULL, &old, sizeof old.mask) == 0 &&
+            old.handler != SIG_DFL)
+            reset_list[n++] = sig;
     }
+    reset_list[n] = -1;
+    reset_list_ready = true;
+    if (devnull < 0) devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static void reset_signal(int sig)
+{
+    struct kernel_sigaction dfl = {SIG_DFL, 0, NULL, 0};
+    syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+}
+
+/* In the vfork'd child, sharing the worker's memory until exec: only async-signal-safe
+ * calls, and nothing written to memory but *failure (how the parent learns why). */
+struct child_args {
+    int in, out, err;
+    const struct tree *tree;
+    const char *cwd, *program;
+    char **argv, **envp;
+    volatile int failure; /* errno (| FAIL_*) if the child could not exec */
+};
+
+static _Noreturn void child_exec(struct child_args *a)
+{
+    /* ignored signals survive exec: reset every non-default one (all, without spawn_init) */
+    if (reset_list_ready)
+        for (int i = 0; reset_list[i] > 0; i++) reset_signal(reset_list[i]);
+    else
+        for (int sig = 1; sig < NSIG; sig++)
+            if (sig != SIGKILL && sig != SIGSTOP) reset_signal(sig);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     setpgid(0, 0);
-    if (tree_enter(tree) < 0) {
-        int e = errno | 0x20000; /* failed joining the cgroup */
-        (void)!write(report, &e, sizeof e);
+    if (tree_enter(a->tree) < 0) {
+        a->failure = errno | FAIL_CGROUP;
         _exit(127);
     }
-    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) goto fail;
-    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC); /* report pipe stays usable until exec */
-    if (chdir(cwd) < 0) {
-        int e = errno | 0x10000; /* high bit: failed in chdir, not exec */
-        (void)!write(report, &e, sizeof e);
+    if (dup2(a->in, 0) < 0 || dup2(a->out, 1) < 0 || dup2(a->err, 2) < 0) {
+        a->failure = errno;
         _exit(127);
     }
-    execve(program, argv, envp);
-fail:;
-    int e = errno;
-    (void)!write(report, &e, sizeof e);
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    if (chdir(a->cwd) < 0) {
+        a->failure = errno | FAIL_CHDIR;
+        _exit(127);
+    }
+    execve(a->program, a->argv, a->envp);
+    a->failure = errno;
     _exit(127);
+}
+
+/* vfork in a frame of its own: the child borrows this stack until it execs, and nothing
+ * of the caller's frame can be clobbered. */
+static __attribute__((noinline)) pid_t vfork_child(struct child_args *a)
+{
+    pid_t pid = vfork();
+    if (pid == 0) child_exec(a);
+    return pid;
 }
 
 static int open_capture(const char *path)
@@ -168,11 +223,14 @@ static int open_capture(const char *path)
 int spawn_start(const struct proto_run *run, const struct tree *tree, struct spawn_job *job,
                 struct proto_done *done)
 {
-    int in = -1, out[2] = {-1, -1}, err[2] = {-1, -1}, report[2] = {-1, -1};
+    int in = -1, out[2] = {-1, -1}, err[2] = {-1, -1};
+    bool in_owned = false;
     char **argv = NULL, **envp = NULL;
     memset(job, 0, sizeof *job);
     job->pid = -1;
     job->out.pipe_fd = job->out.file_fd = job->err.pipe_fd = job->err.file_fd = -1;
+    job->out.path = run->stdout_path;
+    job->err.path = run->stderr_path;
     job->max_output = run->max_output;
 
     argv = build_argv(run->argv_blob, run->argv_len);
@@ -190,38 +248,27 @@ int spawn_start(const struct proto_run *run, const struct tree *tree, struct spa
                                   : strerror(lookup));
         goto fail;
     }
-    if ((job->out.file_fd = open_capture(run->stdout_path)) < 0 ||
-        (job->err.file_fd = open_capture(run->stderr_path)) < 0) {
-        spawn_error(done, errno, "open() failed while creating the output files");
-        goto fail;
-    }
-    if ((in = open_stdin(run)) < 0) {
+    if ((in = open_stdin(run, &in_owned)) < 0) {
         spawn_error(done, errno, "preparing stdin");
         goto fail;
     }
-    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0) {
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
         spawn_error(done, errno, "pipe2() failed");
         goto fail;
     }
-    pid_t pid = fork();
+    /* vfork: no page tables copied; we are suspended until the child execs or exits, so
+     * its failure (if any) is in `failure` when vfork returns */
+    struct child_args child = {in, out[1], err[1], tree, run->cwd, program, argv, envp, 0};
+    pid_t pid = vfork_child(&child);
+    int failure = child.failure;
     if (pid < 0) {
-        spawn_error(done, errno, "fork() failed");
+        spawn_error(done, errno, "vfork() failed");
         goto fail;
     }
-    if (pid == 0) child_exec(in, out[1], err[1], report[1], tree, run->cwd, program, argv, envp);
-    setpgid(pid, pid); /* also in the child: whichever runs first wins the race */
-    close(report[1]);
-    report[1] = -1;
-    close(in);
+    if (in_owned) close(in);
     close(out[1]);
     close(err[1]);
     in = out[1] = err[1] = -1;
-
-    int child_errno = 0;
-    ssize_t n;
-    do n = read(report[0], &child_errno, sizeof child_errno);
-    while (n < 0 && errno == EINTR);
-    close(report[0]);
     job->pid = pid;
     job->out.pipe_fd = out[0];
     job->err.pipe_fd = err[0];
@@ -229,15 +276,14 @@ int spawn_start(const struct proto_run *run, const struct tree *tree, struct spa
     fcntl(err[0], F_SETFL, O_NONBLOCK);
     free(argv);
     free(envp);
-    if (n == (ssize_t)sizeof child_errno) {
+    if (failure) {
         /* the child has exited 127; the worker reaps it and reports this error */
-        bool in_chdir = child_errno & 0x10000, in_cgroup = child_errno & 0x20000;
-        child_errno &= 0xffff;
+        int child_errno = failure & 0xffff;
         spawn_error(done, child_errno,
-                    in_chdir    ? "chdir() to the job's cwd failed"
-                    : in_cgroup ? "joining the job's cgroup failed"
-                                : "exec failed");
-        if (!in_chdir && !in_cgroup)
+                    failure & FAIL_CHDIR    ? "chdir() to the job's cwd failed"
+                    : failure & FAIL_CGROUP ? "joining the job's cgroup failed"
+                                            : "exec failed");
+        if (!(failure & (FAIL_CHDIR | FAIL_CGROUP)))
             snprintf(done->error, sizeof done->error, "cannot execute %s: %s", run->argv_blob,
                      strerror(child_errno));
         return -1;
@@ -245,11 +291,10 @@ int spawn_start(const struct proto_run *run, const struct tree *tree, struct spa
     return 0;
 
 fail:
-    if (in >= 0) close(in);
+    if (in >= 0 && in_owned) close(in);
     for (int i = 0; i < 2; i++) {
         if (out[i] >= 0) close(out[i]);
         if (err[i] >= 0) close(err[i]);
-        if (report[i] >= 0) close(report[i]);
     }
     spawn_close(job);
     free(argv);
@@ -276,6 +321,10 @@ int spawn_drain(struct spawn_job *job, struct spawn_stream *s)
             return 0;
         }
         size_t keep = (size_t)n;
+        if (s->file_fd < 0 && !s->open_failed) { /* first bytes: only now make the file */
+            s->file_fd = open_capture(s->path);
+            if (s->file_fd < 0) s->open_failed = s->truncated = true;
+        }
         if (s->kept + keep > job->max_output) {
             keep = (size_t)(job->max_output - s->kept);
             s->truncated = true;

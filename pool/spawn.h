@@ -10,10 +10,13 @@
 #include "pool/proto.h"
 #include "pool/tree.h"
 
-/* One captured stream: a pipe the job writes, a file we copy it into. */
+/* One captured stream: a pipe the job writes, a file we copy it into. The file is made
+ * when the first byte arrives (most jobs of a busy pool print nothing). */
 struct spawn_stream {
-    int pipe_fd;   /* read end, -1 once closed */
-    int file_fd;   /* capture file, -1 once closed */
+    int pipe_fd;      /* read end, -1 once closed */
+    int file_fd;      /* capture file, -1 until the first byte or once closed */
+    const char *path; /* capture file path (points into the RUN message) */
+    bool open_failed; /* the file could not be made: bytes are dropped, truncated set */
     uint64_t kept; /* bytes written to the file */
     bool truncated;
 };
@@ -25,6 +28,9 @@ struct spawn_job {
     uint64_t max_output;        /* bytes kept per stream */
 };
 
+/* Records which signals this process does not leave at their default, so a job's child
+ * resets only those (call once at worker start; without it every signal is reset). */
+void spawn_init(void);
 /* Starts the job described by run, in tree (its cgroup leaf, if any; NULL: none). Returns 0
  * with *job filled, or -1 with a spawn error in *done (end = PROTO_END_SPAWN_ERROR,
  * code = errno, error = text; exit status 127). */

@@ -20,7 +20,7 @@
 
 static enum tree_kind g_kind = TREE_PGROUP;
 static char g_base[PATH_MAX]; /* cgroup directory the master lives in */
-static pid_t g_master;
+static char g_instance[40];   /* this server's leaves: spawnpool.<instance>.w<slot> */
 
 const char *tree_mechanism(void)
 {
@@ -76,7 +76,7 @@ static int open_in(const char *dir, const char *file, int flags)
 static int probe_cgroup(const char *base)
 {
     char leaf[PATH_MAX + 64];
-    snprintf(leaf, sizeof leaf, "%s/spawnpool.%d.probe", base, (int)getpid());
+    snprintf(leaf, sizeof leaf, "%s/spawnpool.%s.probe", base, g_instance);
     if (mkdir(leaf, 0755) < 0 && errno != EEXIST) return -1;
     int procs = open_in(leaf, "cgroup.procs", O_WRONLY);
     int killfd = open_in(leaf, "cgroup.kill", O_WRONLY);
@@ -114,9 +114,9 @@ static int probe_cgroup(const char *base)
     return ok;
 }
 
-int tree_setup(const char *want, char *err, size_t errlen)
+int tree_setup(const char *want, const char *instance, char *err, size_t errlen)
 {
-    g_master = getpid();
+    snprintf(g_instance, sizeof g_instance, "%s", instance);
     g_kind = TREE_PGROUP;
     if (strcmp(want, "auto") != 0 && strcmp(want, "cgroup") != 0 && strcmp(want, "pgroup") != 0) {
         snprintf(err, errlen, "kill-mechanism must be auto, cgroup or pgroup, got '%s'", want);
@@ -134,15 +134,15 @@ int tree_setup(const char *want, char *err, size_t errlen)
         }
     }
     char value[PATH_MAX + 64];
-    if (g_kind == TREE_CGROUP) snprintf(value, sizeof value, "cgroup:%d:%s", (int)g_master, g_base);
+    if (g_kind == TREE_CGROUP) snprintf(value, sizeof value, "cgroup:%s:%s", g_instance, g_base);
     else snprintf(value, sizeof value, "pgroup");
     setenv(TREE_ENV, value, 1);
     return 0;
 }
 
-static void leaf_path(char *out, size_t n, pid_t master, int index)
+static void leaf_path(char *out, size_t n, int index)
 {
-    if (snprintf(out, n, "%s/spawnpool.%d.w%d", g_base, (int)master, index) >= (int)n)
+    if (snprintf(out, n, "%s/spawnpool.%s.w%d", g_base, g_instance, index) >= (int)n)
         out[0] = '\0'; /* cannot happen: g_base leaves room (find_cgroup_base) */
 }
 
@@ -152,11 +152,12 @@ void tree_open(struct tree *t, int index)
     t->kind = TREE_PGROUP;
     t->procs_fd = t->kill_fd = -1;
     const char *v = getenv(TREE_ENV);
-    int master = 0, off = 0;
-    if (v && sscanf(v, "cgroup:%d:%n", &master, &off) == 1 && off > 0) {
+    int off = 0;
+    char instance[40];
+    if (v && sscanf(v, "cgroup:%39[0-9a-f]:%n", instance, &off) == 1 && off > 0) {
         snprintf(g_base, sizeof g_base, "%s", v + off);
-        g_master = master;
-        leaf_path(t->path, sizeof t->path, master, index);
+        snprintf(g_instance, sizeof g_instance, "%s", instance);
+        leaf_path(t->path, sizeof t->path, index);
         if (mkdir(t->path, 0755) == 0 || errno == EEXIST) {
             t->procs_fd = open_in(t->path, "cgroup.procs", O_WRONLY);
             t->kill_fd = open_in(t->path, "cgroup.kill", O_WRONLY);
@@ -279,7 +280,7 @@ void tree_kill_slot(int index, const pid_t *workers, int nworkers)
 {
     if (g_kind == TREE_CGROUP) {
         char leaf[PATH_MAX + 64];
-        leaf_path(leaf, sizeof leaf, g_master, index);
+        leaf_path(leaf, sizeof leaf, index);
         int fd = open_in(leaf, "cgroup.kill", O_WRONLY);
         if (fd >= 0) {
             write_str(fd, "1");
@@ -295,11 +296,11 @@ void tree_remove_stale(void)
     if (g_kind != TREE_CGROUP) return;
     DIR *d = opendir(g_base);
     if (!d) return;
+    char prefix[64];
+    int plen = snprintf(prefix, sizeof prefix, "spawnpool.%s.w", g_instance);
     struct dirent *e;
     while ((e = readdir(d))) {
-        int pid, slot;
-        if (sscanf(e->d_name, "spawnpool.%d.w%d", &pid, &slot) != 2) continue;
-        if (pid == (int)getpid() || kill(pid, 0) == 0 || errno != ESRCH) continue;
+        if (strncmp(e->d_name, prefix, (size_t)plen) != 0) continue;
         char leaf[PATH_MAX + 300];
         snprintf(leaf, sizeof leaf, "%s/%s", g_base, e->d_name);
         int fd = open_in(leaf, "cgroup.kill", O_WRONLY);
@@ -307,7 +308,7 @@ void tree_remove_stale(void)
             write_str(fd, "1");
             close(fd);
         }
-        rmdir(leaf); /* EBUSY while killed processes are still exiting: next start */
+        rmdir(leaf); /* EBUSY while killed processes exit: the new worker reuses it */
     }
     closedir(d);
 }
@@ -317,7 +318,7 @@ void tree_remove_own(int nslots)
     if (g_kind != TREE_CGROUP) return;
     for (int i = 0; i < nslots; i++) {
         char leaf[PATH_MAX + 64];
-        leaf_path(leaf, sizeof leaf, g_master, i);
+        leaf_path(leaf, sizeof leaf, i);
         rmdir(leaf);
     }
 }

@@ -21,9 +21,10 @@ struct tree {
 
 /* Master, before forking anything: picks the mechanism ("auto", "cgroup" or "pgroup"),
  * probing that a leaf can be made, joined and killed; records the choice in the
- * environment for workers. Returns 0, or -1 with a message in err if "cgroup" was asked
+ * environment for workers. instance names this server's leaves (one per data dir, which
+ * the caller holds locked). Returns 0, or -1 with a message in err if "cgroup" was asked
  * for and cannot work. */
-int tree_setup(const char *want, char *err, size_t errlen);
+int tree_setup(const char *want, const char *instance, char *err, size_t errlen);
 /* The mechanism in use, as shown in /healthz: "cgroup" or "process-group". */
 const char *tree_mechanism(void);
 /* Worker: opens (making if needed) the leaf of slot index; falls back to process groups
@@ -39,7 +40,8 @@ void tree_close(struct tree *t);
 /* Master: SIGKILLs whatever runs in the leaf of a worker slot that died, and (process
  * group mode) every descendant of the master outside the live workers. */
 void tree_kill_slot(int index, const pid_t *workers, int nworkers);
-/* Master at start: removes leaves left by masters that are gone. At exit: removes its own. */
+/* Master at start: kills and removes this instance's leaves left by a previous run (the
+ * data dir lock says no live server owns them). At exit: removes them. */
 void tree_remove_stale(void);
 void tree_remove_own(int nslots);
 /* SIGKILLs (or sends sig to) every descendant of root except the subtrees of `exclude`.

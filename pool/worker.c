@@ -108,8 +108,9 @@ static bool process_frames(struct worker *w, struct running *r, struct proto_run
             uint32_t sig = proto_get_u32(&w->payload);
             int64_t grace = proto_get_i64(&w->payload);
             if (w->payload.failed || sig == 0 || sig >= (uint32_t)NSIG || grace < 0) continue;
+            if (r->exited) continue; /* it ended on its own first: not a terminate */
             if (r->done.cause == PROTO_CAUSE_NONE) r->done.cause = PROTO_CAUSE_KILLED;
-            if (!r->exited) tree_signal(r->tree, r->job.pid, (int)sig);
+            tree_signal(r->tree, r->job.pid, (int)sig);
             int64_t at = now_ms() + grace;
             if (!r->kill_at_ms || at < r->kill_at_ms) r->kill_at_ms = at;
         } else if (h.type == PROTO_RUN && !r && run) {
@@ -142,16 +143,20 @@ static bool handle_channel(struct worker *w, struct running *r, struct proto_run
     return process_frames(w, r, run, run_id);
 }
 
-static void send_done(struct worker *w, int64_t id, const struct proto_done *d)
+/* Reports the job's end and, in the same write, that we are ready for the next one. */
+static void send_done_ready(struct worker *w, int64_t id, const struct proto_done *d)
 {
-    struct proto_buf b = {0};
-    proto_encode_done(&b, d);
-    if (b.failed || proto_send(w->channel, PROTO_DONE, id, b.data, b.len) < 0) {
+    struct proto_buf payload = {0}, frames = {0};
+    proto_encode_done(&payload, d);
+    proto_put_frame(&frames, PROTO_DONE, id, payload.data, payload.len);
+    proto_put_frame(&frames, PROTO_READY, 0, NULL, 0);
+    int rc = payload.failed || frames.failed ? -1 : proto_write_all(w->channel, frames.data, frames.len);
+    proto_buf_free(&payload);
+    proto_buf_free(&frames);
+    if (rc < 0) {
         worker_log(w, "write() failed while reporting DONE");
-        proto_buf_free(&b);
         die_with_job(NULL);
     }
-    proto_buf_free(&b);
 }
 
 static void finish_outcome(struct running *r)
@@ -182,7 +187,7 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run)
             }
         }
         spawn_close(&r.job);
-        send_done(w, id, &r.done);
+        send_done_ready(w, id, &r.done);
         return;
     }
     int32_t pid = r.job.pid;
@@ -215,6 +220,7 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run)
                                 {w->sigfd, POLLIN, 0},
                                 {r.job.out.pipe_fd, POLLIN, 0},
                                 {r.job.err.pipe_fd, POLLIN, 0}};
+        if (wake > 3600 * 1000) wake = 3600 * 1000; /* poll() takes an int */
         if (poll(fds, 4, (int)wake) < 0) {
             if (errno == EINTR) continue;
             worker_log(w, "poll() failed while running a job");
@@ -229,7 +235,7 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run)
     spawn_drain(&r.job, &r.job.err);
     finish_outcome(&r);
     spawn_close(&r.job);
-    send_done(w, id, &r.done);
+    send_done_ready(w, id, &r.done);
 }
 
 static int worker_loop(struct worker *w);
@@ -271,8 +277,9 @@ static int worker_loop(struct worker *w)
      * died before this line is noticed by the READY write or EOF below->) */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
 
-    for (;;) {
-        if (proto_send(w->channel, PROTO_READY, 0, NULL, 0) < 0) return 0;
+    spawn_init();
+    if (proto_send(w->channel, PROTO_READY, 0, NULL, 0) < 0) return 0;
+    for (;;) { /* each job ends with DONE + READY */
         struct proto_run run;
         int64_t run_id = 0;
         while (run_id == 0) {

@@ -29,7 +29,7 @@ static const struct option_def options[] = {
     {"workers", OPT_INT, OFF(workers), 1, 1024, "CPUs", "size of the pre-forked pool"},
     {"config", OPT_PATH, OFF(config_file), 0, 0, "none", "JSON file with any of these settings (keys use _)"},
     {"max-queued", OPT_INT, OFF(max_queued), 1, 100000000, "100000", "queued jobs over this: 429 queue_full"},
-    {"max-body", OPT_BYTES, OFF(max_body), 64, 1 << 30, "1M", "request bodies over this: 413"},
+    {"max-body", OPT_BYTES, OFF(max_body), 64, 8 << 20, "1M", "request bodies over this: 413"},
     {"max-output", OPT_BYTES, OFF(max_output), 0, INT64_MAX / 2, "10M", "bytes kept per stream and job; the rest is dropped"},
     {"max-batch", OPT_INT, OFF(max_batch), 1, 100000, "1000", "jobs in one array submit"},
     {"job-dir", OPT_PATH, OFF(job_dir), 0, 0, "the server's cwd", "working directory of jobs that give no cwd"},

@@ -382,7 +382,9 @@ static void handle_done(struct dispatch *d, int slot, struct proto_buf *payload)
     struct proto_done done;
     struct running *r = &d->running[slot];
     if (proto_decode_done(payload, &done) < 0) {
-        log_error("worker %d sent a malformed DONE for job %lld", slot, (long long)r->id);
+        log_error("worker %d sent a malformed DONE for job %lld: replacing it", slot,
+                  (long long)r->id);
+        kill(d->pool->slots[slot].pid, SIGKILL); /* its reaping records the job lost */
         return;
     }
     struct store_outcome o = {.exit_code = -1, .signal = -1,
@@ -401,7 +403,7 @@ static void handle_done(struct dispatch *d, int slot, struct proto_buf *payload)
         if (done.end == PROTO_END_EXITED) o.exit_code = done.code;
         else o.signal = done.code;
         if (done.cause == PROTO_CAUSE_TIMEOUT) o.state = JOB_TIMED_OUT;
-        else if (r->terminate || done.cause == PROTO_CAUSE_KILLED) o.state = JOB_TERMINATED;
+        else if (done.cause == PROTO_CAUSE_KILLED) o.state = JOB_TERMINATED;
         else if (done.end == PROTO_END_EXITED && done.code == 0) o.state = JOB_SUCCEEDED;
         else o.state = JOB_FAILED;
         if (done.end == PROTO_END_EXITED) snprintf(detail, sizeof detail, "exit code %d", done.code);

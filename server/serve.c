@@ -6,7 +6,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -31,6 +33,33 @@ static int make_dir(const char *path)
 
 static const struct config *g_cfg; /* for recover_delay */
 
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* Takes the data dir's lock for the life of the process; -1 (logged) if another server
+ * holds it. */
+static int lock_data_dir(const char *dir)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/spawnpool.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        log_error("open() failed while locking the data dir %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        log_error("the data dir %s is in use by another spawnpool server (%s is locked)", dir,
+                  path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 static int64_t recover_delay(int attempt)
 {
     return dispatch_retry_delay_ms(g_cfg, attempt);
@@ -53,18 +82,24 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* one server per data dir: its database, its output and its cgroup leaves */
+    int lock_fd = lock_data_dir(cfg->data_dir);
+    if (lock_fd < 0) return 1;
     /* orphans of a dead worker's job come to us, not to init: we can kill and reap them */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
-    char err[512];
-    if (tree_setup(cfg->kill_mechanism, err, sizeof err) < 0) {
+    char err[512], instance[20];
+    snprintf(instance, sizeof instance, "%016llx", (unsigned long long)fnv1a(cfg->data_dir));
+    if (tree_setup(cfg->kill_mechanism, instance, err, sizeof err) < 0) {
         log_error("%s", err);
+        close(lock_fd);
         return 1;
     }
     tree_remove_stale();
     log_info("job trees are killed with: %s", tree_mechanism());
 
     struct pool pool;
-    if (pool_init(&pool, cfg->workers) < 0 || pool_fork_all(&pool) < 0) {
+    if (pool_init(&pool, cfg->workers) == 0) pool.close_in_child = lock_fd;
+    if (pool.slots == NULL || pool_fork_all(&pool) < 0) {
         log_error("starting the worker pool failed: %s", strerror(errno));
         return 1;
     }
@@ -117,5 +152,6 @@ out:
     store_close(store);
     if (sigfd >= 0) close(sigfd);
     if (epoll_fd >= 0) close(epoll_fd);
+    close(lock_fd);
     return status;
 }

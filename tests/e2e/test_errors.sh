@@ -90,6 +90,11 @@ bad_requests() {
     expect_error 405 method_not_allowed - POST "/v1/jobs/$WITNESS/wait"
     expect_error 405 method_not_allowed - DELETE /v1/workers
     expect_error 405 method_not_allowed - POST /healthz
+    # hostile text: answers are always valid JSON (surrogates, overlongs, bytes past U+10FFFF)
+    expect_error 404 not_found - GET '/v1/%ED%A0%80'
+    expect_error 400 invalid_argument state GET '/v1/jobs?state=%F5%80%80%80'
+    expect_error 400 invalid_argument state GET '/v1/jobs?state=%C0%AF'
+    expect_error 400 invalid_json - POST /v1/jobs $'{"argv":["\xff"]}'
     # body over --max-body (64 KiB here)
     head -c 70000 /dev/zero | tr '\0' 'a' | sed 's/^/{"argv":["echo","/; s/$/"]}/' >"$T/big.json"
     STATUS=$(curl -s -o "$T/body" -w '%{http_code}' -X POST --data-binary "@$T/big.json" "$BASE/v1/jobs")
@@ -97,6 +102,18 @@ bad_requests() {
     eq "413 code" "$(jq -r .error.code "$T/body")" payload_too_large
 }
 bad_requests
+
+# a spawn error text cut in the middle of a character, and a long non-ASCII env key: the
+# job is still served as valid JSON (in the list too)
+LONG=$(printf 'é%.0s' $(seq 200))
+submit "{\"argv\":[\"$LONG\"],\"env\":{\"$(printf 'K%.0s' $(seq 254))é\":\"v\"}}"
+UTF=$ID
+J=$(wait_job "$UTF")
+eq "long UTF-8 program: failed 127" "$(jq -c '[.state,.exit_code]' <<<"$J")" '["failed",127]'
+check "its error is valid JSON text" jq -e '.error | test("cannot execute")' <<<"$J"
+check "its env key survives whole" jq -e '.env | keys[0] | length == 255' <<<"$J"
+check "the list stays valid JSON" bash -c "curl -s '$BASE/v1/jobs' | jq -e '.jobs | length >= 2' >/dev/null"
+expect 204 DELETE "/v1/jobs/$UTF"
 
 # the same again must not grow the master's fds
 bad_requests >/dev/null

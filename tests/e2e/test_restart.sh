@@ -22,6 +22,12 @@ eq "queued job still queued on disk" \
     "$(sqlite3 "$T/data/spawnpool.db" "SELECT state FROM jobs WHERE id = $QUEUED")" queued
 
 sp_start
+# one server per data dir: a second one is refused and leaves the first alone
+RC=0
+"$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data" >"$T/second.out" 2>"$T/second.err" || RC=$?
+check "a second server on the same data dir is refused (exit $RC)" test "$RC" -ne 0
+check "it says why" grep -q "in use by another spawnpool server" "$T/second.err"
+expect 200 GET /healthz
 eq "exit code after restart" "$(job_field "$SEVEN" '[.state,.exit_code,.signal]|@csv')" '"failed",7,'
 eq "signal after restart" "$(job_field "$SIGNALED" '[.state,.exit_code,.signal]|@csv')" '"failed",,15'
 eq "queued job ran after restart" "$(wait_job "$QUEUED" | jq -r .state)" succeeded

@@ -1,0 +1,444 @@
+#!/usr/bin/env bash
+# The spawnpool benchmark: one run, one table (stdout); progress goes to stderr.
+#   bash tests/bench/setup.sh     # once: peers, tools, the harness's C programs
+#   bash tests/bench/run.sh
+# Knobs (environment): SPAWNPOOL_BIN, C (concurrency, 2), N (jobs per throughput round, 1000),
+# R (rounds, 5), BATCH (jobs per array submit, 100), LAT_N (latency jobs, 1000),
+# WRK_THREADS (2), WRK_CONNS (64), WRK_DURATION (5s), HTTP_THREADS (2, both servers),
+# MILLION (rows of the big database, 1000000; 0 skips that part), BENCH_CACHE
+# (/var/tmp/spawnpool-bench), BENCH_TMP (/var/tmp), POST_PAUSE (1), PEERS, BENCH_KEEP (0).
+# See tests/bench/README.md for what each row means. Nothing here asserts a timing.
+set -euo pipefail
+export LC_ALL=C
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+BIN=${SPAWNPOOL_BIN:-$ROOT/build/spawnpool}
+B=${BENCH_BUILD:-$HERE/build}
+C=${C:-2}
+N=${N:-1000}
+R=${R:-5}
+BATCH=${BATCH:-100}
+LAT_N=${LAT_N:-1000}
+WRK_THREADS=${WRK_THREADS:-2}
+WRK_CONNS=${WRK_CONNS:-64}
+WRK_DURATION=${WRK_DURATION:-5s}
+HTTP_THREADS=${HTTP_THREADS:-2}
+MILLION=${MILLION:-1000000}
+CACHE=${BENCH_CACHE:-/var/tmp/spawnpool-bench}
+POST_PAUSE=${POST_PAUSE:-1}
+PEERS=${PEERS:-loop xargs parallel tsp spawnpool spawnpool-full}
+MAX_QUEUED=10000000
+
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---- what we need ----------------------------------------------------------------------
+[ -x "$BIN" ] || die "no spawnpool binary at $BIN (build it, or set SPAWNPOOL_BIN)"
+for p in spawn_loop bench_client bare_server; do
+    [ -x "$B/$p" ] || die "$B/$p is missing: run bash tests/bench/setup.sh first"
+done
+for t in wrk parallel sqlite3 curl jq xargs ps; do
+    command -v "$t" >/dev/null || die "$t is missing: run bash tests/bench/setup.sh first"
+done
+TSP=${TSP:-$(dpkg -L task-spooler 2>/dev/null | grep -E '/bin/(tsp|ts)$' | head -n1 || true)}
+[ -x "$TSP" ] || die "task-spooler (tsp) is missing: run bash tests/bench/setup.sh first"
+
+HAVE_FULL=0
+"$BIN" serve --help 2>&1 | grep -q -- '--durability' && HAVE_FULL=1
+
+mkdir -p "${BENCH_TMP:-/var/tmp}"
+WORK=$(mktemp -d "${BENCH_TMP:-/var/tmp}/spawnpool-bench-run.XXXXXX")
+SEQ=0
+declare -A LIVE=()   # pid -> 1 for every server we started and have not stopped
+declare -A PAUSED=() # pid -> 1 for every worker we SIGSTOPped
+TSP_SOCKETS=()
+
+cleanup() {
+    local rc=$?
+    for pid in "${!PAUSED[@]}"; do kill -CONT "$pid" 2>/dev/null || true; done
+    for pid in "${!LIVE[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${!LIVE[@]}"; do
+        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    for s in "${TSP_SOCKETS[@]}"; do
+        [ -S "$s" ] && TS_SOCKET=$s "$TSP" -K >/dev/null 2>&1 || true
+    done
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+fmt() { awk -v v="$1" -v f="$2" 'BEGIN { printf f, v }'; }
+kv() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+ms() { [ "$1" = none ] && { echo "n/a"; return; }; awk -v s="$1" 'BEGIN { printf "%.3f ms", s * 1000 }'; }
+
+# start_server CMD...: runs a server in the background; sets SRV_PID and SRV_ADDR (HOST:PORT)
+# from its first stdout line "...: listening on http://HOST:PORT", and SRV_START_S.
+start_server() {
+    local out=$WORK/server.$((++SEQ)).out
+    local t0=$EPOCHREALTIME
+    "$@" >"$out" 2>"$out.err" &
+    SRV_PID=$!
+    LIVE[$SRV_PID]=1
+    for _ in $(seq 6000); do
+        if [ -s "$out" ] && [[ $(head -n1 "$out") =~ listening\ on\ http://([^[:space:]]+) ]]; then
+            SRV_ADDR=${BASH_REMATCH[1]}
+            SRV_START_S=$(secs "$t0" "$EPOCHREALTIME")
+            return 0
+        fi
+        kill -0 "$SRV_PID" 2>/dev/null || { cat "$out.err" >&2; die "server exited: $*"; }
+        sleep 0.005
+    done
+    die "no listening line in 30 s from: $*"
+}
+
+stop_server() {
+    local pid=$1 w
+    for w in "${!PAUSED[@]}"; do kill -CONT "$w" 2>/dev/null || true; unset "PAUSED[$w]"; done
+    kill -TERM "$pid" 2>/dev/null || true
+    local rc=0
+    wait "$pid" || rc=$?
+    unset "LIVE[$pid]"
+    [ "$rc" = 0 ] || log "warning: server $pid exited with status $rc"
+}
+
+wait_idle() { # ADDR WORKERS: until the pool is up
+    for _ in $(seq 1000); do
+        local idle
+        idle=$(curl -s "http://$1/healthz" | jq -r '.workers.idle // 0' 2>/dev/null || echo 0)
+        [ "$idle" -ge "$2" ] 2>/dev/null && return 0
+        sleep 0.01
+    done
+    die "the pool at $1 did not get $2 idle workers"
+}
+
+spawnpool_start() { # DATA_DIR extra flags...
+    local dir=$1
+    shift
+    mkdir -p "$dir"
+    start_server "$BIN" serve --listen 127.0.0.1:0 --data-dir "$dir" --http-threads "$HTTP_THREADS" \
+        --max-queued "$MAX_QUEUED" --kill-grace 1 --shutdown-grace 10 "$@"
+}
+
+# ---- the table --------------------------------------------------------------------------
+ROWS=()
+row() { ROWS+=("$1"$'\t'"$2"$'\t'"$3"$'\t'"$4"$'\t'"$5"); } # section measure value ratio target
+
+CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+MACHINE="$(nproc) CPUs ($CPU), $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r)"
+VERSION=$("$BIN" --version 2>/dev/null | head -n1 || echo '?')
+log "machine: $MACHINE"
+log "spawnpool: $BIN ($VERSION); durability flag: $([ $HAVE_FULL = 1 ] && echo yes || echo no)"
+log "work dir: $WORK"
+
+# ---- a. (and f.) throughput, interleaved rounds -----------------------------------------
+declare -A T=() # T[contender,round] = seconds
+MASTER_RSS='' WORKER_RSS=''
+
+peer_loop() { ELAPSED=$("$B/spawn_loop" "$N" "$C" /bin/true); }
+peer_xargs() {
+    local t0=$EPOCHREALTIME
+    seq "$N" | xargs -P "$C" -n 1 /bin/true
+    ELAPSED=$(secs "$t0" "$EPOCHREALTIME")
+}
+peer_parallel() {
+    local t0=$EPOCHREALTIME
+    seq "$N" | parallel --will-cite -j "$C" -N0 /bin/true
+    ELAPSED=$(secs "$t0" "$EPOCHREALTIME")
+}
+tsp_pending() { # 0 while a job of the queue is not finished yet
+    "$TSP" -l | awk 'NR > 1 && $2 != "finished" && $2 != "skipped" { busy = 1 } END { exit !busy }'
+}
+peer_tsp() {
+    local dir=$WORK/tsp.$((++SEQ))
+    mkdir -p "$dir"
+    export TS_SOCKET=$dir/socket TMPDIR=$dir TS_MAXFINISHED=$((N + 10))
+    TSP_SOCKETS+=("$TS_SOCKET")
+    "$TSP" -S "$C" >/dev/null 2>&1 # starts this queue's server (not timed)
+    local t0=$EPOCHREALTIME i
+    for ((i = 0; i < N; i++)); do "$TSP" -n /bin/true; done >/dev/null 2>&1
+    "$TSP" -w >/dev/null 2>&1 || true # the last one queued
+    while tsp_pending; do sleep 0.001; done
+    ELAPSED=$(secs "$t0" "$EPOCHREALTIME")
+    local done_count
+    done_count=$("$TSP" -l | awk 'NR > 1 && $2 == "finished"' | wc -l)
+    [ "$done_count" = "$N" ] || log "warning: task-spooler finished $done_count of $N jobs"
+    "$TSP" -K >/dev/null 2>&1 || true
+    unset TS_SOCKET TMPDIR TS_MAXFINISHED
+}
+spawnpool_round() { # extra flags...
+    spawnpool_start "$WORK/sp.$((++SEQ))" --workers "$C" "$@"
+    wait_idle "$SRV_ADDR" "$C"
+    local out
+    out=$("$B/bench_client" throughput "$SRV_ADDR" "$N" "$BATCH")
+    ELAPSED=$(kv elapsed "$out")
+    log "  (client: $out)"
+    [ "$(kv succeeded "$out")" = "$N" ] || log "warning: spawnpool: $out"
+    if [ $# = 0 ]; then # RSS after the run (the last round's figures are reported)
+        MASTER_RSS=$(rss_kb "$SRV_PID")
+        local w
+        w=$(ps -o pid= --ppid "$SRV_PID" | awk 'NR == 1 { print $1 }')
+        WORKER_RSS=$([ -n "$w" ] && rss_kb "$w" || echo "")
+    fi
+    stop_server "$SRV_PID"
+}
+peer_spawnpool() { spawnpool_round; }
+peer_spawnpool-full() { spawnpool_round --durability full; }
+
+CONTENDERS=()
+for p in $PEERS; do
+    [ "$p" = spawnpool-full ] && [ $HAVE_FULL = 0 ] && continue
+    CONTENDERS+=("$p")
+done
+[[ " ${CONTENDERS[*]} " == *" loop "* ]] || die "PEERS must include loop (the reference)"
+K=${#CONTENDERS[@]}
+for ((r = 0; r < R; r++)); do
+    order=()
+    for ((i = 0; i < K; i++)); do order+=("${CONTENDERS[(i + r) % K]}"); done
+    log "throughput round $((r + 1))/$R: ${order[*]}"
+    for p in "${order[@]}"; do
+        "peer_$p"
+        T[$p,$r]=$ELAPSED
+        log "  $p: $(fmt "$ELAPSED" %.3f) s ($(awk -v n="$N" -v t="$ELAPSED" 'BEGIN { printf "%.0f", n / t }') jobs/s)"
+    done
+done
+
+label() {
+    case $1 in
+    loop) echo "spawn loop (posix_spawn + waitpid, $C in flight)" ;;
+    xargs) echo "xargs -P $C -n 1" ;;
+    parallel) echo "GNU parallel -j $C" ;;
+    tsp) echo "task-spooler, $C slots (tsp -n, then -w)" ;;
+    spawnpool) echo "spawnpool --workers $C, arrays of $BATCH" ;;
+    spawnpool-full) echo "spawnpool --workers $C --durability full" ;;
+    esac
+}
+target() {
+    case $1 in
+    loop) echo "reference" ;;
+    spawnpool | spawnpool-full) echo ">= 0.85x (aim > 1.0x)" ;;
+    *) echo "" ;;
+    esac
+}
+for p in "${CONTENDERS[@]}"; do
+    rates=() ratios=()
+    for ((r = 0; r < R; r++)); do
+        rates+=("$(awk -v n="$N" -v t="${T[$p,$r]}" 'BEGIN { print n / t }')")
+        ratios+=("$(awk -v a="${T[loop,$r]}" -v b="${T[$p,$r]}" 'BEGIN { print a / b }')")
+    done
+    row "throughput" "$(label "$p")" "$(fmt "$(median "${rates[@]}")" '%.0f jobs/s')" \
+        "$(fmt "$(median "${ratios[@]}")" '%.2fx')" "$(target "$p")"
+done
+if [ $HAVE_FULL = 0 ]; then
+    row "throughput" "spawnpool --durability full" "n/a" "" "flag not in this binary"
+fi
+
+# ---- b. dispatch latency on an idle server, then c. GET on the same server --------------
+log "dispatch latency: $LAT_N single submits of /bin/true, one at a time"
+spawnpool_start "$WORK/lat" --workers "$C"
+wait_idle "$SRV_ADDR" "$C"
+out=$("$B/bench_client" latency "$SRV_ADDR" "$LAT_N")
+log "  $out"
+[ "$(kv failed "$out")" = 0 ] || log "warning: some latency jobs did not succeed: $out"
+if [ "$(kv metric_p50 "$out")" != none ]; then
+    src="spawnpool_dispatch_latency_recent_seconds (/metrics)"
+    p50=$(kv metric_p50 "$out") p99=$(kv metric_p99 "$out")
+else
+    src="created_at -> started_at, ms resolution: no recent-latency metric in /metrics"
+    p50=$(kv ts_p50 "$out") p99=$(kv ts_p99 "$out")
+fi
+lat() { if [[ $src == created_at* ]]; then awk -v s="$1" 'BEGIN { printf "%.0f ms", s * 1000 }'; else ms "$1"; fi; }
+row "latency" "dispatch p50, idle server, $LAT_N jobs" "$(lat "$p50")" "" "<= 1 ms; $src"
+row "latency" "dispatch p99" "$(lat "$p99")" "" "<= 5 ms"
+row "latency" "client: POST sent -> /wait answered, p50 / p99" \
+    "$(ms "$(kv rtt_p50 "$out")") / $(ms "$(kv rtt_p99 "$out")")" "" "includes the job's run"
+
+wrk_run() { # NAME URL [lua script]: sets WRK_RPS; warns on errors
+    local name=$1 url=$2 script=${3:-} f=$WORK/wrk.$((++SEQ)).txt
+    wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$WRK_DURATION" --latency ${script:+-s "$script"} "$url" >"$f" 2>&1 ||
+        { cat "$f" >&2; die "wrk failed on $url"; }
+    WRK_RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$f")
+    local bad
+    bad=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$f")
+    [ -z "$bad" ] || log "warning: $name: $bad non-2xx responses"
+    grep -q 'Socket errors' "$f" && log "warning: $name: $(grep 'Socket errors' "$f")"
+    log "  $name: $WRK_RPS req/s (p99 $(awk '$1 == "99%" { print $2 }' "$f"))"
+}
+WRK="wrk -t$WRK_THREADS -c$WRK_CONNS -d$WRK_DURATION"
+log "$WRK: GET"
+wrk_run "spawnpool GET /v1/jobs/{id}" "http://$SRV_ADDR/v1/jobs/$(((LAT_N + 1) / 2))"
+SP_GET=$WRK_RPS
+stop_server "$SRV_PID"
+
+start_server "$B/bare_server" --listen 127.0.0.1:0 --db "$WORK/bare-get.db" --threads "$HTTP_THREADS"
+wrk_run "bare static GET" "http://$SRV_ADDR/v1/jobs/1"
+BARE_GET=$WRK_RPS
+stop_server "$SRV_PID"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+row "http" "GET /v1/jobs/{id}: spawnpool" "$(fmt "$SP_GET" '%.0f req/s')" "$(ratio "$SP_GET" "$BARE_GET")" ">= 0.5x bare GET"
+row "http" "GET static job JSON: bare libmicrohttpd" "$(fmt "$BARE_GET" '%.0f req/s')" "1.00x" "reference"
+
+# ---- c. (and f.) single-job POST --------------------------------------------------------
+POST_LUA=$WORK/post.lua
+cat >"$POST_LUA" <<'EOF'
+wrk.method = "POST"
+wrk.body = '{"argv":["/bin/true"]}'
+wrk.headers["Content-Type"] = "application/json"
+EOF
+sp_post() { # label flags...: a 1-worker pool, paused (SIGSTOP) so the run measures the request path
+    local name=$1
+    shift
+    spawnpool_start "$WORK/post.$((++SEQ))" --workers 1 "$@"
+    wait_idle "$SRV_ADDR" 1
+    local before w after
+    before=$(ps -o pid= --ppid "$SRV_PID" | tr -d ' ' | sort | tr '\n' ' ')
+    if [ "$POST_PAUSE" = 1 ]; then
+        for w in $before; do kill -STOP "$w" && PAUSED[$w]=1; done
+    fi
+    wrk_run "$name" "http://$SRV_ADDR/v1/jobs" "$POST_LUA"
+    after=$(ps -o pid= --ppid "$SRV_PID" | tr -d ' ' | sort | tr '\n' ' ')
+    [ "$before" = "$after" ] || log "warning: $name: the worker set changed during the run ($before -> $after)"
+    stop_server "$SRV_PID"
+}
+bare_post() { # label sync
+    start_server "$B/bare_server" --listen 127.0.0.1:0 --db "$WORK/bare-post.$((++SEQ)).db" \
+        --threads "$HTTP_THREADS" --sync "$2"
+    wrk_run "$1" "http://$SRV_ADDR/v1/jobs" "$POST_LUA"
+    stop_server "$SRV_PID"
+}
+PAUSE_NOTE=$([ "$POST_PAUSE" = 1 ] && echo "worker paused" || echo "worker running the jobs")
+log "$WRK: POST"
+sp_post "spawnpool POST" ; SP_POST=$WRK_RPS
+bare_post "bare POST+INSERT (NORMAL)" normal ; BARE_POST=$WRK_RPS
+row "http" "POST /v1/jobs (1 job): spawnpool --workers 1, $PAUSE_NOTE" "$(fmt "$SP_POST" '%.0f req/s')" \
+    "$(ratio "$SP_POST" "$BARE_POST")" ">= 0.8x bare POST+INSERT"
+row "http" "POST + 1 INSERT: bare (WAL, synchronous=NORMAL)" "$(fmt "$BARE_POST" '%.0f req/s')" "1.00x" "reference"
+if [ $HAVE_FULL = 1 ]; then
+    sp_post "spawnpool POST --durability full" --durability full ; SP_POST_FULL=$WRK_RPS
+    bare_post "bare POST+INSERT (FULL)" full ; BARE_POST_FULL=$WRK_RPS
+    row "http" "POST /v1/jobs: spawnpool --durability full" "$(fmt "$SP_POST_FULL" '%.0f req/s')" \
+        "$(ratio "$SP_POST_FULL" "$BARE_POST_FULL")" "vs bare FULL"
+    row "http" "POST + 1 INSERT: bare (WAL, synchronous=FULL)" "$(fmt "$BARE_POST_FULL" '%.0f req/s')" "1.00x" "reference"
+else
+    row "http" "POST /v1/jobs: spawnpool --durability full" "n/a" "" "flag not in this binary"
+fi
+
+# ---- d. RSS after the throughput runs ----------------------------------------------------
+if [ -n "$MASTER_RSS" ]; then
+    row "memory" "RSS master, after $N jobs (last round)" "$(mib "$MASTER_RSS")" "" ""
+    row "memory" "RSS one worker, after $N jobs" "$([ -n "$WORKER_RSS" ] && mib "$WORKER_RSS" || echo n/a)" "" ""
+fi
+
+# ---- e. a million finished jobs -----------------------------------------------------------
+GEN_VERSION=1
+million_db() { # sets MILLION_DB: a cached database with $MILLION finished jobs
+    local fresh=$WORK/fresh
+    spawnpool_start "$fresh" --workers 1 # creates the schema this binary expects
+    stop_server "$SRV_PID"
+    sqlite3 "$fresh/spawnpool.db" 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null
+    local key
+    key=$({ sqlite3 "$fresh/spawnpool.db" .schema; echo "gen=$GEN_VERSION rows=$MILLION"; } | sha256sum | cut -c1-16)
+    local db=$CACHE/million-$key.db
+    if [ -s "$db" ]; then
+        log "using the cached database $db"
+    else
+        mkdir -p "$CACHE"
+        rm -f "$CACHE"/million-*.db "$CACHE"/million-*.db.tmp
+        log "building $db ($MILLION finished jobs, once; later runs reuse it)"
+        cp "$fresh/spawnpool.db" "$db.tmp"
+        local t0=$(($(date +%s) * 1000 - MILLION * 20 - 60000))
+        sqlite3 "$db.tmp" >/dev/null <<EOF
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = OFF;
+BEGIN;
+WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < $MILLION)
+INSERT INTO jobs (id, name, queue, priority, argv, env, cwd, state, exit_code, pid, worker,
+                  attempt, max_attempts, created_at, started_at, finished_at,
+                  user_us, system_us, maxrss_kb)
+SELECT i,
+       CASE WHEN i % 10 = 0 THEN NULL ELSE 'job-' || (i % 97) END,
+       CASE i % 4 WHEN 0 THEN 'default' WHEN 1 THEN 'build' WHEN 2 THEN 'deploy' ELSE 'report' END,
+       0, X'2F62696E2F7472756500', X'', '/tmp',
+       CASE WHEN i % 10 = 7 THEN 'failed' ELSE 'succeeded' END,
+       CASE WHEN i % 10 = 7 THEN 1 ELSE 0 END,
+       100000 + i % 30000, i % 2, 1, 1,
+       $t0 + i * 20, $t0 + i * 20 + 1, $t0 + i * 20 + 3, 300, 500, 1200
+FROM c;
+INSERT INTO job_events (job_id, at, from_state, to_state, detail)
+    SELECT id, created_at, NULL, 'queued', 'submitted' FROM jobs;
+INSERT INTO job_events (job_id, at, from_state, to_state, detail)
+    SELECT id, started_at, 'queued', 'running', 'attempt 1 on worker ' || worker FROM jobs;
+INSERT INTO job_events (job_id, at, from_state, to_state, detail)
+    SELECT id, finished_at, 'running', state, 'exit code ' || exit_code FROM jobs;
+COMMIT;
+PRAGMA wal_checkpoint(TRUNCATE);
+EOF
+        mv "$db.tmp" "$db"
+    fi
+    MILLION_DB=$db
+}
+if [ "$MILLION" -gt 0 ]; then
+    BIG=$([ "$MILLION" = 1000000 ] && echo "1M jobs" || echo "$MILLION jobs")
+    million_db
+    log "a million jobs: copying the database, starting spawnpool on it"
+    mkdir -p "$WORK/million"
+    cp "$MILLION_DB" "$WORK/million/spawnpool.db"
+    spawnpool_start "$WORK/million" --workers "$C"
+    START_S=$SRV_START_S
+    wait_idle "$SRV_ADDR" "$C"
+    RSS0=$(rss_kb "$SRV_PID")
+    seqget() { # label N pathfmt target
+        local out
+        out=$("$B/bench_client" seqget "$SRV_ADDR" "$2" "$3" "$MILLION")
+        log "  $1: $out"
+        [ "$(kv errors "$out")" = 0 ] || log "warning: $1: errors"
+        row "$BIG" "$1, p50 / p99" "$(ms "$(kv p50 "$out")") / $(ms "$(kv p99 "$out")")" "" "$4; $2 sequential"
+    }
+    seqget "GET /v1/jobs/{random id}" 2000 '/v1/jobs/%ld' "p99 <= 2 ms"
+    seqget "GET /v1/jobs?limit=100&before={random}" 500 '/v1/jobs?limit=100&before=%ld' "p99 <= 10 ms"
+    seqget "GET /v1/jobs?state=succeeded&limit=100" 500 '/v1/jobs?state=succeeded&limit=100' "p99 <= 10 ms"
+    seqget "GET /v1/jobs?queue=build&limit=100&before={random}" 300 '/v1/jobs?queue=build&limit=100&before=%ld' "p99 <= 10 ms"
+    seqget "GET /v1/jobs?name=job-7&limit=100&before={random}" 300 '/v1/jobs?name=job-7&limit=100&before=%ld' "p99 <= 10 ms"
+    RSS1=$(rss_kb "$SRV_PID")
+    stop_server "$SRV_PID"
+    row "$BIG" "RSS master: at start / after the reads" "$(mib "$RSS0") / $(mib "$RSS1")" "" "<= 64 MiB"
+    row "$BIG" "start-up: exec -> listening" "$(awk -v s="$START_S" 'BEGIN { printf "%.2f s", s }')" "" ""
+fi
+
+# ---- print ---------------------------------------------------------------------------------
+{
+    echo
+    echo "spawnpool benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "machine:   $MACHINE"
+    echo "spawnpool: $BIN ($VERSION)"
+    echo "throughput: /bin/true, N=$N per round, C=$C, R=$R interleaved rounds (order rotates);"
+    echo "  jobs/s = median over rounds; ratio = median over rounds of (spawn loop's time / contender's time) in the same round"
+    echo "http: $WRK, libmicrohttpd thread pool of $HTTP_THREADS on both servers; ratio = spawnpool / bare"
+    echo
+    printf '%s\n' "${ROWS[@]}" | awk -F'\t' '
+        { for (i = 1; i <= 5; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } }
+        END {
+            h[1] = "section"; h[2] = "measure"; h[3] = "value"; h[4] = "ratio"; h[5] = "target (issue 4) / note"
+            for (i = 1; i <= 5; i++) if (length(h[i]) > w[i]) w[i] = length(h[i])
+            line = ""
+            for (i = 1; i <= 5; i++) line = line sprintf(i == 3 ? "%" w[i] "s" : "%-" w[i] "s", h[i]) (i < 5 ? " | " : "")
+            sub(/ +$/, "", line)
+            print line
+            sep = ""
+            for (i = 1; i <= 5; i++) { s = ""; for (j = 0; j < w[i]; j++) s = s "-"; sep = sep s (i < 5 ? "-|-" : "") }
+            print sep
+            for (r = 1; r <= NR; r++) {
+                line = ""
+                for (i = 1; i <= 5; i++) line = line sprintf(i == 3 || i == 4 ? "%" w[i] "s" : "%-" w[i] "s", c[r, i]) (i < 5 ? " | " : "")
+                sub(/ +$/, "", line)
+                print line
+            }
+        }'
+}
