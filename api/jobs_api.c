@@ -25,10 +25,13 @@ static enum MHD_Result no_such_job(struct MHD_Connection *c, int64_t id)
     return api_send_error(c, &e);
 }
 
-/* A running job's output sizes come from its capture files: the row has them at the end. */
+/* A running job's pid is in the dispatcher's memory and its output sizes in its capture
+ * files: the row gets both when the job ends. */
 static void live_output_sizes(struct api *a, struct job *j)
 {
     if (j->state != JOB_RUNNING) return;
+    int64_t pid = dispatch_running_pid(a->dispatch, j->id);
+    if (pid > 0) j->pid = pid;
     char path[PATH_MAX + 32];
     struct stat st;
     dispatch_output_path(a->dispatch, j->id, "stdout", path, sizeof path);

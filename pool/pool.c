@@ -59,6 +59,8 @@ static void slot_started(struct pool_slot *s, pid_t pid, int fd)
     s->started_at = wall_ms();
     s->started_mono = mono_ms();
     s->reader.len = 0;
+    s->out.len = s->out.pos = 0;
+    s->out.failed = false;
 }
 
 int pool_fork_all(struct pool *p)
@@ -133,6 +135,8 @@ void pool_slot_dead(struct pool *p, struct pool_slot *s, int64_t now_mono)
     s->state = SLOT_DEAD;
     s->job_id = 0;
     s->reader.len = 0;
+    s->out.len = s->out.pos = 0;
+    s->out.failed = false;
     if (now_mono - s->started_mono < 1000) s->quick_deaths++;
     else s->quick_deaths = 0;
     int64_t delay = 0;
@@ -144,15 +148,11 @@ void pool_slot_dead(struct pool *p, struct pool_slot *s, int64_t now_mono)
     s->respawn_at = now_mono + delay;
 }
 
-int pool_send_run(struct pool_slot *s, int64_t id, const struct proto_buf *payload)
+int pool_queue_run(struct pool_slot *s, int64_t id, const struct proto_buf *payload)
 {
     if (s->fd < 0) return -1;
-    /* the channel is non-blocking for reads; a big RUN may need the worker to drain it */
-    int flags = fcntl(s->fd, F_GETFL);
-    fcntl(s->fd, F_SETFL, flags & ~O_NONBLOCK);
-    int rc = proto_send(s->fd, PROTO_RUN, id, payload->data, payload->len);
-    fcntl(s->fd, F_SETFL, flags);
-    return rc;
+    proto_put_frame(&s->out, PROTO_RUN, id, payload->data, payload->len);
+    return s->out.failed ? -1 : 0;
 }
 
 int pool_send_kill(struct pool_slot *s, int64_t id, int sig, int64_t grace_ms)
@@ -161,9 +161,25 @@ int pool_send_kill(struct pool_slot *s, int64_t id, int sig, int64_t grace_ms)
     struct proto_buf b = {0};
     proto_put_u32(&b, (uint32_t)sig);
     proto_put_i64(&b, grace_ms);
-    int rc = b.failed ? -1 : proto_send(s->fd, PROTO_KILL, id, b.data, b.len);
+    if (!b.failed) proto_put_frame(&s->out, PROTO_KILL, id, b.data, b.len);
+    int failed = b.failed || s->out.failed;
     proto_buf_free(&b);
-    return rc;
+    return failed ? -1 : pool_flush(s);
+}
+
+int pool_flush(struct pool_slot *s)
+{
+    if (s->out.failed) return -1;
+    while (s->out.pos < s->out.len) {
+        if (s->fd < 0) return -1;
+        ssize_t n = write(s->fd, s->out.data + s->out.pos, s->out.len - s->out.pos);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return 1;
+        if (n < 0) return -1;
+        s->out.pos += (size_t)n;
+    }
+    s->out.len = s->out.pos = 0;
+    return 0;
 }
 
 void pool_shutdown(struct pool *p, int64_t timeout_ms)
@@ -193,7 +209,10 @@ void pool_shutdown(struct pool *p, int64_t timeout_ms)
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    for (int i = 0; i < p->count; i++) proto_reader_free(&p->slots[i].reader);
+    for (int i = 0; i < p->count; i++) {
+        proto_reader_free(&p->slots[i].reader);
+        proto_buf_free(&p->slots[i].out);
+    }
     free(p->slots);
     p->slots = NULL;
     p->count = 0;

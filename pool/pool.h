@@ -25,6 +25,7 @@ struct pool_slot {
     int64_t respawn_at;         /* monotonic ms before which it is not respawned */
     int quick_deaths;           /* consecutive deaths soon after start (respawn backoff) */
     struct proto_reader reader; /* bytes from the worker not yet framed */
+    struct proto_buf out;       /* frames for the worker not yet written (pos: written) */
 };
 
 struct pool {
@@ -47,10 +48,15 @@ struct pool_slot *pool_slot_by_pid(struct pool *p, pid_t pid);
 /* Marks a slot dead after its process was reaped: closes its channel, schedules respawn
  * with backoff (0 ms, doubling while it keeps dying within a second of start, max 30 s). */
 void pool_slot_dead(struct pool *p, struct pool_slot *s, int64_t now_mono);
-/* Sends RUN for job id with the encoded payload; returns 0 or -1. */
-int pool_send_run(struct pool_slot *s, int64_t id, const struct proto_buf *payload);
-/* Sends KILL{signal, grace} for job id; returns 0 or -1. */
+/* Queues RUN for job id with the encoded payload (sent by pool_flush). 0, or -1 (ENOMEM). */
+int pool_queue_run(struct pool_slot *s, int64_t id, const struct proto_buf *payload);
+/* Queues KILL{signal, grace} for job id and tries to send it at once. Returns as
+ * pool_flush does. */
 int pool_send_kill(struct pool_slot *s, int64_t id, int sig, int64_t grace_ms);
+/* Writes queued frames without blocking (a stalled worker never stalls the master).
+ * Returns 0 when all are written, 1 when some wait for the socket to drain (watch it for
+ * EPOLLOUT), -1 on error (the worker is gone). */
+int pool_flush(struct pool_slot *s);
 /* Closes every channel (workers exit, killing their jobs), waits up to timeout_ms for
  * them, SIGKILLs the rest, and frees the table. */
 void pool_shutdown(struct pool *p, int64_t timeout_ms);

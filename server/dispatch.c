@@ -65,6 +65,21 @@ static void watch_slot(struct dispatch *d, int index)
         log_error("epoll_ctl() failed while watching worker %d: %s", index, strerror(errno));
 }
 
+/* Sends what is queued for a slot; if the socket is full, waits for EPOLLOUT. */
+static void flush_slot(struct dispatch *d, int index)
+{
+    struct pool_slot *s = &d->pool->slots[index];
+    int rc = pool_flush(s);
+    struct epoll_event ev = {.events = EPOLLIN | (rc == 1 ? EPOLLOUT : 0),
+                             .data.u64 = DISPATCH_WORKER_TAG | (uint64_t)index};
+    if (s->fd >= 0) epoll_ctl(d->epoll_fd, EPOLL_CTL_MOD, s->fd, &ev);
+    if (rc < 0 && s->pid > 0) {
+        log_error("write() failed while talking to worker %d: %s: replacing it", index,
+                  strerror(errno));
+        kill(s->pid, SIGKILL); /* its reaping records its job lost (or retries it) */
+    }
+}
+
 static void load_queued(void *ctx, int64_t id, int64_t priority, int64_t not_before)
 {
     struct dispatch *d = ctx;
@@ -233,13 +248,12 @@ enum dispatch_result dispatch_terminate(struct dispatch *d, int64_t id, int sig,
     struct running *r = running_job(d, id, &slot);
     if (r) {
         r->terminate = true;
-        if (pool_send_kill(&d->pool->slots[slot], id, sig, grace_ms) < 0)
-            log_warn("write() failed while sending KILL for job %lld to worker %d: %s",
-                     (long long)id, slot, strerror(errno));
+        pool_send_kill(&d->pool->slots[slot], id, sig, grace_ms);
+        flush_slot(d, slot);
         rc = DISPATCH_SIGNALED;
     } else if (queue_remove(&d->queue, id) || remove_delayed(d, id)) {
         struct store_outcome o = {.state = JOB_CANCELED, .exit_code = -1, .signal = -1,
-                                  .user_us = -1, .system_us = -1, .maxrss_kb = -1,
+                                  .pid = -1, .user_us = -1, .system_us = -1, .maxrss_kb = -1,
                                   .detail = "terminated before it started"};
         if (store_job_finish(d->store, id, JOB_QUEUED, &o, clock_wall_ms()) < 0) {
             rc = DISPATCH_ERROR;
@@ -257,6 +271,15 @@ enum dispatch_result dispatch_terminate(struct dispatch *d, int64_t id, int sig,
     }
     pthread_mutex_unlock(&d->lock);
     return rc;
+}
+
+int64_t dispatch_running_pid(struct dispatch *d, int64_t id)
+{
+    pthread_mutex_lock(&d->lock);
+    struct running *r = running_job(d, id, NULL);
+    int64_t pid = r ? r->pid : 0;
+    pthread_mutex_unlock(&d->lock);
+    return pid;
 }
 
 enum dispatch_result dispatch_delete(struct dispatch *d, int64_t id)
@@ -364,6 +387,12 @@ static void job_ended(struct dispatch *d, int slot, const struct store_outcome *
             priority = j.spec.priority;
             job_free(&j);
         }
+        /* the next attempt's output starts afresh (capture files are made on the first byte) */
+        char path[PATH_MAX + 32];
+        dispatch_output_path(d, id, "stdout", path, sizeof path);
+        unlink(path);
+        dispatch_output_path(d, id, "stderr", path, sizeof path);
+        unlink(path);
         /* the attempt's outcome stays visible in the event; the row is queued again */
         store_job_requeue(d->store, id, JOB_RUNNING, not_before, detail, now);
         count_transition(d, JOB_RUNNING, JOB_QUEUED);
@@ -387,7 +416,7 @@ static void handle_done(struct dispatch *d, int slot, struct proto_buf *payload)
         kill(d->pool->slots[slot].pid, SIGKILL); /* its reaping records the job lost */
         return;
     }
-    struct store_outcome o = {.exit_code = -1, .signal = -1,
+    struct store_outcome o = {.exit_code = -1, .signal = -1, .pid = r->pid ? r->pid : -1,
                               .stdout_bytes = (int64_t)done.stdout_bytes,
                               .stderr_bytes = (int64_t)done.stderr_bytes,
                               .truncated = done.truncated != 0,
@@ -419,10 +448,12 @@ static void handle_done(struct dispatch *d, int slot, struct proto_buf *payload)
     d->pool->slots[slot].jobs_done++;
 }
 
-void dispatch_loop_worker_input(struct dispatch *d, int index)
+void dispatch_loop_worker_event(struct dispatch *d, int index, uint32_t events)
 {
     struct pool_slot *s = &d->pool->slots[index];
     if (s->fd < 0) return;
+    if (events & EPOLLOUT) flush_slot(d, index);
+    if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
     long n = proto_reader_fill(&s->reader, s->fd);
     if (n < 0 && errno == EAGAIN) return;
     if (n <= 0) { /* EOF: the worker is exiting; its SIGCHLD does the rest */
@@ -441,10 +472,9 @@ void dispatch_loop_worker_input(struct dispatch *d, int index)
             break;
         case PROTO_STARTED:
             if (r->id == h.job_id && d->payload.len == sizeof(int32_t)) {
-                int32_t pid;
+                int32_t pid; /* kept in memory (the API shows it); stored with the outcome */
                 memcpy(&pid, d->payload.data, sizeof pid);
                 r->pid = pid;
-                store_job_pid(d->store, r->id, pid);
             }
             break;
         case PROTO_DONE:
@@ -493,7 +523,7 @@ void dispatch_loop_reap(struct dispatch *d)
             char detail[160];
             snprintf(detail, sizeof detail, "worker %d (pid %d) %s", s->index, (int)pid, how);
             struct store_outcome o = {.state = JOB_LOST, .exit_code = -1, .signal = -1,
-                                      .error = detail, .user_us = -1, .system_us = -1,
+                                      .pid = r->pid ? r->pid : -1, .error = detail, .user_us = -1, .system_us = -1,
                                       .maxrss_kb = -1, .detail = detail};
             log_warn("job %lld lost: %s", (long long)r->id, detail);
             job_ended(d, s->index, &o);
@@ -516,6 +546,7 @@ void dispatch_loop_terminate_all(struct dispatch *d, int sig, int64_t grace_ms)
         if (!r->id) continue;
         r->terminate = r->shutdown = true;
         pool_send_kill(&d->pool->slots[i], r->id, sig, grace_ms);
+        flush_slot(d, i);
     }
 }
 
@@ -591,11 +622,11 @@ static void start_one(struct dispatch *d, int slot)
                                         .max_attempts = j.spec.max_attempts};
     s->state = SLOT_BUSY;
     s->job_id = j.id;
-    if (d->payload.failed || pool_send_run(s, j.id, &d->payload) < 0) {
-        log_error("write() failed while sending job %lld to worker %d: %s", (long long)j.id, slot,
-                  strerror(errno));
-        /* the worker is going away; its reaping records the job lost (or retries it) */
-        kill(s->pid, SIGKILL);
+    /* sent after the batch commits: a crash never leaves a job started but recorded queued
+     * (which would run it twice) */
+    if (d->payload.failed || pool_queue_run(s, j.id, &d->payload) < 0) {
+        log_error("out of memory while sending job %lld to worker %d", (long long)j.id, slot);
+        kill(s->pid, SIGKILL); /* its reaping records the job lost (or retries it) */
     }
     job_free(&j);
 }
@@ -623,6 +654,8 @@ int64_t dispatch_loop_end(struct dispatch *d)
         while (!d->draining && s->state == SLOT_IDLE && d->queue.len > 0) start_one(d, i);
     }
     store_commit(d->store);
+    for (int i = 0; i < d->pool->count; i++)
+        if (d->pool->slots[i].out.len > d->pool->slots[i].out.pos) flush_slot(d, i);
     flush_finished(d);
     pthread_mutex_unlock(&d->lock);
     return wake;

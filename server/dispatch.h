@@ -47,6 +47,8 @@ enum dispatch_result dispatch_submit(struct dispatch *d, const struct job_spec *
 enum dispatch_result dispatch_terminate(struct dispatch *d, int64_t id, int sig, int64_t grace_ms);
 /* Forgets a finished job and deletes its output files; CONFLICT while it is not finished. */
 enum dispatch_result dispatch_delete(struct dispatch *d, int64_t id);
+/* The pid of a running job's main process (kept in memory while it runs), 0 if unknown. */
+int64_t dispatch_running_pid(struct dispatch *d, int64_t id);
 /* Path of a job's capture file for stream "stdout" or "stderr" into out. */
 void dispatch_output_path(const struct dispatch *d, int64_t id, const char *stream, char *out,
                           size_t n);
@@ -99,8 +101,8 @@ void dispatch_loop_begin(struct dispatch *d);
 /* Ends a batch: assigns queued jobs to idle workers, respawns dead workers when due,
  * commits, then tells the finish hook. Returns ms until it next needs to run (-1: never). */
 int64_t dispatch_loop_end(struct dispatch *d);
-/* Handles bytes from worker slot index. */
-void dispatch_loop_worker_input(struct dispatch *d, int index);
+/* Handles an epoll event (EPOLLIN, EPOLLOUT, ...) on worker slot index's channel. */
+void dispatch_loop_worker_event(struct dispatch *d, int index, uint32_t events);
 /* Reaps exited children: workers (their job becomes lost or is retried) and strangers. */
 void dispatch_loop_reap(struct dispatch *d);
 /* Stops starting jobs and refuses submits (SHUTTING_DOWN). */

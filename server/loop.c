@@ -88,7 +88,7 @@ int loop_run(const struct config *cfg, struct dispatch *d, int epoll_fd, int sig
             if (tag == 0) reap |= read_signals(sigfd, &dr);
             else if (tag == DISPATCH_WAKE_TAG) dispatch_loop_woken(d);
             else if (tag & DISPATCH_WORKER_TAG)
-                dispatch_loop_worker_input(d, (int)(tag & 0xffffffffu));
+                dispatch_loop_worker_event(d, (int)(tag & 0xffffffffu), events[i].events);
         }
         if (reap) dispatch_loop_reap(d);
         drain_step(cfg, d, &dr);

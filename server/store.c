@@ -44,7 +44,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PID] = "UPDATE jobs SET pid = ? WHERE id = ?",
     [ST_FINISH] = "UPDATE jobs SET state = ?, exit_code = ?, signal = ?, error = ?, "
                   "stdout_bytes = ?, stderr_bytes = ?, truncated = ?, user_us = ?, system_us = ?, "
-                  "maxrss_kb = ?, finished_at = ? WHERE id = ?",
+                  "maxrss_kb = ?, finished_at = ?, pid = coalesce(?, pid) WHERE id = ?",
     [ST_REQUEUE] = "UPDATE jobs SET state = 'queued', not_before = ?, pid = NULL, worker = NULL "
                    "WHERE id = ?",
     [ST_STATE_OF] = "SELECT state FROM jobs WHERE id = ?",
@@ -56,6 +56,7 @@ struct store {
     sqlite3_stmt *stmt[ST_COUNT];
     pthread_mutex_t lock; /* recursive: a batch nests the accessors' own transactions */
     int depth;
+    bool tx_open; /* BEGIN was issued in the current batch */
     bool failed; /* a statement failed inside the current transaction */
 };
 
@@ -146,10 +147,19 @@ void store_close(struct store *s)
 void store_begin(struct store *s)
 {
     pthread_mutex_lock(&s->lock);
-    if (s->depth++ == 0) {
-        s->failed = false;
+    if (s->depth++ == 0) s->failed = false;
+}
+
+/* Opens the transaction on the first write of a batch: a main-loop iteration that writes
+ * nothing costs no BEGIN/COMMIT (and takes no SQLite write lock). */
+static void tx_begin(struct store *s)
+{
+    store_begin(s);
+    if (!s->tx_open) {
         if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
             fail(s, "BEGIN");
+        else
+            s->tx_open = true;
     }
 }
 
@@ -157,14 +167,17 @@ int store_commit(struct store *s)
 {
     int rc = 0;
     if (--s->depth == 0) {
-        if (s->failed) {
+        if (s->tx_open && s->failed) {
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
             rc = -1;
-        } else if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        } else if (s->tx_open && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
             fail(s, "COMMIT");
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
             rc = -1;
+        } else if (s->failed) {
+            rc = -1;
         }
+        s->tx_open = false;
         s->failed = false;
     } else if (s->failed) {
         rc = -1;
@@ -189,7 +202,7 @@ static int add_event(struct store *s, int64_t id, int64_t now, const char *from,
 int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, int64_t now,
                       int64_t *ids)
 {
-    store_begin(s);
+    tx_begin(s);
     for (size_t i = 0; i < n && !s->failed; i++) {
         const struct job_spec *j = &specs[i];
         sqlite3_stmt *st = stmt(s, ST_INSERT_JOB);
@@ -355,7 +368,7 @@ int store_list_jobs(struct store *s, const struct store_filter *f, struct job **
 
 int store_delete_job(struct store *s, int64_t id, enum job_state *state_out)
 {
-    store_begin(s);
+    tx_begin(s);
     sqlite3_stmt *st = stmt(s, ST_STATE_OF);
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);
@@ -377,7 +390,7 @@ int store_delete_job(struct store *s, int64_t id, enum job_state *state_out)
 
 int store_job_running(struct store *s, int64_t id, int worker, int attempt, int64_t now)
 {
-    store_begin(s);
+    tx_begin(s);
     sqlite3_stmt *st = stmt(s, ST_RUNNING);
     sqlite3_bind_int(st, 1, worker);
     sqlite3_bind_int(st, 2, attempt);
@@ -394,7 +407,7 @@ int store_job_running(struct store *s, int64_t id, int worker, int attempt, int6
 
 int store_job_pid(struct store *s, int64_t id, int64_t pid)
 {
-    store_begin(s);
+    tx_begin(s);
     sqlite3_stmt *st = stmt(s, ST_PID);
     sqlite3_bind_int64(st, 1, pid);
     sqlite3_bind_int64(st, 2, id);
@@ -405,7 +418,7 @@ int store_job_pid(struct store *s, int64_t id, int64_t pid)
 int store_job_finish(struct store *s, int64_t id, enum job_state from,
                      const struct store_outcome *o, int64_t now)
 {
-    store_begin(s);
+    tx_begin(s);
     sqlite3_stmt *st = stmt(s, ST_FINISH);
     sqlite3_bind_text(st, 1, job_state_name(o->state), -1, SQLITE_STATIC);
     bind_int_or_null(st, 2, o->exit_code);
@@ -418,7 +431,8 @@ int store_job_finish(struct store *s, int64_t id, enum job_state from,
     bind_int_or_null(st, 9, o->system_us);
     bind_int_or_null(st, 10, o->maxrss_kb);
     sqlite3_bind_int64(st, 11, now);
-    sqlite3_bind_int64(st, 12, id);
+    bind_int_or_null(st, 12, o->pid > 0 ? o->pid : -1);
+    sqlite3_bind_int64(st, 13, id);
     if (sqlite3_step(st) != SQLITE_DONE) fail(s, "UPDATE job to its end");
     else add_event(s, id, now, job_state_name(from), job_state_name(o->state), o->detail);
     return store_commit(s);
@@ -427,7 +441,7 @@ int store_job_finish(struct store *s, int64_t id, enum job_state from,
 int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t not_before,
                       const char *detail, int64_t now)
 {
-    store_begin(s);
+    tx_begin(s);
     sqlite3_stmt *st = stmt(s, ST_REQUEUE);
     bind_int_or_null(st, 1, not_before > 0 ? not_before : -1);
     sqlite3_bind_int64(st, 2, id);
@@ -440,7 +454,7 @@ int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int at
                   int *requeued)
 {
     *lost = *requeued = 0;
-    store_begin(s);
+    tx_begin(s);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT id, attempt, max_attempts FROM jobs WHERE state = 'running'",

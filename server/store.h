@@ -57,6 +57,7 @@ struct store_outcome {
     int exit_code;      /* -1: null */
     int signal;         /* -1: null */
     const char *error;  /* NULL: null */
+    int64_t pid;        /* the main process; 0 or -1: keep what the row has */
     int64_t stdout_bytes, stderr_bytes;
     bool truncated;
     int64_t user_us, system_us, maxrss_kb; /* -1: unknown */
