@@ -67,7 +67,8 @@ json_t *api_job_json(const struct job *j)
     json_object_set_new(o, "signal", int_or_null(j->signal));
     json_object_set_new(o, "error", string_or_null(j->error));
     json_object_set_new(o, "pid", int_or_null(j->pid));
-    json_object_set_new(o, "worker", int_or_null(j->worker));
+    /* a queued job may be reserved by a worker already: it shows once the job runs */
+    json_object_set_new(o, "worker", int_or_null(j->state == JOB_QUEUED ? -1 : j->worker));
     json_object_set_new(o, "attempt", json_integer(j->attempt));
     json_object_set_new(o, "max_attempts", json_integer(j->spec.max_attempts));
     json_object_set_new(o, "created_at", time_or_null(j->created_at));

@@ -175,7 +175,7 @@ int proto_decode_done(struct proto_buf *b, struct proto_done *d)
     uint32_t n;
     const char *err = proto_get_str(b, &n);
     if (b->failed || b->pos != b->len) return -1;
-    if (d->end < PROTO_END_EXITED || d->end > PROTO_END_SPAWN_ERROR) return -1;
+    if (d->end < PROTO_END_EXITED || d->end > PROTO_END_NOT_STARTED) return -1;
     if (d->cause > PROTO_CAUSE_KILLED || d->truncated > 3 || bits >> 24) return -1;
     if (n >= sizeof d->error) n = sizeof d->error - 1;
     memcpy(d->error, err, n);

@@ -8,16 +8,18 @@
 #include <stdint.h>
 
 /* Bump when a message type or payload layout changes. */
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 /* Payloads longer than this are rejected before anything is allocated. */
 #define PROTO_MAX_PAYLOAD (16u * 1024u * 1024u)
 
 enum proto_type {
-    PROTO_READY = 1, /* worker -> master: idle, send me a job */
-    PROTO_RUN,       /* master -> worker: run this job (payload: struct proto_run) */
+    PROTO_READY = 1, /* worker -> master: started and idle (once) */
+    PROTO_RUN,       /* master -> worker: run this job next (payload: struct proto_run); a
+                      * worker holds at most one RUN besides the job it runs */
     PROTO_STARTED,   /* worker -> master: the job's process exists (payload: pid) */
     PROTO_DONE,      /* worker -> master: the job ended (payload: struct proto_done) */
-    PROTO_KILL,      /* master -> worker: signal the job's tree, SIGKILL after grace */
+    PROTO_KILL,      /* master -> worker: signal the job's tree, SIGKILL after grace; a job
+                      * not started yet is dropped (DONE with PROTO_END_NOT_STARTED) */
     PROTO_TYPE_MAX
 };
 
@@ -37,7 +39,12 @@ struct proto_buf {
 };
 
 /* How a job's main process ended. */
-enum proto_end { PROTO_END_EXITED = 1, PROTO_END_SIGNALED, PROTO_END_SPAWN_ERROR };
+enum proto_end {
+    PROTO_END_EXITED = 1,
+    PROTO_END_SIGNALED,
+    PROTO_END_SPAWN_ERROR,
+    PROTO_END_NOT_STARTED /* withdrawn by a KILL before it started */
+};
 /* Why the worker ended it, if it did. */
 enum proto_cause { PROTO_CAUSE_NONE = 0, PROTO_CAUSE_TIMEOUT, PROTO_CAUSE_KILLED };
 

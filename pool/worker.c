@@ -25,8 +25,16 @@
 struct worker {
     int channel, sigfd, index;
     struct proto_reader reader;
-    struct proto_buf payload;     /* the frame being handled */
-    struct proto_buf run_payload; /* the current RUN, which the job's strings point into */
+    struct proto_buf payload;      /* the frame being handled */
+    struct proto_buf run_payload;  /* the current RUN, which the job's strings point into */
+    /* RUNs held to start, in order, as soon as the current job ends: the master keeps one
+     * here while a job runs; a second can arrive while a job it canceled is being killed */
+    struct held {
+        int64_t id;
+        struct proto_buf payload;
+        struct proto_run run;
+    } held[2];
+    int nheld;
     struct tree tree;             /* how this worker ends a job's whole tree */
 };
 
@@ -96,34 +104,63 @@ static void handle_signals(struct worker *w, struct running *r)
     reap(r);
 }
 
-/* Handles the frames already buffered: KILL for the running job, or one RUN when idle
- * (frames after a RUN stay buffered for the job's loop). Returns false if corrupt. */
-static bool process_frames(struct worker *w, struct running *r, struct proto_run *run,
-                           int64_t *run_id)
+static void send_not_started(struct worker *w, int64_t id);
+
+/* Index of held job id, or -1. */
+static int held_index(const struct worker *w, int64_t id)
+{
+    for (int k = 0; k < w->nheld; k++)
+        if (w->held[k].id == id && id) return k;
+    return -1;
+}
+
+/* Removes held[k], keeping the order (its payload buffer is kept for reuse). */
+static void drop_held(struct worker *w, int k)
+{
+    struct held gone = w->held[k];
+    for (int i = k; i + 1 < w->nheld; i++) w->held[i] = w->held[i + 1];
+    w->nheld--;
+    w->held[w->nheld] = gone;
+    w->held[w->nheld].id = 0;
+}
+
+/* Handles the frames already buffered: KILL for the running job (r, may be NULL) or the
+ * next one, and a RUN to hold as the next job. Returns false if the stream is corrupt. */
+static bool process_frames(struct worker *w, struct running *r)
 {
     struct proto_header h;
     int got;
     while ((got = proto_reader_next(&w->reader, &h, &w->payload)) == 1) {
-        if (h.type == PROTO_KILL && r && h.job_id == r->id) {
+        int k = held_index(w, h.job_id);
+        if (h.type == PROTO_KILL && k >= 0) {
+            drop_held(w, k); /* not started: dropped */
+            send_not_started(w, h.job_id);
+        } else if (h.type == PROTO_KILL && r && h.job_id == r->id) {
             uint32_t sig = proto_get_u32(&w->payload);
             int64_t grace = proto_get_i64(&w->payload);
-            if (w->payload.failed || sig == 0 || sig >= (uint32_t)NSIG || grace < 0) continue;
-            if (r->exited) continue; /* it ended on its own first: not a terminate */
+            if (w->payload.failed || sig >= (uint32_t)NSIG || grace < 0) continue;
+            if (sig == 0 || r->exited) continue; /* sig 0 withdraws a job not started */
             if (r->done.cause == PROTO_CAUSE_NONE) r->done.cause = PROTO_CAUSE_KILLED;
             tree_signal(r->tree, r->job.pid, (int)sig);
             int64_t at = now_ms() + grace;
             if (!r->kill_at_ms || at < r->kill_at_ms) r->kill_at_ms = at;
-        } else if (h.type == PROTO_RUN && !r && run) {
-            struct proto_buf tmp = w->run_payload; /* keep the RUN's bytes alive */
-            w->run_payload = w->payload;
+        } else if (h.type == PROTO_RUN) {
+            if (w->nheld == 2) {
+                errno = EPROTO;
+                worker_log(w, "a third RUN while two are waiting");
+                return false;
+            }
+            struct held *hd = &w->held[w->nheld];
+            struct proto_buf tmp = hd->payload; /* keep the RUN's bytes alive */
+            hd->payload = w->payload;
             w->payload = tmp;
-            if (proto_decode_run(&w->run_payload, run) < 0) {
+            if (proto_decode_run(&hd->payload, &hd->run) < 0) {
                 errno = EPROTO;
                 worker_log(w, "malformed RUN message");
                 return false;
             }
-            *run_id = h.job_id;
-            return true;
+            hd->id = h.job_id;
+            w->nheld++;
         } /* a KILL for a job already done is stale: ignore it */
     }
     if (got < 0) {
@@ -135,28 +172,39 @@ static bool process_frames(struct worker *w, struct running *r, struct proto_run
 }
 
 /* Reads from the channel and handles what arrived; false when closed or corrupt. */
-static bool handle_channel(struct worker *w, struct running *r, struct proto_run *run,
-                           int64_t *run_id)
+static bool handle_channel(struct worker *w, struct running *r)
 {
     long n = proto_reader_fill(&w->reader, w->channel);
     if (n == 0 || (n < 0 && errno != EAGAIN)) return false;
-    return process_frames(w, r, run, run_id);
+    return process_frames(w, r);
 }
 
-/* Reports the job's end and, in the same write, that we are ready for the next one. */
-static void send_done_ready(struct worker *w, int64_t id, const struct proto_done *d)
+static void send_frames(struct worker *w, struct proto_buf *frames, const char *what)
+{
+    int rc = frames->failed ? -1 : proto_write_all(w->channel, frames->data, frames->len);
+    proto_buf_free(frames);
+    if (rc < 0) {
+        worker_log(w, what);
+        die_with_job(NULL);
+    }
+}
+
+/* Reports a job's end. The master counts the worker free again when it reads it. */
+static void send_done(struct worker *w, int64_t id, const struct proto_done *d)
 {
     struct proto_buf payload = {0}, frames = {0};
     proto_encode_done(&payload, d);
     proto_put_frame(&frames, PROTO_DONE, id, payload.data, payload.len);
-    proto_put_frame(&frames, PROTO_READY, 0, NULL, 0);
-    int rc = payload.failed || frames.failed ? -1 : proto_write_all(w->channel, frames.data, frames.len);
+    if (payload.failed) frames.failed = true;
     proto_buf_free(&payload);
-    proto_buf_free(&frames);
-    if (rc < 0) {
-        worker_log(w, "write() failed while reporting DONE");
-        die_with_job(NULL);
-    }
+    send_frames(w, &frames, "write() failed while reporting DONE");
+}
+
+/* Reports that the held RUN was withdrawn before it started. */
+static void send_not_started(struct worker *w, int64_t id)
+{
+    struct proto_done d = {.end = PROTO_END_NOT_STARTED};
+    send_done(w, id, &d);
 }
 
 static void finish_outcome(struct running *r)
@@ -187,14 +235,14 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run)
             }
         }
         spawn_close(&r.job);
-        send_done_ready(w, id, &r.done);
+        send_done(w, id, &r.done);
         return;
     }
     int32_t pid = r.job.pid;
     if (proto_send(w->channel, PROTO_STARTED, id, &pid, sizeof pid) < 0) die_with_job(&r);
     if (run->timeout_ms > 0) r.deadline_ms = now_ms() + run->timeout_ms;
     r.grace_ms = run->kill_grace_ms;
-    if (!process_frames(w, &r, NULL, NULL)) die_with_job(&r); /* a KILL sent with the RUN */
+    if (!process_frames(w, &r)) die_with_job(&r); /* a KILL sent with the RUN */
 
     for (;;) {
         int64_t now = now_ms();
@@ -229,13 +277,13 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run)
         if (fds[1].revents) handle_signals(w, &r);
         if (fds[2].revents) spawn_drain(&r.job, &r.job.out);
         if (fds[3].revents) spawn_drain(&r.job, &r.job.err);
-        if (fds[0].revents && !handle_channel(w, &r, NULL, NULL)) die_with_job(&r);
+        if (fds[0].revents && !handle_channel(w, &r)) die_with_job(&r);
     }
     spawn_drain(&r.job, &r.job.out);
     spawn_drain(&r.job, &r.job.err);
     finish_outcome(&r);
     spawn_close(&r.job);
-    send_done_ready(w, id, &r.done);
+    send_done(w, id, &r.done);
 }
 
 static int worker_loop(struct worker *w);
@@ -248,6 +296,8 @@ int worker_main(int channel_fd, int index)
     proto_reader_free(&w.reader);
     proto_buf_free(&w.payload);
     proto_buf_free(&w.run_payload);
+    proto_buf_free(&w.held[0].payload);
+    proto_buf_free(&w.held[1].payload);
     if (w.sigfd >= 0) close(w.sigfd);
     tree_close(&w.tree);
     return rc;
@@ -279,10 +329,10 @@ static int worker_loop(struct worker *w)
 
     spawn_init();
     if (proto_send(w->channel, PROTO_READY, 0, NULL, 0) < 0) return 0;
-    for (;;) { /* each job ends with DONE + READY */
-        struct proto_run run;
-        int64_t run_id = 0;
-        while (run_id == 0) {
+    for (;;) {
+        /* the master keeps a next job here while one runs, so a job that ends is followed
+         * by the next one at once, without a round trip to the master */
+        while (w->nheld == 0) {
             struct pollfd fds[2] = {{w->channel, POLLIN, 0}, {w->sigfd, POLLIN, 0}};
             if (poll(fds, 2, -1) < 0) {
                 if (errno == EINTR) continue;
@@ -290,8 +340,14 @@ static int worker_loop(struct worker *w)
                 return 1;
             }
             if (fds[1].revents) handle_signals(w, NULL);
-            if (fds[0].revents && !handle_channel(w, NULL, &run, &run_id)) return 0;
+            if (fds[0].revents && !handle_channel(w, NULL)) return 0;
         }
-        run_job(w, run_id, &run);
+        struct proto_buf tmp = w->run_payload; /* the first held RUN becomes the current one */
+        w->run_payload = w->held[0].payload;
+        w->held[0].payload = tmp;
+        struct proto_run run = w->held[0].run;
+        int64_t id = w->held[0].id;
+        drop_held(w, 0);
+        run_job(w, id, &run);
     }
 }

@@ -8,6 +8,8 @@
 int64_t clock_wall_ms(void);
 /* Milliseconds of CLOCK_MONOTONIC (for deadlines and intervals). */
 int64_t clock_mono_ms(void);
+/* Microseconds of CLOCK_MONOTONIC (for latencies below a millisecond). */
+int64_t clock_mono_us(void);
 /* Writes ms as "2026-11-27T12:00:00.123Z" into out (at least 32 bytes). */
 void clock_format(int64_t ms, char out[32]);
 

@@ -24,13 +24,19 @@ struct delayed {
     int64_t id, priority, not_before; /* wall ms */
 };
 
-/* The job a worker slot runs. */
+/* A job sent to a worker slot: the one it runs (cur) or the one it holds to start as soon
+ * as that ends (next). The row stays queued, with `worker` set (a reservation), until the
+ * worker says STARTED. */
 struct running {
     int64_t id;            /* 0: none */
     int64_t pid;           /* the job's process (group), 0 until STARTED */
+    int64_t since_us;      /* monotonic µs it became ready to run (dispatch latency) */
+    int64_t priority;
     int attempt, max_attempts;
+    bool started;          /* STARTED seen: the row says running */
     bool terminate;        /* a terminate request reached it */
     bool shutdown;         /* ... sent by the server's drain */
+    bool withdrawing;      /* asked back (not started) so an idle worker can take it */
 };
 
 struct dispatch {
@@ -44,7 +50,8 @@ struct dispatch {
     struct queue queue;
     struct delayed *delayed;
     size_t n_delayed, cap_delayed;
-    struct running *running; /* one per slot */
+    struct running *running; /* per slot: the job it runs (or is about to) */
+    struct running *next;    /* per slot: the job it holds to start next */
     bool draining;
     int64_t last_ready_mono; /* a worker said READY then (health: is the pool working?) */
     struct proto_buf payload;
@@ -54,6 +61,8 @@ struct dispatch {
     void *on_finish_ctx;
     struct dispatch_stats stats;
 };
+
+static void promote_next(struct dispatch *d, int slot);
 
 static const double latency_bounds[DISPATCH_LATENCY_BUCKETS] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30};
@@ -93,7 +102,7 @@ static void load_queued(void *ctx, int64_t id, int64_t priority, int64_t not_bef
         }
         d->delayed[d->n_delayed++] = (struct delayed){id, priority, not_before};
     } else {
-        queue_push(&d->queue, priority, id);
+        queue_push_since(&d->queue, priority, id, clock_mono_us());
     }
 }
 
@@ -117,8 +126,9 @@ struct dispatch *dispatch_create(const struct config *cfg, struct store *store, 
     snprintf(d->output_dir, sizeof d->output_dir, "%s/output", cfg->data_dir);
     d->last_ready_mono = clock_mono_ms();
     d->running = calloc((size_t)pool->count, sizeof *d->running);
+    d->next = calloc((size_t)pool->count, sizeof *d->next);
     memcpy(d->stats.latency_bounds, latency_bounds, sizeof latency_bounds);
-    if (!d->running || store_each_queued(store, load_queued, d) < 0 ||
+    if (!d->running || !d->next || store_each_queued(store, load_queued, d) < 0 ||
         store_count_states(store, d->stats.jobs) < 0) {
         dispatch_destroy(d);
         return NULL;
@@ -135,6 +145,7 @@ void dispatch_destroy(struct dispatch *d)
     queue_free(&d->queue);
     free(d->delayed);
     free(d->running);
+    free(d->next);
     free(d->finished);
     proto_buf_free(&d->payload);
     pthread_mutex_destroy(&d->lock);
@@ -195,7 +206,7 @@ enum dispatch_result dispatch_submit(struct dispatch *d, const struct job_spec *
     if (store_insert_jobs(d->store, specs, n, *created_at, ids) < 0) return DISPATCH_ERROR;
     pthread_mutex_lock(&d->lock);
     for (size_t i = 0; i < n; i++) {
-        if (queue_push(&d->queue, specs[i].priority, ids[i]) < 0)
+        if (queue_push_since(&d->queue, specs[i].priority, ids[i], clock_mono_us()) < 0)
             log_error("out of memory while queueing job %lld: it runs after a restart",
                       (long long)ids[i]);
         d->stats.jobs[JOB_QUEUED]++;
@@ -230,14 +241,33 @@ static bool remove_delayed(struct dispatch *d, int64_t id)
     return false;
 }
 
+/* The job id on a worker slot (running, or held as its next), or NULL. */
 static struct running *running_job(struct dispatch *d, int64_t id, int *slot)
 {
-    for (int i = 0; i < d->pool->count; i++)
-        if (d->running[i].id == id) {
+    for (int i = 0; i < d->pool->count; i++) {
+        struct running *r = d->running[i].id == id ? &d->running[i]
+                            : d->next[i].id == id  ? &d->next[i]
+                                                   : NULL;
+        if (r && id) {
             if (slot) *slot = i;
-            return &d->running[i];
+            return r;
         }
+    }
     return NULL;
+}
+
+/* Records a job that never started as canceled (called with the lock held). */
+static enum dispatch_result cancel_queued(struct dispatch *d, int64_t id)
+{
+    struct store_outcome o = {.state = JOB_CANCELED, .exit_code = -1, .signal = -1, .pid = -1,
+                              .user_us = -1, .system_us = -1, .maxrss_kb = -1,
+                              .detail = "terminated before it started"};
+    if (store_job_finish(d->store, id, JOB_QUEUED, &o, clock_wall_ms()) < 0)
+        return DISPATCH_ERROR;
+    count_transition(d, JOB_QUEUED, JOB_CANCELED);
+    note_finished(d, id);
+    flush_finished(d);
+    return DISPATCH_CANCELED;
 }
 
 enum dispatch_result dispatch_terminate(struct dispatch *d, int64_t id, int sig, int64_t grace_ms)
@@ -246,23 +276,23 @@ enum dispatch_result dispatch_terminate(struct dispatch *d, int64_t id, int sig,
     pthread_mutex_lock(&d->lock);
     int slot;
     struct running *r = running_job(d, id, &slot);
-    if (r) {
+    if (r && !r->started) {
+        /* sent to a worker, not started: canceled now, like any queued job. The worker drops
+         * it on this KILL; if it started it in this very instant, SIGKILL ends it at once
+         * and whatever it reports about the job is ignored (the job is no longer its). */
+        pool_send_kill(&d->pool->slots[slot], id, SIGKILL, 0);
+        flush_slot(d, slot);
+        bool was_cur = r == &d->running[slot];
+        memset(r, 0, sizeof *r);
+        if (was_cur) promote_next(d, slot);
+        rc = cancel_queued(d, id);
+    } else if (r) {
         r->terminate = true;
         pool_send_kill(&d->pool->slots[slot], id, sig, grace_ms);
         flush_slot(d, slot);
         rc = DISPATCH_SIGNALED;
     } else if (queue_remove(&d->queue, id) || remove_delayed(d, id)) {
-        struct store_outcome o = {.state = JOB_CANCELED, .exit_code = -1, .signal = -1,
-                                  .pid = -1, .user_us = -1, .system_us = -1, .maxrss_kb = -1,
-                                  .detail = "terminated before it started"};
-        if (store_job_finish(d->store, id, JOB_QUEUED, &o, clock_wall_ms()) < 0) {
-            rc = DISPATCH_ERROR;
-        } else {
-            count_transition(d, JOB_QUEUED, JOB_CANCELED);
-            note_finished(d, id);
-            flush_finished(d);
-            rc = DISPATCH_CANCELED;
-        }
+        rc = cancel_queued(d, id);
     } else {
         struct job j;
         int found = store_get_job(d->store, id, &j, false);
@@ -277,7 +307,7 @@ int64_t dispatch_running_pid(struct dispatch *d, int64_t id)
 {
     pthread_mutex_lock(&d->lock);
     struct running *r = running_job(d, id, NULL);
-    int64_t pid = r ? r->pid : 0;
+    int64_t pid = r && r->started ? r->pid : 0;
     pthread_mutex_unlock(&d->lock);
     return pid;
 }
@@ -366,6 +396,48 @@ static void observe_latency(struct dispatch *d, double seconds)
     d->stats.latency_count++;
 }
 
+/* The slot's current job is over: the job it held (if any) is the one it runs now. */
+static void promote_next(struct dispatch *d, int slot)
+{
+    d->running[slot] = d->next[slot];
+    memset(&d->next[slot], 0, sizeof d->next[slot]);
+    struct pool_slot *s = &d->pool->slots[slot];
+    s->job_id = d->running[slot].id;
+    if (s->state != SLOT_DEAD && s->state != SLOT_STARTING)
+        s->state = s->job_id ? SLOT_BUSY : SLOT_IDLE;
+}
+
+/* A job sent to a worker came back unstarted (withdrawn, terminated before it started, or
+ * its worker died first): canceled if a terminate asked for it, else queued again. */
+static void job_unstarted(struct dispatch *d, struct running *r)
+{
+    int64_t now = clock_wall_ms();
+    if (r->terminate && !r->shutdown) {
+        struct store_outcome o = {.state = JOB_CANCELED, .exit_code = -1, .signal = -1,
+                                  .user_us = -1, .system_us = -1, .maxrss_kb = -1,
+                                  .detail = "terminated before it started"};
+        store_job_finish(d->store, r->id, JOB_QUEUED, &o, now);
+        count_transition(d, JOB_QUEUED, JOB_CANCELED);
+        note_finished(d, r->id);
+    } else {
+        store_job_unreserve(d->store, r->id);
+        queue_push_since(&d->queue, r->priority, r->id, r->since_us);
+    }
+    memset(r, 0, sizeof *r);
+}
+
+/* The worker started the slot's current job: the row says running from now. */
+static void job_started(struct dispatch *d, int slot, int64_t pid)
+{
+    struct running *r = &d->running[slot];
+    if (r->started) return;
+    r->started = true;
+    r->pid = pid;
+    store_job_running(d->store, r->id, slot, r->attempt, clock_wall_ms());
+    count_transition(d, JOB_QUEUED, JOB_RUNNING);
+    observe_latency(d, (double)(clock_mono_us() - r->since_us) / 1e6);
+}
+
 /* Ends a job that was running on slot: records the outcome or re-queues it for a retry. */
 static void job_ended(struct dispatch *d, int slot, const struct store_outcome *o)
 {
@@ -402,20 +474,34 @@ static void job_ended(struct dispatch *d, int slot, const struct store_outcome *
         count_transition(d, JOB_RUNNING, o->state);
         note_finished(d, id);
     }
-    memset(r, 0, sizeof *r);
-    d->pool->slots[slot].job_id = 0;
+    promote_next(d, slot);
 }
 
-static void handle_done(struct dispatch *d, int slot, struct proto_buf *payload)
+static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_buf *payload)
 {
     struct proto_done done;
-    struct running *r = &d->running[slot];
+    struct running *r = d->running[slot].id == id ? &d->running[slot]
+                        : d->next[slot].id == id  ? &d->next[slot]
+                                                  : NULL;
+    if (!r || !id) return; /* not ours: stale */
     if (proto_decode_done(payload, &done) < 0) {
         log_error("worker %d sent a malformed DONE for job %lld: replacing it", slot,
-                  (long long)r->id);
+                  (long long)id);
         kill(d->pool->slots[slot].pid, SIGKILL); /* its reaping records the job lost */
         return;
     }
+    if (done.end == PROTO_END_NOT_STARTED) {
+        bool was_cur = r == &d->running[slot];
+        job_unstarted(d, r);
+        if (was_cur) promote_next(d, slot);
+        return;
+    }
+    if (r != &d->running[slot]) { /* the worker ran its held job before the current one? */
+        log_error("worker %d ended job %lld out of order: replacing it", slot, (long long)id);
+        kill(d->pool->slots[slot].pid, SIGKILL);
+        return;
+    }
+    if (!r->started) job_started(d, slot, 0); /* a spawn error comes without STARTED */
     struct store_outcome o = {.exit_code = -1, .signal = -1, .pid = r->pid ? r->pid : -1,
                               .stdout_bytes = (int64_t)done.stdout_bytes,
                               .stderr_bytes = (int64_t)done.stderr_bytes,
@@ -467,18 +553,19 @@ void dispatch_loop_worker_event(struct dispatch *d, int index, uint32_t events)
         struct running *r = &d->running[index];
         switch (h.type) {
         case PROTO_READY:
-            if (r->id == 0) s->state = SLOT_IDLE;
+            if (s->state == SLOT_STARTING) s->state = r->id ? SLOT_BUSY : SLOT_IDLE;
             d->last_ready_mono = clock_mono_ms();
             break;
         case PROTO_STARTED:
-            if (r->id == h.job_id && d->payload.len == sizeof(int32_t)) {
+            if (r->id == h.job_id && r->id && d->payload.len == sizeof(int32_t)) {
                 int32_t pid; /* kept in memory (the API shows it); stored with the outcome */
                 memcpy(&pid, d->payload.data, sizeof pid);
-                r->pid = pid;
+                job_started(d, index, pid);
             }
             break;
         case PROTO_DONE:
-            if (r->id == h.job_id && r->id) handle_done(d, index, &d->payload);
+            handle_done(d, index, h.job_id, &d->payload);
+            d->last_ready_mono = clock_mono_ms();
             break;
         default:
             log_error("worker %d sent an unexpected message type %d", index, h.type);
@@ -511,7 +598,10 @@ void dispatch_loop_reap(struct dispatch *d)
         char how[96];
         describe_status(status, how, sizeof how);
         struct running *r = &d->running[s->index];
-        if (r->id) {
+        if (d->next[s->index].id) job_unstarted(d, &d->next[s->index]); /* never started */
+        if (r->id && !r->started) {
+            job_unstarted(d, r); /* sent, not started: it runs elsewhere */
+        } else if (r->id) {
             /* its job's tree is orphaned now: kill it rather than let it run unseen */
             if (r->pid > 0) kill(-(pid_t)r->pid, SIGKILL);
             pid_t live[1024];
@@ -523,8 +613,9 @@ void dispatch_loop_reap(struct dispatch *d)
             char detail[160];
             snprintf(detail, sizeof detail, "worker %d (pid %d) %s", s->index, (int)pid, how);
             struct store_outcome o = {.state = JOB_LOST, .exit_code = -1, .signal = -1,
-                                      .pid = r->pid ? r->pid : -1, .error = detail, .user_us = -1, .system_us = -1,
-                                      .maxrss_kb = -1, .detail = detail};
+                                      .pid = r->pid ? r->pid : -1, .error = detail,
+                                      .user_us = -1, .system_us = -1, .maxrss_kb = -1,
+                                      .detail = detail};
             log_warn("job %lld lost: %s", (long long)r->id, detail);
             job_ended(d, s->index, &o);
         }
@@ -534,9 +625,20 @@ void dispatch_loop_reap(struct dispatch *d)
     }
 }
 
+/* Asks a worker to give back the job it holds unstarted (it answers NOT_STARTED). */
+static void withdraw_next(struct dispatch *d, int slot)
+{
+    struct running *n = &d->next[slot];
+    if (!n->id || n->withdrawing) return;
+    n->withdrawing = true;
+    pool_send_kill(&d->pool->slots[slot], n->id, 0, 0);
+    flush_slot(d, slot);
+}
+
 void dispatch_loop_drain(struct dispatch *d)
 {
     d->draining = true;
+    for (int i = 0; i < d->pool->count; i++) withdraw_next(d, i); /* they stay queued */
 }
 
 void dispatch_loop_terminate_all(struct dispatch *d, int sig, int64_t grace_ms)
@@ -553,8 +655,7 @@ void dispatch_loop_terminate_all(struct dispatch *d, int sig, int64_t grace_ms)
 int dispatch_loop_running(struct dispatch *d)
 {
     int n = 0;
-    for (int i = 0; i < d->pool->count; i++)
-        if (d->running[i].id) n++;
+    for (int i = 0; i < d->pool->count; i++) n += (d->running[i].id != 0) + (d->next[i].id != 0);
     return n;
 }
 
@@ -564,7 +665,7 @@ static int64_t release_delayed(struct dispatch *d, int64_t now)
     int64_t next = -1;
     for (size_t i = 0; i < d->n_delayed;) {
         if (d->delayed[i].not_before <= now) {
-            queue_push(&d->queue, d->delayed[i].priority, d->delayed[i].id);
+            queue_push_since(&d->queue, d->delayed[i].priority, d->delayed[i].id, clock_mono_us());
             d->delayed[i] = d->delayed[--d->n_delayed];
             continue;
         }
@@ -575,9 +676,10 @@ static int64_t release_delayed(struct dispatch *d, int64_t now)
     return next;
 }
 
-/* Takes the next queued job and sends it to the idle worker in slot (a stale or unreadable
- * entry is dropped instead, leaving the slot idle). */
-static void start_one(struct dispatch *d, int slot)
+/* Takes the next queued job and sends it to slot r (its current or its next job; a stale or
+ * unreadable entry is dropped instead). The row is reserved (worker set) in this batch; the
+ * RUN goes out after the commit, so a crash never leaves a job started but unrecorded. */
+static void assign(struct dispatch *d, int slot, struct running *r)
 {
     struct queue_entry e;
     if (!queue_pop(&d->queue, &e)) return;
@@ -591,7 +693,6 @@ static void start_one(struct dispatch *d, int slot)
         job_free(&j);
         return;
     }
-    int64_t now = clock_wall_ms();
     char out_path[PATH_MAX + 32], err_path[PATH_MAX + 32];
     dispatch_output_path(d, j.id, "stdout", out_path, sizeof out_path);
     dispatch_output_path(d, j.id, "stderr", err_path, sizeof err_path);
@@ -614,19 +715,17 @@ static void start_one(struct dispatch *d, int slot)
     d->payload.failed = false;
     proto_encode_run(&d->payload, &run);
     struct pool_slot *s = &d->pool->slots[slot];
-    int attempt = j.attempt + 1;
-    store_job_running(d->store, j.id, slot, attempt, now);
-    count_transition(d, JOB_QUEUED, JOB_RUNNING);
-    observe_latency(d, (double)(now - j.created_at) / 1000.0);
-    d->running[slot] = (struct running){.id = j.id, .attempt = attempt,
-                                        .max_attempts = j.spec.max_attempts};
-    s->state = SLOT_BUSY;
-    s->job_id = j.id;
-    /* sent after the batch commits: a crash never leaves a job started but recorded queued
-     * (which would run it twice) */
+    store_job_reserve(d->store, j.id, slot);
+    *r = (struct running){.id = j.id, .attempt = j.attempt + 1, .priority = j.spec.priority,
+                          .max_attempts = j.spec.max_attempts,
+                          .since_us = e.since_us ? e.since_us : clock_mono_us()};
+    if (r == &d->running[slot]) {
+        s->state = SLOT_BUSY;
+        s->job_id = j.id;
+    }
     if (d->payload.failed || pool_queue_run(s, j.id, &d->payload) < 0) {
         log_error("out of memory while sending job %lld to worker %d", (long long)j.id, slot);
-        kill(s->pid, SIGKILL); /* its reaping records the job lost (or retries it) */
+        kill(s->pid, SIGKILL); /* its reaping puts the job back in the queue */
     }
     job_free(&j);
 }
@@ -651,7 +750,21 @@ int64_t dispatch_loop_end(struct dispatch *d)
                 if (wake < 0 || w < wake) wake = w < 0 ? 0 : w;
             }
         }
-        while (!d->draining && s->state == SLOT_IDLE && d->queue.len > 0) start_one(d, i);
+        while (!d->draining && s->state == SLOT_IDLE && d->queue.len > 0)
+            assign(d, i, &d->running[i]);
+    }
+    /* each busy worker also holds the next job, so it starts it the moment the current one
+     * ends; an idle worker with nothing queued takes back a held job from a busy one, so a
+     * long job never keeps a short one waiting behind it */
+    bool idle_worker = false;
+    for (int i = 0; i < d->pool->count; i++)
+        if (d->pool->slots[i].state == SLOT_IDLE) idle_worker = true;
+    for (int i = 0; i < d->pool->count && !d->draining; i++) {
+        struct pool_slot *s = &d->pool->slots[i];
+        if (s->state == SLOT_BUSY && !d->next[i].id && d->queue.len > 0)
+            assign(d, i, &d->next[i]);
+        if (idle_worker && d->queue.len == 0 && d->next[i].id && d->running[i].started)
+            withdraw_next(d, i);
     }
     store_commit(d->store);
     for (int i = 0; i < d->pool->count; i++)

@@ -37,6 +37,11 @@ static void sift_down(struct queue *q, size_t i)
 
 int queue_push(struct queue *q, int64_t priority, int64_t id)
 {
+    return queue_push_since(q, priority, id, 0);
+}
+
+int queue_push_since(struct queue *q, int64_t priority, int64_t id, int64_t since_us)
+{
     if (q->len == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 256;
         struct queue_entry *h = realloc(q->heap, cap * sizeof *h);
@@ -44,7 +49,7 @@ int queue_push(struct queue *q, int64_t priority, int64_t id)
         q->heap = h;
         q->cap = cap;
     }
-    q->heap[q->len] = (struct queue_entry){priority, id};
+    q->heap[q->len] = (struct queue_entry){priority, id, since_us};
     sift_up(q, q->len++);
     return 0;
 }

@@ -10,6 +10,7 @@
 struct queue_entry {
     int64_t priority;
     int64_t id;
+    int64_t since_us; /* when it became ready to run (monotonic µs), 0: unknown */
 };
 
 struct queue {
@@ -19,6 +20,8 @@ struct queue {
 
 /* Adds a job; returns 0 or -1 on ENOMEM. O(log n). */
 int queue_push(struct queue *q, int64_t priority, int64_t id);
+/* Adds a job that became ready to run at since_us (for the dispatch latency). */
+int queue_push_since(struct queue *q, int64_t priority, int64_t id, int64_t since_us);
 /* Looks at the next job without taking it; false when empty. */
 bool queue_peek(const struct queue *q, struct queue_entry *out);
 /* Takes the next job; false when empty. O(log n). */

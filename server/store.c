@@ -23,6 +23,7 @@ enum stmt_id {
     ST_GET_STDIN,
     ST_RUNNING,
     ST_PID,
+    ST_RESERVE,
     ST_FINISH,
     ST_REQUEUE,
     ST_STATE_OF,
@@ -42,6 +43,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                    "pid = NULL, exit_code = NULL, signal = NULL, error = NULL, finished_at = NULL "
                    "WHERE id = ?",
     [ST_PID] = "UPDATE jobs SET pid = ? WHERE id = ?",
+    [ST_RESERVE] = "UPDATE jobs SET worker = ? WHERE id = ? AND state = 'queued'",
     [ST_FINISH] = "UPDATE jobs SET state = ?, exit_code = ?, signal = ?, error = ?, "
                   "stdout_bytes = ?, stderr_bytes = ?, truncated = ?, user_us = ?, system_us = ?, "
                   "maxrss_kb = ?, finished_at = ?, pid = coalesce(?, pid) WHERE id = ?",
@@ -405,6 +407,21 @@ int store_job_running(struct store *s, int64_t id, int worker, int attempt, int6
     return store_commit(s);
 }
 
+int store_job_reserve(struct store *s, int64_t id, int worker)
+{
+    tx_begin(s);
+    sqlite3_stmt *st = stmt(s, ST_RESERVE);
+    bind_int_or_null(st, 1, worker);
+    sqlite3_bind_int64(st, 2, id);
+    if (sqlite3_step(st) != SQLITE_DONE) fail(s, "UPDATE job reservation");
+    return store_commit(s);
+}
+
+int store_job_unreserve(struct store *s, int64_t id)
+{
+    return store_job_reserve(s, id, -1);
+}
+
 int store_job_pid(struct store *s, int64_t id, int64_t pid)
 {
     tx_begin(s);
@@ -456,8 +473,15 @@ int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int at
     *lost = *requeued = 0;
     tx_begin(s);
     sqlite3_stmt *st;
+    /* a reserved job may have started just before the crash: count it as an attempt */
+    if (sqlite3_exec(s->db,
+                     "UPDATE jobs SET attempt = attempt + 1 "
+                     "WHERE state = 'queued' AND worker IS NOT NULL",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        fail(s, "UPDATE reserved jobs");
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT id, attempt, max_attempts FROM jobs WHERE state = 'running'",
+                           "SELECT id, attempt, max_attempts, state FROM jobs "
+                           "WHERE state = 'running' OR (state = 'queued' AND worker IS NOT NULL)",
                            -1, &st, NULL) != SQLITE_OK) {
         fail(s, "SELECT running jobs");
         return store_commit(s);
@@ -465,14 +489,17 @@ int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int at
     struct row {
         int64_t id;
         int attempt, max_attempts;
+        enum job_state from;
     } *rows = NULL;
     size_t n = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         struct row *grown = realloc(rows, (n + 1) * sizeof *rows);
         if (!grown) break;
         rows = grown;
+        const char *state = (const char *)sqlite3_column_text(st, 3);
         rows[n++] = (struct row){sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1),
-                                 sqlite3_column_int(st, 2)};
+                                 sqlite3_column_int(st, 2),
+                                 state && strcmp(state, "queued") == 0 ? JOB_QUEUED : JOB_RUNNING};
     }
     sqlite3_finalize(st);
     for (size_t i = 0; i < n; i++) {
@@ -480,7 +507,7 @@ int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int at
             char detail[128];
             snprintf(detail, sizeof detail, "attempt %d of %d lost: the server stopped; retry",
                      rows[i].attempt, rows[i].max_attempts);
-            store_job_requeue(s, rows[i].id, JOB_RUNNING, now + retry_delay_ms(rows[i].attempt),
+            store_job_requeue(s, rows[i].id, rows[i].from, now + retry_delay_ms(rows[i].attempt),
                               detail, now);
             (*requeued)++;
             continue;
@@ -489,7 +516,7 @@ int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int at
                                   .error = "the server stopped while the job ran",
                                   .user_us = -1, .system_us = -1, .maxrss_kb = -1,
                                   .detail = "server restarted"};
-        store_job_finish(s, rows[i].id, JOB_RUNNING, &o, now);
+        store_job_finish(s, rows[i].id, rows[i].from, &o, now);
         (*lost)++;
     }
     free(rows);

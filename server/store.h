@@ -46,6 +46,10 @@ int store_list_jobs(struct store *s, const struct store_filter *f, struct job **
  * there is none, 2 if it is not in a terminal state (nothing deleted), -1 on error. */
 int store_delete_job(struct store *s, int64_t id, enum job_state *state);
 
+/* Reserves a queued job for worker slot (sent to it, not started yet). Returns 0 or -1. */
+int store_job_reserve(struct store *s, int64_t id, int worker);
+/* Takes the reservation back: the job is plainly queued again. Returns 0 or -1. */
+int store_job_unreserve(struct store *s, int64_t id);
 /* Records queued -> running on worker (attempt counted). Returns 0 or -1. */
 int store_job_running(struct store *s, int64_t id, int worker, int attempt, int64_t now);
 /* Records the pid of a running job. Returns 0 or -1. */
@@ -70,9 +74,9 @@ int store_job_finish(struct store *s, int64_t id, enum job_state from,
 int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t not_before,
                       const char *detail, int64_t now);
 
-/* Startup recovery: every job left running becomes lost, or is queued again (not before
- * now + retry_delay_ms(attempt)) while it has attempts left; events recorded. Writes how
- * many of each. Returns 0 or -1. */
+/* Startup recovery: every job left running, or reserved by a worker (it may have started),
+ * becomes lost, or is queued again (not before now + retry_delay_ms(attempt)) while it has
+ * attempts left; events recorded. Writes how many of each. Returns 0 or -1. */
 int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int attempt), int *lost,
                   int *requeued);
 /* Calls fn for every queued job (id, priority, not_before) in id order. Returns 0 or -1. */

@@ -293,7 +293,7 @@ static void test_done_rejected(void)
     CHECK(decode_done_of(&d) == 0); /* the control */
     d.end = 0;
     CHECK(decode_done_of(&d) == -1);
-    d.end = PROTO_END_SPAWN_ERROR + 1;
+    d.end = PROTO_END_NOT_STARTED + 1;
     CHECK(decode_done_of(&d) == -1);
     d.end = 255;
     CHECK(decode_done_of(&d) == -1);

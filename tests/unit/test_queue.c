@@ -23,7 +23,7 @@ static bool heap_ok(const struct queue *q)
 static void test_empty(void)
 {
     struct queue q = {0};
-    struct queue_entry e = {7, 7};
+    struct queue_entry e = {7, 7, 0};
     CHECK(!queue_peek(&q, &e));
     CHECK(!queue_pop(&q, &e));
     CHECK(!queue_remove(&q, 1));
@@ -45,9 +45,9 @@ static void test_priority_order(void)
     CHECK(heap_ok(&q));
 
     static const struct queue_entry want[] = {
-        {INT64_MAX, 6}, {5, 2}, {5, 4}, {3, 3}, {1, 1}, {-2, 5}, {INT64_MIN, 7}};
+        {INT64_MAX, 6, 0}, {5, 2, 0}, {5, 4, 0}, {3, 3, 0}, {1, 1, 0}, {-2, 5, 0}, {INT64_MIN, 7, 0}};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        struct queue_entry peeked = {0, 0}, e = {0, 0};
+        struct queue_entry peeked = {0, 0, 0}, e = {0, 0, 0};
         CHECK(queue_peek(&q, &peeked));
         CHECK(queue_pop(&q, &e));
         CHECK(peeked.priority == e.priority && peeked.id == e.id);
@@ -70,7 +70,7 @@ static void test_fifo_equal_priority(void)
     for (size_t i = 0; i < n; i++) CHECK(queue_push(&q, 10, ids[i]) == 0);
     int64_t prev = 0;
     for (size_t i = 0; i < n; i++) {
-        struct queue_entry e = {0, 0};
+        struct queue_entry e = {0, 0, 0};
         CHECK(queue_pop(&q, &e));
         CHECK_EQ_INT(e.priority, 10);
         CHECK(e.id > prev);
@@ -85,7 +85,7 @@ static void test_fifo_equal_priority(void)
     for (int64_t p = 2; p >= 0; p--)
         for (int64_t id = 1; id <= 30; id++) {
             if (id % 3 != p) continue;
-            struct queue_entry e = {0, 0};
+            struct queue_entry e = {0, 0, 0};
             CHECK(queue_pop(&q, &e));
             CHECK_EQ_INT(e.priority, p);
             CHECK_EQ_INT(e.id, id);
@@ -127,7 +127,7 @@ static void test_remove_middle(void)
     CHECK_EQ_INT(q.len, 35);
 
     /* What is left comes out in order and without the removed ids. */
-    struct queue_entry prev = {INT64_MAX, 0};
+    struct queue_entry prev = {INT64_MAX, 0, 0};
     size_t popped = 0;
     struct queue_entry e;
     while (queue_pop(&q, &e)) {
@@ -188,10 +188,10 @@ static void test_random_against_reference(void)
         if ((dice < 6 || r.n == 0) && r.n < MAXN) { /* push, priorities with many ties */
             int64_t prio = rand() % 8 - 4;
             if (queue_push(&q, prio, next_id) != 0) mismatches++;
-            r.v[r.n++] = (struct queue_entry){prio, next_id};
+            r.v[r.n++] = (struct queue_entry){prio, next_id, 0};
             next_id++;
         } else if (dice < 9) { /* pop */
-            struct queue_entry a = {0, 0}, b = {0, 0};
+            struct queue_entry a = {0, 0, 0}, b = {0, 0, 0};
             bool ga = queue_pop(&q, &a), gb = ref_pop(&r, &b);
             if (ga != gb || a.id != b.id || a.priority != b.priority) mismatches++;
         } else { /* remove a random id, queued or not */
@@ -208,14 +208,14 @@ static void test_random_against_reference(void)
     for (int i = 0; i < 1500 && r.n < MAXN; i++) {
         int64_t prio = rand() % 50;
         CHECK(queue_push(&q, prio, next_id) == 0);
-        r.v[r.n++] = (struct queue_entry){prio, next_id};
+        r.v[r.n++] = (struct queue_entry){prio, next_id, 0};
         next_id++;
     }
     CHECK_EQ_INT(q.len, r.n);
     qsort(r.v, r.n, sizeof *r.v, cmp_entry);
     mismatches = 0;
     for (size_t i = 0; i < r.n; i++) {
-        struct queue_entry e = {0, 0};
+        struct queue_entry e = {0, 0, 0};
         if (!queue_pop(&q, &e) || e.id != r.v[i].id || e.priority != r.v[i].priority)
             mismatches++;
     }
