@@ -18,7 +18,7 @@
 
 /* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates, at most
  * U+10FFFF), or 0 if it is not one. */
-static int utf8_sequence(const unsigned char *p)
+int api_utf8_length(const unsigned char *p)
 {
     unsigned char c = p[0];
     if (c < 0x80) return 1;
@@ -42,7 +42,7 @@ void api_utf8_sanitize(char *s, bool controls)
 {
     unsigned char *p = (unsigned char *)s;
     while (*p) {
-        int n = utf8_sequence(p);
+        int n = api_utf8_length(p);
         if (n == 0 || (controls && *p < 0x20)) {
             *p++ = '?';
             continue;
@@ -110,6 +110,21 @@ enum MHD_Result api_send_json(struct MHD_Connection *c, unsigned status, json_t 
                               const char *location)
 {
     return send_json_header(c, status, body, location ? MHD_HTTP_HEADER_LOCATION : NULL, location);
+}
+
+enum MHD_Result api_send_text_json(struct MHD_Connection *c, unsigned status, struct text *t,
+                                   const char *location)
+{
+    text_add(t, "\n", 1); /* so `curl` output ends its line */
+    if (t->failed) {
+        text_free(t);
+        return send_json_header(c, 500, NULL, NULL, NULL);
+    }
+    enum MHD_Result rc = send_buffer(c, status, t->data, t->len, "application/json; charset=utf-8",
+                                     location ? MHD_HTTP_HEADER_LOCATION : NULL, location);
+    t->data = NULL; /* the response owns it now */
+    text_free(t);
+    return rc;
 }
 
 enum MHD_Result api_send_error(struct MHD_Connection *c, const struct api_error *e)

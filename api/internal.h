@@ -54,10 +54,25 @@ struct api_error {
     char message[400];
 };
 
+/* A growable text buffer (api/text.c); `failed` once an allocation failed. */
+struct text {
+    char *data;
+    size_t len, cap;
+    bool failed;
+};
+/* Appends n bytes / formatted text. */
+void text_add(struct text *t, const char *s, size_t n);
+void text_addf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string; bytes that are not UTF-8 become U+FFFD. */
+void text_json_string(struct text *t, const char *s);
+/* The same for the n bytes at s (which may hold no NUL). */
+void text_json_stringn(struct text *t, const char *s, size_t n);
+/* Frees the buffer. */
+void text_free(struct text *t);
+/* Length of the valid UTF-8 sequence at p (no overlongs or surrogates), 0 if invalid. */
+int api_utf8_length(const unsigned char *p);
 /* Replaces what is not valid UTF-8 (and, if controls, bytes below 0x20) with '?'. */
 void api_utf8_sanitize(char *s, bool controls);
-/* A JSON string of s; invalid UTF-8 in s is replaced first, so this never fails. */
-json_t *api_json_string(const char *s);
 /* Fills e; returns -1 so callers can `return api_fail(...)`. */
 int api_fail(struct api_error *e, unsigned status, const char *code, const char *field,
              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -103,8 +118,11 @@ int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, str
 /* Parses a request body as strict JSON (duplicates rejected). NULL with e on error. */
 json_t *api_parse_body(const char *body, size_t len, struct api_error *e);
 
-/* api/job_json.c: the job object of API.md. */
-json_t *api_job_json(const struct job *j);
+/* api/job_json.c: appends the job object of API.md as JSON text. */
+void api_job_text(struct text *t, const struct job *j);
+/* Sends t (taken over, freed) as a JSON response with status; location may be NULL. */
+enum MHD_Result api_send_text_json(struct MHD_Connection *c, unsigned status, struct text *t,
+                                   const char *location);
 
 /* api/query.c: rejects query parameters not in allowed (NULL-terminated) and repeats. */
 int api_query_check(struct MHD_Connection *c, const char *const *allowed, struct api_error *e);

@@ -49,9 +49,10 @@ static enum MHD_Result send_job(struct api *a, struct MHD_Connection *c, int64_t
     if (rc == 1) return no_such_job(c, id);
     if (rc < 0) return internal(c, "reading the job");
     live_output_sizes(a, &j);
-    json_t *body = api_job_json(&j);
+    struct text t = {0};
+    api_job_text(&t, &j);
     job_free(&j);
-    return api_send_json(c, status, body, location);
+    return api_send_text_json(c, status, &t, location);
 }
 
 static enum MHD_Result submit_refused(struct api *a, struct MHD_Connection *c,
@@ -78,12 +79,13 @@ static enum MHD_Result submit_refused(struct api *a, struct MHD_Connection *c,
     return api_send_error(c, &e);
 }
 
-/* The job as it was committed (state queued): built from the spec, no read back. */
-static json_t *submitted_json(const struct job_spec *spec, int64_t id, int64_t created_at)
+/* Appends the job as it was committed (state queued): built from the spec, no read back. */
+static void submitted_text(struct text *t, const struct job_spec *spec, int64_t id,
+                           int64_t created_at)
 {
     struct job j = {.id = id, .spec = *spec, .state = JOB_QUEUED, .exit_code = -1,
                     .signal = -1, .pid = -1, .worker = -1, .created_at = created_at};
-    return api_job_json(&j);
+    api_job_text(t, &j);
 }
 
 enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Connection *c)
@@ -129,13 +131,18 @@ enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Con
         } else if (!many) {
             char location[64];
             snprintf(location, sizeof location, "/v1/jobs/%lld", (long long)ids[0]);
-            result = api_send_json(c, 201, submitted_json(&specs[0], ids[0], created_at),
-                                   location);
+            struct text t = {0};
+            submitted_text(&t, &specs[0], ids[0], created_at);
+            result = api_send_text_json(c, 201, &t, location);
         } else {
-            json_t *jobs = json_array();
-            for (size_t i = 0; i < n; i++)
-                json_array_append_new(jobs, submitted_json(&specs[i], ids[i], created_at));
-            result = api_send_json(c, 201, json_pack("{s:o}", "jobs", jobs), NULL);
+            struct text t = {0};
+            text_add(&t, "{\"jobs\":[", 9);
+            for (size_t i = 0; i < n; i++) {
+                if (i) text_add(&t, ",", 1);
+                submitted_text(&t, &specs[i], ids[i], created_at);
+            }
+            text_add(&t, "]}", 2);
+            result = api_send_text_json(c, 201, &t, NULL);
         }
     }
     for (size_t i = 0; i < parsed; i++) job_spec_free(&specs[i]);
@@ -171,18 +178,19 @@ enum MHD_Result api_jobs_list(struct api *a, struct MHD_Connection *c)
     struct job *jobs;
     size_t n;
     if (store_list_jobs(a->store, &f, &jobs, &n) < 0) return internal(c, "listing jobs");
-    json_t *list = json_array();
+    struct text t = {0};
+    text_add(&t, "{\"jobs\":[", 9);
     size_t shown = n > (size_t)limit ? (size_t)limit : n;
-    for (size_t i = 0; i < n; i++) {
-        if (i < shown) {
-            live_output_sizes(a, &jobs[i]);
-            json_array_append_new(list, api_job_json(&jobs[i]));
-        }
+    for (size_t i = 0; i < shown; i++) {
+        if (i) text_add(&t, ",", 1);
+        live_output_sizes(a, &jobs[i]);
+        api_job_text(&t, &jobs[i]);
     }
-    json_t *next = n > shown ? json_integer(jobs[shown - 1].id) : json_null();
+    if (n > shown) text_addf(&t, "],\"next_before\":%lld}", (long long)jobs[shown - 1].id);
+    else text_add(&t, "],\"next_before\":null}", 21);
     for (size_t i = 0; i < n; i++) job_free(&jobs[i]);
     free(jobs);
-    return api_send_json(c, 200, json_pack("{s:o, s:o}", "jobs", list, "next_before", next), NULL);
+    return api_send_text_json(c, 200, &t, NULL);
 }
 
 enum MHD_Result api_jobs_get(struct api *a, struct MHD_Connection *c, int64_t id)

@@ -5,67 +5,40 @@
 
 #include "api/internal.h"
 
-struct text {
-    char *data;
-    size_t len, cap;
-};
-
-static void add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(struct text *t, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->data ? t->data + t->len : NULL, t->data ? t->cap - t->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) return;
-        if (t->data && t->len + (size_t)n < t->cap) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = t->cap ? t->cap * 2 : 4096;
-        while (cap < t->len + (size_t)n + 1) cap *= 2;
-        char *p = realloc(t->data, cap);
-        if (!p) return;
-        t->data = p;
-        t->cap = cap;
-    }
-}
-
 enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c)
 {
     struct dispatch_stats st;
     dispatch_stats(a->dispatch, &st);
     struct text t = {0};
-    add(&t, "# HELP spawnpool_jobs Jobs in the database by state.\n# TYPE spawnpool_jobs gauge\n");
+    text_addf(&t, "# HELP spawnpool_jobs Jobs in the database by state.\n# TYPE spawnpool_jobs gauge\n");
     for (int s = 0; s < JOB_STATE_COUNT; s++)
-        add(&t, "spawnpool_jobs{state=\"%s\"} %lld\n", job_state_name(s), (long long)st.jobs[s]);
-    add(&t, "# HELP spawnpool_jobs_submitted_total Jobs accepted since the server started.\n"
+        text_addf(&t, "spawnpool_jobs{state=\"%s\"} %lld\n", job_state_name(s), (long long)st.jobs[s]);
+    text_addf(&t, "# HELP spawnpool_jobs_submitted_total Jobs accepted since the server started.\n"
             "# TYPE spawnpool_jobs_submitted_total counter\nspawnpool_jobs_submitted_total %llu\n",
         (unsigned long long)st.submitted_total);
-    add(&t, "# HELP spawnpool_jobs_finished_total Jobs that reached a terminal state since the "
+    text_addf(&t, "# HELP spawnpool_jobs_finished_total Jobs that reached a terminal state since the "
             "server started.\n# TYPE spawnpool_jobs_finished_total counter\n");
     for (int s = JOB_SUCCEEDED; s < JOB_STATE_COUNT; s++)
-        add(&t, "spawnpool_jobs_finished_total{state=\"%s\"} %llu\n", job_state_name(s),
+        text_addf(&t, "spawnpool_jobs_finished_total{state=\"%s\"} %llu\n", job_state_name(s),
             (unsigned long long)st.finished_total[s]);
-    add(&t, "# HELP spawnpool_workers Worker processes by state.\n# TYPE spawnpool_workers gauge\n"
+    text_addf(&t, "# HELP spawnpool_workers Worker processes by state.\n# TYPE spawnpool_workers gauge\n"
             "spawnpool_workers{state=\"idle\"} %d\nspawnpool_workers{state=\"busy\"} %d\n"
             "spawnpool_workers{state=\"starting\"} %d\n",
         st.workers_idle, st.workers_busy, st.workers_starting);
-    add(&t, "# HELP spawnpool_worker_restarts_total Worker processes that died and were replaced.\n"
+    text_addf(&t, "# HELP spawnpool_worker_restarts_total Worker processes that died and were replaced.\n"
             "# TYPE spawnpool_worker_restarts_total counter\nspawnpool_worker_restarts_total %llu\n",
         (unsigned long long)st.worker_restarts);
-    add(&t, "# HELP spawnpool_dispatch_latency_seconds Time from submit (or retry) to start.\n"
+    text_addf(&t, "# HELP spawnpool_dispatch_latency_seconds Time from submit (or retry) to start.\n"
             "# TYPE spawnpool_dispatch_latency_seconds histogram\n");
     for (int i = 0; i < DISPATCH_LATENCY_BUCKETS; i++)
-        add(&t, "spawnpool_dispatch_latency_seconds_bucket{le=\"%g\"} %llu\n", st.latency_bounds[i],
+        text_addf(&t, "spawnpool_dispatch_latency_seconds_bucket{le=\"%g\"} %llu\n", st.latency_bounds[i],
             (unsigned long long)st.latency_counts[i]);
-    add(&t, "spawnpool_dispatch_latency_seconds_bucket{le=\"+Inf\"} %llu\n"
+    text_addf(&t, "spawnpool_dispatch_latency_seconds_bucket{le=\"+Inf\"} %llu\n"
             "spawnpool_dispatch_latency_seconds_sum %.6f\n"
             "spawnpool_dispatch_latency_seconds_count %llu\n",
         (unsigned long long)st.latency_counts[DISPATCH_LATENCY_BUCKETS], st.latency_sum,
         (unsigned long long)st.latency_count);
-    add(&t, "# HELP spawnpool_draining 1 while the server drains for shutdown.\n"
+    text_addf(&t, "# HELP spawnpool_draining 1 while the server drains for shutdown.\n"
             "# TYPE spawnpool_draining gauge\nspawnpool_draining %d\n",
         st.draining ? 1 : 0);
     if (!t.data) return MHD_NO;

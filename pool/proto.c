@@ -156,6 +156,8 @@ void proto_encode_done(struct proto_buf *b, const struct proto_done *d)
     proto_put_i64(b, d->user_us);
     proto_put_i64(b, d->system_us);
     proto_put_i64(b, d->maxrss_kb);
+    proto_put_u32(b, (uint32_t)d->pid);
+    proto_put_i64(b, d->start_us);
     proto_put_str(b, d->error, strnlen(d->error, sizeof d->error - 1));
 }
 
@@ -172,6 +174,8 @@ int proto_decode_done(struct proto_buf *b, struct proto_done *d)
     d->user_us = proto_get_i64(b);
     d->system_us = proto_get_i64(b);
     d->maxrss_kb = proto_get_i64(b);
+    d->pid = (int32_t)proto_get_u32(b);
+    d->start_us = proto_get_i64(b);
     uint32_t n;
     const char *err = proto_get_str(b, &n);
     if (b->failed || b->pos != b->len) return -1;

@@ -16,7 +16,9 @@ enum proto_type {
     PROTO_READY = 1, /* worker -> master: started and idle (once) */
     PROTO_RUN,       /* master -> worker: run this job next (payload: struct proto_run); a
                       * worker holds at most one RUN besides the job it runs */
-    PROTO_STARTED,   /* worker -> master: the job's process exists (payload: pid) */
+    PROTO_STARTED,   /* worker -> master: the job's process exists (struct proto_started);
+                      * sent only once it has run for a moment: a job that ends sooner
+                      * reports it in its DONE (one message instead of two) */
     PROTO_DONE,      /* worker -> master: the job ended (payload: struct proto_done) */
     PROTO_KILL,      /* master -> worker: signal the job's tree, SIGKILL after grace; a job
                       * not started yet is dropped (DONE with PROTO_END_NOT_STARTED) */
@@ -63,8 +65,17 @@ struct proto_run {
     uint32_t stdin_len;
 };
 
+/* STARTED payload. */
+struct proto_started {
+    int32_t pid;      /* the job's main process (and process group) */
+    int32_t reserved; /* zero */
+    int64_t start_us; /* CLOCK_MONOTONIC µs when it was started */
+};
+
 /* DONE payload: the outcome of one job. */
 struct proto_done {
+    int32_t pid;       /* the job's main process, 0 if none was started */
+    int64_t start_us;  /* CLOCK_MONOTONIC µs when it was started, 0 if not */
     uint8_t end;       /* enum proto_end */
     uint8_t cause;     /* enum proto_cause */
     int32_t code;      /* exit status, signal number, or errno for a spawn error */

@@ -18,6 +18,9 @@
 #include "pool/proto.h"
 #include "pool/spawn.h"
 
+/* A job reports STARTED once it has run this long; one that ends sooner says so in DONE. */
+#define STARTED_AFTER_US 1000
+
 /* After the main process exits, how long its pipes may stay open (held by an escaped
  * descendant) before the output is closed and DONE is sent anyway. */
 #define DRAIN_AFTER_EXIT_MS 500
@@ -49,9 +52,18 @@ struct running {
     int64_t kill_at_ms;       /* escalate to SIGKILL; 0 none */
     int64_t drain_until_ms;   /* set once the main process exited */
     bool exited;
+    bool started_sent;        /* STARTED went out */
+    int64_t start_us;         /* monotonic µs of the spawn */
     int status;
     struct rusage usage;
 };
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static int64_t now_ms(void)
 {
@@ -238,8 +250,9 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run)
         send_done(w, id, &r.done);
         return;
     }
-    int32_t pid = r.job.pid;
-    if (proto_send(w->channel, PROTO_STARTED, id, &pid, sizeof pid) < 0) die_with_job(&r);
+    r.start_us = now_us();
+    r.done.pid = r.job.pid;
+    r.done.start_us = r.start_us;
     if (run->timeout_ms > 0) r.deadline_ms = now_ms() + run->timeout_ms;
     r.grace_ms = run->kill_grace_ms;
     if (!process_frames(w, &r)) die_with_job(&r); /* a KILL sent with the RUN */
@@ -258,8 +271,20 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run)
         }
         bool pipes_open = r.job.out.pipe_fd >= 0 || r.job.err.pipe_fd >= 0;
         if (r.exited && (!pipes_open || now >= r.drain_until_ms)) break;
+        int64_t started_in = -1; /* ms until STARTED is due, -1: sent or not needed */
+        if (!r.started_sent && !r.exited) {
+            int64_t left_us = r.start_us + STARTED_AFTER_US - now_us();
+            if (left_us <= 0) {
+                struct proto_started st = {r.job.pid, 0, r.start_us};
+                if (proto_send(w->channel, PROTO_STARTED, id, &st, sizeof st) < 0)
+                    die_with_job(&r);
+                r.started_sent = true;
+            } else {
+                started_in = (left_us + 999) / 1000;
+            }
+        }
 
-        int64_t wake = -1;
+        int64_t wake = started_in;
         int64_t at[3] = {r.exited ? 0 : r.deadline_ms, r.exited ? 0 : r.kill_at_ms,
                          r.exited ? r.drain_until_ms : 0};
         for (int i = 0; i < 3; i++)

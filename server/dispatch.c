@@ -426,16 +426,20 @@ static void job_unstarted(struct dispatch *d, struct running *r)
     memset(r, 0, sizeof *r);
 }
 
-/* The worker started the slot's current job: the row says running from now. */
-static void job_started(struct dispatch *d, int slot, int64_t pid)
+/* The worker started the slot's current job at start_us (monotonic µs, 0: unknown): the
+ * row says running since then. */
+static void job_started(struct dispatch *d, int slot, int64_t pid, int64_t start_us)
 {
     struct running *r = &d->running[slot];
     if (r->started) return;
     r->started = true;
     r->pid = pid;
-    store_job_running(d->store, r->id, slot, r->attempt, clock_wall_ms());
+    int64_t now_us = clock_mono_us();
+    if (start_us <= 0 || start_us > now_us) start_us = now_us;
+    int64_t started_at = clock_wall_ms() - (now_us - start_us) / 1000;
+    store_job_running(d->store, r->id, slot, r->attempt, started_at);
     count_transition(d, JOB_QUEUED, JOB_RUNNING);
-    observe_latency(d, (double)(clock_mono_us() - r->since_us) / 1e6);
+    observe_latency(d, (double)(start_us - r->since_us) / 1e6);
 }
 
 /* Ends a job that was running on slot: records the outcome or re-queues it for a retry. */
@@ -501,7 +505,7 @@ static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_b
         kill(d->pool->slots[slot].pid, SIGKILL);
         return;
     }
-    if (!r->started) job_started(d, slot, 0); /* a spawn error comes without STARTED */
+    if (!r->started) job_started(d, slot, done.pid, done.start_us); /* a short job's DONE */
     struct store_outcome o = {.exit_code = -1, .signal = -1, .pid = r->pid ? r->pid : -1,
                               .stdout_bytes = (int64_t)done.stdout_bytes,
                               .stderr_bytes = (int64_t)done.stderr_bytes,
@@ -557,10 +561,10 @@ void dispatch_loop_worker_event(struct dispatch *d, int index, uint32_t events)
             d->last_ready_mono = clock_mono_ms();
             break;
         case PROTO_STARTED:
-            if (r->id == h.job_id && r->id && d->payload.len == sizeof(int32_t)) {
-                int32_t pid; /* kept in memory (the API shows it); stored with the outcome */
-                memcpy(&pid, d->payload.data, sizeof pid);
-                job_started(d, index, pid);
+            if (r->id == h.job_id && r->id && d->payload.len == sizeof(struct proto_started)) {
+                struct proto_started st; /* pid kept in memory (the API shows it) */
+                memcpy(&st, d->payload.data, sizeof st);
+                job_started(d, index, st.pid, st.start_us);
             }
             break;
         case PROTO_DONE:
