@@ -38,6 +38,14 @@ enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c)
             "spawnpool_dispatch_latency_seconds_count %llu\n",
         (unsigned long long)st.latency_counts[DISPATCH_LATENCY_BUCKETS], st.latency_sum,
         (unsigned long long)st.latency_count);
+    if (st.recent_n > 0)
+        text_addf(&t,
+                  "# HELP spawnpool_dispatch_latency_recent_seconds Dispatch latency over the last "
+                  "%d starts.\n# TYPE spawnpool_dispatch_latency_recent_seconds summary\n"
+                  "spawnpool_dispatch_latency_recent_seconds{quantile=\"0.5\"} %.6f\n"
+                  "spawnpool_dispatch_latency_recent_seconds{quantile=\"0.99\"} %.6f\n"
+                  "spawnpool_dispatch_latency_recent_seconds_count %d\n",
+                  st.recent_n, st.recent_p50, st.recent_p99, st.recent_n);
     text_addf(&t, "# HELP spawnpool_draining 1 while the server drains for shutdown.\n"
             "# TYPE spawnpool_draining gauge\nspawnpool_draining %d\n",
         st.draining ? 1 : 0);

@@ -38,6 +38,7 @@ static const struct option_def options[] = {
     {"shutdown-grace", OPT_SECONDS, OFF(shutdown_grace), 0, 0, "30", "seconds running jobs get to finish on SIGTERM"},
     {"retry-backoff", OPT_SECONDS, OFF(retry_backoff), 0, 0, "1", "delay before a job's first retry; doubles each attempt"},
     {"retry-backoff-max", OPT_SECONDS, OFF(retry_backoff_max), 0, 0, "60", "longest delay between retries"},
+    {"durability", OPT_STRING, OFF(durability), 0, 0, "normal", "normal: a commit survives a crash of the process; full: also a power failure (fsync per commit, slower)"},
     {"kill-mechanism", OPT_STRING, OFF(kill_mechanism), 0, 0, "auto", "how a job's whole tree is killed: auto, cgroup (v2 leaf + cgroup.kill) or pgroup (process group + subreaper)"},
     {"http-threads", OPT_INT, OFF(http_threads), 1, 256, "CPUs", "threads answering HTTP"},
     {"max-connections", OPT_INT, OFF(max_connections), 4, 100000, "1024", "open HTTP connections at most"},
@@ -123,7 +124,11 @@ static int set_option(struct config *cfg, const struct option_def *o, const char
                      source, value);
             return -1;
         }
-        if (strlen(value) >= sizeof cfg->kill_mechanism || !value[0]) break;
+        if (o->offset == OFF(durability) && strcmp(value, "normal") && strcmp(value, "full")) {
+            snprintf(err, errlen, "%s: durability must be normal or full, got '%s'", source, value);
+            return -1;
+        }
+        if (strlen(value) >= 16 || !value[0]) break;
         strcpy(field, value);
         return 0;
     case OPT_PATH:
@@ -250,6 +255,7 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
     cfg->listen_port = 8080;
     strcpy(cfg->data_dir, "spawnpool-data");
     strcpy(cfg->kill_mechanism, "auto");
+    strcpy(cfg->durability, "normal");
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->workers = cpus > 0 ? (int)cpus : 2;
     cfg->http_threads = cfg->workers < 2 ? 2 : cfg->workers;

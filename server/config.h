@@ -14,6 +14,7 @@ struct config {
     char job_dir[PATH_MAX];  /* default cwd of jobs, absolute */
     char config_file[PATH_MAX];
     char kill_mechanism[16]; /* auto, cgroup, pgroup */
+    char durability[16];     /* normal (synchronous=NORMAL), full (synchronous=FULL) */
     int workers;
     int http_threads;
     int max_connections;

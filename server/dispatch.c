@@ -60,9 +60,17 @@ struct dispatch {
     dispatch_finish_fn on_finish;
     void *on_finish_ctx;
     struct dispatch_stats stats;
+    double recent[DISPATCH_RECENT]; /* the last dispatch latencies (a ring), seconds */
+    int recent_next, recent_n;
 };
 
 static void promote_next(struct dispatch *d, int slot);
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
 
 static const double latency_bounds[DISPATCH_LATENCY_BUCKETS] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30};
@@ -359,6 +367,9 @@ void dispatch_stats(struct dispatch *d, struct dispatch_stats *out)
     pthread_mutex_lock(&d->lock);
     *out = d->stats;
     out->draining = d->draining;
+    double sorted[DISPATCH_RECENT];
+    out->recent_n = d->recent_n;
+    memcpy(sorted, d->recent, sizeof(double) * (size_t)d->recent_n);
     out->ms_since_worker_ready = clock_mono_ms() - d->last_ready_mono;
     out->workers_total = d->pool->count;
     out->workers_idle = out->workers_busy = out->workers_starting = 0;
@@ -369,6 +380,11 @@ void dispatch_stats(struct dispatch *d, struct dispatch_stats *out)
         else out->workers_starting++;
     }
     pthread_mutex_unlock(&d->lock);
+    if (out->recent_n > 0) { /* quantiles by rank, sorted outside the lock */
+        qsort(sorted, (size_t)out->recent_n, sizeof *sorted, compare_double);
+        out->recent_p50 = sorted[(out->recent_n - 1) / 2];
+        out->recent_p99 = sorted[(out->recent_n * 99 + 99) / 100 - 1];
+    }
 }
 
 /* --- main loop side --- */
@@ -394,7 +410,11 @@ static void observe_latency(struct dispatch *d, double seconds)
     d->stats.latency_counts[DISPATCH_LATENCY_BUCKETS]++;
     d->stats.latency_sum += seconds;
     d->stats.latency_count++;
+    d->recent[d->recent_next] = seconds;
+    d->recent_next = (d->recent_next + 1) % DISPATCH_RECENT;
+    if (d->recent_n < DISPATCH_RECENT) d->recent_n++;
 }
+
 
 /* The slot's current job is over: the job it held (if any) is the one it runs now. */
 static void promote_next(struct dispatch *d, int slot)

@@ -66,6 +66,7 @@ struct dispatch_worker_info {
 size_t dispatch_workers(struct dispatch *d, struct dispatch_worker_info *out, size_t max);
 
 #define DISPATCH_LATENCY_BUCKETS 12
+#define DISPATCH_RECENT 1024
 /* Counters for /healthz and /metrics. */
 struct dispatch_stats {
     int64_t jobs[JOB_STATE_COUNT];
@@ -79,6 +80,8 @@ struct dispatch_stats {
     uint64_t latency_counts[DISPATCH_LATENCY_BUCKETS + 1]; /* cumulative, last is +Inf */
     double latency_sum;
     uint64_t latency_count;
+    double recent_p50, recent_p99; /* over the last DISPATCH_RECENT starts, seconds */
+    int recent_n;
 };
 /* Backoff before the retry that follows attempt n: --retry-backoff doubled per attempt,
  * capped at --retry-backoff-max. */

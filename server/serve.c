@@ -114,6 +114,7 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
         log_error("%s", err);
         goto out;
     }
+    if (store_set_durability(store, strcmp(cfg->durability, "full") == 0) < 0) goto out;
     int lost = 0, requeued = 0;
     g_cfg = cfg;
     if (store_recover(store, clock_wall_ms(), recover_delay, &lost, &requeued) < 0) goto out;

@@ -138,6 +138,16 @@ fail:
     return -1;
 }
 
+int store_set_durability(struct store *s, bool full)
+{
+    const char *sql = full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+    pthread_mutex_lock(&s->lock);
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(s, sql);
+    s->failed = false;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
 void store_close(struct store *s)
 {
     if (!s) return;

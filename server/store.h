@@ -15,6 +15,9 @@ struct store;
 /* Opens (creating if needed) the database at path in WAL mode and applies migrations.
  * Returns 0, or -1 with a message in err. */
 int store_open(struct store **out, const char *path, char *err, size_t errlen);
+/* full: every commit is fsync'd (survives a power failure); else synchronous=NORMAL (WAL:
+ * survives a crash of the process; the last commits may be lost on power failure). */
+int store_set_durability(struct store *s, bool full);
 /* Closes the database; statements are finalized. */
 void store_close(struct store *s);
 
