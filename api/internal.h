@@ -44,6 +44,7 @@ struct request {
     bool too_large;
     struct waiter wait;            /* for GET .../wait */
     struct output_follow *follow;  /* owned by the response once created */
+    struct pending_submit *submit; /* a POST /v1/jobs waiting for its commit */
 };
 
 /* An error for the client: status, code of API.md, field at fault, human message. */
@@ -108,6 +109,8 @@ enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c);
 /* api/output.c: captured output, optionally followed until the job ends. */
 enum MHD_Result api_jobs_output(struct api *a, struct request *r, struct MHD_Connection *c,
                                 int64_t id);
+/* Frees a submit's state (request completed). */
+void api_pending_submit_free(struct pending_submit *p);
 /* Frees a follow state (request completed). */
 void api_output_free(struct output_follow *f);
 

@@ -88,8 +88,63 @@ static void submitted_text(struct text *t, const struct job_spec *spec, int64_t 
     api_job_text(t, &j);
 }
 
+/* A submit between its validation and its commit: the connection is suspended meanwhile. */
+struct pending_submit {
+    struct dispatch_submit sub;
+    struct MHD_Connection *conn;
+    struct job_spec *specs;
+    int64_t *ids;
+    size_t n;
+    bool many;
+    bool answered; /* the main loop set sub.result */
+};
+
+static void submit_wait(void *ctx)
+{
+    struct pending_submit *p = ctx;
+    MHD_suspend_connection(p->conn);
+}
+
+static void submit_done(void *ctx)
+{
+    struct pending_submit *p = ctx;
+    p->answered = true;
+    MHD_resume_connection(p->conn); /* the handler runs again and answers */
+}
+
+void api_pending_submit_free(struct pending_submit *p)
+{
+    if (!p) return;
+    for (size_t i = 0; i < p->n; i++) job_spec_free(&p->specs[i]);
+    free(p->specs);
+    free(p->ids);
+    free(p);
+}
+
+/* Answers a submit once its batch committed: 201 with the job(s) as stored. */
+static enum MHD_Result answer_submit(struct api *a, struct MHD_Connection *c,
+                                     struct pending_submit *p)
+{
+    if (p->sub.result != DISPATCH_OK) return submit_refused(a, c, p->sub.result);
+    struct text t = {0};
+    if (!p->many) {
+        char location[64];
+        snprintf(location, sizeof location, "/v1/jobs/%lld", (long long)p->ids[0]);
+        submitted_text(&t, &p->specs[0], p->ids[0], p->sub.created_at);
+        return api_send_text_json(c, 201, &t, location);
+    }
+    text_add(&t, "{\"jobs\":[", 9);
+    for (size_t i = 0; i < p->n; i++) {
+        if (i) text_add(&t, ",", 1);
+        submitted_text(&t, &p->specs[i], p->ids[i], p->sub.created_at);
+    }
+    text_add(&t, "]}", 2);
+    return api_send_text_json(c, 201, &t, NULL);
+}
+
 enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Connection *c)
 {
+    if (r->submit && r->submit->answered) return answer_submit(a, c, r->submit);
     struct api_error e;
     if (api_query_check(c, no_params, &e) < 0) return api_send_error(c, &e);
     json_t *root = api_parse_body(r->body, r->body_len, &e);
@@ -103,52 +158,35 @@ enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Con
                  (long long)a->cfg->max_batch, n);
         return api_send_error(c, &e);
     }
-    struct job_spec *specs = calloc(n, sizeof *specs);
-    int64_t *ids = calloc(n, sizeof *ids);
-    if (!specs || !ids) {
-        free(specs);
-        free(ids);
+    struct pending_submit *p = calloc(1, sizeof *p);
+    if (p) {
+        p->specs = calloc(n, sizeof *p->specs);
+        p->ids = calloc(n, sizeof *p->ids);
+    }
+    if (!p || !p->specs || !p->ids) {
+        api_pending_submit_free(p);
         json_decref(root);
         return internal(c, "allocating");
     }
-    size_t parsed = 0;
-    int rc = 0;
-    for (; parsed < n; parsed++) {
+    p->many = many;
+    p->conn = c;
+    for (; p->n < n; p->n++) {
         char prefix[32] = "";
-        if (many) snprintf(prefix, sizeof prefix, "[%zu].", parsed);
-        json_t *obj = many ? json_array_get(root, parsed) : root;
-        if ((rc = api_parse_job(obj, a->cfg, prefix, &specs[parsed], &e)) < 0) break;
-    }
-    json_decref(root);
-    enum MHD_Result result;
-    if (rc < 0) {
-        result = api_send_error(c, &e);
-    } else {
-        int64_t created_at;
-        enum dispatch_result d = dispatch_submit(a->dispatch, specs, n, ids, &created_at);
-        if (d != DISPATCH_OK) {
-            result = submit_refused(a, c, d);
-        } else if (!many) {
-            char location[64];
-            snprintf(location, sizeof location, "/v1/jobs/%lld", (long long)ids[0]);
-            struct text t = {0};
-            submitted_text(&t, &specs[0], ids[0], created_at);
-            result = api_send_text_json(c, 201, &t, location);
-        } else {
-            struct text t = {0};
-            text_add(&t, "{\"jobs\":[", 9);
-            for (size_t i = 0; i < n; i++) {
-                if (i) text_add(&t, ",", 1);
-                submitted_text(&t, &specs[i], ids[i], created_at);
-            }
-            text_add(&t, "]}", 2);
-            result = api_send_text_json(c, 201, &t, NULL);
+        if (many) snprintf(prefix, sizeof prefix, "[%zu].", p->n);
+        json_t *obj = many ? json_array_get(root, p->n) : root;
+        if (api_parse_job(obj, a->cfg, prefix, &p->specs[p->n], &e) < 0) {
+            json_decref(root);
+            api_pending_submit_free(p);
+            return api_send_error(c, &e);
         }
     }
-    for (size_t i = 0; i < parsed; i++) job_spec_free(&specs[i]);
-    free(specs);
-    free(ids);
-    return result;
+    json_decref(root);
+    p->sub = (struct dispatch_submit){.specs = p->specs, .n = n, .ids = p->ids,
+                                      .done = submit_done, .ctx = p};
+    r->submit = p; /* freed when the request completes */
+    enum dispatch_result d = dispatch_submit(a->dispatch, &p->sub, submit_wait);
+    if (d != DISPATCH_OK) return submit_refused(a, c, d);
+    return MHD_YES; /* suspended until the batch with these jobs has committed */
 }
 
 enum MHD_Result api_jobs_list(struct api *a, struct MHD_Connection *c)

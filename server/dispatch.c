@@ -54,6 +54,8 @@ struct dispatch {
     struct running *next;    /* per slot: the job it holds to start next */
     bool draining;
     int64_t last_ready_mono; /* a worker said READY then (health: is the pool working?) */
+    struct dispatch_submit *pending, **pending_tail; /* submits for the next batch */
+    int64_t pending_jobs;
     struct proto_buf payload;
     int64_t *finished; /* ids that ended in this batch, told to the hook after commit */
     size_t n_finished, cap_finished;
@@ -133,6 +135,7 @@ struct dispatch *dispatch_create(const struct config *cfg, struct store *store, 
     }
     snprintf(d->output_dir, sizeof d->output_dir, "%s/output", cfg->data_dir);
     d->last_ready_mono = clock_mono_ms();
+    d->pending_tail = &d->pending;
     d->running = calloc((size_t)pool->count, sizeof *d->running);
     d->next = calloc((size_t)pool->count, sizeof *d->next);
     memcpy(d->stats.latency_bounds, latency_bounds, sizeof latency_bounds);
@@ -201,28 +204,62 @@ static void flush_finished(struct dispatch *d)
     d->n_finished = 0;
 }
 
-enum dispatch_result dispatch_submit(struct dispatch *d, const struct job_spec *specs, size_t n,
-                                     int64_t *ids, int64_t *created_at)
+enum dispatch_result dispatch_submit(struct dispatch *d, struct dispatch_submit *sub,
+                                     void (*wait)(void *ctx))
 {
     pthread_mutex_lock(&d->lock);
-    bool draining = d->draining;
-    int64_t queued = d->stats.jobs[JOB_QUEUED];
-    pthread_mutex_unlock(&d->lock);
-    if (draining) return DISPATCH_SHUTTING_DOWN;
-    if (queued + (int64_t)n > d->cfg->max_queued) return DISPATCH_QUEUE_FULL;
-    *created_at = clock_wall_ms();
-    if (store_insert_jobs(d->store, specs, n, *created_at, ids) < 0) return DISPATCH_ERROR;
-    pthread_mutex_lock(&d->lock);
-    for (size_t i = 0; i < n; i++) {
-        if (queue_push_since(&d->queue, specs[i].priority, ids[i], clock_mono_us()) < 0)
-            log_error("out of memory while queueing job %lld: it runs after a restart",
-                      (long long)ids[i]);
-        d->stats.jobs[JOB_QUEUED]++;
+    enum dispatch_result rc = DISPATCH_OK;
+    if (d->draining) rc = DISPATCH_SHUTTING_DOWN;
+    else if (d->stats.jobs[JOB_QUEUED] + d->pending_jobs + (int64_t)sub->n > d->cfg->max_queued)
+        rc = DISPATCH_QUEUE_FULL;
+    if (rc == DISPATCH_OK) {
+        sub->next = NULL;
+        *d->pending_tail = sub;
+        d->pending_tail = &sub->next;
+        d->pending_jobs += (int64_t)sub->n;
+        wait(sub->ctx); /* under the lock: the main loop cannot answer before this */
     }
-    d->stats.submitted_total += n;
     pthread_mutex_unlock(&d->lock);
-    dispatch_wake(d); /* there is work */
-    return DISPATCH_OK;
+    if (rc == DISPATCH_OK) dispatch_wake(d); /* there is work */
+    return rc;
+}
+
+/* Main loop, in the batch: stores the waiting submits (each in a savepoint of its own). */
+static struct dispatch_submit *store_submits(struct dispatch *d)
+{
+    struct dispatch_submit *list = d->pending;
+    d->pending = NULL;
+    d->pending_tail = &d->pending;
+    d->pending_jobs = 0;
+    int64_t now = clock_wall_ms();
+    for (struct dispatch_submit *sub = list; sub; sub = sub->next) {
+        sub->created_at = now;
+        sub->result = store_insert_jobs(d->store, sub->specs, sub->n, now, sub->ids) == 0
+                          ? DISPATCH_OK
+                          : DISPATCH_ERROR;
+    }
+    return list;
+}
+
+/* After the commit: queues the stored jobs and answers every submitter. */
+static void answer_submits(struct dispatch *d, struct dispatch_submit *list, bool committed)
+{
+    int64_t since = clock_mono_us();
+    while (list) {
+        struct dispatch_submit *sub = list;
+        list = sub->next; /* sub may be freed by its done() */
+        if (!committed) sub->result = DISPATCH_ERROR;
+        if (sub->result == DISPATCH_OK) {
+            for (size_t i = 0; i < sub->n; i++) {
+                if (queue_push_since(&d->queue, sub->specs[i].priority, sub->ids[i], since) < 0)
+                    log_error("out of memory while queueing job %lld: it runs after a restart",
+                              (long long)sub->ids[i]);
+                d->stats.jobs[JOB_QUEUED]++;
+            }
+            d->stats.submitted_total += sub->n;
+        }
+        sub->done(sub->ctx);
+    }
 }
 
 void dispatch_wake(struct dispatch *d)
@@ -756,6 +793,7 @@ static void assign(struct dispatch *d, int slot, struct running *r)
 
 int64_t dispatch_loop_end(struct dispatch *d)
 {
+    struct dispatch_submit *submits = store_submits(d);
     int64_t now_mono = clock_mono_ms(), wake = -1;
     int64_t next_retry = release_delayed(d, clock_wall_ms());
     if (next_retry >= 0) wake = next_retry;
@@ -790,7 +828,10 @@ int64_t dispatch_loop_end(struct dispatch *d)
         if (idle_worker && d->queue.len == 0 && d->next[i].id && d->running[i].started)
             withdraw_next(d, i);
     }
-    store_commit(d->store);
+    /* the jobs submitted in this batch are dispatched in the next iteration (the wake below) */
+    bool committed = store_commit(d->store) == 0;
+    answer_submits(d, submits, committed);
+    if (submits && committed) dispatch_wake(d);
     for (int i = 0; i < d->pool->count; i++)
         if (d->pool->slots[i].out.len > d->pool->slots[i].out.pos) flush_slot(d, i);
     flush_finished(d);

@@ -38,10 +38,23 @@ enum dispatch_result {
     DISPATCH_ERROR          /* storage failed (logged) */
 };
 
-/* Commits n jobs in one transaction, then queues them; ids get their ids and *created_at
- * their submission time. All or none. */
-enum dispatch_result dispatch_submit(struct dispatch *d, const struct job_spec *specs, size_t n,
-                                     int64_t *ids, int64_t *created_at);
+/* A submit waiting for the main loop's next commit (group commit: every submit that
+ * arrives while one commits goes into the next, together). */
+struct dispatch_submit {
+    const struct job_spec *specs;
+    size_t n;
+    int64_t *ids;                  /* out: the new ids */
+    int64_t created_at;            /* out: submission time (wall ms) */
+    enum dispatch_result result;   /* out: OK, or ERROR if storing failed */
+    void (*done)(void *ctx);       /* called once the result is set (from the main loop) */
+    void *ctx;
+    struct dispatch_submit *next;
+};
+/* Queues n jobs (all or none) for the next batch. Returns DISPATCH_OK when queued: then
+ * wait(ctx) was called with the dispatcher locked (suspend there), and sub->done(ctx) follows
+ * once the jobs are committed or failed. Or SHUTTING_DOWN / QUEUE_FULL at once. */
+enum dispatch_result dispatch_submit(struct dispatch *d, struct dispatch_submit *sub,
+                                     void (*wait)(void *ctx));
 /* Terminates a job: a queued one is canceled at once; a running one gets sig to its tree and
  * SIGKILL after grace_ms. A finished one is a CONFLICT. */
 enum dispatch_result dispatch_terminate(struct dispatch *d, int64_t id, int sig, int64_t grace_ms);

@@ -216,7 +216,11 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
                       int64_t *ids)
 {
     tx_begin(s);
-    for (size_t i = 0; i < n && !s->failed; i++) {
+    /* a savepoint: inside a batch, a failed submit undoes only itself */
+    bool was_failed = s->failed;
+    sqlite3_exec(s->db, "SAVEPOINT submit", NULL, NULL, NULL);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
         const struct job_spec *j = &specs[i];
         sqlite3_stmt *st = stmt(s, ST_INSERT_JOB);
         bind_text_or_null(st, 1, j->name);
@@ -231,13 +235,18 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
         sqlite3_bind_int(st, 10, j->max_attempts);
         sqlite3_bind_int64(st, 11, now);
         if (sqlite3_step(st) != SQLITE_DONE) {
-            fail(s, "INSERT INTO jobs");
+            rc = fail(s, "INSERT INTO jobs");
             break;
         }
         ids[i] = sqlite3_last_insert_rowid(s->db);
-        add_event(s, ids[i], now, NULL, "queued", "submitted");
+        rc = add_event(s, ids[i], now, NULL, "queued", "submitted");
     }
-    return store_commit(s);
+    if (rc < 0) {
+        sqlite3_exec(s->db, "ROLLBACK TO submit", NULL, NULL, NULL);
+        s->failed = was_failed;
+    }
+    sqlite3_exec(s->db, "RELEASE submit", NULL, NULL, NULL);
+    return store_commit(s) < 0 ? -1 : rc;
 }
 
 static char *column_strdup(sqlite3_stmt *st, int i)
