@@ -150,7 +150,7 @@ void tree_open(struct tree *t, int index)
 {
     memset(t, 0, sizeof *t);
     t->kind = TREE_PGROUP;
-    t->procs_fd = t->kill_fd = -1;
+    t->procs_fd = t->kill_fd = t->events_fd = -1;
     const char *v = getenv(TREE_ENV);
     int off = 0;
     char instance[40];
@@ -161,8 +161,9 @@ void tree_open(struct tree *t, int index)
         if (mkdir(t->path, 0755) == 0 || errno == EEXIST) {
             t->procs_fd = open_in(t->path, "cgroup.procs", O_WRONLY);
             t->kill_fd = open_in(t->path, "cgroup.kill", O_WRONLY);
+            t->events_fd = open_in(t->path, "cgroup.events", O_RDONLY);
         }
-        if (t->procs_fd >= 0 && t->kill_fd >= 0) t->kind = TREE_CGROUP;
+        if (t->procs_fd >= 0 && t->kill_fd >= 0 && t->events_fd >= 0) t->kind = TREE_CGROUP;
         else tree_close(t);
     }
     g_kind = t->kind;
@@ -269,11 +270,29 @@ void tree_signal(const struct tree *t, pid_t pgid, int sig)
         if (tree_signal_descendants(getpid(), NULL, 0, sig) == 0 || sig != SIGKILL) break;
 }
 
+void tree_kill_leftovers(const struct tree *t, pid_t pgid)
+{
+    if (pgid > 0) kill(-pgid, SIGKILL); /* ESRCH when the group is empty: one syscall */
+    if (t && t->kind == TREE_CGROUP) {
+        char buf[128];
+        ssize_t n = pread(t->events_fd, buf, sizeof buf - 1, 0);
+        if (n > 0) buf[n] = '\0';
+        if (n <= 0 || strstr(buf, "populated 1")) write_str(t->kill_fd, "1");
+        return;
+    }
+    /* process groups: a survivor that left the group has been re-parented to us (we are a
+     * subreaper), so with no children left there is nothing to walk */
+    siginfo_t info;
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD) return;
+    tree_signal(t, pgid, SIGKILL);
+}
+
 void tree_close(struct tree *t)
 {
     if (t->procs_fd >= 0) close(t->procs_fd);
     if (t->kill_fd >= 0) close(t->kill_fd);
-    t->procs_fd = t->kill_fd = -1;
+    if (t->events_fd >= 0) close(t->events_fd);
+    t->procs_fd = t->kill_fd = t->events_fd = -1;
 }
 
 void tree_kill_slot(int index, const pid_t *workers, int nworkers)

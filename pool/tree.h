@@ -16,6 +16,7 @@ struct tree {
     enum tree_kind kind;
     int procs_fd;            /* leaf/cgroup.procs, written by the job's child; -1 */
     int kill_fd;             /* leaf/cgroup.kill; -1 */
+    int events_fd;           /* leaf/cgroup.events (is anything left in it?); -1 */
     char path[PATH_MAX];     /* the leaf directory */
 };
 
@@ -35,6 +36,9 @@ void tree_open(struct tree *t, int index);
 int tree_enter(const struct tree *t);
 /* Sends sig to every process of the job: its process group pgid and its whole tree. */
 void tree_signal(const struct tree *t, pid_t pgid, int sig);
+/* After the job's main process exited (and was reaped): SIGKILLs whatever it left behind,
+ * cheaply when nothing is left (the common case: no walk, no kill). */
+void tree_kill_leftovers(const struct tree *t, pid_t pgid);
 /* Closes the worker's fds on its leaf. */
 void tree_close(struct tree *t);
 /* Master: SIGKILLs whatever runs in the leaf of a worker slot that died, and (process

@@ -102,7 +102,7 @@ static void reap(struct running *r)
             r->usage = ru;
             r->drain_until_ms = now_ms() + DRAIN_AFTER_EXIT_MS;
             /* whatever the job left running in its tree dies with it (like a systemd unit) */
-            tree_signal(r->tree, r->job.pid, SIGKILL);
+            tree_kill_leftovers(r->tree, r->job.pid);
         }
     }
 }
@@ -316,7 +316,7 @@ static int worker_loop(struct worker *w);
 int worker_main(int channel_fd, int index)
 {
     struct worker w = {.channel = channel_fd, .index = index, .sigfd = -1,
-                       .tree = {.procs_fd = -1, .kill_fd = -1}};
+                       .tree = {.procs_fd = -1, .kill_fd = -1, .events_fd = -1}};
     int rc = worker_loop(&w);
     proto_reader_free(&w.reader);
     proto_buf_free(&w.payload);
