@@ -237,8 +237,24 @@ static void finish_outcome(struct running *r)
     d->maxrss_kb = r->usage.ru_maxrss;
 }
 
-/* Runs one job to its end; returns with DONE sent. */
-static void run_job(struct worker *w, int64_t id, const struct proto_run *run)
+/* A finished job whose DONE is not sent yet. */
+struct pending_done {
+    int64_t id; /* 0: none */
+    struct proto_done done;
+};
+
+static void flush_done(struct worker *w, struct pending_done *p)
+{
+    if (!p->id) return;
+    send_done(w, p->id, &p->done);
+    p->id = 0;
+}
+
+/* Runs one job to its end, leaving its DONE in *prev. The previous job's DONE (in *prev on
+ * entry) is sent only once this one is started: the write wakes the master, which may take
+ * this CPU for a while, and the next job should not wait for that. */
+static void run_job(struct worker *w, int64_t id, const struct proto_run *run,
+                    struct pending_done *prev)
 {
     struct running r = {.id = id, .tree = &w->tree};
     if (spawn_start(run, &w->tree, &r.job, &r.done) < 0) {
@@ -247,9 +263,11 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run)
             }
         }
         spawn_close(&r.job);
+        flush_done(w, prev);
         send_done(w, id, &r.done);
         return;
     }
+    flush_done(w, prev);
     r.start_us = now_us();
     r.done.pid = r.job.pid;
     r.done.start_us = r.start_us;
@@ -308,7 +326,8 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run)
     spawn_drain(&r.job, &r.job.err);
     finish_outcome(&r);
     spawn_close(&r.job);
-    send_done(w, id, &r.done);
+    prev->id = id;
+    prev->done = r.done;
 }
 
 static int worker_loop(struct worker *w);
@@ -354,7 +373,9 @@ static int worker_loop(struct worker *w)
 
     spawn_init();
     if (proto_send(w->channel, PROTO_READY, 0, NULL, 0) < 0) return 0;
+    struct pending_done prev = {0};
     for (;;) {
+        if (w->nheld == 0) flush_done(w, &prev); /* nothing to start first: report now */
         /* the master keeps a next job here while one runs, so a job that ends is followed
          * by the next one at once, without a round trip to the master */
         while (w->nheld == 0) {
@@ -373,6 +394,6 @@ static int worker_loop(struct worker *w)
         struct proto_run run = w->held[0].run;
         int64_t id = w->held[0].id;
         drop_held(w, 0);
-        run_job(w, id, &run);
+        run_job(w, id, &run, &prev);
     }
 }
