@@ -116,8 +116,7 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
         goto fail;
     }
     const char *pragmas = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                          "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; "
-                          "PRAGMA mmap_size = 268435456;";
+                          "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
     char *msg = NULL;
     if (sqlite3_exec(s->db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "configuring database %s: %s", path, msg ? msg : "?");
