@@ -6,6 +6,7 @@
 #include "pool/tree.h"
 
 #include <dirent.h>
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -150,7 +151,7 @@ void tree_open(struct tree *t, int index)
 {
     memset(t, 0, sizeof *t);
     t->kind = TREE_PGROUP;
-    t->procs_fd = t->kill_fd = t->events_fd = -1;
+    t->procs_fd = t->kill_fd = -1;
     const char *v = getenv(TREE_ENV);
     int off = 0;
     char instance[40];
@@ -159,12 +160,14 @@ void tree_open(struct tree *t, int index)
         snprintf(g_instance, sizeof g_instance, "%s", instance);
         leaf_path(t->path, sizeof t->path, index);
         if (mkdir(t->path, 0755) == 0 || errno == EEXIST) {
-            t->procs_fd = open_in(t->path, "cgroup.procs", O_WRONLY);
+            t->procs_fd = open_in(t->path, "cgroup.procs", O_RDWR);
             t->kill_fd = open_in(t->path, "cgroup.kill", O_WRONLY);
-            t->events_fd = open_in(t->path, "cgroup.events", O_RDONLY);
         }
-        if (t->procs_fd >= 0 && t->kill_fd >= 0 && t->events_fd >= 0) t->kind = TREE_CGROUP;
-        else tree_close(t);
+        /* join it ourselves: every job we start is then born inside */
+        if (t->procs_fd >= 0 && t->kill_fd >= 0 && write_str(t->procs_fd, "0") == 0)
+            t->kind = TREE_CGROUP;
+        else
+            tree_close(t);
     }
     g_kind = t->kind;
     unsetenv(TREE_ENV); /* jobs do not need to see it */
@@ -172,8 +175,8 @@ void tree_open(struct tree *t, int index)
 
 int tree_enter(const struct tree *t)
 {
-    if (!t || t->kind != TREE_CGROUP) return 0;
-    return write(t->procs_fd, "0", 1) == 1 ? 0 : -1;
+    (void)t; /* the worker is in its leaf: a job is born there */
+    return 0;
 }
 
 /* Parses "pid (comm) S ppid ..." from /proc/<pid>/stat; skips zombies. */
@@ -240,28 +243,35 @@ int tree_signal_descendants(pid_t root, const pid_t *exclude, int nexclude, int 
     return signalled;
 }
 
-static void signal_cgroup_members(const char *leaf, int sig)
+/* Sends sig to every member of the worker's leaf but the worker; returns how many. */
+static int signal_cgroup_members(const struct tree *t, int sig)
 {
-    int fd = open_in(leaf, "cgroup.procs", O_RDONLY);
-    if (fd < 0) return;
     char buf[8192];
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return;
+    ssize_t n = pread(t->procs_fd, buf, sizeof buf - 1, 0);
+    if (n <= 0) return 0;
     buf[n] = '\0';
+    pid_t self = getpid();
+    int count = 0;
     for (char *p = buf, *end; *p; p = end) {
         long pid = strtol(p, &end, 10);
         if (end == p) break;
-        if (pid > 0) kill((pid_t)pid, sig);
+        if (pid > 0 && pid != self) {
+            kill((pid_t)pid, sig);
+            count++;
+        }
     }
+    return count;
 }
 
 void tree_signal(const struct tree *t, pid_t pgid, int sig)
 {
     if (pgid > 0) kill(-pgid, sig);
     if (t && t->kind == TREE_CGROUP) {
-        if (sig == SIGKILL) write_str(t->kill_fd, "1");
-        else signal_cgroup_members(t->path, sig);
+        /* SIGKILL until none is left: a process forked meanwhile is in the leaf too */
+        for (int round = 0; round < 100; round++) {
+            if (signal_cgroup_members(t, sig) == 0 || sig != SIGKILL) break;
+            sched_yield(); /* let the killed ones exit before looking again */
+        }
         return;
     }
     /* process groups: also whatever left the group with setsid(); repeat for SIGKILL so a
@@ -274,10 +284,7 @@ void tree_kill_leftovers(const struct tree *t, pid_t pgid)
 {
     if (pgid > 0) kill(-pgid, SIGKILL); /* ESRCH when the group is empty: one syscall */
     if (t && t->kind == TREE_CGROUP) {
-        char buf[128];
-        ssize_t n = pread(t->events_fd, buf, sizeof buf - 1, 0);
-        if (n > 0) buf[n] = '\0';
-        if (n <= 0 || strstr(buf, "populated 1")) write_str(t->kill_fd, "1");
+        if (signal_cgroup_members(t, SIGKILL) > 0) tree_signal(t, 0, SIGKILL);
         return;
     }
     /* process groups: a survivor that left the group has been re-parented to us (we are a
@@ -291,8 +298,7 @@ void tree_close(struct tree *t)
 {
     if (t->procs_fd >= 0) close(t->procs_fd);
     if (t->kill_fd >= 0) close(t->kill_fd);
-    if (t->events_fd >= 0) close(t->events_fd);
-    t->procs_fd = t->kill_fd = t->events_fd = -1;
+    t->procs_fd = t->kill_fd = -1;
 }
 
 void tree_kill_slot(int index, const pid_t *workers, int nworkers)

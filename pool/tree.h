@@ -1,7 +1,8 @@
 /* tree: ending a job's whole process tree, grandchildren that left its process group
- * included. With a writable cgroup v2 hierarchy each worker runs its jobs in its own leaf
- * cgroup and kills with cgroup.kill; otherwise the job's process group plus every
- * descendant found under the (subreaper) worker in /proc. */
+ * included. With a writable cgroup v2 hierarchy each worker sits in a leaf cgroup of its
+ * own, its jobs are born there and cannot leave, and the tree is every member but the
+ * worker; otherwise the job's process group plus every descendant found under the
+ * (subreaper) worker in /proc. */
 #ifndef SPAWNPOOL_TREE_H
 #define SPAWNPOOL_TREE_H
 
@@ -14,9 +15,8 @@ enum tree_kind { TREE_PGROUP, TREE_CGROUP };
 /* A worker's handle on its jobs' tree. */
 struct tree {
     enum tree_kind kind;
-    int procs_fd;            /* leaf/cgroup.procs, written by the job's child; -1 */
+    int procs_fd;            /* leaf/cgroup.procs (the worker is a member; its jobs too); -1 */
     int kill_fd;             /* leaf/cgroup.kill; -1 */
-    int events_fd;           /* leaf/cgroup.events (is anything left in it?); -1 */
     char path[PATH_MAX];     /* the leaf directory */
 };
 
@@ -31,8 +31,9 @@ const char *tree_mechanism(void);
 /* Worker: opens (making if needed) the leaf of slot index; falls back to process groups
  * if that fails. Also removes the setting from the environment jobs inherit. */
 void tree_open(struct tree *t, int index);
-/* In the job's child between fork and exec (async-signal-safe): joins the leaf. Returns 0
- * or -1 (errno set). */
+/* In the job's child between fork and exec (async-signal-safe). Nothing to do while the
+ * worker itself sits in the leaf (its children are born there); kept as the hook where a
+ * job would join a cgroup of its own. Returns 0 or -1 (errno set). */
 int tree_enter(const struct tree *t);
 /* Sends sig to every process of the job: its process group pgid and its whole tree. */
 void tree_signal(const struct tree *t, pid_t pgid, int sig);

@@ -335,7 +335,7 @@ static int worker_loop(struct worker *w);
 int worker_main(int channel_fd, int index)
 {
     struct worker w = {.channel = channel_fd, .index = index, .sigfd = -1,
-                       .tree = {.procs_fd = -1, .kill_fd = -1, .events_fd = -1}};
+                       .tree = {.procs_fd = -1, .kill_fd = -1}};
     int rc = worker_loop(&w);
     proto_reader_free(&w.reader);
     proto_buf_free(&w.payload);
