@@ -30,13 +30,13 @@ struct worker {
     struct proto_reader reader;
     struct proto_buf payload;      /* the frame being handled */
     struct proto_buf run_payload;  /* the current RUN, which the job's strings point into */
-    /* RUNs held to start, in order, as soon as the current job ends: the master keeps one
-     * here while a job runs; a second can arrive while a job it canceled is being killed */
+    /* RUNs held to start, in order, as soon as the current job ends: the master keeps two
+     * here while a job runs; another can arrive while a job it canceled is being killed */
     struct held {
         int64_t id;
         struct proto_buf payload;
         struct proto_run run;
-    } held[2];
+    } held[4];
     int nheld;
     struct tree tree;             /* how this worker ends a job's whole tree */
 };
@@ -157,9 +157,9 @@ static bool process_frames(struct worker *w, struct running *r)
             int64_t at = now_ms() + grace;
             if (!r->kill_at_ms || at < r->kill_at_ms) r->kill_at_ms = at;
         } else if (h.type == PROTO_RUN) {
-            if (w->nheld == 2) {
+            if (w->nheld == 4) {
                 errno = EPROTO;
-                worker_log(w, "a third RUN while two are waiting");
+                worker_log(w, "a fifth RUN while four are waiting");
                 return false;
             }
             struct held *hd = &w->held[w->nheld];
@@ -340,8 +340,7 @@ int worker_main(int channel_fd, int index)
     proto_reader_free(&w.reader);
     proto_buf_free(&w.payload);
     proto_buf_free(&w.run_payload);
-    proto_buf_free(&w.held[0].payload);
-    proto_buf_free(&w.held[1].payload);
+    for (int k = 0; k < 4; k++) proto_buf_free(&w.held[k].payload);
     if (w.sigfd >= 0) close(w.sigfd);
     tree_close(&w.tree);
     return rc;

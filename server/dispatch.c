@@ -19,6 +19,10 @@
 #include "server/log.h"
 #include "server/queue.h"
 
+/* Jobs a busy worker holds to start when its current one ends: two, so that it does not
+ * run dry while the master waits for a CPU to send it the next one. */
+#define DISPATCH_HOLD 2
+
 /* A job waiting for its retry backoff to pass. */
 struct delayed {
     int64_t id, priority, not_before; /* wall ms */
@@ -51,7 +55,7 @@ struct dispatch {
     struct delayed *delayed;
     size_t n_delayed, cap_delayed;
     struct running *running; /* per slot: the job it runs (or is about to) */
-    struct running *next;    /* per slot: the job it holds to start next */
+    struct running (*next)[DISPATCH_HOLD]; /* per slot: the jobs it holds to start next */
     bool draining;
     int64_t last_ready_mono; /* a worker said READY then (health: is the pool working?) */
     struct dispatch_submit *pending, **pending_tail; /* submits for the next batch */
@@ -286,14 +290,31 @@ static bool remove_delayed(struct dispatch *d, int64_t id)
     return false;
 }
 
+/* Slot's job id: the one it runs or one it holds; NULL if neither. */
+static struct running *slot_job(struct dispatch *d, int slot, int64_t id)
+{
+    if (!id) return NULL;
+    if (d->running[slot].id == id) return &d->running[slot];
+    for (int k = 0; k < DISPATCH_HOLD; k++)
+        if (d->next[slot][k].id == id) return &d->next[slot][k];
+    return NULL;
+}
+
+/* Closes the gaps in a slot's held jobs, keeping their order. */
+static void compact_held(struct dispatch *d, int slot)
+{
+    int n = 0;
+    for (int k = 0; k < DISPATCH_HOLD; k++)
+        if (d->next[slot][k].id) d->next[slot][n++] = d->next[slot][k];
+    for (; n < DISPATCH_HOLD; n++) memset(&d->next[slot][n], 0, sizeof d->next[slot][n]);
+}
+
 /* The job id on a worker slot (running, or held as its next), or NULL. */
 static struct running *running_job(struct dispatch *d, int64_t id, int *slot)
 {
     for (int i = 0; i < d->pool->count; i++) {
-        struct running *r = d->running[i].id == id ? &d->running[i]
-                            : d->next[i].id == id  ? &d->next[i]
-                                                   : NULL;
-        if (r && id) {
+        struct running *r = slot_job(d, i, id);
+        if (r) {
             if (slot) *slot = i;
             return r;
         }
@@ -330,6 +351,7 @@ enum dispatch_result dispatch_terminate(struct dispatch *d, int64_t id, int sig,
         bool was_cur = r == &d->running[slot];
         memset(r, 0, sizeof *r);
         if (was_cur) promote_next(d, slot);
+        else compact_held(d, slot);
         rc = cancel_queued(d, id);
     } else if (r) {
         r->terminate = true;
@@ -456,8 +478,9 @@ static void observe_latency(struct dispatch *d, double seconds)
 /* The slot's current job is over: the job it held (if any) is the one it runs now. */
 static void promote_next(struct dispatch *d, int slot)
 {
-    d->running[slot] = d->next[slot];
-    memset(&d->next[slot], 0, sizeof d->next[slot]);
+    d->running[slot] = d->next[slot][0];
+    memset(&d->next[slot][0], 0, sizeof d->next[slot][0]);
+    compact_held(d, slot);
     struct pool_slot *s = &d->pool->slots[slot];
     s->job_id = d->running[slot].id;
     if (s->state != SLOT_DEAD && s->state != SLOT_STARTING)
@@ -541,10 +564,8 @@ static void job_ended(struct dispatch *d, int slot, const struct store_outcome *
 static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_buf *payload)
 {
     struct proto_done done;
-    struct running *r = d->running[slot].id == id ? &d->running[slot]
-                        : d->next[slot].id == id  ? &d->next[slot]
-                                                  : NULL;
-    if (!r || !id) return; /* not ours: stale */
+    struct running *r = slot_job(d, slot, id);
+    if (!r) return; /* not ours: stale */
     if (proto_decode_done(payload, &done) < 0) {
         log_error("worker %d sent a malformed DONE for job %lld: replacing it", slot,
                   (long long)id);
@@ -555,6 +576,7 @@ static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_b
         bool was_cur = r == &d->running[slot];
         job_unstarted(d, r);
         if (was_cur) promote_next(d, slot);
+        else compact_held(d, slot);
         return;
     }
     if (r != &d->running[slot]) { /* the worker ran its held job before the current one? */
@@ -659,7 +681,8 @@ void dispatch_loop_reap(struct dispatch *d)
         char how[96];
         describe_status(status, how, sizeof how);
         struct running *r = &d->running[s->index];
-        if (d->next[s->index].id) job_unstarted(d, &d->next[s->index]); /* never started */
+        for (int k = 0; k < DISPATCH_HOLD; k++) /* never started: they run elsewhere */
+            if (d->next[s->index][k].id) job_unstarted(d, &d->next[s->index][k]);
         if (r->id && !r->started) {
             job_unstarted(d, r); /* sent, not started: it runs elsewhere */
         } else if (r->id) {
@@ -686,10 +709,10 @@ void dispatch_loop_reap(struct dispatch *d)
     }
 }
 
-/* Asks a worker to give back the job it holds unstarted (it answers NOT_STARTED). */
-static void withdraw_next(struct dispatch *d, int slot)
+/* Asks a worker to give back a job it holds unstarted (it answers NOT_STARTED). */
+static void withdraw_held(struct dispatch *d, int slot, int k)
 {
-    struct running *n = &d->next[slot];
+    struct running *n = &d->next[slot][k];
     if (!n->id || n->withdrawing) return;
     n->withdrawing = true;
     pool_send_kill(&d->pool->slots[slot], n->id, 0, 0);
@@ -699,7 +722,8 @@ static void withdraw_next(struct dispatch *d, int slot)
 void dispatch_loop_drain(struct dispatch *d)
 {
     d->draining = true;
-    for (int i = 0; i < d->pool->count; i++) withdraw_next(d, i); /* they stay queued */
+    for (int i = 0; i < d->pool->count; i++) /* they stay queued */
+        for (int k = 0; k < DISPATCH_HOLD; k++) withdraw_held(d, i, k);
 }
 
 void dispatch_loop_terminate_all(struct dispatch *d, int sig, int64_t grace_ms)
@@ -716,7 +740,10 @@ void dispatch_loop_terminate_all(struct dispatch *d, int sig, int64_t grace_ms)
 int dispatch_loop_running(struct dispatch *d)
 {
     int n = 0;
-    for (int i = 0; i < d->pool->count; i++) n += (d->running[i].id != 0) + (d->next[i].id != 0);
+    for (int i = 0; i < d->pool->count; i++) {
+        n += d->running[i].id != 0;
+        for (int k = 0; k < DISPATCH_HOLD; k++) n += d->next[i][k].id != 0;
+    }
     return n;
 }
 
@@ -823,10 +850,12 @@ int64_t dispatch_loop_end(struct dispatch *d)
         if (d->pool->slots[i].state == SLOT_IDLE) idle_worker = true;
     for (int i = 0; i < d->pool->count && !d->draining; i++) {
         struct pool_slot *s = &d->pool->slots[i];
-        if (s->state == SLOT_BUSY && !d->next[i].id && d->queue.len > 0)
-            assign(d, i, &d->next[i]);
-        if (idle_worker && d->queue.len == 0 && d->next[i].id && d->running[i].started)
-            withdraw_next(d, i);
+        for (int k = 0; k < DISPATCH_HOLD; k++) {
+            if (s->state == SLOT_BUSY && !d->next[i][k].id && d->queue.len > 0)
+                assign(d, i, &d->next[i][k]);
+            if (idle_worker && d->queue.len == 0 && d->next[i][k].id && d->running[i].started)
+                withdraw_held(d, i, k);
+        }
     }
     /* the jobs submitted in this batch are dispatched in the next iteration (the wake below) */
     bool committed = store_commit(d->store) == 0;
