@@ -18,6 +18,10 @@
 #include "pool/proto.h"
 #include "pool/spawn.h"
 
+/* RUNs a worker holds at most (the master sends at most DISPATCH_HOLD, plus one per job it
+ * canceled that the worker is still killing). */
+#define WORKER_HELD_MAX 8
+
 /* A job reports STARTED once it has run this long; one that ends sooner says so in DONE. */
 #define STARTED_AFTER_US 1000
 
@@ -30,13 +34,14 @@ struct worker {
     struct proto_reader reader;
     struct proto_buf payload;      /* the frame being handled */
     struct proto_buf run_payload;  /* the current RUN, which the job's strings point into */
-    /* RUNs held to start, in order, as soon as the current job ends: the master keeps two
-     * here while a job runs; another can arrive while a job it canceled is being killed */
+    /* RUNs held to start, in order, as soon as the current job ends: the master keeps a few
+     * here while a job runs (DISPATCH_HOLD); more can arrive while a job it canceled is
+     * being killed */
     struct held {
         int64_t id;
         struct proto_buf payload;
         struct proto_run run;
-    } held[4];
+    } held[WORKER_HELD_MAX];
     int nheld;
     struct tree tree;             /* how this worker ends a job's whole tree */
 };
@@ -157,9 +162,9 @@ static bool process_frames(struct worker *w, struct running *r)
             int64_t at = now_ms() + grace;
             if (!r->kill_at_ms || at < r->kill_at_ms) r->kill_at_ms = at;
         } else if (h.type == PROTO_RUN) {
-            if (w->nheld == 4) {
+            if (w->nheld == WORKER_HELD_MAX) {
                 errno = EPROTO;
-                worker_log(w, "a fifth RUN while four are waiting");
+                worker_log(w, "more RUNs waiting than a worker holds");
                 return false;
             }
             struct held *hd = &w->held[w->nheld];
@@ -340,7 +345,7 @@ int worker_main(int channel_fd, int index)
     proto_reader_free(&w.reader);
     proto_buf_free(&w.payload);
     proto_buf_free(&w.run_payload);
-    for (int k = 0; k < 4; k++) proto_buf_free(&w.held[k].payload);
+    for (int k = 0; k < WORKER_HELD_MAX; k++) proto_buf_free(&w.held[k].payload);
     if (w.sigfd >= 0) close(w.sigfd);
     tree_close(&w.tree);
     return rc;

@@ -21,7 +21,7 @@
 
 /* Jobs a busy worker holds to start when its current one ends: two, so that it does not
  * run dry while the master waits for a CPU to send it the next one. */
-#define DISPATCH_HOLD 2
+#define DISPATCH_HOLD 3
 
 /* A job waiting for its retry backoff to pass. */
 struct delayed {
@@ -745,6 +745,16 @@ int dispatch_loop_running(struct dispatch *d)
         for (int k = 0; k < DISPATCH_HOLD; k++) n += d->next[i][k].id != 0;
     }
     return n;
+}
+
+bool dispatch_loop_saturated(struct dispatch *d)
+{
+    pthread_mutex_lock(&d->lock);
+    bool all = d->pool->count > 0;
+    for (int i = 0; i < d->pool->count && all; i++)
+        if (!d->running[i].id || !d->next[i][0].id) all = false;
+    pthread_mutex_unlock(&d->lock);
+    return all;
 }
 
 /* Moves retries whose backoff passed into the queue; returns ms until the next one. */

@@ -127,5 +127,9 @@ void dispatch_loop_drain(struct dispatch *d);
 void dispatch_loop_terminate_all(struct dispatch *d, int sig, int64_t grace_ms);
 /* Jobs running now. */
 int dispatch_loop_running(struct dispatch *d);
+/* True when every worker runs a job and holds another: then nothing waits on the master for
+ * a moment, and it may gather more events into one batch (fewer commits and wake-ups).
+ * Call outside a batch (it locks). */
+bool dispatch_loop_saturated(struct dispatch *d);
 
 #endif
