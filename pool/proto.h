@@ -15,7 +15,7 @@
 enum proto_type {
     PROTO_READY = 1, /* worker -> master: started and idle (once) */
     PROTO_RUN,       /* master -> worker: run this job next (payload: struct proto_run); a
-                      * worker holds at most one RUN besides the job it runs */
+                      * worker holds a few RUNs besides the job it runs, started in order */
     PROTO_STARTED,   /* worker -> master: the job's process exists (struct proto_started);
                       * sent only once it has run for a moment: a job that ends sooner
                       * reports it in its DONE (one message instead of two) */
