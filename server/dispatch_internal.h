@@ -1,0 +1,81 @@
+/* dispatch_internal.h: the dispatcher's state, shared by server/dispatch.c (what HTTP
+ * threads call) and server/dispatch_loop.c (what the main loop calls). Not for elsewhere. */
+#ifndef SPAWNPOOL_DISPATCH_INTERNAL_H
+#define SPAWNPOOL_DISPATCH_INTERNAL_H
+
+#include <pthread.h>
+
+#include "server/dispatch.h"
+#include "server/queue.h"
+
+/* Jobs a busy worker holds to start when its current one ends: two, so that it does not
+ * run dry while the master waits for a CPU to send it the next one. */
+#define DISPATCH_HOLD 3
+
+/* A job waiting for its retry backoff to pass. */
+struct delayed {
+    int64_t id, priority, not_before; /* wall ms */
+};
+
+/* A job sent to a worker slot: the one it runs (cur) or the one it holds to start as soon
+ * as that ends (next). The row stays queued, with `worker` set (a reservation), until the
+ * worker says STARTED. */
+struct running {
+    int64_t id;            /* 0: none */
+    int64_t pid;           /* the job's process (group), 0 until STARTED */
+    int64_t since_us;      /* monotonic µs it became ready to run (dispatch latency) */
+    int64_t priority;
+    int attempt, max_attempts;
+    bool started;          /* STARTED seen: the row says running */
+    bool terminate;        /* a terminate request reached it */
+    bool shutdown;         /* ... sent by the server's drain */
+    bool withdrawing;      /* asked back (not started) so an idle worker can take it */
+};
+
+struct dispatch {
+    pthread_mutex_t lock;
+    const struct config *cfg;
+    struct store *store;
+    struct pool *pool;
+    int epoll_fd;
+    int wake_fd; /* eventfd in the main loop's epoll (DISPATCH_WAKE_TAG) */
+    char output_dir[PATH_MAX + 16];
+    struct queue queue;
+    struct delayed *delayed;
+    size_t n_delayed, cap_delayed;
+    struct running *running; /* per slot: the job it runs (or is about to) */
+    struct running (*next)[DISPATCH_HOLD]; /* per slot: the jobs it holds to start next */
+    bool draining;
+    int64_t last_ready_mono; /* a worker said READY then (health: is the pool working?) */
+    struct dispatch_submit *pending, **pending_tail; /* submits for the next batch */
+    int64_t pending_jobs;
+    struct proto_buf payload;
+    int64_t *finished; /* ids that ended in this batch, told to the hook after commit */
+    size_t n_finished, cap_finished;
+    dispatch_finish_fn on_finish;
+    void *on_finish_ctx;
+    struct dispatch_stats stats;
+    double recent[DISPATCH_RECENT]; /* the last dispatch latencies (a ring), seconds */
+    int recent_next, recent_n;
+};
+
+/* Watches a worker slot's channel in the main loop's epoll. */
+void dispatch_watch_slot(struct dispatch *d, int index);
+/* Sends what is queued for a slot; if the socket is full, waits for EPOLLOUT. */
+void dispatch_flush_slot(struct dispatch *d, int index);
+/* Queues job id (or parks it until not_before, wall ms, for a retry backoff). */
+void dispatch_queue_job(void *ctx, int64_t id, int64_t priority, int64_t not_before);
+/* Moves one job between state counters (and counts it finished if to is terminal). */
+void dispatch_count(struct dispatch *d, enum job_state from, enum job_state to);
+/* Notes a job that ended in this batch; dispatch_flush_finished tells the hook. */
+void dispatch_note_finished(struct dispatch *d, int64_t id);
+/* Tells the finish hook about the noted jobs; call after their transaction committed. */
+void dispatch_flush_finished(struct dispatch *d);
+/* Slot's job id: the one it runs or one it holds; NULL if neither. */
+struct running *dispatch_slot_job(struct dispatch *d, int slot, int64_t id);
+/* Closes the gaps in a slot's held jobs, keeping their order. */
+void dispatch_compact_held(struct dispatch *d, int slot);
+/* The slot's current job is over: the first job it held is the one it runs now. */
+void dispatch_promote_held(struct dispatch *d, int slot);
+
+#endif

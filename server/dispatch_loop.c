@@ -1,0 +1,472 @@
+/* dispatch_loop: the dispatcher's main-loop side: worker messages and deaths, outcomes and
+ * retries, assigning queued jobs to workers, group-committed submits, drain. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pool/tree.h"
+#include "server/clock.h"
+#include "server/dispatch_internal.h"
+#include "server/log.h"
+
+/* Main loop, in the batch: stores the waiting submits (each in a savepoint of its own). */
+static struct dispatch_submit *store_submits(struct dispatch *d)
+{
+    struct dispatch_submit *list = d->pending;
+    d->pending = NULL;
+    d->pending_tail = &d->pending;
+    d->pending_jobs = 0;
+    int64_t now = clock_wall_ms();
+    for (struct dispatch_submit *sub = list; sub; sub = sub->next) {
+        sub->created_at = now;
+        sub->result = store_insert_jobs(d->store, sub->specs, sub->n, now, sub->ids) == 0
+                          ? DISPATCH_OK
+                          : DISPATCH_ERROR;
+    }
+    return list;
+}
+
+/* After the commit: queues the stored jobs and answers every submitter. */
+static void answer_submits(struct dispatch *d, struct dispatch_submit *list, bool committed)
+{
+    int64_t since = clock_mono_us();
+    while (list) {
+        struct dispatch_submit *sub = list;
+        list = sub->next; /* sub may be freed by its done() */
+        if (!committed) sub->result = DISPATCH_ERROR;
+        if (sub->result == DISPATCH_OK) {
+            for (size_t i = 0; i < sub->n; i++) {
+                if (queue_push_since(&d->queue, sub->specs[i].priority, sub->ids[i], since) < 0)
+                    log_error("out of memory while queueing job %lld: it runs after a restart",
+                              (long long)sub->ids[i]);
+                d->stats.jobs[JOB_QUEUED]++;
+            }
+            d->stats.submitted_total += sub->n;
+        }
+        sub->done(sub->ctx);
+    }
+}
+
+
+void dispatch_loop_woken(struct dispatch *d)
+{
+    uint64_t v;
+    while (read(d->wake_fd, &v, sizeof v) == (ssize_t)sizeof v) {
+    }
+}
+
+void dispatch_loop_begin(struct dispatch *d)
+{
+    pthread_mutex_lock(&d->lock);
+    store_begin(d->store);
+}
+
+static void observe_latency(struct dispatch *d, double seconds)
+{
+    if (seconds < 0) seconds = 0;
+    for (int i = 0; i < DISPATCH_LATENCY_BUCKETS; i++)
+        if (seconds <= d->stats.latency_bounds[i]) d->stats.latency_counts[i]++;
+    d->stats.latency_counts[DISPATCH_LATENCY_BUCKETS]++;
+    d->stats.latency_sum += seconds;
+    d->stats.latency_count++;
+    d->recent[d->recent_next] = seconds;
+    d->recent_next = (d->recent_next + 1) % DISPATCH_RECENT;
+    if (d->recent_n < DISPATCH_RECENT) d->recent_n++;
+}
+
+
+/* A job sent to a worker came back unstarted (withdrawn, terminated before it started, or
+ * its worker died first): canceled if a terminate asked for it, else queued again. */
+static void job_unstarted(struct dispatch *d, struct running *r)
+{
+    int64_t now = clock_wall_ms();
+    if (r->terminate && !r->shutdown) {
+        struct store_outcome o = {.state = JOB_CANCELED, .exit_code = -1, .signal = -1,
+                                  .user_us = -1, .system_us = -1, .maxrss_kb = -1,
+                                  .detail = "terminated before it started"};
+        store_job_finish(d->store, r->id, JOB_QUEUED, &o, now);
+        dispatch_count(d, JOB_QUEUED, JOB_CANCELED);
+        dispatch_note_finished(d, r->id);
+    } else {
+        store_job_unreserve(d->store, r->id);
+        queue_push_since(&d->queue, r->priority, r->id, r->since_us);
+    }
+    memset(r, 0, sizeof *r);
+}
+
+/* The worker started the slot's current job at start_us (monotonic µs, 0: unknown): the
+ * row says running since then. */
+static void job_started(struct dispatch *d, int slot, int64_t pid, int64_t start_us)
+{
+    struct running *r = &d->running[slot];
+    if (r->started) return;
+    r->started = true;
+    r->pid = pid;
+    int64_t now_us = clock_mono_us();
+    if (start_us <= 0 || start_us > now_us) start_us = now_us;
+    int64_t started_at = clock_wall_ms() - (now_us - start_us) / 1000;
+    store_job_running(d->store, r->id, slot, r->attempt, started_at);
+    dispatch_count(d, JOB_QUEUED, JOB_RUNNING);
+    observe_latency(d, (double)(start_us - r->since_us) / 1e6);
+}
+
+/* Ends a job that was running on slot: records the outcome or re-queues it for a retry. */
+static void job_ended(struct dispatch *d, int slot, const struct store_outcome *o)
+{
+    struct running *r = &d->running[slot];
+    int64_t id = r->id, now = clock_wall_ms();
+    bool retry = (o->state == JOB_FAILED || o->state == JOB_LOST || o->state == JOB_TIMED_OUT) &&
+                 r->attempt < r->max_attempts && !r->terminate;
+    if (retry) {
+        int64_t delay_ms = dispatch_retry_delay_ms(d->cfg, r->attempt);
+        double delay = (double)delay_ms / 1000;
+        int64_t not_before = now + delay_ms;
+        char detail[300];
+        snprintf(detail, sizeof detail, "attempt %d of %d ended %s%s%s; retry in %.3gs",
+                 r->attempt, r->max_attempts, job_state_name(o->state), o->detail ? ": " : "",
+                 o->detail ? o->detail : "", delay);
+        struct job j;
+        int64_t priority = 0;
+        if (store_get_job(d->store, id, &j, false) == 0) {
+            priority = j.spec.priority;
+            job_free(&j);
+        }
+        /* the next attempt's output starts afresh (capture files are made on the first byte) */
+        char path[PATH_MAX + 32];
+        dispatch_output_path(d, id, "stdout", path, sizeof path);
+        unlink(path);
+        dispatch_output_path(d, id, "stderr", path, sizeof path);
+        unlink(path);
+        /* the attempt's outcome stays visible in the event; the row is queued again */
+        store_job_requeue(d->store, id, JOB_RUNNING, not_before, detail, now);
+        dispatch_count(d, JOB_RUNNING, JOB_QUEUED);
+        dispatch_queue_job(d, id, priority, not_before);
+    } else {
+        store_job_finish(d->store, id, JOB_RUNNING, o, now);
+        dispatch_count(d, JOB_RUNNING, o->state);
+        dispatch_note_finished(d, id);
+    }
+    dispatch_promote_held(d, slot);
+}
+
+static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_buf *payload)
+{
+    struct proto_done done;
+    struct running *r = dispatch_slot_job(d, slot, id);
+    if (!r) return; /* not ours: stale */
+    if (proto_decode_done(payload, &done) < 0) {
+        log_error("worker %d sent a malformed DONE for job %lld: replacing it", slot,
+                  (long long)id);
+        kill(d->pool->slots[slot].pid, SIGKILL); /* its reaping records the job lost */
+        return;
+    }
+    if (done.end == PROTO_END_NOT_STARTED) {
+        bool was_cur = r == &d->running[slot];
+        job_unstarted(d, r);
+        if (was_cur) dispatch_promote_held(d, slot);
+        else dispatch_compact_held(d, slot);
+        return;
+    }
+    if (r != &d->running[slot]) { /* the worker ran its held job before the current one? */
+        log_error("worker %d ended job %lld out of order: replacing it", slot, (long long)id);
+        kill(d->pool->slots[slot].pid, SIGKILL);
+        return;
+    }
+    if (!r->started) job_started(d, slot, done.pid, done.start_us); /* a short job's DONE */
+    struct store_outcome o = {.exit_code = -1, .signal = -1, .pid = r->pid ? r->pid : -1,
+                              .stdout_bytes = (int64_t)done.stdout_bytes,
+                              .stderr_bytes = (int64_t)done.stderr_bytes,
+                              .truncated = done.truncated != 0,
+                              .user_us = done.user_us, .system_us = done.system_us,
+                              .maxrss_kb = done.maxrss_kb};
+    char detail[320];
+    if (done.end == PROTO_END_SPAWN_ERROR) {
+        o.state = JOB_FAILED;
+        o.exit_code = 127;
+        o.error = done.error;
+        snprintf(detail, sizeof detail, "could not start: %s", done.error);
+    } else {
+        if (done.end == PROTO_END_EXITED) o.exit_code = done.code;
+        else o.signal = done.code;
+        if (done.cause == PROTO_CAUSE_TIMEOUT) o.state = JOB_TIMED_OUT;
+        else if (done.cause == PROTO_CAUSE_KILLED) o.state = JOB_TERMINATED;
+        else if (done.end == PROTO_END_EXITED && done.code == 0) o.state = JOB_SUCCEEDED;
+        else o.state = JOB_FAILED;
+        if (done.end == PROTO_END_EXITED) snprintf(detail, sizeof detail, "exit code %d", done.code);
+        else snprintf(detail, sizeof detail, "killed by signal %d (%s)", done.code, strsignal(done.code));
+        if (o.state == JOB_TIMED_OUT) {
+            o.error = "the job's timeout elapsed";
+        } else if (o.state == JOB_TERMINATED && r->shutdown) {
+            o.error = "terminated by the server's shutdown";
+        }
+    }
+    o.detail = detail;
+    job_ended(d, slot, &o);
+    d->pool->slots[slot].jobs_done++;
+}
+
+void dispatch_loop_worker_event(struct dispatch *d, int index, uint32_t events)
+{
+    struct pool_slot *s = &d->pool->slots[index];
+    if (s->fd < 0) return;
+    if (events & EPOLLOUT) dispatch_flush_slot(d, index);
+    if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
+    long n = proto_reader_fill(&s->reader, s->fd);
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) { /* EOF: the worker is exiting; its SIGCHLD does the rest */
+        epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
+        kill(s->pid, SIGKILL);
+        return;
+    }
+    struct proto_header h;
+    int got;
+    while ((got = proto_reader_next(&s->reader, &h, &d->payload)) == 1) {
+        struct running *r = &d->running[index];
+        switch (h.type) {
+        case PROTO_READY:
+            if (s->state == SLOT_STARTING) s->state = r->id ? SLOT_BUSY : SLOT_IDLE;
+            d->last_ready_mono = clock_mono_ms();
+            break;
+        case PROTO_STARTED:
+            if (r->id == h.job_id && r->id && d->payload.len == sizeof(struct proto_started)) {
+                struct proto_started st; /* pid kept in memory (the API shows it) */
+                memcpy(&st, d->payload.data, sizeof st);
+                job_started(d, index, st.pid, st.start_us);
+            }
+            break;
+        case PROTO_DONE:
+            handle_done(d, index, h.job_id, &d->payload);
+            d->last_ready_mono = clock_mono_ms();
+            break;
+        default:
+            log_error("worker %d sent an unexpected message type %d", index, h.type);
+        }
+    }
+    if (got < 0) {
+        log_error("worker %d (pid %d) sent a corrupt frame: replacing it", index, (int)s->pid);
+        epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
+        kill(s->pid, SIGKILL);
+    }
+}
+
+static void describe_status(int status, char *out, size_t n)
+{
+    if (WIFEXITED(status)) snprintf(out, n, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(out, n, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else snprintf(out, n, "status %#x", status);
+}
+
+void dispatch_loop_reap(struct dispatch *d)
+{
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid < 0 && errno == EINTR) continue;
+        if (pid <= 0) return;
+        struct pool_slot *s = pool_slot_by_pid(d->pool, pid);
+        if (!s) continue; /* a stranger (we may be PID 1): reaped, nothing else to do */
+        char how[96];
+        describe_status(status, how, sizeof how);
+        struct running *r = &d->running[s->index];
+        for (int k = 0; k < DISPATCH_HOLD; k++) /* never started: they run elsewhere */
+            if (d->next[s->index][k].id) job_unstarted(d, &d->next[s->index][k]);
+        if (r->id && !r->started) {
+            job_unstarted(d, r); /* sent, not started: it runs elsewhere */
+        } else if (r->id) {
+            /* its job's tree is orphaned now: kill it rather than let it run unseen */
+            if (r->pid > 0) kill(-(pid_t)r->pid, SIGKILL);
+            pid_t live[1024];
+            int nlive = 0;
+            for (int i = 0; i < d->pool->count && nlive < 1024; i++)
+                if (d->pool->slots[i].pid > 0 && &d->pool->slots[i] != s)
+                    live[nlive++] = d->pool->slots[i].pid;
+            tree_kill_slot(s->index, live, nlive);
+            char detail[160];
+            snprintf(detail, sizeof detail, "worker %d (pid %d) %s", s->index, (int)pid, how);
+            struct store_outcome o = {.state = JOB_LOST, .exit_code = -1, .signal = -1,
+                                      .pid = r->pid ? r->pid : -1, .error = detail,
+                                      .user_us = -1, .system_us = -1, .maxrss_kb = -1,
+                                      .detail = detail};
+            log_warn("job %lld lost: %s", (long long)r->id, detail);
+            job_ended(d, s->index, &o);
+        }
+        if (!d->draining) log_warn("worker %d (pid %d) %s: replacing it", s->index, (int)pid, how);
+        pool_slot_dead(d->pool, s, clock_mono_ms());
+        d->stats.worker_restarts++;
+    }
+}
+
+/* Asks a worker to give back a job it holds unstarted (it answers NOT_STARTED). */
+static void withdraw_held(struct dispatch *d, int slot, int k)
+{
+    struct running *n = &d->next[slot][k];
+    if (!n->id || n->withdrawing) return;
+    n->withdrawing = true;
+    pool_send_kill(&d->pool->slots[slot], n->id, 0, 0);
+    dispatch_flush_slot(d, slot);
+}
+
+void dispatch_loop_drain(struct dispatch *d)
+{
+    d->draining = true;
+    for (int i = 0; i < d->pool->count; i++) /* they stay queued */
+        for (int k = 0; k < DISPATCH_HOLD; k++) withdraw_held(d, i, k);
+}
+
+void dispatch_loop_terminate_all(struct dispatch *d, int sig, int64_t grace_ms)
+{
+    for (int i = 0; i < d->pool->count; i++) {
+        struct running *r = &d->running[i];
+        if (!r->id) continue;
+        r->terminate = r->shutdown = true;
+        pool_send_kill(&d->pool->slots[i], r->id, sig, grace_ms);
+        dispatch_flush_slot(d, i);
+    }
+}
+
+int dispatch_loop_running(struct dispatch *d)
+{
+    int n = 0;
+    for (int i = 0; i < d->pool->count; i++) {
+        n += d->running[i].id != 0;
+        for (int k = 0; k < DISPATCH_HOLD; k++) n += d->next[i][k].id != 0;
+    }
+    return n;
+}
+
+bool dispatch_loop_saturated(struct dispatch *d)
+{
+    pthread_mutex_lock(&d->lock);
+    bool all = d->pool->count > 0;
+    for (int i = 0; i < d->pool->count && all; i++)
+        if (!d->running[i].id || !d->next[i][0].id) all = false;
+    pthread_mutex_unlock(&d->lock);
+    return all;
+}
+
+/* Moves retries whose backoff passed into the queue; returns ms until the next one. */
+static int64_t release_delayed(struct dispatch *d, int64_t now)
+{
+    int64_t next = -1;
+    for (size_t i = 0; i < d->n_delayed;) {
+        if (d->delayed[i].not_before <= now) {
+            queue_push_since(&d->queue, d->delayed[i].priority, d->delayed[i].id, clock_mono_us());
+            d->delayed[i] = d->delayed[--d->n_delayed];
+            continue;
+        }
+        int64_t wait = d->delayed[i].not_before - now;
+        if (next < 0 || wait < next) next = wait;
+        i++;
+    }
+    return next;
+}
+
+/* Takes the next queued job and sends it to slot r (its current or its next job; a stale or
+ * unreadable entry is dropped instead). The row is reserved (worker set) in this batch; the
+ * RUN goes out after the commit, so a crash never leaves a job started but unrecorded. */
+static void assign(struct dispatch *d, int slot, struct running *r)
+{
+    struct queue_entry e;
+    if (!queue_pop(&d->queue, &e)) return;
+    struct job j;
+    int rc = store_get_job(d->store, e.id, &j, true);
+    if (rc != 0) {
+        log_error("job %lld is queued but cannot be read: skipped", (long long)e.id);
+        return;
+    }
+    if (j.state != JOB_QUEUED) { /* stale entry */
+        job_free(&j);
+        return;
+    }
+    char out_path[PATH_MAX + 32], err_path[PATH_MAX + 32];
+    dispatch_output_path(d, j.id, "stdout", out_path, sizeof out_path);
+    dispatch_output_path(d, j.id, "stderr", err_path, sizeof err_path);
+    double timeout = j.spec.timeout > 0 ? j.spec.timeout : d->cfg->default_timeout;
+    struct proto_run run = {
+        .timeout_ms = timeout > 0 ? (int64_t)(timeout * 1000 + 0.5) : 0,
+        .kill_grace_ms = (int64_t)(d->cfg->kill_grace * 1000),
+        .max_output = (uint64_t)d->cfg->max_output,
+        .cwd = j.spec.cwd,
+        .stdout_path = out_path,
+        .stderr_path = err_path,
+        .argv_blob = j.spec.argv.data,
+        .argv_len = (uint32_t)j.spec.argv.len,
+        .env_blob = j.spec.env.data,
+        .env_len = (uint32_t)j.spec.env.len,
+        .stdin_data = j.spec.stdin_data,
+        .stdin_len = (uint32_t)j.spec.stdin_len,
+    };
+    d->payload.len = d->payload.pos = 0;
+    d->payload.failed = false;
+    proto_encode_run(&d->payload, &run);
+    struct pool_slot *s = &d->pool->slots[slot];
+    store_job_reserve(d->store, j.id, slot);
+    *r = (struct running){.id = j.id, .attempt = j.attempt + 1, .priority = j.spec.priority,
+                          .max_attempts = j.spec.max_attempts,
+                          .since_us = e.since_us ? e.since_us : clock_mono_us()};
+    if (r == &d->running[slot]) {
+        s->state = SLOT_BUSY;
+        s->job_id = j.id;
+    }
+    if (d->payload.failed || pool_queue_run(s, j.id, &d->payload) < 0) {
+        log_error("out of memory while sending job %lld to worker %d", (long long)j.id, slot);
+        kill(s->pid, SIGKILL); /* its reaping puts the job back in the queue */
+    }
+    job_free(&j);
+}
+
+int64_t dispatch_loop_end(struct dispatch *d)
+{
+    struct dispatch_submit *submits = store_submits(d);
+    int64_t now_mono = clock_mono_ms(), wake = -1;
+    int64_t next_retry = release_delayed(d, clock_wall_ms());
+    if (next_retry >= 0) wake = next_retry;
+    for (int i = 0; i < d->pool->count; i++) {
+        struct pool_slot *s = &d->pool->slots[i];
+        if (s->state == SLOT_DEAD && !d->draining) {
+            if (s->respawn_at <= now_mono) {
+                if (pool_respawn(d->pool, i) == 0) dispatch_watch_slot(d, i);
+                else {
+                    log_error("fork() failed while replacing worker %d: %s", i, strerror(errno));
+                    s->respawn_at = now_mono + 1000;
+                }
+            }
+            if (s->state == SLOT_DEAD) {
+                int64_t w = s->respawn_at - now_mono;
+                if (wake < 0 || w < wake) wake = w < 0 ? 0 : w;
+            }
+        }
+        while (!d->draining && s->state == SLOT_IDLE && d->queue.len > 0)
+            assign(d, i, &d->running[i]);
+    }
+    /* each busy worker also holds the next job, so it starts it the moment the current one
+     * ends; an idle worker with nothing queued takes back a held job from a busy one, so a
+     * long job never keeps a short one waiting behind it */
+    bool idle_worker = false;
+    for (int i = 0; i < d->pool->count; i++)
+        if (d->pool->slots[i].state == SLOT_IDLE) idle_worker = true;
+    for (int i = 0; i < d->pool->count && !d->draining; i++) {
+        struct pool_slot *s = &d->pool->slots[i];
+        for (int k = 0; k < DISPATCH_HOLD; k++) {
+            if (s->state == SLOT_BUSY && !d->next[i][k].id && d->queue.len > 0)
+                assign(d, i, &d->next[i][k]);
+            if (idle_worker && d->queue.len == 0 && d->next[i][k].id && d->running[i].started)
+                withdraw_held(d, i, k);
+        }
+    }
+    /* the jobs submitted in this batch are dispatched in the next iteration (the wake below) */
+    bool committed = store_commit(d->store) == 0;
+    answer_submits(d, submits, committed);
+    if (submits && committed) dispatch_wake(d);
+    for (int i = 0; i < d->pool->count; i++)
+        if (d->pool->slots[i].out.len > d->pool->slots[i].out.pos) dispatch_flush_slot(d, i);
+    dispatch_flush_finished(d);
+    pthread_mutex_unlock(&d->lock);
+    return wake;
+}
