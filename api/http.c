@@ -24,14 +24,22 @@ int api_utf8_length(const unsigned char *p)
     if (c < 0x80) return 1;
     int n;
     unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
-    if (c >= 0xc2 && c <= 0xdf) n = 2;
-    else if (c == 0xe0) n = 3, lo = 0xa0;
-    else if ((c >= 0xe1 && c <= 0xec) || c == 0xee || c == 0xef) n = 3;
-    else if (c == 0xed) n = 3, hi = 0x9f;
-    else if (c == 0xf0) n = 4, lo = 0x90;
-    else if (c >= 0xf1 && c <= 0xf3) n = 4;
-    else if (c == 0xf4) n = 4, hi = 0x8f;
-    else return 0;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c == 0xe0)
+        n = 3, lo = 0xa0;
+    else if ((c >= 0xe1 && c <= 0xec) || c == 0xee || c == 0xef)
+        n = 3;
+    else if (c == 0xed)
+        n = 3, hi = 0x9f;
+    else if (c == 0xf0)
+        n = 4, lo = 0x90;
+    else if (c >= 0xf1 && c <= 0xf3)
+        n = 4;
+    else if (c == 0xf4)
+        n = 4, hi = 0x8f;
+    else
+        return 0;
     if (p[1] < lo || p[1] > hi) return 0;
     for (int i = 2; i < n; i++)
         if ((p[i] & 0xc0) != 0x80) return 0;
@@ -66,9 +74,8 @@ int api_fail(struct api_error *e, unsigned status, const char *code, const char 
     return -1;
 }
 
-static enum MHD_Result send_buffer(struct MHD_Connection *c, unsigned status, char *buf,
-                                   size_t len, const char *type, const char *hname,
-                                   const char *hvalue)
+static enum MHD_Result send_buffer(struct MHD_Connection *c, unsigned status, char *buf, size_t len,
+                                   const char *type, const char *hname, const char *hvalue)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
@@ -214,14 +221,16 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
     log_warn("http: %s", msg);
 }
 
 /* Binds the listening socket ourselves, so errors are clear and port 0 can be read back. */
 static int bind_listener(const struct config *cfg, int *port)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     char service[16];
@@ -238,8 +247,8 @@ static int bind_listener(const struct config *cfg, int *port)
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0) break;
-        log_error("bind() failed while listening on %s:%d: %s", cfg->listen_host,
-                  cfg->listen_port, strerror(errno));
+        log_error("bind() failed while listening on %s:%d: %s", cfg->listen_host, cfg->listen_port,
+                  strerror(errno));
         close(fd);
         fd = -1;
     }

@@ -15,10 +15,10 @@
 /* A suspended connection waiting for a job to end or a deadline (wait, output follow). */
 struct waiter {
     struct MHD_Connection *conn;
-    int64_t job_id;      /* resumed when this job ends */
-    int64_t deadline;    /* monotonic ms: resumed then at the latest */
-    bool listed;         /* in the waiters list */
-    bool resumed;        /* woken (job ended, deadline, shutdown) */
+    int64_t job_id;   /* resumed when this job ends */
+    int64_t deadline; /* monotonic ms: resumed then at the latest */
+    bool listed;      /* in the waiters list */
+    bool resumed;     /* woken (job ended, deadline, shutdown) */
     struct waiter *prev, *next;
 };
 
@@ -130,8 +130,8 @@ enum MHD_Result api_send_text_json(struct MHD_Connection *c, unsigned status, st
 /* api/query.c: rejects query parameters not in allowed (NULL-terminated) and repeats. */
 int api_query_check(struct MHD_Connection *c, const char *const *allowed, struct api_error *e);
 /* Reads an integer parameter in [min, max]; absent gives def. Returns 0 or -1 with e. */
-int api_query_int(struct MHD_Connection *c, const char *name, int64_t min, int64_t max,
-                  int64_t def, int64_t *out, struct api_error *e);
+int api_query_int(struct MHD_Connection *c, const char *name, int64_t min, int64_t max, int64_t def,
+                  int64_t *out, struct api_error *e);
 /* Reads a number of seconds in [min, max]; absent gives def. Returns 0 or -1 with e. */
 int api_query_seconds(struct MHD_Connection *c, const char *name, double min, double max,
                       double def, double *out, struct api_error *e);

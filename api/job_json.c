@@ -18,15 +18,19 @@ static void add_time(struct text *t, const char *key, int64_t ms)
 
 static void add_int_or_null(struct text *t, const char *key, int64_t v)
 {
-    if (v >= 0) text_addf(t, ",\"%s\":%lld", key, (long long)v);
-    else text_addf(t, ",\"%s\":null", key);
+    if (v >= 0)
+        text_addf(t, ",\"%s\":%lld", key, (long long)v);
+    else
+        text_addf(t, ",\"%s\":null", key);
 }
 
 static void add_string_or_null(struct text *t, const char *key, const char *v)
 {
     text_addf(t, ",\"%s\":", key);
-    if (v) text_json_string(t, v);
-    else text_add(t, "null", 4);
+    if (v)
+        text_json_string(t, v);
+    else
+        text_add(t, "null", 4);
 }
 
 void api_job_text(struct text *t, const struct job *j)
@@ -44,7 +48,8 @@ void api_job_text(struct text *t, const struct job *j)
     add_string_or_null(t, "cwd", j->spec.cwd);
     text_add(t, ",\"env\":{", 8);
     bool first = true;
-    for (const char *kv = strblob_next(&j->spec.env, NULL); kv; kv = strblob_next(&j->spec.env, kv)) {
+    for (const char *kv = strblob_next(&j->spec.env, NULL); kv;
+         kv = strblob_next(&j->spec.env, kv)) {
         const char *eq = strchr(kv, '=');
         if (!eq) continue;
         if (!first) text_add(t, ",", 1);
@@ -54,8 +59,10 @@ void api_job_text(struct text *t, const struct job *j)
         text_json_string(t, eq + 1);
     }
     text_add(t, "}", 1);
-    if (j->spec.timeout > 0) text_addf(t, ",\"timeout\":%.17g", j->spec.timeout);
-    else text_add(t, ",\"timeout\":null", 15);
+    if (j->spec.timeout > 0)
+        text_addf(t, ",\"timeout\":%.17g", j->spec.timeout);
+    else
+        text_add(t, ",\"timeout\":null", 15);
     text_addf(t, ",\"state\":\"%s\"", job_state_name(j->state));
     add_int_or_null(t, "exit_code", j->exit_code);
     add_int_or_null(t, "signal", j->signal);

@@ -62,14 +62,16 @@ static enum MHD_Result submit_refused(struct api *a, struct MHD_Connection *c,
     if (rc == DISPATCH_SHUTTING_DOWN)
         api_fail(&e, 503, "shutting_down", NULL, "the server is draining and takes no new jobs");
     else if (rc == DISPATCH_QUEUE_FULL) {
-        api_fail(&e, 429, "queue_full", NULL, "the queue holds its maximum of %lld jobs (--max-queued)",
+        api_fail(&e, 429, "queue_full", NULL,
+                 "the queue holds its maximum of %lld jobs (--max-queued)",
                  (long long)a->cfg->max_queued);
         json_t *err = json_pack("{s:s, s:s}", "code", e.code, "message", e.message);
         struct MHD_Response *resp;
         char *text = json_dumps(json_pack("{s:o}", "error", err), JSON_COMPACT);
         if (!text) return MHD_NO;
         resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                "application/json; charset=utf-8");
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
         enum MHD_Result r = MHD_queue_response(c, 429, resp);
         MHD_destroy_response(resp);
@@ -83,8 +85,14 @@ static enum MHD_Result submit_refused(struct api *a, struct MHD_Connection *c,
 static void submitted_text(struct text *t, const struct job_spec *spec, int64_t id,
                            int64_t created_at)
 {
-    struct job j = {.id = id, .spec = *spec, .state = JOB_QUEUED, .exit_code = -1,
-                    .signal = -1, .pid = -1, .worker = -1, .created_at = created_at};
+    struct job j = {.id = id,
+                    .spec = *spec,
+                    .state = JOB_QUEUED,
+                    .exit_code = -1,
+                    .signal = -1,
+                    .pid = -1,
+                    .worker = -1,
+                    .created_at = created_at};
     api_job_text(t, &j);
 }
 
@@ -115,7 +123,8 @@ static void submit_done(void *ctx)
 void api_pending_submit_free(struct pending_submit *p)
 {
     if (!p) return;
-    for (size_t i = 0; i < p->n; i++) job_spec_free(&p->specs[i]);
+    for (size_t i = 0; i < p->n; i++)
+        job_spec_free(&p->specs[i]);
     free(p->specs);
     free(p->ids);
     free(p);
@@ -181,8 +190,8 @@ enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Con
         }
     }
     json_decref(root);
-    p->sub = (struct dispatch_submit){.specs = p->specs, .n = n, .ids = p->ids,
-                                      .done = submit_done, .ctx = p};
+    p->sub = (struct dispatch_submit){
+        .specs = p->specs, .n = n, .ids = p->ids, .done = submit_done, .ctx = p};
     r->submit = p; /* freed when the request completes */
     enum dispatch_result d = dispatch_submit(a->dispatch, &p->sub, submit_wait);
     if (d != DISPATCH_OK) return submit_refused(a, c, d);
@@ -224,9 +233,12 @@ enum MHD_Result api_jobs_list(struct api *a, struct MHD_Connection *c)
         live_output_sizes(a, &jobs[i]);
         api_job_text(&t, &jobs[i]);
     }
-    if (n > shown) text_addf(&t, "],\"next_before\":%lld}", (long long)jobs[shown - 1].id);
-    else text_add(&t, "],\"next_before\":null}", 21);
-    for (size_t i = 0; i < n; i++) job_free(&jobs[i]);
+    if (n > shown)
+        text_addf(&t, "],\"next_before\":%lld}", (long long)jobs[shown - 1].id);
+    else
+        text_add(&t, "],\"next_before\":null}", 21);
+    for (size_t i = 0; i < n; i++)
+        job_free(&jobs[i]);
     free(jobs);
     return api_send_text_json(c, 200, &t, NULL);
 }
@@ -308,12 +320,14 @@ enum MHD_Result api_jobs_terminate(struct api *a, struct request *r, struct MHD_
         json_object_foreach(root, key, v)
         {
             if (rc < 0) break;
-            if (strcmp(key, "signal") == 0) rc = parse_signal(v, &sig, &e);
+            if (strcmp(key, "signal") == 0)
+                rc = parse_signal(v, &sig, &e);
             else if (strcmp(key, "grace") == 0) {
                 if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 3600)
                     rc = api_fail(&e, 400, "invalid_argument", "grace",
                                   "grace must be a number of seconds from 0 to 3600");
-                else grace = json_number_value(v);
+                else
+                    grace = json_number_value(v);
             } else
                 rc = api_fail(&e, 400, "invalid_argument", key,
                               "unknown field '%.100s' (known: signal, grace)", key);
@@ -376,11 +390,11 @@ enum MHD_Result api_workers(struct api *a, struct MHD_Connection *c)
         char started[32];
         clock_format(info[i].started_at, started);
         json_array_append_new(
-            list, json_pack("{s:i, s:o, s:s, s:o, s:I, s:s}", "index", info[i].index, "pid",
-                            info[i].pid ? json_integer(info[i].pid) : json_null(), "state",
-                            info[i].state, "job",
-                            info[i].job_id ? json_integer(info[i].job_id) : json_null(),
-                            "jobs_done", (json_int_t)info[i].jobs_done, "started_at", started));
+            list,
+            json_pack("{s:i, s:o, s:s, s:o, s:I, s:s}", "index", info[i].index, "pid",
+                      info[i].pid ? json_integer(info[i].pid) : json_null(), "state", info[i].state,
+                      "job", info[i].job_id ? json_integer(info[i].job_id) : json_null(),
+                      "jobs_done", (json_int_t)info[i].jobs_done, "started_at", started));
     }
     return api_send_json(c, 200, json_pack("{s:o}", "workers", list), NULL);
 }
@@ -395,8 +409,8 @@ enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c)
     const char *status = st.draining ? "draining" : stuck ? "no_workers" : "ok";
     json_t *body = json_pack(
         "{s:s, s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:I, s:I}}", "status", status, "version",
-        SPAWNPOOL_VERSION, "kill_mechanism", tree_mechanism(), "workers", "total", st.workers_total, "idle", st.workers_idle, "busy",
-        st.workers_busy, "starting", st.workers_starting, "jobs", "queued",
-        (json_int_t)st.jobs[JOB_QUEUED], "running", (json_int_t)st.jobs[JOB_RUNNING]);
+        SPAWNPOOL_VERSION, "kill_mechanism", tree_mechanism(), "workers", "total", st.workers_total,
+        "idle", st.workers_idle, "busy", st.workers_busy, "starting", st.workers_starting, "jobs",
+        "queued", (json_int_t)st.jobs[JOB_QUEUED], "running", (json_int_t)st.jobs[JOB_RUNNING]);
     return api_send_json(c, stuck ? 503 : 200, body, NULL);
 }

@@ -10,34 +10,45 @@ enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c)
     struct dispatch_stats st;
     dispatch_stats(a->dispatch, &st);
     struct text t = {0};
-    text_addf(&t, "# HELP spawnpool_jobs Jobs in the database by state.\n# TYPE spawnpool_jobs gauge\n");
+    text_addf(
+        &t, "# HELP spawnpool_jobs Jobs in the database by state.\n# TYPE spawnpool_jobs gauge\n");
     for (int s = 0; s < JOB_STATE_COUNT; s++)
-        text_addf(&t, "spawnpool_jobs{state=\"%s\"} %lld\n", job_state_name(s), (long long)st.jobs[s]);
-    text_addf(&t, "# HELP spawnpool_jobs_submitted_total Jobs accepted since the server started.\n"
-            "# TYPE spawnpool_jobs_submitted_total counter\nspawnpool_jobs_submitted_total %llu\n",
+        text_addf(&t, "spawnpool_jobs{state=\"%s\"} %lld\n", job_state_name(s),
+                  (long long)st.jobs[s]);
+    text_addf(
+        &t,
+        "# HELP spawnpool_jobs_submitted_total Jobs accepted since the server started.\n"
+        "# TYPE spawnpool_jobs_submitted_total counter\nspawnpool_jobs_submitted_total %llu\n",
         (unsigned long long)st.submitted_total);
-    text_addf(&t, "# HELP spawnpool_jobs_finished_total Jobs that reached a terminal state since the "
-            "server started.\n# TYPE spawnpool_jobs_finished_total counter\n");
+    text_addf(&t,
+              "# HELP spawnpool_jobs_finished_total Jobs that reached a terminal state since the "
+              "server started.\n# TYPE spawnpool_jobs_finished_total counter\n");
     for (int s = JOB_SUCCEEDED; s < JOB_STATE_COUNT; s++)
         text_addf(&t, "spawnpool_jobs_finished_total{state=\"%s\"} %llu\n", job_state_name(s),
-            (unsigned long long)st.finished_total[s]);
-    text_addf(&t, "# HELP spawnpool_workers Worker processes by state.\n# TYPE spawnpool_workers gauge\n"
-            "spawnpool_workers{state=\"idle\"} %d\nspawnpool_workers{state=\"busy\"} %d\n"
-            "spawnpool_workers{state=\"starting\"} %d\n",
+                  (unsigned long long)st.finished_total[s]);
+    text_addf(
+        &t,
+        "# HELP spawnpool_workers Worker processes by state.\n# TYPE spawnpool_workers gauge\n"
+        "spawnpool_workers{state=\"idle\"} %d\nspawnpool_workers{state=\"busy\"} %d\n"
+        "spawnpool_workers{state=\"starting\"} %d\n",
         st.workers_idle, st.workers_busy, st.workers_starting);
-    text_addf(&t, "# HELP spawnpool_worker_restarts_total Worker processes that died and were replaced.\n"
-            "# TYPE spawnpool_worker_restarts_total counter\nspawnpool_worker_restarts_total %llu\n",
+    text_addf(
+        &t,
+        "# HELP spawnpool_worker_restarts_total Worker processes that died and were replaced.\n"
+        "# TYPE spawnpool_worker_restarts_total counter\nspawnpool_worker_restarts_total %llu\n",
         (unsigned long long)st.worker_restarts);
-    text_addf(&t, "# HELP spawnpool_dispatch_latency_seconds Time from submit (or retry) to start.\n"
-            "# TYPE spawnpool_dispatch_latency_seconds histogram\n");
+    text_addf(&t,
+              "# HELP spawnpool_dispatch_latency_seconds Time from submit (or retry) to start.\n"
+              "# TYPE spawnpool_dispatch_latency_seconds histogram\n");
     for (int i = 0; i < DISPATCH_LATENCY_BUCKETS; i++)
-        text_addf(&t, "spawnpool_dispatch_latency_seconds_bucket{le=\"%g\"} %llu\n", st.latency_bounds[i],
-            (unsigned long long)st.latency_counts[i]);
-    text_addf(&t, "spawnpool_dispatch_latency_seconds_bucket{le=\"+Inf\"} %llu\n"
-            "spawnpool_dispatch_latency_seconds_sum %.6f\n"
-            "spawnpool_dispatch_latency_seconds_count %llu\n",
-        (unsigned long long)st.latency_counts[DISPATCH_LATENCY_BUCKETS], st.latency_sum,
-        (unsigned long long)st.latency_count);
+        text_addf(&t, "spawnpool_dispatch_latency_seconds_bucket{le=\"%g\"} %llu\n",
+                  st.latency_bounds[i], (unsigned long long)st.latency_counts[i]);
+    text_addf(&t,
+              "spawnpool_dispatch_latency_seconds_bucket{le=\"+Inf\"} %llu\n"
+              "spawnpool_dispatch_latency_seconds_sum %.6f\n"
+              "spawnpool_dispatch_latency_seconds_count %llu\n",
+              (unsigned long long)st.latency_counts[DISPATCH_LATENCY_BUCKETS], st.latency_sum,
+              (unsigned long long)st.latency_count);
     if (st.recent_n > 0)
         text_addf(&t,
                   "# HELP spawnpool_dispatch_latency_recent_seconds Dispatch latency over the last "
@@ -46,11 +57,13 @@ enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c)
                   "spawnpool_dispatch_latency_recent_seconds{quantile=\"0.99\"} %.6f\n"
                   "spawnpool_dispatch_latency_recent_seconds_count %d\n",
                   st.recent_n, st.recent_p50, st.recent_p99, st.recent_n);
-    text_addf(&t, "# HELP spawnpool_draining 1 while the server drains for shutdown.\n"
-            "# TYPE spawnpool_draining gauge\nspawnpool_draining %d\n",
-        st.draining ? 1 : 0);
+    text_addf(&t,
+              "# HELP spawnpool_draining 1 while the server drains for shutdown.\n"
+              "# TYPE spawnpool_draining gauge\nspawnpool_draining %d\n",
+              st.draining ? 1 : 0);
     if (!t.data) return MHD_NO;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(t.len, t.data, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(t.len, t.data, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4");
     enum MHD_Result rc = MHD_queue_response(c, 200, resp);
     MHD_destroy_response(resp);

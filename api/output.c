@@ -17,9 +17,9 @@ struct output_follow {
     struct api *api;
     int64_t job_id;
     char path[PATH_MAX + 32];
-    int fd;            /* -1 until the file exists */
+    int fd; /* -1 until the file exists */
     uint64_t offset;
-    bool job_ended;    /* seen terminal: one last read, then the end */
+    bool job_ended; /* seen terminal: one last read, then the end */
     struct waiter wait;
 };
 
@@ -79,8 +79,8 @@ enum MHD_Result api_jobs_output(struct api *a, struct request *r, struct MHD_Con
     const char *stream = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "stream");
     if (!stream) stream = "stdout";
     if (strcmp(stream, "stdout") != 0 && strcmp(stream, "stderr") != 0) {
-        api_fail(&e, 400, "invalid_argument", "stream", "stream must be stdout or stderr, got '%.50s'",
-                 stream);
+        api_fail(&e, 400, "invalid_argument", "stream",
+                 "stream must be stdout or stderr, got '%.50s'", stream);
         return api_send_error(c, &e);
     }
     struct job j;

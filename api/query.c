@@ -47,8 +47,8 @@ int api_query_check(struct MHD_Connection *c, const char *const *allowed, struct
     return ck.bad ? -1 : 0;
 }
 
-int api_query_int(struct MHD_Connection *c, const char *name, int64_t min, int64_t max,
-                  int64_t def, int64_t *out, struct api_error *e)
+int api_query_int(struct MHD_Connection *c, const char *name, int64_t min, int64_t max, int64_t def,
+                  int64_t *out, struct api_error *e)
 {
     const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
     if (!v) {
@@ -91,8 +91,10 @@ int api_parse_id(const char *text, size_t len, int64_t *out, struct api_error *e
     int64_t v = 0;
     bool ok = len > 0 && len <= 18 && text[0] != '0';
     for (size_t i = 0; ok && i < len; i++) {
-        if (text[i] < '0' || text[i] > '9') ok = false;
-        else v = v * 10 + (text[i] - '0');
+        if (text[i] < '0' || text[i] > '9')
+            ok = false;
+        else
+            v = v * 10 + (text[i] - '0');
     }
     if (!ok)
         return api_fail(e, 400, "invalid_argument", "id",

@@ -25,10 +25,14 @@ static enum MHD_Result route_job(struct api *a, struct request *r, struct MHD_Co
     size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest);
     const char *action = slash ? slash + 1 : NULL;
     const char *allow;
-    if (!action) allow = "GET, DELETE";
-    else if (strcmp(action, "wait") == 0 || strcmp(action, "output") == 0) allow = "GET";
-    else if (strcmp(action, "terminate") == 0) allow = "POST";
-    else return not_found(c, url);
+    if (!action)
+        allow = "GET, DELETE";
+    else if (strcmp(action, "wait") == 0 || strcmp(action, "output") == 0)
+        allow = "GET";
+    else if (strcmp(action, "terminate") == 0)
+        allow = "POST";
+    else
+        return not_found(c, url);
 
     int64_t id;
     struct api_error e;

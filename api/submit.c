@@ -59,7 +59,8 @@ static int parse_argv(json_t *v, const char *prefix, struct job_spec *spec, stru
     {
         if (!json_is_string(item)) return type_error(e, prefix, "argv", "an array of strings");
         if (i == 0 && json_string_length(item) == 0)
-            return type_error(e, prefix, "argv", "an array whose first string (the program) is not empty");
+            return type_error(e, prefix, "argv",
+                              "an array whose first string (the program) is not empty");
         if (strblob_add(&spec->argv, json_string_value(item), json_string_length(item)) < 0)
             return api_fail(e, 500, "internal", NULL, "out of memory");
     }
@@ -74,7 +75,8 @@ static int parse_env(json_t *v, const char *prefix, struct job_spec *spec, struc
     json_object_foreach(v, key, val)
     {
         if (!key[0] || strchr(key, '='))
-            return type_error(e, prefix, "env", "an object whose keys are non-empty and have no '='");
+            return type_error(e, prefix, "env",
+                              "an object whose keys are non-empty and have no '='");
         if (!json_is_string(val)) return type_error(e, prefix, "env", "an object of strings");
         size_t klen = strlen(key), vlen = json_string_length(val);
         char *kv = malloc(klen + vlen + 2);
@@ -90,14 +92,16 @@ static int parse_env(json_t *v, const char *prefix, struct job_spec *spec, struc
     return 0;
 }
 
-static int parse_cwd(json_t *v, const struct config *cfg, const char *prefix,
-                     struct job_spec *spec, struct api_error *e)
+static int parse_cwd(json_t *v, const struct config *cfg, const char *prefix, struct job_spec *spec,
+                     struct api_error *e)
 {
     char *cwd;
     if (get_string(v, prefix, "cwd", PATH_MAX - 1, &cwd, e) < 0) return -1;
     char path[PATH_MAX * 2];
-    if (cwd[0] == '/') snprintf(path, sizeof path, "%s", cwd);
-    else snprintf(path, sizeof path, "%s/%s", cfg->job_dir, cwd);
+    if (cwd[0] == '/')
+        snprintf(path, sizeof path, "%s", cwd);
+    else
+        snprintf(path, sizeof path, "%s/%s", cfg->job_dir, cwd);
     free(cwd);
     struct stat st;
     char name[64];
@@ -128,7 +132,8 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
                        struct job_spec *spec, struct api_error *e)
 {
     if (strcmp(key, "argv") == 0) return parse_argv(v, prefix, spec, e);
-    if (strcmp(key, "command") == 0) return get_string(v, prefix, "command", 1 << 20, &spec->command, e);
+    if (strcmp(key, "command") == 0)
+        return get_string(v, prefix, "command", 1 << 20, &spec->command, e);
     if (strcmp(key, "env") == 0) return parse_env(v, prefix, spec, e);
     if (strcmp(key, "cwd") == 0) return parse_cwd(v, cfg, prefix, spec, e);
     if (strcmp(key, "stdin") == 0) {
@@ -143,7 +148,8 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
         if (json_is_null(v)) return 0;
         double t = json_number_value(v);
         if (!json_is_number(v) || !(t > 0) || t > MAX_TIMEOUT)
-            return type_error(e, prefix, "timeout", "a number of seconds > 0 (at most a year), or null");
+            return type_error(e, prefix, "timeout",
+                              "a number of seconds > 0 (at most a year), or null");
         spec->timeout = t;
         return 0;
     }
@@ -167,7 +173,8 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
         return get_string(v, prefix, "name", MAX_NAME, &spec->name, e);
     }
     if (strcmp(key, "max_attempts") == 0) {
-        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > MAX_ATTEMPTS)
+        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+            json_integer_value(v) > MAX_ATTEMPTS)
             return type_error(e, prefix, "max_attempts", "an integer from 1 to 100");
         spec->max_attempts = (int)json_integer_value(v);
         return 0;
@@ -190,7 +197,8 @@ int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, str
         snprintf(what, sizeof what, "%s", prefix[0] ? prefix : "job");
         size_t n = strlen(what);
         if (n && what[n - 1] == '.') what[n - 1] = '\0';
-        return api_fail(e, 400, "invalid_argument", NULL, "%s must be a JSON object (or an array of them)", what);
+        return api_fail(e, 400, "invalid_argument", NULL,
+                        "%s must be a JSON object (or an array of them)", what);
     }
     const char *key;
     json_t *v;

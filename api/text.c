@@ -12,7 +12,8 @@ static bool reserve(struct text *t, size_t extra)
     if (t->failed) return false;
     if (t->len + extra + 1 <= t->cap) return true;
     size_t cap = t->cap ? t->cap : 1024;
-    while (cap < t->len + extra + 1) cap *= 2;
+    while (cap < t->len + extra + 1)
+        cap *= 2;
     char *p = realloc(t->data, cap);
     if (!p) {
         t->failed = true;
@@ -57,7 +58,8 @@ void text_json_stringn(struct text *t, const char *s, size_t len)
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     while (p < end) {
         const unsigned char *run = p; /* copy plain bytes in runs */
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
+        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+            p++;
         if (p > run) text_add(t, (const char *)run, (size_t)(p - run));
         if (p == end) break;
         if (*p == '"' || *p == '\\') {

@@ -14,8 +14,10 @@ void waiters_init(struct waiters *ws)
 
 static void unlink_waiter(struct waiters *ws, struct waiter *w)
 {
-    if (w->prev) w->prev->next = w->next;
-    else ws->head = w->next;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        ws->head = w->next;
     if (w->next) w->next->prev = w->prev;
     w->prev = w->next = NULL;
     w->listed = false;
@@ -65,8 +67,10 @@ int64_t waiters_expire(struct waiters *ws)
     pthread_mutex_lock(&ws->lock);
     for (struct waiter *w = ws->head, *nw; w; w = nw) {
         nw = w->next;
-        if (w->deadline <= now) resume(ws, w);
-        else if (next < 0 || w->deadline - now < next) next = w->deadline - now;
+        if (w->deadline <= now)
+            resume(ws, w);
+        else if (next < 0 || w->deadline - now < next)
+            next = w->deadline - now;
     }
     pthread_mutex_unlock(&ws->lock);
     return next;
@@ -76,6 +80,7 @@ void waiters_stop(struct waiters *ws)
 {
     pthread_mutex_lock(&ws->lock);
     ws->stopping = true;
-    while (ws->head) resume(ws, ws->head);
+    while (ws->head)
+        resume(ws, ws->head);
     pthread_mutex_unlock(&ws->lock);
 }

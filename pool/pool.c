@@ -75,7 +75,8 @@ int pool_fork_all(struct pool *p)
             return -1;
         }
         if (pid == 0) {
-            for (int j = 0; j < i; j++) close(p->slots[j].fd);
+            for (int j = 0; j < i; j++)
+                close(p->slots[j].fd);
             if (p->close_in_child >= 0) close(p->close_in_child);
             close(sv[0]);
             _exit(worker_main(sv[1], i));
@@ -104,8 +105,10 @@ int pool_respawn(struct pool *p, int i)
         return -1;
     }
     if (pid == 0) { /* async-signal-safe calls only: the master has threads */
-        if (sv[1] == 3) fcntl(3, F_SETFD, 0);
-        else if (dup2(sv[1], 3) < 0) _exit(126);
+        if (sv[1] == 3)
+            fcntl(3, F_SETFD, 0);
+        else if (dup2(sv[1], 3) < 0)
+            _exit(126);
         close_range(4, ~0U, 0);
         sigset_t none;
         sigemptyset(&none);
@@ -137,12 +140,15 @@ void pool_slot_dead(struct pool *p, struct pool_slot *s, int64_t now_mono)
     s->reader.len = 0;
     s->out.len = s->out.pos = 0;
     s->out.failed = false;
-    if (now_mono - s->started_mono < 1000) s->quick_deaths++;
-    else s->quick_deaths = 0;
+    if (now_mono - s->started_mono < 1000)
+        s->quick_deaths++;
+    else
+        s->quick_deaths = 0;
     int64_t delay = 0;
     if (s->quick_deaths > 0) {
         delay = 100;
-        for (int k = 1; k < s->quick_deaths && delay < 30000; k++) delay *= 2;
+        for (int k = 1; k < s->quick_deaths && delay < 30000; k++)
+            delay *= 2;
         if (delay > 30000) delay = 30000;
     }
     s->respawn_at = now_mono + delay;
@@ -196,8 +202,10 @@ void pool_shutdown(struct pool *p, int64_t timeout_ms)
             struct pool_slot *s = &p->slots[i];
             if (s->pid <= 0) continue;
             pid_t r = waitpid(s->pid, NULL, WNOHANG);
-            if (r == s->pid || (r < 0 && errno == ECHILD)) s->pid = 0;
-            else alive++;
+            if (r == s->pid || (r < 0 && errno == ECHILD))
+                s->pid = 0;
+            else
+                alive++;
         }
         if (!alive) break;
         if (mono_ms() >= until) {

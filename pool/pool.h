@@ -14,9 +14,9 @@ enum pool_slot_state { SLOT_STARTING, SLOT_IDLE, SLOT_BUSY, SLOT_DEAD };
 
 /* One worker process and its channel. */
 struct pool_slot {
-    int index;                  /* 0-based position, stable across respawns */
-    pid_t pid;                  /* 0 while dead */
-    int fd;                     /* master's end of the channel, -1 while dead */
+    int index; /* 0-based position, stable across respawns */
+    pid_t pid; /* 0 while dead */
+    int fd;    /* master's end of the channel, -1 while dead */
     enum pool_slot_state state;
     int64_t job_id;             /* job it runs, 0 if none */
     uint64_t jobs_done;         /* jobs finished by this process */

@@ -12,7 +12,8 @@ static bool buf_reserve(struct proto_buf *b, size_t extra)
     if (b->failed) return false;
     if (b->len + extra <= b->cap) return true;
     size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra) cap *= 2;
+    while (cap < b->len + extra)
+        cap *= 2;
     unsigned char *p = realloc(b->data, cap);
     if (!p) {
         b->failed = true;

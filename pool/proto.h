@@ -52,14 +52,14 @@ enum proto_cause { PROTO_CAUSE_NONE = 0, PROTO_CAUSE_TIMEOUT, PROTO_CAUSE_KILLED
 
 /* RUN payload: everything a worker needs to start one job. Strings point into the frame. */
 struct proto_run {
-    int64_t timeout_ms;     /* 0: no timeout */
-    int64_t kill_grace_ms;  /* SIGTERM -> SIGKILL delay on timeout */
-    uint64_t max_output;    /* bytes kept per stream */
-    const char *cwd;        /* absolute directory */
+    int64_t timeout_ms;    /* 0: no timeout */
+    int64_t kill_grace_ms; /* SIGTERM -> SIGKILL delay on timeout */
+    uint64_t max_output;   /* bytes kept per stream */
+    const char *cwd;       /* absolute directory */
     const char *stdout_path, *stderr_path;
-    const char *argv_blob;  /* argc NUL-terminated strings back to back */
+    const char *argv_blob; /* argc NUL-terminated strings back to back */
     uint32_t argv_len;
-    const char *env_blob;   /* "K=V" strings, added to the worker's environment */
+    const char *env_blob; /* "K=V" strings, added to the worker's environment */
     uint32_t env_len;
     const char *stdin_data; /* fed on the job's standard input */
     uint32_t stdin_len;
@@ -74,15 +74,15 @@ struct proto_started {
 
 /* DONE payload: the outcome of one job. */
 struct proto_done {
-    int32_t pid;       /* the job's main process, 0 if none was started */
-    int64_t start_us;  /* CLOCK_MONOTONIC µs when it was started, 0 if not */
-    uint8_t end;       /* enum proto_end */
-    uint8_t cause;     /* enum proto_cause */
-    int32_t code;      /* exit status, signal number, or errno for a spawn error */
+    int32_t pid;      /* the job's main process, 0 if none was started */
+    int64_t start_us; /* CLOCK_MONOTONIC µs when it was started, 0 if not */
+    uint8_t end;      /* enum proto_end */
+    uint8_t cause;    /* enum proto_cause */
+    int32_t code;     /* exit status, signal number, or errno for a spawn error */
     uint64_t stdout_bytes, stderr_bytes;
     uint8_t truncated; /* bit 0: stdout, bit 1: stderr */
     int64_t user_us, system_us, maxrss_kb;
-    char error[256];   /* human text for a spawn error, else empty */
+    char error[256]; /* human text for a spawn error, else empty */
 };
 
 /* Appends raw bytes; on allocation failure sets `failed`. */

@@ -16,7 +16,7 @@
 
 extern char **environ;
 
-#define FAIL_CHDIR 0x10000  /* child failure flags, or'ed with errno */
+#define FAIL_CHDIR 0x10000 /* child failure flags, or'ed with errno */
 #define FAIL_CGROUP 0x20000
 
 static int devnull = -1; /* every job without stdin reads this one */
@@ -32,7 +32,8 @@ static void spawn_error(struct proto_done *done, int err, const char *what)
 char **spawn_build_env(const char *env_blob, uint32_t env_len)
 {
     size_t base = 0, extra = 0;
-    while (environ[base]) base++;
+    while (environ[base])
+        base++;
     for (uint32_t i = 0; i < env_len; i++)
         if (env_blob[i] == '\0') extra++;
     char **envp = calloc(base + extra + 1, sizeof *envp);
@@ -49,7 +50,8 @@ char **spawn_build_env(const char *env_blob, uint32_t env_len)
             }
         if (!overridden) envp[n++] = environ[i];
     }
-    for (const char *e = env_blob; e < env_blob + env_len; e += strlen(e) + 1) envp[n++] = (char *)e;
+    for (const char *e = env_blob; e < env_blob + env_len; e += strlen(e) + 1)
+        envp[n++] = (char *)e;
     envp[n] = NULL;
     return envp;
 }
@@ -61,7 +63,8 @@ static char **build_argv(const char *blob, uint32_t len)
     char **argv = calloc((size_t)argc + 1, sizeof *argv);
     if (!argv) return NULL;
     long i = 0;
-    for (const char *a = blob; a < blob + len; a += strlen(a) + 1) argv[i++] = (char *)a;
+    for (const char *a = blob; a < blob + len; a += strlen(a) + 1)
+        argv[i++] = (char *)a;
     return argv;
 }
 
@@ -180,7 +183,8 @@ static _Noreturn void child_exec(struct child_args *a)
 {
     /* ignored signals survive exec: reset every non-default one (all, without spawn_init) */
     if (reset_list_ready)
-        for (int i = 0; reset_list[i] > 0; i++) reset_signal(reset_list[i]);
+        for (int i = 0; reset_list[i] > 0; i++)
+            reset_signal(reset_list[i]);
     else
         for (int sig = 1; sig < NSIG; sig++)
             if (sig != SIGKILL && sig != SIGSTOP) reset_signal(sig);

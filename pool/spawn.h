@@ -17,15 +17,15 @@ struct spawn_stream {
     int file_fd;      /* capture file, -1 until the first byte or once closed */
     const char *path; /* capture file path (points into the RUN message) */
     bool open_failed; /* the file could not be made: bytes are dropped, truncated set */
-    uint64_t kept; /* bytes written to the file */
+    uint64_t kept;    /* bytes written to the file */
     bool truncated;
 };
 
 /* A started job. */
 struct spawn_job {
-    pid_t pid;                  /* main process, also its process group id */
+    pid_t pid; /* main process, also its process group id */
     struct spawn_stream out, err;
-    uint64_t max_output;        /* bytes kept per stream */
+    uint64_t max_output; /* bytes kept per stream */
 };
 
 /* Records which signals this process does not leave at their default, so a job's child

@@ -135,8 +135,10 @@ int tree_setup(const char *want, const char *instance, char *err, size_t errlen)
         }
     }
     char value[PATH_MAX + 64];
-    if (g_kind == TREE_CGROUP) snprintf(value, sizeof value, "cgroup:%s:%s", g_instance, g_base);
-    else snprintf(value, sizeof value, "pgroup");
+    if (g_kind == TREE_CGROUP)
+        snprintf(value, sizeof value, "cgroup:%s:%s", g_instance, g_base);
+    else
+        snprintf(value, sizeof value, "pgroup");
     setenv(TREE_ENV, value, 1);
     return 0;
 }

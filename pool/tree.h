@@ -15,9 +15,9 @@ enum tree_kind { TREE_PGROUP, TREE_CGROUP };
 /* A worker's handle on its jobs' tree. */
 struct tree {
     enum tree_kind kind;
-    int procs_fd;            /* leaf/cgroup.procs (the worker is a member; its jobs too); -1 */
-    int kill_fd;             /* leaf/cgroup.kill; -1 */
-    char path[PATH_MAX];     /* the leaf directory */
+    int procs_fd;        /* leaf/cgroup.procs (the worker is a member; its jobs too); -1 */
+    int kill_fd;         /* leaf/cgroup.kill; -1 */
+    char path[PATH_MAX]; /* the leaf directory */
 };
 
 /* Master, before forking anything: picks the mechanism ("auto", "cgroup" or "pgroup"),

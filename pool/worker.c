@@ -32,8 +32,8 @@
 struct worker {
     int channel, sigfd, index;
     struct proto_reader reader;
-    struct proto_buf payload;      /* the frame being handled */
-    struct proto_buf run_payload;  /* the current RUN, which the job's strings point into */
+    struct proto_buf payload;     /* the frame being handled */
+    struct proto_buf run_payload; /* the current RUN, which the job's strings point into */
     /* RUNs held to start, in order, as soon as the current job ends: the master keeps a few
      * here while a job runs (DISPATCH_HOLD); more can arrive while a job it canceled is
      * being killed */
@@ -43,7 +43,7 @@ struct worker {
         struct proto_run run;
     } held[WORKER_HELD_MAX];
     int nheld;
-    struct tree tree;             /* how this worker ends a job's whole tree */
+    struct tree tree; /* how this worker ends a job's whole tree */
 };
 
 /* One job in flight. */
@@ -52,13 +52,13 @@ struct running {
     const struct tree *tree;
     struct spawn_job job;
     struct proto_done done;
-    int64_t deadline_ms;      /* timeout; 0 none */
-    int64_t grace_ms;         /* SIGTERM -> SIGKILL for timeouts */
-    int64_t kill_at_ms;       /* escalate to SIGKILL; 0 none */
-    int64_t drain_until_ms;   /* set once the main process exited */
+    int64_t deadline_ms;    /* timeout; 0 none */
+    int64_t grace_ms;       /* SIGTERM -> SIGKILL for timeouts */
+    int64_t kill_at_ms;     /* escalate to SIGKILL; 0 none */
+    int64_t drain_until_ms; /* set once the main process exited */
     bool exited;
-    bool started_sent;        /* STARTED went out */
-    int64_t start_us;         /* monotonic µs of the spawn */
+    bool started_sent; /* STARTED went out */
+    int64_t start_us;  /* monotonic µs of the spawn */
     int status;
     struct rusage usage;
 };
@@ -135,7 +135,8 @@ static int held_index(const struct worker *w, int64_t id)
 static void drop_held(struct worker *w, int k)
 {
     struct held gone = w->held[k];
-    for (int i = k; i + 1 < w->nheld; i++) w->held[i] = w->held[i + 1];
+    for (int i = k; i + 1 < w->nheld; i++)
+        w->held[i] = w->held[i + 1];
     w->nheld--;
     w->held[w->nheld] = gone;
     w->held[w->nheld].id = 0;
@@ -299,8 +300,7 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run,
             int64_t left_us = r.start_us + STARTED_AFTER_US - now_us();
             if (left_us <= 0) {
                 struct proto_started st = {r.job.pid, 0, r.start_us};
-                if (proto_send(w->channel, PROTO_STARTED, id, &st, sizeof st) < 0)
-                    die_with_job(&r);
+                if (proto_send(w->channel, PROTO_STARTED, id, &st, sizeof st) < 0) die_with_job(&r);
                 r.started_sent = true;
             } else {
                 started_in = (left_us + 999) / 1000;
@@ -339,13 +339,16 @@ static int worker_loop(struct worker *w);
 
 int worker_main(int channel_fd, int index)
 {
-    struct worker w = {.channel = channel_fd, .index = index, .sigfd = -1,
+    struct worker w = {.channel = channel_fd,
+                       .index = index,
+                       .sigfd = -1,
                        .tree = {.procs_fd = -1, .kill_fd = -1}};
     int rc = worker_loop(&w);
     proto_reader_free(&w.reader);
     proto_buf_free(&w.payload);
     proto_buf_free(&w.run_payload);
-    for (int k = 0; k < WORKER_HELD_MAX; k++) proto_buf_free(&w.held[k].payload);
+    for (int k = 0; k < WORKER_HELD_MAX; k++)
+        proto_buf_free(&w.held[k].payload);
     if (w.sigfd >= 0) close(w.sigfd);
     tree_close(&w.tree);
     return rc;

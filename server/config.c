@@ -24,24 +24,40 @@ struct option_def {
 
 #define OFF(f) offsetof(struct config, f)
 static const struct option_def options[] = {
-    {"listen", OPT_LISTEN, 0, 0, 0, "127.0.0.1:8080", "address to listen on; port 0 picks a free port"},
-    {"data-dir", OPT_PATH, OFF(data_dir), 0, 0, "./spawnpool-data", "SQLite database and job output"},
+    {"listen", OPT_LISTEN, 0, 0, 0, "127.0.0.1:8080",
+     "address to listen on; port 0 picks a free port"},
+    {"data-dir", OPT_PATH, OFF(data_dir), 0, 0, "./spawnpool-data",
+     "SQLite database and job output"},
     {"workers", OPT_INT, OFF(workers), 1, 1024, "CPUs", "size of the pre-forked pool"},
-    {"config", OPT_PATH, OFF(config_file), 0, 0, "none", "JSON file with any of these settings (keys use _)"},
-    {"max-queued", OPT_INT, OFF(max_queued), 1, 100000000, "100000", "queued jobs over this: 429 queue_full"},
+    {"config", OPT_PATH, OFF(config_file), 0, 0, "none",
+     "JSON file with any of these settings (keys use _)"},
+    {"max-queued", OPT_INT, OFF(max_queued), 1, 100000000, "100000",
+     "queued jobs over this: 429 queue_full"},
     {"max-body", OPT_BYTES, OFF(max_body), 64, 8 << 20, "1M", "request bodies over this: 413"},
-    {"max-output", OPT_BYTES, OFF(max_output), 0, INT64_MAX / 2, "10M", "bytes kept per stream and job; the rest is dropped"},
+    {"max-output", OPT_BYTES, OFF(max_output), 0, INT64_MAX / 2, "10M",
+     "bytes kept per stream and job; the rest is dropped"},
     {"max-batch", OPT_INT, OFF(max_batch), 1, 100000, "1000", "jobs in one array submit"},
-    {"job-dir", OPT_PATH, OFF(job_dir), 0, 0, "the server's cwd", "working directory of jobs that give no cwd"},
-    {"default-timeout", OPT_SECONDS, OFF(default_timeout), 0, 0, "0 (none)", "timeout of jobs that give none"},
-    {"kill-grace", OPT_SECONDS, OFF(kill_grace), 0, 0, "10", "seconds from SIGTERM to SIGKILL on timeout and terminate"},
-    {"shutdown-grace", OPT_SECONDS, OFF(shutdown_grace), 0, 0, "30", "seconds running jobs get to finish on SIGTERM"},
-    {"retry-backoff", OPT_SECONDS, OFF(retry_backoff), 0, 0, "1", "delay before a job's first retry; doubles each attempt"},
-    {"retry-backoff-max", OPT_SECONDS, OFF(retry_backoff_max), 0, 0, "60", "longest delay between retries"},
-    {"durability", OPT_STRING, OFF(durability), 0, 0, "normal", "normal: a commit survives a crash of the process; full: also a power failure (fsync per commit, slower)"},
-    {"kill-mechanism", OPT_STRING, OFF(kill_mechanism), 0, 0, "auto", "how a job's whole tree is killed: auto, cgroup (v2 leaf + cgroup.kill) or pgroup (process group + subreaper)"},
+    {"job-dir", OPT_PATH, OFF(job_dir), 0, 0, "the server's cwd",
+     "working directory of jobs that give no cwd"},
+    {"default-timeout", OPT_SECONDS, OFF(default_timeout), 0, 0, "0 (none)",
+     "timeout of jobs that give none"},
+    {"kill-grace", OPT_SECONDS, OFF(kill_grace), 0, 0, "10",
+     "seconds from SIGTERM to SIGKILL on timeout and terminate"},
+    {"shutdown-grace", OPT_SECONDS, OFF(shutdown_grace), 0, 0, "30",
+     "seconds running jobs get to finish on SIGTERM"},
+    {"retry-backoff", OPT_SECONDS, OFF(retry_backoff), 0, 0, "1",
+     "delay before a job's first retry; doubles each attempt"},
+    {"retry-backoff-max", OPT_SECONDS, OFF(retry_backoff_max), 0, 0, "60",
+     "longest delay between retries"},
+    {"durability", OPT_STRING, OFF(durability), 0, 0, "normal",
+     "normal: a commit survives a crash of the process; full: also a power failure (fsync per "
+     "commit, slower)"},
+    {"kill-mechanism", OPT_STRING, OFF(kill_mechanism), 0, 0, "auto",
+     "how a job's whole tree is killed: auto, cgroup (v2 leaf + cgroup.kill) or pgroup (process "
+     "group + subreaper)"},
     {"http-threads", OPT_INT, OFF(http_threads), 1, 256, "CPUs", "threads answering HTTP"},
-    {"max-connections", OPT_INT, OFF(max_connections), 4, 100000, "1024", "open HTTP connections at most"},
+    {"max-connections", OPT_INT, OFF(max_connections), 4, 100000, "1024",
+     "open HTTP connections at most"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -80,9 +96,12 @@ static int parse_bytes(const char *s, int64_t *out)
     long long v = strtoll(s, &end, 10);
     if (errno || end == s || v < 0) return -1;
     int64_t mult = 1;
-    if (*end == 'K' || *end == 'k') mult = 1024, end++;
-    else if (*end == 'M' || *end == 'm') mult = 1024 * 1024, end++;
-    else if (*end == 'G' || *end == 'g') mult = 1024 * 1024 * 1024, end++;
+    if (*end == 'K' || *end == 'k')
+        mult = 1024, end++;
+    else if (*end == 'M' || *end == 'm')
+        mult = 1024 * 1024, end++;
+    else if (*end == 'G' || *end == 'g')
+        mult = 1024 * 1024 * 1024, end++;
     if (*end == 'i' && mult > 1) end++;
     if (*end == 'B' && mult > 1) end++;
     if (*end || v > INT64_MAX / mult) return -1;
@@ -177,8 +196,8 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
     json_error_t jerr;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        snprintf(err, errlen, "config file %s: %s (line %d, column %d)", path, jerr.text,
-                 jerr.line, jerr.column);
+        snprintf(err, errlen, "config file %s: %s (line %d, column %d)", path, jerr.text, jerr.line,
+                 jerr.column);
         return -1;
     }
     if (!json_is_object(root)) {
@@ -195,7 +214,8 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
         char flag[64];
         size_t n = strlen(key);
         if (n >= sizeof flag) n = sizeof flag - 1;
-        for (size_t i = 0; i < n; i++) flag[i] = key[i] == '_' ? '-' : key[i];
+        for (size_t i = 0; i < n; i++)
+            flag[i] = key[i] == '_' ? '-' : key[i];
         flag[n] = '\0';
         const struct option_def *o = strcmp(key, "config") ? find_flag(flag, n) : NULL;
         if (!o) {
@@ -204,10 +224,12 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
             return -1;
         }
         char text[PATH_MAX];
-        if (json_is_string(value)) snprintf(text, sizeof text, "%s", json_string_value(value));
+        if (json_is_string(value))
+            snprintf(text, sizeof text, "%s", json_string_value(value));
         else if (json_is_integer(value))
             snprintf(text, sizeof text, "%lld", (long long)json_integer_value(value));
-        else if (json_is_real(value)) snprintf(text, sizeof text, "%.17g", json_real_value(value));
+        else if (json_is_real(value))
+            snprintf(text, sizeof text, "%.17g", json_real_value(value));
         else {
             snprintf(err, errlen, "%s: '%s' must be a string or a number", source, key);
             json_decref(root);
@@ -272,8 +294,10 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
     /* which file? a flag beats the environment */
     const char *file = getenv("SPAWNPOOL_CONFIG");
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) file = argv[i + 1];
-        else if (strncmp(argv[i], "--config=", 9) == 0) file = argv[i] + 9;
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            file = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            file = argv[i] + 9;
     }
     if (file && file[0]) {
         if (load_file(cfg, file, err, errlen) < 0) return -1;

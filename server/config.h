@@ -21,11 +21,11 @@ struct config {
     int64_t max_queued;
     int64_t max_body;
     int64_t max_output;
-    int64_t max_batch;       /* jobs in one array submit */
-    double shutdown_grace;   /* seconds running jobs get to finish on SIGTERM */
-    double kill_grace;       /* seconds between the polite signal and SIGKILL */
-    double default_timeout;  /* seconds, 0: none */
-    double retry_backoff;    /* seconds before the first retry; doubles per attempt */
+    int64_t max_batch;      /* jobs in one array submit */
+    double shutdown_grace;  /* seconds running jobs get to finish on SIGTERM */
+    double kill_grace;      /* seconds between the polite signal and SIGKILL */
+    double default_timeout; /* seconds, 0: none */
+    double retry_backoff;   /* seconds before the first retry; doubles per attempt */
     double retry_backoff_max;
 };
 

@@ -161,7 +161,8 @@ enum dispatch_result dispatch_submit(struct dispatch *d, struct dispatch_submit 
 {
     pthread_mutex_lock(&d->lock);
     enum dispatch_result rc = DISPATCH_OK;
-    if (d->draining) rc = DISPATCH_SHUTTING_DOWN;
+    if (d->draining)
+        rc = DISPATCH_SHUTTING_DOWN;
     else if (d->stats.jobs[JOB_QUEUED] + d->pending_jobs + (int64_t)sub->n > d->cfg->max_queued)
         rc = DISPATCH_QUEUE_FULL;
     if (rc == DISPATCH_OK) {
@@ -185,7 +186,8 @@ void dispatch_wake(struct dispatch *d)
 int64_t dispatch_retry_delay_ms(const struct config *cfg, int attempt)
 {
     double delay = cfg->retry_backoff;
-    for (int i = 1; i < attempt && delay < cfg->retry_backoff_max; i++) delay *= 2;
+    for (int i = 1; i < attempt && delay < cfg->retry_backoff_max; i++)
+        delay *= 2;
     if (delay > cfg->retry_backoff_max) delay = cfg->retry_backoff_max;
     return (int64_t)(delay * 1000);
 }
@@ -216,7 +218,8 @@ void dispatch_compact_held(struct dispatch *d, int slot)
     int n = 0;
     for (int k = 0; k < DISPATCH_HOLD; k++)
         if (d->next[slot][k].id) d->next[slot][n++] = d->next[slot][k];
-    for (; n < DISPATCH_HOLD; n++) memset(&d->next[slot][n], 0, sizeof d->next[slot][n]);
+    for (; n < DISPATCH_HOLD; n++)
+        memset(&d->next[slot][n], 0, sizeof d->next[slot][n]);
 }
 
 /* The job id on a worker slot (running, or held as its next), or NULL. */
@@ -235,11 +238,15 @@ static struct running *running_job(struct dispatch *d, int64_t id, int *slot)
 /* Records a job that never started as canceled (called with the lock held). */
 static enum dispatch_result cancel_queued(struct dispatch *d, int64_t id)
 {
-    struct store_outcome o = {.state = JOB_CANCELED, .exit_code = -1, .signal = -1, .pid = -1,
-                              .user_us = -1, .system_us = -1, .maxrss_kb = -1,
+    struct store_outcome o = {.state = JOB_CANCELED,
+                              .exit_code = -1,
+                              .signal = -1,
+                              .pid = -1,
+                              .user_us = -1,
+                              .system_us = -1,
+                              .maxrss_kb = -1,
                               .detail = "terminated before it started"};
-    if (store_job_finish(d->store, id, JOB_QUEUED, &o, clock_wall_ms()) < 0)
-        return DISPATCH_ERROR;
+    if (store_job_finish(d->store, id, JOB_QUEUED, &o, clock_wall_ms()) < 0) return DISPATCH_ERROR;
     dispatch_count(d, JOB_QUEUED, JOB_CANCELED);
     dispatch_note_finished(d, id);
     dispatch_flush_finished(d);
@@ -260,8 +267,10 @@ enum dispatch_result dispatch_terminate(struct dispatch *d, int64_t id, int sig,
         dispatch_flush_slot(d, slot);
         bool was_cur = r == &d->running[slot];
         memset(r, 0, sizeof *r);
-        if (was_cur) dispatch_promote_held(d, slot);
-        else dispatch_compact_held(d, slot);
+        if (was_cur)
+            dispatch_promote_held(d, slot);
+        else
+            dispatch_compact_held(d, slot);
         rc = cancel_queued(d, id);
     } else if (r) {
         r->terminate = true;
@@ -303,8 +312,10 @@ enum dispatch_result dispatch_delete(struct dispatch *d, int64_t id)
         unlink(path);
     }
     pthread_mutex_unlock(&d->lock);
-    return rc == 0 ? DISPATCH_OK : rc == 1 ? DISPATCH_NOT_FOUND : rc == 2 ? DISPATCH_CONFLICT
-                                                                           : DISPATCH_ERROR;
+    return rc == 0   ? DISPATCH_OK
+           : rc == 1 ? DISPATCH_NOT_FOUND
+           : rc == 2 ? DISPATCH_CONFLICT
+                     : DISPATCH_ERROR;
 }
 
 static const char *slot_state_name(enum pool_slot_state s)
@@ -344,9 +355,12 @@ void dispatch_stats(struct dispatch *d, struct dispatch_stats *out)
     out->workers_idle = out->workers_busy = out->workers_starting = 0;
     for (int i = 0; i < d->pool->count; i++) {
         enum pool_slot_state s = d->pool->slots[i].state;
-        if (s == SLOT_IDLE) out->workers_idle++;
-        else if (s == SLOT_BUSY) out->workers_busy++;
-        else out->workers_starting++;
+        if (s == SLOT_IDLE)
+            out->workers_idle++;
+        else if (s == SLOT_BUSY)
+            out->workers_busy++;
+        else
+            out->workers_starting++;
     }
     pthread_mutex_unlock(&d->lock);
     if (out->recent_n > 0) { /* quantiles by rank, sorted outside the lock */
@@ -367,4 +381,3 @@ void dispatch_promote_held(struct dispatch *d, int slot)
     if (s->state != SLOT_DEAD && s->state != SLOT_STARTING)
         s->state = s->job_id ? SLOT_BUSY : SLOT_IDLE;
 }
-

@@ -32,10 +32,10 @@ enum dispatch_result {
     DISPATCH_SHUTTING_DOWN, /* draining: no new jobs */
     DISPATCH_QUEUE_FULL,    /* --max-queued reached */
     DISPATCH_NOT_FOUND,
-    DISPATCH_CONFLICT,      /* the job's state does not allow it */
-    DISPATCH_CANCELED,      /* terminate: the job was queued and is now canceled */
-    DISPATCH_SIGNALED,      /* terminate: the job runs and its worker was told */
-    DISPATCH_ERROR          /* storage failed (logged) */
+    DISPATCH_CONFLICT, /* the job's state does not allow it */
+    DISPATCH_CANCELED, /* terminate: the job was queued and is now canceled */
+    DISPATCH_SIGNALED, /* terminate: the job runs and its worker was told */
+    DISPATCH_ERROR     /* storage failed (logged) */
 };
 
 /* A submit waiting for the main loop's next commit (group commit: every submit that
@@ -43,10 +43,10 @@ enum dispatch_result {
 struct dispatch_submit {
     const struct job_spec *specs;
     size_t n;
-    int64_t *ids;                  /* out: the new ids */
-    int64_t created_at;            /* out: submission time (wall ms) */
-    enum dispatch_result result;   /* out: OK, or ERROR if storing failed */
-    void (*done)(void *ctx);       /* called once the result is set (from the main loop) */
+    int64_t *ids;                /* out: the new ids */
+    int64_t created_at;          /* out: submission time (wall ms) */
+    enum dispatch_result result; /* out: OK, or ERROR if storing failed */
+    void (*done)(void *ctx);     /* called once the result is set (from the main loop) */
     void *ctx;
     struct dispatch_submit *next;
 };
@@ -69,11 +69,11 @@ void dispatch_output_path(const struct dispatch *d, int64_t id, const char *stre
 /* One worker as GET /v1/workers shows it. */
 struct dispatch_worker_info {
     int index;
-    int pid;                 /* 0 while being replaced */
-    const char *state;       /* "idle", "busy", "starting" */
-    int64_t job_id;          /* 0: none */
+    int pid;           /* 0 while being replaced */
+    const char *state; /* "idle", "busy", "starting" */
+    int64_t job_id;    /* 0: none */
     uint64_t jobs_done;
-    int64_t started_at;      /* wall ms */
+    int64_t started_at; /* wall ms */
 };
 /* Copies the worker table into out (up to max entries); returns how many. */
 size_t dispatch_workers(struct dispatch *d, struct dispatch_worker_info *out, size_t max);
@@ -89,7 +89,7 @@ struct dispatch_stats {
     int workers_total, workers_idle, workers_busy, workers_starting;
     bool draining;
     int64_t ms_since_worker_ready; /* since a worker last said READY (or the start) */
-    double latency_bounds[DISPATCH_LATENCY_BUCKETS]; /* seconds, upper bounds */
+    double latency_bounds[DISPATCH_LATENCY_BUCKETS];       /* seconds, upper bounds */
     uint64_t latency_counts[DISPATCH_LATENCY_BUCKETS + 1]; /* cumulative, last is +Inf */
     double latency_sum;
     uint64_t latency_count;

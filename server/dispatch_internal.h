@@ -21,15 +21,15 @@ struct delayed {
  * as that ends (next). The row stays queued, with `worker` set (a reservation), until the
  * worker says STARTED. */
 struct running {
-    int64_t id;            /* 0: none */
-    int64_t pid;           /* the job's process (group), 0 until STARTED */
-    int64_t since_us;      /* monotonic µs it became ready to run (dispatch latency) */
+    int64_t id;       /* 0: none */
+    int64_t pid;      /* the job's process (group), 0 until STARTED */
+    int64_t since_us; /* monotonic µs it became ready to run (dispatch latency) */
     int64_t priority;
     int attempt, max_attempts;
-    bool started;          /* STARTED seen: the row says running */
-    bool terminate;        /* a terminate request reached it */
-    bool shutdown;         /* ... sent by the server's drain */
-    bool withdrawing;      /* asked back (not started) so an idle worker can take it */
+    bool started;     /* STARTED seen: the row says running */
+    bool terminate;   /* a terminate request reached it */
+    bool shutdown;    /* ... sent by the server's drain */
+    bool withdrawing; /* asked back (not started) so an idle worker can take it */
 };
 
 struct dispatch {
@@ -43,7 +43,7 @@ struct dispatch {
     struct queue queue;
     struct delayed *delayed;
     size_t n_delayed, cap_delayed;
-    struct running *running; /* per slot: the job it runs (or is about to) */
+    struct running *running;               /* per slot: the job it runs (or is about to) */
     struct running (*next)[DISPATCH_HOLD]; /* per slot: the jobs it holds to start next */
     bool draining;
     int64_t last_ready_mono; /* a worker said READY then (health: is the pool working?) */

@@ -52,7 +52,6 @@ static void answer_submits(struct dispatch *d, struct dispatch_submit *list, boo
     }
 }
 
-
 void dispatch_loop_woken(struct dispatch *d)
 {
     uint64_t v;
@@ -79,15 +78,18 @@ static void observe_latency(struct dispatch *d, double seconds)
     if (d->recent_n < DISPATCH_RECENT) d->recent_n++;
 }
 
-
 /* A job sent to a worker came back unstarted (withdrawn, terminated before it started, or
  * its worker died first): canceled if a terminate asked for it, else queued again. */
 static void job_unstarted(struct dispatch *d, struct running *r)
 {
     int64_t now = clock_wall_ms();
     if (r->terminate && !r->shutdown) {
-        struct store_outcome o = {.state = JOB_CANCELED, .exit_code = -1, .signal = -1,
-                                  .user_us = -1, .system_us = -1, .maxrss_kb = -1,
+        struct store_outcome o = {.state = JOB_CANCELED,
+                                  .exit_code = -1,
+                                  .signal = -1,
+                                  .user_us = -1,
+                                  .system_us = -1,
+                                  .maxrss_kb = -1,
                                   .detail = "terminated before it started"};
         store_job_finish(d->store, r->id, JOB_QUEUED, &o, now);
         dispatch_count(d, JOB_QUEUED, JOB_CANCELED);
@@ -127,8 +129,8 @@ static void job_ended(struct dispatch *d, int slot, const struct store_outcome *
         double delay = (double)delay_ms / 1000;
         int64_t not_before = now + delay_ms;
         char detail[300];
-        snprintf(detail, sizeof detail, "attempt %d of %d ended %s%s%s; retry in %.3gs",
-                 r->attempt, r->max_attempts, job_state_name(o->state), o->detail ? ": " : "",
+        snprintf(detail, sizeof detail, "attempt %d of %d ended %s%s%s; retry in %.3gs", r->attempt,
+                 r->max_attempts, job_state_name(o->state), o->detail ? ": " : "",
                  o->detail ? o->detail : "", delay);
         struct job j;
         int64_t priority = 0;
@@ -168,8 +170,10 @@ static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_b
     if (done.end == PROTO_END_NOT_STARTED) {
         bool was_cur = r == &d->running[slot];
         job_unstarted(d, r);
-        if (was_cur) dispatch_promote_held(d, slot);
-        else dispatch_compact_held(d, slot);
+        if (was_cur)
+            dispatch_promote_held(d, slot);
+        else
+            dispatch_compact_held(d, slot);
         return;
     }
     if (r != &d->running[slot]) { /* the worker ran its held job before the current one? */
@@ -178,11 +182,14 @@ static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_b
         return;
     }
     if (!r->started) job_started(d, slot, done.pid, done.start_us); /* a short job's DONE */
-    struct store_outcome o = {.exit_code = -1, .signal = -1, .pid = r->pid ? r->pid : -1,
+    struct store_outcome o = {.exit_code = -1,
+                              .signal = -1,
+                              .pid = r->pid ? r->pid : -1,
                               .stdout_bytes = (int64_t)done.stdout_bytes,
                               .stderr_bytes = (int64_t)done.stderr_bytes,
                               .truncated = done.truncated != 0,
-                              .user_us = done.user_us, .system_us = done.system_us,
+                              .user_us = done.user_us,
+                              .system_us = done.system_us,
                               .maxrss_kb = done.maxrss_kb};
     char detail[320];
     if (done.end == PROTO_END_SPAWN_ERROR) {
@@ -191,14 +198,23 @@ static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_b
         o.error = done.error;
         snprintf(detail, sizeof detail, "could not start: %s", done.error);
     } else {
-        if (done.end == PROTO_END_EXITED) o.exit_code = done.code;
-        else o.signal = done.code;
-        if (done.cause == PROTO_CAUSE_TIMEOUT) o.state = JOB_TIMED_OUT;
-        else if (done.cause == PROTO_CAUSE_KILLED) o.state = JOB_TERMINATED;
-        else if (done.end == PROTO_END_EXITED && done.code == 0) o.state = JOB_SUCCEEDED;
-        else o.state = JOB_FAILED;
-        if (done.end == PROTO_END_EXITED) snprintf(detail, sizeof detail, "exit code %d", done.code);
-        else snprintf(detail, sizeof detail, "killed by signal %d (%s)", done.code, strsignal(done.code));
+        if (done.end == PROTO_END_EXITED)
+            o.exit_code = done.code;
+        else
+            o.signal = done.code;
+        if (done.cause == PROTO_CAUSE_TIMEOUT)
+            o.state = JOB_TIMED_OUT;
+        else if (done.cause == PROTO_CAUSE_KILLED)
+            o.state = JOB_TERMINATED;
+        else if (done.end == PROTO_END_EXITED && done.code == 0)
+            o.state = JOB_SUCCEEDED;
+        else
+            o.state = JOB_FAILED;
+        if (done.end == PROTO_END_EXITED)
+            snprintf(detail, sizeof detail, "exit code %d", done.code);
+        else
+            snprintf(detail, sizeof detail, "killed by signal %d (%s)", done.code,
+                     strsignal(done.code));
         if (o.state == JOB_TIMED_OUT) {
             o.error = "the job's timeout elapsed";
         } else if (o.state == JOB_TERMINATED && r->shutdown) {
@@ -256,10 +272,12 @@ void dispatch_loop_worker_event(struct dispatch *d, int index, uint32_t events)
 
 static void describe_status(int status, char *out, size_t n)
 {
-    if (WIFEXITED(status)) snprintf(out, n, "exited with status %d", WEXITSTATUS(status));
+    if (WIFEXITED(status))
+        snprintf(out, n, "exited with status %d", WEXITSTATUS(status));
     else if (WIFSIGNALED(status))
         snprintf(out, n, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
-    else snprintf(out, n, "status %#x", status);
+    else
+        snprintf(out, n, "status %#x", status);
 }
 
 void dispatch_loop_reap(struct dispatch *d)
@@ -289,9 +307,14 @@ void dispatch_loop_reap(struct dispatch *d)
             tree_kill_slot(s->index, live, nlive);
             char detail[160];
             snprintf(detail, sizeof detail, "worker %d (pid %d) %s", s->index, (int)pid, how);
-            struct store_outcome o = {.state = JOB_LOST, .exit_code = -1, .signal = -1,
-                                      .pid = r->pid ? r->pid : -1, .error = detail,
-                                      .user_us = -1, .system_us = -1, .maxrss_kb = -1,
+            struct store_outcome o = {.state = JOB_LOST,
+                                      .exit_code = -1,
+                                      .signal = -1,
+                                      .pid = r->pid ? r->pid : -1,
+                                      .error = detail,
+                                      .user_us = -1,
+                                      .system_us = -1,
+                                      .maxrss_kb = -1,
                                       .detail = detail};
             log_warn("job %lld lost: %s", (long long)r->id, detail);
             job_ended(d, s->index, &o);
@@ -316,7 +339,8 @@ void dispatch_loop_drain(struct dispatch *d)
 {
     d->draining = true;
     for (int i = 0; i < d->pool->count; i++) /* they stay queued */
-        for (int k = 0; k < DISPATCH_HOLD; k++) withdraw_held(d, i, k);
+        for (int k = 0; k < DISPATCH_HOLD; k++)
+            withdraw_held(d, i, k);
 }
 
 void dispatch_loop_terminate_all(struct dispatch *d, int sig, int64_t grace_ms)
@@ -335,7 +359,8 @@ int dispatch_loop_running(struct dispatch *d)
     int n = 0;
     for (int i = 0; i < d->pool->count; i++) {
         n += d->running[i].id != 0;
-        for (int k = 0; k < DISPATCH_HOLD; k++) n += d->next[i][k].id != 0;
+        for (int k = 0; k < DISPATCH_HOLD; k++)
+            n += d->next[i][k].id != 0;
     }
     return n;
 }
@@ -407,7 +432,9 @@ static void assign(struct dispatch *d, int slot, struct running *r)
     proto_encode_run(&d->payload, &run);
     struct pool_slot *s = &d->pool->slots[slot];
     store_job_reserve(d->store, j.id, slot);
-    *r = (struct running){.id = j.id, .attempt = j.attempt + 1, .priority = j.spec.priority,
+    *r = (struct running){.id = j.id,
+                          .attempt = j.attempt + 1,
+                          .priority = j.spec.priority,
                           .max_attempts = j.spec.max_attempts,
                           .since_us = e.since_us ? e.since_us : clock_mono_us()};
     if (r == &d->running[slot]) {
@@ -431,7 +458,8 @@ int64_t dispatch_loop_end(struct dispatch *d)
         struct pool_slot *s = &d->pool->slots[i];
         if (s->state == SLOT_DEAD && !d->draining) {
             if (s->respawn_at <= now_mono) {
-                if (pool_respawn(d->pool, i) == 0) dispatch_watch_slot(d, i);
+                if (pool_respawn(d->pool, i) == 0)
+                    dispatch_watch_slot(d, i);
                 else {
                     log_error("fork() failed while replacing worker %d: %s", i, strerror(errno));
                     s->respawn_at = now_mono + 1000;

@@ -26,17 +26,17 @@ struct strblob {
 
 /* What a submitter asks for: the input of POST /v1/jobs after validation. */
 struct job_spec {
-    char *name;             /* NULL: none */
-    char *queue;            /* never NULL */
+    char *name;  /* NULL: none */
+    char *queue; /* never NULL */
     int64_t priority;
-    struct strblob argv;    /* at least one string */
-    char *command;          /* set when submitted as "command" (argv is sh -c) */
-    struct strblob env;     /* "K=V" strings */
-    char *cwd;              /* absolute, existed at submit */
+    struct strblob argv; /* at least one string */
+    char *command;       /* set when submitted as "command" (argv is sh -c) */
+    struct strblob env;  /* "K=V" strings */
+    char *cwd;           /* absolute, existed at submit */
     char *stdin_data;
     size_t stdin_len;
-    double timeout;         /* seconds, 0: none */
-    int max_attempts;       /* >= 1 */
+    double timeout;   /* seconds, 0: none */
+    int max_attempts; /* >= 1 */
 };
 
 /* A job as stored: the spec plus its life so far. Nullable integers use -1 for null. */
@@ -44,11 +44,11 @@ struct job {
     int64_t id;
     struct job_spec spec;
     enum job_state state;
-    int exit_code;          /* -1: null */
-    int signal;             /* -1: null */
-    char *error;            /* NULL: null */
-    int64_t pid;            /* -1: null */
-    int worker;             /* -1: null */
+    int exit_code; /* -1: null */
+    int signal;    /* -1: null */
+    char *error;   /* NULL: null */
+    int64_t pid;   /* -1: null */
+    int worker;    /* -1: null */
     int attempt;
     int64_t created_at, started_at, finished_at; /* wall ms, 0: null */
     int64_t stdout_bytes, stderr_bytes;

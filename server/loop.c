@@ -18,8 +18,8 @@
 #define GATHER_NS (1000 * 1000)
 
 struct drain {
-    int signals;          /* SIGTERM/SIGINT received */
-    int64_t deadline;     /* monotonic ms: terminate what still runs */
+    int signals;      /* SIGTERM/SIGINT received */
+    int64_t deadline; /* monotonic ms: terminate what still runs */
     bool soft_sent, hard_sent;
 };
 
@@ -28,7 +28,8 @@ static bool read_signals(int sigfd, struct drain *dr)
     bool child = false;
     struct signalfd_siginfo si;
     while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
-        if (si.ssi_signo == SIGCHLD) child = true;
+        if (si.ssi_signo == SIGCHLD)
+            child = true;
         else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
             dr->signals++;
             log_info("received %s: %s", strsignal((int)si.ssi_signo),
@@ -98,8 +99,10 @@ int loop_run(const struct config *cfg, struct dispatch *d, int epoll_fd, int sig
         dispatch_loop_begin(d);
         for (int i = 0; i < n; i++) {
             uint64_t tag = events[i].data.u64;
-            if (tag == 0) reap |= read_signals(sigfd, &dr);
-            else if (tag == DISPATCH_WAKE_TAG) dispatch_loop_woken(d);
+            if (tag == 0)
+                reap |= read_signals(sigfd, &dr);
+            else if (tag == DISPATCH_WAKE_TAG)
+                dispatch_loop_woken(d);
             else if (tag & DISPATCH_WORKER_TAG)
                 dispatch_loop_worker_event(d, (int)(tag & 0xffffffffu), events[i].events);
         }

@@ -13,8 +13,10 @@ static int worker_command(int argc, char **argv)
 {
     int fd = -1, index = -1;
     for (int i = 0; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--fd") == 0) fd = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--index") == 0) index = atoi(argv[i + 1]);
+        if (strcmp(argv[i], "--fd") == 0)
+            fd = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--index") == 0)
+            index = atoi(argv[i + 1]);
     }
     if (fd < 0 || index < 0) {
         fprintf(stderr, "spawnpool worker: internal mode, started by the server only\n");

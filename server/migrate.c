@@ -3,8 +3,7 @@
 
 #include <stdio.h>
 
-int migrate_apply(sqlite3 *db, const struct migration *list, size_t count, char *err,
-                  size_t errlen)
+int migrate_apply(sqlite3 *db, const struct migration *list, size_t count, char *err, size_t errlen)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) goto sqlfail;

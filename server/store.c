@@ -11,9 +11,9 @@
 #include "server/log.h"
 #include "server/migrate.h"
 
-#define JOB_COLUMNS                                                                               \
-    "id, name, queue, priority, argv, command, env, cwd, timeout, state, exit_code, signal, "  \
-    "error, pid, worker, attempt, max_attempts, created_at, started_at, finished_at, "         \
+#define JOB_COLUMNS                                                                                \
+    "id, name, queue, priority, argv, command, env, cwd, timeout, state, exit_code, signal, "      \
+    "error, pid, worker, attempt, max_attempts, created_at, started_at, finished_at, "             \
     "stdout_bytes, stderr_bytes, truncated"
 
 enum stmt_id {
@@ -59,7 +59,7 @@ struct store {
     pthread_mutex_t lock; /* recursive: a batch nests the accessors' own transactions */
     int depth;
     bool tx_open; /* BEGIN was issued in the current batch */
-    bool failed; /* a statement failed inside the current transaction */
+    bool failed;  /* a statement failed inside the current transaction */
 };
 
 static int fail(struct store *s, const char *what)
@@ -87,14 +87,18 @@ static sqlite3_stmt *stmt(struct store *s, enum stmt_id id)
 
 static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
 {
-    if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(st, i);
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
 }
 
 static void bind_int_or_null(sqlite3_stmt *st, int i, int64_t v)
 {
-    if (v >= 0) sqlite3_bind_int64(st, i, v);
-    else sqlite3_bind_null(st, i);
+    if (v >= 0)
+        sqlite3_bind_int64(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
 }
 
 int store_open(struct store **out, const char *path, char *err, size_t errlen)
@@ -150,7 +154,8 @@ int store_set_durability(struct store *s, bool full)
 void store_close(struct store *s)
 {
     if (!s) return;
-    for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(s->stmt[i]);
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->stmt[i]);
     sqlite3_close(s->db);
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -314,9 +319,12 @@ int store_get_job(struct store *s, int64_t id, struct job *out, bool with_stdin)
     sqlite3_stmt *st = stmt(s, ST_GET_JOB);
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) rc = 1;
-    else if (rc != SQLITE_ROW) rc = fail(s, "SELECT job");
-    else rc = read_job_row(st, out);
+    if (rc == SQLITE_DONE)
+        rc = 1;
+    else if (rc != SQLITE_ROW)
+        rc = fail(s, "SELECT job");
+    else
+        rc = read_job_row(st, out);
     sqlite3_reset(st);
     if (rc == 0 && with_stdin) {
         st = stmt(s, ST_GET_STDIN);
@@ -358,10 +366,17 @@ int store_list_jobs(struct store *s, const struct store_filter *f, struct job **
         pthread_mutex_unlock(&s->lock);
         return rc;
     }
-    if (f->state) sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":state"), f->state, -1, SQLITE_STATIC);
-    if (f->queue) sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":queue"), f->queue, -1, SQLITE_STATIC);
-    if (f->name) sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":name"), f->name, -1, SQLITE_STATIC);
-    if (f->before > 0) sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":before"), f->before);
+    if (f->state)
+        sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":state"), f->state, -1,
+                          SQLITE_STATIC);
+    if (f->queue)
+        sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":queue"), f->queue, -1,
+                          SQLITE_STATIC);
+    if (f->name)
+        sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":name"), f->name, -1,
+                          SQLITE_STATIC);
+    if (f->before > 0)
+        sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":before"), f->before);
     sqlite3_bind_int(st, sqlite3_bind_parameter_index(st, ":limit"), f->limit);
     struct job *list = calloc((size_t)(f->limit > 0 ? f->limit : 1), sizeof *list);
     int rc = list ? 0 : -1;
@@ -378,7 +393,8 @@ int store_list_jobs(struct store *s, const struct store_filter *f, struct job **
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->lock);
     if (rc < 0) {
-        for (size_t i = 0; i < *n; i++) job_free(&list[i]);
+        for (size_t i = 0; i < *n; i++)
+            job_free(&list[i]);
         free(list);
         *n = 0;
         return -1;
@@ -396,9 +412,12 @@ int store_delete_job(struct store *s, int64_t id, enum job_state *state_out)
     enum job_state state = JOB_QUEUED;
     if (rc == SQLITE_ROW) job_state_parse((const char *)sqlite3_column_text(st, 0), &state);
     sqlite3_reset(st);
-    if (rc == SQLITE_DONE) rc = 1;
-    else if (rc != SQLITE_ROW) rc = fail(s, "SELECT state");
-    else if (!job_state_terminal(state)) rc = 2;
+    if (rc == SQLITE_DONE)
+        rc = 1;
+    else if (rc != SQLITE_ROW)
+        rc = fail(s, "SELECT state");
+    else if (!job_state_terminal(state))
+        rc = 2;
     else {
         *state_out = state;
         st = stmt(s, ST_DELETE);
@@ -417,7 +436,8 @@ int store_job_running(struct store *s, int64_t id, int worker, int attempt, int6
     sqlite3_bind_int(st, 2, attempt);
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int64(st, 4, id);
-    if (sqlite3_step(st) != SQLITE_DONE) fail(s, "UPDATE job to running");
+    if (sqlite3_step(st) != SQLITE_DONE)
+        fail(s, "UPDATE job to running");
     else {
         char detail[64];
         snprintf(detail, sizeof detail, "attempt %d on worker %d", attempt, worker);
@@ -469,8 +489,10 @@ int store_job_finish(struct store *s, int64_t id, enum job_state from,
     sqlite3_bind_int64(st, 11, now);
     bind_int_or_null(st, 12, o->pid > 0 ? o->pid : -1);
     sqlite3_bind_int64(st, 13, id);
-    if (sqlite3_step(st) != SQLITE_DONE) fail(s, "UPDATE job to its end");
-    else add_event(s, id, now, job_state_name(from), job_state_name(o->state), o->detail);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        fail(s, "UPDATE job to its end");
+    else
+        add_event(s, id, now, job_state_name(from), job_state_name(o->state), o->detail);
     return store_commit(s);
 }
 
@@ -481,8 +503,10 @@ int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t 
     sqlite3_stmt *st = stmt(s, ST_REQUEUE);
     bind_int_or_null(st, 1, not_before > 0 ? not_before : -1);
     sqlite3_bind_int64(st, 2, id);
-    if (sqlite3_step(st) != SQLITE_DONE) fail(s, "UPDATE job to queued");
-    else add_event(s, id, now, job_state_name(from), "queued", detail);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        fail(s, "UPDATE job to queued");
+    else
+        add_event(s, id, now, job_state_name(from), "queued", detail);
     return store_commit(s);
 }
 
@@ -531,9 +555,13 @@ int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int at
             (*requeued)++;
             continue;
         }
-        struct store_outcome o = {.state = JOB_LOST, .exit_code = -1, .signal = -1,
+        struct store_outcome o = {.state = JOB_LOST,
+                                  .exit_code = -1,
+                                  .signal = -1,
                                   .error = "the server stopped while the job ran",
-                                  .user_us = -1, .system_us = -1, .maxrss_kb = -1,
+                                  .user_us = -1,
+                                  .system_us = -1,
+                                  .maxrss_kb = -1,
                                   .detail = "server restarted"};
         store_job_finish(s, rows[i].id, rows[i].from, &o, now);
         (*lost)++;
@@ -542,8 +570,8 @@ int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int at
     return store_commit(s);
 }
 
-int store_each_queued(struct store *s, void (*fn)(void *ctx, int64_t id, int64_t priority,
-                                                  int64_t not_before),
+int store_each_queued(struct store *s,
+                      void (*fn)(void *ctx, int64_t id, int64_t priority, int64_t not_before),
                       void *ctx)
 {
     pthread_mutex_lock(&s->lock);

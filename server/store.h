@@ -61,14 +61,14 @@ int store_job_pid(struct store *s, int64_t id, int64_t pid);
 /* How a job ended, as recorded. */
 struct store_outcome {
     enum job_state state;
-    int exit_code;      /* -1: null */
-    int signal;         /* -1: null */
-    const char *error;  /* NULL: null */
-    int64_t pid;        /* the main process; 0 or -1: keep what the row has */
+    int exit_code;     /* -1: null */
+    int signal;        /* -1: null */
+    const char *error; /* NULL: null */
+    int64_t pid;       /* the main process; 0 or -1: keep what the row has */
     int64_t stdout_bytes, stderr_bytes;
     bool truncated;
     int64_t user_us, system_us, maxrss_kb; /* -1: unknown */
-    const char *detail; /* for the event row */
+    const char *detail;                    /* for the event row */
 };
 /* Records the transition from `from` to a terminal state. Returns 0 or -1. */
 int store_job_finish(struct store *s, int64_t id, enum job_state from,
@@ -83,8 +83,8 @@ int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t 
 int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int attempt), int *lost,
                   int *requeued);
 /* Calls fn for every queued job (id, priority, not_before) in id order. Returns 0 or -1. */
-int store_each_queued(struct store *s, void (*fn)(void *ctx, int64_t id, int64_t priority,
-                                                  int64_t not_before),
+int store_each_queued(struct store *s,
+                      void (*fn)(void *ctx, int64_t id, int64_t priority, int64_t not_before),
                       void *ctx);
 /* Counts jobs per state into counts. Returns 0 or -1. */
 int store_count_states(struct store *s, int64_t counts[JOB_STATE_COUNT]);

@@ -80,7 +80,8 @@ static enum MHD_Result submit(struct MHD_Connection *c, const struct request *r)
     size_t n = json_array_size(argv);
     if (!json_is_object(j) || n == 0) {
         json_decref(j);
-        return reply_const(c, 400, "{\"error\":{\"code\":\"invalid_argument\",\"field\":\"argv\"}}\n");
+        return reply_const(c, 400,
+                           "{\"error\":{\"code\":\"invalid_argument\",\"field\":\"argv\"}}\n");
     }
     /* argv as NUL-separated strings back to back, as spawnpool stores it */
     char blob[4096];
@@ -90,7 +91,8 @@ static enum MHD_Result submit(struct MHD_Connection *c, const struct request *r)
         size_t sl = s ? strlen(s) + 1 : 0;
         if (!s || blen + sl > sizeof blob) {
             json_decref(j);
-            return reply_const(c, 400, "{\"error\":{\"code\":\"invalid_argument\",\"field\":\"argv\"}}\n");
+            return reply_const(c, 400,
+                               "{\"error\":{\"code\":\"invalid_argument\",\"field\":\"argv\"}}\n");
         }
         memcpy(blob + blen, s, sl);
         blen += sl;
@@ -199,10 +201,14 @@ int main(int argc, char **argv)
     const char *listen_at = "127.0.0.1:0", *dbpath = "bare.db", *sync = "normal";
     unsigned threads = 2;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--listen")) listen_at = argv[i + 1];
-        else if (!strcmp(argv[i], "--db")) dbpath = argv[i + 1];
-        else if (!strcmp(argv[i], "--sync")) sync = argv[i + 1];
-        else if (!strcmp(argv[i], "--threads")) threads = (unsigned)atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--listen"))
+            listen_at = argv[i + 1];
+        else if (!strcmp(argv[i], "--db"))
+            dbpath = argv[i + 1];
+        else if (!strcmp(argv[i], "--sync"))
+            sync = argv[i + 1];
+        else if (!strcmp(argv[i], "--threads"))
+            threads = (unsigned)atoi(argv[i + 1]);
         else {
             fprintf(stderr, "usage: bare_server [--listen HOST:PORT] [--db FILE] "
                             "[--sync normal|full] [--threads N]\n");
@@ -218,7 +224,8 @@ int main(int argc, char **argv)
     char host[64];
     const char *colon = strrchr(listen_at, ':');
     snprintf(host, sizeof host, "%.*s", colon ? (int)(colon - listen_at) : 0, listen_at);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon ? colon + 1 : "0"))};
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)atoi(colon ? colon + 1 : "0"))};
     if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
         fprintf(stderr, "bare_server: --listen takes IPv4:PORT\n");
         return 2;
@@ -242,8 +249,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        handler, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, handler,
+        NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
         MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
     if (!d) {

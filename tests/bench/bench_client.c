@@ -114,7 +114,8 @@ static void conn_init(struct conn *c, const char *hostport)
 static void reserve(struct conn *c, size_t need)
 {
     if (need <= c->cap) return;
-    while (c->cap < need) c->cap *= 2;
+    while (c->cap < need)
+        c->cap *= 2;
     c->buf = realloc(c->buf, c->cap);
     if (!c->buf) die("out of memory");
 }
@@ -137,9 +138,8 @@ static bool try_request(struct conn *c, const char *method, const char *path, co
                         size_t body_len, struct response *r)
 {
     char head[1024];
-    int hn = snprintf(head, sizeof head,
-                      "%s %s HTTP/1.1\r\nHost: %s:%s\r\n%s%s%zu\r\n\r\n", method, path, c->host,
-                      c->port, body ? "Content-Type: application/json\r\n" : "",
+    int hn = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s:%s\r\n%s%s%zu\r\n\r\n", method,
+                      path, c->host, c->port, body ? "Content-Type: application/json\r\n" : "",
                       "Content-Length: ", body ? body_len : (size_t)0);
     if (hn <= 0 || (size_t)hn >= sizeof head) die("request line too long");
     if (!write_all(c->fd, head, (size_t)hn)) return false;
@@ -164,7 +164,8 @@ static bool try_request(struct conn *c, const char *method, const char *path, co
             if (!e) continue;
             head_end = (size_t)(e - c->buf) + 4;
             if (sscanf(c->buf, "HTTP/1.%*d %d", &r->status) != 1) die("bad status line");
-            for (char *line = strstr(c->buf, "\r\n") + 2; line < e; line = strstr(line, "\r\n") + 2) {
+            for (char *line = strstr(c->buf, "\r\n") + 2; line < e;
+                 line = strstr(line, "\r\n") + 2) {
                 if (!strncasecmp(line, "Content-Length:", 15)) {
                     content_length = strtoul(line + 15, NULL, 10);
                     have_len = true;
@@ -250,7 +251,8 @@ static int64_t rfc3339_ms(const char *s)
 static double metric(const char *text, const char *prefix)
 {
     size_t n = strlen(prefix);
-    for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
+    for (const char *line = text; line && *line;
+         line = strchr(line, '\n'), line = line ? line + 1 : NULL)
         if (!strncmp(line, prefix, n) && line[n] == ' ') return strtod(line + n + 1, NULL);
     return NAN;
 }
@@ -337,8 +339,8 @@ static int mode_throughput(struct conn *c, long n, long batch)
     struct response r;
     request(c, "GET", "/metrics", NULL, 0, &r);
     double ok = metric(r.body, "spawnpool_jobs{state=\"succeeded\"}");
-    printf("elapsed=%.6f submitted=%.6f succeeded=%.0f last_id=%lld\n", t1 - t0,
-           t_submitted - t0, ok, last_id);
+    printf("elapsed=%.6f submitted=%.6f succeeded=%.0f last_id=%lld\n", t1 - t0, t_submitted - t0,
+           ok, last_id);
     free(body);
     return 0;
 }
@@ -402,7 +404,8 @@ static int mode_seqget(struct conn *c, long n, const char *fmt, long maxid)
         request(c, "GET", path, NULL, 0, &r);
         lat[i] = now() - t0;
         if (r.status != 200) {
-            if (errors++ == 0) fprintf(stderr, "bench_client: GET %s: %d %.200s\n", path, r.status, r.body);
+            if (errors++ == 0)
+                fprintf(stderr, "bench_client: GET %s: %d %.200s\n", path, r.status, r.body);
         }
     }
     qsort(lat, (size_t)n, sizeof *lat, cmp_double);

@@ -9,25 +9,25 @@
 static int check_failures;
 static int check_count;
 
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        check_count++;                                                                \
-        if (!(cond)) {                                                                \
-            check_failures++;                                                         \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                             \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        check_count++;                                                                             \
+        if (!(cond)) {                                                                             \
+            check_failures++;                                                                      \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
 /* Like CHECK, and also prints two integers that were compared. */
-#define CHECK_EQ_INT(a, b)                                                                   \
-    do {                                                                                     \
-        long long check_a_ = (long long)(a), check_b_ = (long long)(b);                      \
-        check_count++;                                                                       \
-        if (check_a_ != check_b_) {                                                          \
-            check_failures++;                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n", __FILE__,      \
-                    __LINE__, #a, #b, check_a_, check_b_);                                   \
-        }                                                                                    \
+#define CHECK_EQ_INT(a, b)                                                                         \
+    do {                                                                                           \
+        long long check_a_ = (long long)(a), check_b_ = (long long)(b);                            \
+        check_count++;                                                                             \
+        if (check_a_ != check_b_) {                                                                \
+            check_failures++;                                                                      \
+            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n", __FILE__, __LINE__,  \
+                    #a, #b, check_a_, check_b_);                                                   \
+        }                                                                                          \
     } while (0)
 
 /* Prints the summary; returns the process exit status (non-zero if any check failed). */

@@ -441,7 +441,8 @@ static void test_large_frame(void)
     unsigned char *big = malloc(BIG);
     CHECK(big != NULL);
     if (!big) return;
-    for (size_t i = 0; i < BIG; i++) big[i] = (unsigned char)(i * 31 + 7);
+    for (size_t i = 0; i < BIG; i++)
+        big[i] = (unsigned char)(i * 31 + 7);
     int sv[2];
     make_pair(sv);
     pid_t pid = fork();

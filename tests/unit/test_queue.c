@@ -44,8 +44,9 @@ static void test_priority_order(void)
     CHECK_EQ_INT(q.len, 7);
     CHECK(heap_ok(&q));
 
-    static const struct queue_entry want[] = {
-        {INT64_MAX, 6, 0}, {5, 2, 0}, {5, 4, 0}, {3, 3, 0}, {1, 1, 0}, {-2, 5, 0}, {INT64_MIN, 7, 0}};
+    static const struct queue_entry want[] = {{INT64_MAX, 6, 0}, {5, 2, 0}, {5, 4, 0},
+                                              {3, 3, 0},         {1, 1, 0}, {-2, 5, 0},
+                                              {INT64_MIN, 7, 0}};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         struct queue_entry peeked = {0, 0, 0}, e = {0, 0, 0};
         CHECK(queue_peek(&q, &peeked));
@@ -67,7 +68,8 @@ static void test_fifo_equal_priority(void)
     static const int64_t ids[] = {42, 7, 19, 3, 100, 8, 1, 55, 21, 64, 2, 13};
     const size_t n = sizeof ids / sizeof ids[0];
     struct queue q = {0};
-    for (size_t i = 0; i < n; i++) CHECK(queue_push(&q, 10, ids[i]) == 0);
+    for (size_t i = 0; i < n; i++)
+        CHECK(queue_push(&q, 10, ids[i]) == 0);
     int64_t prev = 0;
     for (size_t i = 0; i < n; i++) {
         struct queue_entry e = {0, 0, 0};
@@ -81,7 +83,8 @@ static void test_fifo_equal_priority(void)
 
     /* Ids pushed in increasing order (the usual case) stay FIFO, interleaved with other
      * priorities. */
-    for (int64_t id = 1; id <= 30; id++) CHECK(queue_push(&q, id % 3, id) == 0);
+    for (int64_t id = 1; id <= 30; id++)
+        CHECK(queue_push(&q, id % 3, id) == 0);
     for (int64_t p = 2; p >= 0; p--)
         for (int64_t id = 1; id <= 30; id++) {
             if (id % 3 != p) continue;
@@ -98,7 +101,8 @@ static void test_remove_middle(void)
 {
     struct queue q = {0};
     /* ids 1..40 with priorities that put them all over the heap */
-    for (int64_t id = 1; id <= 40; id++) CHECK(queue_push(&q, (id * 7) % 5, id) == 0);
+    for (int64_t id = 1; id <= 40; id++)
+        CHECK(queue_push(&q, (id * 7) % 5, id) == 0);
     CHECK(heap_ok(&q));
 
     /* Remove entries that sit in the middle of the heap array, and a leaf, and the root. */
@@ -132,7 +136,8 @@ static void test_remove_middle(void)
     struct queue_entry e;
     while (queue_pop(&q, &e)) {
         CHECK(!ahead(&e, &prev));
-        for (size_t i = 0; i < nremoved; i++) CHECK(e.id != removed[i]);
+        for (size_t i = 0; i < nremoved; i++)
+            CHECK(e.id != removed[i]);
         prev = e;
         popped++;
     }
@@ -216,8 +221,7 @@ static void test_random_against_reference(void)
     mismatches = 0;
     for (size_t i = 0; i < r.n; i++) {
         struct queue_entry e = {0, 0, 0};
-        if (!queue_pop(&q, &e) || e.id != r.v[i].id || e.priority != r.v[i].priority)
-            mismatches++;
+        if (!queue_pop(&q, &e) || e.id != r.v[i].id || e.priority != r.v[i].priority) mismatches++;
     }
     CHECK_EQ_INT(mismatches, 0);
     CHECK_EQ_INT(q.len, 0);

@@ -24,12 +24,12 @@ static char out_path[256], err_path[256];
 
 /* The options of one test job; zero means the default. */
 struct opts {
-    const char *cwd;       /* default /tmp */
+    const char *cwd; /* default /tmp */
     const char *stdin_data;
     uint32_t stdin_len;
     const char *env_blob;
     uint32_t env_len;
-    uint64_t max_output;   /* default 1 MiB */
+    uint64_t max_output; /* default 1 MiB */
     const char *stdout_path;
 };
 
@@ -95,7 +95,8 @@ static int finish(struct spawn_job *job)
     CHECK(spawn_drain(job, &job->err) == 0);
     int status = -1;
     pid_t w;
-    do w = waitpid(job->pid, &status, 0);
+    do
+        w = waitpid(job->pid, &status, 0);
     while (w < 0 && errno == EINTR);
     CHECK(w == job->pid);
     spawn_close(job);
@@ -145,8 +146,8 @@ static bool exited_with(int status, int code)
 }
 
 /* Runs args to the end; returns the wait status, stdout in out (and its length in *n). */
-static int run(const char *const *args, const struct opts *o, struct spawn_job *job,
-               char *out, size_t cap, long *n)
+static int run(const char *const *args, const struct opts *o, struct spawn_job *job, char *out,
+               size_t cap, long *n)
 {
     struct proto_run r = make_run(args, o);
     struct proto_done done;
@@ -175,8 +176,8 @@ static void test_echo(void)
     struct spawn_job job;
     char out[256];
     long n = -1;
-    int status = run((const char *const[]){"/bin/echo", "hello", NULL}, NULL, &job, out,
-                     sizeof out, &n);
+    int status =
+        run((const char *const[]){"/bin/echo", "hello", NULL}, NULL, &job, out, sizeof out, &n);
     CHECK(exited_with(status, 0));
     CHECK_EQ_INT(n, 6);
     CHECK(strcmp(out, "hello\n") == 0);
@@ -184,11 +185,11 @@ static void test_echo(void)
     CHECK(!job.out.truncated);
     CHECK_EQ_INT(job.err.kept, 0);
     CHECK_EQ_INT(file_size(err_path), -1); /* no bytes, no file */
-    CHECK_EQ_INT(count_fds(), fds); /* nothing left open in the worker */
+    CHECK_EQ_INT(count_fds(), fds);        /* nothing left open in the worker */
 
     /* PATH lookup, stderr, exit code */
-    status = run((const char *const[]){"sh", "-c", "echo out; echo err >&2; exit 3", NULL},
-                 NULL, &job, out, sizeof out, &n);
+    status = run((const char *const[]){"sh", "-c", "echo out; echo err >&2; exit 3", NULL}, NULL,
+                 &job, out, sizeof out, &n);
     CHECK(exited_with(status, 3));
     CHECK(strcmp(out, "out\n") == 0);
     char err[64];
@@ -275,8 +276,8 @@ static void test_exec_errors(void)
     o = (struct opts){.stdout_path = "/nonexistent/spawnpool-test-dir/out"};
     char buf[64];
     long got;
-    int status = run((const char *const[]){"/bin/echo", "dropped", NULL}, &o, &job, buf,
-                     sizeof buf, &got);
+    int status =
+        run((const char *const[]){"/bin/echo", "dropped", NULL}, &o, &job, buf, sizeof buf, &got);
     CHECK(exited_with(status, 0));
     CHECK_EQ_INT(job.out.kept, 0);
     CHECK(job.out.truncated);
@@ -359,8 +360,8 @@ static void test_output_cap(void)
 
     /* the streams are capped separately */
     o.max_output = 3;
-    status = run((const char *const[]){"sh", "-c", "printf ab; printf abcdef >&2", NULL}, &o,
-                 &job, out, sizeof out, &n);
+    status = run((const char *const[]){"sh", "-c", "printf ab; printf abcdef >&2", NULL}, &o, &job,
+                 out, sizeof out, &n);
     CHECK(exited_with(status, 0));
     CHECK(strcmp(out, "ab") == 0 && !job.out.truncated);
     CHECK_EQ_INT(file_size(err_path), 3);
@@ -389,7 +390,8 @@ static void test_stdin(void)
     char *back = malloc(BIG + 1);
     CHECK(big && back);
     if (!big || !back) return;
-    for (int i = 0; i < BIG; i++) big[i] = (char)(i * 13);
+    for (int i = 0; i < BIG; i++)
+        big[i] = (char)(i * 13);
     o = (struct opts){.stdin_data = big, .stdin_len = BIG};
     status = run((const char *const[]){"cat", NULL}, &o, &job, back, BIG + 1, &n);
     CHECK(exited_with(status, 0));
@@ -407,7 +409,8 @@ static void fd_list(const char *listing, char *out, size_t cap)
         const char *nl = strchr(line, '\n');
         const char *end = nl ? nl : line + strlen(line);
         const char *slash = end;
-        while (slash > line && slash[-1] != '/') slash--;
+        while (slash > line && slash[-1] != '/')
+            slash--;
         fds[n++] = atoi(slash);
         line = nl ? nl + 1 : end;
     }
@@ -437,8 +440,8 @@ static void test_only_std_fds(void)
     long n;
     /* ls runs as a child of the shell and lists the shell's fds, which sh -c does not add
      * to: exactly what the job was started with. */
-    int status = run((const char *const[]){"/bin/sh", "-c", "ls /proc/$$/fd; exit 0", NULL},
-                     NULL, &job, out, sizeof out, &n);
+    int status = run((const char *const[]){"/bin/sh", "-c", "ls /proc/$$/fd; exit 0", NULL}, NULL,
+                     &job, out, sizeof out, &n);
     CHECK(exited_with(status, 0));
     fd_list(out, got, sizeof got);
     if (strcmp(got, "0 1 2") != 0) fprintf(stderr, "job fds (via ls): %s\n", got);
@@ -447,9 +450,9 @@ static void test_only_std_fds(void)
     /* The shell lists its own fds with a glob. Expanding the glob opens the directory,
      * which takes the lowest free fd and is listed too: with only 0-2 inherited that is 3.
      * Any inherited extra fd would show up itself and also push that one to 4 or more. */
-    status = run((const char *const[]){"/bin/sh", "-c",
-                                       "for f in /proc/$$/fd/*; do echo $f; done", NULL},
-                 NULL, &job, out, sizeof out, &n);
+    status = run(
+        (const char *const[]){"/bin/sh", "-c", "for f in /proc/$$/fd/*; do echo $f; done", NULL},
+        NULL, &job, out, sizeof out, &n);
     CHECK(exited_with(status, 0));
     fd_list(out, got, sizeof got);
     if (strcmp(got, "0 1 2 3") != 0) fprintf(stderr, "job fds (via glob): %s\n", got);
@@ -494,7 +497,8 @@ static void test_signals_reset(void)
 static size_t env_count(char **envp)
 {
     size_t n = 0;
-    while (envp[n]) n++;
+    while (envp[n])
+        n++;
     return n;
 }
 
@@ -542,7 +546,8 @@ static void test_build_env(void)
     if (envp) {
         CHECK_EQ_INT(env_count(envp), base);
         bool same = true;
-        for (size_t i = 0; i < base; i++) same = same && envp[i] == environ[i];
+        for (size_t i = 0; i < base; i++)
+            same = same && envp[i] == environ[i];
         CHECK(same);
         free(envp);
     }
@@ -552,8 +557,7 @@ static void test_build_env(void)
     struct spawn_job job;
     char out[128];
     long n;
-    int status = run((const char *const[]){"/bin/sh", "-c", "echo \"$HOME|$NEWKEY|$HOMEX\"",
-                                           NULL},
+    int status = run((const char *const[]){"/bin/sh", "-c", "echo \"$HOME|$NEWKEY|$HOMEX\"", NULL},
                      &o, &job, out, sizeof out, &n);
     CHECK(exited_with(status, 0));
     CHECK(strcmp(out, "/x|1|keep-me\n") == 0);

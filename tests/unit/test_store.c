@@ -78,7 +78,8 @@ static int64_t total_jobs(struct store *s)
 {
     int64_t counts[JOB_STATE_COUNT], sum = 0;
     CHECK(store_count_states(s, counts) == 0);
-    for (int i = 0; i < JOB_STATE_COUNT; i++) sum += counts[i];
+    for (int i = 0; i < JOB_STATE_COUNT; i++)
+        sum += counts[i];
     return sum;
 }
 
@@ -166,13 +167,15 @@ static void test_insert_and_get(struct store *s)
     job_free(&j);
 
     /* one "submitted" event each */
-    for (int i = 0; i < 3; i++) CHECK_EQ_INT(store_count_events(s, ids[i]), 1);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ_INT(store_count_events(s, ids[i]), 1);
 
     /* missing job */
     CHECK(store_get_job(s, id_alpha2 + 1000, &j, true) == 1);
     CHECK_EQ_INT(store_count_events(s, id_alpha2 + 1000), 0);
 
-    for (int i = 0; i < 3; i++) job_spec_free(&specs[i]);
+    for (int i = 0; i < 3; i++)
+        job_spec_free(&specs[i]);
 }
 
 static void test_insert_is_atomic(struct store *s)
@@ -200,8 +203,12 @@ static void test_insert_is_atomic(struct store *s)
     CHECK_EQ_INT(state_of(s, id), JOB_QUEUED);
     enum job_state st;
     CHECK(store_job_running(s, id, 0, 1, 1601) == 0);
-    struct store_outcome o = {.state = JOB_CANCELED, .exit_code = -1, .signal = -1,
-                              .user_us = -1, .system_us = -1, .maxrss_kb = -1};
+    struct store_outcome o = {.state = JOB_CANCELED,
+                              .exit_code = -1,
+                              .signal = -1,
+                              .user_us = -1,
+                              .system_us = -1,
+                              .maxrss_kb = -1};
     CHECK(store_job_finish(s, id, JOB_RUNNING, &o, 1602) == 0);
     CHECK(store_delete_job(s, id, &st) == 0);
     CHECK_EQ_INT(total_jobs(s), before);
@@ -218,12 +225,15 @@ static void expect_list(struct store *s, const struct store_filter *f, const int
     size_t n = 99;
     int rc = store_list_jobs(s, f, &jobs, &n);
     bool ok = rc == 0 && n == nwant;
-    for (size_t i = 0; ok && i < n; i++) ok = jobs[i].id == want[i];
+    for (size_t i = 0; ok && i < n; i++)
+        ok = jobs[i].id == want[i];
     if (!ok) {
         fprintf(stderr, "list at line %d: rc %d, got %zu ids:", line, rc, n);
-        for (size_t i = 0; i < n; i++) fprintf(stderr, " %lld", (long long)jobs[i].id);
+        for (size_t i = 0; i < n; i++)
+            fprintf(stderr, " %lld", (long long)jobs[i].id);
         fprintf(stderr, ", want %zu:", nwant);
-        for (size_t i = 0; i < nwant; i++) fprintf(stderr, " %lld", (long long)want[i]);
+        for (size_t i = 0; i < nwant; i++)
+            fprintf(stderr, " %lld", (long long)want[i]);
         fprintf(stderr, "\n");
     }
     CHECK(ok);
@@ -273,8 +283,8 @@ static void test_list(struct store *s)
     expect_list(s, &f, NULL, 0, __LINE__);
 
     /* filters combine */
-    f = (struct store_filter){.state = "queued", .queue = "default", .name = "alpha",
-                              .before = id_alpha2, .limit = 100};
+    f = (struct store_filter){
+        .state = "queued", .queue = "default", .name = "alpha", .before = id_alpha2, .limit = 100};
     expect_list(s, &f, (int64_t[]){id_full}, 1, __LINE__);
     /* values are bound, not pasted into the SQL */
     f = (struct store_filter){.name = "x' OR '1'='1", .limit = 100};
@@ -304,9 +314,15 @@ static void test_transitions(struct store *s)
     struct store_filter f = {.state = "running", .limit = 100};
     expect_list(s, &f, (int64_t[]){id_full}, 1, __LINE__);
 
-    struct store_outcome ok = {.state = JOB_SUCCEEDED, .exit_code = 0, .signal = -1,
-                               .stdout_bytes = 12, .stderr_bytes = 3, .truncated = false,
-                               .user_us = 100, .system_us = 50, .maxrss_kb = 2048,
+    struct store_outcome ok = {.state = JOB_SUCCEEDED,
+                               .exit_code = 0,
+                               .signal = -1,
+                               .stdout_bytes = 12,
+                               .stderr_bytes = 3,
+                               .truncated = false,
+                               .user_us = 100,
+                               .system_us = 50,
+                               .maxrss_kb = 2048,
                                .detail = "exit 0"};
     CHECK(store_job_finish(s, id_full, JOB_RUNNING, &ok, 3000) == 0);
     CHECK(store_get_job(s, id_full, &j, false) == 0);
@@ -326,10 +342,16 @@ static void test_transitions(struct store *s)
 
     /* a job killed by a signal, with an error and truncated output */
     CHECK(store_job_running(s, id_alpha2, 0, 1, 4000) == 0);
-    struct store_outcome killed = {.state = JOB_TERMINATED, .exit_code = -1, .signal = 9,
-                                   .error = "killed by request", .stdout_bytes = 1000,
-                                   .truncated = true, .user_us = -1, .system_us = -1,
-                                   .maxrss_kb = -1, .detail = "SIGKILL"};
+    struct store_outcome killed = {.state = JOB_TERMINATED,
+                                   .exit_code = -1,
+                                   .signal = 9,
+                                   .error = "killed by request",
+                                   .stdout_bytes = 1000,
+                                   .truncated = true,
+                                   .user_us = -1,
+                                   .system_us = -1,
+                                   .maxrss_kb = -1,
+                                   .detail = "SIGKILL"};
     CHECK(store_job_finish(s, id_alpha2, JOB_RUNNING, &killed, 4100) == 0);
     CHECK(store_get_job(s, id_alpha2, &j, false) == 0);
     CHECK_EQ_INT(j.state, JOB_TERMINATED);
@@ -362,8 +384,12 @@ static void test_transitions(struct store *s)
     CHECK_EQ_INT(j.worker, 3);
     CHECK_EQ_INT(j.started_at, 6000);
     job_free(&j);
-    struct store_outcome failed = {.state = JOB_FAILED, .exit_code = 1, .signal = -1,
-                                   .user_us = -1, .system_us = -1, .maxrss_kb = -1};
+    struct store_outcome failed = {.state = JOB_FAILED,
+                                   .exit_code = 1,
+                                   .signal = -1,
+                                   .user_us = -1,
+                                   .system_us = -1,
+                                   .maxrss_kb = -1};
     CHECK(store_job_finish(s, id, JOB_RUNNING, &failed, 6100) == 0);
     CHECK_EQ_INT(state_of(s, id), JOB_FAILED);
     CHECK_EQ_INT(store_count_events(s, id), 5);
@@ -410,8 +436,12 @@ static void test_each_queued(struct store *s)
     CHECK_EQ_INT(rows[3][0], ib);
     CHECK_EQ_INT(rows[3][1], 9);
     CHECK_EQ_INT(rows[3][2], 123456);
-    struct store_outcome canceled = {.state = JOB_CANCELED, .exit_code = -1, .signal = -1,
-                                     .user_us = -1, .system_us = -1, .maxrss_kb = -1};
+    struct store_outcome canceled = {.state = JOB_CANCELED,
+                                     .exit_code = -1,
+                                     .signal = -1,
+                                     .user_us = -1,
+                                     .system_us = -1,
+                                     .maxrss_kb = -1};
     CHECK(store_job_finish(s, ia, JOB_QUEUED, &canceled, 8004) == 0);
     CHECK(store_job_finish(s, ib, JOB_QUEUED, &canceled, 8005) == 0);
     job_spec_free(&a);
@@ -449,8 +479,12 @@ static void test_recover(struct store *s)
     CHECK(store_each_queued(s, find_queued, found) == 0);
     CHECK_EQ_INT(found[1], 9500 + 2000);
     CHECK_EQ_INT(store_count_events(s, id_again), 3); /* submitted, running, queued again */
-    struct store_outcome done = {.state = JOB_SUCCEEDED, .exit_code = 0, .signal = -1,
-                                 .user_us = -1, .system_us = -1, .maxrss_kb = -1};
+    struct store_outcome done = {.state = JOB_SUCCEEDED,
+                                 .exit_code = 0,
+                                 .signal = -1,
+                                 .user_us = -1,
+                                 .system_us = -1,
+                                 .maxrss_kb = -1};
     CHECK(store_job_running(s, id_again, 0, 3, 9600) == 0);
     CHECK(store_job_finish(s, id_again, JOB_RUNNING, &done, 9700) == 0);
     struct job j;
@@ -486,8 +520,12 @@ static void test_delete(struct store *s)
     CHECK_EQ_INT(state_of(s, id), JOB_RUNNING);
     CHECK_EQ_INT(store_count_events(s, id), 2);
 
-    struct store_outcome done = {.state = JOB_FAILED, .exit_code = 2, .signal = -1,
-                                 .user_us = -1, .system_us = -1, .maxrss_kb = -1};
+    struct store_outcome done = {.state = JOB_FAILED,
+                                 .exit_code = 2,
+                                 .signal = -1,
+                                 .user_us = -1,
+                                 .system_us = -1,
+                                 .maxrss_kb = -1};
     CHECK(store_job_finish(s, id, JOB_RUNNING, &done, 10002) == 0);
     st = JOB_STATE_COUNT;
     CHECK(store_delete_job(s, id, &st) == 0);
@@ -502,10 +540,12 @@ static void test_delete(struct store *s)
 static void test_counts(struct store *s, const int64_t want[JOB_STATE_COUNT], int line)
 {
     int64_t counts[JOB_STATE_COUNT];
-    for (int i = 0; i < JOB_STATE_COUNT; i++) counts[i] = -7;
+    for (int i = 0; i < JOB_STATE_COUNT; i++)
+        counts[i] = -7;
     CHECK(store_count_states(s, counts) == 0);
     bool ok = true;
-    for (int i = 0; i < JOB_STATE_COUNT; i++) ok = ok && counts[i] == want[i];
+    for (int i = 0; i < JOB_STATE_COUNT; i++)
+        ok = ok && counts[i] == want[i];
     if (!ok) {
         fprintf(stderr, "counts at line %d:", line);
         for (int i = 0; i < JOB_STATE_COUNT; i++)
@@ -568,8 +608,10 @@ int main(void)
     size_t n = 0;
     CHECK(store_list_jobs(s, &f, &jobs, &n) == 0);
     CHECK(n >= 1 && jobs[0].id == id);
-    for (size_t i = 1; i < n; i++) CHECK(jobs[i].id < id);
-    for (size_t i = 0; i < n; i++) job_free(&jobs[i]);
+    for (size_t i = 1; i < n; i++)
+        CHECK(jobs[i].id < id);
+    for (size_t i = 0; i < n; i++)
+        job_free(&jobs[i]);
     free(jobs);
     store_close(s);
 
