@@ -210,6 +210,7 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
     if (!r) return;
     waiters_forget(&a->waiters, &r->wait);
     api_pending_submit_free(r->submit);
+    free(r->wait_ids);
     free(r->body);
     free(r);
     *con_cls = NULL;

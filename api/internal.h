@@ -16,6 +16,8 @@
 struct waiter {
     struct MHD_Connection *conn;
     int64_t job_id;   /* resumed when this job ends */
+    const int64_t *ids; /* ... or any of these (n_ids of them) */
+    size_t n_ids;
     int64_t deadline; /* monotonic ms: resumed then at the latest */
     bool listed;      /* in the waiters list */
     bool resumed;     /* woken (job ended, deadline, shutdown) */
@@ -45,6 +47,8 @@ struct request {
     struct waiter wait;            /* for GET .../wait */
     struct output_follow *follow;  /* owned by the response once created */
     struct pending_submit *submit; /* a POST /v1/jobs waiting for its commit */
+    int64_t *wait_ids;             /* GET /v1/jobs/wait: the jobs waited for */
+    size_t n_wait_ids;
 };
 
 /* An error for the client: status, code of API.md, field at fault, human message. */
@@ -99,6 +103,7 @@ enum MHD_Result api_jobs_list(struct api *a, struct MHD_Connection *c);
 enum MHD_Result api_jobs_get(struct api *a, struct MHD_Connection *c, int64_t id);
 enum MHD_Result api_jobs_wait(struct api *a, struct request *r, struct MHD_Connection *c,
                               int64_t id);
+enum MHD_Result api_jobs_wait_many(struct api *a, struct request *r, struct MHD_Connection *c);
 enum MHD_Result api_jobs_terminate(struct api *a, struct request *r, struct MHD_Connection *c,
                                    int64_t id);
 enum MHD_Result api_jobs_delete(struct api *a, struct MHD_Connection *c, int64_t id);

@@ -81,18 +81,22 @@ static enum MHD_Result submit_refused(struct api *a, struct MHD_Connection *c,
     return api_send_error(c, &e);
 }
 
-/* Appends the job as it was committed (state queued): built from the spec, no read back. */
+/* Appends the job as it was committed (queued, or canceled because a dependency had failed
+ * already): built from the spec, no read back. */
 static void submitted_text(struct text *t, const struct job_spec *spec, int64_t id,
-                           int64_t created_at)
+                           int64_t created_at, enum job_state state)
 {
+    bool queued = state == JOB_QUEUED;
     struct job j = {.id = id,
                     .spec = *spec,
-                    .state = JOB_QUEUED,
+                    .state = state,
                     .exit_code = -1,
                     .signal = -1,
                     .pid = -1,
                     .worker = -1,
-                    .created_at = created_at};
+                    .created_at = created_at,
+                    .finished_at = queued ? 0 : created_at,
+                    .error = queued ? NULL : "a dependency ended without succeeding"};
     api_job_text(t, &j);
 }
 
@@ -102,6 +106,7 @@ struct pending_submit {
     struct MHD_Connection *conn;
     struct job_spec *specs;
     int64_t *ids;
+    enum job_state *states;
     size_t n;
     bool many;
     bool answered; /* the main loop set sub.result */
@@ -127,6 +132,7 @@ void api_pending_submit_free(struct pending_submit *p)
         job_spec_free(&p->specs[i]);
     free(p->specs);
     free(p->ids);
+    free(p->states);
     free(p);
 }
 
@@ -134,18 +140,23 @@ void api_pending_submit_free(struct pending_submit *p)
 static enum MHD_Result answer_submit(struct api *a, struct MHD_Connection *c,
                                      struct pending_submit *p)
 {
+    if (p->sub.result == DISPATCH_INVALID) {
+        struct api_error e;
+        api_fail(&e, 400, "invalid_argument", p->sub.error_field, "%s", p->sub.error);
+        return api_send_error(c, &e);
+    }
     if (p->sub.result != DISPATCH_OK) return submit_refused(a, c, p->sub.result);
     struct text t = {0};
     if (!p->many) {
         char location[64];
         snprintf(location, sizeof location, "/v1/jobs/%lld", (long long)p->ids[0]);
-        submitted_text(&t, &p->specs[0], p->ids[0], p->sub.created_at);
+        submitted_text(&t, &p->specs[0], p->ids[0], p->sub.created_at, p->states[0]);
         return api_send_text_json(c, 201, &t, location);
     }
     text_add(&t, "{\"jobs\":[", 9);
     for (size_t i = 0; i < p->n; i++) {
         if (i) text_add(&t, ",", 1);
-        submitted_text(&t, &p->specs[i], p->ids[i], p->sub.created_at);
+        submitted_text(&t, &p->specs[i], p->ids[i], p->sub.created_at, p->states[i]);
     }
     text_add(&t, "]}", 2);
     return api_send_text_json(c, 201, &t, NULL);
@@ -171,8 +182,9 @@ enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Con
     if (p) {
         p->specs = calloc(n, sizeof *p->specs);
         p->ids = calloc(n, sizeof *p->ids);
+        p->states = calloc(n, sizeof *p->states);
     }
-    if (!p || !p->specs || !p->ids) {
+    if (!p || !p->specs || !p->ids || !p->states) {
         api_pending_submit_free(p);
         json_decref(root);
         return internal(c, "allocating");
@@ -191,7 +203,7 @@ enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Con
     }
     json_decref(root);
     p->sub = (struct dispatch_submit){
-        .specs = p->specs, .n = n, .ids = p->ids, .done = submit_done, .ctx = p};
+        .specs = p->specs, .n = n, .ids = p->ids, .states = p->states, .done = submit_done, .ctx = p};
     r->submit = p; /* freed when the request completes */
     enum dispatch_result d = dispatch_submit(a->dispatch, &p->sub, submit_wait);
     if (d != DISPATCH_OK) return submit_refused(a, c, d);
@@ -278,6 +290,99 @@ enum MHD_Result api_jobs_wait(struct api *a, struct request *r, struct MHD_Conne
         return MHD_YES;
     }
     return send_job(a, c, id, 200, NULL);
+}
+
+/* Parses "ids=1,2,3" (1 to 100 positive ids) into r->wait_ids. 0 or -1 with e. */
+static int parse_wait_ids(struct MHD_Connection *c, struct request *r, struct api_error *e)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ids");
+    if (!v || !*v)
+        return api_fail(e, 400, "invalid_argument", "ids",
+                        "ids is required: a comma-separated list of job ids");
+    r->wait_ids = calloc(100, sizeof *r->wait_ids);
+    if (!r->wait_ids) return api_fail(e, 500, "internal", NULL, "out of memory");
+    for (const char *p = v;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (r->n_wait_ids == 100)
+            return api_fail(e, 400, "invalid_argument", "ids", "ids lists at most 100 jobs");
+        if (api_parse_id(p, len, &r->wait_ids[r->n_wait_ids++], e) < 0) {
+            snprintf(e->field, sizeof e->field, "ids");
+            return -1;
+        }
+        if (!comma) break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
+enum MHD_Result api_jobs_wait_many(struct api *a, struct request *r, struct MHD_Connection *c)
+{
+    static const char *const allowed[] = {"ids", "mode", "timeout", NULL};
+    struct api_error e;
+    double timeout = 0;
+    if (!r->wait_ids) { /* first time: validate, and fix the deadline */
+        if (api_query_check(c, allowed, &e) < 0 ||
+            api_query_seconds(c, "timeout", 0, 300, 30, &timeout, &e) < 0 ||
+            parse_wait_ids(c, r, &e) < 0)
+            return api_send_error(c, &e);
+        const char *mode = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "mode");
+        if (mode && strcmp(mode, "all") != 0 && strcmp(mode, "any") != 0) {
+            api_fail(&e, 400, "invalid_argument", "mode", "mode must be all or any, got '%.20s'",
+                     mode);
+            return api_send_error(c, &e);
+        }
+        r->wait.deadline = clock_mono_ms() + (int64_t)(timeout * 1000);
+    }
+    const char *mode = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "mode");
+    bool any = mode && strcmp(mode, "any") == 0;
+    struct waiters *ws = &a->waiters;
+    pthread_mutex_lock(&ws->lock);
+    struct job *jobs = calloc(r->n_wait_ids, sizeof *jobs);
+    size_t ended = 0, got = 0;
+    int64_t missing = 0;
+    bool failed = !jobs;
+    for (; !failed && got < r->n_wait_ids; got++) {
+        int rc = store_get_job(a->store, r->wait_ids[got], &jobs[got], false);
+        if (rc == 1) missing = r->wait_ids[got];
+        if (rc != 0) {
+            failed = true;
+            break;
+        }
+        if (job_state_terminal(jobs[got].state)) ended++;
+    }
+    bool met = any ? ended > 0 : ended == r->n_wait_ids;
+    bool done = failed || met || clock_mono_ms() >= r->wait.deadline || ws->stopping;
+    if (!done) {
+        r->wait.conn = c;
+        r->wait.job_id = 0;
+        r->wait.ids = r->wait_ids;
+        r->wait.n_ids = r->n_wait_ids;
+        waiters_suspend(ws, &r->wait);
+    }
+    pthread_mutex_unlock(&ws->lock);
+    enum MHD_Result result = MHD_YES;
+    if (done && failed && missing) {
+        api_fail(&e, 404, "not_found", "ids", "no job %lld", (long long)missing);
+        result = api_send_error(c, &e);
+    } else if (done && failed) {
+        result = internal(c, "reading the jobs");
+    } else if (done) {
+        struct text t = {0};
+        text_addf(&t, "{\"done\":%s,\"jobs\":[", met ? "true" : "false");
+        for (size_t i = 0; i < got; i++) {
+            if (i) text_add(&t, ",", 1);
+            live_output_sizes(a, &jobs[i]);
+            api_job_text(&t, &jobs[i]);
+        }
+        text_add(&t, "]}", 2);
+        result = api_send_text_json(c, 200, &t, NULL);
+    } else {
+        dispatch_wake(a->dispatch); /* the main loop must learn the new deadline */
+    }
+    for (size_t i = 0; i < got; i++) job_free(&jobs[i]);
+    free(jobs);
+    return result;
 }
 
 static int parse_signal(json_t *v, int *sig, struct api_error *e)

@@ -53,6 +53,8 @@ static enum MHD_Result route_job(struct api *a, struct request *r, struct MHD_Co
 enum MHD_Result api_route(struct api *a, struct request *r, struct MHD_Connection *c,
                           const char *method, const char *url)
 {
+    if (strcmp(url, "/v1/jobs/wait") == 0) /* several jobs at once (before /v1/jobs/{id}) */
+        return is(method, "GET") ? api_jobs_wait_many(a, r, c) : api_send_not_allowed(c, "GET");
     if (strncmp(url, "/v1/jobs/", 9) == 0) return route_job(a, r, c, method, url, url + 9);
     if (strcmp(url, "/v1/jobs") == 0) {
         if (is(method, "GET")) return api_jobs_list(a, c);

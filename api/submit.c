@@ -13,6 +13,7 @@
 #define MAX_QUEUE 64
 #define MAX_ATTEMPTS 100
 #define MAX_TIMEOUT (365.0 * 24 * 3600)
+#define MAX_AFTER 1000
 
 json_t *api_parse_body(const char *body, size_t len, struct api_error *e)
 {
@@ -127,6 +128,24 @@ static bool valid_queue_name(const char *s)
     return true;
 }
 
+/* "after": ids of jobs that must succeed first (duplicates ignored). */
+static int parse_after(json_t *v, const char *prefix, struct job_spec *spec, struct api_error *e)
+{
+    if (!json_is_array(v) || json_array_size(v) > MAX_AFTER)
+        return type_error(e, prefix, "after", "an array of at most 1000 job ids");
+    spec->after = calloc(json_array_size(v) + 1, sizeof *spec->after);
+    if (!spec->after) return api_fail(e, 500, "internal", NULL, "out of memory");
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item)
+    {
+        if (!json_is_integer(item) || json_integer_value(item) < 1)
+            return type_error(e, prefix, "after", "an array of job ids (positive integers)");
+        spec->after[spec->n_after++] = json_integer_value(item);
+    }
+    return 0;
+}
+
 /* Handles one key of a job object. */
 static int parse_field(const char *key, json_t *v, const struct config *cfg, const char *prefix,
                        struct job_spec *spec, struct api_error *e)
@@ -179,11 +198,12 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
         spec->max_attempts = (int)json_integer_value(v);
         return 0;
     }
+    if (strcmp(key, "after") == 0) return parse_after(v, prefix, spec, e);
     char name[64];
     snprintf(name, sizeof name, "%s%.40s", prefix, key);
     return api_fail(e, 400, "invalid_argument", name,
                     "unknown field '%.100s' (known: argv, command, env, cwd, stdin, timeout, "
-                    "priority, queue, name, max_attempts)",
+                    "priority, queue, name, max_attempts, after)",
                     key);
 }
 

@@ -68,6 +68,25 @@ void dispatch_queue_job(void *ctx, int64_t id, int64_t priority, int64_t not_bef
     }
 }
 
+/* A queued job found at start: it waits for its dependencies, is canceled by one that
+ * failed while the server was down, or is queued. */
+static void load_at_start(void *ctx, int64_t id, int64_t priority, int64_t not_before)
+{
+    struct dispatch *d = ctx;
+    int64_t culprit;
+    enum job_state culprit_state;
+    int deps = store_job_deps(d->store, id, &culprit, &culprit_state);
+    if (deps == DEPS_PENDING) return; /* released when they end */
+    if (deps == DEPS_FAILED) { /* (the state counters are read from the store after this) */
+        char why[160];
+        snprintf(why, sizeof why, "dependency %lld ended %s", (long long)culprit,
+                 job_state_name(culprit_state));
+        dispatch_cancel_queued(d, id, why);
+        return;
+    }
+    dispatch_queue_job(d, id, priority, not_before);
+}
+
 struct dispatch *dispatch_create(const struct config *cfg, struct store *store, struct pool *pool,
                                  int epoll_fd)
 {
@@ -91,7 +110,7 @@ struct dispatch *dispatch_create(const struct config *cfg, struct store *store, 
     d->running = calloc((size_t)pool->count, sizeof *d->running);
     d->next = calloc((size_t)pool->count, sizeof *d->next);
     memcpy(d->stats.latency_bounds, latency_bounds, sizeof latency_bounds);
-    if (!d->running || !d->next || store_each_queued(store, dispatch_queue_job, d) < 0 ||
+    if (!d->running || !d->next || store_each_queued(store, load_at_start, d) < 0 ||
         store_count_states(store, d->stats.jobs) < 0) {
         dispatch_destroy(d);
         return NULL;
@@ -235,22 +254,59 @@ static struct running *running_job(struct dispatch *d, int64_t id, int *slot)
     return NULL;
 }
 
-/* Records a job that never started as canceled (called with the lock held). */
-static enum dispatch_result cancel_queued(struct dispatch *d, int64_t id)
+enum dispatch_result dispatch_cancel_queued(struct dispatch *d, int64_t id, const char *error)
 {
-    struct store_outcome o = {.state = JOB_CANCELED,
-                              .exit_code = -1,
-                              .signal = -1,
-                              .pid = -1,
-                              .user_us = -1,
-                              .system_us = -1,
-                              .maxrss_kb = -1,
-                              .detail = "terminated before it started"};
-    if (store_job_finish(d->store, id, JOB_QUEUED, &o, clock_wall_ms()) < 0) return DISPATCH_ERROR;
+    struct store_outcome o = {.state = JOB_CANCELED, .exit_code = -1, .signal = -1, .pid = -1,
+                              .error = error, .user_us = -1, .system_us = -1, .maxrss_kb = -1,
+                              .detail = error ? error : "terminated before it started"};
+    if (store_job_finish(d->store, id, JOB_QUEUED, &o, clock_wall_ms()) < 0)
+        return DISPATCH_ERROR;
     dispatch_count(d, JOB_QUEUED, JOB_CANCELED);
     dispatch_note_finished(d, id);
-    dispatch_flush_finished(d);
+    dispatch_release_dependents(d, id, JOB_CANCELED);
     return DISPATCH_CANCELED;
+}
+
+struct release {
+    struct dispatch *d;
+    int64_t id;
+    enum job_state state;
+};
+
+static void release_one(void *ctx, int64_t dependent)
+{
+    struct release *rl = ctx;
+    int64_t culprit = rl->id;
+    enum job_state culprit_state = rl->state;
+    int deps = rl->state == JOB_SUCCEEDED
+                   ? store_job_deps(rl->d->store, dependent, &culprit, &culprit_state)
+                   : DEPS_FAILED;
+    if (deps == DEPS_MET) {
+        struct job j;
+        if (store_get_job(rl->d->store, dependent, &j, false) == 0) {
+            queue_push_since(&rl->d->queue, j.spec.priority, dependent, clock_mono_us());
+            job_free(&j);
+        }
+    } else if (deps == DEPS_FAILED) {
+        char why[160];
+        snprintf(why, sizeof why, "dependency %lld ended %s", (long long)culprit,
+                 job_state_name(culprit_state));
+        dispatch_cancel_queued(rl->d, dependent, why);
+    }
+}
+
+void dispatch_release_dependents(struct dispatch *d, int64_t id, enum job_state state)
+{
+    struct release rl = {d, id, state};
+    store_each_dependent(d->store, id, release_one, &rl);
+}
+
+/* Records a job that never started as canceled by a terminate (lock held). */
+static enum dispatch_result cancel_queued(struct dispatch *d, int64_t id)
+{
+    enum dispatch_result rc = dispatch_cancel_queued(d, id, NULL);
+    dispatch_flush_finished(d);
+    return rc;
 }
 
 enum dispatch_result dispatch_terminate(struct dispatch *d, int64_t id, int sig, int64_t grace_ms)
@@ -283,6 +339,7 @@ enum dispatch_result dispatch_terminate(struct dispatch *d, int64_t id, int sig,
         struct job j;
         int found = store_get_job(d->store, id, &j, false);
         rc = found == 0 ? DISPATCH_CONFLICT : found == 1 ? DISPATCH_NOT_FOUND : DISPATCH_ERROR;
+        if (found == 0 && j.state == JOB_QUEUED) rc = cancel_queued(d, id); /* waits on deps */
         if (found == 0) job_free(&j);
     }
     pthread_mutex_unlock(&d->lock);

@@ -35,7 +35,8 @@ enum dispatch_result {
     DISPATCH_CONFLICT, /* the job's state does not allow it */
     DISPATCH_CANCELED, /* terminate: the job was queued and is now canceled */
     DISPATCH_SIGNALED, /* terminate: the job runs and its worker was told */
-    DISPATCH_ERROR     /* storage failed (logged) */
+    DISPATCH_ERROR,    /* storage failed (logged) */
+    DISPATCH_INVALID   /* the request names something that does not exist (message set) */
 };
 
 /* A submit waiting for the main loop's next commit (group commit: every submit that
@@ -45,7 +46,10 @@ struct dispatch_submit {
     size_t n;
     int64_t *ids;                /* out: the new ids */
     int64_t created_at;          /* out: submission time (wall ms) */
-    enum dispatch_result result; /* out: OK, or ERROR if storing failed */
+    enum dispatch_result result; /* out: OK, INVALID (see error), or ERROR (storage) */
+    char error[200];             /* out: why, for INVALID */
+    char error_field[32];        /* out: the field at fault, for INVALID */
+    enum job_state *states;      /* out: per job, queued or (a dependency failed) canceled */
     void (*done)(void *ctx);     /* called once the result is set (from the main loop) */
     void *ctx;
     struct dispatch_submit *next;

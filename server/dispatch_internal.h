@@ -78,4 +78,11 @@ void dispatch_compact_held(struct dispatch *d, int slot);
 /* The slot's current job is over: the first job it held is the one it runs now. */
 void dispatch_promote_held(struct dispatch *d, int slot);
 
+/* Job id reached a terminal state: its queued dependents may run now (all their
+ * dependencies succeeded) or are canceled (this one did not succeed), recursively. */
+void dispatch_release_dependents(struct dispatch *d, int64_t id, enum job_state state);
+/* Records a queued job canceled (error says why, NULL for a terminate), with its
+ * dependents. Returns DISPATCH_CANCELED or DISPATCH_ERROR. */
+enum dispatch_result dispatch_cancel_queued(struct dispatch *d, int64_t id, const char *error);
+
 #endif

@@ -24,9 +24,43 @@ static struct dispatch_submit *store_submits(struct dispatch *d)
     int64_t now = clock_wall_ms();
     for (struct dispatch_submit *sub = list; sub; sub = sub->next) {
         sub->created_at = now;
-        sub->result = store_insert_jobs(d->store, sub->specs, sub->n, now, sub->ids) == 0
-                          ? DISPATCH_OK
-                          : DISPATCH_ERROR;
+        sub->result = DISPATCH_OK;
+        /* dependencies must exist when submitted: so there can be no cycle */
+        for (size_t i = 0; i < sub->n && sub->result == DISPATCH_OK; i++) {
+            int64_t missing = store_missing_job(d->store, sub->specs[i].after,
+                                                sub->specs[i].n_after);
+            if (missing > 0) {
+                sub->result = DISPATCH_INVALID;
+                if (sub->n > 1) snprintf(sub->error_field, sizeof sub->error_field, "[%zu].after", i);
+                else snprintf(sub->error_field, sizeof sub->error_field, "after");
+                snprintf(sub->error, sizeof sub->error,
+                         "%s: job %lld does not exist (a dependency must exist when its "
+                         "dependent is submitted, so there can be no cycle)",
+                         sub->error_field, (long long)missing);
+            } else if (missing < 0) {
+                sub->result = DISPATCH_ERROR;
+            }
+        }
+        if (sub->result != DISPATCH_OK) continue;
+        if (store_insert_jobs(d->store, sub->specs, sub->n, now, sub->ids) < 0) {
+            sub->result = DISPATCH_ERROR;
+            continue;
+        }
+        for (size_t i = 0; i < sub->n; i++) { /* a dependency that already failed cancels it */
+            sub->states[i] = JOB_QUEUED;
+            int64_t culprit;
+            enum job_state culprit_state;
+            if (sub->specs[i].n_after &&
+                store_job_deps(d->store, sub->ids[i], &culprit, &culprit_state) == DEPS_FAILED) {
+                char why[160];
+                snprintf(why, sizeof why, "dependency %lld ended %s", (long long)culprit,
+                         job_state_name(culprit_state));
+                d->stats.jobs[JOB_QUEUED]++; /* counted as submitted first */
+                dispatch_cancel_queued(d, sub->ids[i], why);
+                d->stats.jobs[JOB_QUEUED]--; /* answer_submits counts the queued ones */
+                sub->states[i] = JOB_CANCELED;
+            }
+        }
     }
     return list;
 }
@@ -41,10 +75,16 @@ static void answer_submits(struct dispatch *d, struct dispatch_submit *list, boo
         if (!committed) sub->result = DISPATCH_ERROR;
         if (sub->result == DISPATCH_OK) {
             for (size_t i = 0; i < sub->n; i++) {
+                if (sub->states[i] != JOB_QUEUED) continue; /* canceled: a dependency failed */
+                d->stats.jobs[JOB_QUEUED]++;
+                if (sub->specs[i].n_after) { /* waits until its dependencies succeed */
+                    int64_t culprit;
+                    enum job_state cs;
+                    if (store_job_deps(d->store, sub->ids[i], &culprit, &cs) != DEPS_MET) continue;
+                }
                 if (queue_push_since(&d->queue, sub->specs[i].priority, sub->ids[i], since) < 0)
                     log_error("out of memory while queueing job %lld: it runs after a restart",
                               (long long)sub->ids[i]);
-                d->stats.jobs[JOB_QUEUED]++;
             }
             d->stats.submitted_total += sub->n;
         }
@@ -94,6 +134,7 @@ static void job_unstarted(struct dispatch *d, struct running *r)
         store_job_finish(d->store, r->id, JOB_QUEUED, &o, now);
         dispatch_count(d, JOB_QUEUED, JOB_CANCELED);
         dispatch_note_finished(d, r->id);
+        dispatch_release_dependents(d, r->id, JOB_CANCELED);
     } else {
         store_job_unreserve(d->store, r->id);
         queue_push_since(&d->queue, r->priority, r->id, r->since_us);
@@ -152,6 +193,7 @@ static void job_ended(struct dispatch *d, int slot, const struct store_outcome *
         store_job_finish(d->store, id, JOB_RUNNING, o, now);
         dispatch_count(d, JOB_RUNNING, o->state);
         dispatch_note_finished(d, id);
+        dispatch_release_dependents(d, id, o->state);
     }
     dispatch_promote_held(d, slot);
 }
@@ -405,7 +447,7 @@ static void assign(struct dispatch *d, int slot, struct running *r)
         log_error("job %lld is queued but cannot be read: skipped", (long long)e.id);
         return;
     }
-    if (j.state != JOB_QUEUED) { /* stale entry */
+    if (j.state != JOB_QUEUED || j.worker >= 0) { /* stale entry (or already with a worker) */
         job_free(&j);
         return;
     }

@@ -36,6 +36,7 @@ void job_spec_free(struct job_spec *spec)
     free(spec->env.data);
     free(spec->cwd);
     free(spec->stdin_data);
+    free(spec->after);
     memset(spec, 0, sizeof *spec);
 }
 

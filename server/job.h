@@ -37,6 +37,8 @@ struct job_spec {
     size_t stdin_len;
     double timeout;   /* seconds, 0: none */
     int max_attempts; /* >= 1 */
+    int64_t *after;   /* jobs that must succeed first (Event / join of several) */
+    size_t n_after;
 };
 
 /* A job as stored: the spec plus its life so far. Nullable integers use -1 for null. */

@@ -24,6 +24,10 @@ enum stmt_id {
     ST_RUNNING,
     ST_PID,
     ST_RESERVE,
+    ST_INSERT_DEP,
+    ST_DEPS,
+    ST_DEPENDENTS,
+    ST_EXISTS,
     ST_FINISH,
     ST_REQUEUE,
     ST_STATE_OF,
@@ -44,6 +48,12 @@ static const char *const stmt_sql[ST_COUNT] = {
                    "WHERE id = ?",
     [ST_PID] = "UPDATE jobs SET pid = ? WHERE id = ?",
     [ST_RESERVE] = "UPDATE jobs SET worker = ? WHERE id = ? AND state = 'queued'",
+    [ST_INSERT_DEP] = "INSERT OR IGNORE INTO job_dependencies (job_id, depends_on) VALUES (?, ?)",
+    [ST_DEPS] = "SELECT j.id, j.state FROM job_dependencies d JOIN jobs j ON j.id = d.depends_on "
+                "WHERE d.job_id = ? AND j.state != 'succeeded' ORDER BY j.id",
+    [ST_DEPENDENTS] = "SELECT d.job_id FROM job_dependencies d JOIN jobs j ON j.id = d.job_id "
+                      "WHERE d.depends_on = ? AND j.state = 'queued' ORDER BY d.job_id",
+    [ST_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?",
     [ST_FINISH] = "UPDATE jobs SET state = ?, exit_code = ?, signal = ?, error = ?, "
                   "stdout_bytes = ?, stderr_bytes = ?, truncated = ?, user_us = ?, system_us = ?, "
                   "maxrss_kb = ?, finished_at = ?, pid = coalesce(?, pid) WHERE id = ?",
@@ -244,6 +254,12 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
         }
         ids[i] = sqlite3_last_insert_rowid(s->db);
         rc = add_event(s, ids[i], now, NULL, "queued", "submitted");
+        for (size_t k = 0; k < j->n_after && rc == 0; k++) {
+            st = stmt(s, ST_INSERT_DEP);
+            sqlite3_bind_int64(st, 1, ids[i]);
+            sqlite3_bind_int64(st, 2, j->after[k]);
+            if (sqlite3_step(st) != SQLITE_DONE) rc = fail(s, "INSERT INTO job_dependencies");
+        }
     }
     if (rc < 0) {
         sqlite3_exec(s->db, "ROLLBACK TO submit", NULL, NULL, NULL);
@@ -311,6 +327,70 @@ static int read_job_row(sqlite3_stmt *st, struct job *j)
         return -1;
     }
     return 0;
+}
+
+int store_job_deps(struct store *s, int64_t id, int64_t *culprit, enum job_state *culprit_state)
+{
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = stmt(s, ST_DEPS);
+    sqlite3_bind_int64(st, 1, id);
+    int rc = DEPS_MET, step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        enum job_state state = JOB_QUEUED;
+        job_state_parse((const char *)sqlite3_column_text(st, 1), &state);
+        if (job_state_terminal(state)) { /* ended, not succeeded: it never runs */
+            *culprit = sqlite3_column_int64(st, 0);
+            *culprit_state = state;
+            rc = DEPS_FAILED;
+            break;
+        }
+        rc = DEPS_PENDING;
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+        rc = fail(s, "SELECT dependencies");
+        read_done(s);
+    }
+    sqlite3_reset(st);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int store_each_dependent(struct store *s, int64_t id, void (*fn)(void *ctx, int64_t dependent),
+                         void *ctx)
+{
+    /* collected first: fn may write to the store */
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = stmt(s, ST_DEPENDENTS);
+    sqlite3_bind_int64(st, 1, id);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t *grown = realloc(ids, (n + 1) * sizeof *ids);
+        if (!grown) break;
+        ids = grown;
+        ids[n++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    pthread_mutex_unlock(&s->lock);
+    for (size_t i = 0; i < n; i++) fn(ctx, ids[i]);
+    free(ids);
+    return 0;
+}
+
+int64_t store_missing_job(struct store *s, const int64_t *ids, size_t n)
+{
+    pthread_mutex_lock(&s->lock);
+    int64_t missing = 0;
+    for (size_t i = 0; i < n && !missing; i++) {
+        sqlite3_stmt *st = stmt(s, ST_EXISTS);
+        sqlite3_bind_int64(st, 1, ids[i]);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_DONE) missing = ids[i];
+        else if (step != SQLITE_ROW) missing = -1;
+        sqlite3_reset(st);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return missing;
 }
 
 int store_get_job(struct store *s, int64_t id, struct job *out, bool with_stdin)
@@ -574,22 +654,36 @@ int store_each_queued(struct store *s,
                       void (*fn)(void *ctx, int64_t id, int64_t priority, int64_t not_before),
                       void *ctx)
 {
+    struct row {
+        int64_t id, priority, not_before;
+    } *rows = NULL;
+    size_t n = 0;
+    int rc = 0;
     pthread_mutex_lock(&s->lock);
     sqlite3_stmt *st;
-    int rc = 0;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT id, priority, not_before FROM jobs WHERE state = 'queued' "
                            "ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK) {
         rc = fail(s, "SELECT queued jobs");
     } else {
-        while (sqlite3_step(st) == SQLITE_ROW)
-            fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-               column_int_or(st, 2, 0));
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            struct row *grown = realloc(rows, (n + 1) * sizeof *rows);
+            if (!grown) {
+                rc = -1;
+                break;
+            }
+            rows = grown;
+            rows[n++] = (struct row){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                                     column_int_or(st, 2, 0)};
+        }
         sqlite3_finalize(st);
     }
     read_done(s);
     pthread_mutex_unlock(&s->lock);
+    /* called after the read: fn may change rows (a job whose dependency failed) */
+    for (size_t i = 0; i < n && rc == 0; i++) fn(ctx, rows[i].id, rows[i].priority, rows[i].not_before);
+    free(rows);
     return rc;
 }
 

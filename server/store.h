@@ -31,6 +31,20 @@ int store_commit(struct store *s);
  * their ids; nothing is inserted if any insert fails. Returns 0 or -1. */
 int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, int64_t now,
                       int64_t *ids);
+/* What a job's dependencies say about it. */
+enum store_deps {
+    DEPS_MET,     /* none, or all succeeded: it may run */
+    DEPS_PENDING, /* some have not ended yet */
+    DEPS_FAILED   /* one ended otherwise: *culprit says which (and *culprit_state how) */
+};
+/* Checks job id's dependencies (rows of job_dependencies). Returns an enum store_deps, or
+ * -1 on error. */
+int store_job_deps(struct store *s, int64_t id, int64_t *culprit, enum job_state *culprit_state);
+/* Calls fn for every queued job that depends on id. Returns 0 or -1. */
+int store_each_dependent(struct store *s, int64_t id, void (*fn)(void *ctx, int64_t dependent),
+                         void *ctx);
+/* Checks that every id exists; returns 0, or the first id that does not (or -1 on error). */
+int64_t store_missing_job(struct store *s, const int64_t *ids, size_t n);
 /* Reads one job (with its stdin only if with_stdin). Returns 0, 1 if there is none, -1. */
 int store_get_job(struct store *s, int64_t id, struct job *out, bool with_stdin);
 

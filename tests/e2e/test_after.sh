@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Event / join of several: "after" starts a job only when all its dependencies succeeded,
+# cancels it (and its own dependents) when one ends otherwise; GET /v1/jobs/wait waits for
+# several jobs (all or any). Dependencies survive a restart.
+source "$(dirname "$0")/lib.sh"
+sp_start
+DB="$T/data/spawnpool.db"
+
+# runs after its dependency succeeded
+submit '{"argv":["sleep","0.4"]}'; A=$ID
+submit "{\"argv\":[\"true\"],\"after\":[$A]}"; B=$ID
+eq "dependent waits while its dependency runs" "$(job_field "$B" .state)" queued
+eq "it ran once the dependency succeeded" "$(wait_job "$B" | jq -r .state)" succeeded
+check "it started after the dependency finished" test \
+    "$(sqlite3 "$DB" "SELECT started_at FROM jobs WHERE id = $B")" -ge \
+    "$(sqlite3 "$DB" "SELECT finished_at FROM jobs WHERE id = $A")"
+
+# a failed dependency cancels, and the cancel cascades
+submit '{"argv":["/bin/sh","-c","sleep 0.2; exit 1"]}'; F=$ID
+submit "{\"argv\":[\"true\"],\"after\":[$F]}"; G=$ID
+submit "{\"argv\":[\"true\"],\"after\":[$G, $A]}"; H=$ID
+J=$(wait_job "$G")
+eq "dependent of a failed job is canceled" "$(jq -r .state <<<"$J")" canceled
+eq "its error names the dependency" "$(jq -r .error <<<"$J")" "dependency $F ended failed"
+eq "never started" "$(jq -c '[.started_at,.exit_code]' <<<"$J")" "[null,null]"
+J=$(wait_job "$H")
+eq "and its own dependent too" "$(jq -c '[.state,.error]' <<<"$J")" "[\"canceled\",\"dependency $G ended canceled\"]"
+
+# submitted after its dependency already failed: canceled at once
+req POST /v1/jobs "{\"argv\":[\"true\"],\"after\":[$F]}"
+eq "201 even so" "$STATUS" 201
+eq "canceled at once" "$(jq -r .state <<<"$BODY")" canceled
+
+# dependencies must exist when submitted: no cycle can be made
+expect_error 400 invalid_argument after POST /v1/jobs '{"argv":["true"],"after":[987654]}'
+check "the message says why" jq -e '.error.message | test("no cycle")' <<<"$BODY"
+expect_error 400 invalid_argument "[1].after" POST /v1/jobs "[{\"argv\":[\"true\"]},{\"argv\":[\"true\"],\"after\":[$A, 987654]}]"
+expect_error 400 invalid_argument after POST /v1/jobs '{"argv":["true"],"after":"1"}'
+expect_error 400 invalid_argument after POST /v1/jobs '{"argv":["true"],"after":[0]}'
+expect_error 400 invalid_argument after POST /v1/jobs '{"argv":["true"],"after":[1.5]}'
+
+# terminate a job that waits for its dependencies: canceled, and its dependents with it
+submit '{"argv":["sleep","30"]}'; LONG=$ID
+submit "{\"argv\":[\"true\"],\"after\":[$LONG]}"; WAITING=$ID
+submit "{\"argv\":[\"true\"],\"after\":[$WAITING]}"; NEXT=$ID
+expect 200 POST "/v1/jobs/$WAITING/terminate"
+eq "terminated while waiting: canceled" "$(jq -r .state <<<"$BODY")" canceled
+eq "its dependent too" "$(wait_job "$NEXT" 5 | jq -r .state)" canceled
+
+# wait for several: all / any / timeout
+submit '{"argv":["sleep","0.3"]}'; S1=$ID
+submit '{"argv":["sleep","0.6"]}'; S2=$ID
+J=$(curl -s "$BASE/v1/jobs/wait?ids=$S1,$S2&mode=any&timeout=20")
+eq "any: done" "$(jq -r .done <<<"$J")" true
+eq "any: the short one ended" "$(jq -r '.jobs[0].state' <<<"$J")" succeeded
+check "any: the long one not yet" jq -e '.jobs[1].state | IN("queued", "running")' <<<"$J"
+J=$(curl -s "$BASE/v1/jobs/wait?ids=$S1,$S2&timeout=20")
+eq "all: both ended" "$(jq -c '[.done, [.jobs[].state]]' <<<"$J")" '[true,["succeeded","succeeded"]]'
+J=$(curl -s "$BASE/v1/jobs/wait?ids=$S1,$LONG&timeout=0.3")
+eq "timeout: not done, jobs as they are" "$(jq -c '[.done, .jobs[0].state, .jobs[1].state]' <<<"$J")" '[false,"succeeded","running"]'
+expect_error 404 not_found ids GET "/v1/jobs/wait?ids=$S1,987654"
+expect_error 400 invalid_argument ids GET "/v1/jobs/wait"
+expect_error 400 invalid_argument ids GET "/v1/jobs/wait?ids=1,x"
+expect_error 400 invalid_argument mode GET "/v1/jobs/wait?ids=$S1&mode=some"
+expect_error 405 method_not_allowed - POST /v1/jobs/wait '{}'
+expect 202 POST "/v1/jobs/$LONG/terminate" '{"grace":0}'
+wait_job "$LONG" >/dev/null
+
+# dependencies survive a restart: the dependency ends during the drain, the dependent runs
+# after the restart
+submit '{"argv":["sleep","0.5"]}'; X=$ID
+submit "{\"argv\":[\"true\"],\"after\":[$X]}"; Y=$ID
+wait_for 5 state_is "$X" running || fail "never ran"
+sp_stop
+eq "dependency finished in the drain" "$(sqlite3 "$DB" "SELECT state FROM jobs WHERE id = $X")" succeeded
+eq "dependent still queued" "$(sqlite3 "$DB" "SELECT state FROM jobs WHERE id = $Y")" queued
+sp_start
+eq "dependent ran after the restart" "$(wait_job "$Y" | jq -r .state)" succeeded
+sp_stop
