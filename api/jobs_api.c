@@ -107,6 +107,7 @@ struct pending_submit {
     struct job_spec *specs;
     int64_t *ids;
     enum job_state *states;
+    bool *existing;
     size_t n;
     bool many;
     bool answered; /* the main loop set sub.result */
@@ -133,6 +134,7 @@ void api_pending_submit_free(struct pending_submit *p)
     free(p->specs);
     free(p->ids);
     free(p->states);
+    free(p->existing);
     free(p);
 }
 
@@ -146,6 +148,8 @@ static enum MHD_Result answer_submit(struct api *a, struct MHD_Connection *c,
         return api_send_error(c, &e);
     }
     if (p->sub.result != DISPATCH_OK) return submit_refused(a, c, p->sub.result);
+    if (!p->many && p->existing[0]) /* the same idempotency key: the first job, 200 */
+        return send_job(a, c, p->ids[0], 200, NULL);
     struct text t = {0};
     if (!p->many) {
         char location[64];
@@ -153,13 +157,42 @@ static enum MHD_Result answer_submit(struct api *a, struct MHD_Connection *c,
         submitted_text(&t, &p->specs[0], p->ids[0], p->sub.created_at, p->states[0]);
         return api_send_text_json(c, 201, &t, location);
     }
+    bool created = false;
     text_add(&t, "{\"jobs\":[", 9);
     for (size_t i = 0; i < p->n; i++) {
         if (i) text_add(&t, ",", 1);
+        struct job j;
+        if (p->existing[i] && store_get_job(a->store, p->ids[i], &j, false) == 0) {
+            api_job_text(&t, &j);
+            job_free(&j);
+            continue;
+        }
+        created = true;
         submitted_text(&t, &p->specs[i], p->ids[i], p->sub.created_at, p->states[i]);
     }
     text_add(&t, "]}", 2);
-    return api_send_text_json(c, 201, &t, NULL);
+    return api_send_text_json(c, created ? 201 : 200, &t, NULL);
+}
+
+/* The Idempotency-Key header: for a single job, the same as its "idempotency_key". */
+static int apply_idempotency_header(struct MHD_Connection *c, struct pending_submit *p,
+                                    struct api_error *e)
+{
+    const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
+    if (!key) return 0;
+    size_t n = strlen(key);
+    if (n == 0 || n > 255)
+        return api_fail(e, 400, "invalid_argument", "Idempotency-Key",
+                        "the Idempotency-Key header must be 1 to 255 bytes");
+    if (p->many)
+        return api_fail(e, 400, "invalid_argument", "Idempotency-Key",
+                        "an array submit takes an idempotency_key per job, not the header");
+    if (p->specs[0].idempotency_key && strcmp(p->specs[0].idempotency_key, key) != 0)
+        return api_fail(e, 400, "invalid_argument", "idempotency_key",
+                        "the Idempotency-Key header and the idempotency_key field differ");
+    free(p->specs[0].idempotency_key);
+    p->specs[0].idempotency_key = strdup(key);
+    return p->specs[0].idempotency_key ? 0 : api_fail(e, 500, "internal", NULL, "out of memory");
 }
 
 enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Connection *c)
@@ -183,8 +216,9 @@ enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Con
         p->specs = calloc(n, sizeof *p->specs);
         p->ids = calloc(n, sizeof *p->ids);
         p->states = calloc(n, sizeof *p->states);
+        p->existing = calloc(n, sizeof *p->existing);
     }
-    if (!p || !p->specs || !p->ids || !p->states) {
+    if (!p || !p->specs || !p->ids || !p->states || !p->existing) {
         api_pending_submit_free(p);
         json_decref(root);
         return internal(c, "allocating");
@@ -202,8 +236,12 @@ enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Con
         }
     }
     json_decref(root);
+    if (apply_idempotency_header(c, p, &e) < 0) {
+        api_pending_submit_free(p);
+        return api_send_error(c, &e);
+    }
     p->sub = (struct dispatch_submit){
-        .specs = p->specs, .n = n, .ids = p->ids, .states = p->states, .done = submit_done, .ctx = p};
+        .specs = p->specs, .n = n, .ids = p->ids, .states = p->states, .existing = p->existing, .done = submit_done, .ctx = p};
     r->submit = p; /* freed when the request completes */
     enum dispatch_result d = dispatch_submit(a->dispatch, &p->sub, submit_wait);
     if (d != DISPATCH_OK) return submit_refused(a, c, d);

@@ -199,11 +199,13 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
         return 0;
     }
     if (strcmp(key, "after") == 0) return parse_after(v, prefix, spec, e);
+    if (strcmp(key, "idempotency_key") == 0)
+        return get_string(v, prefix, "idempotency_key", 255, &spec->idempotency_key, e);
     char name[64];
     snprintf(name, sizeof name, "%s%.40s", prefix, key);
     return api_fail(e, 400, "invalid_argument", name,
                     "unknown field '%.100s' (known: argv, command, env, cwd, stdin, timeout, "
-                    "priority, queue, name, max_attempts, after)",
+                    "priority, queue, name, max_attempts, after, idempotency_key)",
                     key);
 }
 

@@ -50,6 +50,8 @@ struct dispatch_submit {
     char error[200];             /* out: why, for INVALID */
     char error_field[32];        /* out: the field at fault, for INVALID */
     enum job_state *states;      /* out: per job, queued or (a dependency failed) canceled */
+    bool *existing;              /* out: per job, its idempotency key named an earlier job
+                                  * (ids[i] is that job; nothing was created for it) */
     void (*done)(void *ctx);     /* called once the result is set (from the main loop) */
     void *ctx;
     struct dispatch_submit *next;

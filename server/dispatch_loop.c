@@ -14,6 +14,9 @@
 #include "server/dispatch_internal.h"
 #include "server/log.h"
 
+/* How long an idempotency key names its first job. */
+#define IDEMPOTENCY_MS (24 * 3600 * 1000LL)
+
 /* Main loop, in the batch: stores the waiting submits (each in a savepoint of its own). */
 static struct dispatch_submit *store_submits(struct dispatch *d)
 {
@@ -42,12 +45,34 @@ static struct dispatch_submit *store_submits(struct dispatch *d)
             }
         }
         if (sub->result != DISPATCH_OK) continue;
-        if (store_insert_jobs(d->store, sub->specs, sub->n, now, sub->ids) < 0) {
-            sub->result = DISPATCH_ERROR;
-            continue;
+        /* the same idempotency key within 24 h: the first job, nothing new */
+        bool fresh_only = true;
+        for (size_t i = 0; i < sub->n; i++) {
+            sub->existing[i] = false;
+            if (!sub->specs[i].idempotency_key) continue;
+            int64_t first = store_idempotent_job(d->store, sub->specs[i].idempotency_key,
+                                                 now - IDEMPOTENCY_MS);
+            if (first < 0) sub->result = DISPATCH_ERROR;
+            if (first > 0) {
+                sub->existing[i] = true;
+                sub->ids[i] = first;
+                fresh_only = false;
+            }
         }
+        if (sub->result != DISPATCH_OK) continue;
+        for (size_t i = 0; i < sub->n; i++) { /* insert the new ones (one by one if mixed) */
+            if (sub->existing[i]) continue;
+            size_t n = fresh_only ? sub->n : 1;
+            if (store_insert_jobs(d->store, &sub->specs[i], n, now, &sub->ids[i]) < 0) {
+                sub->result = DISPATCH_ERROR;
+                break;
+            }
+            if (fresh_only) break;
+        }
+        if (sub->result != DISPATCH_OK) continue;
         for (size_t i = 0; i < sub->n; i++) { /* a dependency that already failed cancels it */
             sub->states[i] = JOB_QUEUED;
+            if (sub->existing[i]) continue;
             int64_t culprit;
             enum job_state culprit_state;
             if (sub->specs[i].n_after &&
@@ -75,6 +100,7 @@ static void answer_submits(struct dispatch *d, struct dispatch_submit *list, boo
         if (!committed) sub->result = DISPATCH_ERROR;
         if (sub->result == DISPATCH_OK) {
             for (size_t i = 0; i < sub->n; i++) {
+                if (sub->existing[i]) continue;             /* an earlier job, not new */
                 if (sub->states[i] != JOB_QUEUED) continue; /* canceled: a dependency failed */
                 d->stats.jobs[JOB_QUEUED]++;
                 if (sub->specs[i].n_after) { /* waits until its dependencies succeed */
@@ -86,7 +112,7 @@ static void answer_submits(struct dispatch *d, struct dispatch_submit *list, boo
                     log_error("out of memory while queueing job %lld: it runs after a restart",
                               (long long)sub->ids[i]);
             }
-            d->stats.submitted_total += sub->n;
+            for (size_t i = 0; i < sub->n; i++) d->stats.submitted_total += !sub->existing[i];
         }
         sub->done(sub->ctx);
     }

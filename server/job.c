@@ -37,6 +37,7 @@ void job_spec_free(struct job_spec *spec)
     free(spec->cwd);
     free(spec->stdin_data);
     free(spec->after);
+    free(spec->idempotency_key);
     memset(spec, 0, sizeof *spec);
 }
 

@@ -28,6 +28,8 @@ enum stmt_id {
     ST_DEPS,
     ST_DEPENDENTS,
     ST_EXISTS,
+    ST_IDEMPOTENT,
+    ST_IDEMPOTENT_EXPIRE,
     ST_FINISH,
     ST_REQUEUE,
     ST_STATE_OF,
@@ -37,8 +39,8 @@ enum stmt_id {
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT_JOB] = "INSERT INTO jobs (name, queue, priority, argv, command, env, cwd, stdin, "
-                      "timeout, state, max_attempts, created_at) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                      "timeout, state, max_attempts, created_at, idempotency_key) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
     [ST_INSERT_EVENT] = "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
                         "VALUES (?, ?, ?, ?, ?)",
     [ST_GET_JOB] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?",
@@ -54,6 +56,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_DEPENDENTS] = "SELECT d.job_id FROM job_dependencies d JOIN jobs j ON j.id = d.job_id "
                       "WHERE d.depends_on = ? AND j.state = 'queued' ORDER BY d.job_id",
     [ST_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?",
+    [ST_IDEMPOTENT] = "SELECT id FROM jobs WHERE idempotency_key = ? AND created_at >= ?",
+    [ST_IDEMPOTENT_EXPIRE] = "UPDATE jobs SET idempotency_key = NULL WHERE idempotency_key = ?",
     [ST_FINISH] = "UPDATE jobs SET state = ?, exit_code = ?, signal = ?, error = ?, "
                   "stdout_bytes = ?, stderr_bytes = ?, truncated = ?, user_us = ?, system_us = ?, "
                   "maxrss_kb = ?, finished_at = ?, pid = coalesce(?, pid) WHERE id = ?",
@@ -248,6 +252,7 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
         if (j->timeout > 0) sqlite3_bind_double(st, 9, j->timeout);
         sqlite3_bind_int(st, 10, j->max_attempts);
         sqlite3_bind_int64(st, 11, now);
+        bind_text_or_null(st, 12, j->idempotency_key);
         if (sqlite3_step(st) != SQLITE_DONE) {
             rc = fail(s, "INSERT INTO jobs");
             break;
@@ -375,6 +380,24 @@ int store_each_dependent(struct store *s, int64_t id, void (*fn)(void *ctx, int6
     for (size_t i = 0; i < n; i++) fn(ctx, ids[i]);
     free(ids);
     return 0;
+}
+
+int64_t store_idempotent_job(struct store *s, const char *key, int64_t since)
+{
+    tx_begin(s);
+    sqlite3_stmt *st = stmt(s, ST_IDEMPOTENT);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, since);
+    int step = sqlite3_step(st);
+    int64_t id = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    if (step != SQLITE_ROW && step != SQLITE_DONE) id = fail(s, "SELECT idempotency key");
+    sqlite3_reset(st);
+    if (id == 0) { /* an older job may hold the key: it is free again */
+        st = stmt(s, ST_IDEMPOTENT_EXPIRE);
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE) id = fail(s, "UPDATE idempotency key");
+    }
+    return store_commit(s) < 0 ? -1 : id;
 }
 
 int64_t store_missing_job(struct store *s, const int64_t *ids, size_t n)

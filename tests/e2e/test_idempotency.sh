@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Idempotency: the same Idempotency-Key (or "idempotency_key") within 24 h returns the first
+# job with 200 instead of creating another; concurrent retries create one job; it survives
+# a restart.
+source "$(dirname "$0")/lib.sh"
+sp_start
+DB="$T/data/spawnpool.db"
+count() { sqlite3 "$DB" "SELECT count(*) FROM jobs"; }
+
+post_key() { # KEY BODY: sets STATUS and BODY
+    STATUS=$(curl -s -o "$T/body" -w '%{http_code}' -H "Idempotency-Key: $1" -d "$2" "$BASE/v1/jobs")
+    BODY=$(cat "$T/body")
+}
+post_key k1 '{"argv":["true"]}'
+eq "first: 201" "$STATUS" 201
+FIRST=$(jq -r .id <<<"$BODY")
+post_key k1 '{"argv":["true"]}'
+eq "again: 200" "$STATUS" 200
+eq "again: the first job" "$(jq -r .id <<<"$BODY")" "$FIRST"
+eq "one job in all" "$(count)" 1
+
+req POST /v1/jobs '{"argv":["true"],"idempotency_key":"k2"}'
+eq "field: 201" "$STATUS" 201
+K2=$(jq -r .id <<<"$BODY")
+req POST /v1/jobs '{"argv":["true"],"idempotency_key":"k2"}'
+eq "field again: 200 and the first job" "$STATUS $(jq -r .id <<<"$BODY")" "200 $K2"
+post_key k3 '{"argv":["true"]}'
+check "another key: another job" test "$(jq -r .id <<<"$BODY")" -gt "$K2"
+
+# arrays: a key per job; known keys give the earlier job, the others are created
+req POST /v1/jobs '[{"argv":["true"],"idempotency_key":"k2"},{"argv":["true"],"idempotency_key":"k4"}]'
+eq "array with one known key: 201" "$STATUS" 201
+eq "the known one is the earlier job" "$(jq -r '.jobs[0].id' <<<"$BODY")" "$K2"
+check "the other is new" test "$(jq -r '.jobs[1].id' <<<"$BODY")" -gt "$K2"
+req POST /v1/jobs '[{"argv":["true"],"idempotency_key":"k2"},{"argv":["true"],"idempotency_key":"k4"}]'
+eq "all known: 200" "$STATUS" 200
+
+# bad uses
+STATUS=$(curl -s -o "$T/body" -w '%{http_code}' -H "Idempotency-Key: k5" -d '[{"argv":["true"]}]' "$BASE/v1/jobs")
+eq "header on an array: 400" "$STATUS $(jq -r .error.field "$T/body")" "400 Idempotency-Key"
+post_key k5 '{"argv":["true"],"idempotency_key":"k6"}'
+eq "header and field differ: 400" "$STATUS $(jq -r .error.field <<<"$BODY")" "400 idempotency_key"
+expect_error 400 invalid_argument idempotency_key POST /v1/jobs '{"argv":["true"],"idempotency_key":""}'
+
+# concurrent retries with one key: one job
+BEFORE=$(count)
+PIDS=()
+for i in $(seq 10); do
+    curl -s -o /dev/null -H "Idempotency-Key: race" -d '{"argv":["true"]}' "$BASE/v1/jobs" &
+    PIDS+=($!)
+done
+wait "${PIDS[@]}" # (not a bare wait: the server is a child of this shell too)
+eq "10 concurrent submits with one key make one job" "$(( $(count) - BEFORE ))" 1
+
+# after 24 h the key is free again (the first job's time moved back by a day)
+sqlite3 "$DB" "UPDATE jobs SET created_at = created_at - 90000000 WHERE id = $FIRST"
+post_key k1 '{"argv":["true"]}'
+eq "an expired key makes a new job" "$STATUS" 201
+NEWER=$(jq -r .id <<<"$BODY")
+
+# the key survives a restart
+sp_stop
+sp_start
+post_key k1 '{"argv":["true"]}'
+eq "after a restart: 200 and the same job" "$STATUS $(jq -r .id <<<"$BODY")" "200 $NEWER"
+sp_stop
