@@ -542,6 +542,39 @@ enum MHD_Result api_workers(struct api *a, struct MHD_Connection *c)
     return api_send_json(c, 200, json_pack("{s:o}", "workers", list), NULL);
 }
 
+enum MHD_Result api_tasks(struct api *a, struct MHD_Connection *c)
+{
+    struct api_error e;
+    if (api_query_check(c, no_params, &e) < 0) return api_send_error(c, &e);
+    const struct task_set *set = &a->cfg->tasks;
+    struct text t = {0};
+    text_addf(&t, "{\"allow_commands\":%s,\"tasks\":[", a->cfg->allow_commands ? "true" : "false");
+    for (size_t i = 0; i < set->n; i++) {
+        const struct task_template *k = &set->tasks[i];
+        text_addf(&t, "%s{\"name\":", i ? "," : "");
+        text_json_string(&t, k->name);
+        text_add(&t, ",\"argv\":[", 9);
+        for (const char *x = strblob_next(&k->argv, NULL); x; x = strblob_next(&k->argv, x)) {
+            if (x != k->argv.data) text_add(&t, ",", 1);
+            text_json_string(&t, x);
+        }
+        text_add(&t, "],\"params\":[", 12);
+        for (size_t p = 0; p < k->n_params; p++) {
+            if (p) text_add(&t, ",", 1);
+            text_json_string(&t, k->params[p]);
+        }
+        text_add(&t, "],\"queue\":", 10);
+        if (k->queue) text_json_string(&t, k->queue);
+        else text_add(&t, "null", 4);
+        text_addf(&t, ",\"priority\":%lld,\"max_attempts\":%d", (long long)k->priority,
+                  k->max_attempts ? k->max_attempts : 1);
+        if (k->timeout > 0) text_addf(&t, ",\"timeout\":%.17g}", k->timeout);
+        else text_add(&t, ",\"timeout\":null}", 16);
+    }
+    text_add(&t, "]}", 2);
+    return api_send_text_json(c, 200, &t, NULL);
+}
+
 enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c)
 {
     struct dispatch_stats st;

@@ -61,6 +61,8 @@ enum MHD_Result api_route(struct api *a, struct request *r, struct MHD_Connectio
         if (is(method, "POST")) return api_jobs_submit(a, r, c);
         return api_send_not_allowed(c, "GET, POST");
     }
+    if (strcmp(url, "/v1/tasks") == 0)
+        return is(method, "GET") ? api_tasks(a, c) : api_send_not_allowed(c, "GET");
     if (strcmp(url, "/v1/workers") == 0)
         return is(method, "GET") ? api_workers(a, c) : api_send_not_allowed(c, "GET");
     if (strcmp(url, "/healthz") == 0)

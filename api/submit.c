@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "api/internal.h"
+#include "server/tasks.h"
 
 #define MAX_NAME 256
 #define MAX_QUEUE 64
@@ -199,14 +200,69 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
         return 0;
     }
     if (strcmp(key, "after") == 0) return parse_after(v, prefix, spec, e);
+    if (strcmp(key, "task") == 0) return get_string(v, prefix, "task", 128, &spec->task, e);
+    if (strcmp(key, "params") == 0) {
+        if (!json_is_object(v)) return type_error(e, prefix, "params", "an object");
+        spec->params = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+        return spec->params ? 0 : api_fail(e, 500, "internal", NULL, "out of memory");
+    }
     if (strcmp(key, "idempotency_key") == 0)
         return get_string(v, prefix, "idempotency_key", 255, &spec->idempotency_key, e);
     char name[64];
     snprintf(name, sizeof name, "%s%.40s", prefix, key);
     return api_fail(e, 400, "invalid_argument", name,
                     "unknown field '%.100s' (known: argv, command, env, cwd, stdin, timeout, "
-                    "priority, queue, name, max_attempts, after, idempotency_key)",
+                    "priority, queue, name, max_attempts, after, idempotency_key, task, params)",
                     key);
+}
+
+/* Builds argv (and the defaults the submitter left out) from the task template named in
+ * spec->task with spec->params. */
+static int apply_task(json_t *obj, const struct config *cfg, const char *prefix,
+                      struct job_spec *spec, struct api_error *e)
+{
+    char name[64];
+    if (!spec->task) {
+        snprintf(name, sizeof name, "%stask", prefix);
+        return api_fail(e, 400, "invalid_argument", name, "params need a task");
+    }
+    if (spec->argv.len || spec->command) {
+        snprintf(name, sizeof name, "%stask", prefix);
+        return api_fail(e, 400, "invalid_argument", name,
+                        "give either task or argv/command, not both");
+    }
+    const struct task_template *t = tasks_find(&cfg->tasks, spec->task);
+    if (!t) {
+        snprintf(name, sizeof name, "%stask", prefix);
+        return api_fail(e, 400, "invalid_argument", name,
+                        "unknown task '%.100s' (GET /v1/tasks lists them)", spec->task);
+    }
+    json_t *params = json_object_get(obj, "params");
+    json_t *empty = json_object();
+    char bad[128] = "", why[300] = "";
+    int rc = tasks_expand(t, params ? params : empty, spec, bad, sizeof bad, why, sizeof why);
+    json_decref(empty);
+    if (rc < 0) {
+        snprintf(name, sizeof name, "%sparams.%.40s", prefix, bad);
+        return api_fail(e, 400, "invalid_argument", name, "%s", why);
+    }
+    if (!spec->params && !(spec->params = strdup("{}"))) goto oom;
+    /* the template's defaults, where the submitter gave nothing */
+    if (!spec->queue && t->queue && !(spec->queue = strdup(t->queue))) goto oom;
+    if (!json_object_get(obj, "priority")) spec->priority = t->priority;
+    if (!json_object_get(obj, "timeout") && t->timeout > 0) spec->timeout = t->timeout;
+    if (!json_object_get(obj, "max_attempts") && t->max_attempts) spec->max_attempts = t->max_attempts;
+    if (!spec->cwd && t->cwd && !(spec->cwd = strdup(t->cwd))) goto oom;
+    for (const char *kv = strblob_next(&t->env, NULL); kv; kv = strblob_next(&t->env, kv)) {
+        size_t klen = strcspn(kv, "=");
+        bool given = false; /* the submitter's value wins */
+        for (const char *g = strblob_next(&spec->env, NULL); g && !given; g = strblob_next(&spec->env, g))
+            given = strncmp(g, kv, klen) == 0 && g[klen] == '=';
+        if (!given && strblob_add(&spec->env, kv, strlen(kv)) < 0) goto oom;
+    }
+    return 0;
+oom:
+    return api_fail(e, 500, "internal", NULL, "out of memory");
 }
 
 int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, struct job_spec *spec,
@@ -229,6 +285,15 @@ int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, str
         if (parse_field(key, v, cfg, prefix, spec, e) < 0) goto fail;
     }
     char name[64];
+    if (spec->task || spec->params) {
+        if (apply_task(obj, cfg, prefix, spec, e) < 0) goto fail;
+    } else if ((spec->argv.len || spec->command) && !cfg->allow_commands) {
+        snprintf(name, sizeof name, "%s%s", prefix, spec->command ? "command" : "argv");
+        api_fail(e, 403, "forbidden", name,
+                 "this server runs task templates only (allow_commands is false): submit "
+                 "{\"task\": ..., \"params\": {...}} (GET /v1/tasks lists them)");
+        goto fail;
+    }
     if (spec->argv.len && spec->command) {
         snprintf(name, sizeof name, "%scommand", prefix);
         api_fail(e, 400, "invalid_argument", name, "give either argv or command, not both");

@@ -211,6 +211,24 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
     snprintf(source, sizeof source, "config file %s", path);
     json_object_foreach(root, key, value)
     {
+        if (strcmp(key, "tasks") == 0) {
+            char why[400];
+            if (tasks_load(&cfg->tasks, value, why, sizeof why) < 0) {
+                snprintf(err, errlen, "%s: %s", source, why);
+                json_decref(root);
+                return -1;
+            }
+            continue;
+        }
+        if (strcmp(key, "allow_commands") == 0) {
+            if (!json_is_boolean(value)) {
+                snprintf(err, errlen, "%s: allow_commands must be true or false", source);
+                json_decref(root);
+                return -1;
+            }
+            cfg->allow_commands = json_is_true(value);
+            continue;
+        }
         char flag[64];
         size_t n = strlen(key);
         if (n >= sizeof flag) n = sizeof flag - 1;
@@ -290,6 +308,7 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
     cfg->kill_grace = 10;
     cfg->retry_backoff = 1;
     cfg->retry_backoff_max = 60;
+    cfg->allow_commands = true;
 
     /* which file? a flag beats the environment */
     const char *file = getenv("SPAWNPOOL_CONFIG");

@@ -5,7 +5,10 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <stdio.h>
+
+#include "server/tasks.h"
 
 struct config {
     char listen_host[256];   /* --listen host part */
@@ -27,6 +30,8 @@ struct config {
     double default_timeout; /* seconds, 0: none */
     double retry_backoff;   /* seconds before the first retry; doubles per attempt */
     double retry_backoff_max;
+    struct task_set tasks;   /* templates from the config file's "tasks" */
+    bool allow_commands;     /* false: only templates run (argv/command get 403) */
 };
 
 /* Fills cfg from defaults, the config file, the environment and argv (the words after

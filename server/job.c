@@ -38,6 +38,8 @@ void job_spec_free(struct job_spec *spec)
     free(spec->stdin_data);
     free(spec->after);
     free(spec->idempotency_key);
+    free(spec->task);
+    free(spec->params);
     memset(spec, 0, sizeof *spec);
 }
 

@@ -40,6 +40,8 @@ struct job_spec {
     int64_t *after;   /* jobs that must succeed first (Event / join of several) */
     size_t n_after;
     char *idempotency_key; /* the same key within 24 h returns the first job; NULL: none */
+    char *task;            /* the template it came from, NULL: none */
+    char *params;          /* its params, as JSON text; NULL: none */
 };
 
 /* A job as stored: the spec plus its life so far. Nullable integers use -1 for null. */

@@ -14,7 +14,7 @@
 #define JOB_COLUMNS                                                                                \
     "id, name, queue, priority, argv, command, env, cwd, timeout, state, exit_code, signal, "      \
     "error, pid, worker, attempt, max_attempts, created_at, started_at, finished_at, "             \
-    "stdout_bytes, stderr_bytes, truncated"
+    "stdout_bytes, stderr_bytes, truncated, task, params"
 
 enum stmt_id {
     ST_INSERT_JOB,
@@ -39,8 +39,8 @@ enum stmt_id {
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT_JOB] = "INSERT INTO jobs (name, queue, priority, argv, command, env, cwd, stdin, "
-                      "timeout, state, max_attempts, created_at, idempotency_key) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                      "timeout, state, max_attempts, created_at, idempotency_key, task, params) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
     [ST_INSERT_EVENT] = "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
                         "VALUES (?, ?, ?, ?, ?)",
     [ST_GET_JOB] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?",
@@ -253,6 +253,8 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
         sqlite3_bind_int(st, 10, j->max_attempts);
         sqlite3_bind_int64(st, 11, now);
         bind_text_or_null(st, 12, j->idempotency_key);
+        bind_text_or_null(st, 13, j->task);
+        bind_text_or_null(st, 14, j->params);
         if (sqlite3_step(st) != SQLITE_DONE) {
             rc = fail(s, "INSERT INTO jobs");
             break;
@@ -327,6 +329,8 @@ static int read_job_row(sqlite3_stmt *st, struct job *j)
     j->stdout_bytes = sqlite3_column_int64(st, 20);
     j->stderr_bytes = sqlite3_column_int64(st, 21);
     j->truncated = sqlite3_column_int(st, 22) != 0;
+    j->spec.task = column_strdup(st, 23);
+    j->spec.params = column_strdup(st, 24);
     if (!j->spec.queue || !j->spec.argv.data || !j->spec.env.data || !j->spec.cwd) {
         job_free(j);
         return -1;

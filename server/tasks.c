@@ -1,0 +1,198 @@
+/* tasks: parsing and expanding job templates. */
+#include "server/tasks.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Finds the next {name} slot in s from p: sets *start, *len (of name); NULL if none. */
+static const char *next_slot(const char *p, const char **name, size_t *len)
+{
+    for (const char *open = strchr(p, '{'); open; open = strchr(open + 1, '{')) {
+        const char *q = open + 1;
+        while ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+               *q == '_')
+            q++;
+        if (*q == '}' && q > open + 1) {
+            *name = open + 1;
+            *len = (size_t)(q - open - 1);
+            return open;
+        }
+    }
+    return NULL;
+}
+
+static int add_param(struct task_template *t, const char *name, size_t len)
+{
+    for (size_t i = 0; i < t->n_params; i++)
+        if (strlen(t->params[i]) == len && strncmp(t->params[i], name, len) == 0) return 0;
+    char **grown = realloc(t->params, (t->n_params + 1) * sizeof *grown);
+    if (!grown) return -1;
+    t->params = grown;
+    t->params[t->n_params] = strndup(name, len);
+    return t->params[t->n_params++] ? 0 : -1;
+}
+
+static int load_one(struct task_template *t, const char *name, json_t *def, char *err,
+                    size_t errlen)
+{
+    t->name = strdup(name);
+    if (!json_is_object(def)) {
+        snprintf(err, errlen, "task %s must be an object", name);
+        return -1;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(def, key, v)
+    {
+        if (strcmp(key, "argv") == 0) {
+            size_t i;
+            json_t *a;
+            if (!json_is_array(v) || json_array_size(v) == 0) goto bad;
+            json_array_foreach(v, i, a)
+            {
+                if (!json_is_string(a) || (i == 0 && json_string_length(a) == 0)) goto bad;
+                strblob_add(&t->argv, json_string_value(a), json_string_length(a));
+                const char *p = json_string_value(a), *slot, *pname;
+                size_t plen;
+                while ((slot = next_slot(p, &pname, &plen))) {
+                    if (add_param(t, pname, plen) < 0) goto bad;
+                    p = pname + plen + 1;
+                }
+            }
+        } else if (strcmp(key, "queue") == 0 && json_is_string(v)) {
+            t->queue = strdup(json_string_value(v));
+        } else if (strcmp(key, "cwd") == 0 && json_is_string(v)) {
+            t->cwd = strdup(json_string_value(v));
+        } else if (strcmp(key, "priority") == 0 && json_is_integer(v)) {
+            t->priority = json_integer_value(v);
+        } else if (strcmp(key, "timeout") == 0 && json_is_number(v) && json_number_value(v) > 0) {
+            t->timeout = json_number_value(v);
+        } else if (strcmp(key, "max_attempts") == 0 && json_is_integer(v) &&
+                   json_integer_value(v) >= 1 && json_integer_value(v) <= 100) {
+            t->max_attempts = (int)json_integer_value(v);
+        } else if (strcmp(key, "env") == 0 && json_is_object(v)) {
+            const char *k;
+            json_t *ev;
+            json_object_foreach(v, k, ev)
+            {
+                if (!json_is_string(ev) || !k[0] || strchr(k, '=')) goto bad;
+                char kv[4096];
+                int n = snprintf(kv, sizeof kv, "%s=%s", k, json_string_value(ev));
+                if (n < 0 || (size_t)n >= sizeof kv) goto bad;
+                strblob_add(&t->env, kv, (size_t)n);
+            }
+        } else {
+            goto bad;
+        }
+        continue;
+    bad:
+        snprintf(err, errlen,
+                 "task %s: bad or unknown key '%s' (known: argv (non-empty array of strings), "
+                 "queue, cwd, env (object of strings), priority (integer), timeout (seconds "
+                 "> 0), max_attempts (1-100))",
+                 name, key);
+        return -1;
+    }
+    if (!t->argv.len) {
+        snprintf(err, errlen, "task %s needs an argv", name);
+        return -1;
+    }
+    return 0;
+}
+
+int tasks_load(struct task_set *set, json_t *tasks, char *err, size_t errlen)
+{
+    memset(set, 0, sizeof *set);
+    if (!json_is_object(tasks)) {
+        snprintf(err, errlen, "\"tasks\" must be an object of named templates");
+        return -1;
+    }
+    set->tasks = calloc(json_object_size(tasks) + 1, sizeof *set->tasks);
+    if (!set->tasks) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    const char *name;
+    json_t *def;
+    json_object_foreach(tasks, name, def)
+    {
+        if (load_one(&set->tasks[set->n++], name, def, err, errlen) < 0) return -1;
+    }
+    return 0;
+}
+
+const struct task_template *tasks_find(const struct task_set *set, const char *name)
+{
+    for (size_t i = 0; i < set->n; i++)
+        if (strcmp(set->tasks[i].name, name) == 0) return &set->tasks[i];
+    return NULL;
+}
+
+int tasks_expand(const struct task_template *t, json_t *params, struct job_spec *spec, char *bad,
+                 size_t badlen, char *err, size_t errlen)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(params, key, v)
+    {
+        bool known = false;
+        for (size_t i = 0; i < t->n_params; i++) known |= strcmp(t->params[i], key) == 0;
+        if (!known) {
+            snprintf(bad, badlen, "%s", key);
+            snprintf(err, errlen, "task %s has no param '%.60s'", t->name, key);
+            return -1;
+        }
+        if (!json_is_string(v) && !json_is_integer(v) && !json_is_real(v)) {
+            snprintf(bad, badlen, "%s", key);
+            snprintf(err, errlen, "param '%.60s' must be a string or a number", key);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < t->n_params; i++)
+        if (!json_object_get(params, t->params[i])) {
+            snprintf(bad, badlen, "%s", t->params[i]);
+            snprintf(err, errlen, "task %s needs param '%s'", t->name, t->params[i]);
+            return -1;
+        }
+    for (const char *a = strblob_next(&t->argv, NULL); a; a = strblob_next(&t->argv, a)) {
+        char *out = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&out, &len);
+        if (!f) return -1;
+        const char *p = a, *slot, *name;
+        size_t nlen;
+        while ((slot = next_slot(p, &name, &nlen))) {
+            fwrite(p, 1, (size_t)(slot - p), f);
+            char pname[256];
+            snprintf(pname, sizeof pname, "%.*s", (int)nlen, name);
+            json_t *pv = json_object_get(params, pname);
+            if (json_is_string(pv)) fwrite(json_string_value(pv), 1, json_string_length(pv), f);
+            else if (json_is_integer(pv)) fprintf(f, "%lld", (long long)json_integer_value(pv));
+            else fprintf(f, "%.17g", json_real_value(pv));
+            p = name + nlen + 1;
+        }
+        fputs(p, f);
+        fclose(f);
+        int rc = out ? strblob_add(&spec->argv, out, len) : -1;
+        free(out);
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
+void tasks_free(struct task_set *set)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        struct task_template *t = &set->tasks[i];
+        free(t->name);
+        free(t->argv.data);
+        for (size_t k = 0; k < t->n_params; k++) free(t->params[k]);
+        free(t->params);
+        free(t->queue);
+        free(t->cwd);
+        free(t->env.data);
+    }
+    free(set->tasks);
+    memset(set, 0, sizeof *set);
+}
