@@ -15,7 +15,7 @@
 /* A suspended connection waiting for a job to end or a deadline (wait, output follow). */
 struct waiter {
     struct MHD_Connection *conn;
-    int64_t job_id;   /* resumed when this job ends */
+    int64_t job_id;     /* resumed when this job ends */
     const int64_t *ids; /* ... or any of these (n_ids of them) */
     size_t n_ids;
     int64_t deadline; /* monotonic ms: resumed then at the latest */

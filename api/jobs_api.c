@@ -240,8 +240,13 @@ enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Con
         api_pending_submit_free(p);
         return api_send_error(c, &e);
     }
-    p->sub = (struct dispatch_submit){
-        .specs = p->specs, .n = n, .ids = p->ids, .states = p->states, .existing = p->existing, .done = submit_done, .ctx = p};
+    p->sub = (struct dispatch_submit){.specs = p->specs,
+                                      .n = n,
+                                      .ids = p->ids,
+                                      .states = p->states,
+                                      .existing = p->existing,
+                                      .done = submit_done,
+                                      .ctx = p};
     r->submit = p; /* freed when the request completes */
     enum dispatch_result d = dispatch_submit(a->dispatch, &p->sub, submit_wait);
     if (d != DISPATCH_OK) return submit_refused(a, c, d);
@@ -418,7 +423,8 @@ enum MHD_Result api_jobs_wait_many(struct api *a, struct request *r, struct MHD_
     } else {
         dispatch_wake(a->dispatch); /* the main loop must learn the new deadline */
     }
-    for (size_t i = 0; i < got; i++) job_free(&jobs[i]);
+    for (size_t i = 0; i < got; i++)
+        job_free(&jobs[i]);
     free(jobs);
     return result;
 }
@@ -564,12 +570,16 @@ enum MHD_Result api_tasks(struct api *a, struct MHD_Connection *c)
             text_json_string(&t, k->params[p]);
         }
         text_add(&t, "],\"queue\":", 10);
-        if (k->queue) text_json_string(&t, k->queue);
-        else text_add(&t, "null", 4);
+        if (k->queue)
+            text_json_string(&t, k->queue);
+        else
+            text_add(&t, "null", 4);
         text_addf(&t, ",\"priority\":%lld,\"max_attempts\":%d", (long long)k->priority,
                   k->max_attempts ? k->max_attempts : 1);
-        if (k->timeout > 0) text_addf(&t, ",\"timeout\":%.17g}", k->timeout);
-        else text_add(&t, ",\"timeout\":null}", 16);
+        if (k->timeout > 0)
+            text_addf(&t, ",\"timeout\":%.17g}", k->timeout);
+        else
+            text_add(&t, ",\"timeout\":null}", 16);
     }
     text_add(&t, "]}", 2);
     return api_send_text_json(c, 200, &t, NULL);

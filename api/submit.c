@@ -251,12 +251,14 @@ static int apply_task(json_t *obj, const struct config *cfg, const char *prefix,
     if (!spec->queue && t->queue && !(spec->queue = strdup(t->queue))) goto oom;
     if (!json_object_get(obj, "priority")) spec->priority = t->priority;
     if (!json_object_get(obj, "timeout") && t->timeout > 0) spec->timeout = t->timeout;
-    if (!json_object_get(obj, "max_attempts") && t->max_attempts) spec->max_attempts = t->max_attempts;
+    if (!json_object_get(obj, "max_attempts") && t->max_attempts)
+        spec->max_attempts = t->max_attempts;
     if (!spec->cwd && t->cwd && !(spec->cwd = strdup(t->cwd))) goto oom;
     for (const char *kv = strblob_next(&t->env, NULL); kv; kv = strblob_next(&t->env, kv)) {
         size_t klen = strcspn(kv, "=");
         bool given = false; /* the submitter's value wins */
-        for (const char *g = strblob_next(&spec->env, NULL); g && !given; g = strblob_next(&spec->env, g))
+        for (const char *g = strblob_next(&spec->env, NULL); g && !given;
+             g = strblob_next(&spec->env, g))
             given = strncmp(g, kv, klen) == 0 && g[klen] == '=';
         if (!given && strblob_add(&spec->env, kv, strlen(kv)) < 0) goto oom;
     }

@@ -57,7 +57,8 @@ void waiters_job_finished(void *ctx, int64_t job_id)
     for (struct waiter *w = ws->head, *next; w; w = next) {
         next = w->next;
         bool match = w->job_id == job_id;
-        for (size_t i = 0; i < w->n_ids && !match; i++) match = w->ids[i] == job_id;
+        for (size_t i = 0; i < w->n_ids && !match; i++)
+            match = w->ids[i] == job_id;
         if (match) resume(ws, w);
     }
     pthread_mutex_unlock(&ws->lock);

@@ -288,6 +288,11 @@ static int absolutize(char *path, char *err, size_t errlen, const char *what)
     return 0;
 }
 
+void config_free(struct config *cfg)
+{
+    tasks_free(&cfg->tasks);
+}
+
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);

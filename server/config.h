@@ -30,13 +30,15 @@ struct config {
     double default_timeout; /* seconds, 0: none */
     double retry_backoff;   /* seconds before the first retry; doubles per attempt */
     double retry_backoff_max;
-    struct task_set tasks;   /* templates from the config file's "tasks" */
-    bool allow_commands;     /* false: only templates run (argv/command get 403) */
+    struct task_set tasks; /* templates from the config file's "tasks" */
+    bool allow_commands;   /* false: only templates run (argv/command get 403) */
 };
 
 /* Fills cfg from defaults, the config file, the environment and argv (the words after
  * "serve"). Returns 0; 1 if --help was given (usage printed); -1 with a message in err. */
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
+/* Frees what config_load allocated (the task templates). */
+void config_free(struct config *cfg);
 /* Prints the flags, their environment variables and defaults. */
 void config_usage(FILE *out);
 

@@ -77,7 +77,7 @@ static void load_at_start(void *ctx, int64_t id, int64_t priority, int64_t not_b
     enum job_state culprit_state;
     int deps = store_job_deps(d->store, id, &culprit, &culprit_state);
     if (deps == DEPS_PENDING) return; /* released when they end */
-    if (deps == DEPS_FAILED) { /* (the state counters are read from the store after this) */
+    if (deps == DEPS_FAILED) {        /* (the state counters are read from the store after this) */
         char why[160];
         snprintf(why, sizeof why, "dependency %lld ended %s", (long long)culprit,
                  job_state_name(culprit_state));
@@ -256,11 +256,16 @@ static struct running *running_job(struct dispatch *d, int64_t id, int *slot)
 
 enum dispatch_result dispatch_cancel_queued(struct dispatch *d, int64_t id, const char *error)
 {
-    struct store_outcome o = {.state = JOB_CANCELED, .exit_code = -1, .signal = -1, .pid = -1,
-                              .error = error, .user_us = -1, .system_us = -1, .maxrss_kb = -1,
+    struct store_outcome o = {.state = JOB_CANCELED,
+                              .exit_code = -1,
+                              .signal = -1,
+                              .pid = -1,
+                              .error = error,
+                              .user_us = -1,
+                              .system_us = -1,
+                              .maxrss_kb = -1,
                               .detail = error ? error : "terminated before it started"};
-    if (store_job_finish(d->store, id, JOB_QUEUED, &o, clock_wall_ms()) < 0)
-        return DISPATCH_ERROR;
+    if (store_job_finish(d->store, id, JOB_QUEUED, &o, clock_wall_ms()) < 0) return DISPATCH_ERROR;
     dispatch_count(d, JOB_QUEUED, JOB_CANCELED);
     dispatch_note_finished(d, id);
     dispatch_release_dependents(d, id, JOB_CANCELED);

@@ -30,12 +30,14 @@ static struct dispatch_submit *store_submits(struct dispatch *d)
         sub->result = DISPATCH_OK;
         /* dependencies must exist when submitted: so there can be no cycle */
         for (size_t i = 0; i < sub->n && sub->result == DISPATCH_OK; i++) {
-            int64_t missing = store_missing_job(d->store, sub->specs[i].after,
-                                                sub->specs[i].n_after);
+            int64_t missing =
+                store_missing_job(d->store, sub->specs[i].after, sub->specs[i].n_after);
             if (missing > 0) {
                 sub->result = DISPATCH_INVALID;
-                if (sub->n > 1) snprintf(sub->error_field, sizeof sub->error_field, "[%zu].after", i);
-                else snprintf(sub->error_field, sizeof sub->error_field, "after");
+                if (sub->n > 1)
+                    snprintf(sub->error_field, sizeof sub->error_field, "[%zu].after", i);
+                else
+                    snprintf(sub->error_field, sizeof sub->error_field, "after");
                 snprintf(sub->error, sizeof sub->error,
                          "%s: job %lld does not exist (a dependency must exist when its "
                          "dependent is submitted, so there can be no cycle)",
@@ -50,8 +52,8 @@ static struct dispatch_submit *store_submits(struct dispatch *d)
         for (size_t i = 0; i < sub->n; i++) {
             sub->existing[i] = false;
             if (!sub->specs[i].idempotency_key) continue;
-            int64_t first = store_idempotent_job(d->store, sub->specs[i].idempotency_key,
-                                                 now - IDEMPOTENCY_MS);
+            int64_t first =
+                store_idempotent_job(d->store, sub->specs[i].idempotency_key, now - IDEMPOTENCY_MS);
             if (first < 0) sub->result = DISPATCH_ERROR;
             if (first > 0) {
                 sub->existing[i] = true;
@@ -112,7 +114,8 @@ static void answer_submits(struct dispatch *d, struct dispatch_submit *list, boo
                     log_error("out of memory while queueing job %lld: it runs after a restart",
                               (long long)sub->ids[i]);
             }
-            for (size_t i = 0; i < sub->n; i++) d->stats.submitted_total += !sub->existing[i];
+            for (size_t i = 0; i < sub->n; i++)
+                d->stats.submitted_total += !sub->existing[i];
         }
         sub->done(sub->ctx);
     }

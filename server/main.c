@@ -43,10 +43,12 @@ int main(int argc, char **argv)
     struct config cfg;
     char err[1024];
     int rc = config_load(&cfg, argc - 2, argv + 2, err, sizeof err);
-    if (rc == 1) return 0;
-    if (rc < 0) {
-        fprintf(stderr, "spawnpool: %s\n", err);
-        return 2;
+    if (rc != 0) {
+        if (rc < 0) fprintf(stderr, "spawnpool: %s\n", err);
+        config_free(&cfg);
+        return rc < 0 ? 2 : 0;
     }
-    return serve_run(&cfg, &api_frontend);
+    int status = serve_run(&cfg, &api_frontend);
+    config_free(&cfg);
+    return status;
 }

@@ -381,7 +381,8 @@ int store_each_dependent(struct store *s, int64_t id, void (*fn)(void *ctx, int6
     }
     sqlite3_reset(st);
     pthread_mutex_unlock(&s->lock);
-    for (size_t i = 0; i < n; i++) fn(ctx, ids[i]);
+    for (size_t i = 0; i < n; i++)
+        fn(ctx, ids[i]);
     free(ids);
     return 0;
 }
@@ -412,8 +413,10 @@ int64_t store_missing_job(struct store *s, const int64_t *ids, size_t n)
         sqlite3_stmt *st = stmt(s, ST_EXISTS);
         sqlite3_bind_int64(st, 1, ids[i]);
         int step = sqlite3_step(st);
-        if (step == SQLITE_DONE) missing = ids[i];
-        else if (step != SQLITE_ROW) missing = -1;
+        if (step == SQLITE_DONE)
+            missing = ids[i];
+        else if (step != SQLITE_ROW)
+            missing = -1;
         sqlite3_reset(st);
     }
     pthread_mutex_unlock(&s->lock);
@@ -709,7 +712,8 @@ int store_each_queued(struct store *s,
     read_done(s);
     pthread_mutex_unlock(&s->lock);
     /* called after the read: fn may change rows (a job whose dependency failed) */
-    for (size_t i = 0; i < n && rc == 0; i++) fn(ctx, rows[i].id, rows[i].priority, rows[i].not_before);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        fn(ctx, rows[i].id, rows[i].priority, rows[i].not_before);
     free(rows);
     return rc;
 }

@@ -137,7 +137,8 @@ int tasks_expand(const struct task_template *t, json_t *params, struct job_spec 
     json_object_foreach(params, key, v)
     {
         bool known = false;
-        for (size_t i = 0; i < t->n_params; i++) known |= strcmp(t->params[i], key) == 0;
+        for (size_t i = 0; i < t->n_params; i++)
+            known |= strcmp(t->params[i], key) == 0;
         if (!known) {
             snprintf(bad, badlen, "%s", key);
             snprintf(err, errlen, "task %s has no param '%.60s'", t->name, key);
@@ -167,9 +168,12 @@ int tasks_expand(const struct task_template *t, json_t *params, struct job_spec 
             char pname[256];
             snprintf(pname, sizeof pname, "%.*s", (int)nlen, name);
             json_t *pv = json_object_get(params, pname);
-            if (json_is_string(pv)) fwrite(json_string_value(pv), 1, json_string_length(pv), f);
-            else if (json_is_integer(pv)) fprintf(f, "%lld", (long long)json_integer_value(pv));
-            else fprintf(f, "%.17g", json_real_value(pv));
+            if (json_is_string(pv))
+                fwrite(json_string_value(pv), 1, json_string_length(pv), f);
+            else if (json_is_integer(pv))
+                fprintf(f, "%lld", (long long)json_integer_value(pv));
+            else
+                fprintf(f, "%.17g", json_real_value(pv));
             p = name + nlen + 1;
         }
         fputs(p, f);
@@ -187,7 +191,8 @@ void tasks_free(struct task_set *set)
         struct task_template *t = &set->tasks[i];
         free(t->name);
         free(t->argv.data);
-        for (size_t k = 0; k < t->n_params; k++) free(t->params[k]);
+        for (size_t k = 0; k < t->n_params; k++)
+            free(t->params[k]);
         free(t->params);
         free(t->queue);
         free(t->cwd);

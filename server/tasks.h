@@ -11,10 +11,10 @@
 
 struct task_template {
     char *name;
-    struct strblob argv;  /* with {param} slots */
-    char **params;        /* the slot names, in order of first use */
+    struct strblob argv; /* with {param} slots */
+    char **params;       /* the slot names, in order of first use */
     size_t n_params;
-    char *queue;          /* defaults; NULL / 0: the server's */
+    char *queue; /* defaults; NULL / 0: the server's */
     int64_t priority;
     double timeout;
     int max_attempts;
@@ -33,8 +33,8 @@ int tasks_load(struct task_set *set, json_t *tasks, char *err, size_t errlen);
 const struct task_template *tasks_find(const struct task_set *set, const char *name);
 /* Fills spec->argv from t with the params (a JSON object of strings or numbers). Returns 0,
  * or -1 with the offending param's name in bad (missing or unknown) and why in err. */
-int tasks_expand(const struct task_template *t, json_t *params, struct job_spec *spec,
-                 char *bad, size_t badlen, char *err, size_t errlen);
+int tasks_expand(const struct task_template *t, json_t *params, struct job_spec *spec, char *bad,
+                 size_t badlen, char *err, size_t errlen);
 /* Frees the set. */
 void tasks_free(struct task_set *set);
 
