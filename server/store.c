@@ -1,6 +1,6 @@
 /* store: SQLite access. Prepared statements are made once at open; every accessor
  * names its SQL. WAL + synchronous=NORMAL: a commit survives a crash of the process. */
-#include "server/store.h"
+#include "server/store_internal.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -10,32 +10,6 @@
 
 #include "server/log.h"
 #include "server/migrate.h"
-
-#define JOB_COLUMNS                                                                                \
-    "id, name, queue, priority, argv, command, env, cwd, timeout, state, exit_code, signal, "      \
-    "error, pid, worker, attempt, max_attempts, created_at, started_at, finished_at, "             \
-    "stdout_bytes, stderr_bytes, truncated, task, params"
-
-enum stmt_id {
-    ST_INSERT_JOB,
-    ST_INSERT_EVENT,
-    ST_GET_JOB,
-    ST_GET_STDIN,
-    ST_RUNNING,
-    ST_PID,
-    ST_RESERVE,
-    ST_INSERT_DEP,
-    ST_DEPS,
-    ST_DEPENDENTS,
-    ST_EXISTS,
-    ST_IDEMPOTENT,
-    ST_IDEMPOTENT_EXPIRE,
-    ST_FINISH,
-    ST_REQUEUE,
-    ST_STATE_OF,
-    ST_DELETE,
-    ST_COUNT
-};
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT_JOB] = "INSERT INTO jobs (name, queue, priority, argv, command, env, cwd, stdin, "
@@ -67,16 +41,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_DELETE] = "DELETE FROM jobs WHERE id = ?",
 };
 
-struct store {
-    sqlite3 *db;
-    sqlite3_stmt *stmt[ST_COUNT];
-    pthread_mutex_t lock; /* recursive: a batch nests the accessors' own transactions */
-    int depth;
-    bool tx_open; /* BEGIN was issued in the current batch */
-    bool failed;  /* a statement failed inside the current transaction */
-};
-
-static int fail(struct store *s, const char *what)
+int store_fail(struct store *s, const char *what)
 {
     log_error("sqlite: %s failed: %s", what, sqlite3_errmsg(s->db));
     s->failed = true;
@@ -85,13 +50,13 @@ static int fail(struct store *s, const char *what)
 
 /* After a read-only accessor: a failed read outside a transaction must not poison the
  * next one; inside one, the failure stays recorded so the batch rolls back. */
-static void read_done(struct store *s)
+void store_read_done(struct store *s)
 {
     if (s->depth == 0) s->failed = false;
 }
 
 /* Resets a statement for reuse; clears bindings. */
-static sqlite3_stmt *stmt(struct store *s, enum stmt_id id)
+sqlite3_stmt *store_stmt(struct store *s, enum stmt_id id)
 {
     sqlite3_stmt *st = s->stmt[id];
     sqlite3_reset(st);
@@ -99,7 +64,7 @@ static sqlite3_stmt *stmt(struct store *s, enum stmt_id id)
     return st;
 }
 
-static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+void store_bind_text(sqlite3_stmt *st, int i, const char *v)
 {
     if (v)
         sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
@@ -107,7 +72,7 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
-static void bind_int_or_null(sqlite3_stmt *st, int i, int64_t v)
+void store_bind_int(sqlite3_stmt *st, int i, int64_t v)
 {
     if (v >= 0)
         sqlite3_bind_int64(st, i, v);
@@ -159,7 +124,7 @@ int store_set_durability(struct store *s, bool full)
 {
     const char *sql = full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
     pthread_mutex_lock(&s->lock);
-    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(s, sql);
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : store_fail(s, sql);
     s->failed = false;
     pthread_mutex_unlock(&s->lock);
     return rc;
@@ -183,12 +148,12 @@ void store_begin(struct store *s)
 
 /* Opens the transaction on the first write of a batch: a main-loop iteration that writes
  * nothing costs no BEGIN/COMMIT (and takes no SQLite write lock). */
-static void tx_begin(struct store *s)
+void store_tx_begin(struct store *s)
 {
     store_begin(s);
     if (!s->tx_open) {
         if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-            fail(s, "BEGIN");
+            store_fail(s, "BEGIN");
         else
             s->tx_open = true;
     }
@@ -202,7 +167,7 @@ int store_commit(struct store *s)
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
             rc = -1;
         } else if (s->tx_open && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-            fail(s, "COMMIT");
+            store_fail(s, "COMMIT");
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
             rc = -1;
         } else if (s->failed) {
@@ -217,55 +182,55 @@ int store_commit(struct store *s)
     return rc;
 }
 
-static int add_event(struct store *s, int64_t id, int64_t now, const char *from, const char *to,
-                     const char *detail)
+int store_add_event(struct store *s, int64_t id, int64_t now, const char *from, const char *to,
+                    const char *detail)
 {
-    sqlite3_stmt *st = stmt(s, ST_INSERT_EVENT);
+    sqlite3_stmt *st = store_stmt(s, ST_INSERT_EVENT);
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, now);
-    bind_text_or_null(st, 3, from);
+    store_bind_text(st, 3, from);
     sqlite3_bind_text(st, 4, to, -1, SQLITE_STATIC);
-    bind_text_or_null(st, 5, detail);
-    if (sqlite3_step(st) != SQLITE_DONE) return fail(s, "INSERT INTO job_events");
+    store_bind_text(st, 5, detail);
+    if (sqlite3_step(st) != SQLITE_DONE) return store_fail(s, "INSERT INTO job_events");
     return 0;
 }
 
 int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, int64_t now,
                       int64_t *ids)
 {
-    tx_begin(s);
+    store_tx_begin(s);
     /* a savepoint: inside a batch, a failed submit undoes only itself */
     bool was_failed = s->failed;
     sqlite3_exec(s->db, "SAVEPOINT submit", NULL, NULL, NULL);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct job_spec *j = &specs[i];
-        sqlite3_stmt *st = stmt(s, ST_INSERT_JOB);
-        bind_text_or_null(st, 1, j->name);
+        sqlite3_stmt *st = store_stmt(s, ST_INSERT_JOB);
+        store_bind_text(st, 1, j->name);
         sqlite3_bind_text(st, 2, j->queue, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, j->priority);
         sqlite3_bind_blob(st, 4, j->argv.data, (int)j->argv.len, SQLITE_STATIC);
-        bind_text_or_null(st, 5, j->command);
+        store_bind_text(st, 5, j->command);
         sqlite3_bind_blob(st, 6, j->env.len ? j->env.data : "", (int)j->env.len, SQLITE_STATIC);
         sqlite3_bind_text(st, 7, j->cwd, -1, SQLITE_STATIC);
         if (j->stdin_len) sqlite3_bind_blob(st, 8, j->stdin_data, (int)j->stdin_len, SQLITE_STATIC);
         if (j->timeout > 0) sqlite3_bind_double(st, 9, j->timeout);
         sqlite3_bind_int(st, 10, j->max_attempts);
         sqlite3_bind_int64(st, 11, now);
-        bind_text_or_null(st, 12, j->idempotency_key);
-        bind_text_or_null(st, 13, j->task);
-        bind_text_or_null(st, 14, j->params);
+        store_bind_text(st, 12, j->idempotency_key);
+        store_bind_text(st, 13, j->task);
+        store_bind_text(st, 14, j->params);
         if (sqlite3_step(st) != SQLITE_DONE) {
-            rc = fail(s, "INSERT INTO jobs");
+            rc = store_fail(s, "INSERT INTO jobs");
             break;
         }
         ids[i] = sqlite3_last_insert_rowid(s->db);
-        rc = add_event(s, ids[i], now, NULL, "queued", "submitted");
+        rc = store_add_event(s, ids[i], now, NULL, "queued", "submitted");
         for (size_t k = 0; k < j->n_after && rc == 0; k++) {
-            st = stmt(s, ST_INSERT_DEP);
+            st = store_stmt(s, ST_INSERT_DEP);
             sqlite3_bind_int64(st, 1, ids[i]);
             sqlite3_bind_int64(st, 2, j->after[k]);
-            if (sqlite3_step(st) != SQLITE_DONE) rc = fail(s, "INSERT INTO job_dependencies");
+            if (sqlite3_step(st) != SQLITE_DONE) rc = store_fail(s, "INSERT INTO job_dependencies");
         }
     }
     if (rc < 0) {
@@ -338,106 +303,21 @@ static int read_job_row(sqlite3_stmt *st, struct job *j)
     return 0;
 }
 
-int store_job_deps(struct store *s, int64_t id, int64_t *culprit, enum job_state *culprit_state)
-{
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st = stmt(s, ST_DEPS);
-    sqlite3_bind_int64(st, 1, id);
-    int rc = DEPS_MET, step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        enum job_state state = JOB_QUEUED;
-        job_state_parse((const char *)sqlite3_column_text(st, 1), &state);
-        if (job_state_terminal(state)) { /* ended, not succeeded: it never runs */
-            *culprit = sqlite3_column_int64(st, 0);
-            *culprit_state = state;
-            rc = DEPS_FAILED;
-            break;
-        }
-        rc = DEPS_PENDING;
-    }
-    if (step != SQLITE_ROW && step != SQLITE_DONE) {
-        rc = fail(s, "SELECT dependencies");
-        read_done(s);
-    }
-    sqlite3_reset(st);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
-}
-
-int store_each_dependent(struct store *s, int64_t id, void (*fn)(void *ctx, int64_t dependent),
-                         void *ctx)
-{
-    /* collected first: fn may write to the store */
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st = stmt(s, ST_DEPENDENTS);
-    sqlite3_bind_int64(st, 1, id);
-    int64_t *ids = NULL;
-    size_t n = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int64_t *grown = realloc(ids, (n + 1) * sizeof *ids);
-        if (!grown) break;
-        ids = grown;
-        ids[n++] = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_reset(st);
-    pthread_mutex_unlock(&s->lock);
-    for (size_t i = 0; i < n; i++)
-        fn(ctx, ids[i]);
-    free(ids);
-    return 0;
-}
-
-int64_t store_idempotent_job(struct store *s, const char *key, int64_t since)
-{
-    tx_begin(s);
-    sqlite3_stmt *st = stmt(s, ST_IDEMPOTENT);
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, since);
-    int step = sqlite3_step(st);
-    int64_t id = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    if (step != SQLITE_ROW && step != SQLITE_DONE) id = fail(s, "SELECT idempotency key");
-    sqlite3_reset(st);
-    if (id == 0) { /* an older job may hold the key: it is free again */
-        st = stmt(s, ST_IDEMPOTENT_EXPIRE);
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE) id = fail(s, "UPDATE idempotency key");
-    }
-    return store_commit(s) < 0 ? -1 : id;
-}
-
-int64_t store_missing_job(struct store *s, const int64_t *ids, size_t n)
-{
-    pthread_mutex_lock(&s->lock);
-    int64_t missing = 0;
-    for (size_t i = 0; i < n && !missing; i++) {
-        sqlite3_stmt *st = stmt(s, ST_EXISTS);
-        sqlite3_bind_int64(st, 1, ids[i]);
-        int step = sqlite3_step(st);
-        if (step == SQLITE_DONE)
-            missing = ids[i];
-        else if (step != SQLITE_ROW)
-            missing = -1;
-        sqlite3_reset(st);
-    }
-    pthread_mutex_unlock(&s->lock);
-    return missing;
-}
-
 int store_get_job(struct store *s, int64_t id, struct job *out, bool with_stdin)
 {
     pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st = stmt(s, ST_GET_JOB);
+    sqlite3_stmt *st = store_stmt(s, ST_GET_JOB);
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE)
         rc = 1;
     else if (rc != SQLITE_ROW)
-        rc = fail(s, "SELECT job");
+        rc = store_fail(s, "SELECT job");
     else
         rc = read_job_row(st, out);
     sqlite3_reset(st);
     if (rc == 0 && with_stdin) {
-        st = stmt(s, ST_GET_STDIN);
+        st = store_stmt(s, ST_GET_STDIN);
         sqlite3_bind_int64(st, 1, id);
         if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) > 0) {
             int n = sqlite3_column_bytes(st, 0);
@@ -471,8 +351,8 @@ int store_list_jobs(struct store *s, const struct store_filter *f, struct job **
     pthread_mutex_lock(&s->lock);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        int rc = fail(s, "preparing the job list");
-        read_done(s);
+        int rc = store_fail(s, "preparing the job list");
+        store_read_done(s);
         pthread_mutex_unlock(&s->lock);
         return rc;
     }
@@ -494,8 +374,8 @@ int store_list_jobs(struct store *s, const struct store_filter *f, struct job **
         int step = sqlite3_step(st);
         if (step == SQLITE_DONE) break;
         if (step != SQLITE_ROW || read_job_row(st, &list[*n]) < 0) {
-            rc = fail(s, "listing jobs");
-            read_done(s);
+            rc = store_fail(s, "listing jobs");
+            store_read_done(s);
             break;
         }
         (*n)++;
@@ -515,8 +395,8 @@ int store_list_jobs(struct store *s, const struct store_filter *f, struct job **
 
 int store_delete_job(struct store *s, int64_t id, enum job_state *state_out)
 {
-    tx_begin(s);
-    sqlite3_stmt *st = stmt(s, ST_STATE_OF);
+    store_tx_begin(s);
+    sqlite3_stmt *st = store_stmt(s, ST_STATE_OF);
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);
     enum job_state state = JOB_QUEUED;
@@ -525,14 +405,14 @@ int store_delete_job(struct store *s, int64_t id, enum job_state *state_out)
     if (rc == SQLITE_DONE)
         rc = 1;
     else if (rc != SQLITE_ROW)
-        rc = fail(s, "SELECT state");
+        rc = store_fail(s, "SELECT state");
     else if (!job_state_terminal(state))
         rc = 2;
     else {
         *state_out = state;
-        st = stmt(s, ST_DELETE);
+        st = store_stmt(s, ST_DELETE);
         sqlite3_bind_int64(st, 1, id);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : fail(s, "DELETE job");
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "DELETE job");
     }
     int crc = store_commit(s);
     return crc < 0 ? -1 : rc;
@@ -540,29 +420,29 @@ int store_delete_job(struct store *s, int64_t id, enum job_state *state_out)
 
 int store_job_running(struct store *s, int64_t id, int worker, int attempt, int64_t now)
 {
-    tx_begin(s);
-    sqlite3_stmt *st = stmt(s, ST_RUNNING);
+    store_tx_begin(s);
+    sqlite3_stmt *st = store_stmt(s, ST_RUNNING);
     sqlite3_bind_int(st, 1, worker);
     sqlite3_bind_int(st, 2, attempt);
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int64(st, 4, id);
     if (sqlite3_step(st) != SQLITE_DONE)
-        fail(s, "UPDATE job to running");
+        store_fail(s, "UPDATE job to running");
     else {
         char detail[64];
         snprintf(detail, sizeof detail, "attempt %d on worker %d", attempt, worker);
-        add_event(s, id, now, "queued", "running", detail);
+        store_add_event(s, id, now, "queued", "running", detail);
     }
     return store_commit(s);
 }
 
 int store_job_reserve(struct store *s, int64_t id, int worker)
 {
-    tx_begin(s);
-    sqlite3_stmt *st = stmt(s, ST_RESERVE);
-    bind_int_or_null(st, 1, worker);
+    store_tx_begin(s);
+    sqlite3_stmt *st = store_stmt(s, ST_RESERVE);
+    store_bind_int(st, 1, worker);
     sqlite3_bind_int64(st, 2, id);
-    if (sqlite3_step(st) != SQLITE_DONE) fail(s, "UPDATE job reservation");
+    if (sqlite3_step(st) != SQLITE_DONE) store_fail(s, "UPDATE job reservation");
     return store_commit(s);
 }
 
@@ -573,50 +453,50 @@ int store_job_unreserve(struct store *s, int64_t id)
 
 int store_job_pid(struct store *s, int64_t id, int64_t pid)
 {
-    tx_begin(s);
-    sqlite3_stmt *st = stmt(s, ST_PID);
+    store_tx_begin(s);
+    sqlite3_stmt *st = store_stmt(s, ST_PID);
     sqlite3_bind_int64(st, 1, pid);
     sqlite3_bind_int64(st, 2, id);
-    if (sqlite3_step(st) != SQLITE_DONE) fail(s, "UPDATE job pid");
+    if (sqlite3_step(st) != SQLITE_DONE) store_fail(s, "UPDATE job pid");
     return store_commit(s);
 }
 
 int store_job_finish(struct store *s, int64_t id, enum job_state from,
                      const struct store_outcome *o, int64_t now)
 {
-    tx_begin(s);
-    sqlite3_stmt *st = stmt(s, ST_FINISH);
+    store_tx_begin(s);
+    sqlite3_stmt *st = store_stmt(s, ST_FINISH);
     sqlite3_bind_text(st, 1, job_state_name(o->state), -1, SQLITE_STATIC);
-    bind_int_or_null(st, 2, o->exit_code);
-    bind_int_or_null(st, 3, o->signal);
-    bind_text_or_null(st, 4, o->error);
+    store_bind_int(st, 2, o->exit_code);
+    store_bind_int(st, 3, o->signal);
+    store_bind_text(st, 4, o->error);
     sqlite3_bind_int64(st, 5, o->stdout_bytes);
     sqlite3_bind_int64(st, 6, o->stderr_bytes);
     sqlite3_bind_int(st, 7, o->truncated);
-    bind_int_or_null(st, 8, o->user_us);
-    bind_int_or_null(st, 9, o->system_us);
-    bind_int_or_null(st, 10, o->maxrss_kb);
+    store_bind_int(st, 8, o->user_us);
+    store_bind_int(st, 9, o->system_us);
+    store_bind_int(st, 10, o->maxrss_kb);
     sqlite3_bind_int64(st, 11, now);
-    bind_int_or_null(st, 12, o->pid > 0 ? o->pid : -1);
+    store_bind_int(st, 12, o->pid > 0 ? o->pid : -1);
     sqlite3_bind_int64(st, 13, id);
     if (sqlite3_step(st) != SQLITE_DONE)
-        fail(s, "UPDATE job to its end");
+        store_fail(s, "UPDATE job to its end");
     else
-        add_event(s, id, now, job_state_name(from), job_state_name(o->state), o->detail);
+        store_add_event(s, id, now, job_state_name(from), job_state_name(o->state), o->detail);
     return store_commit(s);
 }
 
 int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t not_before,
                       const char *detail, int64_t now)
 {
-    tx_begin(s);
-    sqlite3_stmt *st = stmt(s, ST_REQUEUE);
-    bind_int_or_null(st, 1, not_before > 0 ? not_before : -1);
+    store_tx_begin(s);
+    sqlite3_stmt *st = store_stmt(s, ST_REQUEUE);
+    store_bind_int(st, 1, not_before > 0 ? not_before : -1);
     sqlite3_bind_int64(st, 2, id);
     if (sqlite3_step(st) != SQLITE_DONE)
-        fail(s, "UPDATE job to queued");
+        store_fail(s, "UPDATE job to queued");
     else
-        add_event(s, id, now, job_state_name(from), "queued", detail);
+        store_add_event(s, id, now, job_state_name(from), "queued", detail);
     return store_commit(s);
 }
 
@@ -624,19 +504,19 @@ int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int at
                   int *requeued)
 {
     *lost = *requeued = 0;
-    tx_begin(s);
+    store_tx_begin(s);
     sqlite3_stmt *st;
     /* a reserved job may have started just before the crash: count it as an attempt */
     if (sqlite3_exec(s->db,
                      "UPDATE jobs SET attempt = attempt + 1 "
                      "WHERE state = 'queued' AND worker IS NOT NULL",
                      NULL, NULL, NULL) != SQLITE_OK)
-        fail(s, "UPDATE reserved jobs");
+        store_fail(s, "UPDATE reserved jobs");
     if (sqlite3_prepare_v2(s->db,
                            "SELECT id, attempt, max_attempts, state FROM jobs "
                            "WHERE state = 'running' OR (state = 'queued' AND worker IS NOT NULL)",
                            -1, &st, NULL) != SQLITE_OK) {
-        fail(s, "SELECT running jobs");
+        store_fail(s, "SELECT running jobs");
         return store_commit(s);
     }
     struct row {
@@ -695,7 +575,7 @@ int store_each_queued(struct store *s,
                            "SELECT id, priority, not_before FROM jobs WHERE state = 'queued' "
                            "ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK) {
-        rc = fail(s, "SELECT queued jobs");
+        rc = store_fail(s, "SELECT queued jobs");
     } else {
         while (sqlite3_step(st) == SQLITE_ROW) {
             struct row *grown = realloc(rows, (n + 1) * sizeof *rows);
@@ -709,7 +589,7 @@ int store_each_queued(struct store *s,
         }
         sqlite3_finalize(st);
     }
-    read_done(s);
+    store_read_done(s);
     pthread_mutex_unlock(&s->lock);
     /* called after the read: fn may change rows (a job whose dependency failed) */
     for (size_t i = 0; i < n && rc == 0; i++)
@@ -726,7 +606,7 @@ int store_count_states(struct store *s, int64_t counts[JOB_STATE_COUNT])
     int rc = 0;
     if (sqlite3_prepare_v2(s->db, "SELECT state, count(*) FROM jobs GROUP BY state", -1, &st,
                            NULL) != SQLITE_OK) {
-        rc = fail(s, "counting jobs");
+        rc = store_fail(s, "counting jobs");
     } else {
         while (sqlite3_step(st) == SQLITE_ROW) {
             enum job_state state;
@@ -735,7 +615,7 @@ int store_count_states(struct store *s, int64_t counts[JOB_STATE_COUNT])
         }
         sqlite3_finalize(st);
     }
-    read_done(s);
+    store_read_done(s);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }

@@ -1,0 +1,63 @@
+/* store_internal.h: what the files of the store share (server/store.c, the job rows and
+ * transactions; server/store_links.c, dependencies and idempotency keys). Not for
+ * elsewhere: the rest of the server goes through server/store.h. */
+#ifndef SPAWNPOOL_STORE_INTERNAL_H
+#define SPAWNPOOL_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "server/store.h"
+
+#define JOB_COLUMNS                                                                                \
+    "id, name, queue, priority, argv, command, env, cwd, timeout, state, exit_code, signal, "      \
+    "error, pid, worker, attempt, max_attempts, created_at, started_at, finished_at, "             \
+    "stdout_bytes, stderr_bytes, truncated, task, params"
+
+enum stmt_id {
+    ST_INSERT_JOB,
+    ST_INSERT_EVENT,
+    ST_GET_JOB,
+    ST_GET_STDIN,
+    ST_RUNNING,
+    ST_PID,
+    ST_RESERVE,
+    ST_INSERT_DEP,
+    ST_DEPS,
+    ST_DEPENDENTS,
+    ST_EXISTS,
+    ST_IDEMPOTENT,
+    ST_IDEMPOTENT_EXPIRE,
+    ST_FINISH,
+    ST_REQUEUE,
+    ST_STATE_OF,
+    ST_DELETE,
+    ST_COUNT
+};
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[ST_COUNT];
+    pthread_mutex_t lock; /* recursive: a batch nests the accessors' own transactions */
+    int depth;
+    bool tx_open; /* BEGIN was issued in the current batch */
+    bool failed;  /* a statement failed inside the current transaction */
+};
+
+/* Logs a failed statement and marks the transaction failed; returns -1. */
+int store_fail(struct store *s, const char *what);
+/* After a read-only accessor: clears a failure outside a transaction. */
+void store_read_done(struct store *s);
+/* A prepared statement, reset and with its bindings cleared. */
+sqlite3_stmt *store_stmt(struct store *s, enum stmt_id id);
+/* Binds text, or NULL when v is NULL. */
+void store_bind_text(sqlite3_stmt *st, int i, const char *v);
+/* Binds an integer, or NULL when v < 0. */
+void store_bind_int(sqlite3_stmt *st, int i, int64_t v);
+/* store_begin, and BEGIN IMMEDIATE on the first write of the batch. */
+void store_tx_begin(struct store *s);
+/* Records a state transition in job_events. Returns 0 or -1. */
+int store_add_event(struct store *s, int64_t id, int64_t now, const char *from, const char *to,
+                    const char *detail);
+
+#endif
