@@ -64,7 +64,7 @@ void api_job_text(struct text *t, const struct job *j)
     }
     text_add(t, "}", 1);
     if (j->spec.timeout > 0)
-        text_addf(t, ",\"timeout\":%.17g", j->spec.timeout);
+        text_addf(t, ",\"timeout\":%.15g", j->spec.timeout);
     else
         text_add(t, ",\"timeout\":null", 15);
     text_addf(t, ",\"state\":\"%s\"", job_state_name(j->state));

@@ -150,6 +150,11 @@ static enum MHD_Result answer_submit(struct api *a, struct MHD_Connection *c,
     if (p->sub.result != DISPATCH_OK) return submit_refused(a, c, p->sub.result);
     if (!p->many && p->existing[0]) /* the same idempotency key: the first job, 200 */
         return send_job(a, c, p->ids[0], 200, NULL);
+    if (!p->many && p->states[0] != JOB_QUEUED) { /* canceled at once: as stored */
+        char location[64];
+        snprintf(location, sizeof location, "/v1/jobs/%lld", (long long)p->ids[0]);
+        return send_job(a, c, p->ids[0], 201, location);
+    }
     struct text t = {0};
     if (!p->many) {
         char location[64];
@@ -161,8 +166,9 @@ static enum MHD_Result answer_submit(struct api *a, struct MHD_Connection *c,
     text_add(&t, "{\"jobs\":[", 9);
     for (size_t i = 0; i < p->n; i++) {
         if (i) text_add(&t, ",", 1);
-        struct job j;
-        if (p->existing[i] && store_get_job(a->store, p->ids[i], &j, false) == 0) {
+        struct job j; /* an earlier job, or canceled at once: as stored */
+        if ((p->existing[i] || p->states[i] != JOB_QUEUED) &&
+            store_get_job(a->store, p->ids[i], &j, false) == 0) {
             api_job_text(&t, &j);
             job_free(&j);
             continue;
@@ -236,6 +242,17 @@ enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Con
         }
     }
     json_decref(root);
+    for (size_t i = 1; i < n; i++) /* one key names one job: twice in an array is a mistake */
+        for (size_t k = 0; k < i; k++)
+            if (p->specs[i].idempotency_key && p->specs[k].idempotency_key &&
+                strcmp(p->specs[i].idempotency_key, p->specs[k].idempotency_key) == 0) {
+                char field[48];
+                snprintf(field, sizeof field, "[%zu].idempotency_key", i);
+                api_fail(&e, 400, "invalid_argument", field,
+                         "%s repeats the key of job [%zu] in the same array", field, k);
+                api_pending_submit_free(p);
+                return api_send_error(c, &e);
+            }
     if (apply_idempotency_header(c, p, &e) < 0) {
         api_pending_submit_free(p);
         return api_send_error(c, &e);
@@ -577,7 +594,7 @@ enum MHD_Result api_tasks(struct api *a, struct MHD_Connection *c)
         text_addf(&t, ",\"priority\":%lld,\"max_attempts\":%d", (long long)k->priority,
                   k->max_attempts ? k->max_attempts : 1);
         if (k->timeout > 0)
-            text_addf(&t, ",\"timeout\":%.17g}", k->timeout);
+            text_addf(&t, ",\"timeout\":%.15g}", k->timeout);
         else
             text_add(&t, ",\"timeout\":null}", 16);
     }

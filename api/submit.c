@@ -287,15 +287,14 @@ int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, str
         if (parse_field(key, v, cfg, prefix, spec, e) < 0) goto fail;
     }
     char name[64];
-    if (spec->task || spec->params) {
-        if (apply_task(obj, cfg, prefix, spec, e) < 0) goto fail;
-    } else if ((spec->argv.len || spec->command) && !cfg->allow_commands) {
+    if ((spec->argv.len || spec->command) && !cfg->allow_commands) {
         snprintf(name, sizeof name, "%s%s", prefix, spec->command ? "command" : "argv");
         api_fail(e, 403, "forbidden", name,
                  "this server runs task templates only (allow_commands is false): submit "
                  "{\"task\": ..., \"params\": {...}} (GET /v1/tasks lists them)");
         goto fail;
     }
+    if ((spec->task || spec->params) && apply_task(obj, cfg, prefix, spec, e) < 0) goto fail;
     if (spec->argv.len && spec->command) {
         snprintf(name, sizeof name, "%scommand", prefix);
         api_fail(e, 400, "invalid_argument", name, "give either argv or command, not both");

@@ -265,7 +265,9 @@ enum dispatch_result dispatch_cancel_queued(struct dispatch *d, int64_t id, cons
                               .system_us = -1,
                               .maxrss_kb = -1,
                               .detail = error ? error : "terminated before it started"};
-    if (store_job_finish(d->store, id, JOB_QUEUED, &o, clock_wall_ms()) < 0) return DISPATCH_ERROR;
+    int rc = store_job_finish(d->store, id, JOB_QUEUED, &o, clock_wall_ms());
+    if (rc < 0) return DISPATCH_ERROR;
+    if (rc == 1) return DISPATCH_CONFLICT; /* no longer queued: canceled already */
     dispatch_count(d, JOB_QUEUED, JOB_CANCELED);
     dispatch_note_finished(d, id);
     dispatch_release_dependents(d, id, JOB_CANCELED);

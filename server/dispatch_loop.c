@@ -62,6 +62,7 @@ static struct dispatch_submit *store_submits(struct dispatch *d)
             }
         }
         if (sub->result != DISPATCH_OK) continue;
+        store_savepoint(d->store);            /* all of this submit, or none of it */
         for (size_t i = 0; i < sub->n; i++) { /* insert the new ones (one by one if mixed) */
             if (sub->existing[i]) continue;
             size_t n = fresh_only ? sub->n : 1;
@@ -71,6 +72,7 @@ static struct dispatch_submit *store_submits(struct dispatch *d)
             }
             if (fresh_only) break;
         }
+        store_savepoint_end(d->store, sub->result == DISPATCH_OK);
         if (sub->result != DISPATCH_OK) continue;
         for (size_t i = 0; i < sub->n; i++) { /* a dependency that already failed cancels it */
             sub->states[i] = JOB_QUEUED;
@@ -82,9 +84,8 @@ static struct dispatch_submit *store_submits(struct dispatch *d)
                 char why[160];
                 snprintf(why, sizeof why, "dependency %lld ended %s", (long long)culprit,
                          job_state_name(culprit_state));
-                d->stats.jobs[JOB_QUEUED]++; /* counted as submitted first */
+                d->stats.jobs[JOB_QUEUED]++; /* counted as queued first, the cancel moves it */
                 dispatch_cancel_queued(d, sub->ids[i], why);
-                d->stats.jobs[JOB_QUEUED]--; /* answer_submits counts the queued ones */
                 sub->states[i] = JOB_CANCELED;
             }
         }

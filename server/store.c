@@ -32,9 +32,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?",
     [ST_IDEMPOTENT] = "SELECT id FROM jobs WHERE idempotency_key = ? AND created_at >= ?",
     [ST_IDEMPOTENT_EXPIRE] = "UPDATE jobs SET idempotency_key = NULL WHERE idempotency_key = ?",
-    [ST_FINISH] = "UPDATE jobs SET state = ?, exit_code = ?, signal = ?, error = ?, "
-                  "stdout_bytes = ?, stderr_bytes = ?, truncated = ?, user_us = ?, system_us = ?, "
-                  "maxrss_kb = ?, finished_at = ?, pid = coalesce(?, pid) WHERE id = ?",
+    [ST_FINISH] =
+        "UPDATE jobs SET state = ?, exit_code = ?, signal = ?, error = ?, "
+        "stdout_bytes = ?, stderr_bytes = ?, truncated = ?, user_us = ?, system_us = ?, "
+        "maxrss_kb = ?, finished_at = ?, pid = coalesce(?, pid) WHERE id = ? AND state = ?",
     [ST_REQUEUE] = "UPDATE jobs SET state = 'queued', not_before = ?, pid = NULL, worker = NULL "
                    "WHERE id = ?",
     [ST_STATE_OF] = "SELECT state FROM jobs WHERE id = ?",
@@ -479,10 +480,29 @@ int store_job_finish(struct store *s, int64_t id, enum job_state from,
     sqlite3_bind_int64(st, 11, now);
     store_bind_int(st, 12, o->pid > 0 ? o->pid : -1);
     sqlite3_bind_int64(st, 13, id);
+    sqlite3_bind_text(st, 14, job_state_name(from), -1, SQLITE_STATIC);
+    int changed = 0;
     if (sqlite3_step(st) != SQLITE_DONE)
         store_fail(s, "UPDATE job to its end");
-    else
+    else if ((changed = sqlite3_changes(s->db)) > 0)
         store_add_event(s, id, now, job_state_name(from), job_state_name(o->state), o->detail);
+    int rc = store_commit(s);
+    return rc < 0 ? -1 : changed > 0 ? 0 : 1;
+}
+
+void store_savepoint(struct store *s)
+{
+    store_tx_begin(s);
+    sqlite3_exec(s->db, "SAVEPOINT request", NULL, NULL, NULL);
+}
+
+int store_savepoint_end(struct store *s, bool keep)
+{
+    if (!keep) {
+        sqlite3_exec(s->db, "ROLLBACK TO request", NULL, NULL, NULL);
+        s->failed = false; /* what failed is undone; the batch goes on */
+    }
+    sqlite3_exec(s->db, "RELEASE request", NULL, NULL, NULL);
     return store_commit(s);
 }
 

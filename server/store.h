@@ -21,6 +21,10 @@ int store_set_durability(struct store *s, bool full);
 /* Closes the database; statements are finalized. */
 void store_close(struct store *s);
 
+/* A savepoint inside the batch around one request: store_savepoint_end(s, false) undoes
+ * everything since (and forgets the failure); true keeps it. Returns as store_commit. */
+void store_savepoint(struct store *s);
+int store_savepoint_end(struct store *s, bool keep);
 /* Starts (or nests into) a transaction and holds the store's lock until store_commit. */
 void store_begin(struct store *s);
 /* Ends one level; the outermost commits. Returns 0, or -1 if the commit failed
@@ -87,7 +91,8 @@ struct store_outcome {
     int64_t user_us, system_us, maxrss_kb; /* -1: unknown */
     const char *detail;                    /* for the event row */
 };
-/* Records the transition from `from` to a terminal state. Returns 0 or -1. */
+/* Records the transition from `from` to a terminal state. Returns 0, 1 if the job was not
+ * in state `from` (nothing written), or -1. */
 int store_job_finish(struct store *s, int64_t id, enum job_state from,
                      const struct store_outcome *o, int64_t now);
 /* Puts a job back in the queue (retry), not to start before not_before (wall ms). */

@@ -57,6 +57,7 @@ int store_each_dependent(struct store *s, int64_t id, void (*fn)(void *ctx, int6
 int64_t store_idempotent_job(struct store *s, const char *key, int64_t since)
 {
     store_tx_begin(s);
+    bool was_failed = s->failed; /* a failure here is this submit's, not the batch's */
     sqlite3_stmt *st = store_stmt(s, ST_IDEMPOTENT);
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, since);
@@ -69,6 +70,7 @@ int64_t store_idempotent_job(struct store *s, const char *key, int64_t since)
         sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE) id = store_fail(s, "UPDATE idempotency key");
     }
+    if (id < 0) s->failed = was_failed;
     return store_commit(s) < 0 ? -1 : id;
 }
 

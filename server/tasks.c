@@ -173,11 +173,17 @@ int tasks_expand(const struct task_template *t, json_t *params, struct job_spec 
             else if (json_is_integer(pv))
                 fprintf(f, "%lld", (long long)json_integer_value(pv));
             else
-                fprintf(f, "%.17g", json_real_value(pv));
+                fprintf(f, "%.15g", json_real_value(pv));
             p = name + nlen + 1;
         }
         fputs(p, f);
         fclose(f);
+        if (out && a == t->argv.data && len == 0) { /* the program itself came out empty */
+            free(out);
+            snprintf(bad, badlen, "%s", t->n_params ? t->params[0] : "");
+            snprintf(err, errlen, "task %s: the program (argv[0]) would be empty", t->name);
+            return -1;
+        }
         int rc = out ? strblob_add(&spec->argv, out, len) : -1;
         free(out);
         if (rc < 0) return -1;

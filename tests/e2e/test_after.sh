@@ -29,7 +29,10 @@ eq "and its own dependent too" "$(jq -c '[.state,.error]' <<<"$J")" "[\"canceled
 # submitted after its dependency already failed: canceled at once
 req POST /v1/jobs "{\"argv\":[\"true\"],\"after\":[$F]}"
 eq "201 even so" "$STATUS" 201
-eq "canceled at once" "$(jq -r .state <<<"$BODY")" canceled
+eq "canceled at once, saying why" "$(jq -c '[.state,.error]' <<<"$BODY")" "[\"canceled\",\"dependency $F ended failed\"]"
+req POST /v1/jobs "[{\"argv\":[\"true\"],\"after\":[$F]},{\"argv\":[\"true\"],\"after\":[$F]}]"
+eq "in an array too" "$(jq -c '[.jobs[].state]' <<<"$BODY")" '["canceled","canceled"]'
+eq "the queued count stays right" "$(curl -s "$BASE/healthz" | jq .jobs.queued)" 0
 
 # dependencies must exist when submitted: no cycle can be made
 expect_error 400 invalid_argument after POST /v1/jobs '{"argv":["true"],"after":[987654]}'
@@ -76,4 +79,16 @@ eq "dependency finished in the drain" "$(sqlite3 "$DB" "SELECT state FROM jobs W
 eq "dependent still queued" "$(sqlite3 "$DB" "SELECT state FROM jobs WHERE id = $Y")" queued
 sp_start
 eq "dependent ran after the restart" "$(wait_job "$Y" | jq -r .state)" succeeded
+
+# a chain whose head is lost in a crash: each dependent is canceled once, at the restart
+submit '{"argv":["sleep","30"]}'; HEAD=$ID
+submit "{\"argv\":[\"true\"],\"after\":[$HEAD]}"; MID=$ID
+submit "{\"argv\":[\"true\"],\"after\":[$MID]}"; TAIL=$ID
+wait_for 5 state_is "$HEAD" running || fail "never ran"
+sp_kill9
+sp_start
+eq "head lost" "$(job_field "$HEAD" .state)" lost
+eq "tail canceled through the chain" "$(job_field "$TAIL" .error)" "dependency $MID ended canceled"
+eq "one event per transition" "$(sqlite3 "$DB" "SELECT group_concat(to_state, ',') FROM job_events WHERE job_id = $TAIL")" "queued,canceled"
+eq "counts after the restart" "$(curl -s "$BASE/healthz" | jq .jobs.queued)" 0
 sp_stop

@@ -41,6 +41,9 @@ eq "header on an array: 400" "$STATUS $(jq -r .error.field "$T/body")" "400 Idem
 post_key k5 '{"argv":["true"],"idempotency_key":"k6"}'
 eq "header and field differ: 400" "$STATUS $(jq -r .error.field <<<"$BODY")" "400 idempotency_key"
 expect_error 400 invalid_argument idempotency_key POST /v1/jobs '{"argv":["true"],"idempotency_key":""}'
+BEFORE=$(count)
+expect_error 400 invalid_argument "[2].idempotency_key" POST /v1/jobs '[{"argv":["true"],"idempotency_key":"k2"},{"argv":["true"],"idempotency_key":"k8"},{"argv":["true"],"idempotency_key":"k8"}]'
+eq "nothing of it stored" "$(count)" "$BEFORE"
 
 # concurrent retries with one key: one job
 BEFORE=$(count)

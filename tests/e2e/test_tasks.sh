@@ -9,7 +9,8 @@ cat >"$T/config.json" <<'JSON'
   "tasks": {
     "greet": {"argv": ["/bin/sh", "-c", "echo \"$GREETING $0 from $1\"", "{who}", "{place}"],
               "queue": "greetings", "timeout": 30, "env": {"GREETING": "hello"}, "max_attempts": 2},
-    "flag": {"argv": ["echo", "--value={v}", "{v}"]}
+    "flag": {"argv": ["echo", "--value={v}", "{v}"]},
+    "prog": {"argv": ["{p}", "x"]}
   }
 }
 JSON
@@ -17,7 +18,7 @@ sp_start --config "$T/config.json"
 
 expect 200 GET /v1/tasks
 eq "templates listed" "$(jq -c '[.tasks[] | {name, params}]' <<<"$BODY")" \
-    '[{"name":"greet","params":["who","place"]},{"name":"flag","params":["v"]}]'
+    '[{"name":"greet","params":["who","place"]},{"name":"flag","params":["v"]},{"name":"prog","params":["p"]}]'
 eq "commands allowed by default" "$(jq -r .allow_commands <<<"$BODY")" true
 
 req POST /v1/jobs '{"task":"greet","params":{"who":"ann; rm -rf /tmp/x $(id)","place":"x y"}}'
@@ -36,6 +37,9 @@ ID=$(jq -r .id <<<"$BODY")
 wait_job "$ID" >/dev/null
 eq "the submitter's env beats the template's" "$(curl -s "$BASE/v1/jobs/$ID/output")" "hey a from b"
 
+req POST /v1/jobs '{"task":"flag","params":{"v":0.1}}'
+eq "a decimal param reads as written" "$(jq -c .argv <<<"$BODY")" '["echo","--value=0.1","0.1"]'
+expect_error 400 invalid_argument params.p POST /v1/jobs '{"task":"prog","params":{"p":""}}'
 expect_error 400 invalid_argument params.place POST /v1/jobs '{"task":"greet","params":{"who":"a"}}'
 expect_error 400 invalid_argument params.zzz POST /v1/jobs '{"task":"flag","params":{"v":1,"zzz":2}}'
 expect_error 400 invalid_argument params.v POST /v1/jobs '{"task":"flag","params":{"v":[1]}}'
@@ -52,6 +56,7 @@ JSON
 sp_start --config "$T/strict.json"
 expect_error 403 forbidden argv POST /v1/jobs '{"argv":["id"]}'
 expect_error 403 forbidden command POST /v1/jobs '{"command":"id"}'
+expect_error 403 forbidden argv POST /v1/jobs '{"task":"flag","params":{"v":1},"argv":["id"]}'
 req POST /v1/jobs '{"task":"flag","params":{"v":"ok"}}'
 eq "a template still runs" "$STATUS" 201
 eq "allow_commands shown" "$(curl -s "$BASE/v1/tasks" | jq -r .allow_commands)" false
