@@ -109,6 +109,10 @@ enum MHD_Result api_jobs_terminate(struct api *a, struct request *r, struct MHD_
 enum MHD_Result api_jobs_delete(struct api *a, struct MHD_Connection *c, int64_t id);
 enum MHD_Result api_workers(struct api *a, struct MHD_Connection *c);
 enum MHD_Result api_tasks(struct api *a, struct MHD_Connection *c);
+/* api/queues_api.c */
+enum MHD_Result api_queues_list(struct api *a, struct MHD_Connection *c);
+enum MHD_Result api_queues_patch(struct api *a, struct request *r, struct MHD_Connection *c,
+                                 const char *name);
 enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c);
 /* api/metrics.c: Prometheus text exposition. */
 enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c);

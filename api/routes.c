@@ -61,6 +61,11 @@ enum MHD_Result api_route(struct api *a, struct request *r, struct MHD_Connectio
         if (is(method, "POST")) return api_jobs_submit(a, r, c);
         return api_send_not_allowed(c, "GET, POST");
     }
+    if (strcmp(url, "/v1/queues") == 0)
+        return is(method, "GET") ? api_queues_list(a, c) : api_send_not_allowed(c, "GET");
+    if (strncmp(url, "/v1/queues/", 11) == 0)
+        return strcmp(method, "PATCH") == 0 ? api_queues_patch(a, r, c, url + 11)
+                                            : api_send_not_allowed(c, "PATCH");
     if (strcmp(url, "/v1/tasks") == 0)
         return is(method, "GET") ? api_tasks(a, c) : api_send_not_allowed(c, "GET");
     if (strcmp(url, "/v1/workers") == 0)

@@ -191,6 +191,47 @@ static const struct option_def *find_flag(const char *name, size_t len)
     return NULL;
 }
 
+/* "queues": {"name": {"concurrency": n | null, "paused": bool}}: initial settings (a
+ * PATCH /v1/queues later is saved and wins). */
+static int load_queues(struct config *cfg, json_t *value, const char *source, char *err,
+                       size_t errlen)
+{
+    if (!json_is_object(value)) {
+        snprintf(err, errlen, "%s: queues must be an object of queue settings", source);
+        return -1;
+    }
+    cfg->queues = calloc(json_object_size(value) + 1, sizeof *cfg->queues);
+    if (!cfg->queues) return -1;
+    const char *name;
+    json_t *q;
+    json_object_foreach(value, name, q)
+    {
+        struct queue_decl *d = &cfg->queues[cfg->n_queues++];
+        snprintf(d->name, sizeof d->name, "%s", name);
+        d->concurrency = -1;
+        json_t *c = json_object_get(q, "concurrency"), *p = json_object_get(q, "paused");
+        bool ok = json_is_object(q) && strlen(name) > 0 && strlen(name) <= 64 &&
+                  json_object_size(q) == (size_t)(c != NULL) + (size_t)(p != NULL);
+        if (ok && c && !json_is_null(c)) {
+            ok = json_is_integer(c) && json_integer_value(c) >= 1 &&
+                 json_integer_value(c) <= 1000000;
+            if (ok) d->concurrency = (int)json_integer_value(c);
+        }
+        if (ok && p) {
+            ok = json_is_boolean(p);
+            d->paused = json_is_true(p);
+        }
+        if (!ok) {
+            snprintf(err, errlen,
+                     "%s: queue '%s' must be {\"concurrency\": n >= 1 or null, \"paused\": "
+                     "true|false}",
+                     source, name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int load_file(struct config *cfg, const char *path, char *err, size_t errlen)
 {
     json_error_t jerr;
@@ -215,6 +256,13 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
             char why[400];
             if (tasks_load(&cfg->tasks, value, why, sizeof why) < 0) {
                 snprintf(err, errlen, "%s: %s", source, why);
+                json_decref(root);
+                return -1;
+            }
+            continue;
+        }
+        if (strcmp(key, "queues") == 0) {
+            if (load_queues(cfg, value, source, err, errlen) < 0) {
                 json_decref(root);
                 return -1;
             }
@@ -291,6 +339,9 @@ static int absolutize(char *path, char *err, size_t errlen, const char *what)
 void config_free(struct config *cfg)
 {
     tasks_free(&cfg->tasks);
+    free(cfg->queues);
+    cfg->queues = NULL;
+    cfg->n_queues = 0;
 }
 
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen)

@@ -31,7 +31,13 @@ struct config {
     double retry_backoff;   /* seconds before the first retry; doubles per attempt */
     double retry_backoff_max;
     struct task_set tasks; /* templates from the config file's "tasks" */
-    bool allow_commands;   /* false: only templates run (argv/command get 403) */
+    struct queue_decl {    /* queues declared in the config file's "queues" */
+        char name[72];
+        int concurrency; /* -1: no limit */
+        bool paused;
+    } * queues;
+    size_t n_queues;
+    bool allow_commands; /* false: only templates run (argv/command get 403) */
 };
 
 /* Fills cfg from defaults, the config file, the environment and argv (the words after

@@ -68,6 +68,15 @@ void dispatch_queue_job(void *ctx, int64_t id, int64_t priority, int64_t not_bef
     }
 }
 
+static void load_queue_setting(void *ctx, const char *name, int concurrency, bool paused)
+{
+    struct dispatch *d = ctx;
+    int qi = dispatch_qstate(d, name);
+    if (qi < 0) return;
+    d->queues[qi].concurrency = concurrency;
+    d->queues[qi].paused = paused;
+}
+
 /* A queued job found at start: it waits for its dependencies, is canceled by one that
  * failed while the server was down, or is queued. */
 static void load_at_start(void *ctx, int64_t id, int64_t priority, int64_t not_before)
@@ -110,7 +119,15 @@ struct dispatch *dispatch_create(const struct config *cfg, struct store *store, 
     d->running = calloc((size_t)pool->count, sizeof *d->running);
     d->next = calloc((size_t)pool->count, sizeof *d->next);
     memcpy(d->stats.latency_bounds, latency_bounds, sizeof latency_bounds);
-    if (!d->running || !d->next || store_each_queued(store, load_at_start, d) < 0 ||
+    dispatch_qstate(d, "default");
+    for (size_t i = 0; i < cfg->n_queues; i++) { /* declared in the config */
+        int qi = dispatch_qstate(d, cfg->queues[i].name);
+        if (qi < 0) continue;
+        d->queues[qi].concurrency = cfg->queues[i].concurrency;
+        d->queues[qi].paused = cfg->queues[i].paused;
+    }
+    if (!d->running || !d->next || store_each_queue_setting(store, load_queue_setting, d) < 0 ||
+        store_each_queued(store, load_at_start, d) < 0 ||
         store_count_states(store, d->stats.jobs) < 0) {
         dispatch_destroy(d);
         return NULL;
@@ -118,6 +135,83 @@ struct dispatch *dispatch_create(const struct config *cfg, struct store *store, 
     for (int i = 0; i < pool->count; i++)
         if (pool->slots[i].fd >= 0) dispatch_watch_slot(d, i);
     return d;
+}
+
+int dispatch_qstate(struct dispatch *d, const char *name)
+{
+    for (int i = 0; i < d->n_queues; i++)
+        if (strcmp(d->queues[i].name, name) == 0) return i;
+    struct qstate *grown = realloc(d->queues, (size_t)(d->n_queues + 1) * sizeof *grown);
+    if (!grown) return -1;
+    d->queues = grown;
+    struct qstate *q = &d->queues[d->n_queues];
+    memset(q, 0, sizeof *q);
+    snprintf(q->name, sizeof q->name, "%s", name);
+    q->concurrency = -1;
+    return d->n_queues++;
+}
+
+bool dispatch_queue_open(struct dispatch *d, int qi)
+{
+    if (qi < 0) return true;
+    const struct qstate *q = &d->queues[qi];
+    return !q->paused && (q->concurrency < 0 || q->running < q->concurrency);
+}
+
+/* Puts a queue's parked jobs back in the main queue, as far as it is open. */
+static void queue_unpark(struct dispatch *d, int qi)
+{
+    struct qstate *q = &d->queues[qi];
+    struct queue_entry e;
+    int room = q->concurrency < 0 ? INT32_MAX : q->concurrency - q->running;
+    while (!q->paused && room-- > 0 && queue_pop(&q->parked, &e))
+        queue_push_since(&d->queue, e.priority, e.id, e.since_us);
+}
+
+void dispatch_queue_done(struct dispatch *d, int qi)
+{
+    if (qi < 0 || qi >= d->n_queues) return;
+    if (d->queues[qi].running > 0) d->queues[qi].running--;
+    queue_unpark(d, qi);
+}
+
+enum dispatch_result dispatch_queue_set(struct dispatch *d, const char *name, int concurrency,
+                                        bool set_concurrency, int paused,
+                                        struct dispatch_queue_info *out)
+{
+    pthread_mutex_lock(&d->lock);
+    int qi = dispatch_qstate(d, name);
+    enum dispatch_result rc = DISPATCH_ERROR;
+    if (qi >= 0) {
+        struct qstate *q = &d->queues[qi];
+        if (set_concurrency) q->concurrency = concurrency;
+        if (paused >= 0) q->paused = paused;
+        if (store_queue_save(d->store, q->name, q->concurrency, q->paused) == 0) {
+            rc = DISPATCH_OK;
+            queue_unpark(d, qi);
+            dispatch_wake(d);
+        }
+        out->concurrency = q->concurrency;
+        out->paused = q->paused;
+        out->running = q->running;
+    }
+    pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+size_t dispatch_queue_list(struct dispatch *d, struct dispatch_queue_info *out, size_t max)
+{
+    pthread_mutex_lock(&d->lock);
+    size_t n = 0;
+    for (int i = 0; i < d->n_queues && n < max; i++) {
+        snprintf(out[n].name, sizeof out[n].name, "%s", d->queues[i].name);
+        out[n].concurrency = d->queues[i].concurrency;
+        out[n].paused = d->queues[i].paused;
+        out[n].running = d->queues[i].running;
+        n++;
+    }
+    pthread_mutex_unlock(&d->lock);
+    return n;
 }
 
 void dispatch_destroy(struct dispatch *d)
@@ -128,6 +222,9 @@ void dispatch_destroy(struct dispatch *d)
     free(d->delayed);
     free(d->running);
     free(d->next);
+    for (int i = 0; i < d->n_queues; i++)
+        queue_free(&d->queues[i].parked);
+    free(d->queues);
     free(d->finished);
     proto_buf_free(&d->payload);
     pthread_mutex_destroy(&d->lock);
@@ -329,7 +426,9 @@ enum dispatch_result dispatch_terminate(struct dispatch *d, int64_t id, int sig,
         pool_send_kill(&d->pool->slots[slot], id, SIGKILL, 0);
         dispatch_flush_slot(d, slot);
         bool was_cur = r == &d->running[slot];
+        int qi = r->q;
         memset(r, 0, sizeof *r);
+        dispatch_queue_done(d, qi);
         if (was_cur)
             dispatch_promote_held(d, slot);
         else

@@ -72,6 +72,21 @@ int64_t dispatch_running_pid(struct dispatch *d, int64_t id);
 void dispatch_output_path(const struct dispatch *d, int64_t id, const char *stream, char *out,
                           size_t n);
 
+/* A named queue's settings as the dispatcher holds them. */
+struct dispatch_queue_info {
+    char name[72];
+    int concurrency; /* -1: no limit */
+    bool paused;
+    int running; /* its jobs on workers now */
+};
+/* Changes queue name (made if new): concurrency if set_concurrency (-1: no limit), paused if
+ * paused >= 0; persists it; writes the result. Returns OK or ERROR. */
+enum dispatch_result dispatch_queue_set(struct dispatch *d, const char *name, int concurrency,
+                                        bool set_concurrency, int paused,
+                                        struct dispatch_queue_info *out);
+/* Copies the queues known to the dispatcher (up to max); returns how many. */
+size_t dispatch_queue_list(struct dispatch *d, struct dispatch_queue_info *out, size_t max);
+
 /* One worker as GET /v1/workers shows it. */
 struct dispatch_worker_info {
     int index;

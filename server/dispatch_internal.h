@@ -30,6 +30,17 @@ struct running {
     bool terminate;   /* a terminate request reached it */
     bool shutdown;    /* ... sent by the server's drain */
     bool withdrawing; /* asked back (not started) so an idle worker can take it */
+    int q;            /* index of its queue in d->queues */
+};
+
+/* A named queue (multiprocessing's Queue): pause and concurrency, and the jobs it holds
+ * back while paused or full, kept apart so they never block other queues' jobs. */
+struct qstate {
+    char name[72];
+    int concurrency; /* jobs of it on workers at most, -1: no limit */
+    bool paused;     /* starts nothing, takes submits */
+    int running;     /* its jobs on workers (running or held) */
+    struct queue parked;
 };
 
 struct dispatch {
@@ -57,8 +68,17 @@ struct dispatch {
     struct dispatch_stats stats;
     double recent[DISPATCH_RECENT]; /* the last dispatch latencies (a ring), seconds */
     int recent_next, recent_n;
+    struct qstate *queues; /* named queues seen so far (never shrinks: indexes stay) */
+    int n_queues;
 };
 
+/* The state of queue name, made (open, no limit) if new; its index, or -1 on ENOMEM. */
+int dispatch_qstate(struct dispatch *d, const char *name);
+/* True if queue qi may start another job now. */
+bool dispatch_queue_open(struct dispatch *d, int qi);
+/* A job of queue qi left its worker: one fewer on workers, and its parked jobs come back
+ * when it is open again. */
+void dispatch_queue_done(struct dispatch *d, int qi);
 /* Watches a worker slot's channel in the main loop's epoll. */
 void dispatch_watch_slot(struct dispatch *d, int index);
 /* Sends what is queued for a slot; if the socket is full, waits for EPOLLOUT. */

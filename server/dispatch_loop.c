@@ -169,7 +169,9 @@ static void job_unstarted(struct dispatch *d, struct running *r)
         store_job_unreserve(d->store, r->id);
         queue_push_since(&d->queue, r->priority, r->id, r->since_us);
     }
+    int qi = r->q;
     memset(r, 0, sizeof *r);
+    dispatch_queue_done(d, qi);
 }
 
 /* The worker started the slot's current job at start_us (monotonic µs, 0: unknown): the
@@ -225,6 +227,7 @@ static void job_ended(struct dispatch *d, int slot, const struct store_outcome *
         dispatch_note_finished(d, id);
         dispatch_release_dependents(d, id, o->state);
     }
+    dispatch_queue_done(d, r->q);
     dispatch_promote_held(d, slot);
 }
 
@@ -470,17 +473,25 @@ static int64_t release_delayed(struct dispatch *d, int64_t now)
 static void assign(struct dispatch *d, int slot, struct running *r)
 {
     struct queue_entry e;
-    if (!queue_pop(&d->queue, &e)) return;
     struct job j;
-    int rc = store_get_job(d->store, e.id, &j, true);
-    if (rc != 0) {
-        log_error("job %lld is queued but cannot be read: skipped", (long long)e.id);
-        return;
-    }
-    if (j.state != JOB_QUEUED || j.worker >= 0) { /* stale entry (or already with a worker) */
+    int qi;
+    for (;;) { /* the best job whose queue may start one; others are parked, not in the way */
+        if (!queue_pop(&d->queue, &e)) return;
+        int rc = store_get_job(d->store, e.id, &j, true);
+        if (rc != 0) {
+            log_error("job %lld is queued but cannot be read: skipped", (long long)e.id);
+            continue;
+        }
+        if (j.state != JOB_QUEUED || j.worker >= 0) { /* stale entry (or already with a worker) */
+            job_free(&j);
+            continue;
+        }
+        qi = dispatch_qstate(d, j.spec.queue);
+        if (dispatch_queue_open(d, qi)) break;
+        queue_push_since(&d->queues[qi].parked, e.priority, e.id, e.since_us);
         job_free(&j);
-        return;
     }
+    if (qi >= 0) d->queues[qi].running++;
     char out_path[PATH_MAX + 32], err_path[PATH_MAX + 32];
     dispatch_output_path(d, j.id, "stdout", out_path, sizeof out_path);
     dispatch_output_path(d, j.id, "stderr", err_path, sizeof err_path);
@@ -508,7 +519,8 @@ static void assign(struct dispatch *d, int slot, struct running *r)
                           .attempt = j.attempt + 1,
                           .priority = j.spec.priority,
                           .max_attempts = j.spec.max_attempts,
-                          .since_us = e.since_us ? e.since_us : clock_mono_us()};
+                          .since_us = e.since_us ? e.since_us : clock_mono_us(),
+                          .q = qi};
     if (r == &d->running[slot]) {
         s->state = SLOT_BUSY;
         s->job_id = j.id;

@@ -108,6 +108,16 @@ int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int at
 int store_each_queued(struct store *s,
                       void (*fn)(void *ctx, int64_t id, int64_t priority, int64_t not_before),
                       void *ctx);
+/* Saves a queue's settings (concurrency -1: no limit). Returns 0 or -1. */
+int store_queue_save(struct store *s, const char *name, int concurrency, bool paused);
+/* Calls fn for every saved queue setting. Returns 0 or -1. */
+int store_each_queue_setting(struct store *s,
+                             void (*fn)(void *ctx, const char *name, int concurrency, bool paused),
+                             void *ctx);
+/* Counts queued and running jobs of every queue that has some: fn(name, queued, running). */
+int store_queue_counts(struct store *s,
+                       void (*fn)(void *ctx, const char *name, int64_t queued, int64_t running),
+                       void *ctx);
 /* Counts jobs per state into counts. Returns 0 or -1. */
 int store_count_states(struct store *s, int64_t counts[JOB_STATE_COUNT]);
 /* Counts the events recorded for a job (for tests and audits); -1 on error. */

@@ -1,5 +1,5 @@
-/* store_links: the rows that tie jobs together: dependencies ("after") and idempotency
- * keys. */
+/* store_links: the rows that tie jobs together or configure them: dependencies ("after"),
+ * idempotency keys, queue settings. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,4 +90,69 @@ int64_t store_missing_job(struct store *s, const int64_t *ids, size_t n)
     }
     pthread_mutex_unlock(&s->lock);
     return missing;
+}
+
+int store_queue_save(struct store *s, const char *name, int concurrency, bool paused)
+{
+    store_tx_begin(s);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO queues (name, concurrency, paused) VALUES (?, ?, ?) "
+                           "ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency, "
+                           "paused = excluded.paused",
+                           -1, &st, NULL) != SQLITE_OK) {
+        store_fail(s, "preparing the queue update");
+    } else {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        store_bind_int(st, 2, concurrency);
+        sqlite3_bind_int(st, 3, paused);
+        if (sqlite3_step(st) != SQLITE_DONE) store_fail(s, "INSERT INTO queues");
+        sqlite3_finalize(st);
+    }
+    return store_commit(s);
+}
+
+int store_each_queue_setting(struct store *s,
+                             void (*fn)(void *ctx, const char *name, int concurrency, bool paused),
+                             void *ctx)
+{
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st;
+    int rc = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT name, concurrency, paused FROM queues ORDER BY name", -1,
+                           &st, NULL) != SQLITE_OK) {
+        rc = store_fail(s, "SELECT queues");
+    } else {
+        while (sqlite3_step(st) == SQLITE_ROW)
+            fn(ctx, (const char *)sqlite3_column_text(st, 0),
+               sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 1),
+               sqlite3_column_int(st, 2) != 0);
+        sqlite3_finalize(st);
+    }
+    store_read_done(s);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int store_queue_counts(struct store *s,
+                       void (*fn)(void *ctx, const char *name, int64_t queued, int64_t running),
+                       void *ctx)
+{
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st;
+    int rc = 0;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT queue, sum(state = 'queued'), sum(state = 'running') FROM jobs "
+                           "WHERE state IN ('queued', 'running') GROUP BY queue ORDER BY queue",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = store_fail(s, "counting queues");
+    } else {
+        while (sqlite3_step(st) == SQLITE_ROW)
+            fn(ctx, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1),
+               sqlite3_column_int64(st, 2));
+        sqlite3_finalize(st);
+    }
+    store_read_done(s);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
 }

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Named queues (multiprocessing's Queue): concurrency limits and pause, without blocking
+# other queues; settings from the config or PATCH, kept across restarts.
+source "$(dirname "$0")/lib.sh"
+echo '{"queues": {"batch": {"concurrency": 1}}}' >"$T/config.json"
+WORKERS=3
+sp_start --config "$T/config.json"
+DB="$T/data/spawnpool.db"
+
+# concurrency 1: never two at once; a job of another queue is not held up behind them
+req POST /v1/jobs '[{"argv":["sleep","0.3"],"queue":"batch"},{"argv":["sleep","0.3"],"queue":"batch"},{"argv":["sleep","0.3"],"queue":"batch"}]'
+IDS=$(jq -r '[.jobs[].id] | join(",")' <<<"$BODY")
+submit '{"argv":["true"]}'; OTHER=$ID
+eq "another queue's job runs meanwhile" "$(wait_job "$OTHER" 5 | jq -r .state)" succeeded
+check "while batch jobs still wait" test "$(sqlite3 "$DB" "SELECT count(*) FROM jobs WHERE id IN ($IDS) AND state != 'succeeded'")" -ge 1
+expect 200 GET /v1/queues
+check "queues listed with their settings" jq -e '.queues[] | select(.name == "batch") | .concurrency == 1 and .paused == false' <<<"$BODY"
+curl -s "$BASE/v1/jobs/wait?ids=$IDS&timeout=20" >/dev/null
+OVERLAPS=$(sqlite3 "$DB" "SELECT count(*) FROM jobs a JOIN jobs b ON a.id < b.id WHERE a.id IN ($IDS) AND b.id IN ($IDS) AND a.started_at < b.finished_at AND b.started_at < a.finished_at")
+eq "concurrency 1: no two batch jobs overlapped" "$OVERLAPS" 0
+
+# pause: starts nothing, still takes submits; resume: they run
+expect 200 PATCH /v1/queues/slow '{"paused":true}'
+eq "paused" "$(jq -c '[.name,.paused,.concurrency]' <<<"$BODY")" '["slow",true,null]'
+submit '{"argv":["true"],"queue":"slow"}'; HELD=$ID
+submit '{"argv":["true"]}'; FREE=$ID
+eq "other queues run" "$(wait_job "$FREE" 5 | jq -r .state)" succeeded
+eq "the paused queue's job waits" "$(curl -s "$BASE/v1/jobs/$HELD/wait?timeout=0.5" | jq -r .state)" queued
+eq "listed as queued there" "$(curl -s "$BASE/v1/queues" | jq '.queues[] | select(.name == "slow") | .queued')" 1
+expect 200 PATCH /v1/queues/slow '{"paused":false}'
+eq "resumed: it runs" "$(wait_job "$HELD" 5 | jq -r .state)" succeeded
+
+# settings are saved: a restart keeps them (and the PATCH beats the config)
+expect 200 PATCH /v1/queues/batch '{"concurrency":2}'
+expect 200 PATCH /v1/queues/slow '{"paused":true}'
+sp_stop
+sp_start --config "$T/config.json"
+expect 200 GET /v1/queues
+eq "batch concurrency kept" "$(jq '.queues[] | select(.name == "batch") | .concurrency' <<<"$BODY")" 2
+eq "slow still paused" "$(jq '.queues[] | select(.name == "slow") | .paused' <<<"$BODY")" true
+expect 200 PATCH /v1/queues/batch '{"concurrency":null}'
+eq "null: no limit" "$(jq -r .concurrency <<<"$BODY")" null
+
+# bad input
+expect_error 400 invalid_argument concurrency PATCH /v1/queues/batch '{"concurrency":0}'
+expect_error 400 invalid_argument paused PATCH /v1/queues/batch '{"paused":"yes"}'
+expect_error 400 invalid_argument limit PATCH /v1/queues/batch '{"limit":1}'
+expect_error 400 invalid_argument - PATCH /v1/queues/batch '{}'
+expect_error 400 invalid_argument name PATCH '/v1/queues/a%20b' '{"paused":true}'
+expect_error 405 method_not_allowed - GET /v1/queues/batch
+expect_error 405 method_not_allowed - POST /v1/queues '{}'
+sp_stop
