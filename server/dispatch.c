@@ -85,7 +85,10 @@ static void load_at_start(void *ctx, int64_t id, int64_t priority, int64_t not_b
     int64_t culprit;
     enum job_state culprit_state;
     int deps = store_job_deps(d->store, id, &culprit, &culprit_state);
-    if (deps == DEPS_PENDING) return; /* released when they end */
+    if (deps == DEPS_PENDING) { /* released when they end */
+        d->any_after = true;
+        return;
+    }
     if (deps == DEPS_FAILED) {        /* (the state counters are read from the store after this) */
         char why[160];
         snprintf(why, sizeof why, "dependency %lld ended %s", (long long)culprit,
@@ -401,6 +404,7 @@ static void release_one(void *ctx, int64_t dependent)
 
 void dispatch_release_dependents(struct dispatch *d, int64_t id, enum job_state state)
 {
+    if (!d->any_after) return; /* no job ever waited on another: nothing to look up */
     struct release rl = {d, id, state};
     store_each_dependent(d->store, id, release_one, &rl);
 }

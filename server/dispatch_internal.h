@@ -68,6 +68,7 @@ struct dispatch {
     struct dispatch_stats stats;
     double recent[DISPATCH_RECENT]; /* the last dispatch latencies (a ring), seconds */
     int recent_next, recent_n;
+    bool any_after;        /* some job was submitted with "after": job ends look for dependents */
     struct qstate *queues; /* named queues seen so far (never shrinks: indexes stay) */
     int n_queues;
 };

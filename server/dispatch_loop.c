@@ -30,6 +30,7 @@ static struct dispatch_submit *store_submits(struct dispatch *d)
         sub->result = DISPATCH_OK;
         /* dependencies must exist when submitted: so there can be no cycle */
         for (size_t i = 0; i < sub->n && sub->result == DISPATCH_OK; i++) {
+            if (sub->specs[i].n_after) d->any_after = true;
             int64_t missing =
                 store_missing_job(d->store, sub->specs[i].after, sub->specs[i].n_after);
             if (missing > 0) {
