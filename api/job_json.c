@@ -45,6 +45,10 @@ void api_job_text(struct text *t, const struct job *j)
     }
     text_add(t, "]", 1);
     if (j->spec.command) add_string_or_null(t, "command", j->spec.command);
+    if (j->spec.concurrency_key) {
+        add_string_or_null(t, "concurrency_key", j->spec.concurrency_key);
+        text_addf(t, ",\"concurrency_limit\":%d", j->spec.concurrency_limit);
+    }
     if (j->spec.task) { /* params: JSON text made by jansson at submit */
         add_string_or_null(t, "task", j->spec.task);
         text_addf(t, ",\"params\":%s", j->spec.params ? j->spec.params : "{}");

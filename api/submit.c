@@ -201,6 +201,14 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
     }
     if (strcmp(key, "after") == 0) return parse_after(v, prefix, spec, e);
     if (strcmp(key, "task") == 0) return get_string(v, prefix, "task", 128, &spec->task, e);
+    if (strcmp(key, "concurrency_key") == 0)
+        return get_string(v, prefix, "concurrency_key", 128, &spec->concurrency_key, e);
+    if (strcmp(key, "concurrency_limit") == 0) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 10000)
+            return type_error(e, prefix, "concurrency_limit", "an integer from 1 to 10000");
+        spec->concurrency_limit = (int)json_integer_value(v);
+        return 0;
+    }
     if (strcmp(key, "params") == 0) {
         if (!json_is_object(v)) return type_error(e, prefix, "params", "an object");
         spec->params = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
@@ -212,7 +220,9 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
     snprintf(name, sizeof name, "%s%.40s", prefix, key);
     return api_fail(e, 400, "invalid_argument", name,
                     "unknown field '%.100s' (known: argv, command, env, cwd, stdin, timeout, "
-                    "priority, queue, name, max_attempts, after, idempotency_key, task, params)",
+                    "priority, queue, name, max_attempts, after, idempotency_key, task, params, "
+                    "concurrency_key, "
+                    "concurrency_limit)",
                     key);
 }
 
@@ -295,6 +305,12 @@ int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, str
         goto fail;
     }
     if ((spec->task || spec->params) && apply_task(obj, cfg, prefix, spec, e) < 0) goto fail;
+    if (spec->concurrency_limit && !spec->concurrency_key) {
+        snprintf(name, sizeof name, "%sconcurrency_limit", prefix);
+        api_fail(e, 400, "invalid_argument", name, "concurrency_limit needs a concurrency_key");
+        goto fail;
+    }
+    if (spec->concurrency_key && !spec->concurrency_limit) spec->concurrency_limit = 1; /* a Lock */
     if (spec->argv.len && spec->command) {
         snprintf(name, sizeof name, "%scommand", prefix);
         api_fail(e, 400, "invalid_argument", name, "give either argv or command, not both");

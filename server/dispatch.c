@@ -89,7 +89,7 @@ static void load_at_start(void *ctx, int64_t id, int64_t priority, int64_t not_b
         d->any_after = true;
         return;
     }
-    if (deps == DEPS_FAILED) {        /* (the state counters are read from the store after this) */
+    if (deps == DEPS_FAILED) { /* (the state counters are read from the store after this) */
         char why[160];
         snprintf(why, sizeof why, "dependency %lld ended %s", (long long)culprit,
                  job_state_name(culprit_state));
@@ -152,6 +152,28 @@ int dispatch_qstate(struct dispatch *d, const char *name)
     snprintf(q->name, sizeof q->name, "%s", name);
     q->concurrency = -1;
     return d->n_queues++;
+}
+
+int dispatch_kstate(struct dispatch *d, const char *name)
+{
+    for (int i = 0; i < d->n_keys; i++)
+        if (strcmp(d->keys[i].name, name) == 0) return i;
+    struct kstate *grown = realloc(d->keys, (size_t)(d->n_keys + 1) * sizeof *grown);
+    if (!grown) return -1;
+    d->keys = grown;
+    struct kstate *k = &d->keys[d->n_keys];
+    memset(k, 0, sizeof *k);
+    snprintf(k->name, sizeof k->name, "%s", name);
+    return d->n_keys++;
+}
+
+void dispatch_key_done(struct dispatch *d, int ki)
+{
+    if (ki < 0 || ki >= d->n_keys) return;
+    struct kstate *k = &d->keys[ki];
+    if (k->running > 0) k->running--;
+    struct queue_entry e; /* one place freed: the best job waiting for it may take it */
+    if (queue_pop(&k->parked, &e)) queue_push_since(&d->queue, e.priority, e.id, e.since_us);
 }
 
 bool dispatch_queue_open(struct dispatch *d, int qi)
@@ -228,6 +250,9 @@ void dispatch_destroy(struct dispatch *d)
     for (int i = 0; i < d->n_queues; i++)
         queue_free(&d->queues[i].parked);
     free(d->queues);
+    for (int i = 0; i < d->n_keys; i++)
+        queue_free(&d->keys[i].parked);
+    free(d->keys);
     free(d->finished);
     proto_buf_free(&d->payload);
     pthread_mutex_destroy(&d->lock);
@@ -430,9 +455,10 @@ enum dispatch_result dispatch_terminate(struct dispatch *d, int64_t id, int sig,
         pool_send_kill(&d->pool->slots[slot], id, SIGKILL, 0);
         dispatch_flush_slot(d, slot);
         bool was_cur = r == &d->running[slot];
-        int qi = r->q;
+        int qi = r->q, ki = r->k;
         memset(r, 0, sizeof *r);
         dispatch_queue_done(d, qi);
+        dispatch_key_done(d, ki);
         if (was_cur)
             dispatch_promote_held(d, slot);
         else

@@ -31,6 +31,7 @@ struct running {
     bool shutdown;    /* ... sent by the server's drain */
     bool withdrawing; /* asked back (not started) so an idle worker can take it */
     int q;            /* index of its queue in d->queues */
+    int k;            /* index of its concurrency key in d->keys, -1: none */
 };
 
 /* A named queue (multiprocessing's Queue): pause and concurrency, and the jobs it holds
@@ -40,6 +41,14 @@ struct qstate {
     int concurrency; /* jobs of it on workers at most, -1: no limit */
     bool paused;     /* starts nothing, takes submits */
     int running;     /* its jobs on workers (running or held) */
+    struct queue parked;
+};
+
+/* A concurrency key (Lock / Semaphore): its jobs on workers, and those held back while it
+ * is at its limit (kept apart, so they never block unrelated jobs). */
+struct kstate {
+    char name[136];
+    int running;
     struct queue parked;
 };
 
@@ -71,6 +80,8 @@ struct dispatch {
     bool any_after;        /* some job was submitted with "after": job ends look for dependents */
     struct qstate *queues; /* named queues seen so far (never shrinks: indexes stay) */
     int n_queues;
+    struct kstate *keys; /* concurrency keys seen so far (never shrinks) */
+    int n_keys;
 };
 
 /* The state of queue name, made (open, no limit) if new; its index, or -1 on ENOMEM. */
@@ -80,6 +91,10 @@ bool dispatch_queue_open(struct dispatch *d, int qi);
 /* A job of queue qi left its worker: one fewer on workers, and its parked jobs come back
  * when it is open again. */
 void dispatch_queue_done(struct dispatch *d, int qi);
+/* The state of concurrency key name, made if new; its index, or -1 on ENOMEM. */
+int dispatch_kstate(struct dispatch *d, const char *name);
+/* A job of key ki left its worker: its best parked job comes back. */
+void dispatch_key_done(struct dispatch *d, int ki);
 /* Watches a worker slot's channel in the main loop's epoll. */
 void dispatch_watch_slot(struct dispatch *d, int index);
 /* Sends what is queued for a slot; if the socket is full, waits for EPOLLOUT. */

@@ -170,9 +170,10 @@ static void job_unstarted(struct dispatch *d, struct running *r)
         store_job_unreserve(d->store, r->id);
         queue_push_since(&d->queue, r->priority, r->id, r->since_us);
     }
-    int qi = r->q;
+    int qi = r->q, ki = r->k;
     memset(r, 0, sizeof *r);
     dispatch_queue_done(d, qi);
+    dispatch_key_done(d, ki);
 }
 
 /* The worker started the slot's current job at start_us (monotonic µs, 0: unknown): the
@@ -229,6 +230,7 @@ static void job_ended(struct dispatch *d, int slot, const struct store_outcome *
         dispatch_release_dependents(d, id, o->state);
     }
     dispatch_queue_done(d, r->q);
+    dispatch_key_done(d, r->k);
     dispatch_promote_held(d, slot);
 }
 
@@ -475,7 +477,7 @@ static void assign(struct dispatch *d, int slot, struct running *r)
 {
     struct queue_entry e;
     struct job j;
-    int qi;
+    int qi, ki;
     for (;;) { /* the best job whose queue may start one; others are parked, not in the way */
         if (!queue_pop(&d->queue, &e)) return;
         int rc = store_get_job(d->store, e.id, &j, true);
@@ -488,11 +490,16 @@ static void assign(struct dispatch *d, int slot, struct running *r)
             continue;
         }
         qi = dispatch_qstate(d, j.spec.queue);
-        if (dispatch_queue_open(d, qi)) break;
-        queue_push_since(&d->queues[qi].parked, e.priority, e.id, e.since_us);
+        ki = j.spec.concurrency_key ? dispatch_kstate(d, j.spec.concurrency_key) : -1;
+        bool key_open = ki < 0 || d->keys[ki].running < j.spec.concurrency_limit;
+        if (dispatch_queue_open(d, qi) && key_open) break;
+        /* held back: parked with what holds it back, not in the way of other jobs */
+        struct queue *parking = !key_open ? &d->keys[ki].parked : &d->queues[qi].parked;
+        queue_push_since(parking, e.priority, e.id, e.since_us);
         job_free(&j);
     }
     if (qi >= 0) d->queues[qi].running++;
+    if (ki >= 0) d->keys[ki].running++;
     char out_path[PATH_MAX + 32], err_path[PATH_MAX + 32];
     dispatch_output_path(d, j.id, "stdout", out_path, sizeof out_path);
     dispatch_output_path(d, j.id, "stderr", err_path, sizeof err_path);
@@ -521,7 +528,8 @@ static void assign(struct dispatch *d, int slot, struct running *r)
                           .priority = j.spec.priority,
                           .max_attempts = j.spec.max_attempts,
                           .since_us = e.since_us ? e.since_us : clock_mono_us(),
-                          .q = qi};
+                          .q = qi,
+                          .k = ki};
     if (r == &d->running[slot]) {
         s->state = SLOT_BUSY;
         s->job_id = j.id;

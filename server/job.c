@@ -39,6 +39,7 @@ void job_spec_free(struct job_spec *spec)
     free(spec->after);
     free(spec->idempotency_key);
     free(spec->task);
+    free(spec->concurrency_key);
     free(spec->params);
     memset(spec, 0, sizeof *spec);
 }

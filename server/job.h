@@ -40,8 +40,10 @@ struct job_spec {
     int64_t *after;   /* jobs that must succeed first (Event / join of several) */
     size_t n_after;
     char *idempotency_key; /* the same key within 24 h returns the first job; NULL: none */
-    char *task;            /* the template it came from, NULL: none */
-    char *params;          /* its params, as JSON text; NULL: none */
+    char *concurrency_key; /* at most concurrency_limit running jobs share it; NULL: none */
+    int concurrency_limit;
+    char *task;   /* the template it came from, NULL: none */
+    char *params; /* its params, as JSON text; NULL: none */
 };
 
 /* A job as stored: the spec plus its life so far. Nullable integers use -1 for null. */

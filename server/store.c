@@ -13,8 +13,9 @@
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT_JOB] = "INSERT INTO jobs (name, queue, priority, argv, command, env, cwd, stdin, "
-                      "timeout, state, max_attempts, created_at, idempotency_key, task, params) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
+                      "timeout, state, max_attempts, created_at, idempotency_key, task, params, "
+                      "concurrency_key, concurrency_limit) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
     [ST_INSERT_EVENT] = "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
                         "VALUES (?, ?, ?, ?, ?)",
     [ST_GET_JOB] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?",
@@ -221,6 +222,8 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
         store_bind_text(st, 12, j->idempotency_key);
         store_bind_text(st, 13, j->task);
         store_bind_text(st, 14, j->params);
+        store_bind_text(st, 15, j->concurrency_key);
+        store_bind_int(st, 16, j->concurrency_key ? j->concurrency_limit : -1);
         if (sqlite3_step(st) != SQLITE_DONE) {
             rc = store_fail(s, "INSERT INTO jobs");
             break;
@@ -297,6 +300,8 @@ static int read_job_row(sqlite3_stmt *st, struct job *j)
     j->truncated = sqlite3_column_int(st, 22) != 0;
     j->spec.task = column_strdup(st, 23);
     j->spec.params = column_strdup(st, 24);
+    j->spec.concurrency_key = column_strdup(st, 25);
+    j->spec.concurrency_limit = (int)column_int_or(st, 26, 0);
     if (!j->spec.queue || !j->spec.argv.data || !j->spec.env.data || !j->spec.cwd) {
         job_free(j);
         return -1;

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Concurrency keys (Lock / Semaphore): at most concurrency_limit running jobs share a key;
+# jobs held back by a key never block unrelated jobs behind them.
+source "$(dirname "$0")/lib.sh"
+WORKERS=3
+sp_start
+DB="$T/data/spawnpool.db"
+
+# a lock: never two at once, and an unrelated job behind them is not held up
+req POST /v1/jobs '[{"argv":["sleep","0.3"],"concurrency_key":"deploy"},{"argv":["sleep","0.3"],"concurrency_key":"deploy"},{"argv":["sleep","0.3"],"concurrency_key":"deploy"}]'
+LOCKED=$(jq -r '[.jobs[].id] | join(",")' <<<"$BODY")
+eq "the limit defaults to 1 (a lock)" "$(jq -c '[.jobs[0].concurrency_key,.jobs[0].concurrency_limit]' <<<"$BODY")" '["deploy",1]'
+submit '{"argv":["true"]}'; FREE=$ID
+eq "an unrelated job passes the saturated key" "$(wait_job "$FREE" 5 | jq -r .state)" succeeded
+check "while the key's jobs still wait" test "$(sqlite3 "$DB" "SELECT count(*) FROM jobs WHERE id IN ($LOCKED) AND state != 'succeeded'")" -ge 1
+curl -s "$BASE/v1/jobs/wait?ids=$LOCKED&timeout=20" >/dev/null
+eq "limit 1: no two ever overlapped" "$(sqlite3 "$DB" "SELECT count(*) FROM jobs a JOIN jobs b ON a.id < b.id WHERE a.id IN ($LOCKED) AND b.id IN ($LOCKED) AND a.started_at < b.finished_at AND b.started_at < a.finished_at")" 0
+
+# a semaphore of 2
+req POST /v1/jobs '[{"argv":["sleep","0.3"],"concurrency_key":"db","concurrency_limit":2},{"argv":["sleep","0.3"],"concurrency_key":"db","concurrency_limit":2},{"argv":["sleep","0.3"],"concurrency_key":"db","concurrency_limit":2},{"argv":["sleep","0.3"],"concurrency_key":"db","concurrency_limit":2}]'
+SEM=$(jq -r '[.jobs[].id] | join(",")' <<<"$BODY")
+curl -s "$BASE/v1/jobs/wait?ids=$SEM&timeout=20" >/dev/null
+MOST=$(sqlite3 "$DB" "SELECT max(n) FROM (SELECT a.id, (SELECT count(*) FROM jobs b WHERE b.id IN ($SEM) AND b.started_at <= a.started_at AND a.started_at < b.finished_at) AS n FROM jobs a WHERE a.id IN ($SEM))")
+eq "limit 2: at most two at once" "$MOST" 2
+eq "all ran" "$(sqlite3 "$DB" "SELECT count(*) FROM jobs WHERE id IN ($SEM) AND state = 'succeeded'")" 4
+
+# bad input
+expect_error 400 invalid_argument concurrency_limit POST /v1/jobs '{"argv":["true"],"concurrency_limit":2}'
+expect_error 400 invalid_argument concurrency_limit POST /v1/jobs '{"argv":["true"],"concurrency_key":"k","concurrency_limit":0}'
+expect_error 400 invalid_argument concurrency_key POST /v1/jobs '{"argv":["true"],"concurrency_key":""}'
+expect_error 400 invalid_argument concurrency_key POST /v1/jobs '{"argv":["true"],"concurrency_key":5}'
+sp_stop
