@@ -12,6 +12,9 @@
 #include "server/dispatch.h"
 #include "server/store.h"
 
+/* job_id of a waiter woken by the end of any job (event streams). */
+#define WAITER_ANY_JOB (-1)
+
 /* A suspended connection waiting for a job to end or a deadline (wait, output follow). */
 struct waiter {
     struct MHD_Connection *conn;
@@ -109,6 +112,8 @@ enum MHD_Result api_jobs_terminate(struct api *a, struct request *r, struct MHD_
 enum MHD_Result api_jobs_delete(struct api *a, struct MHD_Connection *c, int64_t id);
 enum MHD_Result api_workers(struct api *a, struct MHD_Connection *c);
 enum MHD_Result api_tasks(struct api *a, struct MHD_Connection *c);
+/* api/events.c: GET /v1/events, server-sent events of every state change. */
+enum MHD_Result api_events(struct api *a, struct MHD_Connection *c);
 /* api/queues_api.c */
 enum MHD_Result api_queues_list(struct api *a, struct MHD_Connection *c);
 enum MHD_Result api_queues_patch(struct api *a, struct request *r, struct MHD_Connection *c,

@@ -61,6 +61,8 @@ enum MHD_Result api_route(struct api *a, struct request *r, struct MHD_Connectio
         if (is(method, "POST")) return api_jobs_submit(a, r, c);
         return api_send_not_allowed(c, "GET, POST");
     }
+    if (strcmp(url, "/v1/events") == 0)
+        return is(method, "GET") ? api_events(a, c) : api_send_not_allowed(c, "GET");
     if (strcmp(url, "/v1/queues") == 0)
         return is(method, "GET") ? api_queues_list(a, c) : api_send_not_allowed(c, "GET");
     if (strncmp(url, "/v1/queues/", 11) == 0)

@@ -56,7 +56,7 @@ void waiters_job_finished(void *ctx, int64_t job_id)
     pthread_mutex_lock(&ws->lock);
     for (struct waiter *w = ws->head, *next; w; w = next) {
         next = w->next;
-        bool match = w->job_id == job_id;
+        bool match = w->job_id == job_id || w->job_id == WAITER_ANY_JOB;
         for (size_t i = 0; i < w->n_ids && !match; i++)
             match = w->ids[i] == job_id;
         if (match) resume(ws, w);

@@ -118,6 +118,17 @@ int store_each_queue_setting(struct store *s,
 int store_queue_counts(struct store *s,
                        void (*fn)(void *ctx, const char *name, int64_t queued, int64_t running),
                        void *ctx);
+/* One row of job_events. */
+struct store_event {
+    int64_t id, job_id, at;
+    const char *from, *to, *detail; /* from and detail may be NULL */
+};
+/* Calls fn for up to limit events after after_id (of job_id if > 0, of jobs in queue if not
+ * NULL), in order. Returns how many, or -1. */
+int store_each_event(struct store *s, int64_t after_id, int64_t job_id, const char *queue,
+                     int limit, void (*fn)(void *ctx, const struct store_event *e), void *ctx);
+/* The newest event id (0 if none), or -1. */
+int64_t store_last_event(struct store *s);
 /* Counts jobs per state into counts. Returns 0 or -1. */
 int store_count_states(struct store *s, int64_t counts[JOB_STATE_COUNT]);
 /* Counts the events recorded for a job (for tests and audits); -1 on error. */

@@ -1,5 +1,6 @@
 /* store_links: the rows that tie jobs together or configure them: dependencies ("after"),
  * idempotency keys, queue settings. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -155,4 +156,54 @@ int store_queue_counts(struct store *s,
     store_read_done(s);
     pthread_mutex_unlock(&s->lock);
     return rc;
+}
+
+int store_each_event(struct store *s, int64_t after_id, int64_t job_id, const char *queue,
+                     int limit, void (*fn)(void *ctx, const struct store_event *e), void *ctx)
+{
+    char sql[320];
+    snprintf(sql, sizeof sql,
+             "SELECT e.id, e.job_id, e.at, e.from_state, e.to_state, e.detail FROM job_events e%s "
+             "WHERE e.id > ?1%s%s ORDER BY e.id LIMIT ?4",
+             queue ? " JOIN jobs j ON j.id = e.job_id" : "", job_id > 0 ? " AND e.job_id = ?2" : "",
+             queue ? " AND j.queue = ?3" : "");
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st;
+    int n = 0;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        n = store_fail(s, "preparing the event read");
+    } else {
+        sqlite3_bind_int64(st, 1, after_id);
+        if (job_id > 0) sqlite3_bind_int64(st, 2, job_id);
+        if (queue) sqlite3_bind_text(st, 3, queue, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, limit);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            struct store_event e = {sqlite3_column_int64(st, 0),
+                                    sqlite3_column_int64(st, 1),
+                                    sqlite3_column_int64(st, 2),
+                                    (const char *)sqlite3_column_text(st, 3),
+                                    (const char *)sqlite3_column_text(st, 4),
+                                    (const char *)sqlite3_column_text(st, 5)};
+            fn(ctx, &e);
+            n++;
+        }
+        sqlite3_finalize(st);
+    }
+    store_read_done(s);
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+int64_t store_last_event(struct store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st;
+    int64_t id = -1;
+    if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(id), 0) FROM job_events", -1, &st, NULL) ==
+        SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return id;
 }
