@@ -45,6 +45,10 @@ void api_job_text(struct text *t, const struct job *j)
     }
     text_add(t, "]", 1);
     if (j->spec.command) add_string_or_null(t, "command", j->spec.command);
+    if (j->spec.group) {
+        add_string_or_null(t, "group", j->spec.group);
+        text_addf(t, ",\"group_size\":%d", j->spec.group_size);
+    }
     if (j->spec.concurrency_key) {
         add_string_or_null(t, "concurrency_key", j->spec.concurrency_key);
         text_addf(t, ",\"concurrency_limit\":%d", j->spec.concurrency_limit);

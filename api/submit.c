@@ -201,6 +201,21 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
     }
     if (strcmp(key, "after") == 0) return parse_after(v, prefix, spec, e);
     if (strcmp(key, "task") == 0) return get_string(v, prefix, "task", 128, &spec->task, e);
+    if (strcmp(key, "group") == 0) return get_string(v, prefix, "group", 128, &spec->group, e);
+    if (strcmp(key, "group_size") == 0) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1024)
+            return type_error(e, prefix, "group_size", "an integer >= 1");
+        spec->group_size = (int)json_integer_value(v);
+        if (spec->group_size > cfg->workers) {
+            char name[64];
+            snprintf(name, sizeof name, "%sgroup_size", prefix);
+            return api_fail(e, 400, "invalid_argument", name,
+                            "group_size %d is larger than the pool (%d workers): the group could "
+                            "never start together",
+                            spec->group_size, cfg->workers);
+        }
+        return 0;
+    }
     if (strcmp(key, "concurrency_key") == 0)
         return get_string(v, prefix, "concurrency_key", 128, &spec->concurrency_key, e);
     if (strcmp(key, "concurrency_limit") == 0) {
@@ -222,7 +237,7 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
                     "unknown field '%.100s' (known: argv, command, env, cwd, stdin, timeout, "
                     "priority, queue, name, max_attempts, after, idempotency_key, task, params, "
                     "concurrency_key, "
-                    "concurrency_limit)",
+                    "concurrency_limit, group, group_size)",
                     key);
 }
 
@@ -311,6 +326,16 @@ int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, str
         goto fail;
     }
     if (spec->concurrency_key && !spec->concurrency_limit) spec->concurrency_limit = 1; /* a Lock */
+    if (!spec->group != !spec->group_size) {
+        snprintf(name, sizeof name, "%s%s", prefix, spec->group ? "group_size" : "group");
+        api_fail(e, 400, "invalid_argument", name, "group and group_size go together");
+        goto fail;
+    }
+    if (spec->group && spec->max_attempts > 1) { /* a lone retry could never pass the barrier */
+        snprintf(name, sizeof name, "%smax_attempts", prefix);
+        api_fail(e, 400, "invalid_argument", name, "members of a group run once (max_attempts 1)");
+        goto fail;
+    }
     if (spec->argv.len && spec->command) {
         snprintf(name, sizeof name, "%scommand", prefix);
         api_fail(e, 400, "invalid_argument", name, "give either argv or command, not both");

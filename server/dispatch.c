@@ -167,6 +167,20 @@ int dispatch_kstate(struct dispatch *d, const char *name)
     return d->n_keys++;
 }
 
+int dispatch_gstate(struct dispatch *d, const char *name, int size)
+{
+    for (int i = 0; i < d->n_groups; i++)
+        if (strcmp(d->groups[i].name, name) == 0) return i;
+    struct gstate *grown = realloc(d->groups, (size_t)(d->n_groups + 1) * sizeof *grown);
+    if (!grown) return -1;
+    d->groups = grown;
+    struct gstate *g = &d->groups[d->n_groups];
+    memset(g, 0, sizeof *g);
+    snprintf(g->name, sizeof g->name, "%s", name);
+    g->size = size;
+    return d->n_groups++;
+}
+
 void dispatch_key_done(struct dispatch *d, int ki)
 {
     if (ki < 0 || ki >= d->n_keys) return;
@@ -253,6 +267,9 @@ void dispatch_destroy(struct dispatch *d)
     for (int i = 0; i < d->n_keys; i++)
         queue_free(&d->keys[i].parked);
     free(d->keys);
+    for (int i = 0; i < d->n_groups; i++)
+        queue_free(&d->groups[i].members);
+    free(d->groups);
     free(d->finished);
     proto_buf_free(&d->payload);
     pthread_mutex_destroy(&d->lock);
@@ -434,10 +451,38 @@ void dispatch_release_dependents(struct dispatch *d, int64_t id, enum job_state 
     store_each_dependent(d->store, id, release_one, &rl);
 }
 
-/* Records a job that never started as canceled by a terminate (lock held). */
+struct gang_cancel {
+    struct dispatch *d;
+    char why[200];
+};
+
+static void cancel_member(void *ctx, int64_t id)
+{
+    struct gang_cancel *gc = ctx;
+    dispatch_cancel_queued(gc->d, id, gc->why);
+}
+
+/* Records a job that never started as canceled by a terminate (lock held); a gang member
+ * takes its whole group with it (a barrier that can never be passed). */
 static enum dispatch_result cancel_queued(struct dispatch *d, int64_t id)
 {
+    struct job j;
+    char *group = NULL;
+    if (store_get_job(d->store, id, &j, false) == 0) {
+        if (j.spec.group) group = strdup(j.spec.group);
+        job_free(&j);
+    }
     enum dispatch_result rc = dispatch_cancel_queued(d, id, NULL);
+    if (group && rc == DISPATCH_CANCELED) {
+        struct gang_cancel gc = {.d = d};
+        snprintf(gc.why, sizeof gc.why,
+                 "member %lld of group %.60s was terminated before the start", (long long)id,
+                 group);
+        store_each_group_member(d->store, group, cancel_member, &gc);
+        int gi = dispatch_gstate(d, group, 0);
+        if (gi >= 0) queue_free(&d->groups[gi].members); /* their entries: all canceled */
+    }
+    free(group);
     dispatch_flush_finished(d);
     return rc;
 }

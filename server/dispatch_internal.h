@@ -52,6 +52,14 @@ struct kstate {
     struct queue parked;
 };
 
+/* A gang (Barrier): its members popped from the main queue wait here until all
+ * group_size of them are, and that many workers are free. */
+struct gstate {
+    char name[136];
+    int size;
+    struct queue members;
+};
+
 struct dispatch {
     pthread_mutex_t lock;
     const struct config *cfg;
@@ -82,6 +90,8 @@ struct dispatch {
     int n_queues;
     struct kstate *keys; /* concurrency keys seen so far (never shrinks) */
     int n_keys;
+    struct gstate *groups; /* gangs seen so far (never shrinks) */
+    int n_groups;
 };
 
 /* The state of queue name, made (open, no limit) if new; its index, or -1 on ENOMEM. */
@@ -93,6 +103,8 @@ bool dispatch_queue_open(struct dispatch *d, int qi);
 void dispatch_queue_done(struct dispatch *d, int qi);
 /* The state of concurrency key name, made if new; its index, or -1 on ENOMEM. */
 int dispatch_kstate(struct dispatch *d, const char *name);
+/* The state of gang name of size members, made if new; its index, or -1 on ENOMEM. */
+int dispatch_gstate(struct dispatch *d, const char *name, int size);
 /* A job of key ki left its worker: its best parked job comes back. */
 void dispatch_key_done(struct dispatch *d, int ki);
 /* Watches a worker slot's channel in the main loop's epoll. */

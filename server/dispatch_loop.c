@@ -473,6 +473,24 @@ static int64_t release_delayed(struct dispatch *d, int64_t now)
 /* Takes the next queued job and sends it to slot r (its current or its next job; a stale or
  * unreadable entry is dropped instead). The row is reserved (worker set) in this batch; the
  * RUN goes out after the commit, so a crash never leaves a job started but unrecorded. */
+/* Reads a queued job for e; false (entry dropped) if it is stale or cannot be read. */
+static bool load_entry(struct dispatch *d, const struct queue_entry *e, struct job *j)
+{
+    int rc = store_get_job(d->store, e->id, j, true);
+    if (rc != 0) {
+        log_error("job %lld is queued but cannot be read: skipped", (long long)e->id);
+        return false;
+    }
+    if (j->state != JOB_QUEUED || j->worker >= 0) { /* stale (or already with a worker) */
+        job_free(j);
+        return false;
+    }
+    return true;
+}
+
+static void send_to_slot(struct dispatch *d, int slot, struct running *r,
+                         const struct queue_entry *e, struct job *j);
+
 static void assign(struct dispatch *d, int slot, struct running *r)
 {
     struct queue_entry e;
@@ -480,12 +498,13 @@ static void assign(struct dispatch *d, int slot, struct running *r)
     int qi, ki;
     for (;;) { /* the best job whose queue may start one; others are parked, not in the way */
         if (!queue_pop(&d->queue, &e)) return;
-        int rc = store_get_job(d->store, e.id, &j, true);
-        if (rc != 0) {
-            log_error("job %lld is queued but cannot be read: skipped", (long long)e.id);
-            continue;
-        }
-        if (j.state != JOB_QUEUED || j.worker >= 0) { /* stale entry (or already with a worker) */
+        if (!load_entry(d, &e, &j)) continue;
+        if (j.spec.group) { /* a gang member waits with its group (dispatch_start_gangs) */
+            int gi = dispatch_gstate(d, j.spec.group, j.spec.group_size);
+            if (gi >= 0) {
+                queue_push_since(&d->groups[gi].members, e.priority, e.id, e.since_us);
+                if ((int)d->groups[gi].members.len >= d->groups[gi].size) dispatch_wake(d);
+            }
             job_free(&j);
             continue;
         }
@@ -498,6 +517,17 @@ static void assign(struct dispatch *d, int slot, struct running *r)
         queue_push_since(parking, e.priority, e.id, e.since_us);
         job_free(&j);
     }
+    send_to_slot(d, slot, r, &e, &j);
+}
+
+/* Reserves job j for slot r and queues its RUN (sent after the commit); frees j. */
+static void send_to_slot(struct dispatch *d, int slot, struct running *r,
+                         const struct queue_entry *e_in, struct job *jp)
+{
+    struct queue_entry e = *e_in;
+    struct job j = *jp;
+    int qi = dispatch_qstate(d, j.spec.queue);
+    int ki = j.spec.concurrency_key ? dispatch_kstate(d, j.spec.concurrency_key) : -1;
     if (qi >= 0) d->queues[qi].running++;
     if (ki >= 0) d->keys[ki].running++;
     char out_path[PATH_MAX + 32], err_path[PATH_MAX + 32];
@@ -541,12 +571,40 @@ static void assign(struct dispatch *d, int slot, struct running *r)
     job_free(&j);
 }
 
+/* Barrier: a group whose members are all queued starts when as many workers are free, all
+ * in this round; meanwhile nothing else is given to workers, so they free up. Returns true
+ * while a complete group waits for workers. */
+static bool start_gangs(struct dispatch *d)
+{
+    struct queue_entry e;
+    for (int g = 0; g < d->n_groups; g++) {
+        struct gstate *gs = &d->groups[g];
+        if (gs->size <= 0 || (int)gs->members.len < gs->size) continue;
+        int idle = 0;
+        for (int i = 0; i < d->pool->count; i++)
+            idle += d->pool->slots[i].state == SLOT_IDLE && !d->next[i][0].id;
+        if (idle < gs->size) return true; /* complete: wait for enough free workers */
+        for (int i = 0, started = 0; i < d->pool->count && started < gs->size; i++) {
+            if (d->pool->slots[i].state != SLOT_IDLE || d->next[i][0].id) continue;
+            struct job j;
+            while (queue_pop(&gs->members, &e)) {
+                if (!load_entry(d, &e, &j)) continue;
+                send_to_slot(d, i, &d->running[i], &e, &j);
+                started++;
+                break;
+            }
+        }
+    }
+    return false;
+}
+
 int64_t dispatch_loop_end(struct dispatch *d)
 {
     struct dispatch_submit *submits = store_submits(d);
     int64_t now_mono = clock_mono_ms(), wake = -1;
     int64_t next_retry = release_delayed(d, clock_wall_ms());
     if (next_retry >= 0) wake = next_retry;
+    bool gang_waiting = !d->draining && start_gangs(d);
     for (int i = 0; i < d->pool->count; i++) {
         struct pool_slot *s = &d->pool->slots[i];
         if (s->state == SLOT_DEAD && !d->draining) {
@@ -563,8 +621,9 @@ int64_t dispatch_loop_end(struct dispatch *d)
                 if (wake < 0 || w < wake) wake = w < 0 ? 0 : w;
             }
         }
-        while (!d->draining && s->state == SLOT_IDLE && d->queue.len > 0)
-            assign(d, i, &d->running[i]);
+        if (!d->draining && !gang_waiting)
+            while (s->state == SLOT_IDLE && d->queue.len > 0)
+                assign(d, i, &d->running[i]);
     }
     /* each busy worker also holds the next job, so it starts it the moment the current one
      * ends; an idle worker with nothing queued takes back a held job from a busy one, so a
@@ -572,7 +631,7 @@ int64_t dispatch_loop_end(struct dispatch *d)
     bool idle_worker = false;
     for (int i = 0; i < d->pool->count; i++)
         if (d->pool->slots[i].state == SLOT_IDLE) idle_worker = true;
-    for (int i = 0; i < d->pool->count && !d->draining; i++) {
+    for (int i = 0; i < d->pool->count && !d->draining && !gang_waiting; i++) {
         struct pool_slot *s = &d->pool->slots[i];
         for (int k = 0; k < DISPATCH_HOLD; k++) {
             if (s->state == SLOT_BUSY && !d->next[i][k].id && d->queue.len > 0)

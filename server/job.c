@@ -40,6 +40,7 @@ void job_spec_free(struct job_spec *spec)
     free(spec->idempotency_key);
     free(spec->task);
     free(spec->concurrency_key);
+    free(spec->group);
     free(spec->params);
     memset(spec, 0, sizeof *spec);
 }

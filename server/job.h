@@ -40,6 +40,8 @@ struct job_spec {
     int64_t *after;   /* jobs that must succeed first (Event / join of several) */
     size_t n_after;
     char *idempotency_key; /* the same key within 24 h returns the first job; NULL: none */
+    char *group;           /* gang (Barrier): starts with its group_size members; NULL: none */
+    int group_size;
     char *concurrency_key; /* at most concurrency_limit running jobs share it; NULL: none */
     int concurrency_limit;
     char *task;   /* the template it came from, NULL: none */

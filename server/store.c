@@ -14,8 +14,8 @@
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT_JOB] = "INSERT INTO jobs (name, queue, priority, argv, command, env, cwd, stdin, "
                       "timeout, state, max_attempts, created_at, idempotency_key, task, params, "
-                      "concurrency_key, concurrency_limit) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
+                      "concurrency_key, concurrency_limit, group_name, group_size) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_INSERT_EVENT] = "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
                         "VALUES (?, ?, ?, ?, ?)",
     [ST_GET_JOB] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?",
@@ -224,6 +224,8 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
         store_bind_text(st, 14, j->params);
         store_bind_text(st, 15, j->concurrency_key);
         store_bind_int(st, 16, j->concurrency_key ? j->concurrency_limit : -1);
+        store_bind_text(st, 17, j->group);
+        store_bind_int(st, 18, j->group ? j->group_size : -1);
         if (sqlite3_step(st) != SQLITE_DONE) {
             rc = store_fail(s, "INSERT INTO jobs");
             break;
@@ -302,6 +304,8 @@ static int read_job_row(sqlite3_stmt *st, struct job *j)
     j->spec.params = column_strdup(st, 24);
     j->spec.concurrency_key = column_strdup(st, 25);
     j->spec.concurrency_limit = (int)column_int_or(st, 26, 0);
+    j->spec.group = column_strdup(st, 27);
+    j->spec.group_size = (int)column_int_or(st, 28, 0);
     if (!j->spec.queue || !j->spec.argv.data || !j->spec.env.data || !j->spec.cwd) {
         job_free(j);
         return -1;
@@ -343,7 +347,7 @@ int store_get_job(struct store *s, int64_t id, struct job *out, bool with_stdin)
 
 int store_list_jobs(struct store *s, const struct store_filter *f, struct job **jobs, size_t *n)
 {
-    char sql[512];
+    char sql[1024];
     int len = snprintf(sql, sizeof sql, "SELECT " JOB_COLUMNS " FROM jobs WHERE 1");
     if (f->state) len += snprintf(sql + len, sizeof sql - len, " AND state = :state");
     if (f->queue) len += snprintf(sql + len, sizeof sql - len, " AND queue = :queue");

@@ -127,6 +127,9 @@ struct store_event {
  * NULL), in order. Returns how many, or -1. */
 int store_each_event(struct store *s, int64_t after_id, int64_t job_id, const char *queue,
                      int limit, void (*fn)(void *ctx, const struct store_event *e), void *ctx);
+/* Calls fn for every queued job of gang group. Returns 0 or -1. */
+int store_each_group_member(struct store *s, const char *group, void (*fn)(void *ctx, int64_t id),
+                            void *ctx);
 /* The newest event id (0 if none), or -1. */
 int64_t store_last_event(struct store *s);
 /* Counts jobs per state into counts. Returns 0 or -1. */

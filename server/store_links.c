@@ -207,3 +207,33 @@ int64_t store_last_event(struct store *s)
     pthread_mutex_unlock(&s->lock);
     return id;
 }
+
+int store_each_group_member(struct store *s, const char *group, void (*fn)(void *ctx, int64_t id),
+                            void *ctx)
+{
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int rc = 0;
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(
+            s->db, "SELECT id FROM jobs WHERE group_name = ? AND state = 'queued' ORDER BY id", -1,
+            &st, NULL) != SQLITE_OK) {
+        rc = store_fail(s, "SELECT group members");
+    } else {
+        sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            int64_t *grown = realloc(ids, (n + 1) * sizeof *ids);
+            if (!grown) break;
+            ids = grown;
+            ids[n++] = sqlite3_column_int64(st, 0);
+        }
+        sqlite3_finalize(st);
+    }
+    store_read_done(s);
+    pthread_mutex_unlock(&s->lock);
+    for (size_t i = 0; i < n; i++)
+        fn(ctx, ids[i]); /* after the read: fn writes */
+    free(ids);
+    return rc;
+}
