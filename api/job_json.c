@@ -45,6 +45,7 @@ void api_job_text(struct text *t, const struct job *j)
     }
     text_add(t, "]", 1);
     if (j->spec.command) add_string_or_null(t, "command", j->spec.command);
+    if (j->spec.stdin_from > 0) text_addf(t, ",\"stdin_from\":%lld", (long long)j->spec.stdin_from);
     if (j->spec.group) {
         add_string_or_null(t, "group", j->spec.group);
         text_addf(t, ",\"group_size\":%d", j->spec.group_size);

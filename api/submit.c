@@ -201,6 +201,12 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
     }
     if (strcmp(key, "after") == 0) return parse_after(v, prefix, spec, e);
     if (strcmp(key, "task") == 0) return get_string(v, prefix, "task", 128, &spec->task, e);
+    if (strcmp(key, "stdin_from") == 0) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1)
+            return type_error(e, prefix, "stdin_from", "a job id (a positive integer)");
+        spec->stdin_from = json_integer_value(v);
+        return 0;
+    }
     if (strcmp(key, "group") == 0) return get_string(v, prefix, "group", 128, &spec->group, e);
     if (strcmp(key, "group_size") == 0) {
         if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1024)
@@ -237,7 +243,7 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
                     "unknown field '%.100s' (known: argv, command, env, cwd, stdin, timeout, "
                     "priority, queue, name, max_attempts, after, idempotency_key, task, params, "
                     "concurrency_key, "
-                    "concurrency_limit, group, group_size)",
+                    "concurrency_limit, group, group_size, stdin_from)",
                     key);
 }
 
@@ -326,6 +332,22 @@ int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, str
         goto fail;
     }
     if (spec->concurrency_key && !spec->concurrency_limit) spec->concurrency_limit = 1; /* a Lock */
+    if (spec->stdin_from && spec->stdin_data) {
+        snprintf(name, sizeof name, "%sstdin_from", prefix);
+        api_fail(e, 400, "invalid_argument", name, "give either stdin or stdin_from, not both");
+        goto fail;
+    }
+    if (spec->stdin_from) { /* it needs the other job finished (and succeeded): after it */
+        bool listed = false;
+        for (size_t i = 0; i < spec->n_after; i++)
+            listed |= spec->after[i] == spec->stdin_from;
+        if (!listed) {
+            int64_t *grown = realloc(spec->after, (spec->n_after + 1) * sizeof *grown);
+            if (!grown) goto oom;
+            spec->after = grown;
+            spec->after[spec->n_after++] = spec->stdin_from;
+        }
+    }
     if (!spec->group != !spec->group_size) {
         snprintf(name, sizeof name, "%s%s", prefix, spec->group ? "group_size" : "group");
         api_fail(e, 400, "invalid_argument", name, "group and group_size go together");

@@ -40,6 +40,7 @@ struct job_spec {
     int64_t *after;   /* jobs that must succeed first (Event / join of several) */
     size_t n_after;
     char *idempotency_key; /* the same key within 24 h returns the first job; NULL: none */
+    int64_t stdin_from;    /* fed the finished stdout of this job (Pipe); 0: none */
     char *group;           /* gang (Barrier): starts with its group_size members; NULL: none */
     int group_size;
     char *concurrency_key; /* at most concurrency_limit running jobs share it; NULL: none */

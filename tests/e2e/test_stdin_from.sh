@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Pipe between jobs: "stdin_from": id feeds a job the finished stdout of another (and waits
+# for it, like "after"); a failed producer cancels the consumer.
+source "$(dirname "$0")/lib.sh"
+sp_start
+submit '{"argv":["/bin/sh","-c","sleep 0.2; printf \"b\\na\\nc\\n\""]}'; PRODUCER=$ID
+submit "{\"argv\":[\"sort\"],\"stdin_from\":$PRODUCER}"; CONSUMER=$ID
+eq "shown in the job" "$(jq -r .stdin_from <<<"$BODY")" "$PRODUCER"
+eq "waits for the producer" "$(job_field "$CONSUMER" .state)" queued
+eq "consumer succeeded" "$(wait_job "$CONSUMER" | jq -r .state)" succeeded
+eq "it read the producer's stdout" "$(curl -s "$BASE/v1/jobs/$CONSUMER/output")" $'a\nb\nc'
+submit '{"argv":["true"]}'; SILENT=$ID
+submit "{\"argv\":[\"wc\",\"-c\"],\"stdin_from\":$SILENT}"
+eq "an empty stdout gives an empty stdin" "$(wait_job "$ID" >/dev/null; curl -s "$BASE/v1/jobs/$ID/output" | tr -d ' ')" 0
+submit '{"command":"exit 1"}'; BAD=$ID
+submit "{\"argv\":[\"cat\"],\"stdin_from\":$BAD}"
+eq "a failed producer cancels the consumer" "$(wait_job "$ID" | jq -r .state)" canceled
+expect_error 400 invalid_argument stdin_from POST /v1/jobs "{\"argv\":[\"cat\"],\"stdin_from\":$PRODUCER,\"stdin\":\"x\"}"
+expect_error 400 invalid_argument stdin_from POST /v1/jobs '{"argv":["cat"],"stdin_from":"1"}'
+expect_error 400 invalid_argument after POST /v1/jobs '{"argv":["cat"],"stdin_from":987654}'
+sp_stop
