@@ -1,5 +1,6 @@
 /* job_json: a job record as API.md's job object, written as text (GET, list and submit
  * answer with it, so it skips building a jansson tree). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/internal.h"
@@ -38,12 +39,36 @@ void api_job_text(struct text *t, const struct job *j)
     text_addf(t, "{\"id\":%lld", (long long)j->id);
     add_string_or_null(t, "name", j->spec.name);
     add_string_or_null(t, "queue", j->spec.queue);
+    /* argv: the command (a pipeline's first stage; all its stages follow in "pipeline") */
+    int counts[16], stages = 0;
+    for (const char *p = j->spec.pipeline; p && *p && stages < 16; stages++) {
+        counts[stages] = atoi(p);
+        p = strchr(p, ',');
+        if (p) p++;
+    }
     text_addf(t, ",\"priority\":%lld,\"argv\":[", (long long)j->spec.priority);
+    int n = 0;
     for (const char *a = strblob_next(&j->spec.argv, NULL); a; a = strblob_next(&j->spec.argv, a)) {
-        if (a != j->spec.argv.data) text_add(t, ",", 1);
+        if (stages && n == counts[0]) break;
+        if (n++) text_add(t, ",", 1);
         text_json_string(t, a);
     }
     text_add(t, "]", 1);
+    if (stages) {
+        text_add(t, ",\"pipeline\":[[", 14);
+        int s = 0, in_stage = 0;
+        for (const char *a = strblob_next(&j->spec.argv, NULL); a && s < stages;
+             a = strblob_next(&j->spec.argv, a)) {
+            if (in_stage == counts[s]) {
+                text_add(t, "],[", 3);
+                s++;
+                in_stage = 0;
+            }
+            if (in_stage++) text_add(t, ",", 1);
+            text_json_string(t, a);
+        }
+        text_add(t, "]]", 2);
+    }
     if (j->spec.command) add_string_or_null(t, "command", j->spec.command);
     if (j->spec.stdin_from > 0) text_addf(t, ",\"stdin_from\":%lld", (long long)j->spec.stdin_from);
     if (j->spec.group) {

@@ -147,6 +147,37 @@ static int parse_after(json_t *v, const char *prefix, struct job_spec *spec, str
     return 0;
 }
 
+/* "pipeline": [[argv], [argv], ...]: 2 to 16 stages joined by pipes, no shell. */
+static int parse_pipeline(json_t *v, const char *prefix, struct job_spec *spec, struct api_error *e)
+{
+    if (!json_is_array(v) || json_array_size(v) < 2 || json_array_size(v) > 16)
+        return type_error(e, prefix, "pipeline", "an array of 2 to 16 stages (argv arrays)");
+    char counts[16 * 8] = "";
+    size_t used = 0, i;
+    json_t *stage;
+    json_array_foreach(v, i, stage)
+    {
+        if (!json_is_array(stage) || json_array_size(stage) == 0)
+            return type_error(e, prefix, "pipeline",
+                              "an array of stages, each a non-empty array of strings");
+        size_t k;
+        json_t *a;
+        json_array_foreach(stage, k, a)
+        {
+            if (!json_is_string(a) || (k == 0 && json_string_length(a) == 0))
+                return type_error(e, prefix, "pipeline",
+                                  "an array of stages, each a non-empty array of strings whose "
+                                  "first (the program) is not empty");
+            if (strblob_add(&spec->argv, json_string_value(a), json_string_length(a)) < 0)
+                return api_fail(e, 500, "internal", NULL, "out of memory");
+        }
+        used += (size_t)snprintf(counts + used, sizeof counts - used, "%s%zu", i ? "," : "",
+                                 json_array_size(stage));
+    }
+    spec->pipeline = strdup(counts);
+    return spec->pipeline ? 0 : api_fail(e, 500, "internal", NULL, "out of memory");
+}
+
 /* Handles one key of a job object. */
 static int parse_field(const char *key, json_t *v, const struct config *cfg, const char *prefix,
                        struct job_spec *spec, struct api_error *e)
@@ -201,6 +232,7 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
     }
     if (strcmp(key, "after") == 0) return parse_after(v, prefix, spec, e);
     if (strcmp(key, "task") == 0) return get_string(v, prefix, "task", 128, &spec->task, e);
+    if (strcmp(key, "pipeline") == 0) return parse_pipeline(v, prefix, spec, e);
     if (strcmp(key, "stdin_from") == 0) {
         if (!json_is_integer(v) || json_integer_value(v) < 1)
             return type_error(e, prefix, "stdin_from", "a job id (a positive integer)");
@@ -243,7 +275,7 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
                     "unknown field '%.100s' (known: argv, command, env, cwd, stdin, timeout, "
                     "priority, queue, name, max_attempts, after, idempotency_key, task, params, "
                     "concurrency_key, "
-                    "concurrency_limit, group, group_size, stdin_from)",
+                    "concurrency_limit, group, group_size, stdin_from, pipeline)",
                     key);
 }
 
@@ -318,8 +350,17 @@ int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, str
         if (parse_field(key, v, cfg, prefix, spec, e) < 0) goto fail;
     }
     char name[64];
+    if (spec->pipeline && (json_object_get(obj, "argv") || spec->command || spec->task)) {
+        snprintf(name, sizeof name, "%spipeline", prefix);
+        api_fail(e, 400, "invalid_argument", name,
+                 "give one of argv, command, pipeline or task, not several");
+        goto fail;
+    }
     if ((spec->argv.len || spec->command) && !cfg->allow_commands) {
-        snprintf(name, sizeof name, "%s%s", prefix, spec->command ? "command" : "argv");
+        snprintf(name, sizeof name, "%s%s", prefix,
+                 spec->command    ? "command"
+                 : spec->pipeline ? "pipeline"
+                                  : "argv");
         api_fail(e, 403, "forbidden", name,
                  "this server runs task templates only (allow_commands is false): submit "
                  "{\"task\": ..., \"params\": {...}} (GET /v1/tasks lists them)");

@@ -124,6 +124,27 @@ void proto_encode_run(struct proto_buf *b, const struct proto_run *r)
     proto_put_str(b, r->argv_blob, r->argv_len);
     proto_put_str(b, r->env_blob, r->env_len);
     proto_put_str(b, r->stdin_data, r->stdin_len);
+    proto_put_str(b, r->stages, r->stages_len);
+}
+
+int proto_run_stages(const struct proto_run *r, int argc[PROTO_MAX_STAGES])
+{
+    long total = proto_blob_count(r->argv_blob, r->argv_len);
+    if (r->stages_len == 0) {
+        argc[0] = (int)total;
+        return 1;
+    }
+    if (proto_blob_count(r->stages, r->stages_len) < 2) return -1;
+    int n = 0;
+    long sum = 0;
+    for (const char *p = r->stages; p < r->stages + r->stages_len; p += strlen(p) + 1) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (n == PROTO_MAX_STAGES || *end || v < 1 || v > total) return -1;
+        argc[n++] = (int)v;
+        sum += v;
+    }
+    return sum == total ? n : -1;
 }
 
 int proto_decode_run(struct proto_buf *b, struct proto_run *r)
@@ -139,12 +160,21 @@ int proto_decode_run(struct proto_buf *b, struct proto_run *r)
     r->argv_blob = proto_get_str(b, &r->argv_len);
     r->env_blob = proto_get_str(b, &r->env_len);
     r->stdin_data = proto_get_str(b, &r->stdin_len);
+    r->stages = proto_get_str(b, &r->stages_len);
     if (b->failed || b->pos != b->len) return -1;
     if (r->timeout_ms < 0 || r->kill_grace_ms < 0) return -1;
     if (r->cwd[0] != '/' || !r->stdout_path[0] || !r->stderr_path[0]) return -1;
     if (proto_blob_count(r->argv_blob, r->argv_len) < 1) return -1;
     if (r->argv_blob[0] == '\0') return -1;
     if (proto_blob_count(r->env_blob, r->env_len) < 0) return -1;
+    int argc[PROTO_MAX_STAGES], stages = proto_run_stages(r, argc);
+    if (stages < 0) return -1;
+    for (int i = 0, k = 0; i < stages; k += argc[i++]) {
+        const char *a = r->argv_blob; /* every stage's program is non-empty */
+        for (int skip = 0; skip < k; skip++)
+            a += strlen(a) + 1;
+        if (!*a) return -1;
+    }
     return 0;
 }
 

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 /* Bump when a message type or payload layout changes. */
-#define PROTO_VERSION 2
+#define PROTO_VERSION 3
 /* Payloads longer than this are rejected before anything is allocated. */
 #define PROTO_MAX_PAYLOAD (16u * 1024u * 1024u)
 
@@ -63,7 +63,16 @@ struct proto_run {
     uint32_t env_len;
     const char *stdin_data; /* fed on the job's standard input */
     uint32_t stdin_len;
+    const char *stages; /* a pipeline: decimal argc of each stage, NUL-separated, whose
+                         * argvs follow each other in argv_blob; empty: one command */
+    uint32_t stages_len;
 };
+
+/* Stages of a pipeline at most. */
+#define PROTO_MAX_STAGES 16
+/* Parses run->stages into argc (PROTO_MAX_STAGES entries); returns the stage count (1 for a
+ * plain command), or -1 if malformed (counts not matching argv, too many, a zero). */
+int proto_run_stages(const struct proto_run *r, int argc[PROTO_MAX_STAGES]);
 
 /* STARTED payload. */
 struct proto_started {

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -173,6 +174,7 @@ static void reset_signal(int sig)
  * calls, and nothing written to memory but *failure (how the parent learns why). */
 struct child_args {
     int in, out, err;
+    pid_t pgid; /* the job's process group: 0 makes one (the first stage) */
     const struct tree *tree;
     const char *cwd, *program;
     char **argv, **envp;
@@ -191,7 +193,7 @@ static _Noreturn void child_exec(struct child_args *a)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    setpgid(0, 0);
+    setpgid(0, a->pgid);
     if (tree_enter(a->tree) < 0) {
         a->failure = errno | FAIL_CGROUP;
         _exit(127);
@@ -224,33 +226,49 @@ static int open_capture(const char *path)
     return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 }
 
+/* Kills and reaps the stages started so far (a later stage could not start). */
+static void abort_stages(struct spawn_job *job)
+{
+    if (job->pid > 0) kill(-job->pid, SIGKILL);
+    for (int i = 0; i < job->n_stages; i++)
+        while (waitpid(job->stage_pids[i], NULL, 0) < 0 && errno == EINTR) {
+        }
+    job->n_stages = job->stages_left = 0;
+    job->pid = job->last = -1;
+}
+
 int spawn_start(const struct proto_run *run, const struct tree *tree, struct spawn_job *job,
                 struct proto_done *done)
 {
-    int in = -1, out[2] = {-1, -1}, err[2] = {-1, -1};
+    int in = -1, out[2] = {-1, -1}, err[2] = {-1, -1}, link[2] = {-1, -1};
     bool in_owned = false;
     char **argv = NULL, **envp = NULL;
     memset(job, 0, sizeof *job);
-    job->pid = -1;
+    job->pid = job->last = -1;
     job->out.pipe_fd = job->out.file_fd = job->err.pipe_fd = job->err.file_fd = -1;
     job->out.path = run->stdout_path;
     job->err.path = run->stderr_path;
     job->max_output = run->max_output;
 
+    int argc[PROTO_MAX_STAGES], stages = proto_run_stages(run, argc);
     argv = build_argv(run->argv_blob, run->argv_len);
     envp = spawn_build_env(run->env_blob, run->env_len);
-    if (!argv || !envp) {
-        spawn_error(done, ENOMEM, "allocating argv and environment");
+    if (stages < 1 || !argv || !envp) {
+        spawn_error(done, stages < 1 ? EINVAL : ENOMEM, "preparing argv and environment");
         goto fail;
     }
-    char program[PATH_MAX];
-    int lookup = resolve_program(argv[0], run->env_blob, run->env_len, program, sizeof program);
-    if (lookup != 0) {
-        spawn_error(done, lookup, "exec failed");
-        snprintf(done->error, sizeof done->error, "cannot execute %s: %s", argv[0],
-                 lookup == ENOENT ? "No such file or directory (not found in PATH)"
-                                  : strerror(lookup));
-        goto fail;
+    /* every program is found before anything starts: a missing one costs no process */
+    char programs[PROTO_MAX_STAGES][PATH_MAX];
+    for (int s = 0, k = 0; s < stages; k += argc[s++]) {
+        int lookup =
+            resolve_program(argv[k], run->env_blob, run->env_len, programs[s], sizeof programs[s]);
+        if (lookup != 0) {
+            spawn_error(done, lookup, "exec failed");
+            snprintf(done->error, sizeof done->error, "cannot execute %s: %s", argv[k],
+                     lookup == ENOENT ? "No such file or directory (not found in PATH)"
+                                      : strerror(lookup));
+            goto fail;
+        }
     }
     if ((in = open_stdin(run, &in_owned)) < 0) {
         spawn_error(done, errno, "preparing stdin");
@@ -260,45 +278,69 @@ int spawn_start(const struct proto_run *run, const struct tree *tree, struct spa
         spawn_error(done, errno, "pipe2() failed");
         goto fail;
     }
-    /* vfork: no page tables copied; we are suspended until the child execs or exits, so
-     * its failure (if any) is in `failure` when vfork returns */
-    struct child_args child = {in, out[1], err[1], tree, run->cwd, program, argv, envp, 0};
-    pid_t pid = vfork_child(&child);
-    int failure = child.failure;
-    if (pid < 0) {
-        spawn_error(done, errno, "vfork() failed");
-        goto fail;
+    int stage_in = in; /* what the next stage reads: the job's stdin, then the pipe */
+    for (int s = 0, k = 0; s < stages; k += argc[s++]) {
+        bool last = s == stages - 1;
+        if (!last && pipe2(link, O_CLOEXEC) < 0) {
+            spawn_error(done, errno, "pipe2() failed while joining the pipeline");
+            goto fail_started;
+        }
+        char *saved = argv[k + argc[s]]; /* this stage's argv ends here */
+        argv[k + argc[s]] = NULL;
+        /* vfork: no page tables copied; we are suspended until the child execs or exits,
+         * so its failure (if any) is in `failure` when vfork returns */
+        struct child_args child = {stage_in,    last ? out[1] : link[1],
+                                   err[1],      job->pid > 0 ? job->pid : 0,
+                                   tree,        run->cwd,
+                                   programs[s], argv + k,
+                                   envp,        0};
+        pid_t pid = vfork_child(&child);
+        argv[k + argc[s]] = saved;
+        int failure = child.failure;
+        if (stage_in != in) close(stage_in);
+        if (!last) close(link[1]);
+        stage_in = last ? -1 : link[0];
+        link[0] = link[1] = -1;
+        if (pid < 0) {
+            spawn_error(done, errno, "vfork() failed");
+            goto fail_started;
+        }
+        if (job->pid < 0) job->pid = pid;
+        job->stage_pids[job->n_stages++] = pid;
+        job->last = pid;
+        if (failure) { /* the child has exited 127: report it as the job's spawn error */
+            int child_errno = failure & 0xffff;
+            spawn_error(done, child_errno,
+                        failure & FAIL_CHDIR    ? "chdir() to the job's cwd failed"
+                        : failure & FAIL_CGROUP ? "joining the job's cgroup failed"
+                                                : "exec failed");
+            if (!(failure & (FAIL_CHDIR | FAIL_CGROUP)))
+                snprintf(done->error, sizeof done->error, "cannot execute %s: %s", argv[k],
+                         strerror(child_errno));
+            if (stage_in >= 0) close(stage_in);
+            goto fail_started;
+        }
     }
     if (in_owned) close(in);
     close(out[1]);
     close(err[1]);
-    in = out[1] = err[1] = -1;
-    job->pid = pid;
+    job->stages_left = job->n_stages;
     job->out.pipe_fd = out[0];
     job->err.pipe_fd = err[0];
     fcntl(out[0], F_SETFL, O_NONBLOCK);
     fcntl(err[0], F_SETFL, O_NONBLOCK);
     free(argv);
     free(envp);
-    if (failure) {
-        /* the child has exited 127; the worker reaps it and reports this error */
-        int child_errno = failure & 0xffff;
-        spawn_error(done, child_errno,
-                    failure & FAIL_CHDIR    ? "chdir() to the job's cwd failed"
-                    : failure & FAIL_CGROUP ? "joining the job's cgroup failed"
-                                            : "exec failed");
-        if (!(failure & (FAIL_CHDIR | FAIL_CGROUP)))
-            snprintf(done->error, sizeof done->error, "cannot execute %s: %s", run->argv_blob,
-                     strerror(child_errno));
-        return -1;
-    }
     return 0;
 
+fail_started:
+    abort_stages(job);
 fail:
     if (in >= 0 && in_owned) close(in);
     for (int i = 0; i < 2; i++) {
         if (out[i] >= 0) close(out[i]);
         if (err[i] >= 0) close(err[i]);
+        if (link[i] >= 0) close(link[i]);
     }
     spawn_close(job);
     free(argv);

@@ -23,7 +23,11 @@ struct spawn_stream {
 
 /* A started job. */
 struct spawn_job {
-    pid_t pid; /* main process, also its process group id */
+    pid_t pid;       /* main process (a pipeline's first stage), also its process group id */
+    pid_t last;      /* the process whose exit is the job's: the last stage (pid for one) */
+    int stages_left; /* stages not reaped yet */
+    pid_t stage_pids[PROTO_MAX_STAGES];
+    int n_stages;
     struct spawn_stream out, err;
     uint64_t max_output; /* bytes kept per stream */
 };

@@ -101,10 +101,16 @@ static void reap(struct running *r)
         pid_t pid = wait4(-1, &status, WNOHANG, &ru);
         if (pid < 0 && errno == EINTR) continue;
         if (pid <= 0) return;
-        if (r && pid == r->job.pid && !r->exited) {
+        bool stage = false;
+        for (int i = 0; r && i < r->job.n_stages; i++)
+            stage |= r->job.stage_pids[i] == pid;
+        if (stage && !r->exited) {
+            if (pid == r->job.last) { /* the last stage's status is the job's */
+                r->status = status;
+                r->usage = ru;
+            }
+            if (--r->job.stages_left > 0) continue; /* a pipeline ends with its last stage */
             r->exited = true;
-            r->status = status;
-            r->usage = ru;
             r->drain_until_ms = now_ms() + DRAIN_AFTER_EXIT_MS;
             /* whatever the job left running in its tree dies with it (like a systemd unit) */
             tree_kill_leftovers(r->tree, r->job.pid);

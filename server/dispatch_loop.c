@@ -566,6 +566,17 @@ static void send_to_slot(struct dispatch *d, int slot, struct running *r,
         .stdin_data = j.spec.stdin_data,
         .stdin_len = (uint32_t)j.spec.stdin_len,
     };
+    char stages[PROTO_MAX_STAGES * 8] = "";
+    if (j.spec.pipeline) { /* "2,1,3" -> "2\0" "1\0" "3\0" */
+        size_t n = strlen(j.spec.pipeline);
+        if (n + 1 < sizeof stages) {
+            memcpy(stages, j.spec.pipeline, n + 1);
+            for (size_t i = 0; i < n; i++)
+                if (stages[i] == ',') stages[i] = '\0';
+            run.stages = stages;
+            run.stages_len = (uint32_t)n + 1;
+        }
+    }
     d->payload.len = d->payload.pos = 0;
     d->payload.failed = false;
     proto_encode_run(&d->payload, &run);

@@ -41,6 +41,7 @@ void job_spec_free(struct job_spec *spec)
     free(spec->task);
     free(spec->concurrency_key);
     free(spec->group);
+    free(spec->pipeline);
     free(spec->params);
     memset(spec, 0, sizeof *spec);
 }

@@ -12,10 +12,11 @@
 #include "server/migrate.h"
 
 static const char *const stmt_sql[ST_COUNT] = {
-    [ST_INSERT_JOB] = "INSERT INTO jobs (name, queue, priority, argv, command, env, cwd, stdin, "
-                      "timeout, state, max_attempts, created_at, idempotency_key, task, params, "
-                      "concurrency_key, concurrency_limit, group_name, group_size, stdin_from) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_INSERT_JOB] =
+        "INSERT INTO jobs (name, queue, priority, argv, command, env, cwd, stdin, "
+        "timeout, state, max_attempts, created_at, idempotency_key, task, params, "
+        "concurrency_key, concurrency_limit, group_name, group_size, stdin_from, pipeline) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_INSERT_EVENT] = "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
                         "VALUES (?, ?, ?, ?, ?)",
     [ST_GET_JOB] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?",
@@ -227,6 +228,7 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
         store_bind_text(st, 17, j->group);
         store_bind_int(st, 18, j->group ? j->group_size : -1);
         store_bind_int(st, 19, j->stdin_from > 0 ? j->stdin_from : -1);
+        store_bind_text(st, 20, j->pipeline);
         if (sqlite3_step(st) != SQLITE_DONE) {
             rc = store_fail(s, "INSERT INTO jobs");
             break;
@@ -308,6 +310,7 @@ static int read_job_row(sqlite3_stmt *st, struct job *j)
     j->spec.group = column_strdup(st, 27);
     j->spec.group_size = (int)column_int_or(st, 28, 0);
     j->spec.stdin_from = column_int_or(st, 29, 0);
+    j->spec.pipeline = column_strdup(st, 30);
     if (!j->spec.queue || !j->spec.argv.data || !j->spec.env.data || !j->spec.cwd) {
         job_free(j);
         return -1;
