@@ -6,6 +6,7 @@ WERROR ?= OFF
 JOBS ?= $(shell nproc)
 ARGS ?=
 DEB_PACKAGES = build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
+               libcurl4-openssl-dev \
                curl jq sqlite3 procps
 
 .PHONY: deps build run test test-asan clean format

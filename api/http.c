@@ -292,6 +292,11 @@ static void *frontend_start(const struct config *cfg, struct dispatch *d, struct
         return NULL;
     }
     dispatch_on_finish(d, waiters_job_finished, &a->waiters);
+    if (api_notify_start(a) < 0) {
+        MHD_stop_daemon(a->daemon);
+        free(a);
+        return NULL;
+    }
     return a;
 }
 
@@ -322,6 +327,7 @@ static void frontend_stop(void *handle)
         usleep(10000);
     }
     MHD_stop_daemon(a->daemon);
+    api_notify_stop(a); /* undelivered callbacks stay in SQLite for the next start */
     if (fd >= 0) close(fd);
     pthread_mutex_destroy(&a->waiters.lock);
     free(a);

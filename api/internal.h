@@ -35,6 +35,10 @@ struct waiters {
 };
 
 struct api {
+    pthread_t notify_thread; /* api/notify.c: delivers notify_url callbacks */
+    pthread_mutex_t notify_lock;
+    pthread_cond_t notify_wake;
+    bool notify_stop;
     struct MHD_Daemon *daemon;
     const struct config *cfg;
     struct dispatch *dispatch;
@@ -114,6 +118,9 @@ enum MHD_Result api_workers(struct api *a, struct MHD_Connection *c);
 enum MHD_Result api_tasks(struct api *a, struct MHD_Connection *c);
 /* api/events.c: GET /v1/events, server-sent events of every state change. */
 enum MHD_Result api_events(struct api *a, struct MHD_Connection *c);
+/* api/notify.c: starts / stops the thread that delivers notify_url callbacks. */
+int api_notify_start(struct api *a);
+void api_notify_stop(struct api *a);
 /* api/queues_api.c */
 enum MHD_Result api_queues_list(struct api *a, struct MHD_Connection *c);
 enum MHD_Result api_queues_patch(struct api *a, struct request *r, struct MHD_Connection *c,

@@ -70,6 +70,7 @@ void api_job_text(struct text *t, const struct job *j)
         text_add(t, "]]", 2);
     }
     if (j->spec.command) add_string_or_null(t, "command", j->spec.command);
+    if (j->spec.notify_url) add_string_or_null(t, "notify_url", j->spec.notify_url);
     if (j->spec.stdin_from > 0) text_addf(t, ",\"stdin_from\":%lld", (long long)j->spec.stdin_from);
     if (j->spec.group) {
         add_string_or_null(t, "group", j->spec.group);

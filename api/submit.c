@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "api/internal.h"
@@ -233,6 +234,15 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
     if (strcmp(key, "after") == 0) return parse_after(v, prefix, spec, e);
     if (strcmp(key, "task") == 0) return get_string(v, prefix, "task", 128, &spec->task, e);
     if (strcmp(key, "pipeline") == 0) return parse_pipeline(v, prefix, spec, e);
+    if (strcmp(key, "notify_url") == 0) {
+        if (get_string(v, prefix, "notify_url", 2048, &spec->notify_url, e) < 0) return -1;
+        bool ok = strncasecmp(spec->notify_url, "http://", 7) == 0 ||
+                  strncasecmp(spec->notify_url, "https://", 8) == 0;
+        for (const char *c = spec->notify_url; ok && *c; c++)
+            ok = *c > 0x20 && *c != 0x7f;
+        if (!ok) return type_error(e, prefix, "notify_url", "an http:// or https:// URL");
+        return 0;
+    }
     if (strcmp(key, "stdin_from") == 0) {
         if (!json_is_integer(v) || json_integer_value(v) < 1)
             return type_error(e, prefix, "stdin_from", "a job id (a positive integer)");
@@ -275,7 +285,7 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
                     "unknown field '%.100s' (known: argv, command, env, cwd, stdin, timeout, "
                     "priority, queue, name, max_attempts, after, idempotency_key, task, params, "
                     "concurrency_key, "
-                    "concurrency_limit, group, group_size, stdin_from, pipeline)",
+                    "concurrency_limit, group, group_size, stdin_from, pipeline, notify_url)",
                     key);
 }
 

@@ -42,6 +42,7 @@ void job_spec_free(struct job_spec *spec)
     free(spec->concurrency_key);
     free(spec->group);
     free(spec->pipeline);
+    free(spec->notify_url);
     free(spec->params);
     memset(spec, 0, sizeof *spec);
 }

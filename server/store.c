@@ -15,8 +15,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT_JOB] =
         "INSERT INTO jobs (name, queue, priority, argv, command, env, cwd, stdin, "
         "timeout, state, max_attempts, created_at, idempotency_key, task, params, "
-        "concurrency_key, concurrency_limit, group_name, group_size, stdin_from, pipeline) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "concurrency_key, concurrency_limit, group_name, group_size, stdin_from, pipeline, "
+        "notify_url) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_INSERT_EVENT] = "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
                         "VALUES (?, ?, ?, ?, ?)",
     [ST_GET_JOB] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?",
@@ -116,6 +117,14 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
             snprintf(err, errlen, "preparing statement %d: %s", i, sqlite3_errmsg(s->db));
             goto fail;
         }
+    sqlite3_stmt *probe;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT 1 FROM jobs WHERE notify_url IS NOT NULL AND state IN "
+                           "('queued', 'running') LIMIT 1",
+                           -1, &probe, NULL) == SQLITE_OK) {
+        s->any_notify = sqlite3_step(probe) == SQLITE_ROW;
+        sqlite3_finalize(probe);
+    }
     *out = s;
     return 0;
 fail:
@@ -229,6 +238,8 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
         store_bind_int(st, 18, j->group ? j->group_size : -1);
         store_bind_int(st, 19, j->stdin_from > 0 ? j->stdin_from : -1);
         store_bind_text(st, 20, j->pipeline);
+        store_bind_text(st, 21, j->notify_url);
+        if (j->notify_url) s->any_notify = true;
         if (sqlite3_step(st) != SQLITE_DONE) {
             rc = store_fail(s, "INSERT INTO jobs");
             break;
@@ -311,6 +322,7 @@ static int read_job_row(sqlite3_stmt *st, struct job *j)
     j->spec.group_size = (int)column_int_or(st, 28, 0);
     j->spec.stdin_from = column_int_or(st, 29, 0);
     j->spec.pipeline = column_strdup(st, 30);
+    j->spec.notify_url = column_strdup(st, 31);
     if (!j->spec.queue || !j->spec.argv.data || !j->spec.env.data || !j->spec.cwd) {
         job_free(j);
         return -1;
@@ -498,8 +510,10 @@ int store_job_finish(struct store *s, int64_t id, enum job_state from,
     int changed = 0;
     if (sqlite3_step(st) != SQLITE_DONE)
         store_fail(s, "UPDATE job to its end");
-    else if ((changed = sqlite3_changes(s->db)) > 0)
+    else if ((changed = sqlite3_changes(s->db)) > 0) {
         store_add_event(s, id, now, job_state_name(from), job_state_name(o->state), o->detail);
+        if (s->any_notify) store_notify_due(s, id, now); /* its callback, if it has one */
+    }
     int rc = store_commit(s);
     return rc < 0 ? -1 : changed > 0 ? 0 : 1;
 }

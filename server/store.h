@@ -130,6 +130,18 @@ int store_each_event(struct store *s, int64_t after_id, int64_t job_id, const ch
 /* Calls fn for every queued job of gang group. Returns 0 or -1. */
 int store_each_group_member(struct store *s, const char *group, void (*fn)(void *ctx, int64_t id),
                             void *ctx);
+/* A notify_url callback to deliver. */
+struct store_notification {
+    int64_t job_id;
+    char url[2100];
+    int attempts;
+};
+/* Reads up to max callbacks due at now (wall ms) into out; returns how many, or -1. */
+int store_notifications_due(struct store *s, int64_t now, struct store_notification *out, int max);
+/* Records a delivery: done (delivered, or given up) deletes it; else it is due again at
+ * next_at. detail goes to job_events (the job's state, unchanged). Returns 0 or -1. */
+int store_notification_result(struct store *s, int64_t job_id, bool done, int64_t next_at,
+                              const char *detail, int64_t now);
 /* The newest event id (0 if none), or -1. */
 int64_t store_last_event(struct store *s);
 /* Counts jobs per state into counts. Returns 0 or -1. */

@@ -13,7 +13,7 @@
     "id, name, queue, priority, argv, command, env, cwd, timeout, state, exit_code, signal, "      \
     "error, pid, worker, attempt, max_attempts, created_at, started_at, finished_at, "             \
     "stdout_bytes, stderr_bytes, truncated, task, params, concurrency_key, concurrency_limit, "    \
-    "group_name, group_size, stdin_from, pipeline"
+    "group_name, group_size, stdin_from, pipeline, notify_url"
 
 enum stmt_id {
     ST_INSERT_JOB,
@@ -41,8 +41,9 @@ struct store {
     sqlite3_stmt *stmt[ST_COUNT];
     pthread_mutex_t lock; /* recursive: a batch nests the accessors' own transactions */
     int depth;
-    bool tx_open; /* BEGIN was issued in the current batch */
-    bool failed;  /* a statement failed inside the current transaction */
+    bool tx_open;    /* BEGIN was issued in the current batch */
+    bool any_notify; /* a job with notify_url exists: job ends look for a callback */
+    bool failed;     /* a statement failed inside the current transaction */
 };
 
 /* Logs a failed statement and marks the transaction failed; returns -1. */
@@ -60,5 +61,8 @@ void store_tx_begin(struct store *s);
 /* Records a state transition in job_events. Returns 0 or -1. */
 int store_add_event(struct store *s, int64_t id, int64_t now, const char *from, const char *to,
                     const char *detail);
+
+/* Queues job id's notify_url callback (if it has one), due at now. */
+void store_notify_due(struct store *s, int64_t id, int64_t now);
 
 #endif

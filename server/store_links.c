@@ -237,3 +237,80 @@ int store_each_group_member(struct store *s, const char *group, void (*fn)(void 
     free(ids);
     return rc;
 }
+
+void store_notify_due(struct store *s, int64_t id, int64_t now)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(
+            s->db,
+            "INSERT OR IGNORE INTO notifications (job_id, url, next_at) "
+            "SELECT id, notify_url, ? FROM jobs WHERE id = ? AND notify_url IS NOT NULL",
+            -1, &st, NULL) != SQLITE_OK) {
+        store_fail(s, "preparing the callback");
+        return;
+    }
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, id);
+    if (sqlite3_step(st) != SQLITE_DONE) store_fail(s, "INSERT INTO notifications");
+    sqlite3_finalize(st);
+}
+
+int store_notifications_due(struct store *s, int64_t now, struct store_notification *out, int max)
+{
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st;
+    int n = 0;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT job_id, url, attempts FROM notifications WHERE next_at <= ? "
+                           "ORDER BY next_at LIMIT ?",
+                           -1, &st, NULL) != SQLITE_OK) {
+        n = store_fail(s, "SELECT notifications");
+    } else {
+        sqlite3_bind_int64(st, 1, now);
+        sqlite3_bind_int(st, 2, max);
+        while (n < max && sqlite3_step(st) == SQLITE_ROW) {
+            out[n].job_id = sqlite3_column_int64(st, 0);
+            snprintf(out[n].url, sizeof out[n].url, "%s", (const char *)sqlite3_column_text(st, 1));
+            out[n].attempts = sqlite3_column_int(st, 2);
+            n++;
+        }
+        sqlite3_finalize(st);
+    }
+    store_read_done(s);
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+int store_notification_result(struct store *s, int64_t job_id, bool done, int64_t next_at,
+                              const char *detail, int64_t now)
+{
+    store_tx_begin(s);
+    sqlite3_stmt *st;
+    const char *sql = done ? "DELETE FROM notifications WHERE job_id = ?1"
+                           : "UPDATE notifications SET attempts = attempts + 1, next_at = ?2, "
+                             "last_error = ?3 WHERE job_id = ?1";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        store_fail(s, "preparing the callback result");
+    } else {
+        sqlite3_bind_int64(st, 1, job_id);
+        if (!done) {
+            sqlite3_bind_int64(st, 2, next_at);
+            sqlite3_bind_text(st, 3, detail, -1, SQLITE_STATIC);
+        }
+        if (sqlite3_step(st) != SQLITE_DONE) store_fail(s, "UPDATE notifications");
+        sqlite3_finalize(st);
+    }
+    if (sqlite3_prepare_v2(s->db, "SELECT state FROM jobs WHERE id = ?", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, job_id);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            char state[32];
+            snprintf(state, sizeof state, "%s", (const char *)sqlite3_column_text(st, 0));
+            sqlite3_finalize(st);
+            store_add_event(s, job_id, now, state, state, detail);
+        } else {
+            sqlite3_finalize(st);
+        }
+    }
+    return store_commit(s);
+}
