@@ -27,6 +27,13 @@ check "the group started only after the busy worker was free" test \
     "$(sqlite3 "$DB" "SELECT min(started_at) FROM jobs WHERE id IN ($G2)")" -ge \
     "$(sqlite3 "$DB" "SELECT finished_at FROM jobs WHERE id = $BUSY")"
 
+# a group half submitted survives a restart
+submit '{"argv":["true"],"group":"g4","group_size":2}'; H1=$ID
+sp_stop
+sp_start
+submit '{"argv":["true"],"group":"g4","group_size":2}'; H2=$ID
+eq "completed after the restart: both ran" "$(curl -s "$BASE/v1/jobs/wait?ids=$H1,$H2&timeout=10" | jq -c '[.jobs[].state]')" '["succeeded","succeeded"]'
+
 # refused and canceled
 expect_error 400 invalid_argument group_size POST /v1/jobs '{"argv":["true"],"group":"big","group_size":4}'
 expect_error 400 invalid_argument group_size POST /v1/jobs '{"argv":["true"],"group":"g"}'
