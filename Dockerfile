@@ -5,9 +5,10 @@
 #   curl http://127.0.0.1:8080/healthz
 #
 # The server runs as PID 1 (it reaps orphans and drains on SIGTERM itself), as the
-# unprivileged user `spawnpool` (uid/gid 10001); jobs run as that user too. The listen
-# address below is not loopback and the API has no authentication yet: publish the port
-# only where every client may run commands in the container.
+# unprivileged user `spawnpool` (uid/gid 10001); jobs run as that user too. The API needs
+# a bearer token: on first start the server writes a random one to
+# /var/lib/spawnpool/token in the volume (`docker exec ... cat /var/lib/spawnpool/token`),
+# or mount your own file there. /healthz stays open (the HEALTHCHECK uses it).
 # Settings: append flags to the command (`docker run ... spawnpool serve --workers 8 ...`)
 # or set SPAWNPOOL_<FLAG> environment variables (see `docker run --rm spawnpool --help`).
 
@@ -56,4 +57,5 @@ STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
 ENTRYPOINT ["/usr/local/bin/spawnpool"]
-CMD ["serve", "--listen", "0.0.0.0:8080", "--data-dir", "/var/lib/spawnpool"]
+CMD ["serve", "--listen", "0.0.0.0:8080", "--data-dir", "/var/lib/spawnpool", \
+     "--token-file", "/var/lib/spawnpool/token"]

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -158,6 +159,33 @@ enum MHD_Result api_send_not_allowed(struct MHD_Connection *c, const char *allow
     return send_json_header(c, 405, json_pack("{s:o}", "error", err), MHD_HTTP_HEADER_ALLOW, allow);
 }
 
+/* Compares in time that depends only on the lengths, not on where the bytes differ. */
+static bool same_secret(const char *given, size_t given_len, const char *token)
+{
+    size_t len = strlen(token);
+    unsigned char diff = given_len != len;
+    for (size_t i = 0; i < given_len; i++)
+        diff |= (unsigned char)given[i] ^ (unsigned char)token[i % (len ? len : 1)];
+    return diff == 0;
+}
+
+/* /v1 (and /metrics unless --open-metrics) need a configured token; /healthz never does. */
+static bool authorized(struct api *a, struct MHD_Connection *c, const char *url)
+{
+    if (a->cfg->n_tokens == 0) return true;
+    bool guarded = strncmp(url, "/v1/", 4) == 0 || strcmp(url, "/v1") == 0 ||
+                   (strcmp(url, "/metrics") == 0 && !a->cfg->open_metrics);
+    if (!guarded) return true;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return false;
+    const char *given = h + 7;
+    size_t given_len = strlen(given);
+    bool ok = false;
+    for (size_t i = 0; i < a->cfg->n_tokens; i++) /* every token, always: no early exit */
+        ok |= same_secret(given, given_len, a->cfg->tokens[i]);
+    return ok;
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const char *url,
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
@@ -196,6 +224,14 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
                  "the request body is over the limit of %lld bytes (--max-body)",
                  (long long)a->cfg->max_body);
         return api_send_error(c, &e);
+    }
+    if (!authorized(a, c, url)) {
+        struct api_error e;
+        api_fail(&e, 401, "unauthorized", NULL,
+                 "this server needs Authorization: Bearer <token> (see --token-file)");
+        json_t *err = json_pack("{s:s, s:s}", "code", e.code, "message", e.message);
+        return send_json_header(c, 401, json_pack("{s:o}", "error", err),
+                                MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     }
     return api_route(a, r, c, method, url);
 }

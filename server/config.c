@@ -3,6 +3,8 @@
 #include "server/config.h"
 
 #include <ctype.h>
+#include <fcntl.h>
+#include <sys/random.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -11,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum opt_type { OPT_STRING, OPT_PATH, OPT_INT, OPT_BYTES, OPT_SECONDS, OPT_LISTEN };
+enum opt_type { OPT_STRING, OPT_PATH, OPT_INT, OPT_BYTES, OPT_SECONDS, OPT_LISTEN, OPT_BOOL };
 
 struct option_def {
     const char *flag; /* without the leading -- */
@@ -55,6 +57,12 @@ static const struct option_def options[] = {
     {"kill-mechanism", OPT_STRING, OFF(kill_mechanism), 0, 0, "auto",
      "how a job's whole tree is killed: auto, cgroup (v2 leaf + cgroup.kill) or pgroup (process "
      "group + subreaper)"},
+    {"token-file", OPT_PATH, OFF(token_file), 0, 0, "none",
+     "bearer tokens for /v1, one per line (several: rotation); made with a random token if "
+     "missing"},
+    {"insecure-no-auth", OPT_BOOL, OFF(insecure_no_auth), 0, 0, "false",
+     "listen on a non-loopback address without a token (anyone who can connect runs commands)"},
+    {"open-metrics", OPT_BOOL, OFF(open_metrics), 0, 0, "false", "serve /metrics without a token"},
     {"http-threads", OPT_INT, OFF(http_threads), 1, 256, "CPUs", "threads answering HTTP"},
     {"max-connections", OPT_INT, OFF(max_connections), 4, 100000, "1024",
      "open HTTP connections at most"},
@@ -165,6 +173,16 @@ static int set_option(struct config *cfg, const struct option_def *o, const char
         else
             *(int64_t *)field = v;
         return 0;
+    case OPT_BOOL:
+        if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0 || strcmp(value, "yes") == 0) {
+            *(bool *)field = true;
+            return 0;
+        }
+        if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0 || strcmp(value, "no") == 0) {
+            *(bool *)field = false;
+            return 0;
+        }
+        break;
     case OPT_SECONDS: {
         char *end;
         errno = 0;
@@ -296,6 +314,8 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
             snprintf(text, sizeof text, "%lld", (long long)json_integer_value(value));
         else if (json_is_real(value))
             snprintf(text, sizeof text, "%.17g", json_real_value(value));
+        else if (json_is_boolean(value))
+            snprintf(text, sizeof text, "%s", json_is_true(value) ? "true" : "false");
         else {
             snprintf(err, errlen, "%s: '%s' must be a string or a number", source, key);
             json_decref(root);
@@ -336,8 +356,76 @@ static int absolutize(char *path, char *err, size_t errlen, const char *what)
     return 0;
 }
 
+static bool is_loopback(const char *host)
+{
+    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+           strcmp(host, "::1") == 0;
+}
+
+/* Reads the bearer tokens (one per line; blank lines and # comments skipped). A missing file
+ * is made with one random token (mode 0600), so the safe setup is also the easy one. */
+static int load_tokens(struct config *cfg, char *err, size_t errlen)
+{
+    FILE *f = fopen(cfg->token_file, "re");
+    if (!f && errno == ENOENT) {
+        unsigned char raw[24];
+        char token[64];
+        if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+            snprintf(err, errlen, "getrandom() failed while making a token: %s", strerror(errno));
+            return -1;
+        }
+        for (size_t i = 0; i < sizeof raw; i++)
+            snprintf(token + 2 * i, 3, "%02x", raw[i]);
+        int fd = open(cfg->token_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 || dprintf(fd, "%s\n", token) < 0) {
+            snprintf(err, errlen, "cannot create token file %s: %s", cfg->token_file,
+                     strerror(errno));
+            if (fd >= 0) close(fd);
+            return -1;
+        }
+        close(fd);
+        fprintf(stderr, "spawnpool: made a token in %s (send it as Authorization: Bearer ...)\n",
+                cfg->token_file);
+        f = fopen(cfg->token_file, "re");
+    }
+    if (!f) {
+        snprintf(err, errlen, "cannot read token file %s: %s", cfg->token_file, strerror(errno));
+        return -1;
+    }
+    char line[1024];
+    while (fgets(line, sizeof line, f)) {
+        char *p = line, *end;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        end = p + strcspn(p, "\r\n");
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+            end--;
+        *end = '\0';
+        if (!*p || *p == '#') continue;
+        char **grown = realloc(cfg->tokens, (cfg->n_tokens + 1) * sizeof *grown);
+        if (!grown || !(grown[cfg->n_tokens] = strdup(p))) {
+            fclose(f);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        cfg->tokens = grown;
+        cfg->n_tokens++;
+    }
+    fclose(f);
+    if (!cfg->n_tokens) {
+        snprintf(err, errlen, "token file %s holds no token", cfg->token_file);
+        return -1;
+    }
+    return 0;
+}
+
 void config_free(struct config *cfg)
 {
+    for (size_t i = 0; i < cfg->n_tokens; i++)
+        free(cfg->tokens[i]);
+    free(cfg->tokens);
+    cfg->tokens = NULL;
+    cfg->n_tokens = 0;
     tasks_free(&cfg->tasks);
     free(cfg->queues);
     cfg->queues = NULL;
@@ -401,7 +489,9 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
             snprintf(err, errlen, "unknown flag '%.*s' (see spawnpool --help)", (int)len + 2, a);
             return -1;
         }
-        const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        const char *value = eq                    ? eq + 1
+                            : o->type == OPT_BOOL ? "true"
+                                                  : (i + 1 < argc ? argv[++i] : NULL);
         if (!value) {
             snprintf(err, errlen, "flag --%s needs a value", o->flag);
             return -1;
@@ -415,5 +505,14 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
     if (absolutize(cfg->data_dir, err, errlen, "--data-dir") < 0 ||
         absolutize(cfg->job_dir, err, errlen, "--job-dir") < 0)
         return -1;
+    if (cfg->token_file[0] && load_tokens(cfg, err, errlen) < 0) return -1;
+    if (!cfg->n_tokens && !cfg->insecure_no_auth && !is_loopback(cfg->listen_host)) {
+        snprintf(err, errlen,
+                 "refusing to listen on %s without a token: whoever can connect could run "
+                 "commands here. Give --token-file FILE (made with a random token if missing), "
+                 "or --insecure-no-auth if every client that can reach it may run commands",
+                 cfg->listen_host);
+        return -1;
+    }
     return 0;
 }

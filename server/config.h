@@ -37,7 +37,12 @@ struct config {
         bool paused;
     } * queues;
     size_t n_queues;
-    bool allow_commands; /* false: only templates run (argv/command get 403) */
+    bool allow_commands;       /* false: only templates run (argv/command get 403) */
+    char token_file[PATH_MAX]; /* bearer tokens, one per line; "": no auth */
+    char **tokens;             /* read from token_file (made if missing) */
+    size_t n_tokens;
+    bool insecure_no_auth; /* allow a non-loopback listen without tokens */
+    bool open_metrics;     /* /metrics without a token */
 };
 
 /* Fills cfg from defaults, the config file, the environment and argv (the words after
