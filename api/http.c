@@ -329,6 +329,7 @@ static void *frontend_start(const struct config *cfg, struct dispatch *d, struct
     }
     dispatch_on_finish(d, waiters_job_finished, &a->waiters);
     if (api_notify_start(a) < 0) {
+        dispatch_on_finish(d, NULL, NULL);
         MHD_stop_daemon(a->daemon);
         free(a);
         return NULL;

@@ -57,7 +57,10 @@ static void deliver(struct api *a, const struct store_notification *n)
 {
     struct job j;
     int64_t now = clock_wall_ms();
-    if (store_get_job(a->store, n->job_id, &j, false) != 0) return;
+    if (store_get_job(a->store, n->job_id, &j, false) != 0) { /* gone: nothing to send */
+        store_notification_result(a->store, n->job_id, true, 0, "notify_url: the job is gone", now);
+        return;
+    }
     struct text t = {0};
     api_job_text(&t, &j);
     job_free(&j);

@@ -153,7 +153,7 @@ static int parse_pipeline(json_t *v, const char *prefix, struct job_spec *spec, 
 {
     if (!json_is_array(v) || json_array_size(v) < 2 || json_array_size(v) > 16)
         return type_error(e, prefix, "pipeline", "an array of 2 to 16 stages (argv arrays)");
-    char counts[16 * 8] = "";
+    char counts[16 * 12] = ""; /* 16 counts of up to 10 digits and their commas */
     size_t used = 0, i;
     json_t *stage;
     json_array_foreach(v, i, stage)

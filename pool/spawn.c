@@ -317,7 +317,6 @@ int spawn_start(const struct proto_run *run, const struct tree *tree, struct spa
             if (!(failure & (FAIL_CHDIR | FAIL_CGROUP)))
                 snprintf(done->error, sizeof done->error, "cannot execute %s: %s", argv[k],
                          strerror(child_errno));
-            if (stage_in >= 0) close(stage_in);
             goto fail_started;
         }
     }
@@ -334,6 +333,7 @@ int spawn_start(const struct proto_run *run, const struct tree *tree, struct spa
     return 0;
 
 fail_started:
+    if (stage_in >= 0 && stage_in != in) close(stage_in);
     abort_stages(job);
 fail:
     if (in >= 0 && in_owned) close(in);

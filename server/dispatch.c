@@ -167,10 +167,21 @@ int dispatch_kstate(struct dispatch *d, const char *name)
     return d->n_keys++;
 }
 
-int dispatch_gstate(struct dispatch *d, const char *name, int size)
+/* The index of gang name, or -1 (never makes one). */
+static int gang_find(struct dispatch *d, const char *name)
 {
     for (int i = 0; i < d->n_groups; i++)
         if (strcmp(d->groups[i].name, name) == 0) return i;
+    return -1;
+}
+
+int dispatch_gstate(struct dispatch *d, const char *name, int size)
+{
+    int found = gang_find(d, name);
+    if (found >= 0) { /* a name used again after its group started takes the new size */
+        if (d->groups[found].members.len == 0 && size > 0) d->groups[found].size = size;
+        return found;
+    }
     struct gstate *grown = realloc(d->groups, (size_t)(d->n_groups + 1) * sizeof *grown);
     if (!grown) return -1;
     d->groups = grown;
@@ -473,13 +484,19 @@ static enum dispatch_result cancel_queued(struct dispatch *d, int64_t id)
         job_free(&j);
     }
     enum dispatch_result rc = dispatch_cancel_queued(d, id, NULL);
+    /* it may wait parked with a queue or a key: an entry left there would take the place
+     * of a live job when the queue or key frees up */
+    for (int i = 0; i < d->n_queues; i++)
+        queue_remove(&d->queues[i].parked, id);
+    for (int i = 0; i < d->n_keys; i++)
+        queue_remove(&d->keys[i].parked, id);
     if (group && rc == DISPATCH_CANCELED) {
         struct gang_cancel gc = {.d = d};
         snprintf(gc.why, sizeof gc.why,
                  "member %lld of group %.60s was terminated before the start", (long long)id,
                  group);
         store_each_group_member(d->store, group, cancel_member, &gc);
-        int gi = dispatch_gstate(d, group, 0);
+        int gi = gang_find(d, group);
         if (gi >= 0) queue_free(&d->groups[gi].members); /* their entries: all canceled */
     }
     free(group);

@@ -34,6 +34,10 @@ sp_start
 submit '{"argv":["true"],"group":"g4","group_size":2}'; H2=$ID
 eq "completed after the restart: both ran" "$(curl -s "$BASE/v1/jobs/wait?ids=$H1,$H2&timeout=10" | jq -c '[.jobs[].state]')" '["succeeded","succeeded"]'
 
+# a group name used again takes its new size
+req POST /v1/jobs '[{"argv":["true"],"group":"g1","group_size":2},{"argv":["true"],"group":"g1","group_size":2}]'
+eq "g1 again, size 2: both ran" "$(curl -s "$BASE/v1/jobs/wait?ids=$(jq -r '[.jobs[].id] | join(",")' <<<"$BODY")&timeout=10" | jq -c '[.jobs[].state]')" '["succeeded","succeeded"]'
+
 # refused and canceled
 expect_error 400 invalid_argument group_size POST /v1/jobs '{"argv":["true"],"group":"big","group_size":4}'
 expect_error 400 invalid_argument group_size POST /v1/jobs '{"argv":["true"],"group":"g"}'
@@ -46,4 +50,11 @@ eq "terminated member canceled" "$(jq -r .state <<<"$BODY")" canceled
 J=$(wait_job "$C2" 5)
 eq "the rest of its group too" "$(jq -r .state <<<"$J")" canceled
 check "saying why" jq -e '.error | test("group g3")' <<<"$J"
+# a member canceled before its group was ever seen does not block the name afterwards
+submit '{"argv":["sleep","30"]}'; LONGJ=$ID
+submit "{\"argv\":[\"true\"],\"group\":\"g5\",\"group_size\":2,\"after\":[$LONGJ]}"; W5=$ID
+expect 200 POST "/v1/jobs/$W5/terminate"
+req POST /v1/jobs '[{"argv":["true"],"group":"g5","group_size":2},{"argv":["true"],"group":"g5","group_size":2}]'
+eq "g5 runs afterwards" "$(curl -s "$BASE/v1/jobs/wait?ids=$(jq -r '[.jobs[].id] | join(",")' <<<"$BODY")&timeout=10" | jq -c '[.jobs[].state]')" '["succeeded","succeeded"]'
+expect 202 POST "/v1/jobs/$LONGJ/terminate" '{"grace":0}'
 sp_stop

@@ -24,6 +24,14 @@ MOST=$(sqlite3 "$DB" "SELECT max(n) FROM (SELECT a.id, (SELECT count(*) FROM job
 eq "limit 2: at most two at once" "$MOST" 2
 eq "all ran" "$(sqlite3 "$DB" "SELECT count(*) FROM jobs WHERE id IN ($SEM) AND state = 'succeeded'")" 4
 
+# a terminated job that waited on a key does not take a live one's place
+submit '{"argv":["sleep","0.4"],"concurrency_key":"k2"}'; KA=$ID
+submit '{"argv":["true"],"concurrency_key":"k2"}'; KB=$ID
+submit '{"argv":["true"],"concurrency_key":"k2"}'; KC=$ID
+wait_for 5 state_is "$KA" running || fail "never ran"
+expect 200 POST "/v1/jobs/$KB/terminate"
+eq "the job behind it still runs" "$(wait_job "$KC" 10 | jq -r .state)" succeeded
+
 # bad input
 expect_error 400 invalid_argument concurrency_limit POST /v1/jobs '{"argv":["true"],"concurrency_limit":2}'
 expect_error 400 invalid_argument concurrency_limit POST /v1/jobs '{"argv":["true"],"concurrency_key":"k","concurrency_limit":0}'
