@@ -32,6 +32,7 @@ struct running {
     bool withdrawing; /* asked back (not started) so an idle worker can take it */
     int q;            /* index of its queue in d->queues */
     int k;            /* index of its concurrency key in d->keys, -1: none */
+    bool gang;        /* a gang member: it cannot start later on its own */
 };
 
 /* A named queue (multiprocessing's Queue): pause and concurrency, and the jobs it holds

@@ -154,7 +154,11 @@ static void observe_latency(struct dispatch *d, double seconds)
 static void job_unstarted(struct dispatch *d, struct running *r)
 {
     int64_t now = clock_wall_ms();
-    if (r->terminate && !r->shutdown) {
+    if (r->gang && !r->terminate) { /* its group started without it: it never can */
+        dispatch_cancel_queued(d, r->id,
+                               "its worker went away before it started: it can no "
+                               "longer start together with its group");
+    } else if (r->terminate && !r->shutdown) {
         struct store_outcome o = {.state = JOB_CANCELED,
                                   .exit_code = -1,
                                   .signal = -1,
@@ -588,7 +592,8 @@ static void send_to_slot(struct dispatch *d, int slot, struct running *r,
                           .max_attempts = j.spec.max_attempts,
                           .since_us = e.since_us ? e.since_us : clock_mono_us(),
                           .q = qi,
-                          .k = ki};
+                          .k = ki,
+                          .gang = j.spec.group != NULL};
     if (r == &d->running[slot]) {
         s->state = SLOT_BUSY;
         s->job_id = j.id;
