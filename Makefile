@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 ARGS ?=
 DEB_PACKAGES = build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
                libcurl4-openssl-dev \
-               curl jq sqlite3 procps
+               curl jq sqlite3 procps openssl
 
 .PHONY: deps build run test test-asan clean format
 

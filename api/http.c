@@ -263,6 +263,23 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_warn("http: %s", msg);
 }
 
+/* Reads a whole (small) file as a NUL-terminated string; NULL with errno on failure. */
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) return NULL;
+    char *data = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&data, &len);
+    char buf[4096];
+    size_t n;
+    while (mem && (n = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, n, mem);
+    if (mem) fclose(mem);
+    fclose(f);
+    return data;
+}
+
 /* Binds the listening socket ourselves, so errors are clear and port 0 can be read back. */
 static int bind_listener(const struct config *cfg, int *port)
 {
@@ -315,14 +332,37 @@ static void *frontend_start(const struct config *cfg, struct dispatch *d, struct
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
-    a->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, access_handler, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)(cfg->http_threads > 1 ? cfg->http_threads : 0), MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-        MHD_OPTION_NOTIFY_COMPLETED, request_completed, a, MHD_OPTION_END);
+    if (cfg->tls_cert[0]) {
+        a->tls_cert = read_file(cfg->tls_cert);
+        a->tls_key = read_file(cfg->tls_key);
+        if (!a->tls_cert || !a->tls_key) {
+            log_error("cannot read --tls-cert %s / --tls-key %s: %s", cfg->tls_cert, cfg->tls_key,
+                      strerror(errno));
+            free(a->tls_cert);
+            free(a->tls_key);
+            close(fd);
+            free(a);
+            return NULL;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    struct MHD_OptionItem tls_options[] = {
+        /* only with TLS: MHD warns about them otherwise */
+        {a->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, a->tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, a->tls_key},
+        {MHD_OPTION_END, 0, NULL}};
+    a->daemon =
+        MHD_start_daemon(flags, 0, NULL, NULL, access_handler, a, MHD_OPTION_EXTERNAL_LOGGER,
+                         mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
+                         (unsigned)(cfg->http_threads > 1 ? cfg->http_threads : 0),
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED,
+                         request_completed, a, MHD_OPTION_ARRAY, tls_options, MHD_OPTION_END);
     if (!a->daemon) {
-        log_error("starting the HTTP server failed");
+        log_error("starting the HTTP server failed%s",
+                  a->tls_cert ? " (is the TLS certificate and key a valid PEM pair?)" : "");
+        free(a->tls_cert);
+        free(a->tls_key);
         close(fd);
         free(a);
         return NULL;
@@ -367,6 +407,8 @@ static void frontend_stop(void *handle)
     api_notify_stop(a); /* undelivered callbacks stay in SQLite for the next start */
     if (fd >= 0) close(fd);
     pthread_mutex_destroy(&a->waiters.lock);
+    free(a->tls_cert);
+    free(a->tls_key);
     free(a);
 }
 

@@ -40,6 +40,7 @@ struct api {
     pthread_cond_t notify_wake;
     bool notify_stop;
     struct MHD_Daemon *daemon;
+    char *tls_cert, *tls_key; /* PEM text MHD serves HTTPS with (kept while it runs) */
     const struct config *cfg;
     struct dispatch *dispatch;
     struct store *store;

@@ -63,6 +63,9 @@ static const struct option_def options[] = {
     {"insecure-no-auth", OPT_BOOL, OFF(insecure_no_auth), 0, 0, "false",
      "listen on a non-loopback address without a token (anyone who can connect runs commands)"},
     {"open-metrics", OPT_BOOL, OFF(open_metrics), 0, 0, "false", "serve /metrics without a token"},
+    {"tls-cert", OPT_PATH, OFF(tls_cert), 0, 0, "none",
+     "PEM certificate: serve HTTPS (with --tls-key)"},
+    {"tls-key", OPT_PATH, OFF(tls_key), 0, 0, "none", "PEM private key of --tls-cert"},
     {"http-threads", OPT_INT, OFF(http_threads), 1, 256, "CPUs", "threads answering HTTP"},
     {"max-connections", OPT_INT, OFF(max_connections), 4, 100000, "1024",
      "open HTTP connections at most"},
@@ -505,6 +508,10 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
     if (absolutize(cfg->data_dir, err, errlen, "--data-dir") < 0 ||
         absolutize(cfg->job_dir, err, errlen, "--job-dir") < 0)
         return -1;
+    if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
+        snprintf(err, errlen, "--tls-cert and --tls-key go together");
+        return -1;
+    }
     if (cfg->token_file[0] && load_tokens(cfg, err, errlen) < 0) return -1;
     if (!cfg->n_tokens && !cfg->insecure_no_auth && !is_loopback(cfg->listen_host)) {
         snprintf(err, errlen,

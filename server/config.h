@@ -41,8 +41,10 @@ struct config {
     char token_file[PATH_MAX]; /* bearer tokens, one per line; "": no auth */
     char **tokens;             /* read from token_file (made if missing) */
     size_t n_tokens;
-    bool insecure_no_auth; /* allow a non-loopback listen without tokens */
-    bool open_metrics;     /* /metrics without a token */
+    bool insecure_no_auth;   /* allow a non-loopback listen without tokens */
+    bool open_metrics;       /* /metrics without a token */
+    char tls_cert[PATH_MAX]; /* PEM certificate (chain) for HTTPS; "": plain HTTP */
+    char tls_key[PATH_MAX];  /* its PEM private key */
 };
 
 /* Fills cfg from defaults, the config file, the environment and argv (the words after

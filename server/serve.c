@@ -138,7 +138,8 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     if (!fe_handle) goto out;
     const char *host = cfg->listen_host;
     bool v6 = strchr(host, ':') != NULL;
-    printf("spawnpool: listening on http://%s%s%s:%d\n", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    printf("spawnpool: listening on %s://%s%s%s:%d\n", cfg->tls_cert[0] ? "https" : "http",
+           v6 ? "[" : "", host, v6 ? "]" : "", port);
     fflush(stdout);
     log_info("spawnpool %s: %d workers, data in %s", SPAWNPOOL_VERSION, cfg->workers,
              cfg->data_dir);

@@ -74,7 +74,7 @@ sp_start() {
     BASE=$(sed -n 's/^spawnpool: listening on //p' "$T/server.out" | head -n 1)
     local first
     first=$(head -n 1 "$T/server.out")
-    [[ $first == "spawnpool: listening on http://127.0.0.1:"* ]] || fail "first stdout line: $first"
+    [[ $first == "spawnpool: listening on http"*"://127.0.0.1:"* ]] || fail "first stdout line: $first"
 }
 
 # sp_stop: SIGTERM, and the server must exit 0.
