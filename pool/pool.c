@@ -41,6 +41,7 @@ int pool_init(struct pool *p, int count)
     if (!p->slots) return -1;
     p->count = count;
     p->close_in_child = -1;
+    getrlimit(RLIMIT_NOFILE, &p->nofile);
     for (int i = 0; i < count; i++) {
         p->slots[i].index = i;
         p->slots[i].fd = -1;
@@ -110,6 +111,7 @@ int pool_respawn(struct pool *p, int i)
         else if (dup2(sv[1], 3) < 0)
             _exit(126);
         close_range(4, ~0U, 0);
+        setrlimit(RLIMIT_NOFILE, &p->nofile); /* the master may have raised its own */
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);

@@ -4,6 +4,7 @@
 #define SPAWNPOOL_POOL_H
 
 #include <limits.h>
+#include <sys/resource.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -31,8 +32,9 @@ struct pool_slot {
 struct pool {
     struct pool_slot *slots;
     int count;
-    char exe[PATH_MAX]; /* this binary, for re-exec (resolved at startup) */
-    int close_in_child; /* an fd of the master's that forked workers must not keep, or -1 */
+    char exe[PATH_MAX];   /* this binary, for re-exec (resolved at startup) */
+    int close_in_child;   /* an fd of the master's that forked workers must not keep, or -1 */
+    struct rlimit nofile; /* RLIMIT_NOFILE at start: workers (so jobs) get it back */
 };
 
 /* Allocates count slots and resolves the executable path. Returns 0 or -1. */

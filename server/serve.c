@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,6 +30,24 @@ static int make_dir(const char *path)
     }
     log_error("mkdir() failed while creating %s: %s", path, strerror(errno));
     return -1;
+}
+
+/* Raises the master's soft open-files limit (toward the hard one) so --max-connections
+ * connections fit; warns when even the hard limit is too low. Workers get the old limit
+ * back (pool.c), so jobs see the limit they were started under. */
+static void raise_nofile(const struct config *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return;
+    rlim_t need = (rlim_t)cfg->max_connections + 64 + 4 * (rlim_t)cfg->workers;
+    if (rl.rlim_cur >= need) return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < need)
+        log_warn("the open-files limit is %llu but --max-connections %d needs about %llu: "
+                 "raise it (ulimit -n, LimitNOFILE=, --ulimit nofile=) or lower "
+                 "--max-connections",
+                 (unsigned long long)rl.rlim_cur, cfg->max_connections, (unsigned long long)need);
 }
 
 static const struct config *g_cfg; /* for recover_delay */
@@ -104,6 +123,7 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
         log_error("starting the worker pool failed: %s", strerror(errno));
         return 1;
     }
+    raise_nofile(cfg);
     int status = 1;
     struct store *store = NULL;
     struct dispatch *d = NULL;
