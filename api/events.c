@@ -82,6 +82,7 @@ static void events_free(void *cls)
 {
     struct event_stream *es = cls;
     waiters_forget(&es->api->waiters, &es->wait);
+    api_long_poll_end(es->api);
     text_free(&es->buf);
     free(es->queue);
     free(es);
@@ -112,8 +113,12 @@ enum MHD_Result api_events(struct api *a, struct MHD_Connection *c)
         api_fail(&e, 500, "internal", NULL, "reading the events failed (see the server log)");
         return api_send_error(c, &e);
     }
+    if (!api_long_poll_begin(a, &e)) return api_send_retry_later(c, &e);
     struct event_stream *es = calloc(1, sizeof *es);
-    if (!es) return MHD_NO;
+    if (!es) {
+        api_long_poll_end(a);
+        return MHD_NO;
+    }
     es->api = a;
     es->conn = c;
     es->last_id = last;
@@ -122,7 +127,7 @@ enum MHD_Result api_events(struct api *a, struct MHD_Connection *c)
     es->wait.conn = c;
     const char *queue = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "queue");
     if (queue && !(es->queue = strdup(queue))) {
-        free(es);
+        events_free(es);
         return MHD_NO;
     }
     struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,

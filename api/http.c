@@ -151,6 +151,13 @@ enum MHD_Result api_send_text(struct MHD_Connection *c, unsigned status, const c
     return send_buffer(c, status, copy, len, content_type, NULL, NULL);
 }
 
+enum MHD_Result api_send_retry_later(struct MHD_Connection *c, const struct api_error *e)
+{
+    json_t *err = json_pack("{s:s, s:s}", "code", e->code, "message", e->message);
+    return send_json_header(c, e->status, json_pack("{s:o}", "error", err),
+                            MHD_HTTP_HEADER_RETRY_AFTER, "1");
+}
+
 enum MHD_Result api_send_not_allowed(struct MHD_Connection *c, const char *allow)
 {
     struct api_error e;
@@ -245,6 +252,7 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
     struct request *r = *con_cls;
     if (!r) return;
     waiters_forget(&a->waiters, &r->wait);
+    if (r->long_poll) api_long_poll_end(a);
     api_pending_submit_free(r->submit);
     free(r->wait_ids);
     free(r->body);

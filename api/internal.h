@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -45,6 +46,7 @@ struct api {
     struct dispatch *dispatch;
     struct store *store;
     struct waiters waiters;
+    atomic_int_fast64_t long_polls; /* waits, follows and event streams open (api/waiters.c) */
 };
 
 /* Per-request state, made on the handler's first call, freed when the request completes. */
@@ -57,6 +59,7 @@ struct request {
     struct pending_submit *submit; /* a POST /v1/jobs waiting for its commit */
     int64_t *wait_ids;             /* GET /v1/jobs/wait: the jobs waited for */
     size_t n_wait_ids;
+    bool long_poll; /* counted in api.long_polls until the request completes */
 };
 
 /* An error for the client: status, code of API.md, field at fault, human message. */
@@ -95,6 +98,8 @@ enum MHD_Result api_send_json(struct MHD_Connection *c, unsigned status, json_t 
                               const char *location);
 /* Sends API.md's error object. */
 enum MHD_Result api_send_error(struct MHD_Connection *c, const struct api_error *e);
+/* Sends the error with `Retry-After: 1` (429s: the client should come back shortly). */
+enum MHD_Result api_send_retry_later(struct MHD_Connection *c, const struct api_error *e);
 /* Sends a plain text body (copied) with a content type. */
 enum MHD_Result api_send_text(struct MHD_Connection *c, unsigned status, const char *text,
                               size_t len, const char *content_type);
@@ -165,6 +170,11 @@ int api_parse_id(const char *text, size_t len, int64_t *out, struct api_error *e
 void waiters_init(struct waiters *w);
 /* Lists w and suspends its connection; call with w->lock held, from the handler. */
 void waiters_suspend(struct waiters *ws, struct waiter *w);
+/* Counts one more open long-poll or event stream; false (counted nothing, e filled with
+ * 429 too_many_long_polls) when --max-long-polls are open already. */
+bool api_long_poll_begin(struct api *a, struct api_error *e);
+/* Counts one long-poll or event stream fewer. */
+void api_long_poll_end(struct api *a);
 /* Removes w if still listed (request completed early). */
 void waiters_forget(struct waiters *ws, struct waiter *w);
 /* Resumes every waiter of job_id (dispatch's finish hook). */

@@ -65,17 +65,7 @@ static enum MHD_Result submit_refused(struct api *a, struct MHD_Connection *c,
         api_fail(&e, 429, "queue_full", NULL,
                  "the queue holds its maximum of %lld jobs (--max-queued)",
                  (long long)a->cfg->max_queued);
-        json_t *err = json_pack("{s:s, s:s}", "code", e.code, "message", e.message);
-        struct MHD_Response *resp;
-        char *text = json_dumps(json_pack("{s:o}", "error", err), JSON_COMPACT);
-        if (!text) return MHD_NO;
-        resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                "application/json; charset=utf-8");
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-        enum MHD_Result r = MHD_queue_response(c, 429, resp);
-        MHD_destroy_response(resp);
-        return r;
+        return api_send_retry_later(c, &e);
     } else
         return internal(c, "storing the job");
     return api_send_error(c, &e);
@@ -338,6 +328,10 @@ enum MHD_Result api_jobs_wait(struct api *a, struct request *r, struct MHD_Conne
     int rc = store_get_job(a->store, id, &j, false);
     bool done = rc != 0 || job_state_terminal(j.state) || timeout == 0 || ws->stopping;
     if (rc == 0) job_free(&j);
+    if (!done && !r->long_poll && !(r->long_poll = api_long_poll_begin(a, &e))) {
+        pthread_mutex_unlock(&ws->lock);
+        return api_send_retry_later(c, &e);
+    }
     if (!done) {
         r->wait.conn = c;
         r->wait.job_id = id;
@@ -413,6 +407,13 @@ enum MHD_Result api_jobs_wait_many(struct api *a, struct request *r, struct MHD_
     }
     bool met = any ? ended > 0 : ended == r->n_wait_ids;
     bool done = failed || met || clock_mono_ms() >= r->wait.deadline || ws->stopping;
+    if (!done && !r->long_poll && !(r->long_poll = api_long_poll_begin(a, &e))) {
+        pthread_mutex_unlock(&ws->lock);
+        for (size_t i = 0; i < got; i++)
+            job_free(&jobs[i]);
+        free(jobs);
+        return api_send_retry_later(c, &e);
+    }
     if (!done) {
         r->wait.conn = c;
         r->wait.job_id = 0;

@@ -61,6 +61,11 @@ enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c)
               "# HELP spawnpool_draining 1 while the server drains for shutdown.\n"
               "# TYPE spawnpool_draining gauge\nspawnpool_draining %d\n",
               st.draining ? 1 : 0);
+    text_addf(&t,
+              "# HELP spawnpool_long_polls Waits, output follows and event streams open "
+              "(at most --max-long-polls).\n# TYPE spawnpool_long_polls gauge\n"
+              "spawnpool_long_polls %lld\n",
+              (long long)atomic_load(&a->long_polls));
     if (!t.data) return MHD_NO;
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(t.len, t.data, MHD_RESPMEM_MUST_FREE);

@@ -61,6 +61,7 @@ static void follow_free(void *cls)
 {
     struct output_follow *f = cls;
     waiters_forget(&f->api->waiters, &f->wait);
+    api_long_poll_end(f->api);
     if (f->fd >= 0) close(f->fd);
     free(f);
 }
@@ -98,8 +99,12 @@ enum MHD_Result api_jobs_output(struct api *a, struct request *r, struct MHD_Con
     dispatch_output_path(a->dispatch, id, stream, path, sizeof path);
     struct MHD_Response *resp;
     if (follow) {
+        if (!api_long_poll_begin(a, &e)) return api_send_retry_later(c, &e);
         struct output_follow *f = calloc(1, sizeof *f);
-        if (!f) return MHD_NO;
+        if (!f) {
+            api_long_poll_end(a);
+            return MHD_NO;
+        }
         f->api = a;
         f->job_id = id;
         f->fd = -1;
@@ -109,7 +114,7 @@ enum MHD_Result api_jobs_output(struct api *a, struct request *r, struct MHD_Con
         resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, follow_read, f,
                                                  follow_free);
         if (!resp) {
-            free(f);
+            follow_free(f);
             return MHD_NO;
         }
     } else {

@@ -43,6 +43,22 @@ void waiters_suspend(struct waiters *ws, struct waiter *w)
     MHD_suspend_connection(w->conn);
 }
 
+bool api_long_poll_begin(struct api *a, struct api_error *e)
+{
+    if (atomic_fetch_add(&a->long_polls, 1) < a->cfg->max_long_polls) return true;
+    atomic_fetch_sub(&a->long_polls, 1);
+    api_fail(e, 429, "too_many_long_polls", NULL,
+             "%lld waits, output follows and event streams are open already "
+             "(--max-long-polls); retry later",
+             (long long)a->cfg->max_long_polls);
+    return false;
+}
+
+void api_long_poll_end(struct api *a)
+{
+    atomic_fetch_sub(&a->long_polls, 1);
+}
+
 void waiters_forget(struct waiters *ws, struct waiter *w)
 {
     pthread_mutex_lock(&ws->lock);

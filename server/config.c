@@ -69,6 +69,8 @@ static const struct option_def options[] = {
     {"http-threads", OPT_INT, OFF(http_threads), 1, 256, "CPUs", "threads answering HTTP"},
     {"max-connections", OPT_INT, OFF(max_connections), 4, 100000, "1024",
      "open HTTP connections at most"},
+    {"max-long-polls", OPT_INT, OFF(max_long_polls), 1, 100000, "half of max-connections",
+     "waits, output follows and event streams open at once (more: 429)"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -508,6 +510,7 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
     if (absolutize(cfg->data_dir, err, errlen, "--data-dir") < 0 ||
         absolutize(cfg->job_dir, err, errlen, "--job-dir") < 0)
         return -1;
+    if (!cfg->max_long_polls) cfg->max_long_polls = cfg->max_connections / 2;
     if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
         snprintf(err, errlen, "--tls-cert and --tls-key go together");
         return -1;

@@ -25,6 +25,7 @@ struct config {
     int64_t max_body;
     int64_t max_output;
     int64_t max_batch;      /* jobs in one array submit */
+    int64_t max_long_polls; /* waits, output follows and event streams open at once */
     double shutdown_grace;  /* seconds running jobs get to finish on SIGTERM */
     double kill_grace;      /* seconds between the polite signal and SIGKILL */
     double default_timeout; /* seconds, 0: none */
