@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pool/spawn.h"
 #include "pool/worker.h"
 
 extern char **environ;
@@ -80,6 +81,7 @@ int pool_fork_all(struct pool *p)
                 close(p->slots[j].fd);
             if (p->close_in_child >= 0) close(p->close_in_child);
             close(sv[0]);
+            if (p->run_as) spawn_set_identity(p->uid, p->gid);
             _exit(worker_main(sv[1], i));
         }
         close(sv[1]);
@@ -94,7 +96,12 @@ int pool_respawn(struct pool *p, int i)
     struct pool_slot *s = &p->slots[i];
     char index[16];
     snprintf(index, sizeof index, "%d", i);
-    char *argv[] = {p->exe, "worker", "--fd", "3", "--index", index, NULL};
+    char uid[16], gid[16];
+    snprintf(uid, sizeof uid, "%u", (unsigned)p->uid);
+    snprintf(gid, sizeof gid, "%u", (unsigned)p->gid);
+    char *argv[] = {p->exe,  "worker", "--fd",  "3", "--index", index,
+                    "--uid", uid,      "--gid", gid, NULL};
+    if (!p->run_as) argv[6] = NULL;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return -1;
     pid_t pid = fork();

@@ -35,6 +35,9 @@ struct pool {
     char exe[PATH_MAX];   /* this binary, for re-exec (resolved at startup) */
     int close_in_child;   /* an fd of the master's that forked workers must not keep, or -1 */
     struct rlimit nofile; /* RLIMIT_NOFILE at start: workers (so jobs) get it back */
+    bool run_as;          /* jobs run as uid:gid (--run-as) */
+    uid_t uid;
+    gid_t gid;
 };
 
 /* Allocates count slots and resolves the executable path. Returns 0 or -1. */

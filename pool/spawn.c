@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,18 @@ extern char **environ;
 
 #define FAIL_CHDIR 0x10000 /* child failure flags, or'ed with errno */
 #define FAIL_CGROUP 0x20000
+#define FAIL_IDENTITY 0x40000
+
+static bool run_as; /* --run-as given: jobs drop to run_uid:run_gid before exec */
+static uid_t run_uid;
+static gid_t run_gid;
+
+void spawn_set_identity(uid_t uid, gid_t gid)
+{
+    run_as = true;
+    run_uid = uid;
+    run_gid = gid;
+}
 
 static int devnull = -1; /* every job without stdin reads this one */
 
@@ -198,6 +211,11 @@ static _Noreturn void child_exec(struct child_args *a)
         a->failure = errno | FAIL_CGROUP;
         _exit(127);
     }
+    /* after joining the cgroup (root's to write), before anything of the job's runs */
+    if (run_as && (setgroups(0, NULL) < 0 || setgid(run_gid) < 0 || setuid(run_uid) < 0)) {
+        a->failure = errno | FAIL_IDENTITY;
+        _exit(127);
+    }
     if (dup2(a->in, 0) < 0 || dup2(a->out, 1) < 0 || dup2(a->err, 2) < 0) {
         a->failure = errno;
         _exit(127);
@@ -311,10 +329,11 @@ int spawn_start(const struct proto_run *run, const struct tree *tree, struct spa
         if (failure) { /* the child has exited 127: report it as the job's spawn error */
             int child_errno = failure & 0xffff;
             spawn_error(done, child_errno,
-                        failure & FAIL_CHDIR    ? "chdir() to the job's cwd failed"
-                        : failure & FAIL_CGROUP ? "joining the job's cgroup failed"
-                                                : "exec failed");
-            if (!(failure & (FAIL_CHDIR | FAIL_CGROUP)))
+                        failure & FAIL_CHDIR      ? "chdir() to the job's cwd failed"
+                        : failure & FAIL_CGROUP   ? "joining the job's cgroup failed"
+                        : failure & FAIL_IDENTITY ? "dropping to the --run-as user failed"
+                                                  : "exec failed");
+            if (!(failure & (FAIL_CHDIR | FAIL_CGROUP | FAIL_IDENTITY)))
                 snprintf(done->error, sizeof done->error, "cannot execute %s: %s", argv[k],
                          strerror(child_errno));
             goto fail_started;

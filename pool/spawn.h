@@ -35,6 +35,8 @@ struct spawn_job {
 /* Records which signals this process does not leave at their default, so a job's child
  * resets only those (call once at worker start; without it every signal is reset). */
 void spawn_init(void);
+/* Jobs started from now on run as uid:gid with no supplementary groups (--run-as). */
+void spawn_set_identity(uid_t uid, gid_t gid);
 /* Starts the job described by run, in tree (its cgroup leaf, if any; NULL: none). Returns 0
  * with *job filled, or -1 with a spawn error in *done (end = PROTO_END_SPAWN_ERROR,
  * code = errno, error = text; exit status 127). */

@@ -4,6 +4,8 @@
 
 #include <ctype.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/random.h>
 #include <errno.h>
 #include <jansson.h>
@@ -66,6 +68,8 @@ static const struct option_def options[] = {
     {"tls-cert", OPT_PATH, OFF(tls_cert), 0, 0, "none",
      "PEM certificate: serve HTTPS (with --tls-key)"},
     {"tls-key", OPT_PATH, OFF(tls_key), 0, 0, "none", "PEM private key of --tls-cert"},
+    {"run-as", OPT_STRING, OFF(run_as), 0, 0, "the server's user",
+     "USER[:GROUP]: jobs run as this user, supplementary groups cleared (start as root)"},
     {"http-threads", OPT_INT, OFF(http_threads), 1, 256, "CPUs", "threads answering HTTP"},
     {"max-connections", OPT_INT, OFF(max_connections), 4, 100000, "1024",
      "open HTTP connections at most"},
@@ -160,7 +164,8 @@ static int set_option(struct config *cfg, const struct option_def *o, const char
             snprintf(err, errlen, "%s: durability must be normal or full, got '%s'", source, value);
             return -1;
         }
-        if (strlen(value) >= 16 || !value[0]) break;
+        if (strlen(value) >= (o->offset == OFF(run_as) ? sizeof cfg->run_as : 16) || !value[0])
+            break;
         strcpy(field, value);
         return 0;
     case OPT_PATH:
@@ -369,6 +374,61 @@ static bool is_loopback(const char *host)
 
 /* Reads the bearer tokens (one per line; blank lines and # comments skipped). A missing file
  * is made with one random token (mode 0600), so the safe setup is also the easy one. */
+/* Parses a user or group: a name, or a number. */
+static bool parse_id(const char *s, bool group, unsigned *id)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*s && !*end && !errno && v < 0xffffffffUL) {
+        *id = (unsigned)v;
+        return true;
+    }
+    if (group) {
+        struct group *g = getgrnam(s);
+        if (g) *id = g->gr_gid;
+        return g != NULL;
+    }
+    struct passwd *pw = getpwnam(s);
+    if (pw) *id = pw->pw_uid;
+    return pw != NULL;
+}
+
+/* Resolves --run-as USER[:GROUP] (the group defaults to the user's primary one); jobs can
+ * only change user when the server starts as root. */
+static int resolve_run_as(struct config *cfg, char *err, size_t errlen)
+{
+    char user[sizeof cfg->run_as];
+    strcpy(user, cfg->run_as);
+    char *group = strchr(user, ':');
+    if (group) *group++ = '\0';
+    unsigned uid, gid;
+    if (!user[0] || !parse_id(user, false, &uid)) {
+        snprintf(err, errlen, "--run-as: no user '%s' on this system", user);
+        return -1;
+    }
+    if (group && group[0]) {
+        if (!parse_id(group, true, &gid)) {
+            snprintf(err, errlen, "--run-as: no group '%s' on this system", group);
+            return -1;
+        }
+    } else {
+        struct passwd *pw = getpwuid(uid);
+        if (!pw) {
+            snprintf(err, errlen, "--run-as: user %u has no passwd entry: give USER:GROUP", uid);
+            return -1;
+        }
+        gid = pw->pw_gid;
+    }
+    if (geteuid() != 0 && (uid != geteuid() || gid != getegid())) {
+        snprintf(err, errlen, "--run-as %s needs the server to start as root", cfg->run_as);
+        return -1;
+    }
+    cfg->run_uid = uid;
+    cfg->run_gid = gid;
+    return 0;
+}
+
 static int load_tokens(struct config *cfg, char *err, size_t errlen)
 {
     FILE *f = fopen(cfg->token_file, "re");
@@ -511,6 +571,7 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
         absolutize(cfg->job_dir, err, errlen, "--job-dir") < 0)
         return -1;
     if (!cfg->max_long_polls) cfg->max_long_polls = cfg->max_connections / 2;
+    if (cfg->run_as[0] && resolve_run_as(cfg, err, errlen) < 0) return -1;
     if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
         snprintf(err, errlen, "--tls-cert and --tls-key go together");
         return -1;

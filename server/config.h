@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "server/tasks.h"
 
@@ -42,7 +43,10 @@ struct config {
     char token_file[PATH_MAX]; /* bearer tokens, one per line; "": no auth */
     char **tokens;             /* read from token_file (made if missing) */
     size_t n_tokens;
-    bool insecure_no_auth;   /* allow a non-loopback listen without tokens */
+    bool insecure_no_auth; /* allow a non-loopback listen without tokens */
+    char run_as[128];      /* USER[:GROUP] jobs run as; "": the server's own user */
+    uid_t run_uid;         /* resolved from run_as */
+    gid_t run_gid;
     bool open_metrics;       /* /metrics without a token */
     char tls_cert[PATH_MAX]; /* PEM certificate (chain) for HTTPS; "": plain HTTP */
     char tls_key[PATH_MAX];  /* its PEM private key */

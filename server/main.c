@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "pool/spawn.h"
 #include "pool/worker.h"
 #include "server/config.h"
 #include "server/serve.h"
@@ -12,12 +13,18 @@
 static int worker_command(int argc, char **argv)
 {
     int fd = -1, index = -1;
+    long uid = -1, gid = -1;
     for (int i = 0; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--fd") == 0)
             fd = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--index") == 0)
             index = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--uid") == 0)
+            uid = strtol(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--gid") == 0)
+            gid = strtol(argv[i + 1], NULL, 10);
     }
+    if (uid >= 0 && gid >= 0) spawn_set_identity((uid_t)uid, (gid_t)gid);
     if (fd < 0 || index < 0) {
         fprintf(stderr, "spawnpool worker: internal mode, started by the server only\n");
         return 2;

@@ -118,7 +118,12 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     log_info("job trees are killed with: %s", tree_mechanism());
 
     struct pool pool;
-    if (pool_init(&pool, cfg->workers) == 0) pool.close_in_child = lock_fd;
+    if (pool_init(&pool, cfg->workers) == 0) {
+        pool.close_in_child = lock_fd;
+        pool.run_as = cfg->run_as[0] != '\0';
+        pool.uid = cfg->run_uid;
+        pool.gid = cfg->run_gid;
+    }
     if (pool.slots == NULL || pool_fork_all(&pool) < 0) {
         log_error("starting the worker pool failed: %s", strerror(errno));
         return 1;
@@ -163,7 +168,11 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     fflush(stdout);
     log_info("spawnpool %s: %d workers, data in %s", SPAWNPOOL_VERSION, cfg->workers,
              cfg->data_dir);
-    if (getuid() == 0) log_warn("running as root: jobs run as root too");
+    if (cfg->run_as[0])
+        log_info("jobs run as %s (uid %u, gid %u, no supplementary groups)", cfg->run_as,
+                 (unsigned)cfg->run_uid, (unsigned)cfg->run_gid);
+    else if (getuid() == 0)
+        log_warn("running as root: jobs run as root too (give --run-as USER to drop that)");
 
     status = loop_run(cfg, d, epoll_fd, sigfd, fe, fe_handle);
     log_info("drained: every job's state is recorded; exiting");

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# --run-as USER[:GROUP]: jobs run as that user with no supplementary groups (the worker
+# drops privileges after fork, before exec), also in replacement workers; a user that does
+# not exist, or --run-as without root, is refused at start with the reason.
+source "$(dirname "$0")/lib.sh"
+[ "$(id -u)" = 0 ] || { echo "# SKIP: --run-as needs root"; exit 0; }
+NOBODY_UID=$(id -u nobody) NOGROUP_GID=$(getent group nogroup | cut -d: -f3)
+sp_start --run-as nobody:nogroup
+check "the start log says who jobs run as" grep -q "jobs run as nobody:nogroup" "$T/server.err"
+submit '{"argv":["sh","-c","id -u; id -g; id -G"],"cwd":"/tmp"}'
+eq "a job runs as nobody:nogroup, no other groups" "$(wait_job "$ID" 10 | jq -r .state) $(curl -s "$BASE/v1/jobs/$ID/output" | tr '\n' ' ')" \
+    "succeeded $NOBODY_UID $NOGROUP_GID $NOGROUP_GID "
+submit '{"argv":["sh","-c","touch /root/spawnpool-run-as-test"],"cwd":"/tmp"}'
+eq "so it cannot write where root can" "$(wait_job "$ID" 10 | jq -r .exit_code)" 1
+check "and did not" [ ! -e /root/spawnpool-run-as-test ]
+submit '{"argv":["sleep","300"],"cwd":"/tmp"}'
+wait_for 10 state_is "$ID" running || fail "sleep did not start"
+# a replacement worker (fork+exec) must keep the identity: kill every worker once
+for pid in $(pgrep -P "$SP_PID" -x spawnpool); do kill -KILL "$pid"; done
+wait_for 10 bash -c "[ \$(curl -s $BASE/healthz | jq .workers.idle) -ge 2 ]" || fail "workers did not come back"
+submit '{"argv":["id","-u"],"cwd":"/tmp"}'
+wait_job "$ID" 10 >/dev/null
+eq "replacement workers run jobs as nobody too" "$(curl -s "$BASE/v1/jobs/$ID/output")" "$NOBODY_UID"
+sp_stop
+RC=0
+"$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/d2" --run-as no-such-user-here 2>"$T/err" >/dev/null || RC=$?
+eq "an unknown user is refused" "$RC" 2
+check "saying which" grep -q "no user 'no-such-user-here'" "$T/err"
+RC=0
+setpriv --reuid nobody --regid nogroup --clear-groups "$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 \
+    --data-dir "$T/d3" --run-as root 2>"$T/err" >/dev/null || RC=$?
+eq "--run-as without root is refused" "$RC" 2
+check "saying why" grep -q "needs the server to start as root" "$T/err"
