@@ -260,6 +260,34 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
     *con_cls = NULL;
 }
 
+static int hex_value(char ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes the path and query arguments in place, like MHD's own, except that %00
+ * stays as it is: decoded, it would end the C string and cut "/v1/jobs/1%00junk" to
+ * "/v1/jobs/1" (a DELETE of the wrong job); kept, it is an invalid id or name (400). */
+static size_t unescape_keep_nul(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    char *w = s;
+    for (const char *r = s; *r;) {
+        int hi = r[0] == '%' ? hex_value(r[1]) : -1, lo = hi >= 0 ? hex_value(r[2]) : -1;
+        if (lo >= 0 && (hi | lo)) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 3;
+        } else
+            *w++ = *r++;
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -359,13 +387,13 @@ static void *frontend_start(const struct config *cfg, struct dispatch *d, struct
         {a->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, a->tls_cert},
         {MHD_OPTION_HTTPS_MEM_KEY, 0, a->tls_key},
         {MHD_OPTION_END, 0, NULL}};
-    a->daemon =
-        MHD_start_daemon(flags, 0, NULL, NULL, access_handler, a, MHD_OPTION_EXTERNAL_LOGGER,
-                         mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
-                         (unsigned)(cfg->http_threads > 1 ? cfg->http_threads : 0),
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED,
-                         request_completed, a, MHD_OPTION_ARRAY, tls_options, MHD_OPTION_END);
+    a->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, access_handler, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)(cfg->http_threads > 1 ? cfg->http_threads : 0), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_NOTIFY_COMPLETED, request_completed, a, MHD_OPTION_UNESCAPE_CALLBACK,
+        unescape_keep_nul, NULL, MHD_OPTION_ARRAY, tls_options, MHD_OPTION_END);
     if (!a->daemon) {
         log_error("starting the HTTP server failed%s",
                   a->tls_cert ? " (is the TLS certificate and key a valid PEM pair?)" : "");
