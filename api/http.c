@@ -392,8 +392,9 @@ static void *frontend_start(const struct config *cfg, struct dispatch *d, struct
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)(cfg->http_threads > 1 ? cfg->http_threads : 0), MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-        MHD_OPTION_NOTIFY_COMPLETED, request_completed, a, MHD_OPTION_UNESCAPE_CALLBACK,
-        unescape_keep_nul, NULL, MHD_OPTION_ARRAY, tls_options, MHD_OPTION_END);
+        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_NOTIFY_COMPLETED, request_completed, a,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, NULL, MHD_OPTION_ARRAY, tls_options,
+        MHD_OPTION_END);
     if (!a->daemon) {
         log_error("starting the HTTP server failed%s",
                   a->tls_cert ? " (is the TLS certificate and key a valid PEM pair?)" : "");

@@ -89,12 +89,13 @@ int api_query_seconds(struct MHD_Connection *c, const char *name, double min, do
 int api_parse_id(const char *text, size_t len, int64_t *out, struct api_error *e)
 {
     int64_t v = 0;
-    bool ok = len > 0 && len <= 18 && text[0] != '0';
+    bool ok = len > 0 && len <= 19 && text[0] != '0';
     for (size_t i = 0; ok && i < len; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            ok = false;
+        int digit = text[i] - '0';
+        if (digit < 0 || digit > 9 || v > (INT64_MAX - digit) / 10)
+            ok = false; /* not a digit, or past the largest id (2^63-1) */
         else
-            v = v * 10 + (text[i] - '0');
+            v = v * 10 + digit;
     }
     if (!ok)
         return api_fail(e, 400, "invalid_argument", "id",

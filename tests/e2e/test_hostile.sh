@@ -183,6 +183,8 @@ hx 400 invalid_argument id GET /v1/jobs/%201
 hx 400 invalid_argument id GET /v1/jobs/1%20
 hx 400 invalid_argument id GET /v1/jobs/0x10
 hx 400 invalid_argument id GET /v1/jobs/9223372036854775808
+hx 404 not_found id GET /v1/jobs/9223372036854775807 # the largest id: valid, just not there
+hx 404 not_found id GET /v1/jobs/1000000000000000000
 hx 400 invalid_argument id GET "/v1/jobs/$(printf '9%.0s' $(seq 10000))"
 hx 404 not_found - DELETE /v1/jobs/..%2f..%2fetc
 hx 400 invalid_argument id POST /v1/jobs/%2e%2e/terminate '{}'
@@ -253,6 +255,7 @@ raw silent '\x00\x01\x02\xff\xfe\xfd\r\n\r\n'
 raw silent '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03' # a TLS ClientHello on the plain port
 raw 400 'GET /healthz\r\n\r\n'
 raw 505 'GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n'
+raw 400 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n' # HTTP/1.1 without Host (RFC 9112)
 raw 400 'GET /healthz HTTP/1.1\r\nHost: x\r\nNoColonHeader\r\n\r\n'
 raw 400 'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n'
 raw 400 'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello'
