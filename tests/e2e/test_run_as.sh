@@ -16,8 +16,12 @@ check "and did not" [ ! -e /root/spawnpool-run-as-test ]
 submit '{"argv":["sleep","300"],"cwd":"/tmp"}'
 wait_for 10 state_is "$ID" running || fail "sleep did not start"
 # a replacement worker (fork+exec) must keep the identity: kill every worker once
-for pid in $(pgrep -P "$SP_PID" -x spawnpool); do kill -KILL "$pid"; done
-wait_for 10 bash -c "[ \$(curl -s $BASE/healthz | jq .workers.idle) -ge 2 ]" || fail "workers did not come back"
+workers() { cat /proc/"$SP_PID"/task/*/children | tr ' ' '\n' | grep . | sort; }
+OLD=$(workers)
+for pid in $OLD; do kill -KILL "$pid"; done
+replaced() { [ -z "$(comm -12 <(echo "$OLD") <(workers))" ] && [ "$(curl -s "$BASE/healthz" | jq .workers.idle)" -ge 2 ]; }
+wait_for 10 replaced || fail "the workers were not replaced"
+pass "the workers are new processes"
 submit '{"argv":["id","-u"],"cwd":"/tmp"}'
 wait_job "$ID" 10 >/dev/null
 eq "replacement workers run jobs as nobody too" "$(curl -s "$BASE/v1/jobs/$ID/output")" "$NOBODY_UID"
