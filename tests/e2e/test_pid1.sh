@@ -6,7 +6,8 @@ if ! unshare --pid --fork --mount-proc true 2>/dev/null; then
     echo "# SKIP: cannot create a PID namespace here"
     exit 0
 fi
-SP_WRAP="unshare --pid --fork --mount-proc" sp_start
+# --kill-child: if the test dies, the namespace (and the server in it) dies with unshare
+SP_WRAP="unshare --pid --fork --mount-proc --kill-child" sp_start
 MASTER=$(ps -o pid= --ppid "$SP_PID" | tr -d ' ')
 eq "the master is PID 1 in its namespace" "$(awk '/^NSpid:/ {print $3}' "/proc/$MASTER/status")" 1
 
