@@ -135,11 +135,17 @@ enum MHD_Result api_send_text_json(struct MHD_Connection *c, unsigned status, st
     return rc;
 }
 
-enum MHD_Result api_send_error(struct MHD_Connection *c, const struct api_error *e)
+/* API.md's error body: {"error": {"code", "message", "field"?}}. */
+static json_t *error_body(const struct api_error *e)
 {
     json_t *err = json_pack("{s:s, s:s}", "code", e->code, "message", e->message);
     if (err && e->field[0]) json_object_set_new(err, "field", json_string(e->field));
-    return api_send_json(c, e->status, json_pack("{s:o}", "error", err), NULL);
+    return json_pack("{s:o}", "error", err);
+}
+
+enum MHD_Result api_send_error(struct MHD_Connection *c, const struct api_error *e)
+{
+    return api_send_json(c, e->status, error_body(e), NULL);
 }
 
 enum MHD_Result api_send_text(struct MHD_Connection *c, unsigned status, const char *text,
@@ -153,17 +159,14 @@ enum MHD_Result api_send_text(struct MHD_Connection *c, unsigned status, const c
 
 enum MHD_Result api_send_retry_later(struct MHD_Connection *c, const struct api_error *e)
 {
-    json_t *err = json_pack("{s:s, s:s}", "code", e->code, "message", e->message);
-    return send_json_header(c, e->status, json_pack("{s:o}", "error", err),
-                            MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    return send_json_header(c, e->status, error_body(e), MHD_HTTP_HEADER_RETRY_AFTER, "1");
 }
 
 enum MHD_Result api_send_not_allowed(struct MHD_Connection *c, const char *allow)
 {
     struct api_error e;
     api_fail(&e, 405, "method_not_allowed", NULL, "this route allows only %s", allow);
-    json_t *err = json_pack("{s:s, s:s}", "code", e.code, "message", e.message);
-    return send_json_header(c, 405, json_pack("{s:o}", "error", err), MHD_HTTP_HEADER_ALLOW, allow);
+    return send_json_header(c, 405, error_body(&e), MHD_HTTP_HEADER_ALLOW, allow);
 }
 
 /* Compares in time that depends only on the lengths, not on where the bytes differ. */
