@@ -135,8 +135,7 @@ enum MHD_Result api_send_text_json(struct MHD_Connection *c, unsigned status, st
     return rc;
 }
 
-/* API.md's error body: {"error": {"code", "message", "field"?}}. */
-static json_t *error_body(const struct api_error *e)
+json_t *api_error_json(const struct api_error *e)
 {
     json_t *err = json_pack("{s:s, s:s}", "code", e->code, "message", e->message);
     if (err && e->field[0]) json_object_set_new(err, "field", json_string(e->field));
@@ -145,7 +144,7 @@ static json_t *error_body(const struct api_error *e)
 
 enum MHD_Result api_send_error(struct MHD_Connection *c, const struct api_error *e)
 {
-    return api_send_json(c, e->status, error_body(e), NULL);
+    return api_send_json(c, e->status, api_error_json(e), NULL);
 }
 
 enum MHD_Result api_send_text(struct MHD_Connection *c, unsigned status, const char *text,
@@ -159,14 +158,14 @@ enum MHD_Result api_send_text(struct MHD_Connection *c, unsigned status, const c
 
 enum MHD_Result api_send_retry_later(struct MHD_Connection *c, const struct api_error *e)
 {
-    return send_json_header(c, e->status, error_body(e), MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    return send_json_header(c, e->status, api_error_json(e), MHD_HTTP_HEADER_RETRY_AFTER, "1");
 }
 
 enum MHD_Result api_send_not_allowed(struct MHD_Connection *c, const char *allow)
 {
     struct api_error e;
     api_fail(&e, 405, "method_not_allowed", NULL, "this route allows only %s", allow);
-    return send_json_header(c, 405, error_body(&e), MHD_HTTP_HEADER_ALLOW, allow);
+    return send_json_header(c, 405, api_error_json(&e), MHD_HTTP_HEADER_ALLOW, allow);
 }
 
 /* Compares in time that depends only on the lengths, not on where the bytes differ. */
@@ -263,35 +262,16 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
     *con_cls = NULL;
 }
 
-static int hex_value(char ch)
-{
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes the path and query arguments in place, like MHD's own, except that %00
- * stays as it is: decoded, it would end the C string and cut "/v1/jobs/1%00junk" to
- * "/v1/jobs/1" (a DELETE of the wrong job); kept, it is an invalid id or name (400). */
+/* MHD's unescape callback: ours keeps %00 (see api_unescape). */
 static size_t unescape_keep_nul(void *cls, struct MHD_Connection *c, char *s)
 {
     (void)cls;
     (void)c;
-    char *w = s;
-    for (const char *r = s; *r;) {
-        int hi = r[0] == '%' ? hex_value(r[1]) : -1, lo = hi >= 0 ? hex_value(r[2]) : -1;
-        if (lo >= 0 && (hi | lo)) {
-            *w++ = (char)(hi * 16 + lo);
-            r += 3;
-        } else
-            *w++ = *r++;
-    }
-    *w = '\0';
-    return (size_t)(w - s);
+    return api_unescape(s);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* MHD's error log callback: its format strings are MHD's own. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[512];

@@ -96,6 +96,8 @@ int api_fail(struct api_error *e, unsigned status, const char *code, const char 
 /* Sends body (reference stolen) as JSON with status; location may be NULL. */
 enum MHD_Result api_send_json(struct MHD_Connection *c, unsigned status, json_t *body,
                               const char *location);
+/* API.md's error body {"error": {"code", "message", "field"?}}; NULL only when out of memory. */
+json_t *api_error_json(const struct api_error *e);
 /* Sends API.md's error object. */
 enum MHD_Result api_send_error(struct MHD_Connection *c, const struct api_error *e);
 /* Sends the error with `Retry-After: 1` (429s: the client should come back shortly). */
@@ -128,6 +130,15 @@ enum MHD_Result api_events(struct api *a, struct MHD_Connection *c);
 int api_notify_start(struct api *a);
 void api_notify_stop(struct api *a);
 /* api/queues_api.c */
+/* A PATCH /v1/queues/{name} body: what to change. */
+struct queue_patch {
+    int concurrency; /* -1: no limit */
+    bool set_concurrency;
+    int paused; /* 0 or 1, -1: unchanged */
+};
+/* Validates a PATCH /v1/queues body into q. 0 or -1 with e. */
+int api_parse_queue_patch(const char *body, size_t len, struct queue_patch *q,
+                          struct api_error *e);
 enum MHD_Result api_queues_list(struct api *a, struct MHD_Connection *c);
 enum MHD_Result api_queues_patch(struct api *a, struct request *r, struct MHD_Connection *c,
                                  const char *name);
@@ -146,6 +157,13 @@ void api_output_free(struct output_follow *f);
  * "[3]."). Returns 0, or -1 with e filled and spec freed. */
 int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, struct job_spec *spec,
                   struct api_error *e);
+/* api/submit.c: validates a POST /v1/jobs body, one job object or an array of 1 to
+ * --max-batch of them (an idempotency_key at most once). Returns 0 with *n specs in *specs
+ * (free with api_specs_free) and *many for the array form, or -1 with e. */
+int api_parse_submit(const char *body, size_t len, const struct config *cfg,
+                     struct job_spec **specs, size_t *n, bool *many, struct api_error *e);
+/* Frees n specs and the array. */
+void api_specs_free(struct job_spec *specs, size_t n);
 /* Parses a request body as strict JSON (duplicates rejected). NULL with e on error. */
 json_t *api_parse_body(const char *body, size_t len, struct api_error *e);
 
@@ -155,16 +173,37 @@ void api_job_text(struct text *t, const struct job *j);
 enum MHD_Result api_send_text_json(struct MHD_Connection *c, unsigned status, struct text *t,
                                    const char *location);
 
-/* api/query.c: rejects query parameters not in allowed (NULL-terminated) and repeats. */
+/* api/query.c: query strings and path ids. */
+/* Percent-decodes s in place like MHD, but keeps "%00" as text (a NUL would cut the path
+ * short: "/v1/jobs/1%00junk" must not mean job 1). Returns the new length. */
+size_t api_unescape(char *s);
+/* The keys of one query string seen so far, checked against the allowed ones. */
+#define QUERY_MAX_KEYS 16
+struct query_keys {
+    const char *const *allowed; /* NULL-terminated */
+    const char *seen[QUERY_MAX_KEYS];
+    int nseen;
+};
+/* Accepts key if allowed and not seen before; else -1 with e (400 naming the key). */
+int api_query_key(struct query_keys *k, const char *key, struct api_error *e);
+/* Rejects query parameters of the connection not in allowed (NULL-terminated) and repeats. */
 int api_query_check(struct MHD_Connection *c, const char *const *allowed, struct api_error *e);
+/* Parses the value v of parameter name as an integer in [min, max]. 0 or -1 with e. */
+int api_parse_int(const char *name, const char *v, int64_t min, int64_t max, int64_t *out,
+                  struct api_error *e);
+/* Parses v as a number of seconds in [min, max]. 0 or -1 with e. */
+int api_parse_seconds(const char *name, const char *v, double min, double max, double *out,
+                      struct api_error *e);
 /* Reads an integer parameter in [min, max]; absent gives def. Returns 0 or -1 with e. */
 int api_query_int(struct MHD_Connection *c, const char *name, int64_t min, int64_t max, int64_t def,
                   int64_t *out, struct api_error *e);
 /* Reads a number of seconds in [min, max]; absent gives def. Returns 0 or -1 with e. */
 int api_query_seconds(struct MHD_Connection *c, const char *name, double min, double max,
                       double def, double *out, struct api_error *e);
-/* Parses a path id: a positive decimal integer. Returns 0 or -1 with e. */
+/* Parses a path id: a positive decimal integer below 2^63. Returns 0 or -1 with e. */
 int api_parse_id(const char *text, size_t len, int64_t *out, struct api_error *e);
+/* Parses "1,2,3" (1 to max ids) into ids[0..*n). 0 or -1 with e (field "ids"). */
+int api_parse_id_list(const char *v, int64_t *ids, size_t max, size_t *n, struct api_error *e);
 
 /* api/waiters.c: suspended connections and their wake-ups. */
 void waiters_init(struct waiters *w);

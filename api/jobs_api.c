@@ -196,53 +196,26 @@ enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Con
     if (r->submit && r->submit->answered) return answer_submit(a, c, r->submit);
     struct api_error e;
     if (api_query_check(c, no_params, &e) < 0) return api_send_error(c, &e);
-    json_t *root = api_parse_body(r->body, r->body_len, &e);
-    if (!root) return api_send_error(c, &e);
-    bool many = json_is_array(root);
-    size_t n = many ? json_array_size(root) : 1;
-    if (many && (n == 0 || n > (size_t)a->cfg->max_batch)) {
-        json_decref(root);
-        api_fail(&e, 400, "invalid_argument", NULL,
-                 "an array submit needs 1 to %lld jobs (--max-batch), got %zu",
-                 (long long)a->cfg->max_batch, n);
+    struct job_spec *specs;
+    size_t n;
+    bool many;
+    if (api_parse_submit(r->body, r->body_len, a->cfg, &specs, &n, &many, &e) < 0)
         return api_send_error(c, &e);
-    }
     struct pending_submit *p = calloc(1, sizeof *p);
     if (p) {
-        p->specs = calloc(n, sizeof *p->specs);
+        p->specs = specs;
+        p->n = n;
         p->ids = calloc(n, sizeof *p->ids);
         p->states = calloc(n, sizeof *p->states);
         p->existing = calloc(n, sizeof *p->existing);
     }
-    if (!p || !p->specs || !p->ids || !p->states || !p->existing) {
+    if (!p || !p->ids || !p->states || !p->existing) {
+        if (!p) api_specs_free(specs, n);
         api_pending_submit_free(p);
-        json_decref(root);
         return internal(c, "allocating");
     }
     p->many = many;
     p->conn = c;
-    for (; p->n < n; p->n++) {
-        char prefix[32] = "";
-        if (many) snprintf(prefix, sizeof prefix, "[%zu].", p->n);
-        json_t *obj = many ? json_array_get(root, p->n) : root;
-        if (api_parse_job(obj, a->cfg, prefix, &p->specs[p->n], &e) < 0) {
-            json_decref(root);
-            api_pending_submit_free(p);
-            return api_send_error(c, &e);
-        }
-    }
-    json_decref(root);
-    for (size_t i = 1; i < n; i++) /* one key names one job: twice in an array is a mistake */
-        for (size_t k = 0; k < i; k++)
-            if (p->specs[i].idempotency_key && p->specs[k].idempotency_key &&
-                strcmp(p->specs[i].idempotency_key, p->specs[k].idempotency_key) == 0) {
-                char field[48];
-                snprintf(field, sizeof field, "[%zu].idempotency_key", i);
-                api_fail(&e, 400, "invalid_argument", field,
-                         "%s repeats the key of job [%zu] in the same array", field, k);
-                api_pending_submit_free(p);
-                return api_send_error(c, &e);
-            }
     if (apply_idempotency_header(c, p, &e) < 0) {
         api_pending_submit_free(p);
         return api_send_error(c, &e);
@@ -349,25 +322,10 @@ enum MHD_Result api_jobs_wait(struct api *a, struct request *r, struct MHD_Conne
 /* Parses "ids=1,2,3" (1 to 100 positive ids) into r->wait_ids. 0 or -1 with e. */
 static int parse_wait_ids(struct MHD_Connection *c, struct request *r, struct api_error *e)
 {
-    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ids");
-    if (!v || !*v)
-        return api_fail(e, 400, "invalid_argument", "ids",
-                        "ids is required: a comma-separated list of job ids");
     r->wait_ids = calloc(100, sizeof *r->wait_ids);
     if (!r->wait_ids) return api_fail(e, 500, "internal", NULL, "out of memory");
-    for (const char *p = v;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        if (r->n_wait_ids == 100)
-            return api_fail(e, 400, "invalid_argument", "ids", "ids lists at most 100 jobs");
-        if (api_parse_id(p, len, &r->wait_ids[r->n_wait_ids++], e) < 0) {
-            snprintf(e->field, sizeof e->field, "ids");
-            return -1;
-        }
-        if (!comma) break;
-        p = comma + 1;
-    }
-    return 0;
+    return api_parse_id_list(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ids"),
+                             r->wait_ids, 100, &r->n_wait_ids, e);
 }
 
 enum MHD_Result api_jobs_wait_many(struct api *a, struct request *r, struct MHD_Connection *c)

@@ -84,15 +84,43 @@ enum MHD_Result api_queues_list(struct api *a, struct MHD_Connection *c)
     return api_send_text_json(c, 200, &t, NULL);
 }
 
-static bool valid_name(const char *s)
+int api_parse_queue_patch(const char *body, size_t len, struct queue_patch *q,
+                          struct api_error *e)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n > 64) return false;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '-' || *s == '_' || *s == '.'))
-            return false;
-    return true;
+    *q = (struct queue_patch){.concurrency = -1, .paused = -1};
+    json_t *root = api_parse_body(body, len, e);
+    if (!root) return -1;
+    int rc = json_is_object(root) && json_object_size(root) > 0
+                 ? 0
+                 : api_fail(e, 400, "invalid_argument", NULL,
+                            "the body is an object with concurrency and/or paused");
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v)
+    {
+        if (rc < 0) break;
+        if (strcmp(key, "concurrency") == 0) {
+            q->set_concurrency = true;
+            if (json_is_null(v))
+                q->concurrency = -1;
+            else if (json_is_integer(v) && json_integer_value(v) >= 1 &&
+                     json_integer_value(v) <= 1000000)
+                q->concurrency = (int)json_integer_value(v);
+            else
+                rc = api_fail(e, 400, "invalid_argument", "concurrency",
+                              "concurrency must be an integer >= 1, or null for no limit");
+        } else if (strcmp(key, "paused") == 0) {
+            if (json_is_boolean(v))
+                q->paused = json_is_true(v);
+            else
+                rc = api_fail(e, 400, "invalid_argument", "paused", "paused must be true or false");
+        } else {
+            rc = api_fail(e, 400, "invalid_argument", key,
+                          "unknown field '%.60s' (known: concurrency, paused)", key);
+        }
+    }
+    json_decref(root);
+    return rc;
 }
 
 enum MHD_Result api_queues_patch(struct api *a, struct request *r, struct MHD_Connection *c,
@@ -101,49 +129,15 @@ enum MHD_Result api_queues_patch(struct api *a, struct request *r, struct MHD_Co
     static const char *const no_params[] = {NULL};
     struct api_error e;
     if (api_query_check(c, no_params, &e) < 0) return api_send_error(c, &e);
-    if (!valid_name(name)) {
+    if (!job_queue_name_ok(name)) {
         api_fail(&e, 400, "invalid_argument", "name",
                  "a queue name is 1 to 64 letters, digits, '-', '_' or '.'");
         return api_send_error(c, &e);
     }
-    json_t *root = api_parse_body(r->body, r->body_len, &e);
-    if (!root) return api_send_error(c, &e);
-    int concurrency = -1, paused = -1;
-    bool set_concurrency = false;
-    int rc = json_is_object(root) && json_object_size(root) > 0
-                 ? 0
-                 : api_fail(&e, 400, "invalid_argument", NULL,
-                            "the body is an object with concurrency and/or paused");
-    const char *key;
-    json_t *v;
-    json_object_foreach(root, key, v)
-    {
-        if (rc < 0) break;
-        if (strcmp(key, "concurrency") == 0) {
-            set_concurrency = true;
-            if (json_is_null(v))
-                concurrency = -1;
-            else if (json_is_integer(v) && json_integer_value(v) >= 1 &&
-                     json_integer_value(v) <= 1000000)
-                concurrency = (int)json_integer_value(v);
-            else
-                rc = api_fail(&e, 400, "invalid_argument", "concurrency",
-                              "concurrency must be an integer >= 1, or null for no limit");
-        } else if (strcmp(key, "paused") == 0) {
-            if (json_is_boolean(v))
-                paused = json_is_true(v);
-            else
-                rc =
-                    api_fail(&e, 400, "invalid_argument", "paused", "paused must be true or false");
-        } else {
-            rc = api_fail(&e, 400, "invalid_argument", key,
-                          "unknown field '%.60s' (known: concurrency, paused)", key);
-        }
-    }
-    json_decref(root);
-    if (rc < 0) return api_send_error(c, &e);
+    struct queue_patch patch;
+    if (api_parse_queue_patch(r->body, r->body_len, &patch, &e) < 0) return api_send_error(c, &e);
     struct dispatch_queue_info q;
-    if (dispatch_queue_set(a->dispatch, name, concurrency, set_concurrency, paused, &q) !=
+    if (dispatch_queue_set(a->dispatch, name, patch.concurrency, patch.set_concurrency, patch.paused, &q) !=
         DISPATCH_OK) {
         api_fail(&e, 500, "internal", NULL, "saving the queue failed (see the server log)");
         return api_send_error(c, &e);

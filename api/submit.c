@@ -12,7 +12,7 @@
 #include "server/tasks.h"
 
 #define MAX_NAME 256
-#define MAX_QUEUE 64
+#define MAX_QUEUE JOB_QUEUE_NAME_MAX
 #define MAX_ATTEMPTS 100
 #define MAX_TIMEOUT (365.0 * 24 * 3600)
 #define MAX_AFTER 1000
@@ -121,15 +121,6 @@ static int parse_cwd(json_t *v, const struct config *cfg, const char *prefix, st
     return spec->cwd ? 0 : api_fail(e, 500, "internal", NULL, "out of memory");
 }
 
-static bool valid_queue_name(const char *s)
-{
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '-' || *s == '_' || *s == '.'))
-            return false;
-    return true;
-}
-
 /* "after": ids of jobs that must succeed first (duplicates ignored). */
 static int parse_after(json_t *v, const char *prefix, struct job_spec *spec, struct api_error *e)
 {
@@ -216,7 +207,7 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
         free(spec->queue);
         spec->queue = NULL;
         if (get_string(v, prefix, "queue", MAX_QUEUE, &spec->queue, e) < 0) return -1;
-        if (!valid_queue_name(spec->queue))
+        if (!job_queue_name_ok(spec->queue))
             return type_error(e, prefix, "queue", "a name of letters, digits, '-', '_' and '.'");
         return 0;
     }
@@ -436,4 +427,59 @@ oom:
 fail:
     job_spec_free(spec);
     return -1;
+}
+
+void api_specs_free(struct job_spec *specs, size_t n)
+{
+    for (size_t i = 0; specs && i < n; i++)
+        job_spec_free(&specs[i]);
+    free(specs);
+}
+
+int api_parse_submit(const char *body, size_t len, const struct config *cfg,
+                     struct job_spec **specs, size_t *n, bool *many, struct api_error *e)
+{
+    *specs = NULL;
+    *n = 0;
+    json_t *root = api_parse_body(body, len, e);
+    if (!root) return -1;
+    *many = json_is_array(root);
+    size_t count = *many ? json_array_size(root) : 1;
+    if (*many && (count == 0 || count > (size_t)cfg->max_batch)) {
+        json_decref(root);
+        return api_fail(e, 400, "invalid_argument", NULL,
+                        "an array submit needs 1 to %lld jobs (--max-batch), got %zu",
+                        (long long)cfg->max_batch, count);
+    }
+    struct job_spec *s = calloc(count, sizeof *s);
+    if (!s) {
+        json_decref(root);
+        return api_fail(e, 500, "internal", NULL, "out of memory");
+    }
+    size_t done = 0;
+    for (; done < count; done++) {
+        char prefix[32] = "";
+        if (*many) snprintf(prefix, sizeof prefix, "[%zu].", done);
+        json_t *obj = *many ? json_array_get(root, done) : root;
+        if (api_parse_job(obj, cfg, prefix, &s[done], e) < 0) break; /* s[done] is freed */
+    }
+    json_decref(root);
+    for (size_t i = 1; done == count && i < count; i++) /* one key names one job */
+        for (size_t k = 0; k < i; k++)
+            if (s[i].idempotency_key && s[k].idempotency_key &&
+                strcmp(s[i].idempotency_key, s[k].idempotency_key) == 0) {
+                char field[48];
+                snprintf(field, sizeof field, "[%zu].idempotency_key", i);
+                api_fail(e, 400, "invalid_argument", field,
+                         "%s repeats the key of job [%zu] in the same array", field, k);
+                api_specs_free(s, count);
+                return -1;
+            }
+    if (done < count) {
+        api_specs_free(s, done);
+        return -1;
+    }
+    *specs = s;
+    *n = count;
+    return 0;
 }

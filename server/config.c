@@ -238,7 +238,7 @@ static int load_queues(struct config *cfg, json_t *value, const char *source, ch
         snprintf(d->name, sizeof d->name, "%s", name);
         d->concurrency = -1;
         json_t *c = json_object_get(q, "concurrency"), *p = json_object_get(q, "paused");
-        bool ok = json_is_object(q) && strlen(name) > 0 && strlen(name) <= 64 &&
+        bool ok = json_is_object(q) && job_queue_name_ok(name) &&
                   json_object_size(q) == (size_t)(c != NULL) + (size_t)(p != NULL);
         if (ok && c && !json_is_null(c)) {
             ok = json_is_integer(c) && json_integer_value(c) >= 1 &&
@@ -251,8 +251,8 @@ static int load_queues(struct config *cfg, json_t *value, const char *source, ch
         }
         if (!ok) {
             snprintf(err, errlen,
-                     "%s: queue '%s' must be {\"concurrency\": n >= 1 or null, \"paused\": "
-                     "true|false}",
+                     "%s: queue '%.80s' must be named with 1 to 64 letters, digits, '-', '_' or "
+                     "'.' and be {\"concurrency\": n >= 1 or null, \"paused\": true|false}",
                      source, name);
             return -1;
         }
@@ -260,24 +260,17 @@ static int load_queues(struct config *cfg, json_t *value, const char *source, ch
     return 0;
 }
 
-static int load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+/* Applies the config file's top-level object (root: taken over, freed). */
+static int apply_file(struct config *cfg, json_t *root, const char *source, char *err,
+                      size_t errlen)
 {
-    json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        snprintf(err, errlen, "config file %s: %s (line %d, column %d)", path, jerr.text, jerr.line,
-                 jerr.column);
-        return -1;
-    }
     if (!json_is_object(root)) {
-        snprintf(err, errlen, "config file %s: the top level must be an object", path);
+        snprintf(err, errlen, "%s: the top level must be an object", source);
         json_decref(root);
         return -1;
     }
     const char *key;
     json_t *value;
-    char source[PATH_MAX + 32];
-    snprintf(source, sizeof source, "config file %s", path);
     json_object_foreach(root, key, value)
     {
         if (strcmp(key, "tasks") == 0) {
@@ -338,6 +331,33 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
     }
     json_decref(root);
     return 0;
+}
+
+int config_apply_text(struct config *cfg, const char *text, size_t len, const char *source,
+                      char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        snprintf(err, errlen, "%s: %s (line %d, column %d)", source, jerr.text, jerr.line,
+                 jerr.column);
+        return -1;
+    }
+    return apply_file(cfg, root, source, err, errlen);
+}
+
+static int load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+    char source[PATH_MAX + 32];
+    snprintf(source, sizeof source, "config file %s", path);
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        snprintf(err, errlen, "%s: %s (line %d, column %d)", source, jerr.text, jerr.line,
+                 jerr.column);
+        return -1;
+    }
+    return apply_file(cfg, root, source, err, errlen);
 }
 
 static void env_name(const struct option_def *o, char *out, size_t n)
@@ -497,7 +517,7 @@ void config_free(struct config *cfg)
     cfg->n_queues = 0;
 }
 
-int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
+void config_defaults(struct config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     strcpy(cfg->listen_host, "127.0.0.1");
@@ -518,7 +538,11 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
     cfg->retry_backoff = 1;
     cfg->retry_backoff_max = 60;
     cfg->allow_commands = true;
+}
 
+int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    config_defaults(cfg);
     /* which file? a flag beats the environment */
     const char *file = getenv("SPAWNPOOL_CONFIG");
     for (int i = 0; i < argc; i++) {

@@ -55,6 +55,12 @@ struct config {
 /* Fills cfg from defaults, the config file, the environment and argv (the words after
  * "serve"). Returns 0; 1 if --help was given (usage printed); -1 with a message in err. */
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
+/* Sets every setting to its built-in default (what config_load starts from). */
+void config_defaults(struct config *cfg);
+/* Applies a config file's JSON text over cfg; source names it in errors ("config file X").
+ * Returns 0, or -1 with a message in err. */
+int config_apply_text(struct config *cfg, const char *text, size_t len, const char *source,
+                      char *err, size_t errlen);
 /* Frees what config_load allocated (the task templates). */
 void config_free(struct config *cfg);
 /* Prints the flags, their environment variables and defaults. */

@@ -22,6 +22,12 @@ int job_state_parse(const char *name, enum job_state *out)
     return -1;
 }
 
+bool job_queue_name_ok(const char *s)
+{
+    size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.");
+    return n >= 1 && n <= JOB_QUEUE_NAME_MAX && s[n] == '\0';
+}
+
 bool job_state_terminal(enum job_state s)
 {
     return s != JOB_QUEUED && s != JOB_RUNNING;

@@ -71,6 +71,10 @@ struct job {
 const char *job_state_name(enum job_state s);
 /* Parses a state name; returns 0, or -1 if unknown. */
 int job_state_parse(const char *name, enum job_state *out);
+/* Longest queue name. */
+#define JOB_QUEUE_NAME_MAX 64
+/* A queue name: 1 to JOB_QUEUE_NAME_MAX letters, digits, '-', '_' or '.'. */
+bool job_queue_name_ok(const char *s);
 /* True for states a job never leaves. */
 bool job_state_terminal(enum job_state s);
 /* Frees everything a spec owns and zeroes it. */

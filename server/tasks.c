@@ -60,13 +60,17 @@ static int load_one(struct task_template *t, const char *name, json_t *def, char
                     p = pname + plen + 1;
                 }
             }
-        } else if (strcmp(key, "queue") == 0 && json_is_string(v)) {
+        } else if (strcmp(key, "queue") == 0 && json_is_string(v) &&
+                   job_queue_name_ok(json_string_value(v))) {
             t->queue = strdup(json_string_value(v));
-        } else if (strcmp(key, "cwd") == 0 && json_is_string(v)) {
+        } else if (strcmp(key, "cwd") == 0 && json_is_string(v) &&
+                   json_string_value(v)[0] == '/' && json_string_length(v) < 4096) {
             t->cwd = strdup(json_string_value(v));
-        } else if (strcmp(key, "priority") == 0 && json_is_integer(v)) {
+        } else if (strcmp(key, "priority") == 0 && json_is_integer(v) &&
+                   json_integer_value(v) >= -1000000000 && json_integer_value(v) <= 1000000000) {
             t->priority = json_integer_value(v);
-        } else if (strcmp(key, "timeout") == 0 && json_is_number(v) && json_number_value(v) > 0) {
+        } else if (strcmp(key, "timeout") == 0 && json_is_number(v) && json_number_value(v) > 0 &&
+                   json_number_value(v) <= 365.0 * 24 * 3600) {
             t->timeout = json_number_value(v);
         } else if (strcmp(key, "max_attempts") == 0 && json_is_integer(v) &&
                    json_integer_value(v) >= 1 && json_integer_value(v) <= 100) {
@@ -89,8 +93,9 @@ static int load_one(struct task_template *t, const char *name, json_t *def, char
     bad:
         snprintf(err, errlen,
                  "task %s: bad or unknown key '%s' (known: argv (non-empty array of strings), "
-                 "queue, cwd, env (object of strings), priority (integer), timeout (seconds "
-                 "> 0), max_attempts (1-100))",
+                 "queue (a queue name), cwd (absolute path), env (object of strings), priority "
+                 "(integer, +-1e9), timeout (seconds > 0, at most a year), max_attempts "
+                 "(1-100))",
                  name, key);
         return -1;
     }

@@ -1,0 +1,124 @@
+/* fuzz_body: request body validation. Every input is a POST /v1/jobs body (one job or an
+ * array) and a PATCH /v1/queues body, checked by the server's own parsers against a
+ * config with task templates, so the template expansion is reached too.
+ * Invariants: an error has a 4xx/500 status, an API.md code and renders as JSON; an
+ * accepted job has a well-formed argv, a valid queue and an absolute cwd, its pipeline
+ * stages add up to its argv, and its API.md job object is valid JSON that gives back the
+ * argv and name it was submitted with. */
+#include <jansson.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "tests/fuzz/fuzz_common.h"
+
+static struct config cfg;
+
+static void init(void)
+{
+    static const char conf[] =
+        "{\"tasks\": {"
+        "\"greet\": {\"argv\": [\"/bin/echo\", \"hello {who}\", \"{who}-{n}\"], "
+        "\"queue\": \"small\", \"timeout\": 5, \"max_attempts\": 2, \"env\": {\"A\": \"b\"}},"
+        "\"plain\": {\"argv\": [\"/bin/true\"], \"cwd\": \"/tmp\", \"priority\": 3}},"
+        "\"max_batch\": 50}";
+    char err[512];
+    config_defaults(&cfg);
+    snprintf(cfg.job_dir, sizeof cfg.job_dir, "/tmp");
+    FUZZ_REQUIRE(config_apply_text(&cfg, conf, sizeof conf - 1, "fuzz", err, sizeof err) == 0);
+}
+
+static void check_error(const struct api_error *e)
+{
+    FUZZ_REQUIRE(e->code && e->code[0]);
+    FUZZ_REQUIRE(e->status == 400 || e->status == 403 || e->status == 500);
+    FUZZ_REQUIRE(e->status != 500 || strcmp(e->code, "internal") == 0);
+    json_t *body = api_error_json(e); /* the message may quote the input: still JSON */
+    FUZZ_REQUIRE(body);
+    json_decref(body);
+}
+
+/* The job object of API.md for an accepted spec parses back with the same argv and name. */
+static void check_job_json(const struct job_spec *s)
+{
+    struct job j = {.id = 1, .spec = *s, .state = JOB_QUEUED, .exit_code = -1, .signal = -1,
+                    .pid = -1, .worker = -1, .attempt = 0, .created_at = 1};
+    struct text t = {0};
+    api_job_text(&t, &j);
+    FUZZ_REQUIRE(!t.failed);
+    json_error_t jerr;
+    json_t *o = json_loadb(t.data, t.len, 0, &jerr);
+    if (!o) fprintf(stderr, "job JSON: %s: %.*s\n", jerr.text, (int)t.len, t.data);
+    FUZZ_REQUIRE(o);
+    json_t *words = json_array(); /* argv, or a pipeline's stages one after the other */
+    json_t *stages = json_object_get(o, "pipeline"), *stage;
+    size_t k;
+    if (s->pipeline) {
+        FUZZ_REQUIRE(json_is_array(stages));
+        json_array_foreach(stages, k, stage) json_array_extend(words, stage);
+        FUZZ_REQUIRE(json_equal(json_array_get(stages, 0), json_object_get(o, "argv")));
+    } else {
+        json_array_extend(words, json_object_get(o, "argv"));
+    }
+    FUZZ_REQUIRE(json_array_size(words) == strblob_count(&s->argv));
+    size_t i = 0;
+    for (const char *a = strblob_next(&s->argv, NULL); a; a = strblob_next(&s->argv, a), i++)
+        FUZZ_REQUIRE(strcmp(json_string_value(json_array_get(words, i)), a) == 0);
+    json_decref(words);
+    json_t *name = json_object_get(o, "name");
+    FUZZ_REQUIRE(s->name ? strcmp(json_string_value(name), s->name) == 0 : json_is_null(name));
+    json_decref(o);
+    text_free(&t);
+}
+
+static void check_spec(const struct job_spec *s)
+{
+    FUZZ_REQUIRE(s->argv.len > 0 && s->argv.data[s->argv.len - 1] == '\0');
+    FUZZ_REQUIRE(s->argv.data[0] != '\0'); /* argv[0] names a program */
+    FUZZ_REQUIRE(s->queue && job_queue_name_ok(s->queue));
+    FUZZ_REQUIRE(s->cwd && s->cwd[0] == '/');
+    FUZZ_REQUIRE(s->max_attempts >= 1 && s->max_attempts <= 100);
+    FUZZ_REQUIRE(s->timeout >= 0);
+    FUZZ_REQUIRE(!s->concurrency_key || s->concurrency_limit >= 1);
+    FUZZ_REQUIRE(!s->group == !s->group_size);
+    FUZZ_REQUIRE(s->env.len == 0 || s->env.data[s->env.len - 1] == '\0');
+    if (s->pipeline) { /* "argc,argc,..." covering the whole argv */
+        size_t total = 0, stages = 0;
+        for (const char *p = s->pipeline; *p; stages++) {
+            char *end;
+            long n = strtol(p, &end, 10);
+            FUZZ_REQUIRE(end > p && n >= 1);
+            total += (size_t)n;
+            p = *end == ',' ? end + 1 : end;
+            FUZZ_REQUIRE(*end == ',' || *end == '\0');
+        }
+        FUZZ_REQUIRE(stages >= 2 && stages <= 16 && total == strblob_count(&s->argv));
+    }
+    check_job_json(s);
+}
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+    static int ready;
+    if (!ready) init(), ready = 1;
+    const char *body = (const char *)data;
+    struct api_error e;
+    struct job_spec *specs;
+    size_t n;
+    bool many;
+    if (api_parse_submit(body, size, &cfg, &specs, &n, &many, &e) == 0) {
+        FUZZ_REQUIRE(n >= 1 && (many || n == 1) && n <= (size_t)cfg.max_batch);
+        for (size_t i = 0; i < n; i++)
+            check_spec(&specs[i]);
+        api_specs_free(specs, n);
+    } else {
+        check_error(&e);
+    }
+    struct queue_patch q;
+    if (api_parse_queue_patch(body, size, &q, &e) == 0) {
+        FUZZ_REQUIRE(q.concurrency == -1 || (q.concurrency >= 1 && q.concurrency <= 1000000));
+        FUZZ_REQUIRE(q.paused >= -1 && q.paused <= 1);
+    } else {
+        check_error(&e);
+    }
+    return 0;
+}
