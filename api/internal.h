@@ -167,7 +167,9 @@ void api_specs_free(struct job_spec *specs, size_t n);
 /* Parses a request body as strict JSON (duplicates rejected). NULL with e on error. */
 json_t *api_parse_body(const char *body, size_t len, struct api_error *e);
 
-/* api/job_json.c: appends the job object of API.md as JSON text. */
+/* api/job_json.c: appends a limits object ({"nofile": 256, ...}: the set ones). */
+void api_limits_text(struct text *t, const struct proto_limits *l);
+/* Appends the job object of API.md as JSON text. */
 void api_job_text(struct text *t, const struct job *j);
 /* Sends t (taken over, freed) as a JSON response with status; location may be NULL. */
 enum MHD_Result api_send_text_json(struct MHD_Connection *c, unsigned status, struct text *t,

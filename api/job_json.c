@@ -34,6 +34,15 @@ static void add_string_or_null(struct text *t, const char *key, const char *v)
         text_add(t, "null", 4);
 }
 
+void api_limits_text(struct text *t, const struct proto_limits *l)
+{
+    text_add(t, "{", 1);
+    for (int i = 0, n = 0; i < PROTO_LIMITS; i++)
+        if (l->set & (1u << i))
+            text_addf(t, "%s\"%s\":%lld", n++ ? "," : "", proto_limit_name(i), (long long)l->v[i]);
+    text_add(t, "}", 1);
+}
+
 void api_job_text(struct text *t, const struct job *j)
 {
     text_addf(t, "{\"id\":%lld", (long long)j->id);
@@ -102,6 +111,8 @@ void api_job_text(struct text *t, const struct job *j)
         text_addf(t, ",\"timeout\":%.15g", j->spec.timeout);
     else
         text_add(t, ",\"timeout\":null", 15);
+    text_add(t, ",\"limits\":", 10);
+    api_limits_text(t, &j->spec.limits);
     text_addf(t, ",\"state\":\"%s\"", job_state_name(j->state));
     add_int_or_null(t, "exit_code", j->exit_code);
     add_int_or_null(t, "signal", j->signal);

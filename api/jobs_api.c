@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "api/internal.h"
+#include "pool/limits.h"
 #include "pool/tree.h"
 #include "server/clock.h"
 
@@ -553,9 +554,12 @@ enum MHD_Result api_tasks(struct api *a, struct MHD_Connection *c)
         text_addf(&t, ",\"priority\":%lld,\"max_attempts\":%d", (long long)k->priority,
                   k->max_attempts ? k->max_attempts : 1);
         if (k->timeout > 0)
-            text_addf(&t, ",\"timeout\":%.15g}", k->timeout);
+            text_addf(&t, ",\"timeout\":%.15g", k->timeout);
         else
-            text_add(&t, ",\"timeout\":null}", 16);
+            text_add(&t, ",\"timeout\":null", 15);
+        text_add(&t, ",\"limits\":", 10);
+        api_limits_text(&t, &k->limits);
+        text_add(&t, "}", 1);
     }
     text_add(&t, "]}", 2);
     return api_send_text_json(c, 200, &t, NULL);
@@ -570,9 +574,11 @@ enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c)
     bool stuck = st.workers_idle + st.workers_busy == 0 && st.ms_since_worker_ready > 5000;
     const char *status = st.draining ? "draining" : stuck ? "no_workers" : "ok";
     json_t *body = json_pack(
-        "{s:s, s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:I, s:I}}", "status", status, "version",
-        SPAWNPOOL_VERSION, "kill_mechanism", tree_mechanism(), "workers", "total", st.workers_total,
-        "idle", st.workers_idle, "busy", st.workers_busy, "starting", st.workers_starting, "jobs",
-        "queued", (json_int_t)st.jobs[JOB_QUEUED], "running", (json_int_t)st.jobs[JOB_RUNNING]);
+        "{s:s, s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:I, s:I}, s:{s:s, s:s}}", "status", status,
+        "version", SPAWNPOOL_VERSION, "kill_mechanism", tree_mechanism(), "workers", "total",
+        st.workers_total, "idle", st.workers_idle, "busy", st.workers_busy, "starting",
+        st.workers_starting, "jobs", "queued", (json_int_t)st.jobs[JOB_QUEUED], "running",
+        (json_int_t)st.jobs[JOB_RUNNING], "limits", "memory", limits_where(PROTO_LIMIT_MEMORY),
+        "pids", limits_where(PROTO_LIMIT_PIDS));
     return api_send_json(c, stuck ? 503 : 200, body, NULL);
 }

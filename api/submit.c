@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "api/internal.h"
+#include "pool/limits.h"
 #include "server/tasks.h"
 
 #define MAX_NAME 256
@@ -270,14 +271,54 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
     }
     if (strcmp(key, "idempotency_key") == 0)
         return get_string(v, prefix, "idempotency_key", 255, &spec->idempotency_key, e);
+    if (strcmp(key, "limits") == 0) {
+        char bad[64], why[300], field[128];
+        if (tasks_parse_limits(v, &spec->limits, bad, sizeof bad, why, sizeof why) == 0) return 0;
+        snprintf(field, sizeof field, "%slimits%s%s", prefix, bad[0] ? "." : "", bad);
+        return api_fail(e, 400, "invalid_argument", field, "%s", why);
+    }
     char name[64];
     snprintf(name, sizeof name, "%s%.40s", prefix, key);
     return api_fail(e, 400, "invalid_argument", name,
                     "unknown field '%.100s' (known: argv, command, env, cwd, stdin, timeout, "
                     "priority, queue, name, max_attempts, after, idempotency_key, task, params, "
                     "concurrency_key, "
-                    "concurrency_limit, group, group_size, stdin_from, pipeline, notify_url)",
+                    "concurrency_limit, group, group_size, stdin_from, pipeline, notify_url, limits)",
                     key);
+}
+
+/* The job's limits: what it asked for, else its template's, else the server's (--limit-*).
+ * The template's or else the server's value is also the most a job may ask for. */
+static int apply_limits(const struct config *cfg, const char *prefix, struct job_spec *spec,
+                        struct api_error *e)
+{
+    const struct task_template *t = spec->task ? tasks_find(&cfg->tasks, spec->task) : NULL;
+    struct proto_limits asked = spec->limits;
+    for (int i = 0; i < PROTO_LIMITS; i++) {
+        uint32_t bit = 1u << i;
+        const struct proto_limits *ceiling =
+            t && t->limits.set & bit ? &t->limits : cfg->limits.set & bit ? &cfg->limits : NULL;
+        char field[96];
+        snprintf(field, sizeof field, "%slimits.%s", prefix, proto_limit_name(i));
+        if (asked.set & bit) {
+            if (ceiling && asked.v[i] > ceiling->v[i])
+                return api_fail(e, 400, "invalid_argument", field,
+                                "%s may be at most %lld here (%s%s)", field,
+                                (long long)ceiling->v[i],
+                                ceiling == &cfg->limits ? "the server's --limit-"
+                                                        : "the limit of its task template",
+                                ceiling == &cfg->limits ? proto_limit_name(i) : "");
+            if (!limits_supported(i))
+                return api_fail(e, 400, "invalid_argument", field,
+                                "this server cannot enforce a %s limit: it has no cgroup %s "
+                                "controller (see /healthz \"limits\")",
+                                proto_limit_name(i), proto_limit_name(i));
+        } else if (ceiling) {
+            spec->limits.set |= bit;
+            spec->limits.v[i] = ceiling->v[i];
+        }
+    }
+    return 0;
 }
 
 /* Builds argv (and the defaults the submitter left out) from the task template named in
@@ -368,6 +409,7 @@ int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, str
         goto fail;
     }
     if ((spec->task || spec->params) && apply_task(obj, cfg, prefix, spec, e) < 0) goto fail;
+    if (apply_limits(cfg, prefix, spec, e) < 0) goto fail;
     if (spec->concurrency_limit && !spec->concurrency_key) {
         snprintf(name, sizeof name, "%sconcurrency_limit", prefix);
         api_fail(e, 400, "invalid_argument", name, "concurrency_limit needs a concurrency_key");

@@ -113,6 +113,13 @@ long proto_blob_count(const char *blob, uint32_t len)
     return count;
 }
 
+const char *proto_limit_name(int limit)
+{
+    static const char *const names[PROTO_LIMITS] = {"nofile", "nproc",  "core",
+                                                     "as",     "memory", "pids"};
+    return limit >= 0 && limit < PROTO_LIMITS ? names[limit] : "unknown";
+}
+
 void proto_encode_run(struct proto_buf *b, const struct proto_run *r)
 {
     proto_put_i64(b, r->timeout_ms);
@@ -125,6 +132,9 @@ void proto_encode_run(struct proto_buf *b, const struct proto_run *r)
     proto_put_str(b, r->env_blob, r->env_len);
     proto_put_str(b, r->stdin_data, r->stdin_len);
     proto_put_str(b, r->stages, r->stages_len);
+    proto_put_u32(b, r->limits.set);
+    for (int i = 0; i < PROTO_LIMITS; i++)
+        proto_put_i64(b, r->limits.v[i]);
 }
 
 int proto_run_stages(const struct proto_run *r, int argc[PROTO_MAX_STAGES])
@@ -161,7 +171,13 @@ int proto_decode_run(struct proto_buf *b, struct proto_run *r)
     r->env_blob = proto_get_str(b, &r->env_len);
     r->stdin_data = proto_get_str(b, &r->stdin_len);
     r->stages = proto_get_str(b, &r->stages_len);
+    r->limits.set = proto_get_u32(b);
+    for (int i = 0; i < PROTO_LIMITS; i++)
+        r->limits.v[i] = proto_get_i64(b);
     if (b->failed || b->pos != b->len) return -1;
+    if (r->limits.set >> PROTO_LIMITS) return -1;
+    for (int i = 0; i < PROTO_LIMITS; i++)
+        if (r->limits.set & (1u << i) ? r->limits.v[i] < 0 : r->limits.v[i] != 0) return -1;
     if (r->timeout_ms < 0 || r->kill_grace_ms < 0) return -1;
     if (r->cwd[0] != '/' || !r->stdout_path[0] || !r->stderr_path[0]) return -1;
     if (proto_blob_count(r->argv_blob, r->argv_len) < 1) return -1;

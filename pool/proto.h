@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 /* Bump when a message type or payload layout changes. */
-#define PROTO_VERSION 3
+#define PROTO_VERSION 4
 /* Payloads longer than this are rejected before anything is allocated. */
 #define PROTO_MAX_PAYLOAD (16u * 1024u * 1024u)
 
@@ -50,6 +50,25 @@ enum proto_end {
 /* Why the worker ended it, if it did. */
 enum proto_cause { PROTO_CAUSE_NONE = 0, PROTO_CAUSE_TIMEOUT, PROTO_CAUSE_KILLED };
 
+/* Per-job resource limits: rlimits set in the job's child before exec, and cgroup limits
+ * the worker writes on its leaf while the job runs. */
+enum proto_limit {
+    PROTO_LIMIT_NOFILE, /* RLIMIT_NOFILE: open files */
+    PROTO_LIMIT_NPROC,  /* RLIMIT_NPROC: processes of the job's user (not enforced for root) */
+    PROTO_LIMIT_CORE,   /* RLIMIT_CORE: core file bytes */
+    PROTO_LIMIT_AS,     /* RLIMIT_AS: address space bytes */
+    PROTO_LIMIT_MEMORY, /* cgroup memory.max (v1 memory.limit_in_bytes): bytes */
+    PROTO_LIMIT_PIDS,   /* cgroup pids.max: processes and threads of the job */
+    PROTO_LIMITS
+};
+/* A set of limits; all zero is none (the job inherits the worker's). */
+struct proto_limits {
+    uint32_t set;            /* bit (1u << limit): v[limit] applies */
+    int64_t v[PROTO_LIMITS]; /* >= 0 where set */
+};
+/* The API name of a limit ("nofile", ...). */
+const char *proto_limit_name(int limit);
+
 /* RUN payload: everything a worker needs to start one job. Strings point into the frame. */
 struct proto_run {
     int64_t timeout_ms;    /* 0: no timeout */
@@ -66,6 +85,7 @@ struct proto_run {
     const char *stages; /* a pipeline: decimal argc of each stage, NUL-separated, whose
                          * argvs follow each other in argv_blob; empty: one command */
     uint32_t stages_len;
+    struct proto_limits limits;
 };
 
 /* Stages of a pipeline at most. */

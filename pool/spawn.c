@@ -16,11 +16,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pool/limits.h"
+
 extern char **environ;
 
 #define FAIL_CHDIR 0x10000 /* child failure flags, or'ed with errno */
 #define FAIL_CGROUP 0x20000
 #define FAIL_IDENTITY 0x40000
+#define FAIL_LIMIT 0x80000 /* with the limit (enum proto_limit) << FAIL_LIMIT_SHIFT */
+#define FAIL_LIMIT_SHIFT 20
 
 static bool run_as; /* --run-as given: jobs drop to run_uid:run_gid before exec */
 static uid_t run_uid;
@@ -189,6 +193,7 @@ struct child_args {
     int in, out, err;
     pid_t pgid; /* the job's process group: 0 makes one (the first stage) */
     const struct tree *tree;
+    const struct proto_limits *limits;
     const char *cwd, *program;
     char **argv, **envp;
     volatile int failure; /* errno (| FAIL_*) if the child could not exec */
@@ -209,6 +214,12 @@ static _Noreturn void child_exec(struct child_args *a)
     setpgid(0, a->pgid);
     if (tree_enter(a->tree) < 0) {
         a->failure = errno | FAIL_CGROUP;
+        _exit(127);
+    }
+    /* rlimits before dropping privileges: only root may raise a hard limit */
+    int which = 0;
+    if (a->limits->set && limits_set_rlimits(a->limits, &which) < 0) {
+        a->failure = errno | FAIL_LIMIT | which << FAIL_LIMIT_SHIFT;
         _exit(127);
     }
     /* after joining the cgroup (root's to write), before anything of the job's runs */
@@ -307,11 +318,16 @@ int spawn_start(const struct proto_run *run, const struct tree *tree, struct spa
         argv[k + argc[s]] = NULL;
         /* vfork: no page tables copied; we are suspended until the child execs or exits,
          * so its failure (if any) is in `failure` when vfork returns */
-        struct child_args child = {stage_in,    last ? out[1] : link[1],
-                                   err[1],      job->pid > 0 ? job->pid : 0,
-                                   tree,        run->cwd,
-                                   programs[s], argv + k,
-                                   envp,        0};
+        struct child_args child = {.in = stage_in,
+                                   .out = last ? out[1] : link[1],
+                                   .err = err[1],
+                                   .pgid = job->pid > 0 ? job->pid : 0,
+                                   .tree = tree,
+                                   .limits = &run->limits,
+                                   .cwd = run->cwd,
+                                   .program = programs[s],
+                                   .argv = argv + k,
+                                   .envp = envp};
         pid_t pid = vfork_child(&child);
         argv[k + argc[s]] = saved;
         int failure = child.failure;
@@ -332,8 +348,15 @@ int spawn_start(const struct proto_run *run, const struct tree *tree, struct spa
                         failure & FAIL_CHDIR      ? "chdir() to the job's cwd failed"
                         : failure & FAIL_CGROUP   ? "joining the job's cgroup failed"
                         : failure & FAIL_IDENTITY ? "dropping to the --run-as user failed"
+                        : failure & FAIL_LIMIT    ? "setting the job's limits failed"
                                                   : "exec failed");
-            if (!(failure & (FAIL_CHDIR | FAIL_CGROUP | FAIL_IDENTITY)))
+            if (failure & FAIL_LIMIT) {
+                int which = (failure >> FAIL_LIMIT_SHIFT) & 0xf;
+                if (which >= PROTO_LIMITS) which = 0;
+                snprintf(done->error, sizeof done->error,
+                         "cannot set the job's %s limit to %lld: %s", proto_limit_name(which),
+                         (long long)run->limits.v[which], strerror(child_errno));
+            } else if (!(failure & (FAIL_CHDIR | FAIL_CGROUP | FAIL_IDENTITY)))
                 snprintf(done->error, sizeof done->error, "cannot execute %s: %s", argv[k],
                          strerror(child_errno));
             goto fail_started;

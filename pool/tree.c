@@ -28,6 +28,11 @@ const char *tree_mechanism(void)
     return g_kind == TREE_CGROUP ? "cgroup" : "process-group";
 }
 
+const char *tree_cgroup_base(void)
+{
+    return g_kind == TREE_CGROUP ? g_base : NULL;
+}
+
 /* Finds the cgroup2 mount and our cgroup in it: base = mount + path. */
 static int find_cgroup_base(char *base, size_t n)
 {

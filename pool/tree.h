@@ -26,6 +26,8 @@ struct tree {
  * the caller holds locked). Returns 0, or -1 with a message in err if "cgroup" was asked
  * for and cannot work. */
 int tree_setup(const char *want, const char *instance, char *err, size_t errlen);
+/* Master, cgroup mode: the directory its workers' leaves are made in; NULL otherwise. */
+const char *tree_cgroup_base(void);
 /* The mechanism in use, as shown in /healthz: "cgroup" or "process-group". */
 const char *tree_mechanism(void);
 /* Worker: opens (making if needed) the leaf of slot index; falls back to process groups

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "pool/proto.h"
+#include "pool/limits.h"
 #include "pool/spawn.h"
 
 /* RUNs a worker holds at most (the master sends at most DISPATCH_HOLD, plus one per job it
@@ -43,7 +44,8 @@ struct worker {
         struct proto_run run;
     } held[WORKER_HELD_MAX];
     int nheld;
-    struct tree tree; /* how this worker ends a job's whole tree */
+    struct tree tree;          /* how this worker ends a job's whole tree */
+    struct limits_cg limits;   /* where a job's memory and pids limits are written */
 };
 
 /* One job in flight. */
@@ -269,7 +271,20 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run,
                     struct pending_done *prev)
 {
     struct running r = {.id = id, .tree = &w->tree};
+    int which = 0;
+    if (limits_begin(&w->limits, &run->limits, &which) < 0) { /* refused, not run unlimited */
+        int err = errno;
+        limits_end(&w->limits);
+        r.done = (struct proto_done){.end = PROTO_END_SPAWN_ERROR, .code = err};
+        snprintf(r.done.error, sizeof r.done.error, "cannot set the job's %s limit: %s",
+                 proto_limit_name(which),
+                 err == ENOTSUP ? "this worker has no cgroup for it" : strerror(err));
+        flush_done(w, prev);
+        send_done(w, id, &r.done);
+        return;
+    }
     if (spawn_start(run, &w->tree, &r.job, &r.done) < 0) {
+        limits_end(&w->limits);
         if (r.job.pid > 0) { /* exec failed in the child: it exits 127 */
             while (waitpid(r.job.pid, NULL, 0) < 0 && errno == EINTR) {
             }
@@ -336,6 +351,12 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run,
     spawn_drain(&r.job, &r.job.out);
     spawn_drain(&r.job, &r.job.err);
     finish_outcome(&r);
+    if (limits_end(&w->limits)) /* said even if the job survived it (a child was killed) */
+        snprintf(r.done.error, sizeof r.done.error,
+                 "the kernel's OOM killer killed %s: the job went over its memory limit of %lld "
+                 "bytes",
+                 r.done.end == PROTO_END_SIGNALED ? "it" : "a process of it",
+                 (long long)run->limits.v[PROTO_LIMIT_MEMORY]);
     spawn_close(&r.job);
     prev->id = id;
     prev->done = r.done;
@@ -348,7 +369,8 @@ int worker_main(int channel_fd, int index)
     struct worker w = {.channel = channel_fd,
                        .index = index,
                        .sigfd = -1,
-                       .tree = {.procs_fd = -1, .kill_fd = -1}};
+                       .tree = {.procs_fd = -1, .kill_fd = -1},
+                       .limits = {.memory_fd = -1, .swap_fd = -1, .pids_fd = -1, .events_fd = -1}};
     int rc = worker_loop(&w);
     proto_reader_free(&w.reader);
     proto_buf_free(&w.payload);
@@ -357,6 +379,7 @@ int worker_main(int channel_fd, int index)
         proto_buf_free(&w.held[k].payload);
     if (w.sigfd >= 0) close(w.sigfd);
     tree_close(&w.tree);
+    limits_close(&w.limits);
     return rc;
 }
 
@@ -379,6 +402,7 @@ static int worker_loop(struct worker *w)
     /* orphans of our jobs are re-parented to us, so we can reap and kill them */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     tree_open(&w->tree, w->index);
+    limits_open(&w->limits, &w->tree, w->index);
     /* if the master dies, we hear SIGTERM (and EOF on the channel): kill the job, exit.
      * (No getppid() == 1 check: in a container the master itself is PID 1. A master that
      * died before this line is noticed by the READY write or EOF below->) */

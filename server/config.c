@@ -15,7 +15,16 @@
 #include <string.h>
 #include <unistd.h>
 
-enum opt_type { OPT_STRING, OPT_PATH, OPT_INT, OPT_BYTES, OPT_SECONDS, OPT_LISTEN, OPT_BOOL };
+enum opt_type {
+    OPT_STRING,
+    OPT_PATH,
+    OPT_INT,
+    OPT_BYTES,
+    OPT_SECONDS,
+    OPT_LISTEN,
+    OPT_BOOL,
+    OPT_LIMIT /* a job limit: min is its enum proto_limit */
+};
 
 struct option_def {
     const char *flag; /* without the leading -- */
@@ -75,6 +84,18 @@ static const struct option_def options[] = {
      "open HTTP connections at most"},
     {"max-long-polls", OPT_INT, OFF(max_long_polls), 1, 100000, "half of max-connections",
      "waits, output follows and event streams open at once (more: 429)"},
+    {"limit-nofile", OPT_LIMIT, 0, PROTO_LIMIT_NOFILE, 0, "inherited",
+     "open files per job (RLIMIT_NOFILE); also the most a job may ask for"},
+    {"limit-nproc", OPT_LIMIT, 0, PROTO_LIMIT_NPROC, 0, "inherited",
+     "processes of the job's user (RLIMIT_NPROC; not enforced for root: see limit-pids)"},
+    {"limit-core", OPT_LIMIT, 0, PROTO_LIMIT_CORE, 0, "inherited",
+     "core dump size per job (RLIMIT_CORE), bytes"},
+    {"limit-as", OPT_LIMIT, 0, PROTO_LIMIT_AS, 0, "inherited",
+     "address space per process of a job (RLIMIT_AS), bytes"},
+    {"limit-memory", OPT_LIMIT, 0, PROTO_LIMIT_MEMORY, 0, "none",
+     "memory per job (cgroup memory.max; over it the kernel kills the job), bytes"},
+    {"limit-pids", OPT_LIMIT, 0, PROTO_LIMIT_PIDS, 0, "none",
+     "processes and threads per job (cgroup pids.max)"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -193,6 +214,20 @@ static int set_option(struct config *cfg, const struct option_def *o, const char
             return 0;
         }
         break;
+    case OPT_LIMIT: {
+        int which = (int)o->min;
+        if ((job_limit_is_bytes(which) ? parse_bytes(value, &v) : parse_int(value, &v)) < 0 ||
+            v < job_limit_min(which) || v > job_limit_max(which)) {
+            snprintf(err, errlen, "%s: %s must be %s from %lld to %lld, got '%s'", source, o->flag,
+                     job_limit_is_bytes(which) ? "a size in bytes (suffix K, M, G allowed)"
+                                               : "an integer",
+                     (long long)job_limit_min(which), (long long)job_limit_max(which), value);
+            return -1;
+        }
+        cfg->limits.set |= 1u << which;
+        cfg->limits.v[which] = v;
+        return 0;
+    }
     case OPT_SECONDS: {
         char *end;
         errno = 0;

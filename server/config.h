@@ -50,6 +50,7 @@ struct config {
     bool open_metrics;       /* /metrics without a token */
     char tls_cert[PATH_MAX]; /* PEM certificate (chain) for HTTPS; "": plain HTTP */
     char tls_key[PATH_MAX];  /* its PEM private key */
+    struct proto_limits limits; /* --limit-*: every job's, and the most a submit may ask */
 };
 
 /* Fills cfg from defaults, the config file, the environment and argv (the words after

@@ -301,6 +301,8 @@ static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_b
             o.error = "the job's timeout elapsed";
         } else if (o.state == JOB_TERMINATED && r->shutdown) {
             o.error = "terminated by the server's shutdown";
+        } else if (done.error[0]) { /* the worker knows why (over its memory limit) */
+            o.error = done.error;
         }
     }
     o.detail = detail;
@@ -569,6 +571,7 @@ static void send_to_slot(struct dispatch *d, int slot, struct running *r,
         .env_len = (uint32_t)j.spec.env.len,
         .stdin_data = j.spec.stdin_data,
         .stdin_len = (uint32_t)j.spec.stdin_len,
+        .limits = j.spec.limits,
     };
     char stages[PROTO_MAX_STAGES * 8] = "";
     if (j.spec.pipeline) { /* "2,1,3" -> "2\0" "1\0" "3\0" */

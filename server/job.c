@@ -1,6 +1,7 @@
 /* job: state names and the memory of job records. */
 #include "server/job.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,58 @@ bool job_queue_name_ok(const char *s)
 {
     size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.");
     return n >= 1 && n <= JOB_QUEUE_NAME_MAX && s[n] == '\0';
+}
+
+/* nofile is capped by the kernel's nr_open, nproc and pids by pid_max (4194304). */
+static const int64_t limit_min[PROTO_LIMITS] = {1, 1, 0, 1 << 20, 1 << 20, 1};
+static const int64_t limit_max[PROTO_LIMITS] = {1 << 30, 1 << 22, INT64_MAX / 2, INT64_MAX / 2,
+                                                INT64_MAX / 2, 1 << 22};
+
+int64_t job_limit_min(int limit)
+{
+    return limit >= 0 && limit < PROTO_LIMITS ? limit_min[limit] : 0;
+}
+
+int64_t job_limit_max(int limit)
+{
+    return limit >= 0 && limit < PROTO_LIMITS ? limit_max[limit] : 0;
+}
+
+bool job_limit_is_bytes(int limit)
+{
+    return limit == PROTO_LIMIT_CORE || limit == PROTO_LIMIT_AS || limit == PROTO_LIMIT_MEMORY;
+}
+
+void job_limits_format(const struct proto_limits *l, char *out, size_t n)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < PROTO_LIMITS; i++)
+        if (l->set & (1u << i) && used < n) {
+            int w = snprintf(out + used, n - used, "%s%s=%lld", used ? "," : "",
+                             proto_limit_name(i), (long long)l->v[i]);
+            used += w > 0 ? (size_t)w : 0;
+        }
+}
+
+int job_limits_scan(const char *text, struct proto_limits *l)
+{
+    memset(l, 0, sizeof *l);
+    for (const char *p = text; p && *p;) {
+        size_t klen = strcspn(p, "=");
+        int which = -1;
+        for (int i = 0; i < PROTO_LIMITS; i++)
+            if (strlen(proto_limit_name(i)) == klen && strncmp(p, proto_limit_name(i), klen) == 0)
+                which = i;
+        if (which < 0 || p[klen] != '=') return -1;
+        char *end;
+        long long v = strtoll(p + klen + 1, &end, 10);
+        if (end == p + klen + 1 || (*end && *end != ',') || v < 0) return -1;
+        l->set |= 1u << which;
+        l->v[which] = v;
+        p = *end ? end + 1 : end;
+    }
+    return 0;
 }
 
 bool job_state_terminal(enum job_state s)

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pool/proto.h"
+
 enum job_state {
     JOB_QUEUED,
     JOB_RUNNING,
@@ -47,6 +49,7 @@ struct job_spec {
     int group_size;
     char *concurrency_key; /* at most concurrency_limit running jobs share it; NULL: none */
     int concurrency_limit;
+    struct proto_limits limits; /* rlimits and cgroup limits (defaults, template, job) */
     char *task;   /* the template it came from, NULL: none */
     char *params; /* its params, as JSON text; NULL: none */
 };
@@ -75,6 +78,15 @@ int job_state_parse(const char *name, enum job_state *out);
 #define JOB_QUEUE_NAME_MAX 64
 /* A queue name: 1 to JOB_QUEUE_NAME_MAX letters, digits, '-', '_' or '.'. */
 bool job_queue_name_ok(const char *s);
+/* The smallest and largest value a limit (enum proto_limit) may be set to. */
+int64_t job_limit_min(int limit);
+int64_t job_limit_max(int limit);
+/* Whether a limit is a number of bytes (core, as, memory) rather than a count. */
+bool job_limit_is_bytes(int limit);
+/* Writes the set limits as "nofile=256,memory=1048576" ("" for none). */
+void job_limits_format(const struct proto_limits *l, char *out, size_t n);
+/* Reads job_limits_format's text (NULL: none); returns 0, or -1 if malformed. */
+int job_limits_scan(const char *text, struct proto_limits *l);
 /* True for states a job never leaves. */
 bool job_state_terminal(enum job_state s);
 /* Frees everything a spec owns and zeroes it. */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "pool/pool.h"
+#include "pool/limits.h"
 #include "pool/tree.h"
 #include "server/clock.h"
 #include "server/log.h"
@@ -85,6 +86,39 @@ static int64_t recover_delay(int attempt)
     return dispatch_retry_delay_ms(g_cfg, attempt);
 }
 
+/* Memory and pids limits the config asks for (--limit-*, templates) must be enforceable
+ * here: a limit silently not applied would be worse than none. */
+static int check_limits(const struct config *cfg)
+{
+    static const int cgroup_limits[] = {PROTO_LIMIT_MEMORY, PROTO_LIMIT_PIDS};
+    for (size_t k = 0; k < 2; k++) {
+        int which = cgroup_limits[k];
+        if (limits_supported(which)) {
+            log_info("%s limits are enforced with %s", proto_limit_name(which),
+                     limits_where(which));
+            continue;
+        }
+        char who[128] = "";
+        if (cfg->limits.set & (1u << which))
+            snprintf(who, sizeof who, "--limit-%s", proto_limit_name(which));
+        for (size_t i = 0; !who[0] && i < cfg->tasks.n; i++)
+            if (cfg->tasks.tasks[i].limits.set & (1u << which))
+                snprintf(who, sizeof who, "task %.100s", cfg->tasks.tasks[i].name);
+        if (who[0]) {
+            log_error("%s asks for a %s limit, but spawnpool has no cgroup %s controller here "
+                      "(cgroup v2: enable it in the parent's cgroup.subtree_control, e.g. "
+                      "systemd's Delegate=yes; or mount the cgroup v1 %s hierarchy)",
+                      who, proto_limit_name(which), proto_limit_name(which),
+                      proto_limit_name(which));
+            return -1;
+        }
+        log_info("%s limits cannot be enforced here (no cgroup %s controller): jobs asking "
+                 "for one are refused",
+                 proto_limit_name(which), proto_limit_name(which));
+    }
+    return 0;
+}
+
 int serve_run(const struct config *cfg, const struct serve_frontend *fe)
 {
     char path[PATH_MAX + 32];
@@ -116,6 +150,12 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     }
     tree_remove_stale();
     log_info("job trees are killed with: %s", tree_mechanism());
+    limits_setup(instance);
+    limits_remove_stale();
+    if (check_limits(cfg) < 0) {
+        close(lock_fd);
+        return 1;
+    }
 
     struct pool pool;
     if (pool_init(&pool, cfg->workers) == 0) {
@@ -180,6 +220,7 @@ out:
     if (fe_handle) fe->stop(fe_handle);
     pool_shutdown(&pool, 2000);
     tree_remove_own(cfg->workers);
+    limits_remove_own(cfg->workers);
     dispatch_destroy(d);
     store_close(store);
     if (sigfd >= 0) close(sigfd);

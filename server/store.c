@@ -16,8 +16,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         "INSERT INTO jobs (name, queue, priority, argv, command, env, cwd, stdin, "
         "timeout, state, max_attempts, created_at, idempotency_key, task, params, "
         "concurrency_key, concurrency_limit, group_name, group_size, stdin_from, pipeline, "
-        "notify_url) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "notify_url, limits) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_INSERT_EVENT] = "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
                         "VALUES (?, ?, ?, ?, ?)",
     [ST_GET_JOB] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?",
@@ -239,6 +239,9 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
         store_bind_int(st, 19, j->stdin_from > 0 ? j->stdin_from : -1);
         store_bind_text(st, 20, j->pipeline);
         store_bind_text(st, 21, j->notify_url);
+        char limits[256];
+        job_limits_format(&j->limits, limits, sizeof limits);
+        store_bind_text(st, 22, limits[0] ? limits : NULL);
         if (j->notify_url) s->any_notify = true;
         if (sqlite3_step(st) != SQLITE_DONE) {
             rc = store_fail(s, "INSERT INTO jobs");
@@ -323,6 +326,8 @@ static int read_job_row(sqlite3_stmt *st, struct job *j)
     j->spec.stdin_from = column_int_or(st, 29, 0);
     j->spec.pipeline = column_strdup(st, 30);
     j->spec.notify_url = column_strdup(st, 31);
+    if (job_limits_scan((const char *)sqlite3_column_text(st, 32), &j->spec.limits) < 0)
+        memset(&j->spec.limits, 0, sizeof j->spec.limits); /* unreadable: none */
     if (!j->spec.queue || !j->spec.argv.data || !j->spec.env.data || !j->spec.cwd) {
         job_free(j);
         return -1;

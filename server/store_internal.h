@@ -13,7 +13,7 @@
     "id, name, queue, priority, argv, command, env, cwd, timeout, state, exit_code, signal, "      \
     "error, pid, worker, attempt, max_attempts, created_at, started_at, finished_at, "             \
     "stdout_bytes, stderr_bytes, truncated, task, params, concurrency_key, concurrency_limit, "    \
-    "group_name, group_size, stdin_from, pipeline, notify_url"
+    "group_name, group_size, stdin_from, pipeline, notify_url, limits"
 
 enum stmt_id {
     ST_INSERT_JOB,

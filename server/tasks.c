@@ -33,6 +33,42 @@ static int add_param(struct task_template *t, const char *name, size_t len)
     return t->params[t->n_params++] ? 0 : -1;
 }
 
+int tasks_parse_limits(json_t *v, struct proto_limits *l, char *bad, size_t badlen, char *err,
+                       size_t errlen)
+{
+    memset(l, 0, sizeof *l);
+    bad[0] = '\0';
+    if (!json_is_object(v)) {
+        snprintf(err, errlen, "limits must be an object of nofile, nproc, core, as, memory, pids");
+        return -1;
+    }
+    const char *key;
+    json_t *n;
+    json_object_foreach(v, key, n)
+    {
+        int which = -1;
+        for (int i = 0; i < PROTO_LIMITS; i++)
+            if (strcmp(key, proto_limit_name(i)) == 0) which = i;
+        snprintf(bad, badlen, "%s", key);
+        if (which < 0) {
+            snprintf(err, errlen,
+                     "unknown limit '%.60s' (known: nofile, nproc, core, as, memory, pids)", key);
+            return -1;
+        }
+        int64_t min = job_limit_min(which), max = job_limit_max(which);
+        if (!json_is_integer(n) || json_integer_value(n) < min || json_integer_value(n) > max) {
+            snprintf(err, errlen, "limits.%s must be an integer%s from %lld to %lld", key,
+                     job_limit_is_bytes(which) ? " of bytes" : "", (long long)min,
+                     (long long)max);
+            return -1;
+        }
+        l->set |= 1u << which;
+        l->v[which] = json_integer_value(n);
+    }
+    bad[0] = '\0';
+    return 0;
+}
+
 static int load_one(struct task_template *t, const char *name, json_t *def, char *err,
                     size_t errlen)
 {
@@ -75,6 +111,12 @@ static int load_one(struct task_template *t, const char *name, json_t *def, char
         } else if (strcmp(key, "max_attempts") == 0 && json_is_integer(v) &&
                    json_integer_value(v) >= 1 && json_integer_value(v) <= 100) {
             t->max_attempts = (int)json_integer_value(v);
+        } else if (strcmp(key, "limits") == 0) {
+            char bad[64], why[300];
+            if (tasks_parse_limits(v, &t->limits, bad, sizeof bad, why, sizeof why) < 0) {
+                snprintf(err, errlen, "task %s: %s", name, why);
+                return -1;
+            }
         } else if (strcmp(key, "env") == 0 && json_is_object(v)) {
             const char *k;
             json_t *ev;
@@ -95,7 +137,7 @@ static int load_one(struct task_template *t, const char *name, json_t *def, char
                  "task %s: bad or unknown key '%s' (known: argv (non-empty array of strings), "
                  "queue (a queue name), cwd (absolute path), env (object of strings), priority "
                  "(integer, +-1e9), timeout (seconds > 0, at most a year), max_attempts "
-                 "(1-100))",
+                 "(1-100), limits (object))",
                  name, key);
         return -1;
     }

@@ -20,6 +20,7 @@ struct task_template {
     int max_attempts;
     char *cwd;
     struct strblob env;
+    struct proto_limits limits; /* may be above the server's defaults (the admin wrote it) */
 };
 
 struct task_set {
@@ -35,6 +36,11 @@ const struct task_template *tasks_find(const struct task_set *set, const char *n
  * or -1 with the offending param's name in bad (missing or unknown) and why in err. */
 int tasks_expand(const struct task_template *t, json_t *params, struct job_spec *spec, char *bad,
                  size_t badlen, char *err, size_t errlen);
+/* Reads a "limits" object ({"nofile": 256, "memory": 1073741824, ...}: integers in each
+ * limit's range, bytes for core, as and memory) into l. Returns 0, or -1 with the offending
+ * key in bad ("" for the object itself) and why in err. */
+int tasks_parse_limits(json_t *v, struct proto_limits *l, char *bad, size_t badlen, char *err,
+                       size_t errlen);
 /* Frees the set. */
 void tasks_free(struct task_set *set);
 

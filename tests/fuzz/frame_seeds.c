@@ -66,6 +66,14 @@ int main(int argc, char **argv)
     proto_put_frame(&f, PROTO_RUN, 2, p.data, p.len);
     rc |= save(dir, "run_pipeline", 7, &f);
 
+    struct proto_run limited = {.cwd = "/", .stdout_path = "o", .stderr_path = "e",
+                                .argv_blob = echo, .argv_len = sizeof echo - 1,
+                                .limits = {.set = 0x3f, .v = {64, 100, 0, 1 << 30, 1 << 26, 10}}};
+    p.len = f.len = 0;
+    proto_encode_run(&p, &limited);
+    proto_put_frame(&f, PROTO_RUN, 3, p.data, p.len);
+    rc |= save(dir, "run_limits", 255, &f);
+
     struct proto_started st = {.pid = 4242, .start_us = 123456789};
     struct proto_done done = {.pid = 4242, .start_us = 123456789, .end = PROTO_END_EXITED,
                               .code = 3, .stdout_bytes = 12, .stderr_bytes = 1 << 21,

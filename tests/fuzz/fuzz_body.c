@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/internal.h"
+#include "server/tasks.h"
 #include "tests/fuzz/fuzz_common.h"
 
 static struct config cfg;
@@ -19,8 +20,9 @@ static void init(void)
         "{\"tasks\": {"
         "\"greet\": {\"argv\": [\"/bin/echo\", \"hello {who}\", \"{who}-{n}\"], "
         "\"queue\": \"small\", \"timeout\": 5, \"max_attempts\": 2, \"env\": {\"A\": \"b\"}},"
-        "\"plain\": {\"argv\": [\"/bin/true\"], \"cwd\": \"/tmp\", \"priority\": 3}},"
-        "\"max_batch\": 50}";
+        "\"plain\": {\"argv\": [\"/bin/true\"], \"cwd\": \"/tmp\", \"priority\": 3, "
+        "\"limits\": {\"nofile\": 4096, \"core\": 0}}},"
+        "\"max_batch\": 50, \"limit_nofile\": \"1024\", \"limit_as\": \"1G\"}";
     char err[512];
     config_defaults(&cfg);
     snprintf(cfg.job_dir, sizeof cfg.job_dir, "/tmp");
@@ -64,6 +66,12 @@ static void check_job_json(const struct job_spec *s)
     for (const char *a = strblob_next(&s->argv, NULL); a; a = strblob_next(&s->argv, a), i++)
         FUZZ_REQUIRE(strcmp(json_string_value(json_array_get(words, i)), a) == 0);
     json_decref(words);
+    json_t *limits = json_object_get(o, "limits"); /* the set ones, with their values */
+    FUZZ_REQUIRE(json_is_object(limits));
+    for (int l = 0; l < PROTO_LIMITS; l++) {
+        json_t *v = json_object_get(limits, proto_limit_name(l));
+        FUZZ_REQUIRE(s->limits.set & (1u << l) ? json_integer_value(v) == s->limits.v[l] : !v);
+    }
     json_t *name = json_object_get(o, "name");
     FUZZ_REQUIRE(s->name ? strcmp(json_string_value(name), s->name) == 0 : json_is_null(name));
     json_decref(o);
@@ -81,6 +89,20 @@ static void check_spec(const struct job_spec *s)
     FUZZ_REQUIRE(!s->concurrency_key || s->concurrency_limit >= 1);
     FUZZ_REQUIRE(!s->group == !s->group_size);
     FUZZ_REQUIRE(s->env.len == 0 || s->env.data[s->env.len - 1] == '\0');
+    FUZZ_REQUIRE(!(s->limits.set >> PROTO_LIMITS));
+    const struct task_template *t = s->task ? tasks_find(&cfg.tasks, s->task) : NULL;
+    for (int i = 0; i < PROTO_LIMITS; i++) { /* in range, never over the ceiling, defaulted */
+        uint32_t bit = 1u << i;
+        const struct proto_limits *ceiling =
+            t && t->limits.set & bit ? &t->limits : cfg.limits.set & bit ? &cfg.limits : NULL;
+        FUZZ_REQUIRE(!ceiling || (s->limits.set & bit && s->limits.v[i] <= ceiling->v[i]));
+        if (s->limits.set & bit)
+            FUZZ_REQUIRE(s->limits.v[i] >= job_limit_min(i) && s->limits.v[i] <= job_limit_max(i));
+    }
+    char text[256];
+    struct proto_limits back; /* as stored in SQLite and read back */
+    job_limits_format(&s->limits, text, sizeof text);
+    FUZZ_REQUIRE(job_limits_scan(text, &back) == 0 && !memcmp(&back, &s->limits, sizeof back));
     if (s->pipeline) { /* "argc,argc,..." covering the whole argv */
         size_t total = 0, stages = 0;
         for (const char *p = s->pipeline; *p; stages++) {

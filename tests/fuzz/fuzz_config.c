@@ -18,6 +18,10 @@ static void check_accepted(const struct config *c)
     FUZZ_REQUIRE(!strcmp(c->kill_mechanism, "auto") || !strcmp(c->kill_mechanism, "cgroup") ||
                  !strcmp(c->kill_mechanism, "pgroup"));
     FUZZ_REQUIRE(!strcmp(c->durability, "normal") || !strcmp(c->durability, "full"));
+    FUZZ_REQUIRE(!(c->limits.set >> PROTO_LIMITS));
+    for (int k = 0; k < PROTO_LIMITS; k++)
+        if (c->limits.set & (1u << k))
+            FUZZ_REQUIRE(c->limits.v[k] >= job_limit_min(k) && c->limits.v[k] <= job_limit_max(k));
     for (size_t i = 0; i < c->tasks.n; i++) {
         const struct task_template *t = &c->tasks.tasks[i];
         FUZZ_REQUIRE(t->name && t->argv.len > 0 && t->argv.data[t->argv.len - 1] == '\0');
@@ -27,6 +31,10 @@ static void check_accepted(const struct config *c)
             FUZZ_REQUIRE(t->params[k] && t->params[k][0]);
         FUZZ_REQUIRE(!t->queue || job_queue_name_ok(t->queue)); /* jobs inherit them unchecked */
         FUZZ_REQUIRE(!t->cwd || t->cwd[0] == '/');
+        for (int k = 0; k < PROTO_LIMITS; k++)
+            if (t->limits.set & (1u << k))
+                FUZZ_REQUIRE(t->limits.v[k] >= job_limit_min(k) &&
+                             t->limits.v[k] <= job_limit_max(k));
         FUZZ_REQUIRE(t->timeout >= 0 && (t->max_attempts == 0 ||
                                          (t->max_attempts >= 1 && t->max_attempts <= 100)));
     }

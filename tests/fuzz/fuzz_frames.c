@@ -39,6 +39,10 @@ static void check_run(struct proto_buf *payload)
     same_str(back.env_blob, back.env_len, r.env_blob, r.env_len);
     same_str(back.stdin_data, back.stdin_len, r.stdin_data, r.stdin_len);
     same_str(back.stages, back.stages_len, r.stages, r.stages_len);
+    FUZZ_REQUIRE(memcmp(&back.limits, &r.limits, sizeof r.limits) == 0);
+    FUZZ_REQUIRE(!(r.limits.set >> PROTO_LIMITS));
+    for (int i = 0; i < PROTO_LIMITS; i++)
+        FUZZ_REQUIRE(r.limits.set & (1u << i) ? r.limits.v[i] >= 0 : r.limits.v[i] == 0);
     proto_buf_free(&b);
 }
 

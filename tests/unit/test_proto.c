@@ -86,6 +86,22 @@ static void test_run_round_trip(void)
     proto_buf_free(&b);
     CHECK(b.data == NULL && b.len == 0 && b.cap == 0);
 
+    CHECK_EQ_INT(out.limits.set, 0); /* none given: none */
+
+    /* limits travel with their set bits; a zero value (core 0) is a limit, not "none" */
+    in.limits = (struct proto_limits){.set = 1u << PROTO_LIMIT_NOFILE | 1u << PROTO_LIMIT_CORE |
+                                             1u << PROTO_LIMIT_MEMORY,
+                                      .v = {[PROTO_LIMIT_NOFILE] = 64,
+                                            [PROTO_LIMIT_MEMORY] = (int64_t)1 << 26}};
+    proto_encode_run(&b, &in);
+    CHECK(proto_decode_run(&b, &out) == 0);
+    CHECK_EQ_INT(out.limits.set, in.limits.set);
+    CHECK_EQ_INT(out.limits.v[PROTO_LIMIT_NOFILE], 64);
+    CHECK_EQ_INT(out.limits.v[PROTO_LIMIT_CORE], 0);
+    CHECK(out.limits.v[PROTO_LIMIT_MEMORY] == (int64_t)1 << 26);
+    proto_buf_free(&b);
+    in.limits = (struct proto_limits){0};
+
     /* No env, no stdin, no timeout: empty strings come back empty. */
     in.env_blob = NULL;
     in.env_len = 0;
@@ -233,6 +249,19 @@ static void test_run_rejected(void)
         struct proto_run out;
         CHECK(proto_decode_run(&t, &out) == -1);
         proto_buf_free(&t);
+    }
+
+    /* limits: an unknown bit, a negative value, a value without its bit */
+    {
+        struct proto_run l = r;
+        l.limits.set = 1u << PROTO_LIMITS;
+        CHECK(decode_run_edited(&l, 0, NULL) == -1);
+        l.limits = (struct proto_limits){.set = 1u << PROTO_LIMIT_NOFILE, .v = {-5}};
+        CHECK(decode_run_edited(&l, 0, NULL) == -1);
+        l.limits = (struct proto_limits){.set = 0, .v = {[PROTO_LIMIT_PIDS] = 3}};
+        CHECK(decode_run_edited(&l, 0, NULL) == -1);
+        l.limits = (struct proto_limits){.set = 1u << PROTO_LIMIT_PIDS, .v = {[PROTO_LIMIT_PIDS] = 3}};
+        CHECK(decode_run_edited(&l, 0, NULL) == 0); /* the control */
     }
 
     /* argv blob not NUL-terminated: "a\0b" */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +32,7 @@ struct opts {
     uint32_t env_len;
     uint64_t max_output; /* default 1 MiB */
     const char *stdout_path;
+    struct proto_limits limits;
 };
 
 static char argv_buf[4096];
@@ -55,6 +57,7 @@ static struct proto_run make_run(const char *const *args, const struct opts *o)
         .env_len = o ? o->env_len : 0,
         .stdin_data = o ? o->stdin_data : NULL,
         .stdin_len = o ? o->stdin_len : 0,
+        .limits = o ? o->limits : (struct proto_limits){0},
     };
     return r;
 }
@@ -563,6 +566,45 @@ static void test_build_env(void)
     CHECK(strcmp(out, "/x|1|keep-me\n") == 0);
 }
 
+/* rlimits are set in the child, soft and hard, and only where asked */
+static void test_rlimits(void)
+{
+    struct opts o = {.limits = {.set = 1u << PROTO_LIMIT_NOFILE | 1u << PROTO_LIMIT_CORE |
+                                       1u << PROTO_LIMIT_AS,
+                                .v = {[PROTO_LIMIT_NOFILE] = 77,
+                                      [PROTO_LIMIT_CORE] = 0,
+                                      [PROTO_LIMIT_AS] = (int64_t)512 << 20}}};
+    struct spawn_job job;
+    char out[256];
+    long n;
+    int status = run((const char *const[]){"/bin/sh", "-c",
+                                           "ulimit -Sn; ulimit -Hn; ulimit -c; ulimit -v", NULL},
+                     &o, &job, out, sizeof out, &n);
+    CHECK(exited_with(status, 0));
+    CHECK(strcmp(out, "77\n77\n0\n524288\n") == 0);
+
+    /* none asked: the worker's own */
+    struct rlimit mine;
+    getrlimit(RLIMIT_NOFILE, &mine);
+    char want[64];
+    snprintf(want, sizeof want, "%llu\n", (unsigned long long)mine.rlim_cur);
+    status = run((const char *const[]){"/bin/sh", "-c", "ulimit -Sn", NULL}, NULL, &job, out,
+                 sizeof out, &n);
+    CHECK(exited_with(status, 0));
+    CHECK(strcmp(out, want) == 0);
+
+    /* one that cannot be set is a spawn error naming it (an address space too small to exec
+     * is not: exec fails; so ask for more open files than the kernel allows) */
+    o.limits = (struct proto_limits){.set = 1u << PROTO_LIMIT_NOFILE, .v = {1 << 30}};
+    struct proto_run r = make_run((const char *const[]){"/bin/true", NULL}, &o);
+    struct proto_done done;
+    CHECK(spawn_start(&r, NULL, &job, &done) == -1);
+    CHECK_EQ_INT(done.end, PROTO_END_SPAWN_ERROR);
+    CHECK(strstr(done.error, "nofile limit to 1073741824") != NULL);
+    if (job.pid > 0) CHECK(waitpid(job.pid, NULL, 0) == job.pid);
+    spawn_close(&job);
+}
+
 int main(void)
 {
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) perror("prctl(PR_SET_CHILD_SUBREAPER)");
@@ -582,6 +624,7 @@ int main(void)
     test_only_std_fds();
     test_signals_reset();
     test_build_env();
+    test_rlimits();
 
     /* every child was reaped */
     errno = 0;

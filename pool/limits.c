@@ -1,0 +1,336 @@
+/* limits: rlimits in the child; memory.max / pids.max on the worker's cgroup. */
+#include "pool/limits.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Worker environment: "v2" (the tree leaf) or "v1:<instance>:<dir>" (leaves made in dir). */
+#define MEMORY_ENV "SPAWNPOOL_CGROUP_MEMORY"
+#define PIDS_ENV "SPAWNPOOL_CGROUP_PIDS"
+
+enum where { NONE, V2, V1 };
+static enum where g_where[2];         /* [0] memory, [1] pids */
+static char g_v1_dir[2][PATH_MAX];    /* v1: the master's cgroup in that hierarchy */
+static char g_instance[40];
+
+static int slot_of(int limit)
+{
+    return limit == PROTO_LIMIT_MEMORY ? 0 : limit == PROTO_LIMIT_PIDS ? 1 : -1;
+}
+
+bool limits_supported(int limit)
+{
+    int k = slot_of(limit);
+    return k < 0 ? limit >= 0 && limit < PROTO_LIMITS : g_where[k] != NONE;
+}
+
+const char *limits_where(int limit)
+{
+    int k = slot_of(limit);
+    return k < 0 ? "rlimit" : g_where[k] == V2 ? "cgroup v2" : g_where[k] == V1 ? "cgroup v1" : "none";
+}
+
+static int write_file(const char *dir, const char *file, const char *text)
+{
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/%s", dir, file);
+    int fd = open(p, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t n = strlen(text);
+    int rc = write(fd, text, n) == (ssize_t)n ? 0 : -1;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+/* Whether the space-separated list in dir/file has word. */
+static bool file_has_word(const char *dir, const char *file, const char *word)
+{
+    char p[PATH_MAX + 64], buf[512];
+    snprintf(p, sizeof p, "%s/%s", dir, file);
+    FILE *f = fopen(p, "re");
+    if (!f) return false;
+    bool found = false;
+    if (fgets(buf, sizeof buf, f))
+        for (char *save, *w = strtok_r(buf, " \n", &save); w; w = strtok_r(NULL, " \n", &save))
+            found |= strcmp(w, word) == 0;
+    fclose(f);
+    return found;
+}
+
+/* cgroup v2: the leaves' parent must hand the controller down (cgroup.subtree_control).
+ * If it does not and we may enable it, do; a parent with processes in it (ours: the
+ * master) cannot, so the master first moves to a leaf of its own, as systemd's Delegate=
+ * expects of a service. */
+static bool v2_enable(const char *base, const char *controller)
+{
+    if (file_has_word(base, "cgroup.subtree_control", controller)) return true;
+    if (!file_has_word(base, "cgroup.controllers", controller)) return false;
+    char add[32];
+    snprintf(add, sizeof add, "+%s", controller);
+    if (write_file(base, "cgroup.subtree_control", add) == 0) return true;
+    if (errno != EBUSY) return false;
+    char main_leaf[PATH_MAX + 64];
+    snprintf(main_leaf, sizeof main_leaf, "%s/spawnpool.%s.main", base, g_instance);
+    if ((mkdir(main_leaf, 0755) < 0 && errno != EEXIST) ||
+        write_file(main_leaf, "cgroup.procs", "0") < 0)
+        return false;
+    return write_file(base, "cgroup.subtree_control", add) == 0;
+}
+
+/* cgroup v1: the directory of our cgroup in the hierarchy mounted with controller. */
+static bool v1_find(const char *controller, char *dir, size_t n)
+{
+    char line[4096], mount[PATH_MAX] = "", path[PATH_MAX] = "";
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f) return false;
+    while (!mount[0] && fgets(line, sizeof line, f)) {
+        char *sep = strstr(line, " - cgroup ");
+        if (!sep) continue;
+        char mp[PATH_MAX], opts[1024];
+        if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 ||
+            sscanf(sep + 10, "%*s %1023s", opts) != 1)
+            continue;
+        for (char *save, *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save))
+            if (strcmp(o, controller) == 0) snprintf(mount, sizeof mount, "%s", mp);
+    }
+    fclose(f);
+    f = fopen("/proc/self/cgroup", "re");
+    if (!f) return false;
+    while (!path[0] && fgets(line, sizeof line, f)) { /* "4:memory:/some/path" */
+        char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+        if (!b) continue;
+        *b = '\0';
+        b[1 + strcspn(b + 1, "\n")] = '\0';
+        for (char *save, *c = strtok_r(a + 1, ",", &save); c; c = strtok_r(NULL, ",", &save))
+            if (strcmp(c, controller) == 0) snprintf(path, sizeof path, "%s", b + 1);
+    }
+    fclose(f);
+    if (!mount[0] || !path[0]) return false;
+    if (strcmp(path, "/") == 0) path[0] = '\0';
+    return snprintf(dir, n, "%s%s", mount, path) < (int)n - 64;
+}
+
+/* cgroup v1: a leaf can be made in dir and its limit file written. */
+static bool v1_probe(const char *dir, const char *file, const char *value)
+{
+    char leaf[PATH_MAX + 64];
+    snprintf(leaf, sizeof leaf, "%s/spawnpool.%s.probe", dir, g_instance);
+    if (mkdir(leaf, 0755) < 0 && errno != EEXIST) return false;
+    bool ok = write_file(leaf, file, value) == 0;
+    rmdir(leaf);
+    return ok;
+}
+
+void limits_setup(const char *instance)
+{
+    snprintf(g_instance, sizeof g_instance, "%s", instance);
+    static const char *const controller[2] = {"memory", "pids"};
+    static const char *const env[2] = {MEMORY_ENV, PIDS_ENV};
+    static const char *const v1_file[2] = {"memory.limit_in_bytes", "pids.max"};
+    const char *base = tree_cgroup_base();
+    for (int k = 0; k < 2; k++) {
+        g_where[k] = NONE;
+        unsetenv(env[k]);
+        if (base && v2_enable(base, controller[k])) {
+            g_where[k] = V2;
+            setenv(env[k], "v2", 1);
+        } else if (v1_find(controller[k], g_v1_dir[k], sizeof g_v1_dir[k]) &&
+                   v1_probe(g_v1_dir[k], v1_file[k], k == 0 ? "-1" : "max")) {
+            g_where[k] = V1;
+            char value[PATH_MAX + 64];
+            snprintf(value, sizeof value, "v1:%s:%s", g_instance, g_v1_dir[k]);
+            setenv(env[k], value, 1);
+        }
+    }
+}
+
+static void v1_leaf(char *out, size_t n, const char *dir, const char *instance, int index)
+{
+    snprintf(out, n, "%s/spawnpool.%s.w%d", dir, instance, index);
+}
+
+/* Opens file in the cgroup the worker uses for this controller; joins a v1 leaf first. */
+static int open_controller(const char *env, const struct tree *t, int index, const char *file,
+                           const char *v1_name, bool *v1)
+{
+    const char *v = getenv(env);
+    char dir[PATH_MAX + 64], instance[40];
+    int off = 0;
+    *v1 = false;
+    if (v && strcmp(v, "v2") == 0 && t->kind == TREE_CGROUP) {
+        snprintf(dir, sizeof dir, "%s", t->path);
+    } else if (v && sscanf(v, "v1:%39[0-9a-f]:%n", instance, &off) == 1 && off > 0) {
+        v1_leaf(dir, sizeof dir, v + off, instance, index);
+        if ((mkdir(dir, 0755) < 0 && errno != EEXIST) || write_file(dir, "cgroup.procs", "0") < 0)
+            return -1;
+        *v1 = true;
+        file = v1_name;
+    } else {
+        return -1;
+    }
+    char p[PATH_MAX + 128];
+    snprintf(p, sizeof p, "%s/%s", dir, file);
+    return open(p, O_RDWR | O_CLOEXEC);
+}
+
+void limits_open(struct limits_cg *c, const struct tree *t, int index)
+{
+    *c = (struct limits_cg){.memory_fd = -1, .swap_fd = -1, .pids_fd = -1, .events_fd = -1};
+    bool v1;
+    c->memory_fd = open_controller(MEMORY_ENV, t, index, "memory.max", "memory.limit_in_bytes", &v1);
+    if (c->memory_fd >= 0) {
+        c->v1_memory = v1;
+        char dir[PATH_MAX + 64], p[PATH_MAX + 128];
+        int off = 0;
+        char instance[40];
+        const char *v = getenv(MEMORY_ENV);
+        if (v1 && sscanf(v, "v1:%39[0-9a-f]:%n", instance, &off) == 1 && off > 0)
+            v1_leaf(dir, sizeof dir, v + off, instance, index);
+        else
+            snprintf(dir, sizeof dir, "%s", t->path);
+        /* without swap limited too, a job over memory.max is swapped out, not stopped */
+        snprintf(p, sizeof p, "%s/%s", dir, v1 ? "memory.memsw.limit_in_bytes" : "memory.swap.max");
+        c->swap_fd = open(p, O_RDWR | O_CLOEXEC);
+        snprintf(p, sizeof p, "%s/%s", dir, v1 ? "memory.oom_control" : "memory.events");
+        c->events_fd = open(p, O_RDONLY | O_CLOEXEC);
+    }
+    c->pids_fd = open_controller(PIDS_ENV, t, index, "pids.max", "pids.max", &v1);
+    unsetenv(MEMORY_ENV); /* jobs do not need to see them */
+    unsetenv(PIDS_ENV);
+}
+
+static int put(int fd, const char *text)
+{
+    size_t n = strlen(text);
+    return pwrite(fd, text, n, 0) == (ssize_t)n ? 0 : -1;
+}
+
+/* The "oom_kill N" counter of memory.events / memory.oom_control; -1 if unknown. */
+static int64_t oom_kills(const struct limits_cg *c)
+{
+    char buf[1024];
+    ssize_t n = c->events_fd >= 0 ? pread(c->events_fd, buf, sizeof buf - 1, 0) : -1;
+    if (n <= 0) return -1;
+    buf[n] = '\0';
+    for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+        if (strncmp(line, "oom_kill ", 9) == 0) return strtoll(line + 9, NULL, 10);
+    return -1;
+}
+
+int limits_begin(struct limits_cg *c, const struct proto_limits *l, int *which)
+{
+    char text[32];
+    if (l->set & (1u << PROTO_LIMIT_MEMORY)) {
+        *which = PROTO_LIMIT_MEMORY;
+        if (c->memory_fd < 0) {
+            errno = ENOTSUP;
+            return -1;
+        }
+        c->limited = true;
+        snprintf(text, sizeof text, "%lld", (long long)l->v[PROTO_LIMIT_MEMORY]);
+        /* v1: memsw (memory + swap) may not go below memory: raise it first, set it last */
+        if (c->v1_memory && c->swap_fd >= 0) put(c->swap_fd, "-1");
+        if (put(c->memory_fd, text) < 0) return -1;
+        if (c->swap_fd >= 0) put(c->swap_fd, c->v1_memory ? text : "0");
+        c->oom_kills = oom_kills(c);
+    }
+    if (l->set & (1u << PROTO_LIMIT_PIDS)) {
+        *which = PROTO_LIMIT_PIDS;
+        if (c->pids_fd < 0) {
+            errno = ENOTSUP;
+            return -1;
+        }
+        c->limited = true;
+        snprintf(text, sizeof text, "%lld", (long long)l->v[PROTO_LIMIT_PIDS] + 1); /* + worker */
+        if (put(c->pids_fd, text) < 0) return -1;
+    }
+    return 0;
+}
+
+bool limits_end(struct limits_cg *c)
+{
+    if (!c->limited) return false;
+    c->limited = false;
+    int64_t kills = oom_kills(c);
+    bool oom = kills >= 0 && c->oom_kills >= 0 && kills > c->oom_kills;
+    if (c->memory_fd >= 0) {
+        if (c->v1_memory && c->swap_fd >= 0) put(c->swap_fd, "-1");
+        put(c->memory_fd, c->v1_memory ? "-1" : "max");
+        if (!c->v1_memory && c->swap_fd >= 0) put(c->swap_fd, "max");
+    }
+    if (c->pids_fd >= 0) put(c->pids_fd, "max");
+    c->oom_kills = -1;
+    return oom;
+}
+
+void limits_close(struct limits_cg *c)
+{
+    int *fds[] = {&c->memory_fd, &c->swap_fd, &c->pids_fd, &c->events_fd};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
+        if (*fds[i] >= 0) close(*fds[i]);
+        *fds[i] = -1;
+    }
+}
+
+int limits_set_rlimits(const struct proto_limits *l, int *which)
+{
+    static const int resource[PROTO_LIMITS] = {RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_CORE,
+                                               RLIMIT_AS, -1, -1};
+    for (int i = 0; i < PROTO_LIMITS; i++) {
+        if (!(l->set & (1u << i)) || resource[i] < 0) continue;
+        struct rlimit r = {(rlim_t)l->v[i], (rlim_t)l->v[i]};
+        if (setrlimit(resource[i], &r) < 0) {
+            *which = i;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Removes this instance's v1 leaves: slots 0..nslots-1, or (nslots < 0) every one found. */
+static void remove_leaves(int k, int nslots)
+{
+    if (g_where[k] != V1) return;
+    if (nslots >= 0) {
+        for (int i = 0; i < nslots; i++) {
+            char leaf[PATH_MAX + 64];
+            v1_leaf(leaf, sizeof leaf, g_v1_dir[k], g_instance, i);
+            rmdir(leaf);
+        }
+        return;
+    }
+    DIR *d = opendir(g_v1_dir[k]);
+    if (!d) return;
+    char prefix[64];
+    int plen = snprintf(prefix, sizeof prefix, "spawnpool.%s.w", g_instance);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, (size_t)plen) != 0) continue;
+        char leaf[PATH_MAX + 300];
+        snprintf(leaf, sizeof leaf, "%s/%s", g_v1_dir[k], e->d_name);
+        rmdir(leaf); /* empty: the processes were killed with the tree leaves */
+    }
+    closedir(d);
+}
+
+void limits_remove_stale(void)
+{
+    for (int k = 0; k < 2; k++)
+        remove_leaves(k, -1);
+}
+
+void limits_remove_own(int nslots)
+{
+    for (int k = 0; k < 2; k++)
+        remove_leaves(k, nslots);
+}

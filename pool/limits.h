@@ -1,0 +1,50 @@
+/* limits: per-job resource limits. rlimits (nofile, nproc, core, as) are set in the job's
+ * child just before exec. memory and pids limits are written on the cgroup the worker and
+ * its job share while the job runs, and lifted after it: the tree leaf when cgroup v2 has
+ * the memory and pids controllers there, else a leaf of the worker's own in the cgroup v1
+ * memory and pids hierarchies; where neither works they are refused (not ignored). */
+#ifndef SPAWNPOOL_LIMITS_H
+#define SPAWNPOOL_LIMITS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pool/proto.h"
+#include "pool/tree.h"
+
+/* Master, after tree_setup and before forking: finds where memory and pids limits can be
+ * enforced and records it in the environment for workers. instance names this server's
+ * cgroup v1 leaves (as tree_setup's). */
+void limits_setup(const char *instance);
+/* Whether limit (enum proto_limit) can be enforced here; rlimits always can. */
+bool limits_supported(int limit);
+/* Where the memory / pids limit is enforced: "cgroup v2", "cgroup v1" or "none". */
+const char *limits_where(int limit);
+
+/* A worker's handles on the cgroup files of its memory and pids limits. */
+struct limits_cg {
+    int memory_fd, swap_fd, pids_fd, events_fd; /* -1: none */
+    bool v1_memory;                             /* v1 file names and "unlimited" spelling */
+    int64_t oom_kills;                          /* the counter when the job started */
+    bool limited;                               /* limits written for the running job */
+};
+/* Worker, once: opens the files (joining its cgroup v1 leaves where those are used). */
+void limits_open(struct limits_cg *c, const struct tree *t, int index);
+/* Worker, before starting a job: writes its memory and pids limits (the worker is a member
+ * too: one process and its few MiB more). Returns 0, or -1 with errno and the failed limit
+ * in *which. */
+int limits_begin(struct limits_cg *c, const struct proto_limits *l, int *which);
+/* Worker, after the job's tree is gone: lifts the limits. True if the kernel's OOM killer
+ * killed a process in the cgroup while the job ran (it went over its memory limit). */
+bool limits_end(struct limits_cg *c);
+/* Worker: closes the files. */
+void limits_close(struct limits_cg *c);
+/* In the job's child between fork and exec (async-signal-safe): sets each rlimit of l,
+ * soft and hard. Returns 0, or -1 with errno and the failed limit in *which. */
+int limits_set_rlimits(const struct proto_limits *l, int *which);
+/* Master at start: removes this instance's cgroup v1 leaves left by a previous run; at exit:
+ * its own. */
+void limits_remove_stale(void);
+void limits_remove_own(int nslots);
+
+#endif
