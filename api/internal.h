@@ -137,8 +137,7 @@ struct queue_patch {
     int paused; /* 0 or 1, -1: unchanged */
 };
 /* Validates a PATCH /v1/queues body into q. 0 or -1 with e. */
-int api_parse_queue_patch(const char *body, size_t len, struct queue_patch *q,
-                          struct api_error *e);
+int api_parse_queue_patch(const char *body, size_t len, struct queue_patch *q, struct api_error *e);
 enum MHD_Result api_queues_list(struct api *a, struct MHD_Connection *c);
 enum MHD_Result api_queues_patch(struct api *a, struct request *r, struct MHD_Connection *c,
                                  const char *name);

@@ -41,8 +41,8 @@ int api_query_key(struct query_keys *k, const char *key, struct api_error *e)
         return api_fail(e, 400, "invalid_argument", key, "unknown query parameter '%.100s'", key);
     for (int i = 0; i < k->nseen; i++)
         if (strcmp(k->seen[i], key) == 0)
-            return api_fail(e, 400, "invalid_argument", key,
-                            "query parameter '%s' is given twice", key);
+            return api_fail(e, 400, "invalid_argument", key, "query parameter '%s' is given twice",
+                            key);
     if (k->nseen < QUERY_MAX_KEYS) k->seen[k->nseen++] = key;
     return 0;
 }

@@ -84,8 +84,7 @@ enum MHD_Result api_queues_list(struct api *a, struct MHD_Connection *c)
     return api_send_text_json(c, 200, &t, NULL);
 }
 
-int api_parse_queue_patch(const char *body, size_t len, struct queue_patch *q,
-                          struct api_error *e)
+int api_parse_queue_patch(const char *body, size_t len, struct queue_patch *q, struct api_error *e)
 {
     *q = (struct queue_patch){.concurrency = -1, .paused = -1};
     json_t *root = api_parse_body(body, len, e);
@@ -137,8 +136,8 @@ enum MHD_Result api_queues_patch(struct api *a, struct request *r, struct MHD_Co
     struct queue_patch patch;
     if (api_parse_queue_patch(r->body, r->body_len, &patch, &e) < 0) return api_send_error(c, &e);
     struct dispatch_queue_info q;
-    if (dispatch_queue_set(a->dispatch, name, patch.concurrency, patch.set_concurrency, patch.paused, &q) !=
-        DISPATCH_OK) {
+    if (dispatch_queue_set(a->dispatch, name, patch.concurrency, patch.set_concurrency,
+                           patch.paused, &q) != DISPATCH_OK) {
         api_fail(&e, 500, "internal", NULL, "saving the queue failed (see the server log)");
         return api_send_error(c, &e);
     }

@@ -279,12 +279,13 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
     }
     char name[64];
     snprintf(name, sizeof name, "%s%.40s", prefix, key);
-    return api_fail(e, 400, "invalid_argument", name,
-                    "unknown field '%.100s' (known: argv, command, env, cwd, stdin, timeout, "
-                    "priority, queue, name, max_attempts, after, idempotency_key, task, params, "
-                    "concurrency_key, "
-                    "concurrency_limit, group, group_size, stdin_from, pipeline, notify_url, limits)",
-                    key);
+    return api_fail(
+        e, 400, "invalid_argument", name,
+        "unknown field '%.100s' (known: argv, command, env, cwd, stdin, timeout, "
+        "priority, queue, name, max_attempts, after, idempotency_key, task, params, "
+        "concurrency_key, "
+        "concurrency_limit, group, group_size, stdin_from, pipeline, notify_url, limits)",
+        key);
 }
 
 /* The job's limits: what it asked for, else its template's, else the server's (--limit-*).
@@ -296,8 +297,9 @@ static int apply_limits(const struct config *cfg, const char *prefix, struct job
     struct proto_limits asked = spec->limits;
     for (int i = 0; i < PROTO_LIMITS; i++) {
         uint32_t bit = 1u << i;
-        const struct proto_limits *ceiling =
-            t && t->limits.set & bit ? &t->limits : cfg->limits.set & bit ? &cfg->limits : NULL;
+        const struct proto_limits *ceiling = t && t->limits.set & bit ? &t->limits
+                                             : cfg->limits.set & bit  ? &cfg->limits
+                                                                      : NULL;
         char field[96];
         snprintf(field, sizeof field, "%slimits.%s", prefix, proto_limit_name(i));
         if (asked.set & bit) {

@@ -17,8 +17,8 @@
 #define PIDS_ENV "SPAWNPOOL_CGROUP_PIDS"
 
 enum where { NONE, V2, V1 };
-static enum where g_where[2];         /* [0] memory, [1] pids */
-static char g_v1_dir[2][PATH_MAX];    /* v1: the master's cgroup in that hierarchy */
+static enum where g_where[2];      /* [0] memory, [1] pids */
+static char g_v1_dir[2][PATH_MAX]; /* v1: the master's cgroup in that hierarchy */
 static char g_instance[40];
 
 static int slot_of(int limit)
@@ -35,7 +35,10 @@ bool limits_supported(int limit)
 const char *limits_where(int limit)
 {
     int k = slot_of(limit);
-    return k < 0 ? "rlimit" : g_where[k] == V2 ? "cgroup v2" : g_where[k] == V1 ? "cgroup v1" : "none";
+    return k < 0              ? "rlimit"
+           : g_where[k] == V2 ? "cgroup v2"
+           : g_where[k] == V1 ? "cgroup v1"
+                              : "none";
 }
 
 static int write_file(const char *dir, const char *file, const char *text)
@@ -187,7 +190,8 @@ void limits_open(struct limits_cg *c, const struct tree *t, int index)
 {
     *c = (struct limits_cg){.memory_fd = -1, .swap_fd = -1, .pids_fd = -1, .events_fd = -1};
     bool v1;
-    c->memory_fd = open_controller(MEMORY_ENV, t, index, "memory.max", "memory.limit_in_bytes", &v1);
+    c->memory_fd =
+        open_controller(MEMORY_ENV, t, index, "memory.max", "memory.limit_in_bytes", &v1);
     if (c->memory_fd >= 0) {
         c->v1_memory = v1;
         char dir[PATH_MAX + 64], p[PATH_MAX + 128];
@@ -285,7 +289,7 @@ void limits_close(struct limits_cg *c)
 int limits_set_rlimits(const struct proto_limits *l, int *which)
 {
     static const int resource[PROTO_LIMITS] = {RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_CORE,
-                                               RLIMIT_AS, -1, -1};
+                                               RLIMIT_AS,     -1,           -1};
     for (int i = 0; i < PROTO_LIMITS; i++) {
         if (!(l->set & (1u << i)) || resource[i] < 0) continue;
         struct rlimit r = {(rlim_t)l->v[i], (rlim_t)l->v[i]};

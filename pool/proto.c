@@ -116,7 +116,7 @@ long proto_blob_count(const char *blob, uint32_t len)
 const char *proto_limit_name(int limit)
 {
     static const char *const names[PROTO_LIMITS] = {"nofile", "nproc",  "core",
-                                                     "as",     "memory", "pids"};
+                                                    "as",     "memory", "pids"};
     return limit >= 0 && limit < PROTO_LIMITS ? names[limit] : "unknown";
 }
 

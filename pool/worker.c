@@ -44,8 +44,8 @@ struct worker {
         struct proto_run run;
     } held[WORKER_HELD_MAX];
     int nheld;
-    struct tree tree;          /* how this worker ends a job's whole tree */
-    struct limits_cg limits;   /* where a job's memory and pids limits are written */
+    struct tree tree;        /* how this worker ends a job's whole tree */
+    struct limits_cg limits; /* where a job's memory and pids limits are written */
 };
 
 /* One job in flight. */

@@ -47,9 +47,9 @@ struct config {
     char run_as[128];      /* USER[:GROUP] jobs run as; "": the server's own user */
     uid_t run_uid;         /* resolved from run_as */
     gid_t run_gid;
-    bool open_metrics;       /* /metrics without a token */
-    char tls_cert[PATH_MAX]; /* PEM certificate (chain) for HTTPS; "": plain HTTP */
-    char tls_key[PATH_MAX];  /* its PEM private key */
+    bool open_metrics;          /* /metrics without a token */
+    char tls_cert[PATH_MAX];    /* PEM certificate (chain) for HTTPS; "": plain HTTP */
+    char tls_key[PATH_MAX];     /* its PEM private key */
     struct proto_limits limits; /* --limit-*: every job's, and the most a submit may ask */
 };
 

@@ -31,8 +31,8 @@ bool job_queue_name_ok(const char *s)
 
 /* nofile is capped by the kernel's nr_open, nproc and pids by pid_max (4194304). */
 static const int64_t limit_min[PROTO_LIMITS] = {1, 1, 0, 1 << 20, 1 << 20, 1};
-static const int64_t limit_max[PROTO_LIMITS] = {1 << 30, 1 << 22, INT64_MAX / 2, INT64_MAX / 2,
-                                                INT64_MAX / 2, 1 << 22};
+static const int64_t limit_max[PROTO_LIMITS] = {1 << 30,       1 << 22,       INT64_MAX / 2,
+                                                INT64_MAX / 2, INT64_MAX / 2, 1 << 22};
 
 int64_t job_limit_min(int limit)
 {

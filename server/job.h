@@ -50,8 +50,8 @@ struct job_spec {
     char *concurrency_key; /* at most concurrency_limit running jobs share it; NULL: none */
     int concurrency_limit;
     struct proto_limits limits; /* rlimits and cgroup limits (defaults, template, job) */
-    char *task;   /* the template it came from, NULL: none */
-    char *params; /* its params, as JSON text; NULL: none */
+    char *task;                 /* the template it came from, NULL: none */
+    char *params;               /* its params, as JSON text; NULL: none */
 };
 
 /* A job as stored: the spec plus its life so far. Nullable integers use -1 for null. */

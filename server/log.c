@@ -7,7 +7,7 @@
 #include "server/clock.h"
 
 __attribute__((format(printf, 2, 0))) static void log_line(const char *level, const char *fmt,
-                                                            va_list ap)
+                                                           va_list ap)
 {
     char when[32], msg[1024];
     clock_format(clock_wall_ms(), when);

@@ -58,8 +58,7 @@ int tasks_parse_limits(json_t *v, struct proto_limits *l, char *bad, size_t badl
         int64_t min = job_limit_min(which), max = job_limit_max(which);
         if (!json_is_integer(n) || json_integer_value(n) < min || json_integer_value(n) > max) {
             snprintf(err, errlen, "limits.%s must be an integer%s from %lld to %lld", key,
-                     job_limit_is_bytes(which) ? " of bytes" : "", (long long)min,
-                     (long long)max);
+                     job_limit_is_bytes(which) ? " of bytes" : "", (long long)min, (long long)max);
             return -1;
         }
         l->set |= 1u << which;
@@ -99,8 +98,8 @@ static int load_one(struct task_template *t, const char *name, json_t *def, char
         } else if (strcmp(key, "queue") == 0 && json_is_string(v) &&
                    job_queue_name_ok(json_string_value(v))) {
             t->queue = strdup(json_string_value(v));
-        } else if (strcmp(key, "cwd") == 0 && json_is_string(v) &&
-                   json_string_value(v)[0] == '/' && json_string_length(v) < 4096) {
+        } else if (strcmp(key, "cwd") == 0 && json_is_string(v) && json_string_value(v)[0] == '/' &&
+                   json_string_length(v) < 4096) {
             t->cwd = strdup(json_string_value(v));
         } else if (strcmp(key, "priority") == 0 && json_is_integer(v) &&
                    json_integer_value(v) >= -1000000000 && json_integer_value(v) <= 1000000000) {

@@ -57,17 +57,25 @@ int main(int argc, char **argv)
     proto_put_frame(&f, PROTO_RUN, 1, p.data, p.len);
     rc |= save(dir, "run", 255, &f);
 
-    static const char pipe[] = "seq\0" "10\0" "awk\0{print $1}\0tail\0-n\0" "3\0";
+    static const char pipe[] = "seq\0"
+                               "10\0"
+                               "awk\0{print $1}\0tail\0-n\0"
+                               "3\0";
     static const char env[] = "A=1\0B=two\0";
-    static const char stages[] = "2\0" "2\0" "3\0";
+    static const char stages[] = "2\0"
+                                 "2\0"
+                                 "3\0";
     p.len = 0;
     run_payload(&p, pipe, sizeof pipe - 1, env, sizeof env - 1, stages, sizeof stages - 1);
     f.len = 0;
     proto_put_frame(&f, PROTO_RUN, 2, p.data, p.len);
     rc |= save(dir, "run_pipeline", 7, &f);
 
-    struct proto_run limited = {.cwd = "/", .stdout_path = "o", .stderr_path = "e",
-                                .argv_blob = echo, .argv_len = sizeof echo - 1,
+    struct proto_run limited = {.cwd = "/",
+                                .stdout_path = "o",
+                                .stderr_path = "e",
+                                .argv_blob = echo,
+                                .argv_len = sizeof echo - 1,
                                 .limits = {.set = 0x3f, .v = {64, 100, 0, 1 << 30, 1 << 26, 10}}};
     p.len = f.len = 0;
     proto_encode_run(&p, &limited);
@@ -75,9 +83,15 @@ int main(int argc, char **argv)
     rc |= save(dir, "run_limits", 255, &f);
 
     struct proto_started st = {.pid = 4242, .start_us = 123456789};
-    struct proto_done done = {.pid = 4242, .start_us = 123456789, .end = PROTO_END_EXITED,
-                              .code = 3, .stdout_bytes = 12, .stderr_bytes = 1 << 21,
-                              .truncated = 2, .user_us = 1000, .system_us = 2000,
+    struct proto_done done = {.pid = 4242,
+                              .start_us = 123456789,
+                              .end = PROTO_END_EXITED,
+                              .code = 3,
+                              .stdout_bytes = 12,
+                              .stderr_bytes = 1 << 21,
+                              .truncated = 2,
+                              .user_us = 1000,
+                              .system_us = 2000,
                               .maxrss_kb = 3000};
     f.len = p.len = 0;
     proto_put_frame(&f, PROTO_STARTED, 1, &st, sizeof st);
@@ -96,8 +110,8 @@ int main(int argc, char **argv)
     proto_put_u32(&p, 15);
     proto_put_i64(&p, 10000);
     proto_put_frame(&f, PROTO_KILL, 1, p.data, p.len);
-    struct proto_done killed = {.pid = 77, .end = PROTO_END_SIGNALED, .cause = PROTO_CAUSE_KILLED,
-                                .code = 15};
+    struct proto_done killed = {
+        .pid = 77, .end = PROTO_END_SIGNALED, .cause = PROTO_CAUSE_KILLED, .code = 15};
     p.len = 0;
     proto_encode_done(&p, &killed);
     proto_put_frame(&f, PROTO_DONE, 1, p.data, p.len);

@@ -42,8 +42,15 @@ static void check_error(const struct api_error *e)
 /* The job object of API.md for an accepted spec parses back with the same argv and name. */
 static void check_job_json(const struct job_spec *s)
 {
-    struct job j = {.id = 1, .spec = *s, .state = JOB_QUEUED, .exit_code = -1, .signal = -1,
-                    .pid = -1, .worker = -1, .attempt = 0, .created_at = 1};
+    struct job j = {.id = 1,
+                    .spec = *s,
+                    .state = JOB_QUEUED,
+                    .exit_code = -1,
+                    .signal = -1,
+                    .pid = -1,
+                    .worker = -1,
+                    .attempt = 0,
+                    .created_at = 1};
     struct text t = {0};
     api_job_text(&t, &j);
     FUZZ_REQUIRE(!t.failed);
@@ -93,8 +100,9 @@ static void check_spec(const struct job_spec *s)
     const struct task_template *t = s->task ? tasks_find(&cfg.tasks, s->task) : NULL;
     for (int i = 0; i < PROTO_LIMITS; i++) { /* in range, never over the ceiling, defaulted */
         uint32_t bit = 1u << i;
-        const struct proto_limits *ceiling =
-            t && t->limits.set & bit ? &t->limits : cfg.limits.set & bit ? &cfg.limits : NULL;
+        const struct proto_limits *ceiling = t && t->limits.set & bit ? &t->limits
+                                             : cfg.limits.set & bit   ? &cfg.limits
+                                                                      : NULL;
         FUZZ_REQUIRE(!ceiling || (s->limits.set & bit && s->limits.v[i] <= ceiling->v[i]));
         if (s->limits.set & bit)
             FUZZ_REQUIRE(s->limits.v[i] >= job_limit_min(i) && s->limits.v[i] <= job_limit_max(i));

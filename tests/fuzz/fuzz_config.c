@@ -35,8 +35,8 @@ static void check_accepted(const struct config *c)
             if (t->limits.set & (1u << k))
                 FUZZ_REQUIRE(t->limits.v[k] >= job_limit_min(k) &&
                              t->limits.v[k] <= job_limit_max(k));
-        FUZZ_REQUIRE(t->timeout >= 0 && (t->max_attempts == 0 ||
-                                         (t->max_attempts >= 1 && t->max_attempts <= 100)));
+        FUZZ_REQUIRE(t->timeout >= 0 &&
+                     (t->max_attempts == 0 || (t->max_attempts >= 1 && t->max_attempts <= 100)));
     }
     for (size_t i = 0; i < c->n_queues; i++)
         FUZZ_REQUIRE(job_queue_name_ok(c->queues[i].name) &&

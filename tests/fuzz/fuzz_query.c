@@ -12,9 +12,9 @@
 #include "server/job.h"
 #include "tests/fuzz/fuzz_common.h"
 
-static const char *const all_keys[] = {"state",  "queue",  "name", "limit", "before",
-                                       "timeout", "ids",   "mode", "offset", "follow",
-                                       "stream", "job",    "last_event_id", NULL};
+static const char *const all_keys[] = {"state",   "queue", "name",          "limit",  "before",
+                                       "timeout", "ids",   "mode",          "offset", "follow",
+                                       "stream",  "job",   "last_event_id", NULL};
 
 static void check_error(const struct api_error *e)
 {
@@ -72,8 +72,7 @@ static void check_value(const char *key, const char *v)
     } else if (strcmp(key, "offset") == 0 || strcmp(key, "last_event_id") == 0) {
         if ((rc = api_parse_int(key, v, 0, INT64_MAX, &i, &e)) == 0) FUZZ_REQUIRE(i >= 0);
     } else if (strcmp(key, "timeout") == 0) {
-        if ((rc = api_parse_seconds(key, v, 0, 300, &d, &e)) == 0)
-            FUZZ_REQUIRE(d >= 0 && d <= 300);
+        if ((rc = api_parse_seconds(key, v, 0, 300, &d, &e)) == 0) FUZZ_REQUIRE(d >= 0 && d <= 300);
     } else if (strcmp(key, "ids") == 0) {
         int64_t ids[100];
         size_t n;

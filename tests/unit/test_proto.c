@@ -89,10 +89,9 @@ static void test_run_round_trip(void)
     CHECK_EQ_INT(out.limits.set, 0); /* none given: none */
 
     /* limits travel with their set bits; a zero value (core 0) is a limit, not "none" */
-    in.limits = (struct proto_limits){.set = 1u << PROTO_LIMIT_NOFILE | 1u << PROTO_LIMIT_CORE |
-                                             1u << PROTO_LIMIT_MEMORY,
-                                      .v = {[PROTO_LIMIT_NOFILE] = 64,
-                                            [PROTO_LIMIT_MEMORY] = (int64_t)1 << 26}};
+    in.limits = (struct proto_limits){
+        .set = 1u << PROTO_LIMIT_NOFILE | 1u << PROTO_LIMIT_CORE | 1u << PROTO_LIMIT_MEMORY,
+        .v = {[PROTO_LIMIT_NOFILE] = 64, [PROTO_LIMIT_MEMORY] = (int64_t)1 << 26}};
     proto_encode_run(&b, &in);
     CHECK(proto_decode_run(&b, &out) == 0);
     CHECK_EQ_INT(out.limits.set, in.limits.set);
@@ -260,7 +259,8 @@ static void test_run_rejected(void)
         CHECK(decode_run_edited(&l, 0, NULL) == -1);
         l.limits = (struct proto_limits){.set = 0, .v = {[PROTO_LIMIT_PIDS] = 3}};
         CHECK(decode_run_edited(&l, 0, NULL) == -1);
-        l.limits = (struct proto_limits){.set = 1u << PROTO_LIMIT_PIDS, .v = {[PROTO_LIMIT_PIDS] = 3}};
+        l.limits =
+            (struct proto_limits){.set = 1u << PROTO_LIMIT_PIDS, .v = {[PROTO_LIMIT_PIDS] = 3}};
         CHECK(decode_run_edited(&l, 0, NULL) == 0); /* the control */
     }
 

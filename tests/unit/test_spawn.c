@@ -569,11 +569,11 @@ static void test_build_env(void)
 /* rlimits are set in the child, soft and hard, and only where asked */
 static void test_rlimits(void)
 {
-    struct opts o = {.limits = {.set = 1u << PROTO_LIMIT_NOFILE | 1u << PROTO_LIMIT_CORE |
-                                       1u << PROTO_LIMIT_AS,
-                                .v = {[PROTO_LIMIT_NOFILE] = 77,
-                                      [PROTO_LIMIT_CORE] = 0,
-                                      [PROTO_LIMIT_AS] = (int64_t)512 << 20}}};
+    struct opts o = {
+        .limits = {.set = 1u << PROTO_LIMIT_NOFILE | 1u << PROTO_LIMIT_CORE | 1u << PROTO_LIMIT_AS,
+                   .v = {[PROTO_LIMIT_NOFILE] = 77,
+                         [PROTO_LIMIT_CORE] = 0,
+                         [PROTO_LIMIT_AS] = (int64_t)512 << 20}}};
     struct spawn_job job;
     char out[256];
     long n;
