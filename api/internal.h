@@ -79,6 +79,8 @@ struct text {
 /* Appends n bytes / formatted text. */
 void text_add(struct text *t, const char *s, size_t n);
 void text_addf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends a finite double as a JSON number that reads back as the same double. */
+void text_add_number(struct text *t, double d);
 /* Appends s as a JSON string; bytes that are not UTF-8 become U+FFFD. */
 void text_json_string(struct text *t, const char *s);
 /* The same for the n bytes at s (which may hold no NUL). */

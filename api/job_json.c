@@ -107,9 +107,10 @@ void api_job_text(struct text *t, const struct job *j)
         text_json_string(t, eq + 1);
     }
     text_add(t, "}", 1);
-    if (j->spec.timeout > 0)
-        text_addf(t, ",\"timeout\":%.15g", j->spec.timeout);
-    else
+    if (j->spec.timeout > 0) {
+        text_add(t, ",\"timeout\":", 11);
+        text_add_number(t, j->spec.timeout);
+    } else
         text_add(t, ",\"timeout\":null", 15);
     text_add(t, ",\"limits\":", 10);
     api_limits_text(t, &j->spec.limits);

@@ -553,9 +553,10 @@ enum MHD_Result api_tasks(struct api *a, struct MHD_Connection *c)
             text_add(&t, "null", 4);
         text_addf(&t, ",\"priority\":%lld,\"max_attempts\":%d", (long long)k->priority,
                   k->max_attempts ? k->max_attempts : 1);
-        if (k->timeout > 0)
-            text_addf(&t, ",\"timeout\":%.15g", k->timeout);
-        else
+        if (k->timeout > 0) {
+            text_add(&t, ",\"timeout\":", 11);
+            text_add_number(&t, k->timeout);
+        } else
             text_add(&t, ",\"timeout\":null", 15);
         text_add(&t, ",\"limits\":", 10);
         api_limits_text(&t, &k->limits);

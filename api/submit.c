@@ -289,7 +289,9 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
 }
 
 /* The job's limits: what it asked for, else its template's, else the server's (--limit-*).
- * The template's or else the server's value is also the most a job may ask for. */
+ * The template's or else the server's value is also the most a job may ask for; without
+ * either, an rlimit may not go above the server's own hard limit (the worker, root or not,
+ * must not hand a job more than the server was given, e.g. by systemd's LimitCORE=). */
 static int apply_limits(const struct config *cfg, const char *prefix, struct job_spec *spec,
                         struct api_error *e)
 {
@@ -303,6 +305,7 @@ static int apply_limits(const struct config *cfg, const char *prefix, struct job
         char field[96];
         snprintf(field, sizeof field, "%slimits.%s", prefix, proto_limit_name(i));
         if (asked.set & bit) {
+            int64_t hard;
             if (ceiling && asked.v[i] > ceiling->v[i])
                 return api_fail(e, 400, "invalid_argument", field,
                                 "%s may be at most %lld here (%s%s)", field,
@@ -310,6 +313,10 @@ static int apply_limits(const struct config *cfg, const char *prefix, struct job
                                 ceiling == &cfg->limits ? "the server's --limit-"
                                                         : "the limit of its task template",
                                 ceiling == &cfg->limits ? proto_limit_name(i) : "");
+            if (!ceiling && limits_hard(i, &hard) && asked.v[i] > hard) /* root could raise it */
+                return api_fail(e, 400, "invalid_argument", field,
+                                "%s may be at most %lld here (the server's own hard limit)",
+                                field, (long long)hard);
             if (!limits_supported(i))
                 return api_fail(e, 400, "invalid_argument", field,
                                 "this server cannot enforce a %s limit: it has no cgroup %s "

@@ -32,6 +32,16 @@ void text_add(struct text *t, const char *s, size_t n)
     t->data[t->len] = '\0';
 }
 
+void text_add_number(struct text *t, double d)
+{
+    char buf[32];
+    for (int precision = 15; precision <= 17; precision++) { /* shortest that reads back */
+        snprintf(buf, sizeof buf, "%.*g", precision, d);
+        if (strtod(buf, NULL) == d) break;
+    }
+    text_add(t, buf, strlen(buf));
+}
+
 void text_addf(struct text *t, const char *fmt, ...)
 {
     va_list ap;

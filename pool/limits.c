@@ -186,6 +186,8 @@ static int open_controller(const char *env, const struct tree *t, int index, con
     return open(p, O_RDWR | O_CLOEXEC);
 }
 
+static bool lift(struct limits_cg *c);
+
 void limits_open(struct limits_cg *c, const struct tree *t, int index)
 {
     *c = (struct limits_cg){.memory_fd = -1, .swap_fd = -1, .pids_fd = -1, .events_fd = -1};
@@ -211,12 +213,43 @@ void limits_open(struct limits_cg *c, const struct tree *t, int index)
     c->pids_fd = open_controller(PIDS_ENV, t, index, "pids.max", "pids.max", &v1);
     unsetenv(MEMORY_ENV); /* jobs do not need to see them */
     unsetenv(PIDS_ENV);
+    /* a worker killed while its job ran left that job's limits on the cgroup: lift them, and
+     * give up the cgroup (refusing limited jobs) if they cannot be lifted */
+    c->limited = true;
+    if (!lift(c)) {
+        limits_close(c);
+        c->memory_fd = c->swap_fd = c->pids_fd = c->events_fd = -1;
+    }
+    c->limited = false;
+    c->oom_kills = -1;
+    /* the worker shares the job's memory cgroup: the OOM killer must pick the job, never the
+     * worker (spawn_reset_oom_score: a job's child sets its own back to 0) */
+    if (c->memory_fd >= 0) {
+        int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            c->oom_protected = write(fd, "-1000", 5) == 5;
+            close(fd);
+        }
+    }
 }
 
 static int put(int fd, const char *text)
 {
     size_t n = strlen(text);
     return pwrite(fd, text, n, 0) == (ssize_t)n ? 0 : -1;
+}
+
+/* Writes "no limit" to every limit file; false if one refused. */
+static bool lift(struct limits_cg *c)
+{
+    bool ok = true;
+    if (c->memory_fd >= 0) {
+        if (c->v1_memory && c->swap_fd >= 0) ok &= put(c->swap_fd, "-1") == 0;
+        ok &= put(c->memory_fd, c->v1_memory ? "-1" : "max") == 0;
+        if (!c->v1_memory && c->swap_fd >= 0) ok &= put(c->swap_fd, "max") == 0;
+    }
+    if (c->pids_fd >= 0) ok &= put(c->pids_fd, "max") == 0;
+    return ok;
 }
 
 /* The "oom_kill N" counter of memory.events / memory.oom_control; -1 if unknown. */
@@ -233,27 +266,28 @@ static int64_t oom_kills(const struct limits_cg *c)
 
 int limits_begin(struct limits_cg *c, const struct proto_limits *l, int *which)
 {
+    bool memory = l->set & (1u << PROTO_LIMIT_MEMORY), pids = l->set & (1u << PROTO_LIMIT_PIDS);
+    c->oom_kills = -1;
+    if ((memory && c->memory_fd < 0) || (pids && c->pids_fd < 0)) { /* before writing any */
+        *which = memory && c->memory_fd < 0 ? PROTO_LIMIT_MEMORY : PROTO_LIMIT_PIDS;
+        errno = ENOTSUP;
+        return -1;
+    }
     char text[32];
-    if (l->set & (1u << PROTO_LIMIT_MEMORY)) {
+    if (memory) {
         *which = PROTO_LIMIT_MEMORY;
-        if (c->memory_fd < 0) {
-            errno = ENOTSUP;
-            return -1;
-        }
         c->limited = true;
         snprintf(text, sizeof text, "%lld", (long long)l->v[PROTO_LIMIT_MEMORY]);
-        /* v1: memsw (memory + swap) may not go below memory: raise it first, set it last */
-        if (c->v1_memory && c->swap_fd >= 0) put(c->swap_fd, "-1");
+        /* v1: memsw (memory + swap) may not go below memory: raise it first, set it last.
+         * Without swap limited too a job over its memory would be swapped out, not stopped;
+         * where the kernel does not account swap there is no file, and nothing to limit. */
+        if (c->v1_memory && c->swap_fd >= 0 && put(c->swap_fd, "-1") < 0) return -1;
         if (put(c->memory_fd, text) < 0) return -1;
-        if (c->swap_fd >= 0) put(c->swap_fd, c->v1_memory ? text : "0");
+        if (c->swap_fd >= 0 && put(c->swap_fd, c->v1_memory ? text : "0") < 0) return -1;
         c->oom_kills = oom_kills(c);
     }
-    if (l->set & (1u << PROTO_LIMIT_PIDS)) {
+    if (pids) {
         *which = PROTO_LIMIT_PIDS;
-        if (c->pids_fd < 0) {
-            errno = ENOTSUP;
-            return -1;
-        }
         c->limited = true;
         snprintf(text, sizeof text, "%lld", (long long)l->v[PROTO_LIMIT_PIDS] + 1); /* + worker */
         if (put(c->pids_fd, text) < 0) return -1;
@@ -265,15 +299,13 @@ bool limits_end(struct limits_cg *c)
 {
     if (!c->limited) return false;
     c->limited = false;
-    int64_t kills = oom_kills(c);
-    bool oom = kills >= 0 && c->oom_kills >= 0 && kills > c->oom_kills;
-    if (c->memory_fd >= 0) {
-        if (c->v1_memory && c->swap_fd >= 0) put(c->swap_fd, "-1");
-        put(c->memory_fd, c->v1_memory ? "-1" : "max");
-        if (!c->v1_memory && c->swap_fd >= 0) put(c->swap_fd, "max");
-    }
-    if (c->pids_fd >= 0) put(c->pids_fd, "max");
+    int64_t kills = c->oom_kills >= 0 ? oom_kills(c) : -1; /* only with a memory limit */
+    bool oom = kills >= 0 && kills > c->oom_kills;
     c->oom_kills = -1;
+    if (!lift(c)) { /* the next job must not inherit this one's limits: give the cgroup up */
+        limits_close(c);
+        c->memory_fd = c->swap_fd = c->pids_fd = c->events_fd = -1;
+    }
     return oom;
 }
 
@@ -286,10 +318,22 @@ void limits_close(struct limits_cg *c)
     }
 }
 
+static const int resource[PROTO_LIMITS] = {RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_CORE,
+                                           RLIMIT_AS,     -1,           -1};
+
+bool limits_hard(int limit, int64_t *max)
+{
+    struct rlimit r;
+    if (limit < 0 || limit >= PROTO_LIMITS || resource[limit] < 0 ||
+        getrlimit(resource[limit], &r) < 0 || r.rlim_max == RLIM_INFINITY ||
+        r.rlim_max > (rlim_t)INT64_MAX)
+        return false;
+    *max = (int64_t)r.rlim_max;
+    return true;
+}
+
 int limits_set_rlimits(const struct proto_limits *l, int *which)
 {
-    static const int resource[PROTO_LIMITS] = {RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_CORE,
-                                               RLIMIT_AS,     -1,           -1};
     for (int i = 0; i < PROTO_LIMITS; i++) {
         if (!(l->set & (1u << i)) || resource[i] < 0) continue;
         struct rlimit r = {(rlim_t)l->v[i], (rlim_t)l->v[i]};

@@ -25,20 +25,27 @@ const char *limits_where(int limit);
 struct limits_cg {
     int memory_fd, swap_fd, pids_fd, events_fd; /* -1: none */
     bool v1_memory;                             /* v1 file names and "unlimited" spelling */
-    int64_t oom_kills;                          /* the counter when the job started */
-    bool limited;                               /* limits written for the running job */
+    int64_t oom_kills;   /* the counter when a job with a memory limit started; -1 */
+    bool limited;        /* limits written for the running job */
+    bool oom_protected;  /* the worker set its oom_score_adj to -1000 */
 };
-/* Worker, once: opens the files (joining its cgroup v1 leaves where those are used). */
+/* Worker, once: opens the files (joining its cgroup v1 leaves where those are used), lifts
+ * whatever a dead predecessor left on them, and makes itself the OOM killer's last choice
+ * (it shares the job's memory cgroup). */
 void limits_open(struct limits_cg *c, const struct tree *t, int index);
 /* Worker, before starting a job: writes its memory and pids limits (the worker is a member
  * too: one process and its few MiB more). Returns 0, or -1 with errno and the failed limit
  * in *which. */
 int limits_begin(struct limits_cg *c, const struct proto_limits *l, int *which);
-/* Worker, after the job's tree is gone: lifts the limits. True if the kernel's OOM killer
- * killed a process in the cgroup while the job ran (it went over its memory limit). */
+/* Worker, after the job's tree is gone: lifts the limits (if that fails, the cgroup is given
+ * up: later limited jobs are refused). True if the kernel's OOM killer killed a process in
+ * the cgroup while the job ran with a memory limit. */
 bool limits_end(struct limits_cg *c);
 /* Worker: closes the files. */
 void limits_close(struct limits_cg *c);
+/* The hard rlimit of this process for limit (an rlimit one), in *max; false if unlimited.
+ * Jobs inherit it: it is what a job may ask for when no --limit-* or template sets one. */
+bool limits_hard(int limit, int64_t *max);
 /* In the job's child between fork and exec (async-signal-safe): sets each rlimit of l,
  * soft and hard. Returns 0, or -1 with errno and the failed limit in *which. */
 int limits_set_rlimits(const struct proto_limits *l, int *which);

@@ -37,6 +37,13 @@ void spawn_set_identity(uid_t uid, gid_t gid)
     run_gid = gid;
 }
 
+static bool reset_oom_score; /* the worker's oom_score_adj is not for its jobs */
+
+void spawn_reset_oom_score(bool on)
+{
+    reset_oom_score = on;
+}
+
 static int devnull = -1; /* every job without stdin reads this one */
 
 static void spawn_error(struct proto_done *done, int err, const char *what)
@@ -216,22 +223,31 @@ static _Noreturn void child_exec(struct child_args *a)
         a->failure = errno | FAIL_CGROUP;
         _exit(127);
     }
-    /* rlimits before dropping privileges: only root may raise a hard limit */
+    if (dup2(a->in, 0) < 0 || dup2(a->out, 1) < 0 || dup2(a->err, 2) < 0) {
+        a->failure = errno;
+        _exit(127);
+    }
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    /* rlimits once fds 0-2 are in place (a small nofile cannot break them), and before
+     * dropping privileges: only root may raise a hard limit */
     int which = 0;
     if (a->limits->set && limits_set_rlimits(a->limits, &which) < 0) {
         a->failure = errno | FAIL_LIMIT | which << FAIL_LIMIT_SHIFT;
         _exit(127);
+    }
+    if (reset_oom_score) { /* the worker made itself unkillable; the job is not (and after
+                            * setuid /proc/self is no longer ours to write) */
+        int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            (void)!write(fd, "0", 1);
+            close(fd);
+        }
     }
     /* after joining the cgroup (root's to write), before anything of the job's runs */
     if (run_as && (setgroups(0, NULL) < 0 || setgid(run_gid) < 0 || setuid(run_uid) < 0)) {
         a->failure = errno | FAIL_IDENTITY;
         _exit(127);
     }
-    if (dup2(a->in, 0) < 0 || dup2(a->out, 1) < 0 || dup2(a->err, 2) < 0) {
-        a->failure = errno;
-        _exit(127);
-    }
-    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     if (chdir(a->cwd) < 0) {
         a->failure = errno | FAIL_CHDIR;
         _exit(127);
@@ -357,8 +373,11 @@ int spawn_start(const struct proto_run *run, const struct tree *tree, struct spa
                          "cannot set the job's %s limit to %lld: %s", proto_limit_name(which),
                          (long long)run->limits.v[which], strerror(child_errno));
             } else if (!(failure & (FAIL_CHDIR | FAIL_CGROUP | FAIL_IDENTITY)))
-                snprintf(done->error, sizeof done->error, "cannot execute %s: %s", argv[k],
-                         strerror(child_errno));
+                snprintf(done->error, sizeof done->error, "cannot execute %s: %s%s", argv[k],
+                         strerror(child_errno),
+                         child_errno == EAGAIN && run->limits.set & (1u << PROTO_LIMIT_NPROC)
+                             ? " (its user has as many processes as its nproc limit)"
+                             : "");
             goto fail_started;
         }
     }

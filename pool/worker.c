@@ -403,6 +403,7 @@ static int worker_loop(struct worker *w)
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     tree_open(&w->tree, w->index);
     limits_open(&w->limits, &w->tree, w->index);
+    spawn_reset_oom_score(w->limits.oom_protected);
     /* if the master dies, we hear SIGTERM (and EOF on the channel): kill the job, exit.
      * (No getppid() == 1 check: in a container the master itself is PID 1. A master that
      * died before this line is noticed by the READY write or EOF below->) */

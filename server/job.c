@@ -1,6 +1,7 @@
 /* job: state names and the memory of job records. */
 #include "server/job.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,10 +30,12 @@ bool job_queue_name_ok(const char *s)
     return n >= 1 && n <= JOB_QUEUE_NAME_MAX && s[n] == '\0';
 }
 
-/* nofile is capped by the kernel's nr_open, nproc and pids by pid_max (4194304). */
-static const int64_t limit_min[PROTO_LIMITS] = {1, 1, 0, 1 << 20, 1 << 20, 1};
+/* nofile below 8 leaves a program no fd to open its libraries with; the kernel caps it at
+ * nr_open, nproc at pid_max (4194304), and pids.max below 4194305 (we write the limit + 1:
+ * the worker shares the cgroup). */
+static const int64_t limit_min[PROTO_LIMITS] = {8, 1, 0, 1 << 20, 1 << 20, 1};
 static const int64_t limit_max[PROTO_LIMITS] = {1 << 30,       1 << 22,       INT64_MAX / 2,
-                                                INT64_MAX / 2, INT64_MAX / 2, 1 << 22};
+                                                INT64_MAX / 2, INT64_MAX / 2, (1 << 22) - 1};
 
 int64_t job_limit_min(int limit)
 {
@@ -72,8 +75,11 @@ int job_limits_scan(const char *text, struct proto_limits *l)
                 which = i;
         if (which < 0 || p[klen] != '=') return -1;
         char *end;
+        errno = 0;
         long long v = strtoll(p + klen + 1, &end, 10);
-        if (end == p + klen + 1 || (*end && *end != ',') || v < 0) return -1;
+        if (errno || end == p + klen + 1 || (*end && *end != ',') || l->set & (1u << which) ||
+            v < job_limit_min(which) || v > job_limit_max(which))
+            return -1;
         l->set |= 1u << which;
         l->v[which] = v;
         p = *end ? end + 1 : end;

@@ -152,9 +152,9 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     log_info("job trees are killed with: %s", tree_mechanism());
     limits_setup(instance);
     limits_remove_stale();
-    if (check_limits(cfg) < 0) {
+    if (check_limits(cfg) < 0) { /* a configuration this machine cannot honour: exit 2 */
         close(lock_fd);
-        return 1;
+        return 2;
     }
 
     struct pool pool;

@@ -326,9 +326,10 @@ static int read_job_row(sqlite3_stmt *st, struct job *j)
     j->spec.stdin_from = column_int_or(st, 29, 0);
     j->spec.pipeline = column_strdup(st, 30);
     j->spec.notify_url = column_strdup(st, 31);
-    if (job_limits_scan((const char *)sqlite3_column_text(st, 32), &j->spec.limits) < 0)
-        memset(&j->spec.limits, 0, sizeof j->spec.limits); /* unreadable: none */
-    if (!j->spec.queue || !j->spec.argv.data || !j->spec.env.data || !j->spec.cwd) {
+    /* limits that cannot be read must not become "none": the row is unreadable */
+    bool limits_ok =
+        job_limits_scan((const char *)sqlite3_column_text(st, 32), &j->spec.limits) == 0;
+    if (!j->spec.queue || !j->spec.argv.data || !j->spec.env.data || !j->spec.cwd || !limits_ok) {
         job_free(j);
         return -1;
     }

@@ -76,6 +76,25 @@ else
     echo "# SKIP: no cgroup pids controller here, pids limits are refused (checked)"
 fi
 
+# a worker killed while its job ran under a memory limit: its replacement lifts the limit
+# before running anything (one worker, so the next job surely runs in the same cgroup)
+if [ "$CGROUP_MEMORY" != none ]; then
+    sp_stop
+    WORKERS=1 sp_start
+    submit '{"argv":["sleep","60"],"limits":{"memory":67108864,"pids":10}}'
+    wait_for 10 state_is "$ID" running || fail "the limited job did not start"
+    OLD_WORKER=$(curl -s "$BASE/v1/workers" | jq .workers[0].pid)
+    kill -KILL "$OLD_WORKER"
+    replaced() { [ "$(curl -s "$BASE/v1/workers" | jq '.workers[0] | select(.state == "idle") | .pid')" != "" ] &&
+        [ "$(curl -s "$BASE/v1/workers" | jq .workers[0].pid)" != "$OLD_WORKER" ]; }
+    wait_for 10 replaced || fail "the worker was not replaced"
+    run_job '{"pipeline":[["head","-c","200000000","/dev/zero"],["tail","-c","150000000"],["wc","-c"]]}'
+    eq "the replacement worker runs an unlimited job (the dead one's limit lifted)" \
+        "$(job_field "$ID" .state) $(out "$ID")" "succeeded 150000000 "
+    run_job '{"command":"for i in $(seq 20); do sleep 0.1 & done; wait"}'
+    eq "and its pids limit too" "$(job_field "$ID" .state)" succeeded
+fi
+
 # kept across a restart: a job waiting in a paused queue
 expect 200 PATCH /v1/queues/held '{"paused":true}'
 submit '{"command":"ulimit -n","queue":"held","limits":{"nofile":42}}'
@@ -87,6 +106,27 @@ wait_job "$HELD" 30 >/dev/null
 eq "a queued job keeps its limits across a restart" "$(job_field "$HELD" .state) $(out "$HELD")" "succeeded 42 "
 sp_stop
 
+# without --limit-*, an rlimit may not go above the server's own hard limit (root could
+# raise it, undoing e.g. systemd's LimitCORE=0)
+SP_WRAP="prlimit --core=0:0 --nofile=512:512 --" sp_start
+expect_error 400 invalid_argument limits.core POST /v1/jobs '{"command":"true","limits":{"core":1048576}}'
+check "the message says why" grep -q "the server's own hard limit" "$T/body"
+run_job '{"command":"ulimit -c; ulimit -Hn","limits":{"core":0,"nofile":256}}'
+eq "at or below it is fine" "$(out "$ID")" "0 256 "
+sp_stop
+
+# nproc counts the processes of the job's user, and the kernel ignores it for root: with
+# --run-as it holds (nobody runs nothing else here)
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 && [ -z "$(pgrep -u nobody)" ]; then
+    sp_start --run-as nobody
+    run_job '{"command":"for i in 1 2 3 4 5 6; do sleep 3 & done; wait","cwd":"/tmp","limits":{"nproc":3}}'
+    eq "with --run-as, over its nproc a job cannot fork" "$(job_field "$ID" .state)" failed
+    check "and the shell says so" grep -qi "fork" <(curl -s "$BASE/v1/jobs/$ID/output?stream=stderr")
+    sp_stop
+else
+    echo "# SKIP: nproc enforcement needs root, a user nobody and no process of it running"
+fi
+
 # refused at start, saying why
 bad_start() { # WHAT ARGS...: the server must exit 2 and name the problem
     local what=$1
@@ -96,7 +136,7 @@ bad_start() { # WHAT ARGS...: the server must exit 2 and name the problem
     eq "$what: exit 2" "$rc" 2
 }
 bad_start "--limit-nofile 0" --limit-nofile 0
-check "it names the flag and the range" grep -q "limit-nofile must be an integer from 1" "$T/bad.err"
+check "it names the flag and the range" grep -q "limit-nofile must be an integer from 8" "$T/bad.err"
 bad_start "--limit-memory 10" --limit-memory 10
 check "it names the flag" grep -q "limit-memory must be a size in bytes" "$T/bad.err"
 echo '{"tasks": {"t": {"argv": ["true"], "limits": {"nofiles": 10}}}}' >"$T/bad.json"

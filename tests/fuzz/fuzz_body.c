@@ -39,8 +39,35 @@ static void check_error(const struct api_error *e)
     json_decref(body);
 }
 
+/* The fields the submitter gave come back as given in the job object (those a template or a
+ * default may fill in are compared only when given). */
+static void check_as_submitted(json_t *in, json_t *o, const struct job_spec *s)
+{
+    static const char *const same[] = {"command", "name",     "queue",  "priority",
+                                       "cwd",     "pipeline", "timeout", NULL};
+    for (const char *const *f = same; *f; f++) {
+        json_t *given = json_object_get(in, *f);
+        if (!given || json_is_null(given)) continue;
+        if (!strcmp(*f, "cwd") && json_string_value(given)[0] != '/') continue; /* relative */
+        if (!json_equal(given, json_object_get(o, *f)) &&
+            !(json_is_number(given) && json_number_value(given) ==
+                                            json_number_value(json_object_get(o, *f)))) {
+            fprintf(stderr, "field %s differs\n", *f);
+            FUZZ_REQUIRE(0);
+        }
+    }
+    json_t *argv = json_object_get(in, "argv");
+    if (argv && !s->task) FUZZ_REQUIRE(json_equal(argv, json_object_get(o, "argv")));
+    json_t *limits = json_object_get(in, "limits"), *v;
+    const char *key;
+    json_object_foreach(limits, key, v) FUZZ_REQUIRE(
+        json_is_integer(json_object_get(json_object_get(o, "limits"), key)) &&
+        json_integer_value(json_object_get(json_object_get(o, "limits"), key)) ==
+            json_integer_value(v));
+}
+
 /* The job object of API.md for an accepted spec parses back with the same argv and name. */
-static void check_job_json(const struct job_spec *s)
+static void check_job_json(const struct job_spec *s, json_t *in)
 {
     struct job j = {.id = 1,
                     .spec = *s,
@@ -77,15 +104,18 @@ static void check_job_json(const struct job_spec *s)
     FUZZ_REQUIRE(json_is_object(limits));
     for (int l = 0; l < PROTO_LIMITS; l++) {
         json_t *v = json_object_get(limits, proto_limit_name(l));
-        FUZZ_REQUIRE(s->limits.set & (1u << l) ? json_integer_value(v) == s->limits.v[l] : !v);
+        FUZZ_REQUIRE(s->limits.set & (1u << l)
+                         ? json_is_integer(v) && json_integer_value(v) == s->limits.v[l]
+                         : !v);
     }
+    check_as_submitted(in, o, s);
     json_t *name = json_object_get(o, "name");
     FUZZ_REQUIRE(s->name ? strcmp(json_string_value(name), s->name) == 0 : json_is_null(name));
     json_decref(o);
     text_free(&t);
 }
 
-static void check_spec(const struct job_spec *s)
+static void check_spec(const struct job_spec *s, json_t *in)
 {
     FUZZ_REQUIRE(s->argv.len > 0 && s->argv.data[s->argv.len - 1] == '\0');
     FUZZ_REQUIRE(s->argv.data[0] != '\0'); /* argv[0] names a program */
@@ -123,7 +153,7 @@ static void check_spec(const struct job_spec *s)
         }
         FUZZ_REQUIRE(stages >= 2 && stages <= 16 && total == strblob_count(&s->argv));
     }
-    check_job_json(s);
+    check_job_json(s, in);
 }
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
@@ -137,8 +167,11 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     bool many;
     if (api_parse_submit(body, size, &cfg, &specs, &n, &many, &e) == 0) {
         FUZZ_REQUIRE(n >= 1 && (many || n == 1) && n <= (size_t)cfg.max_batch);
+        json_t *root = json_loadb(body, size, JSON_DECODE_ANY, NULL); /* what was submitted */
+        FUZZ_REQUIRE(root);
         for (size_t i = 0; i < n; i++)
-            check_spec(&specs[i]);
+            check_spec(&specs[i], many ? json_array_get(root, i) : root);
+        json_decref(root);
         api_specs_free(specs, n);
     } else {
         check_error(&e);

@@ -30,7 +30,7 @@ run_one() {
     if [ "$t" = frames ]; then # seeds of the current protocol version
         seeds="$build/seeds/frames"
         mkdir -p "$seeds"
-        "$build/tests/fuzz/frame_seeds" "$seeds"
+        "$build/tests/fuzz/frame_seeds" "$seeds" || { echo "$t: frame_seeds failed" >&2; return 2; }
     fi
     local dict=()
     [ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
@@ -41,6 +41,8 @@ run_one() {
     local runs cov corp
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || true)
+    # (every pipeline here ends in "|| true": under set -e a missing line must not end the
+    # run before the FAILED line below is printed)
     corp=$(find "$work" -type f | wc -l)
     local speed=$(( ${runs:-0} / (seconds > 0 ? seconds : 1) ))
     if [ "$rc" -eq 0 ]; then
@@ -48,8 +50,10 @@ run_one() {
             "$t" "${runs:-?}" "$speed" "${cov:-?}" "$corp"
     else
         local crash
-        crash=$(grep -o "Test unit written to .*" "$log" | tail -1 | sed 's/Test unit written to //')
-        printf '%-7s FAILED (exit %s): %s\n' "$t" "$rc" "$(grep -m1 -E 'ERROR|invariant failed|runtime error' "$log" || echo "see $log")"
+        crash=$(grep -o "Test unit written to .*" "$log" | tail -1 | sed 's/Test unit written to //' || true)
+        local why
+        why=$(grep -m1 -E 'ERROR|invariant failed|runtime error' "$log" || echo "see $log")
+        printf '%-7s FAILED (exit %s): %s\n' "$t" "$rc" "$why"
         printf '        input: %s\n        replay: %s %s\n        log: %s\n' "${crash:-?}" "$bin" "${crash:-INPUT}" "$log"
     fi
     return "$rc"
