@@ -44,7 +44,10 @@ const char *limits_where(int limit)
 static int write_file(const char *dir, const char *file, const char *text)
 {
     char p[PATH_MAX + 64];
-    snprintf(p, sizeof p, "%s/%s", dir, file);
+    if (snprintf(p, sizeof p, "%s/%s", dir, file) >= (int)sizeof p) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
     int fd = open(p, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return -1;
     size_t n = strlen(text);
