@@ -225,15 +225,16 @@ void limits_open(struct limits_cg *c, const struct tree *t, int index)
     }
     c->limited = false;
     c->oom_kills = -1;
-    /* the worker shares the job's memory cgroup: the OOM killer must pick the job, never the
-     * worker (spawn_reset_oom_score: a job's child sets its own back to 0) */
-    if (c->memory_fd >= 0) {
-        int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            c->oom_protected = write(fd, "-1000", 5) == 5;
-            close(fd);
-        }
-    }
+}
+
+/* Sets the worker's own oom_score_adj; true if it took. */
+static bool set_oom_score(const char *value)
+{
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    bool ok = write(fd, value, strlen(value)) == (ssize_t)strlen(value);
+    close(fd);
+    return ok;
 }
 
 static int put(int fd, const char *text)
@@ -288,6 +289,9 @@ int limits_begin(struct limits_cg *c, const struct proto_limits *l, int *which)
         if (put(c->memory_fd, text) < 0) return -1;
         if (c->swap_fd >= 0 && put(c->swap_fd, c->v1_memory ? text : "0") < 0) return -1;
         c->oom_kills = oom_kills(c);
+        /* the worker shares the job's memory cgroup: the OOM killer must pick the job, never
+         * the worker (needs privilege; the job's child sets its own back to 0) */
+        c->oom_protected = set_oom_score("-1000");
     }
     if (pids) {
         *which = PROTO_LIMIT_PIDS;
@@ -302,6 +306,7 @@ bool limits_end(struct limits_cg *c)
 {
     if (!c->limited) return false;
     c->limited = false;
+    if (c->oom_protected) c->oom_protected = !set_oom_score("0");
     int64_t kills = c->oom_kills >= 0 ? oom_kills(c) : -1; /* only with a memory limit */
     bool oom = kills >= 0 && kills > c->oom_kills;
     c->oom_kills = -1;

@@ -25,17 +25,17 @@ const char *limits_where(int limit);
 struct limits_cg {
     int memory_fd, swap_fd, pids_fd, events_fd; /* -1: none */
     bool v1_memory;                             /* v1 file names and "unlimited" spelling */
-    int64_t oom_kills;   /* the counter when a job with a memory limit started; -1 */
-    bool limited;        /* limits written for the running job */
-    bool oom_protected;  /* the worker set its oom_score_adj to -1000 */
+    int64_t oom_kills;  /* the counter when a job with a memory limit started; -1 */
+    bool limited;       /* limits written for the running job */
+    bool oom_protected; /* for the running job, the worker's oom_score_adj is -1000 */
 };
-/* Worker, once: opens the files (joining its cgroup v1 leaves where those are used), lifts
- * whatever a dead predecessor left on them, and makes itself the OOM killer's last choice
- * (it shares the job's memory cgroup). */
+/* Worker, once: opens the files (joining its cgroup v1 leaves where those are used) and
+ * lifts whatever a dead predecessor left on them. */
 void limits_open(struct limits_cg *c, const struct tree *t, int index);
 /* Worker, before starting a job: writes its memory and pids limits (the worker is a member
- * too: one process and its few MiB more). Returns 0, or -1 with errno and the failed limit
- * in *which. */
+ * too: one process and its few MiB more); with a memory limit the worker also makes itself
+ * the OOM killer's last choice while the job runs (oom_protected: the child resets it).
+ * Returns 0, or -1 with errno and the failed limit in *which. */
 int limits_begin(struct limits_cg *c, const struct proto_limits *l, int *which);
 /* Worker, after the job's tree is gone: lifts the limits (if that fails, the cgroup is given
  * up: later limited jobs are refused). True if the kernel's OOM killer killed a process in

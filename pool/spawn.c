@@ -235,8 +235,8 @@ static _Noreturn void child_exec(struct child_args *a)
         a->failure = errno | FAIL_LIMIT | which << FAIL_LIMIT_SHIFT;
         _exit(127);
     }
-    if (reset_oom_score) { /* the worker made itself unkillable; the job is not (and after
-                            * setuid /proc/self is no longer ours to write) */
+    if (reset_oom_score) { /* the worker made itself unkillable for this job; the job is not
+                            * (and after setuid /proc/self is no longer ours to write) */
         int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
         if (fd >= 0) {
             (void)!write(fd, "0", 1);

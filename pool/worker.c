@@ -283,6 +283,7 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run,
         send_done(w, id, &r.done);
         return;
     }
+    spawn_reset_oom_score(w->limits.oom_protected); /* the worker's -1000 is not the job's */
     if (spawn_start(run, &w->tree, &r.job, &r.done) < 0) {
         limits_end(&w->limits);
         if (r.job.pid > 0) { /* exec failed in the child: it exits 127 */
@@ -403,7 +404,6 @@ static int worker_loop(struct worker *w)
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     tree_open(&w->tree, w->index);
     limits_open(&w->limits, &w->tree, w->index);
-    spawn_reset_oom_score(w->limits.oom_protected);
     /* if the master dies, we hear SIGTERM (and EOF on the channel): kill the job, exit.
      * (No getppid() == 1 check: in a container the master itself is PID 1. A master that
      * died before this line is noticed by the READY write or EOF below->) */

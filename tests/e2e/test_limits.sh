@@ -54,6 +54,22 @@ if [ "$CGROUP_MEMORY" != none ]; then
         "$(job_field "$ID" .state) $(job_field "$ID" .signal)" "failed 9"
     eq "its error says why" "$(job_field "$ID" .error)" \
         "the kernel's OOM killer killed it: the job went over its memory limit of 67108864 bytes"
+    # the worker shares the job's memory cgroup: it makes itself the OOM killer's last choice
+    # while such a job runs, and the job keeps the default score
+    submit '{"argv":["sleep","30"],"limits":{"memory":67108864}}'
+    wait_for 10 state_is "$ID" running || fail "the limited job did not start"
+    JOB_PID=$(job_field "$ID" .pid)
+    WORKER_PID=$(ps -o ppid= -p "$JOB_PID" | tr -d ' ')
+    if sh -c 'echo -1 >/proc/self/oom_score_adj' 2>/dev/null; then
+        eq "a worker running a memory-limited job: oom_score_adj -1000" "$(cat "/proc/$WORKER_PID/oom_score_adj")" -1000
+    else # (this VM refuses any lowering, even to root: EIO)
+        echo "# SKIP: this kernel lets no process lower its oom_score_adj; the worker stays at $(cat "/proc/$WORKER_PID/oom_score_adj")"
+    fi
+    eq "the job itself: 0" "$(cat "/proc/$JOB_PID/oom_score_adj")" 0
+    expect 202 POST "/v1/jobs/$ID/terminate"
+    wait_job "$ID" 10 >/dev/null
+    run_job '{"command":"cat /proc/self/oom_score_adj"}'
+    eq "and goes back to 0 after it: jobs without a limit inherit 0" "$(out "$ID")" "0 "
     # the worker that ran it (the pool picks the lowest idle one) runs unlimited jobs after it
     OOM_WORKER=$(job_field "$ID" .worker)
     for i in 1 2; do
