@@ -1,7 +1,6 @@
 /* limits: rlimits in the child; memory.max / pids.max on the worker's cgroup. */
 #include "pool/limits.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Worker environment: "v2" (the tree leaf) or "v1:<instance>:<dir>" (leaves made in dir). */
@@ -165,6 +165,9 @@ static void v1_leaf(char *out, size_t n, const char *dir, const char *instance, 
     snprintf(out, n, "%s/spawnpool.%s.w%d", dir, instance, index);
 }
 
+/* Worker: the v1 leaves it joined and their parents, to leave them at exit. */
+static char g_joined[2][PATH_MAX + 64], g_joined_parent[2][PATH_MAX];
+
 /* Opens file in the cgroup the worker uses for this controller; joins a v1 leaf first. */
 static int open_controller(const char *env, const struct tree *t, int index, const char *file,
                            const char *v1_name, bool *v1)
@@ -179,6 +182,9 @@ static int open_controller(const char *env, const struct tree *t, int index, con
         v1_leaf(dir, sizeof dir, v + off, instance, index);
         if ((mkdir(dir, 0755) < 0 && errno != EEXIST) || write_file(dir, "cgroup.procs", "0") < 0)
             return -1;
+        int k = strcmp(env, MEMORY_ENV) == 0 ? 0 : 1;
+        snprintf(g_joined[k], sizeof g_joined[k], "%s", dir);
+        snprintf(g_joined_parent[k], sizeof g_joined_parent[k], "%s", v + off);
         *v1 = true;
         file = v1_name;
     } else {
@@ -317,6 +323,16 @@ bool limits_end(struct limits_cg *c)
     return oom;
 }
 
+void limits_leave(void)
+{
+    for (int k = 0; k < 2; k++) {
+        if (!g_joined[k][0] || write_file(g_joined_parent[k], "cgroup.procs", "0") < 0) continue;
+        for (int i = 0; i < 100 && rmdir(g_joined[k]) < 0 && errno == EBUSY; i++)
+            usleep(2000); /* the job's killed processes are still on their way out */
+        g_joined[k][0] = '\0';
+    }
+}
+
 void limits_close(struct limits_cg *c)
 {
     int *fds[] = {&c->memory_fd, &c->swap_fd, &c->pids_fd, &c->events_fd};
@@ -340,6 +356,20 @@ bool limits_hard(int limit, int64_t *max)
     return true;
 }
 
+int limits_probe_rlimits(const struct proto_limits *l, int *which)
+{
+    pid_t pid = fork(); /* a child tries them: ours stay as they are */
+    if (pid == 0) {
+        int w = 0;
+        _exit(limits_set_rlimits(l, &w) == 0 ? 0 : 100 + w);
+    }
+    int status;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return 0; /* unknown */
+    if (WEXITSTATUS(status) < 100) return 0;
+    *which = WEXITSTATUS(status) - 100;
+    return -1;
+}
+
 int limits_set_rlimits(const struct proto_limits *l, int *which)
 {
     for (int i = 0; i < PROTO_LIMITS; i++) {
@@ -351,6 +381,11 @@ int limits_set_rlimits(const struct proto_limits *l, int *which)
         }
     }
     return 0;
+}
+
+static void remove_leaf(const char *leaf)
+{
+    rmdir(leaf); /* empty: their processes were killed with the tree leaves */
 }
 
 /* Removes this instance's v1 leaves: slots 0..nslots-1, or (nslots < 0) every one found. */
@@ -365,18 +400,7 @@ static void remove_leaves(int k, int nslots)
         }
         return;
     }
-    DIR *d = opendir(g_v1_dir[k]);
-    if (!d) return;
-    char prefix[64];
-    int plen = snprintf(prefix, sizeof prefix, "spawnpool.%s.w", g_instance);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (strncmp(e->d_name, prefix, (size_t)plen) != 0) continue;
-        char leaf[PATH_MAX + 300];
-        snprintf(leaf, sizeof leaf, "%s/%s", g_v1_dir[k], e->d_name);
-        rmdir(leaf); /* empty: the processes were killed with the tree leaves */
-    }
-    closedir(d);
+    tree_for_each_leaf(g_v1_dir[k], g_instance, remove_leaf);
 }
 
 void limits_remove_stale(void)

@@ -41,11 +41,17 @@ int limits_begin(struct limits_cg *c, const struct proto_limits *l, int *which);
  * up: later limited jobs are refused). True if the kernel's OOM killer killed a process in
  * the cgroup while the job ran with a memory limit. */
 bool limits_end(struct limits_cg *c);
+/* Worker, exiting: moves itself out of its cgroup v1 leaves and removes them (as
+ * tree_leave does for the tree leaf). */
+void limits_leave(void);
 /* Worker: closes the files. */
 void limits_close(struct limits_cg *c);
 /* The hard rlimit of this process for limit (an rlimit one), in *max; false if unlimited.
  * Jobs inherit it: it is what a job may ask for when no --limit-* or template sets one. */
 bool limits_hard(int limit, int64_t *max);
+/* Master, before threads: whether a job's child could set l's rlimits (raising a hard limit
+ * needs privilege). 0, or -1 with the one it could not in *which. */
+int limits_probe_rlimits(const struct proto_limits *l, int *which);
 /* In the job's child between fork and exec (async-signal-safe): sets each rlimit of l,
  * soft and hard. Returns 0, or -1 with errno and the failed limit in *which. */
 int limits_set_rlimits(const struct proto_limits *l, int *which);

@@ -301,6 +301,17 @@ void tree_kill_leftovers(const struct tree *t, pid_t pgid)
     tree_signal(t, pgid, SIGKILL);
 }
 
+void tree_leave(const struct tree *t)
+{
+    if (t->kind != TREE_CGROUP) return;
+    int fd = open_in(g_base, "cgroup.procs", O_WRONLY);
+    if (fd < 0) return;
+    bool moved = write_str(fd, "0") == 0; /* refused where controllers are on: see header */
+    close(fd);
+    for (int i = 0; moved && i < 100 && rmdir(t->path) < 0 && errno == EBUSY; i++)
+        usleep(2000); /* the job's killed processes are still on their way out */
+}
+
 void tree_close(struct tree *t)
 {
     if (t->procs_fd >= 0) close(t->procs_fd);
@@ -323,26 +334,35 @@ void tree_kill_slot(int index, const pid_t *workers, int nworkers)
     tree_signal_descendants(getpid(), workers, nworkers, SIGKILL);
 }
 
-void tree_remove_stale(void)
+void tree_for_each_leaf(const char *dir, const char *instance, void (*fn)(const char *leaf))
 {
-    if (g_kind != TREE_CGROUP) return;
-    DIR *d = opendir(g_base);
+    DIR *d = opendir(dir);
     if (!d) return;
     char prefix[64];
-    int plen = snprintf(prefix, sizeof prefix, "spawnpool.%s.w", g_instance);
+    int plen = snprintf(prefix, sizeof prefix, "spawnpool.%s.w", instance);
     struct dirent *e;
     while ((e = readdir(d))) {
         if (strncmp(e->d_name, prefix, (size_t)plen) != 0) continue;
         char leaf[PATH_MAX + 300];
-        snprintf(leaf, sizeof leaf, "%s/%s", g_base, e->d_name);
-        int fd = open_in(leaf, "cgroup.kill", O_WRONLY);
-        if (fd >= 0) {
-            write_str(fd, "1");
-            close(fd);
-        }
-        rmdir(leaf); /* EBUSY while killed processes exit: the new worker reuses it */
+        snprintf(leaf, sizeof leaf, "%s/%s", dir, e->d_name);
+        fn(leaf);
     }
     closedir(d);
+}
+
+static void kill_and_remove(const char *leaf)
+{
+    int fd = open_in(leaf, "cgroup.kill", O_WRONLY);
+    if (fd >= 0) {
+        write_str(fd, "1");
+        close(fd);
+    }
+    rmdir(leaf); /* EBUSY while killed processes exit: the new worker reuses it */
+}
+
+void tree_remove_stale(void)
+{
+    if (g_kind == TREE_CGROUP) tree_for_each_leaf(g_base, g_instance, kill_and_remove);
 }
 
 void tree_remove_own(int nslots)

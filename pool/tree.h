@@ -42,6 +42,11 @@ void tree_signal(const struct tree *t, pid_t pgid, int sig);
 /* After the job's main process exited (and was reaped): SIGKILLs whatever it left behind,
  * cheaply when nothing is left (the common case: no walk, no kill). */
 void tree_kill_leftovers(const struct tree *t, pid_t pgid);
+/* Worker, exiting: moves itself out of its leaf and removes it (waiting up to 0.2 s for the
+ * job's killed processes to leave), so a master killed with -9 leaves no leaves behind.
+ * Where the parent has controllers enabled the move is refused and the leaf stays for the
+ * next start (tree_remove_stale). */
+void tree_leave(const struct tree *t);
 /* Closes the worker's fds on its leaf. */
 void tree_close(struct tree *t);
 /* Master: SIGKILLs whatever runs in the leaf of a worker slot that died, and (process
@@ -51,6 +56,9 @@ void tree_kill_slot(int index, const pid_t *workers, int nworkers);
  * data dir lock says no live server owns them). At exit: removes them. */
 void tree_remove_stale(void);
 void tree_remove_own(int nslots);
+/* Calls fn with the path of every worker leaf of this instance ("spawnpool.<instance>.w*")
+ * in dir (a cgroup directory, v2 or v1). */
+void tree_for_each_leaf(const char *dir, const char *instance, void (*fn)(const char *leaf));
 /* SIGKILLs (or sends sig to) every descendant of root except the subtrees of `exclude`.
  * Returns how many processes were signalled. */
 int tree_signal_descendants(pid_t root, const pid_t *exclude, int nexclude, int sig);

@@ -86,11 +86,22 @@ static void worker_log(const struct worker *w, const char *what)
 }
 
 /* Ends the job's tree and the worker: the master is gone or asked us to stop. */
+static struct worker *self; /* for leaving the cgroups on the way out */
+
+/* Moves out of this worker's cgroup leaves and removes them (exiting). */
+static void leave_cgroups(void)
+{
+    if (!self) return;
+    limits_leave();
+    tree_leave(&self->tree);
+}
+
 static void die_with_job(struct running *r)
 {
     if (r && r->job.pid > 0) tree_signal(r->tree, r->job.pid, SIGKILL);
     while (waitpid(-1, NULL, WNOHANG) > 0) {
     }
+    leave_cgroups();
     _exit(0);
 }
 
@@ -372,7 +383,10 @@ int worker_main(int channel_fd, int index)
                        .sigfd = -1,
                        .tree = {.procs_fd = -1, .kill_fd = -1},
                        .limits = {.memory_fd = -1, .swap_fd = -1, .pids_fd = -1, .events_fd = -1}};
+    self = &w;
     int rc = worker_loop(&w);
+    leave_cgroups();
+    self = NULL;
     proto_reader_free(&w.reader);
     proto_buf_free(&w.payload);
     proto_buf_free(&w.run_payload);

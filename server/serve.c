@@ -86,10 +86,30 @@ static int64_t recover_delay(int attempt)
     return dispatch_retry_delay_ms(g_cfg, attempt);
 }
 
-/* Memory and pids limits the config asks for (--limit-*, templates) must be enforceable
- * here: a limit silently not applied would be worse than none. */
+/* The limits the config asks for (--limit-*, templates) must be enforceable here: rlimits
+ * settable, memory and pids with a cgroup controller. A limit silently not applied would be
+ * worse than none, and one that fails every job is better refused at start. */
 static int check_limits(const struct config *cfg)
 {
+    /* rlimits above this server's hard limits that it may not raise would fail every job */
+    for (size_t i = 0; i <= cfg->tasks.n; i++) {
+        const struct proto_limits *l =
+            i < cfg->tasks.n ? &cfg->tasks.tasks[i].limits : &cfg->limits;
+        int which;
+        int64_t hard = 0;
+        if (limits_probe_rlimits(l, &which) == 0) continue;
+        limits_hard(which, &hard);
+        if (i < cfg->tasks.n)
+            log_error("task %s: its %s limit %lld is above this server's hard limit (%lld), "
+                      "which it may not raise (that needs root or CAP_SYS_RESOURCE)",
+                      cfg->tasks.tasks[i].name, proto_limit_name(which), (long long)l->v[which],
+                      (long long)hard);
+        else
+            log_error("--limit-%s %lld is above this server's hard limit (%lld), which it may "
+                      "not raise (that needs root or CAP_SYS_RESOURCE)",
+                      proto_limit_name(which), (long long)l->v[which], (long long)hard);
+        return -1;
+    }
     static const int cgroup_limits[] = {PROTO_LIMIT_MEMORY, PROTO_LIMIT_PIDS};
     for (size_t k = 0; k < 2; k++) {
         int which = cgroup_limits[k];

@@ -77,6 +77,16 @@ sp_start() {
     [[ $first == "spawnpool: listening on http"*"://127.0.0.1:"* ]] || fail "first stdout line: $first"
 }
 
+# sp_refused WHAT [FLAGS...]: the server must refuse to start with FLAGS (exit 2) and say
+# why in $T/refused.err: `check "..." grep -q "reason" "$T/refused.err"` next.
+sp_refused() {
+    local what=$1 rc=0
+    shift
+    ${SP_WRAP:-} "$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/refused-data" "$@" \
+        >/dev/null 2>"$T/refused.err" || rc=$?
+    eq "$what: refused at start (exit 2)" "$rc" 2
+}
+
 # sp_stop: SIGTERM, and the server must exit 0.
 sp_stop() {
     kill -TERM "$SP_PID"

@@ -26,12 +26,7 @@ submit '{"argv":["id","-u"],"cwd":"/tmp"}'
 wait_job "$ID" 10 >/dev/null
 eq "replacement workers run jobs as nobody too" "$(curl -s "$BASE/v1/jobs/$ID/output")" "$NOBODY_UID"
 sp_stop
-RC=0
-"$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/d2" --run-as no-such-user-here 2>"$T/err" >/dev/null || RC=$?
-eq "an unknown user is refused" "$RC" 2
-check "saying which" grep -q "no user 'no-such-user-here'" "$T/err"
-RC=0
-setpriv --reuid nobody --regid nogroup --clear-groups "$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 \
-    --data-dir "$T/d3" --run-as root 2>"$T/err" >/dev/null || RC=$?
-eq "--run-as without root is refused" "$RC" 2
-check "saying why" grep -q "needs the server to start as root" "$T/err"
+sp_refused "an unknown user" --run-as no-such-user-here
+check "saying which" grep -q "no user 'no-such-user-here'" "$T/refused.err"
+SP_WRAP="setpriv --reuid nobody --regid nogroup --clear-groups" sp_refused "--run-as without root" --run-as root
+check "saying why" grep -q "needs the server to start as root" "$T/refused.err"

@@ -64,24 +64,17 @@ sp_stop
 
 # a broken template is refused at start, saying which
 echo '{"tasks": {"bad": {"argv": []}}}' >"$T/bad.json"
-RC=0
-"$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data2" --config "$T/bad.json" 2>"$T/bad.err" >/dev/null || RC=$?
-eq "bad template: exit 2" "$RC" 2
-check "it names the task" grep -q "task bad" "$T/bad.err"
+sp_refused "a template without argv" --config "$T/bad.json"
+check "it names the task" grep -q "task bad" "$T/refused.err"
 
 # defaults a job would inherit unchecked are checked at start (found by tests/fuzz/fuzz_config):
 # a relative cwd, a queue name the API could never address, an out-of-range priority
 for def in '"cwd": "tmp"' '"queue": "no such/queue"' '"priority": 99999999999' '"timeout": 1e12'; do
     echo "{\"tasks\": {\"t\": {\"argv\": [\"/bin/true\"], $def}}}" >"$T/bad.json"
-    RC=0
-    "$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data2" --config "$T/bad.json" \
-        2>"$T/bad.err" >/dev/null || RC=$?
-    eq "template with $def: exit 2" "$RC" 2
+    sp_refused "a template with $def" --config "$T/bad.json"
     key=${def%%:*}
-    check "template with $def: names the key" grep -q "task t: bad or unknown key '${key//\"/}'" "$T/bad.err"
+    check "template with $def: names the key" grep -q "task t: bad or unknown key '${key//\"/}'" "$T/refused.err"
 done
 echo '{"queues": {"a b": {"concurrency": 1}}}' >"$T/bad.json"
-RC=0
-"$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data2" --config "$T/bad.json" 2>"$T/bad.err" >/dev/null || RC=$?
-eq "a config queue with a space in its name: exit 2" "$RC" 2
-check "it names the queue" grep -q "queue 'a b'" "$T/bad.err"
+sp_refused "a config queue with a space in its name" --config "$T/bad.json"
+check "it names the queue" grep -q "queue 'a b'" "$T/refused.err"

@@ -17,7 +17,5 @@ eq "an untrusted certificate is refused by the client" "$(curl -s -o /dev/null -
 eq "plain HTTP gets no answer" "$(curl -s -o /dev/null -w '%{http_code}' "${BASE/https/http}/healthz")" 000
 eq "and the server is fine" "$(curl -s "${TLS[@]}" "$BASE/healthz" | jq -r .status)" ok
 sp_stop
-RC=0
-"$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/d2" --tls-cert "$T/cert.pem" 2>"$T/err" >/dev/null || RC=$?
-eq "a certificate without its key is refused" "$RC" 2
-check "saying why" grep -q "go together" "$T/err"
+sp_refused "a certificate without its key" --tls-cert "$T/cert.pem"
+check "saying why" grep -q "go together" "$T/refused.err"

@@ -68,8 +68,25 @@ for mech in "${mechanisms[@]}"; do
 
     start_gc sleep
     MAIN=$(job_field "$ID" .pid)
+    # the cgroup leaves the workers sit in (tree leaf, and v1 memory/pids leaves where used),
+    # once the worker that replaced the killed one has joined them
+    none_starting() { [ "$(curl -s "$BASE/healthz" | jq .workers.starting)" == 0 ]; }
+    wait_for 10 none_starting || fail "a worker stays starting"
+    LEAVES=()
+    for w in $(curl -s "$BASE/v1/workers" | jq -r '.workers[].pid'); do
+        while IFS=: read -r _ controllers path; do
+            [[ $path == */spawnpool.* ]] || continue
+            case $controllers in
+            "") LEAVES+=("$(findmnt -t cgroup2 -no TARGET | head -n 1)$path") ;;
+            memory | pids) LEAVES+=("$(findmnt -t cgroup -no TARGET | grep -m1 "/$controllers\$")$path") ;;
+            esac
+        done <"/proc/$w/cgroup"
+    done
     sp_kill9
     wait_for 3 gone "$MAIN" || fail "job's main process survived the master"
     expect_gone "$mech master killed"
+    leaves_gone() { for l in "${LEAVES[@]}"; do [ ! -d "$l" ] || return 1; done; }
+    wait_for 3 leaves_gone || fail "$mech master killed: cgroup leaves left: ${LEAVES[*]}"
+    pass "$mech master killed: the workers removed their ${#LEAVES[@]} cgroup leaves on the way out"
     rm -rf "$T/data"
 done
