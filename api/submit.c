@@ -315,8 +315,8 @@ static int apply_limits(const struct config *cfg, const char *prefix, struct job
                                 ceiling == &cfg->limits ? proto_limit_name(i) : "");
             if (!ceiling && limits_hard(i, &hard) && asked.v[i] > hard) /* root could raise it */
                 return api_fail(e, 400, "invalid_argument", field,
-                                "%s may be at most %lld here (the server's own hard limit)",
-                                field, (long long)hard);
+                                "%s may be at most %lld here (the server's own hard limit)", field,
+                                (long long)hard);
             if (!limits_supported(i))
                 return api_fail(e, 400, "invalid_argument", field,
                                 "this server cannot enforce a %s limit: it has no cgroup %s "

@@ -43,15 +43,15 @@ static void check_error(const struct api_error *e)
  * default may fill in are compared only when given). */
 static void check_as_submitted(json_t *in, json_t *o, const struct job_spec *s)
 {
-    static const char *const same[] = {"command", "name",     "queue",  "priority",
+    static const char *const same[] = {"command", "name",     "queue",   "priority",
                                        "cwd",     "pipeline", "timeout", NULL};
     for (const char *const *f = same; *f; f++) {
         json_t *given = json_object_get(in, *f);
         if (!given || json_is_null(given)) continue;
         if (!strcmp(*f, "cwd") && json_string_value(given)[0] != '/') continue; /* relative */
         if (!json_equal(given, json_object_get(o, *f)) &&
-            !(json_is_number(given) && json_number_value(given) ==
-                                            json_number_value(json_object_get(o, *f)))) {
+            !(json_is_number(given) &&
+              json_number_value(given) == json_number_value(json_object_get(o, *f)))) {
             fprintf(stderr, "field %s differs\n", *f);
             FUZZ_REQUIRE(0);
         }
@@ -60,10 +60,10 @@ static void check_as_submitted(json_t *in, json_t *o, const struct job_spec *s)
     if (argv && !s->task) FUZZ_REQUIRE(json_equal(argv, json_object_get(o, "argv")));
     json_t *limits = json_object_get(in, "limits"), *v;
     const char *key;
-    json_object_foreach(limits, key, v) FUZZ_REQUIRE(
-        json_is_integer(json_object_get(json_object_get(o, "limits"), key)) &&
-        json_integer_value(json_object_get(json_object_get(o, "limits"), key)) ==
-            json_integer_value(v));
+    json_object_foreach(limits, key, v)
+        FUZZ_REQUIRE(json_is_integer(json_object_get(json_object_get(o, "limits"), key)) &&
+                     json_integer_value(json_object_get(json_object_get(o, "limits"), key)) ==
+                         json_integer_value(v));
 }
 
 /* The job object of API.md for an accepted spec parses back with the same argv and name. */
