@@ -319,19 +319,24 @@ void tree_close(struct tree *t)
     t->procs_fd = t->kill_fd = -1;
 }
 
-void tree_kill_slot(int index, const pid_t *workers, int nworkers)
+int tree_kill_slot(int index, const pid_t *workers, int nworkers)
 {
     if (g_kind == TREE_CGROUP) {
-        char leaf[PATH_MAX + 64];
+        char leaf[PATH_MAX + 64], buf[8192];
         leaf_path(leaf, sizeof leaf, index);
-        int fd = open_in(leaf, "cgroup.kill", O_WRONLY);
+        int count = 0, fd = open_in(leaf, "cgroup.procs", O_RDONLY);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+        if (fd >= 0) close(fd);
+        for (ssize_t i = 0; i < n; i++) /* one pid per line; the dead worker is reaped */
+            count += buf[i] == '\n';
+        fd = open_in(leaf, "cgroup.kill", O_WRONLY);
         if (fd >= 0) {
             write_str(fd, "1");
             close(fd);
         }
-        return;
+        return count;
     }
-    tree_signal_descendants(getpid(), workers, nworkers, SIGKILL);
+    return tree_signal_descendants(getpid(), workers, nworkers, SIGKILL);
 }
 
 void tree_for_each_leaf(const char *dir, const char *instance, void (*fn)(const char *leaf))

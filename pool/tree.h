@@ -50,8 +50,9 @@ void tree_leave(const struct tree *t);
 /* Closes the worker's fds on its leaf. */
 void tree_close(struct tree *t);
 /* Master: SIGKILLs whatever runs in the leaf of a worker slot that died, and (process
- * group mode) every descendant of the master outside the live workers. */
-void tree_kill_slot(int index, const pid_t *workers, int nworkers);
+ * group mode) every descendant of the master outside the live workers. Returns how many
+ * processes it found: none means the dead worker's job never got to run. */
+int tree_kill_slot(int index, const pid_t *workers, int nworkers);
 /* Master at start: kills and removes this instance's leaves left by a previous run (the
  * data dir lock says no live server owns them). At exit: removes them. */
 void tree_remove_stale(void);

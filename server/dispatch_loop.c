@@ -364,6 +364,17 @@ static void describe_status(int status, char *out, size_t n)
         snprintf(out, n, "status %#x", status);
 }
 
+/* Notes that job id's worker died before it reported a start; true if that happened to it
+ * lately already (then it is taken to have run, and killed its worker). */
+static bool died_unstarted_before(struct dispatch *d, int64_t id)
+{
+    size_t n = sizeof d->died_unstarted / sizeof d->died_unstarted[0];
+    for (size_t i = 0; i < n; i++)
+        if (d->died_unstarted[i] == id) return true;
+    d->died_unstarted[d->n_died_unstarted++ % n] = id;
+    return false;
+}
+
 void dispatch_loop_reap(struct dispatch *d)
 {
     for (;;) {
@@ -378,17 +389,21 @@ void dispatch_loop_reap(struct dispatch *d)
         struct running *r = &d->running[s->index];
         for (int k = 0; k < DISPATCH_HOLD; k++) /* never started: they run elsewhere */
             if (d->next[s->index][k].id) job_unstarted(d, &d->next[s->index][k]);
-        if (r->id && !r->started) {
-            job_unstarted(d, r); /* sent, not started: it runs elsewhere */
+        /* whatever its job left is orphaned now: kill it rather than let it run unseen. A job
+         * reports its start only after 1 ms, so one not reported may have run all the same:
+         * processes found in its tree say it did (and it must not run again unseen twice:
+         * a job that kills its worker at once would otherwise be re-run forever) */
+        if (r->id && r->pid > 0) kill(-(pid_t)r->pid, SIGKILL);
+        pid_t live[1024];
+        int nlive = 0;
+        for (int i = 0; i < d->pool->count && nlive < 1024; i++)
+            if (d->pool->slots[i].pid > 0 && &d->pool->slots[i] != s)
+                live[nlive++] = d->pool->slots[i].pid;
+        int left = tree_kill_slot(s->index, live, nlive);
+        if (r->id && !r->started && left == 0 && !died_unstarted_before(d, r->id)) {
+            job_unstarted(d, r); /* sent, never ran (it seems): it runs elsewhere */
         } else if (r->id) {
-            /* its job's tree is orphaned now: kill it rather than let it run unseen */
-            if (r->pid > 0) kill(-(pid_t)r->pid, SIGKILL);
-            pid_t live[1024];
-            int nlive = 0;
-            for (int i = 0; i < d->pool->count && nlive < 1024; i++)
-                if (d->pool->slots[i].pid > 0 && &d->pool->slots[i] != s)
-                    live[nlive++] = d->pool->slots[i].pid;
-            tree_kill_slot(s->index, live, nlive);
+            if (!r->started) job_started(d, s->index, 0, 0);
             char detail[160];
             snprintf(detail, sizeof detail, "worker %d (pid %d) %s", s->index, (int)pid, how);
             struct store_outcome o = {.state = JOB_LOST,

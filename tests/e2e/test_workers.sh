@@ -38,4 +38,18 @@ eq "job on the other" "$(wait_job "$B" | jq -r .state)" succeeded
 check "jobs ran on both slots" test "$(job_field "$A" .worker)" != "$(job_field "$B" .worker)"
 # no zombie left behind
 check "no zombie children of the master" bash -c "! ps -o stat= --ppid $SP_PID | grep -q Z"
+
+# a job that kills its own worker at once (before it would report its start, 1 ms): it is
+# taken to have run (lost, one attempt, its processes killed), not re-run forever
+restarts() { curl -s "$BASE/metrics" | awk '/^spawnpool_worker_restarts_total / {print $2}'; }
+idle_again() { [ "$(curl -s "$BASE/healthz" | jq .workers.idle)" == 2 ]; }
+for mode in "kill -9 \$PPID; exec sleep 123.4" "kill -9 \$PPID"; do
+    wait_for 10 idle_again || fail "workers not back"
+    BEFORE=$(restarts)
+    submit "{\"command\":\"$mode\"}"
+    J=$(wait_job "$ID" 20)
+    eq "'$mode': lost after one attempt" "$(jq -r '[.state, .attempt] | join(" ")' <<<"$J")" "lost 1"
+    check "'$mode': it cost at most two workers" test $(($(restarts) - BEFORE)) -le 2
+done
+check "what it started was killed, not orphaned" bash -c "! pgrep -f '^sleep 123[.]4'"
 sp_stop
