@@ -231,14 +231,26 @@ void limits_open(struct limits_cg *c, const struct tree *t, int index)
     }
     c->limited = false;
     c->oom_kills = -1;
+    /* the score the server was started with (systemd's OOMScoreAdjust=, a container's):
+     * what the worker goes back to, and what its jobs get */
+    char buf[16] = "0";
+    int fd = open("/proc/self/oom_score_adj", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        buf[n > 0 ? n : 0] = '\0';
+        close(fd);
+    }
+    c->oom_score = atoi(buf);
 }
 
 /* Sets the worker's own oom_score_adj; true if it took. */
-static bool set_oom_score(const char *value)
+static bool set_oom_score(int score)
 {
+    char text[16];
+    int n = snprintf(text, sizeof text, "%d", score);
     int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
     if (fd < 0) return false;
-    bool ok = write(fd, value, strlen(value)) == (ssize_t)strlen(value);
+    bool ok = write(fd, text, (size_t)n) == n;
     close(fd);
     return ok;
 }
@@ -287,6 +299,10 @@ int limits_begin(struct limits_cg *c, const struct proto_limits *l, int *which)
     if (memory) {
         *which = PROTO_LIMIT_MEMORY;
         c->limited = true;
+        /* the worker shares the job's memory cgroup: the OOM killer must pick the job, never
+         * the worker, from the moment the limit is written (a limit below what the cgroup
+         * holds already starts it). Needs privilege; the job's child resets its own. */
+        c->oom_protected = set_oom_score(-1000);
         snprintf(text, sizeof text, "%lld", (long long)l->v[PROTO_LIMIT_MEMORY]);
         /* v1: memsw (memory + swap) may not go below memory: raise it first, set it last.
          * Without swap limited too a job over its memory would be swapped out, not stopped;
@@ -295,9 +311,6 @@ int limits_begin(struct limits_cg *c, const struct proto_limits *l, int *which)
         if (put(c->memory_fd, text) < 0) return -1;
         if (c->swap_fd >= 0 && put(c->swap_fd, c->v1_memory ? text : "0") < 0) return -1;
         c->oom_kills = oom_kills(c);
-        /* the worker shares the job's memory cgroup: the OOM killer must pick the job, never
-         * the worker (needs privilege; the job's child sets its own back to 0) */
-        c->oom_protected = set_oom_score("-1000");
     }
     if (pids) {
         *which = PROTO_LIMIT_PIDS;
@@ -312,7 +325,7 @@ bool limits_end(struct limits_cg *c)
 {
     if (!c->limited) return false;
     c->limited = false;
-    if (c->oom_protected) c->oom_protected = !set_oom_score("0");
+    if (c->oom_protected) c->oom_protected = !set_oom_score(c->oom_score);
     int64_t kills = c->oom_kills >= 0 ? oom_kills(c) : -1; /* only with a memory limit */
     bool oom = kills >= 0 && kills > c->oom_kills;
     c->oom_kills = -1;

@@ -28,6 +28,7 @@ struct limits_cg {
     int64_t oom_kills;  /* the counter when a job with a memory limit started; -1 */
     bool limited;       /* limits written for the running job */
     bool oom_protected; /* for the running job, the worker's oom_score_adj is -1000 */
+    int oom_score;      /* the worker's own score otherwise (the server's, inherited) */
 };
 /* Worker, once: opens the files (joining its cgroup v1 leaves where those are used) and
  * lifts whatever a dead predecessor left on them. */

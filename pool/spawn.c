@@ -25,6 +25,7 @@ extern char **environ;
 #define FAIL_IDENTITY 0x40000
 #define FAIL_LIMIT 0x80000 /* with the limit (enum proto_limit) << FAIL_LIMIT_SHIFT */
 #define FAIL_LIMIT_SHIFT 20
+#define FAIL_OOM_SCORE 0x1000000
 
 static bool run_as; /* --run-as given: jobs drop to run_uid:run_gid before exec */
 static uid_t run_uid;
@@ -37,11 +38,14 @@ void spawn_set_identity(uid_t uid, gid_t gid)
     run_gid = gid;
 }
 
-static bool reset_oom_score; /* the worker's oom_score_adj is not for its jobs */
+static char job_oom_score[16]; /* what a job's oom_score_adj is set to; "": inherited */
 
-void spawn_reset_oom_score(bool on)
+void spawn_set_oom_score(int score, bool on)
 {
-    reset_oom_score = on;
+    if (on)
+        snprintf(job_oom_score, sizeof job_oom_score, "%d", score);
+    else
+        job_oom_score[0] = '\0';
 }
 
 static int devnull = -1; /* every job without stdin reads this one */
@@ -223,6 +227,18 @@ static _Noreturn void child_exec(struct child_args *a)
         a->failure = errno | FAIL_CGROUP;
         _exit(127);
     }
+    /* the worker made itself unkillable for this job; the job must not be: its score back
+     * (before rlimits, which may leave no fd to open it with, and before setuid, after
+     * which /proc/self is no longer ours to write). Better not run than run unkillable. */
+    if (job_oom_score[0]) {
+        int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        size_t n = strlen(job_oom_score);
+        if (fd < 0 || write(fd, job_oom_score, n) != (ssize_t)n) {
+            a->failure = errno | FAIL_OOM_SCORE;
+            _exit(127);
+        }
+        close(fd);
+    }
     if (dup2(a->in, 0) < 0 || dup2(a->out, 1) < 0 || dup2(a->err, 2) < 0) {
         a->failure = errno;
         _exit(127);
@@ -234,14 +250,6 @@ static _Noreturn void child_exec(struct child_args *a)
     if (a->limits->set && limits_set_rlimits(a->limits, &which) < 0) {
         a->failure = errno | FAIL_LIMIT | which << FAIL_LIMIT_SHIFT;
         _exit(127);
-    }
-    if (reset_oom_score) { /* the worker made itself unkillable for this job; the job is not
-                            * (and after setuid /proc/self is no longer ours to write) */
-        int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            (void)!write(fd, "0", 1);
-            close(fd);
-        }
     }
     /* after joining the cgroup (root's to write), before anything of the job's runs */
     if (run_as && (setgroups(0, NULL) < 0 || setgid(run_gid) < 0 || setuid(run_uid) < 0)) {
@@ -360,19 +368,22 @@ int spawn_start(const struct proto_run *run, const struct tree *tree, struct spa
         job->last = pid;
         if (failure) { /* the child has exited 127: report it as the job's spawn error */
             int child_errno = failure & 0xffff;
-            spawn_error(done, child_errno,
-                        failure & FAIL_CHDIR      ? "chdir() to the job's cwd failed"
-                        : failure & FAIL_CGROUP   ? "joining the job's cgroup failed"
-                        : failure & FAIL_IDENTITY ? "dropping to the --run-as user failed"
-                        : failure & FAIL_LIMIT    ? "setting the job's limits failed"
-                                                  : "exec failed");
+            spawn_error(
+                done, child_errno,
+                failure & FAIL_CHDIR      ? "chdir() to the job's cwd failed"
+                : failure & FAIL_CGROUP   ? "joining the job's cgroup failed"
+                : failure & FAIL_IDENTITY ? "dropping to the --run-as user failed"
+                : failure & FAIL_LIMIT    ? "setting the job's limits failed"
+                : failure & FAIL_OOM_SCORE
+                    ? "giving the job back its oom_score_adj failed (it would be unkillable)"
+                    : "exec failed");
             if (failure & FAIL_LIMIT) {
                 int which = (failure >> FAIL_LIMIT_SHIFT) & 0xf;
                 if (which >= PROTO_LIMITS) which = 0;
                 snprintf(done->error, sizeof done->error,
                          "cannot set the job's %s limit to %lld: %s", proto_limit_name(which),
                          (long long)run->limits.v[which], strerror(child_errno));
-            } else if (!(failure & (FAIL_CHDIR | FAIL_CGROUP | FAIL_IDENTITY)))
+            } else if (!(failure & (FAIL_CHDIR | FAIL_CGROUP | FAIL_IDENTITY | FAIL_OOM_SCORE)))
                 snprintf(done->error, sizeof done->error, "cannot execute %s: %s%s", argv[k],
                          strerror(child_errno),
                          child_errno == EAGAIN && run->limits.set & (1u << PROTO_LIMIT_NPROC)

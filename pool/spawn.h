@@ -37,9 +37,9 @@ struct spawn_job {
 void spawn_init(void);
 /* Jobs started from now on run as uid:gid with no supplementary groups (--run-as). */
 void spawn_set_identity(uid_t uid, gid_t gid);
-/* Whether jobs started from now on set their oom_score_adj back to 0 (the worker lowered
- * its own for a job with a memory limit). */
-void spawn_reset_oom_score(bool on);
+/* on: jobs started from now on set their oom_score_adj to score (the worker's own one, which
+ * it lowered for a job with a memory limit); off: they inherit the worker's. */
+void spawn_set_oom_score(int score, bool on);
 /* Starts the job described by run, in tree (its cgroup leaf, if any; NULL: none). Returns 0
  * with *job filled, or -1 with a spawn error in *done (end = PROTO_END_SPAWN_ERROR,
  * code = errno, error = text; exit status 127). */

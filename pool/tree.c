@@ -304,10 +304,17 @@ void tree_kill_leftovers(const struct tree *t, pid_t pgid)
 void tree_leave(const struct tree *t)
 {
     if (t->kind != TREE_CGROUP) return;
-    int fd = open_in(g_base, "cgroup.procs", O_WRONLY);
-    if (fd < 0) return;
-    bool moved = write_str(fd, "0") == 0; /* refused where controllers are on: see header */
-    close(fd);
+    /* to the parent; where it hands controllers down it may hold no process (EBUSY): to
+     * the leaf the master moved into then (pool/limits.c) */
+    char main_leaf[PATH_MAX + 64];
+    snprintf(main_leaf, sizeof main_leaf, "%s/spawnpool.%s.main", g_base, g_instance);
+    bool moved = false;
+    for (int i = 0; i < 2 && !moved; i++) {
+        int fd = open_in(i == 0 ? g_base : main_leaf, "cgroup.procs", O_WRONLY);
+        if (fd < 0) continue;
+        moved = write_str(fd, "0") == 0;
+        close(fd);
+    }
     for (int i = 0; moved && i < 100 && rmdir(t->path) < 0 && errno == EBUSY; i++)
         usleep(2000); /* the job's killed processes are still on their way out */
 }

@@ -42,10 +42,10 @@ void tree_signal(const struct tree *t, pid_t pgid, int sig);
 /* After the job's main process exited (and was reaped): SIGKILLs whatever it left behind,
  * cheaply when nothing is left (the common case: no walk, no kill). */
 void tree_kill_leftovers(const struct tree *t, pid_t pgid);
-/* Worker, exiting: moves itself out of its leaf and removes it (waiting up to 0.2 s for the
- * job's killed processes to leave), so a master killed with -9 leaves no leaves behind.
- * Where the parent has controllers enabled the move is refused and the leaf stays for the
- * next start (tree_remove_stale). */
+/* Worker, exiting: moves itself out of its leaf (to the parent, or where that hands
+ * controllers down, to the master's own leaf) and removes it, waiting up to 0.2 s for the
+ * job's killed processes to leave; so a master killed with -9 leaves no leaves behind. A
+ * worker killed with -9 cannot: its leaf waits for the next start (tree_remove_stale). */
 void tree_leave(const struct tree *t);
 /* Closes the worker's fds on its leaf. */
 void tree_close(struct tree *t);

@@ -294,7 +294,8 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run,
         send_done(w, id, &r.done);
         return;
     }
-    spawn_reset_oom_score(w->limits.oom_protected); /* the worker's -1000 is not the job's */
+    /* the worker's -1000 is not the job's: it gets the server's score */
+    spawn_set_oom_score(w->limits.oom_score, w->limits.oom_protected);
     if (spawn_start(run, &w->tree, &r.job, &r.done) < 0) {
         limits_end(&w->limits);
         if (r.job.pid > 0) { /* exec failed in the child: it exits 127 */

@@ -121,6 +121,8 @@ struct dispatch *dispatch_create(const struct config *cfg, struct store *store, 
     d->pending_tail = &d->pending;
     d->running = calloc((size_t)pool->count, sizeof *d->running);
     d->next = calloc((size_t)pool->count, sizeof *d->next);
+    d->n_died_slots = 4 * (size_t)pool->count + 16; /* every worker's job, several times over */
+    d->died_unstarted = calloc(d->n_died_slots, sizeof *d->died_unstarted);
     memcpy(d->stats.latency_bounds, latency_bounds, sizeof latency_bounds);
     dispatch_qstate(d, "default");
     for (size_t i = 0; i < cfg->n_queues; i++) { /* declared in the config */
@@ -129,7 +131,8 @@ struct dispatch *dispatch_create(const struct config *cfg, struct store *store, 
         d->queues[qi].concurrency = cfg->queues[i].concurrency;
         d->queues[qi].paused = cfg->queues[i].paused;
     }
-    if (!d->running || !d->next || store_each_queue_setting(store, load_queue_setting, d) < 0 ||
+    if (!d->running || !d->next || !d->died_unstarted ||
+        store_each_queue_setting(store, load_queue_setting, d) < 0 ||
         store_each_queued(store, load_at_start, d) < 0 ||
         store_count_states(store, d->stats.jobs) < 0) {
         dispatch_destroy(d);
@@ -272,6 +275,7 @@ void dispatch_destroy(struct dispatch *d)
     free(d->delayed);
     free(d->running);
     free(d->next);
+    free(d->died_unstarted);
     for (int i = 0; i < d->n_queues; i++)
         queue_free(&d->queues[i].parked);
     free(d->queues);

@@ -74,9 +74,9 @@ struct dispatch {
     size_t n_delayed, cap_delayed;
     struct running *running;               /* per slot: the job it runs (or is about to) */
     struct running (*next)[DISPATCH_HOLD]; /* per slot: the jobs it holds to start next */
-    int64_t died_unstarted[16]; /* jobs re-queued lately because their worker died before they
-                                 * reported a start (ring): a second time means they run */
-    unsigned n_died_unstarted;
+    int64_t *died_unstarted; /* ring of jobs re-queued because their worker died before they
+                              * reported a start: a second time means they ran */
+    size_t n_died_slots, n_died_unstarted;
     bool draining;
     int64_t last_ready_mono; /* a worker said READY then (health: is the pool working?) */
     struct dispatch_submit *pending, **pending_tail; /* submits for the next batch */

@@ -180,8 +180,8 @@ static void job_unstarted(struct dispatch *d, struct running *r)
     dispatch_key_done(d, ki);
 }
 
-/* The worker started the slot's current job at start_us (monotonic µs, 0: unknown): the
- * row says running since then. */
+/* The worker started the slot's current job at start_us (monotonic µs; 0: unknown, now;
+ * -1: unknown and not a dispatch latency sample): the row says running since then. */
 static void job_started(struct dispatch *d, int slot, int64_t pid, int64_t start_us)
 {
     struct running *r = &d->running[slot];
@@ -189,11 +189,12 @@ static void job_started(struct dispatch *d, int slot, int64_t pid, int64_t start
     r->started = true;
     r->pid = pid;
     int64_t now_us = clock_mono_us();
+    bool known = start_us >= 0; /* -1: a job taken to have run by its dead worker */
     if (start_us <= 0 || start_us > now_us) start_us = now_us;
     int64_t started_at = clock_wall_ms() - (now_us - start_us) / 1000;
     store_job_running(d->store, r->id, slot, r->attempt, started_at);
     dispatch_count(d, JOB_QUEUED, JOB_RUNNING);
-    observe_latency(d, (double)(start_us - r->since_us) / 1e6);
+    if (known) observe_latency(d, (double)(start_us - r->since_us) / 1e6);
 }
 
 /* Ends a job that was running on slot: records the outcome or re-queues it for a retry. */
@@ -368,10 +369,9 @@ static void describe_status(int status, char *out, size_t n)
  * lately already (then it is taken to have run, and killed its worker). */
 static bool died_unstarted_before(struct dispatch *d, int64_t id)
 {
-    size_t n = sizeof d->died_unstarted / sizeof d->died_unstarted[0];
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < d->n_died_slots; i++)
         if (d->died_unstarted[i] == id) return true;
-    d->died_unstarted[d->n_died_unstarted++ % n] = id;
+    d->died_unstarted[d->n_died_unstarted++ % d->n_died_slots] = id;
     return false;
 }
 
@@ -403,7 +403,7 @@ void dispatch_loop_reap(struct dispatch *d)
         if (r->id && !r->started && left == 0 && !died_unstarted_before(d, r->id)) {
             job_unstarted(d, r); /* sent, never ran (it seems): it runs elsewhere */
         } else if (r->id) {
-            if (!r->started) job_started(d, s->index, 0, 0);
+            if (!r->started) job_started(d, s->index, 0, -1);
             char detail[160];
             snprintf(detail, sizeof detail, "worker %d (pid %d) %s", s->index, (int)pid, how);
             struct store_outcome o = {.state = JOB_LOST,

@@ -96,18 +96,23 @@ static int check_limits(const struct config *cfg)
         const struct proto_limits *l =
             i < cfg->tasks.n ? &cfg->tasks.tasks[i].limits : &cfg->limits;
         int which;
-        int64_t hard = 0;
         if (limits_probe_rlimits(l, &which) == 0) continue;
-        limits_hard(which, &hard);
-        if (i < cfg->tasks.n)
-            log_error("task %s: its %s limit %lld is above this server's hard limit (%lld), "
-                      "which it may not raise (that needs root or CAP_SYS_RESOURCE)",
-                      cfg->tasks.tasks[i].name, proto_limit_name(which), (long long)l->v[which],
-                      (long long)hard);
+        int64_t hard;
+        char why[160];
+        if (geteuid() != 0 && limits_hard(which, &hard))
+            snprintf(why, sizeof why,
+                     "above this server's hard limit (%lld), which it may not raise (that "
+                     "needs root or CAP_SYS_RESOURCE)",
+                     (long long)hard);
         else
-            log_error("--limit-%s %lld is above this server's hard limit (%lld), which it may "
-                      "not raise (that needs root or CAP_SYS_RESOURCE)",
-                      proto_limit_name(which), (long long)l->v[which], (long long)hard);
+            snprintf(why, sizeof why, "refused by the kernel%s",
+                     which == PROTO_LIMIT_NOFILE ? " (nofile may not exceed fs.nr_open)" : "");
+        if (i < cfg->tasks.n)
+            log_error("task %s: its %s limit %lld cannot be set here: %s", cfg->tasks.tasks[i].name,
+                      proto_limit_name(which), (long long)l->v[which], why);
+        else
+            log_error("--limit-%s %lld cannot be set here: %s", proto_limit_name(which),
+                      (long long)l->v[which], why);
         return -1;
     }
     static const int cgroup_limits[] = {PROTO_LIMIT_MEMORY, PROTO_LIMIT_PIDS};

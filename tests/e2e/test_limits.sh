@@ -54,6 +54,7 @@ if [ "$CGROUP_MEMORY" != none ]; then
         "$(job_field "$ID" .state) $(job_field "$ID" .signal)" "failed 9"
     eq "its error says why" "$(job_field "$ID" .error)" \
         "the kernel's OOM killer killed it: the job went over its memory limit of 67108864 bytes"
+    OOM_WORKER=$(job_field "$ID" .worker)
     # the worker shares the job's memory cgroup: it makes itself the OOM killer's last choice
     # while such a job runs, and the job keeps the default score
     submit '{"argv":["sleep","30"],"limits":{"memory":67108864}}'
@@ -71,7 +72,6 @@ if [ "$CGROUP_MEMORY" != none ]; then
     run_job '{"command":"cat /proc/self/oom_score_adj"}'
     eq "and goes back to 0 after it: jobs without a limit inherit 0" "$(out "$ID")" "0 "
     # the worker that ran it (the pool picks the lowest idle one) runs unlimited jobs after it
-    OOM_WORKER=$(job_field "$ID" .worker)
     for i in 1 2; do
         run_job '{"pipeline":[["head","-c","200000000","/dev/zero"],["tail","-c","150000000"],["wc","-c"]]}'
         eq "the limit is lifted after the job ($i: worker $(job_field "$ID" .worker), OOM on $OOM_WORKER)" \

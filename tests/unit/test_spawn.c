@@ -605,6 +605,32 @@ static void test_rlimits(void)
     spawn_close(&job);
 }
 
+/* A job of a worker that lowered its own oom_score_adj gets the server's back, before its
+ * rlimits (a tiny nofile must not leave it without an fd to do it with) */
+static void test_oom_score(void)
+{
+    struct opts o = {.limits = {.set = 1u << PROTO_LIMIT_NOFILE, .v = {[PROTO_LIMIT_NOFILE] = 8}}};
+    struct spawn_job job;
+    char out[64];
+    long n;
+    spawn_set_oom_score(500, true); /* raising is allowed to anyone: checkable here */
+    int status = run((const char *const[]){"/bin/cat", "/proc/self/oom_score_adj", NULL}, &o, &job,
+                     out, sizeof out, &n);
+    CHECK(exited_with(status, 0));
+    CHECK(strcmp(out, "500\n") == 0);
+    spawn_set_oom_score(0, false); /* off: inherited from us */
+    char mine[16] = "";
+    FILE *f = fopen("/proc/self/oom_score_adj", "r");
+    if (f) {
+        if (!fgets(mine, sizeof mine, f)) mine[0] = '\0';
+        fclose(f);
+    }
+    status = run((const char *const[]){"/bin/cat", "/proc/self/oom_score_adj", NULL}, NULL, &job,
+                 out, sizeof out, &n);
+    CHECK(exited_with(status, 0));
+    CHECK(strcmp(out, mine) == 0);
+}
+
 int main(void)
 {
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) perror("prctl(PR_SET_CHILD_SUBREAPER)");
@@ -625,6 +651,7 @@ int main(void)
     test_signals_reset();
     test_build_env();
     test_rlimits();
+    test_oom_score();
 
     /* every child was reaped */
     errno = 0;
