@@ -15,6 +15,16 @@ echo started
 exec sleep 300
 SH
 
+# fnv1a TEXT: the hash the server names its cgroup leaves with (server/serve.c)
+fnv1a() {
+    local s=$1 h=1469598103934665603 i c
+    for ((i = 0; i < ${#s}; i++)); do
+        printf -v c '%d' "'${s:i:1}"
+        h=$(((h ^ c) * 1099511628211))
+    done
+    printf '%016x' "$h"
+}
+
 N=0
 # start_gc MAIN [EXTRA_JSON]: submits gc.sh; sets ID and GC (the grandchild's pid)
 start_gc() {
@@ -68,20 +78,24 @@ for mech in "${mechanisms[@]}"; do
 
     start_gc sleep
     MAIN=$(job_field "$ID" .pid)
-    # the cgroup leaves the workers sit in (tree leaf, and v1 memory/pids leaves where used),
-    # once the worker that replaced the killed one has joined them
+    # this server's cgroup leaves: spawnpool.<FNV-1a of the data dir>.w<slot> next to the
+    # master's cgroup, in the v2 tree (cgroup mode) and the v1 memory and pids hierarchies
     none_starting() { [ "$(curl -s "$BASE/healthz" | jq .workers.starting)" == 0 ]; }
     wait_for 10 none_starting || fail "a worker stays starting"
+    INSTANCE=$(fnv1a "$T/data")
     LEAVES=()
-    for w in $(curl -s "$BASE/v1/workers" | jq -r '.workers[].pid'); do
-        while IFS=: read -r _ controllers path; do
-            [[ $path == */spawnpool.* ]] || continue
-            case $controllers in
-            "") LEAVES+=("$(findmnt -t cgroup2 -no TARGET | head -n 1)$path") ;;
-            memory | pids) LEAVES+=("$(findmnt -t cgroup -no TARGET | grep -m1 "/$controllers\$")$path") ;;
-            esac
-        done <"/proc/$w/cgroup"
-    done
+    while IFS=: read -r _ controllers path; do
+        case $controllers in
+        "") mount=$(findmnt -t cgroup2 -no TARGET | head -n 1) ;;
+        memory | pids) mount=$(findmnt -t cgroup -no TARGET | grep -m1 "/$controllers\$") ;;
+        *) continue ;;
+        esac
+        [ "$path" == / ] && path=
+        for leaf in "$mount$path"/spawnpool."$INSTANCE".w*; do
+            [ -d "$leaf" ] && LEAVES+=("$leaf")
+        done
+    done <"/proc/$SP_PID/cgroup"
+    [ "$mech" == pgroup ] || [ ${#LEAVES[@]} -ge 2 ] || fail "no cgroup leaves found for $INSTANCE"
     sp_kill9
     wait_for 3 gone "$MAIN" || fail "job's main process survived the master"
     expect_gone "$mech master killed"

@@ -177,8 +177,9 @@ static void test_v1(void)
     struct limits_cg c;
     limits_open(&c, &t, 3);
     CHECK(c.memory_fd >= 0 && c.v1_memory && c.swap_fd >= 0 && c.pids_fd >= 0);
-    CHECK(strcmp(get_file(mem_leaf, "cgroup.procs"), "0") == 0); /* joined (itself: "0") */
-    CHECK(strcmp(get_file(pids_leaf, "cgroup.procs"), "0") == 0);
+    /* not joined yet: a worker sits in its v1 leaves only while a limited job runs */
+    CHECK(strcmp(get_file(mem_leaf, "cgroup.procs"), "") == 0);
+    CHECK(strcmp(get_file(pids_leaf, "cgroup.procs"), "") == 0);
     CHECK(strncmp(get_file(mem_leaf, "memory.limit_in_bytes"), "-1", 2) == 0); /* lifted */
     CHECK(strcmp(get_file(pids_leaf, "pids.max"), "max") == 0);
 
@@ -187,6 +188,8 @@ static void test_v1(void)
     put_file(pids_leaf, "pids.max", "");
     int which;
     CHECK(limits_begin(&c, &memory_and_pids, &which) == 0);
+    CHECK(strcmp(get_file(mem_leaf, "cgroup.procs"), "0") == 0); /* joined (itself: "0") */
+    CHECK(strcmp(get_file(pids_leaf, "cgroup.procs"), "0") == 0);
     CHECK(strcmp(get_file(mem_leaf, "memory.limit_in_bytes"), "67108864") == 0);
     /* memsw (memory + swap) = memory: no swap; written after memory, as v1 requires */
     CHECK(strcmp(get_file(mem_leaf, "memory.memsw.limit_in_bytes"), "67108864") == 0);
@@ -197,12 +200,25 @@ static void test_v1(void)
     CHECK(limits_end(&c) == true);
     CHECK(strcmp(get_file(mem_leaf, "memory.limit_in_bytes"), "-1") == 0);
     CHECK(strcmp(get_file(mem_leaf, "memory.memsw.limit_in_bytes"), "-1") == 0);
-
-    /* leaving: back to the parent cgroup ("0" into its cgroup.procs), then rmdir (here the
-     * leaf is not empty, being a plain directory, so it stays) */
-    limits_leave();
-    CHECK(strcmp(get_file(mem, "cgroup.procs"), "0") == 0);
+    CHECK(strcmp(get_file(mem, "cgroup.procs"), "0") == 0); /* back out: to the parent */
     CHECK(strcmp(get_file(pids, "cgroup.procs"), "0") == 0);
+
+    /* a job with only a pids limit joins only the pids leaf */
+    put_file(mem_leaf, "cgroup.procs", "");
+    put_file(pids_leaf, "cgroup.procs", "");
+    put_file(pids, "cgroup.procs", "");
+    struct proto_limits pids_only = {.set = 1u << PROTO_LIMIT_PIDS, .v = {[PROTO_LIMIT_PIDS] = 2}};
+    CHECK(limits_begin(&c, &pids_only, &which) == 0);
+    CHECK(strcmp(get_file(mem_leaf, "cgroup.procs"), "") == 0);
+    CHECK(strcmp(get_file(pids_leaf, "cgroup.procs"), "0") == 0);
+    CHECK(limits_end(&c) == false);
+    CHECK(strcmp(get_file(pids, "cgroup.procs"), "0") == 0);
+
+    /* leaving at exit: out of any leaf, then rmdir (here the leaf is not empty, being a
+     * plain directory, so it stays) */
+    put_file(mem, "cgroup.procs", "");
+    limits_leave();
+    CHECK(strcmp(get_file(mem, "cgroup.procs"), "") == 0); /* not in it: nothing to do */
     limits_close(&c);
 }
 
