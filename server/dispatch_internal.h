@@ -127,6 +127,12 @@ void dispatch_flush_finished(struct dispatch *d);
 struct running *dispatch_slot_job(struct dispatch *d, int slot, int64_t id);
 /* Closes the gaps in a slot's held jobs, keeping their order. */
 void dispatch_compact_held(struct dispatch *d, int slot);
+/* dispatch_assign.c: moves retries whose backoff passed into the queue; ms to the next. */
+int64_t dispatch_release_delayed(struct dispatch *d, int64_t now);
+/* Takes the next queued job and sends it to slot as r (its current or a held job). */
+void dispatch_assign(struct dispatch *d, int slot, struct running *r);
+/* Starts every complete gang group that has enough idle workers; true while one waits. */
+bool dispatch_start_gangs(struct dispatch *d);
 /* The slot's current job is over: the first job it held is the one it runs now. */
 void dispatch_promote_held(struct dispatch *d, int slot);
 

@@ -1,0 +1,189 @@
+/* dispatch_assign: handing queued jobs to workers: retries whose backoff passed back into
+ * the queue, a job's row loaded and reserved, its RUN message (with stdin_from's bytes),
+ * and gang groups started together. Called from the end of each main-loop batch. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/clock.h"
+#include "server/dispatch_internal.h"
+#include "server/log.h"
+
+/* Moves retries whose backoff passed into the queue; returns ms until the next one. */
+int64_t dispatch_release_delayed(struct dispatch *d, int64_t now)
+{
+    int64_t next = -1;
+    for (size_t i = 0; i < d->n_delayed;) {
+        if (d->delayed[i].not_before <= now) {
+            queue_push_since(&d->queue, d->delayed[i].priority, d->delayed[i].id, clock_mono_us());
+            d->delayed[i] = d->delayed[--d->n_delayed];
+            continue;
+        }
+        int64_t wait = d->delayed[i].not_before - now;
+        if (next < 0 || wait < next) next = wait;
+        i++;
+    }
+    return next;
+}
+
+/* Takes the next queued job and sends it to slot r (its current or its next job; a stale or
+ * unreadable entry is dropped instead). The row is reserved (worker set) in this batch; the
+ * RUN goes out after the commit, so a crash never leaves a job started but unrecorded. */
+/* Reads a queued job for e; false (entry dropped) if it is stale or cannot be read. */
+static bool load_entry(struct dispatch *d, const struct queue_entry *e, struct job *j)
+{
+    int rc = store_get_job(d->store, e->id, j, true);
+    if (rc != 0) {
+        log_error("job %lld is queued but cannot be read: skipped", (long long)e->id);
+        return false;
+    }
+    if (j->state != JOB_QUEUED || j->worker >= 0) { /* stale (or already with a worker) */
+        job_free(j);
+        return false;
+    }
+    return true;
+}
+
+static void send_to_slot(struct dispatch *d, int slot, struct running *r,
+                         const struct queue_entry *e, struct job *j);
+
+void dispatch_assign(struct dispatch *d, int slot, struct running *r)
+{
+    struct queue_entry e;
+    struct job j;
+    int qi, ki;
+    for (;;) { /* the best job whose queue may start one; others are parked, not in the way */
+        if (!queue_pop(&d->queue, &e)) return;
+        if (!load_entry(d, &e, &j)) continue;
+        if (j.spec.group) { /* a gang member waits with its group (dispatch_start_gangs) */
+            int gi = dispatch_gstate(d, j.spec.group, j.spec.group_size);
+            if (gi >= 0) {
+                queue_push_since(&d->groups[gi].members, e.priority, e.id, e.since_us);
+                if ((int)d->groups[gi].members.len >= d->groups[gi].size) dispatch_wake(d);
+            }
+            job_free(&j);
+            continue;
+        }
+        qi = dispatch_qstate(d, j.spec.queue);
+        ki = j.spec.concurrency_key ? dispatch_kstate(d, j.spec.concurrency_key) : -1;
+        bool key_open = ki < 0 || d->keys[ki].running < j.spec.concurrency_limit;
+        if (dispatch_queue_open(d, qi) && key_open) break;
+        /* held back: parked with what holds it back, not in the way of other jobs */
+        struct queue *parking = !key_open ? &d->keys[ki].parked : &d->queues[qi].parked;
+        queue_push_since(parking, e.priority, e.id, e.since_us);
+        job_free(&j);
+    }
+    send_to_slot(d, slot, r, &e, &j);
+}
+
+/* stdin_from: the job's stdin is the captured stdout of another (finished) job, up to
+ * --max-output bytes (what was kept of it). */
+static void feed_stdin_from(struct dispatch *d, struct job *j)
+{
+    char path[PATH_MAX + 32];
+    dispatch_output_path(d, j->spec.stdin_from, "stdout", path, sizeof path);
+    FILE *f = fopen(path, "rbe");
+    if (!f) return; /* it wrote nothing: empty stdin */
+    size_t cap = (size_t)d->cfg->max_output, n = 0;
+    char *buf = malloc(cap ? cap : 1);
+    if (buf) n = fread(buf, 1, cap, f);
+    fclose(f);
+    free(j->spec.stdin_data);
+    j->spec.stdin_data = buf;
+    j->spec.stdin_len = n;
+}
+
+/* Reserves job j for slot r and queues its RUN (sent after the commit); frees j. */
+static void send_to_slot(struct dispatch *d, int slot, struct running *r,
+                         const struct queue_entry *e_in, struct job *jp)
+{
+    struct queue_entry e = *e_in;
+    struct job j = *jp;
+    int qi = dispatch_qstate(d, j.spec.queue);
+    int ki = j.spec.concurrency_key ? dispatch_kstate(d, j.spec.concurrency_key) : -1;
+    if (qi >= 0) d->queues[qi].running++;
+    if (ki >= 0) d->keys[ki].running++;
+    if (j.spec.stdin_from > 0) feed_stdin_from(d, &j); /* Pipe: the other job's stdout */
+    char out_path[PATH_MAX + 32], err_path[PATH_MAX + 32];
+    dispatch_output_path(d, j.id, "stdout", out_path, sizeof out_path);
+    dispatch_output_path(d, j.id, "stderr", err_path, sizeof err_path);
+    double timeout = j.spec.timeout > 0 ? j.spec.timeout : d->cfg->default_timeout;
+    struct proto_run run = {
+        .timeout_ms = timeout > 0 ? (int64_t)(timeout * 1000 + 0.5) : 0,
+        .kill_grace_ms = (int64_t)(d->cfg->kill_grace * 1000),
+        .max_output = (uint64_t)d->cfg->max_output,
+        .cwd = j.spec.cwd,
+        .stdout_path = out_path,
+        .stderr_path = err_path,
+        .argv_blob = j.spec.argv.data,
+        .argv_len = (uint32_t)j.spec.argv.len,
+        .env_blob = j.spec.env.data,
+        .env_len = (uint32_t)j.spec.env.len,
+        .stdin_data = j.spec.stdin_data,
+        .stdin_len = (uint32_t)j.spec.stdin_len,
+        .limits = j.spec.limits,
+    };
+    char stages[PROTO_MAX_STAGES * 8] = "";
+    if (j.spec.pipeline) { /* "2,1,3" -> "2\0" "1\0" "3\0" */
+        size_t n = strlen(j.spec.pipeline);
+        if (n + 1 < sizeof stages) {
+            memcpy(stages, j.spec.pipeline, n + 1);
+            for (size_t i = 0; i < n; i++)
+                if (stages[i] == ',') stages[i] = '\0';
+            run.stages = stages;
+            run.stages_len = (uint32_t)n + 1;
+        }
+    }
+    d->payload.len = d->payload.pos = 0;
+    d->payload.failed = false;
+    proto_encode_run(&d->payload, &run);
+    struct pool_slot *s = &d->pool->slots[slot];
+    store_job_reserve(d->store, j.id, slot);
+    *r = (struct running){.id = j.id,
+                          .attempt = j.attempt + 1,
+                          .priority = j.spec.priority,
+                          .max_attempts = j.spec.max_attempts,
+                          .since_us = e.since_us ? e.since_us : clock_mono_us(),
+                          .q = qi,
+                          .k = ki,
+                          .gang = j.spec.group != NULL};
+    if (r == &d->running[slot]) {
+        s->state = SLOT_BUSY;
+        s->job_id = j.id;
+    }
+    if (d->payload.failed || pool_queue_run(s, j.id, &d->payload) < 0) {
+        log_error("out of memory while sending job %lld to worker %d", (long long)j.id, slot);
+        kill(s->pid, SIGKILL); /* its reaping puts the job back in the queue */
+    }
+    job_free(&j);
+}
+
+/* Barrier: a group whose members are all queued starts when as many workers are free, all
+ * in this round; meanwhile nothing else is given to workers, so they free up. Returns true
+ * while a complete group waits for workers. */
+bool dispatch_start_gangs(struct dispatch *d)
+{
+    struct queue_entry e;
+    for (int g = 0; g < d->n_groups; g++) {
+        struct gstate *gs = &d->groups[g];
+        if (gs->size <= 0 || (int)gs->members.len < gs->size) continue;
+        int idle = 0;
+        for (int i = 0; i < d->pool->count; i++)
+            idle += d->pool->slots[i].state == SLOT_IDLE && !d->next[i][0].id;
+        if (idle < gs->size) return true; /* complete: wait for enough free workers */
+        for (int i = 0, started = 0; i < d->pool->count && started < gs->size; i++) {
+            if (d->pool->slots[i].state != SLOT_IDLE || d->next[i][0].id) continue;
+            struct job j;
+            while (queue_pop(&gs->members, &e)) {
+                if (!load_entry(d, &e, &j)) continue;
+                send_to_slot(d, i, &d->running[i], &e, &j);
+                started++;
+                break;
+            }
+        }
+    }
+    return false;
+}
