@@ -390,6 +390,10 @@ bool limits_hard(int limit, int64_t *max)
 
 int limits_probe_rlimits(const struct proto_limits *l, int *which)
 {
+    uint32_t rlimits = 0;
+    for (int i = 0; i < PROTO_LIMITS; i++)
+        if (resource[i] >= 0) rlimits |= 1u << i;
+    if (!(l->set & rlimits)) return 0; /* nothing to try: no fork */
     pid_t pid = fork(); /* a child tries them: ours stay as they are */
     if (pid == 0) {
         int w = 0;
