@@ -394,7 +394,7 @@ int limits_probe_rlimits(const struct proto_limits *l, int *which)
     for (int i = 0; i < PROTO_LIMITS; i++)
         if (resource[i] >= 0) rlimits |= 1u << i;
     if (!(l->set & rlimits)) return 0; /* nothing to try: no fork */
-    pid_t pid = fork(); /* a child tries them: ours stay as they are */
+    pid_t pid = fork();                /* a child tries them: ours stay as they are */
     if (pid == 0) {
         int w = 0;
         _exit(limits_set_rlimits(l, &w) == 0 ? 0 : 100 + w);
