@@ -180,18 +180,19 @@ static int v1_move(int k, bool in)
     return 0;
 }
 
-/* Opens file in the cgroup the worker uses for this controller (making its v1 leaf). */
+/* Opens file in the cgroup the worker uses for this controller (making its v1 leaf), whose
+ * directory it leaves in dir. */
 static int open_controller(const char *env, const struct tree *t, int index, const char *file,
-                           const char *v1_name, bool *v1)
+                           const char *v1_name, bool *v1, char dir[PATH_MAX + 64])
 {
     const char *v = getenv(env);
-    char dir[PATH_MAX + 64], instance[40];
+    char instance[40];
     int off = 0;
     *v1 = false;
     if (v && strcmp(v, "v2") == 0 && t->kind == TREE_CGROUP) {
-        snprintf(dir, sizeof dir, "%s", t->path);
+        snprintf(dir, PATH_MAX + 64, "%s", t->path);
     } else if (v && sscanf(v, "v1:%39[0-9a-f]:%n", instance, &off) == 1 && off > 0) {
-        v1_leaf(dir, sizeof dir, v + off, instance, index);
+        v1_leaf(dir, PATH_MAX + 64, v + off, instance, index);
         if (mkdir(dir, 0755) < 0 && errno != EEXIST) return -1;
         int k = strcmp(env, MEMORY_ENV) == 0 ? 0 : 1;
         snprintf(g_v1_leaf[k], sizeof g_v1_leaf[k], "%s", dir);
@@ -212,35 +213,23 @@ void limits_open(struct limits_cg *c, const struct tree *t, int index)
 {
     *c = (struct limits_cg){.memory_fd = -1, .swap_fd = -1, .pids_fd = -1, .events_fd = -1};
     bool v1;
+    char dir[PATH_MAX + 64], p[PATH_MAX + 128];
     c->memory_fd =
-        open_controller(MEMORY_ENV, t, index, "memory.max", "memory.limit_in_bytes", &v1);
+        open_controller(MEMORY_ENV, t, index, "memory.max", "memory.limit_in_bytes", &v1, dir);
     if (c->memory_fd >= 0) {
         c->v1_memory = v1;
-        char dir[PATH_MAX + 64], p[PATH_MAX + 128];
-        int off = 0;
-        char instance[40];
-        const char *v = getenv(MEMORY_ENV);
-        if (v1 && sscanf(v, "v1:%39[0-9a-f]:%n", instance, &off) == 1 && off > 0)
-            v1_leaf(dir, sizeof dir, v + off, instance, index);
-        else
-            snprintf(dir, sizeof dir, "%s", t->path);
         /* without swap limited too, a job over memory.max is swapped out, not stopped */
         snprintf(p, sizeof p, "%s/%s", dir, v1 ? "memory.memsw.limit_in_bytes" : "memory.swap.max");
         c->swap_fd = open(p, O_RDWR | O_CLOEXEC);
         snprintf(p, sizeof p, "%s/%s", dir, v1 ? "memory.oom_control" : "memory.events");
         c->events_fd = open(p, O_RDONLY | O_CLOEXEC);
     }
-    c->pids_fd = open_controller(PIDS_ENV, t, index, "pids.max", "pids.max", &v1);
+    c->pids_fd = open_controller(PIDS_ENV, t, index, "pids.max", "pids.max", &v1, dir);
     unsetenv(MEMORY_ENV); /* jobs do not need to see them */
     unsetenv(PIDS_ENV);
     /* a worker killed while its job ran left that job's limits on the cgroup: lift them, and
      * give up the cgroup (refusing limited jobs) if they cannot be lifted */
-    c->limited = true;
-    if (!lift(c)) {
-        limits_close(c);
-        c->memory_fd = c->swap_fd = c->pids_fd = c->events_fd = -1;
-    }
-    c->limited = false;
+    if (!lift(c)) limits_close(c);
     c->oom_kills = -1;
     /* the score the server was started with (systemd's OOMScoreAdjust=, a container's):
      * what the worker goes back to, and what its jobs get */
@@ -348,10 +337,7 @@ bool limits_end(struct limits_cg *c)
     bool oom = kills >= 0 && kills > c->oom_kills;
     c->oom_kills = -1;
     bool out = v1_move(0, false) == 0 && v1_move(1, false) == 0;
-    if (!lift(c) || !out) { /* the next job must not inherit this one's limits: give up */
-        limits_close(c);
-        c->memory_fd = c->swap_fd = c->pids_fd = c->events_fd = -1;
-    }
+    if (!lift(c) || !out) limits_close(c); /* the next job must not inherit its limits */
     return oom;
 }
 
