@@ -25,7 +25,9 @@ build: deps
 	cmake -S . -B $(BUILD) -DSPAWNPOOL_WERROR=$(WERROR) >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
 
+# spawnpool-data exists first, so ARGS="--token-file spawnpool-data/token" (README) can be made
 run: build
+	@mkdir -p spawnpool-data
 	./$(BUILD)/spawnpool serve $(ARGS)
 
 test: build
