@@ -1,16 +1,29 @@
 # spawnpool container image.
 #
-#   docker build -t spawnpool .
-#   docker run -d -p 8080:8080 -v spawnpool-data:/var/lib/spawnpool spawnpool
+#   docker build -t spawnpool .        (podman: podman build --format docker -t spawnpool .,
+#                                       or the OCI format drops the HEALTHCHECK below)
+#   docker run -d --name spawnpool -p 127.0.0.1:8080:8080 -v spawnpool-data:/var/lib/spawnpool spawnpool
 #   curl http://127.0.0.1:8080/healthz
+#   T=$(docker exec spawnpool cat /var/lib/spawnpool/token)
+#   curl -H "Authorization: Bearer $T" http://127.0.0.1:8080/v1/jobs
 #
 # The server runs as PID 1 (it reaps orphans and drains on SIGTERM itself), as the
 # unprivileged user `spawnpool` (uid/gid 10001); jobs run as that user too. The API needs
 # a bearer token: on first start the server writes a random one to
-# /var/lib/spawnpool/token in the volume (`docker exec ... cat /var/lib/spawnpool/token`),
-# or mount your own file there. /healthz stays open (the HEALTHCHECK uses it).
-# Settings: append flags to the command (`docker run ... spawnpool serve --workers 8 ...`)
-# or set SPAWNPOOL_<FLAG> environment variables (see `docker run --rm spawnpool --help`).
+# /var/lib/spawnpool/token in the volume, or mount your own file there. /healthz stays open
+# (the HEALTHCHECK uses it).
+#
+# The image's settings are ENV variables, not flags in CMD, so a command of your own keeps
+# them (a flag beats its SPAWNPOOL_<FLAG> variable): `docker run ... spawnpool serve
+# --workers 8` still listens on 0.0.0.0:8080 with the token and data in the volume; `-e
+# SPAWNPOOL_WORKERS=8` does the same. All flags: `docker run --rm spawnpool --help`.
+#
+# Stopping: `docker stop` / `podman stop` send SIGTERM and SIGKILL 10 s later. The image's
+# SPAWNPOOL_SHUTDOWN_GRACE=5 (running jobs get 5 s to finish) plus SPAWNPOOL_KILL_GRACE=3
+# (then SIGTERM, SIGKILL 3 s later) fits in those 10 s, so every job ends recorded
+# `terminated` (or finished), never `lost`. For longer jobs raise both together, e.g.
+# `docker run --stop-timeout 130 -e SPAWNPOOL_SHUTDOWN_GRACE=120 ...` (or `docker stop -t 130`):
+# the stop timeout must exceed shutdown grace + kill grace by a couple of seconds.
 
 # ---------------------------------------------------------------- build stage
 FROM debian:bookworm AS build
@@ -53,9 +66,15 @@ USER spawnpool:spawnpool
 WORKDIR /var/lib/spawnpool/work
 VOLUME ["/var/lib/spawnpool"]
 EXPOSE 8080
+# Defaults as environment, so that `IMAGE serve --workers 8` (a replaced CMD) keeps them;
+# flags on the command line still win. The graces fit the engines' 10 s stop timeout (above).
+ENV SPAWNPOOL_LISTEN=0.0.0.0:8080 \
+    SPAWNPOOL_DATA_DIR=/var/lib/spawnpool \
+    SPAWNPOOL_TOKEN_FILE=/var/lib/spawnpool/token \
+    SPAWNPOOL_SHUTDOWN_GRACE=5 \
+    SPAWNPOOL_KILL_GRACE=3
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
 ENTRYPOINT ["/usr/local/bin/spawnpool"]
-CMD ["serve", "--listen", "0.0.0.0:8080", "--data-dir", "/var/lib/spawnpool", \
-     "--token-file", "/var/lib/spawnpool/token"]
+CMD ["serve"]
