@@ -19,7 +19,7 @@
 # SPAWNPOOL_WORKERS=8` does the same. All flags: `docker run --rm spawnpool --help`.
 #
 # Stopping: `docker stop` / `podman stop` send SIGTERM and SIGKILL 10 s later. The image's
-# SPAWNPOOL_SHUTDOWN_GRACE=5 (running jobs get 5 s to finish) plus SPAWNPOOL_KILL_GRACE=3
+# SPAWNPOOL_SHUTDOWN_GRACE=4 (running jobs get 4 s to finish) plus SPAWNPOOL_KILL_GRACE=3
 # (then SIGTERM, SIGKILL 3 s later) fits in those 10 s, so every job ends recorded
 # `terminated` (or finished), never `lost`. For longer jobs raise both together, e.g.
 # `docker run --stop-timeout 130 -e SPAWNPOOL_SHUTDOWN_GRACE=120 ...` (or `docker stop -t 130`):
@@ -67,11 +67,12 @@ WORKDIR /var/lib/spawnpool/work
 VOLUME ["/var/lib/spawnpool"]
 EXPOSE 8080
 # Defaults as environment, so that `IMAGE serve --workers 8` (a replaced CMD) keeps them;
-# flags on the command line still win. The graces fit the engines' 10 s stop timeout (above).
+# flags on the command line still win. The graces fit the engines' 10 s stop timeout (above):
+# 4 s + 3 s, and 3 s left for the last commits and the exit.
 ENV SPAWNPOOL_LISTEN=0.0.0.0:8080 \
     SPAWNPOOL_DATA_DIR=/var/lib/spawnpool \
     SPAWNPOOL_TOKEN_FILE=/var/lib/spawnpool/token \
-    SPAWNPOOL_SHUTDOWN_GRACE=5 \
+    SPAWNPOOL_SHUTDOWN_GRACE=4 \
     SPAWNPOOL_KILL_GRACE=3
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
