@@ -1,11 +1,13 @@
 # spawnpool container image.
 #
-#   docker build -t spawnpool .        (podman: podman build --format docker -t spawnpool .,
-#                                       or the OCI format drops the HEALTHCHECK below)
+#   docker build -t spawnpool .
 #   docker run -d --name spawnpool -p 127.0.0.1:8080:8080 -v spawnpool-data:/var/lib/spawnpool spawnpool
-#   curl http://127.0.0.1:8080/healthz
+#   curl -s --retry 10 --retry-all-errors --retry-delay 1 http://127.0.0.1:8080/healthz
 #   T=$(docker exec spawnpool cat /var/lib/spawnpool/token)
-#   curl -H "Authorization: Bearer $T" http://127.0.0.1:8080/v1/jobs
+#   curl -s -H "Authorization: Bearer $T" http://127.0.0.1:8080/v1/jobs
+#
+# With podman the same commands work with `podman`, but build with
+# `podman build --format docker -t spawnpool .`: its default OCI format drops the HEALTHCHECK.
 #
 # The server runs as PID 1 (it reaps orphans and drains on SIGTERM itself), as the
 # unprivileged user `spawnpool` (uid/gid 10001); jobs run as that user too. The API needs

@@ -57,8 +57,13 @@ export BUILDAH_FORMAT=${BUILDAH_FORMAT:-docker}
 echo "smoke.sh: $tool $repo/Dockerfile $repo $tag $port:8080 /healthz" >&2
 start=$SECONDS
 rc=0
-# the image must outlive the tool's run for the checks below; removed at the end if asked
-SMOKE_KEEP_IMAGE=1 bash "$tool" "$repo/Dockerfile" "$repo" "$tag" "$port:8080" /healthz || rc=$?
+# the image must outlive the tool's run for the checks below; removed at the end if asked.
+# The tool removes its container but not the anonymous volume of the image's VOLUME: give it
+# a named one, removed below.
+vol1=spawnpool-smoke-$$-1
+SMOKE_KEEP_IMAGE=1 SMOKE_RUN_OPTS="${SMOKE_RUN_OPTS:-} -v $vol1:/var/lib/spawnpool" \
+  bash "$tool" "$repo/Dockerfile" "$repo" "$tag" "$port:8080" /healthz || rc=$?
+podman ${SMOKE_PODMAN_OPTS:-} volume rm -f "$vol1" >/dev/null 2>&1 || true
 if ((rc != 0)); then
   echo "smoke.sh: FAIL: container smoke test exited with status $rc after $((SECONDS - start))s" >&2
   exit "$rc"
