@@ -138,7 +138,7 @@ enum MHD_Result api_events(struct api *a, struct MHD_Connection *c)
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    enum MHD_Result rc = MHD_queue_response(c, 200, resp);
+    enum MHD_Result rc = api_queue_response(c, 200, resp);
     MHD_destroy_response(resp);
     return rc;
 }

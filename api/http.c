@@ -85,7 +85,7 @@ static enum MHD_Result send_buffer(struct MHD_Connection *c, unsigned status, ch
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     if (hname) MHD_add_response_header(resp, hname, hvalue);
-    enum MHD_Result rc = MHD_queue_response(c, status, resp);
+    enum MHD_Result rc = api_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     return rc;
 }
@@ -168,33 +168,6 @@ enum MHD_Result api_send_not_allowed(struct MHD_Connection *c, const char *allow
     return send_json_header(c, 405, api_error_json(&e), MHD_HTTP_HEADER_ALLOW, allow);
 }
 
-/* Compares in time that depends only on the lengths, not on where the bytes differ. */
-static bool same_secret(const char *given, size_t given_len, const char *token)
-{
-    size_t len = strlen(token);
-    unsigned char diff = given_len != len;
-    for (size_t i = 0; i < given_len; i++)
-        diff |= (unsigned char)given[i] ^ (unsigned char)token[i % (len ? len : 1)];
-    return diff == 0;
-}
-
-/* /v1 (and /metrics unless --open-metrics) need a configured token; /healthz never does. */
-static bool authorized(struct api *a, struct MHD_Connection *c, const char *url)
-{
-    if (a->cfg->n_tokens == 0) return true;
-    bool guarded = strncmp(url, "/v1/", 4) == 0 || strcmp(url, "/v1") == 0 ||
-                   (strcmp(url, "/metrics") == 0 && !a->cfg->open_metrics);
-    if (!guarded) return true;
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return false;
-    const char *given = h + 7;
-    size_t given_len = strlen(given);
-    bool ok = false;
-    for (size_t i = 0; i < a->cfg->n_tokens; i++) /* every token, always: no early exit */
-        ok |= same_secret(given, given_len, a->cfg->tokens[i]);
-    return ok;
-}
-
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const char *url,
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
@@ -203,11 +176,14 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
     (void)version;
     struct api *a = cls;
     struct request *r = *con_cls;
-    if (!r) { /* first call: headers only; answering here is much slower in MHD */
+    if (!r) { /* first call: the head only */
         r = calloc(1, sizeof *r);
         if (!r) return MHD_NO;
         *con_cls = r;
-        return MHD_YES;
+        bool answered;
+        enum MHD_Result rc = api_guard_head(a, c, url, method, &answered);
+        if (!answered) conns_set_phase(&a->conns, c, CONN_BODY);
+        return rc;
     }
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
@@ -227,20 +203,16 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
         r->body[r->body_len] = '\0';
         return MHD_YES;
     }
-    if (r->too_large) {
+    if (!r->routed) { /* the body is in: our deadlines end, the answer's begin */
+        r->routed = true;
+        conns_set_phase(&a->conns, c, CONN_NONE);
+    }
+    if (r->too_large) { /* a chunked body, whose length was not declared */
         struct api_error e;
         api_fail(&e, 413, "payload_too_large", NULL,
                  "the request body is over the limit of %lld bytes (--max-body)",
                  (long long)a->cfg->max_body);
         return api_send_error(c, &e);
-    }
-    if (!authorized(a, c, url)) {
-        struct api_error e;
-        api_fail(&e, 401, "unauthorized", NULL,
-                 "this server needs Authorization: Bearer <token> (see --token-file)");
-        json_t *err = json_pack("{s:s, s:s}", "code", e.code, "message", e.message);
-        return send_json_header(c, 401, json_pack("{s:o}", "error", err),
-                                MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     }
     return api_route(a, r, c, method, url);
 }
@@ -248,10 +220,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
 static void request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                               enum MHD_RequestTerminationCode toe)
 {
-    (void)c;
     (void)toe;
     struct api *a = cls;
     struct request *r = *con_cls;
+    conns_set_phase(&a->conns, c, CONN_HEAD); /* a keep-alive connection awaits its next head */
     if (!r) return;
     waiters_forget(&a->waiters, &r->wait);
     if (r->long_poll) api_long_poll_end(a);
@@ -279,6 +251,25 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
+    /* a client refused a thousand times must not write a thousand lines: the same message
+     * again within 10 s is counted, and the count logged with the next one that differs */
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static char last[512];
+    static int64_t last_at;
+    static unsigned repeats;
+    pthread_mutex_lock(&lock);
+    int64_t now = clock_mono_ms();
+    if (strcmp(msg, last) == 0 && now - last_at < 10000) {
+        repeats++;
+        pthread_mutex_unlock(&lock);
+        return;
+    }
+    unsigned repeated = repeats;
+    repeats = 0;
+    memcpy(last, msg, sizeof last);
+    last_at = now;
+    pthread_mutex_unlock(&lock);
+    if (repeated) log_warn("http: (the message before was repeated %u more times)", repeated);
     log_warn("http: %s", msg);
 }
 
@@ -344,8 +335,16 @@ static void *frontend_start(const struct config *cfg, struct dispatch *d, struct
     a->dispatch = d;
     a->store = s;
     waiters_init(&a->waiters);
+    if (api_access_init(a, cfg) < 0) {
+        log_error("out of memory while starting the HTTP server");
+        api_access_free(a);
+        free(a);
+        return NULL;
+    }
     int fd = bind_listener(cfg, port);
-    if (fd < 0) {
+    if (fd < 0 || conns_start(&a->conns, cfg->head_timeout, cfg->body_timeout) < 0) {
+        if (fd >= 0) close(fd);
+        api_access_free(a);
         free(a);
         return NULL;
     }
@@ -360,6 +359,8 @@ static void *frontend_start(const struct config *cfg, struct dispatch *d, struct
             free(a->tls_cert);
             free(a->tls_key);
             close(fd);
+            conns_stop(&a->conns);
+            api_access_free(a);
             free(a);
             return NULL;
         }
@@ -376,14 +377,17 @@ static void *frontend_start(const struct config *cfg, struct dispatch *d, struct
         (unsigned)(cfg->http_threads > 1 ? cfg->http_threads : 0), MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
         MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_NOTIFY_COMPLETED, request_completed, a,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, NULL, MHD_OPTION_ARRAY, tls_options,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, conns_notify, &a->conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)cfg->max_conns_per_address, MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, NULL,
+        MHD_OPTION_ARRAY, tls_options, MHD_OPTION_END);
     if (!a->daemon) {
         log_error("starting the HTTP server failed%s",
                   a->tls_cert ? " (is the TLS certificate and key a valid PEM pair?)" : "");
         free(a->tls_cert);
         free(a->tls_key);
         close(fd);
+        conns_stop(&a->conns);
+        api_access_free(a);
         free(a);
         return NULL;
     }
@@ -391,6 +395,8 @@ static void *frontend_start(const struct config *cfg, struct dispatch *d, struct
     if (api_notify_start(a) < 0) {
         dispatch_on_finish(d, NULL, NULL);
         MHD_stop_daemon(a->daemon);
+        conns_stop(&a->conns);
+        api_access_free(a);
         free(a);
         return NULL;
     }
@@ -424,6 +430,8 @@ static void frontend_stop(void *handle)
         usleep(10000);
     }
     MHD_stop_daemon(a->daemon);
+    conns_stop(&a->conns); /* after the daemon: closing connections still notify it */
+    api_access_free(a);
     api_notify_stop(a); /* undelivered callbacks stay in SQLite for the next start */
     if (fd >= 0) close(fd);
     pthread_mutex_destroy(&a->waiters.lock);
@@ -432,8 +440,15 @@ static void frontend_stop(void *handle)
     free(a);
 }
 
+static void frontend_reload(void *handle, const struct config *fresh)
+{
+    struct api *a = handle;
+    api_access_reload(a, fresh);
+}
+
 const struct serve_frontend api_frontend = {
     .start = frontend_start,
+    .reload = frontend_reload,
     .next_deadline = frontend_next_deadline,
     .expire = frontend_expire,
     .stop = frontend_stop,

@@ -35,6 +35,31 @@ struct waiters {
     bool stopping;
 };
 
+/* Where a connection is in receiving its current request (api/conns.c). */
+enum conn_phase {
+    CONN_NONE,   /* being answered (or a long-poll): no deadline of ours */
+    CONN_HEAD,   /* waiting for a request's head: --head-timeout */
+    CONN_BODY,   /* receiving a body: --body-timeout */
+    CONN_EXPIRED /* cut off: it is closing */
+};
+struct conn;
+struct conn_list {
+    struct conn *first, *last;
+};
+/* Every open connection, and the thread that cuts off those past their deadline. */
+struct conns {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_t thread;
+    struct conn_list head, body;
+    int64_t head_ms, body_ms;
+    int open;
+    bool stop;
+    atomic_uint_fast64_t expired_head, expired_body; /* for /metrics */
+};
+
+struct access_policy;
+
 struct api {
     pthread_t notify_thread; /* api/notify.c: delivers notify_url callbacks */
     pthread_mutex_t notify_lock;
@@ -46,14 +71,62 @@ struct api {
     struct dispatch *dispatch;
     struct store *store;
     struct waiters waiters;
-    atomic_int_fast64_t long_polls; /* waits, follows and event streams open (api/waiters.c) */
+    atomic_int_fast64_t long_polls;  /* waits, follows and event streams open (api/waiters.c) */
+    struct conns conns;              /* deadlines of every connection (api/conns.c) */
+    pthread_rwlock_t access_lock;    /* readers: every request; writer: SIGHUP */
+    struct access_policy *access;    /* tokens, hosts, origins (api/access.c) */
+    atomic_uint_fast64_t refused[4]; /* api/guard.c: by enum guard_refusal, for /metrics */
 };
+
+/* api/access.c: who may call the API (tokens, Host names, browser origins). */
+/* Builds the policy from cfg (api.access). 0, or -1 when out of memory. */
+int api_access_init(struct api *a, const struct config *cfg);
+/* Frees the policy. */
+void api_access_free(struct api *a);
+/* Swaps in the policy of a freshly loaded config (SIGHUP) and logs what changed. */
+int api_access_reload(struct api *a, const struct config *fresh);
+/* True if the request may reach url: no token is needed there, or authorization (the
+ * Authorization header, may be NULL) holds one of the tokens. */
+bool api_access_authorized(struct api *a, const char *url, const char *authorization);
+/* True if host (the Host header; NULL when absent) names this server. */
+bool api_access_host_ok(struct api *a, const char *host);
+/* True if a page of origin (the Origin header) may call the API: the server's own origin
+ * (scheme and the Host this request was sent to) or an --allow-origin. */
+bool api_access_origin_ok(struct api *a, const char *origin, const char *host);
+
+/* api/conns.c: connection deadlines (see enum conn_phase). */
+/* Starts the thread that enforces them. 0 or -1 (logged). */
+int conns_start(struct conns *cs, double head_timeout, double body_timeout);
+/* Stops it; call after the daemon has stopped. */
+void conns_stop(struct conns *cs);
+/* MHD's connection notification callback (cls: the struct conns). */
+void conns_notify(void *cls, struct MHD_Connection *mc, void **socket_context,
+                  enum MHD_ConnectionNotificationCode code);
+/* The connection's request moved to phase (its deadline restarts). */
+void conns_set_phase(struct conns *cs, struct MHD_Connection *mc, enum conn_phase phase);
+/* Marks the connection's current request as coming from an allowed browser origin. */
+void conns_set_cors(struct MHD_Connection *mc, bool cors);
+/* True if its current request came from an allowed browser origin. */
+bool conns_cors(struct MHD_Connection *mc);
+
+/* api/guard.c: what is refused before a request touches anything. */
+enum guard_refusal { GUARD_FRAMING, GUARD_HOST, GUARD_ORIGIN, GUARD_MEDIA_TYPE };
+/* Checks a request's head on the handler's first call: framing, Host, browser origin,
+ * token, Content-Type and Content-Length against --max-body, in that order; answers
+ * CORS preflights. Returns MHD_YES with *answered false when the request may go on;
+ * otherwise the response is queued (*answered true) and the result is MHD's. */
+enum MHD_Result api_guard_head(struct api *a, struct MHD_Connection *c, const char *url,
+                               const char *method, bool *answered);
+/* Queues resp with status, adding the CORS headers when the request's origin is allowed. */
+enum MHD_Result api_queue_response(struct MHD_Connection *c, unsigned status,
+                                   struct MHD_Response *resp);
 
 /* Per-request state, made on the handler's first call, freed when the request completes. */
 struct request {
     char *body;
     size_t body_len;
     bool too_large;
+    bool routed;                   /* the head passed api_guard_head and the body is in */
     struct waiter wait;            /* for GET .../wait */
     struct output_follow *follow;  /* owned by the response once created */
     struct pending_submit *submit; /* a POST /v1/jobs waiting for its commit */

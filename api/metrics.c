@@ -66,11 +66,25 @@ enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c)
               "(at most --max-long-polls).\n# TYPE spawnpool_long_polls gauge\n"
               "spawnpool_long_polls %lld\n",
               (long long)atomic_load(&a->long_polls));
+    text_addf(&t, "# HELP spawnpool_http_refused_total Requests refused before they touched "
+                  "anything, by reason.\n# TYPE spawnpool_http_refused_total counter\n");
+    static const char *const reasons[] = {"framing", "host", "origin", "media_type"};
+    for (int i = 0; i < 4; i++)
+        text_addf(&t, "spawnpool_http_refused_total{reason=\"%s\"} %llu\n", reasons[i],
+                  (unsigned long long)atomic_load(&a->refused[i]));
+    text_addf(&t,
+              "# HELP spawnpool_http_timeouts_total Connections cut off for sending a request's "
+              "head (--head-timeout) or body (--body-timeout) too slowly.\n"
+              "# TYPE spawnpool_http_timeouts_total counter\n"
+              "spawnpool_http_timeouts_total{phase=\"head\"} %llu\n"
+              "spawnpool_http_timeouts_total{phase=\"body\"} %llu\n",
+              (unsigned long long)atomic_load(&a->conns.expired_head),
+              (unsigned long long)atomic_load(&a->conns.expired_body));
     if (!t.data) return MHD_NO;
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(t.len, t.data, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4");
-    enum MHD_Result rc = MHD_queue_response(c, 200, resp);
+    enum MHD_Result rc = api_queue_response(c, 200, resp);
     MHD_destroy_response(resp);
     return rc;
 }

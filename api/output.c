@@ -131,7 +131,7 @@ enum MHD_Result api_jobs_output(struct api *a, struct request *r, struct MHD_Con
         if (!resp) return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
-    enum MHD_Result result = MHD_queue_response(c, 200, resp);
+    enum MHD_Result result = api_queue_response(c, 200, resp);
     MHD_destroy_response(resp);
     return result;
 }

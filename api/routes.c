@@ -26,9 +26,9 @@ static enum MHD_Result route_job(struct api *a, struct request *r, struct MHD_Co
     const char *action = slash ? slash + 1 : NULL;
     const char *allow;
     if (!action)
-        allow = "GET, DELETE";
+        allow = "GET, HEAD, DELETE";
     else if (strcmp(action, "wait") == 0 || strcmp(action, "output") == 0)
-        allow = "GET";
+        allow = "GET, HEAD";
     else if (strcmp(action, "terminate") == 0)
         allow = "POST";
     else
@@ -54,27 +54,28 @@ enum MHD_Result api_route(struct api *a, struct request *r, struct MHD_Connectio
                           const char *method, const char *url)
 {
     if (strcmp(url, "/v1/jobs/wait") == 0) /* several jobs at once (before /v1/jobs/{id}) */
-        return is(method, "GET") ? api_jobs_wait_many(a, r, c) : api_send_not_allowed(c, "GET");
+        return is(method, "GET") ? api_jobs_wait_many(a, r, c)
+                                 : api_send_not_allowed(c, "GET, HEAD");
     if (strncmp(url, "/v1/jobs/", 9) == 0) return route_job(a, r, c, method, url, url + 9);
     if (strcmp(url, "/v1/jobs") == 0) {
         if (is(method, "GET")) return api_jobs_list(a, c);
         if (is(method, "POST")) return api_jobs_submit(a, r, c);
-        return api_send_not_allowed(c, "GET, POST");
+        return api_send_not_allowed(c, "GET, HEAD, POST");
     }
     if (strcmp(url, "/v1/events") == 0)
-        return is(method, "GET") ? api_events(a, c) : api_send_not_allowed(c, "GET");
+        return is(method, "GET") ? api_events(a, c) : api_send_not_allowed(c, "GET, HEAD");
     if (strcmp(url, "/v1/queues") == 0)
-        return is(method, "GET") ? api_queues_list(a, c) : api_send_not_allowed(c, "GET");
+        return is(method, "GET") ? api_queues_list(a, c) : api_send_not_allowed(c, "GET, HEAD");
     if (strncmp(url, "/v1/queues/", 11) == 0)
         return strcmp(method, "PATCH") == 0 ? api_queues_patch(a, r, c, url + 11)
                                             : api_send_not_allowed(c, "PATCH");
     if (strcmp(url, "/v1/tasks") == 0)
-        return is(method, "GET") ? api_tasks(a, c) : api_send_not_allowed(c, "GET");
+        return is(method, "GET") ? api_tasks(a, c) : api_send_not_allowed(c, "GET, HEAD");
     if (strcmp(url, "/v1/workers") == 0)
-        return is(method, "GET") ? api_workers(a, c) : api_send_not_allowed(c, "GET");
+        return is(method, "GET") ? api_workers(a, c) : api_send_not_allowed(c, "GET, HEAD");
     if (strcmp(url, "/healthz") == 0)
-        return is(method, "GET") ? api_healthz(a, c) : api_send_not_allowed(c, "GET");
+        return is(method, "GET") ? api_healthz(a, c) : api_send_not_allowed(c, "GET, HEAD");
     if (strcmp(url, "/metrics") == 0)
-        return is(method, "GET") ? api_metrics(a, c) : api_send_not_allowed(c, "GET");
+        return is(method, "GET") ? api_metrics(a, c) : api_send_not_allowed(c, "GET, HEAD");
     return not_found(c, url);
 }

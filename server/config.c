@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 enum opt_type {
@@ -23,8 +24,13 @@ enum opt_type {
     OPT_SECONDS,
     OPT_LISTEN,
     OPT_BOOL,
-    OPT_LIMIT /* a job limit: min is its enum proto_limit */
+    OPT_LIMIT,   /* a job limit: min is its enum proto_limit */
+    OPT_ORIGINS, /* repeatable: a browser origin (scheme://host[:port]) */
+    OPT_HOSTS    /* repeatable: a Host name, or "*" */
 };
+
+/* Which source set a value: a later one replaces a repeatable setting's list. */
+enum { LEVEL_FILE = 1, LEVEL_ENV, LEVEL_COMMAND_LINE };
 
 struct option_def {
     const char *flag; /* without the leading -- */
@@ -82,6 +88,19 @@ static const struct option_def options[] = {
     {"http-threads", OPT_INT, OFF(http_threads), 1, 256, "CPUs", "threads answering HTTP"},
     {"max-connections", OPT_INT, OFF(max_connections), 4, 100000, "1024",
      "open HTTP connections at most"},
+    {"max-connections-per-address", OPT_INT, OFF(max_conns_per_address), 0, 100000,
+     "a quarter of max-connections", "open HTTP connections from one client address (0: no limit)"},
+    {"head-timeout", OPT_SECONDS, OFF(head_timeout), 0, 0, "20",
+     "seconds a client has to send a request's head (request line and headers); also how "
+     "long an idle keep-alive connection is kept"},
+    {"body-timeout", OPT_SECONDS, OFF(body_timeout), 0, 0, "60",
+     "seconds a client has to send a request's body once its head is in"},
+    {"allow-origin", OPT_ORIGINS, OFF(allow_origins), 0, 0, "none",
+     "a browser origin (scheme://host[:port]) whose pages may call the API, besides the "
+     "server's own; repeatable (environment and config: a comma-separated list or an array)"},
+    {"allow-host", OPT_HOSTS, OFF(allow_hosts), 0, 0, "none",
+     "a name clients reach the server by, accepted in the Host header besides the listen "
+     "address (and localhost, 127.0.0.1 and [::1] on loopback); \"*\": any; repeatable"},
     {"max-long-polls", OPT_INT, OFF(max_long_polls), 1, 100000, "half of max-connections",
      "waits, output follows and event streams open at once (more: 429)"},
     {"limit-nofile", OPT_LIMIT, 0, PROTO_LIMIT_NOFILE, 0, "inherited",
@@ -162,13 +181,125 @@ static int parse_listen(const char *s, struct config *cfg)
     return 0;
 }
 
+/* A host as it may appear in Host (a DNS name, IPv4, or IPv6 with or without brackets),
+ * lower-cased into out without brackets. */
+static bool normalize_host(const char *s, size_t len, char *out, size_t outlen)
+{
+    if (len >= 2 && s[0] == '[' && s[len - 1] == ']') s++, len -= 2;
+    if (len == 0 || len >= outlen) return false;
+    bool v6 = memchr(s, ':', len) != NULL;
+    for (size_t i = 0; i < len; i++) {
+        char c = (char)tolower((unsigned char)s[i]);
+        bool ok = isalnum((unsigned char)c) || c == '.' || c == '-' || (!v6 && c == '_') ||
+                  (v6 && c == ':');
+        if (!ok) return false;
+        out[i] = c;
+    }
+    out[len] = '\0';
+    return true;
+}
+
+/* scheme://host[:port] as a browser sends it in Origin: lower case, no path, and no port
+ * when it is the scheme's default (browsers leave it out then). */
+static bool normalize_origin(const char *s, char *out, size_t outlen)
+{
+    const char *scheme = strncasecmp(s, "http://", 7) == 0    ? "http"
+                         : strncasecmp(s, "https://", 8) == 0 ? "https"
+                                                              : NULL;
+    if (!scheme) return false;
+    const char *host = s + strlen(scheme) + 3;
+    const char *port = host[0] == '[' ? strchr(host, ']') : host;
+    if (!port) return false;
+    port = strchr(port, ':');
+    size_t hlen = port ? (size_t)(port - host) : strlen(host);
+    char name[256];
+    if (!normalize_host(host, hlen, name, sizeof name)) return false;
+    bool v6 = strchr(name, ':') != NULL;
+    long p = 0;
+    if (port) {
+        char *end;
+        errno = 0;
+        p = strtol(port + 1, &end, 10);
+        if (errno || end == port + 1 || *end || p < 1 || p > 65535) return false;
+        if (p == (strcmp(scheme, "http") == 0 ? 80 : 443)) p = 0;
+    }
+    int n =
+        p ? snprintf(out, outlen, "%s://%s%s%s:%ld", scheme, v6 ? "[" : "", name, v6 ? "]" : "", p)
+          : snprintf(out, outlen, "%s://%s%s%s", scheme, v6 ? "[" : "", name, v6 ? "]" : "");
+    return n > 0 && (size_t)n < outlen;
+}
+
+bool config_list_has(const struct strlist *l, const char *s)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcasecmp(l->items[i], s) == 0) return true;
+    return false;
+}
+
+static void strlist_free(struct strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+/* Adds the comma-separated items of value to a repeatable setting (origins or hosts). */
+static int set_list(struct strlist *l, const struct option_def *o, const char *value, int level,
+                    const char *source, char *err, size_t errlen)
+{
+    if (l->level != level) strlist_free(l); /* a later source replaces the list */
+    l->level = level;
+    const char *p = value;
+    do {
+        size_t len = strcspn(p, ",");
+        char item[300], norm[300];
+        while (len && (*p == ' ' || *p == '\t'))
+            p++, len--;
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        bool ok = len > 0 && len < sizeof item;
+        if (ok) {
+            memcpy(item, p, len);
+            item[len] = '\0';
+            ok = o->type == OPT_ORIGINS   ? normalize_origin(item, norm, sizeof norm)
+                 : strcmp(item, "*") == 0 ? (strcpy(norm, "*"), true)
+                                          : normalize_host(item, len, norm, sizeof norm);
+        }
+        if (!ok) {
+            snprintf(err, errlen,
+                     o->type == OPT_ORIGINS
+                         ? "%s: allow-origin must be scheme://host[:port] (http or https, no "
+                           "path), got '%s'"
+                         : "%s: allow-host must be a host name or address without a port, or "
+                           "*, got '%s'",
+                     source, value);
+            return -1;
+        }
+        if (config_list_has(l, norm)) continue;
+        char **grown = realloc(l->items, (l->n + 1) * sizeof *grown);
+        if (!grown || !(grown[l->n] = strdup(norm))) {
+            if (grown) l->items = grown;
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        l->items = grown;
+        l->n++;
+    } while ((p = strchr(p, ',')) && *++p != '\0');
+    return 0;
+}
+
 /* Sets one option from its text form; source names where it came from, for the error. */
-static int set_option(struct config *cfg, const struct option_def *o, const char *value,
+static int set_option(struct config *cfg, const struct option_def *o, const char *value, int level,
                       const char *source, char *err, size_t errlen)
 {
     char *field = (char *)cfg + o->offset;
     int64_t v;
     switch (o->type) {
+    case OPT_ORIGINS:
+    case OPT_HOSTS:
+        return set_list((struct strlist *)field, o, value, level, source, err, errlen);
     case OPT_LISTEN:
         if (parse_listen(value, cfg) == 0) return 0;
         snprintf(err, errlen, "%s: listen must be HOST:PORT (e.g. 127.0.0.1:8080), got '%s'",
@@ -199,7 +330,7 @@ static int set_option(struct config *cfg, const struct option_def *o, const char
             v < o->min || v > o->max)
             break;
         if (o->offset == OFF(workers) || o->offset == OFF(http_threads) ||
-            o->offset == OFF(max_connections))
+            o->offset == OFF(max_connections) || o->offset == OFF(max_conns_per_address))
             *(int *)field = (int)v;
         else
             *(int64_t *)field = v;
@@ -346,6 +477,24 @@ static int apply_file(struct config *cfg, json_t *root, const char *source, char
             return -1;
         }
         char text[PATH_MAX];
+        if (json_is_array(value) && (o->type == OPT_ORIGINS || o->type == OPT_HOSTS)) {
+            size_t i;
+            json_t *item;
+            json_array_foreach(value, i, item)
+            {
+                if (!json_is_string(item) || strchr(json_string_value(item), ',')) {
+                    snprintf(err, errlen, "%s: '%s' must be an array of strings", source, key);
+                    json_decref(root);
+                    return -1;
+                }
+                if (set_option(cfg, o, json_string_value(item), LEVEL_FILE, source, err, errlen) <
+                    0) {
+                    json_decref(root);
+                    return -1;
+                }
+            }
+            continue;
+        }
         if (json_is_string(value))
             snprintf(text, sizeof text, "%s", json_string_value(value));
         else if (json_is_integer(value))
@@ -359,7 +508,7 @@ static int apply_file(struct config *cfg, json_t *root, const char *source, char
             json_decref(root);
             return -1;
         }
-        if (set_option(cfg, o, text, source, err, errlen) < 0) {
+        if (set_option(cfg, o, text, LEVEL_FILE, source, err, errlen) < 0) {
             json_decref(root);
             return -1;
         }
@@ -539,6 +688,83 @@ static int load_tokens(struct config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* An option's value as text, to compare two configs. */
+static void option_text(const struct config *cfg, const struct option_def *o, char *out,
+                        size_t outlen)
+{
+    const char *field = (const char *)cfg + o->offset;
+    const struct strlist *l = (const struct strlist *)field;
+    size_t used = 0;
+    switch (o->type) {
+    case OPT_LISTEN:
+        snprintf(out, outlen, "%s:%d", cfg->listen_host, cfg->listen_port);
+        return;
+    case OPT_STRING:
+    case OPT_PATH:
+        snprintf(out, outlen, "%s", field);
+        return;
+    case OPT_INT:
+    case OPT_BYTES:
+        if (o->offset == OFF(workers) || o->offset == OFF(http_threads) ||
+            o->offset == OFF(max_connections) || o->offset == OFF(max_conns_per_address))
+            snprintf(out, outlen, "%d", *(const int *)field);
+        else
+            snprintf(out, outlen, "%lld", (long long)*(const int64_t *)field);
+        return;
+    case OPT_SECONDS:
+        snprintf(out, outlen, "%.17g", *(const double *)field);
+        return;
+    case OPT_BOOL:
+        snprintf(out, outlen, "%d", *(const bool *)field);
+        return;
+    case OPT_LIMIT:
+        snprintf(out, outlen, "%d:%lld", (cfg->limits.set >> o->min) & 1,
+                 (long long)cfg->limits.v[o->min]);
+        return;
+    case OPT_ORIGINS:
+    case OPT_HOSTS:
+        out[0] = '\0';
+        for (size_t i = 0; i < l->n && used < outlen; i++)
+            used += (size_t)snprintf(out + used, outlen - used, "%s,", l->items[i]);
+        return;
+    }
+}
+
+/* What SIGHUP applies while running (the HTTP front end's access policy). */
+static bool reloadable(const struct option_def *o)
+{
+    return o->offset == OFF(token_file) || o->offset == OFF(allow_origins) ||
+           o->offset == OFF(allow_hosts) || o->offset == OFF(open_metrics);
+}
+
+static void add_name(char *out, size_t outlen, const char *name)
+{
+    size_t used = strlen(out);
+    snprintf(out + used, outlen - used, "%s%s", used ? ", " : "", name);
+}
+
+void config_restart_changes(const struct config *old, const struct config *new, char *out,
+                            size_t outlen)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        if (reloadable(&options[i])) continue;
+        char a[PATH_MAX + 64], b[PATH_MAX + 64];
+        option_text(old, &options[i], a, sizeof a);
+        option_text(new, &options[i], b, sizeof b);
+        if (strcmp(a, b) != 0) add_name(out, outlen, options[i].flag);
+    }
+    bool tasks_same = old->tasks.n == new->tasks.n;
+    for (size_t i = 0; tasks_same && i < old->tasks.n; i++)
+        tasks_same = strcmp(old->tasks.tasks[i].name, new->tasks.tasks[i].name) == 0;
+    if (!tasks_same) add_name(out, outlen, "tasks");
+    if (old->n_queues != new->n_queues ||
+        (old->n_queues &&
+         memcmp(old->queues, new->queues, old->n_queues * sizeof *old->queues) != 0))
+        add_name(out, outlen, "queues");
+    if (old->allow_commands != new->allow_commands) add_name(out, outlen, "allow_commands");
+}
+
 void config_free(struct config *cfg)
 {
     for (size_t i = 0; i < cfg->n_tokens; i++)
@@ -546,6 +772,8 @@ void config_free(struct config *cfg)
     free(cfg->tokens);
     cfg->tokens = NULL;
     cfg->n_tokens = 0;
+    strlist_free(&cfg->allow_origins);
+    strlist_free(&cfg->allow_hosts);
     tasks_free(&cfg->tasks);
     free(cfg->queues);
     cfg->queues = NULL;
@@ -573,11 +801,16 @@ void config_defaults(struct config *cfg)
     cfg->retry_backoff = 1;
     cfg->retry_backoff_max = 60;
     cfg->allow_commands = true;
+    cfg->head_timeout = 20;
+    cfg->body_timeout = 60;
+    cfg->max_conns_per_address = -1; /* a quarter of --max-connections unless set */
 }
 
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     config_defaults(cfg);
+    cfg->argc = argc;
+    cfg->argv = argv;
     /* which file? a flag beats the environment */
     const char *file = getenv("SPAWNPOOL_CONFIG");
     for (int i = 0; i < argc; i++) {
@@ -594,7 +827,8 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
         char name[64];
         env_name(&options[i], name, sizeof name);
         const char *v = getenv(name);
-        if (v && v[0] && set_option(cfg, &options[i], v, name, err, errlen) < 0) return -1;
+        if (v && v[0] && set_option(cfg, &options[i], v, LEVEL_ENV, name, err, errlen) < 0)
+            return -1;
     }
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -620,7 +854,8 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
             snprintf(err, errlen, "flag --%s needs a value", o->flag);
             return -1;
         }
-        if (set_option(cfg, o, value, "command line", err, errlen) < 0) return -1;
+        if (set_option(cfg, o, value, LEVEL_COMMAND_LINE, "command line", err, errlen) < 0)
+            return -1;
     }
     if (!cfg->job_dir[0] && !getcwd(cfg->job_dir, sizeof cfg->job_dir)) {
         snprintf(err, errlen, "getcwd() failed: %s", strerror(errno));
@@ -630,6 +865,7 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
         absolutize(cfg->job_dir, err, errlen, "--job-dir") < 0)
         return -1;
     if (!cfg->max_long_polls) cfg->max_long_polls = cfg->max_connections / 2;
+    if (cfg->max_conns_per_address < 0) cfg->max_conns_per_address = cfg->max_connections / 4;
     if (cfg->run_as[0] && resolve_run_as(cfg, err, errlen) < 0) return -1;
     if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
         snprintf(err, errlen, "--tls-cert and --tls-key go together");

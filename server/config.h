@@ -11,6 +11,14 @@
 
 #include "server/tasks.h"
 
+/* A repeatable setting (--allow-origin a --allow-origin b). */
+struct strlist {
+    char **items;
+    size_t n;
+    int level; /* the source that set it (file 1, environment 2, command line 3): a later
+                * source replaces the list, repeats within one source add to it */
+};
+
 struct config {
     char listen_host[256];   /* --listen host part */
     int listen_port;         /* 0: pick a free port */
@@ -47,10 +55,19 @@ struct config {
     char run_as[128];      /* USER[:GROUP] jobs run as; "": the server's own user */
     uid_t run_uid;         /* resolved from run_as */
     gid_t run_gid;
-    bool open_metrics;          /* /metrics without a token */
-    char tls_cert[PATH_MAX];    /* PEM certificate (chain) for HTTPS; "": plain HTTP */
-    char tls_key[PATH_MAX];     /* its PEM private key */
-    struct proto_limits limits; /* --limit-*: every job's, and the most a submit may ask */
+    bool open_metrics;            /* /metrics without a token */
+    char tls_cert[PATH_MAX];      /* PEM certificate (chain) for HTTPS; "": plain HTTP */
+    char tls_key[PATH_MAX];       /* its PEM private key */
+    struct proto_limits limits;   /* --limit-*: every job's, and the most a submit may ask */
+    struct strlist allow_origins; /* browser origins let in besides the server's own,
+                                   * normalised: lower case, no default port */
+    struct strlist allow_hosts;   /* Host names accepted besides the listen address and, on
+                                   * loopback, localhost/127.0.0.1/::1; "*": any */
+    double head_timeout;          /* seconds to receive a request's head (and keep-alive idle) */
+    double body_timeout;          /* seconds to receive a request's body once its head is in */
+    int max_conns_per_address;    /* open connections from one client address; 0: no limit */
+    int argc;                     /* the words after "serve", kept to reload on SIGHUP */
+    char **argv;
 };
 
 /* Fills cfg from defaults, the config file, the environment and argv (the words after
@@ -62,7 +79,13 @@ void config_defaults(struct config *cfg);
  * Returns 0, or -1 with a message in err. */
 int config_apply_text(struct config *cfg, const char *text, size_t len, const char *source,
                       char *err, size_t errlen);
-/* Frees what config_load allocated (the task templates). */
+/* Writes the names of the settings that differ between old and new and that only take
+ * effect at a restart, comma-separated, into out ("" when none). */
+void config_restart_changes(const struct config *old, const struct config *new, char *out,
+                            size_t outlen);
+/* True if s is in the list (compared without regard to case). */
+bool config_list_has(const struct strlist *l, const char *s);
+/* Frees what config_load allocated (tokens, lists, task templates). */
 void config_free(struct config *cfg);
 /* Prints the flags, their environment variables and defaults. */
 void config_usage(FILE *out);

@@ -19,6 +19,7 @@
 
 struct drain {
     int signals;      /* SIGTERM/SIGINT received */
+    bool reload;      /* SIGHUP received */
     int64_t deadline; /* monotonic ms: terminate what still runs */
     bool soft_sent, hard_sent;
 };
@@ -35,10 +36,32 @@ static bool read_signals(int sigfd, struct drain *dr)
             log_info("received %s: %s", strsignal((int)si.ssi_signo),
                      dr->signals == 1 ? "draining" : "terminating every job now");
         } else if (si.ssi_signo == SIGHUP) {
-            log_info("received SIGHUP: nothing to reload");
+            dr->reload = true;
         }
     }
     return child;
+}
+
+/* SIGHUP: loads the config again the way the server started (config file, environment,
+ * flags) and applies what can change while running: the front end's tokens, allowed
+ * origins and hosts. A config that does not load changes nothing. */
+static void reload_config(const struct config *cfg, const struct serve_frontend *fe,
+                          void *fe_handle)
+{
+    log_info("received SIGHUP: reloading the token file and the config");
+    struct config fresh;
+    char err[1024];
+    if (config_load(&fresh, cfg->argc, cfg->argv, err, sizeof err) != 0) {
+        log_warn("reload failed, the current settings stay: %s", err);
+        config_free(&fresh);
+        return;
+    }
+    char later[1024];
+    config_restart_changes(cfg, &fresh, later, sizeof later);
+    if (later[0]) log_warn("reload: changed, but applied only at the next start: %s", later);
+    fe->reload(fe_handle, &fresh);
+    config_free(&fresh);
+    log_info("reload done");
 }
 
 static int64_t min_wait(int64_t a, int64_t b)
@@ -107,6 +130,10 @@ int loop_run(const struct config *cfg, struct dispatch *d, int epoll_fd, int sig
                 dispatch_loop_worker_event(d, (int)(tag & 0xffffffffu), events[i].events);
         }
         if (reap) dispatch_loop_reap(d);
+        if (dr.reload) {
+            dr.reload = false;
+            reload_config(cfg, fe, fe_handle);
+        }
         drain_step(cfg, d, &dr);
         bool done = dr.signals && dispatch_loop_running(d) == 0;
         wake = dispatch_loop_end(d);

@@ -16,6 +16,8 @@ struct serve_frontend {
     void *(*start)(const struct config *cfg, struct dispatch *d, struct store *s, int *port);
     /* Ms until the front end's next deadline (long-poll expiry, output follow), -1: none. */
     int64_t (*next_deadline)(void *handle);
+    /* Applies what of a freshly loaded config can change while running (SIGHUP). */
+    void (*reload)(void *handle, const struct config *fresh);
     /* Handles deadlines that passed. */
     void (*expire)(void *handle);
     /* Answers everything still waiting, stops serving, frees the handle. */

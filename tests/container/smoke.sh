@@ -145,15 +145,15 @@ T=$(pm exec "$ctr" cat /var/lib/spawnpool/token) || fail "podman exec $ctr cat /
 [[ $T =~ ^[0-9a-f]{48}$ ]] || fail "the token file does not hold one generated token"
 pm exec "$ctr" test -f /var/lib/spawnpool/spawnpool.db || fail "no database in the volume /var/lib/spawnpool"
 pass "the token file and the database are in the volume; /v1 without the token is 401"
-ok=$(api -X POST "$base/v1/jobs" -d '{"argv": ["echo", "hi"]}' | jq -r .id)
+ok=$(api -X POST "$base/v1/jobs" --json '{"argv": ["echo", "hi"]}' | jq -r .id)
 [[ $ok =~ ^[0-9]+$ ]] || fail "an authenticated submit did not return a job id"
 wait_state "$ok" succeeded
 [[ $(api "$base/v1/jobs/$ok/output?stream=stdout") == hi ]] || fail "job $ok's output is not 'hi'"
 pass "a submit with the token from podman exec ran: job $ok succeeded, printed hi"
 
 # ------------------------------------------------------------ 4. podman stop with running jobs
-sleeper=$(api -X POST "$base/v1/jobs" -d '{"argv": ["sleep", "600"], "name": "sleeper"}' | jq -r .id)
-stubborn=$(api -X POST "$base/v1/jobs" -d '{"command": "trap \"\" TERM; sleep 600", "name": "stubborn"}' | jq -r .id)
+sleeper=$(api -X POST "$base/v1/jobs" --json '{"argv": ["sleep", "600"], "name": "sleeper"}' | jq -r .id)
+stubborn=$(api -X POST "$base/v1/jobs" --json '{"command": "trap \"\" TERM; sleep 600", "name": "stubborn"}' | jq -r .id)
 wait_state "$sleeper" running
 wait_state "$stubborn" running
 log "podman stop $ctr (default timeout) with job $sleeper (sleep 600) and $stubborn (ignores SIGTERM) running"

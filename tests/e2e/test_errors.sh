@@ -82,10 +82,10 @@ bad_requests() {
     expect_error 400 invalid_json - POST "/v1/jobs/$WITNESS/terminate" '{'
     # methods
     expect_error 405 method_not_allowed - PUT /v1/jobs '{}'
-    grep -qi '^Allow: GET, POST' "$T/headers" || fail "405 without Allow header"
+    grep -qi '^Allow: GET, HEAD, POST' "$T/headers" || fail "405 without Allow header"
     expect_error 405 method_not_allowed - DELETE /v1/jobs
     expect_error 405 method_not_allowed - POST "/v1/jobs/$WITNESS" '{}'
-    grep -qi '^Allow: GET, DELETE' "$T/headers" || fail "405 without Allow header"
+    grep -qi '^Allow: GET, HEAD, DELETE' "$T/headers" || fail "405 without Allow header"
     expect_error 405 method_not_allowed - GET "/v1/jobs/$WITNESS/terminate"
     expect_error 405 method_not_allowed - POST "/v1/jobs/$WITNESS/wait"
     expect_error 405 method_not_allowed - DELETE /v1/workers
@@ -97,7 +97,7 @@ bad_requests() {
     expect_error 400 invalid_json - POST /v1/jobs $'{"argv":["\xff"]}'
     # body over --max-body (64 KiB here)
     head -c 70000 /dev/zero | tr '\0' 'a' | sed 's/^/{"argv":["echo","/; s/$/"]}/' >"$T/big.json"
-    STATUS=$(curl -s -o "$T/body" -w '%{http_code}' -X POST --data-binary "@$T/big.json" "$BASE/v1/jobs")
+    STATUS=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' --data-binary "@$T/big.json" "$BASE/v1/jobs")
     eq "413 over --max-body" "$STATUS" 413
     eq "413 code" "$(jq -r .error.code "$T/body")" payload_too_large
 }

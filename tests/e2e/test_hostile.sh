@@ -205,7 +205,7 @@ hx 400 invalid_argument - GET '/v1/jobs?%zz=1'
 hx 400 invalid_argument limit GET '/v1/jobs?limit=1%'
 
 # ---- wrong methods (405 with Allow) -------------------------------------------------------
-for m in PUT PATCH DELETE OPTIONS TRACE FOO; do hx 405 method_not_allowed - "$m" /v1/jobs; done
+for m in PUT PATCH DELETE TRACE FOO; do hx 405 method_not_allowed - "$m" /v1/jobs; done
 for m in PUT PATCH POST; do hx 405 method_not_allowed - "$m" "/v1/jobs/$OK"; done
 for m in GET PUT DELETE; do hx 405 method_not_allowed - "$m" "/v1/jobs/$OK/terminate"; done
 for p in "/v1/jobs/$OK/wait" "/v1/jobs/$OK/output" /v1/jobs/wait /v1/workers /v1/queues /v1/events /v1/tasks /healthz /metrics; do
@@ -231,7 +231,7 @@ HS=()
 for i in $(seq 500); do HS+=(-H "X-H$i: $(printf 'b%.0s' $(seq 100))"); done
 status_only 431 "500 headers of 100 bytes" "${HS[@]}" "$BASE/healthz"
 status_only 431 "a 100 KB Idempotency-Key" -H "Idempotency-Key: $(head -c 102400 /dev/zero | tr '\0' k)" \
-    -d '{"argv":["true"]}' "$BASE/v1/jobs"
+    --json '{"argv":["true"]}' "$BASE/v1/jobs"
 expect 200 GET /healthz
 
 # ---- not HTTP at all, malformed framing, half-sent requests (raw TCP) -------------------------
@@ -254,25 +254,25 @@ raw closed 'GARBAGE\r\n\r\n'
 raw silent '\x00\x01\x02\xff\xfe\xfd\r\n\r\n'
 raw silent '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03' # a TLS ClientHello on the plain port
 raw 400 'GET /healthz\r\n\r\n'
-raw 505 'GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n'
+raw 505 'GET /healthz HTTP/9.9\r\nHost: 127.0.0.1\r\n\r\n'
 raw 400 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n' # HTTP/1.1 without Host (RFC 9112)
-raw 400 'GET /healthz HTTP/1.1\r\nHost: x\r\nNoColonHeader\r\n\r\n'
-raw 400 'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n'
-raw 400 'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello'
-raw 400 'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'
-raw 413 'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n'
+raw 400 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nNoColonHeader\r\n\r\n'
+raw 400 'POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -1\r\n\r\n'
+raw 400 'POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello'
+raw 400 'POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'
+raw 413 'POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 99999999999999999999\r\n\r\n'
 # half-sent: headers promise 100 bytes, 9 arrive, then the client goes away; headers cut in
 # the middle, then closed; and one cut in the middle and left open (a slow client) while
 # others are served. Nothing may be created, crash or block.
 N=$((N + 3))
 exec 3<>"/dev/tcp/127.0.0.1/$PORT"
-(printf 'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"argv":[' >&3) 2>/dev/null
+(printf 'POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"argv":[' >&3) 2>/dev/null
 exec 3<&- 3>&-
 exec 3<>"/dev/tcp/127.0.0.1/$PORT"
-(printf 'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Le' >&3) 2>/dev/null
+(printf 'POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le' >&3) 2>/dev/null
 exec 3<&- 3>&-
 exec 4<>"/dev/tcp/127.0.0.1/$PORT"
-(printf 'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n{"argv"' >&4) 2>/dev/null
+(printf 'POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{"argv"' >&4) 2>/dev/null
 expect 200 GET /healthz
 expect 200 GET "/v1/jobs/$OK"
 exec 4<&- 4>&-

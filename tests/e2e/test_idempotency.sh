@@ -8,7 +8,7 @@ DB="$T/data/spawnpool.db"
 count() { sqlite3 "$DB" "SELECT count(*) FROM jobs"; }
 
 post_key() { # KEY BODY: sets STATUS and BODY
-    STATUS=$(curl -s -o "$T/body" -w '%{http_code}' -H "Idempotency-Key: $1" -d "$2" "$BASE/v1/jobs")
+    STATUS=$(curl -s -o "$T/body" -w '%{http_code}' -H "Idempotency-Key: $1" --json "$2" "$BASE/v1/jobs")
     BODY=$(cat "$T/body")
 }
 post_key k1 '{"argv":["true"]}'
@@ -36,7 +36,7 @@ req POST /v1/jobs '[{"argv":["true"],"idempotency_key":"k2"},{"argv":["true"],"i
 eq "all known: 200" "$STATUS" 200
 
 # bad uses
-STATUS=$(curl -s -o "$T/body" -w '%{http_code}' -H "Idempotency-Key: k5" -d '[{"argv":["true"]}]' "$BASE/v1/jobs")
+STATUS=$(curl -s -o "$T/body" -w '%{http_code}' -H "Idempotency-Key: k5" --json '[{"argv":["true"]}]' "$BASE/v1/jobs")
 eq "header on an array: 400" "$STATUS $(jq -r .error.field "$T/body")" "400 Idempotency-Key"
 post_key k5 '{"argv":["true"],"idempotency_key":"k6"}'
 eq "header and field differ: 400" "$STATUS $(jq -r .error.field <<<"$BODY")" "400 idempotency_key"
@@ -49,7 +49,7 @@ eq "nothing of it stored" "$(count)" "$BEFORE"
 BEFORE=$(count)
 PIDS=()
 for i in $(seq 10); do
-    curl -s -o /dev/null -H "Idempotency-Key: race" -d '{"argv":["true"]}' "$BASE/v1/jobs" &
+    curl -s -o /dev/null -H "Idempotency-Key: race" --json '{"argv":["true"]}' "$BASE/v1/jobs" &
     PIDS+=($!)
 done
 wait "${PIDS[@]}" # (not a bare wait: the server is a child of this shell too)

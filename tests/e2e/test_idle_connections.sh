@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 [ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -ge 2048 ] ||
     { echo "# SKIP: hard open-files limit $(ulimit -Hn) is below 2048"; exit 0; }
 ulimit -Sn 2048 # this shell holds the 1000 connections
-SP_WRAP="prlimit --nofile=1024:" sp_start
+SP_WRAP="prlimit --nofile=1024:" sp_start --max-connections-per-address 0
 SOFT=$(awk '/^Max open files/ {print $4}' "/proc/$SP_PID/limits")
 check "the server raised its soft open-files limit to fit --max-connections 1024 ($SOFT)" [ "$SOFT" -gt 1088 ]
 HOSTPORT=${BASE#http://}
@@ -22,7 +22,7 @@ server_fds_under() { [ "$(fd_count "$SP_PID")" -lt "$1" ]; }
 wait_for 10 server_fds_over 1000 || fail "the server holds $(fd_count "$SP_PID") fds"
 pass "and the server has accepted them"
 eq "a second client is served" "$(curl -s -m 5 "$BASE/healthz" | jq -r .status)" ok
-ID=$(curl -s -m 5 -X POST -d '{"argv":["sh","-c","ulimit -Sn"]}' "$BASE/v1/jobs" | jq -r .id)
+ID=$(curl -s -m 5 -X POST --json '{"argv":["sh","-c","ulimit -Sn"]}' "$BASE/v1/jobs" | jq -r .id)
 eq "its job runs" "$(curl -s -m 15 "$BASE/v1/jobs/$ID/wait?timeout=10" | jq -r .state)" succeeded
 eq "with the open-files limit the server was started with" "$(curl -s -m 5 "$BASE/v1/jobs/$ID/output")" 1024
 for fd in "${FDS[@]}"; do exec {fd}>&-; done

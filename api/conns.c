@@ -1,0 +1,195 @@
+/* conns: every open HTTP connection, and the deadlines libmicrohttpd lacks. A client gets
+ * --head-timeout to send a request's head and --body-timeout for its body; one that
+ * trickles a byte now and then is cut off then (MHD's own timeout only counts silence).
+ * Connections waiting for a head, and those sending a body, sit in two FIFO lists ordered
+ * by deadline (every deadline of a list is now + the same timeout), so one thread only
+ * looks at the list heads. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "api/internal.h"
+#include "server/clock.h"
+#include "server/log.h"
+
+/* MHD keeps the socket open until after its CLOSED notification, which takes the lock
+ * first: under the lock, a listed connection's fd is still its own. */
+struct conn {
+    int fd;
+    enum conn_phase phase;
+    int64_t deadline; /* monotonic ms, in a list */
+    struct conn *prev, *next;
+    bool cors; /* the current request came from an allowed browser origin */
+};
+
+static struct conn_list *list_of(struct conns *cs, enum conn_phase phase)
+{
+    return phase == CONN_HEAD ? &cs->head : phase == CONN_BODY ? &cs->body : NULL;
+}
+
+static void unlink_conn(struct conns *cs, struct conn *c)
+{
+    struct conn_list *l = list_of(cs, c->phase);
+    if (!l) return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->first = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->last = c->prev;
+    c->prev = c->next = NULL;
+}
+
+/* Moves c to phase (and its list's tail, with that list's deadline); call with the lock. */
+static void set_phase(struct conns *cs, struct conn *c, enum conn_phase phase)
+{
+    unlink_conn(cs, c);
+    c->phase = phase;
+    struct conn_list *l = list_of(cs, phase);
+    if (!l) return;
+    c->deadline = clock_mono_ms() + (phase == CONN_HEAD ? cs->head_ms : cs->body_ms);
+    c->prev = l->last;
+    if (l->last)
+        l->last->next = c;
+    else {
+        l->first = c;
+        pthread_cond_signal(&cs->wake); /* the sweeper may be waiting for nothing */
+    }
+    l->last = c;
+}
+
+static struct conn *conn_of(struct MHD_Connection *mc)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
+void conns_notify(void *cls, struct MHD_Connection *mc, void **socket_context,
+                  enum MHD_ConnectionNotificationCode code)
+{
+    struct conns *cs = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct conn *c = calloc(1, sizeof *c);
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!c || !info) { /* no deadline for this one: better than refusing it */
+            free(c);
+            *socket_context = NULL;
+            return;
+        }
+        c->fd = info->connect_fd;
+        pthread_mutex_lock(&cs->lock);
+        set_phase(cs, c, CONN_HEAD);
+        cs->open++;
+        pthread_mutex_unlock(&cs->lock);
+        *socket_context = c;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        struct conn *c = *socket_context;
+        pthread_mutex_lock(&cs->lock);
+        unlink_conn(cs, c);
+        cs->open--;
+        pthread_mutex_unlock(&cs->lock);
+        free(c);
+        *socket_context = NULL;
+    }
+}
+
+void conns_set_phase(struct conns *cs, struct MHD_Connection *mc, enum conn_phase phase)
+{
+    struct conn *c = conn_of(mc);
+    if (!c) return;
+    pthread_mutex_lock(&cs->lock);
+    if (c->phase != CONN_EXPIRED) set_phase(cs, c, phase);
+    if (phase == CONN_HEAD) c->cors = false; /* the next request decides for itself */
+    pthread_mutex_unlock(&cs->lock);
+}
+
+void conns_set_cors(struct MHD_Connection *mc, bool cors)
+{
+    struct conn *c = conn_of(mc);
+    if (c) c->cors = cors; /* only the thread handling the request touches it */
+}
+
+bool conns_cors(struct MHD_Connection *mc)
+{
+    struct conn *c = conn_of(mc);
+    return c && c->cors;
+}
+
+/* Cuts off the connections of l whose deadline passed; returns the next deadline or -1. */
+static int64_t expire_list(struct conns *cs, struct conn_list *l, int64_t now,
+                           atomic_uint_fast64_t *counter)
+{
+    struct conn *c;
+    while ((c = l->first) && c->deadline <= now) {
+        unlink_conn(cs, c);
+        c->phase = CONN_EXPIRED;
+        /* MHD sees end of file, closes the connection and frees it: no answer is possible
+         * before the head is complete, and a half-sent body cannot be trusted */
+        if (shutdown(c->fd, SHUT_RDWR) < 0 && errno != ENOTCONN)
+            log_warn("shutdown() failed while cutting off a slow client: %m");
+        atomic_fetch_add(counter, 1);
+    }
+    return c ? c->deadline : -1;
+}
+
+static void *sweeper(void *arg)
+{
+    struct conns *cs = arg;
+    pthread_mutex_lock(&cs->lock);
+    while (!cs->stop) {
+        int64_t now = clock_mono_ms();
+        int64_t a = expire_list(cs, &cs->head, now, &cs->expired_head);
+        int64_t b = expire_list(cs, &cs->body, now, &cs->expired_body);
+        int64_t next = a < 0 ? b : b < 0 ? a : (a < b ? a : b);
+        if (next < 0) {
+            pthread_cond_wait(&cs->wake, &cs->lock);
+        } else {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            int64_t wait_ms = next - clock_mono_ms();
+            if (wait_ms < 1) wait_ms = 1;
+            ts.tv_sec += wait_ms / 1000;
+            ts.tv_nsec += (wait_ms % 1000) * 1000000;
+            if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+            pthread_cond_timedwait(&cs->wake, &cs->lock, &ts);
+        }
+    }
+    pthread_mutex_unlock(&cs->lock);
+    return NULL;
+}
+
+int conns_start(struct conns *cs, double head_timeout, double body_timeout)
+{
+    cs->head_ms = (int64_t)(head_timeout * 1000);
+    cs->body_ms = (int64_t)(body_timeout * 1000);
+    pthread_mutex_init(&cs->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&cs->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    int rc = pthread_create(&cs->thread, NULL, sweeper, cs);
+    if (rc != 0) {
+        log_error("pthread_create() failed while starting the connection deadlines: %s",
+                  strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+void conns_stop(struct conns *cs)
+{
+    pthread_mutex_lock(&cs->lock);
+    cs->stop = true;
+    pthread_cond_signal(&cs->wake);
+    pthread_mutex_unlock(&cs->lock);
+    pthread_join(cs->thread, NULL);
+    pthread_cond_destroy(&cs->wake);
+    pthread_mutex_destroy(&cs->lock);
+}

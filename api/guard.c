@@ -1,0 +1,188 @@
+/* guard: what a request's head must pass before it touches anything, checked on the
+ * handler's first call (so a refused body is never read): unambiguous framing, a Host that
+ * names this server (DNS rebinding), no page of a foreign origin (the browser on the same
+ * machine is not a trusted client), the token, a JSON Content-Type on bodies (no
+ * cross-site "simple request" carries one), and the body size. CORS for allowed origins. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/internal.h"
+
+#define CORS_METHODS "GET, HEAD, POST, PATCH, DELETE"
+#define CORS_HEADERS "Authorization, Content-Type, Idempotency-Key, Last-Event-ID"
+#define CORS_EXPOSE "Location, Retry-After, WWW-Authenticate"
+
+enum MHD_Result api_queue_response(struct MHD_Connection *c, unsigned status,
+                                   struct MHD_Response *resp)
+{
+    if (conns_cors(c)) {
+        const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+        if (origin) {
+            MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+            MHD_add_response_header(resp, "Access-Control-Expose-Headers", CORS_EXPOSE);
+        }
+    }
+    /* the answer depends on Origin: a cache must not hand one origin's answer to another */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Origin");
+    return MHD_queue_response(c, status, resp);
+}
+
+/* Sends an error and closes the connection: what follows the head cannot be trusted (or is
+ * a body we will not read). */
+static enum MHD_Result refuse(struct MHD_Connection *c, unsigned status, const char *code,
+                              const char *field, const char *hname, const char *hvalue,
+                              const char *message)
+{
+    struct api_error e;
+    api_fail(&e, status, code, field, "%s", message);
+    json_t *body = api_error_json(&e);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text) return MHD_NO;
+    size_t len = strlen(text);
+    char *line = realloc(text, len + 2);
+    if (!line) {
+        free(text);
+        return MHD_NO;
+    }
+    line[len] = '\n';
+    line[len + 1] = '\0';
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len + 1, line, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(line);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (hname) MHD_add_response_header(resp, hname, hvalue);
+    enum MHD_Result rc = api_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+struct framing {
+    int content_length, transfer_encoding;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    (void)value;
+    struct framing *f = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) f->content_length++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) f->transfer_encoding++;
+    return MHD_YES;
+}
+
+/* "application/json", any case, with or without parameters ("; charset=utf-8"). */
+static bool is_json(const char *type)
+{
+    if (!type) return false;
+    while (*type == ' ' || *type == '\t')
+        type++;
+    size_t n = strlen("application/json");
+    if (strncasecmp(type, "application/json", n) != 0) return false;
+    type += n;
+    while (*type == ' ' || *type == '\t')
+        type++;
+    return *type == '\0' || *type == ';';
+}
+
+/* 204 to a CORS preflight of an allowed origin (or to a plain OPTIONS: the methods). */
+static enum MHD_Result answer_options(struct MHD_Connection *c, bool from_browser)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    if (from_browser) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods", CORS_METHODS);
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers", CORS_HEADERS);
+        MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+        /* Chrome's Private Network Access: a public page asking for a local server */
+        if (MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                        "Access-Control-Request-Private-Network"))
+            MHD_add_response_header(resp, "Access-Control-Allow-Private-Network", "true");
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, CORS_METHODS ", OPTIONS");
+    enum MHD_Result rc = api_queue_response(c, 204, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+enum MHD_Result api_guard_head(struct api *a, struct MHD_Connection *c, const char *url,
+                               const char *method, bool *answered)
+{
+    *answered = true;
+    char msg[400];
+    struct framing f = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+    if (f.content_length > 1 || (f.content_length && f.transfer_encoding)) {
+        atomic_fetch_add(&a->refused[GUARD_FRAMING], 1);
+        return refuse(c, 400, "invalid_request", NULL, NULL, NULL,
+                      f.content_length > 1
+                          ? "more than one Content-Length header: the body's length is "
+                            "ambiguous (RFC 9112 section 6.3)"
+                          : "Content-Length together with Transfer-Encoding: the body's length "
+                            "is ambiguous (RFC 9112 section 6.3)");
+    }
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (!api_access_host_ok(a, host)) {
+        atomic_fetch_add(&a->refused[GUARD_HOST], 1);
+        snprintf(msg, sizeof msg,
+                 "Host '%.200s' is not a name of this server (a guard against DNS rebinding); "
+                 "if clients reach it by that name, start it with --allow-host NAME",
+                 host);
+        return refuse(c, 421, "misdirected_request", NULL, NULL, NULL, msg);
+    }
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    if (origin && !api_access_origin_ok(a, origin, host)) {
+        atomic_fetch_add(&a->refused[GUARD_ORIGIN], 1);
+        snprintf(msg, sizeof msg,
+                 "pages of origin '%.200s' may not call this API (allow one with --allow-origin "
+                 "ORIGIN)",
+                 origin);
+        return refuse(c, 403, "forbidden", NULL, NULL, NULL, msg);
+    }
+    if (!origin && site &&
+        (strcasecmp(site, "cross-site") == 0 || strcasecmp(site, "same-site") == 0)) {
+        atomic_fetch_add(&a->refused[GUARD_ORIGIN], 1);
+        snprintf(msg, sizeof msg,
+                 "a request made by another site's page (Sec-Fetch-Site: %.20s) is refused", site);
+        return refuse(c, 403, "forbidden", NULL, NULL, NULL, msg);
+    }
+    conns_set_cors(c, origin != NULL);
+    if (strcmp(method, "OPTIONS") == 0) return answer_options(c, origin != NULL);
+    const char *auth =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!api_access_authorized(a, url, auth))
+        return refuse(c, 401, "unauthorized", NULL, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer",
+                      "this server needs Authorization: Bearer <token> (see --token-file)");
+    const char *length =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    uintmax_t declared = length ? strtoumax(length, NULL, 10) : 0;
+    if (declared > 0 || f.transfer_encoding) {
+        const char *type =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (!is_json(type)) {
+            atomic_fetch_add(&a->refused[GUARD_MEDIA_TYPE], 1);
+            snprintf(msg, sizeof msg,
+                     "a request body must be sent with Content-Type: application/json (curl: "
+                     "--json BODY, or -H 'Content-Type: application/json'); got '%.100s'",
+                     type ? type : "none");
+            return refuse(c, 415, "unsupported_media_type", "Content-Type", NULL, NULL, msg);
+        }
+    }
+    if (declared > (uintmax_t)a->cfg->max_body) {
+        snprintf(msg, sizeof msg,
+                 "the request body is over the limit of %" PRId64 " bytes (--max-body)",
+                 a->cfg->max_body);
+        return refuse(c, 413, "payload_too_large", NULL, NULL, NULL, msg);
+    }
+    *answered = false;
+    return MHD_YES;
+}
