@@ -9,7 +9,11 @@ DEB_PACKAGES = build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev
                libcurl4-openssl-dev \
                curl jq sqlite3 procps openssl
 
-.PHONY: deps build run test test-asan fuzz clean format
+# test_browser.sh drives Debian's Chromium with puppeteer-core (tests/browser, from npm)
+BROWSER_PACKAGES = chromium
+BROWSER_STAMP = tests/browser/node_modules/.installed
+
+.PHONY: deps test-deps build run test test-asan fuzz clean format
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
@@ -21,6 +25,24 @@ deps:
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# what the test suite needs besides the build: Chromium and the browser driver's npm packages
+test-deps: deps $(BROWSER_STAMP)
+	@missing=$$(for p in $(BROWSER_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	    grep -q 'install ok installed' || echo $$p; done); \
+	command -v node >/dev/null || missing="$$missing nodejs npm"; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing: $$missing"; \
+	    SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BROWSER_STAMP): tests/browser/package-lock.json
+	@command -v npm >/dev/null || { SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends nodejs npm; }
+	cd tests/browser && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 build: deps
 	cmake -S . -B $(BUILD) -DSPAWNPOOL_WERROR=$(WERROR) >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
@@ -30,11 +52,11 @@ run: build
 	@mkdir -p spawnpool-data
 	./$(BUILD)/spawnpool serve $(ARGS)
 
-test: build
+test: build test-deps
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 # the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer
-test-asan: deps
+test-asan: deps test-deps
 	cmake -S . -B build-asan -DSPAWNPOOL_SANITIZE=ON -DSPAWNPOOL_WERROR=$(WERROR) >/dev/null
 	cmake --build build-asan -j$(JOBS)
 	cd build-asan && ctest --output-on-failure -j$(JOBS)
@@ -48,7 +70,7 @@ fuzz:
 	FUZZ_JOBS=$(JOBS) bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz tests/browser/node_modules
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
