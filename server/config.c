@@ -2,6 +2,7 @@
  * the command line, so the later source wins. */
 #include "server/config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -196,7 +197,8 @@ static bool normalize_host(const char *s, size_t len, char *out, size_t outlen)
         out[i] = c;
     }
     out[len] = '\0';
-    return true;
+    struct in6_addr addr6;
+    return !v6 || inet_pton(AF_INET6, out, &addr6) == 1; /* "name:port" is not a host */
 }
 
 /* scheme://host[:port] as a browser sends it in Origin: lower case, no path, and no port

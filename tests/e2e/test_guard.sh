@@ -155,9 +155,22 @@ eq "POST /healthz: Allow" "$(header Allow)" "GET, HEAD"
 eq "HEAD /healthz works" "$(curl -s -o /dev/null -w '%{http_code}' -I "$BASE/healthz")" 200
 sp_stop
 
-# ---- the token comes before the body limit ---------------------------------------------------
+# ---- bad values are refused at start, with the reason -----------------------------------------
+for bad in "ftp://x.example" "http://x.example/path" "http://x.example:99999" "x.example" "http://"; do
+    sp_refused "--allow-origin $bad" --allow-origin "$bad"
+    check "  and says why" grep -q "allow-origin must be scheme://host" "$T/refused.err"
+done
+for bad in "x.example:8080" "a b" "x/y" ""; do
+    sp_refused "--allow-host '$bad'" --allow-host "$bad"
+done
+
+# ---- the token comes before the body limit; lists from the environment ------------------------
 echo secret-token >"$T/tokens"
-sp_start --token-file "$T/tokens"
+SPAWNPOOL_ALLOW_ORIGIN="http://a.example, http://b.example:8000" sp_start --token-file "$T/tokens"
+hdr GET /healthz -H "Origin: http://b.example:8000"
+eq "SPAWNPOOL_ALLOW_ORIGIN takes a comma-separated list" "$STATUS" 200
+hdr GET /healthz -H "Origin: http://c.example"
+eq "  and nothing else" "$STATUS" 403
 head -c $((2 * 1024 * 1024)) /dev/zero >"$T/2m"
 hdr POST /v1/jobs -H 'Content-Type: application/json' --data-binary "@$T/2m"
 error_is 401 unauthorized "a 2 MB body without a token"
