@@ -146,8 +146,12 @@ void dispatch_loop_reap(struct dispatch *d);
 void dispatch_loop_drain(struct dispatch *d);
 /* Terminates every running job (recorded as terminated by shutdown). */
 void dispatch_loop_terminate_all(struct dispatch *d, int sig, int64_t grace_ms);
-/* Jobs running now. */
+/* Jobs running now (or starting: sent to a worker as its current job); not the queued jobs
+ * a busy worker holds to start next (the drain gives those back). */
 int dispatch_loop_running(struct dispatch *d);
+/* True while a worker has any job, running or held (a drain waits until held jobs are given
+ * back and running ones ended). */
+bool dispatch_loop_busy(struct dispatch *d);
 /* True when every worker runs a job and holds another: then nothing waits on the master for
  * a moment, and it may gather more events into one batch (fewer commits and wake-ups).
  * Call outside a batch (it locks). */

@@ -457,12 +457,19 @@ void dispatch_loop_terminate_all(struct dispatch *d, int sig, int64_t grace_ms)
 int dispatch_loop_running(struct dispatch *d)
 {
     int n = 0;
-    for (int i = 0; i < d->pool->count; i++) {
+    for (int i = 0; i < d->pool->count; i++)
         n += d->running[i].id != 0;
-        for (int k = 0; k < DISPATCH_HOLD; k++)
-            n += d->next[i][k].id != 0;
-    }
     return n;
+}
+
+bool dispatch_loop_busy(struct dispatch *d)
+{
+    for (int i = 0; i < d->pool->count; i++) {
+        if (d->running[i].id) return true;
+        for (int k = 0; k < DISPATCH_HOLD; k++)
+            if (d->next[i][k].id) return true;
+    }
+    return false;
 }
 
 bool dispatch_loop_saturated(struct dispatch *d)
