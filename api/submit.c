@@ -418,6 +418,9 @@ int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, str
         goto fail;
     }
     if ((spec->task || spec->params) && apply_task(obj, cfg, prefix, spec, e) < 0) goto fail;
+    /* the timeout that applies is stored with the job: its own, its template's, else the
+     * server's --default-timeout at submit (a restart with another default changes no job) */
+    if (spec->timeout <= 0) spec->timeout = cfg->default_timeout;
     if (apply_limits(cfg, prefix, spec, e) < 0) goto fail;
     if (spec->concurrency_limit && !spec->concurrency_key) {
         snprintf(name, sizeof name, "%sconcurrency_limit", prefix);

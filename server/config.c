@@ -53,7 +53,7 @@ static const struct option_def options[] = {
     {"job-dir", OPT_PATH, OFF(job_dir), 0, 0, "the server's cwd",
      "working directory of jobs that give no cwd"},
     {"default-timeout", OPT_SECONDS, OFF(default_timeout), 0, 0, "0 (none)",
-     "timeout of jobs that give none"},
+     "timeout of jobs (and templates) that give none; kept with each job at submit"},
     {"kill-grace", OPT_SECONDS, OFF(kill_grace), 0, 0, "10",
      "seconds from SIGTERM to SIGKILL on timeout and terminate"},
     {"shutdown-grace", OPT_SECONDS, OFF(shutdown_grace), 0, 0, "30",

@@ -29,7 +29,7 @@ struct config {
     int64_t max_long_polls; /* waits, output follows and event streams open at once */
     double shutdown_grace;  /* seconds running jobs get to finish on SIGTERM */
     double kill_grace;      /* seconds between the polite signal and SIGKILL */
-    double default_timeout; /* seconds, 0: none */
+    double default_timeout; /* seconds, 0: none; a job takes it at submit */
     double retry_backoff;   /* seconds before the first retry; doubles per attempt */
     double retry_backoff_max;
     struct task_set tasks; /* templates from the config file's "tasks" */

@@ -37,7 +37,7 @@ struct job_spec {
     char *cwd;           /* absolute, existed at submit */
     char *stdin_data;
     size_t stdin_len;
-    double timeout;   /* seconds, 0: none */
+    double timeout;   /* seconds, 0: none; the one that applies (default resolved at submit) */
     int max_attempts; /* >= 1 */
     int64_t *after;   /* jobs that must succeed first (Event / join of several) */
     size_t n_after;
