@@ -170,6 +170,8 @@ json_t *api_parse_body(const char *body, size_t len, struct api_error *e);
 
 /* api/job_json.c: appends a limits object ({"nofile": 256, ...}: the set ones). */
 void api_limits_text(struct text *t, const struct proto_limits *l);
+/* Appends an env blob ("K=V" strings) as a JSON object of strings. */
+void api_env_text(struct text *t, const struct strblob *env);
 /* Appends the job object of API.md as JSON text. */
 void api_job_text(struct text *t, const struct job *j);
 /* Sends t (taken over, freed) as a JSON response with status; location may be NULL. */

@@ -558,6 +558,13 @@ enum MHD_Result api_tasks(struct api *a, struct MHD_Connection *c)
             text_add_number(&t, k->timeout);
         } else
             text_add(&t, ",\"timeout\":null", 15);
+        text_add(&t, ",\"cwd\":", 7);
+        if (k->cwd)
+            text_json_string(&t, k->cwd);
+        else
+            text_add(&t, "null", 4);
+        text_add(&t, ",\"env\":", 7);
+        api_env_text(&t, &k->env);
         text_add(&t, ",\"limits\":", 10);
         api_limits_text(&t, &k->limits);
         text_add(&t, "}", 1);
