@@ -97,6 +97,11 @@ void api_job_text(struct text *t, const struct job *j)
     if (j->spec.command) add_string_or_null(t, "command", j->spec.command);
     if (j->spec.notify_url) add_string_or_null(t, "notify_url", j->spec.notify_url);
     if (j->spec.stdin_from > 0) text_addf(t, ",\"stdin_from\":%lld", (long long)j->spec.stdin_from);
+    text_add(t, ",\"after\":[", 10);
+    for (size_t i = 0; i < j->spec.n_after; i++)
+        text_addf(t, "%s%lld", i ? "," : "", (long long)j->spec.after[i]);
+    text_add(t, "]", 1);
+    add_string_or_null(t, "idempotency_key", j->spec.idempotency_key);
     if (j->spec.group) {
         add_string_or_null(t, "group", j->spec.group);
         text_addf(t, ",\"group_size\":%d", j->spec.group_size);

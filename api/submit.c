@@ -140,6 +140,23 @@ static int parse_after(json_t *v, const char *prefix, struct job_spec *spec, str
     return 0;
 }
 
+static int compare_ids(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts "after" and drops repeats: the job shows it as job_dependencies keeps it. */
+static void sort_after(struct job_spec *spec)
+{
+    if (spec->n_after < 2) return;
+    qsort(spec->after, spec->n_after, sizeof *spec->after, compare_ids);
+    size_t kept = 1;
+    for (size_t i = 1; i < spec->n_after; i++)
+        if (spec->after[i] != spec->after[kept - 1]) spec->after[kept++] = spec->after[i];
+    spec->n_after = kept;
+}
+
 /* "pipeline": [[argv], [argv], ...]: 2 to 16 stages joined by pipes, no shell. */
 static int parse_pipeline(json_t *v, const char *prefix, struct job_spec *spec, struct api_error *e)
 {
@@ -444,6 +461,7 @@ int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, str
             spec->after[spec->n_after++] = spec->stdin_from;
         }
     }
+    sort_after(spec); /* shown as stored: in id order, each once */
     if (!spec->group != !spec->group_size) {
         snprintf(name, sizeof name, "%s%s", prefix, spec->group ? "group_size" : "group");
         api_fail(e, 400, "invalid_argument", name, "group and group_size go together");

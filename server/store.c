@@ -289,6 +289,24 @@ static int64_t column_int_or(sqlite3_stmt *st, int i, int64_t null_value)
     return sqlite3_column_type(st, i) == SQLITE_NULL ? null_value : sqlite3_column_int64(st, i);
 }
 
+/* Reads "3,7,12" (NULL: none) into spec->after; false if out of memory or malformed. */
+static bool read_id_list(const char *text, struct job_spec *spec)
+{
+    if (!text || !*text) return true;
+    size_t n = 1;
+    for (const char *c = text; *c; c++)
+        n += *c == ',';
+    if (!(spec->after = calloc(n, sizeof *spec->after))) return false;
+    for (const char *p = text; *p;) {
+        char *end;
+        long long id = strtoll(p, &end, 10);
+        if (end == p || id < 1 || (*end && *end != ',') || spec->n_after == n) return false;
+        spec->after[spec->n_after++] = id;
+        p = *end ? end + 1 : end;
+    }
+    return true;
+}
+
 /* Reads a row selected with JOB_COLUMNS. */
 static int read_job_row(sqlite3_stmt *st, struct job *j)
 {
@@ -329,7 +347,11 @@ static int read_job_row(sqlite3_stmt *st, struct job *j)
     /* limits that cannot be read must not become "none": the row is unreadable */
     bool limits_ok =
         job_limits_scan((const char *)sqlite3_column_text(st, 32), &j->spec.limits) == 0;
-    if (!j->spec.queue || !j->spec.argv.data || !j->spec.env.data || !j->spec.cwd || !limits_ok) {
+    j->spec.idempotency_key = column_strdup(st, 33);
+    /* "after": its dependencies in id order, "3,7,12" */
+    bool after_ok = read_id_list((const char *)sqlite3_column_text(st, 34), &j->spec);
+    if (!j->spec.queue || !j->spec.argv.data || !j->spec.env.data || !j->spec.cwd || !limits_ok ||
+        !after_ok) {
         job_free(j);
         return -1;
     }

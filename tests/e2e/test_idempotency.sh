@@ -18,14 +18,20 @@ post_key k1 '{"argv":["true"]}'
 eq "again: 200" "$STATUS" 200
 eq "again: the first job" "$(jq -r .id <<<"$BODY")" "$FIRST"
 eq "one job in all" "$(count)" 1
+eq "the key is shown in the job" "$(jq -r .idempotency_key <<<"$BODY")" k1
+eq "and by GET" "$(job_field "$FIRST" .idempotency_key)" k1
+eq "and in the list" "$(curl -s "$BASE/v1/jobs?limit=1" | jq -r '.jobs[0].idempotency_key')" k1
 
 req POST /v1/jobs '{"argv":["true"],"idempotency_key":"k2"}'
 eq "field: 201" "$STATUS" 201
+eq "the field's key is shown at submit" "$(jq -r .idempotency_key <<<"$BODY")" k2
 K2=$(jq -r .id <<<"$BODY")
 req POST /v1/jobs '{"argv":["true"],"idempotency_key":"k2"}'
 eq "field again: 200 and the first job" "$STATUS $(jq -r .id <<<"$BODY")" "200 $K2"
 post_key k3 '{"argv":["true"]}'
 check "another key: another job" test "$(jq -r .id <<<"$BODY")" -gt "$K2"
+submit '{"argv":["true"]}'
+eq "no key: null" "$(jq -c .idempotency_key <<<"$BODY")" null
 
 # arrays: a key per job; known keys give the earlier job, the others are created
 req POST /v1/jobs '[{"argv":["true"],"idempotency_key":"k2"},{"argv":["true"],"idempotency_key":"k4"}]'
