@@ -36,7 +36,8 @@ enum dispatch_result {
     DISPATCH_CANCELED, /* terminate: the job was queued and is now canceled */
     DISPATCH_SIGNALED, /* terminate: the job runs and its worker was told */
     DISPATCH_ERROR,    /* storage failed (logged) */
-    DISPATCH_INVALID   /* the request names something that does not exist (message set) */
+    DISPATCH_INVALID,  /* the request names something that does not exist (message set) */
+    DISPATCH_IDEMPOTENCY_MISMATCH /* a key already names a job of another request (message set) */
 };
 
 /* A submit waiting for the main loop's next commit (group commit: every submit that
@@ -46,9 +47,10 @@ struct dispatch_submit {
     size_t n;
     int64_t *ids;                /* out: the new ids */
     int64_t created_at;          /* out: submission time (wall ms) */
-    enum dispatch_result result; /* out: OK, INVALID (see error), or ERROR (storage) */
-    char error[200];             /* out: why, for INVALID */
-    char error_field[32];        /* out: the field at fault, for INVALID */
+    enum dispatch_result result; /* out: OK, INVALID or IDEMPOTENCY_MISMATCH (see error), or
+                                  * ERROR (storage) */
+    char error[320];             /* out: why, for INVALID and IDEMPOTENCY_MISMATCH */
+    char error_field[48];        /* out: the field at fault, for those */
     enum job_state *states;      /* out: per job, queued or (a dependency failed) canceled */
     bool *existing;              /* out: per job, its idempotency key named an earlier job
                                   * (ids[i] is that job; nothing was created for it) */

@@ -16,8 +16,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         "INSERT INTO jobs (name, queue, priority, argv, command, env, cwd, stdin, "
         "timeout, state, max_attempts, created_at, idempotency_key, task, params, "
         "concurrency_key, concurrency_limit, group_name, group_size, stdin_from, pipeline, "
-        "notify_url, limits) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "notify_url, limits, idempotency_fingerprint) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_INSERT_EVENT] = "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
                         "VALUES (?, ?, ?, ?, ?)",
     [ST_GET_JOB] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?",
@@ -33,7 +33,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_DEPENDENTS] = "SELECT d.job_id FROM job_dependencies d JOIN jobs j ON j.id = d.job_id "
                       "WHERE d.depends_on = ? AND j.state = 'queued' ORDER BY d.job_id",
     [ST_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?",
-    [ST_IDEMPOTENT] = "SELECT id FROM jobs WHERE idempotency_key = ? AND created_at >= ?",
+    [ST_IDEMPOTENT] = "SELECT id, idempotency_fingerprint FROM jobs WHERE idempotency_key = ? "
+                      "AND created_at >= ?",
     [ST_IDEMPOTENT_EXPIRE] = "UPDATE jobs SET idempotency_key = NULL WHERE idempotency_key = ?",
     [ST_FINISH] =
         "UPDATE jobs SET state = ?, exit_code = ?, signal = ?, error = ?, "
@@ -242,6 +243,7 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
         char limits[256];
         job_limits_format(&j->limits, limits, sizeof limits);
         store_bind_text(st, 22, limits[0] ? limits : NULL);
+        store_bind_text(st, 23, j->idempotency_key ? j->idempotency_fingerprint : NULL);
         if (j->notify_url) s->any_notify = true;
         if (sqlite3_step(st) != SQLITE_DONE) {
             rc = store_fail(s, "INSERT INTO jobs");
