@@ -6,7 +6,8 @@ source "$(dirname "$0")/lib.sh"
 RECEIVER_BIN=${RECEIVER_BIN:-$(dirname "$SPAWNPOOL_BIN")/tests/test_receiver}
 "$RECEIVER_BIN" 1 >"$T/received.txt" &
 RECV=$!
-trap 'kill $RECV 2>/dev/null; cleanup' EXIT
+# cleanup takes the test's exit status from $?: keep it past the kill (a failure exits 1)
+trap 'rc=$?; kill "$RECV" 2>/dev/null; (exit $rc); cleanup' EXIT
 wait_for 5 test -s "$T/received.txt" || fail "receiver did not start"
 RPORT=$(head -n 1 "$T/received.txt")
 sp_start
