@@ -43,9 +43,11 @@ struct config {
     char token_file[PATH_MAX]; /* bearer tokens, one per line; "": no auth */
     char **tokens;             /* read from token_file (made if missing) */
     size_t n_tokens;
-    bool insecure_no_auth; /* allow a non-loopback listen without tokens */
-    char run_as[128];      /* USER[:GROUP] jobs run as; "": the server's own user */
-    uid_t run_uid;         /* resolved from run_as */
+    char notify_secret_file[PATH_MAX]; /* HMAC key of notify_url callbacks; default in data_dir */
+    char *notify_secret;               /* read from it (made if missing), trailing newline cut */
+    bool insecure_no_auth;             /* allow a non-loopback listen without tokens */
+    char run_as[128];                  /* USER[:GROUP] jobs run as; "": the server's own user */
+    uid_t run_uid;                     /* resolved from run_as */
     gid_t run_gid;
     bool open_metrics;          /* /metrics without a token */
     char tls_cert[PATH_MAX];    /* PEM certificate (chain) for HTTPS; "": plain HTTP */
