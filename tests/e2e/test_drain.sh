@@ -3,13 +3,15 @@
 # a second signal terminates at once; the drain's log line counts only the jobs that run.
 source "$(dirname "$0")/lib.sh"
 sp_start --shutdown-grace 30
-submit '{"argv":["/bin/sh","-c","sleep 0.7; echo finished"]}'; SHORT=$ID
+# the job ends when the test says so (a file appears): a slow machine cannot end it early
+submit "{\"argv\":[\"/bin/sh\",\"-c\",\"until [ -e '$T/end1' ]; do sleep 0.05; done; echo finished\"]}"; SHORT=$ID
 wait_for 5 state_is "$SHORT" running || fail "never ran"
 kill -TERM "$SP_PID"
 wait_for 5 bash -c "[ \"\$(curl -s $BASE/healthz | jq -r .status)\" == draining ]" || fail "not draining"
 pass "healthz says draining"
 expect_error 503 shutting_down - POST /v1/jobs '{"argv":["true"]}'
 expect 200 GET "/v1/jobs/$SHORT"
+touch "$T/end1"
 RC=0
 wait "$SP_PID" || RC=$?
 SP_PID=""
