@@ -713,7 +713,6 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
         return -1;
     }
     if (cfg->token_file[0] && load_tokens(cfg, err, errlen) < 0) return -1;
-    if (load_notify_secret(cfg, err, errlen) < 0) return -1;
     if (!cfg->n_tokens && !cfg->insecure_no_auth && !is_loopback(cfg->listen_host)) {
         snprintf(err, errlen,
                  "refusing to listen on %s without a token: whoever can connect could run "
@@ -722,5 +721,5 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
                  cfg->listen_host);
         return -1;
     }
-    return 0;
+    return load_notify_secret(cfg, err, errlen); /* last: a refused setup makes no file */
 }
