@@ -382,7 +382,8 @@ static int apply_task(json_t *obj, const struct config *cfg, const char *prefix,
     /* the template's defaults, where the submitter gave nothing */
     if (!spec->queue && t->queue && !(spec->queue = strdup(t->queue))) goto oom;
     if (!json_object_get(obj, "priority")) spec->priority = t->priority;
-    if (!json_object_get(obj, "timeout") && t->timeout > 0) spec->timeout = t->timeout;
+    json_t *timeout = json_object_get(obj, "timeout"); /* null: not given */
+    if ((!timeout || json_is_null(timeout)) && t->timeout > 0) spec->timeout = t->timeout;
     if (!json_object_get(obj, "max_attempts") && t->max_attempts)
         spec->max_attempts = t->max_attempts;
     if (!spec->cwd && t->cwd && !(spec->cwd = strdup(t->cwd))) goto oom;

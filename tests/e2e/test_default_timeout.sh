@@ -19,6 +19,8 @@ submit '{"argv":["true"],"timeout":30}'
 eq "the job's own timeout wins" "$(jq .timeout <<<"$BODY")" 30
 submit '{"task":"timed"}'
 eq "a template's timeout wins" "$(jq .timeout <<<"$BODY")" 7
+submit '{"task":"timed","timeout":null}'
+eq "timeout null with a template: the template's" "$(jq .timeout <<<"$BODY")" 7
 submit '{"task":"plain"}'
 eq "a template without one: the default" "$(jq .timeout <<<"$BODY")" 0.5
 
