@@ -232,10 +232,13 @@ void api_output_free(struct output_follow *f);
 int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, struct job_spec *spec,
                   struct api_error *e);
 /* api/submit.c: validates a POST /v1/jobs body, one job object or an array of 1 to
- * --max-batch of them (an idempotency_key at most once). Returns 0 with *n specs in *specs
- * (free with api_specs_free) and *many for the array form, or -1 with e. */
+ * --max-batch of them (an idempotency_key at most once), with the Idempotency-Key header
+ * (NULL: none; a single job only). A job with a key gets its request's fingerprint. Returns
+ * 0 with *n specs in *specs (free with api_specs_free) and *many for the array form, or -1
+ * with e. */
 int api_parse_submit(const char *body, size_t len, const struct config *cfg,
-                     struct job_spec **specs, size_t *n, bool *many, struct api_error *e);
+                     const char *idempotency_header, struct job_spec **specs, size_t *n, bool *many,
+                     struct api_error *e);
 /* Frees n specs and the array. */
 void api_specs_free(struct job_spec *specs, size_t n);
 /* Parses a request body as strict JSON (duplicates rejected). NULL with e on error. */
@@ -243,6 +246,8 @@ json_t *api_parse_body(const char *body, size_t len, struct api_error *e);
 
 /* api/job_json.c: appends a limits object ({"nofile": 256, ...}: the set ones). */
 void api_limits_text(struct text *t, const struct proto_limits *l);
+/* Appends an env blob ("K=V" strings) as a JSON object of strings. */
+void api_env_text(struct text *t, const struct strblob *env);
 /* Appends the job object of API.md as JSON text. */
 void api_job_text(struct text *t, const struct job *j);
 /* Sends t (taken over, freed) as a JSON response with status; location may be NULL. */

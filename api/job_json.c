@@ -43,6 +43,22 @@ void api_limits_text(struct text *t, const struct proto_limits *l)
     text_add(t, "}", 1);
 }
 
+void api_env_text(struct text *t, const struct strblob *env)
+{
+    text_add(t, "{", 1);
+    bool first = true;
+    for (const char *kv = strblob_next(env, NULL); kv; kv = strblob_next(env, kv)) {
+        const char *eq = strchr(kv, '=');
+        if (!eq) continue;
+        if (!first) text_add(t, ",", 1);
+        first = false;
+        text_json_stringn(t, kv, (size_t)(eq - kv));
+        text_add(t, ":", 1);
+        text_json_string(t, eq + 1);
+    }
+    text_add(t, "}", 1);
+}
+
 void api_job_text(struct text *t, const struct job *j)
 {
     text_addf(t, "{\"id\":%lld", (long long)j->id);
@@ -81,6 +97,11 @@ void api_job_text(struct text *t, const struct job *j)
     if (j->spec.command) add_string_or_null(t, "command", j->spec.command);
     if (j->spec.notify_url) add_string_or_null(t, "notify_url", j->spec.notify_url);
     if (j->spec.stdin_from > 0) text_addf(t, ",\"stdin_from\":%lld", (long long)j->spec.stdin_from);
+    text_add(t, ",\"after\":[", 10);
+    for (size_t i = 0; i < j->spec.n_after; i++)
+        text_addf(t, "%s%lld", i ? "," : "", (long long)j->spec.after[i]);
+    text_add(t, "]", 1);
+    add_string_or_null(t, "idempotency_key", j->spec.idempotency_key);
     if (j->spec.group) {
         add_string_or_null(t, "group", j->spec.group);
         text_addf(t, ",\"group_size\":%d", j->spec.group_size);
@@ -94,19 +115,8 @@ void api_job_text(struct text *t, const struct job *j)
         text_addf(t, ",\"params\":%s", j->spec.params ? j->spec.params : "{}");
     }
     add_string_or_null(t, "cwd", j->spec.cwd);
-    text_add(t, ",\"env\":{", 8);
-    bool first = true;
-    for (const char *kv = strblob_next(&j->spec.env, NULL); kv;
-         kv = strblob_next(&j->spec.env, kv)) {
-        const char *eq = strchr(kv, '=');
-        if (!eq) continue;
-        if (!first) text_add(t, ",", 1);
-        first = false;
-        text_json_stringn(t, kv, (size_t)(eq - kv));
-        text_add(t, ":", 1);
-        text_json_string(t, eq + 1);
-    }
-    text_add(t, "}", 1);
+    text_add(t, ",\"env\":", 7);
+    api_env_text(t, &j->spec.env);
     if (j->spec.timeout > 0) {
         text_add(t, ",\"timeout\":", 11);
         text_add_number(t, j->spec.timeout);

@@ -133,9 +133,12 @@ void api_pending_submit_free(struct pending_submit *p)
 static enum MHD_Result answer_submit(struct api *a, struct MHD_Connection *c,
                                      struct pending_submit *p)
 {
-    if (p->sub.result == DISPATCH_INVALID) {
+    if (p->sub.result == DISPATCH_INVALID || p->sub.result == DISPATCH_IDEMPOTENCY_MISMATCH) {
         struct api_error e;
-        api_fail(&e, 400, "invalid_argument", p->sub.error_field, "%s", p->sub.error);
+        if (p->sub.result == DISPATCH_INVALID)
+            api_fail(&e, 400, "invalid_argument", p->sub.error_field, "%s", p->sub.error);
+        else
+            api_fail(&e, 409, "idempotency_mismatch", p->sub.error_field, "%s", p->sub.error);
         return api_send_error(c, &e);
     }
     if (p->sub.result != DISPATCH_OK) return submit_refused(a, c, p->sub.result);
@@ -171,27 +174,6 @@ static enum MHD_Result answer_submit(struct api *a, struct MHD_Connection *c,
     return api_send_text_json(c, created ? 201 : 200, &t, NULL);
 }
 
-/* The Idempotency-Key header: for a single job, the same as its "idempotency_key". */
-static int apply_idempotency_header(struct MHD_Connection *c, struct pending_submit *p,
-                                    struct api_error *e)
-{
-    const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
-    if (!key) return 0;
-    size_t n = strlen(key);
-    if (n == 0 || n > 255)
-        return api_fail(e, 400, "invalid_argument", "Idempotency-Key",
-                        "the Idempotency-Key header must be 1 to 255 bytes");
-    if (p->many)
-        return api_fail(e, 400, "invalid_argument", "Idempotency-Key",
-                        "an array submit takes an idempotency_key per job, not the header");
-    if (p->specs[0].idempotency_key && strcmp(p->specs[0].idempotency_key, key) != 0)
-        return api_fail(e, 400, "invalid_argument", "idempotency_key",
-                        "the Idempotency-Key header and the idempotency_key field differ");
-    free(p->specs[0].idempotency_key);
-    p->specs[0].idempotency_key = strdup(key);
-    return p->specs[0].idempotency_key ? 0 : api_fail(e, 500, "internal", NULL, "out of memory");
-}
-
 enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Connection *c)
 {
     if (r->submit && r->submit->answered) return answer_submit(a, c, r->submit);
@@ -200,7 +182,8 @@ enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Con
     struct job_spec *specs;
     size_t n;
     bool many;
-    if (api_parse_submit(r->body, r->body_len, a->cfg, &specs, &n, &many, &e) < 0)
+    const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
+    if (api_parse_submit(r->body, r->body_len, a->cfg, key, &specs, &n, &many, &e) < 0)
         return api_send_error(c, &e);
     struct pending_submit *p = calloc(1, sizeof *p);
     if (p) {
@@ -217,10 +200,6 @@ enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Con
     }
     p->many = many;
     p->conn = c;
-    if (apply_idempotency_header(c, p, &e) < 0) {
-        api_pending_submit_free(p);
-        return api_send_error(c, &e);
-    }
     p->sub = (struct dispatch_submit){.specs = p->specs,
                                       .n = n,
                                       .ids = p->ids,
@@ -558,6 +537,13 @@ enum MHD_Result api_tasks(struct api *a, struct MHD_Connection *c)
             text_add_number(&t, k->timeout);
         } else
             text_add(&t, ",\"timeout\":null", 15);
+        text_add(&t, ",\"cwd\":", 7);
+        if (k->cwd)
+            text_json_string(&t, k->cwd);
+        else
+            text_add(&t, "null", 4);
+        text_add(&t, ",\"env\":", 7);
+        api_env_text(&t, &k->env);
         text_add(&t, ",\"limits\":", 10);
         api_limits_text(&t, &k->limits);
         text_add(&t, "}", 1);

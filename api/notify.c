@@ -1,8 +1,8 @@
 /* notify: delivers notify_url callbacks. A thread of its own POSTs the final job (JSON) to
- * each due callback with libcurl (http and https only, no redirects, 10 s timeout), and
- * retries a failure with backoff (1 s doubling, at most 5 min, 10 attempts). Pending
- * callbacks live in SQLite (`notifications`), so a restart resumes them; every outcome is
- * a job_events row. */
+ * each due callback with libcurl (http and https only, no redirects, 10 s timeout), signed
+ * with HMAC-SHA256 under --notify-secret-file, and retries a failure with backoff (1 s
+ * doubling, at most 5 min, 10 attempts). Pending callbacks live in SQLite (`notifications`),
+ * so a restart resumes them; every outcome is a job_events row. */
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +11,7 @@
 #include "api/internal.h"
 #include "server/clock.h"
 #include "server/log.h"
+#include "server/sha256.h"
 
 #define NOTIFY_POLL_MS 200
 #define NOTIFY_ATTEMPTS 10
@@ -22,17 +23,45 @@ static size_t discard(char *p, size_t size, size_t n, void *ctx)
     return size * n;
 }
 
-/* POSTs body to url; returns the HTTP status, or 0 with err set. */
-static long post(const char *url, const char *body, size_t len, char *err, size_t errlen)
+/* The signature headers of one delivery, as GitHub and Stripe sign theirs: the time it was
+ * sent (unix seconds, so a receiver can refuse replays of old ones) and
+ * "v1=" hex(HMAC-SHA256(secret, timestamp "." body)). */
+static struct curl_slist *sign(const char *secret, const char *body, size_t len)
 {
-    CURL *curl = curl_easy_init();
+    char ts[32], line[128];
+    snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
+    struct hmac_sha256 h;
+    uint8_t mac[SHA256_SIZE];
+    char hex[2 * SHA256_SIZE + 1];
+    hmac_sha256_init(&h, secret, strlen(secret));
+    hmac_sha256_update(&h, ts, strlen(ts));
+    hmac_sha256_update(&h, ".", 1);
+    hmac_sha256_update(&h, body, len);
+    hmac_sha256_final(&h, mac);
+    sha256_hex(mac, hex);
+    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+    snprintf(line, sizeof line, "Spawnpool-Timestamp: %s", ts);
+    struct curl_slist *more = headers ? curl_slist_append(headers, line) : NULL;
+    snprintf(line, sizeof line, "Spawnpool-Signature: v1=%s", hex);
+    if (more) more = curl_slist_append(more, line);
+    if (!more) curl_slist_free_all(headers);
+    return more;
+}
+
+/* POSTs body to url, signed under secret; returns the HTTP status, or 0 with err set. */
+static long post(const char *url, const char *secret, const char *body, size_t len, char *err,
+                 size_t errlen)
+{
+    struct curl_slist *headers = sign(secret, body, len);
+    CURL *curl = headers ? curl_easy_init() : NULL;
     if (!curl) {
-        snprintf(err, errlen, "curl_easy_init failed");
+        snprintf(err, errlen, "%s failed", headers ? "curl_easy_init" : "curl_slist_append");
+        curl_slist_free_all(headers);
         return 0;
     }
-    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
     char curl_err[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "spawnpool/" SPAWNPOOL_VERSION);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
@@ -65,7 +94,8 @@ static void deliver(struct api *a, const struct store_notification *n)
     api_job_text(&t, &j);
     job_free(&j);
     char err[CURL_ERROR_SIZE + 64] = "", detail[400];
-    long status = t.failed ? 0 : post(n->url, t.data, t.len, err, sizeof err);
+    long status =
+        t.failed ? 0 : post(n->url, a->cfg->notify_secret, t.data, t.len, err, sizeof err);
     text_free(&t);
     int attempt = n->attempts + 1;
     if (status >= 200 && status < 300) {

@@ -10,6 +10,7 @@
 
 #include "api/internal.h"
 #include "pool/limits.h"
+#include "server/sha256.h"
 #include "server/tasks.h"
 
 #define MAX_NAME 256
@@ -138,6 +139,23 @@ static int parse_after(json_t *v, const char *prefix, struct job_spec *spec, str
         spec->after[spec->n_after++] = json_integer_value(item);
     }
     return 0;
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts "after" and drops repeats: the job shows it as job_dependencies keeps it. */
+static void sort_after(struct job_spec *spec)
+{
+    if (spec->n_after < 2) return;
+    qsort(spec->after, spec->n_after, sizeof *spec->after, compare_ids);
+    size_t kept = 1;
+    for (size_t i = 1; i < spec->n_after; i++)
+        if (spec->after[i] != spec->after[kept - 1]) spec->after[kept++] = spec->after[i];
+    spec->n_after = kept;
 }
 
 /* "pipeline": [[argv], [argv], ...]: 2 to 16 stages joined by pipes, no shell. */
@@ -364,7 +382,8 @@ static int apply_task(json_t *obj, const struct config *cfg, const char *prefix,
     /* the template's defaults, where the submitter gave nothing */
     if (!spec->queue && t->queue && !(spec->queue = strdup(t->queue))) goto oom;
     if (!json_object_get(obj, "priority")) spec->priority = t->priority;
-    if (!json_object_get(obj, "timeout") && t->timeout > 0) spec->timeout = t->timeout;
+    json_t *timeout = json_object_get(obj, "timeout"); /* null: not given */
+    if ((!timeout || json_is_null(timeout)) && t->timeout > 0) spec->timeout = t->timeout;
     if (!json_object_get(obj, "max_attempts") && t->max_attempts)
         spec->max_attempts = t->max_attempts;
     if (!spec->cwd && t->cwd && !(spec->cwd = strdup(t->cwd))) goto oom;
@@ -418,6 +437,9 @@ int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, str
         goto fail;
     }
     if ((spec->task || spec->params) && apply_task(obj, cfg, prefix, spec, e) < 0) goto fail;
+    /* the timeout that applies is stored with the job: its own, its template's, else the
+     * server's --default-timeout at submit (a restart with another default changes no job) */
+    if (spec->timeout <= 0) spec->timeout = cfg->default_timeout;
     if (apply_limits(cfg, prefix, spec, e) < 0) goto fail;
     if (spec->concurrency_limit && !spec->concurrency_key) {
         snprintf(name, sizeof name, "%sconcurrency_limit", prefix);
@@ -441,6 +463,7 @@ int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, str
             spec->after[spec->n_after++] = spec->stdin_from;
         }
     }
+    sort_after(spec); /* shown as stored: in id order, each once */
     if (!spec->group != !spec->group_size) {
         snprintf(name, sizeof name, "%s%s", prefix, spec->group ? "group_size" : "group");
         api_fail(e, 400, "invalid_argument", name, "group and group_size go together");
@@ -487,8 +510,62 @@ void api_specs_free(struct job_spec *specs, size_t n)
     free(specs);
 }
 
+/* The Idempotency-Key header: for a single job, the same as its "idempotency_key". */
+static int apply_idempotency_header(const char *key, bool many, struct job_spec *spec,
+                                    struct api_error *e)
+{
+    size_t n = strlen(key);
+    if (n == 0 || n > 255)
+        return api_fail(e, 400, "invalid_argument", "Idempotency-Key",
+                        "the Idempotency-Key header must be 1 to 255 bytes");
+    if (many)
+        return api_fail(e, 400, "invalid_argument", "Idempotency-Key",
+                        "an array submit takes an idempotency_key per job, not the header");
+    if (spec->idempotency_key && strcmp(spec->idempotency_key, key) != 0)
+        return api_fail(e, 400, "invalid_argument", "idempotency_key",
+                        "the Idempotency-Key header and the idempotency_key field differ");
+    free(spec->idempotency_key);
+    spec->idempotency_key = strdup(key);
+    return spec->idempotency_key ? 0 : api_fail(e, 500, "internal", NULL, "out of memory");
+}
+
+/* What a key stands for: SHA-256 of the job object as canonical JSON (keys sorted, no
+ * spaces, the key itself left out), so a retry written otherwise still matches it and
+ * another request under the same key does not. */
+static int fingerprint(json_t *obj, struct job_spec *spec, struct api_error *e)
+{
+    json_object_del(obj, "idempotency_key");
+    char *canonical = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    spec->idempotency_fingerprint = malloc(2 * SHA256_SIZE + 1);
+    if (!canonical || !spec->idempotency_fingerprint) {
+        free(canonical);
+        return api_fail(e, 500, "internal", NULL, "out of memory");
+    }
+    uint8_t digest[SHA256_SIZE];
+    sha256(canonical, strlen(canonical), digest);
+    sha256_hex(digest, spec->idempotency_fingerprint);
+    free(canonical);
+    return 0;
+}
+
+/* One key names one job: an array may not repeat a key. */
+static int check_keys_unique(const struct job_spec *s, size_t count, struct api_error *e)
+{
+    for (size_t i = 1; i < count; i++)
+        for (size_t k = 0; k < i; k++)
+            if (s[i].idempotency_key && s[k].idempotency_key &&
+                strcmp(s[i].idempotency_key, s[k].idempotency_key) == 0) {
+                char field[48];
+                snprintf(field, sizeof field, "[%zu].idempotency_key", i);
+                return api_fail(e, 400, "invalid_argument", field,
+                                "%s repeats the key of job [%zu] in the same array", field, k);
+            }
+    return 0;
+}
+
 int api_parse_submit(const char *body, size_t len, const struct config *cfg,
-                     struct job_spec **specs, size_t *n, bool *many, struct api_error *e)
+                     const char *idempotency_header, struct job_spec **specs, size_t *n, bool *many,
+                     struct api_error *e)
 {
     *specs = NULL;
     *n = 0;
@@ -514,19 +591,15 @@ int api_parse_submit(const char *body, size_t len, const struct config *cfg,
         json_t *obj = *many ? json_array_get(root, done) : root;
         if (api_parse_job(obj, cfg, prefix, &s[done], e) < 0) break; /* s[done] is freed */
     }
+    int rc = done == count ? 0 : -1;
+    if (rc == 0 && idempotency_header)
+        rc = apply_idempotency_header(idempotency_header, *many, &s[0], e);
+    if (rc == 0) rc = check_keys_unique(s, count, e);
+    for (size_t i = 0; rc == 0 && i < count; i++)
+        if (s[i].idempotency_key)
+            rc = fingerprint(*many ? json_array_get(root, i) : root, &s[i], e);
     json_decref(root);
-    for (size_t i = 1; done == count && i < count; i++) /* one key names one job */
-        for (size_t k = 0; k < i; k++)
-            if (s[i].idempotency_key && s[k].idempotency_key &&
-                strcmp(s[i].idempotency_key, s[k].idempotency_key) == 0) {
-                char field[48];
-                snprintf(field, sizeof field, "[%zu].idempotency_key", i);
-                api_fail(e, 400, "invalid_argument", field,
-                         "%s repeats the key of job [%zu] in the same array", field, k);
-                api_specs_free(s, count);
-                return -1;
-            }
-    if (done < count) {
+    if (rc < 0) {
         api_specs_free(s, done);
         return -1;
     }

@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -60,7 +61,7 @@ static const struct option_def options[] = {
     {"job-dir", OPT_PATH, OFF(job_dir), 0, 0, "the server's cwd",
      "working directory of jobs that give no cwd"},
     {"default-timeout", OPT_SECONDS, OFF(default_timeout), 0, 0, "0 (none)",
-     "timeout of jobs that give none"},
+     "timeout of jobs (and templates) that give none; kept with each job at submit"},
     {"kill-grace", OPT_SECONDS, OFF(kill_grace), 0, 0, "10",
      "seconds from SIGTERM to SIGKILL on timeout and terminate"},
     {"shutdown-grace", OPT_SECONDS, OFF(shutdown_grace), 0, 0, "30",
@@ -78,6 +79,8 @@ static const struct option_def options[] = {
     {"token-file", OPT_PATH, OFF(token_file), 0, 0, "none",
      "bearer tokens for /v1, one per line (several: rotation); made with a random token if "
      "missing"},
+    {"notify-secret-file", OPT_PATH, OFF(notify_secret_file), 0, 0, "DATA_DIR/notify-secret",
+     "key that signs notify_url callbacks (HMAC-SHA256); made with a random secret if missing"},
     {"insecure-no-auth", OPT_BOOL, OFF(insecure_no_auth), 0, 0, "false",
      "listen on a non-loopback address without a token (anyone who can connect runs commands)"},
     {"open-metrics", OPT_BOOL, OFF(open_metrics), 0, 0, "false", "serve /metrics without a token"},
@@ -126,14 +129,17 @@ void config_usage(FILE *out)
                  "A process pool and job-dispatch service: submit, inspect, wait for and\n"
                  "terminate commands over HTTP (API: /v1/jobs). Every flag can also be set as\n"
                  "SPAWNPOOL_<FLAG> in the environment or as a key of the --config file.\n\n");
+    int width = 0; /* the longest flag sets the column */
+    for (size_t i = 0; i < NOPTIONS; i++)
+        if ((int)strlen(options[i].flag) > width) width = (int)strlen(options[i].flag);
     for (size_t i = 0; i < NOPTIONS; i++) {
         char env[64];
         size_t j = 0;
         for (const char *c = options[i].flag; *c && j < sizeof env - 1; c++)
             env[j++] = *c == '-' ? '_' : (char)toupper((unsigned char)*c);
         env[j] = '\0';
-        fprintf(out, "  --%-16s %s (default %s; SPAWNPOOL_%s)\n", options[i].flag, options[i].help,
-                options[i].def, env);
+        fprintf(out, "  --%-*s %s (default %s; SPAWNPOOL_%s)\n", width, options[i].flag,
+                options[i].help, options[i].def, env);
     }
 }
 
@@ -578,8 +584,6 @@ static bool is_loopback(const char *host)
            strcmp(host, "::1") == 0;
 }
 
-/* Reads the bearer tokens (one per line; blank lines and # comments skipped). A missing file
- * is made with one random token (mode 0600), so the safe setup is also the easy one. */
 /* Parses a user or group: a name, or a number. */
 static bool parse_id(const char *s, bool group, unsigned *id)
 {
@@ -635,6 +639,8 @@ static int resolve_run_as(struct config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* Reads the bearer tokens (one per line; blank lines and # comments skipped). A missing file
+ * is made with one random token (mode 0600), so the safe setup is also the easy one. */
 static int load_tokens(struct config *cfg, char *err, size_t errlen)
 {
     FILE *f = fopen(cfg->token_file, "re");
@@ -767,6 +773,74 @@ void config_restart_changes(const struct config *old, const struct config *new, 
     if (old->allow_commands != new->allow_commands) add_name(out, outlen, "allow_commands");
 }
 
+/* Creates path (O_EXCL, mode 0600) holding 32 random bytes as hex and a newline. */
+static int make_secret_file(const char *path, const char *what, char *err, size_t errlen)
+{
+    unsigned char raw[32];
+    char hex[2 * sizeof raw + 1];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+        snprintf(err, errlen, "getrandom() failed while making %s: %s", what, strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+    explicit_bzero(raw, sizeof raw);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int rc = fd < 0 || dprintf(fd, "%s\n", hex) < 0 ? -1 : 0;
+    explicit_bzero(hex, sizeof hex);
+    if (rc < 0) snprintf(err, errlen, "cannot create %s %s: %s", what, path, strerror(errno));
+    if (fd >= 0) close(fd);
+    return rc;
+}
+
+/* Reads the key that signs notify_url callbacks: the file's text without its trailing
+ * newline. Missing, it is made with a random secret (mode 0600), by default in the data dir
+ * (made here if need be, as serve does), so every server signs and receivers can check. */
+static int load_notify_secret(struct config *cfg, char *err, size_t errlen)
+{
+    const char *path = cfg->notify_secret_file;
+    if (!path[0]) {
+        if (strlen(cfg->data_dir) + 16 >= sizeof cfg->notify_secret_file) {
+            snprintf(err, errlen, "--data-dir is too long");
+            return -1;
+        }
+        snprintf(cfg->notify_secret_file, sizeof cfg->notify_secret_file, "%s/notify-secret",
+                 cfg->data_dir);
+        if (mkdir(cfg->data_dir, 0750) < 0 && errno != EEXIST) {
+            snprintf(err, errlen, "mkdir() failed while creating the data dir %s: %s",
+                     cfg->data_dir, strerror(errno));
+            return -1;
+        }
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        if (make_secret_file(path, "notify-secret-file", err, errlen) < 0) return -1;
+        fprintf(stderr, "spawnpool: made a secret in %s (it signs notify_url callbacks)\n", path);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    char buf[4097];
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf);
+    if (n < 0) {
+        snprintf(err, errlen, "cannot read notify-secret-file %s: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    close(fd);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    const char *why = n == 0                         ? "holds no secret"
+                      : n >= 4096                    ? "holds 4 KiB or more (too long for a secret)"
+                      : memchr(buf, '\0', (size_t)n) ? "holds a NUL byte (the secret is text)"
+                                                     : NULL;
+    if (!why && !(cfg->notify_secret = strndup(buf, (size_t)n))) why = "is too big (out of memory)";
+    explicit_bzero(buf, sizeof buf);
+    if (why) {
+        snprintf(err, errlen, "notify-secret-file %s %s", path, why);
+        return -1;
+    }
+    return 0;
+}
+
 void config_free(struct config *cfg)
 {
     for (size_t i = 0; i < cfg->n_tokens; i++)
@@ -776,6 +850,9 @@ void config_free(struct config *cfg)
     cfg->n_tokens = 0;
     strlist_free(&cfg->allow_origins);
     strlist_free(&cfg->allow_hosts);
+    if (cfg->notify_secret) explicit_bzero(cfg->notify_secret, strlen(cfg->notify_secret));
+    free(cfg->notify_secret);
+    cfg->notify_secret = NULL;
     tasks_free(&cfg->tasks);
     free(cfg->queues);
     cfg->queues = NULL;
@@ -882,5 +959,5 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
                  cfg->listen_host);
         return -1;
     }
-    return 0;
+    return load_notify_secret(cfg, err, errlen); /* last: a refused setup makes no file */
 }

@@ -37,7 +37,7 @@ struct config {
     int64_t max_long_polls; /* waits, output follows and event streams open at once */
     double shutdown_grace;  /* seconds running jobs get to finish on SIGTERM */
     double kill_grace;      /* seconds between the polite signal and SIGKILL */
-    double default_timeout; /* seconds, 0: none */
+    double default_timeout; /* seconds, 0: none; a job takes it at submit */
     double retry_backoff;   /* seconds before the first retry; doubles per attempt */
     double retry_backoff_max;
     struct task_set tasks; /* templates from the config file's "tasks" */
@@ -51,9 +51,11 @@ struct config {
     char token_file[PATH_MAX]; /* bearer tokens, one per line; "": no auth */
     char **tokens;             /* read from token_file (made if missing) */
     size_t n_tokens;
-    bool insecure_no_auth; /* allow a non-loopback listen without tokens */
-    char run_as[128];      /* USER[:GROUP] jobs run as; "": the server's own user */
-    uid_t run_uid;         /* resolved from run_as */
+    char notify_secret_file[PATH_MAX]; /* HMAC key of notify_url callbacks; default in data_dir */
+    char *notify_secret;               /* read from it (made if missing), trailing newline cut */
+    bool insecure_no_auth;             /* allow a non-loopback listen without tokens */
+    char run_as[128];                  /* USER[:GROUP] jobs run as; "": the server's own user */
+    uid_t run_uid;                     /* resolved from run_as */
     gid_t run_gid;
     bool open_metrics;            /* /metrics without a token */
     char tls_cert[PATH_MAX];      /* PEM certificate (chain) for HTTPS; "": plain HTTP */

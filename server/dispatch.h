@@ -36,7 +36,8 @@ enum dispatch_result {
     DISPATCH_CANCELED, /* terminate: the job was queued and is now canceled */
     DISPATCH_SIGNALED, /* terminate: the job runs and its worker was told */
     DISPATCH_ERROR,    /* storage failed (logged) */
-    DISPATCH_INVALID   /* the request names something that does not exist (message set) */
+    DISPATCH_INVALID,  /* the request names something that does not exist (message set) */
+    DISPATCH_IDEMPOTENCY_MISMATCH /* a key already names a job of another request (message set) */
 };
 
 /* A submit waiting for the main loop's next commit (group commit: every submit that
@@ -46,9 +47,10 @@ struct dispatch_submit {
     size_t n;
     int64_t *ids;                /* out: the new ids */
     int64_t created_at;          /* out: submission time (wall ms) */
-    enum dispatch_result result; /* out: OK, INVALID (see error), or ERROR (storage) */
-    char error[200];             /* out: why, for INVALID */
-    char error_field[32];        /* out: the field at fault, for INVALID */
+    enum dispatch_result result; /* out: OK, INVALID or IDEMPOTENCY_MISMATCH (see error), or
+                                  * ERROR (storage) */
+    char error[320];             /* out: why, for INVALID and IDEMPOTENCY_MISMATCH */
+    char error_field[48];        /* out: the field at fault, for those */
     enum job_state *states;      /* out: per job, queued or (a dependency failed) canceled */
     bool *existing;              /* out: per job, its idempotency key named an earlier job
                                   * (ids[i] is that job; nothing was created for it) */
@@ -146,8 +148,12 @@ void dispatch_loop_reap(struct dispatch *d);
 void dispatch_loop_drain(struct dispatch *d);
 /* Terminates every running job (recorded as terminated by shutdown). */
 void dispatch_loop_terminate_all(struct dispatch *d, int sig, int64_t grace_ms);
-/* Jobs running now. */
+/* Jobs running now (or starting: sent to a worker as its current job); not the queued jobs
+ * a busy worker holds to start next (the drain gives those back). */
 int dispatch_loop_running(struct dispatch *d);
+/* True while a worker has any job, running or held (a drain waits until held jobs are given
+ * back and running ones ended). */
+bool dispatch_loop_busy(struct dispatch *d);
 /* True when every worker runs a job and holds another: then nothing waits on the master for
  * a moment, and it may gather more events into one batch (fewer commits and wake-ups).
  * Call outside a batch (it locks). */

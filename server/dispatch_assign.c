@@ -110,9 +110,9 @@ static void send_to_slot(struct dispatch *d, int slot, struct running *r,
     char out_path[PATH_MAX + 32], err_path[PATH_MAX + 32];
     dispatch_output_path(d, j.id, "stdout", out_path, sizeof out_path);
     dispatch_output_path(d, j.id, "stderr", err_path, sizeof err_path);
-    double timeout = j.spec.timeout > 0 ? j.spec.timeout : d->cfg->default_timeout;
     struct proto_run run = {
-        .timeout_ms = timeout > 0 ? (int64_t)(timeout * 1000 + 0.5) : 0,
+        /* the timeout was resolved at submit (api/submit.c) */
+        .timeout_ms = j.spec.timeout > 0 ? (int64_t)(j.spec.timeout * 1000 + 0.5) : 0,
         .kill_grace_ms = (int64_t)(d->cfg->kill_grace * 1000),
         .max_output = (uint64_t)d->cfg->max_output,
         .cwd = j.spec.cwd,

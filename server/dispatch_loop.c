@@ -18,6 +18,29 @@
 /* How long an idempotency key names its first job. */
 #define IDEMPOTENCY_MS (24 * 3600 * 1000LL)
 
+/* A key's first job was made by the same request (jobs stored before fingerprints were kept
+ * match any). */
+static bool same_request(const char *stored, const struct job_spec *spec)
+{
+    return !stored[0] || !spec->idempotency_fingerprint ||
+           strcmp(stored, spec->idempotency_fingerprint) == 0;
+}
+
+/* Job i's key names job first, made by another request: the submit is refused (Stripe's
+ * answer: a client reusing a key by mistake must hear it, not get another job back). */
+static void idempotency_mismatch(struct dispatch_submit *sub, size_t i, int64_t first)
+{
+    sub->result = DISPATCH_IDEMPOTENCY_MISMATCH;
+    if (sub->n > 1)
+        snprintf(sub->error_field, sizeof sub->error_field, "[%zu].idempotency_key", i);
+    else
+        snprintf(sub->error_field, sizeof sub->error_field, "idempotency_key");
+    snprintf(sub->error, sizeof sub->error,
+             "idempotency key '%.120s' was used within 24 h by job %lld for another request: "
+             "send that same request to get the job back, or use a new key",
+             sub->specs[i].idempotency_key, (long long)first);
+}
+
 /* Main loop, in the batch: stores the waiting submits (each in a savepoint of its own). */
 static struct dispatch_submit *store_submits(struct dispatch *d)
 {
@@ -51,13 +74,16 @@ static struct dispatch_submit *store_submits(struct dispatch *d)
         if (sub->result != DISPATCH_OK) continue;
         /* the same idempotency key within 24 h: the first job, nothing new */
         bool fresh_only = true;
-        for (size_t i = 0; i < sub->n; i++) {
+        for (size_t i = 0; i < sub->n && sub->result == DISPATCH_OK; i++) {
             sub->existing[i] = false;
             if (!sub->specs[i].idempotency_key) continue;
-            int64_t first =
-                store_idempotent_job(d->store, sub->specs[i].idempotency_key, now - IDEMPOTENCY_MS);
+            char stored[65];
+            int64_t first = store_idempotent_job(d->store, sub->specs[i].idempotency_key,
+                                                 now - IDEMPOTENCY_MS, stored);
             if (first < 0) sub->result = DISPATCH_ERROR;
-            if (first > 0) {
+            if (first > 0 && !same_request(stored, &sub->specs[i]))
+                idempotency_mismatch(sub, i, first);
+            else if (first > 0) {
                 sub->existing[i] = true;
                 sub->ids[i] = first;
                 fresh_only = false;
@@ -457,12 +483,19 @@ void dispatch_loop_terminate_all(struct dispatch *d, int sig, int64_t grace_ms)
 int dispatch_loop_running(struct dispatch *d)
 {
     int n = 0;
-    for (int i = 0; i < d->pool->count; i++) {
+    for (int i = 0; i < d->pool->count; i++)
         n += d->running[i].id != 0;
-        for (int k = 0; k < DISPATCH_HOLD; k++)
-            n += d->next[i][k].id != 0;
-    }
     return n;
+}
+
+bool dispatch_loop_busy(struct dispatch *d)
+{
+    for (int i = 0; i < d->pool->count; i++) {
+        if (d->running[i].id) return true;
+        for (int k = 0; k < DISPATCH_HOLD; k++)
+            if (d->next[i][k].id) return true;
+    }
+    return false;
 }
 
 bool dispatch_loop_saturated(struct dispatch *d)

@@ -103,6 +103,7 @@ void job_spec_free(struct job_spec *spec)
     free(spec->stdin_data);
     free(spec->after);
     free(spec->idempotency_key);
+    free(spec->idempotency_fingerprint);
     free(spec->task);
     free(spec->concurrency_key);
     free(spec->group);

@@ -37,15 +37,16 @@ struct job_spec {
     char *cwd;           /* absolute, existed at submit */
     char *stdin_data;
     size_t stdin_len;
-    double timeout;   /* seconds, 0: none */
+    double timeout;   /* seconds, 0: none; the one that applies (default resolved at submit) */
     int max_attempts; /* >= 1 */
     int64_t *after;   /* jobs that must succeed first (Event / join of several) */
     size_t n_after;
-    char *idempotency_key; /* the same key within 24 h returns the first job; NULL: none */
-    int64_t stdin_from;    /* fed the finished stdout of this job (Pipe); 0: none */
-    char *pipeline;        /* stages joined by pipes: "argc,argc,..." over argv; NULL: none */
-    char *notify_url;      /* POSTed the final job when it ends; NULL: none */
-    char *group;           /* gang (Barrier): starts with its group_size members; NULL: none */
+    char *idempotency_key;         /* the same key within 24 h returns the first job; NULL: none */
+    char *idempotency_fingerprint; /* SHA-256 (hex) of the request, for its key; NULL: none */
+    int64_t stdin_from;            /* fed the finished stdout of this job (Pipe); 0: none */
+    char *pipeline;   /* stages joined by pipes: "argc,argc,..." over argv; NULL: none */
+    char *notify_url; /* POSTed the final job when it ends; NULL: none */
+    char *group;      /* gang (Barrier): starts with its group_size members; NULL: none */
     int group_size;
     char *concurrency_key; /* at most concurrency_limit running jobs share it; NULL: none */
     int concurrency_limit;

@@ -135,7 +135,7 @@ int loop_run(const struct config *cfg, struct dispatch *d, int epoll_fd, int sig
             reload_config(cfg, fe, fe_handle);
         }
         drain_step(cfg, d, &dr);
-        bool done = dr.signals && dispatch_loop_running(d) == 0;
+        bool done = dr.signals && !dispatch_loop_busy(d);
         wake = dispatch_loop_end(d);
         saturated = dispatch_loop_saturated(d);
         fe->expire(fe_handle);

@@ -16,8 +16,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         "INSERT INTO jobs (name, queue, priority, argv, command, env, cwd, stdin, "
         "timeout, state, max_attempts, created_at, idempotency_key, task, params, "
         "concurrency_key, concurrency_limit, group_name, group_size, stdin_from, pipeline, "
-        "notify_url, limits) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "notify_url, limits, idempotency_fingerprint) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_INSERT_EVENT] = "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
                         "VALUES (?, ?, ?, ?, ?)",
     [ST_GET_JOB] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?",
@@ -33,7 +33,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_DEPENDENTS] = "SELECT d.job_id FROM job_dependencies d JOIN jobs j ON j.id = d.job_id "
                       "WHERE d.depends_on = ? AND j.state = 'queued' ORDER BY d.job_id",
     [ST_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?",
-    [ST_IDEMPOTENT] = "SELECT id FROM jobs WHERE idempotency_key = ? AND created_at >= ?",
+    [ST_IDEMPOTENT] = "SELECT id, idempotency_fingerprint FROM jobs WHERE idempotency_key = ? "
+                      "AND created_at >= ?",
     [ST_IDEMPOTENT_EXPIRE] = "UPDATE jobs SET idempotency_key = NULL WHERE idempotency_key = ?",
     [ST_FINISH] =
         "UPDATE jobs SET state = ?, exit_code = ?, signal = ?, error = ?, "
@@ -242,6 +243,7 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
         char limits[256];
         job_limits_format(&j->limits, limits, sizeof limits);
         store_bind_text(st, 22, limits[0] ? limits : NULL);
+        store_bind_text(st, 23, j->idempotency_key ? j->idempotency_fingerprint : NULL);
         if (j->notify_url) s->any_notify = true;
         if (sqlite3_step(st) != SQLITE_DONE) {
             rc = store_fail(s, "INSERT INTO jobs");
@@ -289,6 +291,24 @@ static int64_t column_int_or(sqlite3_stmt *st, int i, int64_t null_value)
     return sqlite3_column_type(st, i) == SQLITE_NULL ? null_value : sqlite3_column_int64(st, i);
 }
 
+/* Reads "3,7,12" (NULL: none) into spec->after; false if out of memory or malformed. */
+static bool read_id_list(const char *text, struct job_spec *spec)
+{
+    if (!text || !*text) return true;
+    size_t n = 1;
+    for (const char *c = text; *c; c++)
+        n += *c == ',';
+    if (!(spec->after = calloc(n, sizeof *spec->after))) return false;
+    for (const char *p = text; *p;) {
+        char *end;
+        long long id = strtoll(p, &end, 10);
+        if (end == p || id < 1 || (*end && *end != ',') || spec->n_after == n) return false;
+        spec->after[spec->n_after++] = id;
+        p = *end ? end + 1 : end;
+    }
+    return true;
+}
+
 /* Reads a row selected with JOB_COLUMNS. */
 static int read_job_row(sqlite3_stmt *st, struct job *j)
 {
@@ -329,7 +349,11 @@ static int read_job_row(sqlite3_stmt *st, struct job *j)
     /* limits that cannot be read must not become "none": the row is unreadable */
     bool limits_ok =
         job_limits_scan((const char *)sqlite3_column_text(st, 32), &j->spec.limits) == 0;
-    if (!j->spec.queue || !j->spec.argv.data || !j->spec.env.data || !j->spec.cwd || !limits_ok) {
+    j->spec.idempotency_key = column_strdup(st, 33);
+    /* "after": its dependencies in id order, "3,7,12" */
+    bool after_ok = read_id_list((const char *)sqlite3_column_text(st, 34), &j->spec);
+    if (!j->spec.queue || !j->spec.argv.data || !j->spec.env.data || !j->spec.cwd || !limits_ok ||
+        !after_ok) {
         job_free(j);
         return -1;
     }

@@ -47,9 +47,10 @@ int store_job_deps(struct store *s, int64_t id, int64_t *culprit, enum job_state
 /* Calls fn for every queued job that depends on id. Returns 0 or -1. */
 int store_each_dependent(struct store *s, int64_t id, void (*fn)(void *ctx, int64_t dependent),
                          void *ctx);
-/* The job submitted with key at or after since (wall ms), or 0 (an older holder of the key
- * lets it go); -1 on error. */
-int64_t store_idempotent_job(struct store *s, const char *key, int64_t since);
+/* The job submitted with key at or after since (wall ms), with the fingerprint of its
+ * request in fingerprint ("" if it has none); or 0 (an older holder of the key lets it go);
+ * -1 on error. */
+int64_t store_idempotent_job(struct store *s, const char *key, int64_t since, char fingerprint[65]);
 /* Checks that every id exists; returns 0, or the first id that does not (or -1 on error). */
 int64_t store_missing_job(struct store *s, const int64_t *ids, size_t n);
 /* Reads one job (with its stdin only if with_stdin). Returns 0, 1 if there is none, -1. */

@@ -13,7 +13,9 @@
     "id, name, queue, priority, argv, command, env, cwd, timeout, state, exit_code, signal, "      \
     "error, pid, worker, attempt, max_attempts, created_at, started_at, finished_at, "             \
     "stdout_bytes, stderr_bytes, truncated, task, params, concurrency_key, concurrency_limit, "    \
-    "group_name, group_size, stdin_from, pipeline, notify_url, limits"
+    "group_name, group_size, stdin_from, pipeline, notify_url, limits, idempotency_key, "          \
+    "(SELECT group_concat(depends_on) FROM (SELECT depends_on FROM job_dependencies "              \
+    "WHERE job_id = jobs.id ORDER BY depends_on))"
 
 enum stmt_id {
     ST_INSERT_JOB,

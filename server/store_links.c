@@ -55,7 +55,7 @@ int store_each_dependent(struct store *s, int64_t id, void (*fn)(void *ctx, int6
     return 0;
 }
 
-int64_t store_idempotent_job(struct store *s, const char *key, int64_t since)
+int64_t store_idempotent_job(struct store *s, const char *key, int64_t since, char fingerprint[65])
 {
     store_tx_begin(s);
     bool was_failed = s->failed; /* a failure here is this submit's, not the batch's */
@@ -64,6 +64,8 @@ int64_t store_idempotent_job(struct store *s, const char *key, int64_t since)
     sqlite3_bind_int64(st, 2, since);
     int step = sqlite3_step(st);
     int64_t id = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    const unsigned char *stored = id > 0 ? sqlite3_column_text(st, 1) : NULL;
+    snprintf(fingerprint, 65, "%s", stored ? (const char *)stored : "");
     if (step != SQLITE_ROW && step != SQLITE_DONE) id = store_fail(s, "SELECT idempotency key");
     sqlite3_reset(st);
     if (id == 0) { /* an older job may hold the key: it is free again */

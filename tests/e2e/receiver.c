@@ -1,6 +1,7 @@
 /* receiver: a minimal HTTP endpoint for the notify_url test. Prints its port on the first
  * line, then one line per POST body it receives (flushed). It answers 500 to the first
- * FAIL requests and 200 after. Usage: receiver FAIL */
+ * FAIL requests and 200 after. With DIR, request N (from 0) is also kept as it came:
+ * DIR/N.head (request line and headers) and DIR/N.body. Usage: receiver FAIL [DIR] */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -10,9 +11,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Writes n bytes to path (made whole under a temporary name, then renamed). */
+static void keep(const char *path, const char *data, size_t n)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return;
+    fwrite(data, 1, n, f);
+    if (fclose(f) == 0) rename(tmp, path);
+}
+
 int main(int argc, char **argv)
 {
     int fail = argc > 1 ? atoi(argv[1]) : 0;
+    const char *dir = argc > 2 ? argv[2] : NULL;
     int srv = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof addr;
@@ -39,6 +52,13 @@ int main(int argc, char **argv)
                 want = cl ? atol(cl + 15) : 0;
             }
             if (body && (long)(got - (size_t)(body - buf)) >= want) break;
+        }
+        if (body && dir) { /* the body file first: the test waits for the head file */
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%d.body", dir, served);
+            keep(path, body, got - (size_t)(body - buf));
+            snprintf(path, sizeof path, "%s/%d.head", dir, served);
+            keep(path, buf, (size_t)(body - buf));
         }
         if (body) {
             fwrite(body, 1, got - (size_t)(body - buf), stdout);

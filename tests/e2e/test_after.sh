@@ -15,6 +15,15 @@ check "it started after the dependency finished" test \
     "$(sqlite3 "$DB" "SELECT started_at FROM jobs WHERE id = $B")" -ge \
     "$(sqlite3 "$DB" "SELECT finished_at FROM jobs WHERE id = $A")"
 
+# the job shows its dependencies: at submit, in GET and in the list (in id order, each once)
+submit "{\"argv\":[\"true\"],\"after\":[$B, $A, $B]}"; AB=$ID
+eq "after shown at submit" "$(jq -c .after <<<"$BODY")" "[$A,$B]"
+eq "after shown by GET" "$(job_field "$AB" '.after | tostring')" "[$A,$B]"
+eq "after shown in the list" "$(curl -s "$BASE/v1/jobs?limit=1" | jq -c '.jobs[0].after')" "[$A,$B]"
+eq "none: an empty list" "$(job_field "$A" '.after | tostring')" "[]"
+req POST /v1/jobs "[{\"argv\":[\"true\"]},{\"argv\":[\"true\"],\"after\":[$A]}]"
+eq "after shown in an array's answer" "$(jq -c '[.jobs[].after]' <<<"$BODY")" "[[],[$A]]"
+
 # a failed dependency cancels, and the cancel cascades
 submit '{"argv":["/bin/sh","-c","sleep 0.2; exit 1"]}'; F=$ID
 submit "{\"argv\":[\"true\"],\"after\":[$F]}"; G=$ID

@@ -10,7 +10,7 @@ cat >"$T/config.json" <<'JSON'
     "greet": {"argv": ["/bin/sh", "-c", "echo \"$GREETING $0 from $1\"", "{who}", "{place}"],
               "queue": "greetings", "timeout": 30, "env": {"GREETING": "hello"}, "max_attempts": 2},
     "flag": {"argv": ["echo", "--value={v}", "{v}"]},
-    "prog": {"argv": ["{p}", "x"]}
+    "prog": {"argv": ["{p}", "x"], "cwd": "/tmp"}
   }
 }
 JSON
@@ -20,6 +20,8 @@ expect 200 GET /v1/tasks
 eq "templates listed" "$(jq -c '[.tasks[] | {name, params}]' <<<"$BODY")" \
     '[{"name":"greet","params":["who","place"]},{"name":"flag","params":["v"]},{"name":"prog","params":["p"]}]'
 eq "commands allowed by default" "$(jq -r .allow_commands <<<"$BODY")" true
+eq "each template's env and cwd defaults listed" "$(jq -c '[.tasks[] | [.env, .cwd]]' <<<"$BODY")" \
+    '[[{"GREETING":"hello"},null],[{},null],[{},"/tmp"]]'
 
 req POST /v1/jobs '{"task":"greet","params":{"who":"ann; rm -rf /tmp/x $(id)","place":"x y"}}'
 eq "submitted from a template" "$STATUS" 201

@@ -127,6 +127,8 @@ static void check_spec(const struct job_spec *s, json_t *in)
     FUZZ_REQUIRE(!s->group == !s->group_size);
     FUZZ_REQUIRE(s->env.len == 0 || s->env.data[s->env.len - 1] == '\0');
     FUZZ_REQUIRE(!(s->limits.set >> PROTO_LIMITS));
+    FUZZ_REQUIRE(!s->idempotency_key ||
+                 (s->idempotency_fingerprint && strlen(s->idempotency_fingerprint) == 64));
     const struct task_template *t = s->task ? tasks_find(&cfg.tasks, s->task) : NULL;
     for (int i = 0; i < PROTO_LIMITS; i++) { /* in range, never over the ceiling, defaulted */
         uint32_t bit = 1u << i;
@@ -165,7 +167,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     struct job_spec *specs;
     size_t n;
     bool many;
-    if (api_parse_submit(body, size, &cfg, &specs, &n, &many, &e) == 0) {
+    if (api_parse_submit(body, size, &cfg, NULL, &specs, &n, &many, &e) == 0) {
         FUZZ_REQUIRE(n >= 1 && (many || n == 1) && n <= (size_t)cfg.max_batch);
         json_t *root = json_loadb(body, size, JSON_DECODE_ANY, NULL); /* what was submitted */
         FUZZ_REQUIRE(root);
