@@ -114,9 +114,10 @@ static enum MHD_Result answer_options(struct MHD_Connection *c, bool from_browse
 }
 
 enum MHD_Result api_guard_head(struct api *a, struct MHD_Connection *c, const char *url,
-                               const char *method, bool *answered)
+                               const char *method, bool *answered, bool *has_body)
 {
     *answered = true;
+    *has_body = false;
     char msg[400];
     struct framing f = {0};
     MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
@@ -184,5 +185,6 @@ enum MHD_Result api_guard_head(struct api *a, struct MHD_Connection *c, const ch
         return refuse(c, 413, "payload_too_large", NULL, NULL, NULL, msg);
     }
     *answered = false;
+    *has_body = declared > 0 || f.transfer_encoding;
     return MHD_YES;
 }

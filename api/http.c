@@ -180,9 +180,13 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
         r = calloc(1, sizeof *r);
         if (!r) return MHD_NO;
         *con_cls = r;
-        bool answered;
-        enum MHD_Result rc = api_guard_head(a, c, url, method, &answered);
-        if (!answered) conns_set_phase(&a->conns, c, CONN_BODY);
+        bool answered, has_body;
+        enum MHD_Result rc = api_guard_head(a, c, url, method, &answered, &has_body);
+        if (!answered) {
+            /* the head is in: a body gets --body-timeout, a request without one is routed */
+            conns_set_phase(&a->conns, c, has_body ? CONN_BODY : CONN_NONE);
+            r->routed = !has_body;
+        }
         return rc;
     }
     if (*upload_data_size > 0) {

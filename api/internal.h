@@ -113,10 +113,11 @@ bool conns_cors(struct MHD_Connection *mc);
 enum guard_refusal { GUARD_FRAMING, GUARD_HOST, GUARD_ORIGIN, GUARD_MEDIA_TYPE };
 /* Checks a request's head on the handler's first call: framing, Host, browser origin,
  * token, Content-Type and Content-Length against --max-body, in that order; answers
- * CORS preflights. Returns MHD_YES with *answered false when the request may go on;
- * otherwise the response is queued (*answered true) and the result is MHD's. */
+ * CORS preflights. Returns MHD_YES with *answered false when the request may go on (and
+ * *has_body true if a body follows); otherwise the response is queued (*answered true)
+ * and the result is MHD's. */
 enum MHD_Result api_guard_head(struct api *a, struct MHD_Connection *c, const char *url,
-                               const char *method, bool *answered);
+                               const char *method, bool *answered, bool *has_body);
 /* Queues resp with status, adding the CORS headers when the request's origin is allowed. */
 enum MHD_Result api_queue_response(struct MHD_Connection *c, unsigned status,
                                    struct MHD_Response *resp);
