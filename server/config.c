@@ -1,14 +1,8 @@
 /* config: one table of options; each is read from the file, then the environment, then
  * the command line, so the later source wins. */
-#include "server/config.h"
+#include "server/config_internal.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
-#include <sys/random.h>
-#include <sys/stat.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -30,9 +24,6 @@ enum opt_type {
     OPT_ORIGINS, /* repeatable: a browser origin (scheme://host[:port]) */
     OPT_HOSTS    /* repeatable: a Host name, or "*" */
 };
-
-/* Which source set a value: a later one replaces a repeatable setting's list. */
-enum { LEVEL_FILE = 1, LEVEL_ENV, LEVEL_COMMAND_LINE };
 
 struct option_def {
     const char *flag; /* without the leading -- */
@@ -188,116 +179,6 @@ static int parse_listen(const char *s, struct config *cfg)
     return 0;
 }
 
-/* A host as it may appear in Host (a DNS name, IPv4, or IPv6 with or without brackets),
- * lower-cased into out without brackets. */
-static bool normalize_host(const char *s, size_t len, char *out, size_t outlen)
-{
-    if (len >= 2 && s[0] == '[' && s[len - 1] == ']') s++, len -= 2;
-    if (len == 0 || len >= outlen) return false;
-    bool v6 = memchr(s, ':', len) != NULL;
-    for (size_t i = 0; i < len; i++) {
-        char c = (char)tolower((unsigned char)s[i]);
-        bool ok = isalnum((unsigned char)c) || c == '.' || c == '-' || (!v6 && c == '_') ||
-                  (v6 && c == ':');
-        if (!ok) return false;
-        out[i] = c;
-    }
-    out[len] = '\0';
-    struct in6_addr addr6;
-    return !v6 || inet_pton(AF_INET6, out, &addr6) == 1; /* "name:port" is not a host */
-}
-
-/* scheme://host[:port] as a browser sends it in Origin: lower case, no path, and no port
- * when it is the scheme's default (browsers leave it out then). */
-static bool normalize_origin(const char *s, char *out, size_t outlen)
-{
-    const char *scheme = strncasecmp(s, "http://", 7) == 0    ? "http"
-                         : strncasecmp(s, "https://", 8) == 0 ? "https"
-                                                              : NULL;
-    if (!scheme) return false;
-    const char *host = s + strlen(scheme) + 3;
-    const char *port = host[0] == '[' ? strchr(host, ']') : host;
-    if (!port) return false;
-    port = strchr(port, ':');
-    size_t hlen = port ? (size_t)(port - host) : strlen(host);
-    char name[256];
-    if (!normalize_host(host, hlen, name, sizeof name)) return false;
-    bool v6 = strchr(name, ':') != NULL;
-    long p = 0;
-    if (port) {
-        char *end;
-        errno = 0;
-        p = strtol(port + 1, &end, 10);
-        if (errno || end == port + 1 || *end || p < 1 || p > 65535) return false;
-        if (p == (strcmp(scheme, "http") == 0 ? 80 : 443)) p = 0;
-    }
-    int n =
-        p ? snprintf(out, outlen, "%s://%s%s%s:%ld", scheme, v6 ? "[" : "", name, v6 ? "]" : "", p)
-          : snprintf(out, outlen, "%s://%s%s%s", scheme, v6 ? "[" : "", name, v6 ? "]" : "");
-    return n > 0 && (size_t)n < outlen;
-}
-
-bool config_list_has(const struct strlist *l, const char *s)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (strcasecmp(l->items[i], s) == 0) return true;
-    return false;
-}
-
-static void strlist_free(struct strlist *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->items[i]);
-    free(l->items);
-    l->items = NULL;
-    l->n = 0;
-}
-
-/* Adds the comma-separated items of value to a repeatable setting (origins or hosts). */
-static int set_list(struct strlist *l, const struct option_def *o, const char *value, int level,
-                    const char *source, char *err, size_t errlen)
-{
-    if (l->level != level) strlist_free(l); /* a later source replaces the list */
-    l->level = level;
-    const char *p = value;
-    do {
-        size_t len = strcspn(p, ",");
-        char item[300], norm[300];
-        while (len && (*p == ' ' || *p == '\t'))
-            p++, len--;
-        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-            len--;
-        bool ok = len > 0 && len < sizeof item;
-        if (ok) {
-            memcpy(item, p, len);
-            item[len] = '\0';
-            ok = o->type == OPT_ORIGINS   ? normalize_origin(item, norm, sizeof norm)
-                 : strcmp(item, "*") == 0 ? (strcpy(norm, "*"), true)
-                                          : normalize_host(item, len, norm, sizeof norm);
-        }
-        if (!ok) {
-            snprintf(err, errlen,
-                     o->type == OPT_ORIGINS
-                         ? "%s: allow-origin must be scheme://host[:port] (http or https, no "
-                           "path), got '%s'"
-                         : "%s: allow-host must be a host name or address without a port, or "
-                           "*, got '%s'",
-                     source, value);
-            return -1;
-        }
-        if (config_list_has(l, norm)) continue;
-        char **grown = realloc(l->items, (l->n + 1) * sizeof *grown);
-        if (!grown || !(grown[l->n] = strdup(norm))) {
-            if (grown) l->items = grown;
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        l->items = grown;
-        l->n++;
-    } while ((p = strchr(p, ',')) && *++p != '\0');
-    return 0;
-}
-
 /* Sets one option from its text form; source names where it came from, for the error. */
 static int set_option(struct config *cfg, const struct option_def *o, const char *value, int level,
                       const char *source, char *err, size_t errlen)
@@ -307,7 +188,8 @@ static int set_option(struct config *cfg, const struct option_def *o, const char
     switch (o->type) {
     case OPT_ORIGINS:
     case OPT_HOSTS:
-        return set_list((struct strlist *)field, o, value, level, source, err, errlen);
+        return config_list_add((struct strlist *)field, o->type == OPT_ORIGINS, value, level,
+                               source, err, errlen);
     case OPT_LISTEN:
         if (parse_listen(value, cfg) == 0) return 0;
         snprintf(err, errlen, "%s: listen must be HOST:PORT (e.g. 127.0.0.1:8080), got '%s'",
@@ -584,118 +466,6 @@ static bool is_loopback(const char *host)
            strcmp(host, "::1") == 0;
 }
 
-/* Parses a user or group: a name, or a number. */
-static bool parse_id(const char *s, bool group, unsigned *id)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (*s && !*end && !errno && v < 0xffffffffUL) {
-        *id = (unsigned)v;
-        return true;
-    }
-    if (group) {
-        struct group *g = getgrnam(s);
-        if (g) *id = g->gr_gid;
-        return g != NULL;
-    }
-    struct passwd *pw = getpwnam(s);
-    if (pw) *id = pw->pw_uid;
-    return pw != NULL;
-}
-
-/* Resolves --run-as USER[:GROUP] (the group defaults to the user's primary one); jobs can
- * only change user when the server starts as root. */
-static int resolve_run_as(struct config *cfg, char *err, size_t errlen)
-{
-    char user[sizeof cfg->run_as];
-    strcpy(user, cfg->run_as);
-    char *group = strchr(user, ':');
-    if (group) *group++ = '\0';
-    unsigned uid, gid;
-    if (!user[0] || !parse_id(user, false, &uid)) {
-        snprintf(err, errlen, "--run-as: no user '%s' on this system", user);
-        return -1;
-    }
-    if (group && group[0]) {
-        if (!parse_id(group, true, &gid)) {
-            snprintf(err, errlen, "--run-as: no group '%s' on this system", group);
-            return -1;
-        }
-    } else {
-        struct passwd *pw = getpwuid(uid);
-        if (!pw) {
-            snprintf(err, errlen, "--run-as: user %u has no passwd entry: give USER:GROUP", uid);
-            return -1;
-        }
-        gid = pw->pw_gid;
-    }
-    if (geteuid() != 0 && (uid != geteuid() || gid != getegid())) {
-        snprintf(err, errlen, "--run-as %s needs the server to start as root", cfg->run_as);
-        return -1;
-    }
-    cfg->run_uid = uid;
-    cfg->run_gid = gid;
-    return 0;
-}
-
-/* Reads the bearer tokens (one per line; blank lines and # comments skipped). A missing file
- * is made with one random token (mode 0600), so the safe setup is also the easy one. */
-static int load_tokens(struct config *cfg, char *err, size_t errlen)
-{
-    FILE *f = fopen(cfg->token_file, "re");
-    if (!f && errno == ENOENT) {
-        unsigned char raw[24];
-        char token[64];
-        if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
-            snprintf(err, errlen, "getrandom() failed while making a token: %s", strerror(errno));
-            return -1;
-        }
-        for (size_t i = 0; i < sizeof raw; i++)
-            snprintf(token + 2 * i, 3, "%02x", raw[i]);
-        int fd = open(cfg->token_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0 || dprintf(fd, "%s\n", token) < 0) {
-            snprintf(err, errlen, "cannot create token file %s: %s", cfg->token_file,
-                     strerror(errno));
-            if (fd >= 0) close(fd);
-            return -1;
-        }
-        close(fd);
-        fprintf(stderr, "spawnpool: made a token in %s (send it as Authorization: Bearer ...)\n",
-                cfg->token_file);
-        f = fopen(cfg->token_file, "re");
-    }
-    if (!f) {
-        snprintf(err, errlen, "cannot read token file %s: %s", cfg->token_file, strerror(errno));
-        return -1;
-    }
-    char line[1024];
-    while (fgets(line, sizeof line, f)) {
-        char *p = line, *end;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        end = p + strcspn(p, "\r\n");
-        while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
-            end--;
-        *end = '\0';
-        if (!*p || *p == '#') continue;
-        char **grown = realloc(cfg->tokens, (cfg->n_tokens + 1) * sizeof *grown);
-        if (!grown || !(grown[cfg->n_tokens] = strdup(p))) {
-            fclose(f);
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        cfg->tokens = grown;
-        cfg->n_tokens++;
-    }
-    fclose(f);
-    if (!cfg->n_tokens) {
-        snprintf(err, errlen, "token file %s holds no token", cfg->token_file);
-        return -1;
-    }
-    return 0;
-}
-
 /* An option's value as text, to compare two configs. */
 static void option_text(const struct config *cfg, const struct option_def *o, char *out,
                         size_t outlen)
@@ -773,74 +543,6 @@ void config_restart_changes(const struct config *old, const struct config *new, 
     if (old->allow_commands != new->allow_commands) add_name(out, outlen, "allow_commands");
 }
 
-/* Creates path (O_EXCL, mode 0600) holding 32 random bytes as hex and a newline. */
-static int make_secret_file(const char *path, const char *what, char *err, size_t errlen)
-{
-    unsigned char raw[32];
-    char hex[2 * sizeof raw + 1];
-    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
-        snprintf(err, errlen, "getrandom() failed while making %s: %s", what, strerror(errno));
-        return -1;
-    }
-    for (size_t i = 0; i < sizeof raw; i++)
-        snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-    explicit_bzero(raw, sizeof raw);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    int rc = fd < 0 || dprintf(fd, "%s\n", hex) < 0 ? -1 : 0;
-    explicit_bzero(hex, sizeof hex);
-    if (rc < 0) snprintf(err, errlen, "cannot create %s %s: %s", what, path, strerror(errno));
-    if (fd >= 0) close(fd);
-    return rc;
-}
-
-/* Reads the key that signs notify_url callbacks: the file's text without its trailing
- * newline. Missing, it is made with a random secret (mode 0600), by default in the data dir
- * (made here if need be, as serve does), so every server signs and receivers can check. */
-static int load_notify_secret(struct config *cfg, char *err, size_t errlen)
-{
-    const char *path = cfg->notify_secret_file;
-    if (!path[0]) {
-        if (strlen(cfg->data_dir) + 16 >= sizeof cfg->notify_secret_file) {
-            snprintf(err, errlen, "--data-dir is too long");
-            return -1;
-        }
-        snprintf(cfg->notify_secret_file, sizeof cfg->notify_secret_file, "%s/notify-secret",
-                 cfg->data_dir);
-        if (mkdir(cfg->data_dir, 0750) < 0 && errno != EEXIST) {
-            snprintf(err, errlen, "mkdir() failed while creating the data dir %s: %s",
-                     cfg->data_dir, strerror(errno));
-            return -1;
-        }
-    }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-        if (make_secret_file(path, "notify-secret-file", err, errlen) < 0) return -1;
-        fprintf(stderr, "spawnpool: made a secret in %s (it signs notify_url callbacks)\n", path);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-    }
-    char buf[4097];
-    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf);
-    if (n < 0) {
-        snprintf(err, errlen, "cannot read notify-secret-file %s: %s", path, strerror(errno));
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    close(fd);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        n--;
-    const char *why = n == 0                         ? "holds no secret"
-                      : n >= 4096                    ? "holds 4 KiB or more (too long for a secret)"
-                      : memchr(buf, '\0', (size_t)n) ? "holds a NUL byte (the secret is text)"
-                                                     : NULL;
-    if (!why && !(cfg->notify_secret = strndup(buf, (size_t)n))) why = "is too big (out of memory)";
-    explicit_bzero(buf, sizeof buf);
-    if (why) {
-        snprintf(err, errlen, "notify-secret-file %s %s", path, why);
-        return -1;
-    }
-    return 0;
-}
-
 void config_free(struct config *cfg)
 {
     for (size_t i = 0; i < cfg->n_tokens; i++)
@@ -848,8 +550,8 @@ void config_free(struct config *cfg)
     free(cfg->tokens);
     cfg->tokens = NULL;
     cfg->n_tokens = 0;
-    strlist_free(&cfg->allow_origins);
-    strlist_free(&cfg->allow_hosts);
+    config_list_free(&cfg->allow_origins);
+    config_list_free(&cfg->allow_hosts);
     if (cfg->notify_secret) explicit_bzero(cfg->notify_secret, strlen(cfg->notify_secret));
     free(cfg->notify_secret);
     cfg->notify_secret = NULL;
@@ -945,12 +647,12 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
         return -1;
     if (!cfg->max_long_polls) cfg->max_long_polls = cfg->max_connections / 2;
     if (cfg->max_conns_per_address < 0) cfg->max_conns_per_address = cfg->max_connections / 4;
-    if (cfg->run_as[0] && resolve_run_as(cfg, err, errlen) < 0) return -1;
+    if (cfg->run_as[0] && config_resolve_run_as(cfg, err, errlen) < 0) return -1;
     if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
         snprintf(err, errlen, "--tls-cert and --tls-key go together");
         return -1;
     }
-    if (cfg->token_file[0] && load_tokens(cfg, err, errlen) < 0) return -1;
+    if (cfg->token_file[0] && config_load_tokens(cfg, err, errlen) < 0) return -1;
     if (!cfg->n_tokens && !cfg->insecure_no_auth && !is_loopback(cfg->listen_host)) {
         snprintf(err, errlen,
                  "refusing to listen on %s without a token: whoever can connect could run "
@@ -959,5 +661,5 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
                  cfg->listen_host);
         return -1;
     }
-    return load_notify_secret(cfg, err, errlen); /* last: a refused setup makes no file */
+    return config_load_notify_secret(cfg, err, errlen); /* last: a refused setup makes no file */
 }

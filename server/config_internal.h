@@ -1,0 +1,29 @@
+/* config_internal.h: what the files of the config module share (config.c, config_lists.c,
+ * config_secrets.c); not for use outside them. */
+#ifndef SPAWNPOOL_CONFIG_INTERNAL_H
+#define SPAWNPOOL_CONFIG_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "server/config.h"
+
+/* Which source set a value: a later one replaces a repeatable setting's list. */
+enum { LEVEL_FILE = 1, LEVEL_ENV, LEVEL_COMMAND_LINE };
+
+/* Adds the comma-separated items of value to l (origins: scheme://host[:port]; else host
+ * names or "*"), normalised; a value from another source level than l's replaces l first.
+ * Returns 0, or -1 with a message naming source in err. */
+int config_list_add(struct strlist *l, bool origins, const char *value, int level,
+                    const char *source, char *err, size_t errlen);
+/* Empties l. */
+void config_list_free(struct strlist *l);
+/* Reads cfg->token_file into cfg->tokens (made with a random token if missing). 0 or -1. */
+int config_load_tokens(struct config *cfg, char *err, size_t errlen);
+/* Reads the notify_url signing secret (the file made random, by default in the data dir,
+ * if missing) into cfg->notify_secret. 0 or -1 with err. */
+int config_load_notify_secret(struct config *cfg, char *err, size_t errlen);
+/* Resolves cfg->run_as (USER[:GROUP]) into run_uid and run_gid. 0 or -1 with err. */
+int config_resolve_run_as(struct config *cfg, char *err, size_t errlen);
+
+#endif
