@@ -38,30 +38,7 @@ static enum MHD_Result refuse(struct MHD_Connection *c, unsigned status, const c
 {
     struct api_error e;
     api_fail(&e, status, code, field, "%s", message);
-    json_t *body = api_error_json(&e);
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    if (!text) return MHD_NO;
-    size_t len = strlen(text);
-    char *line = realloc(text, len + 2);
-    if (!line) {
-        free(text);
-        return MHD_NO;
-    }
-    line[len] = '\n';
-    line[len + 1] = '\0';
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len + 1, line, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(line);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    if (hname) MHD_add_response_header(resp, hname, hvalue);
-    enum MHD_Result rc = api_queue_response(c, status, resp);
-    MHD_destroy_response(resp);
-    return rc;
+    return api_send_error_and_close(c, &e, hname, hvalue);
 }
 
 struct framing {

@@ -76,7 +76,8 @@ int api_fail(struct api_error *e, unsigned status, const char *code, const char 
 }
 
 static enum MHD_Result send_buffer(struct MHD_Connection *c, unsigned status, char *buf, size_t len,
-                                   const char *type, const char *hname, const char *hvalue)
+                                   const char *type, const char *hname, const char *hvalue,
+                                   bool close)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
@@ -85,13 +86,14 @@ static enum MHD_Result send_buffer(struct MHD_Connection *c, unsigned status, ch
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     if (hname) MHD_add_response_header(resp, hname, hvalue);
+    if (close) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result rc = api_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     return rc;
 }
 
 static enum MHD_Result send_json_header(struct MHD_Connection *c, unsigned status, json_t *body,
-                                        const char *hname, const char *hvalue)
+                                        const char *hname, const char *hvalue, bool close)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
@@ -110,14 +112,15 @@ static enum MHD_Result send_json_header(struct MHD_Connection *c, unsigned statu
     }
     withnl[len] = '\n'; /* so `curl` output ends its line */
     withnl[len + 1] = '\0';
-    return send_buffer(c, status, withnl, len + 1, "application/json; charset=utf-8", hname,
-                       hvalue);
+    return send_buffer(c, status, withnl, len + 1, "application/json; charset=utf-8", hname, hvalue,
+                       close);
 }
 
 enum MHD_Result api_send_json(struct MHD_Connection *c, unsigned status, json_t *body,
                               const char *location)
 {
-    return send_json_header(c, status, body, location ? MHD_HTTP_HEADER_LOCATION : NULL, location);
+    return send_json_header(c, status, body, location ? MHD_HTTP_HEADER_LOCATION : NULL, location,
+                            false);
 }
 
 enum MHD_Result api_send_text_json(struct MHD_Connection *c, unsigned status, struct text *t,
@@ -126,10 +129,10 @@ enum MHD_Result api_send_text_json(struct MHD_Connection *c, unsigned status, st
     text_add(t, "\n", 1); /* so `curl` output ends its line */
     if (t->failed) {
         text_free(t);
-        return send_json_header(c, 500, NULL, NULL, NULL);
+        return send_json_header(c, 500, NULL, NULL, NULL, false);
     }
     enum MHD_Result rc = send_buffer(c, status, t->data, t->len, "application/json; charset=utf-8",
-                                     location ? MHD_HTTP_HEADER_LOCATION : NULL, location);
+                                     location ? MHD_HTTP_HEADER_LOCATION : NULL, location, false);
     t->data = NULL; /* the response owns it now */
     text_free(t);
     return rc;
@@ -153,19 +156,26 @@ enum MHD_Result api_send_text(struct MHD_Connection *c, unsigned status, const c
     char *copy = malloc(len ? len : 1);
     if (!copy) return MHD_NO;
     memcpy(copy, text, len);
-    return send_buffer(c, status, copy, len, content_type, NULL, NULL);
+    return send_buffer(c, status, copy, len, content_type, NULL, NULL, false);
+}
+
+enum MHD_Result api_send_error_and_close(struct MHD_Connection *c, const struct api_error *e,
+                                         const char *hname, const char *hvalue)
+{
+    return send_json_header(c, e->status, api_error_json(e), hname, hvalue, true);
 }
 
 enum MHD_Result api_send_retry_later(struct MHD_Connection *c, const struct api_error *e)
 {
-    return send_json_header(c, e->status, api_error_json(e), MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    return send_json_header(c, e->status, api_error_json(e), MHD_HTTP_HEADER_RETRY_AFTER, "1",
+                            false);
 }
 
 enum MHD_Result api_send_not_allowed(struct MHD_Connection *c, const char *allow)
 {
     struct api_error e;
     api_fail(&e, 405, "method_not_allowed", NULL, "this route allows only %s", allow);
-    return send_json_header(c, 405, api_error_json(&e), MHD_HTTP_HEADER_ALLOW, allow);
+    return send_json_header(c, 405, api_error_json(&e), MHD_HTTP_HEADER_ALLOW, allow, false);
 }
 
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const char *url,

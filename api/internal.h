@@ -176,6 +176,9 @@ enum MHD_Result api_send_json(struct MHD_Connection *c, unsigned status, json_t 
 json_t *api_error_json(const struct api_error *e);
 /* Sends API.md's error object. */
 enum MHD_Result api_send_error(struct MHD_Connection *c, const struct api_error *e);
+/* Sends the error (with one more header if hname) and closes the connection after it. */
+enum MHD_Result api_send_error_and_close(struct MHD_Connection *c, const struct api_error *e,
+                                         const char *hname, const char *hvalue);
 /* Sends the error with `Retry-After: 1` (429s: the client should come back shortly). */
 enum MHD_Result api_send_retry_later(struct MHD_Connection *c, const struct api_error *e);
 /* Sends a plain text body (copied) with a content type. */
