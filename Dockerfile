@@ -3,7 +3,7 @@
 #   docker build -t spawnpool .
 #   docker run -d --name spawnpool -p 127.0.0.1:8080:8080 -v spawnpool-data:/var/lib/spawnpool spawnpool
 #   curl -s --retry 10 --retry-all-errors --retry-delay 1 http://127.0.0.1:8080/healthz
-#   T=$(docker exec spawnpool cat /var/lib/spawnpool/token)
+#   T=$(docker exec spawnpool grep -m1 -v '^#' /var/lib/spawnpool/token)
 #   curl -s -H "Authorization: Bearer $T" http://127.0.0.1:8080/v1/jobs
 #
 # With podman the same commands work with `podman`, but build with

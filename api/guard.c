@@ -10,6 +10,8 @@
 #include <strings.h>
 
 #include "api/internal.h"
+#include "server/clock.h"
+#include "server/log.h"
 
 #define CORS_METHODS "GET, HEAD, POST, PATCH, DELETE"
 #define CORS_HEADERS "Authorization, Content-Type, Idempotency-Key, Last-Event-ID"
@@ -39,6 +41,25 @@ static enum MHD_Result refuse(struct MHD_Connection *c, unsigned status, const c
     struct api_error e;
     api_fail(&e, status, code, field, "%s", message);
     return api_send_error_and_close(c, &e, hname, hvalue);
+}
+
+/* Refuses a request the guard stops (counted by reason for /metrics) and logs it, at most
+ * once per 10 s per reason: an operator whose own page is refused learns why and what to
+ * set, and a flood of refusals is one line. message may hold client text: sanitized. */
+static enum MHD_Result refuse_counted(struct api *a, struct MHD_Connection *c,
+                                      enum guard_refusal reason, unsigned status, const char *code,
+                                      const char *field, char *message)
+{
+    static atomic_int_fast64_t last_logged[4];
+    api_utf8_sanitize(message, true);
+    atomic_fetch_add(&a->refused[reason], 1);
+    int64_t now = clock_mono_ms(), last = atomic_load(&last_logged[reason]);
+    if ((!last || now - last >= 10000) &&
+        atomic_compare_exchange_strong(&last_logged[reason], &last, now))
+        log_warn("refused a request with %u: %s (one such line per 10 s at most; "
+                 "spawnpool_http_refused_total counts them all)",
+                 status, message);
+    return refuse(c, status, code, field, NULL, NULL, message);
 }
 
 struct framing {
@@ -99,39 +120,38 @@ enum MHD_Result api_guard_head(struct api *a, struct MHD_Connection *c, const ch
     struct framing f = {0};
     MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
     if (f.content_length > 1 || (f.content_length && f.transfer_encoding)) {
-        atomic_fetch_add(&a->refused[GUARD_FRAMING], 1);
-        return refuse(c, 400, "invalid_request", NULL, NULL, NULL,
-                      f.content_length > 1
-                          ? "more than one Content-Length header: the body's length is "
-                            "ambiguous (RFC 9112 section 6.3)"
-                          : "Content-Length together with Transfer-Encoding: the body's length "
-                            "is ambiguous (RFC 9112 section 6.3)");
+        snprintf(msg, sizeof msg, "%s",
+                 f.content_length > 1
+                     ? "more than one Content-Length header: the body's length is ambiguous "
+                       "(RFC 9112 section 6.3)"
+                     : "Content-Length together with Transfer-Encoding: the body's length is "
+                       "ambiguous (RFC 9112 section 6.3)");
+        return refuse_counted(a, c, GUARD_FRAMING, 400, "invalid_request", NULL, msg);
     }
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     if (!api_access_host_ok(a, host)) {
-        atomic_fetch_add(&a->refused[GUARD_HOST], 1);
         snprintf(msg, sizeof msg,
                  "Host '%.200s' is not a name of this server (a guard against DNS rebinding); "
                  "if clients reach it by that name, start it with --allow-host NAME",
                  host);
-        return refuse(c, 421, "misdirected_request", NULL, NULL, NULL, msg);
+        return refuse_counted(a, c, GUARD_HOST, 421, "misdirected_request", NULL, msg);
     }
     const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
     const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
     if (origin && !api_access_origin_ok(a, origin, host)) {
-        atomic_fetch_add(&a->refused[GUARD_ORIGIN], 1);
         snprintf(msg, sizeof msg,
                  "pages of origin '%.200s' may not call this API (allow one with --allow-origin "
                  "ORIGIN)",
                  origin);
-        return refuse(c, 403, "forbidden", NULL, NULL, NULL, msg);
+        return refuse_counted(a, c, GUARD_ORIGIN, 403, "forbidden", NULL, msg);
     }
     if (!origin && site &&
         (strcasecmp(site, "cross-site") == 0 || strcasecmp(site, "same-site") == 0)) {
-        atomic_fetch_add(&a->refused[GUARD_ORIGIN], 1);
         snprintf(msg, sizeof msg,
-                 "a request made by another site's page (Sec-Fetch-Site: %.20s) is refused", site);
-        return refuse(c, 403, "forbidden", NULL, NULL, NULL, msg);
+                 "a request made by another site's page (Sec-Fetch-Site: %.20s without Origin: a "
+                 "link, an image, a form) is refused",
+                 site);
+        return refuse_counted(a, c, GUARD_ORIGIN, 403, "forbidden", NULL, msg);
     }
     conns_set_cors(c, origin != NULL);
     if (strcmp(method, "OPTIONS") == 0) return answer_options(c, origin != NULL);
@@ -147,12 +167,12 @@ enum MHD_Result api_guard_head(struct api *a, struct MHD_Connection *c, const ch
         const char *type =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         if (!is_json(type)) {
-            atomic_fetch_add(&a->refused[GUARD_MEDIA_TYPE], 1);
             snprintf(msg, sizeof msg,
                      "a request body must be sent with Content-Type: application/json (curl: "
                      "--json BODY, or -H 'Content-Type: application/json'); got '%.100s'",
                      type ? type : "none");
-            return refuse(c, 415, "unsupported_media_type", "Content-Type", NULL, NULL, msg);
+            return refuse_counted(a, c, GUARD_MEDIA_TYPE, 415, "unsupported_media_type",
+                                  "Content-Type", msg);
         }
     }
     if (declared > (uintmax_t)a->cfg->max_body) {

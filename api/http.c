@@ -325,8 +325,11 @@ static int bind_listener(const struct config *cfg, int *port)
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0) break;
-        log_error("bind() failed while listening on %s:%d: %s", cfg->listen_host, cfg->listen_port,
-                  strerror(errno));
+        log_error("bind() failed while listening on %s:%d: %s%s", cfg->listen_host,
+                  cfg->listen_port, strerror(errno),
+                  errno == EADDRINUSE ? " (another server has that port: give another with "
+                                        "--listen HOST:PORT, or port 0 for any free one)"
+                                      : "");
         close(fd);
         fd = -1;
     }

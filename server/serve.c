@@ -78,6 +78,10 @@ static int lock_data_dir(const char *dir)
         close(fd);
         return -1;
     }
+    /* the lock file names the master, for kill -HUP $(cat DATA_DIR/spawnpool.lock): it is
+     * only ever rewritten by the process that holds the lock, so it is never stale */
+    if (ftruncate(fd, 0) < 0 || dprintf(fd, "%d\n", (int)getpid()) < 0)
+        log_warn("writing the pid to %s failed: %s", path, strerror(errno));
     return fd;
 }
 
@@ -231,8 +235,8 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     printf("spawnpool: listening on %s://%s%s%s:%d\n", cfg->tls_cert[0] ? "https" : "http",
            v6 ? "[" : "", host, v6 ? "]" : "", port);
     fflush(stdout);
-    log_info("spawnpool %s: %d workers, data in %s", SPAWNPOOL_VERSION, cfg->workers,
-             cfg->data_dir);
+    log_info("spawnpool %s: pid %d, %d workers, data in %s", SPAWNPOOL_VERSION, (int)getpid(),
+             cfg->workers, cfg->data_dir);
     if (cfg->run_as[0])
         log_info("jobs run as %s (uid %u, gid %u, no supplementary groups)", cfg->run_as,
                  (unsigned)cfg->run_uid, (unsigned)cfg->run_gid);

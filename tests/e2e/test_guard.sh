@@ -72,6 +72,8 @@ for origin in http://evil.example null "http://127.0.0.1:$((PORT + 1))" "https:/
 done
 hdr GET /healthz -H "Origin: http://evil.example"
 error_is 403 forbidden "/healthz from a foreign origin"
+check "the log says why a page was refused" grep -q "refused a request with 403: a request made by another site's page (Sec-Fetch-Site: cross-site" "$T/server.err"
+eq "once per 10 s, not once per request (10 refused so far)" "$(grep -c 'refused a request with 403' "$T/server.err")" 1
 hdr POST /v1/jobs --json "$JOB" -H "Origin: http://127.0.0.1:$PORT"
 eq "the server's own origin is let in" "$STATUS" 201
 has_header Access-Control-Allow-Origin && pass "(and told so)"

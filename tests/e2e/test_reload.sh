@@ -7,13 +7,14 @@ source "$(dirname "$0")/lib.sh"
 printf 'old-token\n' >"$T/tokens"
 echo '{"allow_origin": ["http://one.example"]}' >"$T/config.json"
 sp_start --token-file "$T/tokens" --config "$T/config.json"
+eq "the lock file names the master" "$(cat "$T/data/spawnpool.lock")" "$SP_PID"
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 auth() { echo "Authorization: Bearer $1"; }
 # reloaded [N]: waits for the Nth "reload done" or "reload failed" line of the log
 reloads=0
 hup() {
     reloads=$((reloads + 1))
-    kill -HUP "$SP_PID"
+    kill -HUP "$(cat "$T/data/spawnpool.lock")" # the master's pid, as the README says
     wait_for 10 bash -c "[ \$(grep -cE 'reload (done|failed)' '$T/server.err') -ge $reloads ]" ||
         fail "no reload logged after SIGHUP #$reloads"
 }
