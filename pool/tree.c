@@ -34,6 +34,23 @@ const char *tree_cgroup_base(void)
 }
 
 /* Finds the cgroup2 mount and our cgroup in it: base = mount + path. */
+/* rmdir of a cgroup leaf and of whatever cgroups a job made inside it, deepest first (a
+ * cgroup with children cannot go; control files need no unlinking). Returns rmdir's. */
+static int remove_leaf(const char *leaf, int depth)
+{
+    DIR *d = depth < 16 ? opendir(leaf) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_type != DT_DIR || strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char child[PATH_MAX];
+        if (snprintf(child, sizeof child, "%s/%s", leaf, e->d_name) < (int)sizeof child)
+            remove_leaf(child, depth + 1);
+    }
+    if (d) closedir(d);
+    return rmdir(leaf);
+}
+
 static int find_cgroup_base(char *base, size_t n)
 {
     char mount[PATH_MAX] = "", path[PATH_MAX] = "", line[4096];
@@ -116,7 +133,7 @@ static int probe_cgroup(const char *base)
     }
     if (procs >= 0) close(procs);
     if (killfd >= 0) close(killfd);
-    rmdir(leaf);
+    remove_leaf(leaf, 0);
     return ok;
 }
 
@@ -315,7 +332,7 @@ void tree_leave(const struct tree *t)
         moved = write_str(fd, "0") == 0;
         close(fd);
     }
-    for (int i = 0; moved && i < 100 && rmdir(t->path) < 0 && errno == EBUSY; i++)
+    for (int i = 0; moved && i < 100 && remove_leaf(t->path, 0) < 0 && errno == EBUSY; i++)
         usleep(2000); /* the job's killed processes are still on their way out */
 }
 
@@ -369,7 +386,7 @@ static void kill_and_remove(const char *leaf)
         write_str(fd, "1");
         close(fd);
     }
-    rmdir(leaf); /* EBUSY while killed processes exit: the new worker reuses it */
+    remove_leaf(leaf, 0); /* EBUSY while killed processes exit: the new worker reuses it */
 }
 
 void tree_remove_stale(void)
@@ -383,6 +400,6 @@ void tree_remove_own(int nslots)
     for (int i = 0; i < nslots; i++) {
         char leaf[PATH_MAX + 64];
         leaf_path(leaf, sizeof leaf, i);
-        rmdir(leaf);
+        remove_leaf(leaf, 0);
     }
 }

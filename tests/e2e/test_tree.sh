@@ -104,3 +104,19 @@ for mech in "${mechanisms[@]}"; do
     pass "$mech master killed: the workers removed their ${#LEAVES[@]} cgroup leaves on the way out"
     rm -rf "$T/data"
 done
+
+# A job that makes cgroups of its own inside its worker's leaf (a container runtime, or a
+# spawnpool under test): terminated, its nested cgroups go with the leaf when the server
+# stops, instead of keeping the leaf (and themselves) for good.
+if [[ " ${mechanisms[*]} " == *" cgroup "* ]]; then
+    sp_start --kill-mechanism cgroup --kill-grace 0.5
+    submit '{"command": "d=$(findmnt -t cgroup2 -no TARGET | head -n 1)$(sed -n \"s/^0:://p\" /proc/self/cgroup); mkdir -p \"$d/nested/deeper\" && echo \"$d\" && exec sleep 600"}'
+    has_output() { [ -n "$(curl -s "$BASE/v1/jobs/$ID/output")" ]; }
+    wait_for 30 has_output || fail "the nesting job never said where it runs"
+    LEAF=$(curl -s "$BASE/v1/jobs/$ID/output")
+    check "the job made cgroups inside its leaf $LEAF" test -d "$LEAF/nested/deeper"
+    req POST "/v1/jobs/$ID/terminate"
+    eq "it ends terminated" "$(wait_job "$ID" | jq -r .state)" terminated
+    sp_stop
+    check "the leaf and the job's cgroups in it are gone after the stop" test ! -d "$LEAF"
+fi
