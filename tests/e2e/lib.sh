@@ -72,7 +72,7 @@ sp_start() {
     ${SP_WRAP:-} "$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data" --workers "${WORKERS:-2}" \
         "$@" >"$T/server.out" 2>>"$T/server.err" &
     SP_PID=$!
-    wait_for 10 grep -q '^spawnpool: listening on ' "$T/server.out" ||
+    wait_for 60 grep -q '^spawnpool: listening on ' "$T/server.out" ||
         fail "server did not print its address (log: $(tail -n 5 "$T/server.err"))"
     BASE=$(sed -n 's/^spawnpool: listening on //p' "$T/server.out" | head -n 1)
     local first
@@ -207,3 +207,6 @@ epoch_ms() { date -d "$1" +%s%3N; }
 
 # fd_count PID: open fds of a process.
 fd_count() { ls "/proc/$1/fd" | wc -l; }
+# server_fds_over N / server_fds_under N: the server (master) holds more / fewer than N fds.
+server_fds_over() { [ "$(fd_count "$SP_PID")" -gt "$1" ]; }
+server_fds_under() { [ "$(fd_count "$SP_PID")" -lt "$1" ]; }

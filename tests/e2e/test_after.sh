@@ -47,7 +47,7 @@ expect_error 400 invalid_argument after POST /v1/jobs '{"argv":["true"],"after":
 expect_error 400 invalid_argument after POST /v1/jobs '{"argv":["true"],"after":[1.5]}'
 
 # terminate a job that waits for its dependencies: canceled, and its dependents with it
-submit '{"argv":["sleep","30"]}'; LONG=$ID
+submit '{"argv":["sleep","300"]}'; LONG=$ID
 submit "{\"argv\":[\"true\"],\"after\":[$LONG]}"; WAITING=$ID
 submit "{\"argv\":[\"true\"],\"after\":[$WAITING]}"; NEXT=$ID
 expect 200 POST "/v1/jobs/$WAITING/terminate"
@@ -99,7 +99,7 @@ sp_start
 eq "dependent ran after the restart" "$(wait_job "$Y" | jq -r .state)" succeeded
 
 # a chain whose head is lost in a crash: each dependent is canceled once, at the restart
-submit '{"argv":["sleep","30"]}'; HEAD=$ID
+submit '{"argv":["sleep","300"]}'; HEAD=$ID
 submit "{\"argv\":[\"true\"],\"after\":[$HEAD]}"; MID=$ID
 submit "{\"argv\":[\"true\"],\"after\":[$MID]}"; TAIL=$ID
 wait_for 60 state_is "$HEAD" running || fail "never ran"

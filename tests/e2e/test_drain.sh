@@ -18,7 +18,7 @@ eq "its output was kept" "$(cat "$T/data/output/$SHORT.stdout")" finished
 
 # second signal: terminate at once
 sp_start --shutdown-grace 60 --kill-grace 60
-submit '{"argv":["/bin/sh","-c","trap \"\" TERM INT; sleep 60"]}'; STUBBORN=$ID
+submit '{"argv":["/bin/sh","-c","trap \"\" TERM INT; sleep 300"]}'; STUBBORN=$ID
 wait_for 60 state_is "$STUBBORN" running || fail "never ran"
 START=$SECONDS
 sp_drain
