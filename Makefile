@@ -13,7 +13,7 @@ DEB_PACKAGES = build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev
 BROWSER_PACKAGES = chromium
 BROWSER_STAMP = tests/browser/node_modules/.installed
 
-.PHONY: deps test-deps build run test test-asan fuzz clean format
+.PHONY: deps test-deps build run test test-asan test-contended fuzz clean format
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
@@ -60,6 +60,17 @@ test-asan: deps test-deps
 	cmake -S . -B build-asan -DSPAWNPOOL_SANITIZE=ON -DSPAWNPOOL_WERROR=$(WERROR) >/dev/null
 	cmake --build build-asan -j$(JOBS)
 	cd build-asan && ctest --output-on-failure -j$(JOBS)
+
+# the whole suite again with every CPU kept busy (stress-ng, one hog per CPU, beside ctest):
+# a test must wait for what the server reports, never for a fixed time, to pass here too
+STRESS_CPUS ?= $(JOBS)
+CONTENDED_JOBS ?= 4
+test-contended: build
+	@command -v stress-ng >/dev/null || { SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends stress-ng; }
+	stress-ng --cpu $(STRESS_CPUS) --timeout 1800 --quiet & stress=$$!; \
+	    trap 'kill $$stress 2>/dev/null; wait $$stress 2>/dev/null' EXIT INT TERM; \
+	    cd $(BUILD) && ctest --output-on-failure -j$(CONTENDED_JOBS)
 
 # every libFuzzer target for FUZZ_SECONDS each (clang, ASan + UBSan): tests/fuzz/run.sh
 FUZZ_SECONDS ?= 60

@@ -50,7 +50,10 @@ eq() {
     if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: got '$2', want '$3'"; fi
 }
 
-# wait_for TIMEOUT_S COMMAND...: polls until the command succeeds.
+# wait_for TIMEOUT_S COMMAND...: polls until the command succeeds. Tests wait for what the
+# server reports (a job's state, /metrics, /v1/workers, the fds of its process), never for a
+# fixed time, and give it 60 s: on a loaded machine that may take long, and the happy path
+# returns as soon as the condition holds. A shorter deadline is a claim about speed (say why).
 wait_for() {
     local timeout=$1
     shift
@@ -69,7 +72,7 @@ sp_start() {
     ${SP_WRAP:-} "$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data" --workers "${WORKERS:-2}" \
         "$@" >"$T/server.out" 2>>"$T/server.err" &
     SP_PID=$!
-    wait_for 10 grep -q '^spawnpool: listening on ' "$T/server.out" ||
+    wait_for 60 grep -q '^spawnpool: listening on ' "$T/server.out" ||
         fail "server did not print its address (log: $(tail -n 5 "$T/server.err"))"
     BASE=$(sed -n 's/^spawnpool: listening on //p' "$T/server.out" | head -n 1)
     local first
@@ -90,6 +93,18 @@ sp_refused() {
 # sp_stop: SIGTERM, and the server must exit 0.
 sp_stop() {
     kill -TERM "$SP_PID"
+    sp_exited
+}
+
+# sp_drain: SIGTERM, and wait until the server says it drains (it still answers meanwhile).
+sp_drain() {
+    kill -TERM "$SP_PID"
+    wait_for 60 healthz_is draining || fail "the server does not say it drains after SIGTERM"
+    pass "healthz says draining"
+}
+
+# sp_exited: waits for the server to exit, which must be with status 0.
+sp_exited() {
     local rc=0
     wait "$SP_PID" || rc=$?
     SP_PID=""
@@ -128,13 +143,13 @@ expect_error() {
     shift 3
     req "$@"
     [ "$STATUS" == "$status" ] || fail "$1 $2 ${3:-}: status $STATUS, want $status; body: $BODY"
-    [ "$(jq -r .error.code <<<"$BODY")" == "$code" ] || fail "$1 $2: code in $BODY, want $code"
-    local msg
-    msg=$(jq -r '.error.message | select(type == "string" and length > 0)' <<<"$BODY")
+    local got_code got_field msg # (one jq: on a loaded machine every process counts)
+    IFS=$'\t' read -r got_code got_field msg < <(jq -r '.error | [(.code | tostring), (.field |
+        tostring), (.message | if type == "string" then . else "" end)] | @tsv' <<<"$BODY" 2>/dev/null)
+    [ "$got_code" == "$code" ] || fail "$1 $2: code in $BODY, want $code"
     [ -n "$msg" ] || fail "$1 $2: no message in $BODY"
     if [ "$field" != "-" ]; then
-        [ "$(jq -r .error.field <<<"$BODY")" == "$field" ] ||
-            fail "$1 $2: field in $BODY, want $field"
+        [ "$got_field" == "$field" ] || fail "$1 $2: field in $BODY, want $field"
     fi
     local shown=${3:-}
     pass "$1 $2 ${shown:0:40} -> $status $code ($msg)"
@@ -160,5 +175,38 @@ wait_job() {
 # state_is ID STATE
 state_is() { [ "$(job_field "$1" .state)" == "$2" ]; }
 
+# states ID...: the jobs' states, sorted and comma-separated ("queued,queued,running").
+states() {
+    local id
+    for id in "$@"; do job_field "$id" .state; done | sort | paste -sd, -
+}
+# states_are STATES ID...: `states ID...` says STATES.
+states_are() { [ "$(states "${@:2}")" == "$1" ]; }
+
+# pid_known ID: the job's process has started (the server reports its pid).
+pid_known() { [[ $(job_field "$1" .pid) =~ ^[0-9]+$ ]]; }
+
+# healthz_is STATUS: /healthz says "ok" or "draining".
+healthz_is() { [ "$(curl -s "$BASE/healthz" | jq -r .status)" == "$1" ]; }
+
+# metric NAME: a /metrics sample's value (NAME with its labels, as printed).
+metric() { curl -s "$BASE/metrics" | awk -v n="$1" '$1 == n {print $2}'; }
+
+# long_polls_are N: waits, output follows and event streams the server holds open right now.
+long_polls_are() { [ "$(metric spawnpool_long_polls)" == "$1" ]; }
+
+# hold NAME: a shell command for a job ("command") that runs until `release NAME`. A job that
+# must still run when the test looks holds; one that sleeps a fixed time may have ended by
+# then on a loaded machine (or still run when it should have ended).
+hold() { printf 'until [ -e %s ]; do sleep 0.05; done' "$T/release.$1"; }
+release() { : >"$T/release.$1"; }
+
+# epoch_ms TIME: milliseconds since the epoch of a time the server printed (RFC 3339, in the
+# API or its log): to measure how fast the server did something by its own clock.
+epoch_ms() { date -d "$1" +%s%3N; }
+
 # fd_count PID: open fds of a process.
 fd_count() { ls "/proc/$1/fd" | wc -l; }
+# server_fds_over N / server_fds_under N: the server (master) holds more / fewer than N fds.
+server_fds_over() { [ "$(fd_count "$SP_PID")" -gt "$1" ]; }
+server_fds_under() { [ "$(fd_count "$SP_PID")" -lt "$1" ]; }

@@ -7,9 +7,11 @@ sp_start
 DB="$T/data/spawnpool.db"
 
 # runs after its dependency succeeded
-submit '{"argv":["sleep","0.4"]}'; A=$ID
+submit "{\"command\":\"$(hold a)\"}"; A=$ID
 submit "{\"argv\":[\"true\"],\"after\":[$A]}"; B=$ID
+wait_for 60 state_is "$A" running || fail "the dependency never ran"
 eq "dependent waits while its dependency runs" "$(job_field "$B" .state)" queued
+release a
 eq "it ran once the dependency succeeded" "$(wait_job "$B" | jq -r .state)" succeeded
 check "it started after the dependency finished" test \
     "$(sqlite3 "$DB" "SELECT started_at FROM jobs WHERE id = $B")" -ge \
@@ -25,9 +27,11 @@ req POST /v1/jobs "[{\"argv\":[\"true\"]},{\"argv\":[\"true\"],\"after\":[$A]}]"
 eq "after shown in an array's answer" "$(jq -c '[.jobs[].after]' <<<"$BODY")" "[[],[$A]]"
 
 # a failed dependency cancels, and the cancel cascades
-submit '{"argv":["/bin/sh","-c","sleep 0.2; exit 1"]}'; F=$ID
+submit "{\"command\":\"$(hold f); exit 1\"}"; F=$ID
 submit "{\"argv\":[\"true\"],\"after\":[$F]}"; G=$ID
 submit "{\"argv\":[\"true\"],\"after\":[$G, $A]}"; H=$ID
+eq "dependents wait while it runs" "$(states "$G" "$H")" queued,queued
+release f
 J=$(wait_job "$G")
 eq "dependent of a failed job is canceled" "$(jq -r .state <<<"$J")" canceled
 eq "its error names the dependency" "$(jq -r .error <<<"$J")" "dependency $F ended failed"
@@ -52,22 +56,34 @@ expect_error 400 invalid_argument after POST /v1/jobs '{"argv":["true"],"after":
 expect_error 400 invalid_argument after POST /v1/jobs '{"argv":["true"],"after":[1.5]}'
 
 # terminate a job that waits for its dependencies: canceled, and its dependents with it
-submit '{"argv":["sleep","30"]}'; LONG=$ID
+submit '{"argv":["sleep","300"]}'; LONG=$ID
 submit "{\"argv\":[\"true\"],\"after\":[$LONG]}"; WAITING=$ID
 submit "{\"argv\":[\"true\"],\"after\":[$WAITING]}"; NEXT=$ID
 expect 200 POST "/v1/jobs/$WAITING/terminate"
 eq "terminated while waiting: canceled" "$(jq -r .state <<<"$BODY")" canceled
-eq "its dependent too" "$(wait_job "$NEXT" 5 | jq -r .state)" canceled
+eq "its dependent too" "$(wait_job "$NEXT" | jq -r .state)" canceled
 
-# wait for several: all / any / timeout
-submit '{"argv":["sleep","0.3"]}'; S1=$ID
-submit '{"argv":["sleep","0.6"]}'; S2=$ID
-J=$(curl -s "$BASE/v1/jobs/wait?ids=$S1,$S2&mode=any&timeout=20")
+# wait for several: all / any / timeout (each wait is held by the server before the job it
+# waits for is let go: long_polls counts it)
+wait_for 60 state_is "$LONG" running || fail "job $LONG never ran"
+submit "{\"command\":\"$(hold s1)\"}"; S1=$ID
+submit "{\"command\":\"$(hold s2)\"}"; S2=$ID
+curl -s "$BASE/v1/jobs/wait?ids=$S1,$S2&mode=any&timeout=120" >"$T/any" &
+W=$!
+wait_for 60 long_polls_are 1 || fail "the wait for any is not held"
+release s1
+wait "$W"
+J=$(cat "$T/any")
 eq "any: done" "$(jq -r .done <<<"$J")" true
-eq "any: the short one ended" "$(jq -r '.jobs[0].state' <<<"$J")" succeeded
-check "any: the long one not yet" jq -e '.jobs[1].state | IN("queued", "running")' <<<"$J"
-J=$(curl -s "$BASE/v1/jobs/wait?ids=$S1,$S2&timeout=20")
-eq "all: both ended" "$(jq -c '[.done, [.jobs[].state]]' <<<"$J")" '[true,["succeeded","succeeded"]]'
+eq "any: the one let go ended" "$(jq -r '.jobs[0].state' <<<"$J")" succeeded
+check "any: the other not yet" jq -e '.jobs[1].state | IN("queued", "running")' <<<"$J"
+curl -s "$BASE/v1/jobs/wait?ids=$S1,$S2&timeout=120" >"$T/all" &
+W=$!
+wait_for 60 long_polls_are 1 || fail "the wait for all is not held"
+eq "all: not done while one runs" "$(curl -s "$BASE/v1/jobs/wait?ids=$S1,$S2&timeout=0" | jq -r .done)" false
+release s2
+wait "$W"
+eq "all: both ended" "$(jq -c '[.done, [.jobs[].state]]' "$T/all")" '[true,["succeeded","succeeded"]]'
 J=$(curl -s "$BASE/v1/jobs/wait?ids=$S1,$LONG&timeout=0.3")
 eq "timeout: not done, jobs as they are" "$(jq -c '[.done, .jobs[0].state, .jobs[1].state]' <<<"$J")" '[false,"succeeded","running"]'
 expect_error 404 not_found ids GET "/v1/jobs/wait?ids=$S1,987654"
@@ -80,20 +96,22 @@ wait_job "$LONG" >/dev/null
 
 # dependencies survive a restart: the dependency ends during the drain, the dependent runs
 # after the restart
-submit '{"argv":["sleep","0.5"]}'; X=$ID
+submit "{\"command\":\"$(hold x)\"}"; X=$ID
 submit "{\"argv\":[\"true\"],\"after\":[$X]}"; Y=$ID
-wait_for 5 state_is "$X" running || fail "never ran"
-sp_stop
+wait_for 60 state_is "$X" running || fail "never ran"
+sp_drain
+release x
+sp_exited
 eq "dependency finished in the drain" "$(sqlite3 "$DB" "SELECT state FROM jobs WHERE id = $X")" succeeded
 eq "dependent still queued" "$(sqlite3 "$DB" "SELECT state FROM jobs WHERE id = $Y")" queued
 sp_start
 eq "dependent ran after the restart" "$(wait_job "$Y" | jq -r .state)" succeeded
 
 # a chain whose head is lost in a crash: each dependent is canceled once, at the restart
-submit '{"argv":["sleep","30"]}'; HEAD=$ID
+submit '{"argv":["sleep","300"]}'; HEAD=$ID
 submit "{\"argv\":[\"true\"],\"after\":[$HEAD]}"; MID=$ID
 submit "{\"argv\":[\"true\"],\"after\":[$MID]}"; TAIL=$ID
-wait_for 5 state_is "$HEAD" running || fail "never ran"
+wait_for 60 state_is "$HEAD" running || fail "never ran"
 sp_kill9
 sp_start
 eq "head lost" "$(job_field "$HEAD" .state)" lost

@@ -44,7 +44,7 @@ RC=0
 eq "an empty token file is refused" "$RC" 2
 "$SPAWNPOOL_BIN" serve --listen 0.0.0.0:0 --data-dir "$T/d4" --insecure-no-auth >"$T/insecure.out" 2>/dev/null &
 INSECURE=$!
-wait_for 10 grep -q 'listening on' "$T/insecure.out" || fail "--insecure-no-auth did not start"
+wait_for 60 grep -q 'listening on' "$T/insecure.out" || fail "--insecure-no-auth did not start"
 pass "--insecure-no-auth starts"
 kill -TERM "$INSECURE"
 wait "$INSECURE" || fail "exit status after SIGTERM"

@@ -118,7 +118,7 @@ expect 204 DELETE "/v1/jobs/$UTF"
 # the same again must not grow the master's fds
 bad_requests >/dev/null
 # (connections close asynchronously: wait for the count to settle back)
-wait_for 5 bash -c "[ \$(ls /proc/$SP_PID/fd | wc -l) -le $FDS_BEFORE ]" ||
+wait_for 60 server_fds_under $((FDS_BEFORE + 1)) ||
     fail "fds leaked by bad requests: $(fd_count "$SP_PID") open, $FDS_BEFORE before"
 pass "no fd leaked by bad requests ($FDS_BEFORE fds before, $(fd_count "$SP_PID") after)"
 eq "witness job unchanged" "$(curl -s "$BASE/v1/jobs/$WITNESS")" "$SNAPSHOT"

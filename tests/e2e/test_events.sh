@@ -3,13 +3,29 @@
 # resumable with Last-Event-ID, filtered by job or queue; no thread held while idle.
 source "$(dirname "$0")/lib.sh"
 sp_start --http-threads 1
+DB="$T/data/spawnpool.db"
+
+# stream FILE LAST URL [CURL-ARGS...]: reads the event stream (which stays open) into FILE
+# until it has shown the event with id LAST
+stream() {
+    local file=$1 last=$2 url=$3 pid
+    shift 3
+    : >"$file"
+    curl -s -N "$@" "$BASE$url" >>"$file" &
+    pid=$!
+    wait_for 60 grep -qx "id: $last" "$file" || fail "$url: no event $last in $(cat "$file")"
+    kill "$pid"
+    wait "$pid" 2>/dev/null
+}
+# last_event [WHERE]: the id of the last job_events row (matching WHERE)
+last_event() { sqlite3 "$DB" "SELECT max(id) FROM job_events ${1:+WHERE $1}"; }
 
 submit '{"argv":["true"],"queue":"q1"}'; A=$ID
 submit '{"argv":["/bin/sh","-c","exit 3"]}'; B=$ID
 wait_job "$A" >/dev/null
 wait_job "$B" >/dev/null
-# from the start (Last-Event-ID: 0); the stream stays open: curl's --max-time ends it
-curl -s -N --max-time 1 -H 'Last-Event-ID: 0' "$BASE/v1/events" >"$T/all.txt" || true
+# from the start (Last-Event-ID: 0)
+stream "$T/all.txt" "$(last_event)" /v1/events -H 'Last-Event-ID: 0'
 states_of() { grep '^data: ' "$1" | sed 's/^data: //' | jq -r --argjson j "$2" 'select(.id == $j) | .state' | paste -sd, -; }
 eq "job A's transitions" "$(states_of "$T/all.txt" "$A")" "queued,running,succeeded"
 eq "job B's transitions" "$(states_of "$T/all.txt" "$B")" "queued,running,failed"
@@ -18,25 +34,30 @@ check "event type and fields" bash -c "grep -q '^event: state$' '$T/all.txt' && 
 
 # resume after the first event of A: the rest only
 FIRST=$(grep -B0 '^id: ' "$T/all.txt" | head -1 | awk '{print $2}')
-curl -s -N --max-time 1 -H "Last-Event-ID: $FIRST" "$BASE/v1/events" >"$T/resumed.txt" || true
+stream "$T/resumed.txt" "$(last_event)" /v1/events -H "Last-Event-ID: $FIRST"
 check "resumed after the given id" bash -c "! grep -q '^id: $FIRST\$' '$T/resumed.txt'"
 eq "the rest of A's" "$(states_of "$T/resumed.txt" "$A")" "running,succeeded"
 
-# filters
-curl -s -N --max-time 1 "$BASE/v1/events?job=$B&last_event_id=0" >"$T/job.txt" || true
+# filters (each stream read up to its last event: nothing else came before it)
+stream "$T/job.txt" "$(last_event "job_id = $B")" "/v1/events?job=$B&last_event_id=0"
 eq "?job= keeps that job" "$(grep '^data: ' "$T/job.txt" | sed 's/^data: //' | jq -r .id | sort -u)" "$B"
-curl -s -N --max-time 1 "$BASE/v1/events?queue=q1&last_event_id=0" >"$T/queue.txt" || true
+stream "$T/queue.txt" "$(last_event "job_id = $A")" "/v1/events?queue=q1&last_event_id=0"
 eq "?queue= keeps that queue" "$(grep '^data: ' "$T/queue.txt" | sed 's/^data: //' | jq -r .id | sort -u)" "$A"
 
-# live: a stream opened first sees a job submitted after; other requests are served meanwhile
-curl -s -N --max-time 4 "$BASE/v1/events?last_event_id=$(grep '^id: ' "$T/all.txt" | tail -1 | awk '{print $2}')" >"$T/live.txt" &
+# live: an open stream shows a transition that happens after it caught up (job C's end,
+# held until the stream has shown that C runs); other requests are served meanwhile
+LAST=$(last_event)
+submit "{\"command\":\"$(hold c)\"}"; C=$ID
+: >"$T/live.txt"
+curl -s -N "$BASE/v1/events?last_event_id=$LAST" >>"$T/live.txt" &
 STREAM=$!
-submit '{"argv":["sleep","0.3"]}'; C=$ID
+wait_for 60 grep -q "\"id\":$C,\"state\":\"running\"" "$T/live.txt" || fail "the stream never showed job $C run"
 expect 200 GET /healthz
-wait_job "$C" >/dev/null
-wait_for 3 bash -c "grep -q '\"id\":$C,\"state\":\"succeeded\"' '$T/live.txt'" || fail "live stream missed job $C"
+release c
+wait_for 60 grep -q "\"id\":$C,\"state\":\"succeeded\"" "$T/live.txt" || fail "live stream missed job $C's end"
 pass "a live stream gets new transitions as they happen"
-wait "$STREAM" || true
+kill "$STREAM"
+wait "$STREAM" 2>/dev/null
 
 expect_error 400 invalid_argument last_event_id GET "/v1/events?last_event_id=-1"
 expect_error 400 invalid_argument job GET "/v1/events?job=abc"

@@ -7,7 +7,7 @@ sp_start
 expect 200 GET /healthz
 eq "healthz status" "$(jq -r .status <<<"$BODY")" ok
 eq "healthz workers" "$(jq -r .workers.total <<<"$BODY")" 2
-wait_for 5 bash -c "curl -s $BASE/v1/workers | jq -e '[.workers[].state] == [\"idle\",\"idle\"]' >/dev/null" ||
+wait_for 60 bash -c "curl -s $BASE/v1/workers | jq -e '[.workers[].state] == [\"idle\",\"idle\"]' >/dev/null" ||
     fail "workers never became idle"
 expect 200 GET /v1/workers
 eq "worker fields" "$(jq -c '.workers[0] | keys' <<<"$BODY")" '["index","job","jobs_done","pid","started_at","state"]'
@@ -46,14 +46,14 @@ submit '{"argv":["no-such-program-in-path"]}'
 eq "PATH lookup failure -> 127" "$(wait_job "$ID" | jq -r .exit_code)" 127
 
 # timed_out
-submit '{"argv":["sleep","30"],"timeout":0.3}'
+submit '{"argv":["sleep","300"],"timeout":0.3}'
 J=$(wait_job "$ID")
 eq "timeout -> timed_out by SIGTERM" "$(jq -c '[.state,.exit_code,.signal]' <<<"$J")" '["timed_out",null,15]'
 
 # terminated: running job, 202, then the signal that ended it
-submit '{"argv":["sleep","30"]}'
+submit '{"argv":["sleep","300"]}'
 RUNNING=$ID
-wait_for 5 state_is "$RUNNING" running || fail "job never ran"
+wait_for 60 state_is "$RUNNING" running || fail "job never ran"
 expect 202 POST "/v1/jobs/$RUNNING/terminate" '{"signal":"SIGINT","grace":5}'
 eq "terminate answers the job" "$(jq -r .id <<<"$BODY")" "$RUNNING"
 eq "terminated by SIGINT" "$(wait_job "$RUNNING" | jq -c '[.state,.signal]')" '["terminated",2]'
@@ -62,15 +62,15 @@ expect_error 409 conflict - POST "/v1/jobs/$RUNNING/terminate"
 # a TERM-ignoring job is SIGKILLed after the grace
 submit '{"argv":["/bin/sh","-c","trap \"\" TERM; echo ready; while :; do sleep 0.05; done"]}'
 STUBBORN=$ID
-wait_for 5 bash -c "[ \"\$(curl -s '$BASE/v1/jobs/$STUBBORN/output')\" == ready ]" || fail "never ready"
+wait_for 60 bash -c "[ \"\$(curl -s '$BASE/v1/jobs/$STUBBORN/output')\" == ready ]" || fail "never ready"
 expect 202 POST "/v1/jobs/$STUBBORN/terminate" '{"grace":0.2}'
 eq "SIGKILL after grace" "$(wait_job "$STUBBORN" | jq -c '[.state,.signal]')" '["terminated",9]'
 
 # canceled: terminate a queued job (both workers busy)
-submit '{"argv":["sleep","30"]}'; B1=$ID
-submit '{"argv":["sleep","30"]}'; B2=$ID
+submit '{"argv":["sleep","300"]}'; B1=$ID
+submit '{"argv":["sleep","300"]}'; B2=$ID
 submit '{"argv":["true"]}'; Q=$ID
-wait_for 5 bash -c "state_is() { [ \"\$(curl -s $BASE/v1/jobs/\$1 | jq -r .state)\" == \$2 ]; }; state_is $B1 running && state_is $B2 running" || fail "blockers not running"
+wait_for 60 states_are running,running "$B1" "$B2" || fail "blockers not running"
 eq "third job waits" "$(job_field "$Q" .state)" queued
 expect 200 POST "/v1/jobs/$Q/terminate"
 eq "queued -> canceled" "$(jq -c '[.state,.exit_code,.signal,.started_at]' <<<"$BODY")" '["canceled",null,null,null]'
@@ -87,6 +87,7 @@ eq "array returns both" "$(jq '.jobs | length' <<<"$BODY")" 2
 A1=$(jq -r '.jobs[0].id' <<<"$BODY")
 A2=$(jq -r '.jobs[1].id' <<<"$BODY")
 eq "ids in order" "$((A2 - A1))" 1
+wait_job "$A1" >/dev/null
 wait_job "$A2" >/dev/null
 BEFORE=$(curl -s "$BASE/v1/jobs?limit=1" | jq -r '.jobs[0].id')
 expect_error 400 invalid_argument "[1].argv" POST /v1/jobs '[{"argv":["true"]},{"argv":[]}]'

@@ -5,18 +5,18 @@
 # free again as soon as one of them ends.
 source "$(dirname "$0")/lib.sh"
 sp_start --max-long-polls 3
-long_polls() { curl -s "$BASE/metrics" | awk '$1 == "spawnpool_long_polls" {print $2}'; }
-long_polls_are() { [ "$(long_polls)" = "$1" ]; }
+long_polls() { metric spawnpool_long_polls; }
 eq "none open at start" "$(long_polls)" 0
 submit '{"argv":["sleep","300"]}'
 SLOW=$ID
+wait_for 60 state_is "$SLOW" running || fail "job $SLOW never ran"
 curl -s "$BASE/v1/jobs/$SLOW/wait?timeout=300" >/dev/null &
 W1=$!
 curl -s "$BASE/v1/jobs/$SLOW/output?follow=1" >/dev/null &
 W2=$!
 curl -s -N "$BASE/v1/events" >/dev/null &
 W3=$!
-wait_for 10 long_polls_are 3 ||
+wait_for 60 long_polls_are 3 ||
     fail "long_polls gauge is $(long_polls), want 3"
 pass "a wait, a follow and an event stream are counted"
 
@@ -29,7 +29,7 @@ expect 200 GET "/v1/jobs/$SLOW/wait?timeout=0"
 eq "timeout=0 answers at once: the job still runs" "$(jq -r .state <<<"$BODY")" running
 submit '{"argv":["true"]}'
 DONE=$ID
-wait_for 10 state_is "$DONE" succeeded || fail "job $DONE did not finish"
+wait_for 60 state_is "$DONE" succeeded || fail "job $DONE did not finish"
 expect 200 GET "/v1/jobs/$DONE/wait?timeout=10"
 pass "a wait for a job that has ended needs no slot"
 expect 200 GET /healthz
@@ -40,9 +40,9 @@ wait "$W3" 2>/dev/null
 # events to write: the first write to the closed socket draws a reset, the next one fails,
 # and that is how the server learns the client left (else the 15 s keepalive finds it)
 submit '{"argv":["true"]}'
-wait_for 10 state_is "$ID" succeeded || fail "job $ID did not finish"
+wait_for 60 state_is "$ID" succeeded || fail "job $ID did not finish"
 submit '{"argv":["true"]}'
-wait_for 20 long_polls_are 2 ||
+wait_for 60 long_polls_are 2 ||
     fail "long_polls gauge is $(long_polls) after the event stream closed, want 2"
 pass "a closed event stream frees its slot (at its next event or keepalive)"
 eq "so a wait is taken again" "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/v1/jobs/$SLOW/wait?timeout=0.2")" 200
@@ -51,7 +51,7 @@ expect 202 POST "/v1/jobs/$SLOW/terminate" '{"grace":1}'
 wait "$W1" || fail "the wait did not end well"
 wait "$W2" || fail "the follow did not end well"
 pass "the wait and the follow end with their job"
-wait_for 10 long_polls_are 0 ||
+wait_for 60 long_polls_are 0 ||
     fail "long_polls gauge is $(long_polls) at the end, want 0"
 pass "every slot is free again"
 sp_stop

@@ -11,7 +11,7 @@ mkdir "$T/req"
 RECV=$!
 # cleanup takes the test's exit status from $?: keep it past the kill (a failure exits 1)
 trap 'rc=$?; kill "$RECV" 2>/dev/null; (exit $rc); cleanup' EXIT
-wait_for 5 test -s "$T/received.txt" || fail "receiver did not start"
+wait_for 60 test -s "$T/received.txt" || fail "receiver did not start"
 RPORT=$(head -n 1 "$T/received.txt")
 sp_start
 DB="$T/data/spawnpool.db"
@@ -20,10 +20,10 @@ submit "{\"argv\":[\"/bin/sh\",\"-c\",\"exit 4\"],\"notify_url\":\"http://127.0.
 eq "shown in the job" "$(jq -r .notify_url <<<"$BODY")" "http://127.0.0.1:$RPORT/hook"
 wait_job "$N" >/dev/null
 # the receiver answers 500 once: the callback is retried (after 1 s) and then delivered
-wait_for 10 bash -c "[ \$(tail -n +2 '$T/received.txt' | grep -c '\"id\":$N') -ge 2 ]" || fail "callback not retried: $(cat "$T/received.txt")"
+wait_for 60 bash -c "[ \$(tail -n +2 '$T/received.txt' | grep -c '\"id\":$N') -ge 2 ]" || fail "callback not retried: $(cat "$T/received.txt")"
 LAST=$(tail -n +2 "$T/received.txt" | grep "\"id\":$N" | tail -n 1)
 eq "the final job was posted" "$(jq -c '[.id,.state,.exit_code]' <<<"$LAST")" "[$N,\"failed\",4]"
-wait_for 5 bash -c "sqlite3 '$DB' \"SELECT detail FROM job_events WHERE job_id = $N\" | grep -q 'notify_url answered 200 (attempt 2)'" ||
+wait_for 60 bash -c "sqlite3 '$DB' \"SELECT detail FROM job_events WHERE job_id = $N\" | grep -q 'notify_url answered 200 (attempt 2)'" ||
     fail "outcome not recorded: $(sqlite3 "$DB" "SELECT detail FROM job_events WHERE job_id = $N")"
 check "the failed attempt is recorded too" bash -c "sqlite3 '$DB' \"SELECT detail FROM job_events WHERE job_id = $N\" | grep -q 'notify_url failed (attempt 1 of 10): HTTP 500'"
 eq "nothing left to send" "$(sqlite3 "$DB" "SELECT count(*) FROM notifications")" 0
@@ -53,11 +53,11 @@ if verify 1 "not the secret"; then fail "another secret verifies too"; else pass
 # an unreachable URL: pending across a restart
 submit '{"argv":["true"],"notify_url":"http://127.0.0.1:9/nowhere"}'; U=$ID
 wait_job "$U" >/dev/null
-wait_for 5 bash -c "[ \$(sqlite3 '$DB' 'SELECT attempts FROM notifications WHERE job_id = $U') -ge 1 ]" || fail "no attempt"
+wait_for 60 bash -c "[ \$(sqlite3 '$DB' 'SELECT attempts FROM notifications WHERE job_id = $U') -ge 1 ]" || fail "no attempt"
 sp_stop
 eq "still pending after the stop" "$(sqlite3 "$DB" "SELECT count(*) FROM notifications WHERE job_id = $U")" 1
 sp_start
-wait_for 10 bash -c "[ \$(sqlite3 '$DB' 'SELECT attempts FROM notifications WHERE job_id = $U') -ge 2 ]" || fail "not resumed after the restart"
+wait_for 60 bash -c "[ \$(sqlite3 '$DB' 'SELECT attempts FROM notifications WHERE job_id = $U') -ge 2 ]" || fail "not resumed after the restart"
 pass "retries resume after a restart"
 
 # a secret of one's own: --notify-secret-file

@@ -15,13 +15,13 @@ reloads=0
 hup() {
     reloads=$((reloads + 1))
     kill -HUP "$(cat "$T/data/spawnpool.lock")" # the master's pid, as the README says
-    wait_for 10 bash -c "[ \$(grep -cE 'reload (done|failed)' '$T/server.err') -ge $reloads ]" ||
+    wait_for 60 bash -c "[ \$(grep -cE 'reload (done|failed)' '$T/server.err') -ge $reloads ]" ||
         fail "no reload logged after SIGHUP #$reloads"
 }
 
 ID=$(curl -s -H "$(auth old-token)" --json '{"argv":["sleep","600"]}' "$BASE/v1/jobs" | jq -r .id)
 running() { [ "$(curl -s -H "$(auth old-token)" "$BASE/v1/jobs/$ID" | jq -r .state)" == running ]; }
-wait_for 30 running || fail "the job never ran"
+wait_for 60 running || fail "the job never ran"
 eq "the new token is refused before the reload" "$(code -H "$(auth new-token)" "$BASE/v1/jobs")" 401
 eq "an origin not yet allowed is refused" "$(code -H 'Origin: http://two.example' "$BASE/healthz")" 403
 

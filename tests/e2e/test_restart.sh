@@ -12,9 +12,9 @@ eq "exit code before restart" "$(job_field "$SEVEN" .exit_code)" 7
 
 # a drain with a running job and a queued one: the running one is terminated after the
 # shutdown grace, the queued one stays queued
-submit '{"argv":["sleep","30"]}'; BLOCKER=$ID
+submit '{"argv":["sleep","300"]}'; BLOCKER=$ID
 submit '{"argv":["/bin/sh","-c","echo ran after restart"]}'; QUEUED=$ID
-wait_for 5 state_is "$BLOCKER" running || fail "blocker never ran"
+wait_for 60 state_is "$BLOCKER" running || fail "blocker never ran"
 sp_stop
 eq "drained job recorded terminated" \
     "$(sqlite3 "$T/data/spawnpool.db" "SELECT state || ',' || signal FROM jobs WHERE id = $BLOCKER")" "terminated,15"
@@ -35,11 +35,11 @@ eq "its output" "$(curl -s "$BASE/v1/jobs/$QUEUED/output")" "ran after restart"
 
 # kill -9 of the master while a job runs
 submit '{"argv":["sleep","300"]}'; VICTIM=$ID
-wait_for 5 bash -c "[ \"\$(curl -s $BASE/v1/jobs/$VICTIM | jq -r .pid)\" != null ]" || fail "no pid"
+wait_for 60 pid_known "$VICTIM" || fail "no pid"
 JOB_PID=$(job_field "$VICTIM" .pid)
 kill -0 "$JOB_PID" || fail "job process $JOB_PID is not running"
 sp_kill9
-wait_for 3 bash -c "! kill -0 $JOB_PID 2>/dev/null" || fail "job process $JOB_PID outlived the master"
+wait_for 60 bash -c "! kill -0 $JOB_PID 2>/dev/null" || fail "job process $JOB_PID outlived the master"
 pass "the job's process died with the master"
 sp_start
 J=$(curl -s "$BASE/v1/jobs/$VICTIM")

@@ -26,23 +26,24 @@ eq "succeeded on attempt 2" "$(wait_job "$ID" | jq -c '[.state,.attempt]')" '["s
 # timed_out is retried too; a terminate is never retried
 submit '{"argv":["sleep","5"],"timeout":0.2,"max_attempts":2}'
 eq "timed_out twice" "$(wait_job "$ID" | jq -c '[.state,.attempt]')" '["timed_out",2]'
-submit '{"argv":["sleep","30"],"max_attempts":3}'; K=$ID
-wait_for 5 state_is "$K" running || fail "never ran"
+submit '{"argv":["sleep","300"],"max_attempts":3}'; K=$ID
+wait_for 60 state_is "$K" running || fail "never ran"
 expect 202 POST "/v1/jobs/$K/terminate"
 eq "terminated, not retried" "$(wait_job "$K" | jq -c '[.state,.attempt]')" '["terminated",1]'
 
 # lost (worker killed) is retried while attempts remain
-submit '{"argv":["sleep","30"],"max_attempts":3}'; L=$ID
-wait_for 5 bash -c "[ \"\$(curl -s $BASE/v1/jobs/$L | jq -r .pid)\" != null ]" || fail "no pid"
+submit '{"argv":["sleep","300"],"max_attempts":3}'; L=$ID
+wait_for 60 pid_known "$L" || fail "no pid"
 kill -KILL "$(curl -s "$BASE/v1/workers" | jq -r ".workers[$(job_field "$L" .worker)].pid")"
-wait_for 10 bash -c "[ \"\$(curl -s $BASE/v1/jobs/$L | jq -r '.attempt')\" == 2 ] && [ \"\$(curl -s $BASE/v1/jobs/$L | jq -r .state)\" == running ]" ||
+running_attempt() { [ "$(job_field "$L" '[.state, .attempt] | join(" ")')" == "running $1" ]; }
+wait_for 60 running_attempt 2 ||
     fail "lost job not retried: $(curl -s "$BASE/v1/jobs/$L")"
 pass "lost job is running its second attempt"
 
 # a job running when the master dies is queued again on restart while attempts remain
 sp_kill9
 sp_start --retry-backoff 0.2
-wait_for 10 bash -c "[ \"\$(curl -s $BASE/v1/jobs/$L | jq -c '[.state,.attempt]')\" == '[\"running\",3]' ]" ||
+wait_for 60 running_attempt 3 ||
     fail "not re-queued after the crash: $(curl -s "$BASE/v1/jobs/$L")"
 pass "re-queued after the crash and running its third attempt"
 check "recovery recorded" bash -c "sqlite3 '$DB' \"SELECT detail FROM job_events WHERE job_id = $L\" | grep -q 'the server stopped; retry'"

@@ -28,7 +28,7 @@ TRICKLERS+=($!)
 wait_for 60 grep -q '^connected 1100' "$T/loris.out" || fail "the trickling client could not connect"
 pass "1,100 trickling connections tried"
 held() { [ "$(fd_count "$SP_PID")" -gt 200 ]; }
-wait_for 10 held || fail "the server holds only $(fd_count "$SP_PID") fds"
+wait_for 60 held || fail "the server holds only $(fd_count "$SP_PID") fds"
 pass "the server holds a quarter of them ($(fd_count "$SP_PID") fds)"
 
 # a normal client, meanwhile, from another address
@@ -40,13 +40,13 @@ eq "and reads the output" "$(curl -s -m 10 "$BASE/v1/jobs/$ID/output")" served
 echo "# served in $((SECONDS - START)) s while $(tail -n 1 "$T/loris.out")"
 
 cut_off() { [ "$(metric 'spawnpool_http_timeouts_total{phase="head"}')" -ge 200 ]; }
-wait_for 30 cut_off || fail "head timeouts: $(metric 'spawnpool_http_timeouts_total{phase="head"}')"
+wait_for 60 cut_off || fail "head timeouts: $(metric 'spawnpool_http_timeouts_total{phase="head"}')"
 pass "--head-timeout cut off the held ones ($(metric 'spawnpool_http_timeouts_total{phase="head"}'))"
 all_closed() { tail -n 1 "$T/loris.out" | grep -q '^open 0 closed 1100$'; }
-wait_for 30 all_closed || fail "the slow client still has connections: $(tail -n 1 "$T/loris.out")"
+wait_for 60 all_closed || fail "the slow client still has connections: $(tail -n 1 "$T/loris.out")"
 pass "every trickling connection has been closed by the server"
 released() { [ "$(fd_count "$SP_PID")" -lt 100 ]; }
-wait_for 30 released || fail "the server still holds $(fd_count "$SP_PID") fds"
+wait_for 60 released || fail "the server still holds $(fd_count "$SP_PID") fds"
 pass "and released"
 stop_tricklers
 
@@ -54,7 +54,7 @@ stop_tricklers
 "$TRICKLE_BIN" 127.0.0.1 "$PORT" 127.0.0.3 10 body >"$T/body.out" &
 TRICKLERS+=($!)
 body_cut() { [ "$(metric 'spawnpool_http_timeouts_total{phase="body"}')" -ge 10 ]; }
-wait_for 30 body_cut || fail "body timeouts: $(metric 'spawnpool_http_timeouts_total{phase="body"}')"
+wait_for 60 body_cut || fail "body timeouts: $(metric 'spawnpool_http_timeouts_total{phase="body"}')"
 pass "--body-timeout cut off 10 trickled bodies"
 stop_tricklers
 eq "they created no job" "$(curl -s "$BASE/v1/jobs" | jq '.jobs | length')" 1

@@ -3,10 +3,12 @@
 # for it, like "after"); a failed producer cancels the consumer.
 source "$(dirname "$0")/lib.sh"
 sp_start
-submit '{"argv":["/bin/sh","-c","sleep 0.2; printf \"b\\na\\nc\\n\""]}'; PRODUCER=$ID
+submit "{\"command\":\"$(hold producer); echo b; echo a; echo c\"}"; PRODUCER=$ID
 submit "{\"argv\":[\"sort\"],\"stdin_from\":$PRODUCER}"; CONSUMER=$ID
 eq "shown in the job" "$(jq -r .stdin_from <<<"$BODY")" "$PRODUCER"
+wait_for 60 state_is "$PRODUCER" running || fail "the producer never ran"
 eq "waits for the producer" "$(job_field "$CONSUMER" .state)" queued
+release producer
 eq "consumer succeeded" "$(wait_job "$CONSUMER" | jq -r .state)" succeeded
 eq "it read the producer's stdout" "$(curl -s "$BASE/v1/jobs/$CONSUMER/output")" $'a\nb\nc'
 submit '{"argv":["true"]}'; SILENT=$ID

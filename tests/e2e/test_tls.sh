@@ -11,7 +11,7 @@ pass "the first line says https"
 TLS=(--cacert "$T/cert.pem")
 eq "healthz over TLS" "$(curl -s "${TLS[@]}" "$BASE/healthz" | jq -r .status)" ok
 ID=$(curl -s "${TLS[@]}" -X POST --json '{"argv":["echo","over tls"]}' "$BASE/v1/jobs" | jq -r .id)
-eq "a job over TLS" "$(curl -s "${TLS[@]}" "$BASE/v1/jobs/$ID/wait?timeout=10" | jq -r .state)" succeeded
+eq "a job over TLS" "$(curl -s "${TLS[@]}" "$BASE/v1/jobs/$ID/wait?timeout=60" | jq -r .state)" succeeded
 eq "its output" "$(curl -s "${TLS[@]}" "$BASE/v1/jobs/$ID/output")" "over tls"
 eq "an untrusted certificate is refused by the client" "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/healthz")" 000
 eq "plain HTTP gets no answer" "$(curl -s -o /dev/null -w '%{http_code}' "${BASE/https/http}/healthz")" 000

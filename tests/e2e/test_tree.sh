@@ -5,10 +5,11 @@
 # machine supports (cgroup v2 leaf + cgroup.kill; process group + subreaper /proc walk).
 source "$(dirname "$0")/lib.sh"
 
-# gc.sh PIDFILE [main]: starts a TERM-ignoring grandchild in its own session, then the main
-# process either sleeps (main=sleep) or exits at once (main=exit).
+# gc.sh PIDFILE [main]: starts a TERM-ignoring grandchild in its own session, which writes
+# "PID SID" (its own, from /proc) to PIDFILE; then the main process either sleeps
+# (main=sleep) or exits at once (main=exit).
 cat >"$T/gc.sh" <<'SH'
-setsid sh -c 'trap "" TERM; echo $$ > "$1.tmp"; mv "$1.tmp" "$1"; exec sleep 300' sh "$1" &
+setsid sh -c 'trap "" TERM; read -r _ _ _ _ _ sid _ </proc/$$/stat; echo "$$ $sid" > "$1.tmp"; mv "$1.tmp" "$1"; exec sleep 300' sh "$1" &
 while [ ! -s "$1" ]; do sleep 0.01; done
 echo started
 [ "$2" = exit ] && exit 0
@@ -26,19 +27,20 @@ fnv1a() {
 }
 
 N=0
-# start_gc MAIN [EXTRA_JSON]: submits gc.sh; sets ID and GC (the grandchild's pid)
+# start_gc MAIN [EXTRA_JSON]: submits gc.sh; sets ID and GC (the grandchild's pid). The
+# grandchild says itself that it left the session; it may be gone already when the main
+# process exits at once, or the job has a timeout.
 start_gc() {
     N=$((N + 1))
-    local pidfile="$T/gc.$N.pid"
+    local pidfile="$T/gc.$N.pid" sid
     submit "{\"argv\":[\"sh\",\"$T/gc.sh\",\"$pidfile\",\"$1\"]${2:-}}"
-    wait_for 10 test -s "$pidfile" || fail "grandchild never started"
-    GC=$(cat "$pidfile")
-    [ "$1" == exit ] && return # its main exits at once: the grandchild may be gone already
-    kill -0 "$GC" || fail "grandchild $GC not running"
-    [ "$(ps -o sid= -p "$GC" | tr -d ' ')" == "$GC" ] || fail "grandchild did not leave the session"
+    wait_for 60 test -s "$pidfile" || fail "grandchild never started"
+    read -r GC sid <"$pidfile"
+    [ "$sid" == "$GC" ] || fail "grandchild $GC did not leave the session (its session is $sid)"
+    [ "$1" == exit ] || [ -n "${2:-}" ] || kill -0 "$GC" || fail "grandchild $GC not running"
 }
 gone() { ! kill -0 "$1" 2>/dev/null || [ "$(ps -o stat= -p "$1")" == Z ]; }
-expect_gone() { wait_for 3 gone "$GC" || fail "$1: grandchild $GC survived"; pass "$1: grandchild gone"; }
+expect_gone() { wait_for 60 gone "$GC" || fail "$1: grandchild $GC survived"; pass "$1: grandchild gone"; }
 
 mechanisms=(pgroup)
 sp_start
@@ -61,7 +63,8 @@ for mech in "${mechanisms[@]}"; do
     eq "terminated" "$(wait_job "$ID" | jq -r .state)" terminated
     expect_gone "$mech terminate"
 
-    start_gc sleep ',"timeout":0.5'
+    # (the timeout must come after the grandchild started: 3 s, however loaded the machine)
+    start_gc sleep ',"timeout":3'
     eq "timed out" "$(wait_job "$ID" | jq -r .state)" timed_out
     expect_gone "$mech timeout"
 
@@ -72,7 +75,7 @@ for mech in "${mechanisms[@]}"; do
     start_gc sleep
     WORKER=$(curl -s "$BASE/v1/workers" | jq -r ".workers[$(job_field "$ID" .worker)].pid")
     kill -KILL "$WORKER"
-    eq "job lost with its worker" "$(wait_job "$ID" 10 | jq -r .state)" lost
+    eq "job lost with its worker" "$(wait_job "$ID" | jq -r .state)" lost
     expect_gone "$mech worker killed"
     check "no zombie under the master" bash -c "! ps -o stat= --ppid $SP_PID | grep -q Z"
 
@@ -81,7 +84,7 @@ for mech in "${mechanisms[@]}"; do
     # this server's cgroup leaves: spawnpool.<FNV-1a of the data dir>.w<slot> next to the
     # master's cgroup, in the v2 tree (cgroup mode) and the v1 memory and pids hierarchies
     none_starting() { [ "$(curl -s "$BASE/healthz" | jq .workers.starting)" == 0 ]; }
-    wait_for 10 none_starting || fail "a worker stays starting"
+    wait_for 60 none_starting || fail "a worker stays starting"
     INSTANCE=$(fnv1a "$T/data")
     LEAVES=()
     while IFS=: read -r _ controllers path; do
@@ -97,10 +100,10 @@ for mech in "${mechanisms[@]}"; do
     done <"/proc/$SP_PID/cgroup"
     [ "$mech" == pgroup ] || [ ${#LEAVES[@]} -ge 2 ] || fail "no cgroup leaves found for $INSTANCE"
     sp_kill9
-    wait_for 3 gone "$MAIN" || fail "job's main process survived the master"
+    wait_for 60 gone "$MAIN" || fail "job's main process survived the master"
     expect_gone "$mech master killed"
     leaves_gone() { for l in "${LEAVES[@]}"; do [ ! -d "$l" ] || return 1; done; }
-    wait_for 3 leaves_gone || fail "$mech master killed: cgroup leaves left: ${LEAVES[*]}"
+    wait_for 60 leaves_gone || fail "$mech master killed: cgroup leaves left: ${LEAVES[*]}"
     pass "$mech master killed: the workers removed their ${#LEAVES[@]} cgroup leaves on the way out"
     rm -rf "$T/data"
 done
@@ -112,7 +115,7 @@ if [[ " ${mechanisms[*]} " == *" cgroup "* ]]; then
     sp_start --kill-mechanism cgroup --kill-grace 0.5
     submit '{"command": "d=$(findmnt -t cgroup2 -no TARGET | head -n 1)$(sed -n \"s/^0:://p\" /proc/self/cgroup); mkdir -p \"$d/nested/deeper\" && echo \"$d\" && exec sleep 600"}'
     has_output() { [ -n "$(curl -s "$BASE/v1/jobs/$ID/output")" ]; }
-    wait_for 30 has_output || fail "the nesting job never said where it runs"
+    wait_for 60 has_output || fail "the nesting job never said where it runs"
     LEAF=$(curl -s "$BASE/v1/jobs/$ID/output")
     check "the job made cgroups inside its leaf $LEAF" test -d "$LEAF/nested/deeper"
     req POST "/v1/jobs/$ID/terminate"

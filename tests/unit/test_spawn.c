@@ -69,11 +69,11 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Drains both pipes until spawn_drain says EOF on each (waiting with poll, 20 s at most),
+/* Drains both pipes until spawn_drain says EOF on each (waiting with poll, 60 s at most),
  * reaps the job, closes its fds. Returns the wait status. */
 static int finish(struct spawn_job *job)
 {
-    int64_t deadline = now_ms() + 20000;
+    int64_t deadline = now_ms() + 60000;
     for (;;) {
         struct pollfd p[2];
         nfds_t n = 0;
@@ -84,9 +84,9 @@ static int finish(struct spawn_job *job)
         int rc = left > 0 ? poll(p, n, (int)left) : 0;
         if (rc < 0 && errno == EINTR) continue;
         if (rc <= 0) {
-            CHECK(!"the job's pipes did not reach EOF within 20 s");
+            CHECK(!"the job's pipes did not reach EOF within 60 s");
             spawn_signal_tree(job, SIGKILL);
-            deadline = now_ms() + 20000;
+            deadline = now_ms() + 60000;
             continue;
         }
         int a = spawn_drain(job, &job->out), b = spawn_drain(job, &job->err);
@@ -292,8 +292,8 @@ static void test_process_group(void)
 {
     struct proto_done done;
     struct spawn_job job;
-    struct proto_run r = make_run((const char *const[]){"sleep", "5", NULL}, NULL);
-    int64_t t0 = now_ms();
+    /* killed, not finished: it would sleep for 5 minutes (the status says SIGKILL) */
+    struct proto_run r = make_run((const char *const[]){"sleep", "300", NULL}, NULL);
     CHECK(spawn_start(&r, NULL, &job, &done) == 0);
     CHECK(job.pid > 0);
     if (job.pid <= 0) return;
@@ -302,16 +302,14 @@ static void test_process_group(void)
     spawn_signal_tree(&job, SIGKILL);
     int status = finish(&job);
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    CHECK(now_ms() - t0 < 4000); /* killed, not finished */
 
     /* The whole tree: a background grandchild in the same group dies too. */
-    r = make_run((const char *const[]){"/bin/sh", "-c", "sleep 10 & echo $!; wait", NULL}, NULL);
-    t0 = now_ms();
+    r = make_run((const char *const[]){"/bin/sh", "-c", "sleep 300 & echo $!; wait", NULL}, NULL);
     CHECK(spawn_start(&r, NULL, &job, &done) == 0);
     if (job.pid <= 0) return;
     /* wait until the grandchild's pid has been printed */
     char out[64] = "";
-    int64_t deadline = now_ms() + 10000;
+    int64_t deadline = now_ms() + 60000;
     while (!strchr(out, '\n') && now_ms() < deadline) {
         struct pollfd p = {job.out.pipe_fd, POLLIN, 0};
         if (p.fd < 0 || poll(&p, 1, 1000) < 0) break;
@@ -330,7 +328,6 @@ static void test_process_group(void)
         CHECK(waitpid(grandchild, &gstatus, 0) == grandchild);
         CHECK(WIFSIGNALED(gstatus) && WTERMSIG(gstatus) == SIGKILL);
     }
-    CHECK(now_ms() - t0 < 8000);
 }
 
 static void test_output_cap(void)
