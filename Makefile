@@ -65,7 +65,7 @@ test-asan: deps test-deps
 # a test must wait for what the server reports, never for a fixed time, to pass here too
 STRESS_CPUS ?= $(JOBS)
 CONTENDED_JOBS ?= 4
-test-contended: build
+test-contended: build test-deps
 	@command -v stress-ng >/dev/null || { SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; $$SUDO apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends stress-ng; }
 	stress-ng --cpu $(STRESS_CPUS) --timeout 1800 --quiet & stress=$$!; \
