@@ -141,8 +141,8 @@ pm healthcheck run "$ctr" >/dev/null || fail "podman healthcheck run $ctr: the H
 pass "the HEALTHCHECK passes (podman healthcheck run)"
 code=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "$base/v1/jobs")
 [[ $code == 401 ]] || fail "GET /v1/jobs without a token answered $code, not 401"
-T=$(pm exec "$ctr" cat /var/lib/spawnpool/token) || fail "podman exec $ctr cat /var/lib/spawnpool/token failed"
-[[ $T =~ ^[0-9a-f]{48}$ ]] || fail "the token file does not hold one generated token"
+T=$(pm exec "$ctr" grep -m1 -v '^#' /var/lib/spawnpool/token) || fail "podman exec $ctr grep ... /var/lib/spawnpool/token failed"
+[[ $T =~ ^[0-9a-f]{64}$ ]] || fail "the token file does not hold one generated token"
 pm exec "$ctr" test -f /var/lib/spawnpool/spawnpool.db || fail "no database in the volume /var/lib/spawnpool"
 pass "the token file and the database are in the volume; /v1 without the token is 401"
 ok=$(api -X POST "$base/v1/jobs" --json '{"argv": ["echo", "hi"]}' | jq -r .id)
