@@ -25,10 +25,11 @@ struct access_policy {
     bool tls; /* the server's own origin is https://, else http:// */
 };
 
-static int add_copy(char ***list, size_t *n, const char *s)
+/* Appends a copy of s unless it is there (names compare without case, tokens with). */
+static int add_copy(char ***list, size_t *n, const char *s, bool fold_case)
 {
     for (size_t i = 0; i < *n; i++)
-        if (strcasecmp((*list)[i], s) == 0) return 0;
+        if ((fold_case ? strcasecmp((*list)[i], s) : strcmp((*list)[i], s)) == 0) return 0;
     char **grown = realloc(*list, (*n + 1) * sizeof *grown);
     if (!grown) return -1;
     *list = grown;
@@ -81,7 +82,7 @@ static int add_local_names(struct access_policy *p)
             : family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr
                                  : NULL;
         if (addr && inet_ntop(family, addr, text, sizeof text))
-            rc = add_copy(&p->hosts, &p->n_hosts, text);
+            rc = add_copy(&p->hosts, &p->n_hosts, text, true);
     }
     if (ifs) freeifaddrs(ifs);
     char name[256];
@@ -89,7 +90,7 @@ static int add_local_names(struct access_policy *p)
         name[sizeof name - 1] = '\0';
         for (char *c = name; *c; c++)
             *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
-        rc = add_copy(&p->hosts, &p->n_hosts, name);
+        rc = add_copy(&p->hosts, &p->n_hosts, name, true);
     }
     return rc;
 }
@@ -102,14 +103,14 @@ static struct access_policy *policy_build(const struct config *cfg)
     p->tls = cfg->tls_cert[0] != '\0';
     int rc = 0;
     for (size_t i = 0; i < cfg->n_tokens && rc == 0; i++)
-        rc = add_copy(&p->tokens, &p->n_tokens, cfg->tokens[i]);
+        rc = add_copy(&p->tokens, &p->n_tokens, cfg->tokens[i], false);
     for (size_t i = 0; i < cfg->allow_origins.n && rc == 0; i++)
-        rc = add_copy(&p->origins, &p->n_origins, cfg->allow_origins.items[i]);
+        rc = add_copy(&p->origins, &p->n_origins, cfg->allow_origins.items[i], true);
     const char *listen = cfg->listen_host;
     if (rc == 0 && (is_loopback(listen) || is_wildcard(listen))) {
         static const char *const loopback[] = {"localhost", "127.0.0.1", "::1"};
         for (size_t i = 0; i < 3 && rc == 0; i++)
-            rc = add_copy(&p->hosts, &p->n_hosts, loopback[i]);
+            rc = add_copy(&p->hosts, &p->n_hosts, loopback[i], true);
     }
     if (rc == 0 && is_wildcard(listen)) rc = add_local_names(p);
     if (rc == 0 && !is_wildcard(listen)) {
@@ -117,13 +118,13 @@ static struct access_policy *policy_build(const struct config *cfg)
         snprintf(lower, sizeof lower, "%s", listen);
         for (char *c = lower; *c; c++)
             *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
-        rc = add_copy(&p->hosts, &p->n_hosts, lower);
+        rc = add_copy(&p->hosts, &p->n_hosts, lower, true);
     }
     for (size_t i = 0; i < cfg->allow_hosts.n && rc == 0; i++) {
         if (strcmp(cfg->allow_hosts.items[i], "*") == 0)
             p->any_host = true;
         else
-            rc = add_copy(&p->hosts, &p->n_hosts, cfg->allow_hosts.items[i]);
+            rc = add_copy(&p->hosts, &p->n_hosts, cfg->allow_hosts.items[i], true);
     }
     if (rc < 0) {
         policy_free(p);

@@ -588,7 +588,9 @@ void config_defaults(struct config *cfg)
     cfg->max_conns_per_address = -1; /* a quarter of --max-connections unless set */
 }
 
-int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
+/* Loads cfg; a reload (SIGHUP) makes no missing file, so a token file absent for a moment
+ * in a rotation fails the reload instead of replacing every token with a new one. */
+static int load(struct config *cfg, int argc, char **argv, bool reload, char *err, size_t errlen)
 {
     config_defaults(cfg);
     cfg->argc = argc;
@@ -653,7 +655,7 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
         snprintf(err, errlen, "--tls-cert and --tls-key go together");
         return -1;
     }
-    if (cfg->token_file[0] && config_load_tokens(cfg, err, errlen) < 0) return -1;
+    if (cfg->token_file[0] && config_load_tokens(cfg, !reload, err, errlen) < 0) return -1;
     if (!cfg->n_tokens && !cfg->insecure_no_auth && !is_loopback(cfg->listen_host)) {
         snprintf(err, errlen,
                  "refusing to listen on %s without a token: whoever can connect could run "
@@ -662,5 +664,16 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
                  cfg->listen_host);
         return -1;
     }
-    return config_load_notify_secret(cfg, err, errlen); /* last: a refused setup makes no file */
+    return config_load_notify_secret(cfg, !reload, err,
+                                     errlen); /* last: a refused setup makes no file */
+}
+
+int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    return load(cfg, argc, argv, false, err, errlen);
+}
+
+int config_reload(struct config *fresh, const struct config *running, char *err, size_t errlen)
+{
+    return load(fresh, running->argc, running->argv, true, err, errlen);
 }

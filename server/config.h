@@ -75,6 +75,9 @@ struct config {
 /* Fills cfg from defaults, the config file, the environment and argv (the words after
  * "serve"). Returns 0; 1 if --help was given (usage printed); -1 with a message in err. */
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
+/* Loads fresh the way running was loaded (its argv, the environment, the config file) for
+ * SIGHUP; makes no missing token or secret file. 0, or -1 with a message in err. */
+int config_reload(struct config *fresh, const struct config *running, char *err, size_t errlen);
 /* Sets every setting to its built-in default (what config_load starts from). */
 void config_defaults(struct config *cfg);
 /* Applies a config file's JSON text over cfg; source names it in errors ("config file X").

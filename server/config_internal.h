@@ -18,11 +18,12 @@ int config_list_add(struct strlist *l, bool origins, const char *value, int leve
                     const char *source, char *err, size_t errlen);
 /* Empties l. */
 void config_list_free(struct strlist *l);
-/* Reads cfg->token_file into cfg->tokens (made with a random token if missing). 0 or -1. */
-int config_load_tokens(struct config *cfg, char *err, size_t errlen);
-/* Reads the notify_url signing secret (the file made random, by default in the data dir,
- * if missing) into cfg->notify_secret. 0 or -1 with err. */
-int config_load_notify_secret(struct config *cfg, char *err, size_t errlen);
+/* Reads cfg->token_file into cfg->tokens (a regular file of at most 1 MiB, 1000 tokens of a
+ * line each); if create, a missing file is made with a random token. 0 or -1 with err. */
+int config_load_tokens(struct config *cfg, bool create, char *err, size_t errlen);
+/* Reads the notify_url signing secret into cfg->notify_secret; if create, a missing file is
+ * made random (by default in the data dir). 0 or -1 with err. */
+int config_load_notify_secret(struct config *cfg, bool create, char *err, size_t errlen);
 /* Resolves cfg->run_as (USER[:GROUP]) into run_uid and run_gid. 0 or -1 with err. */
 int config_resolve_run_as(struct config *cfg, char *err, size_t errlen);
 

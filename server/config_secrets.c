@@ -14,6 +14,9 @@
 
 #include "server/config_internal.h"
 
+#define TOKEN_FILE_MAX (1 << 20) /* bytes */
+#define TOKENS_MAX 1000
+
 /* Creates path (O_EXCL, mode 0600) holding 32 random bytes as hex and a newline. */
 static int make_secret_file(const char *path, const char *what, char *err, size_t errlen)
 {
@@ -37,7 +40,7 @@ static int make_secret_file(const char *path, const char *what, char *err, size_
 /* Reads the key that signs notify_url callbacks: the file's text without its trailing
  * newline. Missing, it is made with a random secret (mode 0600), by default in the data dir
  * (made here if need be, as serve does), so every server signs and receivers can check. */
-int config_load_notify_secret(struct config *cfg, char *err, size_t errlen)
+int config_load_notify_secret(struct config *cfg, bool create, char *err, size_t errlen)
 {
     const char *path = cfg->notify_secret_file;
     if (!path[0]) {
@@ -53,8 +56,14 @@ int config_load_notify_secret(struct config *cfg, char *err, size_t errlen)
             return -1;
         }
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+        snprintf(err, errlen, "notify-secret-file %s is not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    if (fd < 0 && errno == ENOENT && create) {
         if (make_secret_file(path, "notify-secret-file", err, errlen) < 0) return -1;
         fprintf(stderr, "spawnpool: made a secret in %s (it signs notify_url callbacks)\n", path);
         fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -141,21 +150,38 @@ int config_resolve_run_as(struct config *cfg, char *err, size_t errlen)
  * is made with one random token (mode 0600), so the safe setup is also the easy one. */
 /* Reads the bearer tokens (one per line; blank lines and # comments skipped). A missing file
  * is made with one random token (mode 0600), so the safe setup is also the easy one. */
-int config_load_tokens(struct config *cfg, char *err, size_t errlen)
+int config_load_tokens(struct config *cfg, bool create, char *err, size_t errlen)
 {
-    FILE *f = fopen(cfg->token_file, "re");
-    if (!f && errno == ENOENT) {
+    /* O_NONBLOCK: a FIFO must not stall the start, or a reload in the main loop */
+    int fd = open(cfg->token_file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0 && errno == ENOENT && create) {
         if (make_secret_file(cfg->token_file, "token file", err, errlen) < 0) return -1;
         fprintf(stderr, "spawnpool: made a token in %s (send it as Authorization: Bearer ...)\n",
                 cfg->token_file);
-        f = fopen(cfg->token_file, "re");
+        fd = open(cfg->token_file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     }
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot read token file %s: %s%s", cfg->token_file, strerror(errno),
+                 errno == ENOENT && !create ? " (a reload makes no new token)" : "");
+        return -1;
+    }
+    struct stat st;
+    const char *why = fstat(fd, &st) < 0            ? strerror(errno)
+                      : !S_ISREG(st.st_mode)        ? "is not a regular file"
+                      : st.st_size > TOKEN_FILE_MAX ? "is over 1 MiB"
+                                                    : NULL;
+    FILE *f = why ? NULL : fdopen(fd, "r");
     if (!f) {
-        snprintf(err, errlen, "cannot read token file %s: %s", cfg->token_file, strerror(errno));
+        snprintf(err, errlen, "token file %s %s", cfg->token_file, why ? why : strerror(errno));
+        close(fd);
         return -1;
     }
     char line[1024];
-    while (fgets(line, sizeof line, f)) {
+    while (!why && fgets(line, sizeof line, f)) {
+        if (!strchr(line, '\n') && !feof(f)) {
+            why = "has a line of over 1023 bytes (a token is one line)";
+            break;
+        }
         char *p = line, *end;
         while (*p == ' ' || *p == '\t')
             p++;
@@ -164,18 +190,23 @@ int config_load_tokens(struct config *cfg, char *err, size_t errlen)
             end--;
         *end = '\0';
         if (!*p || *p == '#') continue;
-        char **grown = realloc(cfg->tokens, (cfg->n_tokens + 1) * sizeof *grown);
-        if (!grown || !(grown[cfg->n_tokens] = strdup(p))) {
-            fclose(f);
-            snprintf(err, errlen, "out of memory");
-            return -1;
+        if (cfg->n_tokens == TOKENS_MAX) {
+            why = "holds over 1000 tokens";
+            break;
         }
-        cfg->tokens = grown;
+        char **grown = realloc(cfg->tokens, (cfg->n_tokens + 1) * sizeof *grown);
+        if (grown) cfg->tokens = grown;
+        if (!grown || !(grown[cfg->n_tokens] = strdup(p))) {
+            why = "is too big (out of memory)";
+            break;
+        }
         cfg->n_tokens++;
     }
+    explicit_bzero(line, sizeof line);
     fclose(f);
-    if (!cfg->n_tokens) {
-        snprintf(err, errlen, "token file %s holds no token", cfg->token_file);
+    if (!why && !cfg->n_tokens) why = "holds no token";
+    if (why) {
+        snprintf(err, errlen, "token file %s %s", cfg->token_file, why);
         return -1;
     }
     return 0;

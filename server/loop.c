@@ -51,7 +51,7 @@ static void reload_config(const struct config *cfg, const struct serve_frontend 
     log_info("received SIGHUP: reloading the token file and the config");
     struct config fresh;
     char err[1024];
-    if (config_load(&fresh, cfg->argc, cfg->argv, err, sizeof err) != 0) {
+    if (config_reload(&fresh, cfg, err, sizeof err) != 0) {
         log_warn("reload failed, the current settings stay: %s", err);
         config_free(&fresh);
         return;
@@ -130,15 +130,15 @@ int loop_run(const struct config *cfg, struct dispatch *d, int epoll_fd, int sig
                 dispatch_loop_worker_event(d, (int)(tag & 0xffffffffu), events[i].events);
         }
         if (reap) dispatch_loop_reap(d);
-        if (dr.reload) {
-            dr.reload = false;
-            reload_config(cfg, fe, fe_handle);
-        }
         drain_step(cfg, d, &dr);
         bool done = dr.signals && !dispatch_loop_busy(d);
         wake = dispatch_loop_end(d);
         saturated = dispatch_loop_saturated(d);
         fe->expire(fe_handle);
+        if (dr.reload) { /* outside the batch: HTTP threads never wait for a reload */
+            dr.reload = false;
+            reload_config(cfg, fe, fe_handle);
+        }
         if (done) return 0;
     }
 }

@@ -60,4 +60,25 @@ check "an empty token file is refused" grep -q 'holds no token' "$T/server.err"
 eq "the token in force stays" "$(code -H "$(auth new-token)" "$BASE/v1/jobs")" 200
 eq "and no token is not let in" "$(code "$BASE/v1/jobs")" 401
 eq "the job is still running" "$(curl -s -H "$(auth new-token)" "$BASE/v1/jobs/$ID" | jq -r .state)" running
+
+# a rotation that is not an atomic rename: the file is gone for a moment
+rm "$T/tokens"
+hup
+check "a missing token file is an error on reload (not a new random token)" grep -q 'reload failed.*token file' "$T/server.err"
+test -e "$T/tokens" && fail "the reload made a token file"
+eq "the token in force stays" "$(code -H "$(auth new-token)" "$BASE/v1/jobs")" 200
+# files that would stall a reload, which runs in the main loop
+mkfifo "$T/tokens"
+hup
+check "a FIFO as token file is refused at once" grep -q 'token file .* is not a regular file' "$T/server.err"
+rm "$T/tokens"
+printf 'new-token\n%02000d\n' 0 >"$T/tokens"
+hup
+check "a line over 1023 bytes is refused, not cut into several tokens" grep -q 'a line of over 1023 bytes' "$T/server.err"
+eq "the token in force stays" "$(code -H "$(auth new-token)" "$BASE/v1/jobs")" 200
+printf 'Case-Token\ncase-token\n' >"$T/tokens"
+hup
+eq "tokens that differ only in case are both kept (1)" "$(code -H "$(auth Case-Token)" "$BASE/v1/jobs")" 200
+eq "tokens that differ only in case are both kept (2)" "$(code -H "$(auth case-token)" "$BASE/v1/jobs")" 200
+eq "the job ran through all of it" "$(curl -s -H "$(auth case-token)" "$BASE/v1/jobs/$ID" | jq -r .state)" running
 sp_stop
