@@ -64,16 +64,22 @@ static enum MHD_Result refuse_counted(struct api *a, struct MHD_Connection *c,
 
 struct framing {
     int content_length, transfer_encoding;
+    bool other_coding; /* a Transfer-Encoding that is not just "chunked" */
+    bool spaced_name;  /* whitespace in a header name ("Content-Length : 5") */
 };
 
 static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
                                      const char *value)
 {
     (void)kind;
-    (void)value;
     struct framing *f = cls;
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) f->content_length++;
-    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) f->transfer_encoding++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encoding++;
+        f->other_coding |= !value || strcasecmp(value, "chunked") != 0;
+    }
+    /* MHD keeps such a name as it came; a proxy in front may read it as the header */
+    f->spaced_name |= key[strcspn(key, " \t")] != '\0';
     return MHD_YES;
 }
 
@@ -119,14 +125,21 @@ enum MHD_Result api_guard_head(struct api *a, struct MHD_Connection *c, const ch
     char msg[400];
     struct framing f = {0};
     MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
-    if (f.content_length > 1 || (f.content_length && f.transfer_encoding)) {
+    if (f.content_length > 1 || (f.content_length && f.transfer_encoding) || f.spaced_name) {
         snprintf(msg, sizeof msg, "%s",
-                 f.content_length > 1
+                 f.spaced_name ? "whitespace in a header name: the header is ambiguous (RFC "
+                                 "9112 section 5.1)"
+                 : f.content_length > 1
                      ? "more than one Content-Length header: the body's length is ambiguous "
                        "(RFC 9112 section 6.3)"
                      : "Content-Length together with Transfer-Encoding: the body's length is "
                        "ambiguous (RFC 9112 section 6.3)");
         return refuse_counted(a, c, GUARD_FRAMING, 400, "invalid_request", NULL, msg);
+    }
+    if (f.other_coding || f.transfer_encoding > 1) {
+        snprintf(msg, sizeof msg, "%s",
+                 "a Transfer-Encoding other than chunked (alone, once) is not implemented");
+        return refuse_counted(a, c, GUARD_FRAMING, 501, "not_implemented", NULL, msg);
     }
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     if (!api_access_host_ok(a, host)) {

@@ -135,6 +135,15 @@ raw "POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json
 eq "Content-Length with Transfer-Encoding: 400" "$RAW_STATUS" 400
 raw "POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n${JOB}GET /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 eq "a pipelined request after a good one still works" "$(grep -c '^HTTP/1.1 ' <<<"$RAW")" 2
+raw "POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 17\r\nTransfer-Encoding : chunked\r\n\r\n11\r\n$JOB\r\n0\r\n\r\n"
+eq "whitespace before a header's colon: 400 (RFC 9112 section 5.1)" "$RAW_STATUS $(sed -n '/^{/p' <<<"$RAW" | jq -r .error.code)" "400 invalid_request"
+raw "POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length : 17\r\n\r\n$JOB"
+eq "the same before Content-Length's colon" "$RAW_STATUS $(sed -n '/^{/p' <<<"$RAW" | head -n 1 | jq -r .error.code)" "400 invalid_request"
+START=$SECONDS
+raw "POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: identity\r\n\r\n$JOB"
+eq "a Transfer-Encoding other than chunked: 501, at once" "$RAW_STATUS $(((SECONDS - START) < 5))" "501 1"
+raw "POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked, identity\r\n\r\n11\r\n$JOB\r\n0\r\n\r\n"
+eq "chunked, identity: 501" "$RAW_STATUS" 501
 eq "smuggling attempts created no job" "$(curl -s "$BASE/v1/jobs" | jq '.jobs | length')" $((COUNT + 5))
 
 # ---- 413 at once, before the body is sent ---------------------------------------------------
