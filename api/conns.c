@@ -3,7 +3,9 @@
  * trickles a byte now and then is cut off then (MHD's own timeout only counts silence).
  * Connections waiting for a head, and those sending a body, sit in two FIFO lists ordered
  * by deadline (every deadline of a list is now + the same timeout), so one thread only
- * looks at the list heads. */
+ * looks at the list heads. Near --max-connections, the connection that has waited longest
+ * for its head (at least EVICT_AGE_MS) is closed to make room: clients from many addresses
+ * that connect and send nothing cannot keep every slot from those that send a request. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,8 @@
 
 /* MHD keeps the socket open until after its CLOSED notification, which takes the lock
  * first: under the lock, a listed connection's fd is still its own. */
+#define EVICT_AGE_MS 1000
+
 struct conn {
     int fd;
     enum conn_phase phase;
@@ -62,6 +66,32 @@ static void set_phase(struct conns *cs, struct conn *c, enum conn_phase phase)
     l->last = c;
 }
 
+/* Cuts c off (call with the lock): MHD sees end of file, closes the connection and frees
+ * it; no answer is possible before the head is complete, and a half-sent body cannot be
+ * trusted. */
+static void cut_off(struct conns *cs, struct conn *c, atomic_uint_fast64_t *counter)
+{
+    unlink_conn(cs, c);
+    c->phase = CONN_EXPIRED;
+    cs->closing++;
+    if (shutdown(c->fd, SHUT_RDWR) < 0 && errno != ENOTCONN)
+        log_warn("shutdown() failed while cutting off a slow client: %m");
+    atomic_fetch_add(counter, 1);
+}
+
+/* While more than evict_above connections are live, closes the one that has waited longest
+ * for its head, if it has waited EVICT_AGE_MS. Returns when the next one may be due, or -1. */
+static int64_t evict_excess(struct conns *cs, int64_t now)
+{
+    struct conn *c;
+    while (cs->open - cs->closing > cs->evict_above && (c = cs->head.first)) {
+        int64_t since = c->deadline - cs->head_ms;
+        if (now - since < EVICT_AGE_MS) return since + EVICT_AGE_MS;
+        cut_off(cs, c, &cs->evicted);
+    }
+    return -1;
+}
+
 static struct conn *conn_of(struct MHD_Connection *mc)
 {
     const union MHD_ConnectionInfo *info =
@@ -86,6 +116,10 @@ void conns_notify(void *cls, struct MHD_Connection *mc, void **socket_context,
         pthread_mutex_lock(&cs->lock);
         set_phase(cs, c, CONN_HEAD);
         cs->open++;
+        if (cs->open - cs->closing > cs->evict_above) {
+            evict_excess(cs, clock_mono_ms());
+            pthread_cond_signal(&cs->wake); /* the rest when they are old enough */
+        }
         pthread_mutex_unlock(&cs->lock);
         *socket_context = c;
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
@@ -93,6 +127,7 @@ void conns_notify(void *cls, struct MHD_Connection *mc, void **socket_context,
         pthread_mutex_lock(&cs->lock);
         unlink_conn(cs, c);
         cs->open--;
+        if (c->phase == CONN_EXPIRED) cs->closing--;
         pthread_mutex_unlock(&cs->lock);
         free(c);
         *socket_context = NULL;
@@ -126,15 +161,8 @@ static int64_t expire_list(struct conns *cs, struct conn_list *l, int64_t now,
                            atomic_uint_fast64_t *counter)
 {
     struct conn *c;
-    while ((c = l->first) && c->deadline <= now) {
-        unlink_conn(cs, c);
-        c->phase = CONN_EXPIRED;
-        /* MHD sees end of file, closes the connection and frees it: no answer is possible
-         * before the head is complete, and a half-sent body cannot be trusted */
-        if (shutdown(c->fd, SHUT_RDWR) < 0 && errno != ENOTCONN)
-            log_warn("shutdown() failed while cutting off a slow client: %m");
-        atomic_fetch_add(counter, 1);
-    }
+    while ((c = l->first) && c->deadline <= now)
+        cut_off(cs, c, counter);
     return c ? c->deadline : -1;
 }
 
@@ -146,7 +174,9 @@ static void *sweeper(void *arg)
         int64_t now = clock_mono_ms();
         int64_t a = expire_list(cs, &cs->head, now, &cs->expired_head);
         int64_t b = expire_list(cs, &cs->body, now, &cs->expired_body);
+        int64_t e = evict_excess(cs, now);
         int64_t next = a < 0 ? b : b < 0 ? a : (a < b ? a : b);
+        next = next < 0 ? e : e < 0 ? next : (next < e ? next : e);
         if (next < 0) {
             pthread_cond_wait(&cs->wake, &cs->lock);
         } else {
@@ -164,8 +194,10 @@ static void *sweeper(void *arg)
     return NULL;
 }
 
-int conns_start(struct conns *cs, double head_timeout, double body_timeout)
+int conns_start(struct conns *cs, double head_timeout, double body_timeout, int max_connections)
 {
+    int reserve = max_connections / 16 > 8 ? max_connections / 16 : 8;
+    cs->evict_above = max_connections > 2 * reserve ? max_connections - reserve : max_connections;
     cs->head_ms = (int64_t)(head_timeout * 1000);
     cs->body_ms = (int64_t)(body_timeout * 1000);
     pthread_mutex_init(&cs->lock, NULL);

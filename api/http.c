@@ -359,7 +359,8 @@ static void *frontend_start(const struct config *cfg, struct dispatch *d, struct
         return NULL;
     }
     int fd = bind_listener(cfg, port);
-    if (fd < 0 || conns_start(&a->conns, cfg->head_timeout, cfg->body_timeout) < 0) {
+    if (fd < 0 ||
+        conns_start(&a->conns, cfg->head_timeout, cfg->body_timeout, cfg->max_connections) < 0) {
         if (fd >= 0) close(fd);
         api_access_free(a);
         free(a);

@@ -53,9 +53,11 @@ struct conns {
     pthread_t thread;
     struct conn_list head, body;
     int64_t head_ms, body_ms;
-    int open;
+    int open;        /* connections MHD has told us about */
+    int closing;     /* of those, cut off and not yet closed */
+    int evict_above; /* live connections over this: the oldest head-waiter is closed */
     bool stop;
-    atomic_uint_fast64_t expired_head, expired_body; /* for /metrics */
+    atomic_uint_fast64_t expired_head, expired_body, evicted; /* for /metrics */
 };
 
 struct access_policy;
@@ -95,8 +97,8 @@ bool api_access_host_ok(struct api *a, const char *host);
 bool api_access_origin_ok(struct api *a, const char *origin, const char *host);
 
 /* api/conns.c: connection deadlines (see enum conn_phase). */
-/* Starts the thread that enforces them. 0 or -1 (logged). */
-int conns_start(struct conns *cs, double head_timeout, double body_timeout);
+/* Starts the thread that enforces them (and evicts near max_connections). 0 or -1 (logged). */
+int conns_start(struct conns *cs, double head_timeout, double body_timeout, int max_connections);
 /* Stops it; call after the daemon has stopped. */
 void conns_stop(struct conns *cs);
 /* MHD's connection notification callback (cls: the struct conns). */

@@ -80,6 +80,11 @@ enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c)
               "spawnpool_http_timeouts_total{phase=\"body\"} %llu\n",
               (unsigned long long)atomic_load(&a->conns.expired_head),
               (unsigned long long)atomic_load(&a->conns.expired_body));
+    text_addf(&t,
+              "# HELP spawnpool_http_evicted_total Connections closed while waiting for a "
+              "request's head, to make room near --max-connections.\n"
+              "# TYPE spawnpool_http_evicted_total counter\nspawnpool_http_evicted_total %llu\n",
+              (unsigned long long)atomic_load(&a->conns.evicted));
     if (!t.data) return MHD_NO;
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(t.len, t.data, MHD_RESPMEM_MUST_FREE);

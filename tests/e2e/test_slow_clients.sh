@@ -59,6 +59,27 @@ pass "--body-timeout cut off 10 trickled bodies"
 stop_tricklers
 eq "they created no job" "$(curl -s "$BASE/v1/jobs" | jq '.jobs | length')" 1
 
+# many addresses: 5 x 256 connections that stay within the per-address limit and send
+# almost nothing, 1,280 in all, over --max-connections; with a deadline far away only the
+# eviction of the longest-waiting connection near the limit makes room for a real request
+sp_stop
+sp_start --head-timeout 600
+PORT=${BASE##*:}
+for i in 2 3 4 5 6; do
+    "$TRICKLE_BIN" 127.0.0.1 "$PORT" "127.0.0.$i" 256 head >"$T/many.$i.out" &
+    TRICKLERS+=($!)
+done
+all_connected() { for i in 2 3 4 5 6; do grep -q '^connected 256' "$T/many.$i.out" || return 1; done; }
+wait_for 60 all_connected || fail "the trickling clients could not connect"
+pass "1,280 connections from 5 addresses tried"
+ID=$(curl -s -m 30 --json '{"argv":["echo","served"]}' "$BASE/v1/jobs" | jq -r .id)
+[[ $ID =~ ^[0-9]+$ ]] || fail "a normal client could not submit while 5 addresses hold every connection"
+eq "a normal client is served beside them" "$(curl -s -m 60 "$BASE/v1/jobs/$ID/wait?timeout=30" | jq -r .state)" succeeded
+EVICTED=$(metric spawnpool_http_evicted_total)
+check "by evicting the connections that waited longest for a head ($EVICTED)" [ "$EVICTED" -gt 0 ]
+check "which no deadline had cut yet" [ "$(metric 'spawnpool_http_timeouts_total{phase="head"}')" -eq 0 ]
+stop_tricklers
+
 # an honest client on one keep-alive connection: requests well inside the deadline
 OUT=$(curl -s -w '%{num_connects}\n' -o /dev/null "$BASE/healthz" -o /dev/null "$BASE/v1/jobs" -o /dev/null "$BASE/v1/workers")
 eq "three requests on one keep-alive connection" "$(awk '{s += $1} END {print s}' <<<"$OUT")" 1
