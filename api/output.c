@@ -1,6 +1,7 @@
 /* output: GET /v1/jobs/{id}/output. Without follow the capture file is sent from offset
  * (sendfile); with follow=1 the response streams new bytes until the job has ended,
  * suspending the connection (no thread held) whenever it has caught up. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,11 @@ enum MHD_Result api_jobs_output(struct api *a, struct request *r, struct MHD_Con
         }
     } else {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && errno != ENOENT) { /* no file is no output yet; anything else is ours */
+            api_fail(&e, 500, "internal", NULL, "opening the output of job %lld failed: %s",
+                     (long long)id, strerror(errno));
+            return api_send_error(c, &e);
+        }
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)offset >= (uint64_t)st.st_size) {
             if (fd >= 0) close(fd);

@@ -34,13 +34,14 @@ static int make_dir(const char *path)
 }
 
 /* Raises the master's soft open-files limit (toward the hard one) so --max-connections
- * connections fit; warns when even the hard limit is too low. Workers get the old limit
+ * connections fit, each with the output file an answer may be reading; warns when even the
+ * hard limit is too low. Workers get the old limit
  * back (pool.c), so jobs see the limit they were started under. */
 static void raise_nofile(const struct config *cfg)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return;
-    rlim_t need = (rlim_t)cfg->max_connections + 64 + 4 * (rlim_t)cfg->workers;
+    rlim_t need = 2 * (rlim_t)cfg->max_connections + 64 + 4 * (rlim_t)cfg->workers;
     if (rl.rlim_cur >= need) return;
     rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &rl) < 0) getrlimit(RLIMIT_NOFILE, &rl);
