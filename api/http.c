@@ -389,10 +389,14 @@ static void *frontend_start(const struct config *cfg, struct dispatch *d, struct
         {a->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, a->tls_cert},
         {MHD_OPTION_HTTPS_MEM_KEY, 0, a->tls_key},
         {MHD_OPTION_END, 0, NULL}};
+    struct MHD_OptionItem pool_options[] = {
+        /* one thread is MHD's own polling thread: a pool of size 0 or 1 only draws a warning */
+        {cfg->http_threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+         (intptr_t)cfg->http_threads, NULL},
+        {MHD_OPTION_END, 0, NULL}};
     a->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, access_handler, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)(cfg->http_threads > 1 ? cfg->http_threads : 0), MHD_OPTION_CONNECTION_LIMIT,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_ARRAY, pool_options, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
         MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_NOTIFY_COMPLETED, request_completed, a,
         MHD_OPTION_NOTIFY_CONNECTION, conns_notify, &a->conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
