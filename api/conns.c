@@ -16,10 +16,12 @@
 #include "server/clock.h"
 #include "server/log.h"
 
-/* MHD keeps the socket open until after its CLOSED notification, which takes the lock
- * first: under the lock, a listed connection's fd is still its own. */
+/* How long a connection must have waited for its head before it may be evicted: a client
+ * that sends its request right away is never the one closed. */
 #define EVICT_AGE_MS 1000
 
+/* MHD keeps the socket open until after its CLOSED notification, which takes the lock
+ * first: under the lock, a listed connection's fd is still its own. */
 struct conn {
     int fd;
     enum conn_phase phase;
