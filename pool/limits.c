@@ -191,7 +191,7 @@ static int open_controller(const char *env, const struct tree *t, int index, con
     *v1 = false;
     if (v && strcmp(v, "v2") == 0 && t->kind == TREE_CGROUP) {
         snprintf(dir, PATH_MAX + 64, "%s", t->path);
-    } else if (v && sscanf(v, "v1:%39[0-9a-f]:%n", instance, &off) == 1 && off > 0) {
+    } else if (v && sscanf(v, "v1:%39[0-9a-f-]:%n", instance, &off) == 1 && off > 0) {
         v1_leaf(dir, PATH_MAX + 64, v + off, instance, index);
         if (mkdir(dir, 0755) < 0 && errno != EEXIST) return -1;
         int k = strcmp(env, MEMORY_ENV) == 0 ? 0 : 1;
@@ -410,7 +410,7 @@ static void remove_leaf(const char *leaf)
     rmdir(leaf); /* empty: their processes were killed with the tree leaves */
 }
 
-/* Removes this instance's v1 leaves: slots 0..nslots-1, or (nslots < 0) every one found. */
+/* Removes this instance's v1 leaves: slots 0..nslots-1, or (nslots < 0) those of dead runs. */
 static void remove_leaves(int k, int nslots)
 {
     if (g_where[k] != V1) return;
@@ -422,7 +422,7 @@ static void remove_leaves(int k, int nslots)
         }
         return;
     }
-    tree_for_each_leaf(g_v1_dir[k], g_instance, remove_leaf);
+    tree_for_each_stale_leaf(g_v1_dir[k], g_instance, remove_leaf);
 }
 
 void limits_remove_stale(void)

@@ -56,8 +56,8 @@ int limits_probe_rlimits(const struct proto_limits *l, int *which);
 /* In the job's child between fork and exec (async-signal-safe): sets each rlimit of l,
  * soft and hard. Returns 0, or -1 with errno and the failed limit in *which. */
 int limits_set_rlimits(const struct proto_limits *l, int *which);
-/* Master at start: removes this instance's cgroup v1 leaves left by a previous run; at exit:
- * its own. */
+/* Master at start: removes the cgroup v1 leaves of dead servers of this data dir; at exit
+ * (limits_remove_own): its own. */
 void limits_remove_stale(void);
 void limits_remove_own(int nslots);
 

@@ -179,7 +179,7 @@ void tree_open(struct tree *t, int index)
     const char *v = getenv(TREE_ENV);
     int off = 0;
     char instance[40];
-    if (v && sscanf(v, "cgroup:%39[0-9a-f]:%n", instance, &off) == 1 && off > 0) {
+    if (v && sscanf(v, "cgroup:%39[0-9a-f-]:%n", instance, &off) == 1 && off > 0) {
         snprintf(g_base, sizeof g_base, "%s", v + off);
         snprintf(g_instance, sizeof g_instance, "%s", instance);
         leaf_path(t->path, sizeof t->path, index);
@@ -363,15 +363,29 @@ int tree_kill_slot(int index, const pid_t *workers, int nworkers)
     return tree_signal_descendants(getpid(), workers, nworkers, SIGKILL);
 }
 
-void tree_for_each_leaf(const char *dir, const char *instance, void (*fn)(const char *leaf))
+/* True if name is a leaf of a server of this data dir (spawnpool.<hash>-<master pid>.<what>)
+ * whose master is gone, or one from before the pid was in the name (spawnpool.<hash>.w<n>).
+ * A live master's leaves are never stale, even on the same data-dir path. */
+static bool stale_name(const char *name, const char *instance)
+{
+    size_t hlen = strcspn(instance, "-");
+    if (strncmp(name, "spawnpool.", 10) != 0 || strncmp(name + 10, instance, hlen) != 0)
+        return false;
+    const char *p = name + 10 + hlen;
+    if (p[0] == '.') return p[1] == 'w';
+    char *end;
+    long pid = p[0] == '-' ? strtol(p + 1, &end, 10) : 0;
+    if (pid <= 0 || end == p + 1 || *end != '.' || pid == (long)getpid()) return false;
+    return kill((pid_t)pid, 0) < 0 && errno == ESRCH; /* a reused pid keeps it: the safe side */
+}
+
+void tree_for_each_stale_leaf(const char *dir, const char *instance, void (*fn)(const char *leaf))
 {
     DIR *d = opendir(dir);
     if (!d) return;
-    char prefix[64];
-    int plen = snprintf(prefix, sizeof prefix, "spawnpool.%s.w", instance);
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (strncmp(e->d_name, prefix, (size_t)plen) != 0) continue;
+        if (!stale_name(e->d_name, instance)) continue;
         char leaf[PATH_MAX + 300];
         snprintf(leaf, sizeof leaf, "%s/%s", dir, e->d_name);
         fn(leaf);
@@ -386,12 +400,15 @@ static void kill_and_remove(const char *leaf)
         write_str(fd, "1");
         close(fd);
     }
-    remove_leaf(leaf, 0); /* EBUSY while killed processes exit: the new worker reuses it */
+    /* EBUSY while the killed processes exit; the leaf's name is not reused (a new master has
+     * another pid), so wait for them, a second at most */
+    for (int i = 0; i < 100 && remove_leaf(leaf, 0) < 0 && errno == EBUSY; i++)
+        usleep(10000);
 }
 
 void tree_remove_stale(void)
 {
-    if (g_kind == TREE_CGROUP) tree_for_each_leaf(g_base, g_instance, kill_and_remove);
+    if (g_kind == TREE_CGROUP) tree_for_each_stale_leaf(g_base, g_instance, kill_and_remove);
 }
 
 void tree_remove_own(int nslots)

@@ -22,9 +22,9 @@ struct tree {
 
 /* Master, before forking anything: picks the mechanism ("auto", "cgroup" or "pgroup"),
  * probing that a leaf can be made, joined and killed; records the choice in the
- * environment for workers. instance names this server's leaves (one per data dir, which
- * the caller holds locked). Returns 0, or -1 with a message in err if "cgroup" was asked
- * for and cannot work. */
+ * environment for workers. instance names this server's leaves: "<data-dir hash>-<master
+ * pid>", so a dead run's are found by the hash and a live one's are told by the pid. Returns 0, or
+ * -1 with a message in err if "cgroup" was asked for and cannot work. */
 int tree_setup(const char *want, const char *instance, char *err, size_t errlen);
 /* Master, cgroup mode: the directory its workers' leaves are made in; NULL otherwise. */
 const char *tree_cgroup_base(void);
@@ -53,13 +53,14 @@ void tree_close(struct tree *t);
  * group mode) every descendant of the master outside the live workers. Returns how many
  * processes it found: none means the dead worker's job never got to run. */
 int tree_kill_slot(int index, const pid_t *workers, int nworkers);
-/* Master at start: kills and removes this instance's leaves left by a previous run (the
- * data dir lock says no live server owns them). At exit: removes them. */
+/* Master at start: kills and removes the leaves of dead servers of this data dir (whose
+ * master pid is gone). At exit, tree_remove_own: removes its own. */
 void tree_remove_stale(void);
 void tree_remove_own(int nslots);
-/* Calls fn with the path of every worker leaf of this instance ("spawnpool.<instance>.w*")
- * in dir (a cgroup directory, v2 or v1). */
-void tree_for_each_leaf(const char *dir, const char *instance, void (*fn)(const char *leaf));
+/* Calls fn with the path of every leaf in dir of a dead server of this data dir: names are
+ * spawnpool.<data-dir hash>-<master pid>.<what>, so a live server's are never passed, even
+ * one running on the same data-dir path. */
+void tree_for_each_stale_leaf(const char *dir, const char *instance, void (*fn)(const char *leaf));
 /* SIGKILLs (or sends sig to) every descendant of root except the subtrees of `exclude`.
  * Returns how many processes were signalled. */
 int tree_signal_descendants(pid_t root, const pid_t *exclude, int nexclude, int sig);

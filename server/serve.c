@@ -171,8 +171,11 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     if (lock_fd < 0) return 1;
     /* orphans of a dead worker's job come to us, not to init: we can kill and reap them */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
-    char err[512], instance[20];
-    snprintf(instance, sizeof instance, "%016llx", (unsigned long long)fnv1a(cfg->data_dir));
+    /* leaves are named for the data dir (to find a dead run's) and the master's pid (so a
+     * live server on the same path, its data dir removed under it, is never taken for one) */
+    char err[512], instance[40];
+    snprintf(instance, sizeof instance, "%016llx-%d", (unsigned long long)fnv1a(cfg->data_dir),
+             (int)getpid());
     if (tree_setup(cfg->kill_mechanism, instance, err, sizeof err) < 0) {
         log_error("%s", err);
         close(lock_fd);

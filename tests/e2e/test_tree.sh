@@ -81,7 +81,7 @@ for mech in "${mechanisms[@]}"; do
 
     start_gc sleep
     MAIN=$(job_field "$ID" .pid)
-    # this server's cgroup leaves: spawnpool.<FNV-1a of the data dir>.w<slot> next to the
+    # this server's cgroup leaves: spawnpool.<FNV-1a of the data dir>-<master pid>.w<slot> next to the
     # master's cgroup, in the v2 tree (cgroup mode) and the v1 memory and pids hierarchies
     none_starting() { [ "$(curl -s "$BASE/healthz" | jq .workers.starting)" == 0 ]; }
     wait_for 60 none_starting || fail "a worker stays starting"
@@ -94,7 +94,7 @@ for mech in "${mechanisms[@]}"; do
         *) continue ;;
         esac
         [ "$path" == / ] && path=
-        for leaf in "$mount$path"/spawnpool."$INSTANCE".w*; do
+        for leaf in "$mount$path"/spawnpool."$INSTANCE-$SP_PID".w*; do
             [ -d "$leaf" ] && LEAVES+=("$leaf")
         done
     done <"/proc/$SP_PID/cgroup"
@@ -122,4 +122,59 @@ if [[ " ${mechanisms[*]} " == *" cgroup "* ]]; then
     eq "it ends terminated" "$(wait_job "$ID" | jq -r .state)" terminated
     sp_stop
     check "the leaf and the job's cgroups in it are gone after the stop" test ! -d "$LEAF"
+fi
+
+# Two servers on one data-dir path (the first one's dir was removed under it): the second
+# one's clean-up of leaves "left by a previous run" must not kill the first one's workers
+# and jobs, and each one's cgroup.kill must hit its own (issue 11, finding 3).
+if [[ " ${mechanisms[*]} " == *" cgroup "* ]]; then
+    sp_start --kill-mechanism cgroup --kill-grace 0.5
+    A_PID=$SP_PID A_BASE=$BASE
+    trap 'kill -KILL "$A_PID" 2>/dev/null; wait "$A_PID" 2>/dev/null; cleanup' EXIT
+    submit '{"argv": ["sleep", "300"]}'
+    A_JOB=$ID
+    wait_for 60 state_is "$A_JOB" running || fail "the first server's job never ran"
+    A_WORKERS=$(curl -s "$A_BASE/v1/workers" | jq -c '[.workers[].pid]')
+    rm -rf "$T/data"
+    sp_start --kill-mechanism cgroup --kill-grace 0.5
+    eq "the first server's job still runs beside the second server" "$(curl -s "$A_BASE/v1/jobs/$A_JOB" | jq -r .state)" running
+    eq "and its workers are the same" "$(curl -s "$A_BASE/v1/workers" | jq -c '[.workers[].pid]')" "$A_WORKERS"
+    submit '{"argv": ["sleep", "300"]}'
+    B_JOB=$ID
+    wait_for 60 state_is "$B_JOB" running || fail "the second server's job never ran"
+    curl -s -X POST "$A_BASE/v1/jobs/$A_JOB/terminate" >/dev/null
+    eq "the first server terminates its own job" "$(curl -s "$A_BASE/v1/jobs/$A_JOB/wait?timeout=60" | jq -r .state)" terminated
+    eq "which leaves the second server's job running" "$(job_field "$B_JOB" .state)" running
+    eq "and the first server's workers" "$(curl -s "$A_BASE/v1/workers" | jq -c '[.workers[].pid]')" "$A_WORKERS"
+    req POST "/v1/jobs/$B_JOB/terminate"
+    eq "the second terminates its own" "$(wait_job "$B_JOB" | jq -r .state)" terminated
+    sp_stop
+    kill -TERM "$A_PID"
+    wait "$A_PID" || fail "the first server did not exit 0"
+    pass "both servers stopped cleanly"
+fi
+
+# A whole crash (master and workers killed at once, a setsid'd grandchild left in the leaf):
+# the next server on the data dir kills what is left in the dead run's leaves and removes
+# them, though their names (with the dead master's pid) are not its own.
+if [[ " ${mechanisms[*]} " == *" cgroup "* ]]; then
+    WORKERS=1 sp_start --kill-mechanism cgroup
+    submit "{\"command\": \"setsid sleep 123.$$ & exec sleep 300\"}"
+    wait_for 60 state_is "$ID" running || fail "the job never ran"
+    W=$(curl -s "$BASE/v1/workers" | jq '.workers[0].pid')
+    DEAD=$SP_PID
+    kill -STOP "$W" # so it cannot clean up when its master dies
+    sp_kill9
+    kill -KILL "$W"
+    orphan_alive() { pgrep -f "sleep 123.$$" >/dev/null; }
+    check "the grandchild outlives the crash" orphan_alive
+    DEAD_LEAVES=$(ls -d /sys/fs/cgroup/*/spawnpool."$(fnv1a "$T/data")-$DEAD".* /sys/fs/cgroup/spawnpool."$(fnv1a "$T/data")-$DEAD".* 2>/dev/null)
+    [ -n "$DEAD_LEAVES" ] || fail "no leaf of the dead run found"
+    WORKERS=1 sp_start --kill-mechanism cgroup
+    orphan_gone() { ! orphan_alive; }
+    wait_for 60 orphan_gone || fail "the dead run's grandchild survived the next start"
+    pass "the next start killed it"
+    for l in $DEAD_LEAVES; do [ ! -d "$l" ] || fail "the dead run's leaf $l is left"; done
+    pass "and removed the dead run's leaves"
+    sp_stop
 fi
