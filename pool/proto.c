@@ -131,6 +131,7 @@ void proto_encode_run(struct proto_buf *b, const struct proto_run *r)
     proto_put_str(b, r->argv_blob, r->argv_len);
     proto_put_str(b, r->env_blob, r->env_len);
     proto_put_str(b, r->stdin_data, r->stdin_len);
+    proto_put_str(b, r->stdin_path ? r->stdin_path : "", r->stdin_path ? strlen(r->stdin_path) : 0);
     proto_put_str(b, r->stages, r->stages_len);
     proto_put_u32(b, r->limits.set);
     for (int i = 0; i < PROTO_LIMITS; i++)
@@ -170,6 +171,7 @@ int proto_decode_run(struct proto_buf *b, struct proto_run *r)
     r->argv_blob = proto_get_str(b, &r->argv_len);
     r->env_blob = proto_get_str(b, &r->env_len);
     r->stdin_data = proto_get_str(b, &r->stdin_len);
+    r->stdin_path = proto_get_str(b, &n);
     r->stages = proto_get_str(b, &r->stages_len);
     r->limits.set = proto_get_u32(b);
     for (int i = 0; i < PROTO_LIMITS; i++)

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 /* Bump when a message type or payload layout changes. */
-#define PROTO_VERSION 4
+#define PROTO_VERSION 5
 /* Payloads longer than this are rejected before anything is allocated. */
 #define PROTO_MAX_PAYLOAD (16u * 1024u * 1024u)
 
@@ -82,8 +82,10 @@ struct proto_run {
     uint32_t env_len;
     const char *stdin_data; /* fed on the job's standard input */
     uint32_t stdin_len;
-    const char *stages; /* a pipeline: decimal argc of each stage, NUL-separated, whose
-                         * argvs follow each other in argv_blob; empty: one command */
+    const char *stdin_path; /* or, if not empty, this file is (stdin_from: the producer's
+                             * capture file; missing: empty stdin) */
+    const char *stages;     /* a pipeline: decimal argc of each stage, NUL-separated, whose
+                             * argvs follow each other in argv_blob; empty: one command */
     uint32_t stages_len;
     struct proto_limits limits;
 };

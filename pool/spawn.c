@@ -132,11 +132,19 @@ static int resolve_program(const char *name, const char *env_blob, uint32_t env_
     return err;
 }
 
-/* Opens the job's stdin: a memfd with the bytes, or /dev/null (one fd kept for all jobs;
- * *owned tells whether the caller must close it). */
+/* Opens the job's stdin: a file (stdin_from), a memfd with the bytes, or /dev/null (one fd
+ * kept for all jobs; *owned tells whether the caller must close it). */
 static int open_stdin(const struct proto_run *run, bool *owned)
 {
     *owned = false;
+    if (run->stdin_path && run->stdin_path[0]) {
+        int fd = open(run->stdin_path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            *owned = true;
+            return fd;
+        }
+        if (errno != ENOENT) return -1; /* a producer that wrote nothing has no file */
+    }
     if (run->stdin_len == 0) {
         if (devnull < 0) devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         return devnull;

@@ -1,5 +1,5 @@
 /* dispatch_assign: handing queued jobs to workers: retries whose backoff passed back into
- * the queue, a job's row loaded and reserved, its RUN message (with stdin_from's bytes),
+ * the queue, a job's row loaded and reserved, its RUN message (stdin_from by the producer's file),
  * and gang groups started together. Called from the end of each main-loop batch. */
 #include <errno.h>
 #include <limits.h>
@@ -79,23 +79,6 @@ void dispatch_assign(struct dispatch *d, int slot, struct running *r)
     send_to_slot(d, slot, r, &e, &j);
 }
 
-/* stdin_from: the job's stdin is the captured stdout of another (finished) job, up to
- * --max-output bytes (what was kept of it). */
-static void feed_stdin_from(struct dispatch *d, struct job *j)
-{
-    char path[PATH_MAX + 32];
-    dispatch_output_path(d, j->spec.stdin_from, "stdout", path, sizeof path);
-    FILE *f = fopen(path, "rbe");
-    if (!f) return; /* it wrote nothing: empty stdin */
-    size_t cap = (size_t)d->cfg->max_output, n = 0;
-    char *buf = malloc(cap ? cap : 1);
-    if (buf) n = fread(buf, 1, cap, f);
-    fclose(f);
-    free(j->spec.stdin_data);
-    j->spec.stdin_data = buf;
-    j->spec.stdin_len = n;
-}
-
 /* Reserves job j for slot r and queues its RUN (sent after the commit); frees j. */
 static void send_to_slot(struct dispatch *d, int slot, struct running *r,
                          const struct queue_entry *e_in, struct job *jp)
@@ -106,8 +89,11 @@ static void send_to_slot(struct dispatch *d, int slot, struct running *r,
     int ki = j.spec.concurrency_key ? dispatch_kstate(d, j.spec.concurrency_key) : -1;
     if (qi >= 0) d->queues[qi].running++;
     if (ki >= 0) d->keys[ki].running++;
-    if (j.spec.stdin_from > 0) feed_stdin_from(d, &j); /* Pipe: the other job's stdout */
-    char out_path[PATH_MAX + 32], err_path[PATH_MAX + 32];
+    /* Pipe: the worker opens the other (finished) job's captured stdout, whatever its size
+     * (what --max-output kept of it); the master reads none of it */
+    char out_path[PATH_MAX + 32], err_path[PATH_MAX + 32], in_path[PATH_MAX + 32] = "";
+    if (j.spec.stdin_from > 0)
+        dispatch_output_path(d, j.spec.stdin_from, "stdout", in_path, sizeof in_path);
     dispatch_output_path(d, j.id, "stdout", out_path, sizeof out_path);
     dispatch_output_path(d, j.id, "stderr", err_path, sizeof err_path);
     struct proto_run run = {
@@ -124,6 +110,7 @@ static void send_to_slot(struct dispatch *d, int slot, struct running *r,
         .env_len = (uint32_t)j.spec.env.len,
         .stdin_data = j.spec.stdin_data,
         .stdin_len = (uint32_t)j.spec.stdin_len,
+        .stdin_path = in_path,
         .limits = j.spec.limits,
     };
     char stages[PROTO_MAX_STAGES * 8] = "";

@@ -21,3 +21,14 @@ expect_error 400 invalid_argument stdin_from POST /v1/jobs "{\"argv\":[\"cat\"],
 expect_error 400 invalid_argument stdin_from POST /v1/jobs '{"argv":["cat"],"stdin_from":"1"}'
 expect_error 400 invalid_argument after POST /v1/jobs '{"argv":["cat"],"stdin_from":987654}'
 sp_stop
+
+# a big producer: its capture file is the consumer's stdin, whatever its size up to
+# --max-output (it was read into one message, which over 16 MiB killed the workers)
+sp_start --max-output 64M
+submit '{"command":"head -c 52428800 /dev/zero | tr \\0 a"}'; BIG=$ID
+submit "{\"command\":\"wc -c; echo; tail -c 3\",\"stdin_from\":$BIG}"; READER=$ID
+eq "a 50 MB producer succeeded" "$(wait_job "$BIG" | jq -r '[.state, .output.stdout_bytes] | join(" ")')" "succeeded 52428800"
+eq "its consumer succeeded" "$(wait_job "$READER" | jq -r .state)" succeeded
+eq "and read all 50 MB" "$(curl -s "$BASE/v1/jobs/$READER/output" | head -n 1 | tr -d ' ')" 52428800
+eq "no worker was replaced" "$(curl -s "$BASE/metrics" | awk '$1 == "spawnpool_worker_restarts_total" {print $2}')" 0
+sp_stop

@@ -56,6 +56,7 @@ static struct proto_run sample_run(void)
         .env_len = sizeof env_blob,
         .stdin_data = stdin_bytes,
         .stdin_len = sizeof stdin_bytes,
+        .stdin_path = "/data/output/7.stdout",
     };
     return r;
 }
@@ -80,6 +81,7 @@ static void test_run_round_trip(void)
     CHECK(out.env_blob && memcmp(out.env_blob, env_blob, sizeof env_blob) == 0);
     CHECK_EQ_INT(out.stdin_len, sizeof stdin_bytes);
     CHECK(out.stdin_data && memcmp(out.stdin_data, stdin_bytes, sizeof stdin_bytes) == 0);
+    CHECK(out.stdin_path && strcmp(out.stdin_path, "/data/output/7.stdout") == 0);
     /* strings point into the buffer */
     CHECK((const unsigned char *)out.cwd > b.data &&
           (const unsigned char *)out.cwd < b.data + b.len);
