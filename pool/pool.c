@@ -42,6 +42,7 @@ int pool_init(struct pool *p, int count)
     if (!p->slots) return -1;
     p->count = count;
     p->close_in_child = -1;
+    p->ledger_fd = -1;
     getrlimit(RLIMIT_NOFILE, &p->nofile);
     for (int i = 0; i < count; i++) {
         p->slots[i].index = i;
@@ -99,9 +100,11 @@ int pool_respawn(struct pool *p, int i)
     char uid[16], gid[16];
     snprintf(uid, sizeof uid, "%u", (unsigned)p->uid);
     snprintf(gid, sizeof gid, "%u", (unsigned)p->gid);
-    char *argv[] = {p->exe,  "worker", "--fd",  "3", "--index", index,
-                    "--uid", uid,      "--gid", gid, NULL};
-    if (!p->run_as) argv[6] = NULL;
+    char *argv[] = {p->exe, "worker", "--fd", "3",  "--index", index, "--uid",
+                    uid,    "--gid",  gid,    NULL, NULL,      NULL};
+    char **tail = p->run_as ? &argv[10] : &argv[6];
+    tail[0] = tail[1] = tail[2] = NULL;
+    if (p->ledger_fd >= 0) tail[0] = "--ledger-fd", tail[1] = "4";
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return -1;
     pid_t pid = fork();
@@ -117,7 +120,8 @@ int pool_respawn(struct pool *p, int i)
             fcntl(3, F_SETFD, 0);
         else if (dup2(sv[1], 3) < 0)
             _exit(126);
-        close_range(4, ~0U, 0);
+        if (p->ledger_fd >= 0 && dup2(p->ledger_fd, 4) < 0) _exit(126);
+        close_range(p->ledger_fd >= 0 ? 5 : 4, ~0U, 0);
         setrlimit(RLIMIT_NOFILE, &p->nofile); /* the master may have raised its own */
         sigset_t none;
         sigemptyset(&none);

@@ -36,6 +36,7 @@ struct pool {
     int close_in_child;   /* an fd of the master's that forked workers must not keep, or -1 */
     struct rlimit nofile; /* RLIMIT_NOFILE at start: workers (so jobs) get it back */
     bool run_as;          /* jobs run as uid:gid (--run-as) */
+    int ledger_fd;        /* pool/ledger.h's file, handed to re-exec'd workers as fd 4; -1 */
     uid_t uid;
     gid_t gid;
 };

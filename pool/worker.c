@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "pool/proto.h"
+#include "pool/ledger.h"
 #include "pool/limits.h"
 #include "pool/spawn.h"
 
@@ -296,6 +297,7 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run,
     }
     /* the worker's -1000 is not the job's: it gets the server's score */
     spawn_set_oom_score(w->limits.oom_score, w->limits.oom_protected);
+    ledger_mark(w->index, id); /* from here on it may have started, for a master after a crash */
     if (spawn_start(run, &w->tree, &r.job, &r.done) < 0) {
         limits_end(&w->limits);
         if (r.job.pid > 0) { /* exec failed in the child: it exits 127 */

@@ -1,10 +1,12 @@
 /* main: the spawnpool binary's entry. `serve` runs the server; `worker` is the internal
  * mode a replacement worker is exec'd in. It wires the HTTP front end (api/) to server/. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "pool/ledger.h"
 #include "pool/spawn.h"
 #include "pool/worker.h"
 #include "server/config.h"
@@ -23,6 +25,8 @@ static int worker_command(int argc, char **argv)
             uid = strtol(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--gid") == 0)
             gid = strtol(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--ledger-fd") == 0 && ledger_attach(atoi(argv[i + 1])) < 0)
+            fprintf(stderr, "spawnpool worker: cannot map the start ledger: %s\n", strerror(errno));
     }
     if (uid >= 0 && gid >= 0) spawn_set_identity((uid_t)uid, (gid_t)gid);
     if (fd < 0 || index < 0) {

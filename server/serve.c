@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pool/ledger.h"
 #include "pool/pool.h"
 #include "pool/limits.h"
 #include "pool/tree.h"
@@ -190,8 +191,24 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
         return 2;
     }
 
+    /* which jobs the last run's workers began to start: its ledger is set aside before this
+     * run's is made, and dropped once the recovery that used it is committed */
+    int64_t *started = NULL;
+    size_t n_started = 0;
+    int took = ledger_take(cfg->data_dir, &started, &n_started);
+    if (took < 0)
+        log_warn("reading the start ledger in %s failed: %s (held jobs count as maybe run)",
+                 cfg->data_dir, strerror(errno));
+    bool ledger_known = took == 0;
+    int ledger_fd = ledger_open(cfg->data_dir, cfg->workers);
+    if (ledger_fd < 0)
+        log_warn("making the start ledger in %s failed: %s (after a crash, held jobs would "
+                 "count as maybe run)",
+                 cfg->data_dir, strerror(errno));
+
     struct pool pool;
     if (pool_init(&pool, cfg->workers) == 0) {
+        pool.ledger_fd = ledger_fd;
         pool.close_in_child = lock_fd;
         pool.run_as = cfg->run_as[0] != '\0';
         pool.uid = cfg->run_uid;
@@ -199,6 +216,7 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     }
     if (pool.slots == NULL || pool_fork_all(&pool) < 0) {
         log_error("starting the worker pool failed: %s", strerror(errno));
+        free(started);
         return 1;
     }
     raise_nofile(cfg);
@@ -214,13 +232,21 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
         goto out;
     }
     if (store_set_durability(store, strcmp(cfg->durability, "full") == 0) < 0) goto out;
-    int lost = 0, requeued = 0;
     g_cfg = cfg;
-    if (store_recover(store, clock_wall_ms(), recover_delay, &lost, &requeued) < 0) goto out;
-    if (lost || requeued)
-        log_warn("%d job(s) were running when the server last stopped: %d lost, %d queued again "
-                 "(attempts left)",
-                 lost + requeued, lost, requeued);
+    struct store_recovery rec = {
+        .started = started, .n_started = n_started, .started_known = ledger_known};
+    int recovered = store_recover(store, clock_wall_ms(), recover_delay, &rec);
+    free(started);
+    started = NULL;
+    if (recovered < 0) goto out;
+    ledger_forget(cfg->data_dir);
+    if (rec.lost || rec.requeued)
+        log_warn("%d job(s) may have been running when the server last stopped: %d lost, %d "
+                 "queued again (attempts left)",
+                 rec.lost + rec.requeued, rec.lost, rec.requeued);
+    if (rec.released)
+        log_info("%d job(s) a worker held but never started: queued again, no attempt counted",
+                 rec.released);
 
     epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -250,6 +276,7 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     status = loop_run(cfg, d, epoll_fd, sigfd, fe, fe_handle);
     log_info("drained: every job's state is recorded; exiting");
 out:
+    free(started);
     if (fe_handle) fe->stop(fe_handle);
     pool_shutdown(&pool, 2000);
     tree_remove_own(cfg->workers);

@@ -578,12 +578,45 @@ int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t 
     return store_commit(s);
 }
 
-int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int attempt), int *lost,
-                  int *requeued)
+/* Releases the reserved jobs no worker began to start (not in r->started). */
+static void release_held(struct store *s, struct store_recovery *r)
 {
-    *lost = *requeued = 0;
+    sqlite3_stmt *sel, *upd;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id FROM jobs WHERE state = 'queued' AND worker IS NOT NULL", -1,
+                           &sel, NULL) != SQLITE_OK) {
+        store_fail(s, "SELECT held jobs");
+        return;
+    }
+    if (sqlite3_prepare_v2(s->db, "UPDATE jobs SET worker = NULL WHERE id = ?1", -1, &upd, NULL) !=
+        SQLITE_OK) {
+        sqlite3_finalize(sel);
+        store_fail(s, "UPDATE held jobs");
+        return;
+    }
+    while (sqlite3_step(sel) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(sel, 0);
+        bool began = false;
+        for (size_t i = 0; i < r->n_started && !began; i++)
+            began = r->started[i] == id;
+        if (began) continue; /* it may have run: recovered below like a running one */
+        sqlite3_bind_int64(upd, 1, id);
+        if (sqlite3_step(upd) != SQLITE_DONE) store_fail(s, "UPDATE a held job");
+        sqlite3_reset(upd);
+        r->released++;
+    }
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+}
+
+int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int attempt),
+                  struct store_recovery *r)
+{
+    r->lost = r->requeued = r->released = 0;
+    int *lost = &r->lost, *requeued = &r->requeued;
     store_tx_begin(s);
     sqlite3_stmt *st;
+    if (r->started_known) release_held(s, r);
     /* a reserved job may have started just before the crash: count it as an attempt */
     if (sqlite3_exec(s->db,
                      "UPDATE jobs SET attempt = attempt + 1 "

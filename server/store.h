@@ -100,11 +100,20 @@ int store_job_finish(struct store *s, int64_t id, enum job_state from,
 int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t not_before,
                       const char *detail, int64_t now);
 
-/* Startup recovery: every job left running, or reserved by a worker (it may have started),
- * becomes lost, or is queued again (not before now + retry_delay_ms(attempt)) while it has
- * attempts left; events recorded. Writes how many of each. Returns 0 or -1. */
-int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int attempt), int *lost,
-                  int *requeued);
+/* What startup recovery knows, and what it did. */
+struct store_recovery {
+    const int64_t *started; /* jobs the last run's workers began to start (pool/ledger.h) */
+    size_t n_started;
+    bool started_known; /* false: no ledger, so any reserved job may have started */
+    int lost, requeued; /* out: jobs that may have run, lost or queued for another attempt */
+    int released;       /* out: jobs a worker only held, queued again with no attempt */
+};
+/* Startup recovery: a job a worker held that never started (known, and not in started)
+ * is only released back to the queue; every job left running, or reserved and maybe
+ * started, becomes lost, or is queued again (not before now + retry_delay_ms(attempt))
+ * while it has attempts left; events recorded. Returns 0 or -1. */
+int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int attempt),
+                  struct store_recovery *r);
 /* Calls fn for every queued job (id, priority, not_before) in id order. Returns 0 or -1. */
 int store_each_queued(struct store *s,
                       void (*fn)(void *ctx, int64_t id, int64_t priority, int64_t not_before),

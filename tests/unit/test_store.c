@@ -470,10 +470,10 @@ static void test_recover(struct store *s)
     CHECK(store_job_running(s, id_again, 0, 2, 9000) == 0);
     CHECK(store_job_running(s, id_other, 1, 1, 9000) == 0);
     CHECK(store_job_pid(s, id_other, 555) == 0);
-    int lost = -1, requeued = -1;
-    CHECK(store_recover(s, 9500, delay_for, &lost, &requeued) == 0);
-    CHECK_EQ_INT(lost, 1);
-    CHECK_EQ_INT(requeued, 1);
+    struct store_recovery rec = {0};
+    CHECK(store_recover(s, 9500, delay_for, &rec) == 0);
+    CHECK_EQ_INT(rec.lost, 1);
+    CHECK_EQ_INT(rec.requeued, 1);
     CHECK_EQ_INT(state_of(s, id_again), JOB_QUEUED);
     int64_t found[2] = {id_again, -1};
     CHECK(store_each_queued(s, find_queued, found) == 0);
@@ -499,10 +499,41 @@ static void test_recover(struct store *s)
     /* terminal jobs are left alone */
     CHECK_EQ_INT(state_of(s, id_full), JOB_SUCCEEDED);
     /* nothing running: nothing to do */
-    CHECK(store_recover(s, 9600, delay_for, &lost, &requeued) == 0);
-    CHECK_EQ_INT(lost, 0);
-    CHECK_EQ_INT(requeued, 0);
+    CHECK(store_recover(s, 9600, delay_for, &rec) == 0);
+    CHECK_EQ_INT(rec.lost, 0);
+    CHECK_EQ_INT(rec.requeued, 0);
     CHECK_EQ_INT(store_count_events(s, id_other), 3);
+}
+
+/* With a start ledger, a job a worker only held is released (queued, no attempt counted)
+ * and one it began to start is recovered like a running one. */
+static void test_recover_held(struct store *s)
+{
+    struct job_spec spec = make_spec("held", "default", 0, true_cmd);
+    int64_t held = insert_one(s, &spec, 9700), began = insert_one(s, &spec, 9700);
+    job_spec_free(&spec);
+    CHECK(store_job_reserve(s, held, 0) == 0);
+    CHECK(store_job_reserve(s, began, 0) == 0);
+    int64_t started[] = {began, 424242};
+    struct store_recovery rec = {.started = started, .n_started = 2, .started_known = true};
+    CHECK(store_recover(s, 9800, delay_for, &rec) == 0);
+    CHECK_EQ_INT(rec.released, 1);
+    CHECK_EQ_INT(rec.lost, 1);
+    struct job j;
+    CHECK(store_get_job(s, held, &j, false) == 0);
+    CHECK_EQ_INT(j.state, JOB_QUEUED);
+    CHECK_EQ_INT(j.attempt, 0);
+    job_free(&j);
+    CHECK_EQ_INT(state_of(s, began), JOB_LOST);
+    /* released means unreserved: a second recovery finds nothing held */
+    CHECK(store_recover(s, 9900, delay_for, &rec) == 0);
+    CHECK_EQ_INT(rec.released + rec.lost + rec.requeued, 0);
+    /* without a ledger, a held job may have started: it counts */
+    CHECK(store_job_reserve(s, held, 1) == 0);
+    struct store_recovery unknown = {0};
+    CHECK(store_recover(s, 9950, delay_for, &unknown) == 0);
+    CHECK_EQ_INT(unknown.released, 0);
+    CHECK_EQ_INT(unknown.lost, 1);
 }
 
 static void test_delete(struct store *s)
@@ -573,13 +604,14 @@ int main(void)
     test_transitions(s);
     test_each_queued(s);
     test_recover(s);
+    test_recover_held(s);
     test_delete(s);
 
     /* id_full and "again" succeeded, id_other lost, id_alpha2 terminated, "retry" and
      * "nested" failed, q1 and q2 canceled */
     int64_t want[JOB_STATE_COUNT] = {0};
     want[JOB_SUCCEEDED] = 2;
-    want[JOB_LOST] = 1;
+    want[JOB_LOST] = 3; /* test_recover 1, test_recover_held 2 */
     want[JOB_TERMINATED] = 1;
     want[JOB_FAILED] = 2;
     want[JOB_CANCELED] = 2;
