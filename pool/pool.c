@@ -126,7 +126,10 @@ int pool_respawn(struct pool *p, int i)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        execve(p->exe, argv, environ);
+        /* the binary this (forked) process runs, the master's, even if its path now holds
+         * another (an upgrade renamed over it): /proc/self/exe keeps the running one */
+        execve("/proc/self/exe", argv, environ);
+        execve(p->exe, argv, environ); /* no /proc mounted: by path */
         _exit(126);
     }
     close(sv[1]);

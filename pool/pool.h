@@ -32,7 +32,8 @@ struct pool_slot {
 struct pool {
     struct pool_slot *slots;
     int count;
-    char exe[PATH_MAX];   /* this binary, for re-exec (resolved at startup) */
+    char exe[PATH_MAX];   /* this binary's path at startup (argv[0] of re-exec'd workers; they
+                           * are exec'd from /proc/self/exe, the binary running) */
     int close_in_child;   /* an fd of the master's that forked workers must not keep, or -1 */
     struct rlimit nofile; /* RLIMIT_NOFILE at start: workers (so jobs) get it back */
     bool run_as;          /* jobs run as uid:gid (--run-as) */
