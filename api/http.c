@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "api/api.h"
 #include "api/internal.h"
 #include "server/clock.h"
@@ -346,6 +348,11 @@ static int bind_listener(const struct config *cfg, int *port)
 static void *frontend_start(const struct config *cfg, struct dispatch *d, struct store *s,
                             int *port)
 {
+    /* not thread-safe: before the first thread of the process (MHD's, the sender's) */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        log_error("curl_global_init() failed while starting the notify_url sender");
+        return NULL;
+    }
     struct api *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     a->cfg = cfg;

@@ -131,7 +131,6 @@ struct request {
     bool too_large;
     bool routed;                   /* the head passed api_guard_head and the body is in */
     struct waiter wait;            /* for GET .../wait */
-    struct output_follow *follow;  /* owned by the response once created */
     struct pending_submit *submit; /* a POST /v1/jobs waiting for its commit */
     int64_t *wait_ids;             /* GET /v1/jobs/wait: the jobs waited for */
     size_t n_wait_ids;
@@ -230,8 +229,6 @@ enum MHD_Result api_jobs_output(struct api *a, struct request *r, struct MHD_Con
                                 int64_t id);
 /* Frees a submit's state (request completed). */
 void api_pending_submit_free(struct pending_submit *p);
-/* Frees a follow state (request completed). */
-void api_output_free(struct output_follow *f);
 
 /* api/submit.c: validates one job object into spec (field names prefixed with prefix, e.g.
  * "[3]."). Returns 0, or -1 with e filled and spec freed. */

@@ -469,6 +469,7 @@ enum MHD_Result api_jobs_delete(struct api *a, struct MHD_Connection *c, int64_t
     switch (dispatch_delete(a->dispatch, id)) {
     case DISPATCH_OK: {
         struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+        if (!resp) return MHD_NO;
         enum MHD_Result rc = api_queue_response(c, 204, resp);
         MHD_destroy_response(resp);
         return rc;

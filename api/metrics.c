@@ -88,6 +88,10 @@ enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c)
     if (!t.data) return MHD_NO;
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(t.len, t.data, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(t.data);
+        return MHD_NO;
+    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4");
     enum MHD_Result rc = api_queue_response(c, 200, resp);
     MHD_destroy_response(resp);

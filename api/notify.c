@@ -138,7 +138,6 @@ static void *notify_main(void *arg)
 
 int api_notify_start(struct api *a)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     pthread_mutex_init(&a->notify_lock, NULL);
     pthread_cond_init(&a->notify_wake, NULL);
     a->notify_stop = false;

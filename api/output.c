@@ -141,8 +141,3 @@ enum MHD_Result api_jobs_output(struct api *a, struct request *r, struct MHD_Con
     MHD_destroy_response(resp);
     return result;
 }
-
-void api_output_free(struct output_follow *f)
-{
-    follow_free(f);
-}

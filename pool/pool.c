@@ -86,7 +86,7 @@ int pool_fork_all(struct pool *p)
             _exit(worker_main(sv[1], i));
         }
         close(sv[1]);
-        fcntl(sv[0], F_SETFL, O_NONBLOCK);
+        if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) return -1; /* the master must never block */
         slot_started(&p->slots[i], pid, sv[0]);
     }
     return 0;
@@ -133,7 +133,13 @@ int pool_respawn(struct pool *p, int i)
         _exit(126);
     }
     close(sv[1]);
-    fcntl(sv[0], F_SETFL, O_NONBLOCK);
+    if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) { /* a blocking channel could stall the master */
+        int e = errno;
+        kill(pid, SIGKILL);
+        close(sv[0]);
+        errno = e;
+        return -1; /* reaped as a death; respawned with backoff */
+    }
     slot_started(s, pid, sv[0]);
     return 0;
 }

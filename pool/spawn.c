@@ -406,8 +406,9 @@ int spawn_start(const struct proto_run *run, const struct tree *tree, struct spa
     job->stages_left = job->n_stages;
     job->out.pipe_fd = out[0];
     job->err.pipe_fd = err[0];
-    fcntl(out[0], F_SETFL, O_NONBLOCK);
-    fcntl(err[0], F_SETFL, O_NONBLOCK);
+    /* blocking, a read of the job's output could stall the worker: fail the job, not it */
+    if (fcntl(out[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(err[0], F_SETFL, O_NONBLOCK) < 0)
+        spawn_signal_tree(job, SIGKILL);
     free(argv);
     free(envp);
     return 0;

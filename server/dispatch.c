@@ -43,7 +43,11 @@ void dispatch_flush_slot(struct dispatch *d, int index)
     int rc = pool_flush(s);
     struct epoll_event ev = {.events = EPOLLIN | (rc == 1 ? EPOLLOUT : 0),
                              .data.u64 = DISPATCH_WORKER_TAG | (uint64_t)index};
-    if (s->fd >= 0) epoll_ctl(d->epoll_fd, EPOLL_CTL_MOD, s->fd, &ev);
+    if (s->fd >= 0 && epoll_ctl(d->epoll_fd, EPOLL_CTL_MOD, s->fd, &ev) < 0 && rc >= 0) {
+        log_error("epoll_ctl() failed while watching worker %d: %s: replacing it", index,
+                  strerror(errno));
+        rc = -1; /* unwatched, its messages would wait forever */
+    }
     if (rc < 0 && s->pid > 0) {
         log_error("write() failed while talking to worker %d: %s: replacing it", index,
                   strerror(errno));

@@ -25,7 +25,6 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RUNNING] = "UPDATE jobs SET state = 'running', worker = ?, attempt = ?, started_at = ?, "
                    "pid = NULL, exit_code = NULL, signal = NULL, error = NULL, finished_at = NULL "
                    "WHERE id = ?",
-    [ST_PID] = "UPDATE jobs SET pid = ? WHERE id = ?",
     [ST_RESERVE] = "UPDATE jobs SET worker = ? WHERE id = ? AND state = 'queued'",
     [ST_INSERT_DEP] = "INSERT OR IGNORE INTO job_dependencies (job_id, depends_on) VALUES (?, ?)",
     [ST_DEPS] = "SELECT j.id, j.state FROM job_dependencies d JOIN jobs j ON j.id = d.depends_on "
@@ -506,16 +505,6 @@ int store_job_reserve(struct store *s, int64_t id, int worker)
 int store_job_unreserve(struct store *s, int64_t id)
 {
     return store_job_reserve(s, id, -1);
-}
-
-int store_job_pid(struct store *s, int64_t id, int64_t pid)
-{
-    store_tx_begin(s);
-    sqlite3_stmt *st = store_stmt(s, ST_PID);
-    sqlite3_bind_int64(st, 1, pid);
-    sqlite3_bind_int64(st, 2, id);
-    if (sqlite3_step(st) != SQLITE_DONE) store_fail(s, "UPDATE job pid");
-    return store_commit(s);
 }
 
 int store_job_finish(struct store *s, int64_t id, enum job_state from,

@@ -77,8 +77,6 @@ int store_job_reserve(struct store *s, int64_t id, int worker);
 int store_job_unreserve(struct store *s, int64_t id);
 /* Records queued -> running on worker (attempt counted). Returns 0 or -1. */
 int store_job_running(struct store *s, int64_t id, int worker, int attempt, int64_t now);
-/* Records the pid of a running job. Returns 0 or -1. */
-int store_job_pid(struct store *s, int64_t id, int64_t pid);
 
 /* How a job ended, as recorded. */
 struct store_outcome {

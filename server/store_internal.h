@@ -23,7 +23,6 @@ enum stmt_id {
     ST_GET_JOB,
     ST_GET_STDIN,
     ST_RUNNING,
-    ST_PID,
     ST_RESERVE,
     ST_INSERT_DEP,
     ST_DEPS,

@@ -305,17 +305,12 @@ static void test_transitions(struct store *s)
     job_free(&j);
     CHECK_EQ_INT(store_count_events(s, id_full), 2);
 
-    CHECK(store_job_pid(s, id_full, 4242) == 0);
-    CHECK(store_get_job(s, id_full, &j, false) == 0);
-    CHECK_EQ_INT(j.pid, 4242);
-    job_free(&j);
-    CHECK_EQ_INT(store_count_events(s, id_full), 2); /* a pid is not an event */
-
     struct store_filter f = {.state = "running", .limit = 100};
     expect_list(s, &f, (int64_t[]){id_full}, 1, __LINE__);
 
     struct store_outcome ok = {.state = JOB_SUCCEEDED,
                                .exit_code = 0,
+                               .pid = 4242,
                                .signal = -1,
                                .stdout_bytes = 12,
                                .stderr_bytes = 3,
@@ -368,7 +363,6 @@ static void test_transitions(struct store *s)
     int64_t id = insert_one(s, &spec, 5000);
     job_spec_free(&spec);
     CHECK(store_job_running(s, id, 1, 1, 5001) == 0);
-    CHECK(store_job_pid(s, id, 777) == 0);
     CHECK(store_job_requeue(s, id, JOB_RUNNING, 9999, "retry after failure", 5002) == 0);
     CHECK(store_get_job(s, id, &j, false) == 0);
     CHECK_EQ_INT(j.state, JOB_QUEUED);
@@ -469,7 +463,6 @@ static void test_recover(struct store *s)
     job_spec_free(&again);
     CHECK(store_job_running(s, id_again, 0, 2, 9000) == 0);
     CHECK(store_job_running(s, id_other, 1, 1, 9000) == 0);
-    CHECK(store_job_pid(s, id_other, 555) == 0);
     struct store_recovery rec = {0};
     CHECK(store_recover(s, 9500, delay_for, &rec) == 0);
     CHECK_EQ_INT(rec.lost, 1);
