@@ -7,6 +7,7 @@
  * for its head (at least EVICT_AGE_MS) is closed to make room: clients from many addresses
  * that connect and send nothing cannot keep every slot from those that send a request. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,6 +20,8 @@
 /* How long a connection must have waited for its head before it may be evicted: a client
  * that sends its request right away is never the one closed. */
 #define EVICT_AGE_MS 1000
+/* Open connections that count as a burst whose memory is given back once it is over. */
+#define TRIM_AFTER_PEAK 256
 
 /* MHD keeps the socket open until after its CLOSED notification, which takes the lock
  * first: under the lock, a listed connection's fd is still its own. */
@@ -118,6 +121,7 @@ void conns_notify(void *cls, struct MHD_Connection *mc, void **socket_context,
         pthread_mutex_lock(&cs->lock);
         set_phase(cs, c, CONN_HEAD);
         cs->open++;
+        if (cs->open > cs->peak_open) cs->peak_open = cs->open;
         if (cs->open - cs->closing > cs->evict_above) {
             evict_excess(cs, clock_mono_ms());
             pthread_cond_signal(&cs->wake); /* the rest when they are old enough */
@@ -130,9 +134,14 @@ void conns_notify(void *cls, struct MHD_Connection *mc, void **socket_context,
         unlink_conn(cs, c);
         cs->open--;
         if (c->phase == CONN_EXPIRED) cs->closing--;
+        /* after a burst (2000 long-polls answered and closed), what the connections used is
+         * free but kept by malloc's per-thread arenas: give it back to the system */
+        bool trim = cs->peak_open >= TRIM_AFTER_PEAK && cs->open <= cs->peak_open / 8;
+        if (trim) cs->peak_open = cs->open;
         pthread_mutex_unlock(&cs->lock);
         free(c);
         *socket_context = NULL;
+        if (trim) malloc_trim(0);
     }
 }
 

@@ -56,6 +56,7 @@ struct conns {
     int open;        /* connections MHD has told us about */
     int closing;     /* of those, cut off and not yet closed */
     int evict_above; /* live connections over this: the oldest head-waiter is closed */
+    int peak_open;   /* most open since memory was last trimmed (after a burst) */
     bool stop;
     atomic_uint_fast64_t expired_head, expired_body, evicted; /* for /metrics */
 };
