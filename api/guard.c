@@ -188,7 +188,13 @@ enum MHD_Result api_guard_head(struct api *a, struct MHD_Connection *c, const ch
                                   "Content-Type", msg);
         }
     }
-    if (declared > (uintmax_t)a->cfg->max_body) {
+    /* with Expect: 100-continue the client waits for a word before it sends the body: 413
+     * now, and it never sends it. Without, it is sending already; answered now, its upload
+     * would meet a reset that can take the answer with it: the body is read and dropped
+     * (bounded by --body-timeout) and 413 comes after it (api/http.c) */
+    const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    if (declared > (uintmax_t)a->cfg->max_body && expect &&
+        strcasecmp(expect, "100-continue") == 0) {
         snprintf(msg, sizeof msg,
                  "the request body is over the limit of %" PRId64 " bytes (--max-body)",
                  a->cfg->max_body);

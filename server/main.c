@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "api/api.h"
 #include "pool/ledger.h"
@@ -14,6 +15,8 @@
 
 static int worker_command(int argc, char **argv)
 {
+    /* exec'd from /proc/self/exe, the kernel names it "exe": keep the name ps shows */
+    prctl(PR_SET_NAME, "spawnpool");
     int fd = -1, index = -1;
     long uid = -1, gid = -1;
     for (int i = 0; i + 1 < argc; i += 2) {
