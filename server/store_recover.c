@@ -1,0 +1,102 @@
+/* store_recover: startup recovery. The last run's jobs that were running, or reserved by
+ * a worker, are sorted out before anything new is dispatched: a held job no worker began to
+ * start (the start ledger says so) goes back to the queue as it was; one that may have run
+ * is lost, or queued again while it has attempts left. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/store_internal.h"
+
+/* Releases the reserved jobs no worker began to start (not in r->started). */
+static void release_held(struct store *s, struct store_recovery *r)
+{
+    sqlite3_stmt *sel, *upd;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id FROM jobs WHERE state = 'queued' AND worker IS NOT NULL", -1,
+                           &sel, NULL) != SQLITE_OK) {
+        store_fail(s, "SELECT held jobs");
+        return;
+    }
+    if (sqlite3_prepare_v2(s->db, "UPDATE jobs SET worker = NULL WHERE id = ?1", -1, &upd, NULL) !=
+        SQLITE_OK) {
+        sqlite3_finalize(sel);
+        store_fail(s, "UPDATE held jobs");
+        return;
+    }
+    while (sqlite3_step(sel) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(sel, 0);
+        bool began = false;
+        for (size_t i = 0; i < r->n_started && !began; i++)
+            began = r->started[i] == id;
+        if (began) continue; /* it may have run: recovered below like a running one */
+        sqlite3_bind_int64(upd, 1, id);
+        if (sqlite3_step(upd) != SQLITE_DONE) store_fail(s, "UPDATE a held job");
+        sqlite3_reset(upd);
+        r->released++;
+    }
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+}
+
+int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int attempt),
+                  struct store_recovery *r)
+{
+    r->lost = r->requeued = r->released = 0;
+    int *lost = &r->lost, *requeued = &r->requeued;
+    store_tx_begin(s);
+    sqlite3_stmt *st;
+    if (r->started_known) release_held(s, r);
+    /* a reserved job may have started just before the crash: count it as an attempt */
+    if (sqlite3_exec(s->db,
+                     "UPDATE jobs SET attempt = attempt + 1 "
+                     "WHERE state = 'queued' AND worker IS NOT NULL",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        store_fail(s, "UPDATE reserved jobs");
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, attempt, max_attempts, state FROM jobs "
+                           "WHERE state = 'running' OR (state = 'queued' AND worker IS NOT NULL)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        store_fail(s, "SELECT running jobs");
+        return store_commit(s);
+    }
+    struct row {
+        int64_t id;
+        int attempt, max_attempts;
+        enum job_state from;
+    } *rows = NULL;
+    size_t n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        struct row *grown = realloc(rows, (n + 1) * sizeof *rows);
+        if (!grown) break;
+        rows = grown;
+        const char *state = (const char *)sqlite3_column_text(st, 3);
+        rows[n++] = (struct row){sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1),
+                                 sqlite3_column_int(st, 2),
+                                 state && strcmp(state, "queued") == 0 ? JOB_QUEUED : JOB_RUNNING};
+    }
+    sqlite3_finalize(st);
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].attempt < rows[i].max_attempts) {
+            char detail[128];
+            snprintf(detail, sizeof detail, "attempt %d of %d lost: the server stopped; retry",
+                     rows[i].attempt, rows[i].max_attempts);
+            store_job_requeue(s, rows[i].id, rows[i].from, now + retry_delay_ms(rows[i].attempt),
+                              detail, now);
+            (*requeued)++;
+            continue;
+        }
+        struct store_outcome o = {.state = JOB_LOST,
+                                  .exit_code = -1,
+                                  .signal = -1,
+                                  .error = "the server stopped while the job ran",
+                                  .user_us = -1,
+                                  .system_us = -1,
+                                  .maxrss_kb = -1,
+                                  .detail = "server restarted"};
+        store_job_finish(s, rows[i].id, rows[i].from, &o, now);
+        (*lost)++;
+    }
+    free(rows);
+    return store_commit(s);
+}
