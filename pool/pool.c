@@ -187,8 +187,7 @@ int pool_send_kill(struct pool_slot *s, int64_t id, int sig, int64_t grace_ms)
 {
     if (s->fd < 0) return -1;
     struct proto_buf b = {0};
-    proto_put_u32(&b, (uint32_t)sig);
-    proto_put_i64(&b, grace_ms);
+    proto_encode_kill(&b, &(struct proto_kill){.sig = (uint32_t)sig, .grace_ms = grace_ms});
     if (!b.failed) proto_put_frame(&s->out, PROTO_KILL, id, b.data, b.len);
     int failed = b.failed || s->out.failed;
     proto_buf_free(&b);

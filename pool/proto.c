@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -194,6 +195,34 @@ int proto_decode_run(struct proto_buf *b, struct proto_run *r)
         if (!*a) return -1;
     }
     return 0;
+}
+
+void proto_encode_started(struct proto_buf *b, const struct proto_started *s)
+{
+    proto_put_u32(b, (uint32_t)s->pid);
+    proto_put_u32(b, (uint32_t)s->reserved);
+    proto_put_i64(b, s->start_us);
+}
+
+int proto_decode_started(struct proto_buf *b, struct proto_started *s)
+{
+    s->pid = (int32_t)proto_get_u32(b);
+    s->reserved = (int32_t)proto_get_u32(b);
+    s->start_us = proto_get_i64(b);
+    return b->failed || b->pos != b->len || s->pid <= 0 || s->reserved != 0 ? -1 : 0;
+}
+
+void proto_encode_kill(struct proto_buf *b, const struct proto_kill *k)
+{
+    proto_put_u32(b, k->sig);
+    proto_put_i64(b, k->grace_ms);
+}
+
+int proto_decode_kill(struct proto_buf *b, struct proto_kill *k)
+{
+    k->sig = proto_get_u32(b);
+    k->grace_ms = proto_get_i64(b);
+    return b->failed || b->pos != b->len || k->sig >= (uint32_t)NSIG || k->grace_ms < 0 ? -1 : 0;
 }
 
 void proto_encode_done(struct proto_buf *b, const struct proto_done *d)

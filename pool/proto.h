@@ -103,6 +103,13 @@ struct proto_started {
     int64_t start_us; /* CLOCK_MONOTONIC µs when it was started */
 };
 
+/* KILL payload: a signal for a job (0: withdraw it if it has not started) and the ms from
+ * it to SIGKILL. */
+struct proto_kill {
+    uint32_t sig;     /* < NSIG */
+    int64_t grace_ms; /* >= 0 */
+};
+
 /* DONE payload: the outcome of one job. */
 struct proto_done {
     int32_t pid;      /* the job's main process, 0 if none was started */
@@ -135,6 +142,14 @@ void proto_buf_free(struct proto_buf *b);
 void proto_encode_run(struct proto_buf *b, const struct proto_run *r);
 /* Decodes a RUN payload; returns 0, or -1 if malformed (wrong sizes, bad blobs). */
 int proto_decode_run(struct proto_buf *b, struct proto_run *r);
+/* Encodes / decodes a STARTED payload; decode returns 0, or -1 if malformed (wrong size, pid
+ * not positive, reserved not zero). */
+void proto_encode_started(struct proto_buf *b, const struct proto_started *s);
+int proto_decode_started(struct proto_buf *b, struct proto_started *s);
+/* Encodes / decodes a KILL payload; decode returns 0, or -1 if malformed (wrong size, a
+ * signal out of range, a negative grace). */
+void proto_encode_kill(struct proto_buf *b, const struct proto_kill *k);
+int proto_decode_kill(struct proto_buf *b, struct proto_kill *k);
 /* Encodes / decodes a DONE payload; decode returns 0 or -1 if malformed. */
 void proto_encode_done(struct proto_buf *b, const struct proto_done *d);
 int proto_decode_done(struct proto_buf *b, struct proto_done *d);

@@ -170,17 +170,20 @@ static bool process_frames(struct worker *w, struct running *r)
     int got;
     while ((got = proto_reader_next(&w->reader, &h, &w->payload)) == 1) {
         int k = held_index(w, h.job_id);
+        struct proto_kill km = {0};
+        if (h.type == PROTO_KILL && proto_decode_kill(&w->payload, &km) < 0) {
+            errno = EPROTO;
+            worker_log(w, "malformed KILL message");
+            return false;
+        }
         if (h.type == PROTO_KILL && k >= 0) {
             drop_held(w, k); /* not started: dropped */
             send_not_started(w, h.job_id);
         } else if (h.type == PROTO_KILL && r && h.job_id == r->id) {
-            uint32_t sig = proto_get_u32(&w->payload);
-            int64_t grace = proto_get_i64(&w->payload);
-            if (w->payload.failed || sig >= (uint32_t)NSIG || grace < 0) continue;
-            if (sig == 0 || r->exited) continue; /* sig 0 withdraws a job not started */
+            if (km.sig == 0 || r->exited) continue; /* sig 0 withdraws a job not started */
             if (r->done.cause == PROTO_CAUSE_NONE) r->done.cause = PROTO_CAUSE_KILLED;
-            tree_signal(r->tree, r->job.pid, (int)sig);
-            int64_t at = now_ms() + grace;
+            tree_signal(r->tree, r->job.pid, (int)km.sig);
+            int64_t at = now_ms() + km.grace_ms;
             if (!r->kill_at_ms || at < r->kill_at_ms) r->kill_at_ms = at;
         } else if (h.type == PROTO_RUN) {
             if (w->nheld == WORKER_HELD_MAX) {
@@ -335,8 +338,11 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run,
         if (!r.started_sent && !r.exited) {
             int64_t left_us = r.start_us + STARTED_AFTER_US - now_us();
             if (left_us <= 0) {
-                struct proto_started st = {r.job.pid, 0, r.start_us};
-                if (proto_send(w->channel, PROTO_STARTED, id, &st, sizeof st) < 0) die_with_job(&r);
+                struct proto_buf b = {0};
+                proto_encode_started(&b, &(struct proto_started){r.job.pid, 0, r.start_us});
+                if (b.failed || proto_send(w->channel, PROTO_STARTED, id, b.data, b.len) < 0)
+                    die_with_job(&r);
+                proto_buf_free(&b);
                 r.started_sent = true;
             } else {
                 started_in = (left_us + 999) / 1000;

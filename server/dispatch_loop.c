@@ -360,13 +360,18 @@ void dispatch_loop_worker_event(struct dispatch *d, int index, uint32_t events)
             if (s->state == SLOT_STARTING) s->state = r->id ? SLOT_BUSY : SLOT_IDLE;
             d->last_ready_mono = clock_mono_ms();
             break;
-        case PROTO_STARTED:
-            if (r->id == h.job_id && r->id && d->payload.len == sizeof(struct proto_started)) {
-                struct proto_started st; /* pid kept in memory (the API shows it) */
-                memcpy(&st, d->payload.data, sizeof st);
-                job_started(d, index, st.pid, st.start_us);
+        case PROTO_STARTED: {
+            struct proto_started st; /* pid kept in memory (the API shows it) */
+            if (proto_decode_started(&d->payload, &st) < 0) {
+                log_error("worker %d (pid %d) sent a malformed STARTED: replacing it", index,
+                          (int)s->pid);
+                epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
+                kill(s->pid, SIGKILL); /* its reaping records its job lost (or retries it) */
+                return;
             }
+            if (r->id == h.job_id && r->id) job_started(d, index, st.pid, st.start_us);
             break;
+        }
         case PROTO_DONE:
             handle_done(d, index, h.job_id, &d->payload);
             d->last_ready_mono = clock_mono_ms();

@@ -94,7 +94,9 @@ int main(int argc, char **argv)
                               .system_us = 2000,
                               .maxrss_kb = 3000};
     f.len = p.len = 0;
-    proto_put_frame(&f, PROTO_STARTED, 1, &st, sizeof st);
+    proto_encode_started(&p, &st);
+    proto_put_frame(&f, PROTO_STARTED, 1, p.data, p.len);
+    p.len = 0;
     proto_encode_done(&p, &done);
     proto_put_frame(&f, PROTO_DONE, 1, p.data, p.len);
     rc |= save(dir, "started_done", 13, &f);
@@ -107,8 +109,7 @@ int main(int argc, char **argv)
     rc |= save(dir, "done_spawn_error", 255, &f);
 
     p.len = f.len = 0;
-    proto_put_u32(&p, 15);
-    proto_put_i64(&p, 10000);
+    proto_encode_kill(&p, &(struct proto_kill){.sig = 15, .grace_ms = 10000});
     proto_put_frame(&f, PROTO_KILL, 1, p.data, p.len);
     struct proto_done killed = {
         .pid = 77, .end = PROTO_END_SIGNALED, .cause = PROTO_CAUSE_KILLED, .code = 15};

@@ -76,17 +76,27 @@ static void check_frame(const struct proto_header *h, struct proto_buf *payload)
     case PROTO_DONE:
         check_done(payload);
         break;
-    case PROTO_STARTED:
-        if (payload->len == sizeof(struct proto_started)) {
-            struct proto_started st;
-            memcpy(&st, payload->data, sizeof st);
+    case PROTO_STARTED: { /* decoded, it encodes back to the same bytes */
+        struct proto_started st;
+        if (proto_decode_started(payload, &st) == 0) {
+            struct proto_buf again = {0};
+            proto_encode_started(&again, &st);
+            FUZZ_REQUIRE(again.len == payload->len &&
+                         memcmp(again.data, payload->data, again.len) == 0);
+            proto_buf_free(&again);
         }
         break;
-    case PROTO_KILL: { /* signal and grace, read as the worker does */
-        uint32_t sig = proto_get_u32(payload);
-        int64_t grace = proto_get_i64(payload);
-        FUZZ_REQUIRE(payload->failed == (payload->len < 12)); /* short: ignored */
-        (void)sig, (void)grace;
+    }
+    case PROTO_KILL: { /* the same, and only an exact 12 bytes can decode */
+        struct proto_kill k;
+        if (proto_decode_kill(payload, &k) == 0) {
+            FUZZ_REQUIRE(payload->len == 12 && k.grace_ms >= 0);
+            struct proto_buf again = {0};
+            proto_encode_kill(&again, &k);
+            FUZZ_REQUIRE(again.len == payload->len &&
+                         memcmp(again.data, payload->data, again.len) == 0);
+            proto_buf_free(&again);
+        }
         break;
     }
     default:

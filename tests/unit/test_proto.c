@@ -358,6 +358,55 @@ static void test_done_rejected(void)
     proto_buf_free(&b);
 }
 
+/* STARTED and KILL have typed codecs with exact-end checks, like RUN and DONE. */
+static void test_started_and_kill(void)
+{
+    struct proto_buf b = {0};
+    proto_encode_started(&b, &(struct proto_started){.pid = 4242, .start_us = 123456789});
+    CHECK_EQ_INT(b.len, 16);
+    struct proto_started st;
+    b.pos = 0;
+    CHECK(proto_decode_started(&b, &st) == 0);
+    CHECK_EQ_INT(st.pid, 4242);
+    CHECK_EQ_INT(st.start_us, 123456789);
+    proto_put_u32(&b, 1); /* a byte too many is malformed */
+    b.pos = 0;
+    CHECK(proto_decode_started(&b, &st) < 0);
+    b.len = b.pos = 0;
+    b.failed = false;
+    proto_encode_started(&b, &(struct proto_started){.pid = 0});
+    CHECK(proto_decode_started(&b, &st) < 0); /* no process */
+    b.len = b.pos = 0;
+    b.failed = false;
+    proto_encode_started(&b, &(struct proto_started){.pid = 1, .reserved = 7});
+    CHECK(proto_decode_started(&b, &st) < 0);
+
+    b.len = b.pos = 0;
+    b.failed = false;
+    proto_encode_kill(&b, &(struct proto_kill){.sig = 15, .grace_ms = 10000});
+    CHECK_EQ_INT(b.len, 12);
+    struct proto_kill k;
+    CHECK(proto_decode_kill(&b, &k) == 0);
+    CHECK_EQ_INT(k.sig, 15);
+    CHECK_EQ_INT(k.grace_ms, 10000);
+    b.len = b.pos = 0;
+    b.failed = false;
+    proto_encode_kill(&b, &(struct proto_kill){.sig = 0, .grace_ms = 0});
+    CHECK(proto_decode_kill(&b, &k) == 0); /* 0: withdraw */
+    static const struct proto_kill bad[] = {{.sig = 65, .grace_ms = 0}, {.sig = 9, .grace_ms = -1}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        b.len = b.pos = 0;
+        b.failed = false;
+        proto_encode_kill(&b, &bad[i]);
+        CHECK(proto_decode_kill(&b, &k) < 0);
+    }
+    b.len = 8; /* short */
+    b.pos = 0;
+    b.failed = false;
+    CHECK(proto_decode_kill(&b, &k) < 0);
+    proto_buf_free(&b);
+}
+
 static void test_send_and_read(void)
 {
     int sv[2];
@@ -592,6 +641,7 @@ int main(void)
     test_done_round_trip();
     test_run_rejected();
     test_done_rejected();
+    test_started_and_kill();
     test_send_and_read();
     test_large_frame();
     test_corrupt_frames();
