@@ -13,9 +13,13 @@
 #include <unistd.h>
 
 #define LEDGER_MAX_SLOTS 4096
+/* Ids kept per slot: a worker can start the job it runs and the ones it holds (up to 3)
+ * before the master has committed any of their starts, so the last few are kept, not one. */
+#define LEDGER_RING 8
 
-static int64_t *g_slots; /* the mapping, or NULL */
-static int g_count;
+static int64_t *g_slots; /* the mapping (LEDGER_RING ids per slot), or NULL */
+static int g_count;      /* slots */
+static unsigned g_next;  /* this worker's next position in its ring */
 
 static void path_in(char *out, size_t n, const char *dir, const char *name)
 {
@@ -33,7 +37,7 @@ int ledger_take(const char *dir, int64_t **ids, size_t *n)
     int fd = open(prev, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return errno == ENOENT ? 1 : -1;
     struct stat st;
-    int64_t slots[LEDGER_MAX_SLOTS];
+    static int64_t slots[LEDGER_MAX_SLOTS * LEDGER_RING]; /* the master, once, at start */
     ssize_t got = -1;
     if (fstat(fd, &st) < 0)
         got = -1;
@@ -76,7 +80,7 @@ int ledger_open(const char *dir, int slots)
     int high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
     close(fd);
     if (high < 0) return -1;
-    size_t len = (size_t)slots * sizeof *g_slots;
+    size_t len = (size_t)slots * LEDGER_RING * sizeof *g_slots;
     if (ftruncate(high, (off_t)len) < 0 || ledger_attach(high) < 0) {
         int e = errno;
         close(high);
@@ -91,19 +95,21 @@ int ledger_attach(int fd)
     struct stat st;
     if (fstat(fd, &st) < 0) return -1;
     size_t len = (size_t)st.st_size;
-    if (len < sizeof *g_slots || len > LEDGER_MAX_SLOTS * sizeof *g_slots) {
+    size_t per_slot = LEDGER_RING * sizeof *g_slots;
+    if (len < per_slot || len > LEDGER_MAX_SLOTS * per_slot || len % per_slot) {
         errno = EINVAL;
         return -1;
     }
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) return -1;
     g_slots = p;
-    g_count = (int)(len / sizeof *g_slots);
+    g_count = (int)(len / per_slot);
     return 0;
 }
 
 void ledger_mark(int slot, int64_t job_id)
 {
     if (g_slots && slot >= 0 && slot < g_count)
-        __atomic_store_n(&g_slots[slot], job_id, __ATOMIC_RELEASE);
+        __atomic_store_n(&g_slots[slot * LEDGER_RING + g_next++ % LEDGER_RING], job_id,
+                         __ATOMIC_RELEASE);
 }

@@ -1,5 +1,6 @@
-/* ledger: which job each worker slot last began to start, in a small file of the data dir
- * that the master and its workers share (one int64 per slot). A worker writes the job's id
+/* ledger: which jobs each worker slot last began to start (the last 8: a worker may start
+ * the job it runs and those it holds before the master commits any of it), in a small file
+ * of the data dir that the master and its workers share. A worker writes the job's id
  * with a plain memory store before it spawns the job; the page outlives a crash of every
  * process, so the next master can tell a job a worker only held (never started: it goes
  * back to the queue) from one that may have run (lost, or retried). */
