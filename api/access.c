@@ -59,10 +59,11 @@ static bool is_wildcard(const char *host)
     return !host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
 }
 
-static bool is_loopback(const char *host)
+/* Lower-cases s in place (ASCII: host names). */
+static void lower(char *s)
 {
-    return strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
-           strcmp(host, "::1") == 0;
+    for (; *s; s++)
+        *s = (char)(*s >= 'A' && *s <= 'Z' ? *s - 'A' + 'a' : *s);
 }
 
 /* A wildcard listen answers on every address of the machine: accept those and its name. */
@@ -88,8 +89,7 @@ static int add_local_names(struct access_policy *p)
     char name[256];
     if (rc == 0 && gethostname(name, sizeof name) == 0) {
         name[sizeof name - 1] = '\0';
-        for (char *c = name; *c; c++)
-            *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+        lower(name);
         rc = add_copy(&p->hosts, &p->n_hosts, name, true);
     }
     return rc;
@@ -107,18 +107,17 @@ static struct access_policy *policy_build(const struct config *cfg)
     for (size_t i = 0; i < cfg->allow_origins.n && rc == 0; i++)
         rc = add_copy(&p->origins, &p->n_origins, cfg->allow_origins.items[i], true);
     const char *listen = cfg->listen_host;
-    if (rc == 0 && (is_loopback(listen) || is_wildcard(listen))) {
+    if (rc == 0 && (config_is_loopback(listen) || is_wildcard(listen))) {
         static const char *const loopback[] = {"localhost", "127.0.0.1", "::1"};
         for (size_t i = 0; i < 3 && rc == 0; i++)
             rc = add_copy(&p->hosts, &p->n_hosts, loopback[i], true);
     }
     if (rc == 0 && is_wildcard(listen)) rc = add_local_names(p);
     if (rc == 0 && !is_wildcard(listen)) {
-        char lower[256];
-        snprintf(lower, sizeof lower, "%s", listen);
-        for (char *c = lower; *c; c++)
-            *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
-        rc = add_copy(&p->hosts, &p->n_hosts, lower, true);
+        char name[256];
+        snprintf(name, sizeof name, "%s", listen);
+        lower(name);
+        rc = add_copy(&p->hosts, &p->n_hosts, name, true);
     }
     for (size_t i = 0; i < cfg->allow_hosts.n && rc == 0; i++) {
         if (strcmp(cfg->allow_hosts.items[i], "*") == 0)
@@ -160,6 +159,15 @@ static size_t count_missing(char **a, size_t na, char **b, size_t nb)
     return missing;
 }
 
+/* Logs each item of a list that a reload added or removed (origins and hosts, by name). */
+static void log_list_changes(const char *what, char **old, size_t n_old, char **new, size_t n_new)
+{
+    for (size_t i = 0; i < n_new; i++)
+        if (count_missing(&new[i], 1, old, n_old)) log_info("reload: %s %s added", what, new[i]);
+    for (size_t i = 0; i < n_old; i++)
+        if (count_missing(&old[i], 1, new, n_new)) log_info("reload: %s %s removed", what, old[i]);
+}
+
 /* Logs what differs between the policies, naming origins and hosts but never a token. */
 static void log_changes(const struct access_policy *old, const struct access_policy *new)
 {
@@ -168,18 +176,8 @@ static void log_changes(const struct access_policy *old, const struct access_pol
     if (added || removed)
         log_info("reload: tokens: %zu added, %zu removed, %zu in use", added, removed,
                  new->n_tokens);
-    for (size_t i = 0; i < new->n_origins; i++)
-        if (count_missing(&new->origins[i], 1, old->origins, old->n_origins))
-            log_info("reload: allow-origin %s added", new->origins[i]);
-    for (size_t i = 0; i < old->n_origins; i++)
-        if (count_missing(&old->origins[i], 1, new->origins, new->n_origins))
-            log_info("reload: allow-origin %s removed", old->origins[i]);
-    for (size_t i = 0; i < new->n_hosts; i++)
-        if (count_missing(&new->hosts[i], 1, old->hosts, old->n_hosts))
-            log_info("reload: allow-host %s added", new->hosts[i]);
-    for (size_t i = 0; i < old->n_hosts; i++)
-        if (count_missing(&old->hosts[i], 1, new->hosts, new->n_hosts))
-            log_info("reload: allow-host %s removed", old->hosts[i]);
+    log_list_changes("allow-origin", old->origins, old->n_origins, new->origins, new->n_origins);
+    log_list_changes("allow-host", old->hosts, old->n_hosts, new->hosts, new->n_hosts);
     if (old->any_host != new->any_host)
         log_info("reload: allow-host * %s", new->any_host ? "added" : "removed");
     if (old->open_metrics != new->open_metrics)

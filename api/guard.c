@@ -138,7 +138,8 @@ enum MHD_Result api_guard_head(struct api *a, struct MHD_Connection *c, const ch
     }
     if (f.other_coding || f.transfer_encoding > 1) {
         snprintf(msg, sizeof msg, "%s",
-                 "a Transfer-Encoding other than chunked (alone, once) is not implemented");
+                 "this server takes request bodies only as Content-Length or a single "
+                 "Transfer-Encoding: chunked");
         return refuse_counted(a, c, GUARD_FRAMING, 501, "not_implemented", NULL, msg);
     }
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);

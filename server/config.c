@@ -461,9 +461,9 @@ static int absolutize(char *path, char *err, size_t errlen, const char *what)
     return 0;
 }
 
-static bool is_loopback(const char *host)
+bool config_is_loopback(const char *host)
 {
-    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+    return strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
            strcmp(host, "::1") == 0;
 }
 
@@ -656,7 +656,7 @@ static int load(struct config *cfg, int argc, char **argv, bool reload, char *er
         return -1;
     }
     if (cfg->token_file[0] && config_load_tokens(cfg, !reload, err, errlen) < 0) return -1;
-    if (!cfg->n_tokens && !cfg->insecure_no_auth && !is_loopback(cfg->listen_host)) {
+    if (!cfg->n_tokens && !cfg->insecure_no_auth && !config_is_loopback(cfg->listen_host)) {
         snprintf(err, errlen,
                  "refusing to listen on %s without a token: whoever can connect could run "
                  "commands here. Give --token-file FILE (made with a random token if missing), "

@@ -88,6 +88,8 @@ int config_apply_text(struct config *cfg, const char *text, size_t len, const ch
  * effect at a restart, comma-separated, into out ("" when none). */
 void config_restart_changes(const struct config *old, const struct config *new, char *out,
                             size_t outlen);
+/* True if host (a listen address) is a loopback one: localhost, 127.x.y.z, ::1. */
+bool config_is_loopback(const char *host);
 /* True if s is in the list (compared without regard to case). */
 bool config_list_has(const struct strlist *l, const char *s);
 /* Frees what config_load allocated (tokens, lists, task templates). */
