@@ -192,3 +192,10 @@ error_is 413 payload_too_large "the same body with the token"
 hdr OPTIONS /v1/jobs
 eq "a preflight needs no token (browsers send none)" "$STATUS" 204
 sp_stop
+
+# one HTTP thread is MHD's own polling thread: served, and no warning about a pool of size 0
+sp_start --http-threads 1
+eq "--http-threads 1 serves" "$(curl -s "$BASE/healthz" | jq -r .status)" ok
+grep -qi "thread pool" "$T/server.err" && fail "a warning about the thread pool: $(grep -i 'thread pool' "$T/server.err")"
+pass "and logs no thread-pool warning"
+sp_stop
