@@ -133,4 +133,11 @@ pass "metrics in Prometheus text"
 EVENTS=$(sqlite3 "$T/data/spawnpool.db" "SELECT group_concat(coalesce(from_state,'-') || '>' || to_state, ' ') FROM job_events WHERE job_id = $RUNNING")
 eq "job_events of a terminated job" "$EVENTS" "->queued queued>running running>terminated"
 
+# an output file that cannot be opened is the server's error (500), not an empty answer
+submit '{"argv": ["echo", "out"]}'
+eq "a job with output" "$(wait_job "$ID" | jq -r .state)" succeeded
+OUT_FILE="$T/data/output/$ID.stdout"
+check "its capture file is where the server keeps it" test -f "$OUT_FILE"
+rm "$OUT_FILE" && ln -s "$(basename "$OUT_FILE")" "$OUT_FILE" # a link to itself: ELOOP
+expect_error 500 internal - GET "/v1/jobs/$ID/output"
 sp_stop
