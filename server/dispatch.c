@@ -82,25 +82,36 @@ static void load_queue_setting(void *ctx, const char *name, int concurrency, boo
 }
 
 /* A queued job found at start: it waits for its dependencies, is canceled by one that
- * failed while the server was down, or is queued. */
-static void load_at_start(void *ctx, int64_t id, int64_t priority, int64_t not_before)
+ * failed while the server was down, or is queued; one of a paused (or closed) queue is parked
+ * with its queue straight away, as dispatch_assign would park it, without reading its row. */
+static void load_at_start(void *ctx, const struct store_queued *q)
 {
     struct dispatch *d = ctx;
-    int64_t culprit;
-    enum job_state culprit_state;
-    int deps = store_job_deps(d->store, id, &culprit, &culprit_state);
-    if (deps == DEPS_PENDING) { /* released when they end */
-        d->any_after = true;
-        return;
+    if (q->has_deps) {
+        int64_t culprit;
+        enum job_state culprit_state;
+        int deps = store_job_deps(d->store, q->id, &culprit, &culprit_state);
+        if (deps == DEPS_PENDING) { /* released when they end */
+            d->any_after = true;
+            return;
+        }
+        if (deps == DEPS_FAILED) { /* (the state counters are read from the store after this) */
+            char why[160];
+            snprintf(why, sizeof why, "dependency %lld ended %s", (long long)culprit,
+                     job_state_name(culprit_state));
+            dispatch_cancel_queued(d, q->id, why);
+            return;
+        }
     }
-    if (deps == DEPS_FAILED) { /* (the state counters are read from the store after this) */
-        char why[160];
-        snprintf(why, sizeof why, "dependency %lld ended %s", (long long)culprit,
-                 job_state_name(culprit_state));
-        dispatch_cancel_queued(d, id, why);
-        return;
+    if (q->plain && (q->not_before <= 0 || q->not_before <= clock_wall_ms())) {
+        for (int qi = 0; qi < d->n_queues; qi++) /* a queue not there yet is open */
+            if (strcmp(d->queues[qi].name, q->queue) == 0) {
+                if (dispatch_queue_open(d, qi)) break;
+                queue_push_since(&d->queues[qi].parked, q->priority, q->id, clock_mono_us());
+                return;
+            }
     }
-    dispatch_queue_job(d, id, priority, not_before);
+    dispatch_queue_job(d, q->id, q->priority, q->not_before);
 }
 
 struct dispatch *dispatch_create(const struct config *cfg, struct store *store, struct pool *pool,

@@ -117,14 +117,10 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
             snprintf(err, errlen, "preparing statement %d: %s", i, sqlite3_errmsg(s->db));
             goto fail;
         }
-    sqlite3_stmt *probe;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT 1 FROM jobs WHERE notify_url IS NOT NULL AND state IN "
-                           "('queued', 'running') LIMIT 1",
-                           -1, &probe, NULL) == SQLITE_OK) {
-        s->any_notify = sqlite3_step(probe) == SQLITE_ROW;
-        sqlite3_finalize(probe);
-    }
+    /* whether a live job has a notify_url is found out by store_each_queued, which reads every
+     * queued job at start anyway (a probe here read a million queued rows for nothing); until
+     * then every job end looks for a callback */
+    s->any_notify = true;
     *out = s;
     return 0;
 fail:
@@ -567,41 +563,98 @@ int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t 
     return store_commit(s);
 }
 
-int store_each_queued(struct store *s,
-                      void (*fn)(void *ctx, int64_t id, int64_t priority, int64_t not_before),
+/* The next job id at or after `after` with rows in job_dependencies (INT64_MAX: none), from
+ * st, which walks them in job_id order (its primary key). */
+static int64_t next_dependent(sqlite3_stmt *st, int64_t current, int64_t after, int *step)
+{
+    while (current < after && *step == SQLITE_ROW) {
+        *step = sqlite3_step(st);
+        current = *step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : INT64_MAX;
+    }
+    return current;
+}
+
+int store_each_queued(struct store *s, void (*fn)(void *ctx, const struct store_queued *q),
                       void *ctx)
 {
-    struct row {
-        int64_t id, priority, not_before;
-    } *rows = NULL;
-    size_t n = 0;
+    /* one pass over the queued jobs in id order, beside one over the dependency rows in the
+     * same order (a merge: no lookup per job); a job with no dependency is passed as it is
+     * read, the few with some are collected and passed after the read, when fn may write (a
+     * job whose dependency failed is canceled) */
+    struct store_queued *later = NULL;
+    size_t n = 0, cap = 0;
     int rc = 0;
+    bool notify = false; /* a queued or running job has a notify_url */
     pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL, *deps = NULL;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT id, priority, not_before FROM jobs WHERE state = 'queued' "
-                           "ORDER BY id",
-                           -1, &st, NULL) != SQLITE_OK) {
+                           "SELECT id, priority, not_before, queue, "
+                           "group_name IS NULL AND concurrency_key IS NULL, "
+                           "notify_url IS NOT NULL "
+                           "FROM jobs WHERE state = 'queued' ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db,
+                           "SELECT job_id FROM job_dependencies WHERE job_id >= ? ORDER BY job_id",
+                           -1, &deps, NULL) != SQLITE_OK) {
         rc = store_fail(s, "SELECT queued jobs");
     } else {
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            struct row *grown = realloc(rows, (n + 1) * sizeof *rows);
-            if (!grown) {
+        int step, deps_step = SQLITE_ROW;
+        int64_t dependent = -1; /* the last job_id read from deps; -1: none yet */
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *queue = (const char *)sqlite3_column_text(st, 3);
+            struct store_queued q = {.id = sqlite3_column_int64(st, 0),
+                                     .priority = sqlite3_column_int64(st, 1),
+                                     .not_before = column_int_or(st, 2, 0),
+                                     .queue = queue ? queue : "default",
+                                     .plain = sqlite3_column_int(st, 4) != 0};
+            notify = notify || sqlite3_column_int(st, 5) != 0;
+            if (dependent < 0) sqlite3_bind_int64(deps, 1, q.id); /* from the first queued */
+            dependent = next_dependent(deps, dependent, q.id, &deps_step);
+            q.has_deps = dependent == q.id;
+            if (!q.has_deps) {
+                fn(ctx, &q);
+                continue;
+            }
+            if (n == cap) {
+                size_t grown_cap = cap ? 2 * cap : 64;
+                struct store_queued *grown = realloc(later, grown_cap * sizeof *later);
+                if (!grown) {
+                    rc = -1;
+                    break;
+                }
+                later = grown;
+                cap = grown_cap;
+            }
+            q.queue = strdup(q.queue);
+            if (!q.queue) {
                 rc = -1;
                 break;
             }
-            rows = grown;
-            rows[n++] = (struct row){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-                                     column_int_or(st, 2, 0)};
+            later[n++] = q;
         }
+        if (rc == 0 &&
+            (step != SQLITE_DONE || (deps_step != SQLITE_ROW && deps_step != SQLITE_DONE)))
+            rc = store_fail(s, "reading queued jobs");
+    }
+    sqlite3_finalize(st);
+    sqlite3_finalize(deps);
+    if (rc == 0 &&
+        sqlite3_prepare_v2(s->db,
+                           "SELECT 1 FROM jobs WHERE state = 'running' AND notify_url IS NOT NULL "
+                           "LIMIT 1",
+                           -1, &st, NULL) == SQLITE_OK) {
+        notify =
+            sqlite3_step(st) != SQLITE_DONE || notify; /* (a failed read: look for callbacks) */
         sqlite3_finalize(st);
     }
+    if (rc == 0) s->any_notify = notify; /* exact: the lock keeps inserts out meanwhile */
     store_read_done(s);
     pthread_mutex_unlock(&s->lock);
-    /* called after the read: fn may change rows (a job whose dependency failed) */
-    for (size_t i = 0; i < n && rc == 0; i++)
-        fn(ctx, rows[i].id, rows[i].priority, rows[i].not_before);
-    free(rows);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0) fn(ctx, &later[i]);
+        free((char *)later[i].queue);
+    }
+    free(later);
     return rc;
 }
 

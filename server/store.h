@@ -112,9 +112,20 @@ struct store_recovery {
  * while it has attempts left; events recorded. Returns 0 or -1. */
 int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int attempt),
                   struct store_recovery *r);
-/* Calls fn for every queued job (id, priority, not_before) in id order. Returns 0 or -1. */
-int store_each_queued(struct store *s,
-                      void (*fn)(void *ctx, int64_t id, int64_t priority, int64_t not_before),
+/* A queued job, as store_each_queued passes it. */
+struct store_queued {
+    int64_t id, priority;
+    int64_t not_before; /* wall ms, 0: none */
+    const char *queue;  /* its named queue; valid during the call only */
+    bool plain;         /* in no gang group and under no concurrency key */
+    bool has_deps;      /* it has "after" rows: ask store_job_deps whether it may run */
+};
+/* Calls fn for every queued job, in id order among those without dependencies and among
+ * those with (has_deps). Jobs without are passed while the read runs, so fn must not use the
+ * store for them; jobs with are passed after it, so fn may (cancel one, say). On the way it
+ * finds out whether a live job has a notify_url (until then, from store_open on, every job
+ * end looks for a callback). Returns 0 or -1. */
+int store_each_queued(struct store *s, void (*fn)(void *ctx, const struct store_queued *q),
                       void *ctx);
 /* Saves a queue's settings (concurrency -1: no limit). Returns 0 or -1. */
 int store_queue_save(struct store *s, const char *name, int concurrency, bool paused);

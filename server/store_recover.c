@@ -8,35 +8,12 @@
 
 #include "server/store_internal.h"
 
-/* Releases the reserved jobs no worker began to start (not in r->started). */
-static void release_held(struct store *s, struct store_recovery *r)
+/* True if the last run's workers began to start job id (the start ledger lists it). */
+static bool began(const struct store_recovery *r, int64_t id)
 {
-    sqlite3_stmt *sel, *upd;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT id FROM jobs WHERE state = 'queued' AND worker IS NOT NULL", -1,
-                           &sel, NULL) != SQLITE_OK) {
-        store_fail(s, "SELECT held jobs");
-        return;
-    }
-    if (sqlite3_prepare_v2(s->db, "UPDATE jobs SET worker = NULL WHERE id = ?1", -1, &upd, NULL) !=
-        SQLITE_OK) {
-        sqlite3_finalize(sel);
-        store_fail(s, "UPDATE held jobs");
-        return;
-    }
-    while (sqlite3_step(sel) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(sel, 0);
-        bool began = false;
-        for (size_t i = 0; i < r->n_started && !began; i++)
-            began = r->started[i] == id;
-        if (began) continue; /* it may have run: recovered below like a running one */
-        sqlite3_bind_int64(upd, 1, id);
-        if (sqlite3_step(upd) != SQLITE_DONE) store_fail(s, "UPDATE a held job");
-        sqlite3_reset(upd);
-        r->released++;
-    }
-    sqlite3_finalize(sel);
-    sqlite3_finalize(upd);
+    for (size_t i = 0; i < r->n_started; i++)
+        if (r->started[i] == id) return true;
+    return false;
 }
 
 int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int attempt),
@@ -45,14 +22,9 @@ int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int at
     r->lost = r->requeued = r->released = 0;
     int *lost = &r->lost, *requeued = &r->requeued;
     store_tx_begin(s);
-    sqlite3_stmt *st;
-    if (r->started_known) release_held(s, r);
-    /* a reserved job may have started just before the crash: count it as an attempt */
-    if (sqlite3_exec(s->db,
-                     "UPDATE jobs SET attempt = attempt + 1 "
-                     "WHERE state = 'queued' AND worker IS NOT NULL",
-                     NULL, NULL, NULL) != SQLITE_OK)
-        store_fail(s, "UPDATE reserved jobs");
+    /* one read finds them all (a reserved job is a queued row with a worker: with a million
+     * queued jobs, each read of them costs a tenth of a second) */
+    sqlite3_stmt *st, *release, *attempt;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT id, attempt, max_attempts, state FROM jobs "
                            "WHERE state = 'running' OR (state = 'queued' AND worker IS NOT NULL)",
@@ -76,6 +48,38 @@ int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int at
                                  state && strcmp(state, "queued") == 0 ? JOB_QUEUED : JOB_RUNNING};
     }
     sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(s->db, "UPDATE jobs SET worker = NULL WHERE id = ?1", -1, &release,
+                           NULL) != SQLITE_OK)
+        release = NULL;
+    if (sqlite3_prepare_v2(s->db, "UPDATE jobs SET attempt = attempt + 1 WHERE id = ?1", -1,
+                           &attempt, NULL) != SQLITE_OK)
+        attempt = NULL;
+    if (!release || !attempt) store_fail(s, "UPDATE reserved jobs");
+    size_t kept = 0;
+    for (size_t i = 0; i < n && release && attempt; i++) {
+        if (rows[i].from != JOB_QUEUED) {
+            rows[kept++] = rows[i];
+            continue;
+        }
+        /* a reserved job no worker began to start is only released: queued as it was */
+        if (r->started_known && !began(r, rows[i].id)) {
+            sqlite3_bind_int64(release, 1, rows[i].id);
+            if (sqlite3_step(release) != SQLITE_DONE) store_fail(s, "UPDATE a held job");
+            sqlite3_reset(release);
+            r->released++;
+            continue;
+        }
+        /* one that may have started just before the crash counts as an attempt, and is
+         * recovered like a running one below */
+        sqlite3_bind_int64(attempt, 1, rows[i].id);
+        if (sqlite3_step(attempt) != SQLITE_DONE) store_fail(s, "UPDATE reserved jobs");
+        sqlite3_reset(attempt);
+        rows[i].attempt++;
+        rows[kept++] = rows[i];
+    }
+    sqlite3_finalize(release);
+    sqlite3_finalize(attempt);
+    n = release && attempt ? kept : 0;
     for (size_t i = 0; i < n; i++) {
         if (rows[i].attempt < rows[i].max_attempts) {
             char detail[128];

@@ -60,13 +60,24 @@ sp_start
 wait_for 60 bash -c "[ \$(sqlite3 '$DB' 'SELECT attempts FROM notifications WHERE job_id = $U') -ge 2 ]" || fail "not resumed after the restart"
 pass "retries resume after a restart"
 
+# a queued job's callback survives a restart too (whether a live job has a notify_url is
+# found out when the queued jobs are read at start)
+expect 200 PATCH /v1/queues/later '{"paused":true}'
+submit "{\"argv\":[\"true\"],\"queue\":\"later\",\"notify_url\":\"http://127.0.0.1:$RPORT/later\"}"; L=$ID
+sp_stop
+sp_start
+expect 200 PATCH /v1/queues/later '{"paused":false}'
+eq "the queued job ran" "$(wait_job "$L" | jq -r .state)" succeeded
+wait_for 10 test -e "$T/req/2.head" || fail "no callback for the job queued across the restart"
+check "its callback came" grep -q '"id":'"$L"',' "$T/req/2.body"
+
 # a secret of one's own: --notify-secret-file
 sp_stop
 printf 'my shared secret\n' >"$T/secret"
 sp_start --notify-secret-file "$T/secret"
 submit "{\"argv\":[\"true\"],\"notify_url\":\"http://127.0.0.1:$RPORT/own\"}"
-wait_for 10 test -e "$T/req/2.head" || fail "no callback under the own secret"
-check "signed with the given secret (its trailing newline left out)" verify 2 "my shared secret"
+wait_for 10 test -e "$T/req/3.head" || fail "no callback under the own secret"
+check "signed with the given secret (its trailing newline left out)" verify 3 "my shared secret"
 : >"$T/empty"
 sp_refused "an empty secret file" --notify-secret-file "$T/empty"
 check "it says why" grep -q "notify-secret-file $T/empty holds no secret" "$T/refused.err"

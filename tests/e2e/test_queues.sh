@@ -38,11 +38,23 @@ eq "resumed: it runs" "$(wait_job "$HELD" | jq -r .state)" succeeded
 # settings are saved: a restart keeps them (and the PATCH beats the config)
 expect 200 PATCH /v1/queues/batch '{"concurrency":2}'
 expect 200 PATCH /v1/queues/slow '{"paused":true}'
+# ... and the paused queue's jobs wait through it (parked with their queue at start)
+submit '{"argv":["true"],"queue":"slow","priority":1}'; LOW=$ID
+submit '{"argv":["true"],"queue":"slow","priority":5}'; HIGH=$ID
+submit "{\"argv\":[\"true\"],\"queue\":\"slow\",\"after\":[$HIGH]}"; AFTER=$ID
 sp_stop
 sp_start --config "$T/config.json"
 expect 200 GET /v1/queues
 eq "batch concurrency kept" "$(jq '.queues[] | select(.name == "batch") | .concurrency' <<<"$BODY")" 2
 eq "slow still paused" "$(jq '.queues[] | select(.name == "slow") | .paused' <<<"$BODY")" true
+eq "its jobs are still queued there" "$(jq '.queues[] | select(.name == "slow") | .queued' <<<"$BODY")" 3
+sleep 0.2
+eq "and none started" "$(states $LOW $HIGH $AFTER)" queued,queued,queued
+expect 200 PATCH /v1/queues/slow '{"paused":false,"concurrency":1}'
+eq "resumed: the one waiting on another runs" "$(wait_job "$AFTER" | jq -r .state)" succeeded
+eq "and the others" "$(states $LOW $HIGH)" succeeded,succeeded
+eq "the higher priority first" "$(sqlite3 "$DB" "SELECT job_id FROM job_events WHERE job_id IN ($LOW,$HIGH,$AFTER) AND to_state = 'running' ORDER BY id LIMIT 1")" "$HIGH"
+expect 200 PATCH /v1/queues/slow '{"paused":true,"concurrency":null}'
 expect 200 PATCH /v1/queues/batch '{"concurrency":null}'
 eq "null: no limit" "$(jq -r .concurrency <<<"$BODY")" null
 

@@ -399,14 +399,26 @@ static void test_transitions(struct store *s)
     job_spec_free(&a);
 }
 
-static void collect_queued(void *ctx, int64_t id, int64_t priority, int64_t not_before)
+struct queued_seen {
+    int n;
+    struct {
+        int64_t id, priority, not_before;
+        char queue[32];
+        bool plain, has_deps;
+    } rows[15];
+};
+
+static void collect_queued(void *ctx, const struct store_queued *q)
 {
-    int64_t(*rows)[4] = ctx;
-    int64_t k = rows[0][0]++;
+    struct queued_seen *seen = ctx;
+    int k = seen->n++;
     if (k < 15) {
-        rows[k + 1][0] = id;
-        rows[k + 1][1] = priority;
-        rows[k + 1][2] = not_before;
+        seen->rows[k].id = q->id;
+        seen->rows[k].priority = q->priority;
+        seen->rows[k].not_before = q->not_before;
+        snprintf(seen->rows[k].queue, sizeof seen->rows[k].queue, "%s", q->queue);
+        seen->rows[k].plain = q->plain;
+        seen->rows[k].has_deps = q->has_deps;
     }
 }
 
@@ -417,29 +429,48 @@ static void test_each_queued(struct store *s)
     int64_t ia = insert_one(s, &a, 8000), ib = insert_one(s, &b, 8001);
     CHECK(store_job_running(s, ib, 0, 1, 8002) == 0);
     CHECK(store_job_requeue(s, ib, JOB_RUNNING, 123456, "retry", 8003) == 0);
-    int64_t rows[16][4] = {{0}};
-    CHECK(store_each_queued(s, collect_queued, rows) == 0);
-    /* queued now: id_other (from the insert test), ia, ib, in id order */
-    CHECK_EQ_INT(rows[0][0], 3);
-    CHECK_EQ_INT(rows[1][0], id_other);
-    CHECK_EQ_INT(rows[1][1], -1);
-    CHECK_EQ_INT(rows[1][2], 0);
-    CHECK_EQ_INT(rows[2][0], ia);
-    CHECK_EQ_INT(rows[2][1], 3);
-    CHECK_EQ_INT(rows[2][2], 0);
-    CHECK_EQ_INT(rows[3][0], ib);
-    CHECK_EQ_INT(rows[3][1], 9);
-    CHECK_EQ_INT(rows[3][2], 123456);
+    /* one that waits on ia, under a concurrency key: passed after the others, not plain */
+    struct job_spec c = make_spec("q3", "slow", 1, true_cmd);
+    c.after = calloc(1, sizeof *c.after);
+    CHECK(c.after != NULL);
+    c.after[0] = ia;
+    c.n_after = 1;
+    c.concurrency_key = strdup("k");
+    c.concurrency_limit = 1;
+    int64_t ic = insert_one(s, &c, 8004);
+    struct queued_seen seen = {0};
+    CHECK(store_each_queued(s, collect_queued, &seen) == 0);
+    /* queued now: id_other (from the insert test), ia, ib, in id order; then ic */
+    CHECK_EQ_INT(seen.n, 4);
+    CHECK_EQ_INT(seen.rows[0].id, id_other);
+    CHECK_EQ_INT(seen.rows[0].priority, -1);
+    CHECK_EQ_INT(seen.rows[0].not_before, 0);
+    CHECK(strcmp(seen.rows[0].queue, "other") == 0);
+    CHECK(seen.rows[0].plain && !seen.rows[0].has_deps);
+    CHECK_EQ_INT(seen.rows[1].id, ia);
+    CHECK_EQ_INT(seen.rows[1].priority, 3);
+    CHECK_EQ_INT(seen.rows[1].not_before, 0);
+    CHECK(strcmp(seen.rows[1].queue, "default") == 0);
+    CHECK_EQ_INT(seen.rows[2].id, ib);
+    CHECK_EQ_INT(seen.rows[2].priority, 9);
+    CHECK_EQ_INT(seen.rows[2].not_before, 123456);
+    CHECK(seen.rows[2].plain && !seen.rows[2].has_deps);
+    CHECK_EQ_INT(seen.rows[3].id, ic);
+    CHECK_EQ_INT(seen.rows[3].priority, 1);
+    CHECK(strcmp(seen.rows[3].queue, "slow") == 0);
+    CHECK(!seen.rows[3].plain && seen.rows[3].has_deps);
     struct store_outcome canceled = {.state = JOB_CANCELED,
                                      .exit_code = -1,
                                      .signal = -1,
                                      .user_us = -1,
                                      .system_us = -1,
                                      .maxrss_kb = -1};
-    CHECK(store_job_finish(s, ia, JOB_QUEUED, &canceled, 8004) == 0);
-    CHECK(store_job_finish(s, ib, JOB_QUEUED, &canceled, 8005) == 0);
+    CHECK(store_job_finish(s, ia, JOB_QUEUED, &canceled, 8005) == 0);
+    CHECK(store_job_finish(s, ib, JOB_QUEUED, &canceled, 8006) == 0);
+    CHECK(store_job_finish(s, ic, JOB_QUEUED, &canceled, 8007) == 0);
     job_spec_free(&a);
     job_spec_free(&b);
+    job_spec_free(&c);
 }
 
 static int64_t delay_for(int attempt)
@@ -447,11 +478,10 @@ static int64_t delay_for(int attempt)
     return 1000 * attempt;
 }
 
-static void find_queued(void *ctx, int64_t id, int64_t priority, int64_t not_before)
+static void find_queued(void *ctx, const struct store_queued *q)
 {
-    (void)priority;
     int64_t *want = ctx; /* [0] id to find, [1] its not_before once found */
-    if (id == want[0]) want[1] = not_before;
+    if (q->id == want[0]) want[1] = q->not_before;
 }
 
 static void test_recover(struct store *s)
@@ -601,13 +631,13 @@ int main(void)
     test_delete(s);
 
     /* id_full and "again" succeeded, id_other lost, id_alpha2 terminated, "retry" and
-     * "nested" failed, q1 and q2 canceled */
+     * "nested" failed, q1, q2 and q3 canceled */
     int64_t want[JOB_STATE_COUNT] = {0};
     want[JOB_SUCCEEDED] = 2;
     want[JOB_LOST] = 3; /* test_recover 1, test_recover_held 2 */
     want[JOB_TERMINATED] = 1;
     want[JOB_FAILED] = 2;
-    want[JOB_CANCELED] = 2;
+    want[JOB_CANCELED] = 3;
     test_counts(s, want, __LINE__);
 
     /* Persistence: close, reopen (migrations already applied), everything is still there. */
