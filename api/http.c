@@ -244,6 +244,7 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
     waiters_forget(&a->waiters, &r->wait);
     if (r->long_poll) api_long_poll_end(a);
     api_pending_submit_free(r->submit);
+    api_command_free(r->cmd);
     free(r->wait_ids);
     free(r->body);
     free(r);

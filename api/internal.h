@@ -133,10 +133,25 @@ struct request {
     bool routed;                   /* the head passed api_guard_head and the body is in */
     struct waiter wait;            /* for GET .../wait */
     struct pending_submit *submit; /* a POST /v1/jobs waiting for its commit */
+    struct pending_cmd *cmd;       /* a change handed to the main loop (api/commands.c) */
     int64_t *wait_ids;             /* GET /v1/jobs/wait: the jobs waited for */
     size_t n_wait_ids;
     bool long_poll; /* counted in api.long_polls until the request completes */
 };
+
+/* api/commands.c: hands cmd to the main loop for request r and suspends c until it is
+ * carried out and committed (the handler is called again: see api_command_answer). Returns
+ * DISPATCH_OK, or the refusal to answer now (SHUTTING_DOWN, ERROR: out of memory). */
+enum dispatch_result api_command(struct api *a, struct request *r, struct MHD_Connection *c,
+                                 const struct dispatch_cmd *cmd);
+/* The answered command of r, or NULL while there is none. */
+const struct dispatch_cmd *api_command_answer(const struct request *r);
+/* The queue as a QUEUE_SET command of r left it. */
+const struct dispatch_queue_info *api_command_queue(const struct request *r);
+/* Frees a request's command (request completion). */
+void api_command_free(struct pending_cmd *p);
+/* 503 store_unavailable with Retry-After: the store cannot commit now. */
+enum MHD_Result api_send_unavailable(struct api *a, struct MHD_Connection *c);
 
 /* An error for the client: status, code of API.md, field at fault, human message. */
 struct api_error {
@@ -202,7 +217,8 @@ enum MHD_Result api_jobs_wait(struct api *a, struct request *r, struct MHD_Conne
 enum MHD_Result api_jobs_wait_many(struct api *a, struct request *r, struct MHD_Connection *c);
 enum MHD_Result api_jobs_terminate(struct api *a, struct request *r, struct MHD_Connection *c,
                                    int64_t id);
-enum MHD_Result api_jobs_delete(struct api *a, struct MHD_Connection *c, int64_t id);
+enum MHD_Result api_jobs_delete(struct api *a, struct request *r, struct MHD_Connection *c,
+                                int64_t id);
 enum MHD_Result api_workers(struct api *a, struct MHD_Connection *c);
 enum MHD_Result api_tasks(struct api *a, struct MHD_Connection *c);
 /* api/events.c: GET /v1/events, server-sent events of every state change. */

@@ -62,6 +62,8 @@ static enum MHD_Result submit_refused(struct api *a, struct MHD_Connection *c,
     struct api_error e;
     if (rc == DISPATCH_SHUTTING_DOWN)
         api_fail(&e, 503, "shutting_down", NULL, "the server is draining and takes no new jobs");
+    else if (rc == DISPATCH_UNAVAILABLE)
+        return api_send_unavailable(a, c);
     else if (rc == DISPATCH_QUEUE_FULL) {
         api_fail(&e, 429, "queue_full", NULL,
                  "the queue holds its maximum of %lld jobs (--max-queued)",
@@ -407,9 +409,43 @@ static int parse_signal(json_t *v, int *sig, struct api_error *e)
                     NSIG - 1);
 }
 
+/* Answers a terminate the main loop carried out (and committed). */
+static enum MHD_Result terminated(struct api *a, struct MHD_Connection *c, int64_t id,
+                                  enum dispatch_result result)
+{
+    struct api_error e;
+    switch (result) {
+    case DISPATCH_CANCELED:
+        return send_job(a, c, id, 200, NULL);
+    case DISPATCH_SIGNALED:
+        return send_job(a, c, id, 202, NULL);
+    case DISPATCH_NOT_FOUND:
+        return no_such_job(c, id);
+    case DISPATCH_CONFLICT: {
+        struct job j;
+        const char *state = "finished";
+        if (store_get_job(a->store, id, &j, false) == 0) {
+            state = job_state_name(j.state);
+            job_free(&j);
+        }
+        api_fail(&e, 409, "conflict", NULL, "job %lld already finished (%s)", (long long)id, state);
+        return api_send_error(c, &e);
+    }
+    case DISPATCH_UNAVAILABLE:
+        return api_send_unavailable(a, c);
+    case DISPATCH_SHUTTING_DOWN:
+        api_fail(&e, 503, "shutting_down", NULL, "the server is stopping: retry when it is back");
+        return api_send_error(c, &e);
+    default:
+        return internal(c, "terminating the job");
+    }
+}
+
 enum MHD_Result api_jobs_terminate(struct api *a, struct request *r, struct MHD_Connection *c,
                                    int64_t id)
 {
+    const struct dispatch_cmd *done = api_command_answer(r);
+    if (done) return terminated(a, c, id, done->result);
     struct api_error e;
     int sig = SIGTERM;
     double grace = a->cfg->kill_grace;
@@ -440,33 +476,29 @@ enum MHD_Result api_jobs_terminate(struct api *a, struct request *r, struct MHD_
         json_decref(root);
         if (rc < 0) return api_send_error(c, &e);
     }
-    switch (dispatch_terminate(a->dispatch, id, sig, (int64_t)(grace * 1000))) {
-    case DISPATCH_CANCELED:
-        return send_job(a, c, id, 200, NULL);
-    case DISPATCH_SIGNALED:
-        return send_job(a, c, id, 202, NULL);
-    case DISPATCH_NOT_FOUND:
-        return no_such_job(c, id);
-    case DISPATCH_CONFLICT: {
-        struct job j;
-        const char *state = "finished";
-        if (store_get_job(a->store, id, &j, false) == 0) {
-            state = job_state_name(j.state);
-            job_free(&j);
-        }
-        api_fail(&e, 409, "conflict", NULL, "job %lld already finished (%s)", (long long)id, state);
-        return api_send_error(c, &e);
-    }
-    default:
-        return internal(c, "terminating the job");
-    }
+    struct dispatch_cmd cmd = {.kind = DISPATCH_CMD_TERMINATE,
+                               .job_id = id,
+                               .sig = sig,
+                               .grace_ms = (int64_t)(grace * 1000)};
+    enum dispatch_result handed = api_command(a, r, c, &cmd);
+    return handed == DISPATCH_OK ? MHD_YES : terminated(a, c, id, handed);
 }
 
-enum MHD_Result api_jobs_delete(struct api *a, struct MHD_Connection *c, int64_t id)
+enum MHD_Result api_jobs_delete(struct api *a, struct request *r, struct MHD_Connection *c,
+                                int64_t id)
 {
     struct api_error e;
-    if (api_query_check(c, no_params, &e) < 0) return api_send_error(c, &e);
-    switch (dispatch_delete(a->dispatch, id)) {
+    const struct dispatch_cmd *done = api_command_answer(r);
+    enum dispatch_result result;
+    if (done) {
+        result = done->result;
+    } else {
+        if (api_query_check(c, no_params, &e) < 0) return api_send_error(c, &e);
+        struct dispatch_cmd cmd = {.kind = DISPATCH_CMD_DELETE, .job_id = id};
+        result = api_command(a, r, c, &cmd);
+        if (result == DISPATCH_OK) return MHD_YES; /* answered after the commit */
+    }
+    switch (result) {
     case DISPATCH_OK: {
         struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
         if (!resp) return MHD_NO;
@@ -479,6 +511,11 @@ enum MHD_Result api_jobs_delete(struct api *a, struct MHD_Connection *c, int64_t
     case DISPATCH_CONFLICT:
         api_fail(&e, 409, "conflict", NULL,
                  "job %lld has not finished: terminate it first, then delete it", (long long)id);
+        return api_send_error(c, &e);
+    case DISPATCH_UNAVAILABLE:
+        return api_send_unavailable(a, c);
+    case DISPATCH_SHUTTING_DOWN:
+        api_fail(&e, 503, "shutting_down", NULL, "the server is stopping: retry when it is back");
         return api_send_error(c, &e);
     default:
         return internal(c, "deleting the job");

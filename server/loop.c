@@ -131,7 +131,10 @@ int loop_run(const struct config *cfg, struct dispatch *d, int epoll_fd, int sig
         }
         if (reap) dispatch_loop_reap(d);
         drain_step(cfg, d, &dr);
-        bool done = dr.signals && !dispatch_loop_busy(d);
+        /* a drain ends when no job is on a worker and the store holds every change (a
+         * second signal does not wait for a store that cannot commit) */
+        bool done = dr.signals && !dispatch_loop_busy(d) &&
+                    (dispatch_loop_unsaved(d) == 0 || dr.signals > 1);
         wake = dispatch_loop_end(d);
         saturated = dispatch_loop_saturated(d);
         fe->expire(fe_handle);

@@ -274,7 +274,14 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
         log_warn("running as root: jobs run as root too (give --run-as USER to drop that)");
 
     status = loop_run(cfg, d, epoll_fd, sigfd, fe, fe_handle);
-    log_info("drained: every job's state is recorded; exiting");
+    dispatch_loop_close(d);
+    size_t unsaved = d ? dispatch_loop_unsaved(d) : 0;
+    if (unsaved)
+        log_error("exiting with %zu changes the store could not commit: the jobs they concern "
+                  "are recovered at the next start (lost, or queued again)",
+                  unsaved);
+    else
+        log_info("drained: every job's state is recorded; exiting");
 out:
     free(started);
     if (fe_handle) fe->stop(fe_handle);

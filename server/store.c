@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/clock.h"
 #include "server/log.h"
 #include "server/migrate.h"
 
@@ -45,9 +46,18 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_DELETE] = "DELETE FROM jobs WHERE id = ?",
 };
 
+static void journal_free(struct store *s, size_t from)
+{
+    for (size_t i = from; i < s->n_journal; i++)
+        sqlite3_free(s->journal[i]);
+    s->n_journal = from < s->n_journal ? from : s->n_journal;
+}
+
 int store_fail(struct store *s, const char *what)
 {
-    log_error("sqlite: %s failed: %s", what, sqlite3_errmsg(s->db));
+    if (!s->failed) /* the first failure of a batch says why; the rest follow from it */
+        log_error("sqlite: %s failed: %s", what, sqlite3_errmsg(s->db));
+    snprintf(s->last_error, sizeof s->last_error, "%s: %s", what, sqlite3_errmsg(s->db));
     s->failed = true;
     return -1;
 }
@@ -148,14 +158,77 @@ void store_close(struct store *s)
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
     sqlite3_close(s->db);
+    journal_free(s, 0);
+    free(s->journal);
     pthread_mutex_destroy(&s->lock);
     free(s);
+}
+
+/* SQLite errors a retry can get past (space, locks, I/O); others are a bug of the write. */
+static bool transient(int code)
+{
+    switch (code & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_NOMEM:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PROTOCOL:
+        return true;
+    default:
+        return false;
+    }
+}
+
+
+/* Replays the journal of the failed batches into the open transaction. A write that fails
+ * for a reason a retry cannot change (a constraint: a bug) is logged and dropped, so one bad
+ * write cannot keep the store from ever committing again. */
+static void replay(struct store *s)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < s->n_journal; i++) {
+        if (s->failed) {
+            s->journal[kept++] = s->journal[i];
+            continue;
+        }
+        int rc = sqlite3_exec(s->db, s->journal[i], NULL, NULL, NULL);
+        if (rc == SQLITE_OK || transient(rc)) {
+            if (rc != SQLITE_OK) store_fail(s, "replaying the batch");
+            s->journal[kept++] = s->journal[i];
+            continue;
+        }
+        log_error("sqlite: a waiting write cannot be applied (%s), dropped: %.300s",
+                  sqlite3_errmsg(s->db), s->journal[i]);
+        sqlite3_free(s->journal[i]);
+    }
+    s->n_journal = kept;
+}
+
+/* BEGIN IMMEDIATE, then the waiting journal (if any) replayed first. */
+static void open_tx(struct store *s)
+{
+    if (s->tx_open || s->failed) return;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        store_fail(s, "BEGIN");
+        return;
+    }
+    s->tx_open = true;
+    if (s->n_journal) replay(s);
 }
 
 void store_begin(struct store *s)
 {
     pthread_mutex_lock(&s->lock);
-    if (s->depth++ == 0) s->failed = false;
+    if (s->depth++ > 0) return;
+    s->failed = false;
+    if (s->n_journal == 0) return;
+    if (clock_mono_ms() < s->retry_at)
+        s->failed = true; /* not yet: this batch only journals */
+    else
+        open_tx(s); /* the retry: BEGIN and replay now, even if nothing else writes */
 }
 
 /* Opens the transaction on the first write of a batch: a main-loop iteration that writes
@@ -163,11 +236,77 @@ void store_begin(struct store *s)
 void store_tx_begin(struct store *s)
 {
     store_begin(s);
-    if (!s->tx_open) {
-        if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-            store_fail(s, "BEGIN");
-        else
-            s->tx_open = true;
+    open_tx(s);
+}
+
+int store_write(struct store *s, sqlite3_stmt *st, const char *what, int *changes)
+{
+    if (changes) *changes = 1;
+    char *sql = sqlite3_expanded_sql(st);
+    if (s->n_journal == s->cap_journal) {
+        size_t cap = s->cap_journal ? s->cap_journal * 2 : 256;
+        char **grown = realloc(s->journal, cap * sizeof *grown);
+        if (grown) s->journal = grown, s->cap_journal = cap;
+    }
+    if (!sql || s->n_journal == s->cap_journal) {
+        /* a write that cannot be journaled could not be replayed: memory would run ahead of
+         * the database for good. Better to stop here; recovery at the next start is exact */
+        log_error("out of memory while journaling %s: stopping the server", what);
+        abort();
+    }
+    s->journal[s->n_journal++] = sql;
+    if (!s->tx_open || s->failed) return s->failed ? 0 : store_fail(s, what);
+    if (sqlite3_get_autocommit(s->db)) { /* SQLite rolled the batch back (disk full, I/O) */
+        snprintf(s->last_error, sizeof s->last_error, "the transaction was rolled back");
+        s->failed = true;
+        return 0;
+    }
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        store_fail(s, what);
+        sqlite3_reset(st);
+        return 0; /* journaled: it is replayed with the rest */
+    }
+    if (changes) *changes = sqlite3_changes(s->db);
+    sqlite3_reset(st);
+    return 0;
+}
+
+bool store_failed(const struct store *s)
+{
+    return s->failed;
+}
+
+size_t store_journal_mark(const struct store *s)
+{
+    return s->n_journal;
+}
+
+void store_journal_drop(struct store *s, size_t mark)
+{
+    journal_free(s, mark);
+}
+
+/* The outermost end of a failed batch: rolls back, keeps the journal, schedules the retry. */
+static void batch_failed(struct store *s)
+{
+    if (s->tx_open && !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (s->n_journal == 0) return; /* a failed read: nothing waits */
+    int64_t now = clock_mono_ms();
+    s->failed_commits++;
+    s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 50;
+    if (s->backoff_ms > 5000) s->backoff_ms = 5000;
+    s->retry_at = now + s->backoff_ms;
+    if (!s->failing_since) {
+        s->failing_since = now;
+        s->logged_at = now;
+        log_error("sqlite: a batch of %zu writes could not be committed (%s): kept in memory "
+                  "and retried until it commits; new submits get 503 meanwhile",
+                  s->n_journal, s->last_error);
+    } else if (now - s->logged_at >= 10000) {
+        s->logged_at = now;
+        log_error("sqlite: still cannot commit after %.1fs (%s): %zu writes wait",
+                  (double)(now - s->failing_since) / 1000, s->last_error, s->n_journal);
     }
 }
 
@@ -175,23 +314,39 @@ int store_commit(struct store *s)
 {
     int rc = 0;
     if (--s->depth == 0) {
-        if (s->tx_open && s->failed) {
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-            rc = -1;
-        } else if (s->tx_open && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        bool ok = !s->failed && (s->tx_open || s->n_journal == 0);
+        if (ok && s->tx_open && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
             store_fail(s, "COMMIT");
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-            rc = -1;
-        } else if (s->failed) {
+            ok = false;
+        }
+        if (ok) {
+            if (s->failing_since)
+                log_info("sqlite: the waiting writes are committed after %.1fs: healthy again",
+                         (double)(clock_mono_ms() - s->failing_since) / 1000);
+            journal_free(s, 0);
+            s->failing_since = 0;
+            s->backoff_ms = 0;
+            s->retry_at = 0;
+        } else {
+            batch_failed(s);
             rc = -1;
         }
         s->tx_open = false;
         s->failed = false;
-    } else if (s->failed) {
-        rc = -1;
-    }
+    } /* (an inner level reports nothing: its writes are journaled, so they commit or are
+       * retried with the batch) */
     pthread_mutex_unlock(&s->lock);
     return rc;
+}
+
+void store_health(const struct store *s, struct store_health *h)
+{
+    int64_t now = clock_mono_ms();
+    h->waiting = s->n_journal;
+    h->failed_commits = s->failed_commits;
+    h->failing_ms = s->failing_since ? now - s->failing_since : 0;
+    h->retry_in_ms = s->n_journal && s->retry_at > now ? s->retry_at - now : 0;
+    snprintf(h->error, sizeof h->error, "%s", s->n_journal ? s->last_error : "");
 }
 
 int store_add_event(struct store *s, int64_t id, int64_t now, const char *from, const char *to,
@@ -203,18 +358,17 @@ int store_add_event(struct store *s, int64_t id, int64_t now, const char *from, 
     store_bind_text(st, 3, from);
     sqlite3_bind_text(st, 4, to, -1, SQLITE_STATIC);
     store_bind_text(st, 5, detail);
-    if (sqlite3_step(st) != SQLITE_DONE) return store_fail(s, "INSERT INTO job_events");
-    return 0;
+    return store_write(s, st, "INSERT INTO job_events", NULL);
 }
 
 int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, int64_t now,
                       int64_t *ids)
 {
     store_tx_begin(s);
-    /* a savepoint: inside a batch, a failed submit undoes only itself */
-    bool was_failed = s->failed;
-    sqlite3_exec(s->db, "SAVEPOINT submit", NULL, NULL, NULL);
-    int rc = 0;
+    /* a submit needs its ids: nothing is stored once the batch failed (the submit is refused,
+     * not retried; its journal is dropped by the caller when the batch fails later) */
+    int rc = s->failed || sqlite3_get_autocommit(s->db) ? -1 : 0;
+    size_t mark = s->n_journal;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct job_spec *j = &specs[i];
         sqlite3_stmt *st = store_stmt(s, ST_INSERT_JOB);
@@ -249,20 +403,17 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
             break;
         }
         ids[i] = sqlite3_last_insert_rowid(s->db);
-        rc = store_add_event(s, ids[i], now, NULL, "queued", "submitted");
-        for (size_t k = 0; k < j->n_after && rc == 0; k++) {
+        store_add_event(s, ids[i], now, NULL, "queued", "submitted");
+        for (size_t k = 0; k < j->n_after; k++) {
             st = store_stmt(s, ST_INSERT_DEP);
             sqlite3_bind_int64(st, 1, ids[i]);
             sqlite3_bind_int64(st, 2, j->after[k]);
-            if (sqlite3_step(st) != SQLITE_DONE) rc = store_fail(s, "INSERT INTO job_dependencies");
+            store_write(s, st, "INSERT INTO job_dependencies", NULL);
         }
+        if (s->failed) rc = -1;
     }
-    if (rc < 0) {
-        sqlite3_exec(s->db, "ROLLBACK TO submit", NULL, NULL, NULL);
-        s->failed = was_failed;
-    }
-    sqlite3_exec(s->db, "RELEASE submit", NULL, NULL, NULL);
-    return store_commit(s) < 0 ? -1 : rc;
+    if (rc < 0) journal_free(s, mark); /* a refused submit is never replayed */
+    return store_commit(s) < 0 || rc < 0 ? -1 : 0;
 }
 
 static char *column_strdup(sqlite3_stmt *st, int i)
@@ -468,7 +619,7 @@ int store_delete_job(struct store *s, int64_t id, enum job_state *state_out)
         *state_out = state;
         st = store_stmt(s, ST_DELETE);
         sqlite3_bind_int64(st, 1, id);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "DELETE job");
+        rc = store_write(s, st, "DELETE job", NULL);
     }
     int crc = store_commit(s);
     return crc < 0 ? -1 : rc;
@@ -482,13 +633,10 @@ int store_job_running(struct store *s, int64_t id, int worker, int attempt, int6
     sqlite3_bind_int(st, 2, attempt);
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int64(st, 4, id);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        store_fail(s, "UPDATE job to running");
-    else {
-        char detail[64];
-        snprintf(detail, sizeof detail, "attempt %d on worker %d", attempt, worker);
-        store_add_event(s, id, now, "queued", "running", detail);
-    }
+    store_write(s, st, "UPDATE job to running", NULL);
+    char detail[64];
+    snprintf(detail, sizeof detail, "attempt %d on worker %d", attempt, worker);
+    store_add_event(s, id, now, "queued", "running", detail);
     return store_commit(s);
 }
 
@@ -498,7 +646,7 @@ int store_job_reserve(struct store *s, int64_t id, int worker)
     sqlite3_stmt *st = store_stmt(s, ST_RESERVE);
     store_bind_int(st, 1, worker);
     sqlite3_bind_int64(st, 2, id);
-    if (sqlite3_step(st) != SQLITE_DONE) store_fail(s, "UPDATE job reservation");
+    store_write(s, st, "UPDATE job reservation", NULL);
     return store_commit(s);
 }
 
@@ -527,30 +675,13 @@ int store_job_finish(struct store *s, int64_t id, enum job_state from,
     sqlite3_bind_int64(st, 13, id);
     sqlite3_bind_text(st, 14, job_state_name(from), -1, SQLITE_STATIC);
     int changed = 0;
-    if (sqlite3_step(st) != SQLITE_DONE)
-        store_fail(s, "UPDATE job to its end");
-    else if ((changed = sqlite3_changes(s->db)) > 0) {
+    store_write(s, st, "UPDATE job to its end", &changed);
+    if (changed > 0) {
         store_add_event(s, id, now, job_state_name(from), job_state_name(o->state), o->detail);
         if (s->any_notify) store_notify_due(s, id, now); /* its callback, if it has one */
     }
-    int rc = store_commit(s);
-    return rc < 0 ? -1 : changed > 0 ? 0 : 1;
-}
-
-void store_savepoint(struct store *s)
-{
-    store_tx_begin(s);
-    sqlite3_exec(s->db, "SAVEPOINT request", NULL, NULL, NULL);
-}
-
-int store_savepoint_end(struct store *s, bool keep)
-{
-    if (!keep) {
-        sqlite3_exec(s->db, "ROLLBACK TO request", NULL, NULL, NULL);
-        s->failed = false; /* what failed is undone; the batch goes on */
-    }
-    sqlite3_exec(s->db, "RELEASE request", NULL, NULL, NULL);
-    return store_commit(s);
+    store_commit(s); /* (a failed batch is retried: the change is made, later) */
+    return changed > 0 ? 0 : 1;
 }
 
 int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t not_before,
@@ -560,10 +691,8 @@ int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t 
     sqlite3_stmt *st = store_stmt(s, ST_REQUEUE);
     store_bind_int(st, 1, not_before > 0 ? not_before : -1);
     sqlite3_bind_int64(st, 2, id);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        store_fail(s, "UPDATE job to queued");
-    else
-        store_add_event(s, id, now, job_state_name(from), "queued", detail);
+    store_write(s, st, "UPDATE job to queued", NULL);
+    store_add_event(s, id, now, job_state_name(from), "queued", detail);
     return store_commit(s);
 }
 

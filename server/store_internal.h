@@ -44,7 +44,18 @@ struct store {
     int depth;
     bool tx_open;    /* BEGIN was issued in the current batch */
     bool any_notify; /* a job with notify_url exists: job ends look for a callback */
-    bool failed;     /* a statement failed inside the current transaction */
+    bool failed;     /* the current batch failed: it writes nothing more, only journals */
+    /* The journal: every write of the batch as SQL with its values inlined. A batch that
+     * cannot commit is rolled back and its journal replayed into the next transaction, until
+     * one commits (commit or retry: memory, which went on, and SQLite never diverge). */
+    char **journal;
+    size_t n_journal, cap_journal;
+    int64_t retry_at;      /* monotonic ms: the next attempt at a waiting journal */
+    int64_t backoff_ms;    /* doubles per failed attempt, 50 ms to 5 s */
+    uint64_t failed_commits;
+    int64_t failing_since; /* monotonic ms the journal first waited; 0: none waits */
+    int64_t logged_at;     /* monotonic ms of the last "still failing" log line */
+    char last_error[200];  /* why the last attempt failed */
 };
 
 /* Logs a failed statement and marks the transaction failed; returns -1. */
@@ -57,8 +68,13 @@ sqlite3_stmt *store_stmt(struct store *s, enum stmt_id id);
 void store_bind_text(sqlite3_stmt *st, int i, const char *v);
 /* Binds an integer, or NULL when v < 0. */
 void store_bind_int(sqlite3_stmt *st, int i, int64_t v);
-/* store_begin, and BEGIN IMMEDIATE on the first write of the batch. */
+/* store_begin, and BEGIN IMMEDIATE on the first write of the batch (replaying a waiting
+ * journal first). */
 void store_tx_begin(struct store *s);
+/* Runs the bound write statement st in the batch's transaction and journals it; once the
+ * batch failed it only journals it (nothing is ever written in autocommit). *changes (if
+ * not NULL) gets the rows it changed, 1 when only journaled. Returns 0 or -1. */
+int store_write(struct store *s, sqlite3_stmt *st, const char *what, int *changes);
 /* Records a state transition in job_events. Returns 0 or -1. */
 int store_add_event(struct store *s, int64_t id, int64_t now, const char *from, const char *to,
                     const char *detail);

@@ -58,7 +58,6 @@ int store_each_dependent(struct store *s, int64_t id, void (*fn)(void *ctx, int6
 int64_t store_idempotent_job(struct store *s, const char *key, int64_t since, char fingerprint[65])
 {
     store_tx_begin(s);
-    bool was_failed = s->failed; /* a failure here is this submit's, not the batch's */
     sqlite3_stmt *st = store_stmt(s, ST_IDEMPOTENT);
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, since);
@@ -71,9 +70,8 @@ int64_t store_idempotent_job(struct store *s, const char *key, int64_t since, ch
     if (id == 0) { /* an older job may hold the key: it is free again */
         st = store_stmt(s, ST_IDEMPOTENT_EXPIRE);
         sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE) id = store_fail(s, "UPDATE idempotency key");
+        store_write(s, st, "UPDATE idempotency key", NULL);
     }
-    if (id < 0) s->failed = was_failed;
     return store_commit(s) < 0 ? -1 : id;
 }
 
@@ -109,7 +107,7 @@ int store_queue_save(struct store *s, const char *name, int concurrency, bool pa
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         store_bind_int(st, 2, concurrency);
         sqlite3_bind_int(st, 3, paused);
-        if (sqlite3_step(st) != SQLITE_DONE) store_fail(s, "INSERT INTO queues");
+        store_write(s, st, "INSERT INTO queues", NULL);
         sqlite3_finalize(st);
     }
     return store_commit(s);
@@ -253,7 +251,7 @@ void store_notify_due(struct store *s, int64_t id, int64_t now)
     }
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int64(st, 2, id);
-    if (sqlite3_step(st) != SQLITE_DONE) store_fail(s, "INSERT INTO notifications");
+    store_write(s, st, "INSERT INTO notifications", NULL);
     sqlite3_finalize(st);
 }
 
@@ -299,7 +297,7 @@ int store_notification_result(struct store *s, int64_t job_id, bool done, int64_
             sqlite3_bind_int64(st, 2, next_at);
             sqlite3_bind_text(st, 3, detail, -1, SQLITE_STATIC);
         }
-        if (sqlite3_step(st) != SQLITE_DONE) store_fail(s, "UPDATE notifications");
+        store_write(s, st, "UPDATE notifications", NULL);
         sqlite3_finalize(st);
     }
     if (sqlite3_prepare_v2(s->db, "SELECT state FROM jobs WHERE id = ?", -1, &st, NULL) ==
