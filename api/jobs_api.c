@@ -597,7 +597,12 @@ enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c)
     /* a pool where no worker has been ready for a while runs nothing: say so (503), so a
      * container healthcheck catches workers that die as soon as they start */
     bool stuck = st.workers_idle + st.workers_busy == 0 && st.ms_since_worker_ready > 5000;
-    const char *status = st.draining ? "draining" : stuck ? "no_workers" : "ok";
+    /* a store that cannot commit takes no submits: unhealthy too (503), until it recovers */
+    bool degraded = st.store.waiting > 0;
+    const char *status = st.draining  ? "draining"
+                         : stuck      ? "no_workers"
+                         : degraded   ? "store_degraded"
+                                      : "ok";
     json_t *body = json_pack(
         "{s:s, s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:I, s:I}, s:{s:s, s:s}}", "status", status,
         "version", SPAWNPOOL_VERSION, "kill_mechanism", tree_mechanism(), "workers", "total",
@@ -605,5 +610,11 @@ enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c)
         st.workers_starting, "jobs", "queued", (json_int_t)st.jobs[JOB_QUEUED], "running",
         (json_int_t)st.jobs[JOB_RUNNING], "limits", "memory", limits_where(PROTO_LIMIT_MEMORY),
         "pids", limits_where(PROTO_LIMIT_PIDS));
-    return api_send_json(c, stuck ? 503 : 200, body, NULL);
+    json_t *store = json_pack("{s:s, s:I, s:I, s:f}", "status", degraded ? "degraded" : "ok",
+                              "waiting_writes", (json_int_t)st.store.waiting, "failed_commits",
+                              (json_int_t)st.store.failed_commits, "failing_for",
+                              (double)st.store.failing_ms / 1000);
+    if (store && degraded) json_object_set_new(store, "error", json_string(st.store.error));
+    if (body && store) json_object_set_new(body, "store", store);
+    return api_send_json(c, stuck || degraded ? 503 : 200, body, NULL);
 }

@@ -435,8 +435,30 @@ void dispatch_answer_waiting(struct dispatch *d, struct running *r, enum dispatc
     while (r->waiting) {
         struct dispatch_cmd *cmd = r->waiting;
         r->waiting = cmd->parked;
+        cmd->wrote = true; /* (its answer comes with the job's start or end: a write) */
         dispatch_answer(d, cmd, result);
     }
+}
+
+void dispatch_flush_unwritten_answers(struct dispatch *d)
+{
+    struct dispatch_cmd *keep = NULL, **keep_tail = &keep, *now = NULL, **now_tail = &now;
+    for (struct dispatch_cmd *cmd = d->answers, *next; cmd; cmd = next) {
+        next = cmd->next;
+        cmd->next = NULL;
+        if (cmd->wrote) {
+            *keep_tail = cmd;
+            keep_tail = &cmd->next;
+        } else {
+            *now_tail = cmd;
+            now_tail = &cmd->next;
+        }
+    }
+    d->answers = now;
+    d->answers_tail = now_tail;
+    dispatch_flush_answers(d); /* those that changed nothing in the store */
+    d->answers = keep;
+    d->answers_tail = keep ? keep_tail : &d->answers;
 }
 
 void dispatch_flush_answers(struct dispatch *d)

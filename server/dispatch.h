@@ -108,6 +108,7 @@ struct dispatch_cmd {
     void *ctx;
     struct dispatch_cmd *next;
     struct dispatch_cmd *parked; /* (a terminate waiting for its worker's answer) */
+    bool wrote; /* (it changed the store: answered only once that is committed) */
 };
 /* Queues cmd for the next batch and returns DISPATCH_OK: wait(ctx) was called before the
  * main loop could see it (suspend there), cmd->done(ctx) follows when cmd->result is set.

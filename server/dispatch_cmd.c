@@ -156,15 +156,24 @@ static void notify_result(struct dispatch *d, struct dispatch_cmd *cmd)
 
 void dispatch_run_command(struct dispatch *d, struct dispatch_cmd *cmd)
 {
+    size_t before = store_journal_mark(d->store);
+    cmd->wrote = false;
     switch (cmd->kind) {
     case DISPATCH_CMD_TERMINATE:
-        return terminate(d, cmd);
+        terminate(d, cmd);
+        break;
     case DISPATCH_CMD_DELETE:
-        return delete_job(d, cmd);
+        delete_job(d, cmd);
+        break;
     case DISPATCH_CMD_QUEUE_SET:
-        return queue_set(d, cmd);
+        queue_set(d, cmd);
+        break;
     case DISPATCH_CMD_NOTIFY_RESULT:
-        return notify_result(d, cmd);
+        notify_result(d, cmd);
+        break;
+    default:
+        dispatch_answer(d, cmd, DISPATCH_ERROR);
     }
-    dispatch_answer(d, cmd, DISPATCH_ERROR);
+    /* (a parked terminate is not answered yet: its answer is marked when it comes) */
+    if (store_journal_mark(d->store) != before) cmd->wrote = true;
 }

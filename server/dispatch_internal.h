@@ -190,6 +190,8 @@ void dispatch_answer(struct dispatch *d, struct dispatch_cmd *cmd, enum dispatch
 void dispatch_answer_waiting(struct dispatch *d, struct running *r, enum dispatch_result result);
 /* Answers the commands carried out (call after the commit). */
 void dispatch_flush_answers(struct dispatch *d);
+/* Answers those that wrote nothing (a batch that failed keeps the rest for its retry). */
+void dispatch_flush_unwritten_answers(struct dispatch *d);
 /* Copies the state other threads read into the view (call after a commit). */
 void dispatch_publish(struct dispatch *d);
 /* Copies only the store's health into the view (after a failed batch). */

@@ -608,6 +608,7 @@ int64_t dispatch_loop_end(struct dispatch *d)
     bool healthy = committed || store_journal_mark(d->store) == 0;
     answer_submits(d, submits, committed);
     if (!healthy) { /* kept back until the retry commits: RUNs, answers, finish hooks */
+        dispatch_flush_unwritten_answers(d); /* (a signal sent, a refusal: nothing to wait for) */
         dispatch_publish_health(d);
         struct store_health h;
         store_health(d->store, &h);
