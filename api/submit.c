@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 
 #include "api/internal.h"
-#include "pool/limits.h"
 #include "server/sha256.h"
 #include "server/tasks.h"
 
@@ -310,8 +309,8 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
  * The template's or else the server's value is also the most a job may ask for; without
  * either, an rlimit may not go above the server's own hard limit (the worker, root or not,
  * must not hand a job more than the server was given, e.g. by systemd's LimitCORE=). */
-static int apply_limits(const struct config *cfg, const char *prefix, struct job_spec *spec,
-                        struct api_error *e)
+static int apply_limits(const struct config *cfg, const struct serve_caps *caps, const char *prefix,
+                        struct job_spec *spec, struct api_error *e)
 {
     const struct task_template *t = spec->task ? tasks_find(&cfg->tasks, spec->task) : NULL;
     struct proto_limits asked = spec->limits;
@@ -323,7 +322,6 @@ static int apply_limits(const struct config *cfg, const char *prefix, struct job
         char field[96];
         snprintf(field, sizeof field, "%slimits.%s", prefix, proto_limit_name(i));
         if (asked.set & bit) {
-            int64_t hard;
             if (ceiling && asked.v[i] > ceiling->v[i])
                 return api_fail(e, 400, "invalid_argument", field,
                                 "%s may be at most %lld here (%s%s)", field,
@@ -331,11 +329,12 @@ static int apply_limits(const struct config *cfg, const char *prefix, struct job
                                 ceiling == &cfg->limits ? "the server's --limit-"
                                                         : "the limit of its task template",
                                 ceiling == &cfg->limits ? proto_limit_name(i) : "");
-            if (!ceiling && limits_hard(i, &hard) && asked.v[i] > hard) /* root could raise it */
+            /* root could raise it, a job may not */
+            if (!ceiling && caps->limit_hard[i] >= 0 && asked.v[i] > caps->limit_hard[i])
                 return api_fail(e, 400, "invalid_argument", field,
                                 "%s may be at most %lld here (the server's own hard limit)", field,
-                                (long long)hard);
-            if (!limits_supported(i))
+                                (long long)caps->limit_hard[i]);
+            if (!caps->limit_supported[i])
                 return api_fail(e, 400, "invalid_argument", field,
                                 "this server cannot enforce a %s limit: it has no cgroup %s "
                                 "controller (see /healthz \"limits\")",
@@ -400,8 +399,8 @@ oom:
     return api_fail(e, 500, "internal", NULL, "out of memory");
 }
 
-int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, struct job_spec *spec,
-                  struct api_error *e)
+int api_parse_job(json_t *obj, const struct config *cfg, const struct serve_caps *caps,
+                  const char *prefix, struct job_spec *spec, struct api_error *e)
 {
     memset(spec, 0, sizeof *spec);
     spec->max_attempts = 1;
@@ -440,7 +439,7 @@ int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, str
     /* the timeout that applies is stored with the job: its own, its template's, else the
      * server's --default-timeout at submit (a restart with another default changes no job) */
     if (spec->timeout <= 0) spec->timeout = cfg->default_timeout;
-    if (apply_limits(cfg, prefix, spec, e) < 0) goto fail;
+    if (apply_limits(cfg, caps, prefix, spec, e) < 0) goto fail;
     if (spec->concurrency_limit && !spec->concurrency_key) {
         snprintf(name, sizeof name, "%sconcurrency_limit", prefix);
         api_fail(e, 400, "invalid_argument", name, "concurrency_limit needs a concurrency_key");
@@ -564,8 +563,8 @@ static int check_keys_unique(const struct job_spec *s, size_t count, struct api_
 }
 
 int api_parse_submit(const char *body, size_t len, const struct config *cfg,
-                     const char *idempotency_header, struct job_spec **specs, size_t *n, bool *many,
-                     struct api_error *e)
+                     const struct serve_caps *caps, const char *idempotency_header,
+                     struct job_spec **specs, size_t *n, bool *many, struct api_error *e)
 {
     *specs = NULL;
     *n = 0;
@@ -589,7 +588,7 @@ int api_parse_submit(const char *body, size_t len, const struct config *cfg,
         char prefix[32] = "";
         if (*many) snprintf(prefix, sizeof prefix, "[%zu].", done);
         json_t *obj = *many ? json_array_get(root, done) : root;
-        if (api_parse_job(obj, cfg, prefix, &s[done], e) < 0) break; /* s[done] is freed */
+        if (api_parse_job(obj, cfg, caps, prefix, &s[done], e) < 0) break; /* s[done] is freed */
     }
     int rc = done == count ? 0 : -1;
     if (rc == 0 && idempotency_header)
