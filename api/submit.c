@@ -189,6 +189,38 @@ static int parse_pipeline(json_t *v, const char *prefix, struct job_spec *spec, 
 }
 
 /* Handles one key of a job object. */
+/* The members of obj as task_args, the server's JSON-free form of template params and limits
+ * (pointing into obj) in *args, n of them; *args NULL if obj is not an object. Returns 0, or -1
+ * when out of memory. */
+static int object_args(json_t *obj, struct task_arg **args, size_t *n)
+{
+    *args = NULL;
+    *n = 0;
+    if (!json_is_object(obj)) return 0;
+    struct task_arg *a = calloc(json_object_size(obj) + 1, sizeof *a);
+    if (!a) return -1;
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        struct task_arg *t = &a[(*n)++];
+        t->key = key;
+        if (json_is_string(v)) {
+            t->kind = TASK_ARG_STRING;
+            t->string = json_string_value(v);
+            t->string_len = json_string_length(v);
+        } else if (json_is_integer(v)) {
+            t->kind = TASK_ARG_INTEGER;
+            t->integer = json_integer_value(v);
+        } else if (json_is_real(v)) {
+            t->kind = TASK_ARG_REAL;
+            t->real = json_real_value(v);
+        }
+    }
+    *args = a;
+    return 0;
+}
+
 static int parse_field(const char *key, json_t *v, const struct config *cfg, const char *prefix,
                        struct job_spec *spec, struct api_error *e)
 {
@@ -290,7 +322,13 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
         return get_string(v, prefix, "idempotency_key", 255, &spec->idempotency_key, e);
     if (strcmp(key, "limits") == 0) {
         char bad[64], why[300], field[128];
-        if (tasks_parse_limits(v, &spec->limits, bad, sizeof bad, why, sizeof why) == 0) return 0;
+        struct task_arg *args;
+        size_t n;
+        if (object_args(v, &args, &n) < 0)
+            return api_fail(e, 500, "internal", NULL, "out of memory");
+        int rc = tasks_parse_limits(args, n, &spec->limits, bad, sizeof bad, why, sizeof why);
+        free(args);
+        if (rc == 0) return 0;
         snprintf(field, sizeof field, "%slimits%s%s", prefix, bad[0] ? "." : "", bad);
         return api_fail(e, 400, "invalid_argument", field, "%s", why);
     }
@@ -368,11 +406,12 @@ static int apply_task(json_t *obj, const struct config *cfg, const char *prefix,
         return api_fail(e, 400, "invalid_argument", name,
                         "unknown task '%.100s' (GET /v1/tasks lists them)", spec->task);
     }
-    json_t *params = json_object_get(obj, "params");
-    json_t *empty = json_object();
+    struct task_arg *params; /* none given: an empty object */
+    size_t n;
+    if (object_args(json_object_get(obj, "params"), &params, &n) < 0) goto oom;
     char bad[128] = "", why[300] = "";
-    int rc = tasks_expand(t, params ? params : empty, spec, bad, sizeof bad, why, sizeof why);
-    json_decref(empty);
+    int rc = tasks_expand(t, params, n, spec, bad, sizeof bad, why, sizeof why);
+    free(params);
     if (rc < 0) {
         snprintf(name, sizeof name, "%sparams.%.40s", prefix, bad);
         return api_fail(e, 400, "invalid_argument", name, "%s", why);
