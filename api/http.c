@@ -346,8 +346,8 @@ static int bind_listener(const struct config *cfg, int *port)
     return fd;
 }
 
-static void *frontend_start(const struct config *cfg, struct dispatch *d, struct store *s,
-                            int *port)
+static void *frontend_start(const struct config *cfg, const struct serve_caps *caps,
+                            struct dispatch *d, struct store *s, int *port)
 {
     /* not thread-safe: before the first thread of the process (MHD's, the sender's) */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -357,6 +357,7 @@ static void *frontend_start(const struct config *cfg, struct dispatch *d, struct
     struct api *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     a->cfg = cfg;
+    a->caps = caps;
     a->dispatch = d;
     a->store = s;
     waiters_init(&a->waiters);

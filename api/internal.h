@@ -11,6 +11,7 @@
 
 #include "server/config.h"
 #include "server/dispatch.h"
+#include "server/serve.h"
 #include "server/store.h"
 
 /* job_id of a waiter woken by the end of any job (event streams). */
@@ -71,6 +72,7 @@ struct api {
     struct MHD_Daemon *daemon;
     char *tls_cert, *tls_key; /* PEM text MHD serves HTTPS with (kept while it runs) */
     const struct config *cfg;
+    const struct serve_caps *caps; /* what this server can do (kill mechanism, limits) */
     struct dispatch *dispatch;
     struct store *store;
     struct waiters waiters;
@@ -249,16 +251,16 @@ void api_pending_submit_free(struct pending_submit *p);
 
 /* api/submit.c: validates one job object into spec (field names prefixed with prefix, e.g.
  * "[3]."). Returns 0, or -1 with e filled and spec freed. */
-int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, struct job_spec *spec,
-                  struct api_error *e);
+int api_parse_job(json_t *obj, const struct config *cfg, const struct serve_caps *caps,
+                  const char *prefix, struct job_spec *spec, struct api_error *e);
 /* api/submit.c: validates a POST /v1/jobs body, one job object or an array of 1 to
  * --max-batch of them (an idempotency_key at most once), with the Idempotency-Key header
  * (NULL: none; a single job only). A job with a key gets its request's fingerprint. Returns
  * 0 with *n specs in *specs (free with api_specs_free) and *many for the array form, or -1
  * with e. */
 int api_parse_submit(const char *body, size_t len, const struct config *cfg,
-                     const char *idempotency_header, struct job_spec **specs, size_t *n, bool *many,
-                     struct api_error *e);
+                     const struct serve_caps *caps, const char *idempotency_header,
+                     struct job_spec **specs, size_t *n, bool *many, struct api_error *e);
 /* Frees n specs and the array. */
 void api_specs_free(struct job_spec *specs, size_t n);
 /* Parses a request body as strict JSON (duplicates rejected). NULL with e on error. */

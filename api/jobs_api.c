@@ -6,8 +6,6 @@
 #include <sys/stat.h>
 
 #include "api/internal.h"
-#include "pool/limits.h"
-#include "pool/tree.h"
 #include "server/clock.h"
 
 static const char *const no_params[] = {NULL};
@@ -185,7 +183,7 @@ enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Con
     size_t n;
     bool many;
     const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
-    if (api_parse_submit(r->body, r->body_len, a->cfg, key, &specs, &n, &many, &e) < 0)
+    if (api_parse_submit(r->body, r->body_len, a->cfg, a->caps, key, &specs, &n, &many, &e) < 0)
         return api_send_error(c, &e);
     struct pending_submit *p = calloc(1, sizeof *p);
     if (p) {
@@ -605,11 +603,11 @@ enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c)
                                       : "ok";
     json_t *body = json_pack(
         "{s:s, s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:I, s:I}, s:{s:s, s:s}}", "status", status,
-        "version", SPAWNPOOL_VERSION, "kill_mechanism", tree_mechanism(), "workers", "total",
+        "version", SPAWNPOOL_VERSION, "kill_mechanism", a->caps->kill_mechanism, "workers", "total",
         st.workers_total, "idle", st.workers_idle, "busy", st.workers_busy, "starting",
         st.workers_starting, "jobs", "queued", (json_int_t)st.jobs[JOB_QUEUED], "running",
-        (json_int_t)st.jobs[JOB_RUNNING], "limits", "memory", limits_where(PROTO_LIMIT_MEMORY),
-        "pids", limits_where(PROTO_LIMIT_PIDS));
+        (json_int_t)st.jobs[JOB_RUNNING], "limits", "memory",
+        a->caps->limit_where[PROTO_LIMIT_MEMORY], "pids", a->caps->limit_where[PROTO_LIMIT_PIDS]);
     json_t *store = json_pack("{s:s, s:I, s:I, s:f}", "status", degraded ? "degraded" : "ok",
                               "waiting_writes", (json_int_t)st.store.waiting, "failed_commits",
                               (json_int_t)st.store.failed_commits, "failing_for",
