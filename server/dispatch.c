@@ -31,7 +31,16 @@ static const double latency_bounds[DISPATCH_LATENCY_BUCKETS] = {
 
 static const char *slot_state_name(enum pool_slot_state s)
 {
-    return s == SLOT_IDLE ? "idle" : s == SLOT_BUSY ? "busy" : "starting";
+    return s == SLOT_IDLE ? "idle" : s == SLOT_BUSY ? "busy" : s == SLOT_EXITING ? "exiting" : "starting";
+}
+
+void dispatch_retire_worker(struct dispatch *d, int index)
+{
+    struct pool_slot *s = &d->pool->slots[index];
+    if (s->state == SLOT_EXITING || s->state == SLOT_DEAD || s->pid <= 0) return;
+    s->state = SLOT_EXITING; /* nothing more is assigned to it before its reaping */
+    if (s->fd >= 0) epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
+    kill(s->pid, SIGKILL);
 }
 
 void dispatch_watch_slot(struct dispatch *d, int index)
@@ -56,7 +65,7 @@ void dispatch_flush_slot(struct dispatch *d, int index)
     if (rc < 0 && s->pid > 0) {
         log_error("write() failed while talking to worker %d: %s: replacing it", index,
                   strerror(errno));
-        kill(s->pid, SIGKILL); /* its reaping records its job lost (or retries it) */
+        dispatch_retire_worker(d, index); /* its reaping records its job lost (or retries it) */
     }
 }
 
@@ -700,6 +709,6 @@ void dispatch_promote_held(struct dispatch *d, int slot)
     dispatch_compact_held(d, slot);
     struct pool_slot *s = &d->pool->slots[slot];
     s->job_id = d->running[slot].id;
-    if (s->state != SLOT_DEAD && s->state != SLOT_STARTING)
+    if (s->state == SLOT_IDLE || s->state == SLOT_BUSY)
         s->state = s->job_id ? SLOT_BUSY : SLOT_IDLE;
 }

@@ -150,7 +150,7 @@ static void send_to_slot(struct dispatch *d, int slot, struct running *r,
     if (!u || u->frame.failed) {
         log_error("out of memory while sending job %lld to worker %d", (long long)j.id, slot);
         if (u) d->n_unsent--;
-        if (s->pid > 0) kill(s->pid, SIGKILL); /* its reaping puts the job back in the queue */
+        dispatch_retire_worker(d, slot); /* its reaping puts the job back in the queue */
     }
     job_free(&j);
 }
@@ -176,12 +176,12 @@ void dispatch_send_unsent(struct dispatch *d)
         struct running *r = dispatch_slot_job(d, u->slot, u->id);
         if (!r || r->sent) continue; /* given back or its worker died meanwhile */
         struct pool_slot *s = &d->pool->slots[u->slot];
-        if (s->fd < 0) continue; /* dead: its reaping gives the job back */
+        if (s->fd < 0 || s->state == SLOT_EXITING) continue; /* its reaping gives it back */
         r->sent = true;
         if (pool_queue_run(s, u->id, &u->frame) < 0 && s->pid > 0) {
             log_error("out of memory while sending job %lld to worker %d", (long long)u->id,
                       u->slot);
-            kill(s->pid, SIGKILL); /* its reaping puts the job back in the queue */
+            dispatch_retire_worker(d, u->slot); /* its reaping puts the job back in the queue */
         }
     }
     d->n_unsent = 0;

@@ -150,6 +150,9 @@ int dispatch_kstate(struct dispatch *d, const char *name);
 int dispatch_gstate(struct dispatch *d, const char *name, int size);
 /* A job of key ki left its worker: its best parked job comes back. */
 void dispatch_key_done(struct dispatch *d, int ki);
+/* Gives up on a worker (EOF, corrupt frame, failed write): EXITING, unwatched, SIGKILLed;
+ * its reaping does the rest (its jobs: lost, retried or queued again). */
+void dispatch_retire_worker(struct dispatch *d, int index);
 /* Watches a worker slot's channel in the main loop's epoll. */
 void dispatch_watch_slot(struct dispatch *d, int index);
 /* Sends what is queued for a slot; if the socket is full, waits for EPOLLOUT. */

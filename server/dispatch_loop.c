@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pool/ledger.h"
 #include "pool/tree.h"
 #include "server/clock.h"
 #include "server/dispatch_internal.h"
@@ -281,7 +282,7 @@ static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_b
     if (proto_decode_done(payload, &done) < 0) {
         log_error("worker %d sent a malformed DONE for job %lld: replacing it", slot,
                   (long long)id);
-        kill(d->pool->slots[slot].pid, SIGKILL); /* its reaping records the job lost */
+        dispatch_retire_worker(d, slot); /* its reaping records the job lost */
         return;
     }
     if (done.end == PROTO_END_NOT_STARTED) {
@@ -295,7 +296,7 @@ static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_b
     }
     if (r != &d->running[slot]) { /* the worker ran its held job before the current one? */
         log_error("worker %d ended job %lld out of order: replacing it", slot, (long long)id);
-        kill(d->pool->slots[slot].pid, SIGKILL);
+        dispatch_retire_worker(d, slot);
         return;
     }
     if (!r->started) job_started(d, slot, done.pid, done.start_us); /* a short job's DONE */
@@ -348,14 +349,13 @@ static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_b
 void dispatch_loop_worker_event(struct dispatch *d, int index, uint32_t events)
 {
     struct pool_slot *s = &d->pool->slots[index];
-    if (s->fd < 0) return;
+    if (s->fd < 0 || s->state == SLOT_EXITING) return; /* (given up on: its reaping decides) */
     if (events & EPOLLOUT) dispatch_flush_slot(d, index);
     if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
     long n = proto_reader_fill(&s->reader, s->fd);
     if (n < 0 && errno == EAGAIN) return;
     if (n <= 0) { /* EOF: the worker is exiting; its SIGCHLD does the rest */
-        epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
-        kill(s->pid, SIGKILL);
+        dispatch_retire_worker(d, index);
         return;
     }
     struct proto_header h;
@@ -372,8 +372,7 @@ void dispatch_loop_worker_event(struct dispatch *d, int index, uint32_t events)
             if (proto_decode_started(&d->payload, &st) < 0) {
                 log_error("worker %d (pid %d) sent a malformed STARTED: replacing it", index,
                           (int)s->pid);
-                epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
-                kill(s->pid, SIGKILL); /* its reaping records its job lost (or retries it) */
+                dispatch_retire_worker(d, index); /* its reaping: its job lost or retried */
                 return;
             }
             if (r->id == h.job_id && r->id) job_started(d, index, st.pid, st.start_us);
@@ -389,8 +388,7 @@ void dispatch_loop_worker_event(struct dispatch *d, int index, uint32_t events)
     }
     if (got < 0) {
         log_error("worker %d (pid %d) sent a corrupt frame: replacing it", index, (int)s->pid);
-        epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
-        kill(s->pid, SIGKILL);
+        dispatch_retire_worker(d, index);
     }
 }
 
@@ -426,12 +424,7 @@ void dispatch_loop_reap(struct dispatch *d)
         char how[96];
         describe_status(status, how, sizeof how);
         struct running *r = &d->running[s->index];
-        for (int k = 0; k < DISPATCH_HOLD; k++) /* never started: they run elsewhere */
-            if (d->next[s->index][k].id) dispatch_job_unstarted(d, &d->next[s->index][k]);
-        /* whatever its job left is orphaned now: kill it rather than let it run unseen. A job
-         * reports its start only after 1 ms, so one not reported may have run all the same:
-         * processes found in its tree say it did (and it must not run again unseen twice:
-         * a job that kills its worker at once would otherwise be re-run forever) */
+        /* whatever its job left is orphaned now: kill it rather than let it run unseen */
         if (r->id && r->pid > 0) kill(-(pid_t)r->pid, SIGKILL);
         pid_t live[1024];
         int nlive = 0;
@@ -439,11 +432,20 @@ void dispatch_loop_reap(struct dispatch *d)
             if (d->pool->slots[i].pid > 0 && &d->pool->slots[i] != s)
                 live[nlive++] = d->pool->slots[i].pid;
         int left = tree_kill_slot(s->index, live, nlive);
-        if (r->id && !r->sent) {
-            dispatch_job_unstarted(d, r); /* its RUN never left the master */
-        } else if (r->id && !r->started && left == 0 && !died_unstarted_before(d, r->id)) {
-            dispatch_job_unstarted(d, r); /* sent, never ran (it seems): it runs elsewhere */
-        } else if (r->id) {
+        /* its jobs in the order it starts them: the current one, then those it held (it may
+         * have started a held one before its DONE for the previous got out). One it began to
+         * start may have run: lost, or retried. It began if it said so, if the start ledger
+         * says so (written before the spawn), or, for the current one, if processes were left
+         * in its tree or its worker died on it before (a job that kills its worker at once
+         * must not be re-run forever). The others never ran: back to the queue. */
+        for (int n = 0; n <= DISPATCH_HOLD && r->id; n++) {
+            bool began = r->sent && (r->started || ledger_began(s->index, r->id) ||
+                                     (n == 0 && (left > 0 || died_unstarted_before(d, r->id))));
+            if (!began) {
+                dispatch_job_unstarted(d, r);
+                dispatch_promote_held(d, s->index);
+                continue;
+            }
             if (!r->started) job_started(d, s->index, 0, -1);
             char detail[160];
             snprintf(detail, sizeof detail, "worker %d (pid %d) %s", s->index, (int)pid, how);
@@ -457,7 +459,7 @@ void dispatch_loop_reap(struct dispatch *d)
                                       .maxrss_kb = -1,
                                       .detail = detail};
             log_warn("job %lld lost: %s", (long long)r->id, detail);
-            job_ended(d, s->index, &o);
+            job_ended(d, s->index, &o); /* (the next held job becomes the current one) */
         }
         if (!d->draining) log_warn("worker %d (pid %d) %s: replacing it", s->index, (int)pid, how);
         pool_slot_dead(d->pool, s, clock_mono_ms());
