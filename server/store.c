@@ -242,6 +242,13 @@ void store_tx_begin(struct store *s)
 int store_write(struct store *s, sqlite3_stmt *st, const char *what, int *changes)
 {
     if (changes) *changes = 1;
+    if (s->unjournaled) { /* (a submit: its batch failing refuses it, nothing to replay) */
+        if (!s->tx_open || s->failed || sqlite3_get_autocommit(s->db)) return store_fail(s, what);
+        int rc = sqlite3_step(st);
+        if (changes) *changes = sqlite3_changes(s->db);
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : store_fail(s, what);
+    }
     char *sql = sqlite3_expanded_sql(st);
     if (s->n_journal == s->cap_journal) {
         size_t cap = s->cap_journal ? s->cap_journal * 2 : 256;
@@ -369,6 +376,7 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
      * not retried; its journal is dropped by the caller when the batch fails later) */
     int rc = s->failed || sqlite3_get_autocommit(s->db) ? -1 : 0;
     size_t mark = s->n_journal;
+    s->unjournaled = true;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct job_spec *j = &specs[i];
         sqlite3_stmt *st = store_stmt(s, ST_INSERT_JOB);
@@ -412,6 +420,7 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
         }
         if (s->failed) rc = -1;
     }
+    s->unjournaled = false;
     if (rc < 0) journal_free(s, mark); /* a refused submit is never replayed */
     return store_commit(s) < 0 || rc < 0 ? -1 : 0;
 }

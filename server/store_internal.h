@@ -56,6 +56,7 @@ struct store {
     int64_t failing_since; /* monotonic ms the journal first waited; 0: none waits */
     int64_t logged_at;     /* monotonic ms of the last "still failing" log line */
     char last_error[200];  /* why the last attempt failed */
+    bool unjournaled;      /* a submit's writes: never replayed (refused if its batch fails) */
 };
 
 /* Logs a failed statement and marks the transaction failed; returns -1. */
