@@ -1,6 +1,9 @@
-/* store: the only code that touches SQLite. One connection, serialized by a recursive
- * mutex; every mutation is in a transaction, and the main loop groups its changes into
- * one transaction per iteration (store_begin/store_commit). */
+/* store: the only code that touches SQLite. The thread that opens the store is its writer
+ * (the main loop): it writes and reads through one connection, and groups its changes into
+ * one transaction per iteration (store_begin/store_commit); its reads see its own writes.
+ * Every other thread reads through a read-only connection of its own: it sees the last
+ * commit and never waits for the writer. (Writes from other threads, until they all move
+ * to the main loop, go through the write connection behind a recursive mutex.) */
 #ifndef SPAWNPOOL_STORE_H
 #define SPAWNPOOL_STORE_H
 
@@ -20,6 +23,11 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen);
 int store_set_durability(struct store *s, bool full);
 /* Closes the database; statements are finalized. */
 void store_close(struct store *s);
+/* Opens n read-only connections ahead for the threads other than the one that opened the
+ * store (that one writes; the others read through a connection of their own, taken on their
+ * first read), so no read opens one later and the fds the server holds stay as they are.
+ * Returns 0, or -1 if one could not be opened (logged). */
+int store_read_ahead(struct store *s, int n);
 
 /* A savepoint inside the batch around one request: store_savepoint_end(s, false) undoes
  * everything since (and forgets the failure); true keeps it. Returns as store_commit. */

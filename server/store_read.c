@@ -3,10 +3,12 @@
  * The writer is the thread that opened the store (the main loop runs on it). It reads
  * through the write connection, under the store's lock, so inside its batch it sees its own
  * uncommitted writes. Every other thread (the HTTP threads, the callback sender) reads
- * through a read-only connection of its own to the same WAL database, opened on the
- * thread's first read and closed when the thread exits (a pthread key's destructor) or the
- * store closes. Such a reader never takes the store's lock and never touches the writer's
- * state: in WAL mode it sees the last commit, whatever the writer holds meanwhile.
+ * through a read-only connection of its own to the same WAL database: on its first read it
+ * takes one from the idle ones (opened ahead at start by store_read_ahead, so the server's
+ * fds do not change after it; one more is opened if none is left), and gives it back when
+ * it exits (a pthread key's destructor); all are closed with the store. Such a reader never
+ * takes the store's lock and never touches the writer's state: in WAL mode it sees the last
+ * commit, whatever the writer holds meanwhile.
  *
  * Each connection prepares a statement once, on its first use (SQLITE_PREPARE_PERSISTENT).
  * Every accessor resets what it stepped before it returns, so no read transaction stays
@@ -98,16 +100,17 @@ static void read_sql(int id, char *buf, size_t len)
 struct store_conn {
     sqlite3 *db;
     sqlite3_stmt *stmt[RS_COUNT];
-    struct store_reading *owner; /* a reader's: the list it is in */
-    struct store_conn *prev, *next;
+    struct store_reading *owner; /* a reader's: the store it reads */
+    struct store_conn *next;     /* a reader's: the next one, in all */
+    struct store_conn *next_idle;
 };
 
 struct store_reading {
     char *path;
-    pthread_t writer;       /* reads through the write connection */
-    pthread_key_t key;      /* every other thread: its struct store_conn */
-    pthread_mutex_t lock;   /* guards the list below (a reader's open and close only) */
-    struct store_conn *readers;
+    pthread_t writer;     /* reads through the write connection */
+    pthread_key_t key;    /* every other thread: its struct store_conn */
+    pthread_mutex_t lock; /* guards the lists (a thread's first read and its exit only) */
+    struct store_conn *all, *idle;
     struct store_conn wconn; /* the write connection's read statements (db: the store's) */
 };
 
@@ -119,21 +122,16 @@ static void conn_finalize(struct store_conn *c)
     }
 }
 
-/* A reader's thread exited: its connection goes. */
+/* A reader's thread exited: its connection is idle again (no read transaction is open: every
+ * accessor resets what it stepped), for the next thread that reads. */
 static void reader_exit(void *v)
 {
     struct store_conn *c = v;
     struct store_reading *sr = c->owner;
     pthread_mutex_lock(&sr->lock);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        sr->readers = c->next;
-    if (c->next) c->next->prev = c->prev;
+    c->next_idle = sr->idle;
+    sr->idle = c;
     pthread_mutex_unlock(&sr->lock);
-    conn_finalize(c);
-    sqlite3_close(c->db);
-    free(c);
 }
 
 int store_read_open(struct store *s, const char *path, char *err, size_t errlen)
@@ -164,9 +162,9 @@ void store_read_close(struct store *s)
     /* no destructor runs for this key from now on: what is left is closed here (threads
      * that read and still live; none may read any more) */
     pthread_key_delete(sr->key);
-    while (sr->readers) {
-        struct store_conn *c = sr->readers;
-        sr->readers = c->next;
+    while (sr->all) {
+        struct store_conn *c = sr->all;
+        sr->all = c->next;
         conn_finalize(c);
         sqlite3_close(c->db);
         free(c);
@@ -178,7 +176,7 @@ void store_read_close(struct store *s)
     s->reading = NULL;
 }
 
-/* Opens the calling thread's read-only connection. NULL if it cannot (logged). */
+/* Opens a read-only connection, listed in all (not idle). NULL if it cannot (logged). */
 static struct store_conn *reader_open(struct store_reading *sr)
 {
     struct store_conn *c = calloc(1, sizeof *c);
@@ -190,22 +188,50 @@ static struct store_conn *reader_open(struct store_reading *sr)
     char pragmas[96];
     snprintf(pragmas, sizeof pragmas, "PRAGMA query_only = 1; PRAGMA mmap_size = %lld;",
              READ_MMAP_BYTES);
+    /* the first statement is prepared now: that reads the schema, so the files a read needs
+     * (the WAL, its index) are open from here on */
+    char sql[1400];
+    read_sql(RS_GET_JOB, sql, sizeof sql);
     if (sqlite3_open_v2(sr->path, &c->db, flags, NULL) != SQLITE_OK ||
         sqlite3_busy_timeout(c->db, READ_BUSY_MS) != SQLITE_OK ||
-        sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->stmt[RS_GET_JOB],
+                           NULL) != SQLITE_OK) {
         log_error("sqlite: opening a read connection to %s failed: %s", sr->path,
                   c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        conn_finalize(c);
         sqlite3_close(c->db);
         free(c);
         return NULL;
     }
     c->owner = sr;
     pthread_mutex_lock(&sr->lock);
-    c->next = sr->readers;
-    if (c->next) c->next->prev = c;
-    sr->readers = c;
+    c->next = sr->all;
+    sr->all = c;
     pthread_mutex_unlock(&sr->lock);
-    if (pthread_setspecific(sr->key, c) != 0) { /* only out of memory: closed again */
+    return c;
+}
+
+int store_read_ahead(struct store *s, int n)
+{
+    struct store_reading *sr = s->reading;
+    for (int i = 0; i < n; i++) {
+        struct store_conn *c = reader_open(sr);
+        if (!c) return -1;
+        reader_exit(c); /* idle */
+    }
+    return 0;
+}
+
+/* The calling thread's reader: an idle one, or a new one. NULL if it cannot (logged). */
+static struct store_conn *reader_take(struct store_reading *sr)
+{
+    pthread_mutex_lock(&sr->lock);
+    struct store_conn *c = sr->idle;
+    if (c) sr->idle = c->next_idle;
+    pthread_mutex_unlock(&sr->lock);
+    if (!c && !(c = reader_open(sr))) return NULL;
+    if (pthread_setspecific(sr->key, c) != 0) { /* only out of memory */
         log_error("pthread_setspecific() failed: no read connection for this thread");
         reader_exit(c);
         return NULL;
@@ -235,7 +261,7 @@ static int rd_begin(struct store *s, struct rd *r)
         return 0;
     }
     r->c = pthread_getspecific(sr->key);
-    if (!r->c) r->c = reader_open(sr);
+    if (!r->c) r->c = reader_take(sr);
     return r->c ? 0 : -1;
 }
 
