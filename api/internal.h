@@ -156,6 +156,8 @@ struct text {
 /* Appends n bytes / formatted text. */
 void text_add(struct text *t, const char *s, size_t n);
 void text_addf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends an integer in decimal. */
+void text_add_int(struct text *t, int64_t v);
 /* Appends a finite double as a JSON number that reads back as the same double. */
 void text_add_number(struct text *t, double d);
 /* Appends s as a JSON string; bytes that are not UTF-8 become U+FFFD. */
