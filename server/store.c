@@ -79,6 +79,10 @@ void store_bind_int(sqlite3_stmt *st, int i, int64_t v)
 
 int store_open(struct store **out, const char *path, char *err, size_t errlen)
 {
+    /* no global count of SQLite's memory: it takes one mutex around every allocation of
+     * every connection, which the readers and the writer would all contend for. It must come
+     * before SQLite is first used (the first open; a later call changes nothing). */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     struct store *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");

@@ -27,7 +27,9 @@
  * the WAL, a recovery): a read should wait a little rather than fail. */
 #define READ_BUSY_MS 5000
 /* Bytes of the database a reader maps rather than copies into its page cache. */
+#ifndef READ_MMAP_BYTES
 #define READ_MMAP_BYTES (256LL << 20)
+#endif
 
 /* The read statements; a listing and an event read have one per combination of filters. */
 enum read_stmt {
