@@ -70,5 +70,26 @@ got=$(sqlite3 "$DB" ".timeout 10000" "PRAGMA wal_checkpoint(TRUNCATE);")
 eq "a TRUNCATE checkpoint is not blocked by a reader" "${got%%|*}" 0
 eq "reads go on after the checkpoint" "$(job_field "$J1" .state)" succeeded
 
+# long-polls register without a lock across their read, and miss no end: 40 short jobs end
+# while 40 waits (one per job) are being registered; every wait answers its job ended, long
+# before its 60 s timeout (a missed end would hold its wait until then). The window is a few
+# microseconds, so this is a guard, not a proof: tests/unit/test_waiters.c plays each
+# interleaving in order (and fails when the registration does not report an end between).
+BATCH=$(jq -nc '[range(40) | {argv: ["sleep", "0.0\(. % 5)"]}]')
+req POST /v1/jobs "$BATCH"
+[ "$STATUS" == 201 ] || fail "batch submit: $STATUS $BODY"
+IDS=($(jq -r '.jobs[].id' <<<"$BODY"))
+START=$SECONDS
+PIDS=()
+for id in "${IDS[@]}"; do
+    curl -s -m 90 "$BASE/v1/jobs/$id/wait?timeout=60" >"$T/wait.$id" &
+    PIDS+=($!)
+done
+wait "${PIDS[@]}"
+ENDED=0
+for id in "${IDS[@]}"; do [ "$(jq -r .state "$T/wait.$id")" == succeeded ] && ENDED=$((ENDED + 1)); done
+eq "every wait answered its job ended" "$ENDED" 40
+check "and long before the waits' 60 s timeout ($((SECONDS - START)) s)" test $((SECONDS - START)) -lt 45
+
 sp_stop
 echo "PASS"
