@@ -48,7 +48,8 @@ static ssize_t events_read(void *cls, uint64_t pos, char *out, size_t max)
     (void)pos;
     struct event_stream *es = cls;
     struct waiters *ws = &es->api->waiters;
-    uint64_t gen = waiters_generation(ws); /* before the read: see api/waiters.c */
+    /* read before the store read: see api/waiters.c */
+    uint64_t gen = waiters_generation(ws);
     if (es->sent == es->buf.len) { /* all given out: fetch more */
         es->buf.len = es->sent = 0;
         int n = store_each_event(es->api->store, es->last_id, es->job_id, es->queue, EVENTS_BATCH,

@@ -301,7 +301,7 @@ int api_parse_id_list(const char *v, int64_t *ids, size_t max, size_t *n, struct
  *   waiters_add(ws, w, gen, &changed) (false: stopping, answer); if (changed) read again,
  *   and if it ended meanwhile, waiters_resume_now(ws, w). */
 void waiters_init(struct waiters *w);
-/* How many job ends the finish hook has seen: read it before the store read that decides to wait. */
+/* How many job ends the finish hook has seen: read before the store read that decides to wait. */
 uint64_t waiters_generation(struct waiters *ws);
 /* Lists w and suspends its connection, from its handler; false (nothing done) when the server
  * stops. *changed: a job ended since generation gen (w's may have: read its state again). */

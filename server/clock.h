@@ -11,7 +11,7 @@ int64_t clock_wall_ms(void);
 int64_t clock_mono_ms(void);
 /* Microseconds of CLOCK_MONOTONIC (for latencies below a millisecond). */
 int64_t clock_mono_us(void);
-/* Writes ms as "2026-11-27T12:00:00.123Z" (UTC) into out (at least 32 bytes); returns its length. */
+/* Writes ms as "2026-11-27T12:00:00.123Z" (UTC) into out (32 bytes at least); its length. */
 size_t clock_format(int64_t ms, char out[32]);
 
 #endif

@@ -33,7 +33,8 @@ struct store {
     bool tx_open;    /* BEGIN was issued in the current batch */
     bool any_notify; /* a job with notify_url exists: job ends look for a callback */
     bool failed;     /* a statement failed inside the current transaction */
-    struct store_reading *reading; /* store_read.c: the read connections */
+    /* store_read.c: the read connections */
+    struct store_reading *reading;
 };
 
 /* Logs a failed statement and marks the transaction failed; returns -1. */
@@ -58,7 +59,7 @@ void store_notify_due(struct store *s, int64_t id, int64_t now);
 /* store_read.c. The thread that calls store_open is the writer: its reads go through the
  * write connection (under the lock, seeing its own uncommitted writes); any other thread
  * reads through a read-only connection of its own and never takes the store's lock. */
-/* Sets up reading for s (path: its database); the calling thread becomes the writer. 0 or -1 with err. */
+/* Sets up reading for s (path: its database); the calling thread is the writer. 0, or -1 (err). */
 int store_read_open(struct store *s, const char *path, char *err, size_t errlen);
 /* Closes every read connection and finalizes the read statements; no thread may read any more. */
 void store_read_close(struct store *s);

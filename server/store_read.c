@@ -72,7 +72,8 @@ static const char *const fixed_sql[RS_LIST] = {
     [RS_QUEUE_COUNTS] = "SELECT queue, sum(state = 'queued'), sum(state = 'running') FROM jobs "
                         "WHERE state IN ('queued', 'running') GROUP BY queue ORDER BY queue",
     [RS_QUEUE_SETTINGS] = "SELECT name, concurrency, paused FROM queues ORDER BY name",
-    [RS_GROUP_MEMBERS] = "SELECT id FROM jobs WHERE group_name = ? AND state = 'queued' ORDER BY id",
+    [RS_GROUP_MEMBERS] =
+        "SELECT id FROM jobs WHERE group_name = ? AND state = 'queued' ORDER BY id",
     [RS_NOTIFICATIONS_DUE] = "SELECT job_id, url, attempts FROM notifications WHERE next_at <= ? "
                              "ORDER BY next_at LIMIT ?",
 };
@@ -84,17 +85,20 @@ static void read_sql(int id, char *buf, size_t len)
         snprintf(buf, len, "%s", fixed_sql[id]);
     } else if (id < RS_EVENTS) {
         int f = id - RS_LIST;
-        snprintf(buf, len, "SELECT " JOB_COLUMNS " FROM jobs WHERE 1%s%s%s%s ORDER BY id DESC LIMIT :limit",
+        snprintf(buf, len,
+                 "SELECT " JOB_COLUMNS " FROM jobs WHERE 1%s%s%s%s ORDER BY id DESC LIMIT :limit",
                  f & LIST_STATE ? " AND state = :state" : "",
                  f & LIST_QUEUE ? " AND queue = :queue" : "",
-                 f & LIST_NAME ? " AND name = :name" : "", f & LIST_BEFORE ? " AND id < :before" : "");
+                 f & LIST_NAME ? " AND name = :name" : "",
+                 f & LIST_BEFORE ? " AND id < :before" : "");
     } else {
         int f = id - RS_EVENTS;
         snprintf(buf, len,
                  "SELECT e.id, e.job_id, e.at, e.from_state, e.to_state, e.detail FROM job_events "
                  "e%s WHERE e.id > ?1%s%s ORDER BY e.id LIMIT ?4",
                  f & EVENTS_QUEUE ? " JOIN jobs j ON j.id = e.job_id" : "",
-                 f & EVENTS_JOB ? " AND e.job_id = ?2" : "", f & EVENTS_QUEUE ? " AND j.queue = ?3" : "");
+                 f & EVENTS_JOB ? " AND e.job_id = ?2" : "",
+                 f & EVENTS_QUEUE ? " AND j.queue = ?3" : "");
     }
 }
 
@@ -197,8 +201,8 @@ static struct store_conn *reader_open(struct store_reading *sr)
     if (sqlite3_open_v2(sr->path, &c->db, flags, NULL) != SQLITE_OK ||
         sqlite3_busy_timeout(c->db, READ_BUSY_MS) != SQLITE_OK ||
         sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->stmt[RS_GET_JOB],
-                           NULL) != SQLITE_OK) {
+        sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->stmt[RS_GET_JOB], NULL) !=
+            SQLITE_OK) {
         log_error("sqlite: opening a read connection to %s failed: %s", sr->path,
                   c->db ? sqlite3_errmsg(c->db) : "out of memory");
         conn_finalize(c);

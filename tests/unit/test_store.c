@@ -570,7 +570,8 @@ struct reader_arg {
     int rc;
     enum job_state state;
     int64_t events;
-    int ready_fd, hold_fd; /* >= 0: after reading, says so on ready_fd, waits for hold_fd to close */
+    /* both >= 0: after reading, it says so on ready_fd and waits for hold_fd to close */
+    int ready_fd, hold_fd;
 };
 
 static void *read_in_thread(void *p)

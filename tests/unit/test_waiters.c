@@ -77,7 +77,7 @@ static void test_end_after_registration(struct waiters *ws)
     uint64_t gen = waiters_generation(ws);
     bool changed = true;
     CHECK(waiters_add(ws, &w, gen, &changed));
-    CHECK(!changed); /* nothing ended: no second read */
+    CHECK(!changed);             /* nothing ended: no second read */
     waiters_job_finished(ws, 9); /* another job: not this waiter's */
     CHECK(w.listed);
     CHECK_EQ_INT(fc.resumed, 0);
