@@ -34,7 +34,7 @@ RUN apt-get update \
       build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY CMakeLists.txt ./
+COPY CMakeLists.txt main.c ./
 COPY cmake/ cmake/
 COPY migrations/ migrations/
 COPY pool/ pool/

@@ -244,6 +244,7 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
     waiters_forget(&a->waiters, &r->wait);
     if (r->long_poll) api_long_poll_end(a);
     api_pending_submit_free(r->submit);
+    api_command_free(r->cmd);
     free(r->wait_ids);
     free(r->body);
     free(r);
@@ -345,8 +346,8 @@ static int bind_listener(const struct config *cfg, int *port)
     return fd;
 }
 
-static void *frontend_start(const struct config *cfg, struct dispatch *d, struct store *s,
-                            int *port)
+static void *frontend_start(const struct config *cfg, const struct serve_caps *caps,
+                            struct dispatch *d, struct store *s, int *port)
 {
     /* not thread-safe: before the first thread of the process (MHD's, the sender's) */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -356,9 +357,15 @@ static void *frontend_start(const struct config *cfg, struct dispatch *d, struct
     struct api *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     a->cfg = cfg;
+    a->caps = caps;
     a->dispatch = d;
     a->store = s;
     waiters_init(&a->waiters);
+    /* a read connection for each thread that reads: MHD's and the notify_url sender */
+    if (store_read_ahead(s, (cfg->http_threads > 1 ? cfg->http_threads : 1) + 1) < 0) {
+        free(a);
+        return NULL;
+    }
     if (api_access_init(a, cfg) < 0) {
         log_error("out of memory while starting the HTTP server");
         api_access_free(a);

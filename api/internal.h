@@ -11,6 +11,7 @@
 
 #include "server/config.h"
 #include "server/dispatch.h"
+#include "server/serve.h"
 #include "server/store.h"
 
 /* job_id of a waiter woken by the end of any job (event streams). */
@@ -33,6 +34,7 @@ struct waiters {
     struct waiter *head;
     int count;
     bool stopping;
+    atomic_uint_fast64_t ended; /* job ends seen by the finish hook (changed under lock) */
 };
 
 /* Where a connection is in receiving its current request (api/conns.c). */
@@ -71,6 +73,7 @@ struct api {
     struct MHD_Daemon *daemon;
     char *tls_cert, *tls_key; /* PEM text MHD serves HTTPS with (kept while it runs) */
     const struct config *cfg;
+    const struct serve_caps *caps; /* what this server can do (kill mechanism, limits) */
     struct dispatch *dispatch;
     struct store *store;
     struct waiters waiters;
@@ -133,10 +136,25 @@ struct request {
     bool routed;                   /* the head passed api_guard_head and the body is in */
     struct waiter wait;            /* for GET .../wait */
     struct pending_submit *submit; /* a POST /v1/jobs waiting for its commit */
+    struct pending_cmd *cmd;       /* a change handed to the main loop (api/commands.c) */
     int64_t *wait_ids;             /* GET /v1/jobs/wait: the jobs waited for */
     size_t n_wait_ids;
     bool long_poll; /* counted in api.long_polls until the request completes */
 };
+
+/* api/commands.c: hands cmd to the main loop for request r and suspends c until it is
+ * carried out and committed (the handler is called again: see api_command_answer). Returns
+ * DISPATCH_OK, or the refusal to answer now (SHUTTING_DOWN, ERROR: out of memory). */
+enum dispatch_result api_command(struct api *a, struct request *r, struct MHD_Connection *c,
+                                 const struct dispatch_cmd *cmd);
+/* The answered command of r, or NULL while there is none. */
+const struct dispatch_cmd *api_command_answer(const struct request *r);
+/* The queue as a QUEUE_SET command of r left it. */
+const struct dispatch_queue_info *api_command_queue(const struct request *r);
+/* Frees a request's command (request completion). */
+void api_command_free(struct pending_cmd *p);
+/* 503 store_unavailable with Retry-After: the store cannot commit now. */
+enum MHD_Result api_send_unavailable(struct api *a, struct MHD_Connection *c);
 
 /* An error for the client: status, code of API.md, field at fault, human message. */
 struct api_error {
@@ -155,6 +173,8 @@ struct text {
 /* Appends n bytes / formatted text. */
 void text_add(struct text *t, const char *s, size_t n);
 void text_addf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends an integer in decimal. */
+void text_add_int(struct text *t, int64_t v);
 /* Appends a finite double as a JSON number that reads back as the same double. */
 void text_add_number(struct text *t, double d);
 /* Appends s as a JSON string; bytes that are not UTF-8 become U+FFFD. */
@@ -202,7 +222,8 @@ enum MHD_Result api_jobs_wait(struct api *a, struct request *r, struct MHD_Conne
 enum MHD_Result api_jobs_wait_many(struct api *a, struct request *r, struct MHD_Connection *c);
 enum MHD_Result api_jobs_terminate(struct api *a, struct request *r, struct MHD_Connection *c,
                                    int64_t id);
-enum MHD_Result api_jobs_delete(struct api *a, struct MHD_Connection *c, int64_t id);
+enum MHD_Result api_jobs_delete(struct api *a, struct request *r, struct MHD_Connection *c,
+                                int64_t id);
 enum MHD_Result api_workers(struct api *a, struct MHD_Connection *c);
 enum MHD_Result api_tasks(struct api *a, struct MHD_Connection *c);
 /* api/events.c: GET /v1/events, server-sent events of every state change. */
@@ -230,19 +251,21 @@ enum MHD_Result api_jobs_output(struct api *a, struct request *r, struct MHD_Con
                                 int64_t id);
 /* Frees a submit's state (request completed). */
 void api_pending_submit_free(struct pending_submit *p);
+/* True if job id has ended, is gone, or cannot be read (api/jobs_api.c). */
+bool api_job_ended(struct api *a, int64_t id);
 
 /* api/submit.c: validates one job object into spec (field names prefixed with prefix, e.g.
  * "[3]."). Returns 0, or -1 with e filled and spec freed. */
-int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, struct job_spec *spec,
-                  struct api_error *e);
+int api_parse_job(json_t *obj, const struct config *cfg, const struct serve_caps *caps,
+                  const char *prefix, struct job_spec *spec, struct api_error *e);
 /* api/submit.c: validates a POST /v1/jobs body, one job object or an array of 1 to
  * --max-batch of them (an idempotency_key at most once), with the Idempotency-Key header
  * (NULL: none; a single job only). A job with a key gets its request's fingerprint. Returns
  * 0 with *n specs in *specs (free with api_specs_free) and *many for the array form, or -1
  * with e. */
 int api_parse_submit(const char *body, size_t len, const struct config *cfg,
-                     const char *idempotency_header, struct job_spec **specs, size_t *n, bool *many,
-                     struct api_error *e);
+                     const struct serve_caps *caps, const char *idempotency_header,
+                     struct job_spec **specs, size_t *n, bool *many, struct api_error *e);
 /* Frees n specs and the array. */
 void api_specs_free(struct job_spec *specs, size_t n);
 /* Parses a request body as strict JSON (duplicates rejected). NULL with e on error. */
@@ -290,10 +313,19 @@ int api_parse_id(const char *text, size_t len, int64_t *out, struct api_error *e
 /* Parses "1,2,3" (1 to max ids) into ids[0..*n). 0 or -1 with e (field "ids"). */
 int api_parse_id_list(const char *v, int64_t *ids, size_t max, size_t *n, struct api_error *e);
 
-/* api/waiters.c: suspended connections and their wake-ups. */
+/* api/waiters.c: suspended connections and their wake-ups. A handler registers a waiter
+ * without holding any lock across its store read (see waiters.c for why none is lost):
+ *   gen = waiters_generation(ws); read the job: ended? answer;
+ *   waiters_add(ws, w, gen, &changed) (false: stopping, answer); if (changed) read again,
+ *   and if it ended meanwhile, waiters_resume_now(ws, w). */
 void waiters_init(struct waiters *w);
-/* Lists w and suspends its connection; call with w->lock held, from the handler. */
-void waiters_suspend(struct waiters *ws, struct waiter *w);
+/* How many job ends the finish hook has seen: read before the store read that decides to wait. */
+uint64_t waiters_generation(struct waiters *ws);
+/* Lists w and suspends its connection, from its handler; false (nothing done) when the server
+ * stops. *changed: a job ended since generation gen (w's may have: read its state again). */
+bool waiters_add(struct waiters *ws, struct waiter *w, uint64_t gen, bool *changed);
+/* Resumes w at once if it is still listed: what it waits for has happened already. */
+void waiters_resume_now(struct waiters *ws, struct waiter *w);
 /* Counts one more open long-poll or event stream; false (counted nothing, e filled with
  * 429 too_many_long_polls) when --max-long-polls are open already. */
 bool api_long_poll_begin(struct api *a, struct api_error *e);

@@ -82,12 +82,25 @@ static long post(const char *url, const char *secret, const char *body, size_t l
     return status;
 }
 
+/* Records a delivery through the main loop (the only writer). If it cannot be recorded
+ * (the store cannot commit, or the server stops), the callback stays due: it is delivered
+ * again later (at least once). */
+static void record(struct api *a, int64_t job_id, bool done, int64_t next_at, const char *detail)
+{
+    struct dispatch_cmd cmd = {.kind = DISPATCH_CMD_NOTIFY_RESULT,
+                               .job_id = job_id,
+                               .notify_done = done,
+                               .notify_next_at = next_at,
+                               .notify_detail = detail};
+    dispatch_call(a->dispatch, &cmd);
+}
+
 static void deliver(struct api *a, const struct store_notification *n)
 {
     struct job j;
     int64_t now = clock_wall_ms();
     if (store_get_job(a->store, n->job_id, &j, false) != 0) { /* gone: nothing to send */
-        store_notification_result(a->store, n->job_id, true, 0, "notify_url: the job is gone", now);
+        record(a, n->job_id, true, 0, "notify_url: the job is gone");
         return;
     }
     struct text t = {0};
@@ -100,7 +113,7 @@ static void deliver(struct api *a, const struct store_notification *n)
     int attempt = n->attempts + 1;
     if (status >= 200 && status < 300) {
         snprintf(detail, sizeof detail, "notify_url answered %ld (attempt %d)", status, attempt);
-        store_notification_result(a->store, n->job_id, true, 0, detail, now);
+        record(a, n->job_id, true, 0, detail);
         return;
     }
     if (status) snprintf(err, sizeof err, "HTTP %ld", status);
@@ -111,7 +124,7 @@ static void deliver(struct api *a, const struct store_notification *n)
     if (delay > 300000) delay = 300000;
     snprintf(detail, sizeof detail, "notify_url failed (attempt %d of %d): %.200s%s", attempt,
              NOTIFY_ATTEMPTS, err, give_up ? "; giving up" : "");
-    store_notification_result(a->store, n->job_id, give_up, now + delay, detail, now);
+    record(a, n->job_id, give_up, now + delay, detail);
 }
 
 static void *notify_main(void *arg)

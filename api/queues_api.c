@@ -133,15 +133,32 @@ enum MHD_Result api_queues_patch(struct api *a, struct request *r, struct MHD_Co
                  "a queue name is 1 to 64 letters, digits, '-', '_' or '.'");
         return api_send_error(c, &e);
     }
-    struct queue_patch patch;
-    if (api_parse_queue_patch(r->body, r->body_len, &patch, &e) < 0) return api_send_error(c, &e);
-    struct dispatch_queue_info q;
-    if (dispatch_queue_set(a->dispatch, name, patch.concurrency, patch.set_concurrency,
-                           patch.paused, &q) != DISPATCH_OK) {
+    const struct dispatch_cmd *done = api_command_answer(r);
+    enum dispatch_result result;
+    if (done) {
+        result = done->result;
+    } else {
+        struct queue_patch patch;
+        if (api_parse_queue_patch(r->body, r->body_len, &patch, &e) < 0)
+            return api_send_error(c, &e);
+        struct dispatch_cmd cmd = {.kind = DISPATCH_CMD_QUEUE_SET,
+                                   .concurrency = patch.concurrency,
+                                   .set_concurrency = patch.set_concurrency,
+                                   .paused = patch.paused};
+        snprintf(cmd.queue, sizeof cmd.queue, "%s", name);
+        result = api_command(a, r, c, &cmd);
+        if (result == DISPATCH_OK) return MHD_YES; /* answered after the commit */
+    }
+    if (result == DISPATCH_UNAVAILABLE) return api_send_unavailable(a, c);
+    if (result == DISPATCH_SHUTTING_DOWN) {
+        api_fail(&e, 503, "shutting_down", NULL, "the server is stopping: retry when it is back");
+        return api_send_error(c, &e);
+    }
+    if (result != DISPATCH_OK) {
         api_fail(&e, 500, "internal", NULL, "saving the queue failed (see the server log)");
         return api_send_error(c, &e);
     }
-    snprintf(q.name, sizeof q.name, "%s", name);
+    struct dispatch_queue_info q = *api_command_queue(r);
     struct listing *l = calloc(1, sizeof *l);
     if (!l) return MHD_NO;
     store_queue_counts(a->store, add_counts, l);

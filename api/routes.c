@@ -39,7 +39,7 @@ static enum MHD_Result route_job(struct api *a, struct request *r, struct MHD_Co
     if (api_parse_id(rest, idlen, &id, &e) < 0) return api_send_error(c, &e);
     if (!action) {
         if (is(method, "GET")) return api_jobs_get(a, c, id);
-        if (is(method, "DELETE")) return api_jobs_delete(a, c, id);
+        if (is(method, "DELETE")) return api_jobs_delete(a, r, c, id);
     } else if (strcmp(action, "wait") == 0) {
         if (is(method, "GET")) return api_jobs_wait(a, r, c, id);
     } else if (strcmp(action, "output") == 0) {

@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 
 #include "api/internal.h"
-#include "pool/limits.h"
 #include "server/sha256.h"
 #include "server/tasks.h"
 
@@ -190,6 +189,38 @@ static int parse_pipeline(json_t *v, const char *prefix, struct job_spec *spec, 
 }
 
 /* Handles one key of a job object. */
+/* The members of obj as task_args, the server's JSON-free form of template params and limits
+ * (pointing into obj) in *args, n of them; *args NULL if obj is not an object. Returns 0, or -1
+ * when out of memory. */
+static int object_args(json_t *obj, struct task_arg **args, size_t *n)
+{
+    *args = NULL;
+    *n = 0;
+    if (!json_is_object(obj)) return 0;
+    struct task_arg *a = calloc(json_object_size(obj) + 1, sizeof *a);
+    if (!a) return -1;
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        struct task_arg *t = &a[(*n)++];
+        t->key = key;
+        if (json_is_string(v)) {
+            t->kind = TASK_ARG_STRING;
+            t->string = json_string_value(v);
+            t->string_len = json_string_length(v);
+        } else if (json_is_integer(v)) {
+            t->kind = TASK_ARG_INTEGER;
+            t->integer = json_integer_value(v);
+        } else if (json_is_real(v)) {
+            t->kind = TASK_ARG_REAL;
+            t->real = json_real_value(v);
+        }
+    }
+    *args = a;
+    return 0;
+}
+
 static int parse_field(const char *key, json_t *v, const struct config *cfg, const char *prefix,
                        struct job_spec *spec, struct api_error *e)
 {
@@ -291,7 +322,13 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
         return get_string(v, prefix, "idempotency_key", 255, &spec->idempotency_key, e);
     if (strcmp(key, "limits") == 0) {
         char bad[64], why[300], field[128];
-        if (tasks_parse_limits(v, &spec->limits, bad, sizeof bad, why, sizeof why) == 0) return 0;
+        struct task_arg *args;
+        size_t n;
+        if (object_args(v, &args, &n) < 0)
+            return api_fail(e, 500, "internal", NULL, "out of memory");
+        int rc = tasks_parse_limits(args, n, &spec->limits, bad, sizeof bad, why, sizeof why);
+        free(args);
+        if (rc == 0) return 0;
         snprintf(field, sizeof field, "%slimits%s%s", prefix, bad[0] ? "." : "", bad);
         return api_fail(e, 400, "invalid_argument", field, "%s", why);
     }
@@ -310,8 +347,8 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
  * The template's or else the server's value is also the most a job may ask for; without
  * either, an rlimit may not go above the server's own hard limit (the worker, root or not,
  * must not hand a job more than the server was given, e.g. by systemd's LimitCORE=). */
-static int apply_limits(const struct config *cfg, const char *prefix, struct job_spec *spec,
-                        struct api_error *e)
+static int apply_limits(const struct config *cfg, const struct serve_caps *caps, const char *prefix,
+                        struct job_spec *spec, struct api_error *e)
 {
     const struct task_template *t = spec->task ? tasks_find(&cfg->tasks, spec->task) : NULL;
     struct proto_limits asked = spec->limits;
@@ -323,7 +360,6 @@ static int apply_limits(const struct config *cfg, const char *prefix, struct job
         char field[96];
         snprintf(field, sizeof field, "%slimits.%s", prefix, proto_limit_name(i));
         if (asked.set & bit) {
-            int64_t hard;
             if (ceiling && asked.v[i] > ceiling->v[i])
                 return api_fail(e, 400, "invalid_argument", field,
                                 "%s may be at most %lld here (%s%s)", field,
@@ -331,11 +367,12 @@ static int apply_limits(const struct config *cfg, const char *prefix, struct job
                                 ceiling == &cfg->limits ? "the server's --limit-"
                                                         : "the limit of its task template",
                                 ceiling == &cfg->limits ? proto_limit_name(i) : "");
-            if (!ceiling && limits_hard(i, &hard) && asked.v[i] > hard) /* root could raise it */
+            /* root could raise it, a job may not */
+            if (!ceiling && caps->limit_hard[i] >= 0 && asked.v[i] > caps->limit_hard[i])
                 return api_fail(e, 400, "invalid_argument", field,
                                 "%s may be at most %lld here (the server's own hard limit)", field,
-                                (long long)hard);
-            if (!limits_supported(i))
+                                (long long)caps->limit_hard[i]);
+            if (!caps->limit_supported[i])
                 return api_fail(e, 400, "invalid_argument", field,
                                 "this server cannot enforce a %s limit: it has no cgroup %s "
                                 "controller (see /healthz \"limits\")",
@@ -369,11 +406,12 @@ static int apply_task(json_t *obj, const struct config *cfg, const char *prefix,
         return api_fail(e, 400, "invalid_argument", name,
                         "unknown task '%.100s' (GET /v1/tasks lists them)", spec->task);
     }
-    json_t *params = json_object_get(obj, "params");
-    json_t *empty = json_object();
+    struct task_arg *params; /* none given: an empty object */
+    size_t n;
+    if (object_args(json_object_get(obj, "params"), &params, &n) < 0) goto oom;
     char bad[128] = "", why[300] = "";
-    int rc = tasks_expand(t, params ? params : empty, spec, bad, sizeof bad, why, sizeof why);
-    json_decref(empty);
+    int rc = tasks_expand(t, params, n, spec, bad, sizeof bad, why, sizeof why);
+    free(params);
     if (rc < 0) {
         snprintf(name, sizeof name, "%sparams.%.40s", prefix, bad);
         return api_fail(e, 400, "invalid_argument", name, "%s", why);
@@ -400,8 +438,8 @@ oom:
     return api_fail(e, 500, "internal", NULL, "out of memory");
 }
 
-int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, struct job_spec *spec,
-                  struct api_error *e)
+int api_parse_job(json_t *obj, const struct config *cfg, const struct serve_caps *caps,
+                  const char *prefix, struct job_spec *spec, struct api_error *e)
 {
     memset(spec, 0, sizeof *spec);
     spec->max_attempts = 1;
@@ -440,7 +478,7 @@ int api_parse_job(json_t *obj, const struct config *cfg, const char *prefix, str
     /* the timeout that applies is stored with the job: its own, its template's, else the
      * server's --default-timeout at submit (a restart with another default changes no job) */
     if (spec->timeout <= 0) spec->timeout = cfg->default_timeout;
-    if (apply_limits(cfg, prefix, spec, e) < 0) goto fail;
+    if (apply_limits(cfg, caps, prefix, spec, e) < 0) goto fail;
     if (spec->concurrency_limit && !spec->concurrency_key) {
         snprintf(name, sizeof name, "%sconcurrency_limit", prefix);
         api_fail(e, 400, "invalid_argument", name, "concurrency_limit needs a concurrency_key");
@@ -564,8 +602,8 @@ static int check_keys_unique(const struct job_spec *s, size_t count, struct api_
 }
 
 int api_parse_submit(const char *body, size_t len, const struct config *cfg,
-                     const char *idempotency_header, struct job_spec **specs, size_t *n, bool *many,
-                     struct api_error *e)
+                     const struct serve_caps *caps, const char *idempotency_header,
+                     struct job_spec **specs, size_t *n, bool *many, struct api_error *e)
 {
     *specs = NULL;
     *n = 0;
@@ -589,7 +627,7 @@ int api_parse_submit(const char *body, size_t len, const struct config *cfg,
         char prefix[32] = "";
         if (*many) snprintf(prefix, sizeof prefix, "[%zu].", done);
         json_t *obj = *many ? json_array_get(root, done) : root;
-        if (api_parse_job(obj, cfg, prefix, &s[done], e) < 0) break; /* s[done] is freed */
+        if (api_parse_job(obj, cfg, caps, prefix, &s[done], e) < 0) break; /* s[done] is freed */
     }
     int rc = done == count ? 0 : -1;
     if (rc == 0 && idempotency_header)

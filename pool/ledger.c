@@ -113,3 +113,12 @@ void ledger_mark(int slot, int64_t job_id)
         __atomic_store_n(&g_slots[slot * LEDGER_RING + g_next++ % LEDGER_RING], job_id,
                          __ATOMIC_RELEASE);
 }
+
+bool ledger_began(int slot, int64_t job_id)
+{
+    if (!g_slots || slot < 0 || slot >= g_count || job_id <= 0) return false;
+    for (int i = 0; i < LEDGER_RING; i++)
+        if (__atomic_load_n(&g_slots[slot * LEDGER_RING + i], __ATOMIC_ACQUIRE) == job_id)
+            return true;
+    return false;
+}

@@ -7,6 +7,7 @@
 #ifndef SPAWNPOOL_LEDGER_H
 #define SPAWNPOOL_LEDGER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,5 +27,7 @@ int ledger_open(const char *dir, int slots);
 int ledger_attach(int fd);
 /* Worker: job id is about to be started in slot (no-op without a ledger). */
 void ledger_mark(int slot, int64_t job_id);
+/* Master: whether a worker of slot began to start job id lately (false without a ledger). */
+bool ledger_began(int slot, int64_t job_id);
 
 #endif

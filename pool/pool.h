@@ -11,7 +11,10 @@
 
 #include "pool/proto.h"
 
-enum pool_slot_state { SLOT_STARTING, SLOT_IDLE, SLOT_BUSY, SLOT_DEAD };
+/* A slot's life: STARTING (forked, not READY yet) -> IDLE <-> BUSY -> EXITING (the master
+ * gave up on it: killed, nothing more is sent or assigned, waiting for its reaping) -> DEAD
+ * (reaped; respawned when due) -> STARTING. A worker may also die in any state. */
+enum pool_slot_state { SLOT_STARTING, SLOT_IDLE, SLOT_BUSY, SLOT_EXITING, SLOT_DEAD };
 
 /* One worker process and its channel. */
 struct pool_slot {

@@ -1,8 +1,9 @@
 /* tree: whole-tree kill. cgroup mode: each worker slot has a leaf cgroup
- * <base>/spawnpool.<master pid>.w<slot> that its jobs join before exec; cgroup.kill ends
- * everything in it at once. Process-group mode: killpg plus a /proc walk for descendants
- * that called setsid(); the worker (and the master) are child subreapers, so orphans stay
- * in their tree. */
+ * <base>/spawnpool.<data-dir hash>-<master pid>.w<slot> that the worker joins, so its jobs are
+ * born there; the worker signals every other member (cgroup.kill is the master's, for the
+ * leaf of a dead worker or a dead run). Process-group mode: killpg plus a /proc walk for
+ * descendants that called setsid(); the worker (and the master) are child subreapers, so
+ * orphans stay in their tree. */
 #include "pool/tree.h"
 
 #include <dirent.h>

@@ -12,6 +12,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "server/tasks_internal.h"
+
 enum opt_type {
     OPT_STRING,
     OPT_PATH,

@@ -1,7 +1,7 @@
-/* dispatch: the dispatcher's state and what HTTP threads ask of it: submit, terminate,
- * delete, the worker table and counters (the main loop's side is dispatch_loop.c). State
- * lives in memory (queue, per-slot jobs) and every change is written to the store in the
- * same locked section, so memory and SQLite never disagree for long. */
+/* dispatch: the dispatcher's state and its helpers, and what other threads may call: submit
+ * and commands (handed to the main loop, answered after its commit) and the view published
+ * after each commit (workers, queues, counters). Only the main loop changes the state
+ * (dispatch_loop.c), so it needs no lock; `share` guards only the hand-over and the view. */
 #include "server/dispatch_internal.h"
 
 #include <errno.h>
@@ -29,6 +29,20 @@ static int compare_double(const void *a, const void *b)
 static const double latency_bounds[DISPATCH_LATENCY_BUCKETS] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30};
 
+static const char *slot_state_name(enum pool_slot_state s)
+{
+    return s == SLOT_IDLE ? "idle" : s == SLOT_BUSY ? "busy" : s == SLOT_EXITING ? "exiting" : "starting";
+}
+
+void dispatch_retire_worker(struct dispatch *d, int index)
+{
+    struct pool_slot *s = &d->pool->slots[index];
+    if (s->state == SLOT_EXITING || s->state == SLOT_DEAD || s->pid <= 0) return;
+    s->state = SLOT_EXITING; /* nothing more is assigned to it before its reaping */
+    if (s->fd >= 0) epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
+    kill(s->pid, SIGKILL);
+}
+
 void dispatch_watch_slot(struct dispatch *d, int index)
 {
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = DISPATCH_WORKER_TAG | (uint64_t)index};
@@ -51,7 +65,7 @@ void dispatch_flush_slot(struct dispatch *d, int index)
     if (rc < 0 && s->pid > 0) {
         log_error("write() failed while talking to worker %d: %s: replacing it", index,
                   strerror(errno));
-        kill(s->pid, SIGKILL); /* its reaping records its job lost (or retries it) */
+        dispatch_retire_worker(d, index); /* its reaping records its job lost (or retries it) */
     }
 }
 
@@ -119,7 +133,10 @@ struct dispatch *dispatch_create(const struct config *cfg, struct store *store, 
 {
     struct dispatch *d = calloc(1, sizeof *d);
     if (!d) return NULL;
-    pthread_mutex_init(&d->lock, NULL);
+    pthread_mutex_init(&d->share, NULL);
+    pthread_cond_init(&d->called, NULL);
+    d->commands_tail = &d->commands;
+    d->answers_tail = &d->answers;
     d->cfg = cfg;
     d->store = store;
     d->pool = pool;
@@ -138,6 +155,8 @@ struct dispatch *dispatch_create(const struct config *cfg, struct store *store, 
     d->next = calloc((size_t)pool->count, sizeof *d->next);
     d->n_died_slots = 4 * (size_t)pool->count + 16; /* every worker's job, several times over */
     d->died_unstarted = calloc(d->n_died_slots, sizeof *d->died_unstarted);
+    d->view.workers = calloc((size_t)pool->count, sizeof *d->view.workers);
+    d->view.pids = calloc((size_t)pool->count, sizeof *d->view.pids);
     memcpy(d->stats.latency_bounds, latency_bounds, sizeof latency_bounds);
     dispatch_qstate(d, "default");
     for (size_t i = 0; i < cfg->n_queues; i++) { /* declared in the config */
@@ -146,7 +165,7 @@ struct dispatch *dispatch_create(const struct config *cfg, struct store *store, 
         d->queues[qi].concurrency = cfg->queues[i].concurrency;
         d->queues[qi].paused = cfg->queues[i].paused;
     }
-    if (!d->running || !d->next || !d->died_unstarted ||
+    if (!d->running || !d->next || !d->died_unstarted || !d->view.workers || !d->view.pids ||
         store_each_queue_setting(store, load_queue_setting, d) < 0 ||
         store_each_queued(store, load_at_start, d) < 0 ||
         store_count_states(store, d->stats.jobs) < 0) {
@@ -155,6 +174,7 @@ struct dispatch *dispatch_create(const struct config *cfg, struct store *store, 
     }
     for (int i = 0; i < pool->count; i++)
         if (pool->slots[i].fd >= 0) dispatch_watch_slot(d, i);
+    dispatch_publish(d);
     return d;
 }
 
@@ -226,8 +246,7 @@ bool dispatch_queue_open(struct dispatch *d, int qi)
     return !q->paused && (q->concurrency < 0 || q->running < q->concurrency);
 }
 
-/* Puts a queue's parked jobs back in the main queue, as far as it is open. */
-static void queue_unpark(struct dispatch *d, int qi)
+void dispatch_queue_unpark(struct dispatch *d, int qi)
 {
     struct qstate *q = &d->queues[qi];
     struct queue_entry e;
@@ -240,45 +259,15 @@ void dispatch_queue_done(struct dispatch *d, int qi)
 {
     if (qi < 0 || qi >= d->n_queues) return;
     if (d->queues[qi].running > 0) d->queues[qi].running--;
-    queue_unpark(d, qi);
-}
-
-enum dispatch_result dispatch_queue_set(struct dispatch *d, const char *name, int concurrency,
-                                        bool set_concurrency, int paused,
-                                        struct dispatch_queue_info *out)
-{
-    pthread_mutex_lock(&d->lock);
-    int qi = dispatch_qstate(d, name);
-    enum dispatch_result rc = DISPATCH_ERROR;
-    if (qi >= 0) {
-        struct qstate *q = &d->queues[qi];
-        if (set_concurrency) q->concurrency = concurrency;
-        if (paused >= 0) q->paused = paused;
-        if (store_queue_save(d->store, q->name, q->concurrency, q->paused) == 0) {
-            rc = DISPATCH_OK;
-            queue_unpark(d, qi);
-            dispatch_wake(d);
-        }
-        out->concurrency = q->concurrency;
-        out->paused = q->paused;
-        out->running = q->running;
-    }
-    pthread_mutex_unlock(&d->lock);
-    return rc;
+    dispatch_queue_unpark(d, qi);
 }
 
 size_t dispatch_queue_list(struct dispatch *d, struct dispatch_queue_info *out, size_t max)
 {
-    pthread_mutex_lock(&d->lock);
-    size_t n = 0;
-    for (int i = 0; i < d->n_queues && n < max; i++) {
-        snprintf(out[n].name, sizeof out[n].name, "%s", d->queues[i].name);
-        out[n].concurrency = d->queues[i].concurrency;
-        out[n].paused = d->queues[i].paused;
-        out[n].running = d->queues[i].running;
-        n++;
-    }
-    pthread_mutex_unlock(&d->lock);
+    pthread_mutex_lock(&d->share);
+    size_t n = (size_t)d->view.n_queues < max ? (size_t)d->view.n_queues : max;
+    memcpy(out, d->view.queues, n * sizeof *out);
+    pthread_mutex_unlock(&d->share);
     return n;
 }
 
@@ -301,17 +290,23 @@ void dispatch_destroy(struct dispatch *d)
         queue_free(&d->groups[i].members);
     free(d->groups);
     free(d->finished);
+    for (size_t i = 0; i < d->cap_unsent; i++)
+        proto_buf_free(&d->unsent[i].frame);
+    free(d->unsent);
+    free(d->ended);
+    free(d->view.workers);
+    free(d->view.pids);
+    free(d->view.queues);
     proto_buf_free(&d->payload);
-    pthread_mutex_destroy(&d->lock);
+    pthread_cond_destroy(&d->called);
+    pthread_mutex_destroy(&d->share);
     free(d);
 }
 
 void dispatch_on_finish(struct dispatch *d, dispatch_finish_fn fn, void *ctx)
 {
-    pthread_mutex_lock(&d->lock);
-    d->on_finish = fn;
+    d->on_finish = fn; /* set before the main loop runs */
     d->on_finish_ctx = ctx;
-    pthread_mutex_unlock(&d->lock);
 }
 
 void dispatch_output_path(const struct dispatch *d, int64_t id, const char *stream, char *out,
@@ -350,11 +345,14 @@ void dispatch_flush_finished(struct dispatch *d)
 enum dispatch_result dispatch_submit(struct dispatch *d, struct dispatch_submit *sub,
                                      void (*wait)(void *ctx))
 {
-    pthread_mutex_lock(&d->lock);
+    pthread_mutex_lock(&d->share);
     enum dispatch_result rc = DISPATCH_OK;
-    if (d->draining)
+    if (d->view.stats.draining || d->closed)
         rc = DISPATCH_SHUTTING_DOWN;
-    else if (d->stats.jobs[JOB_QUEUED] + d->pending_jobs + (int64_t)sub->n > d->cfg->max_queued)
+    else if (d->view.stats.store.waiting > 0)
+        rc = DISPATCH_UNAVAILABLE;
+    else if (d->view.stats.jobs[JOB_QUEUED] + d->pending_jobs + (int64_t)sub->n >
+             d->cfg->max_queued)
         rc = DISPATCH_QUEUE_FULL;
     if (rc == DISPATCH_OK) {
         sub->next = NULL;
@@ -363,9 +361,190 @@ enum dispatch_result dispatch_submit(struct dispatch *d, struct dispatch_submit 
         d->pending_jobs += (int64_t)sub->n;
         wait(sub->ctx); /* under the lock: the main loop cannot answer before this */
     }
-    pthread_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&d->share);
     if (rc == DISPATCH_OK) dispatch_wake(d); /* there is work */
     return rc;
+}
+
+enum dispatch_result dispatch_command(struct dispatch *d, struct dispatch_cmd *cmd,
+                                      void (*wait)(void *ctx))
+{
+    pthread_mutex_lock(&d->share);
+    if (d->closed) {
+        pthread_mutex_unlock(&d->share);
+        return cmd->result = DISPATCH_SHUTTING_DOWN;
+    }
+    cmd->next = cmd->parked = NULL;
+    *d->commands_tail = cmd;
+    d->commands_tail = &cmd->next;
+    if (wait) wait(cmd->ctx); /* under the lock: the main loop cannot answer before this */
+    pthread_mutex_unlock(&d->share);
+    dispatch_wake(d);
+    return DISPATCH_OK;
+}
+
+void dispatch_loop_close(struct dispatch *d)
+{
+    pthread_mutex_lock(&d->share);
+    d->closed = true;
+    struct dispatch_submit *submits = d->pending;
+    d->pending = NULL;
+    d->pending_tail = &d->pending;
+    struct dispatch_cmd *commands = d->commands;
+    d->commands = NULL;
+    d->commands_tail = &d->commands;
+    pthread_mutex_unlock(&d->share);
+    while (submits) {
+        struct dispatch_submit *sub = submits;
+        submits = sub->next; /* sub may be freed by its done() */
+        sub->result = DISPATCH_SHUTTING_DOWN;
+        sub->done(sub->ctx);
+    }
+    while (commands) {
+        struct dispatch_cmd *cmd = commands;
+        commands = cmd->next;
+        dispatch_answer(d, cmd, DISPATCH_SHUTTING_DOWN);
+    }
+    for (int i = 0; i < d->pool->count; i++) {
+        dispatch_answer_waiting(d, &d->running[i], DISPATCH_SHUTTING_DOWN);
+        for (int k = 0; k < DISPATCH_HOLD; k++)
+            dispatch_answer_waiting(d, &d->next[i][k], DISPATCH_SHUTTING_DOWN);
+    }
+    if (dispatch_loop_unsaved(d)) /* what they were told would be a change never stored */
+        for (struct dispatch_cmd *cmd = d->answers; cmd; cmd = cmd->next)
+            cmd->result = DISPATCH_UNAVAILABLE;
+    dispatch_flush_answers(d);
+}
+
+struct call {
+    struct dispatch *d;
+    bool answered;
+};
+
+/* (called by the main loop with `share` held: see dispatch_flush_answers) */
+static void call_done(void *ctx)
+{
+    struct call *c = ctx;
+    c->answered = true;
+    pthread_cond_broadcast(&c->d->called);
+}
+
+enum dispatch_result dispatch_call(struct dispatch *d, struct dispatch_cmd *cmd)
+{
+    struct call c = {d, false};
+    cmd->done = call_done;
+    cmd->ctx = &c;
+    if (dispatch_command(d, cmd, NULL) != DISPATCH_OK) return cmd->result;
+    pthread_mutex_lock(&d->share);
+    while (!c.answered)
+        pthread_cond_wait(&d->called, &d->share);
+    pthread_mutex_unlock(&d->share);
+    return cmd->result;
+}
+
+void dispatch_answer(struct dispatch *d, struct dispatch_cmd *cmd, enum dispatch_result result)
+{
+    cmd->result = result;
+    cmd->next = NULL;
+    *d->answers_tail = cmd;
+    d->answers_tail = &cmd->next;
+}
+
+void dispatch_answer_waiting(struct dispatch *d, struct running *r, enum dispatch_result result)
+{
+    while (r->waiting) {
+        struct dispatch_cmd *cmd = r->waiting;
+        r->waiting = cmd->parked;
+        cmd->wrote = true; /* (its answer comes with the job's start or end: a write) */
+        dispatch_answer(d, cmd, result);
+    }
+}
+
+void dispatch_flush_unwritten_answers(struct dispatch *d)
+{
+    struct dispatch_cmd *keep = NULL, **keep_tail = &keep, *now = NULL, **now_tail = &now;
+    for (struct dispatch_cmd *cmd = d->answers, *next; cmd; cmd = next) {
+        next = cmd->next;
+        cmd->next = NULL;
+        if (cmd->wrote) {
+            *keep_tail = cmd;
+            keep_tail = &cmd->next;
+        } else {
+            *now_tail = cmd;
+            now_tail = &cmd->next;
+        }
+    }
+    d->answers = now;
+    d->answers_tail = now_tail;
+    dispatch_flush_answers(d); /* those that changed nothing in the store */
+    d->answers = keep;
+    d->answers_tail = keep ? keep_tail : &d->answers;
+}
+
+void dispatch_flush_answers(struct dispatch *d)
+{
+    if (!d->answers) return;
+    struct dispatch_cmd *list = d->answers;
+    d->answers = NULL;
+    d->answers_tail = &d->answers;
+    pthread_mutex_lock(&d->share); /* (dispatch_call's waiter checks under it) */
+    while (list) {
+        struct dispatch_cmd *cmd = list;
+        list = cmd->next; /* cmd may be freed by its done() */
+        if (cmd->kind == DISPATCH_CMD_DELETE && cmd->result == DISPATCH_OK) {
+            char path[PATH_MAX + 32]; /* its row is gone for good: now its files */
+            dispatch_output_path(d, cmd->job_id, "stdout", path, sizeof path);
+            unlink(path);
+            dispatch_output_path(d, cmd->job_id, "stderr", path, sizeof path);
+            unlink(path);
+        }
+        cmd->done(cmd->ctx);
+    }
+    pthread_mutex_unlock(&d->share);
+}
+
+void dispatch_publish(struct dispatch *d)
+{
+    struct dispatch_view *v = &d->view;
+    if (v->cap_queues < d->n_queues) {
+        struct dispatch_queue_info *grown =
+            realloc(v->queues, (size_t)d->n_queues * sizeof *grown);
+        if (grown) v->queues = grown, v->cap_queues = d->n_queues;
+    }
+    pthread_mutex_lock(&d->share);
+    v->stats = d->stats;
+    v->stats.draining = d->draining;
+    memcpy(v->recent, d->recent, sizeof(double) * (size_t)d->recent_n);
+    v->stats.recent_n = d->recent_n;
+    v->last_ready_mono = d->last_ready_mono;
+    store_health(d->store, &v->stats.store);
+    for (int i = 0; i < d->pool->count; i++) {
+        const struct pool_slot *s = &d->pool->slots[i];
+        v->workers[i] = (struct dispatch_worker_info){
+            .index = i,
+            .pid = s->pid,
+            .state = slot_state_name(s->state),
+            .job_id = d->running[i].id,
+            .jobs_done = s->jobs_done,
+            .started_at = s->started_at,
+        };
+        v->pids[i] = d->running[i].started ? d->running[i].pid : 0;
+    }
+    v->n_queues = d->n_queues < v->cap_queues ? d->n_queues : v->cap_queues;
+    for (int i = 0; i < v->n_queues; i++) {
+        snprintf(v->queues[i].name, sizeof v->queues[i].name, "%s", d->queues[i].name);
+        v->queues[i].concurrency = d->queues[i].concurrency;
+        v->queues[i].paused = d->queues[i].paused;
+        v->queues[i].running = d->queues[i].running;
+    }
+    pthread_mutex_unlock(&d->share);
+}
+
+void dispatch_publish_health(struct dispatch *d)
+{
+    pthread_mutex_lock(&d->share);
+    store_health(d->store, &d->view.stats.store);
+    pthread_mutex_unlock(&d->share);
 }
 
 void dispatch_wake(struct dispatch *d)
@@ -383,15 +562,6 @@ int64_t dispatch_retry_delay_ms(const struct config *cfg, int attempt)
     return (int64_t)(delay * 1000);
 }
 
-static bool remove_delayed(struct dispatch *d, int64_t id)
-{
-    for (size_t i = 0; i < d->n_delayed; i++)
-        if (d->delayed[i].id == id) {
-            d->delayed[i] = d->delayed[--d->n_delayed];
-            return true;
-        }
-    return false;
-}
 
 /* Slot's job id: the one it runs or one it holds; NULL if neither. */
 struct running *dispatch_slot_job(struct dispatch *d, int slot, int64_t id)
@@ -413,18 +583,6 @@ void dispatch_compact_held(struct dispatch *d, int slot)
         memset(&d->next[slot][n], 0, sizeof d->next[slot][n]);
 }
 
-/* The job id on a worker slot (running, or held as its next), or NULL. */
-static struct running *running_job(struct dispatch *d, int64_t id, int *slot)
-{
-    for (int i = 0; i < d->pool->count; i++) {
-        struct running *r = dispatch_slot_job(d, i, id);
-        if (r) {
-            if (slot) *slot = i;
-            return r;
-        }
-    }
-    return NULL;
-}
 
 enum dispatch_result dispatch_cancel_queued(struct dispatch *d, int64_t id, const char *error)
 {
@@ -438,8 +596,7 @@ enum dispatch_result dispatch_cancel_queued(struct dispatch *d, int64_t id, cons
                               .maxrss_kb = -1,
                               .detail = error ? error : "terminated before it started"};
     int rc = store_job_finish(d->store, id, JOB_QUEUED, &o, clock_wall_ms());
-    if (rc < 0) return DISPATCH_ERROR;
-    if (rc == 1) return DISPATCH_CONFLICT; /* no longer queued: canceled already */
+    if (rc != 0) return DISPATCH_CONFLICT; /* no longer queued: canceled already */
     dispatch_count(d, JOB_QUEUED, JOB_CANCELED);
     dispatch_note_finished(d, id);
     dispatch_release_dependents(d, id, JOB_CANCELED);
@@ -477,166 +634,77 @@ static void release_one(void *ctx, int64_t dependent)
 void dispatch_release_dependents(struct dispatch *d, int64_t id, enum job_state state)
 {
     if (!d->any_after) return; /* no job ever waited on another: nothing to look up */
+    if (store_failed(d->store)) { /* reads would not see this batch: later, exactly */
+        if (d->n_ended == d->cap_ended) {
+            size_t cap = d->cap_ended ? d->cap_ended * 2 : 16;
+            struct ended *grown = realloc(d->ended, cap * sizeof *grown);
+            if (!grown) {
+                log_error("out of memory: job %lld's dependents start after a restart",
+                          (long long)id);
+                return;
+            }
+            d->ended = grown;
+            d->cap_ended = cap;
+        }
+        d->ended[d->n_ended++] = (struct ended){id, state};
+        return;
+    }
     struct release rl = {d, id, state};
     store_each_dependent(d->store, id, release_one, &rl);
 }
 
-struct gang_cancel {
-    struct dispatch *d;
-    char why[200];
-};
-
-static void cancel_member(void *ctx, int64_t id)
+void dispatch_release_ended(struct dispatch *d)
 {
-    struct gang_cancel *gc = ctx;
-    dispatch_cancel_queued(gc->d, id, gc->why);
-}
-
-/* Records a job that never started as canceled by a terminate (lock held); a gang member
- * takes its whole group with it (a barrier that can never be passed). */
-static enum dispatch_result cancel_queued(struct dispatch *d, int64_t id)
-{
-    struct job j;
-    char *group = NULL;
-    if (store_get_job(d->store, id, &j, false) == 0) {
-        if (j.spec.group) group = strdup(j.spec.group);
-        job_free(&j);
+    for (size_t i = 0; i < d->n_ended && !store_failed(d->store); i++) {
+        struct ended e = d->ended[i];
+        d->ended[i].id = 0;
+        struct release rl = {d, e.id, e.state};
+        store_each_dependent(d->store, e.id, release_one, &rl);
     }
-    enum dispatch_result rc = dispatch_cancel_queued(d, id, NULL);
-    /* it may wait parked with a queue or a key: an entry left there would take the place
-     * of a live job when the queue or key frees up */
-    for (int i = 0; i < d->n_queues; i++)
-        queue_remove(&d->queues[i].parked, id);
-    for (int i = 0; i < d->n_keys; i++)
-        queue_remove(&d->keys[i].parked, id);
-    if (group && rc == DISPATCH_CANCELED) {
-        struct gang_cancel gc = {.d = d};
-        snprintf(gc.why, sizeof gc.why,
-                 "member %lld of group %.60s was terminated before the start", (long long)id,
-                 group);
-        store_each_group_member(d->store, group, cancel_member, &gc);
-        int gi = gang_find(d, group);
-        if (gi >= 0) queue_free(&d->groups[gi].members); /* their entries: all canceled */
-    }
-    free(group);
-    dispatch_flush_finished(d);
-    return rc;
-}
-
-enum dispatch_result dispatch_terminate(struct dispatch *d, int64_t id, int sig, int64_t grace_ms)
-{
-    enum dispatch_result rc;
-    pthread_mutex_lock(&d->lock);
-    int slot;
-    struct running *r = running_job(d, id, &slot);
-    if (r && !r->started) {
-        /* sent to a worker, not started: canceled now, like any queued job. The worker drops
-         * it on this KILL; if it started it in this very instant, SIGKILL ends it at once
-         * and whatever it reports about the job is ignored (the job is no longer its). */
-        pool_send_kill(&d->pool->slots[slot], id, SIGKILL, 0);
-        dispatch_flush_slot(d, slot);
-        bool was_cur = r == &d->running[slot];
-        int qi = r->q, ki = r->k;
-        memset(r, 0, sizeof *r);
-        dispatch_queue_done(d, qi);
-        dispatch_key_done(d, ki);
-        if (was_cur)
-            dispatch_promote_held(d, slot);
-        else
-            dispatch_compact_held(d, slot);
-        rc = cancel_queued(d, id);
-    } else if (r) {
-        r->terminate = true;
-        pool_send_kill(&d->pool->slots[slot], id, sig, grace_ms);
-        dispatch_flush_slot(d, slot);
-        rc = DISPATCH_SIGNALED;
-    } else if (queue_remove(&d->queue, id) || remove_delayed(d, id)) {
-        rc = cancel_queued(d, id);
-    } else {
-        struct job j;
-        int found = store_get_job(d->store, id, &j, false);
-        rc = found == 0 ? DISPATCH_CONFLICT : found == 1 ? DISPATCH_NOT_FOUND : DISPATCH_ERROR;
-        if (found == 0 && j.state == JOB_QUEUED) rc = cancel_queued(d, id); /* waits on deps */
-        if (found == 0) job_free(&j);
-    }
-    pthread_mutex_unlock(&d->lock);
-    return rc;
+    size_t kept = 0; /* (a failure midway keeps the rest for the next batch) */
+    for (size_t i = 0; i < d->n_ended; i++)
+        if (d->ended[i].id) d->ended[kept++] = d->ended[i];
+    d->n_ended = kept;
 }
 
 int64_t dispatch_running_pid(struct dispatch *d, int64_t id)
 {
-    pthread_mutex_lock(&d->lock);
-    struct running *r = running_job(d, id, NULL);
-    int64_t pid = r && r->started ? r->pid : 0;
-    pthread_mutex_unlock(&d->lock);
+    int64_t pid = 0;
+    pthread_mutex_lock(&d->share);
+    for (int i = 0; i < d->pool->count && !pid; i++)
+        if (d->view.workers[i].job_id == id) pid = d->view.pids[i];
+    pthread_mutex_unlock(&d->share);
     return pid;
-}
-
-enum dispatch_result dispatch_delete(struct dispatch *d, int64_t id)
-{
-    enum job_state state;
-    pthread_mutex_lock(&d->lock);
-    int rc = store_delete_job(d->store, id, &state);
-    if (rc == 0) {
-        d->stats.jobs[state]--;
-        char path[PATH_MAX + 32];
-        dispatch_output_path(d, id, "stdout", path, sizeof path);
-        unlink(path);
-        dispatch_output_path(d, id, "stderr", path, sizeof path);
-        unlink(path);
-    }
-    pthread_mutex_unlock(&d->lock);
-    return rc == 0   ? DISPATCH_OK
-           : rc == 1 ? DISPATCH_NOT_FOUND
-           : rc == 2 ? DISPATCH_CONFLICT
-                     : DISPATCH_ERROR;
-}
-
-static const char *slot_state_name(enum pool_slot_state s)
-{
-    return s == SLOT_IDLE ? "idle" : s == SLOT_BUSY ? "busy" : "starting";
 }
 
 size_t dispatch_workers(struct dispatch *d, struct dispatch_worker_info *out, size_t max)
 {
-    pthread_mutex_lock(&d->lock);
-    size_t n = 0;
-    for (int i = 0; i < d->pool->count && n < max; i++) {
-        const struct pool_slot *s = &d->pool->slots[i];
-        out[n++] = (struct dispatch_worker_info){
-            .index = i,
-            .pid = s->pid,
-            .state = slot_state_name(s->state),
-            .job_id = d->running[i].id,
-            .jobs_done = s->jobs_done,
-            .started_at = s->started_at,
-        };
-    }
-    pthread_mutex_unlock(&d->lock);
+    size_t n = (size_t)d->pool->count < max ? (size_t)d->pool->count : max;
+    pthread_mutex_lock(&d->share);
+    memcpy(out, d->view.workers, n * sizeof *out);
+    pthread_mutex_unlock(&d->share);
     return n;
 }
 
 void dispatch_stats(struct dispatch *d, struct dispatch_stats *out)
 {
-    pthread_mutex_lock(&d->lock);
-    *out = d->stats;
-    out->draining = d->draining;
     double sorted[DISPATCH_RECENT];
-    out->recent_n = d->recent_n;
-    memcpy(sorted, d->recent, sizeof(double) * (size_t)d->recent_n);
-    out->ms_since_worker_ready = clock_mono_ms() - d->last_ready_mono;
+    pthread_mutex_lock(&d->share);
+    *out = d->view.stats;
+    memcpy(sorted, d->view.recent, sizeof(double) * (size_t)out->recent_n);
+    out->ms_since_worker_ready = clock_mono_ms() - d->view.last_ready_mono;
     out->workers_total = d->pool->count;
     out->workers_idle = out->workers_busy = out->workers_starting = 0;
     for (int i = 0; i < d->pool->count; i++) {
-        enum pool_slot_state s = d->pool->slots[i].state;
-        if (s == SLOT_IDLE)
+        const char *st = d->view.workers[i].state;
+        if (strcmp(st, "idle") == 0)
             out->workers_idle++;
-        else if (s == SLOT_BUSY)
+        else if (strcmp(st, "busy") == 0)
             out->workers_busy++;
         else
             out->workers_starting++;
     }
-    pthread_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&d->share);
     if (out->recent_n > 0) { /* quantiles by rank, sorted outside the lock */
         qsort(sorted, (size_t)out->recent_n, sizeof *sorted, compare_double);
         out->recent_p50 = sorted[(out->recent_n - 1) / 2];
@@ -652,6 +720,6 @@ void dispatch_promote_held(struct dispatch *d, int slot)
     dispatch_compact_held(d, slot);
     struct pool_slot *s = &d->pool->slots[slot];
     s->job_id = d->running[slot].id;
-    if (s->state != SLOT_DEAD && s->state != SLOT_STARTING)
+    if (s->state == SLOT_IDLE || s->state == SLOT_BUSY)
         s->state = s->job_id ? SLOT_BUSY : SLOT_IDLE;
 }

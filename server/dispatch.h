@@ -1,6 +1,7 @@
-/* dispatch: who runs what. Owns the queue of waiting jobs, the jobs running on workers,
- * retries, terminate and drain. HTTP threads call submit/terminate/delete/snapshots; the
- * main loop calls the dispatch_loop_* functions. One mutex guards it all. */
+/* dispatch: who runs what. Owns the run queue of waiting jobs, the jobs on workers,
+ * retries, terminate and drain. Only the main loop changes anything (the dispatch_loop_*
+ * functions): other threads hand it submits and commands, answered after the batch that
+ * carried them out committed, and read a view it publishes after each commit. */
 #ifndef SPAWNPOOL_DISPATCH_H
 #define SPAWNPOOL_DISPATCH_H
 
@@ -37,7 +38,8 @@ enum dispatch_result {
     DISPATCH_SIGNALED, /* terminate: the job runs and its worker was told */
     DISPATCH_ERROR,    /* storage failed (logged) */
     DISPATCH_INVALID,  /* the request names something that does not exist (message set) */
-    DISPATCH_IDEMPOTENCY_MISMATCH /* a key already names a job of another request (message set) */
+    DISPATCH_IDEMPOTENCY_MISMATCH, /* a key already names a job of another request (message set) */
+    DISPATCH_UNAVAILABLE /* the store cannot commit now (disk full, locked): retry later */
 };
 
 /* A submit waiting for the main loop's next commit (group commit: every submit that
@@ -48,7 +50,7 @@ struct dispatch_submit {
     int64_t *ids;                /* out: the new ids */
     int64_t created_at;          /* out: submission time (wall ms) */
     enum dispatch_result result; /* out: OK, INVALID or IDEMPOTENCY_MISMATCH (see error), or
-                                  * ERROR (storage) */
+                                  * UNAVAILABLE (the store cannot commit: nothing stored) */
     char error[320];             /* out: why, for INVALID and IDEMPOTENCY_MISMATCH */
     char error_field[48];        /* out: the field at fault, for those */
     enum job_state *states;      /* out: per job, queued or (a dependency failed) canceled */
@@ -59,20 +61,11 @@ struct dispatch_submit {
     struct dispatch_submit *next;
 };
 /* Queues n jobs (all or none) for the next batch. Returns DISPATCH_OK when queued: then
- * wait(ctx) was called with the dispatcher locked (suspend there), and sub->done(ctx) follows
- * once the jobs are committed or failed. Or SHUTTING_DOWN / QUEUE_FULL at once. */
+ * wait(ctx) was called before the main loop can see it (suspend there), and sub->done(ctx)
+ * follows once the jobs are committed or refused. Or SHUTTING_DOWN / QUEUE_FULL /
+ * UNAVAILABLE at once. */
 enum dispatch_result dispatch_submit(struct dispatch *d, struct dispatch_submit *sub,
                                      void (*wait)(void *ctx));
-/* Terminates a job: a queued one is canceled at once; a running one gets sig to its tree and
- * SIGKILL after grace_ms. A finished one is a CONFLICT. */
-enum dispatch_result dispatch_terminate(struct dispatch *d, int64_t id, int sig, int64_t grace_ms);
-/* Forgets a finished job and deletes its output files; CONFLICT while it is not finished. */
-enum dispatch_result dispatch_delete(struct dispatch *d, int64_t id);
-/* The pid of a running job's main process (kept in memory while it runs), 0 if unknown. */
-int64_t dispatch_running_pid(struct dispatch *d, int64_t id);
-/* Path of a job's capture file for stream "stdout" or "stderr" into out. */
-void dispatch_output_path(const struct dispatch *d, int64_t id, const char *stream, char *out,
-                          size_t n);
 
 /* A named queue's settings as the dispatcher holds them. */
 struct dispatch_queue_info {
@@ -81,11 +74,55 @@ struct dispatch_queue_info {
     bool paused;
     int running; /* its jobs on workers now */
 };
-/* Changes queue name (made if new): concurrency if set_concurrency (-1: no limit), paused if
- * paused >= 0; persists it; writes the result. Returns OK or ERROR. */
-enum dispatch_result dispatch_queue_set(struct dispatch *d, const char *name, int concurrency,
-                                        bool set_concurrency, int paused,
-                                        struct dispatch_queue_info *out);
+
+/* A change asked of the main loop by another thread. */
+enum dispatch_cmd_kind {
+    /* Terminate job_id: a queued one is canceled (CANCELED); a running one gets sig to its tree
+     * and SIGKILL after grace_ms (SIGNALED); one a worker holds is asked and the answer says
+     * which happened. A finished one is a CONFLICT. */
+    DISPATCH_CMD_TERMINATE,
+    /* Forget finished job_id and delete its output files (OK, NOT_FOUND, CONFLICT). */
+    DISPATCH_CMD_DELETE,
+    /* Change queue `queue` (made if new): concurrency if set_concurrency (-1: no limit), paused
+     * if paused >= 0; persisted; queue_out gets the result (OK). */
+    DISPATCH_CMD_QUEUE_SET,
+    /* Record a notify_url delivery of job_id: notify_done (delivered or given up) deletes it,
+     * else it is due again at notify_next_at; notify_detail goes to its events (OK). */
+    DISPATCH_CMD_NOTIFY_RESULT
+};
+struct dispatch_cmd {
+    enum dispatch_cmd_kind kind;
+    int64_t job_id;
+    int sig;          /* TERMINATE */
+    int64_t grace_ms; /* TERMINATE */
+    char queue[72];   /* QUEUE_SET */
+    int concurrency;
+    bool set_concurrency;
+    int paused;
+    struct dispatch_queue_info *queue_out;
+    bool notify_done; /* NOTIFY_RESULT */
+    int64_t notify_next_at;
+    const char *notify_detail;
+    enum dispatch_result result; /* out; UNAVAILABLE while the store cannot commit */
+    void (*done)(void *ctx);     /* called once result is set, after its batch committed */
+    void *ctx;
+    struct dispatch_cmd *next;
+    struct dispatch_cmd *parked; /* (a terminate waiting for its worker's answer) */
+    bool wrote; /* (it changed the store: answered only once that is committed) */
+};
+/* Queues cmd for the next batch and returns DISPATCH_OK: wait(ctx) was called before the
+ * main loop could see it (suspend there), cmd->done(ctx) follows when cmd->result is set.
+ * Or SHUTTING_DOWN at once, once the main loop has stopped (nothing called). */
+enum dispatch_result dispatch_command(struct dispatch *d, struct dispatch_cmd *cmd,
+                                      void (*wait)(void *ctx));
+/* The same for a thread that may block until the answer (the callback sender). */
+enum dispatch_result dispatch_call(struct dispatch *d, struct dispatch_cmd *cmd);
+/* The pid of a running job's main process (as of the last commit), 0 if unknown. */
+int64_t dispatch_running_pid(struct dispatch *d, int64_t id);
+/* Path of a job's capture file for stream "stdout" or "stderr" into out. */
+void dispatch_output_path(const struct dispatch *d, int64_t id, const char *stream, char *out,
+                          size_t n);
+
 /* Copies the queues known to the dispatcher (up to max); returns how many. */
 size_t dispatch_queue_list(struct dispatch *d, struct dispatch_queue_info *out, size_t max);
 
@@ -118,13 +155,14 @@ struct dispatch_stats {
     uint64_t latency_count;
     double recent_p50, recent_p99; /* over the last DISPATCH_RECENT starts, seconds */
     int recent_n;
+    struct store_health store; /* the write path: waiting > 0 means degraded */
 };
 /* Backoff before the retry that follows attempt n: --retry-backoff doubled per attempt,
  * capped at --retry-backoff-max. */
 int64_t dispatch_retry_delay_ms(const struct config *cfg, int attempt);
 /* Wakes the main loop so it recomputes its deadlines (after a new long-poll). Any thread. */
 void dispatch_wake(struct dispatch *d);
-/* Copies the counters. */
+/* Copies the counters (as of the last commit; the store's health as of the last batch). */
 void dispatch_stats(struct dispatch *d, struct dispatch_stats *out);
 
 /* --- main loop side (one thread) --- */
@@ -135,10 +173,13 @@ void dispatch_stats(struct dispatch *d, struct dispatch_stats *out);
 #define DISPATCH_WAKE_TAG (UINT64_C(2) << 32)
 /* Reads the wake-up eventfd empty (call when DISPATCH_WAKE_TAG is ready). */
 void dispatch_loop_woken(struct dispatch *d);
-/* Starts a batch: takes the lock and opens one transaction for everything until end. */
+/* Starts a batch: one transaction for everything until end. */
 void dispatch_loop_begin(struct dispatch *d);
-/* Ends a batch: assigns queued jobs to idle workers, respawns dead workers when due,
- * commits, then tells the finish hook. Returns ms until it next needs to run (-1: never). */
+/* Ends a batch: carries out commands and submits, assigns queued jobs to idle workers,
+ * respawns dead workers when due, commits; only then sends RUNs, answers, tells the finish
+ * hook and publishes the view. A batch that fails to commit is retried (store.h) and
+ * meanwhile nothing it decided leaves the process. Returns ms until it next needs to run
+ * (-1: never). */
 int64_t dispatch_loop_end(struct dispatch *d);
 /* Handles an epoll event (EPOLLIN, EPOLLOUT, ...) on worker slot index's channel. */
 void dispatch_loop_worker_event(struct dispatch *d, int index, uint32_t events);
@@ -154,9 +195,13 @@ int dispatch_loop_running(struct dispatch *d);
 /* True while a worker has any job, running or held (a drain waits until held jobs are given
  * back and running ones ended). */
 bool dispatch_loop_busy(struct dispatch *d);
+/* After the main loop's last batch: answers every submit and command still waiting
+ * (SHUTTING_DOWN), and every later one at once. */
+void dispatch_loop_close(struct dispatch *d);
+/* Writes of failed batches still waiting to commit (0: the store holds everything). */
+size_t dispatch_loop_unsaved(struct dispatch *d);
 /* True when every worker runs a job and holds another: then nothing waits on the master for
- * a moment, and it may gather more events into one batch (fewer commits and wake-ups).
- * Call outside a batch (it locks). */
+ * a moment, and it may gather more events into one batch (fewer commits and wake-ups). */
 bool dispatch_loop_saturated(struct dispatch *d);
 
 #endif

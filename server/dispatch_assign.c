@@ -49,6 +49,7 @@ static bool load_entry(struct dispatch *d, const struct queue_entry *e, struct j
 
 static void send_to_slot(struct dispatch *d, int slot, struct running *r,
                          const struct queue_entry *e, struct job *j);
+static struct unsent *next_unsent(struct dispatch *d);
 
 void dispatch_assign(struct dispatch *d, int slot, struct running *r)
 {
@@ -79,7 +80,7 @@ void dispatch_assign(struct dispatch *d, int slot, struct running *r)
     send_to_slot(d, slot, r, &e, &j);
 }
 
-/* Reserves job j for slot r and queues its RUN (sent after the commit); frees j. */
+/* Reserves job j for slot r and encodes its RUN, sent once the batch committed; frees j. */
 static void send_to_slot(struct dispatch *d, int slot, struct running *r,
                          const struct queue_entry *e_in, struct job *jp)
 {
@@ -124,9 +125,14 @@ static void send_to_slot(struct dispatch *d, int slot, struct running *r,
             run.stages_len = (uint32_t)n + 1;
         }
     }
-    d->payload.len = d->payload.pos = 0;
-    d->payload.failed = false;
-    proto_encode_run(&d->payload, &run);
+    struct unsent *u = next_unsent(d);
+    if (u) {
+        u->slot = slot;
+        u->id = j.id;
+        u->frame.len = u->frame.pos = 0;
+        u->frame.failed = false;
+        proto_encode_run(&u->frame, &run);
+    }
     struct pool_slot *s = &d->pool->slots[slot];
     store_job_reserve(d->store, j.id, slot);
     *r = (struct running){.id = j.id,
@@ -141,11 +147,44 @@ static void send_to_slot(struct dispatch *d, int slot, struct running *r,
         s->state = SLOT_BUSY;
         s->job_id = j.id;
     }
-    if (d->payload.failed || pool_queue_run(s, j.id, &d->payload) < 0) {
+    if (!u || u->frame.failed) {
         log_error("out of memory while sending job %lld to worker %d", (long long)j.id, slot);
-        kill(s->pid, SIGKILL); /* its reaping puts the job back in the queue */
+        if (u) d->n_unsent--;
+        dispatch_retire_worker(d, slot); /* its reaping puts the job back in the queue */
     }
     job_free(&j);
+}
+
+/* A place at the end of the unsent RUNs (its buffer kept from earlier use), or NULL. */
+static struct unsent *next_unsent(struct dispatch *d)
+{
+    if (d->n_unsent == d->cap_unsent) {
+        size_t cap = d->cap_unsent ? d->cap_unsent * 2 : 16;
+        struct unsent *grown = realloc(d->unsent, cap * sizeof *grown);
+        if (!grown) return NULL;
+        memset(grown + d->cap_unsent, 0, (cap - d->cap_unsent) * sizeof *grown);
+        d->unsent = grown;
+        d->cap_unsent = cap;
+    }
+    return &d->unsent[d->n_unsent++];
+}
+
+void dispatch_send_unsent(struct dispatch *d)
+{
+    for (size_t i = 0; i < d->n_unsent; i++) {
+        struct unsent *u = &d->unsent[i];
+        struct running *r = dispatch_slot_job(d, u->slot, u->id);
+        if (!r || r->sent) continue; /* given back or its worker died meanwhile */
+        struct pool_slot *s = &d->pool->slots[u->slot];
+        if (s->fd < 0 || s->state == SLOT_EXITING) continue; /* its reaping gives it back */
+        r->sent = true;
+        if (pool_queue_run(s, u->id, &u->frame) < 0 && s->pid > 0) {
+            log_error("out of memory while sending job %lld to worker %d", (long long)u->id,
+                      u->slot);
+            dispatch_retire_worker(d, u->slot); /* its reaping puts the job back in the queue */
+        }
+    }
+    d->n_unsent = 0;
 }
 
 /* Barrier: a group whose members are all queued starts when as many workers are free, all

@@ -1,5 +1,7 @@
-/* dispatch_internal.h: the dispatcher's state, shared by server/dispatch.c (what HTTP
- * threads call) and server/dispatch_loop.c (what the main loop calls). Not for elsewhere. */
+/* dispatch_internal.h: the dispatcher's state, shared by its files: dispatch.c (state
+ * helpers, and what other threads call: submit, commands, the published view),
+ * dispatch_loop.c (worker messages, deaths, the batch), dispatch_cmd.c (commands carried
+ * out), dispatch_assign.c (handing jobs to workers). Not for elsewhere. */
 #ifndef SPAWNPOOL_DISPATCH_INTERNAL_H
 #define SPAWNPOOL_DISPATCH_INTERNAL_H
 
@@ -26,6 +28,7 @@ struct running {
     int64_t since_us; /* monotonic µs it became ready to run (dispatch latency) */
     int64_t priority;
     int attempt, max_attempts;
+    bool sent;        /* its RUN went out (only after the batch that reserved it committed) */
     bool started;     /* STARTED seen: the row says running */
     bool terminate;   /* a terminate request reached it */
     bool shutdown;    /* ... sent by the server's drain */
@@ -33,6 +36,32 @@ struct running {
     int q;            /* index of its queue in d->queues */
     int k;            /* index of its concurrency key in d->keys, -1: none */
     bool gang;        /* a gang member: it cannot start later on its own */
+    struct dispatch_cmd *waiting; /* terminates waiting to hear whether it had started */
+};
+
+/* A RUN decided in a batch, sent once that batch committed (dispatch_assign.c). */
+struct unsent {
+    int slot;
+    int64_t id;
+    struct proto_buf frame; /* the RUN's payload (kept for reuse once sent) */
+};
+
+/* A job that ended while the store could not be read exactly (a failed batch): its
+ * dependents are looked at after a commit. */
+struct ended {
+    int64_t id;
+    enum job_state state;
+};
+
+/* What other threads read, copied after every commit (dispatch_publish). */
+struct dispatch_view {
+    struct dispatch_stats stats;
+    struct dispatch_worker_info *workers; /* pool->count */
+    int64_t *pids;                        /* per slot: its job's pid once started, else 0 */
+    struct dispatch_queue_info *queues;
+    int n_queues, cap_queues;
+    double recent[DISPATCH_RECENT]; /* the latency ring, unsorted */
+    int64_t last_ready_mono;
 };
 
 /* A named queue (multiprocessing's Queue): pause and concurrency, and the jobs it holds
@@ -62,7 +91,17 @@ struct gstate {
 };
 
 struct dispatch {
-    pthread_mutex_t lock;
+    /* guards what other threads touch: pending submits and commands, draining, the view */
+    pthread_mutex_t share;
+    pthread_cond_t called; /* dispatch_call's answers */
+    struct dispatch_view view;
+    struct dispatch_cmd *commands, **commands_tail; /* for the next batch */
+    bool closed; /* the main loop has stopped: nothing is handed over any more */
+    struct dispatch_cmd *answers, **answers_tail; /* carried out: answered after the commit */
+    struct unsent *unsent; /* RUNs waiting for their batch's commit, in order */
+    size_t n_unsent, cap_unsent;
+    struct ended *ended; /* jobs whose dependents wait for an exact read */
+    size_t n_ended, cap_ended;
     const struct config *cfg;
     struct store *store;
     struct pool *pool;
@@ -111,6 +150,9 @@ int dispatch_kstate(struct dispatch *d, const char *name);
 int dispatch_gstate(struct dispatch *d, const char *name, int size);
 /* A job of key ki left its worker: its best parked job comes back. */
 void dispatch_key_done(struct dispatch *d, int ki);
+/* Gives up on a worker (EOF, corrupt frame, failed write): EXITING, unwatched, SIGKILLed;
+ * its reaping does the rest (its jobs: lost, retried or queued again). */
+void dispatch_retire_worker(struct dispatch *d, int index);
 /* Watches a worker slot's channel in the main loop's epoll. */
 void dispatch_watch_slot(struct dispatch *d, int index);
 /* Sends what is queued for a slot; if the socket is full, waits for EPOLLOUT. */
@@ -140,7 +182,34 @@ void dispatch_promote_held(struct dispatch *d, int slot);
  * dependencies succeeded) or are canceled (this one did not succeed), recursively. */
 void dispatch_release_dependents(struct dispatch *d, int64_t id, enum job_state state);
 /* Records a queued job canceled (error says why, NULL for a terminate), with its
- * dependents. Returns DISPATCH_CANCELED or DISPATCH_ERROR. */
+ * dependents. Returns DISPATCH_CANCELED or DISPATCH_CONFLICT (not queued any more). */
 enum dispatch_result dispatch_cancel_queued(struct dispatch *d, int64_t id, const char *error);
+/* Looks at the dependents of jobs that ended while the store could not be read (call in a
+ * batch that has not failed). */
+void dispatch_release_ended(struct dispatch *d);
+/* Moves cmd to the answers given after the next commit, with result. */
+void dispatch_answer(struct dispatch *d, struct dispatch_cmd *cmd, enum dispatch_result result);
+/* Answers every terminate waiting on r with result. */
+void dispatch_answer_waiting(struct dispatch *d, struct running *r, enum dispatch_result result);
+/* Answers the commands carried out (call after the commit). */
+void dispatch_flush_answers(struct dispatch *d);
+/* Answers those that wrote nothing (a batch that failed keeps the rest for its retry). */
+void dispatch_flush_unwritten_answers(struct dispatch *d);
+/* Copies the state other threads read into the view (call after a commit). */
+void dispatch_publish(struct dispatch *d);
+/* Copies only the store's health into the view (after a failed batch). */
+void dispatch_publish_health(struct dispatch *d);
+/* Puts a queue's parked jobs back in the run queue, as far as it is open. */
+void dispatch_queue_unpark(struct dispatch *d, int qi);
+/* dispatch_cmd.c: carries out one command in the batch (answered after the commit). */
+void dispatch_run_command(struct dispatch *d, struct dispatch_cmd *cmd);
+/* A job a worker holds but has not started (r on slot) is given up: its RUN is not sent
+ * (or the worker is asked to drop it, when sent), and it is queued again. */
+void dispatch_give_back(struct dispatch *d, int slot, struct running *r);
+/* Sends the RUNs of the batch that just committed (dispatch_assign.c). */
+void dispatch_send_unsent(struct dispatch *d);
+/* A job sent to a worker came back unstarted: canceled if a terminate asked for it, else
+ * queued again (dispatch_loop.c). */
+void dispatch_job_unstarted(struct dispatch *d, struct running *r);
 
 #endif

@@ -1,6 +1,7 @@
 /* dispatch_loop: the dispatcher's main-loop side: worker messages and deaths, outcomes and
- * retries, group-committed submits, drain; each batch ends by handing out queued jobs
- * (dispatch_assign.c). */
+ * retries, group-committed submits, drain. A batch carries out commands, hands out queued
+ * jobs (dispatch_assign.c), stores submits and commits; only a committed batch sends its
+ * RUNs, answers and wakes waiters (commit or retry, never diverge). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pool/ledger.h"
 #include "pool/tree.h"
 #include "server/clock.h"
 #include "server/dispatch_internal.h"
@@ -41,17 +43,19 @@ static void idempotency_mismatch(struct dispatch_submit *sub, size_t i, int64_t 
              sub->specs[i].idempotency_key, (long long)first);
 }
 
-/* Main loop, in the batch: stores the waiting submits (each in a savepoint of its own). */
-static struct dispatch_submit *store_submits(struct dispatch *d)
+/* Main loop, at the end of the batch: stores the submits (refused, not retried, if the batch
+ * failed: their writes are the journal's tail, dropped then). Memory learns of them only
+ * after the commit (answer_submits). */
+static void store_submits(struct dispatch *d, struct dispatch_submit *list)
 {
-    struct dispatch_submit *list = d->pending;
-    d->pending = NULL;
-    d->pending_tail = &d->pending;
-    d->pending_jobs = 0;
     int64_t now = clock_wall_ms();
     for (struct dispatch_submit *sub = list; sub; sub = sub->next) {
         sub->created_at = now;
         sub->result = DISPATCH_OK;
+        if (store_failed(d->store)) {
+            sub->result = DISPATCH_UNAVAILABLE;
+            continue;
+        }
         /* dependencies must exist when submitted: so there can be no cycle */
         for (size_t i = 0; i < sub->n && sub->result == DISPATCH_OK; i++) {
             if (sub->specs[i].n_after) d->any_after = true;
@@ -68,7 +72,7 @@ static struct dispatch_submit *store_submits(struct dispatch *d)
                          "dependent is submitted, so there can be no cycle)",
                          sub->error_field, (long long)missing);
             } else if (missing < 0) {
-                sub->result = DISPATCH_ERROR;
+                sub->result = DISPATCH_UNAVAILABLE;
             }
         }
         if (sub->result != DISPATCH_OK) continue;
@@ -80,7 +84,7 @@ static struct dispatch_submit *store_submits(struct dispatch *d)
             char stored[65];
             int64_t first = store_idempotent_job(d->store, sub->specs[i].idempotency_key,
                                                  now - IDEMPOTENCY_MS, stored);
-            if (first < 0) sub->result = DISPATCH_ERROR;
+            if (first < 0) sub->result = DISPATCH_UNAVAILABLE;
             if (first > 0 && !same_request(stored, &sub->specs[i]))
                 idempotency_mismatch(sub, i, first);
             else if (first > 0) {
@@ -90,17 +94,15 @@ static struct dispatch_submit *store_submits(struct dispatch *d)
             }
         }
         if (sub->result != DISPATCH_OK) continue;
-        store_savepoint(d->store);            /* all of this submit, or none of it */
         for (size_t i = 0; i < sub->n; i++) { /* insert the new ones (one by one if mixed) */
             if (sub->existing[i]) continue;
             size_t n = fresh_only ? sub->n : 1;
             if (store_insert_jobs(d->store, &sub->specs[i], n, now, &sub->ids[i]) < 0) {
-                sub->result = DISPATCH_ERROR;
+                sub->result = DISPATCH_UNAVAILABLE; /* the batch failed: all submits are */
                 break;
             }
             if (fresh_only) break;
         }
-        store_savepoint_end(d->store, sub->result == DISPATCH_OK);
         if (sub->result != DISPATCH_OK) continue;
         for (size_t i = 0; i < sub->n; i++) { /* a dependency that already failed cancels it */
             sub->states[i] = JOB_QUEUED;
@@ -112,13 +114,20 @@ static struct dispatch_submit *store_submits(struct dispatch *d)
                 char why[160];
                 snprintf(why, sizeof why, "dependency %lld ended %s", (long long)culprit,
                          job_state_name(culprit_state));
-                d->stats.jobs[JOB_QUEUED]++; /* counted as queued first, the cancel moves it */
-                dispatch_cancel_queued(d, sub->ids[i], why);
-                sub->states[i] = JOB_CANCELED;
+                struct store_outcome o = {.state = JOB_CANCELED,
+                                          .exit_code = -1,
+                                          .signal = -1,
+                                          .pid = -1,
+                                          .error = why,
+                                          .user_us = -1,
+                                          .system_us = -1,
+                                          .maxrss_kb = -1,
+                                          .detail = why};
+                store_job_finish(d->store, sub->ids[i], JOB_QUEUED, &o, now);
+                sub->states[i] = JOB_CANCELED; /* (counted once committed) */
             }
         }
     }
-    return list;
 }
 
 /* After the commit: queues the stored jobs and answers every submitter. */
@@ -128,12 +137,15 @@ static void answer_submits(struct dispatch *d, struct dispatch_submit *list, boo
     while (list) {
         struct dispatch_submit *sub = list;
         list = sub->next; /* sub may be freed by its done() */
-        if (!committed) sub->result = DISPATCH_ERROR;
+        if (!committed && sub->result == DISPATCH_OK) sub->result = DISPATCH_UNAVAILABLE;
         if (sub->result == DISPATCH_OK) {
             for (size_t i = 0; i < sub->n; i++) {
-                if (sub->existing[i]) continue;             /* an earlier job, not new */
-                if (sub->states[i] != JOB_QUEUED) continue; /* canceled: a dependency failed */
+                if (sub->existing[i]) continue; /* an earlier job, not new */
                 d->stats.jobs[JOB_QUEUED]++;
+                if (sub->states[i] != JOB_QUEUED) { /* canceled: a dependency failed */
+                    dispatch_count(d, JOB_QUEUED, JOB_CANCELED);
+                    continue;
+                }
                 if (sub->specs[i].n_after) { /* waits until its dependencies succeed */
                     int64_t culprit;
                     enum job_state cs;
@@ -159,7 +171,6 @@ void dispatch_loop_woken(struct dispatch *d)
 
 void dispatch_loop_begin(struct dispatch *d)
 {
-    pthread_mutex_lock(&d->lock);
     store_begin(d->store);
 }
 
@@ -178,9 +189,10 @@ static void observe_latency(struct dispatch *d, double seconds)
 
 /* A job sent to a worker came back unstarted (withdrawn, terminated before it started, or
  * its worker died first): canceled if a terminate asked for it, else queued again. */
-static void job_unstarted(struct dispatch *d, struct running *r)
+void dispatch_job_unstarted(struct dispatch *d, struct running *r)
 {
     int64_t now = clock_wall_ms();
+    dispatch_answer_waiting(d, r, DISPATCH_CANCELED);
     if (r->gang && !r->terminate) { /* its group started without it: it never can */
         dispatch_cancel_queued(d, r->id,
                                "its worker went away before it started: it can no "
@@ -221,6 +233,7 @@ static void job_started(struct dispatch *d, int slot, int64_t pid, int64_t start
     int64_t started_at = clock_wall_ms() - (now_us - start_us) / 1000;
     store_job_running(d->store, r->id, slot, r->attempt, started_at);
     dispatch_count(d, JOB_QUEUED, JOB_RUNNING);
+    dispatch_answer_waiting(d, r, DISPATCH_SIGNALED); /* it began: terminated like any */
     if (known) observe_latency(d, (double)(start_us - r->since_us) / 1e6);
 }
 
@@ -239,12 +252,6 @@ static void job_ended(struct dispatch *d, int slot, const struct store_outcome *
         snprintf(detail, sizeof detail, "attempt %d of %d ended %s%s%s; retry in %.3gs", r->attempt,
                  r->max_attempts, job_state_name(o->state), o->detail ? ": " : "",
                  o->detail ? o->detail : "", delay);
-        struct job j;
-        int64_t priority = 0;
-        if (store_get_job(d->store, id, &j, false) == 0) {
-            priority = j.spec.priority;
-            job_free(&j);
-        }
         /* the next attempt's output starts afresh (capture files are made on the first byte) */
         char path[PATH_MAX + 32];
         dispatch_output_path(d, id, "stdout", path, sizeof path);
@@ -254,13 +261,14 @@ static void job_ended(struct dispatch *d, int slot, const struct store_outcome *
         /* the attempt's outcome stays visible in the event; the row is queued again */
         store_job_requeue(d->store, id, JOB_RUNNING, not_before, detail, now);
         dispatch_count(d, JOB_RUNNING, JOB_QUEUED);
-        dispatch_queue_job(d, id, priority, not_before);
+        dispatch_queue_job(d, id, r->priority, not_before);
     } else {
         store_job_finish(d->store, id, JOB_RUNNING, o, now);
         dispatch_count(d, JOB_RUNNING, o->state);
         dispatch_note_finished(d, id);
         dispatch_release_dependents(d, id, o->state);
     }
+    dispatch_answer_waiting(d, r, DISPATCH_SIGNALED);
     dispatch_queue_done(d, r->q);
     dispatch_key_done(d, r->k);
     dispatch_promote_held(d, slot);
@@ -274,12 +282,12 @@ static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_b
     if (proto_decode_done(payload, &done) < 0) {
         log_error("worker %d sent a malformed DONE for job %lld: replacing it", slot,
                   (long long)id);
-        kill(d->pool->slots[slot].pid, SIGKILL); /* its reaping records the job lost */
+        dispatch_retire_worker(d, slot); /* its reaping records the job lost */
         return;
     }
     if (done.end == PROTO_END_NOT_STARTED) {
         bool was_cur = r == &d->running[slot];
-        job_unstarted(d, r);
+        dispatch_job_unstarted(d, r);
         if (was_cur)
             dispatch_promote_held(d, slot);
         else
@@ -288,7 +296,7 @@ static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_b
     }
     if (r != &d->running[slot]) { /* the worker ran its held job before the current one? */
         log_error("worker %d ended job %lld out of order: replacing it", slot, (long long)id);
-        kill(d->pool->slots[slot].pid, SIGKILL);
+        dispatch_retire_worker(d, slot);
         return;
     }
     if (!r->started) job_started(d, slot, done.pid, done.start_us); /* a short job's DONE */
@@ -341,14 +349,13 @@ static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_b
 void dispatch_loop_worker_event(struct dispatch *d, int index, uint32_t events)
 {
     struct pool_slot *s = &d->pool->slots[index];
-    if (s->fd < 0) return;
+    if (s->fd < 0 || s->state == SLOT_EXITING) return; /* (given up on: its reaping decides) */
     if (events & EPOLLOUT) dispatch_flush_slot(d, index);
     if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
     long n = proto_reader_fill(&s->reader, s->fd);
     if (n < 0 && errno == EAGAIN) return;
     if (n <= 0) { /* EOF: the worker is exiting; its SIGCHLD does the rest */
-        epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
-        kill(s->pid, SIGKILL);
+        dispatch_retire_worker(d, index);
         return;
     }
     struct proto_header h;
@@ -365,8 +372,7 @@ void dispatch_loop_worker_event(struct dispatch *d, int index, uint32_t events)
             if (proto_decode_started(&d->payload, &st) < 0) {
                 log_error("worker %d (pid %d) sent a malformed STARTED: replacing it", index,
                           (int)s->pid);
-                epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
-                kill(s->pid, SIGKILL); /* its reaping records its job lost (or retries it) */
+                dispatch_retire_worker(d, index); /* its reaping: its job lost or retried */
                 return;
             }
             if (r->id == h.job_id && r->id) job_started(d, index, st.pid, st.start_us);
@@ -382,8 +388,7 @@ void dispatch_loop_worker_event(struct dispatch *d, int index, uint32_t events)
     }
     if (got < 0) {
         log_error("worker %d (pid %d) sent a corrupt frame: replacing it", index, (int)s->pid);
-        epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
-        kill(s->pid, SIGKILL);
+        dispatch_retire_worker(d, index);
     }
 }
 
@@ -419,12 +424,7 @@ void dispatch_loop_reap(struct dispatch *d)
         char how[96];
         describe_status(status, how, sizeof how);
         struct running *r = &d->running[s->index];
-        for (int k = 0; k < DISPATCH_HOLD; k++) /* never started: they run elsewhere */
-            if (d->next[s->index][k].id) job_unstarted(d, &d->next[s->index][k]);
-        /* whatever its job left is orphaned now: kill it rather than let it run unseen. A job
-         * reports its start only after 1 ms, so one not reported may have run all the same:
-         * processes found in its tree say it did (and it must not run again unseen twice:
-         * a job that kills its worker at once would otherwise be re-run forever) */
+        /* whatever its job left is orphaned now: kill it rather than let it run unseen */
         if (r->id && r->pid > 0) kill(-(pid_t)r->pid, SIGKILL);
         pid_t live[1024];
         int nlive = 0;
@@ -432,9 +432,20 @@ void dispatch_loop_reap(struct dispatch *d)
             if (d->pool->slots[i].pid > 0 && &d->pool->slots[i] != s)
                 live[nlive++] = d->pool->slots[i].pid;
         int left = tree_kill_slot(s->index, live, nlive);
-        if (r->id && !r->started && left == 0 && !died_unstarted_before(d, r->id)) {
-            job_unstarted(d, r); /* sent, never ran (it seems): it runs elsewhere */
-        } else if (r->id) {
+        /* its jobs in the order it starts them: the current one, then those it held (it may
+         * have started a held one before its DONE for the previous got out). One it began to
+         * start may have run: lost, or retried. It began if it said so, if the start ledger
+         * says so (written before the spawn), or, for the current one, if processes were left
+         * in its tree or its worker died on it before (a job that kills its worker at once
+         * must not be re-run forever). The others never ran: back to the queue. */
+        for (int n = 0; n <= DISPATCH_HOLD && r->id; n++) {
+            bool began = r->sent && (r->started || ledger_began(s->index, r->id) ||
+                                     (n == 0 && (left > 0 || died_unstarted_before(d, r->id))));
+            if (!began) {
+                dispatch_job_unstarted(d, r);
+                dispatch_promote_held(d, s->index);
+                continue;
+            }
             if (!r->started) job_started(d, s->index, 0, -1);
             char detail[160];
             snprintf(detail, sizeof detail, "worker %d (pid %d) %s", s->index, (int)pid, how);
@@ -448,7 +459,7 @@ void dispatch_loop_reap(struct dispatch *d)
                                       .maxrss_kb = -1,
                                       .detail = detail};
             log_warn("job %lld lost: %s", (long long)r->id, detail);
-            job_ended(d, s->index, &o);
+            job_ended(d, s->index, &o); /* (the next held job becomes the current one) */
         }
         if (!d->draining) log_warn("worker %d (pid %d) %s: replacing it", s->index, (int)pid, how);
         pool_slot_dead(d->pool, s, clock_mono_ms());
@@ -456,29 +467,41 @@ void dispatch_loop_reap(struct dispatch *d)
     }
 }
 
-/* Asks a worker to give back a job it holds unstarted (it answers NOT_STARTED). */
-static void withdraw_held(struct dispatch *d, int slot, int k)
+void dispatch_give_back(struct dispatch *d, int slot, struct running *r)
 {
-    struct running *n = &d->next[slot][k];
-    if (!n->id || n->withdrawing) return;
-    n->withdrawing = true;
-    pool_send_kill(&d->pool->slots[slot], n->id, 0, 0);
-    dispatch_flush_slot(d, slot);
+    if (!r->id) return;
+    if (r->sent) { /* the worker is asked; it answers NOT_STARTED, or runs it after all */
+        if (r->withdrawing) return;
+        r->withdrawing = true;
+        pool_send_kill(&d->pool->slots[slot], r->id, 0, 0);
+        dispatch_flush_slot(d, slot);
+        return;
+    }
+    bool was_cur = r == &d->running[slot];
+    dispatch_job_unstarted(d, r); /* never left the master: taken back here and now */
+    if (was_cur)
+        dispatch_promote_held(d, slot);
+    else
+        dispatch_compact_held(d, slot);
 }
 
 void dispatch_loop_drain(struct dispatch *d)
 {
     d->draining = true;
     for (int i = 0; i < d->pool->count; i++) /* they stay queued */
-        for (int k = 0; k < DISPATCH_HOLD; k++)
-            withdraw_held(d, i, k);
+        for (int k = DISPATCH_HOLD - 1; k >= 0; k--)
+            dispatch_give_back(d, i, &d->next[i][k]);
 }
 
 void dispatch_loop_terminate_all(struct dispatch *d, int sig, int64_t grace_ms)
 {
     for (int i = 0; i < d->pool->count; i++) {
         struct running *r = &d->running[i];
-        if (!r->id) continue;
+        if (r->id && !r->sent) {
+            r->shutdown = true; /* (given back: it stays queued) */
+            dispatch_give_back(d, i, r);
+        }
+        if (!r->id || !r->sent) continue;
         r->terminate = r->shutdown = true;
         pool_send_kill(&d->pool->slots[i], r->id, sig, grace_ms);
         dispatch_flush_slot(d, i);
@@ -505,21 +528,43 @@ bool dispatch_loop_busy(struct dispatch *d)
 
 bool dispatch_loop_saturated(struct dispatch *d)
 {
-    pthread_mutex_lock(&d->lock);
     bool all = d->pool->count > 0;
     for (int i = 0; i < d->pool->count && all; i++)
         if (!d->running[i].id || !d->next[i][0].id) all = false;
-    pthread_mutex_unlock(&d->lock);
     return all;
+}
+
+size_t dispatch_loop_unsaved(struct dispatch *d)
+{
+    struct store_health h;
+    store_health(d->store, &h);
+    return h.waiting;
 }
 
 int64_t dispatch_loop_end(struct dispatch *d)
 {
-    struct dispatch_submit *submits = store_submits(d);
+    pthread_mutex_lock(&d->share); /* what other threads handed over for this batch */
+    struct dispatch_submit *submits = d->pending;
+    d->pending = NULL;
+    d->pending_tail = &d->pending;
+    d->pending_jobs = 0;
+    struct dispatch_cmd *commands = d->commands;
+    d->commands = NULL;
+    d->commands_tail = &d->commands;
+    pthread_mutex_unlock(&d->share);
+
+    if (!store_failed(d->store)) dispatch_release_ended(d);
+    while (commands) {
+        struct dispatch_cmd *cmd = commands;
+        commands = cmd->next;
+        dispatch_run_command(d, cmd);
+    }
+    /* nothing new is handed out by a batch that failed: it could not read exactly */
+    bool writable = !store_failed(d->store);
     int64_t now_mono = clock_mono_ms(), wake = -1;
-    int64_t next_retry = dispatch_release_delayed(d, clock_wall_ms());
+    int64_t next_retry = writable ? dispatch_release_delayed(d, clock_wall_ms()) : -1;
     if (next_retry >= 0) wake = next_retry;
-    bool gang_waiting = !d->draining && dispatch_start_gangs(d);
+    bool hand_out = writable && !d->draining && !dispatch_start_gangs(d);
     for (int i = 0; i < d->pool->count; i++) {
         struct pool_slot *s = &d->pool->slots[i];
         if (s->state == SLOT_DEAD && !d->draining) {
@@ -536,7 +581,7 @@ int64_t dispatch_loop_end(struct dispatch *d)
                 if (wake < 0 || w < wake) wake = w < 0 ? 0 : w;
             }
         }
-        if (!d->draining && !gang_waiting)
+        if (hand_out)
             while (s->state == SLOT_IDLE && d->queue.len > 0)
                 dispatch_assign(d, i, &d->running[i]);
     }
@@ -546,22 +591,38 @@ int64_t dispatch_loop_end(struct dispatch *d)
     bool idle_worker = false;
     for (int i = 0; i < d->pool->count; i++)
         if (d->pool->slots[i].state == SLOT_IDLE) idle_worker = true;
-    for (int i = 0; i < d->pool->count && !d->draining && !gang_waiting; i++) {
+    for (int i = 0; i < d->pool->count && hand_out; i++) {
         struct pool_slot *s = &d->pool->slots[i];
         for (int k = 0; k < DISPATCH_HOLD; k++) {
             if (s->state == SLOT_BUSY && !d->next[i][k].id && d->queue.len > 0)
                 dispatch_assign(d, i, &d->next[i][k]);
-            if (idle_worker && d->queue.len == 0 && d->next[i][k].id && d->running[i].started)
-                withdraw_held(d, i, k);
+            if (idle_worker && d->queue.len == 0 && d->next[i][k].id && d->running[i].started &&
+                d->next[i][k].sent)
+                dispatch_give_back(d, i, &d->next[i][k]);
         }
     }
-    /* the jobs submitted in this batch are dispatched in the next iteration (the wake below) */
+    /* the submits go last: their writes are the journal's tail, dropped if the batch fails
+     * (the client hears 503 and may retry; nothing half-stored waits for a replay) */
+    size_t mark = store_journal_mark(d->store);
+    store_submits(d, submits);
     bool committed = store_commit(d->store) == 0;
+    if (!committed) store_journal_drop(d->store, mark);
+    bool healthy = committed || store_journal_mark(d->store) == 0;
     answer_submits(d, submits, committed);
-    if (submits && committed) dispatch_wake(d);
+    if (!healthy) { /* kept back until the retry commits: RUNs, answers, finish hooks */
+        dispatch_flush_unwritten_answers(d); /* (a signal sent, a refusal: nothing to wait for) */
+        dispatch_publish_health(d);
+        struct store_health h;
+        store_health(d->store, &h);
+        if (wake < 0 || h.retry_in_ms < wake) wake = h.retry_in_ms;
+        return wake;
+    }
+    if (submits || d->n_ended) dispatch_wake(d); /* the new jobs are handed out next */
+    dispatch_send_unsent(d);
     for (int i = 0; i < d->pool->count; i++)
         if (d->pool->slots[i].out.len > d->pool->slots[i].out.pos) dispatch_flush_slot(d, i);
     dispatch_flush_finished(d);
-    pthread_mutex_unlock(&d->lock);
+    dispatch_flush_answers(d);
+    dispatch_publish(d);
     return wake;
 }

@@ -22,6 +22,7 @@ struct drain {
     bool reload;      /* SIGHUP received */
     int64_t deadline; /* monotonic ms: terminate what still runs */
     bool soft_sent, hard_sent;
+    bool unsaved_said; /* logged that the exit waits for the store */
 };
 
 static bool read_signals(int sigfd, struct drain *dr)
@@ -133,6 +134,16 @@ int loop_run(const struct config *cfg, struct dispatch *d, int epoll_fd, int sig
         drain_step(cfg, d, &dr);
         bool done = dr.signals && !dispatch_loop_busy(d);
         wake = dispatch_loop_end(d);
+        /* a drain ends when no job is on a worker and the store holds every change (a
+         * second signal does not wait for a store that cannot commit) */
+        if (done && dispatch_loop_unsaved(d) > 0 && dr.signals == 1) {
+            if (!dr.unsaved_said)
+                log_warn("drained, but %zu changes wait for the database to commit: exiting "
+                         "once they are stored (a second SIGTERM exits without them)",
+                         dispatch_loop_unsaved(d));
+            dr.unsaved_said = true;
+            done = false;
+        }
         saturated = dispatch_loop_saturated(d);
         fe->expire(fe_handle);
         if (dr.reload) { /* outside the batch: HTTP threads never wait for a reload */

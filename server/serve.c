@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
@@ -150,6 +151,16 @@ static int check_limits(const struct config *cfg)
     return 0;
 }
 
+void serve_caps_read(struct serve_caps *caps)
+{
+    caps->kill_mechanism = tree_mechanism();
+    for (int i = 0; i < PROTO_LIMITS; i++) {
+        caps->limit_where[i] = limits_where(i);
+        caps->limit_supported[i] = limits_supported(i);
+        if (!limits_hard(i, &caps->limit_hard[i])) caps->limit_hard[i] = -1;
+    }
+}
+
 int serve_run(const struct config *cfg, const struct serve_frontend *fe)
 {
     char path[PATH_MAX + 32];
@@ -190,6 +201,8 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
         close(lock_fd);
         return 2;
     }
+    struct serve_caps caps; /* what the front end reports and checks submits against */
+    serve_caps_read(&caps);
 
     /* which jobs the last run's workers began to start: its ledger is set aside before this
      * run's is made, and dropped once the recovery that used it is committed */
@@ -258,7 +271,7 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     d = dispatch_create(cfg, store, &pool, epoll_fd);
     if (!d) goto out;
     int port = 0;
-    fe_handle = fe->start(cfg, d, store, &port);
+    fe_handle = fe->start(cfg, &caps, d, store, &port);
     if (!fe_handle) goto out;
     const char *host = cfg->listen_host;
     bool v6 = strchr(host, ':') != NULL;
@@ -274,7 +287,14 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
         log_warn("running as root: jobs run as root too (give --run-as USER to drop that)");
 
     status = loop_run(cfg, d, epoll_fd, sigfd, fe, fe_handle);
-    log_info("drained: every job's state is recorded; exiting");
+    dispatch_loop_close(d);
+    size_t unsaved = d ? dispatch_loop_unsaved(d) : 0;
+    if (unsaved)
+        log_error("exiting with %zu changes the store could not commit: the jobs they concern "
+                  "are recovered at the next start (lost, or queued again)",
+                  unsaved);
+    else
+        log_info("drained: every job's state is recorded; exiting");
 out:
     free(started);
     if (fe_handle) fe->stop(fe_handle);

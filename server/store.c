@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/clock.h"
 #include "server/log.h"
 #include "server/migrate.h"
 
@@ -20,18 +21,11 @@ static const char *const stmt_sql[ST_COUNT] = {
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_INSERT_EVENT] = "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
                         "VALUES (?, ?, ?, ?, ?)",
-    [ST_GET_JOB] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?",
-    [ST_GET_STDIN] = "SELECT stdin FROM jobs WHERE id = ?",
     [ST_RUNNING] = "UPDATE jobs SET state = 'running', worker = ?, attempt = ?, started_at = ?, "
                    "pid = NULL, exit_code = NULL, signal = NULL, error = NULL, finished_at = NULL "
                    "WHERE id = ?",
     [ST_RESERVE] = "UPDATE jobs SET worker = ? WHERE id = ? AND state = 'queued'",
     [ST_INSERT_DEP] = "INSERT OR IGNORE INTO job_dependencies (job_id, depends_on) VALUES (?, ?)",
-    [ST_DEPS] = "SELECT j.id, j.state FROM job_dependencies d JOIN jobs j ON j.id = d.depends_on "
-                "WHERE d.job_id = ? AND j.state != 'succeeded' ORDER BY j.id",
-    [ST_DEPENDENTS] = "SELECT d.job_id FROM job_dependencies d JOIN jobs j ON j.id = d.job_id "
-                      "WHERE d.depends_on = ? AND j.state = 'queued' ORDER BY d.job_id",
-    [ST_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?",
     [ST_IDEMPOTENT] = "SELECT id, idempotency_fingerprint FROM jobs WHERE idempotency_key = ? "
                       "AND created_at >= ?",
     [ST_IDEMPOTENT_EXPIRE] = "UPDATE jobs SET idempotency_key = NULL WHERE idempotency_key = ?",
@@ -45,9 +39,18 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_DELETE] = "DELETE FROM jobs WHERE id = ?",
 };
 
+static void journal_free(struct store *s, size_t from)
+{
+    for (size_t i = from; i < s->n_journal; i++)
+        sqlite3_free(s->journal[i]);
+    s->n_journal = from < s->n_journal ? from : s->n_journal;
+}
+
 int store_fail(struct store *s, const char *what)
 {
-    log_error("sqlite: %s failed: %s", what, sqlite3_errmsg(s->db));
+    if (!s->failed) /* the first failure of a batch says why; the rest follow from it */
+        log_error("sqlite: %s failed: %s", what, sqlite3_errmsg(s->db));
+    snprintf(s->last_error, sizeof s->last_error, "%s: %s", what, sqlite3_errmsg(s->db));
     s->failed = true;
     return -1;
 }
@@ -86,6 +89,10 @@ void store_bind_int(sqlite3_stmt *st, int i, int64_t v)
 
 int store_open(struct store **out, const char *path, char *err, size_t errlen)
 {
+    /* no global count of SQLite's memory: it takes one mutex around every allocation of
+     * every connection, which the readers and the writer would all contend for. It must come
+     * before SQLite is first used (the first open; a later call changes nothing). */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     struct store *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
@@ -111,6 +118,7 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
         goto fail;
     }
     if (migrate_apply(s->db, migrations, migrations_count, err, errlen) < 0) goto fail;
+    if (store_read_open(s, path, err, errlen) < 0) goto fail;
     for (int i = 0; i < ST_COUNT; i++)
         if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
                                NULL) != SQLITE_OK) {
@@ -141,17 +149,81 @@ int store_set_durability(struct store *s, bool full)
 void store_close(struct store *s)
 {
     if (!s) return;
+    store_read_close(s); /* its statements on the write connection too */
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
     sqlite3_close(s->db);
+    journal_free(s, 0);
+    free(s->journal);
     pthread_mutex_destroy(&s->lock);
     free(s);
+}
+
+/* SQLite errors a retry can get past (space, locks, I/O); others are a bug of the write. */
+static bool transient(int code)
+{
+    switch (code & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_NOMEM:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PROTOCOL:
+        return true;
+    default:
+        return false;
+    }
+}
+
+
+/* Replays the journal of the failed batches into the open transaction. A write that fails
+ * for a reason a retry cannot change (a constraint: a bug) is logged and dropped, so one bad
+ * write cannot keep the store from ever committing again. */
+static void replay(struct store *s)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < s->n_journal; i++) {
+        if (s->failed) {
+            s->journal[kept++] = s->journal[i];
+            continue;
+        }
+        int rc = sqlite3_exec(s->db, s->journal[i], NULL, NULL, NULL);
+        if (rc == SQLITE_OK || transient(rc)) {
+            if (rc != SQLITE_OK) store_fail(s, "replaying the batch");
+            s->journal[kept++] = s->journal[i];
+            continue;
+        }
+        log_error("sqlite: a waiting write cannot be applied (%s), dropped: %.300s",
+                  sqlite3_errmsg(s->db), s->journal[i]);
+        sqlite3_free(s->journal[i]);
+    }
+    s->n_journal = kept;
+}
+
+/* BEGIN IMMEDIATE, then the waiting journal (if any) replayed first. */
+static void open_tx(struct store *s)
+{
+    if (s->tx_open || s->failed) return;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        store_fail(s, "BEGIN");
+        return;
+    }
+    s->tx_open = true;
+    if (s->n_journal) replay(s);
 }
 
 void store_begin(struct store *s)
 {
     pthread_mutex_lock(&s->lock);
-    if (s->depth++ == 0) s->failed = false;
+    if (s->depth++ > 0) return;
+    s->failed = false;
+    if (s->n_journal == 0) return;
+    if (clock_mono_ms() < s->retry_at)
+        s->failed = true; /* not yet: this batch only journals */
+    else
+        open_tx(s); /* the retry: BEGIN and replay now, even if nothing else writes */
 }
 
 /* Opens the transaction on the first write of a batch: a main-loop iteration that writes
@@ -159,11 +231,84 @@ void store_begin(struct store *s)
 void store_tx_begin(struct store *s)
 {
     store_begin(s);
-    if (!s->tx_open) {
-        if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-            store_fail(s, "BEGIN");
-        else
-            s->tx_open = true;
+    open_tx(s);
+}
+
+int store_write(struct store *s, sqlite3_stmt *st, const char *what, int *changes)
+{
+    if (changes) *changes = 1;
+    if (s->unjournaled) { /* (a submit: its batch failing refuses it, nothing to replay) */
+        if (!s->tx_open || s->failed || sqlite3_get_autocommit(s->db)) return store_fail(s, what);
+        int rc = sqlite3_step(st);
+        if (changes) *changes = sqlite3_changes(s->db);
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : store_fail(s, what);
+    }
+    char *sql = sqlite3_expanded_sql(st);
+    if (s->n_journal == s->cap_journal) {
+        size_t cap = s->cap_journal ? s->cap_journal * 2 : 256;
+        char **grown = realloc(s->journal, cap * sizeof *grown);
+        if (grown) s->journal = grown, s->cap_journal = cap;
+    }
+    if (!sql || s->n_journal == s->cap_journal) {
+        /* a write that cannot be journaled could not be replayed: memory would run ahead of
+         * the database for good. Better to stop here; recovery at the next start is exact */
+        log_error("out of memory while journaling %s: stopping the server", what);
+        abort();
+    }
+    s->journal[s->n_journal++] = sql;
+    if (!s->tx_open || s->failed) return s->failed ? 0 : store_fail(s, what);
+    if (sqlite3_get_autocommit(s->db)) { /* SQLite rolled the batch back (disk full, I/O) */
+        snprintf(s->last_error, sizeof s->last_error, "the transaction was rolled back");
+        s->failed = true;
+        return 0;
+    }
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        store_fail(s, what);
+        sqlite3_reset(st);
+        return 0; /* journaled: it is replayed with the rest */
+    }
+    if (changes) *changes = sqlite3_changes(s->db);
+    sqlite3_reset(st);
+    return 0;
+}
+
+bool store_failed(const struct store *s)
+{
+    return s->failed;
+}
+
+size_t store_journal_mark(const struct store *s)
+{
+    return s->n_journal;
+}
+
+void store_journal_drop(struct store *s, size_t mark)
+{
+    journal_free(s, mark);
+}
+
+/* The outermost end of a failed batch: rolls back, keeps the journal, schedules the retry. */
+static void batch_failed(struct store *s)
+{
+    if (s->tx_open && !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (s->n_journal == 0) return; /* a failed read: nothing waits */
+    int64_t now = clock_mono_ms();
+    s->failed_commits++;
+    s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 50;
+    if (s->backoff_ms > 5000) s->backoff_ms = 5000;
+    s->retry_at = now + s->backoff_ms;
+    if (!s->failing_since) {
+        s->failing_since = now;
+        s->logged_at = now;
+        log_error("sqlite: a batch of %zu writes could not be committed (%s): kept in memory "
+                  "and retried until it commits; new submits get 503 meanwhile",
+                  s->n_journal, s->last_error);
+    } else if (now - s->logged_at >= 10000) {
+        s->logged_at = now;
+        log_error("sqlite: still cannot commit after %.1fs (%s): %zu writes wait",
+                  (double)(now - s->failing_since) / 1000, s->last_error, s->n_journal);
     }
 }
 
@@ -171,23 +316,39 @@ int store_commit(struct store *s)
 {
     int rc = 0;
     if (--s->depth == 0) {
-        if (s->tx_open && s->failed) {
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-            rc = -1;
-        } else if (s->tx_open && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        bool ok = !s->failed && (s->tx_open || s->n_journal == 0);
+        if (ok && s->tx_open && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
             store_fail(s, "COMMIT");
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-            rc = -1;
-        } else if (s->failed) {
+            ok = false;
+        }
+        if (ok) {
+            if (s->failing_since)
+                log_info("sqlite: the waiting writes are committed after %.1fs: healthy again",
+                         (double)(clock_mono_ms() - s->failing_since) / 1000);
+            journal_free(s, 0);
+            s->failing_since = 0;
+            s->backoff_ms = 0;
+            s->retry_at = 0;
+        } else {
+            batch_failed(s);
             rc = -1;
         }
         s->tx_open = false;
         s->failed = false;
-    } else if (s->failed) {
-        rc = -1;
-    }
+    } /* (an inner level reports nothing: its writes are journaled, so they commit or are
+       * retried with the batch) */
     pthread_mutex_unlock(&s->lock);
     return rc;
+}
+
+void store_health(const struct store *s, struct store_health *h)
+{
+    int64_t now = clock_mono_ms();
+    h->waiting = s->n_journal;
+    h->failed_commits = s->failed_commits;
+    h->failing_ms = s->failing_since ? now - s->failing_since : 0;
+    h->retry_in_ms = s->n_journal && s->retry_at > now ? s->retry_at - now : 0;
+    snprintf(h->error, sizeof h->error, "%s", s->n_journal ? s->last_error : "");
 }
 
 int store_add_event(struct store *s, int64_t id, int64_t now, const char *from, const char *to,
@@ -199,18 +360,18 @@ int store_add_event(struct store *s, int64_t id, int64_t now, const char *from, 
     store_bind_text(st, 3, from);
     sqlite3_bind_text(st, 4, to, -1, SQLITE_STATIC);
     store_bind_text(st, 5, detail);
-    if (sqlite3_step(st) != SQLITE_DONE) return store_fail(s, "INSERT INTO job_events");
-    return 0;
+    return store_write(s, st, "INSERT INTO job_events", NULL);
 }
 
 int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, int64_t now,
                       int64_t *ids)
 {
     store_tx_begin(s);
-    /* a savepoint: inside a batch, a failed submit undoes only itself */
-    bool was_failed = s->failed;
-    sqlite3_exec(s->db, "SAVEPOINT submit", NULL, NULL, NULL);
-    int rc = 0;
+    /* a submit needs its ids: nothing is stored once the batch failed (the submit is refused,
+     * not retried; its journal is dropped by the caller when the batch fails later) */
+    int rc = s->failed || sqlite3_get_autocommit(s->db) ? -1 : 0;
+    size_t mark = s->n_journal;
+    s->unjournaled = true;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct job_spec *j = &specs[i];
         sqlite3_stmt *st = store_stmt(s, ST_INSERT_JOB);
@@ -245,204 +406,18 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
             break;
         }
         ids[i] = sqlite3_last_insert_rowid(s->db);
-        rc = store_add_event(s, ids[i], now, NULL, "queued", "submitted");
-        for (size_t k = 0; k < j->n_after && rc == 0; k++) {
+        store_add_event(s, ids[i], now, NULL, "queued", "submitted");
+        for (size_t k = 0; k < j->n_after; k++) {
             st = store_stmt(s, ST_INSERT_DEP);
             sqlite3_bind_int64(st, 1, ids[i]);
             sqlite3_bind_int64(st, 2, j->after[k]);
-            if (sqlite3_step(st) != SQLITE_DONE) rc = store_fail(s, "INSERT INTO job_dependencies");
+            store_write(s, st, "INSERT INTO job_dependencies", NULL);
         }
+        if (s->failed) rc = -1;
     }
-    if (rc < 0) {
-        sqlite3_exec(s->db, "ROLLBACK TO submit", NULL, NULL, NULL);
-        s->failed = was_failed;
-    }
-    sqlite3_exec(s->db, "RELEASE submit", NULL, NULL, NULL);
-    return store_commit(s) < 0 ? -1 : rc;
-}
-
-static char *column_strdup(sqlite3_stmt *st, int i)
-{
-    if (sqlite3_column_type(st, i) == SQLITE_NULL) return NULL;
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? strdup((const char *)t) : NULL;
-}
-
-static int column_blob(sqlite3_stmt *st, int i, struct strblob *b)
-{
-    int n = sqlite3_column_bytes(st, i);
-    const void *p = sqlite3_column_blob(st, i);
-    b->len = 0;
-    b->data = malloc((size_t)n + 1);
-    if (!b->data) return -1;
-    if (n) memcpy(b->data, p, (size_t)n);
-    b->data[n] = '\0';
-    b->len = (size_t)n;
-    return 0;
-}
-
-static int64_t column_int_or(sqlite3_stmt *st, int i, int64_t null_value)
-{
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? null_value : sqlite3_column_int64(st, i);
-}
-
-/* Reads "3,7,12" (NULL: none) into spec->after; false if out of memory or malformed. */
-static bool read_id_list(const char *text, struct job_spec *spec)
-{
-    if (!text || !*text) return true;
-    size_t n = 1;
-    for (const char *c = text; *c; c++)
-        n += *c == ',';
-    if (!(spec->after = calloc(n, sizeof *spec->after))) return false;
-    for (const char *p = text; *p;) {
-        char *end;
-        long long id = strtoll(p, &end, 10);
-        if (end == p || id < 1 || (*end && *end != ',') || spec->n_after == n) return false;
-        spec->after[spec->n_after++] = id;
-        p = *end ? end + 1 : end;
-    }
-    return true;
-}
-
-/* Reads a row selected with JOB_COLUMNS. */
-static int read_job_row(sqlite3_stmt *st, struct job *j)
-{
-    memset(j, 0, sizeof *j);
-    j->id = sqlite3_column_int64(st, 0);
-    j->spec.name = column_strdup(st, 1);
-    j->spec.queue = column_strdup(st, 2);
-    j->spec.priority = sqlite3_column_int64(st, 3);
-    column_blob(st, 4, &j->spec.argv);
-    j->spec.command = column_strdup(st, 5);
-    column_blob(st, 6, &j->spec.env);
-    j->spec.cwd = column_strdup(st, 7);
-    j->spec.timeout = sqlite3_column_double(st, 8);
-    const char *state = (const char *)sqlite3_column_text(st, 9);
-    if (!state || job_state_parse(state, &j->state) < 0) j->state = JOB_LOST;
-    j->exit_code = (int)column_int_or(st, 10, -1);
-    j->signal = (int)column_int_or(st, 11, -1);
-    j->error = column_strdup(st, 12);
-    j->pid = column_int_or(st, 13, -1);
-    j->worker = (int)column_int_or(st, 14, -1);
-    j->attempt = (int)sqlite3_column_int(st, 15);
-    j->spec.max_attempts = sqlite3_column_int(st, 16);
-    j->created_at = sqlite3_column_int64(st, 17);
-    j->started_at = column_int_or(st, 18, 0);
-    j->finished_at = column_int_or(st, 19, 0);
-    j->stdout_bytes = sqlite3_column_int64(st, 20);
-    j->stderr_bytes = sqlite3_column_int64(st, 21);
-    j->truncated = sqlite3_column_int(st, 22) != 0;
-    j->spec.task = column_strdup(st, 23);
-    j->spec.params = column_strdup(st, 24);
-    j->spec.concurrency_key = column_strdup(st, 25);
-    j->spec.concurrency_limit = (int)column_int_or(st, 26, 0);
-    j->spec.group = column_strdup(st, 27);
-    j->spec.group_size = (int)column_int_or(st, 28, 0);
-    j->spec.stdin_from = column_int_or(st, 29, 0);
-    j->spec.pipeline = column_strdup(st, 30);
-    j->spec.notify_url = column_strdup(st, 31);
-    /* limits that cannot be read must not become "none": the row is unreadable */
-    bool limits_ok =
-        job_limits_scan((const char *)sqlite3_column_text(st, 32), &j->spec.limits) == 0;
-    j->spec.idempotency_key = column_strdup(st, 33);
-    /* "after": its dependencies in id order, "3,7,12" */
-    bool after_ok = read_id_list((const char *)sqlite3_column_text(st, 34), &j->spec);
-    if (!j->spec.queue || !j->spec.argv.data || !j->spec.env.data || !j->spec.cwd || !limits_ok ||
-        !after_ok) {
-        job_free(j);
-        return -1;
-    }
-    return 0;
-}
-
-int store_get_job(struct store *s, int64_t id, struct job *out, bool with_stdin)
-{
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st = store_stmt(s, ST_GET_JOB);
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
-        rc = 1;
-    else if (rc != SQLITE_ROW)
-        rc = store_fail(s, "SELECT job");
-    else
-        rc = read_job_row(st, out);
-    sqlite3_reset(st);
-    if (rc == 0 && with_stdin) {
-        st = store_stmt(s, ST_GET_STDIN);
-        sqlite3_bind_int64(st, 1, id);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) > 0) {
-            int n = sqlite3_column_bytes(st, 0);
-            out->spec.stdin_data = malloc((size_t)n);
-            if (out->spec.stdin_data) {
-                memcpy(out->spec.stdin_data, sqlite3_column_blob(st, 0), (size_t)n);
-                out->spec.stdin_len = (size_t)n;
-            } else {
-                rc = -1;
-            }
-        }
-        sqlite3_reset(st);
-    }
-    pthread_mutex_unlock(&s->lock);
-    return rc;
-}
-
-int store_list_jobs(struct store *s, const struct store_filter *f, struct job **jobs, size_t *n)
-{
-    char sql[1024];
-    int len = snprintf(sql, sizeof sql, "SELECT " JOB_COLUMNS " FROM jobs WHERE 1");
-    if (f->state) len += snprintf(sql + len, sizeof sql - len, " AND state = :state");
-    if (f->queue) len += snprintf(sql + len, sizeof sql - len, " AND queue = :queue");
-    if (f->name) len += snprintf(sql + len, sizeof sql - len, " AND name = :name");
-    if (f->before > 0) len += snprintf(sql + len, sizeof sql - len, " AND id < :before");
-    snprintf(sql + len, sizeof sql - len, " ORDER BY id DESC LIMIT :limit");
-
-    *jobs = NULL;
-    *n = 0;
-    if (f->limit <= 0) return -1;
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        int rc = store_fail(s, "preparing the job list");
-        store_read_done(s);
-        pthread_mutex_unlock(&s->lock);
-        return rc;
-    }
-    if (f->state)
-        sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":state"), f->state, -1,
-                          SQLITE_STATIC);
-    if (f->queue)
-        sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":queue"), f->queue, -1,
-                          SQLITE_STATIC);
-    if (f->name)
-        sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":name"), f->name, -1,
-                          SQLITE_STATIC);
-    if (f->before > 0)
-        sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":before"), f->before);
-    sqlite3_bind_int(st, sqlite3_bind_parameter_index(st, ":limit"), f->limit);
-    struct job *list = calloc((size_t)(f->limit > 0 ? f->limit : 1), sizeof *list);
-    int rc = list ? 0 : -1;
-    while (rc == 0 && *n < (size_t)f->limit) {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_DONE) break;
-        if (step != SQLITE_ROW || read_job_row(st, &list[*n]) < 0) {
-            rc = store_fail(s, "listing jobs");
-            store_read_done(s);
-            break;
-        }
-        (*n)++;
-    }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->lock);
-    if (rc < 0) {
-        for (size_t i = 0; i < *n; i++)
-            job_free(&list[i]);
-        free(list);
-        *n = 0;
-        return -1;
-    }
-    *jobs = list;
-    return 0;
+    s->unjournaled = false;
+    if (rc < 0) journal_free(s, mark); /* a refused submit is never replayed */
+    return store_commit(s) < 0 || rc < 0 ? -1 : 0;
 }
 
 int store_delete_job(struct store *s, int64_t id, enum job_state *state_out)
@@ -464,7 +439,7 @@ int store_delete_job(struct store *s, int64_t id, enum job_state *state_out)
         *state_out = state;
         st = store_stmt(s, ST_DELETE);
         sqlite3_bind_int64(st, 1, id);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "DELETE job");
+        rc = store_write(s, st, "DELETE job", NULL);
     }
     int crc = store_commit(s);
     return crc < 0 ? -1 : rc;
@@ -478,13 +453,10 @@ int store_job_running(struct store *s, int64_t id, int worker, int attempt, int6
     sqlite3_bind_int(st, 2, attempt);
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int64(st, 4, id);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        store_fail(s, "UPDATE job to running");
-    else {
-        char detail[64];
-        snprintf(detail, sizeof detail, "attempt %d on worker %d", attempt, worker);
-        store_add_event(s, id, now, "queued", "running", detail);
-    }
+    store_write(s, st, "UPDATE job to running", NULL);
+    char detail[64];
+    snprintf(detail, sizeof detail, "attempt %d on worker %d", attempt, worker);
+    store_add_event(s, id, now, "queued", "running", detail);
     return store_commit(s);
 }
 
@@ -494,7 +466,7 @@ int store_job_reserve(struct store *s, int64_t id, int worker)
     sqlite3_stmt *st = store_stmt(s, ST_RESERVE);
     store_bind_int(st, 1, worker);
     sqlite3_bind_int64(st, 2, id);
-    if (sqlite3_step(st) != SQLITE_DONE) store_fail(s, "UPDATE job reservation");
+    store_write(s, st, "UPDATE job reservation", NULL);
     return store_commit(s);
 }
 
@@ -523,30 +495,13 @@ int store_job_finish(struct store *s, int64_t id, enum job_state from,
     sqlite3_bind_int64(st, 13, id);
     sqlite3_bind_text(st, 14, job_state_name(from), -1, SQLITE_STATIC);
     int changed = 0;
-    if (sqlite3_step(st) != SQLITE_DONE)
-        store_fail(s, "UPDATE job to its end");
-    else if ((changed = sqlite3_changes(s->db)) > 0) {
+    store_write(s, st, "UPDATE job to its end", &changed);
+    if (changed > 0) {
         store_add_event(s, id, now, job_state_name(from), job_state_name(o->state), o->detail);
         if (s->any_notify) store_notify_due(s, id, now); /* its callback, if it has one */
     }
-    int rc = store_commit(s);
-    return rc < 0 ? -1 : changed > 0 ? 0 : 1;
-}
-
-void store_savepoint(struct store *s)
-{
-    store_tx_begin(s);
-    sqlite3_exec(s->db, "SAVEPOINT request", NULL, NULL, NULL);
-}
-
-int store_savepoint_end(struct store *s, bool keep)
-{
-    if (!keep) {
-        sqlite3_exec(s->db, "ROLLBACK TO request", NULL, NULL, NULL);
-        s->failed = false; /* what failed is undone; the batch goes on */
-    }
-    sqlite3_exec(s->db, "RELEASE request", NULL, NULL, NULL);
-    return store_commit(s);
+    store_commit(s); /* (a failed batch is retried: the change is made, later) */
+    return changed > 0 ? 0 : 1;
 }
 
 int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t not_before,
@@ -556,11 +511,14 @@ int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t 
     sqlite3_stmt *st = store_stmt(s, ST_REQUEUE);
     store_bind_int(st, 1, not_before > 0 ? not_before : -1);
     sqlite3_bind_int64(st, 2, id);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        store_fail(s, "UPDATE job to queued");
-    else
-        store_add_event(s, id, now, job_state_name(from), "queued", detail);
+    store_write(s, st, "UPDATE job to queued", NULL);
+    store_add_event(s, id, now, job_state_name(from), "queued", detail);
     return store_commit(s);
+}
+
+static int64_t column_int_or(sqlite3_stmt *st, int i, int64_t null_value)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? null_value : sqlite3_column_int64(st, i);
 }
 
 /* The next job id at or after `after` with rows in job_dependencies (INT64_MAX: none), from
@@ -678,19 +636,4 @@ int store_count_states(struct store *s, int64_t counts[JOB_STATE_COUNT])
     store_read_done(s);
     pthread_mutex_unlock(&s->lock);
     return rc;
-}
-
-int64_t store_count_events(struct store *s, int64_t job_id)
-{
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st;
-    int64_t n = -1;
-    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM job_events WHERE job_id = ?", -1, &st,
-                           NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, job_id);
-        if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-    }
-    pthread_mutex_unlock(&s->lock);
-    return n;
 }

@@ -1,6 +1,9 @@
-/* store: the only code that touches SQLite. One connection, serialized by a recursive
- * mutex; every mutation is in a transaction, and the main loop groups its changes into
- * one transaction per iteration (store_begin/store_commit). */
+/* store: the only code that touches SQLite. The thread that opens the store is its writer
+ * (the main loop): it alone writes, through one connection, and groups every change of one
+ * iteration into one transaction (store_begin/store_commit); its reads see its own writes. A
+ * batch that cannot commit is rolled back and replayed until it does (commit or retry).
+ * Every other thread reads through a read-only connection of its own: it sees the last
+ * commit and never waits for the writer. */
 #ifndef SPAWNPOOL_STORE_H
 #define SPAWNPOOL_STORE_H
 
@@ -20,16 +23,36 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen);
 int store_set_durability(struct store *s, bool full);
 /* Closes the database; statements are finalized. */
 void store_close(struct store *s);
+/* Opens n read-only connections ahead for the threads other than the one that opened the
+ * store (that one writes; the others read through a connection of their own, taken on their
+ * first read), so no read opens one later and the fds the server holds stay as they are.
+ * Returns 0, or -1 if one could not be opened (logged). */
+int store_read_ahead(struct store *s, int n);
 
-/* A savepoint inside the batch around one request: store_savepoint_end(s, false) undoes
- * everything since (and forgets the failure); true keeps it. Returns as store_commit. */
-void store_savepoint(struct store *s);
-int store_savepoint_end(struct store *s, bool keep);
-/* Starts (or nests into) a transaction and holds the store's lock until store_commit. */
+/* Starts (or nests into) a batch and holds the store's lock until store_commit. The
+ * outermost begin retries a waiting journal when its backoff has passed; before that the
+ * batch only journals (store_failed is true). */
 void store_begin(struct store *s);
-/* Ends one level; the outermost commits. Returns 0, or -1 if the commit failed
- * (the transaction is rolled back and the error logged). */
+/* Ends one level; the outermost commits. Returns 0, or -1 if the batch failed: it is rolled
+ * back, and its journal waits to be replayed by a later batch (store_waiting). */
 int store_commit(struct store *s);
+/* True once the current batch has failed (its writes are only journaled). */
+bool store_failed(const struct store *s);
+/* Writes journaled so far (a mark for store_journal_drop). */
+size_t store_journal_mark(const struct store *s);
+/* After a failed store_commit: forgets the writes journaled after mark (a submit refused
+ * instead of retried). */
+void store_journal_drop(struct store *s, size_t mark);
+/* The state of the write path, for /healthz and /metrics. */
+struct store_health {
+    size_t waiting;          /* writes of failed batches waiting to commit (0: healthy) */
+    uint64_t failed_commits; /* batches that failed since the start */
+    int64_t failing_ms;      /* for how long the journal has waited (0: not) */
+    int64_t retry_in_ms;     /* until the next attempt */
+    char error[200];         /* why the last attempt failed */
+};
+/* Fills h (call on the main loop's thread). */
+void store_health(const struct store *s, struct store_health *h);
 
 /* Inserts n jobs (state queued, one "submitted" event each) in one transaction and writes
  * their ids; nothing is inserted if any insert fails. Returns 0 or -1. */

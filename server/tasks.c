@@ -1,5 +1,5 @@
 /* tasks: parsing and expanding job templates. */
-#include "server/tasks.h"
+#include "server/tasks_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,19 +33,17 @@ static int add_param(struct task_template *t, const char *name, size_t len)
     return t->params[t->n_params++] ? 0 : -1;
 }
 
-int tasks_parse_limits(json_t *v, struct proto_limits *l, char *bad, size_t badlen, char *err,
-                       size_t errlen)
+int tasks_parse_limits(const struct task_arg *args, size_t n, struct proto_limits *l, char *bad,
+                       size_t badlen, char *err, size_t errlen)
 {
     memset(l, 0, sizeof *l);
     bad[0] = '\0';
-    if (!json_is_object(v)) {
+    if (!args) {
         snprintf(err, errlen, "limits must be an object of nofile, nproc, core, as, memory, pids");
         return -1;
     }
-    const char *key;
-    json_t *n;
-    json_object_foreach(v, key, n)
-    {
+    for (size_t k = 0; k < n; k++) {
+        const char *key = args[k].key;
         int which = -1;
         for (int i = 0; i < PROTO_LIMITS; i++)
             if (strcmp(key, proto_limit_name(i)) == 0) which = i;
@@ -56,15 +54,46 @@ int tasks_parse_limits(json_t *v, struct proto_limits *l, char *bad, size_t badl
             return -1;
         }
         int64_t min = job_limit_min(which), max = job_limit_max(which);
-        if (!json_is_integer(n) || json_integer_value(n) < min || json_integer_value(n) > max) {
+        if (args[k].kind != TASK_ARG_INTEGER || args[k].integer < min || args[k].integer > max) {
             snprintf(err, errlen, "limits.%s must be an integer%s from %lld to %lld", key,
                      job_limit_is_bytes(which) ? " of bytes" : "", (long long)min, (long long)max);
             return -1;
         }
         l->set |= 1u << which;
-        l->v[which] = json_integer_value(n);
+        l->v[which] = args[k].integer;
     }
     bad[0] = '\0';
+    return 0;
+}
+
+/* The members of obj as task_args (pointing into obj) in *args, n of them; *args NULL if obj is
+ * not an object. Returns 0, or -1 when out of memory. */
+static int json_args(json_t *obj, struct task_arg **args, size_t *n)
+{
+    *args = NULL;
+    *n = 0;
+    if (!json_is_object(obj)) return 0;
+    struct task_arg *a = calloc(json_object_size(obj) + 1, sizeof *a);
+    if (!a) return -1;
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        struct task_arg *t = &a[(*n)++];
+        t->key = key;
+        if (json_is_string(v)) {
+            t->kind = TASK_ARG_STRING;
+            t->string = json_string_value(v);
+            t->string_len = json_string_length(v);
+        } else if (json_is_integer(v)) {
+            t->kind = TASK_ARG_INTEGER;
+            t->integer = json_integer_value(v);
+        } else if (json_is_real(v)) {
+            t->kind = TASK_ARG_REAL;
+            t->real = json_real_value(v);
+        }
+    }
+    *args = a;
     return 0;
 }
 
@@ -112,7 +141,15 @@ static int load_one(struct task_template *t, const char *name, json_t *def, char
             t->max_attempts = (int)json_integer_value(v);
         } else if (strcmp(key, "limits") == 0) {
             char bad[64], why[300];
-            if (tasks_parse_limits(v, &t->limits, bad, sizeof bad, why, sizeof why) < 0) {
+            struct task_arg *args;
+            size_t n;
+            if (json_args(v, &args, &n) < 0) {
+                snprintf(err, errlen, "task %s: out of memory", name);
+                return -1;
+            }
+            int rc = tasks_parse_limits(args, n, &t->limits, bad, sizeof bad, why, sizeof why);
+            free(args);
+            if (rc < 0) {
                 snprintf(err, errlen, "task %s: %s", name, why);
                 return -1;
             }
@@ -175,13 +212,20 @@ const struct task_template *tasks_find(const struct task_set *set, const char *n
     return NULL;
 }
 
-int tasks_expand(const struct task_template *t, json_t *params, struct job_spec *spec, char *bad,
-                 size_t badlen, char *err, size_t errlen)
+/* The param called key (len bytes, not NUL-terminated) among the n in params, or NULL. */
+static const struct task_arg *find_param(const struct task_arg *params, size_t n, const char *key,
+                                         size_t len)
 {
-    const char *key;
-    json_t *v;
-    json_object_foreach(params, key, v)
-    {
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(params[i].key, key, len) == 0 && params[i].key[len] == '\0') return &params[i];
+    return NULL;
+}
+
+int tasks_expand(const struct task_template *t, const struct task_arg *params, size_t n,
+                 struct job_spec *spec, char *bad, size_t badlen, char *err, size_t errlen)
+{
+    for (size_t k = 0; k < n; k++) {
+        const char *key = params[k].key;
         bool known = false;
         for (size_t i = 0; i < t->n_params; i++)
             known |= strcmp(t->params[i], key) == 0;
@@ -190,14 +234,14 @@ int tasks_expand(const struct task_template *t, json_t *params, struct job_spec 
             snprintf(err, errlen, "task %s has no param '%.60s'", t->name, key);
             return -1;
         }
-        if (!json_is_string(v) && !json_is_integer(v) && !json_is_real(v)) {
+        if (params[k].kind == TASK_ARG_OTHER) {
             snprintf(bad, badlen, "%s", key);
             snprintf(err, errlen, "param '%.60s' must be a string or a number", key);
             return -1;
         }
     }
     for (size_t i = 0; i < t->n_params; i++)
-        if (!json_object_get(params, t->params[i])) {
+        if (!find_param(params, n, t->params[i], strlen(t->params[i]))) {
             snprintf(bad, badlen, "%s", t->params[i]);
             snprintf(err, errlen, "task %s needs param '%s'", t->name, t->params[i]);
             return -1;
@@ -211,15 +255,14 @@ int tasks_expand(const struct task_template *t, json_t *params, struct job_spec 
         size_t nlen;
         while ((slot = next_slot(p, &name, &nlen))) {
             fwrite(p, 1, (size_t)(slot - p), f);
-            char pname[256];
-            snprintf(pname, sizeof pname, "%.*s", (int)nlen, name);
-            json_t *pv = json_object_get(params, pname);
-            if (json_is_string(pv))
-                fwrite(json_string_value(pv), 1, json_string_length(pv), f);
-            else if (json_is_integer(pv))
-                fprintf(f, "%lld", (long long)json_integer_value(pv));
+            /* every slot is a param, and each was given (checked above) */
+            const struct task_arg *pv = find_param(params, n, name, nlen);
+            if (pv->kind == TASK_ARG_STRING)
+                fwrite(pv->string, 1, pv->string_len, f);
+            else if (pv->kind == TASK_ARG_INTEGER)
+                fprintf(f, "%lld", (long long)pv->integer);
             else
-                fprintf(f, "%.15g", json_real_value(pv));
+                fprintf(f, "%.15g", pv->real);
             p = name + nlen + 1;
         }
         fputs(p, f);

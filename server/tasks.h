@@ -4,7 +4,6 @@
 #ifndef SPAWNPOOL_TASKS_H
 #define SPAWNPOOL_TASKS_H
 
-#include <jansson.h>
 #include <stddef.h>
 
 #include "server/job.h"
@@ -28,19 +27,31 @@ struct task_set {
     size_t n;
 };
 
-/* Reads the config's "tasks" object into set. Returns 0, or -1 with a message in err. */
-int tasks_load(struct task_set *set, json_t *tasks, char *err, size_t errlen);
+/* A template param or a limit as submitted: a member of a JSON object, handed to the server
+ * without JSON (jansson stays out of server/'s headers; the API and the config reader convert). */
+enum task_arg_kind { TASK_ARG_OTHER, TASK_ARG_STRING, TASK_ARG_INTEGER, TASK_ARG_REAL };
+struct task_arg {
+    const char *key;
+    enum task_arg_kind kind; /* OTHER: neither a string nor a number (null, bool, array, ...) */
+    const char *string;      /* STRING: its bytes (NULs allowed), string_len of them */
+    size_t string_len;
+    int64_t integer; /* INTEGER */
+    double real;     /* REAL */
+};
+
 /* The template called name, or NULL. */
 const struct task_template *tasks_find(const struct task_set *set, const char *name);
-/* Fills spec->argv from t with the params (a JSON object of strings or numbers). Returns 0,
- * or -1 with the offending param's name in bad (missing or unknown) and why in err. */
-int tasks_expand(const struct task_template *t, json_t *params, struct job_spec *spec, char *bad,
-                 size_t badlen, char *err, size_t errlen);
-/* Reads a "limits" object ({"nofile": 256, "memory": 1073741824, ...}: integers in each
- * limit's range, bytes for core, as and memory) into l. Returns 0, or -1 with the offending
- * key in bad ("" for the object itself) and why in err. */
-int tasks_parse_limits(json_t *v, struct proto_limits *l, char *bad, size_t badlen, char *err,
-                       size_t errlen);
+/* Fills spec->argv from t with the n params (the members of the submitted "params" object, in
+ * its order; strings or numbers). Returns 0, or -1 with the offending param's name in bad
+ * (missing, unknown or neither a string nor a number) and why in err. */
+int tasks_expand(const struct task_template *t, const struct task_arg *params, size_t n,
+                 struct job_spec *spec, char *bad, size_t badlen, char *err, size_t errlen);
+/* Reads the n members of a "limits" object ({"nofile": 256, "memory": 1073741824, ...}:
+ * integers in each limit's range, bytes for core, as and memory) into l; args NULL: the value
+ * was not an object. Returns 0, or -1 with the offending key in bad ("" for the object itself)
+ * and why in err. */
+int tasks_parse_limits(const struct task_arg *args, size_t n, struct proto_limits *l, char *bad,
+                       size_t badlen, char *err, size_t errlen);
 /* Frees the set. */
 void tasks_free(struct task_set *set);
 

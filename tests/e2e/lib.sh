@@ -9,8 +9,11 @@ SP_PID=""
 BASE=""
 FAILS=0
 
+BG_PIDS=() # helpers a test started in the background (killed at exit)
+
 cleanup() {
     local rc=$?
+    for pid in "${BG_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; done
     if [ -n "$SP_PID" ] && kill -0 "$SP_PID" 2>/dev/null; then
         kill -KILL "$SP_PID" 2>/dev/null
         wait "$SP_PID" 2>/dev/null

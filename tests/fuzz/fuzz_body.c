@@ -13,6 +13,8 @@
 #include "tests/fuzz/fuzz_common.h"
 
 static struct config cfg;
+static struct serve_caps caps; /* no tree_setup or limits_setup ran: process groups, no cgroup
+                                * limits, this process's own hard rlimits */
 
 static void init(void)
 {
@@ -25,6 +27,7 @@ static void init(void)
         "\"max_batch\": 50, \"limit_nofile\": \"1024\", \"limit_as\": \"1G\"}";
     char err[512];
     config_defaults(&cfg);
+    serve_caps_read(&caps);
     snprintf(cfg.job_dir, sizeof cfg.job_dir, "/tmp");
     FUZZ_REQUIRE(config_apply_text(&cfg, conf, sizeof conf - 1, "fuzz", err, sizeof err) == 0);
 }
@@ -167,7 +170,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     struct job_spec *specs;
     size_t n;
     bool many;
-    if (api_parse_submit(body, size, &cfg, NULL, &specs, &n, &many, &e) == 0) {
+    if (api_parse_submit(body, size, &cfg, &caps, NULL, &specs, &n, &many, &e) == 0) {
         FUZZ_REQUIRE(n >= 1 && (many || n == 1) && n <= (size_t)cfg.max_batch);
         json_t *root = json_loadb(body, size, JSON_DECODE_ANY, NULL); /* what was submitted */
         FUZZ_REQUIRE(root);

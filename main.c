@@ -1,5 +1,6 @@
 /* main: the spawnpool binary's entry. `serve` runs the server; `worker` is the internal
- * mode a replacement worker is exec'd in. It wires the HTTP front end (api/) to server/. */
+ * mode a replacement worker is exec'd in. It wires the HTTP front end (api/) to server/, so it
+ * sits at the top level, above both: server/ never includes api/. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

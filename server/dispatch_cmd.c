@@ -1,0 +1,179 @@
+/* dispatch_cmd: the commands other threads hand the main loop (terminate, delete, queue
+ * settings, callback results), carried out inside its batch. Each is answered only after
+ * that batch committed (dispatch_flush_answers), so an answer never tells of a change the
+ * database does not hold; a terminate of a job a worker holds waits for the worker to say
+ * whether it had started it (canceled, or signaled like any running job). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/clock.h"
+#include "server/dispatch_internal.h"
+#include "server/log.h"
+
+static bool remove_delayed(struct dispatch *d, int64_t id)
+{
+    for (size_t i = 0; i < d->n_delayed; i++)
+        if (d->delayed[i].id == id) {
+            d->delayed[i] = d->delayed[--d->n_delayed];
+            return true;
+        }
+    return false;
+}
+
+/* The job id on a worker slot (running, or held as its next), or NULL. */
+static struct running *running_job(struct dispatch *d, int64_t id, int *slot)
+{
+    for (int i = 0; i < d->pool->count; i++) {
+        struct running *r = dispatch_slot_job(d, i, id);
+        if (r) {
+            if (slot) *slot = i;
+            return r;
+        }
+    }
+    return NULL;
+}
+
+struct gang_cancel {
+    struct dispatch *d;
+    char why[200];
+};
+
+static void cancel_member(void *ctx, int64_t id)
+{
+    struct gang_cancel *gc = ctx;
+    dispatch_cancel_queued(gc->d, id, gc->why);
+}
+
+/* Records a job that never started as canceled by a terminate; a gang member takes its
+ * whole group with it (a barrier that can never be passed). */
+static enum dispatch_result cancel_queued(struct dispatch *d, int64_t id)
+{
+    struct job j;
+    char *group = NULL;
+    if (store_get_job(d->store, id, &j, false) == 0) {
+        if (j.spec.group) group = strdup(j.spec.group);
+        job_free(&j);
+    }
+    enum dispatch_result rc = dispatch_cancel_queued(d, id, NULL);
+    /* it may wait parked with a queue or a key: an entry left there would take the place
+     * of a live job when the queue or key frees up */
+    for (int i = 0; i < d->n_queues; i++)
+        queue_remove(&d->queues[i].parked, id);
+    for (int i = 0; i < d->n_keys; i++)
+        queue_remove(&d->keys[i].parked, id);
+    if (group && rc == DISPATCH_CANCELED) {
+        struct gang_cancel gc = {.d = d};
+        snprintf(gc.why, sizeof gc.why,
+                 "member %lld of group %.60s was terminated before the start", (long long)id,
+                 group);
+        store_each_group_member(d->store, group, cancel_member, &gc);
+        for (int gi = 0; gi < d->n_groups; gi++)
+            if (strcmp(d->groups[gi].name, group) == 0)
+                queue_free(&d->groups[gi].members); /* their entries: all canceled */
+    }
+    free(group);
+    return rc;
+}
+
+static void terminate(struct dispatch *d, struct dispatch_cmd *cmd)
+{
+    int slot;
+    int64_t id = cmd->job_id;
+    bool writable = !store_failed(d->store);
+    struct running *r = running_job(d, id, &slot);
+    if (r && !r->sent) { /* its RUN never left: it is given back, then canceled below */
+        if (!writable) return dispatch_answer(d, cmd, DISPATCH_UNAVAILABLE);
+        r->terminate = true;
+        dispatch_give_back(d, slot, r); /* (a terminated job given back is canceled) */
+        return dispatch_answer(d, cmd, DISPATCH_CANCELED);
+    }
+    if (r) {
+        /* a held job the worker may be starting this very moment: it gets the signal and
+         * grace of a running one, and the worker's answer decides (NOT_STARTED: canceled,
+         * STARTED: signaled), so a job that began is never recorded as never started */
+        r->terminate = true;
+        pool_send_kill(&d->pool->slots[slot], id, cmd->sig, cmd->grace_ms);
+        dispatch_flush_slot(d, slot);
+        if (r->started) return dispatch_answer(d, cmd, DISPATCH_SIGNALED);
+        cmd->parked = r->waiting;
+        r->waiting = cmd;
+        return;
+    }
+    if (!writable) return dispatch_answer(d, cmd, DISPATCH_UNAVAILABLE);
+    if (queue_remove(&d->queue, id) || remove_delayed(d, id))
+        return dispatch_answer(d, cmd, cancel_queued(d, id));
+    struct job j;
+    int found = store_get_job(d->store, id, &j, false);
+    enum dispatch_result rc = found == 0   ? DISPATCH_CONFLICT
+                              : found == 1 ? DISPATCH_NOT_FOUND
+                                           : DISPATCH_ERROR;
+    if (found == 0 && j.state == JOB_QUEUED) rc = cancel_queued(d, id); /* parked, or deps */
+    if (found == 0) job_free(&j);
+    dispatch_answer(d, cmd, rc);
+}
+
+static void delete_job(struct dispatch *d, struct dispatch_cmd *cmd)
+{
+    if (store_failed(d->store)) return dispatch_answer(d, cmd, DISPATCH_UNAVAILABLE);
+    enum job_state state;
+    int rc = store_delete_job(d->store, cmd->job_id, &state);
+    if (rc == 0) d->stats.jobs[state]--; /* (its files go once this is committed) */
+    dispatch_answer(d, cmd,
+                    rc == 0   ? DISPATCH_OK
+                    : rc == 1 ? DISPATCH_NOT_FOUND
+                    : rc == 2 ? DISPATCH_CONFLICT
+                              : DISPATCH_ERROR);
+}
+
+static void queue_set(struct dispatch *d, struct dispatch_cmd *cmd)
+{
+    if (store_failed(d->store)) return dispatch_answer(d, cmd, DISPATCH_UNAVAILABLE);
+    int qi = dispatch_qstate(d, cmd->queue);
+    if (qi < 0) return dispatch_answer(d, cmd, DISPATCH_ERROR);
+    struct qstate *q = &d->queues[qi];
+    if (cmd->set_concurrency) q->concurrency = cmd->concurrency;
+    if (cmd->paused >= 0) q->paused = cmd->paused;
+    store_queue_save(d->store, q->name, q->concurrency, q->paused);
+    dispatch_queue_unpark(d, qi);
+    struct dispatch_queue_info *out = cmd->queue_out;
+    snprintf(out->name, sizeof out->name, "%s", q->name);
+    out->concurrency = q->concurrency;
+    out->paused = q->paused;
+    out->running = q->running;
+    dispatch_answer(d, cmd, DISPATCH_OK);
+}
+
+static void notify_result(struct dispatch *d, struct dispatch_cmd *cmd)
+{
+    if (store_failed(d->store)) return dispatch_answer(d, cmd, DISPATCH_UNAVAILABLE);
+    store_notification_result(d->store, cmd->job_id, cmd->notify_done, cmd->notify_next_at,
+                              cmd->notify_detail, clock_wall_ms());
+    dispatch_answer(d, cmd, DISPATCH_OK);
+}
+
+void dispatch_run_command(struct dispatch *d, struct dispatch_cmd *cmd)
+{
+    size_t before = store_journal_mark(d->store);
+    cmd->wrote = false;
+    switch (cmd->kind) {
+    case DISPATCH_CMD_TERMINATE:
+        terminate(d, cmd);
+        break;
+    case DISPATCH_CMD_DELETE:
+        delete_job(d, cmd);
+        break;
+    case DISPATCH_CMD_QUEUE_SET:
+        queue_set(d, cmd);
+        break;
+    case DISPATCH_CMD_NOTIFY_RESULT:
+        notify_result(d, cmd);
+        break;
+    default:
+        dispatch_answer(d, cmd, DISPATCH_ERROR);
+    }
+    /* (a parked terminate is not answered yet: its answer is marked when it comes) */
+    if (store_journal_mark(d->store) != before) cmd->wrote = true;
+}
