@@ -462,8 +462,10 @@ if [ "$MILLION" -gt 0 ]; then
     seqget "GET /v1/jobs?queue=build&limit=100&before={random}" 300 '/v1/jobs?queue=build&limit=100&before=%ld' "p99 <= 10 ms"
     seqget "GET /v1/jobs?name=job-7&limit=100&before={random}" 300 '/v1/jobs?name=job-7&limit=100&before=%ld' "p99 <= 10 ms"
     RSS1=$(rss_kb "$SRV_PID")
+    FILE1=$(file_kb "$SRV_PID")
     stop_server "$SRV_PID"
-    row "$BIG" "RSS master: at start / after the reads" "$(mib "$RSS0") / $(mib "$RSS1")" "" "<= 64 MiB (issue 4)"
+    row "$BIG" "RSS master: at start / after the reads" "$(mib "$RSS0") / $(mib "$RSS1")" "" \
+        "<= 64 MiB (issue 4); then $(mib "$FILE1") of it mapped files (RssFile)"
     row "$BIG" "start-up: exec -> listening" "$(awk -v s="$START_S" 'BEGIN { printf "%.2f s", s }')" "" ""
 fi
 
@@ -506,6 +508,7 @@ EOF
     QUEUED_DB=$db
 }
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+file_kb() { awk '/^RssFile:/ { print $2 }' "/proc/$1/status"; } # mapped files (the db, mmapped)
 timed_get() { # PATH: seconds for one GET (curl), warns unless 200
     local r
     r=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "http://$SRV_ADDR$1")
@@ -537,6 +540,7 @@ if [ "$MILLION_QUEUED" -gt 0 ]; then
     q_metrics=$(timed_get '/metrics')
     log "  lists $q_list s, $q_list_q s; /v1/queues $q_queues s; /healthz $q_health s; /metrics $q_metrics s"
     QRSS1=$(rss_kb "$SRV_PID")
+    QFILE1=$(file_kb "$SRV_PID")
     QHWM=$(hwm_kb "$SRV_PID")
     queued_now=$(curl -s "http://$SRV_ADDR/healthz" | jq -r '.jobs.queued')
     [ "$queued_now" = "$MILLION_QUEUED" ] || log "warning: /healthz says $queued_now queued, not $MILLION_QUEUED"
@@ -544,7 +548,7 @@ if [ "$MILLION_QUEUED" -gt 0 ]; then
     row "$QBIG" "start-up: exec -> listening / -> /healthz 200" \
         "$(fmt "$Q_LISTEN" '%.2f s') / $(fmt "$Q_READY" '%.2f s')" "" "<= 1 s; 2 paused queues, 1000 jobs waiting on another"
     row "$QBIG" "RSS master: at start / after the first requests" "$(mib "$QRSS0") / $(mib "$QRSS1")" "" \
-        "<= 64 MiB; peak (VmHWM) $(mib "$QHWM")"
+        "<= 64 MiB; then $(mib "$QFILE1") of it mapped files (RssFile); peak (VmHWM) $(mib "$QHWM")"
     row "$QBIG" "first requests: GET /v1/queues / /metrics" "$(ms "$q_queues") / $(ms "$q_metrics")" "" \
         "after 100 GET /v1/jobs/{id}; lists $(ms "$q_list"), $(ms "$q_list_q")"
 fi
