@@ -81,6 +81,8 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) 
 fmt() { awk -v v="$1" -v f="$2" 'BEGIN { printf f, v }'; }
 kv() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+file_kb() { awk '/^RssFile:/ { print $2 }' "/proc/$1/status"; } # mapped files (the db, mmapped)
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 ms() { [ "$1" = none ] && { echo "n/a"; return; }; awk -v s="$1" 'BEGIN { printf "%.3f ms", s * 1000 }'; }
 
@@ -507,8 +509,6 @@ EOF
     fi
     QUEUED_DB=$db
 }
-hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
-file_kb() { awk '/^RssFile:/ { print $2 }' "/proc/$1/status"; } # mapped files (the db, mmapped)
 timed_get() { # PATH: seconds for one GET (curl), warns unless 200
     local r
     r=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "http://$SRV_ADDR$1")
