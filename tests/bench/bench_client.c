@@ -22,6 +22,10 @@
  *       N sequential GETs of PATHFMT with "%ld" replaced by a random id in 1..MAXID (a
  *       fixed seed, so runs ask for the same ids). Prints "p50= p99= max= errors=" in seconds.
  *
+ *   bench_client getfor HOST:PORT SECONDS PATHFMT MAXID
+ *       The same for SECONDS (a float) instead of N requests: as many sequential GETs as fit.
+ *       Prints "p50= p99= max= count= errors=".
+ *
  *   bench_client get HOST:PORT PATH      prints the status line and the body
  */
 #define _GNU_SOURCE
@@ -385,14 +389,22 @@ static int mode_latency(struct conn *c, long n)
     return 0;
 }
 
-static int mode_seqget(struct conn *c, long n, const char *fmt, long maxid)
+/* n sequential GETs, or as many as fit in `seconds` when it is positive */
+static int mode_seqget(struct conn *c, long n, double seconds, const char *fmt, long maxid)
 {
     if (maxid < 1) die("MAXID must be positive");
-    double *lat = calloc((size_t)n, sizeof *lat);
+    size_t cap = seconds > 0 ? 1 << 16 : (size_t)n;
+    double *lat = calloc(cap, sizeof *lat);
     if (!lat) die("out of memory");
     uint64_t seed = 0x9e3779b97f4a7c15ull;
     long errors = 0;
-    for (long i = 0; i < n; i++) {
+    double end = now() + seconds;
+    long i;
+    for (i = 0; seconds > 0 ? now() < end : i < n; i++) {
+        if ((size_t)i == cap) {
+            cap *= 2;
+            if (!(lat = realloc(lat, cap * sizeof *lat))) die("out of memory");
+        }
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
@@ -408,11 +420,13 @@ static int mode_seqget(struct conn *c, long n, const char *fmt, long maxid)
                 fprintf(stderr, "bench_client: GET %s: %d %.200s\n", path, r.status, r.body);
         }
     }
+    n = i;
+    if (n == 0) die("no request fit in %.3f s", seconds);
     qsort(lat, (size_t)n, sizeof *lat, cmp_double);
     print_seconds("p50", pct(lat, (size_t)n, 0.50));
     print_seconds("p99", pct(lat, (size_t)n, 0.99));
     print_seconds("max", lat[n - 1]);
-    printf("errors=%ld\n", errors);
+    printf("count=%ld errors=%ld\n", n, errors);
     free(lat);
     return 0;
 }
@@ -423,6 +437,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_client throughput HOST:PORT N BATCH\n"
                         "       bench_client latency HOST:PORT N\n"
                         "       bench_client seqget HOST:PORT N PATHFMT MAXID\n"
+                        "       bench_client getfor HOST:PORT SECONDS PATHFMT MAXID\n"
                         "       bench_client get HOST:PORT PATH\n");
         return 2;
     }
@@ -433,7 +448,9 @@ int main(int argc, char **argv)
         return mode_throughput(&c, atol(argv[3]), atol(argv[4]));
     if (!strcmp(mode, "latency") && argc == 4) return mode_latency(&c, atol(argv[3]));
     if (!strcmp(mode, "seqget") && argc == 6)
-        return mode_seqget(&c, atol(argv[3]), argv[4], atol(argv[5]));
+        return mode_seqget(&c, atol(argv[3]), 0, argv[4], atol(argv[5]));
+    if (!strcmp(mode, "getfor") && argc == 6)
+        return mode_seqget(&c, 0, atof(argv[3]), argv[4], atol(argv[5]));
     if (!strcmp(mode, "get") && argc == 4) {
         struct response r;
         request(&c, "GET", argv[3], NULL, 0, &r);

@@ -7,7 +7,7 @@
 # WRK_THREADS (2), WRK_CONNS (64), WRK_DURATION (5s), HTTP_THREADS (2, both servers),
 # MILLION (rows of the big database, 1000000; 0 skips that part), MILLION_QUEUED (queued jobs
 # of the start-up database, 1000000; 0 skips that part), MIXED_N (jobs of the burst under GETs,
-# 8000; 0 skips that part), MIXED_DURATION (3s), BENCH_CACHE (/var/tmp/spawnpool-bench),
+# 8000; 0 skips that part), MIXED_DURATION (3s, in seconds), BENCH_CACHE (/var/tmp/spawnpool-bench),
 # BENCH_TMP (/var/tmp), POST_PAUSE (1), PEERS, BENCH_KEEP (0).
 # See tests/bench/README.md for what each row means. Nothing here asserts a timing.
 set -euo pipefail
@@ -291,7 +291,36 @@ log "$WRK: GET"
 wrk_run "spawnpool GET /v1/jobs/{id}" "http://$SRV_ADDR/v1/jobs/$(((LAT_N + 1) / 2))"
 SP_GET=$WRK_RPS
 
-# ---- c2. GET latency while a burst of jobs runs (same server, same wrk, random ids) ----------
+# ---- c2. GET latency while a burst of jobs runs (same server, random ids) -----------------
+# Two views, each idle and then during a burst of MIXED_N jobs (a burst each): wrk with the http
+# rows' threads and connections (the server saturated, latency mostly queueing), and one
+# sequential client (bench_client getfor: each request alone, what a reader waits for).
+burst_start() { # starts a burst of MIXED_N /bin/true jobs (arrays of BATCH) in the background
+    BURST_OUT=$WORK/burst.$((++SEQ)).out
+    "$B/bench_client" throughput "$SRV_ADDR" "$MIXED_N" "$BATCH" >"$BURST_OUT" &
+    BURST_PID=$!
+    BURST_T0=$EPOCHREALTIME
+}
+burst_end() { # NAME: waits for the burst; sets BURST_S; warns if it ended before the GETs did
+    local t_get out
+    t_get=$(secs "$BURST_T0" "$EPOCHREALTIME")
+    wait "$BURST_PID" || die "the burst's client failed"
+    out=$(cat "$BURST_OUT")
+    log "  burst: $out"
+    [ "$(kv succeeded "$out")" -ge "$MIXED_N" ] 2>/dev/null || log "warning: the burst: $out"
+    BURST_S=$(kv elapsed "$out")
+    [ "$(awk -v b="$BURST_S" -v w="$t_get" 'BEGIN { print (b >= w) }')" = 1 ] ||
+        log "warning: $1: the burst ended ($(fmt "$BURST_S" %.2f) s) before the GETs did ($(fmt "$t_get" %.2f) s): raise MIXED_N"
+}
+getfor() { # NAME: sequential GETs of random ids for MIXED_DURATION; sets SEQ_P99_MS, SEQ_MAX_MS, SEQ_COUNT
+    local out
+    out=$("$B/bench_client" getfor "$SRV_ADDR" "${MIXED_DURATION%s}" '/v1/jobs/%ld' "$LAT_N")
+    log "  $1: $out"
+    [ "$(kv errors "$out")" = 0 ] || log "warning: $1: errors"
+    SEQ_P99_MS=$(awk -v v="$(kv p99 "$out")" 'BEGIN { print v * 1000 }')
+    SEQ_MAX_MS=$(awk -v v="$(kv max "$out")" 'BEGIN { print v * 1000 }')
+    SEQ_COUNT=$(kv count "$out")
+}
 if [ "$MIXED_N" -gt 0 ]; then
     GET_LUA=$WORK/get.lua
     cat >"$GET_LUA" <<EOF
@@ -299,24 +328,22 @@ math.randomseed(7)
 request = function() return wrk.format("GET", "/v1/jobs/" .. math.random(1, $LAT_N)) end
 EOF
     WRK_D=$MIXED_DURATION
-    log "GET latency idle, then under a burst of $MIXED_N /bin/true jobs ($WRK -> -d$MIXED_DURATION)"
-    wrk_run "GET idle" "http://$SRV_ADDR" "$GET_LUA"
+    log "GET latency idle, then under a burst of $MIXED_N /bin/true jobs ($WRK -> -d$MIXED_DURATION; one sequential client)"
+    wrk_run "wrk GET idle" "http://$SRV_ADDR" "$GET_LUA"
     IDLE_P99=$WRK_P99_MS IDLE_MAX=$WRK_MAX_MS IDLE_RPS=$WRK_RPS
-    BURST_OUT=$WORK/burst.out
-    "$B/bench_client" throughput "$SRV_ADDR" "$MIXED_N" "$BATCH" >"$BURST_OUT" &
-    BURST_PID=$!
-    t0=$EPOCHREALTIME
-    wrk_run "GET under the burst" "http://$SRV_ADDR" "$GET_LUA"
-    t_wrk=$(secs "$t0" "$EPOCHREALTIME")
+    burst_start
+    wrk_run "wrk GET under the burst" "http://$SRV_ADDR" "$GET_LUA"
     BURST_P99=$WRK_P99_MS BURST_MAX=$WRK_MAX_MS BURST_RPS=$WRK_RPS
-    wait "$BURST_PID" || die "the burst's client failed"
-    out=$(cat "$BURST_OUT")
-    log "  burst: $out"
-    [ "$(kv succeeded "$out")" -ge "$MIXED_N" ] 2>/dev/null || log "warning: the burst: $out"
-    burst_s=$(kv elapsed "$out")
-    [ "$(awk -v b="$burst_s" -v w="$t_wrk" 'BEGIN { print (b >= w) }')" = 1 ] ||
-        log "warning: the burst ended ($(fmt "$burst_s" %.2f) s) before the GETs did ($(fmt "$t_wrk" %.2f) s): raise MIXED_N"
+    burst_end "wrk"
+    WRK_BURST_S=$BURST_S
     unset WRK_D
+    getfor "sequential GET idle"
+    SEQ_IDLE_P99=$SEQ_P99_MS SEQ_IDLE_MAX=$SEQ_MAX_MS SEQ_IDLE_COUNT=$SEQ_COUNT
+    burst_start
+    getfor "sequential GET under the burst"
+    SEQ_BURST_P99=$SEQ_P99_MS SEQ_BURST_MAX=$SEQ_MAX_MS SEQ_BURST_COUNT=$SEQ_COUNT
+    burst_end "sequential client"
+    SEQ_BURST_S=$BURST_S
 fi
 stop_server "$SRV_PID"
 
@@ -328,13 +355,19 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 row "http" "GET /v1/jobs/{id}: spawnpool" "$(fmt "$SP_GET" '%.0f req/s')" "$(ratio "$SP_GET" "$BARE_GET")" ">= 0.6x bare GET"
 row "http" "GET static job JSON: bare libmicrohttpd" "$(fmt "$BARE_GET" '%.0f req/s')" "1.00x" "reference"
 if [ "$MIXED_N" -gt 0 ]; then
-    row "mixed" "GET /v1/jobs/{random id} p99 / max, idle" \
+    pratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+    row "mixed" "GET /v1/jobs/{random id} p99 / max: wrk, idle" \
         "$(fmt "$IDLE_P99" '%.2f ms') / $(fmt "$IDLE_MAX" '%.2f ms')" "1.00x" \
         "reference; wrk -d$MIXED_DURATION, $(fmt "$IDLE_RPS" %.0f) req/s"
     row "mixed" "same, during a burst of $MIXED_N /bin/true (arrays of $BATCH)" \
-        "$(fmt "$BURST_P99" '%.2f ms') / $(fmt "$BURST_MAX" '%.2f ms')" \
-        "$(awk -v a="$BURST_P99" -v b="$IDLE_P99" 'BEGIN { printf "%.2fx", a / b }')" \
-        "p99 <= 2x idle p99; $(fmt "$BURST_RPS" %.0f) req/s; burst $(fmt "$burst_s" %.1f) s"
+        "$(fmt "$BURST_P99" '%.2f ms') / $(fmt "$BURST_MAX" '%.2f ms')" "$(pratio "$BURST_P99" "$IDLE_P99")" \
+        "p99 <= 2x idle p99; $(fmt "$BURST_RPS" %.0f) req/s; burst $(fmt "$WRK_BURST_S" %.1f) s"
+    row "mixed" "GET p99 / max: one sequential client, idle" \
+        "$(fmt "$SEQ_IDLE_P99" '%.2f ms') / $(fmt "$SEQ_IDLE_MAX" '%.2f ms')" "1.00x" \
+        "reference; $SEQ_IDLE_COUNT GETs in $MIXED_DURATION"
+    row "mixed" "same, during a burst of $MIXED_N /bin/true" \
+        "$(fmt "$SEQ_BURST_P99" '%.2f ms') / $(fmt "$SEQ_BURST_MAX" '%.2f ms')" "$(pratio "$SEQ_BURST_P99" "$SEQ_IDLE_P99")" \
+        "no target (the burst's processes take both CPUs); $SEQ_BURST_COUNT GETs; burst $(fmt "$SEQ_BURST_S" %.1f) s"
 fi
 
 # ---- c. (and f.) single-job POST --------------------------------------------------------
