@@ -4,6 +4,7 @@
  * (dispatch_loop.c), so it needs no lock; `share` guards only the hand-over and the view. */
 #include "server/dispatch_internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -31,14 +32,66 @@ static const double latency_bounds[DISPATCH_LATENCY_BUCKETS] = {
 
 static const char *slot_state_name(enum pool_slot_state s)
 {
-    return s == SLOT_IDLE ? "idle" : s == SLOT_BUSY ? "busy" : s == SLOT_EXITING ? "exiting" : "starting";
+    return s == SLOT_IDLE      ? "idle"
+           : s == SLOT_BUSY    ? "busy"
+           : s == SLOT_EXITING ? "exiting"
+                               : "starting";
+}
+
+static const char *const phase_names[] = {[PHASE_FREE] = "free",
+                                          [PHASE_RESERVED] = "reserved",
+                                          [PHASE_SENT] = "sent",
+                                          [PHASE_WITHDRAWING] = "withdrawing",
+                                          [PHASE_STARTED] = "started"};
+static const char *const move_names[] = {
+    [MOVE_RESERVE] = "reserve", [MOVE_SEND] = "send", [MOVE_WITHDRAW] = "withdraw",
+    [MOVE_START] = "start",     [MOVE_BACK] = "back", [MOVE_END] = "end"};
+
+bool dispatch_run_move(struct dispatch *d, int slot, struct running *r, enum run_move move)
+{
+#define FROM(p) (1u << (p))
+    /* for each move: the phases it may start from, and where it leads (dispatch_internal.h) */
+    static const struct {
+        unsigned from;
+        enum run_phase to;
+    } moves[] = {
+        [MOVE_RESERVE] = {FROM(PHASE_FREE), PHASE_RESERVED},
+        [MOVE_SEND] = {FROM(PHASE_RESERVED), PHASE_SENT},
+        [MOVE_WITHDRAW] = {FROM(PHASE_SENT), PHASE_WITHDRAWING},
+        [MOVE_START] = {FROM(PHASE_SENT) | FROM(PHASE_WITHDRAWING), PHASE_STARTED},
+        [MOVE_BACK] = {FROM(PHASE_RESERVED) | FROM(PHASE_SENT) | FROM(PHASE_WITHDRAWING),
+                       PHASE_FREE},
+        [MOVE_END] = {FROM(PHASE_STARTED), PHASE_FREE},
+    };
+#undef FROM
+    bool ok = (moves[move].from & (1u << r->phase)) != 0;
+    if (!ok) {
+        d->illegal_moves++;
+        log_error("dispatcher bug: job %lld on worker %d: move '%s' while %s", (long long)r->id,
+                  slot, move_names[move], phase_names[r->phase]);
+        assert(!"a job's phase moved against its diagram");
+    }
+    r->phase = moves[move].to;
+    return ok;
+}
+
+void dispatch_slot_move(struct dispatch *d, int index, enum pool_slot_state to)
+{
+    struct pool_slot *s = &d->pool->slots[index];
+    enum pool_slot_state from = s->state;
+    if (pool_slot_move(s, to)) return;
+    d->illegal_moves++;
+    log_error("dispatcher bug: worker %d moved from %s to %s", index, pool_slot_state_name(from),
+              pool_slot_state_name(to));
+    assert(!"a worker slot's state moved against its diagram");
 }
 
 void dispatch_retire_worker(struct dispatch *d, int index)
 {
     struct pool_slot *s = &d->pool->slots[index];
     if (s->state == SLOT_EXITING || s->state == SLOT_DEAD || s->pid <= 0) return;
-    s->state = SLOT_EXITING; /* nothing more is assigned to it before its reaping */
+    dispatch_slot_move(d, index,
+                       SLOT_EXITING); /* nothing more is assigned to it before its reaping */
     if (s->fd >= 0) epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
     kill(s->pid, SIGKILL);
 }
@@ -496,8 +549,7 @@ void dispatch_publish(struct dispatch *d)
 {
     struct dispatch_view *v = &d->view;
     if (v->cap_queues < d->n_queues) {
-        struct dispatch_queue_info *grown =
-            realloc(v->queues, (size_t)d->n_queues * sizeof *grown);
+        struct dispatch_queue_info *grown = realloc(v->queues, (size_t)d->n_queues * sizeof *grown);
         if (grown) v->queues = grown, v->cap_queues = d->n_queues;
     }
     pthread_mutex_lock(&d->share);
@@ -517,7 +569,7 @@ void dispatch_publish(struct dispatch *d)
             .jobs_done = s->jobs_done,
             .started_at = s->started_at,
         };
-        v->pids[i] = d->running[i].started ? d->running[i].pid : 0;
+        v->pids[i] = d->running[i].phase == PHASE_STARTED ? d->running[i].pid : 0;
     }
     v->n_queues = d->n_queues < v->cap_queues ? d->n_queues : v->cap_queues;
     for (int i = 0; i < v->n_queues; i++) {
@@ -551,7 +603,6 @@ int64_t dispatch_retry_delay_ms(const struct config *cfg, int attempt)
     return (int64_t)(delay * 1000);
 }
 
-
 /* Slot's job id: the one it runs or one it holds; NULL if neither. */
 struct running *dispatch_slot_job(struct dispatch *d, int slot, int64_t id)
 {
@@ -571,7 +622,6 @@ void dispatch_compact_held(struct dispatch *d, int slot)
     for (; n < DISPATCH_HOLD; n++)
         memset(&d->next[slot][n], 0, sizeof d->next[slot][n]);
 }
-
 
 enum dispatch_result dispatch_cancel_queued(struct dispatch *d, int64_t id, const char *error)
 {
@@ -622,7 +672,7 @@ static void release_one(void *ctx, int64_t dependent)
 
 void dispatch_release_dependents(struct dispatch *d, int64_t id, enum job_state state)
 {
-    if (!d->any_after) return; /* no job ever waited on another: nothing to look up */
+    if (!d->any_after) return;    /* no job ever waited on another: nothing to look up */
     if (store_failed(d->store)) { /* reads would not see this batch: later, exactly */
         if (d->n_ended == d->cap_ended) {
             size_t cap = d->cap_ended ? d->cap_ended * 2 : 16;
@@ -710,5 +760,5 @@ void dispatch_promote_held(struct dispatch *d, int slot)
     struct pool_slot *s = &d->pool->slots[slot];
     s->job_id = d->running[slot].id;
     if (s->state == SLOT_IDLE || s->state == SLOT_BUSY)
-        s->state = s->job_id ? SLOT_BUSY : SLOT_IDLE;
+        dispatch_slot_move(d, slot, s->job_id ? SLOT_BUSY : SLOT_IDLE);
 }

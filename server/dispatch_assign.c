@@ -136,6 +136,7 @@ static void send_to_slot(struct dispatch *d, int slot, struct running *r,
     struct pool_slot *s = &d->pool->slots[slot];
     store_job_reserve(d->store, j.id, slot);
     *r = (struct running){.id = j.id,
+                          .phase = r->phase, /* (moved below) */
                           .attempt = j.attempt + 1,
                           .priority = j.spec.priority,
                           .max_attempts = j.spec.max_attempts,
@@ -143,9 +144,10 @@ static void send_to_slot(struct dispatch *d, int slot, struct running *r,
                           .q = qi,
                           .k = ki,
                           .gang = j.spec.group != NULL};
+    dispatch_run_move(d, slot, r, MOVE_RESERVE);
     if (r == &d->running[slot]) {
-        s->state = SLOT_BUSY;
         s->job_id = j.id;
+        dispatch_slot_move(d, slot, SLOT_BUSY);
     }
     if (!u || u->frame.failed) {
         log_error("out of memory while sending job %lld to worker %d", (long long)j.id, slot);
@@ -174,10 +176,10 @@ void dispatch_send_unsent(struct dispatch *d)
     for (size_t i = 0; i < d->n_unsent; i++) {
         struct unsent *u = &d->unsent[i];
         struct running *r = dispatch_slot_job(d, u->slot, u->id);
-        if (!r || r->sent) continue; /* given back or its worker died meanwhile */
+        if (!r || r->phase != PHASE_RESERVED) continue; /* given back, or its worker died */
         struct pool_slot *s = &d->pool->slots[u->slot];
         if (s->fd < 0 || s->state == SLOT_EXITING) continue; /* its reaping gives it back */
-        r->sent = true;
+        dispatch_run_move(d, u->slot, r, MOVE_SEND);
         if (pool_queue_run(s, u->id, &u->frame) < 0 && s->pid > 0) {
             log_error("out of memory while sending job %lld to worker %d", (long long)u->id,
                       u->slot);

@@ -84,7 +84,7 @@ static void terminate(struct dispatch *d, struct dispatch_cmd *cmd)
     int64_t id = cmd->job_id;
     bool writable = !store_failed(d->store);
     struct running *r = running_job(d, id, &slot);
-    if (r && !r->sent) { /* its RUN never left: it is given back, then canceled below */
+    if (r && r->phase == PHASE_RESERVED) { /* its RUN never left: given back, canceled */
         if (!writable) return dispatch_answer(d, cmd, DISPATCH_UNAVAILABLE);
         r->terminate = true;
         dispatch_give_back(d, slot, r); /* (a terminated job given back is canceled) */
@@ -97,7 +97,7 @@ static void terminate(struct dispatch *d, struct dispatch_cmd *cmd)
         r->terminate = true;
         pool_send_kill(&d->pool->slots[slot], id, cmd->sig, cmd->grace_ms);
         dispatch_flush_slot(d, slot);
-        if (r->started) return dispatch_answer(d, cmd, DISPATCH_SIGNALED);
+        if (r->phase == PHASE_STARTED) return dispatch_answer(d, cmd, DISPATCH_SIGNALED);
         cmd->parked = r->waiting;
         r->waiting = cmd;
         return;

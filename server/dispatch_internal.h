@@ -19,23 +19,64 @@ struct delayed {
     int64_t id, priority, not_before; /* wall ms */
 };
 
-/* A job sent to a worker slot: the one it runs (cur) or the one it holds to start as soon
- * as that ends (next). The row stays queued, with `worker` set (a reservation), until the
- * worker says STARTED. */
+/* A job's phase on a worker slot: its life from the moment it is reserved for the slot until
+ * it is back in the queue or over. dispatch_run_move (dispatch.c) is the one place it changes;
+ * it checks each move against this diagram (an illegal one is logged, counted in
+ * d->illegal_moves, and asserted in debug builds):
+ *
+ *   FREE -RESERVE-> RESERVED -SEND-> SENT -START-> STARTED -END-> FREE
+ *                       |             |  \                ^
+ *                       |             |   WITHDRAW        |
+ *                       |             |      \            |
+ *                       |             |     WITHDRAWING --+ START
+ *                       |             |          |
+ *                      BACK          BACK       BACK
+ *                       v             v          v
+ *                      FREE          FREE       FREE
+ *
+ * RESERVE  dispatch_assign or a gang's start: the row is reserved (worker set, still queued)
+ *          in this batch's transaction.
+ * SEND     that batch committed: the RUN is written to the worker (dispatch_send_unsent).
+ * WITHDRAW KILL 0 to a held job, so that an idle worker can take it (dispatch_give_back).
+ * START    STARTED; or a DONE that says it ran (a job over within 1 ms); or its worker died
+ *          and it may have begun (the ledger, processes left in its tree, a second death).
+ * BACK     it never started: given back before its RUN left (terminate, drain), NOT_STARTED
+ *          from the worker (withdrawn, or terminated while held), or its worker died first
+ *          (or was given up on before the commit). Queued again with no attempt counted, or
+ *          canceled if a terminate asked for it (dispatch_job_unstarted).
+ * END      DONE, or its worker died after it began (lost): recorded, or queued for a retry.
+ *
+ * A held job (d->next) is never STARTED: a worker starts a held job only after the current
+ * one ended, and says so after that one's DONE, when the master has made it the current one
+ * (dispatch_promote_held); that move from next to running is no move of its phase. */
+enum run_phase {
+    PHASE_FREE,        /* no job here (id 0) */
+    PHASE_RESERVED,    /* its row is reserved in this batch; its RUN waits for the commit */
+    PHASE_SENT,        /* its RUN went out: the worker holds it, or is starting it */
+    PHASE_WITHDRAWING, /* asked back (KILL 0) so an idle worker can take it; the worker
+                        * answers NOT_STARTED, or it had started it already (START) */
+    PHASE_STARTED      /* the worker said it started (the row says running) */
+};
+/* The moves between phases (the arrows above). */
+enum run_move { MOVE_RESERVE, MOVE_SEND, MOVE_WITHDRAW, MOVE_START, MOVE_BACK, MOVE_END };
+
+/* A job sent to a worker slot: the one it runs (cur) or one it holds to start as soon as
+ * that ends (next). The row stays queued, with `worker` set (a reservation), until the
+ * worker says STARTED. Besides its phase, three intents: terminate and shutdown (a terminate
+ * reached it, from a client or the drain) and gang (it cannot start later on its own); they
+ * decide what its BACK and END record, not which moves are legal. */
 struct running {
-    int64_t id;       /* 0: none */
+    int64_t id; /* 0: none */
+    enum run_phase phase;
     int64_t pid;      /* the job's process (group), 0 until STARTED */
     int64_t since_us; /* monotonic µs it became ready to run (dispatch latency) */
     int64_t priority;
     int attempt, max_attempts;
-    bool sent;        /* its RUN went out (only after the batch that reserved it committed) */
-    bool started;     /* STARTED seen: the row says running */
-    bool terminate;   /* a terminate request reached it */
-    bool shutdown;    /* ... sent by the server's drain */
-    bool withdrawing; /* asked back (not started) so an idle worker can take it */
-    int q;            /* index of its queue in d->queues */
-    int k;            /* index of its concurrency key in d->keys, -1: none */
-    bool gang;        /* a gang member: it cannot start later on its own */
+    bool terminate;               /* a terminate request reached it */
+    bool shutdown;                /* ... sent by the server's drain */
+    int q;                        /* index of its queue in d->queues */
+    int k;                        /* index of its concurrency key in d->keys, -1: none */
+    bool gang;                    /* a gang member: it cannot start later on its own */
     struct dispatch_cmd *waiting; /* terminates waiting to hear whether it had started */
 };
 
@@ -135,8 +176,17 @@ struct dispatch {
     int n_keys;
     struct gstate *groups; /* gangs seen so far (never shrinks) */
     int n_groups;
+    unsigned long illegal_moves; /* moves of a job's phase or a slot's state that broke their
+                                  * diagrams (bugs, logged; the unit test wants none) */
 };
 
+/* Moves job r on slot (its current or a held one) along its phase diagram (above): the
+ * one place r->phase changes. Returns false if the move was not legal from r's phase (made
+ * all the same, logged and counted: a bug). */
+bool dispatch_run_move(struct dispatch *d, int slot, struct running *r, enum run_move move);
+/* Moves worker slot index to state `to` (pool_slot_move, pool/pool.h: the one place a slot's
+ * state changes); an illegal move is logged and counted like a job's. */
+void dispatch_slot_move(struct dispatch *d, int index, enum pool_slot_state to);
 /* The state of queue name, made (open, no limit) if new; its index, or -1 on ENOMEM. */
 int dispatch_qstate(struct dispatch *d, const char *name);
 /* True if queue qi may start another job now. */
@@ -208,8 +258,8 @@ void dispatch_run_command(struct dispatch *d, struct dispatch_cmd *cmd);
 void dispatch_give_back(struct dispatch *d, int slot, struct running *r);
 /* Sends the RUNs of the batch that just committed (dispatch_assign.c). */
 void dispatch_send_unsent(struct dispatch *d);
-/* A job sent to a worker came back unstarted: canceled if a terminate asked for it, else
- * queued again (dispatch_loop.c). */
-void dispatch_job_unstarted(struct dispatch *d, struct running *r);
+/* Job r on slot comes back unstarted (its BACK move): canceled if a terminate asked for it,
+ * else queued again (dispatch_loop.c). */
+void dispatch_job_unstarted(struct dispatch *d, int slot, struct running *r);
 
 #endif
