@@ -103,10 +103,12 @@ void dispatch_watch_slot(struct dispatch *d, int index)
         log_error("epoll_ctl() failed while watching worker %d: %s", index, strerror(errno));
 }
 
-/* Sends what is queued for a slot; if the socket is full, waits for EPOLLOUT. */
+/* Sends what is queued for a slot; if the socket is full, waits for EPOLLOUT. Nothing goes
+ * to a worker the master gave up on (EXITING: unwatched, SIGKILLed; its reaping decides). */
 void dispatch_flush_slot(struct dispatch *d, int index)
 {
     struct pool_slot *s = &d->pool->slots[index];
+    if (s->state == SLOT_EXITING) return;
     int rc = pool_flush(s);
     struct epoll_event ev = {.events = EPOLLIN | (rc == 1 ? EPOLLOUT : 0),
                              .data.u64 = DISPATCH_WORKER_TAG | (uint64_t)index};
@@ -120,6 +122,14 @@ void dispatch_flush_slot(struct dispatch *d, int index)
                   strerror(errno));
         dispatch_retire_worker(d, index); /* its reaping records its job lost (or retries it) */
     }
+}
+
+void dispatch_send_kill(struct dispatch *d, int index, int64_t id, int sig, int64_t grace_ms)
+{
+    struct pool_slot *s = &d->pool->slots[index];
+    if (s->state == SLOT_EXITING || s->fd < 0) return; /* (its reaping kills its jobs) */
+    pool_send_kill(s, id, sig, grace_ms);
+    dispatch_flush_slot(d, index);
 }
 
 void dispatch_queue_job(void *ctx, int64_t id, int64_t priority, int64_t not_before)

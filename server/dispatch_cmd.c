@@ -95,8 +95,7 @@ static void terminate(struct dispatch *d, struct dispatch_cmd *cmd)
          * grace of a running one, and the worker's answer decides (NOT_STARTED: canceled,
          * STARTED: signaled), so a job that began is never recorded as never started */
         r->terminate = true;
-        pool_send_kill(&d->pool->slots[slot], id, cmd->sig, cmd->grace_ms);
-        dispatch_flush_slot(d, slot);
+        dispatch_send_kill(d, slot, id, cmd->sig, cmd->grace_ms);
         if (r->phase == PHASE_STARTED) return dispatch_answer(d, cmd, DISPATCH_SIGNALED);
         cmd->parked = r->waiting;
         r->waiting = cmd;

@@ -205,8 +205,12 @@ void dispatch_key_done(struct dispatch *d, int ki);
 void dispatch_retire_worker(struct dispatch *d, int index);
 /* Watches a worker slot's channel in the main loop's epoll. */
 void dispatch_watch_slot(struct dispatch *d, int index);
-/* Sends what is queued for a slot; if the socket is full, waits for EPOLLOUT. */
+/* Sends what is queued for a slot; if the socket is full, waits for EPOLLOUT. Nothing goes to
+ * an EXITING worker. */
 void dispatch_flush_slot(struct dispatch *d, int index);
+/* Sends KILL{sig, grace_ms} for job id to slot index's worker, unless it is EXITING (its
+ * reaping kills its jobs and decides what they became). */
+void dispatch_send_kill(struct dispatch *d, int index, int64_t id, int sig, int64_t grace_ms);
 /* Queues job id (or parks it until not_before, wall ms, for a retry backoff). */
 void dispatch_queue_job(void *ctx, int64_t id, int64_t priority, int64_t not_before);
 /* Moves one job between state counters (and counts it finished if to is terminal). */

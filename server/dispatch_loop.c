@@ -476,9 +476,9 @@ void dispatch_give_back(struct dispatch *d, int slot, struct running *r)
 {
     if (r->phase == PHASE_WITHDRAWING || r->phase == PHASE_STARTED || !r->id) return;
     if (r->phase == PHASE_SENT) { /* the worker is asked; it answers NOT_STARTED, or runs it */
+        if (d->pool->slots[slot].state == SLOT_EXITING) return; /* its reaping gives it back */
         dispatch_run_move(d, slot, r, MOVE_WITHDRAW);
-        pool_send_kill(&d->pool->slots[slot], r->id, 0, 0);
-        dispatch_flush_slot(d, slot);
+        dispatch_send_kill(d, slot, r->id, 0, 0);
         return;
     }
     bool was_cur = r == &d->running[slot];
@@ -507,8 +507,7 @@ void dispatch_loop_terminate_all(struct dispatch *d, int sig, int64_t grace_ms)
         }
         if (r->phase == PHASE_FREE || r->phase == PHASE_RESERVED) continue;
         r->terminate = r->shutdown = true;
-        pool_send_kill(&d->pool->slots[i], r->id, sig, grace_ms);
-        dispatch_flush_slot(d, i);
+        dispatch_send_kill(d, i, r->id, sig, grace_ms);
     }
 }
 
