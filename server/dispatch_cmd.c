@@ -36,27 +36,40 @@ static struct running *running_job(struct dispatch *d, int64_t id, int *slot)
     return NULL;
 }
 
-struct gang_cancel {
-    struct dispatch *d;
-    char why[200];
+struct members {
+    int64_t *ids;
+    size_t n;
+    bool failed; /* out of memory */
 };
 
-static void cancel_member(void *ctx, int64_t id)
+static void add_member(void *ctx, int64_t id)
 {
-    struct gang_cancel *gc = ctx;
-    dispatch_cancel_queued(gc->d, id, gc->why);
+    struct members *m = ctx;
+    int64_t *grown = realloc(m->ids, (m->n + 1) * sizeof *grown);
+    if (!grown) {
+        m->failed = true;
+        return;
+    }
+    m->ids = grown;
+    m->ids[m->n++] = id;
 }
 
 /* Records a job that never started as canceled by a terminate; a gang member takes its
- * whole group with it (a barrier that can never be passed). */
+ * whole group with it (a barrier that can never be passed). Everything it decides on is read
+ * before its first write: once a write fails, the batch only journals, and a read would not
+ * see the writes before it (the member just canceled would look queued, and be canceled,
+ * counted and recorded twice). */
 static enum dispatch_result cancel_queued(struct dispatch *d, int64_t id)
 {
     struct job j;
     char *group = NULL;
+    struct members m = {0};
     if (store_get_job(d->store, id, &j, false) == 0) {
         if (j.spec.group) group = strdup(j.spec.group);
         job_free(&j);
     }
+    if (group) store_each_group_member(d->store, group, add_member, &m);
+    if (m.failed) log_error("out of memory: group %s is canceled in part", group);
     enum dispatch_result rc = dispatch_cancel_queued(d, id, NULL);
     /* it may wait parked with a queue or a key: an entry left there would take the place
      * of a live job when the queue or key frees up */
@@ -65,15 +78,16 @@ static enum dispatch_result cancel_queued(struct dispatch *d, int64_t id)
     for (int i = 0; i < d->n_keys; i++)
         queue_remove(&d->keys[i].parked, id);
     if (group && rc == DISPATCH_CANCELED) {
-        struct gang_cancel gc = {.d = d};
-        snprintf(gc.why, sizeof gc.why,
-                 "member %lld of group %.60s was terminated before the start", (long long)id,
-                 group);
-        store_each_group_member(d->store, group, cancel_member, &gc);
+        char why[200];
+        snprintf(why, sizeof why, "member %lld of group %.60s was terminated before the start",
+                 (long long)id, group);
+        for (size_t i = 0; i < m.n; i++)
+            if (m.ids[i] != id) dispatch_cancel_queued(d, m.ids[i], why);
         for (int gi = 0; gi < d->n_groups; gi++)
             if (strcmp(d->groups[gi].name, group) == 0)
                 queue_free(&d->groups[gi].members); /* their entries: all canceled */
     }
+    free(m.ids);
     free(group);
     return rc;
 }
