@@ -1089,6 +1089,70 @@ static void scenario_gang(void)
     teardown();
 }
 
+/* A worker dies while its held job is being withdrawn: the job goes back (WITHDRAWING ->
+ * BACK) and the free worker takes it. */
+static void scenario_death_withdrawing(void)
+{
+    int64_t l, h;
+    two_on_zero(&l, &h);
+    w_ready(1);
+    batch(false);
+    CHECK_STR(take(0), fmt("KILL %lld/0", (long long)h));
+    CHECK_STR(phase(0, 0), fmt("%lld withdrawing", (long long)h));
+    kill_worker(0);
+    step(true);
+    ROW(l, JOB_LOST, 1, 0);
+    ROW(h, JOB_QUEUED, 0, 1);
+    CHECK_STR(take(1), fmt("RUN %lld", (long long)h));
+    CHECK_STR(phase(1, -1), fmt("%lld sent", (long long)h));
+    teardown();
+}
+
+/* A worker breaks the protocol by ending its held job before its current one: it is given
+ * up on (EXITING, nothing more sent), and its reaping decides: the current job began (it
+ * was started), the held one may have (it said it ended): both lost. */
+static void scenario_out_of_order(void)
+{
+    int64_t l, h;
+    two_on_zero(&l, &h);
+    w_exited(0, h, 0);
+    batch(false);
+    CHECK_STR(state(0), "exiting");
+    CHECK_STR(phase(0, 0), fmt("%lld sent", (long long)h));
+    ledger_mark(0, h); /* (what a worker that started it wrote first) */
+    kill_worker(0);
+    step(true);
+    ROW(l, JOB_LOST, 1, 0);
+    ROW(h, JOB_LOST, 1, 0);
+    CHECK_STR(take(0), "");
+    teardown();
+}
+
+/* A worker dies while the RUN of its current job waits for a failed batch's retry: the job
+ * never left the master (RESERVED -> BACK), whatever the tree or the ledger say. */
+static void scenario_death_current_unsent(void)
+{
+    setup(2, 1);
+    int64_t a = submit(1);
+    lock_db();
+    batch(false);
+    CHECK_STR(phase(0, -1), fmt("%lld reserved", (long long)a));
+    ledger_mark(0, a); /* (not possible: but even so, an unsent job never began) */
+    add_stray();
+    kill_worker(0);
+    batch(true);
+    CHECK_STR(phase(0, -1), "free");
+    unlock_db();
+    retry();
+    ROW(a, JOB_QUEUED, 0, -1);
+    CHECK_STR(take(0), "");
+    CHECK_STR(W.finished, "");
+    w_ready(1);
+    step(false);
+    CHECK_STR(take(1), fmt("RUN %lld", (long long)a));
+    teardown();
+}
+
 /* The drain: held jobs are withdrawn and stay queued, the running one gets its KILL and
  * ends terminated by the shutdown. */
 static void scenario_drain(void)
@@ -1165,11 +1229,14 @@ int main(int argc, char **argv)
     twice("EOF before reaping", scenario_eof);
     twice("corrupt frame", scenario_corrupt);
     twice("gang", scenario_gang);
+    twice("death while withdrawing", scenario_death_withdrawing);
+    twice("DONE out of order", scenario_out_of_order);
     twice("drain", scenario_drain);
     /* (these fail a commit on purpose, at a chosen moment: run once) */
     W.inject = false;
     scenario_terminate_unsent();
     scenario_death_held_unsent();
+    scenario_death_current_unsent();
     scenario_respawn();
     return check_report();
 }
