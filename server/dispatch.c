@@ -19,7 +19,7 @@
 #include "pool/tree.h"
 #include "server/clock.h"
 #include "server/log.h"
-#include "server/queue.h"
+#include "server/runq.h"
 
 static int compare_double(const void *a, const void *b)
 {
@@ -132,7 +132,7 @@ void dispatch_send_kill(struct dispatch *d, int index, int64_t id, int sig, int6
     dispatch_flush_slot(d, index);
 }
 
-void dispatch_queue_job(void *ctx, int64_t id, int64_t priority, int64_t not_before)
+void dispatch_make_ready(void *ctx, int64_t id, int64_t priority, int64_t not_before)
 {
     struct dispatch *d = ctx;
     if (not_before > clock_wall_ms()) {
@@ -145,7 +145,7 @@ void dispatch_queue_job(void *ctx, int64_t id, int64_t priority, int64_t not_bef
         }
         d->delayed[d->n_delayed++] = (struct delayed){id, priority, not_before};
     } else {
-        queue_push_since(&d->queue, priority, id, clock_mono_us());
+        runq_push_since(&d->ready, priority, id, clock_mono_us());
     }
 }
 
@@ -177,7 +177,7 @@ static void load_at_start(void *ctx, int64_t id, int64_t priority, int64_t not_b
         dispatch_cancel_queued(d, id, why);
         return;
     }
-    dispatch_queue_job(d, id, priority, not_before);
+    dispatch_make_ready(d, id, priority, not_before);
 }
 
 struct dispatch *dispatch_create(const struct config *cfg, struct store *store, struct pool *pool,
@@ -287,8 +287,8 @@ void dispatch_key_done(struct dispatch *d, int ki)
     if (ki < 0 || ki >= d->n_keys) return;
     struct kstate *k = &d->keys[ki];
     if (k->running > 0) k->running--;
-    struct queue_entry e; /* one place freed: the best job waiting for it may take it */
-    if (queue_pop(&k->parked, &e)) queue_push_since(&d->queue, e.priority, e.id, e.since_us);
+    struct runq_entry e; /* one place freed: the best job waiting for it may take it */
+    if (runq_pop(&k->parked, &e)) runq_push_since(&d->ready, e.priority, e.id, e.since_us);
 }
 
 bool dispatch_queue_open(struct dispatch *d, int qi)
@@ -301,10 +301,10 @@ bool dispatch_queue_open(struct dispatch *d, int qi)
 void dispatch_queue_unpark(struct dispatch *d, int qi)
 {
     struct qstate *q = &d->queues[qi];
-    struct queue_entry e;
+    struct runq_entry e;
     int room = q->concurrency < 0 ? INT32_MAX : q->concurrency - q->running;
-    while (!q->paused && room-- > 0 && queue_pop(&q->parked, &e))
-        queue_push_since(&d->queue, e.priority, e.id, e.since_us);
+    while (!q->paused && room-- > 0 && runq_pop(&q->parked, &e))
+        runq_push_since(&d->ready, e.priority, e.id, e.since_us);
 }
 
 void dispatch_queue_done(struct dispatch *d, int qi)
@@ -327,19 +327,19 @@ void dispatch_destroy(struct dispatch *d)
 {
     if (!d) return;
     if (d->wake_fd > 0) close(d->wake_fd);
-    queue_free(&d->queue);
+    runq_free(&d->ready);
     free(d->delayed);
     free(d->running);
     free(d->next);
     free(d->died_unstarted);
     for (int i = 0; i < d->n_queues; i++)
-        queue_free(&d->queues[i].parked);
+        runq_free(&d->queues[i].parked);
     free(d->queues);
     for (int i = 0; i < d->n_keys; i++)
-        queue_free(&d->keys[i].parked);
+        runq_free(&d->keys[i].parked);
     free(d->keys);
     for (int i = 0; i < d->n_groups; i++)
-        queue_free(&d->groups[i].members);
+        runq_free(&d->groups[i].members);
     free(d->groups);
     free(d->finished);
     for (size_t i = 0; i < d->cap_unsent; i++)
@@ -669,7 +669,7 @@ static void release_one(void *ctx, int64_t dependent)
     if (deps == DEPS_MET) {
         struct job j;
         if (store_get_job(rl->d->store, dependent, &j, false) == 0) {
-            queue_push_since(&rl->d->queue, j.spec.priority, dependent, clock_mono_us());
+            runq_push_since(&rl->d->ready, j.spec.priority, dependent, clock_mono_us());
             job_free(&j);
         }
     } else if (deps == DEPS_FAILED) {

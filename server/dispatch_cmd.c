@@ -74,9 +74,9 @@ static enum dispatch_result cancel_queued(struct dispatch *d, int64_t id)
     /* it may wait parked with a queue or a key: an entry left there would take the place
      * of a live job when the queue or key frees up */
     for (int i = 0; i < d->n_queues; i++)
-        queue_remove(&d->queues[i].parked, id);
+        runq_remove(&d->queues[i].parked, id);
     for (int i = 0; i < d->n_keys; i++)
-        queue_remove(&d->keys[i].parked, id);
+        runq_remove(&d->keys[i].parked, id);
     if (group && rc == DISPATCH_CANCELED) {
         char why[200];
         snprintf(why, sizeof why, "member %lld of group %.60s was terminated before the start",
@@ -85,7 +85,7 @@ static enum dispatch_result cancel_queued(struct dispatch *d, int64_t id)
             if (m.ids[i] != id) dispatch_cancel_queued(d, m.ids[i], why);
         for (int gi = 0; gi < d->n_groups; gi++)
             if (strcmp(d->groups[gi].name, group) == 0)
-                queue_free(&d->groups[gi].members); /* their entries: all canceled */
+                runq_free(&d->groups[gi].members); /* their entries: all canceled */
     }
     free(m.ids);
     free(group);
@@ -116,7 +116,7 @@ static void terminate(struct dispatch *d, struct dispatch_cmd *cmd)
         return;
     }
     if (!writable) return dispatch_answer(d, cmd, DISPATCH_UNAVAILABLE);
-    if (queue_remove(&d->queue, id) || remove_delayed(d, id))
+    if (runq_remove(&d->ready, id) || remove_delayed(d, id))
         return dispatch_answer(d, cmd, cancel_queued(d, id));
     struct job j;
     int found = store_get_job(d->store, id, &j, false);

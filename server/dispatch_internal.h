@@ -8,7 +8,7 @@
 #include <pthread.h>
 
 #include "server/dispatch.h"
-#include "server/queue.h"
+#include "server/runq.h"
 
 /* Jobs a busy worker holds to start when its current one ends: two, so that it does not
  * run dry while the master waits for a CPU to send it the next one. */
@@ -20,7 +20,7 @@ struct delayed {
 };
 
 /* A job's phase on a worker slot: its life from the moment it is reserved for the slot until
- * it is back in the queue or over. dispatch_run_move (dispatch.c) is the one place it changes;
+ * it is ready again (queued) or over. dispatch_run_move (dispatch.c) is the one place it changes;
  * it checks each move against this diagram (an illegal one is logged, counted in
  * d->illegal_moves, and asserted in debug builds):
  *
@@ -112,7 +112,7 @@ struct qstate {
     int concurrency; /* jobs of it on workers at most, -1: no limit */
     bool paused;     /* starts nothing, takes submits */
     int running;     /* its jobs on workers (running or held) */
-    struct queue parked;
+    struct runq parked;
 };
 
 /* A concurrency key (Lock / Semaphore): its jobs on workers, and those held back while it
@@ -120,15 +120,15 @@ struct qstate {
 struct kstate {
     char name[136];
     int running;
-    struct queue parked;
+    struct runq parked;
 };
 
-/* A gang (Barrier): its members popped from the main queue wait here until all
+/* A gang (Barrier): its members popped from the ready heap wait here until all
  * group_size of them are, and that many workers are free. */
 struct gstate {
     char name[136];
     int size;
-    struct queue members;
+    struct runq members;
 };
 
 struct dispatch {
@@ -149,7 +149,7 @@ struct dispatch {
     int epoll_fd;
     int wake_fd; /* eventfd in the main loop's epoll (DISPATCH_WAKE_TAG) */
     char output_dir[PATH_MAX + 16];
-    struct queue queue;
+    struct runq ready; /* jobs that may start now (struct running: those on workers) */
     struct delayed *delayed;
     size_t n_delayed, cap_delayed;
     struct running *running;               /* per slot: the job it runs (or is about to) */
@@ -211,8 +211,9 @@ void dispatch_flush_slot(struct dispatch *d, int index);
 /* Sends KILL{sig, grace_ms} for job id to slot index's worker, unless it is EXITING (its
  * reaping kills its jobs and decides what they became). */
 void dispatch_send_kill(struct dispatch *d, int index, int64_t id, int sig, int64_t grace_ms);
-/* Queues job id (or parks it until not_before, wall ms, for a retry backoff). */
-void dispatch_queue_job(void *ctx, int64_t id, int64_t priority, int64_t not_before);
+/* Makes job id ready to run: into the ready heap, or (a retry's backoff) the delayed list until
+ * not_before (wall ms). */
+void dispatch_make_ready(void *ctx, int64_t id, int64_t priority, int64_t not_before);
 /* Moves one job between state counters (and counts it finished if to is terminal). */
 void dispatch_count(struct dispatch *d, enum job_state from, enum job_state to);
 /* Notes a job that ended in this batch; dispatch_flush_finished tells the hook. */
@@ -223,7 +224,7 @@ void dispatch_flush_finished(struct dispatch *d);
 struct running *dispatch_slot_job(struct dispatch *d, int slot, int64_t id);
 /* Closes the gaps in a slot's held jobs, keeping their order. */
 void dispatch_compact_held(struct dispatch *d, int slot);
-/* dispatch_assign.c: moves retries whose backoff passed into the queue; ms to the next. */
+/* dispatch_assign.c: moves retries whose backoff passed into the ready heap; ms to the next. */
 int64_t dispatch_release_delayed(struct dispatch *d, int64_t now);
 /* Takes the next queued job and sends it to slot as r (its current or a held job). */
 void dispatch_assign(struct dispatch *d, int slot, struct running *r);
@@ -253,7 +254,7 @@ void dispatch_flush_unwritten_answers(struct dispatch *d);
 void dispatch_publish(struct dispatch *d);
 /* Copies only the store's health into the view (after a failed batch). */
 void dispatch_publish_health(struct dispatch *d);
-/* Puts a queue's parked jobs back in the run queue, as far as it is open. */
+/* Puts a named queue's parked jobs back in the ready heap, as far as it is open. */
 void dispatch_queue_unpark(struct dispatch *d, int qi);
 /* dispatch_cmd.c: carries out one command in the batch (answered after the commit). */
 void dispatch_run_command(struct dispatch *d, struct dispatch_cmd *cmd);

@@ -151,7 +151,7 @@ static void answer_submits(struct dispatch *d, struct dispatch_submit *list, boo
                     enum job_state cs;
                     if (store_job_deps(d->store, sub->ids[i], &culprit, &cs) != DEPS_MET) continue;
                 }
-                if (queue_push_since(&d->queue, sub->specs[i].priority, sub->ids[i], since) < 0)
+                if (runq_push_since(&d->ready, sub->specs[i].priority, sub->ids[i], since) < 0)
                     log_error("out of memory while queueing job %lld: it runs after a restart",
                               (long long)sub->ids[i]);
             }
@@ -212,7 +212,7 @@ void dispatch_job_unstarted(struct dispatch *d, int slot, struct running *r)
         dispatch_release_dependents(d, r->id, JOB_CANCELED);
     } else {
         store_job_unreserve(d->store, r->id);
-        queue_push_since(&d->queue, r->priority, r->id, r->since_us);
+        runq_push_since(&d->ready, r->priority, r->id, r->since_us);
     }
     int qi = r->q, ki = r->k;
     memset(r, 0, sizeof *r);
@@ -262,7 +262,7 @@ static void job_ended(struct dispatch *d, int slot, const struct store_outcome *
         /* the attempt's outcome stays visible in the event; the row is queued again */
         store_job_requeue(d->store, id, JOB_RUNNING, not_before, detail, now);
         dispatch_count(d, JOB_RUNNING, JOB_QUEUED);
-        dispatch_queue_job(d, id, r->priority, not_before);
+        dispatch_make_ready(d, id, r->priority, not_before);
     } else {
         store_job_finish(d->store, id, JOB_RUNNING, o, now);
         dispatch_count(d, JOB_RUNNING, o->state);
@@ -441,7 +441,7 @@ void dispatch_loop_reap(struct dispatch *d)
          * start may have run: lost, or retried. It began if it said so, if the start ledger
          * says so (written before the spawn), or, for the current one, if processes were left
          * in its tree or its worker died on it before (a job that kills its worker at once
-         * must not be re-run forever). The others never ran: back to the queue. */
+         * must not be re-run forever). The others never ran: ready again. */
         for (int n = 0; n <= DISPATCH_HOLD && r->id; n++) {
             bool sent = r->phase != PHASE_RESERVED;
             bool began = sent && (r->phase == PHASE_STARTED || ledger_began(s->index, r->id) ||
@@ -585,7 +585,7 @@ int64_t dispatch_loop_end(struct dispatch *d)
             }
         }
         if (hand_out)
-            while (s->state == SLOT_IDLE && d->queue.len > 0)
+            while (s->state == SLOT_IDLE && d->ready.len > 0)
                 dispatch_assign(d, i, &d->running[i]);
     }
     /* each busy worker also holds the next job, so it starts it the moment the current one
@@ -597,9 +597,9 @@ int64_t dispatch_loop_end(struct dispatch *d)
     for (int i = 0; i < d->pool->count && hand_out; i++) {
         struct pool_slot *s = &d->pool->slots[i];
         for (int k = 0; k < DISPATCH_HOLD; k++) {
-            if (s->state == SLOT_BUSY && !d->next[i][k].id && d->queue.len > 0)
+            if (s->state == SLOT_BUSY && !d->next[i][k].id && d->ready.len > 0)
                 dispatch_assign(d, i, &d->next[i][k]);
-            if (idle_worker && d->queue.len == 0 && d->running[i].phase == PHASE_STARTED &&
+            if (idle_worker && d->ready.len == 0 && d->running[i].phase == PHASE_STARTED &&
                 d->next[i][k].phase == PHASE_SENT)
                 dispatch_give_back(d, i, &d->next[i][k]);
         }
