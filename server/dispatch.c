@@ -90,8 +90,8 @@ void dispatch_retire_worker(struct dispatch *d, int index)
 {
     struct pool_slot *s = &d->pool->slots[index];
     if (s->state == SLOT_EXITING || s->state == SLOT_DEAD || s->pid <= 0) return;
-    dispatch_slot_move(d, index,
-                       SLOT_EXITING); /* nothing more is assigned to it before its reaping */
+    /* nothing more is sent or assigned to it before its reaping */
+    dispatch_slot_move(d, index, SLOT_EXITING);
     if (s->fd >= 0) epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
     kill(s->pid, SIGKILL);
 }
@@ -682,8 +682,9 @@ static void release_one(void *ctx, int64_t dependent)
 
 void dispatch_release_dependents(struct dispatch *d, int64_t id, enum job_state state)
 {
-    if (!d->any_after) return;    /* no job ever waited on another: nothing to look up */
-    if (store_failed(d->store)) { /* reads would not see this batch: later, exactly */
+    if (!d->any_after) return; /* no job ever waited on another: nothing to look up */
+    /* reads would not see this batch: later, exactly */
+    if (store_failed(d->store)) {
         if (d->n_ended == d->cap_ended) {
             size_t cap = d->cap_ended ? d->cap_ended * 2 : 16;
             struct ended *grown = realloc(d->ended, cap * sizeof *grown);
