@@ -47,6 +47,9 @@ static ssize_t events_read(void *cls, uint64_t pos, char *out, size_t max)
 {
     (void)pos;
     struct event_stream *es = cls;
+    struct waiters *ws = &es->api->waiters;
+    /* read before the store read: see api/waiters.c */
+    uint64_t gen = waiters_generation(ws);
     if (es->sent == es->buf.len) { /* all given out: fetch more */
         es->buf.len = es->sent = 0;
         int n = store_each_event(es->api->store, es->last_id, es->job_id, es->queue, EVENTS_BATCH,
@@ -64,17 +67,15 @@ static ssize_t events_read(void *cls, uint64_t pos, char *out, size_t max)
         es->sent += n;
         return (ssize_t)n;
     }
-    struct waiters *ws = &es->api->waiters;
-    pthread_mutex_lock(&ws->lock);
-    if (ws->stopping) {
-        pthread_mutex_unlock(&ws->lock);
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    }
+    /* caught up: wait for a job to end, or the poll interval (other transitions) */
     es->wait.job_id = WAITER_ANY_JOB;
     es->wait.deadline = clock_mono_ms() + EVENTS_POLL_MS;
-    waiters_suspend(ws, &es->wait);
-    pthread_mutex_unlock(&ws->lock);
-    dispatch_wake(es->api->dispatch);
+    bool changed;
+    if (!waiters_add(ws, &es->wait, gen, &changed)) return MHD_CONTENT_READER_END_OF_STREAM;
+    if (changed)
+        waiters_resume_now(ws, &es->wait); /* a job ended since the read: read again */
+    else
+        dispatch_wake(es->api->dispatch);
     return 0;
 }
 

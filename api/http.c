@@ -361,6 +361,11 @@ static void *frontend_start(const struct config *cfg, const struct serve_caps *c
     a->dispatch = d;
     a->store = s;
     waiters_init(&a->waiters);
+    /* a read connection for each thread that reads: MHD's and the notify_url sender */
+    if (store_read_ahead(s, (cfg->http_threads > 1 ? cfg->http_threads : 1) + 1) < 0) {
+        free(a);
+        return NULL;
+    }
     if (api_access_init(a, cfg) < 0) {
         log_error("out of memory while starting the HTTP server");
         api_access_free(a);

@@ -34,6 +34,7 @@ struct waiters {
     struct waiter *head;
     int count;
     bool stopping;
+    atomic_uint_fast64_t ended; /* job ends seen by the finish hook (changed under lock) */
 };
 
 /* Where a connection is in receiving its current request (api/conns.c). */
@@ -172,6 +173,8 @@ struct text {
 /* Appends n bytes / formatted text. */
 void text_add(struct text *t, const char *s, size_t n);
 void text_addf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends an integer in decimal. */
+void text_add_int(struct text *t, int64_t v);
 /* Appends a finite double as a JSON number that reads back as the same double. */
 void text_add_number(struct text *t, double d);
 /* Appends s as a JSON string; bytes that are not UTF-8 become U+FFFD. */
@@ -248,6 +251,8 @@ enum MHD_Result api_jobs_output(struct api *a, struct request *r, struct MHD_Con
                                 int64_t id);
 /* Frees a submit's state (request completed). */
 void api_pending_submit_free(struct pending_submit *p);
+/* True if job id has ended, is gone, or cannot be read (api/jobs_api.c). */
+bool api_job_ended(struct api *a, int64_t id);
 
 /* api/submit.c: validates one job object into spec (field names prefixed with prefix, e.g.
  * "[3]."). Returns 0, or -1 with e filled and spec freed. */
@@ -308,10 +313,19 @@ int api_parse_id(const char *text, size_t len, int64_t *out, struct api_error *e
 /* Parses "1,2,3" (1 to max ids) into ids[0..*n). 0 or -1 with e (field "ids"). */
 int api_parse_id_list(const char *v, int64_t *ids, size_t max, size_t *n, struct api_error *e);
 
-/* api/waiters.c: suspended connections and their wake-ups. */
+/* api/waiters.c: suspended connections and their wake-ups. A handler registers a waiter
+ * without holding any lock across its store read (see waiters.c for why none is lost):
+ *   gen = waiters_generation(ws); read the job: ended? answer;
+ *   waiters_add(ws, w, gen, &changed) (false: stopping, answer); if (changed) read again,
+ *   and if it ended meanwhile, waiters_resume_now(ws, w). */
 void waiters_init(struct waiters *w);
-/* Lists w and suspends its connection; call with w->lock held, from the handler. */
-void waiters_suspend(struct waiters *ws, struct waiter *w);
+/* How many job ends the finish hook has seen: read before the store read that decides to wait. */
+uint64_t waiters_generation(struct waiters *ws);
+/* Lists w and suspends its connection, from its handler; false (nothing done) when the server
+ * stops. *changed: a job ended since generation gen (w's may have: read its state again). */
+bool waiters_add(struct waiters *ws, struct waiter *w, uint64_t gen, bool *changed);
+/* Resumes w at once if it is still listed: what it waits for has happened already. */
+void waiters_resume_now(struct waiters *ws, struct waiter *w);
 /* Counts one more open long-poll or event stream; false (counted nothing, e filled with
  * 429 too_many_long_polls) when --max-long-polls are open already. */
 bool api_long_poll_begin(struct api *a, struct api_error *e);

@@ -6,28 +6,47 @@
 #include "api/internal.h"
 #include "server/clock.h"
 
+/* ,"key": (the hot path: no printf) */
+static inline void add_key(struct text *t, const char *key)
+{
+    text_add(t, ",\"", 2);
+    text_add(t, key, strlen(key));
+    text_add(t, "\":", 2);
+}
+
 static void add_time(struct text *t, const char *key, int64_t ms)
 {
+    add_key(t, key);
     if (ms <= 0) {
-        text_addf(t, ",\"%s\":null", key);
+        text_add(t, "null", 4);
         return;
     }
     char when[32];
-    clock_format(ms, when);
-    text_addf(t, ",\"%s\":\"%s\"", key, when);
+    size_t n = clock_format(ms, when);
+    text_add(t, "\"", 1);
+    text_add(t, when, n);
+    text_add(t, "\"", 1);
+}
+
+static void add_int(struct text *t, const char *key, int64_t v)
+{
+    add_key(t, key);
+    text_add_int(t, v);
 }
 
 static void add_int_or_null(struct text *t, const char *key, int64_t v)
 {
     if (v >= 0)
-        text_addf(t, ",\"%s\":%lld", key, (long long)v);
-    else
-        text_addf(t, ",\"%s\":null", key);
+        add_int(t, key, v);
+    else {
+        add_key(t, key);
+        text_add(t, "null", 4);
+    }
 }
 
 static void add_string_or_null(struct text *t, const char *key, const char *v)
 {
-    text_addf(t, ",\"%s\":", key);
+    add_key(t, key);
     if (v)
         text_json_string(t, v);
     else
@@ -61,7 +80,8 @@ void api_env_text(struct text *t, const struct strblob *env)
 
 void api_job_text(struct text *t, const struct job *j)
 {
-    text_addf(t, "{\"id\":%lld", (long long)j->id);
+    text_add(t, "{\"id\":", 6);
+    text_add_int(t, j->id);
     add_string_or_null(t, "name", j->spec.name);
     add_string_or_null(t, "queue", j->spec.queue);
     /* argv: the command (a pipeline's first stage; all its stages follow in "pipeline") */
@@ -71,7 +91,8 @@ void api_job_text(struct text *t, const struct job *j)
         p = strchr(p, ',');
         if (p) p++;
     }
-    text_addf(t, ",\"priority\":%lld,\"argv\":[", (long long)j->spec.priority);
+    add_int(t, "priority", j->spec.priority);
+    text_add(t, ",\"argv\":[", 9);
     int n = 0;
     for (const char *a = strblob_next(&j->spec.argv, NULL); a; a = strblob_next(&j->spec.argv, a)) {
         if (stages && n == counts[0]) break;
@@ -98,8 +119,10 @@ void api_job_text(struct text *t, const struct job *j)
     if (j->spec.notify_url) add_string_or_null(t, "notify_url", j->spec.notify_url);
     if (j->spec.stdin_from > 0) text_addf(t, ",\"stdin_from\":%lld", (long long)j->spec.stdin_from);
     text_add(t, ",\"after\":[", 10);
-    for (size_t i = 0; i < j->spec.n_after; i++)
-        text_addf(t, "%s%lld", i ? "," : "", (long long)j->spec.after[i]);
+    for (size_t i = 0; i < j->spec.n_after; i++) {
+        if (i) text_add(t, ",", 1);
+        text_add_int(t, j->spec.after[i]);
+    }
     text_add(t, "]", 1);
     add_string_or_null(t, "idempotency_key", j->spec.idempotency_key);
     if (j->spec.group) {
@@ -124,18 +147,26 @@ void api_job_text(struct text *t, const struct job *j)
         text_add(t, ",\"timeout\":null", 15);
     text_add(t, ",\"limits\":", 10);
     api_limits_text(t, &j->spec.limits);
-    text_addf(t, ",\"state\":\"%s\"", job_state_name(j->state));
+    const char *state = job_state_name(j->state);
+    text_add(t, ",\"state\":\"", 10);
+    text_add(t, state, strlen(state));
+    text_add(t, "\"", 1);
     add_int_or_null(t, "exit_code", j->exit_code);
     add_int_or_null(t, "signal", j->signal);
     add_string_or_null(t, "error", j->error);
     add_int_or_null(t, "pid", j->pid);
     /* a queued job may be reserved by a worker already: it shows once the job runs */
     add_int_or_null(t, "worker", j->state == JOB_QUEUED ? -1 : j->worker);
-    text_addf(t, ",\"attempt\":%d,\"max_attempts\":%d", j->attempt, j->spec.max_attempts);
+    add_int(t, "attempt", j->attempt);
+    add_int(t, "max_attempts", j->spec.max_attempts);
     add_time(t, "created_at", j->created_at);
     add_time(t, "started_at", j->started_at);
     add_time(t, "finished_at", j->finished_at);
-    text_addf(t, ",\"output\":{\"stdout_bytes\":%lld,\"stderr_bytes\":%lld,\"truncated\":%s}}",
-              (long long)j->stdout_bytes, (long long)j->stderr_bytes,
-              j->truncated ? "true" : "false");
+    text_add(t, ",\"output\":{\"stdout_bytes\":", 26);
+    text_add_int(t, j->stdout_bytes);
+    add_int(t, "stderr_bytes", j->stderr_bytes);
+    if (j->truncated)
+        text_add(t, ",\"truncated\":true}}", 19);
+    else
+        text_add(t, ",\"truncated\":false}}", 20);
 }

@@ -39,19 +39,36 @@ static void live_output_sizes(struct api *a, struct job *j)
     if (stat(path, &st) == 0) j->stderr_bytes = st.st_size;
 }
 
+/* Sends job id as store_get_job read it (rc: its result; 404 / 500) with status; frees it. */
+static enum MHD_Result send_read_job(struct api *a, struct MHD_Connection *c, int64_t id, int rc,
+                                     struct job *j, unsigned status, const char *location)
+{
+    if (rc == 1) return no_such_job(c, id);
+    if (rc < 0) return internal(c, "reading the job");
+    live_output_sizes(a, j);
+    struct text t = {0};
+    api_job_text(&t, j);
+    job_free(j);
+    return api_send_text_json(c, status, &t, location);
+}
+
 /* Reads a job and sends it with status (or 404 / 500). */
 static enum MHD_Result send_job(struct api *a, struct MHD_Connection *c, int64_t id,
                                 unsigned status, const char *location)
 {
     struct job j;
     int rc = store_get_job(a->store, id, &j, false);
-    if (rc == 1) return no_such_job(c, id);
-    if (rc < 0) return internal(c, "reading the job");
-    live_output_sizes(a, &j);
-    struct text t = {0};
-    api_job_text(&t, &j);
+    return send_read_job(a, c, id, rc, &j, status, location);
+}
+
+bool api_job_ended(struct api *a, int64_t id)
+{
+    struct job j;
+    int rc = store_get_job(a->store, id, &j, false);
+    if (rc != 0) return true;
+    bool ended = job_state_terminal(j.state);
     job_free(&j);
-    return api_send_text_json(c, status, &t, location);
+    return ended;
 }
 
 static enum MHD_Result submit_refused(struct api *a, struct MHD_Connection *c,
@@ -275,28 +292,27 @@ enum MHD_Result api_jobs_wait(struct api *a, struct request *r, struct MHD_Conne
     if (api_query_check(c, allowed, &e) < 0 ||
         api_query_seconds(c, "timeout", 0, 300, 30, &timeout, &e) < 0)
         return api_send_error(c, &e);
+    /* no lock across the read: see api/waiters.c for why no end is missed */
     struct waiters *ws = &a->waiters;
-    pthread_mutex_lock(&ws->lock);
+    uint64_t gen = waiters_generation(ws);
     struct job j;
     int rc = store_get_job(a->store, id, &j, false);
-    bool done = rc != 0 || job_state_terminal(j.state) || timeout == 0 || ws->stopping;
-    if (rc == 0) job_free(&j);
-    if (!done && !r->long_poll && !(r->long_poll = api_long_poll_begin(a, &e))) {
-        pthread_mutex_unlock(&ws->lock);
+    if (rc != 0 || job_state_terminal(j.state) || timeout == 0)
+        return send_read_job(a, c, id, rc, &j, 200, NULL);
+    job_free(&j);
+    if (!r->long_poll && !(r->long_poll = api_long_poll_begin(a, &e)))
         return api_send_retry_later(c, &e);
-    }
-    if (!done) {
-        r->wait.conn = c;
-        r->wait.job_id = id;
-        r->wait.deadline = clock_mono_ms() + (int64_t)(timeout * 1000);
-        waiters_suspend(ws, &r->wait);
-    }
-    pthread_mutex_unlock(&ws->lock);
-    if (!done) {
+    r->wait.conn = c;
+    r->wait.job_id = id;
+    r->wait.deadline = clock_mono_ms() + (int64_t)(timeout * 1000);
+    bool changed;
+    if (!waiters_add(ws, &r->wait, gen, &changed)) /* the server stops: as it is */
+        return send_job(a, c, id, 200, NULL);
+    if (changed && api_job_ended(a, id))
+        waiters_resume_now(ws, &r->wait); /* it ended meanwhile: answered on the next call */
+    else
         dispatch_wake(a->dispatch); /* the main loop must learn the new deadline */
-        return MHD_YES;
-    }
-    return send_job(a, c, id, 200, NULL);
+    return MHD_YES;
 }
 
 /* Parses "ids=1,2,3" (1 to 100 positive ids) into r->wait_ids. 0 or -1 with e. */
@@ -306,6 +322,30 @@ static int parse_wait_ids(struct MHD_Connection *c, struct request *r, struct ap
     if (!r->wait_ids) return api_fail(e, 500, "internal", NULL, "out of memory");
     return api_parse_id_list(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ids"),
                              r->wait_ids, 100, &r->n_wait_ids, e);
+}
+
+/* Frees what read_waited read. */
+static void free_jobs(struct job *jobs, size_t got)
+{
+    for (size_t i = 0; i < got; i++)
+        job_free(&jobs[i]);
+    free(jobs);
+}
+
+/* Reads the jobs r waits for into *jobs (*got of them, *ended of those ended). 0; 1 if one
+ * does not exist (*missing says which); -1 on error. */
+static int read_waited(struct api *a, struct request *r, struct job **jobs, size_t *got,
+                       size_t *ended, int64_t *missing)
+{
+    *got = *ended = 0;
+    if (!(*jobs = calloc(r->n_wait_ids, sizeof **jobs))) return -1;
+    for (; *got < r->n_wait_ids; (*got)++) {
+        int rc = store_get_job(a->store, r->wait_ids[*got], &(*jobs)[*got], false);
+        if (rc == 1) *missing = r->wait_ids[*got];
+        if (rc != 0) return rc;
+        if (job_state_terminal((*jobs)[*got].state)) (*ended)++;
+    }
+    return 0;
 }
 
 enum MHD_Result api_jobs_wait_many(struct api *a, struct request *r, struct MHD_Connection *c)
@@ -328,45 +368,48 @@ enum MHD_Result api_jobs_wait_many(struct api *a, struct request *r, struct MHD_
     }
     const char *mode = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "mode");
     bool any = mode && strcmp(mode, "any") == 0;
+    /* no lock across the reads: see api/waiters.c for why no end is missed */
     struct waiters *ws = &a->waiters;
-    pthread_mutex_lock(&ws->lock);
-    struct job *jobs = calloc(r->n_wait_ids, sizeof *jobs);
-    size_t ended = 0, got = 0;
+    uint64_t gen = waiters_generation(ws);
+    struct job *jobs;
+    size_t ended, got;
     int64_t missing = 0;
-    bool failed = !jobs;
-    for (; !failed && got < r->n_wait_ids; got++) {
-        int rc = store_get_job(a->store, r->wait_ids[got], &jobs[got], false);
-        if (rc == 1) missing = r->wait_ids[got];
-        if (rc != 0) {
-            failed = true;
-            break;
-        }
-        if (job_state_terminal(jobs[got].state)) ended++;
-    }
+    bool failed = read_waited(a, r, &jobs, &got, &ended, &missing) != 0;
     bool met = any ? ended > 0 : ended == r->n_wait_ids;
-    bool done = failed || met || clock_mono_ms() >= r->wait.deadline || ws->stopping;
+    bool done = failed || met || clock_mono_ms() >= r->wait.deadline;
     if (!done && !r->long_poll && !(r->long_poll = api_long_poll_begin(a, &e))) {
-        pthread_mutex_unlock(&ws->lock);
-        for (size_t i = 0; i < got; i++)
-            job_free(&jobs[i]);
-        free(jobs);
+        free_jobs(jobs, got);
         return api_send_retry_later(c, &e);
     }
+    bool changed;
     if (!done) {
         r->wait.conn = c;
         r->wait.job_id = 0;
         r->wait.ids = r->wait_ids;
         r->wait.n_ids = r->n_wait_ids;
-        waiters_suspend(ws, &r->wait);
+        done = !waiters_add(ws, &r->wait, gen, &changed); /* the server stops: as it is */
     }
-    pthread_mutex_unlock(&ws->lock);
-    enum MHD_Result result = MHD_YES;
-    if (done && failed && missing) {
+    if (!done) {
+        free_jobs(jobs, got);
+        if (changed) { /* one may have ended meanwhile: then answered on the next call */
+            bool again = read_waited(a, r, &jobs, &got, &ended, &missing) != 0;
+            free_jobs(jobs, got);
+            if (again || (any ? ended > 0 : ended == r->n_wait_ids))
+                waiters_resume_now(ws, &r->wait);
+            else
+                dispatch_wake(a->dispatch);
+        } else {
+            dispatch_wake(a->dispatch); /* the main loop must learn the new deadline */
+        }
+        return MHD_YES;
+    }
+    enum MHD_Result result;
+    if (failed && missing) {
         api_fail(&e, 404, "not_found", "ids", "no job %lld", (long long)missing);
         result = api_send_error(c, &e);
-    } else if (done && failed) {
+    } else if (failed) {
         result = internal(c, "reading the jobs");
-    } else if (done) {
+    } else {
         struct text t = {0};
         text_addf(&t, "{\"done\":%s,\"jobs\":[", met ? "true" : "false");
         for (size_t i = 0; i < got; i++) {
@@ -376,12 +419,8 @@ enum MHD_Result api_jobs_wait_many(struct api *a, struct request *r, struct MHD_
         }
         text_add(&t, "]}", 2);
         result = api_send_text_json(c, 200, &t, NULL);
-    } else {
-        dispatch_wake(a->dispatch); /* the main loop must learn the new deadline */
     }
-    for (size_t i = 0; i < got; i++)
-        job_free(&jobs[i]);
-    free(jobs);
+    free_jobs(jobs, got);
     return result;
 }
 

@@ -38,22 +38,24 @@ static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max)
             }
         }
         if (f->job_ended) return MHD_CONTENT_READER_END_OF_STREAM;
+        /* no lock across the read: see api/waiters.c for why no end is missed */
         struct waiters *ws = &f->api->waiters;
-        pthread_mutex_lock(&ws->lock);
-        struct job j;
-        int rc = store_get_job(f->api->store, f->job_id, &j, false);
-        bool ended = rc != 0 || job_state_terminal(j.state) || ws->stopping;
-        if (rc == 0) job_free(&j);
-        if (ended) {
+        uint64_t gen = waiters_generation(ws);
+        bool changed;
+        if (api_job_ended(f->api, f->job_id)) {
             f->job_ended = true; /* read once more: bytes written before it ended */
-            pthread_mutex_unlock(&ws->lock);
             continue;
         }
         f->wait.job_id = f->job_id;
         f->wait.deadline = clock_mono_ms() + FOLLOW_POLL_MS;
-        waiters_suspend(ws, &f->wait);
-        pthread_mutex_unlock(&ws->lock);
-        dispatch_wake(f->api->dispatch);
+        if (!waiters_add(ws, &f->wait, gen, &changed)) { /* the server stops: the end */
+            f->job_ended = true;
+            continue;
+        }
+        if (changed && api_job_ended(f->api, f->job_id))
+            waiters_resume_now(ws, &f->wait); /* it ended meanwhile: called again at once */
+        else
+            dispatch_wake(f->api->dispatch);
         return 0;
     }
 }

@@ -44,15 +44,37 @@ void text_add_number(struct text *t, double d)
 
 void text_addf(struct text *t, const char *fmt, ...)
 {
+    /* formatted once into the room there is; only what does not fit is formatted again */
+    if (!reserve(t, 64)) return;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(t->data + t->len, t->cap - t->len, fmt, ap);
     va_end(ap);
-    if (n < 0 || !reserve(t, (size_t)n)) return;
-    va_start(ap, fmt);
-    vsnprintf(t->data + t->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+    if (n < 0) {
+        t->data[t->len] = '\0';
+        return;
+    }
+    if ((size_t)n >= t->cap - t->len) {
+        if (!reserve(t, (size_t)n)) {
+            t->data[t->len] = '\0';
+            return;
+        }
+        va_start(ap, fmt);
+        vsnprintf(t->data + t->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
     t->len += (size_t)n;
+}
+
+void text_add_int(struct text *t, int64_t v)
+{
+    char buf[24], *p = buf + sizeof buf;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0) *--p = '-';
+    text_add(t, p, (size_t)(buf + sizeof buf - p));
 }
 
 void text_json_string(struct text *t, const char *s)

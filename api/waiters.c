@@ -1,6 +1,22 @@
-/* waiters: connections suspended in long-polls (wait, output follow). They hold no thread;
- * they are resumed when their job ends (dispatch's finish hook), at their deadline (main
- * loop), or at shutdown. MHD requires every one resumed before the daemon stops. */
+/* waiters: connections suspended in long-polls (wait, output follow, event streams). They hold
+ * no thread; they are resumed when their job ends (dispatch's finish hook), at their deadline
+ * (main loop), or at shutdown. MHD requires every one resumed before the daemon stops.
+ *
+ * No lock is held across a store read. A handler reads the generation (the count of job
+ * ends the finish hook has seen), reads the job, and if it has not ended registers a waiter;
+ * if the generation moved meanwhile it reads the job again and resumes itself if it ended.
+ * No end is missed, because the finish hook runs only after the job's end is committed and
+ * bumps the generation under the same lock it scans the waiters under. Take the hook call
+ * of our job's end, and the registration's critical section (waiters_add):
+ *  - the hook's section comes after the registration's: it finds the waiter and resumes it;
+ *  - it comes before, and bumped the generation after the handler read it: the registration
+ *    sees the generation changed, so the handler reads again after the hook's section, so
+ *    after the commit (which comes before the hook), and sees the end;
+ *  - it bumped the generation before the handler read it: the commit came before the
+ *    handler's first read (a fresh WAL read transaction sees every earlier commit), which
+ *    saw the end and answered at once.
+ * The generation counts every job's end, so on a busy server the second read is often
+ * for nothing; it is one point read, and only then. */
 #include "api/internal.h"
 #include "server/clock.h"
 
@@ -10,6 +26,7 @@ void waiters_init(struct waiters *ws)
     ws->head = NULL;
     ws->count = 0;
     ws->stopping = false;
+    atomic_init(&ws->ended, 0);
 }
 
 static void unlink_waiter(struct waiters *ws, struct waiter *w)
@@ -31,8 +48,18 @@ static void resume(struct waiters *ws, struct waiter *w)
     MHD_resume_connection(w->conn);
 }
 
-void waiters_suspend(struct waiters *ws, struct waiter *w)
+uint64_t waiters_generation(struct waiters *ws)
 {
+    return atomic_load(&ws->ended);
+}
+
+bool waiters_add(struct waiters *ws, struct waiter *w, uint64_t gen, bool *changed)
+{
+    pthread_mutex_lock(&ws->lock);
+    if (ws->stopping) {
+        pthread_mutex_unlock(&ws->lock);
+        return false;
+    }
     w->resumed = false;
     w->prev = NULL;
     w->next = ws->head;
@@ -41,6 +68,16 @@ void waiters_suspend(struct waiters *ws, struct waiter *w)
     w->listed = true;
     ws->count++;
     MHD_suspend_connection(w->conn);
+    *changed = atomic_load(&ws->ended) != gen;
+    pthread_mutex_unlock(&ws->lock);
+    return true;
+}
+
+void waiters_resume_now(struct waiters *ws, struct waiter *w)
+{
+    pthread_mutex_lock(&ws->lock);
+    if (w->listed) resume(ws, w); /* else the hook, a deadline or shutdown did already */
+    pthread_mutex_unlock(&ws->lock);
 }
 
 bool api_long_poll_begin(struct api *a, struct api_error *e)
@@ -70,6 +107,7 @@ void waiters_job_finished(void *ctx, int64_t job_id)
 {
     struct waiters *ws = ctx;
     pthread_mutex_lock(&ws->lock);
+    atomic_fetch_add(&ws->ended, 1); /* under the lock: see the top of this file */
     for (struct waiter *w = ws->head, *next; w; w = next) {
         next = w->next;
         bool match = w->job_id == job_id || w->job_id == WAITER_ANY_JOB;

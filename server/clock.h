@@ -2,6 +2,7 @@
 #ifndef SPAWNPOOL_CLOCK_H
 #define SPAWNPOOL_CLOCK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Milliseconds since the Unix epoch (wall clock, for timestamps users see). */
@@ -10,7 +11,7 @@ int64_t clock_wall_ms(void);
 int64_t clock_mono_ms(void);
 /* Microseconds of CLOCK_MONOTONIC (for latencies below a millisecond). */
 int64_t clock_mono_us(void);
-/* Writes ms as "2026-11-27T12:00:00.123Z" into out (at least 32 bytes). */
-void clock_format(int64_t ms, char out[32]);
+/* Writes ms as "2026-11-27T12:00:00.123Z" (UTC) into out (32 bytes at least); its length. */
+size_t clock_format(int64_t ms, char out[32]);
 
 #endif

@@ -21,18 +21,11 @@ static const char *const stmt_sql[ST_COUNT] = {
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_INSERT_EVENT] = "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
                         "VALUES (?, ?, ?, ?, ?)",
-    [ST_GET_JOB] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?",
-    [ST_GET_STDIN] = "SELECT stdin FROM jobs WHERE id = ?",
     [ST_RUNNING] = "UPDATE jobs SET state = 'running', worker = ?, attempt = ?, started_at = ?, "
                    "pid = NULL, exit_code = NULL, signal = NULL, error = NULL, finished_at = NULL "
                    "WHERE id = ?",
     [ST_RESERVE] = "UPDATE jobs SET worker = ? WHERE id = ? AND state = 'queued'",
     [ST_INSERT_DEP] = "INSERT OR IGNORE INTO job_dependencies (job_id, depends_on) VALUES (?, ?)",
-    [ST_DEPS] = "SELECT j.id, j.state FROM job_dependencies d JOIN jobs j ON j.id = d.depends_on "
-                "WHERE d.job_id = ? AND j.state != 'succeeded' ORDER BY j.id",
-    [ST_DEPENDENTS] = "SELECT d.job_id FROM job_dependencies d JOIN jobs j ON j.id = d.job_id "
-                      "WHERE d.depends_on = ? AND j.state = 'queued' ORDER BY d.job_id",
-    [ST_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?",
     [ST_IDEMPOTENT] = "SELECT id, idempotency_fingerprint FROM jobs WHERE idempotency_key = ? "
                       "AND created_at >= ?",
     [ST_IDEMPOTENT_EXPIRE] = "UPDATE jobs SET idempotency_key = NULL WHERE idempotency_key = ?",
@@ -96,6 +89,10 @@ void store_bind_int(sqlite3_stmt *st, int i, int64_t v)
 
 int store_open(struct store **out, const char *path, char *err, size_t errlen)
 {
+    /* no global count of SQLite's memory: it takes one mutex around every allocation of
+     * every connection, which the readers and the writer would all contend for. It must come
+     * before SQLite is first used (the first open; a later call changes nothing). */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     struct store *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
@@ -121,6 +118,7 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
         goto fail;
     }
     if (migrate_apply(s->db, migrations, migrations_count, err, errlen) < 0) goto fail;
+    if (store_read_open(s, path, err, errlen) < 0) goto fail;
     for (int i = 0; i < ST_COUNT; i++)
         if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
                                NULL) != SQLITE_OK) {
@@ -155,6 +153,7 @@ int store_set_durability(struct store *s, bool full)
 void store_close(struct store *s)
 {
     if (!s) return;
+    store_read_close(s); /* its statements on the write connection too */
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
     sqlite3_close(s->db);
@@ -242,6 +241,13 @@ void store_tx_begin(struct store *s)
 int store_write(struct store *s, sqlite3_stmt *st, const char *what, int *changes)
 {
     if (changes) *changes = 1;
+    if (s->unjournaled) { /* (a submit: its batch failing refuses it, nothing to replay) */
+        if (!s->tx_open || s->failed || sqlite3_get_autocommit(s->db)) return store_fail(s, what);
+        int rc = sqlite3_step(st);
+        if (changes) *changes = sqlite3_changes(s->db);
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : store_fail(s, what);
+    }
     char *sql = sqlite3_expanded_sql(st);
     if (s->n_journal == s->cap_journal) {
         size_t cap = s->cap_journal ? s->cap_journal * 2 : 256;
@@ -369,6 +375,7 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
      * not retried; its journal is dropped by the caller when the batch fails later) */
     int rc = s->failed || sqlite3_get_autocommit(s->db) ? -1 : 0;
     size_t mark = s->n_journal;
+    s->unjournaled = true;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct job_spec *j = &specs[i];
         sqlite3_stmt *st = store_stmt(s, ST_INSERT_JOB);
@@ -412,192 +419,9 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
         }
         if (s->failed) rc = -1;
     }
+    s->unjournaled = false;
     if (rc < 0) journal_free(s, mark); /* a refused submit is never replayed */
     return store_commit(s) < 0 || rc < 0 ? -1 : 0;
-}
-
-static char *column_strdup(sqlite3_stmt *st, int i)
-{
-    if (sqlite3_column_type(st, i) == SQLITE_NULL) return NULL;
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? strdup((const char *)t) : NULL;
-}
-
-static int column_blob(sqlite3_stmt *st, int i, struct strblob *b)
-{
-    int n = sqlite3_column_bytes(st, i);
-    const void *p = sqlite3_column_blob(st, i);
-    b->len = 0;
-    b->data = malloc((size_t)n + 1);
-    if (!b->data) return -1;
-    if (n) memcpy(b->data, p, (size_t)n);
-    b->data[n] = '\0';
-    b->len = (size_t)n;
-    return 0;
-}
-
-static int64_t column_int_or(sqlite3_stmt *st, int i, int64_t null_value)
-{
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? null_value : sqlite3_column_int64(st, i);
-}
-
-/* Reads "3,7,12" (NULL: none) into spec->after; false if out of memory or malformed. */
-static bool read_id_list(const char *text, struct job_spec *spec)
-{
-    if (!text || !*text) return true;
-    size_t n = 1;
-    for (const char *c = text; *c; c++)
-        n += *c == ',';
-    if (!(spec->after = calloc(n, sizeof *spec->after))) return false;
-    for (const char *p = text; *p;) {
-        char *end;
-        long long id = strtoll(p, &end, 10);
-        if (end == p || id < 1 || (*end && *end != ',') || spec->n_after == n) return false;
-        spec->after[spec->n_after++] = id;
-        p = *end ? end + 1 : end;
-    }
-    return true;
-}
-
-/* Reads a row selected with JOB_COLUMNS. */
-static int read_job_row(sqlite3_stmt *st, struct job *j)
-{
-    memset(j, 0, sizeof *j);
-    j->id = sqlite3_column_int64(st, 0);
-    j->spec.name = column_strdup(st, 1);
-    j->spec.queue = column_strdup(st, 2);
-    j->spec.priority = sqlite3_column_int64(st, 3);
-    column_blob(st, 4, &j->spec.argv);
-    j->spec.command = column_strdup(st, 5);
-    column_blob(st, 6, &j->spec.env);
-    j->spec.cwd = column_strdup(st, 7);
-    j->spec.timeout = sqlite3_column_double(st, 8);
-    const char *state = (const char *)sqlite3_column_text(st, 9);
-    if (!state || job_state_parse(state, &j->state) < 0) j->state = JOB_LOST;
-    j->exit_code = (int)column_int_or(st, 10, -1);
-    j->signal = (int)column_int_or(st, 11, -1);
-    j->error = column_strdup(st, 12);
-    j->pid = column_int_or(st, 13, -1);
-    j->worker = (int)column_int_or(st, 14, -1);
-    j->attempt = (int)sqlite3_column_int(st, 15);
-    j->spec.max_attempts = sqlite3_column_int(st, 16);
-    j->created_at = sqlite3_column_int64(st, 17);
-    j->started_at = column_int_or(st, 18, 0);
-    j->finished_at = column_int_or(st, 19, 0);
-    j->stdout_bytes = sqlite3_column_int64(st, 20);
-    j->stderr_bytes = sqlite3_column_int64(st, 21);
-    j->truncated = sqlite3_column_int(st, 22) != 0;
-    j->spec.task = column_strdup(st, 23);
-    j->spec.params = column_strdup(st, 24);
-    j->spec.concurrency_key = column_strdup(st, 25);
-    j->spec.concurrency_limit = (int)column_int_or(st, 26, 0);
-    j->spec.group = column_strdup(st, 27);
-    j->spec.group_size = (int)column_int_or(st, 28, 0);
-    j->spec.stdin_from = column_int_or(st, 29, 0);
-    j->spec.pipeline = column_strdup(st, 30);
-    j->spec.notify_url = column_strdup(st, 31);
-    /* limits that cannot be read must not become "none": the row is unreadable */
-    bool limits_ok =
-        job_limits_scan((const char *)sqlite3_column_text(st, 32), &j->spec.limits) == 0;
-    j->spec.idempotency_key = column_strdup(st, 33);
-    /* "after": its dependencies in id order, "3,7,12" */
-    bool after_ok = read_id_list((const char *)sqlite3_column_text(st, 34), &j->spec);
-    if (!j->spec.queue || !j->spec.argv.data || !j->spec.env.data || !j->spec.cwd || !limits_ok ||
-        !after_ok) {
-        job_free(j);
-        return -1;
-    }
-    return 0;
-}
-
-int store_get_job(struct store *s, int64_t id, struct job *out, bool with_stdin)
-{
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st = store_stmt(s, ST_GET_JOB);
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
-        rc = 1;
-    else if (rc != SQLITE_ROW)
-        rc = store_fail(s, "SELECT job");
-    else
-        rc = read_job_row(st, out);
-    sqlite3_reset(st);
-    if (rc == 0 && with_stdin) {
-        st = store_stmt(s, ST_GET_STDIN);
-        sqlite3_bind_int64(st, 1, id);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) > 0) {
-            int n = sqlite3_column_bytes(st, 0);
-            out->spec.stdin_data = malloc((size_t)n);
-            if (out->spec.stdin_data) {
-                memcpy(out->spec.stdin_data, sqlite3_column_blob(st, 0), (size_t)n);
-                out->spec.stdin_len = (size_t)n;
-            } else {
-                rc = -1;
-            }
-        }
-        sqlite3_reset(st);
-    }
-    pthread_mutex_unlock(&s->lock);
-    return rc;
-}
-
-int store_list_jobs(struct store *s, const struct store_filter *f, struct job **jobs, size_t *n)
-{
-    char sql[1024];
-    int len = snprintf(sql, sizeof sql, "SELECT " JOB_COLUMNS " FROM jobs WHERE 1");
-    if (f->state) len += snprintf(sql + len, sizeof sql - len, " AND state = :state");
-    if (f->queue) len += snprintf(sql + len, sizeof sql - len, " AND queue = :queue");
-    if (f->name) len += snprintf(sql + len, sizeof sql - len, " AND name = :name");
-    if (f->before > 0) len += snprintf(sql + len, sizeof sql - len, " AND id < :before");
-    snprintf(sql + len, sizeof sql - len, " ORDER BY id DESC LIMIT :limit");
-
-    *jobs = NULL;
-    *n = 0;
-    if (f->limit <= 0) return -1;
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        int rc = store_fail(s, "preparing the job list");
-        store_read_done(s);
-        pthread_mutex_unlock(&s->lock);
-        return rc;
-    }
-    if (f->state)
-        sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":state"), f->state, -1,
-                          SQLITE_STATIC);
-    if (f->queue)
-        sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":queue"), f->queue, -1,
-                          SQLITE_STATIC);
-    if (f->name)
-        sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":name"), f->name, -1,
-                          SQLITE_STATIC);
-    if (f->before > 0)
-        sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":before"), f->before);
-    sqlite3_bind_int(st, sqlite3_bind_parameter_index(st, ":limit"), f->limit);
-    struct job *list = calloc((size_t)(f->limit > 0 ? f->limit : 1), sizeof *list);
-    int rc = list ? 0 : -1;
-    while (rc == 0 && *n < (size_t)f->limit) {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_DONE) break;
-        if (step != SQLITE_ROW || read_job_row(st, &list[*n]) < 0) {
-            rc = store_fail(s, "listing jobs");
-            store_read_done(s);
-            break;
-        }
-        (*n)++;
-    }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->lock);
-    if (rc < 0) {
-        for (size_t i = 0; i < *n; i++)
-            job_free(&list[i]);
-        free(list);
-        *n = 0;
-        return -1;
-    }
-    *jobs = list;
-    return 0;
 }
 
 int store_delete_job(struct store *s, int64_t id, enum job_state *state_out)
@@ -696,6 +520,11 @@ int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t 
     return store_commit(s);
 }
 
+static int64_t column_int_or(sqlite3_stmt *st, int i, int64_t null_value)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? null_value : sqlite3_column_int64(st, i);
+}
+
 int store_each_queued(struct store *s,
                       void (*fn)(void *ctx, int64_t id, int64_t priority, int64_t not_before),
                       void *ctx)
@@ -754,19 +583,4 @@ int store_count_states(struct store *s, int64_t counts[JOB_STATE_COUNT])
     store_read_done(s);
     pthread_mutex_unlock(&s->lock);
     return rc;
-}
-
-int64_t store_count_events(struct store *s, int64_t job_id)
-{
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st;
-    int64_t n = -1;
-    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM job_events WHERE job_id = ?", -1, &st,
-                           NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, job_id);
-        if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-    }
-    pthread_mutex_unlock(&s->lock);
-    return n;
 }

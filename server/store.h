@@ -1,7 +1,9 @@
-/* store: the only code that touches SQLite. One write connection, used by the main loop
- * alone: it groups every change of one iteration into one transaction (store_begin/
- * store_commit); a batch that cannot commit is rolled back and replayed until it does
- * (commit or retry). */
+/* store: the only code that touches SQLite. The thread that opens the store is its writer
+ * (the main loop): it alone writes, through one connection, and groups every change of one
+ * iteration into one transaction (store_begin/store_commit); its reads see its own writes. A
+ * batch that cannot commit is rolled back and replayed until it does (commit or retry).
+ * Every other thread reads through a read-only connection of its own: it sees the last
+ * commit and never waits for the writer. */
 #ifndef SPAWNPOOL_STORE_H
 #define SPAWNPOOL_STORE_H
 
@@ -21,6 +23,11 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen);
 int store_set_durability(struct store *s, bool full);
 /* Closes the database; statements are finalized. */
 void store_close(struct store *s);
+/* Opens n read-only connections ahead for the threads other than the one that opened the
+ * store (that one writes; the others read through a connection of their own, taken on their
+ * first read), so no read opens one later and the fds the server holds stay as they are.
+ * Returns 0, or -1 if one could not be opened (logged). */
+int store_read_ahead(struct store *s, int n);
 
 /* Starts (or nests into) a batch and holds the store's lock until store_commit. The
  * outermost begin retries a waiting journal when its backoff has passed; before that the

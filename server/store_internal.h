@@ -1,5 +1,6 @@
 /* store_internal.h: what the files of the store share (server/store.c, the job rows and
- * transactions; server/store_links.c, dependencies and idempotency keys). Not for
+ * transactions; server/store_links.c, idempotency keys, queue settings and callbacks;
+ * server/store_read.c, the reads and the connections they go through). Not for
  * elsewhere: the rest of the server goes through server/store.h. */
 #ifndef SPAWNPOOL_STORE_INTERNAL_H
 #define SPAWNPOOL_STORE_INTERNAL_H
@@ -9,25 +10,12 @@
 
 #include "server/store.h"
 
-#define JOB_COLUMNS                                                                                \
-    "id, name, queue, priority, argv, command, env, cwd, timeout, state, exit_code, signal, "      \
-    "error, pid, worker, attempt, max_attempts, created_at, started_at, finished_at, "             \
-    "stdout_bytes, stderr_bytes, truncated, task, params, concurrency_key, concurrency_limit, "    \
-    "group_name, group_size, stdin_from, pipeline, notify_url, limits, idempotency_key, "          \
-    "(SELECT group_concat(depends_on) FROM (SELECT depends_on FROM job_dependencies "              \
-    "WHERE job_id = jobs.id ORDER BY depends_on))"
-
 enum stmt_id {
     ST_INSERT_JOB,
     ST_INSERT_EVENT,
-    ST_GET_JOB,
-    ST_GET_STDIN,
     ST_RUNNING,
     ST_RESERVE,
     ST_INSERT_DEP,
-    ST_DEPS,
-    ST_DEPENDENTS,
-    ST_EXISTS,
     ST_IDEMPOTENT,
     ST_IDEMPOTENT_EXPIRE,
     ST_FINISH,
@@ -56,6 +44,9 @@ struct store {
     int64_t failing_since; /* monotonic ms the journal first waited; 0: none waits */
     int64_t logged_at;     /* monotonic ms of the last "still failing" log line */
     char last_error[200];  /* why the last attempt failed */
+    bool unjournaled;      /* a submit's writes: never replayed (refused if its batch fails) */
+    /* store_read.c: the read connections */
+    struct store_reading *reading;
 };
 
 /* Logs a failed statement and marks the transaction failed; returns -1. */
@@ -81,5 +72,13 @@ int store_add_event(struct store *s, int64_t id, int64_t now, const char *from, 
 
 /* Queues job id's notify_url callback (if it has one), due at now. */
 void store_notify_due(struct store *s, int64_t id, int64_t now);
+
+/* store_read.c. The thread that calls store_open is the writer: its reads go through the
+ * write connection (under the lock, seeing its own uncommitted writes); any other thread
+ * reads through a read-only connection of its own and never takes the store's lock. */
+/* Sets up reading for s (path: its database); the calling thread is the writer. 0, or -1 (err). */
+int store_read_open(struct store *s, const char *path, char *err, size_t errlen);
+/* Closes every read connection and finalizes the read statements; no thread may read any more. */
+void store_read_close(struct store *s);
 
 #endif
