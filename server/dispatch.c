@@ -680,41 +680,50 @@ static void release_one(void *ctx, int64_t dependent)
     }
 }
 
+/* Keeps job id's end for dispatch_release_ended (its dependents are looked at later). */
+static void defer_release(struct dispatch *d, int64_t id, enum job_state state)
+{
+    if (d->n_ended == d->cap_ended) {
+        size_t cap = d->cap_ended ? d->cap_ended * 2 : 16;
+        struct ended *grown = realloc(d->ended, cap * sizeof *grown);
+        if (!grown) {
+            log_error("out of memory: job %lld's dependents start after a restart", (long long)id);
+            return;
+        }
+        d->ended = grown;
+        d->cap_ended = cap;
+    }
+    d->ended[d->n_ended++] = (struct ended){id, state};
+}
+
+/* Looks at job id's dependents now if the batch can read exactly; if it cannot, or stops
+ * being able to midway (a write failed: later reads would not see this batch), again later
+ * (releasing twice is harmless: a stale entry of the run queue is dropped when popped, and
+ * a cancel of a job no longer queued changes nothing). */
+static void release_or_defer(struct dispatch *d, int64_t id, enum job_state state)
+{
+    if (!store_failed(d->store)) {
+        struct release rl = {d, id, state};
+        store_each_dependent(d->store, id, release_one, &rl);
+    }
+    if (store_failed(d->store)) defer_release(d, id, state);
+}
+
 void dispatch_release_dependents(struct dispatch *d, int64_t id, enum job_state state)
 {
     if (!d->any_after) return; /* no job ever waited on another: nothing to look up */
-    /* reads would not see this batch: later, exactly */
-    if (store_failed(d->store)) {
-        if (d->n_ended == d->cap_ended) {
-            size_t cap = d->cap_ended ? d->cap_ended * 2 : 16;
-            struct ended *grown = realloc(d->ended, cap * sizeof *grown);
-            if (!grown) {
-                log_error("out of memory: job %lld's dependents start after a restart",
-                          (long long)id);
-                return;
-            }
-            d->ended = grown;
-            d->cap_ended = cap;
-        }
-        d->ended[d->n_ended++] = (struct ended){id, state};
-        return;
-    }
-    struct release rl = {d, id, state};
-    store_each_dependent(d->store, id, release_one, &rl);
+    release_or_defer(d, id, state);
 }
 
 void dispatch_release_ended(struct dispatch *d)
 {
-    for (size_t i = 0; i < d->n_ended && !store_failed(d->store); i++) {
-        struct ended e = d->ended[i];
-        d->ended[i].id = 0;
-        struct release rl = {d, e.id, e.state};
-        store_each_dependent(d->store, e.id, release_one, &rl);
-    }
-    size_t kept = 0; /* (a failure midway keeps the rest for the next batch) */
-    for (size_t i = 0; i < d->n_ended; i++)
-        if (d->ended[i].id) d->ended[kept++] = d->ended[i];
-    d->n_ended = kept;
+    size_t n = d->n_ended;
+    struct ended *list = d->ended;
+    d->ended = NULL; /* (release_or_defer appends what must wait again) */
+    d->n_ended = d->cap_ended = 0;
+    for (size_t i = 0; i < n; i++)
+        release_or_defer(d, list[i].id, list[i].state);
+    free(list);
 }
 
 int64_t dispatch_running_pid(struct dispatch *d, int64_t id)

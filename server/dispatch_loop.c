@@ -429,7 +429,7 @@ void dispatch_loop_reap(struct dispatch *d)
         describe_status(status, how, sizeof how);
         struct running *r = &d->running[s->index];
         /* whatever its job left is orphaned now: kill it rather than let it run unseen */
-        if (r->id && r->pid > 0) kill(-(pid_t)r->pid, SIGKILL);
+        if (r->id && r->pid > 1) kill(-(pid_t)r->pid, SIGKILL);
         pid_t live[1024];
         int nlive = 0;
         for (int i = 0; i < d->pool->count && nlive < 1024; i++)
