@@ -52,11 +52,36 @@ int pool_init(struct pool *p, int count)
     return 0;
 }
 
+bool pool_slot_move(struct pool_slot *s, enum pool_slot_state to)
+{
+    static const unsigned legal[] = {
+        /* the states each one may move to */
+        [SLOT_STARTING] = 1u << SLOT_IDLE | 1u << SLOT_EXITING | 1u << SLOT_DEAD,
+        [SLOT_IDLE] = 1u << SLOT_BUSY | 1u << SLOT_EXITING | 1u << SLOT_DEAD,
+        [SLOT_BUSY] = 1u << SLOT_IDLE | 1u << SLOT_EXITING | 1u << SLOT_DEAD,
+        [SLOT_EXITING] = 1u << SLOT_DEAD,
+        [SLOT_DEAD] = 1u << SLOT_STARTING,
+    };
+    bool ok = s->state == to || (legal[s->state] & (1u << to));
+    s->state = to;
+    return ok;
+}
+
+const char *pool_slot_state_name(enum pool_slot_state state)
+{
+    static const char *const names[] = {[SLOT_STARTING] = "starting",
+                                        [SLOT_IDLE] = "idle",
+                                        [SLOT_BUSY] = "busy",
+                                        [SLOT_EXITING] = "exiting",
+                                        [SLOT_DEAD] = "dead"};
+    return (unsigned)state < sizeof names / sizeof *names ? names[state] : "?";
+}
+
 static void slot_started(struct pool_slot *s, pid_t pid, int fd)
 {
     s->pid = pid;
     s->fd = fd;
-    s->state = SLOT_STARTING;
+    pool_slot_move(s, SLOT_STARTING); /* (from DEAD: the only way out of it) */
     s->job_id = 0;
     s->jobs_done = 0;
     s->started_at = wall_ms();
@@ -157,7 +182,7 @@ void pool_slot_dead(struct pool *p, struct pool_slot *s, int64_t now_mono)
     if (s->fd >= 0) close(s->fd);
     s->fd = -1;
     s->pid = 0;
-    s->state = SLOT_DEAD;
+    pool_slot_move(s, SLOT_DEAD); /* (legal from every live state) */
     s->job_id = 0;
     s->reader.len = 0;
     s->out.len = s->out.pos = 0;

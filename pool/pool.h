@@ -11,9 +11,19 @@
 
 #include "pool/proto.h"
 
-/* A slot's life: STARTING (forked, not READY yet) -> IDLE <-> BUSY -> EXITING (the master
- * gave up on it: killed, nothing more is sent or assigned, waiting for its reaping) -> DEAD
- * (reaped; respawned when due) -> STARTING. A worker may also die in any state. */
+/* A slot's life; pool_slot_move is the one place it changes, and says which moves are legal:
+ *
+ *                fork, or re-exec         READY                a job reserved for it
+ *     DEAD ----------------------> STARTING -------> IDLE  <-------------------------> BUSY
+ *      ^                               |              |     its last job ended or went   |
+ *      | reaped (waitpid)              |              |     back                         |
+ *      |                               v              v                                  v
+ *      +------------------------------ EXITING <----------------------------------------+
+ *                                 the master gave up on it (EOF, a corrupt frame, a failed
+ *                                 write): SIGKILLed, unwatched, nothing more sent or assigned
+ *
+ * A worker that dies on its own goes from STARTING, IDLE or BUSY straight to DEAD when it is
+ * reaped. pool_init makes every slot DEAD. */
 enum pool_slot_state { SLOT_STARTING, SLOT_IDLE, SLOT_BUSY, SLOT_EXITING, SLOT_DEAD };
 
 /* One worker process and its channel. */
@@ -53,6 +63,11 @@ int pool_fork_all(struct pool *p);
 /* Starts a replacement worker in slot i by fork+exec of `exe worker --fd 3 --index i`.
  * Returns 0 or -1 (errno set). */
 int pool_respawn(struct pool *p, int i);
+/* Moves slot s to state `to` (see the life above; staying put is no move). Returns false if
+ * that is not a legal move: it is made all the same (the caller logs the bug). */
+bool pool_slot_move(struct pool_slot *s, enum pool_slot_state to);
+/* The state's name, for logs ("starting", "idle", "busy", "exiting", "dead"). */
+const char *pool_slot_state_name(enum pool_slot_state state);
 /* Returns the slot whose process is pid, or NULL. */
 struct pool_slot *pool_slot_by_pid(struct pool *p, pid_t pid);
 /* Marks a slot dead after its process was reaped: closes its channel, schedules respawn

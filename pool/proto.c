@@ -209,7 +209,8 @@ int proto_decode_started(struct proto_buf *b, struct proto_started *s)
     s->pid = (int32_t)proto_get_u32(b);
     s->reserved = (int32_t)proto_get_u32(b);
     s->start_us = proto_get_i64(b);
-    return b->failed || b->pos != b->len || s->pid <= 0 || s->reserved != 0 ? -1 : 0;
+    /* (a pid of 1 or less would make the master's kill(-pid) hit far more than the job) */
+    return b->failed || b->pos != b->len || s->pid <= 1 || s->reserved != 0 ? -1 : 0;
 }
 
 void proto_encode_kill(struct proto_buf *b, const struct proto_kill *k)

@@ -4,6 +4,7 @@
  * (dispatch_loop.c), so it needs no lock; `share` guards only the hand-over and the view. */
 #include "server/dispatch_internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -18,7 +19,7 @@
 #include "pool/tree.h"
 #include "server/clock.h"
 #include "server/log.h"
-#include "server/queue.h"
+#include "server/runq.h"
 
 static int compare_double(const void *a, const void *b)
 {
@@ -31,14 +32,66 @@ static const double latency_bounds[DISPATCH_LATENCY_BUCKETS] = {
 
 static const char *slot_state_name(enum pool_slot_state s)
 {
-    return s == SLOT_IDLE ? "idle" : s == SLOT_BUSY ? "busy" : s == SLOT_EXITING ? "exiting" : "starting";
+    return s == SLOT_IDLE      ? "idle"
+           : s == SLOT_BUSY    ? "busy"
+           : s == SLOT_EXITING ? "exiting"
+                               : "starting";
+}
+
+static const char *const phase_names[] = {[PHASE_FREE] = "free",
+                                          [PHASE_RESERVED] = "reserved",
+                                          [PHASE_SENT] = "sent",
+                                          [PHASE_WITHDRAWING] = "withdrawing",
+                                          [PHASE_STARTED] = "started"};
+static const char *const move_names[] = {
+    [MOVE_RESERVE] = "reserve", [MOVE_SEND] = "send", [MOVE_WITHDRAW] = "withdraw",
+    [MOVE_START] = "start",     [MOVE_BACK] = "back", [MOVE_END] = "end"};
+
+bool dispatch_run_move(struct dispatch *d, int slot, struct running *r, enum run_move move)
+{
+#define FROM(p) (1u << (p))
+    /* for each move: the phases it may start from, and where it leads (dispatch_internal.h) */
+    static const struct {
+        unsigned from;
+        enum run_phase to;
+    } moves[] = {
+        [MOVE_RESERVE] = {FROM(PHASE_FREE), PHASE_RESERVED},
+        [MOVE_SEND] = {FROM(PHASE_RESERVED), PHASE_SENT},
+        [MOVE_WITHDRAW] = {FROM(PHASE_SENT), PHASE_WITHDRAWING},
+        [MOVE_START] = {FROM(PHASE_SENT) | FROM(PHASE_WITHDRAWING), PHASE_STARTED},
+        [MOVE_BACK] = {FROM(PHASE_RESERVED) | FROM(PHASE_SENT) | FROM(PHASE_WITHDRAWING),
+                       PHASE_FREE},
+        [MOVE_END] = {FROM(PHASE_STARTED), PHASE_FREE},
+    };
+#undef FROM
+    bool ok = (moves[move].from & (1u << r->phase)) != 0;
+    if (!ok) {
+        d->illegal_moves++;
+        log_error("dispatcher bug: job %lld on worker %d: move '%s' while %s", (long long)r->id,
+                  slot, move_names[move], phase_names[r->phase]);
+        assert(!"a job's phase moved against its diagram");
+    }
+    r->phase = moves[move].to;
+    return ok;
+}
+
+void dispatch_slot_move(struct dispatch *d, int index, enum pool_slot_state to)
+{
+    struct pool_slot *s = &d->pool->slots[index];
+    enum pool_slot_state from = s->state;
+    if (pool_slot_move(s, to)) return;
+    d->illegal_moves++;
+    log_error("dispatcher bug: worker %d moved from %s to %s", index, pool_slot_state_name(from),
+              pool_slot_state_name(to));
+    assert(!"a worker slot's state moved against its diagram");
 }
 
 void dispatch_retire_worker(struct dispatch *d, int index)
 {
     struct pool_slot *s = &d->pool->slots[index];
     if (s->state == SLOT_EXITING || s->state == SLOT_DEAD || s->pid <= 0) return;
-    s->state = SLOT_EXITING; /* nothing more is assigned to it before its reaping */
+    /* nothing more is sent or assigned to it before its reaping */
+    dispatch_slot_move(d, index, SLOT_EXITING);
     if (s->fd >= 0) epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
     kill(s->pid, SIGKILL);
 }
@@ -50,10 +103,12 @@ void dispatch_watch_slot(struct dispatch *d, int index)
         log_error("epoll_ctl() failed while watching worker %d: %s", index, strerror(errno));
 }
 
-/* Sends what is queued for a slot; if the socket is full, waits for EPOLLOUT. */
+/* Sends what is queued for a slot; if the socket is full, waits for EPOLLOUT. Nothing goes
+ * to a worker the master gave up on (EXITING: unwatched, SIGKILLed; its reaping decides). */
 void dispatch_flush_slot(struct dispatch *d, int index)
 {
     struct pool_slot *s = &d->pool->slots[index];
+    if (s->state == SLOT_EXITING) return;
     int rc = pool_flush(s);
     struct epoll_event ev = {.events = EPOLLIN | (rc == 1 ? EPOLLOUT : 0),
                              .data.u64 = DISPATCH_WORKER_TAG | (uint64_t)index};
@@ -69,7 +124,15 @@ void dispatch_flush_slot(struct dispatch *d, int index)
     }
 }
 
-void dispatch_queue_job(void *ctx, int64_t id, int64_t priority, int64_t not_before)
+void dispatch_send_kill(struct dispatch *d, int index, int64_t id, int sig, int64_t grace_ms)
+{
+    struct pool_slot *s = &d->pool->slots[index];
+    if (s->state == SLOT_EXITING || s->fd < 0) return; /* (its reaping kills its jobs) */
+    pool_send_kill(s, id, sig, grace_ms);
+    dispatch_flush_slot(d, index);
+}
+
+void dispatch_make_ready(void *ctx, int64_t id, int64_t priority, int64_t not_before)
 {
     struct dispatch *d = ctx;
     if (not_before > clock_wall_ms()) {
@@ -82,7 +145,7 @@ void dispatch_queue_job(void *ctx, int64_t id, int64_t priority, int64_t not_bef
         }
         d->delayed[d->n_delayed++] = (struct delayed){id, priority, not_before};
     } else {
-        queue_push_since(&d->queue, priority, id, clock_mono_us());
+        runq_push_since(&d->ready, priority, id, clock_mono_us());
     }
 }
 
@@ -121,11 +184,11 @@ static void load_at_start(void *ctx, const struct store_queued *q)
         for (int qi = 0; qi < d->n_queues; qi++) /* a queue not there yet is open */
             if (strcmp(d->queues[qi].name, q->queue) == 0) {
                 if (dispatch_queue_open(d, qi)) break;
-                queue_push_since(&d->queues[qi].parked, q->priority, q->id, clock_mono_us());
+                runq_push_since(&d->queues[qi].parked, q->priority, q->id, clock_mono_us());
                 return;
             }
     }
-    dispatch_queue_job(d, q->id, q->priority, q->not_before);
+    dispatch_make_ready(d, q->id, q->priority, q->not_before);
 }
 
 struct dispatch *dispatch_create(const struct config *cfg, struct store *store, struct pool *pool,
@@ -235,8 +298,8 @@ void dispatch_key_done(struct dispatch *d, int ki)
     if (ki < 0 || ki >= d->n_keys) return;
     struct kstate *k = &d->keys[ki];
     if (k->running > 0) k->running--;
-    struct queue_entry e; /* one place freed: the best job waiting for it may take it */
-    if (queue_pop(&k->parked, &e)) queue_push_since(&d->queue, e.priority, e.id, e.since_us);
+    struct runq_entry e; /* one place freed: the best job waiting for it may take it */
+    if (runq_pop(&k->parked, &e)) runq_push_since(&d->ready, e.priority, e.id, e.since_us);
 }
 
 bool dispatch_queue_open(struct dispatch *d, int qi)
@@ -249,10 +312,10 @@ bool dispatch_queue_open(struct dispatch *d, int qi)
 void dispatch_queue_unpark(struct dispatch *d, int qi)
 {
     struct qstate *q = &d->queues[qi];
-    struct queue_entry e;
+    struct runq_entry e;
     int room = q->concurrency < 0 ? INT32_MAX : q->concurrency - q->running;
-    while (!q->paused && room-- > 0 && queue_pop(&q->parked, &e))
-        queue_push_since(&d->queue, e.priority, e.id, e.since_us);
+    while (!q->paused && room-- > 0 && runq_pop(&q->parked, &e))
+        runq_push_since(&d->ready, e.priority, e.id, e.since_us);
 }
 
 void dispatch_queue_done(struct dispatch *d, int qi)
@@ -275,19 +338,19 @@ void dispatch_destroy(struct dispatch *d)
 {
     if (!d) return;
     if (d->wake_fd > 0) close(d->wake_fd);
-    queue_free(&d->queue);
+    runq_free(&d->ready);
     free(d->delayed);
     free(d->running);
     free(d->next);
     free(d->died_unstarted);
     for (int i = 0; i < d->n_queues; i++)
-        queue_free(&d->queues[i].parked);
+        runq_free(&d->queues[i].parked);
     free(d->queues);
     for (int i = 0; i < d->n_keys; i++)
-        queue_free(&d->keys[i].parked);
+        runq_free(&d->keys[i].parked);
     free(d->keys);
     for (int i = 0; i < d->n_groups; i++)
-        queue_free(&d->groups[i].members);
+        runq_free(&d->groups[i].members);
     free(d->groups);
     free(d->finished);
     for (size_t i = 0; i < d->cap_unsent; i++)
@@ -507,8 +570,7 @@ void dispatch_publish(struct dispatch *d)
 {
     struct dispatch_view *v = &d->view;
     if (v->cap_queues < d->n_queues) {
-        struct dispatch_queue_info *grown =
-            realloc(v->queues, (size_t)d->n_queues * sizeof *grown);
+        struct dispatch_queue_info *grown = realloc(v->queues, (size_t)d->n_queues * sizeof *grown);
         if (grown) v->queues = grown, v->cap_queues = d->n_queues;
     }
     pthread_mutex_lock(&d->share);
@@ -528,7 +590,7 @@ void dispatch_publish(struct dispatch *d)
             .jobs_done = s->jobs_done,
             .started_at = s->started_at,
         };
-        v->pids[i] = d->running[i].started ? d->running[i].pid : 0;
+        v->pids[i] = d->running[i].phase == PHASE_STARTED ? d->running[i].pid : 0;
     }
     v->n_queues = d->n_queues < v->cap_queues ? d->n_queues : v->cap_queues;
     for (int i = 0; i < v->n_queues; i++) {
@@ -562,7 +624,6 @@ int64_t dispatch_retry_delay_ms(const struct config *cfg, int attempt)
     return (int64_t)(delay * 1000);
 }
 
-
 /* Slot's job id: the one it runs or one it holds; NULL if neither. */
 struct running *dispatch_slot_job(struct dispatch *d, int slot, int64_t id)
 {
@@ -582,7 +643,6 @@ void dispatch_compact_held(struct dispatch *d, int slot)
     for (; n < DISPATCH_HOLD; n++)
         memset(&d->next[slot][n], 0, sizeof d->next[slot][n]);
 }
-
 
 enum dispatch_result dispatch_cancel_queued(struct dispatch *d, int64_t id, const char *error)
 {
@@ -620,7 +680,7 @@ static void release_one(void *ctx, int64_t dependent)
     if (deps == DEPS_MET) {
         struct job j;
         if (store_get_job(rl->d->store, dependent, &j, false) == 0) {
-            queue_push_since(&rl->d->queue, j.spec.priority, dependent, clock_mono_us());
+            runq_push_since(&rl->d->ready, j.spec.priority, dependent, clock_mono_us());
             job_free(&j);
         }
     } else if (deps == DEPS_FAILED) {
@@ -631,40 +691,50 @@ static void release_one(void *ctx, int64_t dependent)
     }
 }
 
+/* Keeps job id's end for dispatch_release_ended (its dependents are looked at later). */
+static void defer_release(struct dispatch *d, int64_t id, enum job_state state)
+{
+    if (d->n_ended == d->cap_ended) {
+        size_t cap = d->cap_ended ? d->cap_ended * 2 : 16;
+        struct ended *grown = realloc(d->ended, cap * sizeof *grown);
+        if (!grown) {
+            log_error("out of memory: job %lld's dependents start after a restart", (long long)id);
+            return;
+        }
+        d->ended = grown;
+        d->cap_ended = cap;
+    }
+    d->ended[d->n_ended++] = (struct ended){id, state};
+}
+
+/* Looks at job id's dependents now if the batch can read exactly; if it cannot, or stops
+ * being able to midway (a write failed: later reads would not see this batch), again later
+ * (releasing twice is harmless: a stale entry of the run queue is dropped when popped, and
+ * a cancel of a job no longer queued changes nothing). */
+static void release_or_defer(struct dispatch *d, int64_t id, enum job_state state)
+{
+    if (!store_failed(d->store)) {
+        struct release rl = {d, id, state};
+        store_each_dependent(d->store, id, release_one, &rl);
+    }
+    if (store_failed(d->store)) defer_release(d, id, state);
+}
+
 void dispatch_release_dependents(struct dispatch *d, int64_t id, enum job_state state)
 {
     if (!d->any_after) return; /* no job ever waited on another: nothing to look up */
-    if (store_failed(d->store)) { /* reads would not see this batch: later, exactly */
-        if (d->n_ended == d->cap_ended) {
-            size_t cap = d->cap_ended ? d->cap_ended * 2 : 16;
-            struct ended *grown = realloc(d->ended, cap * sizeof *grown);
-            if (!grown) {
-                log_error("out of memory: job %lld's dependents start after a restart",
-                          (long long)id);
-                return;
-            }
-            d->ended = grown;
-            d->cap_ended = cap;
-        }
-        d->ended[d->n_ended++] = (struct ended){id, state};
-        return;
-    }
-    struct release rl = {d, id, state};
-    store_each_dependent(d->store, id, release_one, &rl);
+    release_or_defer(d, id, state);
 }
 
 void dispatch_release_ended(struct dispatch *d)
 {
-    for (size_t i = 0; i < d->n_ended && !store_failed(d->store); i++) {
-        struct ended e = d->ended[i];
-        d->ended[i].id = 0;
-        struct release rl = {d, e.id, e.state};
-        store_each_dependent(d->store, e.id, release_one, &rl);
-    }
-    size_t kept = 0; /* (a failure midway keeps the rest for the next batch) */
-    for (size_t i = 0; i < d->n_ended; i++)
-        if (d->ended[i].id) d->ended[kept++] = d->ended[i];
-    d->n_ended = kept;
+    size_t n = d->n_ended;
+    struct ended *list = d->ended;
+    d->ended = NULL; /* (release_or_defer appends what must wait again) */
+    d->n_ended = d->cap_ended = 0;
+    for (size_t i = 0; i < n; i++)
+        release_or_defer(d, list[i].id, list[i].state);
+    free(list);
 }
 
 int64_t dispatch_running_pid(struct dispatch *d, int64_t id)
@@ -721,5 +791,5 @@ void dispatch_promote_held(struct dispatch *d, int slot)
     struct pool_slot *s = &d->pool->slots[slot];
     s->job_id = d->running[slot].id;
     if (s->state == SLOT_IDLE || s->state == SLOT_BUSY)
-        s->state = s->job_id ? SLOT_BUSY : SLOT_IDLE;
+        dispatch_slot_move(d, slot, s->job_id ? SLOT_BUSY : SLOT_IDLE);
 }

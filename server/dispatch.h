@@ -1,4 +1,4 @@
-/* dispatch: who runs what. Owns the run queue of waiting jobs, the jobs on workers,
+/* dispatch: who runs what. Owns the ready heap of waiting jobs, the jobs on workers,
  * retries, terminate and drain. Only the main loop changes anything (the dispatch_loop_*
  * functions): other threads hand it submits and commands, answered after the batch that
  * carried them out committed, and read a view it publishes after each commit. */
@@ -108,7 +108,7 @@ struct dispatch_cmd {
     void *ctx;
     struct dispatch_cmd *next;
     struct dispatch_cmd *parked; /* (a terminate waiting for its worker's answer) */
-    bool wrote; /* (it changed the store: answered only once that is committed) */
+    bool wrote;                  /* (it changed the store: answered only once that is committed) */
 };
 /* Queues cmd for the next batch and returns DISPATCH_OK: wait(ctx) was called before the
  * main loop could see it (suspend there), cmd->done(ctx) follows when cmd->result is set.

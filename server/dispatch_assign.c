@@ -1,6 +1,7 @@
 /* dispatch_assign: handing queued jobs to workers: retries whose backoff passed back into
- * the queue, a job's row loaded and reserved, its RUN message (stdin_from by the producer's file),
- * and gang groups started together. Called from the end of each main-loop batch. */
+ * the ready heap, a job's row loaded and reserved, its RUN message (stdin_from by the
+ * producer's file), and gang groups started together. Called from the end of each main-loop batch.
+ */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -12,13 +13,13 @@
 #include "server/dispatch_internal.h"
 #include "server/log.h"
 
-/* Moves retries whose backoff passed into the queue; returns ms until the next one. */
+/* Moves retries whose backoff passed into the ready heap; returns ms until the next one. */
 int64_t dispatch_release_delayed(struct dispatch *d, int64_t now)
 {
     int64_t next = -1;
     for (size_t i = 0; i < d->n_delayed;) {
         if (d->delayed[i].not_before <= now) {
-            queue_push_since(&d->queue, d->delayed[i].priority, d->delayed[i].id, clock_mono_us());
+            runq_push_since(&d->ready, d->delayed[i].priority, d->delayed[i].id, clock_mono_us());
             d->delayed[i] = d->delayed[--d->n_delayed];
             continue;
         }
@@ -33,7 +34,7 @@ int64_t dispatch_release_delayed(struct dispatch *d, int64_t now)
  * unreadable entry is dropped instead). The row is reserved (worker set) in this batch; the
  * RUN goes out after the commit, so a crash never leaves a job started but unrecorded. */
 /* Reads a queued job for e; false (entry dropped) if it is stale or cannot be read. */
-static bool load_entry(struct dispatch *d, const struct queue_entry *e, struct job *j)
+static bool load_entry(struct dispatch *d, const struct runq_entry *e, struct job *j)
 {
     int rc = store_get_job(d->store, e->id, j, true);
     if (rc != 0) {
@@ -48,21 +49,21 @@ static bool load_entry(struct dispatch *d, const struct queue_entry *e, struct j
 }
 
 static void send_to_slot(struct dispatch *d, int slot, struct running *r,
-                         const struct queue_entry *e, struct job *j);
+                         const struct runq_entry *e, struct job *j);
 static struct unsent *next_unsent(struct dispatch *d);
 
 void dispatch_assign(struct dispatch *d, int slot, struct running *r)
 {
-    struct queue_entry e;
+    struct runq_entry e;
     struct job j;
     int qi, ki;
     for (;;) { /* the best job whose queue may start one; others are parked, not in the way */
-        if (!queue_pop(&d->queue, &e)) return;
+        if (!runq_pop(&d->ready, &e)) return;
         if (!load_entry(d, &e, &j)) continue;
         if (j.spec.group) { /* a gang member waits with its group (dispatch_start_gangs) */
             int gi = dispatch_gstate(d, j.spec.group, j.spec.group_size);
             if (gi >= 0) {
-                queue_push_since(&d->groups[gi].members, e.priority, e.id, e.since_us);
+                runq_push_since(&d->groups[gi].members, e.priority, e.id, e.since_us);
                 if ((int)d->groups[gi].members.len >= d->groups[gi].size) dispatch_wake(d);
             }
             job_free(&j);
@@ -73,8 +74,8 @@ void dispatch_assign(struct dispatch *d, int slot, struct running *r)
         bool key_open = ki < 0 || d->keys[ki].running < j.spec.concurrency_limit;
         if (dispatch_queue_open(d, qi) && key_open) break;
         /* held back: parked with what holds it back, not in the way of other jobs */
-        struct queue *parking = !key_open ? &d->keys[ki].parked : &d->queues[qi].parked;
-        queue_push_since(parking, e.priority, e.id, e.since_us);
+        struct runq *parking = !key_open ? &d->keys[ki].parked : &d->queues[qi].parked;
+        runq_push_since(parking, e.priority, e.id, e.since_us);
         job_free(&j);
     }
     send_to_slot(d, slot, r, &e, &j);
@@ -82,9 +83,9 @@ void dispatch_assign(struct dispatch *d, int slot, struct running *r)
 
 /* Reserves job j for slot r and encodes its RUN, sent once the batch committed; frees j. */
 static void send_to_slot(struct dispatch *d, int slot, struct running *r,
-                         const struct queue_entry *e_in, struct job *jp)
+                         const struct runq_entry *e_in, struct job *jp)
 {
-    struct queue_entry e = *e_in;
+    struct runq_entry e = *e_in;
     struct job j = *jp;
     int qi = dispatch_qstate(d, j.spec.queue);
     int ki = j.spec.concurrency_key ? dispatch_kstate(d, j.spec.concurrency_key) : -1;
@@ -136,6 +137,7 @@ static void send_to_slot(struct dispatch *d, int slot, struct running *r,
     struct pool_slot *s = &d->pool->slots[slot];
     store_job_reserve(d->store, j.id, slot);
     *r = (struct running){.id = j.id,
+                          .phase = r->phase, /* (moved below) */
                           .attempt = j.attempt + 1,
                           .priority = j.spec.priority,
                           .max_attempts = j.spec.max_attempts,
@@ -143,14 +145,15 @@ static void send_to_slot(struct dispatch *d, int slot, struct running *r,
                           .q = qi,
                           .k = ki,
                           .gang = j.spec.group != NULL};
+    dispatch_run_move(d, slot, r, MOVE_RESERVE);
     if (r == &d->running[slot]) {
-        s->state = SLOT_BUSY;
         s->job_id = j.id;
+        dispatch_slot_move(d, slot, SLOT_BUSY);
     }
     if (!u || u->frame.failed) {
         log_error("out of memory while sending job %lld to worker %d", (long long)j.id, slot);
         if (u) d->n_unsent--;
-        dispatch_retire_worker(d, slot); /* its reaping puts the job back in the queue */
+        dispatch_retire_worker(d, slot); /* its reaping makes the job ready again */
     }
     job_free(&j);
 }
@@ -174,14 +177,14 @@ void dispatch_send_unsent(struct dispatch *d)
     for (size_t i = 0; i < d->n_unsent; i++) {
         struct unsent *u = &d->unsent[i];
         struct running *r = dispatch_slot_job(d, u->slot, u->id);
-        if (!r || r->sent) continue; /* given back or its worker died meanwhile */
+        if (!r || r->phase != PHASE_RESERVED) continue; /* given back, or its worker died */
         struct pool_slot *s = &d->pool->slots[u->slot];
         if (s->fd < 0 || s->state == SLOT_EXITING) continue; /* its reaping gives it back */
-        r->sent = true;
+        dispatch_run_move(d, u->slot, r, MOVE_SEND);
         if (pool_queue_run(s, u->id, &u->frame) < 0 && s->pid > 0) {
             log_error("out of memory while sending job %lld to worker %d", (long long)u->id,
                       u->slot);
-            dispatch_retire_worker(d, u->slot); /* its reaping puts the job back in the queue */
+            dispatch_retire_worker(d, u->slot); /* its reaping makes the job ready again */
         }
     }
     d->n_unsent = 0;
@@ -192,7 +195,7 @@ void dispatch_send_unsent(struct dispatch *d)
  * while a complete group waits for workers. */
 bool dispatch_start_gangs(struct dispatch *d)
 {
-    struct queue_entry e;
+    struct runq_entry e;
     for (int g = 0; g < d->n_groups; g++) {
         struct gstate *gs = &d->groups[g];
         if (gs->size <= 0 || (int)gs->members.len < gs->size) continue;
@@ -203,7 +206,7 @@ bool dispatch_start_gangs(struct dispatch *d)
         for (int i = 0, started = 0; i < d->pool->count && started < gs->size; i++) {
             if (d->pool->slots[i].state != SLOT_IDLE || d->next[i][0].id) continue;
             struct job j;
-            while (queue_pop(&gs->members, &e)) {
+            while (runq_pop(&gs->members, &e)) {
                 if (!load_entry(d, &e, &j)) continue;
                 send_to_slot(d, i, &d->running[i], &e, &j);
                 started++;

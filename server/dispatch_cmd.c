@@ -36,44 +36,58 @@ static struct running *running_job(struct dispatch *d, int64_t id, int *slot)
     return NULL;
 }
 
-struct gang_cancel {
-    struct dispatch *d;
-    char why[200];
+struct members {
+    int64_t *ids;
+    size_t n;
+    bool failed; /* out of memory */
 };
 
-static void cancel_member(void *ctx, int64_t id)
+static void add_member(void *ctx, int64_t id)
 {
-    struct gang_cancel *gc = ctx;
-    dispatch_cancel_queued(gc->d, id, gc->why);
+    struct members *m = ctx;
+    int64_t *grown = realloc(m->ids, (m->n + 1) * sizeof *grown);
+    if (!grown) {
+        m->failed = true;
+        return;
+    }
+    m->ids = grown;
+    m->ids[m->n++] = id;
 }
 
 /* Records a job that never started as canceled by a terminate; a gang member takes its
- * whole group with it (a barrier that can never be passed). */
+ * whole group with it (a barrier that can never be passed). Everything it decides on is read
+ * before its first write: once a write fails, the batch only journals, and a read would not
+ * see the writes before it (the member just canceled would look queued, and be canceled,
+ * counted and recorded twice). */
 static enum dispatch_result cancel_queued(struct dispatch *d, int64_t id)
 {
     struct job j;
     char *group = NULL;
+    struct members m = {0};
     if (store_get_job(d->store, id, &j, false) == 0) {
         if (j.spec.group) group = strdup(j.spec.group);
         job_free(&j);
     }
+    if (group) store_each_group_member(d->store, group, add_member, &m);
+    if (m.failed) log_error("out of memory: group %s is canceled in part", group);
     enum dispatch_result rc = dispatch_cancel_queued(d, id, NULL);
     /* it may wait parked with a queue or a key: an entry left there would take the place
      * of a live job when the queue or key frees up */
     for (int i = 0; i < d->n_queues; i++)
-        queue_remove(&d->queues[i].parked, id);
+        runq_remove(&d->queues[i].parked, id);
     for (int i = 0; i < d->n_keys; i++)
-        queue_remove(&d->keys[i].parked, id);
+        runq_remove(&d->keys[i].parked, id);
     if (group && rc == DISPATCH_CANCELED) {
-        struct gang_cancel gc = {.d = d};
-        snprintf(gc.why, sizeof gc.why,
-                 "member %lld of group %.60s was terminated before the start", (long long)id,
-                 group);
-        store_each_group_member(d->store, group, cancel_member, &gc);
+        char why[200];
+        snprintf(why, sizeof why, "member %lld of group %.60s was terminated before the start",
+                 (long long)id, group);
+        for (size_t i = 0; i < m.n; i++)
+            if (m.ids[i] != id) dispatch_cancel_queued(d, m.ids[i], why);
         for (int gi = 0; gi < d->n_groups; gi++)
             if (strcmp(d->groups[gi].name, group) == 0)
-                queue_free(&d->groups[gi].members); /* their entries: all canceled */
+                runq_free(&d->groups[gi].members); /* their entries: all canceled */
     }
+    free(m.ids);
     free(group);
     return rc;
 }
@@ -84,7 +98,7 @@ static void terminate(struct dispatch *d, struct dispatch_cmd *cmd)
     int64_t id = cmd->job_id;
     bool writable = !store_failed(d->store);
     struct running *r = running_job(d, id, &slot);
-    if (r && !r->sent) { /* its RUN never left: it is given back, then canceled below */
+    if (r && r->phase == PHASE_RESERVED) { /* its RUN never left: given back, canceled */
         if (!writable) return dispatch_answer(d, cmd, DISPATCH_UNAVAILABLE);
         r->terminate = true;
         dispatch_give_back(d, slot, r); /* (a terminated job given back is canceled) */
@@ -95,15 +109,14 @@ static void terminate(struct dispatch *d, struct dispatch_cmd *cmd)
          * grace of a running one, and the worker's answer decides (NOT_STARTED: canceled,
          * STARTED: signaled), so a job that began is never recorded as never started */
         r->terminate = true;
-        pool_send_kill(&d->pool->slots[slot], id, cmd->sig, cmd->grace_ms);
-        dispatch_flush_slot(d, slot);
-        if (r->started) return dispatch_answer(d, cmd, DISPATCH_SIGNALED);
+        dispatch_send_kill(d, slot, id, cmd->sig, cmd->grace_ms);
+        if (r->phase == PHASE_STARTED) return dispatch_answer(d, cmd, DISPATCH_SIGNALED);
         cmd->parked = r->waiting;
         r->waiting = cmd;
         return;
     }
     if (!writable) return dispatch_answer(d, cmd, DISPATCH_UNAVAILABLE);
-    if (queue_remove(&d->queue, id) || remove_delayed(d, id))
+    if (runq_remove(&d->ready, id) || remove_delayed(d, id))
         return dispatch_answer(d, cmd, cancel_queued(d, id));
     struct job j;
     int found = store_get_job(d->store, id, &j, false);

@@ -8,7 +8,7 @@
 #include <pthread.h>
 
 #include "server/dispatch.h"
-#include "server/queue.h"
+#include "server/runq.h"
 
 /* Jobs a busy worker holds to start when its current one ends: two, so that it does not
  * run dry while the master waits for a CPU to send it the next one. */
@@ -19,23 +19,64 @@ struct delayed {
     int64_t id, priority, not_before; /* wall ms */
 };
 
-/* A job sent to a worker slot: the one it runs (cur) or the one it holds to start as soon
- * as that ends (next). The row stays queued, with `worker` set (a reservation), until the
- * worker says STARTED. */
+/* A job's phase on a worker slot: its life from the moment it is reserved for the slot until
+ * it is ready again (queued) or over. dispatch_run_move (dispatch.c) is the one place it changes;
+ * it checks each move against this diagram (an illegal one is logged, counted in
+ * d->illegal_moves, and asserted in debug builds):
+ *
+ *   FREE -RESERVE-> RESERVED -SEND-> SENT -START-> STARTED -END-> FREE
+ *                       |             |  \                ^
+ *                       |             |   WITHDRAW        |
+ *                       |             |      \            |
+ *                       |             |     WITHDRAWING --+ START
+ *                       |             |          |
+ *                      BACK          BACK       BACK
+ *                       v             v          v
+ *                      FREE          FREE       FREE
+ *
+ * RESERVE  dispatch_assign or a gang's start: the row is reserved (worker set, still queued)
+ *          in this batch's transaction.
+ * SEND     that batch committed: the RUN is written to the worker (dispatch_send_unsent).
+ * WITHDRAW KILL 0 to a held job, so that an idle worker can take it (dispatch_give_back).
+ * START    STARTED; or a DONE that says it ran (a job over within 1 ms); or its worker died
+ *          and it may have begun (the ledger, processes left in its tree, a second death).
+ * BACK     it never started: given back before its RUN left (terminate, drain), NOT_STARTED
+ *          from the worker (withdrawn, or terminated while held), or its worker died first
+ *          (or was given up on before the commit). Queued again with no attempt counted, or
+ *          canceled if a terminate asked for it (dispatch_job_unstarted).
+ * END      DONE, or its worker died after it began (lost): recorded, or queued for a retry.
+ *
+ * A held job (d->next) is never STARTED: a worker starts a held job only after the current
+ * one ended, and says so after that one's DONE, when the master has made it the current one
+ * (dispatch_promote_held); that move from next to running is no move of its phase. */
+enum run_phase {
+    PHASE_FREE,        /* no job here (id 0) */
+    PHASE_RESERVED,    /* its row is reserved in this batch; its RUN waits for the commit */
+    PHASE_SENT,        /* its RUN went out: the worker holds it, or is starting it */
+    PHASE_WITHDRAWING, /* asked back (KILL 0) so an idle worker can take it; the worker
+                        * answers NOT_STARTED, or it had started it already (START) */
+    PHASE_STARTED      /* the worker said it started (the row says running) */
+};
+/* The moves between phases (the arrows above). */
+enum run_move { MOVE_RESERVE, MOVE_SEND, MOVE_WITHDRAW, MOVE_START, MOVE_BACK, MOVE_END };
+
+/* A job sent to a worker slot: the one it runs (cur) or one it holds to start as soon as
+ * that ends (next). The row stays queued, with `worker` set (a reservation), until the
+ * worker says STARTED. Besides its phase, three intents: terminate and shutdown (a terminate
+ * reached it, from a client or the drain) and gang (it cannot start later on its own); they
+ * decide what its BACK and END record, not which moves are legal. */
 struct running {
-    int64_t id;       /* 0: none */
+    int64_t id; /* 0: none */
+    enum run_phase phase;
     int64_t pid;      /* the job's process (group), 0 until STARTED */
     int64_t since_us; /* monotonic µs it became ready to run (dispatch latency) */
     int64_t priority;
     int attempt, max_attempts;
-    bool sent;        /* its RUN went out (only after the batch that reserved it committed) */
-    bool started;     /* STARTED seen: the row says running */
-    bool terminate;   /* a terminate request reached it */
-    bool shutdown;    /* ... sent by the server's drain */
-    bool withdrawing; /* asked back (not started) so an idle worker can take it */
-    int q;            /* index of its queue in d->queues */
-    int k;            /* index of its concurrency key in d->keys, -1: none */
-    bool gang;        /* a gang member: it cannot start later on its own */
+    bool terminate;               /* a terminate request reached it */
+    bool shutdown;                /* ... sent by the server's drain */
+    int q;                        /* index of its queue in d->queues */
+    int k;                        /* index of its concurrency key in d->keys, -1: none */
+    bool gang;                    /* a gang member: it cannot start later on its own */
     struct dispatch_cmd *waiting; /* terminates waiting to hear whether it had started */
 };
 
@@ -71,7 +112,7 @@ struct qstate {
     int concurrency; /* jobs of it on workers at most, -1: no limit */
     bool paused;     /* starts nothing, takes submits */
     int running;     /* its jobs on workers (running or held) */
-    struct queue parked;
+    struct runq parked;
 };
 
 /* A concurrency key (Lock / Semaphore): its jobs on workers, and those held back while it
@@ -79,15 +120,15 @@ struct qstate {
 struct kstate {
     char name[136];
     int running;
-    struct queue parked;
+    struct runq parked;
 };
 
-/* A gang (Barrier): its members popped from the main queue wait here until all
+/* A gang (Barrier): its members popped from the ready heap wait here until all
  * group_size of them are, and that many workers are free. */
 struct gstate {
     char name[136];
     int size;
-    struct queue members;
+    struct runq members;
 };
 
 struct dispatch {
@@ -108,7 +149,7 @@ struct dispatch {
     int epoll_fd;
     int wake_fd; /* eventfd in the main loop's epoll (DISPATCH_WAKE_TAG) */
     char output_dir[PATH_MAX + 16];
-    struct queue queue;
+    struct runq ready; /* jobs that may start now (struct running: those on workers) */
     struct delayed *delayed;
     size_t n_delayed, cap_delayed;
     struct running *running;               /* per slot: the job it runs (or is about to) */
@@ -135,8 +176,17 @@ struct dispatch {
     int n_keys;
     struct gstate *groups; /* gangs seen so far (never shrinks) */
     int n_groups;
+    unsigned long illegal_moves; /* moves of a job's phase or a slot's state that broke their
+                                  * diagrams (bugs, logged; the unit test wants none) */
 };
 
+/* Moves job r on slot (its current or a held one) along its phase diagram (above): the
+ * one place r->phase changes. Returns false if the move was not legal from r's phase (made
+ * all the same, logged and counted: a bug). */
+bool dispatch_run_move(struct dispatch *d, int slot, struct running *r, enum run_move move);
+/* Moves worker slot index to state `to` (pool_slot_move, pool/pool.h: the one place a slot's
+ * state changes); an illegal move is logged and counted like a job's. */
+void dispatch_slot_move(struct dispatch *d, int index, enum pool_slot_state to);
 /* The state of queue name, made (open, no limit) if new; its index, or -1 on ENOMEM. */
 int dispatch_qstate(struct dispatch *d, const char *name);
 /* True if queue qi may start another job now. */
@@ -155,10 +205,15 @@ void dispatch_key_done(struct dispatch *d, int ki);
 void dispatch_retire_worker(struct dispatch *d, int index);
 /* Watches a worker slot's channel in the main loop's epoll. */
 void dispatch_watch_slot(struct dispatch *d, int index);
-/* Sends what is queued for a slot; if the socket is full, waits for EPOLLOUT. */
+/* Sends what is queued for a slot; if the socket is full, waits for EPOLLOUT. Nothing goes to
+ * an EXITING worker. */
 void dispatch_flush_slot(struct dispatch *d, int index);
-/* Queues job id (or parks it until not_before, wall ms, for a retry backoff). */
-void dispatch_queue_job(void *ctx, int64_t id, int64_t priority, int64_t not_before);
+/* Sends KILL{sig, grace_ms} for job id to slot index's worker, unless it is EXITING (its
+ * reaping kills its jobs and decides what they became). */
+void dispatch_send_kill(struct dispatch *d, int index, int64_t id, int sig, int64_t grace_ms);
+/* Makes job id ready to run: into the ready heap, or (a retry's backoff) the delayed list until
+ * not_before (wall ms). */
+void dispatch_make_ready(void *ctx, int64_t id, int64_t priority, int64_t not_before);
 /* Moves one job between state counters (and counts it finished if to is terminal). */
 void dispatch_count(struct dispatch *d, enum job_state from, enum job_state to);
 /* Notes a job that ended in this batch; dispatch_flush_finished tells the hook. */
@@ -169,7 +224,7 @@ void dispatch_flush_finished(struct dispatch *d);
 struct running *dispatch_slot_job(struct dispatch *d, int slot, int64_t id);
 /* Closes the gaps in a slot's held jobs, keeping their order. */
 void dispatch_compact_held(struct dispatch *d, int slot);
-/* dispatch_assign.c: moves retries whose backoff passed into the queue; ms to the next. */
+/* dispatch_assign.c: moves retries whose backoff passed into the ready heap; ms to the next. */
 int64_t dispatch_release_delayed(struct dispatch *d, int64_t now);
 /* Takes the next queued job and sends it to slot as r (its current or a held job). */
 void dispatch_assign(struct dispatch *d, int slot, struct running *r);
@@ -199,7 +254,7 @@ void dispatch_flush_unwritten_answers(struct dispatch *d);
 void dispatch_publish(struct dispatch *d);
 /* Copies only the store's health into the view (after a failed batch). */
 void dispatch_publish_health(struct dispatch *d);
-/* Puts a queue's parked jobs back in the run queue, as far as it is open. */
+/* Puts a named queue's parked jobs back in the ready heap, as far as it is open. */
 void dispatch_queue_unpark(struct dispatch *d, int qi);
 /* dispatch_cmd.c: carries out one command in the batch (answered after the commit). */
 void dispatch_run_command(struct dispatch *d, struct dispatch_cmd *cmd);
@@ -208,8 +263,8 @@ void dispatch_run_command(struct dispatch *d, struct dispatch_cmd *cmd);
 void dispatch_give_back(struct dispatch *d, int slot, struct running *r);
 /* Sends the RUNs of the batch that just committed (dispatch_assign.c). */
 void dispatch_send_unsent(struct dispatch *d);
-/* A job sent to a worker came back unstarted: canceled if a terminate asked for it, else
- * queued again (dispatch_loop.c). */
-void dispatch_job_unstarted(struct dispatch *d, struct running *r);
+/* Job r on slot comes back unstarted (its BACK move): canceled if a terminate asked for it,
+ * else queued again (dispatch_loop.c). */
+void dispatch_job_unstarted(struct dispatch *d, int slot, struct running *r);
 
 #endif

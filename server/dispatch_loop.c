@@ -151,7 +151,7 @@ static void answer_submits(struct dispatch *d, struct dispatch_submit *list, boo
                     enum job_state cs;
                     if (store_job_deps(d->store, sub->ids[i], &culprit, &cs) != DEPS_MET) continue;
                 }
-                if (queue_push_since(&d->queue, sub->specs[i].priority, sub->ids[i], since) < 0)
+                if (runq_push_since(&d->ready, sub->specs[i].priority, sub->ids[i], since) < 0)
                     log_error("out of memory while queueing job %lld: it runs after a restart",
                               (long long)sub->ids[i]);
             }
@@ -189,9 +189,10 @@ static void observe_latency(struct dispatch *d, double seconds)
 
 /* A job sent to a worker came back unstarted (withdrawn, terminated before it started, or
  * its worker died first): canceled if a terminate asked for it, else queued again. */
-void dispatch_job_unstarted(struct dispatch *d, struct running *r)
+void dispatch_job_unstarted(struct dispatch *d, int slot, struct running *r)
 {
     int64_t now = clock_wall_ms();
+    dispatch_run_move(d, slot, r, MOVE_BACK);
     dispatch_answer_waiting(d, r, DISPATCH_CANCELED);
     if (r->gang && !r->terminate) { /* its group started without it: it never can */
         dispatch_cancel_queued(d, r->id,
@@ -211,7 +212,7 @@ void dispatch_job_unstarted(struct dispatch *d, struct running *r)
         dispatch_release_dependents(d, r->id, JOB_CANCELED);
     } else {
         store_job_unreserve(d->store, r->id);
-        queue_push_since(&d->queue, r->priority, r->id, r->since_us);
+        runq_push_since(&d->ready, r->priority, r->id, r->since_us);
     }
     int qi = r->q, ki = r->k;
     memset(r, 0, sizeof *r);
@@ -224,8 +225,8 @@ void dispatch_job_unstarted(struct dispatch *d, struct running *r)
 static void job_started(struct dispatch *d, int slot, int64_t pid, int64_t start_us)
 {
     struct running *r = &d->running[slot];
-    if (r->started) return;
-    r->started = true;
+    if (r->phase == PHASE_STARTED) return;
+    dispatch_run_move(d, slot, r, MOVE_START);
     r->pid = pid;
     int64_t now_us = clock_mono_us();
     bool known = start_us >= 0; /* -1: a job taken to have run by its dead worker */
@@ -261,7 +262,7 @@ static void job_ended(struct dispatch *d, int slot, const struct store_outcome *
         /* the attempt's outcome stays visible in the event; the row is queued again */
         store_job_requeue(d->store, id, JOB_RUNNING, not_before, detail, now);
         dispatch_count(d, JOB_RUNNING, JOB_QUEUED);
-        dispatch_queue_job(d, id, r->priority, not_before);
+        dispatch_make_ready(d, id, r->priority, not_before);
     } else {
         store_job_finish(d->store, id, JOB_RUNNING, o, now);
         dispatch_count(d, JOB_RUNNING, o->state);
@@ -271,6 +272,7 @@ static void job_ended(struct dispatch *d, int slot, const struct store_outcome *
     dispatch_answer_waiting(d, r, DISPATCH_SIGNALED);
     dispatch_queue_done(d, r->q);
     dispatch_key_done(d, r->k);
+    dispatch_run_move(d, slot, r, MOVE_END); /* (the job it held, if any, takes its place) */
     dispatch_promote_held(d, slot);
 }
 
@@ -287,7 +289,7 @@ static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_b
     }
     if (done.end == PROTO_END_NOT_STARTED) {
         bool was_cur = r == &d->running[slot];
-        dispatch_job_unstarted(d, r);
+        dispatch_job_unstarted(d, slot, r);
         if (was_cur)
             dispatch_promote_held(d, slot);
         else
@@ -299,7 +301,8 @@ static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_b
         dispatch_retire_worker(d, slot);
         return;
     }
-    if (!r->started) job_started(d, slot, done.pid, done.start_us); /* a short job's DONE */
+    if (r->phase != PHASE_STARTED) /* a short job's DONE */
+        job_started(d, slot, done.pid, done.start_us);
     struct store_outcome o = {.exit_code = -1,
                               .signal = -1,
                               .pid = r->pid ? r->pid : -1,
@@ -364,7 +367,8 @@ void dispatch_loop_worker_event(struct dispatch *d, int index, uint32_t events)
         struct running *r = &d->running[index];
         switch (h.type) {
         case PROTO_READY:
-            if (s->state == SLOT_STARTING) s->state = r->id ? SLOT_BUSY : SLOT_IDLE;
+            if (s->state == SLOT_STARTING)
+                dispatch_slot_move(d, index, r->id ? SLOT_BUSY : SLOT_IDLE);
             d->last_ready_mono = clock_mono_ms();
             break;
         case PROTO_STARTED: {
@@ -425,7 +429,7 @@ void dispatch_loop_reap(struct dispatch *d)
         describe_status(status, how, sizeof how);
         struct running *r = &d->running[s->index];
         /* whatever its job left is orphaned now: kill it rather than let it run unseen */
-        if (r->id && r->pid > 0) kill(-(pid_t)r->pid, SIGKILL);
+        if (r->id && r->pid > 1) kill(-(pid_t)r->pid, SIGKILL);
         pid_t live[1024];
         int nlive = 0;
         for (int i = 0; i < d->pool->count && nlive < 1024; i++)
@@ -437,16 +441,17 @@ void dispatch_loop_reap(struct dispatch *d)
          * start may have run: lost, or retried. It began if it said so, if the start ledger
          * says so (written before the spawn), or, for the current one, if processes were left
          * in its tree or its worker died on it before (a job that kills its worker at once
-         * must not be re-run forever). The others never ran: back to the queue. */
+         * must not be re-run forever). The others never ran: ready again. */
         for (int n = 0; n <= DISPATCH_HOLD && r->id; n++) {
-            bool began = r->sent && (r->started || ledger_began(s->index, r->id) ||
-                                     (n == 0 && (left > 0 || died_unstarted_before(d, r->id))));
+            bool sent = r->phase != PHASE_RESERVED;
+            bool began = sent && (r->phase == PHASE_STARTED || ledger_began(s->index, r->id) ||
+                                  (n == 0 && (left > 0 || died_unstarted_before(d, r->id))));
             if (!began) {
-                dispatch_job_unstarted(d, r);
+                dispatch_job_unstarted(d, s->index, r);
                 dispatch_promote_held(d, s->index);
                 continue;
             }
-            if (!r->started) job_started(d, s->index, 0, -1);
+            if (r->phase != PHASE_STARTED) job_started(d, s->index, 0, -1);
             char detail[160];
             snprintf(detail, sizeof detail, "worker %d (pid %d) %s", s->index, (int)pid, how);
             struct store_outcome o = {.state = JOB_LOST,
@@ -469,16 +474,15 @@ void dispatch_loop_reap(struct dispatch *d)
 
 void dispatch_give_back(struct dispatch *d, int slot, struct running *r)
 {
-    if (!r->id) return;
-    if (r->sent) { /* the worker is asked; it answers NOT_STARTED, or runs it after all */
-        if (r->withdrawing) return;
-        r->withdrawing = true;
-        pool_send_kill(&d->pool->slots[slot], r->id, 0, 0);
-        dispatch_flush_slot(d, slot);
+    if (r->phase == PHASE_WITHDRAWING || r->phase == PHASE_STARTED || !r->id) return;
+    if (r->phase == PHASE_SENT) { /* the worker is asked; it answers NOT_STARTED, or runs it */
+        if (d->pool->slots[slot].state == SLOT_EXITING) return; /* its reaping gives it back */
+        dispatch_run_move(d, slot, r, MOVE_WITHDRAW);
+        dispatch_send_kill(d, slot, r->id, 0, 0);
         return;
     }
     bool was_cur = r == &d->running[slot];
-    dispatch_job_unstarted(d, r); /* never left the master: taken back here and now */
+    dispatch_job_unstarted(d, slot, r); /* never left the master: taken back here and now */
     if (was_cur)
         dispatch_promote_held(d, slot);
     else
@@ -497,14 +501,13 @@ void dispatch_loop_terminate_all(struct dispatch *d, int sig, int64_t grace_ms)
 {
     for (int i = 0; i < d->pool->count; i++) {
         struct running *r = &d->running[i];
-        if (r->id && !r->sent) {
+        if (r->phase == PHASE_RESERVED) {
             r->shutdown = true; /* (given back: it stays queued) */
             dispatch_give_back(d, i, r);
         }
-        if (!r->id || !r->sent) continue;
+        if (r->phase == PHASE_FREE || r->phase == PHASE_RESERVED) continue;
         r->terminate = r->shutdown = true;
-        pool_send_kill(&d->pool->slots[i], r->id, sig, grace_ms);
-        dispatch_flush_slot(d, i);
+        dispatch_send_kill(d, i, r->id, sig, grace_ms);
     }
 }
 
@@ -582,7 +585,7 @@ int64_t dispatch_loop_end(struct dispatch *d)
             }
         }
         if (hand_out)
-            while (s->state == SLOT_IDLE && d->queue.len > 0)
+            while (s->state == SLOT_IDLE && d->ready.len > 0)
                 dispatch_assign(d, i, &d->running[i]);
     }
     /* each busy worker also holds the next job, so it starts it the moment the current one
@@ -594,10 +597,10 @@ int64_t dispatch_loop_end(struct dispatch *d)
     for (int i = 0; i < d->pool->count && hand_out; i++) {
         struct pool_slot *s = &d->pool->slots[i];
         for (int k = 0; k < DISPATCH_HOLD; k++) {
-            if (s->state == SLOT_BUSY && !d->next[i][k].id && d->queue.len > 0)
+            if (s->state == SLOT_BUSY && !d->next[i][k].id && d->ready.len > 0)
                 dispatch_assign(d, i, &d->next[i][k]);
-            if (idle_worker && d->queue.len == 0 && d->next[i][k].id && d->running[i].started &&
-                d->next[i][k].sent)
+            if (idle_worker && d->ready.len == 0 && d->running[i].phase == PHASE_STARTED &&
+                d->next[i][k].phase == PHASE_SENT)
                 dispatch_give_back(d, i, &d->next[i][k]);
         }
     }

@@ -18,10 +18,13 @@ cleanup() {
         kill -KILL "$SP_PID" 2>/dev/null
         wait "$SP_PID" 2>/dev/null
     fi
-    # a sanitizer report from the master or a worker fails the test even if it went on
-    if [ -f "$T/server.err" ] && grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T/server.err"; then
-        echo "FAIL: sanitizer report in the server log:"
-        grep -E -A 20 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T/server.err" | head -n 60
+    # a sanitizer report from the master or a worker, or a move of a job's phase or a worker
+    # slot's state against its diagram (server/dispatch_internal.h), fails the test even if it
+    # went on
+    local bad='ERROR: (Address|Leak)Sanitizer|runtime error:|dispatcher bug:'
+    if [ -f "$T/server.err" ] && grep -qE "$bad" "$T/server.err"; then
+        echo "FAIL: sanitizer report or dispatcher bug in the server log:"
+        grep -E -A 20 "$bad" "$T/server.err" | head -n 60
         FAILS=$((FAILS + 1))
         rc=1
     fi

@@ -1,21 +1,21 @@
-/* queue: binary max-heap ordered by (priority desc, id asc). */
-#include "server/queue.h"
+/* runq: binary max-heap ordered by (priority desc, id asc). */
+#include "server/runq.h"
 
 #include <stdlib.h>
 
-static bool before(const struct queue_entry *a, const struct queue_entry *b)
+static bool before(const struct runq_entry *a, const struct runq_entry *b)
 {
     return a->priority != b->priority ? a->priority > b->priority : a->id < b->id;
 }
 
-static void swap(struct queue *q, size_t i, size_t j)
+static void swap(struct runq *q, size_t i, size_t j)
 {
-    struct queue_entry t = q->heap[i];
+    struct runq_entry t = q->heap[i];
     q->heap[i] = q->heap[j];
     q->heap[j] = t;
 }
 
-static void sift_up(struct queue *q, size_t i)
+static void sift_up(struct runq *q, size_t i)
 {
     while (i > 0 && before(&q->heap[i], &q->heap[(i - 1) / 2])) {
         swap(q, i, (i - 1) / 2);
@@ -23,7 +23,7 @@ static void sift_up(struct queue *q, size_t i)
     }
 }
 
-static void sift_down(struct queue *q, size_t i)
+static void sift_down(struct runq *q, size_t i)
 {
     for (;;) {
         size_t best = i, l = 2 * i + 1, r = l + 1;
@@ -35,33 +35,33 @@ static void sift_down(struct queue *q, size_t i)
     }
 }
 
-int queue_push(struct queue *q, int64_t priority, int64_t id)
+int runq_push(struct runq *q, int64_t priority, int64_t id)
 {
-    return queue_push_since(q, priority, id, 0);
+    return runq_push_since(q, priority, id, 0);
 }
 
-int queue_push_since(struct queue *q, int64_t priority, int64_t id, int64_t since_us)
+int runq_push_since(struct runq *q, int64_t priority, int64_t id, int64_t since_us)
 {
     if (q->len == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 256;
-        struct queue_entry *h = realloc(q->heap, cap * sizeof *h);
+        struct runq_entry *h = realloc(q->heap, cap * sizeof *h);
         if (!h) return -1;
         q->heap = h;
         q->cap = cap;
     }
-    q->heap[q->len] = (struct queue_entry){priority, id, since_us};
+    q->heap[q->len] = (struct runq_entry){priority, id, since_us};
     sift_up(q, q->len++);
     return 0;
 }
 
-bool queue_peek(const struct queue *q, struct queue_entry *out)
+bool runq_peek(const struct runq *q, struct runq_entry *out)
 {
     if (q->len == 0) return false;
     *out = q->heap[0];
     return true;
 }
 
-static void remove_at(struct queue *q, size_t i)
+static void remove_at(struct runq *q, size_t i)
 {
     q->heap[i] = q->heap[--q->len];
     if (i < q->len) {
@@ -70,14 +70,14 @@ static void remove_at(struct queue *q, size_t i)
     }
 }
 
-bool queue_pop(struct queue *q, struct queue_entry *out)
+bool runq_pop(struct runq *q, struct runq_entry *out)
 {
-    if (!queue_peek(q, out)) return false;
+    if (!runq_peek(q, out)) return false;
     remove_at(q, 0);
     return true;
 }
 
-bool queue_remove(struct queue *q, int64_t id)
+bool runq_remove(struct runq *q, int64_t id)
 {
     for (size_t i = 0; i < q->len; i++)
         if (q->heap[i].id == id) {
@@ -87,7 +87,7 @@ bool queue_remove(struct queue *q, int64_t id)
     return false;
 }
 
-void queue_free(struct queue *q)
+void runq_free(struct runq *q)
 {
     free(q->heap);
     q->heap = NULL;
