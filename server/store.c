@@ -98,11 +98,6 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(&s->lock, &attr);
-    pthread_mutexattr_destroy(&attr);
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot open database %s: %s", path,
@@ -139,10 +134,8 @@ fail:
 int store_set_durability(struct store *s, bool full)
 {
     const char *sql = full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
-    pthread_mutex_lock(&s->lock);
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : store_fail(s, sql);
     s->failed = false;
-    pthread_mutex_unlock(&s->lock);
     return rc;
 }
 
@@ -155,7 +148,6 @@ void store_close(struct store *s)
     sqlite3_close(s->db);
     journal_free(s, 0);
     free(s->journal);
-    pthread_mutex_destroy(&s->lock);
     free(s);
 }
 
@@ -216,7 +208,6 @@ static void open_tx(struct store *s)
 
 void store_begin(struct store *s)
 {
-    pthread_mutex_lock(&s->lock);
     if (s->depth++ > 0) return;
     s->failed = false;
     if (s->n_journal == 0) return;
@@ -337,7 +328,6 @@ int store_commit(struct store *s)
         s->failed = false;
     } /* (an inner level reports nothing: its writes are journaled, so they commit or are
        * retried with the batch) */
-    pthread_mutex_unlock(&s->lock);
     return rc;
 }
 
@@ -543,7 +533,6 @@ int store_each_queued(struct store *s, void (*fn)(void *ctx, const struct store_
     size_t n = 0, cap = 0;
     int rc = 0;
     bool notify = false; /* a queued or running job has a notify_url */
-    pthread_mutex_lock(&s->lock);
     sqlite3_stmt *st = NULL, *deps = NULL;
     /* when most jobs are queued (a backlog), reading the table straight through (in id order)
      * beats a lookup by id for each job the state index lists: a third less time */
@@ -621,7 +610,6 @@ int store_each_queued(struct store *s, void (*fn)(void *ctx, const struct store_
     }
     if (rc == 0) s->any_notify = notify; /* exact: the lock keeps inserts out meanwhile */
     store_read_done(s);
-    pthread_mutex_unlock(&s->lock);
     for (size_t i = 0; i < n; i++) {
         if (rc == 0) fn(ctx, &later[i]);
         free((char *)later[i].queue);
@@ -633,7 +621,6 @@ int store_each_queued(struct store *s, void (*fn)(void *ctx, const struct store_
 int store_count_states(struct store *s, int64_t counts[JOB_STATE_COUNT])
 {
     memset(counts, 0, sizeof(int64_t) * JOB_STATE_COUNT);
-    pthread_mutex_lock(&s->lock);
     sqlite3_stmt *st;
     int rc = 0;
     if (sqlite3_prepare_v2(s->db, "SELECT state, count(*) FROM jobs GROUP BY state", -1, &st,
@@ -648,6 +635,5 @@ int store_count_states(struct store *s, int64_t counts[JOB_STATE_COUNT])
         sqlite3_finalize(st);
     }
     store_read_done(s);
-    pthread_mutex_unlock(&s->lock);
     return rc;
 }

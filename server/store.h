@@ -29,7 +29,7 @@ void store_close(struct store *s);
  * Returns 0, or -1 if one could not be opened (logged). */
 int store_read_ahead(struct store *s, int n);
 
-/* Starts (or nests into) a batch and holds the store's lock until store_commit. The
+/* Starts (or nests into) a batch (the writer's thread only) until store_commit. The
  * outermost begin retries a waiting journal when its backoff has passed; before that the
  * batch only journals (store_failed is true). */
 void store_begin(struct store *s);

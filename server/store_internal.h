@@ -28,7 +28,6 @@ enum stmt_id {
 struct store {
     sqlite3 *db;
     sqlite3_stmt *stmt[ST_COUNT];
-    pthread_mutex_t lock; /* recursive: a batch nests the accessors' own transactions */
     int depth;
     bool tx_open;    /* BEGIN was issued in the current batch */
     bool any_notify; /* a job with notify_url exists: job ends look for a callback */
@@ -74,8 +73,9 @@ int store_add_event(struct store *s, int64_t id, int64_t now, const char *from, 
 void store_notify_due(struct store *s, int64_t id, int64_t now);
 
 /* store_read.c. The thread that calls store_open is the writer: its reads go through the
- * write connection (under the lock, seeing its own uncommitted writes); any other thread
- * reads through a read-only connection of its own and never takes the store's lock. */
+ * write connection (seeing its own uncommitted writes); any other thread reads through a
+ * read-only connection of its own. The write connection has no lock: no other thread
+ * touches it. */
 /* Sets up reading for s (path: its database); the calling thread is the writer. 0, or -1 (err). */
 int store_read_open(struct store *s, const char *path, char *err, size_t errlen);
 /* Closes every read connection and finalizes the read statements; no thread may read any more. */
