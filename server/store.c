@@ -12,6 +12,11 @@
 #include "server/log.h"
 #include "server/migrate.h"
 
+/* How long the writer waits for a lock another process holds: in a batch, and when
+ * retrying a batch that failed (then briefly: it retries again after its backoff). */
+#define BUSY_MS 5000
+#define RETRY_BUSY_MS 200
+
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT_JOB] =
         "INSERT INTO jobs (name, queue, priority, argv, command, env, cwd, stdin, "
@@ -105,13 +110,14 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
         goto fail;
     }
     const char *pragmas = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                          "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+                          "PRAGMA foreign_keys = ON;";
     char *msg = NULL;
     if (sqlite3_exec(s->db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "configuring database %s: %s", path, msg ? msg : "?");
         sqlite3_free(msg);
         goto fail;
     }
+    sqlite3_busy_timeout(s->db, BUSY_MS);
     if (migrate_apply(s->db, migrations, migrations_count, err, errlen) < 0) goto fail;
     if (store_read_open(s, path, err, errlen) < 0) goto fail;
     for (int i = 0; i < ST_COUNT; i++)
@@ -211,10 +217,16 @@ void store_begin(struct store *s)
     if (s->depth++ > 0) return;
     s->failed = false;
     if (s->n_journal == 0) return;
-    if (clock_mono_ms() < s->retry_at)
+    if (clock_mono_ms() < s->retry_at) {
         s->failed = true; /* not yet: this batch only journals */
-    else
-        open_tx(s); /* the retry: BEGIN and replay now, even if nothing else writes */
+        return;
+    }
+    /* the retry: BEGIN and replay now, even if nothing else writes; waiting only briefly for
+     * a lock another process holds, so the main loop stays responsive meanwhile (workers'
+     * messages, terminates) */
+    sqlite3_busy_timeout(s->db, RETRY_BUSY_MS);
+    open_tx(s);
+    sqlite3_busy_timeout(s->db, BUSY_MS);
 }
 
 /* Opens the transaction on the first write of a batch: a main-loop iteration that writes
