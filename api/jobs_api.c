@@ -636,10 +636,10 @@ enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c)
     bool stuck = st.workers_idle + st.workers_busy == 0 && st.ms_since_worker_ready > 5000;
     /* a store that cannot commit takes no submits: unhealthy too (503), until it recovers */
     bool degraded = st.store.waiting > 0;
-    const char *status = st.draining  ? "draining"
-                         : stuck      ? "no_workers"
-                         : degraded   ? "store_degraded"
-                                      : "ok";
+    const char *status = st.draining ? "draining"
+                         : stuck     ? "no_workers"
+                         : degraded  ? "store_degraded"
+                                     : "ok";
     json_t *body = json_pack(
         "{s:s, s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:I, s:I}, s:{s:s, s:s}}", "status", status,
         "version", SPAWNPOOL_VERSION, "kill_mechanism", a->caps->kill_mechanism, "workers", "total",

@@ -41,8 +41,7 @@ enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c)
               "# HELP spawnpool_store_failed_commits_total Batches that could not commit (and "
               "were retried).\n# TYPE spawnpool_store_failed_commits_total counter\n"
               "spawnpool_store_failed_commits_total %llu\n",
-              st.store.waiting > 0, st.store.waiting,
-              (unsigned long long)st.store.failed_commits);
+              st.store.waiting > 0, st.store.waiting, (unsigned long long)st.store.failed_commits);
     text_addf(
         &t,
         "# HELP spawnpool_worker_restarts_total Worker processes that died and were replaced.\n"

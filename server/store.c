@@ -175,7 +175,6 @@ static bool transient(int code)
     }
 }
 
-
 /* Replays the journal of the failed batches into the open transaction. A write that fails
  * for a reason a retry cannot change (a constraint: a bug) is logged and dropped, so one bad
  * write cannot keep the store from ever committing again. */
