@@ -54,6 +54,15 @@ void api_command_free(struct pending_cmd *p)
     free(p);
 }
 
+enum MHD_Result api_send_not_now(struct api *a, struct MHD_Connection *c,
+                                 enum dispatch_result result)
+{
+    if (result == DISPATCH_UNAVAILABLE) return api_send_unavailable(a, c);
+    struct api_error e;
+    api_fail(&e, 503, "shutting_down", NULL, "the server is stopping: retry when it is back");
+    return api_send_error(c, &e);
+}
+
 enum MHD_Result api_send_unavailable(struct api *a, struct MHD_Connection *c)
 {
     struct dispatch_stats st;

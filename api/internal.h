@@ -155,6 +155,9 @@ const struct dispatch_queue_info *api_command_queue(const struct request *r);
 void api_command_free(struct pending_cmd *p);
 /* 503 store_unavailable with Retry-After: the store cannot commit now. */
 enum MHD_Result api_send_unavailable(struct api *a, struct MHD_Connection *c);
+/* A command refused for now: UNAVAILABLE as above, SHUTTING_DOWN as 503 shutting_down. */
+enum MHD_Result api_send_not_now(struct api *a, struct MHD_Connection *c,
+                                 enum dispatch_result result);
 
 /* An error for the client: status, code of API.md, field at fault, human message. */
 struct api_error {

@@ -469,10 +469,8 @@ static enum MHD_Result terminated(struct api *a, struct MHD_Connection *c, int64
         return api_send_error(c, &e);
     }
     case DISPATCH_UNAVAILABLE:
-        return api_send_unavailable(a, c);
     case DISPATCH_SHUTTING_DOWN:
-        api_fail(&e, 503, "shutting_down", NULL, "the server is stopping: retry when it is back");
-        return api_send_error(c, &e);
+        return api_send_not_now(a, c, result);
     default:
         return internal(c, "terminating the job");
     }
@@ -550,10 +548,8 @@ enum MHD_Result api_jobs_delete(struct api *a, struct request *r, struct MHD_Con
                  "job %lld has not finished: terminate it first, then delete it", (long long)id);
         return api_send_error(c, &e);
     case DISPATCH_UNAVAILABLE:
-        return api_send_unavailable(a, c);
     case DISPATCH_SHUTTING_DOWN:
-        api_fail(&e, 503, "shutting_down", NULL, "the server is stopping: retry when it is back");
-        return api_send_error(c, &e);
+        return api_send_not_now(a, c, result);
     default:
         return internal(c, "deleting the job");
     }

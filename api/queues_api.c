@@ -149,11 +149,8 @@ enum MHD_Result api_queues_patch(struct api *a, struct request *r, struct MHD_Co
         result = api_command(a, r, c, &cmd);
         if (result == DISPATCH_OK) return MHD_YES; /* answered after the commit */
     }
-    if (result == DISPATCH_UNAVAILABLE) return api_send_unavailable(a, c);
-    if (result == DISPATCH_SHUTTING_DOWN) {
-        api_fail(&e, 503, "shutting_down", NULL, "the server is stopping: retry when it is back");
-        return api_send_error(c, &e);
-    }
+    if (result == DISPATCH_UNAVAILABLE || result == DISPATCH_SHUTTING_DOWN)
+        return api_send_not_now(a, c, result);
     if (result != DISPATCH_OK) {
         api_fail(&e, 500, "internal", NULL, "saving the queue failed (see the server log)");
         return api_send_error(c, &e);

@@ -189,38 +189,6 @@ static int parse_pipeline(json_t *v, const char *prefix, struct job_spec *spec, 
 }
 
 /* Handles one key of a job object. */
-/* The members of obj as task_args, the server's JSON-free form of template params and limits
- * (pointing into obj) in *args, n of them; *args NULL if obj is not an object. Returns 0, or -1
- * when out of memory. */
-static int object_args(json_t *obj, struct task_arg **args, size_t *n)
-{
-    *args = NULL;
-    *n = 0;
-    if (!json_is_object(obj)) return 0;
-    struct task_arg *a = calloc(json_object_size(obj) + 1, sizeof *a);
-    if (!a) return -1;
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v)
-    {
-        struct task_arg *t = &a[(*n)++];
-        t->key = key;
-        if (json_is_string(v)) {
-            t->kind = TASK_ARG_STRING;
-            t->string = json_string_value(v);
-            t->string_len = json_string_length(v);
-        } else if (json_is_integer(v)) {
-            t->kind = TASK_ARG_INTEGER;
-            t->integer = json_integer_value(v);
-        } else if (json_is_real(v)) {
-            t->kind = TASK_ARG_REAL;
-            t->real = json_real_value(v);
-        }
-    }
-    *args = a;
-    return 0;
-}
-
 static int parse_field(const char *key, json_t *v, const struct config *cfg, const char *prefix,
                        struct job_spec *spec, struct api_error *e)
 {
@@ -324,7 +292,7 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
         char bad[64], why[300], field[128];
         struct task_arg *args;
         size_t n;
-        if (object_args(v, &args, &n) < 0)
+        if (task_args_from_json(v, &args, &n) < 0)
             return api_fail(e, 500, "internal", NULL, "out of memory");
         int rc = tasks_parse_limits(args, n, &spec->limits, bad, sizeof bad, why, sizeof why);
         free(args);
@@ -408,7 +376,7 @@ static int apply_task(json_t *obj, const struct config *cfg, const char *prefix,
     }
     struct task_arg *params; /* none given: an empty object */
     size_t n;
-    if (object_args(json_object_get(obj, "params"), &params, &n) < 0) goto oom;
+    if (task_args_from_json(json_object_get(obj, "params"), &params, &n) < 0) goto oom;
     char bad[128] = "", why[300] = "";
     int rc = tasks_expand(t, params, n, spec, bad, sizeof bad, why, sizeof why);
     free(params);

@@ -66,9 +66,7 @@ int tasks_parse_limits(const struct task_arg *args, size_t n, struct proto_limit
     return 0;
 }
 
-/* The members of obj as task_args (pointing into obj) in *args, n of them; *args NULL if obj is
- * not an object. Returns 0, or -1 when out of memory. */
-static int json_args(json_t *obj, struct task_arg **args, size_t *n)
+int task_args_from_json(struct json_t *obj, struct task_arg **args, size_t *n)
 {
     *args = NULL;
     *n = 0;
@@ -143,7 +141,7 @@ static int load_one(struct task_template *t, const char *name, json_t *def, char
             char bad[64], why[300];
             struct task_arg *args;
             size_t n;
-            if (json_args(v, &args, &n) < 0) {
+            if (task_args_from_json(v, &args, &n) < 0) {
                 snprintf(err, errlen, "task %s: out of memory", name);
                 return -1;
             }

@@ -39,6 +39,10 @@ struct task_arg {
     double real;     /* REAL */
 };
 
+struct json_t; /* (jansson's, declared only: this header does not include jansson) */
+/* The members of JSON object obj as task_args (pointing into obj; free *args) in *args, n of
+ * them; *args NULL if obj is not an object. Returns 0, or -1 when out of memory. */
+int task_args_from_json(struct json_t *obj, struct task_arg **args, size_t *n);
 /* The template called name, or NULL. */
 const struct task_template *tasks_find(const struct task_set *set, const char *name);
 /* Fills spec->argv from t with the n params (the members of the submitted "params" object, in
