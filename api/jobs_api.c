@@ -643,10 +643,10 @@ enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c)
         st.workers_starting, "jobs", "queued", (json_int_t)st.jobs[JOB_QUEUED], "running",
         (json_int_t)st.jobs[JOB_RUNNING], "limits", "memory",
         a->caps->limit_where[PROTO_LIMIT_MEMORY], "pids", a->caps->limit_where[PROTO_LIMIT_PIDS]);
-    json_t *store = json_pack("{s:s, s:I, s:I, s:f}", "status", degraded ? "degraded" : "ok",
+    json_t *store = json_pack("{s:s, s:I, s:I, s:I}", "status", degraded ? "degraded" : "ok",
                               "waiting_writes", (json_int_t)st.store.waiting, "failed_commits",
-                              (json_int_t)st.store.failed_commits, "failing_for",
-                              (double)st.store.failing_ms / 1000);
+                              (json_int_t)st.store.failed_commits, "failing_for_ms",
+                              (json_int_t)st.store.failing_ms);
     if (store && degraded) json_object_set_new(store, "error", json_string(st.store.error));
     if (body && store) json_object_set_new(body, "store", store);
     return api_send_json(c, stuck || degraded ? 503 : 200, body, NULL);

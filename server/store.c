@@ -14,7 +14,7 @@
 
 /* How long the writer waits for a lock another process holds: in a batch, and when
  * retrying a batch that failed (then briefly: it retries again after its backoff). */
-#define BUSY_MS 5000
+#define BUSY_MS 1000
 #define RETRY_BUSY_MS 200
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -53,7 +53,9 @@ static void journal_free(struct store *s, size_t from)
 
 int store_fail(struct store *s, const char *what)
 {
-    if (!s->failed) /* the first failure of a batch says why; the rest follow from it */
+    /* the first failure of a batch says why (the rest follow from it); while a batch is being
+     * retried, its periodic "still cannot commit" line does */
+    if (!s->failed && !s->failing_since)
         log_error("sqlite: %s failed: %s", what, sqlite3_errmsg(s->db));
     snprintf(s->last_error, sizeof s->last_error, "%s: %s", what, sqlite3_errmsg(s->db));
     s->failed = true;
@@ -203,6 +205,7 @@ static void replay(struct store *s)
 static void open_tx(struct store *s)
 {
     if (s->tx_open || s->failed) return;
+    s->attempted = true;
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         store_fail(s, "BEGIN");
         return;
@@ -215,6 +218,7 @@ void store_begin(struct store *s)
 {
     if (s->depth++ > 0) return;
     s->failed = false;
+    s->wrote = s->attempted = false;
     if (s->n_journal == 0) return;
     if (clock_mono_ms() < s->retry_at) {
         s->failed = true; /* not yet: this batch only journals */
@@ -233,6 +237,7 @@ void store_begin(struct store *s)
 void store_tx_begin(struct store *s)
 {
     store_begin(s);
+    s->wrote = true;
     open_tx(s);
 }
 
@@ -288,6 +293,17 @@ size_t store_journal_mark(const struct store *s)
 void store_journal_drop(struct store *s, size_t mark)
 {
     journal_free(s, mark);
+    if (s->n_journal > 0 || !s->failing_since) return;
+    /* only submits failed: something must still be retried, to learn when the database can
+     * commit again (until then the store is degraded and submits are refused at once) */
+    char *probe = sqlite3_mprintf("INSERT OR REPLACE INTO store_probe (id, at) VALUES (1, %lld)",
+                                  (long long)clock_wall_ms());
+    if (probe && s->cap_journal > 0) /* (the journal's array exists: a write was journaled) */
+        s->journal[s->n_journal++] = probe;
+    else if (probe && (s->journal = malloc(256 * sizeof *s->journal)))
+        s->cap_journal = 256, s->journal[s->n_journal++] = probe;
+    else
+        sqlite3_free(probe);
 }
 
 /* The outermost end of a failed batch: rolls back, keeps the journal, schedules the retry. */
@@ -295,7 +311,9 @@ static void batch_failed(struct store *s)
 {
     if (s->tx_open && !sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    if (s->n_journal == 0) return; /* a failed read: nothing waits */
+    /* a failed read (nothing was to be written), or a batch that only journaled while it
+     * waits for its retry (nothing was tried): no new failure */
+    if (!s->wrote || !s->attempted) return;
     int64_t now = clock_mono_ms();
     s->failed_commits++;
     s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 50;
@@ -304,9 +322,9 @@ static void batch_failed(struct store *s)
     if (!s->failing_since) {
         s->failing_since = now;
         s->logged_at = now;
-        log_error("sqlite: a batch of %zu writes could not be committed (%s): kept in memory "
-                  "and retried until it commits; new submits get 503 meanwhile",
-                  s->n_journal, s->last_error);
+        log_error("sqlite: a batch could not be committed (%s): its %zu writes are kept in "
+                  "memory and retried until they commit; submits get 503 meanwhile",
+                  s->last_error, s->n_journal);
     } else if (now - s->logged_at >= 10000) {
         s->logged_at = now;
         log_error("sqlite: still cannot commit after %.1fs (%s): %zu writes wait",

@@ -44,6 +44,8 @@ struct store {
     int64_t logged_at;     /* monotonic ms of the last "still failing" log line */
     char last_error[200];  /* why the last attempt failed */
     bool unjournaled;      /* a submit's writes: never replayed (refused if its batch fails) */
+    bool wrote;            /* the current batch meant to write (store_tx_begin was called) */
+    bool attempted;        /* ... and tried to (BEGIN): not a batch that only journals */
     /* store_read.c: the read connections */
     struct store_reading *reading;
 };

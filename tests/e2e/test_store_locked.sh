@@ -55,10 +55,34 @@ pass "the server recovers by itself once the database can commit"
 eq "the job's end is recorded" "$(wait_job "$ID" | jq -r '[.state, .exit_code, .attempt] | join(" ")')" "succeeded 0 1"
 check "metrics count the failed commits" test "$(metric spawnpool_store_failed_commits_total)" -ge 1
 eq "metric spawnpool_store_degraded back to 0" "$(metric spawnpool_store_degraded)" 0
-check "the log says the batch is retried" grep -q "retried until it commits" "$T/server.err"
+check "the log says the batch is retried" grep -q "retried until they commit" "$T/server.err"
 check "the log says it is healthy again" grep -q "healthy again" "$T/server.err"
 submit '{"command": "echo after"}'
 eq "submits work again" "$(wait_job "$ID" | jq -r .state)" succeeded
+
+# a batch of only submits that cannot commit: the store is degraded too (a probe write is
+# retried), so /healthz tells what every submit meets, and it heals by itself
+rm -f "$T/unlock"
+(
+    echo "BEGIN IMMEDIATE;"
+    echo "SELECT 'locked';"
+    until [ -e "$T/unlock" ] || [ ! -d "$T" ]; do sleep 0.05; done
+    echo "COMMIT;"
+) | sqlite3 "$DB" >"$T/locker.out" 2>&1 &
+LOCKER=$!
+BG_PIDS+=("$LOCKER")
+wait_for 30 grep -q locked "$T/locker.out" || fail "the outside writer never got its lock again"
+req POST /v1/jobs '{"command": "true"}'
+eq "a submit alone under the lock: 503" "$STATUS" 503
+wait_for 30 healthz_is store_degraded || fail "a failed submit alone did not make /healthz say so"
+pass "after a failed submit alone, /healthz says store_degraded"
+req POST /v1/jobs '{"command": "true"}'
+eq "the next submit is refused at once, saying why" "$(jq -r .error.message <<<"$BODY" | grep -c 'database is locked')" 1
+: >"$T/unlock"
+wait "$LOCKER"
+wait_for 60 healthz_is ok || fail "the store did not heal by itself after a failed submit alone"
+pass "it heals by itself when the lock goes"
+submit '{"command": "true"}'
 
 sp_stop
 WORKERS=1 sp_start
