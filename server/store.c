@@ -317,7 +317,7 @@ static void batch_failed(struct store *s)
     int64_t now = clock_mono_ms();
     s->failed_commits++;
     s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 50;
-    if (s->backoff_ms > 5000) s->backoff_ms = 5000;
+    if (s->backoff_ms > 1000) s->backoff_ms = 1000; /* (healthy within 1 s of the cause going) */
     s->retry_at = now + s->backoff_ms;
     if (!s->failing_since) {
         s->failing_since = now;

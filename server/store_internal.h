@@ -38,7 +38,7 @@ struct store {
     char **journal;
     size_t n_journal, cap_journal;
     int64_t retry_at;   /* monotonic ms: the next attempt at a waiting journal */
-    int64_t backoff_ms; /* doubles per failed attempt, 50 ms to 5 s */
+    int64_t backoff_ms; /* doubles per failed attempt, 50 ms to 1 s */
     uint64_t failed_commits;
     int64_t failing_since; /* monotonic ms the journal first waited; 0: none waits */
     int64_t logged_at;     /* monotonic ms of the last "still failing" log line */

@@ -59,6 +59,8 @@ exec 3>&-
 wait "$SQL_PID"
 wait "$POST"
 pass "the submit was answered after the lock went ($(cat "$T/post.status"))"
+# (a refused submit leaves the store degraded until its retry commits: /healthz says when)
+wait_for 30 healthz_is ok || fail "the store did not heal after the lock went"
 submit '{"argv":["echo","after the lock"]}'
 eq "a job submitted afterwards runs" "$(wait_job "$ID" | jq -r .state)" succeeded
 eq "and is read at once" "$(curl -s -m 2 "$BASE/v1/jobs/$ID/output")" "after the lock"
