@@ -228,6 +228,7 @@ void store_begin(struct store *s)
      * a lock another process holds, so the main loop stays responsive meanwhile (workers'
      * messages, terminates) */
     sqlite3_busy_timeout(s->db, RETRY_BUSY_MS);
+    s->wrote = true; /* (the journal's writes) */
     open_tx(s);
     sqlite3_busy_timeout(s->db, BUSY_MS);
 }
