@@ -60,6 +60,12 @@ void dispatch_assign(struct dispatch *d, int slot, struct running *r)
     for (;;) { /* the best job whose queue may start one; others are parked, not in the way */
         if (!runq_pop(&d->ready, &e)) return;
         if (!load_entry(d, &e, &j)) continue;
+        qi = dispatch_qstate(d, j.spec.queue);
+        if (j.spec.group && qi >= 0 && d->queues[qi].paused) { /* a pause holds gangs too */
+            runq_push_since(&d->queues[qi].parked, e.priority, e.id, e.since_us);
+            job_free(&j);
+            continue;
+        }
         if (j.spec.group) { /* a gang member waits with its group (dispatch_start_gangs) */
             int gi = dispatch_gstate(d, j.spec.group, j.spec.group_size);
             if (gi >= 0) {
@@ -69,7 +75,6 @@ void dispatch_assign(struct dispatch *d, int slot, struct running *r)
             job_free(&j);
             continue;
         }
-        qi = dispatch_qstate(d, j.spec.queue);
         ki = j.spec.concurrency_key ? dispatch_kstate(d, j.spec.concurrency_key) : -1;
         bool key_open = ki < 0 || d->keys[ki].running < j.spec.concurrency_limit;
         if (dispatch_queue_open(d, qi) && key_open) break;

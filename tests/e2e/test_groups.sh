@@ -69,4 +69,14 @@ expect 200 POST "/v1/jobs/$W5/terminate"
 req POST /v1/jobs '[{"argv":["true"],"group":"g5","group_size":2},{"argv":["true"],"group":"g5","group_size":2}]'
 eq "g5 runs afterwards" "$(curl -s "$BASE/v1/jobs/wait?ids=$(jq -r '[.jobs[].id] | join(",")' <<<"$BODY")&timeout=60" | jq -c '[.jobs[].state]')" '["succeeded","succeeded"]'
 expect 202 POST "/v1/jobs/$LONGJ/terminate" '{"grace":0}'
+
+# a paused queue holds its gang members back too (a gang is no way around a pause)
+expect 200 PATCH /v1/queues/gq '{"paused": true}'
+req POST /v1/jobs '[{"argv":["true"],"group":"g6","group_size":2,"queue":"gq"},{"argv":["true"],"group":"g6","group_size":2,"queue":"gq"}]'
+G6=$(jq -r '[.jobs[].id] | join(",")' <<<"$BODY")
+submit '{"argv":["true"]}'
+eq "a job submitted after them runs" "$(wait_job "$ID" | jq -r .state)" succeeded
+eq "the gang of the paused queue stays queued" "$(states ${G6//,/ })" queued,queued
+expect 200 PATCH /v1/queues/gq '{"paused": false}'
+eq "it runs once the queue is resumed" "$(curl -s "$BASE/v1/jobs/wait?ids=$G6&mode=all&timeout=60" | jq -c '[.jobs[].state]')" '["succeeded","succeeded"]'
 sp_stop
