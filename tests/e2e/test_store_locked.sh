@@ -14,16 +14,21 @@ req POST /v1/jobs "{\"command\": \"$(hold job); echo ran >> $RAN\", \"max_attemp
 ID=$(jq -r .id <<<"$BODY")
 wait_for 60 state_is "$ID" running || fail "the job never ran"
 
-# the outside writer: BEGIN IMMEDIATE, held until $T/unlock exists
-(
-    echo "BEGIN IMMEDIATE;"
-    echo "SELECT 'locked';"
-    until [ -e "$T/unlock" ] || [ ! -d "$T" ]; do sleep 0.05; done
-    echo "COMMIT;"
-) | sqlite3 "$DB" >"$T/locker.out" 2>&1 &
-LOCKER=$!
-BG_PIDS+=("$LOCKER")
-wait_for 30 grep -q locked "$T/locker.out" || fail "the outside writer never got its lock"
+# lock_db: an outside writer takes BEGIN IMMEDIATE and holds it until $T/unlock exists
+# (LOCKER: its pid)
+lock_db() {
+    rm -f "$T/unlock" "$T/locker.out"
+    (
+        echo "BEGIN IMMEDIATE;"
+        echo "SELECT 'locked';"
+        until [ -e "$T/unlock" ] || [ ! -d "$T" ]; do sleep 0.05; done
+        echo "COMMIT;"
+    ) | sqlite3 "$DB" >"$T/locker.out" 2>&1 &
+    LOCKER=$!
+    BG_PIDS+=("$LOCKER")
+    wait_for 30 grep -q locked "$T/locker.out" || fail "the outside writer never got its lock"
+}
+lock_db
 pass "an outside process holds the database's write lock"
 
 release job
@@ -62,16 +67,7 @@ eq "submits work again" "$(wait_job "$ID" | jq -r .state)" succeeded
 
 # a batch of only submits that cannot commit: the store is degraded too (a probe write is
 # retried), so /healthz tells what every submit meets, and it heals by itself
-rm -f "$T/unlock"
-(
-    echo "BEGIN IMMEDIATE;"
-    echo "SELECT 'locked';"
-    until [ -e "$T/unlock" ] || [ ! -d "$T" ]; do sleep 0.05; done
-    echo "COMMIT;"
-) | sqlite3 "$DB" >"$T/locker.out" 2>&1 &
-LOCKER=$!
-BG_PIDS+=("$LOCKER")
-wait_for 30 grep -q locked "$T/locker.out" || fail "the outside writer never got its lock again"
+lock_db
 req POST /v1/jobs '{"command": "true"}'
 eq "a submit alone under the lock: 503" "$STATUS" 503
 wait_for 30 healthz_is store_degraded || fail "a failed submit alone did not make /healthz say so"
