@@ -83,4 +83,45 @@ int store_read_open(struct store *s, const char *path, char *err, size_t errlen)
 /* Closes every read connection and finalizes the read statements; no thread may read any more. */
 void store_read_close(struct store *s);
 
+/* The read statements; a listing and an event read have one per combination of filters. */
+enum read_stmt {
+    RS_GET_JOB,
+    RS_GET_STDIN,
+    RS_EXISTS,
+    RS_DEPS,
+    RS_DEPENDENTS,
+    RS_LAST_EVENT,
+    RS_COUNT_EVENTS,
+    RS_QUEUE_COUNTS,
+    RS_QUEUE_SETTINGS,
+    RS_GROUP_MEMBERS,
+    RS_NOTIFICATIONS_DUE,
+    RS_LIST,                  /* + LIST_* bits: 16 statements */
+    RS_EVENTS = RS_LIST + 16, /* + EVENTS_* bits: 4 statements */
+    RS_COUNT = RS_EVENTS + 4
+};
+enum { LIST_STATE = 1, LIST_QUEUE = 2, LIST_NAME = 4, LIST_BEFORE = 8 };
+enum { EVENTS_JOB = 1, EVENTS_QUEUE = 2 };
+
+struct store_conn;
+/* One read accessor's call: the connection it reads through and what it stepped. */
+struct rd {
+    struct store *s;
+    struct store_conn *c; /* (store_conns.c) */
+    bool writer;          /* the write connection (the main loop's thread) */
+    sqlite3_stmt *used[4];
+    int n_used;
+};
+/* Picks the calling thread's connection (store_conns.c). 0 or -1. */
+int rd_begin(struct store *s, struct rd *r);
+/* Logs a failed read. -1. */
+int rd_log(struct rd *r, const char *what);
+/* Logs a failed read that fails the writer's batch too (on the write connection). -1. */
+int rd_fail(struct rd *r, const char *what);
+/* Statement id (an enum read_stmt, plus its filter bits) of r's connection, prepared on its
+ * first use, without bindings; NULL if it cannot be prepared (logged). Reset by rd_end. */
+sqlite3_stmt *rd_stmt(struct rd *r, int id);
+/* Ends the call: every statement it stepped is reset (no read transaction stays open). */
+void rd_end(struct rd *r);
+
 #endif

@@ -1,0 +1,296 @@
+/* store_conns: which connection each thread reads through, and the read statements.
+ *
+ * The writer is the thread that opened the store (the main loop runs on it). It reads
+ * through the write connection, so inside its batch it sees its own uncommitted writes.
+ * Every other thread (the HTTP threads, the callback sender) reads through a read-only
+ * connection of its own to the same WAL database: on its first read it takes one from the
+ * idle ones (opened ahead at start by store_read_ahead, so the server's fds do not change
+ * after it; one more is opened if none is left), and gives it back when it exits (a pthread
+ * key's destructor); all are closed with the store. Such a reader never touches the writer's
+ * state: in WAL mode it sees the last commit, whatever the writer holds meanwhile.
+ *
+ * Each connection prepares a statement once, on its first use (SQLITE_PREPARE_PERSISTENT).
+ * Every accessor (store_read.c) resets what it stepped before it returns (rd_end), so no
+ * read transaction stays open between calls: an open one would keep serving an old snapshot
+ * and keep checkpoints from restarting the WAL, which would then grow without bound. */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/log.h"
+#include "server/store_internal.h"
+
+/* How long a reader waits for a lock it needs (the WAL index while a checkpoint restarts
+ * the WAL, a recovery): a read should wait a little rather than fail. */
+#define READ_BUSY_MS 5000
+/* Bytes of the database a reader maps rather than copies into its page cache: none. A map
+ * saved 5-30% of a random read's cost, but every page a reader ever touched stayed in the
+ * master's RSS (a count over a million queued jobs left it at 180 MiB against the 64 MiB
+ * budget; 39 MiB without), per connection. The page cache (2 MiB a connection) serves the
+ * hot rows either way. */
+#ifndef READ_MMAP_BYTES
+#define READ_MMAP_BYTES 0LL
+#endif
+
+
+#define JOB_COLUMNS                                                                                \
+    "id, name, queue, priority, argv, command, env, cwd, timeout, state, exit_code, signal, "      \
+    "error, pid, worker, attempt, max_attempts, created_at, started_at, finished_at, "             \
+    "stdout_bytes, stderr_bytes, truncated, task, params, concurrency_key, concurrency_limit, "    \
+    "group_name, group_size, stdin_from, pipeline, notify_url, limits, idempotency_key, "          \
+    "(SELECT group_concat(depends_on) FROM (SELECT depends_on FROM job_dependencies "              \
+    "WHERE job_id = jobs.id ORDER BY depends_on))"
+
+static const char *const fixed_sql[RS_LIST] = {
+    [RS_GET_JOB] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?",
+    [RS_GET_STDIN] = "SELECT stdin FROM jobs WHERE id = ?",
+    [RS_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?",
+    [RS_DEPS] = "SELECT j.id, j.state FROM job_dependencies d JOIN jobs j ON j.id = d.depends_on "
+                "WHERE d.job_id = ? AND j.state != 'succeeded' ORDER BY j.id",
+    [RS_DEPENDENTS] = "SELECT d.job_id FROM job_dependencies d JOIN jobs j ON j.id = d.job_id "
+                      "WHERE d.depends_on = ? AND j.state = 'queued' ORDER BY d.job_id",
+    [RS_LAST_EVENT] = "SELECT coalesce(max(id), 0) FROM job_events",
+    [RS_COUNT_EVENTS] = "SELECT count(*) FROM job_events WHERE job_id = ?",
+    [RS_QUEUE_COUNTS] = "SELECT queue, sum(state = 'queued'), sum(state = 'running') FROM jobs "
+                        "WHERE state IN ('queued', 'running') GROUP BY queue ORDER BY queue",
+    [RS_QUEUE_SETTINGS] = "SELECT name, concurrency, paused FROM queues ORDER BY name",
+    [RS_GROUP_MEMBERS] =
+        "SELECT id FROM jobs WHERE group_name = ? AND state = 'queued' ORDER BY id",
+    [RS_NOTIFICATIONS_DUE] = "SELECT job_id, url, attempts FROM notifications WHERE next_at <= ? "
+                             "ORDER BY next_at LIMIT ?",
+};
+
+/* Writes statement id's SQL into buf. */
+static void read_sql(int id, char *buf, size_t len)
+{
+    if (id < RS_LIST) {
+        snprintf(buf, len, "%s", fixed_sql[id]);
+    } else if (id < RS_EVENTS) {
+        int f = id - RS_LIST;
+        snprintf(buf, len,
+                 "SELECT " JOB_COLUMNS " FROM jobs WHERE 1%s%s%s%s ORDER BY id DESC LIMIT :limit",
+                 f & LIST_STATE ? " AND state = :state" : "",
+                 f & LIST_QUEUE ? " AND queue = :queue" : "",
+                 f & LIST_NAME ? " AND name = :name" : "",
+                 f & LIST_BEFORE ? " AND id < :before" : "");
+    } else {
+        int f = id - RS_EVENTS;
+        snprintf(buf, len,
+                 "SELECT e.id, e.job_id, e.at, e.from_state, e.to_state, e.detail FROM job_events "
+                 "e%s WHERE e.id > ?1%s%s ORDER BY e.id LIMIT ?4",
+                 f & EVENTS_QUEUE ? " JOIN jobs j ON j.id = e.job_id" : "",
+                 f & EVENTS_JOB ? " AND e.job_id = ?2" : "",
+                 f & EVENTS_QUEUE ? " AND j.queue = ?3" : "");
+    }
+}
+
+/* A connection and its read statements. */
+struct store_conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[RS_COUNT];
+    struct store_reading *owner; /* a reader's: the store it reads */
+    struct store_conn *next;     /* a reader's: the next one, in all */
+    struct store_conn *next_idle;
+};
+
+struct store_reading {
+    char *path;
+    pthread_t writer;     /* reads through the write connection */
+    pthread_key_t key;    /* every other thread: its struct store_conn */
+    pthread_mutex_t lock; /* guards the lists (a thread's first read and its exit only) */
+    struct store_conn *all, *idle;
+    struct store_conn wconn; /* the write connection's read statements (db: the store's) */
+};
+
+static void conn_finalize(struct store_conn *c)
+{
+    for (int i = 0; i < RS_COUNT; i++) {
+        sqlite3_finalize(c->stmt[i]);
+        c->stmt[i] = NULL;
+    }
+}
+
+/* A reader's thread exited: its connection is idle again (no read transaction is open: every
+ * accessor resets what it stepped), for the next thread that reads. */
+static void reader_exit(void *v)
+{
+    struct store_conn *c = v;
+    struct store_reading *sr = c->owner;
+    pthread_mutex_lock(&sr->lock);
+    c->next_idle = sr->idle;
+    sr->idle = c;
+    pthread_mutex_unlock(&sr->lock);
+}
+
+int store_read_open(struct store *s, const char *path, char *err, size_t errlen)
+{
+    struct store_reading *sr = calloc(1, sizeof *sr);
+    if (!sr || !(sr->path = strdup(path))) {
+        free(sr);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (pthread_key_create(&sr->key, reader_exit) != 0) {
+        free(sr->path);
+        free(sr);
+        snprintf(err, errlen, "pthread_key_create() failed");
+        return -1;
+    }
+    pthread_mutex_init(&sr->lock, NULL);
+    sr->writer = pthread_self();
+    sr->wconn.db = s->db;
+    s->reading = sr;
+    return 0;
+}
+
+void store_read_close(struct store *s)
+{
+    struct store_reading *sr = s->reading;
+    if (!sr) return;
+    /* no destructor runs for this key from now on: what is left is closed here (threads
+     * that read and still live; none may read any more) */
+    pthread_key_delete(sr->key);
+    while (sr->all) {
+        struct store_conn *c = sr->all;
+        sr->all = c->next;
+        conn_finalize(c);
+        sqlite3_close(c->db);
+        free(c);
+    }
+    conn_finalize(&sr->wconn);
+    pthread_mutex_destroy(&sr->lock);
+    free(sr->path);
+    free(sr);
+    s->reading = NULL;
+}
+
+/* Opens a read-only connection, listed in all (not idle). NULL if it cannot (logged). */
+static struct store_conn *reader_open(struct store_reading *sr)
+{
+    struct store_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        log_error("out of memory while opening a read connection");
+        return NULL;
+    }
+    int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
+    char pragmas[96];
+    snprintf(pragmas, sizeof pragmas, "PRAGMA query_only = 1; PRAGMA mmap_size = %lld;",
+             READ_MMAP_BYTES);
+    /* the first statement is prepared now: that reads the schema, so the files a read needs
+     * (the WAL, its index) are open from here on */
+    char sql[1400];
+    read_sql(RS_GET_JOB, sql, sizeof sql);
+    if (sqlite3_open_v2(sr->path, &c->db, flags, NULL) != SQLITE_OK ||
+        sqlite3_busy_timeout(c->db, READ_BUSY_MS) != SQLITE_OK ||
+        sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->stmt[RS_GET_JOB], NULL) !=
+            SQLITE_OK) {
+        log_error("sqlite: opening a read connection to %s failed: %s", sr->path,
+                  c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        conn_finalize(c);
+        sqlite3_close(c->db);
+        free(c);
+        return NULL;
+    }
+    c->owner = sr;
+    pthread_mutex_lock(&sr->lock);
+    c->next = sr->all;
+    sr->all = c;
+    pthread_mutex_unlock(&sr->lock);
+    return c;
+}
+
+int store_read_ahead(struct store *s, int n)
+{
+    struct store_reading *sr = s->reading;
+    for (int i = 0; i < n; i++) {
+        struct store_conn *c = reader_open(sr);
+        if (!c) return -1;
+        reader_exit(c); /* idle */
+    }
+    return 0;
+}
+
+/* The calling thread's reader: an idle one, or a new one. NULL if it cannot (logged). */
+static struct store_conn *reader_take(struct store_reading *sr)
+{
+    pthread_mutex_lock(&sr->lock);
+    struct store_conn *c = sr->idle;
+    if (c) sr->idle = c->next_idle;
+    pthread_mutex_unlock(&sr->lock);
+    if (!c && !(c = reader_open(sr))) return NULL;
+    if (pthread_setspecific(sr->key, c) != 0) { /* only out of memory */
+        log_error("pthread_setspecific() failed: no read connection for this thread");
+        reader_exit(c);
+        return NULL;
+    }
+    return c;
+}
+
+
+/* Picks the calling thread's connection. 0 or -1. */
+int rd_begin(struct store *s, struct rd *r)
+{
+    struct store_reading *sr = s->reading;
+    memset(r, 0, sizeof *r);
+    r->s = s;
+    if (pthread_equal(pthread_self(), sr->writer)) {
+        r->writer = true;
+        r->c = &sr->wconn;
+        return 0;
+    }
+    r->c = pthread_getspecific(sr->key);
+    if (!r->c) r->c = reader_take(sr);
+    return r->c ? 0 : -1;
+}
+
+/* Logs a failed read. -1. */
+int rd_log(struct rd *r, const char *what)
+{
+    log_error("sqlite: %s failed: %s", what, sqlite3_errmsg(r->c->db));
+    return -1;
+}
+
+/* Logs a failed read that fails the writer's batch too (on the write connection). -1. */
+int rd_fail(struct rd *r, const char *what)
+{
+    return r->writer ? store_fail(r->s, what) : rd_log(r, what);
+}
+
+/* Statement id of r's connection, prepared on its first use, without bindings; NULL if it
+ * cannot be prepared (logged). Reset by rd_end. */
+sqlite3_stmt *rd_stmt(struct rd *r, int id)
+{
+    sqlite3_stmt **st = &r->c->stmt[id];
+    if (!*st) {
+        char sql[1400];
+        read_sql(id, sql, sizeof sql);
+        if (sqlite3_prepare_v3(r->c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) !=
+            SQLITE_OK) {
+            *st = NULL;
+            rd_fail(r, "preparing a read");
+            return NULL;
+        }
+    } else {
+        sqlite3_reset(*st);
+        sqlite3_clear_bindings(*st);
+    }
+    bool listed = false;
+    for (int i = 0; i < r->n_used; i++)
+        listed = listed || r->used[i] == *st;
+    if (!listed && r->n_used < (int)(sizeof r->used / sizeof r->used[0]))
+        r->used[r->n_used++] = *st;
+    return *st;
+}
+
+/* Ends the call: every statement it stepped is reset (no read transaction stays open). */
+void rd_end(struct rd *r)
+{
+    for (int i = 0; i < r->n_used; i++)
+        sqlite3_reset(r->used[i]);
+    if (r->writer) {
+        store_read_done(r->s);
+    }
+}
