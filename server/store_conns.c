@@ -34,7 +34,6 @@
 #define READ_MMAP_BYTES 0LL
 #endif
 
-
 #define JOB_COLUMNS                                                                                \
     "id, name, queue, priority, argv, command, env, cwd, timeout, state, exit_code, signal, "      \
     "error, pid, worker, attempt, max_attempts, created_at, started_at, finished_at, "             \
@@ -228,7 +227,6 @@ static struct store_conn *reader_take(struct store_reading *sr)
     }
     return c;
 }
-
 
 /* Picks the calling thread's connection. 0 or -1. */
 int rd_begin(struct store *s, struct rd *r)

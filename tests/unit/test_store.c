@@ -2,79 +2,14 @@
  * insert and read back, listing filters, state transitions and their events, recovery,
  * deletion, persistence across a reopen, and counts. */
 #include <dirent.h>
-#include <pthread.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "server/store.h"
-
-static char dir[] = "/tmp/spawnpool-test-store-XXXXXX";
-static char db_path[256];
-
-static void remove_dir(const char *path)
-{
-    DIR *d = opendir(path);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        char p[512];
-        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(path);
-}
-
-static struct store *open_store(void)
-{
-    struct store *s = NULL;
-    char err[256] = "";
-    if (store_open(&s, db_path, err, sizeof err) != 0) {
-        fprintf(stderr, "store_open(%s): %s\n", db_path, err);
-        remove_dir(dir);
-        exit(2);
-    }
-    return s;
-}
-
-/* A spec with argv {args...} (NULL-terminated), queue "default", cwd "/tmp". */
-static struct job_spec make_spec(const char *name, const char *queue, int64_t priority,
-                                 const char *const *args)
-{
-    struct job_spec j = {0};
-    j.name = name ? strdup(name) : NULL;
-    j.queue = strdup(queue ? queue : "default");
-    j.priority = priority;
-    for (const char *const *a = args; *a; a++)
-        if (strblob_add(&j.argv, *a, strlen(*a)) < 0) exit(2);
-    j.cwd = strdup("/tmp");
-    j.max_attempts = 1;
-    return j;
-}
+#include "store_fixture.h"
 
 static const char *const echo_hi[] = {"/bin/echo", "hi there", NULL};
-static const char *const true_cmd[] = {"true", NULL};
-
-static int64_t insert_one(struct store *s, struct job_spec *spec, int64_t now)
-{
-    int64_t id = -1;
-    CHECK(store_insert_jobs(s, spec, 1, now, &id) == 0);
-    CHECK(id > 0);
-    return id;
-}
-
-static enum job_state state_of(struct store *s, int64_t id)
-{
-    struct job j;
-    if (store_get_job(s, id, &j, false) != 0) return JOB_STATE_COUNT;
-    enum job_state st = j.state;
-    job_free(&j);
-    return st;
-}
 
 static int64_t total_jobs(struct store *s)
 {
@@ -593,81 +528,6 @@ static void test_delete(struct store *s)
     CHECK(store_delete_job(s, 987654, &st) == 1);
 }
 
-/* What a thread other than the writer read. */
-struct reader_arg {
-    struct store *s;
-    int64_t id;
-    int rc;
-    enum job_state state;
-    int64_t events;
-    /* both >= 0: after reading, it says so on ready_fd and waits for hold_fd to close */
-    int ready_fd, hold_fd;
-};
-
-static void *read_in_thread(void *p)
-{
-    struct reader_arg *a = p;
-    struct job j;
-    a->rc = store_get_job(a->s, a->id, &j, false);
-    if (a->rc == 0) {
-        a->state = j.state;
-        job_free(&j);
-    }
-    a->events = store_count_events(a->s, a->id);
-    char c;
-    if (a->hold_fd >= 0) {
-        (void)!write(a->ready_fd, "r", 1);
-        (void)!read(a->hold_fd, &c, 1);
-    }
-    return NULL;
-}
-
-/* Reads job id in another thread; false if it did not finish within 10 s. */
-static bool read_elsewhere(struct reader_arg *a)
-{
-    pthread_t t;
-    a->rc = -2;
-    if (pthread_create(&t, NULL, read_in_thread, a) != 0) return false;
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 10;
-    if (pthread_timedjoin_np(t, NULL, &until) == 0) return true;
-    fprintf(stderr, "the reader thread did not finish in 10 s\n");
-    pthread_detach(t);
-    return false;
-}
-
-/* Readers never wait for the writer: while the writer (this thread, which opened the store)
- * holds a batch open with a change not yet committed, another thread reads at once and sees
- * the last commit, and the writer sees its own change. */
-static void test_readers(struct store *s)
-{
-    struct job_spec spec = make_spec("reader", "default", 0, true_cmd);
-    int64_t id = insert_one(s, &spec, 30000);
-    job_spec_free(&spec);
-    store_begin(s);
-    CHECK(store_job_running(s, id, 0, 1, 30001) == 0);
-    CHECK_EQ_INT(state_of(s, id), JOB_RUNNING); /* the writer: its own write */
-    CHECK_EQ_INT(store_count_events(s, id), 2);
-    static struct reader_arg a; /* static: a thread that did not finish may still write it */
-    a = (struct reader_arg){.s = s, .id = id, .ready_fd = -1, .hold_fd = -1};
-    CHECK(read_elsewhere(&a)); /* did not wait for the batch */
-    CHECK_EQ_INT(a.rc, 0);
-    CHECK_EQ_INT(a.state, JOB_QUEUED); /* the last commit */
-    CHECK_EQ_INT(a.events, 1);
-    CHECK(store_commit(s) == 0);
-    static struct reader_arg b;
-    b = (struct reader_arg){.s = s, .id = id, .ready_fd = -1, .hold_fd = -1};
-    CHECK(read_elsewhere(&b));
-    CHECK_EQ_INT(b.rc, 0);
-    CHECK_EQ_INT(b.state, JOB_RUNNING); /* committed now */
-    CHECK_EQ_INT(b.events, 2);
-    static struct reader_arg gone;
-    gone = (struct reader_arg){.s = s, .id = 1 << 30, .ready_fd = -1, .hold_fd = -1};
-    CHECK(read_elsewhere(&gone));
-    CHECK_EQ_INT(gone.rc, 1);
-}
-
 static void test_counts(struct store *s, const int64_t want[JOB_STATE_COUNT], int line)
 {
     int64_t counts[JOB_STATE_COUNT];
@@ -745,26 +605,9 @@ int main(void)
     for (size_t i = 0; i < n; i++)
         job_free(&jobs[i]);
     free(jobs);
-    test_readers(s);
-    /* a reader thread still alive when the store closes: its connection goes with the store
-     * (and nothing is left to its thread's exit) */
-    int ready[2], hold[2];
-    CHECK(pipe(ready) == 0 && pipe(hold) == 0);
-    struct reader_arg live = {.s = s, .id = id, .ready_fd = ready[1], .hold_fd = hold[0]};
-    pthread_t t;
-    CHECK(pthread_create(&t, NULL, read_in_thread, &live) == 0);
-    char c;
-    CHECK(read(ready[0], &c, 1) == 1);
-    CHECK_EQ_INT(live.rc, 0);
     store_close(s);
-    close(hold[1]);
-    CHECK(pthread_join(t, NULL) == 0);
-    close(hold[0]);
-    close(ready[0]);
-    close(ready[1]);
 
-    /* A path that cannot be opened
-: -1 with a message. */
+    /* A path that cannot be opened: -1 with a message. */
     char bad[300], err[256] = "";
     snprintf(bad, sizeof bad, "%s/no/such/dir/db", dir);
     struct store *none_store = NULL;
