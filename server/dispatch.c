@@ -411,17 +411,22 @@ void dispatch_compact_held(struct dispatch *d, int slot)
         memset(&d->next[slot][n], 0, sizeof d->next[slot][n]);
 }
 
+struct store_outcome dispatch_canceled_outcome(const char *error)
+{
+    return (struct store_outcome){.state = JOB_CANCELED,
+                                  .exit_code = -1,
+                                  .signal = -1,
+                                  .pid = -1,
+                                  .error = error,
+                                  .user_us = -1,
+                                  .system_us = -1,
+                                  .maxrss_kb = -1,
+                                  .detail = error ? error : "terminated before it started"};
+}
+
 enum dispatch_result dispatch_cancel_queued(struct dispatch *d, int64_t id, const char *error)
 {
-    struct store_outcome o = {.state = JOB_CANCELED,
-                              .exit_code = -1,
-                              .signal = -1,
-                              .pid = -1,
-                              .error = error,
-                              .user_us = -1,
-                              .system_us = -1,
-                              .maxrss_kb = -1,
-                              .detail = error ? error : "terminated before it started"};
+    struct store_outcome o = dispatch_canceled_outcome(error);
     int rc = store_job_finish(d->store, id, JOB_QUEUED, &o, clock_wall_ms());
     if (rc != 0) return DISPATCH_CONFLICT; /* no longer queued: canceled already */
     dispatch_count(d, JOB_QUEUED, JOB_CANCELED);

@@ -236,6 +236,8 @@ void dispatch_promote_held(struct dispatch *d, int slot);
 /* Job id reached a terminal state: its queued dependents may run now (all their
  * dependencies succeeded) or are canceled (this one did not succeed), recursively. */
 void dispatch_release_dependents(struct dispatch *d, int64_t id, enum job_state state);
+/* The outcome of a job canceled before it started (error says why, NULL for a terminate). */
+struct store_outcome dispatch_canceled_outcome(const char *error);
 /* Records a queued job canceled (error says why, NULL for a terminate), with its
  * dependents. Returns DISPATCH_CANCELED or DISPATCH_CONFLICT (not queued any more). */
 enum dispatch_result dispatch_cancel_queued(struct dispatch *d, int64_t id, const char *error);

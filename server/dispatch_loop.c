@@ -114,15 +114,7 @@ static void store_submits(struct dispatch *d, struct dispatch_submit *list)
                 char why[160];
                 snprintf(why, sizeof why, "dependency %lld ended %s", (long long)culprit,
                          job_state_name(culprit_state));
-                struct store_outcome o = {.state = JOB_CANCELED,
-                                          .exit_code = -1,
-                                          .signal = -1,
-                                          .pid = -1,
-                                          .error = why,
-                                          .user_us = -1,
-                                          .system_us = -1,
-                                          .maxrss_kb = -1,
-                                          .detail = why};
+                struct store_outcome o = dispatch_canceled_outcome(why);
                 store_job_finish(d->store, sub->ids[i], JOB_QUEUED, &o, now);
                 sub->states[i] = JOB_CANCELED; /* (counted once committed) */
             }
@@ -191,7 +183,6 @@ static void observe_latency(struct dispatch *d, double seconds)
  * its worker died first): canceled if a terminate asked for it, else queued again. */
 void dispatch_job_unstarted(struct dispatch *d, int slot, struct running *r)
 {
-    int64_t now = clock_wall_ms();
     dispatch_run_move(d, slot, r, MOVE_BACK);
     dispatch_answer_waiting(d, r, DISPATCH_CANCELED);
     if (r->gang && !r->terminate) { /* its group started without it: it never can */
@@ -199,17 +190,7 @@ void dispatch_job_unstarted(struct dispatch *d, int slot, struct running *r)
                                "its worker went away before it started: it can no "
                                "longer start together with its group");
     } else if (r->terminate && !r->shutdown) {
-        struct store_outcome o = {.state = JOB_CANCELED,
-                                  .exit_code = -1,
-                                  .signal = -1,
-                                  .user_us = -1,
-                                  .system_us = -1,
-                                  .maxrss_kb = -1,
-                                  .detail = "terminated before it started"};
-        store_job_finish(d->store, r->id, JOB_QUEUED, &o, now);
-        dispatch_count(d, JOB_QUEUED, JOB_CANCELED);
-        dispatch_note_finished(d, r->id);
-        dispatch_release_dependents(d, r->id, JOB_CANCELED);
+        dispatch_cancel_queued(d, r->id, NULL);
     } else {
         store_job_unreserve(d->store, r->id);
         runq_push_since(&d->ready, r->priority, r->id, r->since_us);
