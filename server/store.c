@@ -242,6 +242,23 @@ void store_tx_begin(struct store *s)
     open_tx(s);
 }
 
+/* Appends sql (sqlite3_malloc'd; NULL: out of memory) to the journal. A write that cannot be
+ * journaled could not be replayed: memory would run ahead of the database for good. Better
+ * to stop there; recovery at the next start is exact. */
+static void journal_push(struct store *s, char *sql, const char *what)
+{
+    if (s->n_journal == s->cap_journal) {
+        size_t cap = s->cap_journal ? s->cap_journal * 2 : 256;
+        char **grown = realloc(s->journal, cap * sizeof *grown);
+        if (grown) s->journal = grown, s->cap_journal = cap;
+    }
+    if (!sql || s->n_journal == s->cap_journal) {
+        log_error("out of memory while journaling %s: stopping the server", what);
+        abort();
+    }
+    s->journal[s->n_journal++] = sql;
+}
+
 int store_write(struct store *s, sqlite3_stmt *st, const char *what, int *changes)
 {
     if (changes) *changes = 1;
@@ -252,19 +269,7 @@ int store_write(struct store *s, sqlite3_stmt *st, const char *what, int *change
         sqlite3_reset(st);
         return rc == SQLITE_DONE ? 0 : store_fail(s, what);
     }
-    char *sql = sqlite3_expanded_sql(st);
-    if (s->n_journal == s->cap_journal) {
-        size_t cap = s->cap_journal ? s->cap_journal * 2 : 256;
-        char **grown = realloc(s->journal, cap * sizeof *grown);
-        if (grown) s->journal = grown, s->cap_journal = cap;
-    }
-    if (!sql || s->n_journal == s->cap_journal) {
-        /* a write that cannot be journaled could not be replayed: memory would run ahead of
-         * the database for good. Better to stop here; recovery at the next start is exact */
-        log_error("out of memory while journaling %s: stopping the server", what);
-        abort();
-    }
-    s->journal[s->n_journal++] = sql;
+    journal_push(s, sqlite3_expanded_sql(st), what);
     if (!s->tx_open || s->failed) return s->failed ? 0 : store_fail(s, what);
     if (sqlite3_get_autocommit(s->db)) { /* SQLite rolled the batch back (disk full, I/O) */
         snprintf(s->last_error, sizeof s->last_error, "the transaction was rolled back");
@@ -297,14 +302,10 @@ void store_journal_drop(struct store *s, size_t mark)
     if (s->n_journal > 0 || !s->failing_since) return;
     /* only submits failed: something must still be retried, to learn when the database can
      * commit again (until then the store is degraded and submits are refused at once) */
-    char *probe = sqlite3_mprintf("INSERT OR REPLACE INTO store_probe (id, at) VALUES (1, %lld)",
-                                  (long long)clock_wall_ms());
-    if (probe && s->cap_journal > 0) /* (the journal's array exists: a write was journaled) */
-        s->journal[s->n_journal++] = probe;
-    else if (probe && (s->journal = malloc(256 * sizeof *s->journal)))
-        s->cap_journal = 256, s->journal[s->n_journal++] = probe;
-    else
-        sqlite3_free(probe);
+    journal_push(s,
+                 sqlite3_mprintf("INSERT OR REPLACE INTO store_probe (id, at) VALUES (1, %lld)",
+                                 (long long)clock_wall_ms()),
+                 "the probe write");
 }
 
 /* The outermost end of a failed batch: rolls back, keeps the journal, schedules the retry. */

@@ -580,4 +580,3 @@ int fake_worker(void)
     }
     return 0;
 }
-

@@ -44,7 +44,7 @@ static inline struct store *open_store(void)
 
 /* A spec with argv {args...} (NULL-terminated), queue "default", cwd "/tmp". */
 static inline struct job_spec make_spec(const char *name, const char *queue, int64_t priority,
-                                 const char *const *args)
+                                        const char *const *args)
 {
     struct job_spec j = {0};
     j.name = name ? strdup(name) : NULL;
