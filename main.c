@@ -1,6 +1,7 @@
 /* main: the spawnpool binary's entry. `serve` runs the server; `worker` is the internal
- * mode a replacement worker is exec'd in. It wires the HTTP front end (api/) to server/, so it
- * sits at the top level, above both: server/ never includes api/. */
+ * mode a replacement worker is exec'd in; every other command is the client (cli/). It wires the
+ * HTTP front end (api/) to server/, so it sits at the top level, above both: server/ never includes
+ * api/. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/prctl.h>
 
 #include "api/api.h"
+#include "cli/cli.h"
 #include "pool/ledger.h"
 #include "pool/spawn.h"
 #include "pool/worker.h"
@@ -52,7 +54,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "worker") == 0) return worker_command(argc - 2, argv + 2);
     if (strcmp(argv[1], "serve") != 0) {
-        fprintf(stderr, "spawnpool: unknown command '%s' (try: spawnpool serve --help)\n", argv[1]);
+        int rc = cli_main(argc, argv);
+        if (rc >= 0) return rc;
+        fprintf(stderr, "spawnpool: unknown command '%s' (spawnpool help lists them)\n", argv[1]);
         return 2;
     }
     struct config cfg;

@@ -1,0 +1,123 @@
+/* cli: the entry of the client commands. The global options (--server, --token-file,
+ * --cacert, --json, --verbose) may stand anywhere before a `--`; they are taken out here,
+ * so each command parses only its own. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "cli/cli.h"
+
+const struct cli_command cli_commands[] = {
+    {"run", cli_cmd_run, "run a command in the pool as if here: live output, its exit status"},
+    {"submit", cli_cmd_submit, "submit a job and print its id (--wait: and wait for it)"},
+    {"ls", cli_cmd_ls, "list jobs, newest first"},
+    {"show", cli_cmd_show, "one job, all of it"},
+    {"wait", cli_cmd_wait, "wait until jobs end (join)"},
+    {"logs", cli_cmd_logs, "a job's output (-f: follow it live)"},
+    {"kill", cli_cmd_kill, "terminate jobs (a queued one is canceled)"},
+    {"rm", cli_cmd_rm, "forget finished jobs and their output"},
+    {"queues", cli_cmd_queues, "the named queues"},
+    {"queue", cli_cmd_queue, "pause, resume or limit a queue"},
+    {"workers", cli_cmd_workers, "the worker processes of the pool"},
+    {"tasks", cli_cmd_tasks, "the task templates of the server's config"},
+    {"events", cli_cmd_events, "state changes as they happen, one line each"},
+    {"health", cli_cmd_health, "is the server up, and how busy"},
+    {"help", cli_cmd_help, "this list, or one command's manual"},
+    {NULL, NULL, NULL},
+};
+
+static const struct cli_command *find(const char *name)
+{
+    for (const struct cli_command *k = cli_commands; k->name; k++)
+        if (strcmp(k->name, name) == 0) return k;
+    return NULL;
+}
+
+/* If argv[*i] is the global option NAME (as "--NAME VALUE" or "--NAME=VALUE"), sets *value
+ * and advances *i past it. with_value: the option takes a value. */
+static int global_opt(int argc, char **argv, int *i, const char *name, bool with_value,
+                      const char **value)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, "--", 2) != 0 || strncmp(a + 2, name, n) != 0) return 0;
+    const char *rest = a + 2 + n;
+    if (!with_value) {
+        if (*rest) return 0;
+        *value = "1";
+        *i += 1;
+        return 1;
+    }
+    if (*rest == '=') {
+        *value = rest + 1;
+        *i += 1;
+        return 1;
+    }
+    if (*rest) return 0;
+    if (*i + 1 >= argc) return -1; /* the value is missing */
+    *value = argv[*i + 1];
+    *i += 2;
+    return 1;
+}
+
+int cli_main(int argc, char **argv)
+{
+    if (argc < 2) return -1;
+    const struct cli_command *cmd = find(argv[1]);
+    if (!cmd) return -1;
+    /* the command's argv without the global options (up to a "--") */
+    char **args = calloc((size_t)argc + 1, sizeof *args);
+    if (!args) return CLI_USAGE;
+    const char *server = NULL, *token_file = NULL, *cacert = NULL, *flag = NULL;
+    bool json = false, verbose = false;
+    int n = 0, i = 1;
+    bool dashdash = false;
+    while (i < argc) {
+        if (dashdash) {
+            args[n++] = argv[i++];
+            continue;
+        }
+        if (strcmp(argv[i], "--") == 0) {
+            dashdash = true;
+            args[n++] = argv[i++];
+            continue;
+        }
+        int r;
+        if ((r = global_opt(argc, argv, &i, "server", true, &server)) ||
+            (r = global_opt(argc, argv, &i, "token-file", true, &token_file)) ||
+            (r = global_opt(argc, argv, &i, "cacert", true, &cacert))) {
+            if (r < 0) {
+                free(args);
+                return cli_usage_error(cmd->name, "%s needs a value", argv[i]);
+            }
+            continue;
+        }
+        if (global_opt(argc, argv, &i, "json", false, &flag)) {
+            json = true;
+            continue;
+        }
+        if (global_opt(argc, argv, &i, "verbose", false, &flag)) {
+            verbose = true;
+            continue;
+        }
+        args[n++] = argv[i++];
+    }
+    struct cli c = {.json = json, .verbose = verbose};
+    const char *no_color = getenv("NO_COLOR");
+    c.color = isatty(STDOUT_FILENO) && !(no_color && *no_color);
+    int rc = CLI_USAGE;
+    if (cmd->fn == cli_cmd_help || cli_setup(&c, server, token_file, cacert) == 0) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            fprintf(stderr, "spawnpool: cannot initialize libcurl\n");
+            rc = CLI_RUN_ERROR;
+        } else {
+            rc = cmd->fn(&c, n, args);
+            cli_close(&c);
+            curl_global_cleanup();
+        }
+    }
+    free(args);
+    return rc;
+}

@@ -1,0 +1,166 @@
+/* cli: the client commands of the spawnpool binary (`spawnpool run`, `ls`, `logs`, ...).
+ * They speak the public HTTP API only, through libcurl, so they work against a server on
+ * another machine or in a container exactly as curl does. Nothing here links server/ or
+ * api/: the client knows the server by its wire contract, not by its code. */
+#ifndef SPAWNPOOL_CLI_H
+#define SPAWNPOOL_CLI_H
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Exit statuses of every command (README: "Command-line client"). `run` and `wait ID`
+ * exit with the job's own status instead; the CLI_JOB_* ones stand for its states that have
+ * none. */
+enum {
+    CLI_OK = 0,
+    CLI_FAILED = 1,          /* the command worked, the answer is "no" (a job did not succeed) */
+    CLI_USAGE = 2,           /* bad flags or arguments: nothing was sent */
+    CLI_SERVER_ERROR = 3,    /* the server answered with an error (other than the two below) */
+    CLI_NOT_FOUND = 4,       /* 404: no such job, queue or route */
+    CLI_AUTH = 5,            /* 401/403: no token, a wrong one, or forbidden */
+    CLI_UNREACHABLE = 6,     /* no answer: connection refused, DNS, TLS, a dropped connection */
+    CLI_PENDING = 7,         /* wait --timeout ran out before the job(s) ended */
+    CLI_JOB_LOST = 122,      /* run, wait ID: the job is lost */
+    CLI_JOB_CANCELED = 123,  /* ... canceled before it started */
+    CLI_JOB_TIMED_OUT = 124, /* ... killed by its timeout (as timeout(1) exits) */
+    CLI_RUN_ERROR = 125,     /* run: spawnpool could not run it (as `docker run` exits) */
+};
+
+/* The default server when neither --server nor SPAWNPOOL_URL says. */
+#define CLI_DEFAULT_URL "http://127.0.0.1:8080"
+
+/* What every command shares: where the server is and how to talk to it. */
+struct cli {
+    char server[1024];  /* base URL, no trailing slash */
+    char *token;        /* bearer token (malloc'd) or NULL */
+    const char *cacert; /* --cacert: CA bundle for https, or NULL (the system's) */
+    bool json;          /* --json: print the API's JSON unchanged */
+    bool color;         /* stdout is a terminal and NO_COLOR is not set */
+    bool verbose;       /* --verbose: each request on stderr */
+    void *curl;         /* the CURL handle cli_request reuses (keep-alive); NULL until used */
+};
+
+/* An answer of the server. */
+struct cli_resp {
+    long status;  /* HTTP status; 0 when no answer came (error says why) */
+    char *body;   /* raw bytes, NUL-terminated (malloc'd), or NULL */
+    size_t len;
+    json_t *json; /* the body parsed, or NULL (not JSON) */
+    char error[256];
+};
+
+/* One command: `spawnpool NAME ...`. fn gets argv[0] = NAME and the global options removed;
+ * it returns the process's exit status. */
+struct cli_command {
+    const char *name;
+    int (*fn)(struct cli *c, int argc, char **argv);
+    const char *summary; /* one line for `spawnpool help` */
+};
+
+/* ---- cli/cli.c: the entry ------------------------------------------------------------- */
+
+/* The command table, ending with a {NULL} entry. */
+extern const struct cli_command cli_commands[];
+/* Runs `spawnpool CMD ...` for a client command; returns the exit status. Returns -1 (and
+ * prints nothing) when argv[1] names no client command. */
+int cli_main(int argc, char **argv);
+
+/* ---- cli/client.c: HTTP through libcurl ------------------------------------------------ */
+
+/* Finds the server URL, token and CA bundle: flags (NULL: not given) beat SPAWNPOOL_URL,
+ * SPAWNPOOL_TOKEN, SPAWNPOOL_TOKEN_FILE, which beat the default. 0, or CLI_USAGE (said). */
+int cli_setup(struct cli *c, const char *server, const char *token_file, const char *cacert);
+/* Frees what cli_setup and cli_request hold. */
+void cli_close(struct cli *c);
+/* Sends METHOD PATH (path and query, starting with /) with body (NULL: none; else sent as
+ * application/json) and fills r. 0 when the server answered (any status), CLI_UNREACHABLE
+ * when not (r->error says why). */
+int cli_request(struct cli *c, const char *method, const char *path, json_t *body,
+                struct cli_resp *r);
+/* 0 for a 2xx answer. Otherwise prints "spawnpool: WHAT: <the server's message> (field: F)"
+ * (or why no answer came, with "is the server running?") and returns the exit status that
+ * fits: CLI_NOT_FOUND, CLI_AUTH, CLI_UNREACHABLE or CLI_SERVER_ERROR. */
+int cli_check(const struct cli *c, const struct cli_resp *r, const char *what);
+/* Request + check in one: 0 with r filled and 2xx, or the exit status (said). */
+int cli_call(struct cli *c, const char *method, const char *path, json_t *body,
+             struct cli_resp *r, const char *what);
+/* Frees the answer's body and JSON. */
+void cli_resp_free(struct cli_resp *r);
+/* Writes the answer's body to stdout as received (--json), with a newline if it lacks one. */
+void cli_print_body(const struct cli_resp *r);
+/* Percent-encodes s for a query value or a path segment (malloc'd; NULL: out of memory). */
+char *cli_escape(const char *s);
+/* A new CURL handle set up as cli_request's are (token, CA bundle, user agent, no signals),
+ * for streaming transfers the caller drives itself; NULL on failure. */
+void *cli_curl_new(const struct cli *c);
+/* The Authorization header list for a handle of cli_curl_new (NULL without a token); free
+ * it with curl_slist_free_all after the transfer. */
+struct curl_slist *cli_auth_header(const struct cli *c);
+
+/* ---- cli/format.c: human output -------------------------------------------------------- */
+
+/* Seconds since the epoch of an API time ("2026-11-27T12:00:00.123Z"); -1 if NULL or bad. */
+double cli_time_parse(const char *rfc3339);
+/* "0.2s", "12.5s", "3m04s", "2h05m", "3d04h" into out. */
+void cli_fmt_duration(double seconds, char *out, size_t n);
+/* An API time as local "HH:MM:SS" today, else "Mon DD HH:MM"; "-" for NULL. */
+void cli_fmt_time(const char *rfc3339, char *out, size_t n);
+/* The ANSI colour sequence for a job state (and "" when colour is off); cli_color_end after. */
+const char *cli_color(const struct cli *c, const char *state);
+const char *cli_color_end(const struct cli *c);
+/* True once the job is in a terminal state. */
+bool cli_job_ended(json_t *job);
+/* The exit status an ended job stands for: its exit code, 128+signal, or a CLI_JOB_* for a
+ * lost, canceled or timed-out job. */
+int cli_job_status(json_t *job);
+/* A job's command as one line: its `command`, its task and params, its pipeline stages, or
+ * its argv joined with spaces (words with spaces or quotes are quoted). Into out. */
+void cli_fmt_command(json_t *job, char *out, size_t n);
+
+/* ---- cli/submit.c: run and submit ---------------------------------------------------- */
+
+/* `spawnpool run [opts] -- CMD ...`: submit, stream its output, exit as it exits. */
+int cli_cmd_run(struct cli *c, int argc, char **argv);
+/* `spawnpool submit [opts] -- CMD ...`: submit, print the id (--wait: wait for it). */
+int cli_cmd_submit(struct cli *c, int argc, char **argv);
+
+/* ---- cli/follow.c: live output --------------------------------------------------------- */
+
+/* Streams a job's output until it ends: stdout to fd 1 and stderr to fd 2 (each when asked),
+ * from the given offsets, over output?follow=1, reconnecting from where it was after a
+ * dropped connection. While waiting it also watches wake_fd (-1: none) and calls
+ * on_wake(ctx) when it is readable; a non-zero return from on_wake stops following and is
+ * returned. 0 when both streams ended, else the exit status (said). */
+int cli_follow(struct cli *c, long long id, bool out, bool err, long long offset_out,
+               long long offset_err, int wake_fd, int (*on_wake)(void *ctx), void *ctx);
+
+/* ---- cli/jobs.c, cli/pool.c: the other commands ------------------------------------------ */
+
+int cli_cmd_ls(struct cli *c, int argc, char **argv);
+int cli_cmd_show(struct cli *c, int argc, char **argv);
+int cli_cmd_wait(struct cli *c, int argc, char **argv);
+int cli_cmd_logs(struct cli *c, int argc, char **argv);
+int cli_cmd_kill(struct cli *c, int argc, char **argv);
+int cli_cmd_rm(struct cli *c, int argc, char **argv);
+int cli_cmd_queues(struct cli *c, int argc, char **argv);
+int cli_cmd_queue(struct cli *c, int argc, char **argv);
+int cli_cmd_workers(struct cli *c, int argc, char **argv);
+int cli_cmd_tasks(struct cli *c, int argc, char **argv);
+int cli_cmd_events(struct cli *c, int argc, char **argv);
+int cli_cmd_health(struct cli *c, int argc, char **argv);
+
+/* ---- cli/help.c: the manual ------------------------------------------------------------ */
+
+/* `spawnpool help [COMMAND]`: the list of commands, or one command's page. */
+int cli_cmd_help(struct cli *c, int argc, char **argv);
+/* Prints one command's page to f; false if there is no such command. */
+bool cli_help_page(const char *command, FILE *f);
+/* "spawnpool: usage: <the command's synopsis>" and a pointer to its help on stderr;
+ * returns CLI_USAGE. */
+int cli_usage_error(const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,544 @@
+/* submit: `spawnpool run` and `spawnpool submit`. Both turn their options into the submit
+ * body of POST /v1/jobs; run then streams the job's output live and exits as the job
+ * exited, terminating it on Ctrl-C. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+/* stdin bigger than this is refused before it is sent (the server's --max-body is 1 MiB by
+ * default; a larger one can take more, up to this) */
+#define STDIN_MAX (64L * 1024 * 1024)
+
+enum {
+    O_NAME = 256,
+    O_QUEUE,
+    O_PRIORITY,
+    O_TIMEOUT,
+    O_ENV,
+    O_CWD,
+    O_AFTER,
+    O_MAX_ATTEMPTS,
+    O_KEY,
+    O_KEY_LIMIT,
+    O_GROUP,
+    O_GROUP_SIZE,
+    O_TASK,
+    O_PARAM,
+    O_STDIN_FILE,
+    O_IDEMPOTENCY_KEY,
+    O_SHELL,
+    O_NOTIFY_URL,
+    O_LIMIT,
+    O_DETACH,
+    O_NO_STDIN,
+    O_WAIT,
+    O_QUIET,
+    O_HELP,
+};
+
+static const struct option options[] = {
+    {"name", required_argument, NULL, O_NAME},
+    {"queue", required_argument, NULL, O_QUEUE},
+    {"priority", required_argument, NULL, O_PRIORITY},
+    {"timeout", required_argument, NULL, O_TIMEOUT},
+    {"env", required_argument, NULL, O_ENV},
+    {"cwd", required_argument, NULL, O_CWD},
+    {"after", required_argument, NULL, O_AFTER},
+    {"max-attempts", required_argument, NULL, O_MAX_ATTEMPTS},
+    {"key", required_argument, NULL, O_KEY},
+    {"key-limit", required_argument, NULL, O_KEY_LIMIT},
+    {"group", required_argument, NULL, O_GROUP},
+    {"group-size", required_argument, NULL, O_GROUP_SIZE},
+    {"task", required_argument, NULL, O_TASK},
+    {"param", required_argument, NULL, O_PARAM},
+    {"stdin-file", required_argument, NULL, O_STDIN_FILE},
+    {"idempotency-key", required_argument, NULL, O_IDEMPOTENCY_KEY},
+    {"shell", required_argument, NULL, O_SHELL},
+    {"notify-url", required_argument, NULL, O_NOTIFY_URL},
+    {"limit", required_argument, NULL, O_LIMIT},
+    {"detach", no_argument, NULL, O_DETACH},
+    {"no-stdin", no_argument, NULL, O_NO_STDIN},
+    {"wait", no_argument, NULL, O_WAIT},
+    {"quiet", no_argument, NULL, O_QUIET},
+    {"help", no_argument, NULL, O_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* The options that set one string field of the submit body as they are. */
+static const char *string_field(int opt)
+{
+    switch (opt) {
+    case O_NAME: return "name";
+    case O_QUEUE: return "queue";
+    case O_KEY: return "concurrency_key";
+    case O_GROUP: return "group";
+    case O_TASK: return "task";
+    case O_IDEMPOTENCY_KEY: return "idempotency_key";
+    case O_SHELL: return "command";
+    case O_NOTIFY_URL: return "notify_url";
+    default: return NULL;
+    }
+}
+
+struct submit_opts {
+    json_t *job;      /* the submit body being built */
+    const char *cwd;  /* --cwd, or NULL */
+    const char *stdin_file;
+    bool detach, no_stdin, wait, quiet, help;
+};
+
+static bool parse_long(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+/* KEY=VALUE into obj[KEY] (a string); false if there is no '=' or the key is empty. */
+static bool set_pair(json_t *obj, const char *kv, bool as_number)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv) return false;
+    char key[256];
+    size_t n = (size_t)(eq - kv);
+    if (n >= sizeof key) return false;
+    memcpy(key, kv, n);
+    key[n] = '\0';
+    json_t *v;
+    if (as_number) {
+        long long x;
+        if (!parse_long(eq + 1, 0, LLONG_MAX, &x)) return false;
+        v = json_integer(x);
+    } else {
+        v = json_string(eq + 1);
+    }
+    return v && json_object_set_new(obj, key, v) == 0;
+}
+
+/* job[key] = the string s; false if s is not UTF-8 (JSON cannot carry it). */
+static bool set_str(json_t *job, const char *key, const char *s)
+{
+    json_t *v = json_string(s);
+    return v && json_object_set_new(job, key, v) == 0;
+}
+
+/* The object at job[key], made when missing. */
+static json_t *sub_object(json_t *job, const char *key)
+{
+    json_t *o = json_object_get(job, key);
+    if (!o) {
+        o = json_object();
+        json_object_set_new(job, key, o);
+    }
+    return o;
+}
+
+/* Parses the options of run/submit into o (argv[0] is the command). Returns the index of
+ * the first word of the command, or -1 after a usage error (said). */
+static int parse(const char *cmd, int argc, char **argv, struct submit_opts *o)
+{
+    o->job = json_object();
+    optind = 1;
+    opterr = 0;
+    int opt;
+    long long n;
+    /* "+": options stop at the first word of the command (`spawnpool run ls -l` works) */
+    while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+        const char *a = optarg;
+        const char *key = string_field(opt);
+        if (key) {
+            if (!set_str(o->job, key, a))
+                return cli_usage_error(cmd, "%s is not UTF-8", argv[optind - 1]), -1;
+            continue;
+        }
+        switch (opt) {
+        case O_PRIORITY:
+            if (!parse_long(a, INT_MIN, INT_MAX, &n))
+                return cli_usage_error(cmd, "--priority wants an integer, got '%s'", a), -1;
+            json_object_set_new(o->job, "priority", json_integer(n));
+            break;
+        case O_TIMEOUT: {
+            char *end;
+            double t = strtod(a, &end);
+            if (end == a || *end || !(t > 0))
+                return cli_usage_error(cmd, "--timeout wants seconds > 0, got '%s'", a), -1;
+            json_object_set_new(o->job, "timeout", json_real(t));
+            break;
+        }
+        case O_ENV:
+            if (!set_pair(sub_object(o->job, "env"), a, false))
+                return cli_usage_error(cmd, "--env wants NAME=VALUE, got '%s'", a), -1;
+            break;
+        case O_CWD:
+            o->cwd = a;
+            break;
+        case O_AFTER: {
+            json_t *after = json_object_get(o->job, "after");
+            if (!after) json_object_set_new(o->job, "after", after = json_array());
+            /* --after 3 --after 4, or --after 3,4 */
+            char *copy = strdup(a), *save = NULL;
+            for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (!parse_long(t, 1, LLONG_MAX, &n)) {
+                    free(copy);
+                    return cli_usage_error(cmd, "--after wants job ids, got '%s'", a), -1;
+                }
+                json_array_append_new(after, json_integer(n));
+            }
+            free(copy);
+            break;
+        }
+        case O_MAX_ATTEMPTS:
+            if (!parse_long(a, 1, 1000000, &n))
+                return cli_usage_error(cmd, "--max-attempts wants an integer >= 1, got '%s'", a),
+                       -1;
+            json_object_set_new(o->job, "max_attempts", json_integer(n));
+            break;
+        case O_KEY_LIMIT:
+            if (!parse_long(a, 1, INT_MAX, &n))
+                return cli_usage_error(cmd, "--key-limit wants an integer >= 1, got '%s'", a), -1;
+            json_object_set_new(o->job, "concurrency_limit", json_integer(n));
+            break;
+        case O_GROUP_SIZE:
+            if (!parse_long(a, 1, INT_MAX, &n))
+                return cli_usage_error(cmd, "--group-size wants an integer >= 1, got '%s'", a),
+                       -1;
+            json_object_set_new(o->job, "group_size", json_integer(n));
+            break;
+        case O_PARAM:
+            if (!set_pair(sub_object(o->job, "params"), a, false))
+                return cli_usage_error(cmd, "--param wants NAME=VALUE, got '%s'", a), -1;
+            break;
+        case O_STDIN_FILE:
+            o->stdin_file = a;
+            break;
+        case O_LIMIT:
+            if (!set_pair(sub_object(o->job, "limits"), a, true))
+                return cli_usage_error(cmd, "--limit wants NAME=INTEGER (nofile, nproc, core, as, "
+                                            "memory, pids), got '%s'", a), -1;
+            break;
+        case O_DETACH:
+            o->detach = true;
+            break;
+        case O_NO_STDIN:
+            o->no_stdin = true;
+            break;
+        case O_WAIT:
+            o->wait = true;
+            break;
+        case O_QUIET:
+            o->quiet = true;
+            break;
+        case 'h':
+        case O_HELP:
+            o->help = true;
+            return argc;
+        default:
+            if (optopt >= O_NAME)
+                return cli_usage_error(cmd, "%s needs a value", argv[optind - 1]), -1;
+            return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]), -1;
+        }
+    }
+    int first = optind;
+    if (first < argc && strcmp(argv[first - 1], "--") != 0 && strcmp(argv[first], "--") == 0)
+        first++;
+    bool has_cmd = first < argc;
+    int kinds = has_cmd + (json_object_get(o->job, "command") != NULL) +
+                (json_object_get(o->job, "task") != NULL);
+    if (kinds == 0)
+        return cli_usage_error(cmd, "what to run? -- CMD ARGS..., --shell 'CMD' or --task NAME"),
+               -1;
+    if (kinds > 1)
+        return cli_usage_error(cmd, "give one of -- CMD ARGS..., --shell 'CMD' and --task NAME"),
+               -1;
+    if (json_object_get(o->job, "params") && !json_object_get(o->job, "task"))
+        return cli_usage_error(cmd, "--param goes with --task"), -1;
+    if (has_cmd) {
+        json_t *words = json_array();
+        for (int i = first; i < argc; i++) {
+            json_t *w = json_string(argv[i]);
+            if (!w) return cli_usage_error(cmd, "argument '%s' is not UTF-8", argv[i]), -1;
+            json_array_append_new(words, w);
+        }
+        json_object_set_new(o->job, "argv", words);
+    }
+    return first;
+}
+
+/* Reads all of fd (at most STDIN_MAX bytes) into the job's "stdin". 0, or CLI_RUN_ERROR/
+ * CLI_USAGE (said). */
+static int read_stdin(const char *cmd, int fd, const char *name, json_t *job)
+{
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) return CLI_RUN_ERROR;
+    for (;;) {
+        if (len == cap) {
+            if (cap >= (size_t)STDIN_MAX) {
+                free(buf);
+                fprintf(stderr, "spawnpool %s: %s is over %ld MiB: too big to send as a job's "
+                                "stdin\n", cmd, name, STDIN_MAX >> 20);
+                return CLI_USAGE;
+            }
+            char *grown = realloc(buf, cap *= 2);
+            if (!grown) {
+                free(buf);
+                return CLI_RUN_ERROR;
+            }
+            buf = grown;
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n == 0) break;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            fprintf(stderr, "spawnpool %s: reading %s: %s\n", cmd, name, strerror(errno));
+            free(buf);
+            return CLI_RUN_ERROR;
+        }
+        len += (size_t)n;
+    }
+    json_t *s = json_stringn(buf, len);
+    free(buf);
+    if (!s) {
+        fprintf(stderr, "spawnpool %s: %s is not UTF-8 text; the API takes a job's stdin as "
+                        "text (put binary input in a file the job reads)\n", cmd, name);
+        return CLI_USAGE;
+    }
+    if (len) json_object_set_new(job, "stdin", s);
+    else json_decref(s);
+    return CLI_OK;
+}
+
+/* True if the server's host is this machine (its jobs see our directories). */
+static bool server_is_local(const struct cli *c)
+{
+    const char *h = strstr(c->server, "://");
+    h = h ? h + 3 : c->server;
+    static const char *const local[] = {"127.", "localhost:", "localhost/", "[::1]", NULL};
+    for (int i = 0; local[i]; i++)
+        if (strncmp(h, local[i], strlen(local[i])) == 0) return true;
+    return strcmp(h, "localhost") == 0;
+}
+
+/* Everything before the POST: options, the working directory, stdin. 0 with o->job ready,
+ * or the exit status. */
+static int prepare(struct cli *c, const char *cmd, int argc, char **argv, struct submit_opts *o,
+                   bool forward_stdin)
+{
+    if (parse(cmd, argc, argv, o) < 0) return CLI_USAGE;
+    if (o->help) {
+        cli_help_page(cmd, stdout);
+        return -1;
+    }
+    char here[PATH_MAX];
+    if (o->cwd) {
+        json_t *s = json_string(o->cwd);
+        if (!s) return cli_usage_error(cmd, "--cwd is not UTF-8");
+        json_object_set_new(o->job, "cwd", s);
+    } else if (server_is_local(c) && getcwd(here, sizeof here)) {
+        /* the server runs here: the job starts where you are, as a local command would */
+        json_t *s = json_string(here);
+        if (s) json_object_set_new(o->job, "cwd", s);
+    }
+    if (o->stdin_file) {
+        bool dash = strcmp(o->stdin_file, "-") == 0;
+        int fd = dash ? STDIN_FILENO : open(o->stdin_file, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            fprintf(stderr, "spawnpool %s: cannot open --stdin-file %s: %s\n", cmd, o->stdin_file,
+                    strerror(errno));
+            return CLI_USAGE;
+        }
+        int rc = read_stdin(cmd, fd, o->stdin_file, o->job);
+        if (!dash) close(fd);
+        if (rc) return rc;
+    } else if (forward_stdin && !o->no_stdin && !isatty(STDIN_FILENO)) {
+        int rc = read_stdin(cmd, STDIN_FILENO, "stdin", o->job);
+        if (rc) return rc;
+    }
+    return CLI_OK;
+}
+
+/* POSTs the job; 0 with *id, or the exit status (said). */
+static int post(struct cli *c, struct submit_opts *o, long long *id, struct cli_resp *r)
+{
+    int rc = cli_call(c, "POST", "/v1/jobs", o->job, r, "submit");
+    if (rc) return rc;
+    json_t *jid = json_object_get(r->json, "id");
+    if (!json_is_integer(jid)) {
+        fprintf(stderr, "spawnpool: submit: the answer has no job id: %.200s\n", r->body);
+        cli_resp_free(r);
+        return CLI_SERVER_ERROR;
+    }
+    *id = json_integer_value(jid);
+    return CLI_OK;
+}
+
+/* Long-polls the job until it ended; 0 with *job (decref it), or the exit status. */
+static int wait_end(struct cli *c, long long id, json_t **job)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/v1/jobs/%lld/wait?timeout=300", id);
+    for (;;) {
+        struct cli_resp r;
+        int rc = cli_call(c, "GET", path, NULL, &r, "wait");
+        if (rc) return rc;
+        if (cli_job_ended(r.json)) {
+            *job = json_incref(r.json);
+            cli_resp_free(&r);
+            return CLI_OK;
+        }
+        cli_resp_free(&r);
+    }
+}
+
+/* The line a person wants when a job ended in a way its output does not tell. */
+static void say_end(long long id, json_t *job)
+{
+    const char *state = json_string_value(json_object_get(job, "state"));
+    const char *error = json_string_value(json_object_get(job, "error"));
+    if (!state || strcmp(state, "succeeded") == 0) return;
+    json_t *sig = json_object_get(job, "signal");
+    if (strcmp(state, "failed") == 0 && !error && !json_is_integer(sig)) return; /* exit n */
+    if (json_is_integer(sig))
+        fprintf(stderr, "spawnpool: job %lld %s (signal %lld)%s%s\n", id, state,
+                (long long)json_integer_value(sig), error ? ": " : "", error ? error : "");
+    else
+        fprintf(stderr, "spawnpool: job %lld %s%s%s\n", id, state, error ? ": " : "",
+                error ? error : "");
+}
+
+/* ---- run ------------------------------------------------------------------------------ */
+
+static int g_sigpipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    if (write(g_sigpipe[1], &b, 1) < 0) { /* full: a signal is pending already */
+    }
+    errno = saved;
+}
+
+struct run_state {
+    struct cli *cli;
+    long long id;
+    bool detach;
+    int interrupts;
+};
+
+/* A signal arrived while following: the first asks the job to stop (SIGTERM, its grace),
+ * the next kills it (SIGKILL); with --detach the client leaves it running instead. */
+static int on_wake(void *ctx)
+{
+    struct run_state *s = ctx;
+    unsigned char sigs[16];
+    ssize_t n = read(g_sigpipe[0], sigs, sizeof sigs);
+    for (ssize_t i = 0; i < n; i++) {
+        if (s->detach) {
+            fprintf(stderr, "\nspawnpool: job %lld keeps running (spawnpool logs -f %lld; "
+                            "spawnpool kill %lld)\n", s->id, s->id, s->id);
+            return 128 + sigs[i];
+        }
+        bool kill9 = s->interrupts++ > 0;
+        json_t *body = json_pack("{s:s}", "signal", kill9 ? "SIGKILL" : "SIGTERM");
+        char path[96];
+        snprintf(path, sizeof path, "/v1/jobs/%lld/terminate", s->id);
+        struct cli_resp r;
+        cli_request(s->cli, "POST", path, body, &r);
+        json_decref(body);
+        if (r.status == 409) { /* it ended meanwhile: its end is on the way */
+        } else if (cli_check(s->cli, &r, "terminate") == CLI_OK) {
+            fprintf(stderr, kill9 ? "\nspawnpool: killing job %lld (SIGKILL)\n"
+                                  : "\nspawnpool: terminating job %lld (Ctrl-C again: kill "
+                                    "it)\n",
+                    s->id);
+        }
+        cli_resp_free(&r);
+    }
+    return 0;
+}
+
+int cli_cmd_run(struct cli *c, int argc, char **argv)
+{
+    struct submit_opts o = {0};
+    int rc = prepare(c, "run", argc, argv, &o, true);
+    if (rc) {
+        json_decref(o.job);
+        return rc < 0 ? CLI_OK : rc;
+    }
+    /* signals wait in a pipe from here on: a Ctrl-C during the submit is acted on once the
+     * job has an id */
+    if (pipe2(g_sigpipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        json_decref(o.job);
+        return CLI_RUN_ERROR;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct cli_resp r;
+    long long id;
+    rc = post(c, &o, &id, &r);
+    json_decref(o.job);
+    if (rc) return CLI_RUN_ERROR;
+    cli_resp_free(&r);
+    if (c->verbose) fprintf(stderr, "spawnpool: job %lld\n", id);
+    struct run_state st = {.cli = c, .id = id, .detach = o.detach};
+    rc = cli_follow(c, id, true, true, 0, 0, g_sigpipe[0], on_wake, &st);
+    if (rc) return rc >= 128 ? rc : CLI_RUN_ERROR; /* detached, or the server went away */
+    json_t *job;
+    if (wait_end(c, id, &job)) return CLI_RUN_ERROR;
+    say_end(id, job);
+    rc = cli_job_status(job);
+    json_decref(job);
+    return rc;
+}
+
+/* ---- submit --------------------------------------------------------------------------- */
+
+int cli_cmd_submit(struct cli *c, int argc, char **argv)
+{
+    struct submit_opts o = {0};
+    int rc = prepare(c, "submit", argc, argv, &o, false);
+    if (rc) {
+        json_decref(o.job);
+        return rc < 0 ? CLI_OK : rc;
+    }
+    struct cli_resp r;
+    long long id;
+    rc = post(c, &o, &id, &r);
+    json_decref(o.job);
+    if (rc) return rc;
+    if (c->json && !o.wait)
+        cli_print_body(&r);
+    else if (!o.quiet || !o.wait)
+        printf("%lld\n", id);
+    fflush(stdout);
+    cli_resp_free(&r);
+    if (!o.wait) return CLI_OK;
+    json_t *job;
+    if ((rc = wait_end(c, id, &job))) return rc;
+    if (c->json) {
+        char *s = json_dumps(job, JSON_COMPACT);
+        if (s) puts(s);
+        free(s);
+    } else {
+        say_end(id, job);
+    }
+    rc = cli_job_status(job);
+    json_decref(job);
+    return rc;
+}
