@@ -45,8 +45,8 @@ struct cli {
 
 /* An answer of the server. */
 struct cli_resp {
-    long status;  /* HTTP status; 0 when no answer came (error says why) */
-    char *body;   /* raw bytes, NUL-terminated (malloc'd), or NULL */
+    long status; /* HTTP status; 0 when no answer came (error says why) */
+    char *body;  /* raw bytes, NUL-terminated (malloc'd), or NULL */
     size_t len;
     json_t *json; /* the body parsed, or NULL (not JSON) */
     char error[256];
@@ -85,8 +85,8 @@ int cli_request(struct cli *c, const char *method, const char *path, json_t *bod
  * fits: CLI_NOT_FOUND, CLI_AUTH, CLI_UNREACHABLE or CLI_SERVER_ERROR. */
 int cli_check(const struct cli *c, const struct cli_resp *r, const char *what);
 /* Request + check in one: 0 with r filled and 2xx, or the exit status (said). */
-int cli_call(struct cli *c, const char *method, const char *path, json_t *body,
-             struct cli_resp *r, const char *what);
+int cli_call(struct cli *c, const char *method, const char *path, json_t *body, struct cli_resp *r,
+             const char *what);
 /* Frees the answer's body and JSON. */
 void cli_resp_free(struct cli_resp *r);
 /* Writes the answer's body to stdout as received (--json), with a newline if it lacks one. */

@@ -188,8 +188,8 @@ int cli_check(const struct cli *c, const struct cli_resp *r, const char *what)
     return CLI_SERVER_ERROR;
 }
 
-int cli_call(struct cli *c, const char *method, const char *path, json_t *body,
-             struct cli_resp *r, const char *what)
+int cli_call(struct cli *c, const char *method, const char *path, json_t *body, struct cli_resp *r,
+             const char *what)
 {
     cli_request(c, method, path, body, r);
     int rc = cli_check(c, r, what);

@@ -119,8 +119,10 @@ static int ended(CURLM *m, struct stream *s, CURLcode result)
         /* 503/429 (draining, too many long-polls) pass: try again shortly */
         if ((s->status != 503 && s->status != 429) || ++s->failures > RETRIES) return rc;
     } else if (++s->failures > RETRIES) {
-        fprintf(stderr, "spawnpool: following job %lld's %s: %s (is the server running? tried "
-                        "%s)\n", s->id, s->name, s->errbuf[0] ? s->errbuf : curl_easy_strerror(result),
+        fprintf(stderr,
+                "spawnpool: following job %lld's %s: %s (is the server running? tried "
+                "%s)\n",
+                s->id, s->name, s->errbuf[0] ? s->errbuf : curl_easy_strerror(result),
                 s->cli->server);
         return CLI_UNREACHABLE;
     }
@@ -133,9 +135,17 @@ int cli_follow(struct cli *c, long long id, bool out, bool err, long long offset
                long long offset_err, int wake_fd, int (*on_wake)(void *ctx), void *ctx)
 {
     struct stream streams[2] = {
-        {.cli = c, .name = "stdout", .fd = STDOUT_FILENO, .id = id, .offset = offset_out,
+        {.cli = c,
+         .name = "stdout",
+         .fd = STDOUT_FILENO,
+         .id = id,
+         .offset = offset_out,
          .done = !out},
-        {.cli = c, .name = "stderr", .fd = STDERR_FILENO, .id = id, .offset = offset_err,
+        {.cli = c,
+         .name = "stderr",
+         .fd = STDERR_FILENO,
+         .id = id,
+         .offset = offset_err,
          .done = !err},
     };
     CURLM *m = curl_multi_init();

@@ -75,21 +75,30 @@ static const struct option options[] = {
 static const char *string_field(int opt)
 {
     switch (opt) {
-    case O_NAME: return "name";
-    case O_QUEUE: return "queue";
-    case O_KEY: return "concurrency_key";
-    case O_GROUP: return "group";
-    case O_TASK: return "task";
-    case O_IDEMPOTENCY_KEY: return "idempotency_key";
-    case O_SHELL: return "command";
-    case O_NOTIFY_URL: return "notify_url";
-    default: return NULL;
+    case O_NAME:
+        return "name";
+    case O_QUEUE:
+        return "queue";
+    case O_KEY:
+        return "concurrency_key";
+    case O_GROUP:
+        return "group";
+    case O_TASK:
+        return "task";
+    case O_IDEMPOTENCY_KEY:
+        return "idempotency_key";
+    case O_SHELL:
+        return "command";
+    case O_NOTIFY_URL:
+        return "notify_url";
+    default:
+        return NULL;
     }
 }
 
 struct submit_opts {
-    json_t *job;      /* the submit body being built */
-    const char *cwd;  /* --cwd, or NULL */
+    json_t *job;     /* the submit body being built */
+    const char *cwd; /* --cwd, or NULL */
     const char *stdin_file;
     bool detach, no_stdin, wait, quiet, help;
 };
@@ -210,8 +219,7 @@ static int parse(const char *cmd, int argc, char **argv, struct submit_opts *o)
             break;
         case O_GROUP_SIZE:
             if (!parse_long(a, 1, INT_MAX, &n))
-                return cli_usage_error(cmd, "--group-size wants an integer >= 1, got '%s'", a),
-                       -1;
+                return cli_usage_error(cmd, "--group-size wants an integer >= 1, got '%s'", a), -1;
             json_object_set_new(o->job, "group_size", json_integer(n));
             break;
         case O_PARAM:
@@ -223,8 +231,11 @@ static int parse(const char *cmd, int argc, char **argv, struct submit_opts *o)
             break;
         case O_LIMIT:
             if (!set_pair(sub_object(o->job, "limits"), a, true))
-                return cli_usage_error(cmd, "--limit wants NAME=INTEGER (nofile, nproc, core, as, "
-                                            "memory, pids), got '%s'", a), -1;
+                return cli_usage_error(cmd,
+                                       "--limit wants NAME=INTEGER (nofile, nproc, core, as, "
+                                       "memory, pids), got '%s'",
+                                       a),
+                       -1;
             break;
         case O_DETACH:
             o->detach = true;
@@ -285,8 +296,10 @@ static int read_stdin(const char *cmd, int fd, const char *name, json_t *job)
         if (len == cap) {
             if (cap >= (size_t)STDIN_MAX) {
                 free(buf);
-                fprintf(stderr, "spawnpool %s: %s is over %ld MiB: too big to send as a job's "
-                                "stdin\n", cmd, name, STDIN_MAX >> 20);
+                fprintf(stderr,
+                        "spawnpool %s: %s is over %ld MiB: too big to send as a job's "
+                        "stdin\n",
+                        cmd, name, STDIN_MAX >> 20);
                 return CLI_USAGE;
             }
             char *grown = realloc(buf, cap *= 2);
@@ -309,12 +322,16 @@ static int read_stdin(const char *cmd, int fd, const char *name, json_t *job)
     json_t *s = json_stringn(buf, len);
     free(buf);
     if (!s) {
-        fprintf(stderr, "spawnpool %s: %s is not UTF-8 text; the API takes a job's stdin as "
-                        "text (put binary input in a file the job reads)\n", cmd, name);
+        fprintf(stderr,
+                "spawnpool %s: %s is not UTF-8 text; the API takes a job's stdin as "
+                "text (put binary input in a file the job reads)\n",
+                cmd, name);
         return CLI_USAGE;
     }
-    if (len) json_object_set_new(job, "stdin", s);
-    else json_decref(s);
+    if (len)
+        json_object_set_new(job, "stdin", s);
+    else
+        json_decref(s);
     return CLI_OK;
 }
 
@@ -445,8 +462,10 @@ static int on_wake(void *ctx)
     ssize_t n = read(g_sigpipe[0], sigs, sizeof sigs);
     for (ssize_t i = 0; i < n; i++) {
         if (s->detach) {
-            fprintf(stderr, "\nspawnpool: job %lld keeps running (spawnpool logs -f %lld; "
-                            "spawnpool kill %lld)\n", s->id, s->id, s->id);
+            fprintf(stderr,
+                    "\nspawnpool: job %lld keeps running (spawnpool logs -f %lld; "
+                    "spawnpool kill %lld)\n",
+                    s->id, s->id, s->id);
             return 128 + sigs[i];
         }
         bool kill9 = s->interrupts++ > 0;
@@ -458,9 +477,10 @@ static int on_wake(void *ctx)
         json_decref(body);
         if (r.status == 409) { /* it ended meanwhile: its end is on the way */
         } else if (cli_check(s->cli, &r, "terminate") == CLI_OK) {
-            fprintf(stderr, kill9 ? "\nspawnpool: killing job %lld (SIGKILL)\n"
-                                  : "\nspawnpool: terminating job %lld (Ctrl-C again: kill "
-                                    "it)\n",
+            fprintf(stderr,
+                    kill9 ? "\nspawnpool: killing job %lld (SIGKILL)\n"
+                          : "\nspawnpool: terminating job %lld (Ctrl-C again: kill "
+                            "it)\n",
                     s->id);
         }
         cli_resp_free(&r);
