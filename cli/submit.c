@@ -399,8 +399,9 @@ static int post(struct cli *c, struct submit_opts *o, long long *id, struct cli_
     return CLI_OK;
 }
 
-/* Long-polls the job until it ended; 0 with *job (decref it), or the exit status. */
-static int wait_end(struct cli *c, long long id, json_t **job)
+/* Long-polls the job until it ended; 0 with *job (decref it), or the exit status. With
+ * print_json, the last answer is printed as it came (--json). */
+static int wait_end(struct cli *c, long long id, json_t **job, bool print_json)
 {
     char path[96];
     snprintf(path, sizeof path, "/v1/jobs/%lld/wait?timeout=300", id);
@@ -409,6 +410,7 @@ static int wait_end(struct cli *c, long long id, json_t **job)
         int rc = cli_call(c, "GET", path, NULL, &r, "wait");
         if (rc) return rc;
         if (cli_job_ended(r.json)) {
+            if (print_json) cli_print_body(&r);
             *job = json_incref(r.json);
             cli_resp_free(&r);
             return CLI_OK;
@@ -520,7 +522,7 @@ int cli_cmd_run(struct cli *c, int argc, char **argv)
     rc = cli_follow(c, id, true, true, 0, 0, g_sigpipe[0], on_wake, &st);
     if (rc) return rc >= 128 ? rc : CLI_RUN_ERROR; /* detached, or the server went away */
     json_t *job;
-    if (wait_end(c, id, &job)) return CLI_RUN_ERROR;
+    if (wait_end(c, id, &job, false)) return CLI_RUN_ERROR;
     say_end(id, job);
     rc = cli_job_status(job);
     json_decref(job);
@@ -550,14 +552,8 @@ int cli_cmd_submit(struct cli *c, int argc, char **argv)
     cli_resp_free(&r);
     if (!o.wait) return CLI_OK;
     json_t *job;
-    if ((rc = wait_end(c, id, &job))) return rc;
-    if (c->json) {
-        char *s = json_dumps(job, JSON_COMPACT);
-        if (s) puts(s);
-        free(s);
-    } else {
-        say_end(id, job);
-    }
+    if ((rc = wait_end(c, id, &job, c->json))) return rc;
+    if (!c->json) say_end(id, job);
     rc = cli_job_status(job);
     json_decref(job);
     return rc;
