@@ -133,7 +133,8 @@ int cli_cmd_submit(struct cli *c, int argc, char **argv);
  * from the given offsets, over output?follow=1, reconnecting from where it was after a
  * dropped connection. While waiting it also watches wake_fd (-1: none) and calls
  * on_wake(ctx) when it is readable; a non-zero return from on_wake stops following and is
- * returned. 0 when both streams ended, else the exit status (said). */
+ * returned. 0 when both streams ended; 128+SIGPIPE when the reader of fd 1 or 2 went away
+ * (SIGPIPE is ignored: a write gets EPIPE; nothing said); else the exit status (said). */
 int cli_follow(struct cli *c, long long id, bool out, bool err, long long offset_out,
                long long offset_err, int wake_fd, int (*on_wake)(void *ctx), void *ctx);
 

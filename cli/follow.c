@@ -100,9 +100,8 @@ static int start(CURLM *m, struct stream *s)
 static int ended(CURLM *m, struct stream *s, CURLcode result)
 {
     if (result == CURLE_WRITE_ERROR && s->write_errno) {
-        if (s->write_errno != EPIPE)
-            fprintf(stderr, "spawnpool: writing the job's %s: %s\n", s->name,
-                    strerror(s->write_errno));
+        if (s->write_errno == EPIPE) return 128 + SIGPIPE; /* as a local writer would die */
+        fprintf(stderr, "spawnpool: writing the job's %s: %s\n", s->name, strerror(s->write_errno));
         return CLI_FAILED;
     }
     if (result == CURLE_OK && s->status == 200) {

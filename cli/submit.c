@@ -448,6 +448,22 @@ static void on_signal(int sig)
     errno = saved;
 }
 
+/* Asks the server to send signal to the job's tree; true if it took the request (false: it
+ * had ended already, or the server said why not). */
+static bool terminate(struct cli *c, long long id, const char *signal)
+{
+    json_t *body = json_pack("{s:s}", "signal", signal);
+    char path[96];
+    snprintf(path, sizeof path, "/v1/jobs/%lld/terminate", id);
+    struct cli_resp r;
+    cli_request(c, "POST", path, body, &r);
+    json_decref(body);
+    /* 409: it ended meanwhile, its end is on the way */
+    bool ok = r.status != 409 && cli_check(c, &r, "terminate") == CLI_OK;
+    cli_resp_free(&r);
+    return ok;
+}
+
 struct run_state {
     struct cli *cli;
     long long id;
@@ -471,21 +487,11 @@ static int on_wake(void *ctx)
             return 128 + sigs[i];
         }
         bool kill9 = s->interrupts++ > 0;
-        json_t *body = json_pack("{s:s}", "signal", kill9 ? "SIGKILL" : "SIGTERM");
-        char path[96];
-        snprintf(path, sizeof path, "/v1/jobs/%lld/terminate", s->id);
-        struct cli_resp r;
-        cli_request(s->cli, "POST", path, body, &r);
-        json_decref(body);
-        if (r.status == 409) { /* it ended meanwhile: its end is on the way */
-        } else if (cli_check(s->cli, &r, "terminate") == CLI_OK) {
+        if (terminate(s->cli, s->id, kill9 ? "SIGKILL" : "SIGTERM"))
             fprintf(stderr,
                     kill9 ? "\nspawnpool: killing job %lld (SIGKILL)\n"
-                          : "\nspawnpool: terminating job %lld (Ctrl-C again: kill "
-                            "it)\n",
+                          : "\nspawnpool: terminating job %lld (Ctrl-C again: kill it)\n",
                     s->id);
-        }
-        cli_resp_free(&r);
     }
     return 0;
 }
@@ -520,6 +526,12 @@ int cli_cmd_run(struct cli *c, int argc, char **argv)
     if (c->verbose) fprintf(stderr, "spawnpool: job %lld\n", id);
     struct run_state st = {.cli = c, .id = id, .detach = o.detach};
     rc = cli_follow(c, id, true, true, 0, 0, g_sigpipe[0], on_wake, &st);
+    if (rc == 128 + SIGPIPE) {
+        /* `spawnpool run -- producer | head`: nobody reads the output any more; a local
+         * producer would die of SIGPIPE, so the job is stopped and the client exits so */
+        terminate(c, id, "SIGTERM");
+        return rc;
+    }
     if (rc) return rc >= 128 ? rc : CLI_RUN_ERROR; /* detached, or the server went away */
     json_t *job;
     if (wait_end(c, id, &job, false)) return CLI_RUN_ERROR;

@@ -62,6 +62,15 @@ wait "$CLIENT" || rc=$?
 eq "live job: exit 0" "$rc" 0
 eq "live job: every line, in order" "$(cat "$T/live.out")" $'first\nsecond'
 
+# a reader that goes away (`| head -1`): a local producer would die of SIGPIPE; the job is
+# terminated and the client exits 128+13
+set +o pipefail
+"$SP" run -- sh -c 'while :; do echo y; sleep 0.01; done' </dev/null 2>"$T/p.err" | head -n 1 >/dev/null
+rc=${PIPESTATUS[0]}
+eq "the output's reader went away: exit 128+13" "$rc" 141
+P=$(curl -s "$BASE/v1/jobs?limit=1" | jq -r '.jobs[0].id')
+eq "... and the job was terminated" "$(wait_job "$P" | jq -r .state)" terminated
+
 # ---- stdin -------------------------------------------------------------------------------
 eq "a pipe is forwarded as stdin" "$(printf 'a\nb' | "$SP" run -- cat | od -c)" \
     "$(printf 'a\nb' | od -c)"
