@@ -45,8 +45,8 @@ struct cli {
 
 /* An answer of the server. */
 struct cli_resp {
-    long status;  /* HTTP status; 0 when no answer came (error says why) */
-    char *body;   /* raw bytes, NUL-terminated (malloc'd), or NULL */
+    long status; /* HTTP status; 0 when no answer came (error says why) */
+    char *body;  /* raw bytes, NUL-terminated (malloc'd), or NULL */
     size_t len;
     json_t *json; /* the body parsed, or NULL (not JSON) */
     char error[256];
@@ -85,8 +85,8 @@ int cli_request(struct cli *c, const char *method, const char *path, json_t *bod
  * fits: CLI_NOT_FOUND, CLI_AUTH, CLI_UNREACHABLE or CLI_SERVER_ERROR. */
 int cli_check(const struct cli *c, const struct cli_resp *r, const char *what);
 /* Request + check in one: 0 with r filled and 2xx, or the exit status (said). */
-int cli_call(struct cli *c, const char *method, const char *path, json_t *body,
-             struct cli_resp *r, const char *what);
+int cli_call(struct cli *c, const char *method, const char *path, json_t *body, struct cli_resp *r,
+             const char *what);
 /* Frees the answer's body and JSON. */
 void cli_resp_free(struct cli_resp *r);
 /* Writes the answer's body to stdout as received (--json), with a newline if it lacks one. */
@@ -138,6 +138,27 @@ int cli_follow(struct cli *c, long long id, bool out, bool err, long long offset
                long long offset_err, int wake_fd, int (*on_wake)(void *ctx), void *ctx);
 
 /* ---- cli/jobs.c, cli/pool.c: the other commands ------------------------------------------ */
+
+/* A table of text cells for human output: a header row, then rows; columns aligned on the
+ * widest cell (in characters, not bytes), two spaces apart; a cell may carry a colour. */
+struct cli_table {
+    size_t ncols, ncells, cap;
+    char **cells;        /* row-major, malloc'd */
+    const char **colors; /* per cell: a cli_color sequence or NULL */
+    bool header;         /* the first row is the header (printed even with no rows) */
+};
+/* Starts a table of ncols columns; header (ncols names) or NULL for none. */
+void cli_table_init(struct cli_table *t, size_t ncols, const char *const *header);
+/* Appends the next cell (rows fill left to right), printf-style, coloured with color
+ * (NULL or "": none). Control characters become spaces. */
+void cli_table_cell(struct cli_table *t, const char *color, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Prints the table to stdout, aligned, and frees it. */
+void cli_table_print(const struct cli *c, struct cli_table *t);
+/* A job id argument: a positive integer. True with *id, else a usage error was said. */
+bool cli_parse_id(const char *command, const char *s, long long *id);
+/* "SIGTERM" for 15 (the number as "SIG15" when it has no name) into out. */
+void cli_signal_name(int sig, char *out, size_t n);
 
 int cli_cmd_ls(struct cli *c, int argc, char **argv);
 int cli_cmd_show(struct cli *c, int argc, char **argv);
