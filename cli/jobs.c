@@ -249,6 +249,8 @@ static void add_query(char *q, size_t n, const char *key, const char *value)
     free(v);
 }
 
+/* `spawnpool ls [--state S] [--queue Q] [--name N] [--limit N] [--before ID]`: the jobs,
+ * newest first, as a table (--json: the API's page); a hint on stderr when there are more. */
 int cli_cmd_ls(struct cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -355,6 +357,7 @@ static const char *const shown[] = {
     "signal",       "error",  "output",   NULL,
 };
 
+/* True for a field show prints in its own place. */
 static bool is_shown(const char *key)
 {
     for (int i = 0; shown[i]; i++)
@@ -484,6 +487,8 @@ static void show_job(const struct cli *c, json_t *job)
     }
 }
 
+/* `spawnpool show ID...`: each job as key: value lines (--json: its body). The first
+ * error's status, after trying every id. */
 int cli_cmd_show(struct cli *c, int argc, char **argv)
 {
     int rc = only_help("show", argc, argv);
@@ -545,6 +550,8 @@ static void poll_timeout(double deadline, char *out, size_t n)
     snprintf(out, n, "%.3f", left);
 }
 
+/* `spawnpool wait ID... [--any] [--timeout S]`: long-polls until the jobs end; one id exits
+ * as the job did, several 0/1, CLI_PENDING when --timeout ran out first. */
 int cli_cmd_wait(struct cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -727,6 +734,8 @@ static int logs_once(struct cli *c, long long id, const char *stream, long long 
     return rc;
 }
 
+/* `spawnpool logs ID [-f] [--stderr] [--offset N]`: the captured output, byte for byte, to
+ * stdout (-f: live until the job ends). */
 int cli_cmd_logs(struct cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -779,6 +788,8 @@ int cli_cmd_logs(struct cli *c, int argc, char **argv)
 
 enum { K_SIGNAL = 256, K_GRACE, K_HELP };
 
+/* `spawnpool kill ID... [--signal SIG] [--grace S]`: terminates running jobs, cancels queued
+ * ones; 1 when one had ended already (the others are still tried). */
 int cli_cmd_kill(struct cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -863,6 +874,8 @@ int cli_cmd_kill(struct cli *c, int argc, char **argv)
 
 /* ---- rm -------------------------------------------------------------------------------- */
 
+/* `spawnpool rm ID...`: forgets ended jobs, silently; 1 when one still runs (the others are
+ * still tried). */
 int cli_cmd_rm(struct cli *c, int argc, char **argv)
 {
     int rc = only_help("rm", argc, argv);

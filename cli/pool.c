@@ -58,6 +58,7 @@ static void queue_row(struct cli_table *t, json_t *q)
     cli_table_cell(t, NULL, "%s", json_is_true(json_object_get(q, "paused")) ? "yes" : "no");
 }
 
+/* `spawnpool queues`: the queues as a table (--json: the API's body). */
 int cli_cmd_queues(struct cli *c, int argc, char **argv)
 {
     int rc = only_help("queues", argc, argv, 0);
@@ -80,6 +81,8 @@ int cli_cmd_queues(struct cli *c, int argc, char **argv)
 
 enum { Q_CONCURRENCY = 256, Q_PAUSED, Q_HELP };
 
+/* `spawnpool queue pause|resume NAME`, `queue set NAME --concurrency N|none [--paused
+ * true|false]`: PATCHes the queue and prints its new line (--json: its body). */
 int cli_cmd_queue(struct cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -168,6 +171,7 @@ int cli_cmd_queue(struct cli *c, int argc, char **argv)
 
 /* ---- workers --------------------------------------------------------------------------- */
 
+/* `spawnpool workers`: the worker processes as a table (--json: the API's body). */
 int cli_cmd_workers(struct cli *c, int argc, char **argv)
 {
     int rc = only_help("workers", argc, argv, 0);
@@ -210,6 +214,8 @@ int cli_cmd_workers(struct cli *c, int argc, char **argv)
 
 /* ---- tasks ----------------------------------------------------------------------------- */
 
+/* `spawnpool tasks`: whether raw commands are allowed, then the task templates as a table
+ * (--json: the API's body). */
 int cli_cmd_tasks(struct cli *c, int argc, char **argv)
 {
     int rc = only_help("tasks", argc, argv, 0);
@@ -369,6 +375,8 @@ static size_t on_sse(char *data, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
+/* `spawnpool events [--job ID] [--queue Q] [--since EVENT_ID]`: the state changes as they
+ * happen, one line each (--json: each event's data), until the stream ends or Ctrl-C. */
 int cli_cmd_events(struct cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -462,6 +470,8 @@ int cli_cmd_events(struct cli *c, int argc, char **argv)
 
 /* ---- health ---------------------------------------------------------------------------- */
 
+/* `spawnpool health`: the server's /healthz in two lines (--json: its body); 0 when it is
+ * 200 "ok", CLI_SERVER_ERROR for 503 or a draining server. */
 int cli_cmd_health(struct cli *c, int argc, char **argv)
 {
     int rc = only_help("health", argc, argv, 0);
