@@ -140,6 +140,27 @@ int cli_follow(struct cli *c, long long id, bool out, bool err, long long offset
 
 /* ---- cli/jobs.c, cli/pool.c: the other commands ------------------------------------------ */
 
+/* A table of text cells for human output: a header row, then rows; columns aligned on the
+ * widest cell (in characters, not bytes), two spaces apart; a cell may carry a colour. */
+struct cli_table {
+    size_t ncols, ncells, cap;
+    char **cells;        /* row-major, malloc'd */
+    const char **colors; /* per cell: a cli_color sequence or NULL */
+    bool header;         /* the first row is the header (printed even with no rows) */
+};
+/* Starts a table of ncols columns; header (ncols names) or NULL for none. */
+void cli_table_init(struct cli_table *t, size_t ncols, const char *const *header);
+/* Appends the next cell (rows fill left to right), printf-style, coloured with color
+ * (NULL or "": none). Control characters become spaces. */
+void cli_table_cell(struct cli_table *t, const char *color, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Prints the table to stdout, aligned, and frees it. */
+void cli_table_print(const struct cli *c, struct cli_table *t);
+/* A job id argument: a positive integer. True with *id, else a usage error was said. */
+bool cli_parse_id(const char *command, const char *s, long long *id);
+/* "SIGTERM" for 15 (the number as "SIG15" when it has no name) into out. */
+void cli_signal_name(int sig, char *out, size_t n);
+
 int cli_cmd_ls(struct cli *c, int argc, char **argv);
 int cli_cmd_show(struct cli *c, int argc, char **argv);
 int cli_cmd_wait(struct cli *c, int argc, char **argv);

@@ -139,7 +139,11 @@ int cli_request(struct cli *c, const char *method, const char *path, json_t *bod
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
     } else {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
-        curl_easy_setopt(h, CURLOPT_HTTPGET, strcmp(method, "GET") == 0 ? 1L : 0L);
+        /* back to a request without a body whatever the method: a POST before on this
+         * handle leaves it in POST mode, and a DELETE then went out with a form
+         * Content-Type (refused 415). HTTPGET clears NOBODY, so that is set again after. */
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(h, CURLOPT_NOBODY, strcmp(method, "HEAD") == 0 ? 1L : 0L);
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     }
     char errbuf[CURL_ERROR_SIZE] = "";
