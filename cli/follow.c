@@ -16,7 +16,7 @@
 #define RETRIES 20
 
 struct stream {
-    const struct cli *cli;
+    struct cli *cli;
     const char *name; /* "stdout" or "stderr" */
     int fd;           /* where its bytes go */
     long long id;
@@ -96,6 +96,20 @@ static int start(CURLM *m, struct stream *s)
     return curl_multi_add_handle(m, s->h) == CURLM_OK ? 0 : -1;
 }
 
+/* True if the server says s's job has ended (false too when it cannot be asked now). */
+static bool job_ended(struct stream *s)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/v1/jobs/%lld", s->id);
+    struct cli_resp r;
+    bool ended = cli_request(s->cli, "GET", path, NULL, &r) == CLI_OK && r.status == 200 &&
+                 cli_job_ended(r.json);
+    /* (a job deleted meanwhile has ended too: nothing more will come) */
+    if (r.status == 404) ended = true;
+    cli_resp_free(&r);
+    return ended;
+}
+
 /* A transfer of s ended with result: done, retried, or the exit status (said). */
 static int ended(CURLM *m, struct stream *s, CURLcode result)
 {
@@ -105,8 +119,19 @@ static int ended(CURLM *m, struct stream *s, CURLcode result)
         return CLI_FAILED;
     }
     if (result == CURLE_OK && s->status == 200) {
-        s->done = true;
-        return CLI_OK;
+        /* the server ends a follow when the job ended, but also when it stops (a drain, a
+         * restart): only the job's state tells them apart */
+        if (job_ended(s)) {
+            s->done = true;
+            return CLI_OK;
+        }
+        if (++s->failures > RETRIES) {
+            fprintf(stderr, "spawnpool: following job %lld's %s: the server keeps ending the "
+                            "stream while the job runs\n", s->id, s->name);
+            return CLI_SERVER_ERROR;
+        }
+        usleep(100000U * (unsigned)(s->failures < 10 ? s->failures : 10));
+        return start(m, s) == 0 ? CLI_OK : CLI_UNREACHABLE;
     }
     if (result == CURLE_OK) { /* an answer, not output: the API's error */
         struct cli_resp r = {.status = s->status, .body = s->err_body, .len = s->err_len};
