@@ -51,7 +51,9 @@ TSP=${TSP:-$(dpkg -L task-spooler 2>/dev/null | grep -E '/bin/(tsp|ts)$' | head 
 [ -x "$TSP" ] || die "task-spooler (tsp) is missing: run bash tests/bench/setup.sh first"
 
 HAVE_FULL=0
-"$BIN" serve --help 2>&1 | grep -q -- '--durability' && HAVE_FULL=1
+# (the help captured first: grep -q would quit at the match and the binary's next write get
+# SIGPIPE, failing the pipeline under pipefail: 'flag not in this binary' although it is)
+grep -q -- '--durability' <<<"$("$BIN" serve --help 2>&1)" && HAVE_FULL=1
 
 mkdir -p "${BENCH_TMP:-/var/tmp}"
 WORK=$(mktemp -d "${BENCH_TMP:-/var/tmp}/spawnpool-bench-run.XXXXXX")
