@@ -13,7 +13,7 @@ DEB_PACKAGES = build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev
 BROWSER_PACKAGES = chromium
 BROWSER_STAMP = tests/browser/node_modules/.installed
 
-.PHONY: deps test-deps build run test test-asan test-contended fuzz clean format
+.PHONY: deps test-deps build run test test-asan test-contended fuzz clean format install
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
@@ -46,6 +46,12 @@ $(BROWSER_STAMP): tests/browser/package-lock.json
 build: deps
 	cmake -S . -B $(BUILD) -DSPAWNPOOL_WERROR=$(WERROR) >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
+
+# the binary to $(PREFIX)/bin and its bash completion to
+# $(PREFIX)/share/bash-completion/completions/spawnpool (CMake's install() rules; DESTDIR works)
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 # spawnpool-data exists first, so ARGS="--token-file spawnpool-data/token" (README) can be made
 run: build

@@ -3,6 +3,7 @@
  * HTTP front end (api/) to server/, so it sits at the top level, above both: server/ never includes
  * api/. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,20 @@ static int worker_command(int argc, char **argv)
     return worker_main(fd, index);
 }
 
+/* The short list `spawnpool --help` starts with: the client commands and serve. */
+static void usage(FILE *out, bool flags_below)
+{
+    fputs("usage: spawnpool COMMAND [ARGS]\n\nCommands:\n", out);
+    for (const struct cli_command *k = cli_commands; k->name; k++)
+        fprintf(out, "  %-8s %s\n", k->name, k->summary);
+    fprintf(out,
+            "  serve    run the server\n\n"
+            "spawnpool help: the client's global options, environment and exit codes;\n"
+            "spawnpool help COMMAND: one command's page. spawnpool serve --help: the server's\n"
+            "flags%s.\n",
+            flags_below ? " (also below)" : "");
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
@@ -49,7 +64,14 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        config_usage(argc < 2 ? stderr : stdout);
+        /* the commands first; the server's flags stay here too (the README, the container's
+         * `docker run --rm spawnpool --help`), after the pointer to them */
+        FILE *out = argc < 2 ? stderr : stdout;
+        usage(out, argc >= 2);
+        if (argc >= 2) {
+            fputs("\n", out);
+            config_usage(out);
+        }
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "worker") == 0) return worker_command(argc - 2, argv + 2);

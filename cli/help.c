@@ -1,21 +1,518 @@
-/* help: the manual of the client commands (work in progress: being written). */
+/* help: the manual of the client commands. One page per command, static text in a table:
+ * `spawnpool help CMD` and `spawnpool CMD --help` print the same page, and usage errors
+ * point to it. Each page lists every flag its command takes (tests/e2e/test_cli_help.sh
+ * checks run's and submit's against the options[] of cli/submit.c). Option lines are
+ * indented by 4 and start with '-'; their explanation is indented by 8. */
 #include <stdarg.h>
 #include <string.h>
 
 #include "cli/cli.h"
 
-int cli_cmd_help(struct cli *c, int argc, char **argv)
+struct help_page {
+    const char *name;
+    const char *synopsis;    /* lines, each "spawnpool NAME ..." */
+    const char *description; /* paragraphs, indented by 4 */
+    const char *options;     /* the command's own flags */
+    const char *json;        /* what --json prints for this command */
+    const char *exit_status;
+    const char *examples;
+};
+
+/* ---- the submit options, shared by run and submit ----------------------------------------- */
+
+#define SUBMIT_OPTIONS                                                                             \
+    "    --shell 'CMD'\n"                                                                          \
+    "        run CMD with /bin/sh -c on the server (the job's \"command\") instead of\n"           \
+    "        -- COMMAND ARG...\n"                                                                  \
+    "    --task NAME\n"                                                                            \
+    "        submit the server's task template NAME (spawnpool tasks lists them)\n"                \
+    "    --param K=V\n"                                                                            \
+    "        a parameter of the --task template; repeatable\n"                                     \
+    "    --name NAME\n"                                                                            \
+    "        a free label of the job (spawnpool ls --name NAME finds it)\n"                        \
+    "    --queue Q\n"                                                                              \
+    "        the named queue (letters, digits, -_.); default \"default\"\n"                        \
+    "    --priority N\n"                                                                           \
+    "        integer, higher first (FIFO among equals); default 0\n"                               \
+    "    --timeout S\n"                                                                            \
+    "        seconds > 0 (fractions allowed): then SIGTERM, and SIGKILL after the server's\n"      \
+    "        --kill-grace; the job ends timed_out\n"                                               \
+    "    --env NAME=VALUE\n"                                                                       \
+    "        added to the job's environment (the server's, not yours); repeatable\n"               \
+    "    --cwd DIR\n"                                                                              \
+    "        the job's working directory on the server's machine. Default: when the\n"             \
+    "        server URL is a loopback address (127.*, localhost, [::1]) your current\n"            \
+    "        directory, else the server's --job-dir\n"                                             \
+    "    --after ID[,ID...]\n"                                                                     \
+    "        start only once these jobs succeeded (a failed one cancels this job);\n"              \
+    "        repeatable\n"                                                                         \
+    "    --max-attempts N\n"                                                                       \
+    "        run again after failed, lost or timed_out, up to N attempts in all (1-100)\n"         \
+    "    --key KEY\n"                                                                              \
+    "        a concurrency key: at most --key-limit running jobs share it\n"                       \
+    "    --key-limit N\n"                                                                          \
+    "        the limit of --key (default 1)\n"                                                     \
+    "    --group G\n"                                                                              \
+    "        a gang group: its jobs start together, once --group-size of them are queued\n"        \
+    "    --group-size N\n"                                                                         \
+    "        the size of --group\n"                                                                \
+    "    --limit K=N\n"                                                                            \
+    "        a per-job limit, an integer: nofile, nproc, core, as, memory, pids (bytes for\n"      \
+    "        core, as and memory); repeatable; at most the server's own --limit-K\n"               \
+    "    --stdin-file F|-\n"                                                                       \
+    "        the job's stdin from file F (- : from your stdin, even a terminal). UTF-8\n"          \
+    "        text only (the API carries it as a JSON string), at most 64 MiB and the\n"            \
+    "        server's --max-body\n"                                                                \
+    "    --no-stdin\n"                                                                             \
+    "        run: do not forward stdin (the job reads /dev/null); submit never forwards it\n"      \
+    "    --idempotency-key KEY\n"                                                                  \
+    "        the same key within 24 h returns the first job instead of a new one\n"                \
+    "    --notify-url URL\n"                                                                       \
+    "        the server POSTs the ended job there (signed, see the README)\n"                      \
+    "    --detach\n"                                                                               \
+    "        run: on Ctrl-C leave the job running and exit 128+signal (submit: no effect)\n"       \
+    "    --wait\n"                                                                                 \
+    "        submit: wait for the job and exit with its status, as run does (run always\n"         \
+    "        waits)\n"                                                                             \
+    "    --quiet\n"                                                                                \
+    "        submit --wait: print nothing, only the exit status tells (run: no effect)\n"          \
+    "    -h, --help\n"                                                                             \
+    "        this page\n"
+
+#define JOB_STATUS                                                                                 \
+    "    the job's exit code when it exited (succeeded: 0)\n"                                      \
+    "    128+N    a signal N ended it (terminated by kill or Ctrl-C: 143 for SIGTERM)\n"           \
+    "    122      the job is lost (its worker or the server died while it ran)\n"                  \
+    "    123      the job was canceled before it started\n"                                        \
+    "    124      the job timed out (as timeout(1) exits)\n"
+
+#define GENERIC_STATUS                                                                             \
+    "    2        usage: bad flags or arguments, nothing was sent\n"                               \
+    "    3        the server answered with an error\n"                                             \
+    "    4        not found: no such job, queue or route\n"                                        \
+    "    5        unauthorized or forbidden: no token, a wrong one\n"                              \
+    "    6        the server is unreachable (connection refused, DNS, TLS)\n"
+
+static const struct help_page pages[] = {
+    {
+        "run",
+        "spawnpool run [OPTIONS] [--] COMMAND [ARG...]\n"
+        "spawnpool run [OPTIONS] --shell 'CMD'\n"
+        "spawnpool run [OPTIONS] --task NAME [--param K=V]...\n",
+        "    Submits the command as a job, streams its stdout and stderr live to yours, and\n"
+        "    exits with its exit status, as if it ran here. COMMAND is exec'd on the server\n"
+        "    directly (no shell) and looked up in the server's PATH; --shell runs a shell\n"
+        "    command.\n"
+        "\n"
+        "    Options stop at the first word of the command, but the global options (below)\n"
+        "    are taken from anywhere before a '--': write '--' before a command whose own\n"
+        "    flags could be read as --json, --verbose, --server, --token-file or --cacert.\n"
+        "\n"
+        "    Working directory: when the server URL is a loopback address and --cwd is not\n"
+        "    given, the job starts in your current directory (the server shares this\n"
+        "    machine's files); otherwise in the server's --job-dir.\n"
+        "\n"
+        "    Stdin: when your stdin is not a terminal it is read to its end and sent with\n"
+        "    the job (echo hi | spawnpool run -- cat), unless --no-stdin. It must be UTF-8\n"
+        "    text: the API carries it as a JSON string. --stdin-file F|- sends a file.\n"
+        "\n"
+        "    Ctrl-C (SIGINT; SIGTERM and SIGHUP too) asks the server to terminate the job:\n"
+        "    SIGTERM to its process group, SIGKILL after its grace. A second Ctrl-C sends\n"
+        "    SIGKILL at once. With --detach Ctrl-C leaves the job running instead and exits\n"
+        "    128+signal; spawnpool logs -f ID follows it again.\n",
+        SUBMIT_OPTIONS,
+        "    --json has no effect: the output is the job's own.\n",
+        JOB_STATUS "    125      spawnpool itself failed: the server is unreachable, refused the\n"
+                   "             submit (bad field, 401, 429, ...) or went away\n"
+                   "    128+N    with --detach, the signal N that detached it\n"
+                   "    2        usage: bad flags or arguments, nothing was sent\n",
+        "    spawnpool run -- make test\n"
+        "    echo hi | spawnpool run -- cat\n"
+        "    spawnpool run --timeout 60 --env CI=1 -- ./build.sh --release\n"
+        "    spawnpool run --shell 'ls | wc -l'\n"
+        "    spawnpool run --limit memory=536870912 --limit nofile=256 -- python3 job.py\n"
+        "    spawnpool run --cwd /srv/app --queue deploy -- ./deploy.sh prod\n",
+    },
+    {
+        "submit",
+        "spawnpool submit [OPTIONS] [--] COMMAND [ARG...]\n"
+        "spawnpool submit [OPTIONS] --shell 'CMD'\n"
+        "spawnpool submit [OPTIONS] --task NAME [--param K=V]...\n",
+        "    Submits the command as a job and prints its id; it runs in the background on\n"
+        "    the server. With --wait it then waits for the job to end and exits with its\n"
+        "    status, as run does (without its output: spawnpool logs ID shows it).\n"
+        "    --quiet with --wait prints nothing.\n"
+        "\n"
+        "    Unlike run, submit does not forward your stdin; give it with --stdin-file F|-\n"
+        "    (UTF-8 text). The working directory defaults as for run: your current one when\n"
+        "    the server URL is a loopback address, else the server's --job-dir.\n"
+        "\n"
+        "    Options stop at the first word of the command; global options are taken from\n"
+        "    anywhere before a '--' (write '--' before the command).\n",
+        SUBMIT_OPTIONS,
+        "    --json prints the API's answer to the submit (the job) instead of the id; with\n"
+        "    --wait, the ended job.\n",
+        "    0        submitted (with --wait: the job succeeded)\n"
+        "    with --wait, the job's status as for run:\n" JOB_STATUS GENERIC_STATUS,
+        "    spawnpool submit -- ./nightly-report.sh\n"
+        "    ID=$(spawnpool submit --name build --queue ci -- make -j8)\n"
+        "    spawnpool submit --wait --quiet -- make test && echo passed\n"
+        "    spawnpool submit --after $ID --shell 'make install'\n"
+        "    spawnpool submit --task backup --param db=orders\n"
+        "    spawnpool submit --json -- true | jq .state\n",
+    },
+    {
+        "ls",
+        "spawnpool ls [--state S] [--queue Q] [--name N] [--limit N] [--before ID]\n",
+        "    Lists jobs, newest first, as a table: ID STATE NAME/COMMAND QUEUE STARTED\n"
+        "    DURATION EXIT. NAME/COMMAND is the job's name, else its command on one line.\n",
+        "    --state S\n"
+        "        only jobs in state S: queued, running, succeeded, failed, terminated,\n"
+        "        timed_out, canceled, lost\n"
+        "    --queue Q\n"
+        "        only jobs of queue Q\n"
+        "    --name N\n"
+        "        only jobs named N\n"
+        "    --limit N\n"
+        "        at most N jobs (1-1000; the server's default 100)\n"
+        "    --before ID\n"
+        "        only jobs older than ID: the page after one that ended with ID\n"
+        "    -h, --help\n"
+        "        this page\n",
+        "    --json prints the API's answer unchanged: {\"jobs\": [...], \"next_before\": "
+        "ID|null}.\n",
+        "    0        listed (also when no job matched)\n" GENERIC_STATUS,
+        "    spawnpool ls\n"
+        "    spawnpool ls --state running\n"
+        "    spawnpool ls --queue ci --limit 20\n"
+        "    spawnpool ls --json --state failed | jq -r '.jobs[].id'\n",
+    },
+    {
+        "show",
+        "spawnpool show ID...\n",
+        "    Shows each job with every field the API gives: command, state, exit code or\n"
+        "    signal, error, times, worker, attempts, queue, limits, dependencies.\n",
+        "    -h, --help\n"
+        "        this page\n",
+        "    --json prints each job as the API gives it.\n",
+        "    0        every job was shown\n" GENERIC_STATUS,
+        "    spawnpool show 42\n"
+        "    spawnpool show --json 42 | jq .exit_code\n",
+    },
+    {
+        "wait",
+        "spawnpool wait ID... [--any] [--timeout S]\n",
+        "    Waits until the jobs end (join), then prints how each ended. Without --timeout\n"
+        "    it waits as long as it takes.\n",
+        "    --any\n"
+        "        return as soon as one of the jobs ended\n"
+        "    --timeout S\n"
+        "        give up after S seconds (exit 7)\n"
+        "    -h, --help\n"
+        "        this page\n",
+        "    --json prints the jobs as the API gives them.\n",
+        "    With one ID, the job's status as for run:\n" JOB_STATUS
+        "    With several: 0 if all succeeded, else 1.\n"
+        "    7        the timeout ran out: a job is still queued or running\n" GENERIC_STATUS,
+        "    spawnpool wait 42\n"
+        "    spawnpool wait 42 43 44 && echo all succeeded\n"
+        "    spawnpool wait --any --timeout 60 42 43\n",
+    },
+    {
+        "logs",
+        "spawnpool logs ID [-f|--follow] [--stderr] [--offset N]\n",
+        "    Prints a job's output: its stdout, raw bytes as captured (up to the server's\n"
+        "    --max-output per stream). With --follow it streams while the job runs and\n"
+        "    returns when it ends.\n",
+        "    -f, --follow\n"
+        "        stream the output live until the job ends\n"
+        "    --stderr\n"
+        "        the job's stderr instead of its stdout\n"
+        "    --offset N\n"
+        "        start at byte N\n"
+        "    -h, --help\n"
+        "        this page\n",
+        "    --json has no effect: the output is raw bytes.\n",
+        "    0        printed\n" GENERIC_STATUS,
+        "    spawnpool logs 42\n"
+        "    spawnpool logs -f 42\n"
+        "    spawnpool logs --stderr 42 | tail\n",
+    },
+    {
+        "kill",
+        "spawnpool kill ID... [--signal SIG] [--grace S]\n",
+        "    Terminates jobs: the signal goes to the job's whole process group (or cgroup),\n"
+        "    then SIGKILL after the grace. A queued job is canceled instead.\n",
+        "    --signal SIG\n"
+        "        the signal, by name (TERM or SIGTERM) or number; default SIGTERM\n"
+        "    --grace S\n"
+        "        seconds before SIGKILL (0-3600); default the server's --kill-grace\n"
+        "    -h, --help\n"
+        "        this page\n",
+        "    --json prints the API's answer for each job.\n",
+        "    0        every job was terminated or canceled\n"
+        "    1        a job had already ended\n" GENERIC_STATUS,
+        "    spawnpool kill 42\n"
+        "    spawnpool kill --signal INT --grace 30 42 43\n",
+    },
+    {
+        "rm",
+        "spawnpool rm ID...\n",
+        "    Forgets finished jobs: their rows, events and output. A queued or running job\n"
+        "    is refused (kill it first).\n",
+        "    -h, --help\n"
+        "        this page\n",
+        "    --json has no effect (a deleted job has no answer body).\n",
+        "    0        every job was removed\n" GENERIC_STATUS,
+        "    spawnpool rm 42\n"
+        "    spawnpool ls --json --state succeeded | jq -r '.jobs[].id' | xargs -r spawnpool rm\n",
+    },
+    {
+        "queues",
+        "spawnpool queues\n",
+        "    Lists the named queues that have jobs or settings: name, queued and running\n"
+        "    jobs, concurrency limit, paused.\n",
+        "    -h, --help\n"
+        "        this page\n",
+        "    --json prints the API's answer unchanged: {\"queues\": [...]}.\n",
+        "    0        listed\n" GENERIC_STATUS,
+        "    spawnpool queues\n"
+        "    spawnpool queues --json | jq -r '.queues[].name'\n",
+    },
+    {
+        "queue",
+        "spawnpool queue pause NAME\n"
+        "spawnpool queue resume NAME\n"
+        "spawnpool queue set NAME --concurrency N|none [--paused true|false]\n",
+        "    Changes a queue's settings, which the server saves: pause (its queued jobs wait;\n"
+        "    running ones go on), resume, or a limit on how many of its jobs run at once.\n",
+        "    --concurrency N|none\n"
+        "        set: at most N of its jobs running at once; none: no limit\n"
+        "    --paused true|false\n"
+        "        set: pause or resume it as well\n"
+        "    -h, --help\n"
+        "        this page\n",
+        "    --json prints the queue as the API answers.\n",
+        "    0        changed\n" GENERIC_STATUS,
+        "    spawnpool queue pause nightly\n"
+        "    spawnpool queue set nightly --concurrency 1\n"
+        "    spawnpool queue set ci --concurrency none --paused false\n",
+    },
+    {
+        "workers",
+        "spawnpool workers\n",
+        "    Lists the worker processes of the pool: index, pid, state (idle, busy,\n"
+        "    starting), the job it runs, jobs done, when it started.\n",
+        "    -h, --help\n"
+        "        this page\n",
+        "    --json prints the API's answer unchanged: {\"workers\": [...]}.\n",
+        "    0        listed\n" GENERIC_STATUS,
+        "    spawnpool workers\n",
+    },
+    {
+        "tasks",
+        "spawnpool tasks\n",
+        "    Lists the task templates of the server's config: name, argv, params and the\n"
+        "    defaults a job takes from them (submit with run/submit --task NAME).\n",
+        "    -h, --help\n"
+        "        this page\n",
+        "    --json prints the API's answer unchanged: {\"allow_commands\": ..., \"tasks\": "
+        "[...]}.\n",
+        "    0        listed\n" GENERIC_STATUS,
+        "    spawnpool tasks\n",
+    },
+    {
+        "events",
+        "spawnpool events [--job ID] [--queue Q] [--since EVENT_ID]\n",
+        "    Prints state changes as they happen, one line each (the job, its new state,\n"
+        "    the state it left, when, the detail), until interrupted.\n",
+        "    --job ID\n"
+        "        only this job's\n"
+        "    --queue Q\n"
+        "        only the jobs of queue Q\n"
+        "    --since EVENT_ID\n"
+        "        first the events after EVENT_ID (what a dropped stream missed)\n"
+        "    -h, --help\n"
+        "        this page\n",
+        "    --json prints one JSON object per line (the event's data).\n",
+        "    0        the stream ended\n" GENERIC_STATUS,
+        "    spawnpool events\n"
+        "    spawnpool events --queue nightly\n"
+        "    spawnpool events --json | jq -c 'select(.state == \"failed\")'\n",
+    },
+    {
+        "health",
+        "spawnpool health\n",
+        "    Says whether the server is up, and how busy: status, workers, queued and\n"
+        "    running jobs, the kill mechanism, the store.\n",
+        "    -h, --help\n"
+        "        this page\n",
+        "    --json prints /healthz's answer unchanged.\n",
+        "    0        healthy\n"
+        "    3        the server answered 503: no worker ready, or the store cannot commit\n"
+        "    6        the server is unreachable\n"
+        "    5        unauthorized\n",
+        "    spawnpool health\n"
+        "    until spawnpool health >/dev/null 2>&1; do sleep 0.5; done\n",
+    },
+    {
+        "help",
+        "spawnpool help [COMMAND]\n",
+        "    Without COMMAND: the commands, the global options, the environment and the\n"
+        "    exit codes. With one: that command's page (as spawnpool COMMAND --help).\n",
+        "    -h, --help\n"
+        "        this page\n",
+        "    --json has no effect.\n",
+        "    0        printed\n"
+        "    2        no such command\n",
+        "    spawnpool help\n"
+        "    spawnpool help run\n",
+    },
+};
+
+#define NPAGES (sizeof pages / sizeof pages[0])
+
+static const struct help_page *page_of(const char *name)
 {
-    (void)c, (void)argc, (void)argv;
-    for (const struct cli_command *k = cli_commands; k->name; k++)
-        printf("  %-8s %s\n", k->name, k->summary);
-    return CLI_OK;
+    for (size_t i = 0; i < NPAGES; i++)
+        if (strcmp(pages[i].name, name) == 0) return &pages[i];
+    return NULL;
 }
+
+static const char *summary_of(const char *name)
+{
+    for (const struct cli_command *k = cli_commands; k->name; k++)
+        if (strcmp(k->name, name) == 0) return k->summary;
+    return "";
+}
+
+/* Prints text's lines, each with prefix before it. */
+static void indented(FILE *f, const char *prefix, const char *text)
+{
+    while (*text) {
+        size_t n = strcspn(text, "\n");
+        fprintf(f, "%s%.*s\n", prefix, (int)n, text);
+        text += n + (text[n] == '\n');
+    }
+}
+
+static const char global_options[] =
+    "    --server URL\n"
+    "        the server (default: $SPAWNPOOL_URL, else " CLI_DEFAULT_URL ")\n"
+    "    --token-file F\n"
+    "        send the first line of F as the bearer token (default: $SPAWNPOOL_TOKEN,\n"
+    "        else the file $SPAWNPOOL_TOKEN_FILE)\n"
+    "    --cacert F\n"
+    "        CA bundle (PEM) that signed an https:// server's certificate\n"
+    "    --json\n"
+    "        print the API's JSON unchanged, for scripts (jq)\n"
+    "    --verbose\n"
+    "        each request on stderr\n";
+
+static const char environment[] =
+    "    SPAWNPOOL_URL         the server, when --server is not given\n"
+    "    SPAWNPOOL_TOKEN       the bearer token itself\n"
+    "    SPAWNPOOL_TOKEN_FILE  a file whose first line is the token (when neither\n"
+    "                          --token-file nor SPAWNPOOL_TOKEN is given)\n"
+    "    NO_COLOR              no colours, even on a terminal\n";
+
+static const char exit_codes[] =
+    "    0        ok\n"
+    "    1        the answer is \"no\": a job did not succeed, a kill of an ended job\n"
+    "    2        usage: bad flags or arguments, nothing was sent\n"
+    "    3        the server answered with an error (health: a 503)\n"
+    "    4        not found: no such job, queue or route\n"
+    "    5        unauthorized or forbidden\n"
+    "    6        the server is unreachable\n"
+    "    7        wait --timeout ran out while a job was still pending\n"
+    "    run (and wait ID, submit --wait) exit with the job's own status instead: its\n"
+    "    exit code, 128+signal, 122 lost, 123 canceled, 124 timed out; run exits 125\n"
+    "    when spawnpool itself failed (unreachable, the submit refused).\n";
 
 bool cli_help_page(const char *command, FILE *f)
 {
-    (void)command, (void)f;
-    return false;
+    const struct help_page *p = page_of(command);
+    if (!p) return false;
+    fprintf(f, "NAME\n    spawnpool %s - %s\n\nSYNOPSIS\n", p->name, summary_of(p->name));
+    indented(f, "    ", p->synopsis);
+    fputs("\nDESCRIPTION\n", f);
+    fputs(p->description, f);
+    fputs("\nOPTIONS\n", f);
+    fputs(p->options, f);
+    fputs("\nGLOBAL OPTIONS\n"
+          "    Every command takes them, anywhere after its name and before a '--':\n",
+          f);
+    fputs(global_options, f);
+    fputs(p->json, f);
+    fputs("\nEXIT STATUS\n", f);
+    fputs(p->exit_status, f);
+    fputs("\nEXAMPLES\n", f);
+    fputs(p->examples, f);
+    return true;
+}
+
+/* The first line of a command's synopsis (its page's, else "spawnpool CMD ..."). */
+static void print_synopsis(const char *command, FILE *f)
+{
+    const struct help_page *p = page_of(command);
+    if (!p) {
+        fprintf(f, "usage: spawnpool %s ...\n", command);
+        return;
+    }
+    const char *s = p->synopsis;
+    bool first = true;
+    while (*s) {
+        size_t n = strcspn(s, "\n");
+        fprintf(f, "%s%.*s\n", first ? "usage: " : "       ", (int)n, s);
+        first = false;
+        s += n + (s[n] == '\n');
+    }
+}
+
+static void print_index(FILE *f)
+{
+    fputs("usage: spawnpool COMMAND [OPTIONS] [ARGS]\n"
+          "\n"
+          "The client of a spawnpool server: it speaks the HTTP API only, so it works the\n"
+          "same against a server here, on another machine or in a container.\n"
+          "\n"
+          "COMMANDS\n",
+          f);
+    for (const struct cli_command *k = cli_commands; k->name; k++)
+        fprintf(f, "    %-8s %s\n", k->name, k->summary);
+    fputs("    serve    run the server (spawnpool serve --help: its flags)\n"
+          "\n"
+          "    spawnpool help COMMAND, or spawnpool COMMAND --help: that command's page.\n"
+          "\n"
+          "GLOBAL OPTIONS\n"
+          "    Every client command takes them, anywhere after its name and before a '--':\n",
+          f);
+    fputs(global_options, f);
+    fputs("\nENVIRONMENT\n", f);
+    fputs(environment, f);
+    fputs("\nEXIT STATUS\n", f);
+    fputs(exit_codes, f);
+}
+
+int cli_cmd_help(struct cli *c, int argc, char **argv)
+{
+    (void)c;
+    if (argc < 2) {
+        print_index(stdout);
+        return CLI_OK;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) name = "help";
+    if (argc > 2) return cli_usage_error("help", "one command at a time, got '%s'", argv[2]);
+    if (!cli_help_page(name, stdout)) {
+        fprintf(stderr, "spawnpool help: no command '%s'", name);
+        if (strcmp(name, "serve") == 0)
+            fprintf(stderr, " here: spawnpool serve --help\n");
+        else
+            fprintf(stderr, " (spawnpool help lists them)\n");
+        return CLI_USAGE;
+    }
+    return CLI_OK;
 }
 
 int cli_usage_error(const char *command, const char *fmt, ...)
@@ -24,7 +521,9 @@ int cli_usage_error(const char *command, const char *fmt, ...)
     va_start(ap, fmt);
     fprintf(stderr, "spawnpool %s: ", command);
     vfprintf(stderr, fmt, ap);
-    fprintf(stderr, " (spawnpool help %s)\n", command);
+    fputc('\n', stderr);
     va_end(ap);
+    print_synopsis(command, stderr);
+    fprintf(stderr, "(spawnpool help %s)\n", command);
     return CLI_USAGE;
 }

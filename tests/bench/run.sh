@@ -8,7 +8,8 @@
 # MILLION (rows of the big database, 1000000; 0 skips that part), MILLION_QUEUED (queued jobs
 # of the start-up database, 1000000; 0 skips that part), MIXED_N (jobs of the burst under GETs,
 # 8000; 0 skips that part), MIXED_DURATION (3s, in seconds), BENCH_CACHE (/var/tmp/spawnpool-bench),
-# BENCH_TMP (/var/tmp), POST_PAUSE (1), PEERS, BENCH_KEEP (0).
+# BENCH_TMP (/var/tmp), POST_PAUSE (1), PEERS, BENCH_KEEP (0), CLI_N (calls of the client
+# overhead rows, 200; 0 skips them).
 # See tests/bench/README.md for what each row means. Nothing here asserts a timing.
 set -euo pipefail
 export LC_ALL=C
@@ -29,6 +30,7 @@ MILLION=${MILLION:-1000000}
 MILLION_QUEUED=${MILLION_QUEUED:-1000000}
 MIXED_N=${MIXED_N:-8000}
 MIXED_DURATION=${MIXED_DURATION:-3s}
+CLI_N=${CLI_N:-200}
 CACHE=${BENCH_CACHE:-/var/tmp/spawnpool-bench}
 POST_PAUSE=${POST_PAUSE:-1}
 PEERS=${PEERS:-loop xargs parallel tsp spawnpool spawnpool-full}
@@ -49,7 +51,9 @@ TSP=${TSP:-$(dpkg -L task-spooler 2>/dev/null | grep -E '/bin/(tsp|ts)$' | head 
 [ -x "$TSP" ] || die "task-spooler (tsp) is missing: run bash tests/bench/setup.sh first"
 
 HAVE_FULL=0
-"$BIN" serve --help 2>&1 | grep -q -- '--durability' && HAVE_FULL=1
+# (the help captured first: grep -q would quit at the match and the binary's next write get
+# SIGPIPE, failing the pipeline under pipefail: 'flag not in this binary' although it is)
+grep -q -- '--durability' <<<"$("$BIN" serve --help 2>&1)" && HAVE_FULL=1
 
 mkdir -p "${BENCH_TMP:-/var/tmp}"
 WORK=$(mktemp -d "${BENCH_TMP:-/var/tmp}/spawnpool-bench-run.XXXXXX")
@@ -413,6 +417,59 @@ if [ $HAVE_FULL = 1 ]; then
     row "http" "POST + 1 INSERT: bare (WAL, synchronous=FULL)" "$(fmt "$BARE_POST_FULL" '%.0f req/s')" "1.00x" "reference"
 else
     row "http" "POST /v1/jobs: spawnpool --durability full" "n/a" "" "flag not in this binary"
+fi
+
+# ---- h. the command-line client's own overhead -------------------------------------------
+# `spawnpool run -- /bin/true` against what a script does with curl (POST, then /wait), one
+# call at a time, alternating, on an idle --workers 2 server. Wall time per call, and CPU per
+# call of the client processes: user+sys of this shell's waited-for children, from `times`
+# (getrusage RUSAGE_CHILDREN) before and after each call.
+if [ "$CLI_N" -gt 0 ]; then
+    log "client overhead: $CLI_N x spawnpool run -- /bin/true vs curl POST + curl /wait, alternating"
+    spawnpool_start "$WORK/cli" --workers 2
+    wait_idle "$SRV_ADDR" 2
+    export SPAWNPOOL_URL=http://$SRV_ADDR
+    cli_call() { "$BIN" run -- /bin/true </dev/null >/dev/null 2>>"$WORK/cli.err" || CLI_BAD=$((CLI_BAD + 1)); }
+    curl_call() {
+        local resp
+        resp=$(curl -s -X POST "$SPAWNPOOL_URL/v1/jobs" --json '{"argv":["/bin/true"]}')  || true
+        [[ $resp =~ \"id\":\ ?([0-9]+) ]] || { CURL_BAD=$((CURL_BAD + 1)); return; }
+        resp=$(curl -s "$SPAWNPOOL_URL/v1/jobs/${BASH_REMATCH[1]}/wait?timeout=60") || true
+        [[ $resp == *'"succeeded"'* ]] || CURL_BAD=$((CURL_BAD + 1))
+    }
+    cli_call; curl_call # warm-up (page cache, the pool's first jobs): not counted
+    CLI_BAD=0 CURL_BAD=0
+    # `times` runs in this shell (a builtin, no fork) right around each call, and nothing
+    # else is forked between the two snapshots; the sums are made once at the end
+    : >"$WORK/cli.samples"
+    for ((i = 0; i < CLI_N; i++)); do
+        for who in cli curl; do
+            times >"$WORK/times.0"
+            t0=$EPOCHREALTIME
+            "${who}_call"
+            t1=$EPOCHREALTIME
+            times >"$WORK/times.1"
+            { read -r _; read -r u0 s0; } <"$WORK/times.0"
+            { read -r _; read -r u1 s1; } <"$WORK/times.1"
+            echo "$who $t0 $t1 $u0 $s0 $u1 $s1" >>"$WORK/cli.samples"
+        done
+    done
+    # sums per client: wall seconds, CPU seconds (times prints children's user and sys as 0m0.123s)
+    read -r cli_wall cli_cpu curl_wall curl_cpu < <(awk '
+        function s(v,  a) { split(v, a, /[ms]/); return a[1] * 60 + a[2] }
+        { wall[$1] += $3 - $2; cpu[$1] += s($6) + s($7) - s($4) - s($5) }
+        END { printf "%.6f %.6f %.6f %.6f\n", wall["cli"], cpu["cli"], wall["curl"], cpu["curl"] }' "$WORK/cli.samples")
+    unset SPAWNPOOL_URL
+    [ "$CLI_BAD" = 0 ] || log "warning: $CLI_BAD of the spawnpool run calls did not exit 0: $(tail -n 3 "$WORK/cli.err")"
+    [ "$CURL_BAD" = 0 ] || log "warning: $CURL_BAD of the curl jobs did not succeed"
+    stop_server "$SRV_PID"
+    per() { awk -v t="$1" -v n="$CLI_N" 'BEGIN { printf "%.2f ms", t / n * 1000 }'; }
+    log "  spawnpool run: $(per "$cli_wall") wall, $(per "$cli_cpu") CPU per call; curl: $(per "$curl_wall") wall, $(per "$curl_cpu") CPU"
+    row "cli" "spawnpool run -- /bin/true, one at a time: wall / CPU per call" \
+        "$(per "$cli_wall") / $(per "$cli_cpu")" "$(ratio "$cli_wall" "$curl_wall")" \
+        "CPU $(ratio "$cli_cpu" "$curl_cpu") curl's; N=$CLI_N, --workers 2, alternating with the row below"
+    row "cli" "curl POST + curl /wait: wall / CPU per call" \
+        "$(per "$curl_wall") / $(per "$curl_cpu")" "1.00x" "reference; CPU: user+sys of the client processes (times)"
 fi
 
 # ---- d. RSS after the throughput runs ----------------------------------------------------
