@@ -36,7 +36,8 @@ static const struct cli_command *find(const char *name)
 }
 
 /* If argv[*i] is the global option NAME (as "--NAME VALUE" or "--NAME=VALUE"), sets *value
- * and advances *i past it. with_value: the option takes a value. */
+ * and advances *i past it. with_value: the option takes a value. 1 if it was, 0 if not, -1
+ * if its value is missing. */
 static int global_opt(int argc, char **argv, int *i, const char *name, bool with_value,
                       const char **value)
 {
@@ -62,53 +63,85 @@ static int global_opt(int argc, char **argv, int *i, const char *name, bool with
     return 1;
 }
 
+struct globals {
+    const char *server, *token_file, *cacert, *json, *verbose;
+};
+
+/* Takes the global option at argv[*i] into g: 1, 0 if it is none, -1 if its value lacks. */
+static int take_global(int argc, char **argv, int *i, struct globals *g)
+{
+    int r;
+    if ((r = global_opt(argc, argv, i, "server", true, &g->server)) ||
+        (r = global_opt(argc, argv, i, "token-file", true, &g->token_file)) ||
+        (r = global_opt(argc, argv, i, "cacert", true, &g->cacert)) ||
+        (r = global_opt(argc, argv, i, "json", false, &g->json)) ||
+        (r = global_opt(argc, argv, i, "verbose", false, &g->verbose)))
+        return r;
+    return 0;
+}
+
 int cli_main(int argc, char **argv)
 {
-    if (argc < 2) return -1;
-    const struct cli_command *cmd = find(argv[1]);
-    if (!cmd) return -1;
-    /* the command's argv without the global options (up to a "--") */
+    struct globals g = {0};
+    int i = 1;
+    /* global options may come before the command too: `spawnpool --server URL ls` */
+    while (i < argc && strncmp(argv[i], "--", 2) == 0) {
+        int r = take_global(argc, argv, &i, &g);
+        if (r == 0) return -1; /* (not ours: main says what it is) */
+        if (r < 0) {
+            fprintf(stderr, "spawnpool: %s needs a value\n", argv[i]);
+            return CLI_USAGE;
+        }
+    }
+    const struct cli_command *cmd = i < argc ? find(argv[i]) : NULL;
+    if (!cmd) {
+        if (i == 1) return -1;
+        fprintf(stderr, "spawnpool: %s (spawnpool help lists the commands)\n",
+                i < argc ? "unknown command after the global options" : "which command?");
+        return CLI_USAGE;
+    }
+    /* the command's argv without the global options: up to a "--", and for run and submit
+     * up to the first word of the job's command (`spawnpool run grep --verbose x` keeps
+     * grep's --verbose) */
     char **args = calloc((size_t)argc + 1, sizeof *args);
     if (!args) return CLI_USAGE;
-    const char *server = NULL, *token_file = NULL, *cacert = NULL, *flag = NULL;
-    bool json = false, verbose = false;
-    int n = 0, i = 1;
-    bool dashdash = false;
+    bool submits = cmd->fn == cli_cmd_run || cmd->fn == cli_cmd_submit;
+    bool verbatim = false, help = false;
+    int n = 0;
+    args[n++] = argv[i++];
     while (i < argc) {
-        if (dashdash) {
+        if (verbatim) {
             args[n++] = argv[i++];
             continue;
         }
         if (strcmp(argv[i], "--") == 0) {
-            dashdash = true;
+            verbatim = true;
             args[n++] = argv[i++];
             continue;
         }
-        int r;
-        if ((r = global_opt(argc, argv, &i, "server", true, &server)) ||
-            (r = global_opt(argc, argv, &i, "token-file", true, &token_file)) ||
-            (r = global_opt(argc, argv, &i, "cacert", true, &cacert))) {
-            if (r < 0) {
-                free(args);
-                return cli_usage_error(cmd->name, "%s needs a value", argv[i]);
-            }
+        int r = take_global(argc, argv, &i, &g);
+        if (r < 0) {
+            free(args);
+            return cli_usage_error(cmd->name, "%s needs a value", argv[i]);
+        }
+        if (r > 0) continue;
+        if (submits && argv[i][0] != '-') {
+            verbatim = true; /* the job's command starts here */
             continue;
         }
-        if (global_opt(argc, argv, &i, "json", false, &flag)) {
-            json = true;
-            continue;
-        }
-        if (global_opt(argc, argv, &i, "verbose", false, &flag)) {
-            verbose = true;
-            continue;
-        }
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) help = true;
+        if (submits && cli_submit_takes_value(argv[i]) && i + 1 < argc)
+            args[n++] = argv[i++]; /* (its value is not a word of the command) */
         args[n++] = argv[i++];
     }
-    struct cli c = {.json = json, .verbose = verbose};
+    struct cli c = {.json = g.json != NULL, .verbose = g.verbose != NULL};
     const char *no_color = getenv("NO_COLOR");
     c.color = isatty(STDOUT_FILENO) && !(no_color && *no_color);
     int rc = CLI_USAGE;
-    if (cmd->fn == cli_cmd_help || cli_setup(&c, server, token_file, cacert) == 0) {
+    /* help needs no server: a broken SPAWNPOOL_TOKEN_FILE must not hide the manual */
+    bool setup_ok = help || cmd->fn == cli_cmd_help ||
+                    cli_setup(&c, g.server, g.token_file, g.cacert) == CLI_OK;
+    if (setup_ok) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
             fprintf(stderr, "spawnpool: cannot initialize libcurl\n");
             rc = CLI_RUN_ERROR;

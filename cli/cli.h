@@ -126,6 +126,9 @@ void cli_fmt_command(json_t *job, char *out, size_t n);
 int cli_cmd_run(struct cli *c, int argc, char **argv);
 /* `spawnpool submit [opts] -- CMD ...`: submit, print the id (--wait: wait for it). */
 int cli_cmd_submit(struct cli *c, int argc, char **argv);
+/* True if arg is an option of run/submit that takes its value from the next word
+ * ("--name", not "--name=x" nor "--detach"). */
+bool cli_submit_takes_value(const char *arg);
 
 /* ---- cli/follow.c: live output --------------------------------------------------------- */
 

@@ -10,7 +10,8 @@
 
 #define USER_AGENT "spawnpool-cli/" SPAWNPOOL_VERSION
 
-/* Reads a token file: its first line, trailing whitespace cut (as the server reads it). */
+/* Reads a token file as the server reads its own: the first line that is not blank or a
+ * # comment, spaces around it cut. */
 static char *read_token(const char *path)
 {
     FILE *f = fopen(path, "re");
@@ -18,18 +19,24 @@ static char *read_token(const char *path)
         fprintf(stderr, "spawnpool: cannot read the token file %s: %s\n", path, strerror(errno));
         return NULL;
     }
-    char buf[4096];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    buf[strcspn(buf, "\r\n")] = '\0';
-    for (size_t k = strlen(buf); k > 0 && (buf[k - 1] == ' ' || buf[k - 1] == '\t'); k--)
-        buf[k - 1] = '\0';
-    if (!buf[0]) {
-        fprintf(stderr, "spawnpool: the token file %s is empty\n", path);
-        return NULL;
+    char line[1024];
+    char *token = NULL;
+    while (!token && fgets(line, sizeof line, f)) {
+        char *p = line, *end;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        end = p + strcspn(p, "\r\n");
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+            end--;
+        *end = '\0';
+        if (*p && *p != '#') token = strdup(p);
     }
-    return strdup(buf);
+    bool failed = ferror(f);
+    fclose(f);
+    if (!token)
+        fprintf(stderr, "spawnpool: the token file %s %s\n", path,
+                failed ? "cannot be read (is it a directory?)" : "holds no token");
+    return token;
 }
 
 int cli_setup(struct cli *c, const char *server, const char *token_file, const char *cacert)

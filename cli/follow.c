@@ -126,8 +126,10 @@ static int ended(CURLM *m, struct stream *s, CURLcode result)
             return CLI_OK;
         }
         if (++s->failures > RETRIES) {
-            fprintf(stderr, "spawnpool: following job %lld's %s: the server keeps ending the "
-                            "stream while the job runs\n", s->id, s->name);
+            fprintf(stderr,
+                    "spawnpool: following job %lld's %s: the server keeps ending the "
+                    "stream while the job runs\n",
+                    s->id, s->name);
             return CLI_SERVER_ERROR;
         }
         usleep(100000U * (unsigned)(s->failures < 10 ? s->failures : 10));

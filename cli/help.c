@@ -64,18 +64,17 @@ struct help_page {
     "        text only (the API carries it as a JSON string), at most 64 MiB and the\n"            \
     "        server's --max-body\n"                                                                \
     "    --no-stdin\n"                                                                             \
-    "        run: do not forward stdin (the job reads /dev/null); submit never forwards it\n"      \
+    "        run only: do not forward stdin (the job reads /dev/null)\n"                           \
     "    --idempotency-key KEY\n"                                                                  \
     "        the same key within 24 h returns the first job instead of a new one\n"                \
     "    --notify-url URL\n"                                                                       \
     "        the server POSTs the ended job there (signed, see the README)\n"                      \
     "    --detach\n"                                                                               \
-    "        run: on Ctrl-C leave the job running and exit 128+signal (submit: no effect)\n"       \
+    "        run only: on Ctrl-C leave the job running and exit 128+signal\n"                      \
     "    --wait\n"                                                                                 \
-    "        submit: wait for the job and exit with its status, as run does (run always\n"         \
-    "        waits)\n"                                                                             \
+    "        submit only: wait for the job and exit with its status, as run does\n"                \
     "    --quiet\n"                                                                                \
-    "        submit --wait: print nothing, only the exit status tells (run: no effect)\n"          \
+    "        submit only, with --wait: print nothing, only the exit status tells\n"                \
     "    -h, --help\n"                                                                             \
     "        this page\n"
 
@@ -147,8 +146,7 @@ static const struct help_page pages[] = {
         "    (UTF-8 text). The working directory defaults as for run: your current one when\n"
         "    the server URL is a loopback address, else the server's --job-dir.\n"
         "\n"
-        "    Options stop at the first word of the command; global options are taken from\n"
-        "    anywhere before a '--' (write '--' before the command).\n",
+        "    Options, global ones too, stop at the first word of the command (or at '--').\n",
         SUBMIT_OPTIONS,
         "    --json prints the API's answer to the submit (the job) instead of the id; with\n"
         "    --wait, the ended job.\n",
@@ -400,8 +398,9 @@ static const char global_options[] =
     "    --server URL\n"
     "        the server (default: $SPAWNPOOL_URL, else " CLI_DEFAULT_URL ")\n"
     "    --token-file F\n"
-    "        send the first line of F as the bearer token (default: $SPAWNPOOL_TOKEN,\n"
-    "        else the file $SPAWNPOOL_TOKEN_FILE)\n"
+    "        the bearer token: F's first line that is not blank or a # comment, as the\n"
+    "        server reads its --token-file (default: $SPAWNPOOL_TOKEN, else the file\n"
+    "        $SPAWNPOOL_TOKEN_FILE)\n"
     "    --cacert F\n"
     "        CA bundle (PEM) that signed an https:// server's certificate\n"
     "    --json\n"
@@ -412,7 +411,7 @@ static const char global_options[] =
 static const char environment[] =
     "    SPAWNPOOL_URL         the server, when --server is not given\n"
     "    SPAWNPOOL_TOKEN       the bearer token itself\n"
-    "    SPAWNPOOL_TOKEN_FILE  a file whose first line is the token (when neither\n"
+    "    SPAWNPOOL_TOKEN_FILE  a file that holds the token (when neither\n"
     "                          --token-file nor SPAWNPOOL_TOKEN is given)\n"
     "    NO_COLOR              no colours, even on a terminal\n";
 

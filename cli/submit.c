@@ -1,6 +1,7 @@
 /* submit: `spawnpool run` and `spawnpool submit`. Both turn their options into the submit
  * body of POST /v1/jobs; run then streams the job's output live and exits as the job
  * exited, terminating it on Ctrl-C. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -8,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -70,6 +72,14 @@ static const struct option options[] = {
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
+
+bool cli_submit_takes_value(const char *arg)
+{
+    if (strncmp(arg, "--", 2) != 0 || strchr(arg, '=')) return false;
+    for (const struct option *o = options; o->name; o++)
+        if (strcmp(o->name, arg + 2) == 0) return o->has_arg == required_argument;
+    return false;
+}
 
 /* The options that set one string field of the submit body as they are. */
 static const char *string_field(int opt)
@@ -294,6 +304,8 @@ static int read_stdin(const char *cmd, int fd, const char *name, json_t *job)
     if (!buf) return CLI_RUN_ERROR;
     for (;;) {
         if (len == cap) {
+            char probe;
+            if (cap >= (size_t)STDIN_MAX && read(fd, &probe, 1) == 0) break; /* exactly full */
             if (cap >= (size_t)STDIN_MAX) {
                 free(buf);
                 fprintf(stderr,
@@ -338,12 +350,30 @@ static int read_stdin(const char *cmd, int fd, const char *name, json_t *job)
 /* True if the server's host is this machine (its jobs see our directories). */
 static bool server_is_local(const struct cli *c)
 {
+    /* the host of scheme://[user@]host[:port][/path] */
     const char *h = strstr(c->server, "://");
     h = h ? h + 3 : c->server;
-    static const char *const local[] = {"127.", "localhost:", "localhost/", "[::1]", NULL};
-    for (int i = 0; local[i]; i++)
-        if (strncmp(h, local[i], strlen(local[i])) == 0) return true;
-    return strcmp(h, "localhost") == 0;
+    const char *end = h + strcspn(h, "/?#");
+    const char *at = memchr(h, '@', (size_t)(end - h));
+    if (at) h = at + 1;
+    char host[256];
+    size_t n;
+    if (*h == '[') { /* [v6]:port */
+        const char *close = memchr(h, ']', (size_t)(end - h));
+        if (!close) return false;
+        n = (size_t)(close - h - 1);
+        h++;
+    } else {
+        const char *colon = memchr(h, ':', (size_t)(end - h));
+        n = (size_t)((colon ? colon : end) - h);
+    }
+    if (n == 0 || n >= sizeof host) return false;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    if (strcasecmp(host, "localhost") == 0) return true;
+    unsigned char a4[4], a6[16];
+    if (inet_pton(AF_INET, host, a4) == 1) return a4[0] == 127;
+    return inet_pton(AF_INET6, host, a6) == 1 && memcmp(a6, &in6addr_loopback, 16) == 0;
 }
 
 /* Everything before the POST: options, the working directory, stdin. 0 with o->job ready,
@@ -352,6 +382,12 @@ static int prepare(struct cli *c, const char *cmd, int argc, char **argv, struct
                    bool forward_stdin)
 {
     if (parse(cmd, argc, argv, o) < 0) return CLI_USAGE;
+    bool run = strcmp(cmd, "run") == 0;
+    if (run && (o->wait || o->quiet))
+        return cli_usage_error(cmd, "%s is for submit (run always waits, and shows the output)",
+                               o->wait ? "--wait" : "--quiet");
+    if (!run && (o->detach || o->no_stdin))
+        return cli_usage_error(cmd, "%s is for run", o->detach ? "--detach" : "--no-stdin");
     if (o->help) {
         cli_help_page(cmd, stdout);
         return -1;

@@ -148,8 +148,6 @@ int config_resolve_run_as(struct config *cfg, char *err, size_t errlen)
 
 /* Reads the bearer tokens (one per line; blank lines and # comments skipped). A missing file
  * is made with one random token (mode 0600), so the safe setup is also the easy one. */
-/* Reads the bearer tokens (one per line; blank lines and # comments skipped). A missing file
- * is made with one random token (mode 0600), so the safe setup is also the easy one. */
 int config_load_tokens(struct config *cfg, bool create, char *err, size_t errlen)
 {
     /* O_NONBLOCK: a FIFO must not stall the start, or a reload in the main loop */

@@ -169,6 +169,19 @@ rc=0
 wait "$CLIENT" || rc=$?
 eq "a job canceled before it started: exit 123" "$rc" 123
 
+# ---- where options end ------------------------------------------------------------------
+eq "global options before the command" "$("$SP" --server "$BASE" run -- echo g)" g
+eq "run's options end at the job's first word (grep keeps --verbose)" \
+    "$("$SP" run --name n echo --verbose --json x)" "--verbose --json x"
+rc=0
+"$SP" run --wait -- true 2>"$T/err" || rc=$?
+eq "run --wait is a usage error (submit's flag)" "$rc" 2
+rc=0
+"$SP" submit --detach -- true 2>"$T/err" || rc=$?
+eq "submit --detach is a usage error (run's flag)" "$rc" 2
+eq "--help needs no server, even with a broken token file" \
+    "$(SPAWNPOOL_TOKEN_FILE=/nonexistent "$SP" run --help | head -n 1)" NAME
+
 # ---- submit -------------------------------------------------------------------------------
 ID=$("$SP" submit -- echo hi)
 [[ $ID =~ ^[0-9]+$ ]] || fail "submit printed '$ID', not an id"
@@ -200,7 +213,7 @@ check "... with the server's message and field" grep -q 'field: queue' "$T/err"
 sp_stop
 
 # ---- a wrong token, a stopped server -----------------------------------------------------
-printf 'right-token\n' >"$T/token"
+printf '# the server skips comments and blank lines, so does the client\n\n  right-token  \n' >"$T/token"
 printf 'wrong-token\n' >"$T/wrong"
 sp_start --token-file "$T/token"
 export SPAWNPOOL_URL=$BASE
