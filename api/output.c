@@ -1,6 +1,7 @@
 /* output: GET /v1/jobs/{id}/output. Without follow the capture file is sent from offset
  * (sendfile); with follow=1 the response streams new bytes until the job has ended,
- * suspending the connection (no thread held) whenever it has caught up. */
+ * suspending the connection (no thread held) whenever it has caught up, and goes on with
+ * the next attempt's file when a retry replaced the one it read. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -35,6 +36,15 @@ static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max)
             if (n > 0) {
                 f->offset += (uint64_t)n;
                 return n;
+            }
+            /* caught up with a file a retry removed: the next attempt writes a new one,
+             * followed from its first byte (the stream shows each attempt in turn) */
+            struct stat st;
+            if (fstat(f->fd, &st) == 0 && st.st_nlink == 0) {
+                close(f->fd);
+                f->fd = -1;
+                f->offset = 0;
+                continue;
             }
         }
         if (f->job_ended) return MHD_CONTENT_READER_END_OF_STREAM;

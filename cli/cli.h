@@ -41,6 +41,8 @@ struct cli {
     bool color;         /* stdout is a terminal and NO_COLOR is not set */
     bool verbose;       /* --verbose: each request on stderr */
     void *curl;         /* the CURL handle cli_request reuses (keep-alive); NULL until used */
+    volatile sig_atomic_t *interrupt; /* a signal count: a request aborts when it changes
+                                       * (run sets it; NULL: requests run to their end) */
 };
 
 /* An answer of the server. */
@@ -77,7 +79,8 @@ int cli_setup(struct cli *c, const char *server, const char *token_file, const c
 void cli_close(struct cli *c);
 /* Sends METHOD PATH (path and query, starting with /) with body (NULL: none; else sent as
  * application/json) and fills r. 0 when the server answered (any status), CLI_UNREACHABLE
- * when not (r->error says why). */
+ * when not (r->error says why: also after 60 s without an answer, or a long-poll's timeout
+ * plus 30 s, or when *c->interrupt changed meanwhile). */
 int cli_request(struct cli *c, const char *method, const char *path, json_t *body,
                 struct cli_resp *r);
 /* 0 for a 2xx answer. Otherwise prints "spawnpool: WHAT: <the server's message> (field: F)"

@@ -41,7 +41,11 @@ static char *read_token(const char *path)
 
 int cli_setup(struct cli *c, const char *server, const char *token_file, const char *cacert)
 {
-    if (!server || !*server) server = getenv("SPAWNPOOL_URL");
+    if (server && !*server) {
+        fprintf(stderr, "spawnpool: --server is empty\n");
+        return CLI_USAGE;
+    }
+    if (!server) server = getenv("SPAWNPOOL_URL");
     if (!server || !*server) server = CLI_DEFAULT_URL;
     if (strncmp(server, "http://", 7) != 0 && strncmp(server, "https://", 8) != 0) {
         fprintf(stderr, "spawnpool: --server must be an http:// or https:// URL, got '%s'\n",
@@ -113,6 +117,30 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
+/* Seconds a request may take in all: a long-poll's own timeout (its query says) and 30 s
+ * more, else 60 s. A server that accepts and never answers cannot hang the client. */
+static long request_timeout(const char *path)
+{
+    const char *q = strchr(path, '?');
+    const char *t = q ? strstr(q, "timeout=") : NULL;
+    double poll = t ? strtod(t + 8, NULL) : 0;
+    return poll > 0 && poll < 86400 ? (long)poll + 30 : 60;
+}
+
+struct interrupt_watch {
+    volatile sig_atomic_t *counter; /* the signal count of c->interrupt, or NULL */
+    sig_atomic_t at_start;
+};
+
+/* libcurl's progress callback: a signal since the request began aborts it. */
+static int interrupted(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    const struct interrupt_watch *w = p;
+    return w->counter && *w->counter != w->at_start;
+}
+
 int cli_request(struct cli *c, const char *method, const char *path, json_t *body,
                 struct cli_resp *r)
 {
@@ -134,7 +162,9 @@ int cli_request(struct cli *c, const char *method, const char *path, json_t *bod
     snprintf(url, ulen, "%s%s", c->server, path);
     struct curl_slist *headers = cli_auth_header(c);
     if (payload) headers = curl_slist_append(headers, "Content-Type: application/json");
-    headers = curl_slist_append(headers, "Expect:"); /* no 100-continue round trip */
+    /* no 100-continue round trip for a small body; a large one waits for it, so a 413 comes
+     * before the upload */
+    if (!payload || strlen(payload) < 1024 * 1024) headers = curl_slist_append(headers, "Expect:");
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
@@ -155,6 +185,11 @@ int cli_request(struct cli *c, const char *method, const char *path, json_t *bod
     }
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, request_timeout(path));
+    struct interrupt_watch watch = {c->interrupt, c->interrupt ? *c->interrupt : 0};
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, interrupted);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &watch);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, c->interrupt ? 0L : 1L);
     if (c->verbose) fprintf(stderr, "> %s %s\n", method, url);
     CURLcode rc = curl_easy_perform(h);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
@@ -162,7 +197,10 @@ int cli_request(struct cli *c, const char *method, const char *path, json_t *bod
     curl_slist_free_all(headers);
     free(payload);
     if (rc != CURLE_OK) {
-        snprintf(r->error, sizeof r->error, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        snprintf(r->error, sizeof r->error, "%s",
+                 rc == CURLE_ABORTED_BY_CALLBACK ? "interrupted"
+                 : errbuf[0]                     ? errbuf
+                                                 : curl_easy_strerror(rc));
         free(url);
         return CLI_UNREACHABLE;
     }

@@ -24,9 +24,10 @@ struct stream {
     CURL *h;
     struct curl_slist *headers;
     char url[1280];
-    long status;  /* of the current transfer, once its head came */
-    bool done;    /* the job ended and every byte was written */
-    int failures; /* transfers in a row that ended badly */
+    long status;    /* of the current transfer, once its head came */
+    bool done;      /* the job ended and every byte was written */
+    int failures;   /* transfers in a row that ended badly */
+    bool said_busy; /* "cannot stream now" was said */
     int write_errno;
     char errbuf[CURL_ERROR_SIZE];
     char *err_body; /* an error answer's body (not output) */
@@ -110,6 +111,32 @@ static bool job_ended(struct stream *s)
     return ended;
 }
 
+/* The job ended while s could not follow it: its output from s->offset, read at once. */
+static int read_rest(struct stream *s)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/v1/jobs/%lld/output?stream=%s&offset=%lld", s->id, s->name,
+             s->offset);
+    struct cli_resp r;
+    char what[64];
+    snprintf(what, sizeof what, "job %lld's %s", s->id, s->name);
+    int rc = cli_call(s->cli, "GET", path, NULL, &r, what);
+    if (rc) return rc;
+    for (size_t off = 0; off < r.len;) {
+        ssize_t w = write(s->fd, r.body + off, r.len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+            rc = errno == EPIPE ? 128 + SIGPIPE : CLI_FAILED;
+            break;
+        }
+        off += (size_t)w;
+        s->offset += w;
+    }
+    cli_resp_free(&r);
+    s->done = rc == CLI_OK;
+    return rc;
+}
+
 /* A transfer of s ended with result: done, retried, or the exit status (said). */
 static int ended(CURLM *m, struct stream *s, CURLcode result)
 {
@@ -135,6 +162,21 @@ static int ended(CURLM *m, struct stream *s, CURLcode result)
         usleep(100000U * (unsigned)(s->failures < 10 ? s->failures : 10));
         return start(m, s) == 0 ? CLI_OK : CLI_UNREACHABLE;
     }
+    if (result == CURLE_OK && (s->status == 503 || s->status == 429)) {
+        /* the server has no long-poll slot now (--max-long-polls), or drains: said once;
+         * tried again each second while the job runs; once it ended, the rest is read at
+         * once */
+        if (!s->said_busy) {
+            fprintf(stderr,
+                    "spawnpool: the server cannot stream job %lld's %s now (%ld); "
+                    "trying again each second\n",
+                    s->id, s->name, s->status);
+            s->said_busy = true;
+        }
+        if (job_ended(s)) return read_rest(s);
+        sleep(1);
+        return start(m, s) == 0 ? CLI_OK : CLI_UNREACHABLE;
+    }
     if (result == CURLE_OK) { /* an answer, not output: the API's error */
         struct cli_resp r = {.status = s->status, .body = s->err_body, .len = s->err_len};
         r.json = s->err_body ? json_loadb(s->err_body, s->err_len, 0, NULL) : NULL;
@@ -142,9 +184,12 @@ static int ended(CURLM *m, struct stream *s, CURLcode result)
         snprintf(what, sizeof what, "job %lld's %s", s->id, s->name);
         int rc = cli_check(s->cli, &r, what);
         json_decref(r.json);
-        /* 503/429 (draining, too many long-polls) pass: try again shortly */
-        if ((s->status != 503 && s->status != 429) || ++s->failures > RETRIES) return rc;
-    } else if (++s->failures > RETRIES) {
+        return rc;
+    }
+    /* a connection that was answered and then dropped (a proxy's idle cut) starts the
+     * count again: only failures in a row without any answer give up */
+    if (s->status == 200) s->failures = 0;
+    if (++s->failures > RETRIES) {
         fprintf(stderr,
                 "spawnpool: following job %lld's %s: %s (is the server running? tried "
                 "%s)\n",

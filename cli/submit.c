@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,7 @@ struct submit_opts {
     const char *cwd; /* --cwd, or NULL */
     const char *stdin_file;
     bool detach, no_stdin, wait, quiet, help;
+    bool auto_cwd; /* the cwd sent is the client's own, not asked for */
 };
 
 static bool parse_long(const char *s, long long lo, long long hi, long long *out)
@@ -189,7 +191,7 @@ static int parse(const char *cmd, int argc, char **argv, struct submit_opts *o)
         case O_TIMEOUT: {
             char *end;
             double t = strtod(a, &end);
-            if (end == a || *end || !(t > 0))
+            if (end == a || *end || !(t > 0) || !isfinite(t))
                 return cli_usage_error(cmd, "--timeout wants seconds > 0, got '%s'", a), -1;
             json_object_set_new(o->job, "timeout", json_real(t));
             break;
@@ -331,6 +333,14 @@ static int read_stdin(const char *cmd, int fd, const char *name, json_t *job)
         }
         len += (size_t)n;
     }
+    if (memchr(buf, '\0', len)) {
+        free(buf);
+        fprintf(stderr,
+                "spawnpool %s: %s holds a NUL byte; the API takes a job's stdin as "
+                "text (put binary input in a file the job reads)\n",
+                cmd, name);
+        return CLI_USAGE;
+    }
     json_t *s = json_stringn(buf, len);
     free(buf);
     if (!s) {
@@ -393,6 +403,13 @@ static int prepare(struct cli *c, const char *cmd, int argc, char **argv, struct
         return -1;
     }
     char here[PATH_MAX];
+    if (o->cwd && o->cwd[0] != '/' && server_is_local(c) && getcwd(here, sizeof here)) {
+        /* a relative --cwd is the client's, as a local command would take it */
+        size_t n = strlen(here);
+        if (n + 1 + strlen(o->cwd) >= sizeof here) return cli_usage_error(cmd, "--cwd is too long");
+        snprintf(here + n, sizeof here - n, "/%s", o->cwd);
+        o->cwd = here;
+    }
     if (o->cwd) {
         json_t *s = json_string(o->cwd);
         if (!s) return cli_usage_error(cmd, "--cwd is not UTF-8");
@@ -401,6 +418,7 @@ static int prepare(struct cli *c, const char *cmd, int argc, char **argv, struct
         /* the server runs here: the job starts where you are, as a local command would */
         json_t *s = json_string(here);
         if (s) json_object_set_new(o->job, "cwd", s);
+        o->auto_cwd = s != NULL;
     }
     if (o->stdin_file) {
         bool dash = strcmp(o->stdin_file, "-") == 0;
@@ -420,10 +438,20 @@ static int prepare(struct cli *c, const char *cmd, int argc, char **argv, struct
     return CLI_OK;
 }
 
-/* POSTs the job; 0 with *id, or the exit status (said). */
+/* True if a refused submit's error names the cwd field. */
+static bool cwd_refused(const struct cli_resp *r)
+{
+    const char *field =
+        json_string_value(json_object_get(json_object_get(r->json, "error"), "field"));
+    return r->status == 400 && field && strcmp(field, "cwd") == 0;
+}
+
+/* POSTs the job; 0 with *id, or the exit status (said; r keeps the refusal's answer: free
+ * it). */
 static int post(struct cli *c, struct submit_opts *o, long long *id, struct cli_resp *r)
 {
-    int rc = cli_call(c, "POST", "/v1/jobs", o->job, r, "submit");
+    cli_request(c, "POST", "/v1/jobs", o->job, r);
+    int rc = cli_check(c, r, "submit");
     if (rc) return rc;
     json_t *jid = json_object_get(r->json, "id");
     if (!json_is_integer(jid)) {
@@ -475,18 +503,21 @@ static void say_end(long long id, json_t *job)
 
 static int g_sigpipe[2] = {-1, -1};
 
+static volatile sig_atomic_t g_signals; /* how many arrived: an HTTP call in flight aborts */
+
 static void on_signal(int sig)
 {
     int saved = errno;
+    g_signals++;
     unsigned char b = (unsigned char)sig;
     if (write(g_sigpipe[1], &b, 1) < 0) { /* full: a signal is pending already */
     }
     errno = saved;
 }
 
-/* Asks the server to send signal to the job's tree; true if it took the request (false: it
- * had ended already, or the server said why not). */
-static bool terminate(struct cli *c, long long id, const char *signal)
+/* Asks the server to send signal to the job's tree: 1 if it took the request, 0 if not (the
+ * job had ended already, or the server said why not), -1 if no answer came (said). */
+static int terminate(struct cli *c, long long id, const char *signal)
 {
     json_t *body = json_pack("{s:s}", "signal", signal);
     char path[96];
@@ -495,9 +526,14 @@ static bool terminate(struct cli *c, long long id, const char *signal)
     cli_request(c, "POST", path, body, &r);
     json_decref(body);
     /* 409: it ended meanwhile, its end is on the way */
-    bool ok = r.status != 409 && cli_check(c, &r, "terminate") == CLI_OK;
+    int rc = r.status == 0 ? -1 : r.status != 409 && cli_check(c, &r, "terminate") == CLI_OK;
+    if (rc < 0)
+        fprintf(stderr,
+                "\nspawnpool: cannot reach the server to stop job %lld (%s): it may "
+                "still run\n",
+                id, r.error);
     cli_resp_free(&r);
-    return ok;
+    return rc;
 }
 
 struct run_state {
@@ -523,7 +559,9 @@ static int on_wake(void *ctx)
             return 128 + sigs[i];
         }
         bool kill9 = s->interrupts++ > 0;
-        if (terminate(s->cli, s->id, kill9 ? "SIGKILL" : "SIGTERM"))
+        int took = terminate(s->cli, s->id, kill9 ? "SIGKILL" : "SIGTERM");
+        if (took < 0) return CLI_RUN_ERROR; /* the server is gone: Ctrl-C ends the client */
+        if (took)
             fprintf(stderr,
                     kill9 ? "\nspawnpool: killing job %lld (SIGKILL)\n"
                           : "\nspawnpool: terminating job %lld (Ctrl-C again: kill it)\n",
@@ -555,9 +593,22 @@ int cli_cmd_run(struct cli *c, int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     struct cli_resp r;
     long long id;
+    c->interrupt = &g_signals; /* a Ctrl-C aborts a call the server does not answer */
     rc = post(c, &o, &id, &r);
+    if (rc && g_signals) {
+        fprintf(stderr, "spawnpool: interrupted while submitting; the server may have taken "
+                        "the job (spawnpool ls)\n");
+        json_decref(o.job);
+        return 128 + SIGINT;
+    }
+    if (rc && o.auto_cwd && cwd_refused(&r))
+        fprintf(stderr, "spawnpool: the server cannot use this directory as the job's cwd (is "
+                        "it in a container?): give --cwd DIR\n");
     json_decref(o.job);
-    if (rc) return CLI_RUN_ERROR;
+    if (rc) {
+        cli_resp_free(&r);
+        return CLI_RUN_ERROR;
+    }
     cli_resp_free(&r);
     if (c->verbose) fprintf(stderr, "spawnpool: job %lld\n", id);
     struct run_state st = {.cli = c, .id = id, .detach = o.detach};
@@ -568,10 +619,20 @@ int cli_cmd_run(struct cli *c, int argc, char **argv)
         terminate(c, id, "SIGTERM");
         return rc;
     }
+    if (rc == CLI_FAILED) { /* our output could not be written (a full disk, a closed fd) */
+        fprintf(stderr, "spawnpool: stopping job %lld: its output has nowhere to go\n", id);
+        terminate(c, id, "SIGTERM");
+        return CLI_RUN_ERROR;
+    }
     if (rc) return rc >= 128 ? rc : CLI_RUN_ERROR; /* detached, or the server went away */
     json_t *job;
     if (wait_end(c, id, &job, false)) return CLI_RUN_ERROR;
     say_end(id, job);
+    if (json_is_true(json_object_get(json_object_get(job, "output"), "truncated")))
+        fprintf(stderr,
+                "spawnpool: job %lld's output was cut at the server's --max-output: "
+                "what you saw is not all it wrote\n",
+                id);
     rc = cli_job_status(job);
     json_decref(job);
     return rc;
@@ -590,8 +651,14 @@ int cli_cmd_submit(struct cli *c, int argc, char **argv)
     struct cli_resp r;
     long long id;
     rc = post(c, &o, &id, &r);
+    if (rc && o.auto_cwd && cwd_refused(&r))
+        fprintf(stderr, "spawnpool: the server cannot use this directory as the job's cwd (is "
+                        "it in a container?): give --cwd DIR\n");
     json_decref(o.job);
-    if (rc) return rc;
+    if (rc) {
+        cli_resp_free(&r);
+        return rc;
+    }
     if (c->json && !o.wait)
         cli_print_body(&r);
     else if (!o.quiet || !o.wait)

@@ -169,6 +169,29 @@ rc=0
 wait "$CLIENT" || rc=$?
 eq "a job canceled before it started: exit 123" "$rc" 123
 
+# ---- a retried job shows its last attempt's output, the one its exit status is from -------
+cat >"$T/flaky.sh" <<'EOF2'
+#!/bin/sh
+n=$(( $(cat "$1" 2>/dev/null || echo 0) + 1 )); echo "$n" >"$1"
+echo "attempt-$n"; [ "$n" -ge 3 ]
+EOF2
+chmod +x "$T/flaky.sh"
+"$SP" run --max-attempts 3 -- "$T/flaky.sh" "$T/flaky.count" >"$T/r.out" </dev/null ||
+    fail "the retried job did not succeed"
+eq "a retried job: the output ends with the last attempt's" "$(tail -n 1 "$T/r.out")" attempt-3
+
+# ---- small refusals ----------------------------------------------------------------------
+rc=0
+printf 'a\0b' | "$SP" run -- cat >/dev/null 2>"$T/err" || rc=$?
+eq "stdin with a NUL byte is refused before anything is sent" "$rc" 2
+rc=0
+"$SP" run --server "" -- true 2>"$T/err" </dev/null || rc=$?
+eq "an empty --server is a usage error, not the default server" "$rc" 2
+rc=0
+"$SP" run --timeout inf -- true 2>"$T/err" </dev/null || rc=$?
+eq "--timeout inf is refused" "$rc" 2
+eq "a relative --cwd is the client's" "$(cd "$T" && "$SP" run --cwd here -- pwd </dev/null)" "$T/here"
+
 # ---- where options end ------------------------------------------------------------------
 eq "global options before the command" "$("$SP" --server "$BASE" run -- echo g)" g
 eq "run's options end at the job's first word (grep keeps --verbose)" \
@@ -215,7 +238,7 @@ sp_stop
 # ---- a wrong token, a stopped server -----------------------------------------------------
 printf '# the server skips comments and blank lines, so does the client\n\n  right-token  \n' >"$T/token"
 printf 'wrong-token\n' >"$T/wrong"
-sp_start --token-file "$T/token"
+sp_start --token-file "$T/token" --max-output 1024
 export SPAWNPOOL_URL=$BASE
 rc=0
 "$SP" submit --token-file "$T/wrong" -- true 2>"$T/err" || rc=$?
@@ -226,6 +249,11 @@ rc=0
 eq "a wrong token: run exits 125 (nothing ran)" "$rc" 125
 eq "the right token file works" "$("$SP" run --token-file "$T/token" -- echo in)" in
 eq "SPAWNPOOL_TOKEN works" "$(SPAWNPOOL_TOKEN=right-token "$SP" run -- echo in)" in
+export SPAWNPOOL_TOKEN=right-token
+"$SP" run -- head -c 5000 /dev/zero >"$T/cut.out" 2>"$T/err" </dev/null
+eq "output over --max-output: what the server kept" "$(stat -c %s "$T/cut.out")" 1024
+check "... and a word that it was cut" grep -q 'was cut at the server' "$T/err"
+unset SPAWNPOOL_TOKEN
 sp_stop
 rc=0
 "$SP" submit -- true 2>"$T/err" || rc=$?
