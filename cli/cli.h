@@ -90,6 +90,9 @@ int cli_check(const struct cli *c, const struct cli_resp *r, const char *what);
 /* Request + check in one: 0 with r filled and 2xx, or the exit status (said). */
 int cli_call(struct cli *c, const char *method, const char *path, json_t *body, struct cli_resp *r,
              const char *what);
+/* Appends n bytes to r's body (kept NUL-terminated), unless it holds cap bytes already (then
+ * they are dropped: enough of an error's body is kept). false when out of memory. */
+bool cli_resp_append(struct cli_resp *r, const char *data, size_t n, size_t cap);
 /* Frees the answer's body and JSON. */
 void cli_resp_free(struct cli_resp *r);
 /* Writes the answer's body to stdout as received (--json), with a newline if it lacks one. */

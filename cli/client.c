@@ -1,6 +1,7 @@
 /* client: the client's HTTP, through libcurl: one keep-alive handle for request/answer
  * calls, the error shape of the API turned into a message and an exit status. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,17 +105,21 @@ void *cli_curl_new(const struct cli *c)
     return h;
 }
 
-static size_t collect(char *data, size_t size, size_t nmemb, void *userp)
+bool cli_resp_append(struct cli_resp *r, const char *data, size_t n, size_t cap)
 {
-    struct cli_resp *r = userp;
-    size_t n = size * nmemb;
+    if (r->len >= cap) return true; /* (enough of it kept) */
     char *grown = realloc(r->body, r->len + n + 1);
-    if (!grown) return 0;
+    if (!grown) return false;
     r->body = grown;
     memcpy(r->body + r->len, data, n);
     r->len += n;
     r->body[r->len] = '\0';
-    return n;
+    return true;
+}
+
+static size_t collect(char *data, size_t size, size_t nmemb, void *userp)
+{
+    return cli_resp_append(userp, data, size * nmemb, SIZE_MAX) ? size * nmemb : 0;
 }
 
 /* Seconds a request may take in all: a long-poll's own timeout (its query says) and 30 s

@@ -30,8 +30,7 @@ struct stream {
     bool said_busy; /* "cannot stream now" was said */
     int write_errno;
     char errbuf[CURL_ERROR_SIZE];
-    char *err_body; /* an error answer's body (not output) */
-    size_t err_len;
+    struct cli_resp err; /* an error answer's body (not output) */
 };
 
 static size_t on_data(char *data, size_t size, size_t nmemb, void *userp)
@@ -40,15 +39,7 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *userp)
     size_t n = size * nmemb;
     if (s->status == 0) curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->status);
     if (s->status != 200) { /* keep an error's body for the message */
-        if (s->err_len < 4096) {
-            char *grown = realloc(s->err_body, s->err_len + n + 1);
-            if (!grown) return 0;
-            s->err_body = grown;
-            memcpy(s->err_body + s->err_len, data, n);
-            s->err_len += n;
-            s->err_body[s->err_len] = '\0';
-        }
-        return n;
+        return cli_resp_append(&s->err, data, n, 4096) ? n : 0;
     }
     for (size_t off = 0; off < n;) {
         ssize_t w = write(s->fd, data + off, n - off);
@@ -82,9 +73,7 @@ static int start(CURLM *m, struct stream *s)
              s->cli->server, s->id, s->name, s->offset);
     s->status = 0;
     s->errbuf[0] = '\0';
-    free(s->err_body);
-    s->err_body = NULL;
-    s->err_len = 0;
+    cli_resp_free(&s->err);
     curl_easy_setopt(s->h, CURLOPT_URL, s->url);
     curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, s->headers);
     curl_easy_setopt(s->h, CURLOPT_WRITEFUNCTION, on_data);
@@ -178,13 +167,11 @@ static int ended(CURLM *m, struct stream *s, CURLcode result)
         return start(m, s) == 0 ? CLI_OK : CLI_UNREACHABLE;
     }
     if (result == CURLE_OK) { /* an answer, not output: the API's error */
-        struct cli_resp r = {.status = s->status, .body = s->err_body, .len = s->err_len};
-        r.json = s->err_body ? json_loadb(s->err_body, s->err_len, 0, NULL) : NULL;
+        s->err.status = s->status;
+        s->err.json = s->err.body ? json_loadb(s->err.body, s->err.len, 0, NULL) : NULL;
         char what[64];
         snprintf(what, sizeof what, "job %lld's %s", s->id, s->name);
-        int rc = cli_check(s->cli, &r, what);
-        json_decref(r.json);
-        return rc;
+        return cli_check(s->cli, &s->err, what);
     }
     /* a connection that was answered and then dropped (a proxy's idle cut) starts the
      * count again: only failures in a row without any answer give up */
@@ -250,7 +237,7 @@ int cli_follow(struct cli *c, long long id, bool out, bool err, long long offset
             curl_easy_cleanup(streams[i].h);
         }
         curl_slist_free_all(streams[i].headers);
-        free(streams[i].err_body);
+        cli_resp_free(&streams[i].err);
     }
     curl_multi_cleanup(m);
     return rc;

@@ -673,14 +673,7 @@ static size_t on_output(char *data, size_t size, size_t nmemb, void *userp)
     size_t n = size * nmemb;
     if (g->status == 0) curl_easy_getinfo(g->h, CURLINFO_RESPONSE_CODE, &g->status);
     if (g->status != 200) {
-        if (g->err.len > 65536) return n;
-        char *grown = realloc(g->err.body, g->err.len + n + 1);
-        if (!grown) return 0;
-        g->err.body = grown;
-        memcpy(g->err.body + g->err.len, data, n);
-        g->err.len += n;
-        g->err.body[g->err.len] = '\0';
-        return n;
+        return cli_resp_append(&g->err, data, n, 65536) ? n : 0;
     }
     for (size_t off = 0; off < n;) {
         ssize_t w = write(STDOUT_FILENO, data + off, n - off);

@@ -344,14 +344,7 @@ static size_t on_sse(char *data, size_t size, size_t nmemb, void *userp)
     size_t n = size * nmemb;
     if (s->status == 0) curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->status);
     if (s->status != 200) {
-        if (s->err.len > 65536) return n;
-        char *grown = realloc(s->err.body, s->err.len + n + 1);
-        if (!grown) return 0;
-        s->err.body = grown;
-        memcpy(s->err.body + s->err.len, data, n);
-        s->err.len += n;
-        s->err.body[s->err.len] = '\0';
-        return n;
+        return cli_resp_append(&s->err, data, n, 65536) ? n : 0;
     }
     for (size_t i = 0; i < n; i++) {
         char ch = data[i];

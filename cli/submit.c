@@ -107,6 +107,34 @@ static const char *string_field(int opt)
     }
 }
 
+/* The long name of option id opt. */
+static const char *opt_name(int opt)
+{
+    for (const struct option *o = options; o->name; o++)
+        if (o->val == opt) return o->name;
+    return "?";
+}
+
+/* The options that set one integer field, and the range the API takes. */
+struct int_field {
+    int opt;
+    const char *key;
+    long long lo, hi;
+};
+
+static const struct int_field *int_field(int opt)
+{
+    static const struct int_field fields[] = {
+        {O_PRIORITY, "priority", INT_MIN, INT_MAX},
+        {O_MAX_ATTEMPTS, "max_attempts", 1, 100},
+        {O_KEY_LIMIT, "concurrency_limit", 1, 10000},
+        {O_GROUP_SIZE, "group_size", 1, INT_MAX},
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (fields[i].opt == opt) return &fields[i];
+    return NULL;
+}
+
 struct submit_opts {
     json_t *job;     /* the submit body being built */
     const char *cwd; /* --cwd, or NULL */
@@ -179,15 +207,19 @@ static int parse(const char *cmd, int argc, char **argv, struct submit_opts *o)
         const char *key = string_field(opt);
         if (key) {
             if (!set_str(o->job, key, a))
-                return cli_usage_error(cmd, "%s is not UTF-8", argv[optind - 1]), -1;
+                return cli_usage_error(cmd, "--%s is not UTF-8", opt_name(opt)), -1;
+            continue;
+        }
+        const struct int_field *f = int_field(opt);
+        if (f) {
+            if (!parse_long(a, f->lo, f->hi, &n))
+                return cli_usage_error(cmd, "--%s wants an integer from %lld to %lld, got '%s'",
+                                       opt_name(opt), f->lo, f->hi, a),
+                       -1;
+            json_object_set_new(o->job, f->key, json_integer(n));
             continue;
         }
         switch (opt) {
-        case O_PRIORITY:
-            if (!parse_long(a, INT_MIN, INT_MAX, &n))
-                return cli_usage_error(cmd, "--priority wants an integer, got '%s'", a), -1;
-            json_object_set_new(o->job, "priority", json_integer(n));
-            break;
         case O_TIMEOUT: {
             char *end;
             double t = strtod(a, &end);
@@ -218,22 +250,6 @@ static int parse(const char *cmd, int argc, char **argv, struct submit_opts *o)
             free(copy);
             break;
         }
-        case O_MAX_ATTEMPTS:
-            if (!parse_long(a, 1, 1000000, &n))
-                return cli_usage_error(cmd, "--max-attempts wants an integer >= 1, got '%s'", a),
-                       -1;
-            json_object_set_new(o->job, "max_attempts", json_integer(n));
-            break;
-        case O_KEY_LIMIT:
-            if (!parse_long(a, 1, INT_MAX, &n))
-                return cli_usage_error(cmd, "--key-limit wants an integer >= 1, got '%s'", a), -1;
-            json_object_set_new(o->job, "concurrency_limit", json_integer(n));
-            break;
-        case O_GROUP_SIZE:
-            if (!parse_long(a, 1, INT_MAX, &n))
-                return cli_usage_error(cmd, "--group-size wants an integer >= 1, got '%s'", a), -1;
-            json_object_set_new(o->job, "group_size", json_integer(n));
-            break;
         case O_PARAM:
             if (!set_pair(sub_object(o->job, "params"), a, false))
                 return cli_usage_error(cmd, "--param wants NAME=VALUE, got '%s'", a), -1;
