@@ -138,13 +138,14 @@ bool cli_submit_takes_value(const char *arg);
 
 /* ---- cli/follow.c: live output --------------------------------------------------------- */
 
-/* Streams a job's output until it ends: stdout to fd 1 and stderr to fd 2 (each when asked),
- * from the given offsets, over output?follow=1, reconnecting from where it was after a
- * dropped connection. While waiting it also watches wake_fd (-1: none) and calls
- * on_wake(ctx) when it is readable; a non-zero return from on_wake stops following and is
- * returned. 0 when both streams ended; 128+SIGPIPE when the reader of fd 1 or 2 went away
- * (SIGPIPE is ignored: a write gets EPIPE; nothing said); else the exit status (said). */
-int cli_follow(struct cli *c, long long id, bool out, bool err, long long offset_out,
+/* Streams a job's output until it ends: its stdout to out_fd and its stderr to err_fd (-1:
+ * that stream is not followed), from the given offsets, over output?follow=1, reconnecting
+ * from where it was after a dropped connection. While waiting it also watches wake_fd (-1:
+ * none) and calls on_wake(ctx) when it is readable; a non-zero return from on_wake stops
+ * following and is returned. 0 when both streams ended; 128+SIGPIPE when the reader of a
+ * descriptor went away (SIGPIPE is ignored: a write gets EPIPE; nothing said); else the exit
+ * status (said). */
+int cli_follow(struct cli *c, long long id, int out_fd, int err_fd, long long offset_out,
                long long offset_err, int wake_fd, int (*on_wake)(void *ctx), void *ctx);
 
 /* ---- cli/jobs.c, cli/pool.c: the other commands ------------------------------------------ */

@@ -189,22 +189,22 @@ static int ended(CURLM *m, struct stream *s, CURLcode result)
     return start(m, s) == 0 ? CLI_OK : CLI_UNREACHABLE;
 }
 
-int cli_follow(struct cli *c, long long id, bool out, bool err, long long offset_out,
+int cli_follow(struct cli *c, long long id, int out_fd, int err_fd, long long offset_out,
                long long offset_err, int wake_fd, int (*on_wake)(void *ctx), void *ctx)
 {
     struct stream streams[2] = {
         {.cli = c,
          .name = "stdout",
-         .fd = STDOUT_FILENO,
+         .fd = out_fd,
          .id = id,
          .offset = offset_out,
-         .done = !out},
+         .done = out_fd < 0},
         {.cli = c,
          .name = "stderr",
-         .fd = STDERR_FILENO,
+         .fd = err_fd,
          .id = id,
          .offset = offset_err,
-         .done = !err},
+         .done = err_fd < 0},
     };
     CURLM *m = curl_multi_init();
     if (!m) return CLI_RUN_ERROR;

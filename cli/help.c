@@ -103,9 +103,8 @@ static const struct help_page pages[] = {
         "    directly (no shell) and looked up in the server's PATH; --shell runs a shell\n"
         "    command.\n"
         "\n"
-        "    Options stop at the first word of the command, but the global options (below)\n"
-        "    are taken from anywhere before a '--': write '--' before a command whose own\n"
-        "    flags could be read as --json, --verbose, --server, --token-file or --cacert.\n"
+        "    Options, the global ones (below) too, stop at the first word of the command or\n"
+        "    at '--': `spawnpool run mkdir --verbose d` keeps mkdir's --verbose.\n"
         "\n"
         "    Working directory: when the server URL is a loopback address and --cwd is not\n"
         "    given, the job starts in your current directory (the server shares this\n"
@@ -210,7 +209,7 @@ static const struct help_page pages[] = {
         "        this page\n",
         "    --json prints the jobs as the API gives them.\n",
         "    With one ID, the job's status as for run:\n" JOB_STATUS
-        "    With several: 0 if all succeeded, else 1.\n"
+        "    With several: 0 if all succeeded (--any: if one that ended succeeded), else 1.\n"
         "    7        the timeout ran out: a job is still queued or running\n" GENERIC_STATUS,
         "    spawnpool wait 42\n"
         "    spawnpool wait 42 43 44 && echo all succeeded\n"
@@ -261,7 +260,8 @@ static const struct help_page pages[] = {
         "    -h, --help\n"
         "        this page\n",
         "    --json has no effect (a deleted job has no answer body).\n",
-        "    0        every job was removed\n" GENERIC_STATUS,
+        "    0        every job was removed\n"
+        "    1        a job had not finished (the others were still removed)\n" GENERIC_STATUS,
         "    spawnpool rm 42\n"
         "    spawnpool ls --json --state succeeded | jq -r '.jobs[].id' | xargs -r spawnpool rm\n",
     },
@@ -281,7 +281,7 @@ static const struct help_page pages[] = {
         "queue",
         "spawnpool queue pause NAME\n"
         "spawnpool queue resume NAME\n"
-        "spawnpool queue set NAME --concurrency N|none [--paused true|false]\n",
+        "spawnpool queue set NAME [--concurrency N|none] [--paused true|false]\n",
         "    Changes a queue's settings, which the server saves: pause (its queued jobs wait;\n"
         "    running ones go on), resume, or a limit on how many of its jobs run at once.\n",
         "    --concurrency N|none\n"
@@ -322,8 +322,9 @@ static const struct help_page pages[] = {
     {
         "events",
         "spawnpool events [--job ID] [--queue Q] [--since EVENT_ID]\n",
-        "    Prints state changes as they happen, one line each (the job, its new state,\n"
-        "    the state it left, when, the detail), until interrupted.\n",
+        "    Prints state changes as they happen, one line each (the event's id, when, the\n"
+        "    job, the state it left and its new one, the detail), until interrupted. The\n"
+        "    first column is what --since takes to go on where a stream stopped.\n",
         "    --job ID\n"
         "        only this job's\n"
         "    --queue Q\n"

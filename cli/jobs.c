@@ -263,6 +263,7 @@ int cli_cmd_ls(struct cli *c, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     char path[4096] = "/v1/jobs";
+    char again[2048] = "";
     optind = 1;
     opterr = 0;
     int opt;
@@ -270,20 +271,22 @@ int cli_cmd_ls(struct cli *c, int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
         case L_STATE:
-            add_query(path, sizeof path, "state", optarg);
-            break;
         case L_QUEUE:
-            add_query(path, sizeof path, "queue", optarg);
+        case L_NAME: {
+            const char *key = opt == L_STATE ? "state" : opt == L_QUEUE ? "queue" : "name";
+            add_query(path, sizeof path, key, optarg);
+            size_t at = strlen(again); /* (the paging hint repeats the filters) */
+            snprintf(again + at, sizeof again - at, " --%s '%s'", key, optarg);
             break;
-        case L_NAME:
-            add_query(path, sizeof path, "name", optarg);
-            break;
+        }
         case L_LIMIT: {
             char *end;
             long v = strtol(optarg, &end, 10);
             if (end == optarg || *end || v < 1 || v > 1000)
                 return cli_usage_error("ls", "--limit wants 1 to 1000, got '%s'", optarg);
             add_query(path, sizeof path, "limit", optarg);
+            size_t at = strlen(again);
+            snprintf(again + at, sizeof again - at, " --limit %ld", v);
             break;
         }
         case L_BEFORE:
@@ -340,7 +343,7 @@ int cli_cmd_ls(struct cli *c, int argc, char **argv)
     json_t *next = json_object_get(r.json, "next_before");
     if (json_is_integer(next)) {
         fflush(stdout);
-        fprintf(stderr, "(more jobs: spawnpool ls --before %lld)\n",
+        fprintf(stderr, "(more jobs: spawnpool ls%s --before %lld)\n", again,
                 (long long)json_integer_value(next));
     }
     cli_resp_free(&r);
@@ -773,7 +776,10 @@ int cli_cmd_logs(struct cli *c, int argc, char **argv)
     long long id;
     if (!cli_parse_id("logs", argv[optind], &id)) return CLI_USAGE;
     fflush(stdout);
-    if (follow) return cli_follow(c, id, !err, err, offset, offset, -1, NULL, NULL);
+    /* the stream asked for goes to stdout, as without -f (`logs -f --stderr ID | grep`) */
+    if (follow)
+        return cli_follow(c, id, err ? -1 : STDOUT_FILENO, err ? STDOUT_FILENO : -1, offset, offset,
+                          -1, NULL, NULL);
     return logs_once(c, id, err ? "stderr" : "stdout", offset);
 }
 

@@ -277,6 +277,7 @@ struct sse {
     char *data; /* the data lines of the event being read, joined by newlines */
     size_t data_len;
     bool has_data;
+    char event_id[32];   /* the event's id: line (what --since takes) */
     struct cli_resp err; /* an error answer's body */
     bool failed;         /* out of memory */
 };
@@ -302,7 +303,7 @@ static void print_event(struct sse *s)
     const char *from = json_string_value(json_object_get(e, "from"));
     const char *to = json_string_value(json_object_get(e, "state"));
     const char *detail = json_string_value(json_object_get(e, "detail"));
-    printf("%s  job %lld  %s → %s%s%s%s%s\n", at,
+    printf("%s  %s  job %lld  %s → %s%s%s%s%s\n", s->event_id[0] ? s->event_id : "-", at,
            (long long)json_integer_value(json_object_get(e, "id")), from ? from : "-",
            cli_color(c, to), to ? to : "?", to ? cli_color_end(c) : "", detail ? "  " : "",
            detail ? detail : "");
@@ -334,7 +335,11 @@ static void sse_line(struct sse *s, const char *line, size_t n)
         s->data_len += n - skip;
         s->has_data = true;
     }
-    /* id: and event: (always "state") need nothing: the data carries all */
+    if (n > 3 && strncmp(line, "id:", 3) == 0) { /* kept for the line (and --since) */
+        size_t skip = line[3] == ' ' ? 4 : 3;
+        snprintf(s->event_id, sizeof s->event_id, "%.*s", (int)(n - skip), line + skip);
+    }
+    /* event: is always "state": the data carries all */
 }
 
 /* The stream's bytes, split into lines; an error answer's body kept instead. */

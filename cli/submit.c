@@ -628,7 +628,7 @@ int cli_cmd_run(struct cli *c, int argc, char **argv)
     cli_resp_free(&r);
     if (c->verbose) fprintf(stderr, "spawnpool: job %lld\n", id);
     struct run_state st = {.cli = c, .id = id, .detach = o.detach};
-    rc = cli_follow(c, id, true, true, 0, 0, g_sigpipe[0], on_wake, &st);
+    rc = cli_follow(c, id, STDOUT_FILENO, STDERR_FILENO, 0, 0, g_sigpipe[0], on_wake, &st);
     if (rc == 128 + SIGPIPE) {
         /* `spawnpool run -- producer | head`: nobody reads the output any more; a local
          * producer would die of SIGPIPE, so the job is stopped and the client exits so */
@@ -684,7 +684,7 @@ int cli_cmd_submit(struct cli *c, int argc, char **argv)
     if (!o.wait) return CLI_OK;
     json_t *job;
     if ((rc = wait_end(c, id, &job, c->json))) return rc;
-    if (!c->json) say_end(id, job);
+    if (!c->json && !o.quiet) say_end(id, job);
     rc = cli_job_status(job);
     json_decref(job);
     return rc;

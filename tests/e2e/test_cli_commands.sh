@@ -103,7 +103,7 @@ cli ls --name first
 eq "ls --name first: only A" "$(tail -n +2 <<<"$OUT" | awk '{print $1}')" "$A"
 cli ls --limit 1
 eq "ls --limit 1: the newest" "$(tail -n +2 <<<"$OUT" | awk '{print $1}')" "$B"
-has "ls --limit 1 says how to see more" "$ERR" "--before $B"
+has "ls --limit 1 says how to see more, with the same filters" "$ERR" "ls --limit 1 --before $B"
 cli ls --before "$B"
 eq "ls --before B: the older ones" "$(tail -n +2 <<<"$OUT" | awk '{print $1}')" "$A"
 cli ls --limit x
@@ -132,6 +132,8 @@ check "logs: the exact bytes, the last line without a newline" cmp "$T/logs.out"
 printf 'line2 no newline' >"$T/logs.want"
 check "logs --offset 6" cmp "$T/logs.out" "$T/logs.want"
 eq "logs --stderr" "$("$SPAWNPOOL_BIN" logs "$A" --stderr --server "$BASE")" oops
+eq "logs -f --stderr: to stdout as without -f (so it pipes)" \
+    "$("$SPAWNPOOL_BIN" logs -f "$A" --stderr --server "$BASE" 2>/dev/null)" oops
 cli logs 999999
 rc_is "logs of no job" 4
 has "logs of no job says so" "$ERR" 'no job 999999'
@@ -225,9 +227,9 @@ submit '{"argv":["true"]}'
 eq "the job is the one events watches" "$ID" "$NEXT"
 wait_for 60 lines_in "$T/events.out" 3 || fail "events printed $(cat "$T/events.out")"
 EV=$(cat "$T/events.out")
-has "events: submitted" "$EV" "^[0-9:]+  job $ID  - → queued  submitted\$"
-has "events: started" "$EV" "^[0-9:]+  job $ID  queued → running  "
-has "events: ended" "$EV" "^[0-9:]+  job $ID  running → succeeded  "
+has "events: submitted" "$EV" "^[0-9]+  [0-9:]+  job $ID  - → queued  submitted\$"
+has "events: started" "$EV" "^[0-9]+  [0-9:]+  job $ID  queued → running  "
+has "events: ended" "$EV" "^[0-9]+  [0-9:]+  job $ID  running → succeeded  "
 kill "$EVENTS"
 wait "$EVENTS" 2>/dev/null
 

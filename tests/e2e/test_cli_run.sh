@@ -213,6 +213,8 @@ rc=0
 "$SP" submit --wait --quiet --name waited -- sh -c 'exit 5' >"$T/sw.out" || rc=$?
 eq "submit --wait exits as the job" "$rc" 5
 eq "submit --wait --quiet prints nothing" "$(cat "$T/sw.out")" ""
+"$SP" submit --wait --quiet --timeout 0.2 -- sleep 30 >"$T/sw.out" 2>"$T/sw.err" || true
+eq "... not even the end of a timed-out job on stderr" "$(cat "$T/sw.out" "$T/sw.err")" ""
 "$SP" submit --json --name j1 --priority 3 --max-attempts 2 --timeout 9 -- echo x >"$T/sj.json"
 SJ=$(jq -r .id "$T/sj.json")
 eq "submit --json: the API's answer, fields as submitted" \
