@@ -86,6 +86,45 @@ void dispatch_assign(struct dispatch *d, int slot, struct running *r)
     send_to_slot(d, slot, r, &e, &j);
 }
 
+/* The variables every job finds in its environment, set by the server (its own env cannot
+ * override them). */
+static const char *const identity_vars[] = {"SPAWNPOOL_JOB_ID", "SPAWNPOOL_ATTEMPT",
+                                            "SPAWNPOOL_QUEUE", "SPAWNPOOL_JOB_NAME", NULL};
+
+/* True if "K=V" names one of identity_vars. */
+static bool is_identity(const char *kv)
+{
+    for (int i = 0; identity_vars[i]; i++) {
+        size_t n = strlen(identity_vars[i]);
+        if (strncmp(kv, identity_vars[i], n) == 0 && kv[n] == '=') return true;
+    }
+    return false;
+}
+
+/* The job's env blob without any identity variable it set, then the server's: its id, this
+ * attempt, its queue and (when named) its name. malloc'd into *out (NULL: out of memory). */
+static uint32_t identity_env(const struct job *j, int attempt, char **out)
+{
+    const char *name = j->spec.name ? j->spec.name : NULL;
+    size_t cap = j->spec.env.len + 96 + strlen(j->spec.queue) + (name ? strlen(name) + 24 : 0);
+    char *b = malloc(cap);
+    *out = b;
+    if (!b) return 0;
+    size_t n = 0;
+    const char *env = j->spec.env.data;
+    for (const char *e = env; e && e < env + j->spec.env.len; e += strlen(e) + 1) {
+        if (is_identity(e)) continue;
+        size_t len = strlen(e) + 1;
+        memcpy(b + n, e, len);
+        n += len;
+    }
+    n += (size_t)snprintf(b + n, cap - n, "SPAWNPOOL_JOB_ID=%lld", (long long)j->id) + 1;
+    n += (size_t)snprintf(b + n, cap - n, "SPAWNPOOL_ATTEMPT=%d", attempt) + 1;
+    n += (size_t)snprintf(b + n, cap - n, "SPAWNPOOL_QUEUE=%s", j->spec.queue) + 1;
+    if (name) n += (size_t)snprintf(b + n, cap - n, "SPAWNPOOL_JOB_NAME=%s", name) + 1;
+    return (uint32_t)n;
+}
+
 /* Reserves job j for slot r and encodes its RUN, sent once the batch committed; frees j. */
 static void send_to_slot(struct dispatch *d, int slot, struct running *r,
                          const struct runq_entry *e_in, struct job *jp)
@@ -113,8 +152,7 @@ static void send_to_slot(struct dispatch *d, int slot, struct running *r,
         .stderr_path = err_path,
         .argv_blob = j.spec.argv.data,
         .argv_len = (uint32_t)j.spec.argv.len,
-        .env_blob = j.spec.env.data,
-        .env_len = (uint32_t)j.spec.env.len,
+        .env_blob = NULL, /* (below: the job's, and who it is) */
         .stdin_data = j.spec.stdin_data,
         .stdin_len = (uint32_t)j.spec.stdin_len,
         .stdin_path = in_path,
@@ -131,7 +169,10 @@ static void send_to_slot(struct dispatch *d, int slot, struct running *r,
             run.stages_len = (uint32_t)n + 1;
         }
     }
-    struct unsent *u = next_unsent(d);
+    char *env = NULL;
+    run.env_len = identity_env(&j, j.attempt + 1, &env);
+    run.env_blob = env;
+    struct unsent *u = env ? next_unsent(d) : NULL;
     if (u) {
         u->slot = slot;
         u->id = j.id;
@@ -139,6 +180,7 @@ static void send_to_slot(struct dispatch *d, int slot, struct running *r,
         u->frame.failed = false;
         proto_encode_run(&u->frame, &run);
     }
+    free(env);
     struct pool_slot *s = &d->pool->slots[slot];
     store_job_reserve(d->store, j.id, slot);
     *r = (struct running){.id = j.id,

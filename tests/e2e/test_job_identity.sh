@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Jobs know who they are (issue 13, part 7): SPAWNPOOL_JOB_ID, SPAWNPOOL_ATTEMPT,
+# SPAWNPOOL_QUEUE and SPAWNPOOL_JOB_NAME (when named) in every job's environment, set by the
+# server: a job's own env cannot override them.
+source "$(dirname "$0")/lib.sh"
+sp_start --retry-backoff 0.1
+# the job's view of its identity, as one line (its output)
+identity() { curl -s "$BASE/v1/jobs/$1/output"; }
+SHOW='printf "%s|%s|%s|%s|%s" "$SPAWNPOOL_JOB_ID" "$SPAWNPOOL_ATTEMPT" "$SPAWNPOOL_QUEUE" "${SPAWNPOOL_JOB_NAME-unset}" "$MINE"'
+
+submit "$(jq -nc --arg c "$SHOW" '{command: $c, name: "nightly", queue: "reports",
+    env: {SPAWNPOOL_JOB_ID: "666", SPAWNPOOL_ATTEMPT: "9", SPAWNPOOL_QUEUE: "x", MINE: "kept"}}')"
+eq "named job: done" "$(wait_job "$ID" | jq -r .state)" succeeded
+eq "id, attempt, queue and name are the server's; the job's other env stays" "$(identity "$ID")" \
+    "$ID|1|reports|nightly|kept"
+
+submit "$(jq -nc --arg c "$SHOW" '{command: $c}')"
+eq "unnamed job: done" "$(wait_job "$ID" | jq -r .state)" succeeded
+eq "an unnamed job has no SPAWNPOOL_JOB_NAME" "$(identity "$ID")" "$ID|1|default|unset|"
+
+# a retried job sees its attempt: the first one fails, the second prints
+submit "$(jq -nc --arg c "$SHOW"' ; [ "$SPAWNPOOL_ATTEMPT" = 2 ]' '{command: $c, max_attempts: 2}')"
+eq "retried job: succeeded on its second attempt" "$(wait_job "$ID" | jq -c '[.state, .attempt]')" \
+    '["succeeded",2]'
+eq "SPAWNPOOL_ATTEMPT is the attempt that runs" "$(identity "$ID")" "$ID|2|default|unset|"
+
+# every stage of a pipeline is the same job
+submit '{"pipeline": [["sh", "-c", "echo $SPAWNPOOL_JOB_ID"], ["sh", "-c", "read a; echo $a-$SPAWNPOOL_JOB_ID"]]}'
+eq "pipeline: done" "$(wait_job "$ID" | jq -r .state)" succeeded
+eq "each stage of a pipeline sees the job's id" "$(identity "$ID")" "$ID-$ID"
+sp_stop
