@@ -117,6 +117,8 @@ void cli_fmt_time(const char *rfc3339, char *out, size_t n);
 /* The ANSI colour sequence for a job state (and "" when colour is off); cli_color_end after. */
 const char *cli_color(const struct cli *c, const char *state);
 const char *cli_color_end(const struct cli *c);
+/* Characters (not bytes) of UTF-8 text s: what it takes on a terminal, near enough. */
+size_t cli_text_width(const char *s);
 /* True once the job is in a terminal state. */
 bool cli_job_ended(json_t *job);
 /* The exit status an ended job stands for: its exit code, 128+signal, or a CLI_JOB_* for a
@@ -148,7 +150,7 @@ bool cli_submit_takes_value(const char *arg);
 int cli_follow(struct cli *c, long long id, int out_fd, int err_fd, long long offset_out,
                long long offset_err, int wake_fd, int (*on_wake)(void *ctx), void *ctx);
 
-/* ---- cli/jobs.c, cli/pool.c: the other commands ------------------------------------------ */
+/* ---- cli/format.c: tables, ids, signal names (for jobs.c and pool.c) ---------------------- */
 
 /* A table of text cells for human output: a header row, then rows; columns aligned on the
  * widest cell (in characters, not bytes), two spaces apart; a cell may carry a colour. */
@@ -170,6 +172,8 @@ void cli_table_print(const struct cli *c, struct cli_table *t);
 bool cli_parse_id(const char *command, const char *s, long long *id);
 /* "SIGTERM" for 15 (the number as "SIG15" when it has no name) into out. */
 void cli_signal_name(int sig, char *out, size_t n);
+
+/* ---- cli/jobs.c, cli/pool.c: the other commands ------------------------------------------ */
 
 int cli_cmd_ls(struct cli *c, int argc, char **argv);
 int cli_cmd_show(struct cli *c, int argc, char **argv);

@@ -1,5 +1,6 @@
 /* format: how the client shows jobs to a person: times, durations, colours, a command on
  * one line, and the exit status a job stands for. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,4 +165,94 @@ void cli_fmt_command(json_t *job, char *out, size_t n)
     } else {
         add_argv(out, n, &at, json_object_get(job, "argv"));
     }
+}
+
+/* ---- tables, ids, signal names (cli/jobs.c, cli/pool.c) ----------------------------------- */
+
+void cli_table_init(struct cli_table *t, size_t ncols, const char *const *header)
+{
+    memset(t, 0, sizeof *t);
+    t->ncols = ncols;
+    if (header) {
+        t->header = true;
+        for (size_t i = 0; i < ncols; i++)
+            cli_table_cell(t, NULL, "%s", header[i]);
+    }
+}
+
+void cli_table_cell(struct cli_table *t, const char *color, const char *fmt, ...)
+{
+    if (t->ncells == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        char **cells = realloc(t->cells, cap * sizeof *cells);
+        if (cells) t->cells = cells;
+        const char **colors = realloc(t->colors, cap * sizeof *colors);
+        if (colors) t->colors = colors;
+        if (!cells || !colors) return; /* out of memory: the cell is dropped */
+        t->cap = cap;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+    va_end(ap);
+    if (!s) return;
+    for (char *p = s; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
+    t->colors[t->ncells] = color && *color ? color : NULL;
+    t->cells[t->ncells++] = s;
+}
+
+/* Characters (not bytes) of UTF-8 text: every byte but continuation bytes. */
+size_t cli_text_width(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+void cli_table_print(const struct cli *c, struct cli_table *t)
+{
+    size_t *width = calloc(t->ncols ? t->ncols : 1, sizeof *width);
+    for (size_t i = 0; width && i < t->ncells; i++) {
+        size_t w = cli_text_width(t->cells[i]);
+        if (w > width[i % t->ncols]) width[i % t->ncols] = w;
+    }
+    for (size_t i = 0; i < t->ncells; i++) {
+        size_t col = i % t->ncols;
+        bool last = col == t->ncols - 1 || i == t->ncells - 1;
+        if (t->colors[i]) fputs(t->colors[i], stdout);
+        fputs(t->cells[i], stdout);
+        if (t->colors[i]) fputs(cli_color_end(c), stdout);
+        if (!last && width) printf("%*s", (int)(width[col] - cli_text_width(t->cells[i]) + 2), "");
+        if (last) putchar('\n');
+        free(t->cells[i]);
+    }
+    free(width);
+    free(t->cells);
+    free(t->colors);
+    memset(t, 0, sizeof *t);
+}
+
+bool cli_parse_id(const char *command, const char *s, long long *id)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || *s < '0' || *s > '9') {
+        cli_usage_error(command, "a job id is a positive integer, got '%s'", s);
+        return false;
+    }
+    *id = v;
+    return true;
+}
+
+void cli_signal_name(int sig, char *out, size_t n)
+{
+    const char *name = sig > 0 && sig < 65 ? sigabbrev_np(sig) : NULL;
+    if (name)
+        snprintf(out, n, "SIG%s", name);
+    else
+        snprintf(out, n, "SIG%d", sig);
 }

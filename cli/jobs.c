@@ -24,96 +24,6 @@
 /* The longest long-poll the server holds (s). */
 #define LONG_POLL_MAX 300.0
 
-/* ---- shared with cli/pool.c ------------------------------------------------------------ */
-
-void cli_table_init(struct cli_table *t, size_t ncols, const char *const *header)
-{
-    memset(t, 0, sizeof *t);
-    t->ncols = ncols;
-    if (header) {
-        t->header = true;
-        for (size_t i = 0; i < ncols; i++)
-            cli_table_cell(t, NULL, "%s", header[i]);
-    }
-}
-
-void cli_table_cell(struct cli_table *t, const char *color, const char *fmt, ...)
-{
-    if (t->ncells == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 64;
-        char **cells = realloc(t->cells, cap * sizeof *cells);
-        if (cells) t->cells = cells;
-        const char **colors = realloc(t->colors, cap * sizeof *colors);
-        if (colors) t->colors = colors;
-        if (!cells || !colors) return; /* out of memory: the cell is dropped */
-        t->cap = cap;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0) s = NULL;
-    va_end(ap);
-    if (!s) return;
-    for (char *p = s; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
-    t->colors[t->ncells] = color && *color ? color : NULL;
-    t->cells[t->ncells++] = s;
-}
-
-/* Characters (not bytes) of UTF-8 text: every byte but continuation bytes. */
-static size_t text_width(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
-void cli_table_print(const struct cli *c, struct cli_table *t)
-{
-    size_t *width = calloc(t->ncols ? t->ncols : 1, sizeof *width);
-    for (size_t i = 0; width && i < t->ncells; i++) {
-        size_t w = text_width(t->cells[i]);
-        if (w > width[i % t->ncols]) width[i % t->ncols] = w;
-    }
-    for (size_t i = 0; i < t->ncells; i++) {
-        size_t col = i % t->ncols;
-        bool last = col == t->ncols - 1 || i == t->ncells - 1;
-        if (t->colors[i]) fputs(t->colors[i], stdout);
-        fputs(t->cells[i], stdout);
-        if (t->colors[i]) fputs(cli_color_end(c), stdout);
-        if (!last && width) printf("%*s", (int)(width[col] - text_width(t->cells[i]) + 2), "");
-        if (last) putchar('\n');
-        free(t->cells[i]);
-    }
-    free(width);
-    free(t->cells);
-    free(t->colors);
-    memset(t, 0, sizeof *t);
-}
-
-bool cli_parse_id(const char *command, const char *s, long long *id)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < 1 || *s < '0' || *s > '9') {
-        cli_usage_error(command, "a job id is a positive integer, got '%s'", s);
-        return false;
-    }
-    *id = v;
-    return true;
-}
-
-void cli_signal_name(int sig, char *out, size_t n)
-{
-    const char *name = sig > 0 && sig < 65 ? sigabbrev_np(sig) : NULL;
-    if (name)
-        snprintf(out, n, "SIG%s", name);
-    else
-        snprintf(out, n, "SIG%d", sig);
-}
-
 /* ---- helpers of this file -------------------------------------------------------------- */
 
 /* The usage error for an option getopt_long refused (CLI_USAGE): a missing value when
@@ -176,7 +86,7 @@ static void job_exit(json_t *job, char *out, size_t n)
 /* s cut to at most max characters (UTF-8 kept whole), "…" at the end when cut; into out. */
 static void cut_text(const char *s, size_t max, char *out, size_t n)
 {
-    if (text_width(s) <= max) {
+    if (cli_text_width(s) <= max) {
         snprintf(out, n, "%s", s);
         return;
     }
