@@ -118,6 +118,7 @@ void api_job_text(struct text *t, const struct job *j)
     if (j->spec.command) add_string_or_null(t, "command", j->spec.command);
     if (j->spec.notify_url) add_string_or_null(t, "notify_url", j->spec.notify_url);
     if (j->spec.stdin_from > 0) text_addf(t, ",\"stdin_from\":%lld", (long long)j->spec.stdin_from);
+    if (j->spec.rerun_of > 0) text_addf(t, ",\"rerun_of\":%lld", (long long)j->spec.rerun_of);
     text_add(t, ",\"after\":[", 10);
     for (size_t i = 0; i < j->spec.n_after; i++) {
         if (i) text_add(t, ",", 1);

@@ -191,17 +191,11 @@ static enum MHD_Result answer_submit(struct api *a, struct MHD_Connection *c,
     return api_send_text_json(c, created ? 201 : 200, &t, NULL);
 }
 
-enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Connection *c)
+/* Hands parsed specs (owned from here on) to the main loop; the connection is suspended
+ * until their batch committed, then answer_submit answers. */
+static enum MHD_Result start_submit(struct api *a, struct request *r, struct MHD_Connection *c,
+                                    struct job_spec *specs, size_t n, bool many)
 {
-    if (r->submit && r->submit->answered) return answer_submit(a, c, r->submit);
-    struct api_error e;
-    if (api_query_check(c, no_params, &e) < 0) return api_send_error(c, &e);
-    struct job_spec *specs;
-    size_t n;
-    bool many;
-    const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
-    if (api_parse_submit(r->body, r->body_len, a->cfg, a->caps, key, &specs, &n, &many, &e) < 0)
-        return api_send_error(c, &e);
     struct pending_submit *p = calloc(1, sizeof *p);
     if (p) {
         p->specs = specs;
@@ -228,6 +222,20 @@ enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Con
     enum dispatch_result d = dispatch_submit(a->dispatch, &p->sub, submit_wait);
     if (d != DISPATCH_OK) return submit_refused(a, c, d);
     return MHD_YES; /* suspended until the batch with these jobs has committed */
+}
+
+enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Connection *c)
+{
+    if (r->submit && r->submit->answered) return answer_submit(a, c, r->submit);
+    struct api_error e;
+    if (api_query_check(c, no_params, &e) < 0) return api_send_error(c, &e);
+    struct job_spec *specs;
+    size_t n;
+    bool many;
+    const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
+    if (api_parse_submit(r->body, r->body_len, a->cfg, a->caps, key, &specs, &n, &many, &e) < 0)
+        return api_send_error(c, &e);
+    return start_submit(a, r, c, specs, n, many);
 }
 
 enum MHD_Result api_jobs_list(struct api *a, struct MHD_Connection *c)
@@ -650,4 +658,53 @@ enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c)
     if (store && degraded) json_object_set_new(store, "error", json_string(st.store.error));
     if (body && store) json_object_set_new(body, "store", store);
     return api_send_json(c, stuck || degraded ? 503 : 200, body, NULL);
+}
+
+enum MHD_Result api_jobs_rerun(struct api *a, struct request *r, struct MHD_Connection *c,
+                               int64_t id)
+{
+    if (r->submit && r->submit->answered) return answer_submit(a, c, r->submit);
+    struct api_error e;
+    if (api_query_check(c, no_params, &e) < 0) return api_send_error(c, &e);
+    if (r->body_len) { /* nothing to say but {}: a rerun repeats the job as it was */
+        json_t *b = api_parse_body(r->body, r->body_len, &e);
+        if (!b) return api_send_error(c, &e);
+        bool empty = json_is_object(b) && json_object_size(b) == 0;
+        json_decref(b);
+        if (!empty) {
+            api_fail(&e, 400, "invalid_argument", NULL,
+                     "a rerun takes no fields (send none, or {}): it repeats the job as it was; "
+                     "submit a new job to change it");
+            return api_send_error(c, &e);
+        }
+    }
+    struct job j;
+    int rc = store_get_job(a->store, id, &j, true);
+    if (rc == 1) {
+        api_fail(&e, 404, "not_found", "id", "no job %lld", (long long)id);
+        return api_send_error(c, &e);
+    }
+    if (rc < 0) return internal(c, "reading the job");
+    if (j.spec.group) {
+        api_fail(&e, 409, "conflict", NULL,
+                 "job %lld is a member of group '%.100s': alone, its rerun would wait for the "
+                 "others forever; submit the group again",
+                 (long long)id, j.spec.group);
+        job_free(&j);
+        return api_send_error(c, &e);
+    }
+    struct job_spec *spec = calloc(1, sizeof *spec);
+    if (!spec) {
+        job_free(&j);
+        return internal(c, "allocating");
+    }
+    *spec = j.spec; /* the spec moves to the new job; the rest of j is freed */
+    memset(&j.spec, 0, sizeof j.spec);
+    job_free(&j);
+    /* a new job: not the first one's idempotency key (that names the first job) */
+    free(spec->idempotency_key);
+    free(spec->idempotency_fingerprint);
+    spec->idempotency_key = spec->idempotency_fingerprint = NULL;
+    spec->rerun_of = id;
+    return start_submit(a, r, c, spec, 1, false);
 }

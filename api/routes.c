@@ -29,7 +29,7 @@ static enum MHD_Result route_job(struct api *a, struct request *r, struct MHD_Co
         allow = "GET, HEAD, DELETE";
     else if (strcmp(action, "wait") == 0 || strcmp(action, "output") == 0)
         allow = "GET, HEAD";
-    else if (strcmp(action, "terminate") == 0)
+    else if (strcmp(action, "terminate") == 0 || strcmp(action, "rerun") == 0)
         allow = "POST";
     else
         return not_found(c, url);
@@ -44,6 +44,8 @@ static enum MHD_Result route_job(struct api *a, struct request *r, struct MHD_Co
         if (is(method, "GET")) return api_jobs_wait(a, r, c, id);
     } else if (strcmp(action, "output") == 0) {
         if (is(method, "GET")) return api_jobs_output(a, r, c, id);
+    } else if (strcmp(action, "rerun") == 0) {
+        if (is(method, "POST")) return api_jobs_rerun(a, r, c, id);
     } else if (is(method, "POST")) {
         return api_jobs_terminate(a, r, c, id);
     }

@@ -18,6 +18,7 @@ const struct cli_command cli_commands[] = {
     {"logs", cli_cmd_logs, "a job's output (-f: follow it live)"},
     {"kill", cli_cmd_kill, "terminate jobs (a queued one is canceled)"},
     {"rm", cli_cmd_rm, "forget finished jobs and their output"},
+    {"rerun", cli_cmd_rerun, "run jobs again: a new job with the same spec each"},
     {"queues", cli_cmd_queues, "the named queues"},
     {"queue", cli_cmd_queue, "pause, resume or limit a queue"},
     {"workers", cli_cmd_workers, "the worker processes of the pool"},

@@ -181,6 +181,7 @@ int cli_cmd_wait(struct cli *c, int argc, char **argv);
 int cli_cmd_logs(struct cli *c, int argc, char **argv);
 int cli_cmd_kill(struct cli *c, int argc, char **argv);
 int cli_cmd_rm(struct cli *c, int argc, char **argv);
+int cli_cmd_rerun(struct cli *c, int argc, char **argv);
 int cli_cmd_queues(struct cli *c, int argc, char **argv);
 int cli_cmd_queue(struct cli *c, int argc, char **argv);
 int cli_cmd_workers(struct cli *c, int argc, char **argv);

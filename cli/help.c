@@ -266,6 +266,22 @@ static const struct help_page pages[] = {
         "    spawnpool ls --json --state succeeded | jq -r '.jobs[].id' | xargs -r spawnpool rm\n",
     },
     {
+        "rerun",
+        "spawnpool rerun ID...\n",
+        "    Runs each job again: a new job with the same spec (command, env, cwd, stdin,\n"
+        "    queue, priority, timeout, limits, attempts, dependencies), whose rerun_of says\n"
+        "    which job it repeats. Not its idempotency key (that names the first job). A\n"
+        "    member of a group is refused: alone it would wait for the others forever.\n"
+        "    Prints the new ids, one per line.\n",
+        "    -h, --help\n"
+        "        this page\n",
+        "    --json prints the API's answer for each: the new job.\n",
+        "    0        every job was rerun\n" GENERIC_STATUS,
+        "    spawnpool rerun 42\n"
+        "    spawnpool wait $(spawnpool rerun 42)\n"
+        "    spawnpool ls --json --state failed | jq -r '.jobs[].id' | xargs -r spawnpool rerun\n",
+    },
+    {
         "queues",
         "spawnpool queues\n",
         "    Lists the named queues that have jobs or settings: name, queued and running\n"

@@ -813,3 +813,34 @@ int cli_cmd_rm(struct cli *c, int argc, char **argv)
     free(ids);
     return rc;
 }
+
+/* ---- rerun ----------------------------------------------------------------------------- */
+
+/* `spawnpool rerun ID...`: a new job with each one's spec (it says rerun_of); prints the new
+ * ids (--json: the API's answers). */
+int cli_cmd_rerun(struct cli *c, int argc, char **argv)
+{
+    int rc = only_help("rerun", argc, argv);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    long long *ids;
+    size_t n;
+    if ((rc = parse_ids("rerun", argc, argv, optind, &ids, &n))) return rc;
+    for (size_t i = 0; i < n; i++) {
+        char path[64], what[64];
+        job_path(path, sizeof path, ids[i], "/rerun");
+        snprintf(what, sizeof what, "rerun of job %lld", ids[i]);
+        struct cli_resp r;
+        int one = cli_call(c, "POST", path, NULL, &r, what);
+        if (one == CLI_OK) {
+            if (c->json)
+                cli_print_body(&r);
+            else
+                printf("%lld\n", (long long)json_integer_value(json_object_get(r.json, "id")));
+            fflush(stdout);
+            cli_resp_free(&r);
+        }
+        keep_worst(&rc, one);
+    }
+    free(ids);
+    return rc;
+}

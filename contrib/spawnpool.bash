@@ -60,7 +60,7 @@ _spawnpool_queues() {
 }
 
 _spawnpool_commands() {
-    echo "run submit ls show wait logs kill rm queues queue workers tasks events health help serve"
+    echo "run submit ls show wait logs kill rm rerun queues queue workers tasks events health help serve"
 }
 
 _spawnpool() {
@@ -160,7 +160,7 @@ _spawnpool() {
     fi
 
     case $cmd in
-    show | wait | logs | kill | rm)
+    show | wait | logs | kill | rm | rerun)
         COMPREPLY=($(compgen -W "$(_spawnpool_job_ids)" -- "$cur"))
         ;;
     queue)

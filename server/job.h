@@ -53,6 +53,7 @@ struct job_spec {
     struct proto_limits limits; /* rlimits and cgroup limits (defaults, template, job) */
     char *task;                 /* the template it came from, NULL: none */
     char *params;               /* its params, as JSON text; NULL: none */
+    int64_t rerun_of;           /* the job this one is a rerun of; 0: none */
 };
 
 /* A job as stored: the spec plus its life so far. Nullable integers use -1 for null. */

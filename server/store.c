@@ -22,8 +22,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         "INSERT INTO jobs (name, queue, priority, argv, command, env, cwd, stdin, "
         "timeout, state, max_attempts, created_at, idempotency_key, task, params, "
         "concurrency_key, concurrency_limit, group_name, group_size, stdin_from, pipeline, "
-        "notify_url, limits, idempotency_fingerprint) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "notify_url, limits, idempotency_fingerprint, rerun_of) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_INSERT_EVENT] = "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
                         "VALUES (?, ?, ?, ?, ?)",
     [ST_RUNNING] = "UPDATE jobs SET state = 'running', worker = ?, attempt = ?, started_at = ?, "
@@ -421,6 +421,7 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
         job_limits_format(&j->limits, limits, sizeof limits);
         store_bind_text(st, 22, limits[0] ? limits : NULL);
         store_bind_text(st, 23, j->idempotency_key ? j->idempotency_fingerprint : NULL);
+        store_bind_int(st, 24, j->rerun_of > 0 ? j->rerun_of : -1);
         if (j->notify_url) s->any_notify = true;
         if (sqlite3_step(st) != SQLITE_DONE) {
             rc = store_fail(s, "INSERT INTO jobs");

@@ -47,6 +47,7 @@ declare -A WANT=(
     [logs]="-f --follow --stderr --offset"
     [kill]="--signal --grace"
     [rm]=""
+    [rerun]=""
     [queues]=""
     [queue]="--concurrency --paused"
     [workers]=""
