@@ -218,6 +218,9 @@ enum MHD_Result api_route(struct api *a, struct request *r, struct MHD_Connectio
 
 /* Handlers (api/jobs_api.c): id is the parsed job id. */
 enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Connection *c);
+/* PATCH /v1/jobs/{id}: a queued job's priority and/or queue; 200 the job, 409 otherwise. */
+enum MHD_Result api_jobs_patch(struct api *a, struct request *r, struct MHD_Connection *c,
+                               int64_t id);
 /* POST /v1/jobs/{id}/rerun: a new job with the same spec, saying rerun_of; 201 like a submit. */
 enum MHD_Result api_jobs_rerun(struct api *a, struct request *r, struct MHD_Connection *c,
                                int64_t id);

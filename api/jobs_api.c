@@ -563,6 +563,77 @@ enum MHD_Result api_jobs_delete(struct api *a, struct request *r, struct MHD_Con
     }
 }
 
+/* The body of PATCH /v1/jobs/{id} into cmd: priority and/or queue, nothing else. */
+static int parse_job_patch(const struct request *r, struct dispatch_cmd *cmd, struct api_error *e)
+{
+    json_t *root = api_parse_body(r->body, r->body_len, e);
+    if (!root) return -1;
+    int rc = 0;
+    if (!json_is_object(root) || json_object_size(root) == 0)
+        rc = api_fail(e, 400, "invalid_argument", NULL,
+                      "the body is an object with priority, queue or both");
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v)
+    {
+        if (rc < 0) break;
+        if (strcmp(key, "priority") == 0) {
+            if (!json_is_integer(v))
+                rc =
+                    api_fail(e, 400, "invalid_argument", "priority", "priority must be an integer");
+            cmd->set_priority = true;
+            cmd->priority = json_integer_value(v);
+        } else if (strcmp(key, "queue") == 0) {
+            const char *q = json_string_value(v);
+            if (!q || !job_queue_name_ok(q))
+                rc = api_fail(e, 400, "invalid_argument", "queue",
+                              "queue must be a name of 1 to 64 letters, digits, '-', '_' or '.'");
+            else
+                snprintf(cmd->queue, sizeof cmd->queue, "%s", q);
+            cmd->set_queue = true;
+        } else {
+            rc = api_fail(e, 400, "invalid_argument", key,
+                          "unknown field '%.60s' (known: priority, queue)", key);
+        }
+    }
+    json_decref(root);
+    return rc;
+}
+
+enum MHD_Result api_jobs_patch(struct api *a, struct request *r, struct MHD_Connection *c,
+                               int64_t id)
+{
+    struct api_error e;
+    const struct dispatch_cmd *done = api_command_answer(r);
+    enum dispatch_result result;
+    if (done) {
+        result = done->result;
+    } else {
+        if (api_query_check(c, no_params, &e) < 0) return api_send_error(c, &e);
+        struct dispatch_cmd cmd = {.kind = DISPATCH_CMD_PATCH_JOB, .job_id = id};
+        if (parse_job_patch(r, &cmd, &e) < 0) return api_send_error(c, &e);
+        result = api_command(a, r, c, &cmd);
+        if (result == DISPATCH_OK) return MHD_YES; /* answered after the commit */
+    }
+    switch (result) {
+    case DISPATCH_OK:
+        return send_job(a, c, id, 200, NULL);
+    case DISPATCH_NOT_FOUND:
+        return no_such_job(c, id);
+    case DISPATCH_CONFLICT:
+        api_fail(&e, 409, "conflict", NULL,
+                 "job %lld is not waiting: only a queued job that no worker holds yet can "
+                 "change its priority or queue",
+                 (long long)id);
+        return api_send_error(c, &e);
+    case DISPATCH_UNAVAILABLE:
+    case DISPATCH_SHUTTING_DOWN:
+        return api_send_not_now(a, c, result);
+    default:
+        return internal(c, "changing the job");
+    }
+}
+
 enum MHD_Result api_workers(struct api *a, struct MHD_Connection *c)
 {
     struct api_error e;

@@ -26,7 +26,7 @@ static enum MHD_Result route_job(struct api *a, struct request *r, struct MHD_Co
     const char *action = slash ? slash + 1 : NULL;
     const char *allow;
     if (!action)
-        allow = "GET, HEAD, DELETE";
+        allow = "GET, HEAD, DELETE, PATCH";
     else if (strcmp(action, "wait") == 0 || strcmp(action, "output") == 0)
         allow = "GET, HEAD";
     else if (strcmp(action, "terminate") == 0 || strcmp(action, "rerun") == 0)
@@ -40,6 +40,7 @@ static enum MHD_Result route_job(struct api *a, struct request *r, struct MHD_Co
     if (!action) {
         if (is(method, "GET")) return api_jobs_get(a, c, id);
         if (is(method, "DELETE")) return api_jobs_delete(a, r, c, id);
+        if (is(method, "PATCH")) return api_jobs_patch(a, r, c, id);
     } else if (strcmp(action, "wait") == 0) {
         if (is(method, "GET")) return api_jobs_wait(a, r, c, id);
     } else if (strcmp(action, "output") == 0) {

@@ -88,14 +88,21 @@ enum dispatch_cmd_kind {
     DISPATCH_CMD_QUEUE_SET,
     /* Record a notify_url delivery of job_id: notify_done (delivered or given up) deletes it,
      * else it is due again at notify_next_at; notify_detail goes to its events (OK). */
-    DISPATCH_CMD_NOTIFY_RESULT
+    DISPATCH_CMD_NOTIFY_RESULT,
+    /* Change queued job_id: its priority if set_priority, its queue (`queue`) if set_queue;
+     * it waits again wherever it waited, by the new values (OK, NOT_FOUND; CONFLICT when it
+     * is not queued, or a worker holds it already) */
+    DISPATCH_CMD_PATCH_JOB
 };
 struct dispatch_cmd {
     enum dispatch_cmd_kind kind;
     int64_t job_id;
     int sig;          /* TERMINATE */
     int64_t grace_ms; /* TERMINATE */
-    char queue[72];   /* QUEUE_SET */
+    char queue[72];   /* QUEUE_SET, PATCH_JOB */
+    bool set_queue;   /* PATCH_JOB */
+    bool set_priority;
+    int64_t priority;
     int concurrency;
     bool set_concurrency;
     int paused;

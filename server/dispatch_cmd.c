@@ -159,6 +159,40 @@ static void queue_set(struct dispatch *d, struct dispatch_cmd *cmd)
     dispatch_answer(d, cmd, DISPATCH_OK);
 }
 
+/* Changes a queued job's priority and/or queue. Wherever it waits (ready, parked with its
+ * queue or key, with its gang, delayed for a retry, or for its dependencies) it waits again
+ * by the new values: one taken out of a heap goes back to the ready heap, and dispatch_assign
+ * parks it anew by its row. One a worker holds already is a CONFLICT: it starts now. */
+static void patch_job(struct dispatch *d, struct dispatch_cmd *cmd)
+{
+    if (store_failed(d->store)) return dispatch_answer(d, cmd, DISPATCH_UNAVAILABLE);
+    int64_t id = cmd->job_id;
+    if (running_job(d, id, NULL)) return dispatch_answer(d, cmd, DISPATCH_CONFLICT);
+    struct job j;
+    int found = store_get_job(d->store, id, &j, false);
+    if (found != 0)
+        return dispatch_answer(d, cmd, found == 1 ? DISPATCH_NOT_FOUND : DISPATCH_ERROR);
+    bool queued = j.state == JOB_QUEUED;
+    int64_t priority = cmd->set_priority ? cmd->priority : j.spec.priority;
+    job_free(&j);
+    if (!queued) return dispatch_answer(d, cmd, DISPATCH_CONFLICT);
+    if (cmd->set_queue && dispatch_qstate(d, cmd->queue) < 0)
+        return dispatch_answer(d, cmd, DISPATCH_ERROR);
+    store_job_patch(d->store, id, cmd->set_priority ? &priority : NULL,
+                    cmd->set_queue ? cmd->queue : NULL);
+    bool waiting = runq_remove(&d->ready, id);
+    for (int i = 0; i < d->n_queues; i++)
+        waiting |= runq_remove(&d->queues[i].parked, id);
+    for (int i = 0; i < d->n_keys; i++)
+        waiting |= runq_remove(&d->keys[i].parked, id);
+    for (int gi = 0; gi < d->n_groups; gi++)
+        waiting |= runq_remove(&d->groups[gi].members, id);
+    for (size_t i = 0; i < d->n_delayed; i++) /* (it stays delayed, by its new priority) */
+        if (d->delayed[i].id == id) d->delayed[i].priority = priority;
+    if (waiting) runq_push_since(&d->ready, priority, id, clock_mono_us());
+    dispatch_answer(d, cmd, DISPATCH_OK);
+}
+
 static void notify_result(struct dispatch *d, struct dispatch_cmd *cmd)
 {
     if (store_failed(d->store)) return dispatch_answer(d, cmd, DISPATCH_UNAVAILABLE);
@@ -183,6 +217,9 @@ void dispatch_run_command(struct dispatch *d, struct dispatch_cmd *cmd)
         break;
     case DISPATCH_CMD_NOTIFY_RESULT:
         notify_result(d, cmd);
+        break;
+    case DISPATCH_CMD_PATCH_JOB:
+        patch_job(d, cmd);
         break;
     default:
         dispatch_answer(d, cmd, DISPATCH_ERROR);

@@ -42,6 +42,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                    "WHERE id = ?",
     [ST_STATE_OF] = "SELECT state FROM jobs WHERE id = ?",
     [ST_DELETE] = "DELETE FROM jobs WHERE id = ?",
+    [ST_PATCH] = "UPDATE jobs SET priority = coalesce(?, priority), queue = coalesce(?, queue) "
+                 "WHERE id = ? AND state = 'queued'",
 };
 
 static void journal_free(struct store *s, size_t from)
@@ -668,4 +670,15 @@ int store_count_states(struct store *s, int64_t counts[JOB_STATE_COUNT])
     }
     store_read_done(s);
     return rc;
+}
+
+int store_job_patch(struct store *s, int64_t id, const int64_t *priority, const char *queue)
+{
+    store_tx_begin(s);
+    sqlite3_stmt *st = store_stmt(s, ST_PATCH);
+    if (priority) sqlite3_bind_int64(st, 1, *priority);
+    store_bind_text(st, 2, queue);
+    sqlite3_bind_int64(st, 3, id);
+    store_write(s, st, "UPDATE a queued job's priority and queue", NULL);
+    return store_commit(s);
 }

@@ -117,6 +117,8 @@ struct store_outcome {
  * in state `from` (nothing written), or -1. */
 int store_job_finish(struct store *s, int64_t id, enum job_state from,
                      const struct store_outcome *o, int64_t now);
+/* A queued job's priority (when priority is not NULL) and queue (when not NULL) change. */
+int store_job_patch(struct store *s, int64_t id, const int64_t *priority, const char *queue);
 /* Puts a job back in the queue (retry), not to start before not_before (wall ms). */
 int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t not_before,
                       const char *detail, int64_t now);

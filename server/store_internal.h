@@ -22,6 +22,7 @@ enum stmt_id {
     ST_REQUEUE,
     ST_STATE_OF,
     ST_DELETE,
+    ST_PATCH,
     ST_COUNT
 };
 

@@ -206,7 +206,12 @@ hx 400 invalid_argument limit GET '/v1/jobs?limit=1%'
 
 # ---- wrong methods (405 with Allow) -------------------------------------------------------
 for m in PUT PATCH DELETE TRACE FOO; do hx 405 method_not_allowed - "$m" /v1/jobs; done
-for m in PUT PATCH POST; do hx 405 method_not_allowed - "$m" "/v1/jobs/$OK"; done
+for m in PUT POST; do hx 405 method_not_allowed - "$m" "/v1/jobs/$OK"; done
+# PATCH of a job: bad bodies are refused, and a finished one is a conflict (nothing changes)
+hx 400 invalid_json - PATCH "/v1/jobs/$OK"
+hx 400 invalid_json - PATCH "/v1/jobs/$OK" '{"priority":1e400}'
+hx 400 invalid_json - PATCH "/v1/jobs/$OK" "{\"priority\":$BIG64}"
+hx 409 conflict - PATCH "/v1/jobs/$OK" '{"priority":1}'
 for m in GET PUT DELETE; do hx 405 method_not_allowed - "$m" "/v1/jobs/$OK/terminate"; done
 for p in "/v1/jobs/$OK/wait" "/v1/jobs/$OK/output" /v1/jobs/wait /v1/workers /v1/queues /v1/events /v1/tasks /healthz /metrics; do
     hx 405 method_not_allowed - POST "$p" '{}'
