@@ -78,6 +78,25 @@ void api_env_text(struct text *t, const struct strblob *env)
     text_add(t, "}", 1);
 }
 
+/* "usage": what an ended job cost, null before it ended: CPU seconds (user, system) and
+ * the peak resident memory in bytes of its main process and the processes it waited for,
+ * and the wall seconds from start to end; each null when unknown (a lost job). */
+static void usage_text(struct text *t, const struct job *j)
+{
+    if (!job_state_terminal(j->state)) {
+        text_addf(t, ",\"usage\":null");
+        return;
+    }
+    char user[32] = "null", sys[32] = "null", rss[32] = "null", wall[32] = "null";
+    if (j->user_us >= 0) snprintf(user, sizeof user, "%.6f", (double)j->user_us / 1e6);
+    if (j->system_us >= 0) snprintf(sys, sizeof sys, "%.6f", (double)j->system_us / 1e6);
+    if (j->maxrss_kb >= 0) snprintf(rss, sizeof rss, "%lld", (long long)j->maxrss_kb * 1024);
+    if (j->started_at > 0 && j->finished_at >= j->started_at)
+        snprintf(wall, sizeof wall, "%.3f", (double)(j->finished_at - j->started_at) / 1000);
+    text_addf(t, ",\"usage\":{\"user_cpu\":%s,\"system_cpu\":%s,\"max_rss\":%s,\"wall\":%s}", user,
+              sys, rss, wall);
+}
+
 void api_job_text(struct text *t, const struct job *j)
 {
     text_add(t, "{\"id\":", 6);
@@ -163,6 +182,7 @@ void api_job_text(struct text *t, const struct job *j)
     add_time(t, "created_at", j->created_at);
     add_time(t, "started_at", j->started_at);
     add_time(t, "finished_at", j->finished_at);
+    usage_text(t, j);
     text_add(t, ",\"output\":{\"stdout_bytes\":", 26);
     text_add_int(t, j->stdout_bytes);
     add_int(t, "stderr_bytes", j->stderr_bytes);

@@ -104,6 +104,9 @@ static void submitted_text(struct text *t, const struct job_spec *spec, int64_t 
                     .worker = -1,
                     .created_at = created_at,
                     .finished_at = queued ? 0 : created_at,
+                    .user_us = -1, /* (never ran: no usage) */
+                    .system_us = -1,
+                    .maxrss_kb = -1,
                     .error = queued ? NULL : "a dependency ended without succeeding"};
     api_job_text(t, &j);
 }

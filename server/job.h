@@ -70,6 +70,8 @@ struct job {
     int64_t created_at, started_at, finished_at; /* wall ms, 0: null */
     int64_t stdout_bytes, stderr_bytes;
     bool truncated;
+    int64_t user_us, system_us, maxrss_kb; /* the tree's CPU and peak memory (rusage of its
+                                            * main process and what it waited for); -1: unknown */
 };
 
 /* The API name of a state ("queued", ...). */

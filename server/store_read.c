@@ -92,8 +92,11 @@ static int read_job_row(sqlite3_stmt *st, struct job *j)
         job_limits_scan((const char *)sqlite3_column_text(st, 32), &j->spec.limits) == 0;
     j->spec.idempotency_key = column_strdup(st, 33);
     j->spec.rerun_of = column_int_or(st, 34, 0);
+    j->user_us = column_int_or(st, 35, -1);
+    j->system_us = column_int_or(st, 36, -1);
+    j->maxrss_kb = column_int_or(st, 37, -1);
     /* "after": its dependencies in id order, "3,7,12" */
-    bool after_ok = read_id_list((const char *)sqlite3_column_text(st, 35), &j->spec);
+    bool after_ok = read_id_list((const char *)sqlite3_column_text(st, 38), &j->spec);
     if (!j->spec.queue || !j->spec.argv.data || !j->spec.env.data || !j->spec.cwd || !limits_ok ||
         !after_ok) {
         job_free(j);

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Resource usage (issue 13, part 4): an ended job shows "usage": the CPU seconds and peak
+# memory of its main process and what it waited for, and its wall seconds; null before it
+# ends, and each figure null when unknown (a job that never ran).
+source "$(dirname "$0")/lib.sh"
+sp_start
+# a fixed amount of CPU work (~0.5 s here, whatever the load) and a 100 MiB buffer, each in
+# a child the shell waits for
+submit '{"command": "awk '\''BEGIN { for (i = 0; i < 2e7; i++) s += i }'\''; dd if=/dev/zero of=/dev/null bs=100M count=1 2>/dev/null"}'
+BURN=$ID
+eq "while it waits or runs there is no usage yet" "$(job_field "$BURN" '.usage | tostring')" null
+U=$(wait_job "$BURN" | jq -c .usage)
+[ "$(jq -r '.user_cpu >= 0.2' <<<"$U")" = true ] || fail "user CPU of the awk loop: $U"
+pass "user_cpu counts the CPU its child burned ($(jq .user_cpu <<<"$U") s)"
+[ "$(jq -r '.system_cpu >= 0' <<<"$U")" = true ] || fail "system_cpu: $U"
+pass "system_cpu is there ($(jq .system_cpu <<<"$U") s)"
+[ "$(jq -r '.max_rss >= 94371840 and .max_rss < 1073741824' <<<"$U")" = true ] ||
+    fail "max_rss of dd's 100 MiB buffer: $U"
+pass "max_rss holds dd's 100 MiB buffer ($(jq .max_rss <<<"$U") bytes)"
+[ "$(jq -r '.wall > 0' <<<"$U")" = true ] || fail "wall: $U"
+eq "wall is finished_at - started_at" "$(job_field "$BURN" '((.finished_at | sub("\\.[0-9]+Z$"; "Z") | fromdate) - (.started_at | sub("\\.[0-9]+Z$"; "Z") | fromdate)) <= (.usage.wall + 1)')" true
+# a job that never ran: canceled in a paused queue
+expect 200 PATCH /v1/queues/never '{"paused": true}'
+submit '{"argv": ["true"], "queue": "never"}'
+curl -s -o /dev/null -X POST "$BASE/v1/jobs/$ID/terminate"
+eq "a job that never ran: every figure unknown" "$(job_field "$ID" '.usage | tostring')" \
+    '{"user_cpu":null,"system_cpu":null,"max_rss":null,"wall":null}'
+# kept across a restart
+sp_stop
+sp_start
+eq "usage survives a restart" "$(job_field "$BURN" '.usage | tostring')" "$(jq -c . <<<"$U")"
+sp_stop
