@@ -5,6 +5,44 @@
 
 #include "api/internal.h"
 
+/* One usage histogram (duration or CPU) of every queue that ran a job. */
+static void usage_histogram(struct text *t, const struct dispatch_queue_info *q, size_t n,
+                            const char *metric, const char *help, bool cpu)
+{
+    text_addf(t, "# HELP %s %s\n# TYPE %s histogram\n", metric, help, metric);
+    for (size_t k = 0; k < n; k++) {
+        const struct dispatch_usage *u = &q[k].usage;
+        if (!u->count) continue;
+        const uint64_t *b = cpu ? u->cpu : u->duration;
+        for (int i = 0; i < DISPATCH_USAGE_BUCKETS; i++)
+            text_addf(t, "%s_bucket{queue=\"%s\",le=\"%g\"} %llu\n", metric, q[k].name,
+                      dispatch_usage_bounds[i], (unsigned long long)b[i]);
+        text_addf(t,
+                  "%s_bucket{queue=\"%s\",le=\"+Inf\"} %llu\n%s_sum{queue=\"%s\"} %.6f\n"
+                  "%s_count{queue=\"%s\"} %llu\n",
+                  metric, q[k].name, (unsigned long long)b[DISPATCH_USAGE_BUCKETS], metric,
+                  q[k].name, cpu ? u->cpu_sum : u->duration_sum, metric, q[k].name,
+                  (unsigned long long)u->count);
+    }
+}
+
+/* The jobs' wall time and CPU by queue (queue names are letters, digits, '-', '_', '.': no
+ * label escaping needed). */
+static void usage_histograms(struct api *a, struct text *t)
+{
+    enum { MAX = 1024 };
+    struct dispatch_queue_info *q = malloc(MAX * sizeof *q);
+    if (!q) return;
+    size_t n = dispatch_queue_list(a->dispatch, q, MAX);
+    usage_histogram(t, q, n, "spawnpool_job_duration_seconds",
+                    "Wall time of the jobs that ran, from start to end, by queue.", false);
+    usage_histogram(t, q, n, "spawnpool_job_cpu_seconds",
+                    "CPU time (user + system) of the jobs that ran and what they waited for, by "
+                    "queue.",
+                    true);
+    free(q);
+}
+
 enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c)
 {
     struct dispatch_stats st;
@@ -59,6 +97,7 @@ enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c)
               "spawnpool_dispatch_latency_seconds_count %llu\n",
               (unsigned long long)st.latency_counts[DISPATCH_LATENCY_BUCKETS], st.latency_sum,
               (unsigned long long)st.latency_count);
+    usage_histograms(a, &t);
     if (st.recent_n > 0)
         text_addf(&t,
                   "# HELP spawnpool_dispatch_latency_recent_seconds Dispatch latency over the last "

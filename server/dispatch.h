@@ -68,11 +68,25 @@ enum dispatch_result dispatch_submit(struct dispatch *d, struct dispatch_submit 
                                      void (*wait)(void *ctx));
 
 /* A named queue's settings as the dispatcher holds them. */
+#define DISPATCH_USAGE_BUCKETS 12
+/* The upper bounds (seconds) of the usage histograms' buckets. */
+extern const double dispatch_usage_bounds[DISPATCH_USAGE_BUCKETS];
+/* What the jobs of a queue that ran cost since the server started: wall seconds from start to
+ * end, and CPU seconds (user + system); cumulative buckets, the last one +Inf. */
+struct dispatch_usage {
+    uint64_t duration[DISPATCH_USAGE_BUCKETS + 1], cpu[DISPATCH_USAGE_BUCKETS + 1];
+    double duration_sum, cpu_sum;
+    uint64_t count;
+};
+/* Counts one job that ran for duration seconds and used cpu seconds of CPU. */
+void dispatch_usage_add(struct dispatch_usage *u, double duration, double cpu);
+
 struct dispatch_queue_info {
     char name[72];
     int concurrency; /* -1: no limit */
     bool paused;
     int running; /* its jobs on workers now */
+    struct dispatch_usage usage;
 };
 
 /* A change asked of the main loop by another thread. */

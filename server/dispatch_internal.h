@@ -113,6 +113,7 @@ struct qstate {
     bool paused;     /* starts nothing, takes submits */
     int running;     /* its jobs on workers (running or held) */
     struct runq parked;
+    struct dispatch_usage usage; /* of its jobs that ran (/metrics) */
 };
 
 /* A concurrency key (Lock / Semaphore): its jobs on workers, and those held back while it

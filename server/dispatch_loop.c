@@ -326,6 +326,12 @@ static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_b
         }
     }
     o.detail = detail;
+    if (done.end != PROTO_END_SPAWN_ERROR && r->q >= 0 && r->q < d->n_queues) {
+        int64_t ran_us = done.start_us > 0 ? clock_mono_us() - done.start_us : 0;
+        int64_t cpu_us =
+            (done.user_us > 0 ? done.user_us : 0) + (done.system_us > 0 ? done.system_us : 0);
+        dispatch_usage_add(&d->queues[r->q].usage, (double)ran_us / 1e6, (double)cpu_us / 1e6);
+    }
     job_ended(d, slot, &o);
     d->pool->slots[slot].jobs_done++;
 }

@@ -24,6 +24,22 @@ static int compare_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+const double dispatch_usage_bounds[DISPATCH_USAGE_BUCKETS] = {0.01, 0.05, 0.1, 0.5, 1,    5,
+                                                              10,   30,   60,  300, 1800, 3600};
+
+void dispatch_usage_add(struct dispatch_usage *u, double duration, double cpu)
+{
+    for (int i = 0; i < DISPATCH_USAGE_BUCKETS; i++) {
+        if (duration <= dispatch_usage_bounds[i]) u->duration[i]++;
+        if (cpu <= dispatch_usage_bounds[i]) u->cpu[i]++;
+    }
+    u->duration[DISPATCH_USAGE_BUCKETS]++;
+    u->cpu[DISPATCH_USAGE_BUCKETS]++;
+    u->duration_sum += duration;
+    u->cpu_sum += cpu;
+    u->count++;
+}
+
 size_t dispatch_queue_list(struct dispatch *d, struct dispatch_queue_info *out, size_t max)
 {
     pthread_mutex_lock(&d->share);
@@ -225,6 +241,7 @@ void dispatch_publish(struct dispatch *d)
         snprintf(v->queues[i].name, sizeof v->queues[i].name, "%s", d->queues[i].name);
         v->queues[i].concurrency = d->queues[i].concurrency;
         v->queues[i].paused = d->queues[i].paused;
+        v->queues[i].usage = d->queues[i].usage;
         v->queues[i].running = d->queues[i].running;
     }
     pthread_mutex_unlock(&d->share);

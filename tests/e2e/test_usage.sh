@@ -19,6 +19,18 @@ pass "system_cpu is there ($(jq .system_cpu <<<"$U") s)"
 pass "max_rss holds dd's 100 MiB buffer ($(jq .max_rss <<<"$U") bytes)"
 [ "$(jq -r '.wall > 0' <<<"$U")" = true ] || fail "wall: $U"
 eq "wall is finished_at - started_at" "$(job_field "$BURN" '((.finished_at | sub("\\.[0-9]+Z$"; "Z") | fromdate) - (.started_at | sub("\\.[0-9]+Z$"; "Z") | fromdate)) <= (.usage.wall + 1)')" true
+# /metrics: the jobs' wall time and CPU by queue, as Prometheus histograms
+M=$(curl -s "$BASE/metrics")
+cnt() { awk -v n="$1" '$1 == n {print $2}' <<<"$M"; }
+eq "job_duration_seconds counts the job of queue default" "$(cnt 'spawnpool_job_duration_seconds_count{queue="default"}')" 1
+eq "... and its +Inf bucket too" "$(cnt 'spawnpool_job_duration_seconds_bucket{queue="default",le="+Inf"}')" 1
+[ "$(awk -v s="$(cnt 'spawnpool_job_cpu_seconds_sum{queue="default"}')" 'BEGIN { print (s >= 0.2) }')" = 1 ] ||
+    fail "job_cpu_seconds_sum of the CPU loop: $(grep job_cpu_seconds_sum <<<"$M")"
+pass "job_cpu_seconds_sum holds the loop's CPU"
+eq "no bucket under 0.01 s of CPU holds the loop" "$(cnt 'spawnpool_job_cpu_seconds_bucket{queue="default",le="0.01"}')" 0
+grep -q '^# TYPE spawnpool_job_cpu_seconds histogram$' <<<"$M" || fail "no TYPE line for job_cpu_seconds"
+pass "job_cpu_seconds is typed a histogram"
+
 # a job that never ran: canceled in a paused queue
 expect 200 PATCH /v1/queues/never '{"paused": true}'
 submit '{"argv": ["true"], "queue": "never"}'
