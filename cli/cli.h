@@ -173,7 +173,26 @@ bool cli_parse_id(const char *command, const char *s, long long *id);
 /* "SIGTERM" for 15 (the number as "SIG15" when it has no name) into out. */
 void cli_signal_name(int sig, char *out, size_t n);
 
-/* ---- cli/jobs.c, cli/pool.c: the other commands ------------------------------------------ */
+/* ---- cli/args.c: options and arguments the commands share ------------------------------ */
+
+/* Parses the options of a command that takes only --help, and at most max_args arguments
+ * (-1: any). CLI_OK, -1 when --help was printed, or CLI_USAGE (said). */
+int cli_only_help(const char *cmd, int argc, char **argv, int max_args);
+/* Parses the job ids of argv[from..argc) into a malloc'd array (*n of them). CLI_OK, or
+ * CLI_USAGE (said). */
+int cli_parse_ids(const char *cmd, int argc, char **argv, int from, long long **ids, size_t *n);
+/* Seconds from the text s (>= 0); false if it is not a number. */
+bool cli_parse_seconds(const char *s, double *out);
+/* The usage error for an option getopt_long refused (CLI_USAGE): a missing value when
+ * optopt is a long option's id (>= first_long_id) or one of the short options with_value. */
+int cli_bad_option(const char *cmd, char **argv, int first_long_id, const char *with_value);
+/* Builds "/v1/jobs/ID[SUFFIX]" into out. */
+void cli_job_path(char *out, size_t n, long long id, const char *suffix);
+/* Keeps the first failure in *rc: a status beats none, and one other than CLI_FAILED beats
+ * that. */
+void cli_keep_worst(int *rc, int now);
+
+/* ---- cli/jobs.c, cli/job_changes.c, cli/pool.c: the other commands ----------------------- */
 
 int cli_cmd_ls(struct cli *c, int argc, char **argv);
 int cli_cmd_show(struct cli *c, int argc, char **argv);

@@ -1,6 +1,5 @@
-/* jobs: the commands about jobs that exist already: ls, show, wait, logs, kill, rm; and the
- * small pieces of human output they share with cli/pool.c (the table, a job id argument,
- * a signal's name). Each speaks one or two endpoints of the API and nothing else. */
+/* jobs: the commands that read jobs: ls, show, wait, logs (kill, rm and rerun, which change
+ * them, are in cli/job_changes.c). Each speaks one or two endpoints of the API. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* sigabbrev_np, vasprintf */
 #endif
@@ -25,26 +24,6 @@
 #define LONG_POLL_MAX 300.0
 
 /* ---- helpers of this file -------------------------------------------------------------- */
-
-/* The usage error for an option getopt_long refused (CLI_USAGE): a missing value when
- * optopt is a long option's id (>= first_long_id) or one of the short options with_value. */
-static int bad_option(const char *cmd, char **argv, int first_long_id, const char *with_value)
-{
-    if (optopt >= first_long_id || (optopt > 0 && strchr(with_value, optopt)))
-        return cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
-    return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-}
-
-/* Seconds from the text s (>= 0); false if it is not a number. */
-static bool parse_seconds(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= 0) || v > 1e9) return false;
-    *out = v;
-    return true;
-}
 
 /* Seconds of the monotonic clock. */
 static double now_mono(void)
@@ -95,55 +74,6 @@ static void cut_text(const char *s, size_t max, char *out, size_t n)
         if (((unsigned char)s[at] & 0xC0) != 0x80 && ++chars == max) break; /* room for … */
     }
     snprintf(out, n, "%.*s…", (int)at, s);
-}
-
-/* Builds "/v1/jobs/ID[SUFFIX]" into out. */
-static void job_path(char *out, size_t n, long long id, const char *suffix)
-{
-    snprintf(out, n, "/v1/jobs/%lld%s", id, suffix ? suffix : "");
-}
-
-/* Keeps the first failure: a status beats none, and one other than CLI_FAILED beats that. */
-static void keep_worst(int *rc, int now)
-{
-    if (now == CLI_OK) return;
-    if (*rc == CLI_OK || (*rc == CLI_FAILED && now != CLI_FAILED)) *rc = now;
-}
-
-/* Parses the job ids of argv[from..argc) into a malloc'd array (*n of them). CLI_OK, or
- * CLI_USAGE (said). */
-static int parse_ids(const char *cmd, int argc, char **argv, int from, long long **ids, size_t *n)
-{
-    *n = 0;
-    *ids = NULL;
-    if (from >= argc) return cli_usage_error(cmd, "which job? give one or more job ids");
-    *ids = calloc((size_t)(argc - from), sizeof **ids);
-    if (!*ids) return CLI_USAGE;
-    for (int i = from; i < argc; i++)
-        if (!cli_parse_id(cmd, argv[i], &(*ids)[(*n)++])) {
-            free(*ids);
-            *ids = NULL;
-            return CLI_USAGE;
-        }
-    return CLI_OK;
-}
-
-/* Options of the commands that take only --help: parses them; CLI_OK, -1 for --help
- * (printed), or CLI_USAGE. */
-static int only_help(const char *cmd, int argc, char **argv)
-{
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    optind = 1;
-    opterr = 0;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (opt == 'h') {
-            cli_help_page(cmd, stdout);
-            return -1;
-        }
-        return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-    }
-    return CLI_OK;
 }
 
 /* ---- ls -------------------------------------------------------------------------------- */
@@ -208,7 +138,7 @@ int cli_cmd_ls(struct cli *c, int argc, char **argv)
             cli_help_page("ls", stdout);
             return CLI_OK;
         default:
-            return bad_option("ls", argv, L_STATE, "");
+            return cli_bad_option("ls", argv, L_STATE, "");
         }
     }
     if (optind < argc) return cli_usage_error("ls", "unexpected argument '%s'", argv[optind]);
@@ -404,19 +334,19 @@ static void show_job(const struct cli *c, json_t *job)
  * error's status, after trying every id. */
 int cli_cmd_show(struct cli *c, int argc, char **argv)
 {
-    int rc = only_help("show", argc, argv);
+    int rc = cli_only_help("show", argc, argv, -1);
     if (rc) return rc < 0 ? CLI_OK : rc;
     long long *ids;
     size_t n;
-    if ((rc = parse_ids("show", argc, argv, optind, &ids, &n))) return rc;
+    if ((rc = cli_parse_ids("show", argc, argv, optind, &ids, &n))) return rc;
     bool printed = false;
     for (size_t i = 0; i < n; i++) {
         char path[64], what[64];
-        job_path(path, sizeof path, ids[i], NULL);
+        cli_job_path(path, sizeof path, ids[i], NULL);
         snprintf(what, sizeof what, "job %lld", ids[i]);
         struct cli_resp r;
         int one = cli_call(c, "GET", path, NULL, &r, what);
-        keep_worst(&rc, one);
+        cli_keep_worst(&rc, one);
         if (one) continue;
         if (c->json) {
             cli_print_body(&r);
@@ -484,7 +414,7 @@ int cli_cmd_wait(struct cli *c, int argc, char **argv)
             any = true;
             break;
         case W_TIMEOUT:
-            if (!parse_seconds(optarg, &timeout))
+            if (!cli_parse_seconds(optarg, &timeout))
                 return cli_usage_error("wait", "--timeout wants seconds >= 0, got '%s'", optarg);
             break;
         case 'h':
@@ -492,12 +422,12 @@ int cli_cmd_wait(struct cli *c, int argc, char **argv)
             cli_help_page("wait", stdout);
             return CLI_OK;
         default:
-            return bad_option("wait", argv, W_ANY, "");
+            return cli_bad_option("wait", argv, W_ANY, "");
         }
     }
     long long *ids;
     size_t n;
-    int rc = parse_ids("wait", argc, argv, optind, &ids, &n);
+    int rc = cli_parse_ids("wait", argc, argv, optind, &ids, &n);
     if (rc) return rc;
     if (n > WAIT_MAX_IDS) {
         free(ids);
@@ -512,7 +442,7 @@ int cli_cmd_wait(struct cli *c, int argc, char **argv)
         return CLI_RUN_ERROR;
     }
     if (n == 1) {
-        job_path(base, cap, ids[0], "/wait?");
+        cli_job_path(base, cap, ids[0], "/wait?");
     } else {
         size_t at = (size_t)snprintf(base, cap, "/v1/jobs/wait?mode=%s&ids=", any ? "any" : "all");
         for (size_t i = 0; i < n; i++)
@@ -677,7 +607,7 @@ int cli_cmd_logs(struct cli *c, int argc, char **argv)
             cli_help_page("logs", stdout);
             return CLI_OK;
         default:
-            return bad_option("logs", argv, G_FOLLOW, "");
+            return cli_bad_option("logs", argv, G_FOLLOW, "");
         }
     }
     if (optind >= argc) return cli_usage_error("logs", "which job? give its id");
@@ -691,156 +621,4 @@ int cli_cmd_logs(struct cli *c, int argc, char **argv)
         return cli_follow(c, id, err ? -1 : STDOUT_FILENO, err ? STDOUT_FILENO : -1, offset, offset,
                           -1, NULL, NULL);
     return logs_once(c, id, err ? "stderr" : "stdout", offset);
-}
-
-/* ---- kill ------------------------------------------------------------------------------ */
-
-enum { K_SIGNAL = 256, K_GRACE, K_HELP };
-
-/* `spawnpool kill ID... [--signal SIG] [--grace S]`: terminates running jobs, cancels queued
- * ones; 1 when one had ended already (the others are still tried). */
-int cli_cmd_kill(struct cli *c, int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"signal", required_argument, NULL, K_SIGNAL},
-        {"grace", required_argument, NULL, K_GRACE},
-        {"help", no_argument, NULL, K_HELP},
-        {NULL, 0, NULL, 0},
-    };
-    const char *sig = NULL;
-    double grace = -1;
-    optind = 1;
-    opterr = 0;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
-        switch (opt) {
-        case 's':
-        case K_SIGNAL:
-            sig = optarg;
-            break;
-        case K_GRACE:
-            if (!parse_seconds(optarg, &grace) || grace > 3600)
-                return cli_usage_error("kill", "--grace wants seconds from 0 to 3600, got '%s'",
-                                       optarg);
-            break;
-        case 'h':
-        case K_HELP:
-            cli_help_page("kill", stdout);
-            return CLI_OK;
-        default:
-            return bad_option("kill", argv, K_SIGNAL, "s");
-        }
-    }
-    long long *ids;
-    size_t n;
-    int rc = parse_ids("kill", argc, argv, optind, &ids, &n);
-    if (rc) return rc;
-    json_t *body = json_object();
-    char signame[64] = "SIGTERM";
-    if (sig) {
-        char *end;
-        long num = strtol(sig, &end, 10);
-        if (*sig && !*end) { /* a number */
-            json_object_set_new(body, "signal", json_integer(num));
-            cli_signal_name((int)num, signame, sizeof signame);
-        } else {
-            json_object_set_new(body, "signal", json_string(sig));
-            bool has_sig = strncasecmp(sig, "SIG", 3) == 0;
-            snprintf(signame, sizeof signame, "%s%s", has_sig ? "" : "SIG", sig);
-            for (char *p = signame; *p; p++)
-                if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
-        }
-    }
-    if (grace >= 0) json_object_set_new(body, "grace", json_real(grace));
-    for (size_t i = 0; i < n; i++) {
-        char path[96], what[64];
-        job_path(path, sizeof path, ids[i], "/terminate");
-        snprintf(what, sizeof what, "job %lld", ids[i]);
-        struct cli_resp r;
-        cli_request(c, "POST", path, body, &r);
-        int one = CLI_OK;
-        if (r.status == 409) {
-            const char *msg =
-                json_string_value(json_object_get(json_object_get(r.json, "error"), "message"));
-            fprintf(stderr, "spawnpool: job %lld: %s\n", ids[i], msg ? msg : "it has ended");
-            one = CLI_FAILED;
-        } else if ((one = cli_check(c, &r, what)) == CLI_OK) {
-            if (c->json)
-                cli_print_body(&r);
-            else if (r.status == 202)
-                printf("job %lld: terminating (%s)\n", ids[i], signame);
-            else
-                printf("job %lld: canceled\n", ids[i]);
-            fflush(stdout);
-        }
-        keep_worst(&rc, one);
-        cli_resp_free(&r);
-    }
-    json_decref(body);
-    free(ids);
-    return rc;
-}
-
-/* ---- rm -------------------------------------------------------------------------------- */
-
-/* `spawnpool rm ID...`: forgets ended jobs, silently; 1 when one still runs (the others are
- * still tried). */
-int cli_cmd_rm(struct cli *c, int argc, char **argv)
-{
-    int rc = only_help("rm", argc, argv);
-    if (rc) return rc < 0 ? CLI_OK : rc;
-    long long *ids;
-    size_t n;
-    if ((rc = parse_ids("rm", argc, argv, optind, &ids, &n))) return rc;
-    for (size_t i = 0; i < n; i++) {
-        char path[64], what[64];
-        job_path(path, sizeof path, ids[i], NULL);
-        snprintf(what, sizeof what, "job %lld", ids[i]);
-        struct cli_resp r;
-        cli_request(c, "DELETE", path, NULL, &r);
-        int one = CLI_OK;
-        if (r.status == 409) {
-            const char *msg =
-                json_string_value(json_object_get(json_object_get(r.json, "error"), "message"));
-            fprintf(stderr, "spawnpool: job %lld: %s\n", ids[i], msg ? msg : "it has not ended");
-            one = CLI_FAILED;
-        } else {
-            one = cli_check(c, &r, what);
-        }
-        keep_worst(&rc, one);
-        cli_resp_free(&r);
-    }
-    free(ids);
-    return rc;
-}
-
-/* ---- rerun ----------------------------------------------------------------------------- */
-
-/* `spawnpool rerun ID...`: a new job with each one's spec (it says rerun_of); prints the new
- * ids (--json: the API's answers). */
-int cli_cmd_rerun(struct cli *c, int argc, char **argv)
-{
-    int rc = only_help("rerun", argc, argv);
-    if (rc) return rc < 0 ? CLI_OK : rc;
-    long long *ids;
-    size_t n;
-    if ((rc = parse_ids("rerun", argc, argv, optind, &ids, &n))) return rc;
-    for (size_t i = 0; i < n; i++) {
-        char path[64], what[64];
-        job_path(path, sizeof path, ids[i], "/rerun");
-        snprintf(what, sizeof what, "rerun of job %lld", ids[i]);
-        struct cli_resp r;
-        int one = cli_call(c, "POST", path, NULL, &r, what);
-        if (one == CLI_OK) {
-            if (c->json)
-                cli_print_body(&r);
-            else
-                printf("%lld\n", (long long)json_integer_value(json_object_get(r.json, "id")));
-            fflush(stdout);
-            cli_resp_free(&r);
-        }
-        keep_worst(&rc, one);
-    }
-    free(ids);
-    return rc;
 }

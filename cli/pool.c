@@ -12,26 +12,6 @@
 
 #include "cli/cli.h"
 
-/* Parses the options of a command that takes only --help (and no arguments past max_args).
- * CLI_OK, -1 when --help was printed, or CLI_USAGE (said). */
-static int only_help(const char *cmd, int argc, char **argv, int max_args)
-{
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    optind = 1;
-    opterr = 0;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (opt == 'h') {
-            cli_help_page(cmd, stdout);
-            return -1;
-        }
-        return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-    }
-    if (argc - optind > max_args)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + max_args]);
-    return CLI_OK;
-}
-
 /* A JSON integer as text, "-" for anything else (null). */
 static void int_or_dash(json_t *v, char *out, size_t n)
 {
@@ -61,7 +41,7 @@ static void queue_row(struct cli_table *t, json_t *q)
 /* `spawnpool queues`: the queues as a table (--json: the API's body). */
 int cli_cmd_queues(struct cli *c, int argc, char **argv)
 {
-    int rc = only_help("queues", argc, argv, 0);
+    int rc = cli_only_help("queues", argc, argv, 0);
     if (rc) return rc < 0 ? CLI_OK : rc;
     struct cli_resp r;
     if ((rc = cli_call(c, "GET", "/v1/queues", NULL, &r, "queues"))) return rc;
@@ -174,7 +154,7 @@ int cli_cmd_queue(struct cli *c, int argc, char **argv)
 /* `spawnpool workers`: the worker processes as a table (--json: the API's body). */
 int cli_cmd_workers(struct cli *c, int argc, char **argv)
 {
-    int rc = only_help("workers", argc, argv, 0);
+    int rc = cli_only_help("workers", argc, argv, 0);
     if (rc) return rc < 0 ? CLI_OK : rc;
     struct cli_resp r;
     if ((rc = cli_call(c, "GET", "/v1/workers", NULL, &r, "workers"))) return rc;
@@ -218,7 +198,7 @@ int cli_cmd_workers(struct cli *c, int argc, char **argv)
  * (--json: the API's body). */
 int cli_cmd_tasks(struct cli *c, int argc, char **argv)
 {
-    int rc = only_help("tasks", argc, argv, 0);
+    int rc = cli_only_help("tasks", argc, argv, 0);
     if (rc) return rc < 0 ? CLI_OK : rc;
     struct cli_resp r;
     if ((rc = cli_call(c, "GET", "/v1/tasks", NULL, &r, "tasks"))) return rc;
@@ -472,7 +452,7 @@ int cli_cmd_events(struct cli *c, int argc, char **argv)
  * 200 "ok", CLI_SERVER_ERROR for 503 or a draining server. */
 int cli_cmd_health(struct cli *c, int argc, char **argv)
 {
-    int rc = only_help("health", argc, argv, 0);
+    int rc = cli_only_help("health", argc, argv, 0);
     if (rc) return rc < 0 ? CLI_OK : rc;
     struct cli_resp r;
     cli_request(c, "GET", "/healthz", NULL, &r);

@@ -1,0 +1,160 @@
+/* job_changes: the commands that change jobs: kill, rm, rerun. Each goes through its ids one
+ * by one, and exits with the first failure (a kill of an ended job, an rm of a running one:
+ * 1) while still trying the others. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+/* ---- kill ------------------------------------------------------------------------------ */
+
+enum { K_SIGNAL = 256, K_GRACE, K_HELP };
+
+/* `spawnpool kill ID... [--signal SIG] [--grace S]`: terminates running jobs, cancels queued
+ * ones; 1 when one had ended already (the others are still tried). */
+int cli_cmd_kill(struct cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"signal", required_argument, NULL, K_SIGNAL},
+        {"grace", required_argument, NULL, K_GRACE},
+        {"help", no_argument, NULL, K_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    const char *sig = NULL;
+    double grace = -1;
+    optind = 1;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 's':
+        case K_SIGNAL:
+            sig = optarg;
+            break;
+        case K_GRACE:
+            if (!cli_parse_seconds(optarg, &grace) || grace > 3600)
+                return cli_usage_error("kill", "--grace wants seconds from 0 to 3600, got '%s'",
+                                       optarg);
+            break;
+        case 'h':
+        case K_HELP:
+            cli_help_page("kill", stdout);
+            return CLI_OK;
+        default:
+            return cli_bad_option("kill", argv, K_SIGNAL, "s");
+        }
+    }
+    long long *ids;
+    size_t n;
+    int rc = cli_parse_ids("kill", argc, argv, optind, &ids, &n);
+    if (rc) return rc;
+    json_t *body = json_object();
+    char signame[64] = "SIGTERM";
+    if (sig) {
+        char *end;
+        long num = strtol(sig, &end, 10);
+        if (*sig && !*end) { /* a number */
+            json_object_set_new(body, "signal", json_integer(num));
+            cli_signal_name((int)num, signame, sizeof signame);
+        } else {
+            json_object_set_new(body, "signal", json_string(sig));
+            bool has_sig = strncasecmp(sig, "SIG", 3) == 0;
+            snprintf(signame, sizeof signame, "%s%s", has_sig ? "" : "SIG", sig);
+            for (char *p = signame; *p; p++)
+                if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+        }
+    }
+    if (grace >= 0) json_object_set_new(body, "grace", json_real(grace));
+    for (size_t i = 0; i < n; i++) {
+        char path[96], what[64];
+        cli_job_path(path, sizeof path, ids[i], "/terminate");
+        snprintf(what, sizeof what, "job %lld", ids[i]);
+        struct cli_resp r;
+        cli_request(c, "POST", path, body, &r);
+        int one = CLI_OK;
+        if (r.status == 409) {
+            const char *msg =
+                json_string_value(json_object_get(json_object_get(r.json, "error"), "message"));
+            fprintf(stderr, "spawnpool: job %lld: %s\n", ids[i], msg ? msg : "it has ended");
+            one = CLI_FAILED;
+        } else if ((one = cli_check(c, &r, what)) == CLI_OK) {
+            if (c->json)
+                cli_print_body(&r);
+            else if (r.status == 202)
+                printf("job %lld: terminating (%s)\n", ids[i], signame);
+            else
+                printf("job %lld: canceled\n", ids[i]);
+            fflush(stdout);
+        }
+        cli_keep_worst(&rc, one);
+        cli_resp_free(&r);
+    }
+    json_decref(body);
+    free(ids);
+    return rc;
+}
+
+/* ---- rm -------------------------------------------------------------------------------- */
+
+/* `spawnpool rm ID...`: forgets ended jobs, silently; 1 when one still runs (the others are
+ * still tried). */
+int cli_cmd_rm(struct cli *c, int argc, char **argv)
+{
+    int rc = cli_only_help("rm", argc, argv, -1);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    long long *ids;
+    size_t n;
+    if ((rc = cli_parse_ids("rm", argc, argv, optind, &ids, &n))) return rc;
+    for (size_t i = 0; i < n; i++) {
+        char path[64], what[64];
+        cli_job_path(path, sizeof path, ids[i], NULL);
+        snprintf(what, sizeof what, "job %lld", ids[i]);
+        struct cli_resp r;
+        cli_request(c, "DELETE", path, NULL, &r);
+        int one = CLI_OK;
+        if (r.status == 409) {
+            const char *msg =
+                json_string_value(json_object_get(json_object_get(r.json, "error"), "message"));
+            fprintf(stderr, "spawnpool: job %lld: %s\n", ids[i], msg ? msg : "it has not ended");
+            one = CLI_FAILED;
+        } else {
+            one = cli_check(c, &r, what);
+        }
+        cli_keep_worst(&rc, one);
+        cli_resp_free(&r);
+    }
+    free(ids);
+    return rc;
+}
+
+/* ---- rerun ----------------------------------------------------------------------------- */
+
+/* `spawnpool rerun ID...`: a new job with each one's spec (it says rerun_of); prints the new
+ * ids (--json: the API's answers). */
+int cli_cmd_rerun(struct cli *c, int argc, char **argv)
+{
+    int rc = cli_only_help("rerun", argc, argv, -1);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    long long *ids;
+    size_t n;
+    if ((rc = cli_parse_ids("rerun", argc, argv, optind, &ids, &n))) return rc;
+    for (size_t i = 0; i < n; i++) {
+        char path[64], what[64];
+        cli_job_path(path, sizeof path, ids[i], "/rerun");
+        snprintf(what, sizeof what, "rerun of job %lld", ids[i]);
+        struct cli_resp r;
+        int one = cli_call(c, "POST", path, NULL, &r, what);
+        if (one == CLI_OK) {
+            if (c->json)
+                cli_print_body(&r);
+            else
+                printf("%lld\n", (long long)json_integer_value(json_object_get(r.json, "id")));
+            fflush(stdout);
+            cli_resp_free(&r);
+        }
+        cli_keep_worst(&rc, one);
+    }
+    free(ids);
+    return rc;
+}
