@@ -15,7 +15,9 @@ req PATCH "/v1/jobs/$C" '{"priority": 10}'
 eq "PATCH priority: 200" "$STATUS" 200
 eq "... the job as it is now" "$(jq -c '[.id, .priority, .state]' <<<"$BODY")" "[$C,10,\"queued\"]"
 req PATCH "/v1/jobs/$B" '{"queue": "open"}'
-eq "PATCH queue: 200, and the job says so" "$(jq -r '[.queue, .state] | join(",")' <<<"$BODY")" "open,queued"
+eq "PATCH queue: 200" "$STATUS" 200
+# (the answer reads the job after the commit: in an open queue it may have started already)
+eq "... and the job says so" "$(jq -r '.queue' <<<"$BODY")" open
 eq "moved out of the paused queue, it runs" "$(wait_job "$B" | jq -r .state)" succeeded
 eq "... while the others still wait" "$(states "$A" "$C")" "queued,queued"
 expect 200 PATCH /v1/queues/held '{"paused": false}'
