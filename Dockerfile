@@ -40,6 +40,7 @@ COPY migrations/ migrations/
 COPY pool/ pool/
 COPY server/ server/
 COPY api/ api/
+COPY cli/ cli/
 COPY tests/ tests/
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSPAWNPOOL_WERROR=ON \
  && cmake --build build -j2 --target spawnpool \
