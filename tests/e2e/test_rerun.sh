@@ -52,4 +52,9 @@ eq "spawnpool rerun of no job: exit 4" "$rc" 4
 sp_stop
 sp_start
 eq "rerun_of survives a restart" "$(job_field "$R" .rerun_of)" "$FIRST"
+
+# the README's example, as written
+run_example rerun
+example_shows '{"name":"nightly","rerun_of":'
+example_shows '{"priority":5,"queue":"default"}'
 sp_stop

@@ -41,4 +41,9 @@ eq "a job that never ran: every figure unknown" "$(job_field "$ID" '.usage | tos
 sp_stop
 sp_start
 eq "usage survives a restart" "$(job_field "$BURN" '.usage | tostring')" "$(jq -c . <<<"$U")"
+
+# the README's example, as written (a fresh queue count: the restart started from zero)
+run_example usage
+example_shows '["max_rss","system_cpu","user_cpu","wall"]'
+example_shows 'spawnpool_job_cpu_seconds_count{queue="default"}'
 sp_stop
