@@ -138,6 +138,8 @@ void api_job_text(struct text *t, const struct job *j)
     if (j->spec.notify_url) add_string_or_null(t, "notify_url", j->spec.notify_url);
     if (j->spec.stdin_from > 0) text_addf(t, ",\"stdin_from\":%lld", (long long)j->spec.stdin_from);
     if (j->spec.rerun_of > 0) text_addf(t, ",\"rerun_of\":%lld", (long long)j->spec.rerun_of);
+    if (j->spec.schedule) add_string_or_null(t, "schedule", j->spec.schedule);
+    if (j->spec.run_at > 0) add_time(t, "run_at", j->spec.run_at);
     text_add(t, ",\"after\":[", 10);
     for (size_t i = 0; i < j->spec.n_after; i++) {
         if (i) text_add(t, ",", 1);

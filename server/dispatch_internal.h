@@ -153,6 +153,7 @@ struct dispatch {
     struct runq ready; /* jobs that may start now (struct running: those on workers) */
     struct delayed *delayed;
     size_t n_delayed, cap_delayed;
+    struct runq scheduled; /* scheduled jobs, by run_at (priority -run_at): dispatch_timers.c */
     struct running *running;               /* per slot: the job it runs (or is about to) */
     struct running (*next)[DISPATCH_HOLD]; /* per slot: the jobs it holds to start next */
     int64_t *died_unstarted; /* ring of jobs re-queued because their worker died before they
@@ -234,6 +235,14 @@ bool dispatch_start_gangs(struct dispatch *d);
 /* The slot's current job is over: the first job it held is the one it runs now. */
 void dispatch_promote_held(struct dispatch *d, int slot);
 
+/* dispatch_timers.c: job id waits, scheduled, until run_at (wall ms). */
+void dispatch_schedule_job(struct dispatch *d, int64_t id, int64_t run_at);
+/* Reads the scheduled jobs at start. Returns 0 or -1. */
+int dispatch_load_scheduled(struct dispatch *d);
+/* Makes the scheduled jobs whose run_at came queued (call in a batch that has not failed);
+ * returns ms until the next one is due, or -1 if none waits. */
+int64_t dispatch_fire_timers(struct dispatch *d, int64_t now);
+
 /* Job id reached a terminal state: its queued dependents may run now (all their
  * dependencies succeeded) or are canceled (this one did not succeed), recursively. */
 void dispatch_release_dependents(struct dispatch *d, int64_t id, enum job_state state);
@@ -242,6 +251,9 @@ struct store_outcome dispatch_canceled_outcome(const char *error);
 /* Records a queued job canceled (error says why, NULL for a terminate), with its
  * dependents. Returns DISPATCH_CANCELED or DISPATCH_CONFLICT (not queued any more). */
 enum dispatch_result dispatch_cancel_queued(struct dispatch *d, int64_t id, const char *error);
+/* The same for a job waiting in state from (queued or scheduled). */
+enum dispatch_result dispatch_cancel_waiting(struct dispatch *d, int64_t id, enum job_state from,
+                                             const char *error);
 /* Looks at the dependents of jobs that ended while the store could not be read (call in a
  * batch that has not failed). */
 void dispatch_release_ended(struct dispatch *d);

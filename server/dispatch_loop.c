@@ -107,6 +107,10 @@ static void store_submits(struct dispatch *d, struct dispatch_submit *list)
         for (size_t i = 0; i < sub->n; i++) { /* a dependency that already failed cancels it */
             sub->states[i] = JOB_QUEUED;
             if (sub->existing[i]) continue;
+            if (sub->specs[i].run_at > now) { /* its dependencies are looked at when it is due */
+                sub->states[i] = JOB_SCHEDULED;
+                continue;
+            }
             int64_t culprit;
             enum job_state culprit_state;
             if (sub->specs[i].n_after &&
@@ -133,6 +137,11 @@ static void answer_submits(struct dispatch *d, struct dispatch_submit *list, boo
         if (sub->result == DISPATCH_OK) {
             for (size_t i = 0; i < sub->n; i++) {
                 if (sub->existing[i]) continue; /* an earlier job, not new */
+                if (sub->states[i] == JOB_SCHEDULED) { /* waits for its time */
+                    d->stats.jobs[JOB_SCHEDULED]++;
+                    dispatch_schedule_job(d, sub->ids[i], sub->specs[i].run_at);
+                    continue;
+                }
                 d->stats.jobs[JOB_QUEUED]++;
                 if (sub->states[i] != JOB_QUEUED) { /* canceled: a dependency failed */
                     dispatch_count(d, JOB_QUEUED, JOB_CANCELED);
@@ -554,6 +563,8 @@ int64_t dispatch_loop_end(struct dispatch *d)
     int64_t now_mono = clock_mono_ms(), wake = -1;
     int64_t next_retry = writable ? dispatch_release_delayed(d, clock_wall_ms()) : -1;
     if (next_retry >= 0) wake = next_retry;
+    int64_t next_timer = writable ? dispatch_fire_timers(d, clock_wall_ms()) : -1;
+    if (next_timer >= 0 && (wake < 0 || next_timer < wake)) wake = next_timer;
     bool hand_out = writable && !d->draining && !dispatch_start_gangs(d);
     for (int i = 0; i < d->pool->count; i++) {
         struct pool_slot *s = &d->pool->slots[i];

@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const char *const state_names[JOB_STATE_COUNT] = {
-    "queued", "running", "succeeded", "failed", "terminated", "timed_out", "canceled", "lost"};
+    "queued", "running", "scheduled", "succeeded", "failed", "terminated", "timed_out", "canceled", "lost"};
 
 const char *job_state_name(enum job_state s)
 {
@@ -89,7 +89,7 @@ int job_limits_scan(const char *text, struct proto_limits *l)
 
 bool job_state_terminal(enum job_state s)
 {
-    return s != JOB_QUEUED && s != JOB_RUNNING;
+    return s != JOB_QUEUED && s != JOB_RUNNING && s != JOB_SCHEDULED;
 }
 
 void job_spec_free(struct job_spec *spec)
@@ -110,6 +110,7 @@ void job_spec_free(struct job_spec *spec)
     free(spec->pipeline);
     free(spec->notify_url);
     free(spec->params);
+    free(spec->schedule);
     memset(spec, 0, sizeof *spec);
 }
 

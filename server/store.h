@@ -123,6 +123,15 @@ int store_job_patch(struct store *s, int64_t id, const int64_t *priority, const 
 int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t not_before,
                       const char *detail, int64_t now);
 
+/* store_schedules.c. Calls fn for every scheduled job (state scheduled) with its run_at
+ * (wall ms). Returns 0 or -1. */
+int store_each_scheduled(struct store *s, void (*fn)(void *ctx, int64_t id, int64_t run_at),
+                         void *ctx);
+/* Scheduled job id becomes queued (its run_at came; event recorded); *priority and *has_deps
+ * (it has "after" rows) say how it waits now. Returns 0, 1 if it is not scheduled (canceled
+ * meanwhile: nothing written), or -1. Call only in a batch that has not failed. */
+int store_job_promote(struct store *s, int64_t id, int64_t now, int64_t *priority, bool *has_deps);
+
 /* What startup recovery knows, and what it did. */
 struct store_recovery {
     const int64_t *started; /* jobs the last run's workers began to start (pool/ledger.h) */

@@ -1,6 +1,7 @@
 /* store_internal.h: what the files of the store share (server/store.c, the job rows and
  * transactions; server/store_links.c, idempotency keys, queue settings and callbacks;
- * server/store_read.c, the reads and the connections they go through). Not for
+ * server/store_read.c, the reads and the connections they go through; server/store_schedules.c,
+ * scheduled jobs and schedules). Not for
  * elsewhere: the rest of the server goes through server/store.h. */
 #ifndef SPAWNPOOL_STORE_INTERNAL_H
 #define SPAWNPOOL_STORE_INTERNAL_H
@@ -23,6 +24,8 @@ enum stmt_id {
     ST_STATE_OF,
     ST_DELETE,
     ST_PATCH,
+    ST_WAITING_ROW,
+    ST_PROMOTE,
     ST_COUNT
 };
 
