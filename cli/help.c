@@ -37,6 +37,11 @@ struct help_page {
     "    --timeout S\n"                                                                            \
     "        seconds > 0 (fractions allowed): then SIGTERM, and SIGKILL after the server's\n"      \
     "        --kill-grace; the job ends timed_out\n"                                               \
+    "    --at TIME\n"                                                                              \
+    "        start no earlier than TIME (RFC 3339, e.g. 2026-12-01T09:00:00Z); the job is\n"       \
+    "        scheduled until then\n"                                                               \
+    "    --delay S\n"                                                                              \
+    "        start no earlier than S seconds from now (scheduled until then)\n"                    \
     "    --env NAME=VALUE\n"                                                                       \
     "        added to the job's environment (the server's, not yours); repeatable\n"               \
     "    --cwd DIR\n"                                                                              \

@@ -39,6 +39,8 @@ enum {
     O_SHELL,
     O_NOTIFY_URL,
     O_LIMIT,
+    O_AT,
+    O_DELAY,
     O_DETACH,
     O_NO_STDIN,
     O_WAIT,
@@ -66,6 +68,8 @@ static const struct option options[] = {
     {"shell", required_argument, NULL, O_SHELL},
     {"notify-url", required_argument, NULL, O_NOTIFY_URL},
     {"limit", required_argument, NULL, O_LIMIT},
+    {"at", required_argument, NULL, O_AT},
+    {"delay", required_argument, NULL, O_DELAY},
     {"detach", no_argument, NULL, O_DETACH},
     {"no-stdin", no_argument, NULL, O_NO_STDIN},
     {"wait", no_argument, NULL, O_WAIT},
@@ -226,6 +230,17 @@ static int parse(const char *cmd, int argc, char **argv, struct submit_opts *o)
             if (end == a || *end || !(t > 0) || !isfinite(t))
                 return cli_usage_error(cmd, "--timeout wants seconds > 0, got '%s'", a), -1;
             json_object_set_new(o->job, "timeout", json_real(t));
+            break;
+        }
+        case O_AT: /* RFC 3339: the server checks it and says what it wants */
+            json_object_set_new(o->job, "run_at", json_string(a));
+            break;
+        case O_DELAY: {
+            char *end;
+            double t = strtod(a, &end);
+            if (end == a || *end || !(t >= 0) || !isfinite(t))
+                return cli_usage_error(cmd, "--delay wants seconds >= 0, got '%s'", a), -1;
+            json_object_set_new(o->job, "delay", json_real(t));
             break;
         }
         case O_ENV:

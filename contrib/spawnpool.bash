@@ -6,7 +6,7 @@
 
 _spawnpool_global_flags="--server --token-file --cacert --json --verbose --help"
 _spawnpool_submit_flags="--shell --task --param --name --queue --priority --timeout --env --cwd
-    --after --max-attempts --key --key-limit --group --group-size --limit --stdin-file
+    --after --max-attempts --key --key-limit --group --group-size --limit --at --delay --stdin-file
     --no-stdin --idempotency-key --notify-url --detach --wait --quiet"
 
 # _spawnpool_flags CMD: the flags of a subcommand (its own, then the global ones)

@@ -136,8 +136,8 @@ int clock_parse(const char *s, int64_t *ms)
         return -1;
     }
     if (*p) return -1;
-    int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 +
-                   sec - offset;
+    int64_t secs =
+        days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec - offset;
     *ms = secs * 1000 + frac;
     return 0;
 }

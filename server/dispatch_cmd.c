@@ -177,7 +177,7 @@ static void patch_job(struct dispatch *d, struct dispatch_cmd *cmd)
     if (found != 0)
         return dispatch_answer(d, cmd, found == 1 ? DISPATCH_NOT_FOUND : DISPATCH_ERROR);
     bool queued = j.state == JOB_QUEUED || j.state == JOB_SCHEDULED; /* (scheduled: promoted
-                                                                        * by its new row) */
+                                                                      * by its new row) */
     int64_t priority = cmd->set_priority ? cmd->priority : j.spec.priority;
     job_free(&j);
     if (!queued) return dispatch_answer(d, cmd, DISPATCH_CONFLICT);

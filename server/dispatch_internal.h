@@ -153,8 +153,8 @@ struct dispatch {
     struct runq ready; /* jobs that may start now (struct running: those on workers) */
     struct delayed *delayed;
     size_t n_delayed, cap_delayed;
-    struct runq scheduled; /* scheduled jobs, by run_at (priority -run_at): dispatch_timers.c */
-    struct running *running;               /* per slot: the job it runs (or is about to) */
+    struct runq scheduled;   /* scheduled jobs, by run_at (priority -run_at): dispatch_timers.c */
+    struct running *running; /* per slot: the job it runs (or is about to) */
     struct running (*next)[DISPATCH_HOLD]; /* per slot: the jobs it holds to start next */
     int64_t *died_unstarted; /* ring of jobs re-queued because their worker died before they
                               * reported a start: a second time means they ran */

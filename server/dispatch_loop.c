@@ -136,7 +136,7 @@ static void answer_submits(struct dispatch *d, struct dispatch_submit *list, boo
         if (!committed && sub->result == DISPATCH_OK) sub->result = DISPATCH_UNAVAILABLE;
         if (sub->result == DISPATCH_OK) {
             for (size_t i = 0; i < sub->n; i++) {
-                if (sub->existing[i]) continue; /* an earlier job, not new */
+                if (sub->existing[i]) continue;        /* an earlier job, not new */
                 if (sub->states[i] == JOB_SCHEDULED) { /* waits for its time */
                     d->stats.jobs[JOB_SCHEDULED]++;
                     dispatch_schedule_job(d, sub->ids[i], sub->specs[i].run_at);

@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const state_names[JOB_STATE_COUNT] = {
-    "queued", "running", "scheduled", "succeeded", "failed", "terminated", "timed_out", "canceled", "lost"};
+static const char *const state_names[JOB_STATE_COUNT] = {"queued",    "running",  "scheduled",
+                                                         "succeeded", "failed",   "terminated",
+                                                         "timed_out", "canceled", "lost"};
 
 const char *job_state_name(enum job_state s)
 {

@@ -643,12 +643,11 @@ int store_each_queued(struct store *s, void (*fn)(void *ctx, const struct store_
     }
     sqlite3_finalize(st);
     sqlite3_finalize(deps);
-    if (rc == 0 &&
-        sqlite3_prepare_v2(s->db,
-                           "SELECT 1 FROM jobs WHERE state IN ('running', 'scheduled') "
-                           "AND notify_url IS NOT NULL "
-                           "LIMIT 1",
-                           -1, &st, NULL) == SQLITE_OK) {
+    if (rc == 0 && sqlite3_prepare_v2(s->db,
+                                      "SELECT 1 FROM jobs WHERE state IN ('running', 'scheduled') "
+                                      "AND notify_url IS NOT NULL "
+                                      "LIMIT 1",
+                                      -1, &st, NULL) == SQLITE_OK) {
         notify =
             sqlite3_step(st) != SQLITE_DONE || notify; /* (a failed read: look for callbacks) */
         sqlite3_finalize(st);
