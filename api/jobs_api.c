@@ -557,13 +557,8 @@ enum MHD_Result api_jobs_delete(struct api *a, struct request *r, struct MHD_Con
         if (result == DISPATCH_OK) return MHD_YES; /* answered after the commit */
     }
     switch (result) {
-    case DISPATCH_OK: {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-        if (!resp) return MHD_NO;
-        enum MHD_Result rc = api_queue_response(c, 204, resp);
-        MHD_destroy_response(resp);
-        return rc;
-    }
+    case DISPATCH_OK:
+        return api_send_empty(c, 204);
     case DISPATCH_CONFLICT:
         api_fail(&e, 409, "conflict", NULL,
                  "job %lld has not finished: terminate it first, then delete it", (long long)id);

@@ -217,7 +217,7 @@ struct dispatch *dispatch_create(const struct config *cfg, struct store *store, 
     if (!d->running || !d->next || !d->died_unstarted || !d->view.workers || !d->view.pids ||
         store_each_queue_setting(store, load_queue_setting, d) < 0 ||
         store_each_queued(store, load_at_start, d) < 0 || dispatch_load_scheduled(d) < 0 ||
-        store_count_states(store, d->stats.jobs) < 0) {
+        dispatch_load_schedules(d) < 0 || store_count_states(store, d->stats.jobs) < 0) {
         dispatch_destroy(d);
         return NULL;
     }
@@ -317,6 +317,7 @@ void dispatch_destroy(struct dispatch *d)
     if (d->wake_fd > 0) close(d->wake_fd);
     runq_free(&d->ready);
     runq_free(&d->scheduled);
+    dispatch_free_schedules(d);
     free(d->delayed);
     free(d->running);
     free(d->next);

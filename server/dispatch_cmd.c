@@ -226,9 +226,36 @@ void dispatch_run_command(struct dispatch *d, struct dispatch_cmd *cmd)
     case DISPATCH_CMD_PATCH_JOB:
         patch_job(d, cmd);
         break;
+    case DISPATCH_CMD_SCHEDULE_PUT:
+        dispatch_schedule_put(d, cmd);
+        break;
+    case DISPATCH_CMD_SCHEDULE_DELETE:
+        dispatch_schedule_delete(d, cmd);
+        break;
     default:
         dispatch_answer(d, cmd, DISPATCH_ERROR);
     }
     /* (a parked terminate is not answered yet: its answer is marked when it comes) */
     if (store_journal_mark(d->store) != before) cmd->wrote = true;
+}
+
+static void free_cmd(void *ctx)
+{
+    free(ctx);
+}
+
+void dispatch_terminate_job(struct dispatch *d, int64_t id)
+{
+    struct dispatch_cmd *cmd = calloc(1, sizeof *cmd);
+    if (!cmd) {
+        log_error("out of memory: job %lld is not terminated", (long long)id);
+        return;
+    }
+    *cmd = (struct dispatch_cmd){.kind = DISPATCH_CMD_TERMINATE,
+                                 .job_id = id,
+                                 .sig = SIGTERM,
+                                 .grace_ms = (int64_t)(d->cfg->kill_grace * 1000),
+                                 .done = free_cmd,
+                                 .ctx = cmd};
+    dispatch_run_command(d, cmd); /* answered (freed) after the commit, like a client's */
 }

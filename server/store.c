@@ -49,6 +49,17 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "EXISTS (SELECT 1 FROM job_dependencies WHERE job_id = jobs.id) "
                        "FROM jobs WHERE id = ?",
     [ST_PROMOTE] = "UPDATE jobs SET state = 'queued' WHERE id = ? AND state = 'scheduled'",
+    [ST_SCHEDULE_PUT] =
+        "INSERT INTO schedules (name, cron, timezone, job, overlap, paused, catch_up, "
+        "created_at, updated_at, next_run_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9) "
+        "ON CONFLICT (name) DO UPDATE SET cron = ?2, timezone = ?3, job = ?4, overlap = ?5, "
+        "paused = ?6, catch_up = ?7, updated_at = ?8, next_run_at = ?9",
+    [ST_SCHEDULE_DELETE] = "DELETE FROM schedules WHERE name = ?",
+    [ST_SCHEDULE_NEXT] = "UPDATE schedules SET next_run_at = ?2 WHERE name = ?1",
+    [ST_SCHEDULE_FIRED] =
+        "UPDATE schedules SET last_run_at = ?2, next_run_at = ?3, "
+        "last_job_id = coalesce(?4, last_job_id), runs = runs + (?4 IS NOT NULL), "
+        "skipped = skipped + (?4 IS NULL) WHERE name = ?1",
 };
 
 static void journal_free(struct store *s, size_t from)

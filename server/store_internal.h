@@ -26,6 +26,10 @@ enum stmt_id {
     ST_PATCH,
     ST_WAITING_ROW,
     ST_PROMOTE,
+    ST_SCHEDULE_PUT,
+    ST_SCHEDULE_DELETE,
+    ST_SCHEDULE_NEXT,
+    ST_SCHEDULE_FIRED,
     ST_COUNT
 };
 
@@ -100,6 +104,8 @@ enum read_stmt {
     RS_QUEUE_SETTINGS,
     RS_GROUP_MEMBERS,
     RS_NOTIFICATIONS_DUE,
+    RS_SCHEDULES,             /* every schedule, by name */
+    RS_SCHEDULE_ONE,          /* one, by name */
     RS_LIST,                  /* + LIST_* bits: 16 statements */
     RS_EVENTS = RS_LIST + 16, /* + EVENTS_* bits: 4 statements */
     RS_COUNT = RS_EVENTS + 4
