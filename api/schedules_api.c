@@ -87,8 +87,7 @@ static int schedule_check(struct api *a, struct dispatch_schedule *def, json_t *
                           struct api_error *e)
 {
     char err[256];
-    if (!def->cron_text[0])
-        return api_fail(e, 400, "invalid_argument", "cron", "cron is required");
+    if (!def->cron_text[0]) return api_fail(e, 400, "invalid_argument", "cron", "cron is required");
     if (cron_parse(def->cron_text, &def->cron, err, sizeof err) < 0)
         return api_fail(e, 400, "invalid_argument", "cron", "cron: %s", err);
     if (tz_load(def->timezone, &def->tz, err, sizeof err) < 0)
@@ -213,8 +212,8 @@ static enum MHD_Result answer_change(struct api *a, struct MHD_Connection *c, co
         return api_send_not_now(a, c, result);
     if (result == DISPATCH_CONFLICT) {
         api_fail(&e, 409, "conflict", "name",
-                 "schedule '%.80s' exists already: change it with PATCH /v1/schedules/%.80s",
-                 name, name);
+                 "schedule '%.80s' exists already: change it with PATCH /v1/schedules/%.80s", name,
+                 name);
         return api_send_error(c, &e);
     }
     if (result == DISPATCH_NOT_FOUND) {
@@ -283,8 +282,7 @@ static enum MHD_Result put_schedule(struct api *a, struct request *r, struct MHD
         rc = api_fail(&e, 400, "invalid_argument", NULL, "the body must be a JSON object");
     const char *key;
     json_t *v;
-    if (rc == 0)
-        json_object_foreach(root, key, v)
+    if (rc == 0) json_object_foreach(root, key, v)
         {
             if (strcmp(key, "name") == 0 && !patch_name) {
                 if (!json_is_string(v) || !name_ok(json_string_value(v)))
@@ -319,8 +317,8 @@ enum MHD_Result api_schedules_create(struct api *a, struct request *r, struct MH
         int n = store_each_schedule(a->store, NULL, list_one, &l);
         free(l.t.data);
         if (n >= MAX_SCHEDULES) {
-            api_fail(&e, 400, "invalid_argument", "name",
-                     "this server keeps at most %d schedules", MAX_SCHEDULES);
+            api_fail(&e, 400, "invalid_argument", "name", "this server keeps at most %d schedules",
+                     MAX_SCHEDULES);
             return api_send_error(c, &e);
         }
     }

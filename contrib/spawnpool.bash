@@ -19,6 +19,7 @@ _spawnpool_flags() {
     logs) own="-f --follow --stderr --offset" ;;
     kill) own="--signal --grace" ;;
     queue) own="--concurrency --paused" ;;
+    schedule) own="--cron --timezone --tz --overlap --paused --no-catch-up $_spawnpool_submit_flags" ;;
     events) own="--job --queue --since" ;;
     esac
     echo "$own $_spawnpool_global_flags"
@@ -60,7 +61,7 @@ _spawnpool_queues() {
 }
 
 _spawnpool_commands() {
-    echo "run submit ls show wait logs kill rm rerun queues queue workers tasks events health help serve"
+    echo "run submit ls show wait logs kill rm rerun queues queue schedules schedule workers tasks events health help serve"
 }
 
 _spawnpool() {
@@ -176,6 +177,22 @@ _spawnpool() {
             COMPREPLY=($(compgen -W "pause resume set" -- "$cur"))
         elif [ "$n" -eq 1 ]; then
             COMPREPLY=($(compgen -W "$(_spawnpool_queues)" -- "$cur"))
+        fi
+        ;;
+    schedule)
+        # schedule add|show|pause|resume|rm NAME (names of existing ones for all but add)
+        local sub= n=0
+        for ((i = cmd_at + 1; i < COMP_CWORD; i++)); do
+            case ${COMP_WORDS[i]} in
+            -*) ;;
+            *) [ -z "$sub" ] && sub=${COMP_WORDS[i]}; n=$((n + 1)) ;;
+            esac
+        done
+        if [ -z "$sub" ]; then
+            COMPREPLY=($(compgen -W "add show pause resume rm" -- "$cur"))
+        elif [ "$n" -eq 1 ] && [ "$sub" != add ]; then
+            COMPREPLY=($(compgen -W "$(_spawnpool_ask schedules --json |
+                jq -r '.schedules[]?.name' 2>/dev/null)" -- "$cur"))
         fi
         ;;
     help)

@@ -79,8 +79,8 @@ static void load_one(void *ctx, const struct store_schedule *row)
     }
     if (cron_parse(row->cron, &s->cron, err, sizeof err) < 0 ||
         tz_load(row->timezone, &s->tz, err, sizeof err) < 0) /* (a zone gone from tzdata) */
-        log_error("schedule %s cannot run: %s (fix it with PATCH /v1/schedules/%s)", row->name,
-                  err, row->name);
+        log_error("schedule %s cannot run: %s (fix it with PATCH /v1/schedules/%s)", row->name, err,
+                  row->name);
     snprintf(s->cron_text, sizeof s->cron_text, "%s", row->cron);
     s->overlap = row->overlap;
     s->paused = row->paused;
@@ -139,8 +139,8 @@ void dispatch_schedules_replace(struct dispatch *d, int64_t now)
     for (int i = 0; i < d->n_scheds; i++) {
         struct sched *s = &d->scheds[i];
         if (due(s, now) && s->overlap == OVERLAP_REPLACE && alive(d, s->last_job_id)) {
-            log_info("schedule %s: terminating job %lld, its last run (overlap replace)",
-                     s->name, (long long)s->last_job_id);
+            log_info("schedule %s: terminating job %lld, its last run (overlap replace)", s->name,
+                     (long long)s->last_job_id);
             dispatch_terminate_job(d, s->last_job_id);
         }
     }
@@ -232,7 +232,8 @@ void dispatch_schedule_put(struct dispatch *d, struct dispatch_cmd *cmd)
     }
     /* a new time rule, zone or pause: its next time anew; else it keeps the one it had */
     bool anew = !s->cron || !s->tz || s->paused != def->paused ||
-                strcmp(tz_name(s->tz), def->timezone) != 0 || strcmp(s->cron_text, def->cron_text) != 0;
+                strcmp(tz_name(s->tz), def->timezone) != 0 ||
+                strcmp(s->cron_text, def->cron_text) != 0;
     cron_free(s->cron);
     tz_free(s->tz);
     free(s->job);
