@@ -148,3 +148,16 @@ rc=0
 "$SPAWNPOOL_BIN" schedule show backup --server "$BASE" 2>/dev/null || rc=$?
 eq "a removed schedule is not found (4)" "$rc" 4
 sp_stop
+
+# the README's example, as written, on a fresh server
+rm -rf "$T/data"
+sp_start
+run_example schedules
+example_shows '{"name":"nightly","overlap":"skip","next_run_at":"'
+[[ $(grep -o '"next_run_at":"[^"]*"' <<<"$EXAMPLE_OUT") == *T01:30:00.000Z\" ||
+   $(grep -o '"next_run_at":"[^"]*"' <<<"$EXAMPLE_OUT") == *T00:30:00.000Z\" ]] ||
+    fail "02:30 Berlin is 01:30 UTC in winter, 00:30 in summer: $EXAMPLE_OUT"
+pass "the example's next run is 02:30 Berlin time"
+example_shows '{"paused":true,"next_runs":[]}'
+eq "the example ends with the delete's 204" "$(tail -n 1 <<<"$EXAMPLE_OUT")" 204
+sp_stop
