@@ -34,15 +34,6 @@
 #define READ_MMAP_BYTES 0LL
 #endif
 
-#define JOB_COLUMNS                                                                                \
-    "id, name, queue, priority, argv, command, env, cwd, timeout, state, exit_code, signal, "      \
-    "error, pid, worker, attempt, max_attempts, created_at, started_at, finished_at, "             \
-    "stdout_bytes, stderr_bytes, truncated, task, params, concurrency_key, concurrency_limit, "    \
-    "group_name, group_size, stdin_from, pipeline, notify_url, limits, idempotency_key, "          \
-    "rerun_of, user_us, system_us, maxrss_kb, "                                                    \
-    "(SELECT group_concat(depends_on) FROM (SELECT depends_on FROM job_dependencies "              \
-    "WHERE job_id = jobs.id ORDER BY depends_on))"
-
 static const char *const fixed_sql[RS_LIST] = {
     [RS_GET_JOB] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?",
     [RS_GET_STDIN] = "SELECT stdin FROM jobs WHERE id = ?",
@@ -68,13 +59,7 @@ static void read_sql(int id, char *buf, size_t len)
     if (id < RS_LIST) {
         snprintf(buf, len, "%s", fixed_sql[id]);
     } else if (id < RS_EVENTS) {
-        int f = id - RS_LIST;
-        snprintf(buf, len,
-                 "SELECT " JOB_COLUMNS " FROM jobs WHERE 1%s%s%s%s ORDER BY id DESC LIMIT :limit",
-                 f & LIST_STATE ? " AND state = :state" : "",
-                 f & LIST_QUEUE ? " AND queue = :queue" : "",
-                 f & LIST_NAME ? " AND name = :name" : "",
-                 f & LIST_BEFORE ? " AND id < :before" : "");
+        store_list_sql(id - RS_LIST, buf, len);
     } else {
         int f = id - RS_EVENTS;
         snprintf(buf, len,
@@ -180,7 +165,7 @@ static struct store_conn *reader_open(struct store_reading *sr)
              READ_MMAP_BYTES);
     /* the first statement is prepared now: that reads the schema, so the files a read needs
      * (the WAL, its index) are open from here on */
-    char sql[1400];
+    char sql[2048];
     read_sql(RS_GET_JOB, sql, sizeof sql);
     if (sqlite3_open_v2(sr->path, &c->db, flags, NULL) != SQLITE_OK ||
         sqlite3_busy_timeout(c->db, READ_BUSY_MS) != SQLITE_OK ||
@@ -264,7 +249,7 @@ sqlite3_stmt *rd_stmt(struct rd *r, int id)
 {
     sqlite3_stmt **st = &r->c->stmt[id];
     if (!*st) {
-        char sql[1400];
+        char sql[2048];
         read_sql(id, sql, sizeof sql);
         if (sqlite3_prepare_v3(r->c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) !=
             SQLITE_OK) {
