@@ -543,9 +543,11 @@ static int parse_job_patch(const struct request *r, struct dispatch_cmd *cmd, st
     {
         if (rc < 0) break;
         if (strcmp(key, "priority") == 0) {
-            if (!json_is_integer(v))
-                rc =
-                    api_fail(e, 400, "invalid_argument", "priority", "priority must be an integer");
+            /* (the range a submit takes: a PATCH must not make a job no submit could) */
+            if (!json_is_integer(v) || json_integer_value(v) < -1000000000 ||
+                json_integer_value(v) > 1000000000)
+                rc = api_fail(e, 400, "invalid_argument", "priority",
+                              "priority must be an integer from -1000000000 to 1000000000");
             cmd->set_priority = true;
             cmd->priority = json_integer_value(v);
         } else if (strcmp(key, "queue") == 0) {

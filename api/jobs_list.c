@@ -32,10 +32,9 @@ static int query_time(struct MHD_Connection *c, const char *name, bool round_up,
 static int read_filter(struct MHD_Connection *c, struct store_filter *f, struct list_times *t,
                        char **name_copy, struct api_error *e)
 {
-    static const char *const allowed[] = {"state",         "queue",          "name",
-                                          "limit",         "before",         "rerun_of",
-                                          "created_after", "created_before", "finished_after",
-                                          NULL};
+    static const char *const allowed[] = {
+        "state",    "queue",         "name",           "limit",          "before",
+        "rerun_of", "created_after", "created_before", "finished_after", NULL};
     int64_t limit, before, rerun_of;
     if (api_query_check(c, allowed, e) < 0 ||
         api_query_int(c, "limit", 1, 1000, 100, &limit, e) < 0 ||

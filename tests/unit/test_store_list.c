@@ -19,10 +19,14 @@ static const struct {
     int bit;
     const char *index;
 } filter_index[] = {
-    {LIST_STATE, "jobs_by_state"},          {LIST_STATES, "jobs_by_state"},
-    {LIST_QUEUE, "jobs_by_queue"},          {LIST_NAME, "jobs_by_name"},
-    {LIST_NAME_PREFIX, "jobs_by_name"},     {LIST_RERUN_OF, "jobs_by_rerun_of"},
-    {LIST_CREATED_AFTER, "jobs_by_created"}, {LIST_CREATED_BEFORE, "jobs_by_created"},
+    {LIST_STATE, "jobs_by_state"},
+    {LIST_STATES, "jobs_by_state"},
+    {LIST_QUEUE, "jobs_by_queue"},
+    {LIST_NAME, "jobs_by_name"},
+    {LIST_NAME_PREFIX, "jobs_by_name"},
+    {LIST_RERUN_OF, "jobs_by_rerun_of"},
+    {LIST_CREATED_AFTER, "jobs_by_created"},
+    {LIST_CREATED_BEFORE, "jobs_by_created"},
     {LIST_FINISHED_AFTER, "jobs_by_finished"},
 };
 
@@ -120,8 +124,9 @@ static void test_plans(struct store *s)
             fault = "does not read the rows by the ids it picked";
         /* a filter whose index is in id order, alone, stops at the limit: no sort */
         int alone = shape & ~LIST_BEFORE;
-        if (!fault && (alone == 0 || alone == LIST_STATE || alone == LIST_QUEUE ||
-                       alone == LIST_NAME || alone == LIST_RERUN_OF) &&
+        if (!fault &&
+            (alone == 0 || alone == LIST_STATE || alone == LIST_QUEUE || alone == LIST_NAME ||
+             alone == LIST_RERUN_OF) &&
             has_line(&p, "USE TEMP B-TREE"))
             fault = "sorts what its index has in order";
         if (fault) print_plan(&p, shape, sql, fault);
@@ -134,8 +139,7 @@ static void test_plans(struct store *s)
     /* the check can fail: a time bound alone, left to the planner, walks the whole table in
      * id order (that is why those shapes name their index) */
     struct plan p;
-    CHECK(explain(s->db,
-                  "SELECT id FROM jobs WHERE created_at > ? ORDER BY id DESC LIMIT 10", &p));
+    CHECK(explain(s->db, "SELECT id FROM jobs WHERE created_at > ? ORDER BY id DESC LIMIT 10", &p));
     CHECK(plan_fault(&p, LIST_CREATED_AFTER) != NULL);
     CHECK(explain(s->db,
                   "SELECT id FROM jobs WHERE finished_at > ? AND id < ? ORDER BY id DESC LIMIT 10",
@@ -159,8 +163,8 @@ struct row {
 static struct row rows[ROWS];
 
 static const char *const row_names[] = {
-    NULL,    "build",  "build-",  "build-a", "build-zz", "build.", "build.x",
-    "buildx", "deploy", "\xc3\xa9t\xc3\xa9", "\xc3\xa9tz", "Build-a",
+    NULL,      "build",  "build-", "build-a",           "build-zz",   "build.",
+    "build.x", "buildx", "deploy", "\xc3\xa9t\xc3\xa9", "\xc3\xa9tz", "Build-a",
 };
 static const char *const row_queues[] = {"default", "ci", "nightly"};
 
@@ -201,13 +205,11 @@ static bool row_matches(const struct row *r, const struct store_filter *f)
     if (f->queue && strcmp(r->queue, f->queue) != 0) return false;
     if (f->name && !r->name) return false;
     if (f->name && !f->name_prefix && strcmp(r->name, f->name) != 0) return false;
-    if (f->name && f->name_prefix && strncmp(r->name, f->name, strlen(f->name)) != 0)
-        return false;
+    if (f->name && f->name_prefix && strncmp(r->name, f->name, strlen(f->name)) != 0) return false;
     if (f->rerun_of && r->rerun_of != f->rerun_of) return false;
     if (f->created_after && !(r->created_at > *f->created_after)) return false;
     if (f->created_before && !(r->created_at < *f->created_before)) return false;
-    if (f->finished_after && !(r->finished_at && r->finished_at > *f->finished_after))
-        return false;
+    if (f->finished_after && !(r->finished_at && r->finished_at > *f->finished_after)) return false;
     if (f->before && r->id >= f->before) return false;
     return true;
 }
@@ -251,8 +253,8 @@ static void expect_pages(struct store *s, struct store_filter f, int shape, int 
 /* The values a shape's filters take in variant v. */
 static struct store_filter variant_filter(int shape, int v, int64_t times[3])
 {
-    static const enum job_state state_sets[][3] = {
-        {JOB_FAILED, JOB_TIMED_OUT, JOB_LOST}, {JOB_SUCCEEDED, JOB_QUEUED, JOB_SUCCEEDED}};
+    static const enum job_state state_sets[][3] = {{JOB_FAILED, JOB_TIMED_OUT, JOB_LOST},
+                                                   {JOB_SUCCEEDED, JOB_QUEUED, JOB_SUCCEEDED}};
     static const char *const prefixes[] = {"build-", "\xc3\xa9t", "", "build", "\xff"};
     static const char *const exact[] = {"build-a", "deploy", "build"};
     static const int limits[] = {3, 7, 50};
