@@ -165,7 +165,7 @@ static struct store_conn *reader_open(struct store_reading *sr)
              READ_MMAP_BYTES);
     /* the first statement is prepared now: that reads the schema, so the files a read needs
      * (the WAL, its index) are open from here on */
-    char sql[2048];
+    char sql[STORE_READ_SQL_MAX];
     read_sql(RS_GET_JOB, sql, sizeof sql);
     if (sqlite3_open_v2(sr->path, &c->db, flags, NULL) != SQLITE_OK ||
         sqlite3_busy_timeout(c->db, READ_BUSY_MS) != SQLITE_OK ||
@@ -249,7 +249,7 @@ sqlite3_stmt *rd_stmt(struct rd *r, int id)
 {
     sqlite3_stmt **st = &r->c->stmt[id];
     if (!*st) {
-        char sql[2048];
+        char sql[STORE_READ_SQL_MAX];
         read_sql(id, sql, sizeof sql);
         if (sqlite3_prepare_v3(r->c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) !=
             SQLITE_OK) {

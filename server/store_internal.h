@@ -1,7 +1,8 @@
 /* store_internal.h: what the files of the store share (server/store.c, the job rows and
  * transactions; server/store_links.c, idempotency keys, queue settings and callbacks;
- * server/store_read.c, the reads and the connections they go through). Not for
- * elsewhere: the rest of the server goes through server/store.h. */
+ * server/store_read.c and store_conns.c, the reads and the connections they go through;
+ * server/store_list.c, the job list). Not for elsewhere: the rest of the server goes
+ * through server/store.h. */
 #ifndef SPAWNPOOL_STORE_INTERNAL_H
 #define SPAWNPOOL_STORE_INTERNAL_H
 
@@ -118,7 +119,7 @@ enum read_stmt {
 };
 enum { EVENTS_JOB = 1, EVENTS_QUEUE = 2 };
 
-/* The columns read_job_row reads, in its order. */
+/* The columns store_read_job_row reads, in its order. */
 #define JOB_COLUMNS                                                                                \
     "id, name, queue, priority, argv, command, env, cwd, timeout, state, exit_code, signal, "      \
     "error, pid, worker, attempt, max_attempts, created_at, started_at, finished_at, "             \
@@ -127,6 +128,9 @@ enum { EVENTS_JOB = 1, EVENTS_QUEUE = 2 };
     "rerun_of, user_us, system_us, maxrss_kb, "                                                    \
     "(SELECT group_concat(depends_on) FROM (SELECT depends_on FROM job_dependencies "              \
     "WHERE job_id = jobs.id ORDER BY depends_on))"
+
+/* Room for a read statement's SQL (the longest is a listing's with every filter). */
+#define STORE_READ_SQL_MAX 2048
 
 /* store_list.c. The shape of a listing: which filters it combines (LIST_* bits). */
 int store_list_shape(const struct store_filter *f);

@@ -1,4 +1,5 @@
-/* store_read: the read accessors (jobs, lists, dependencies, events, queues, callbacks).
+/* store_read: the read accessors (jobs, dependencies, events, queues, callbacks; the job list
+ * is store_list.c's).
  * Each reads through the calling thread's connection (store_conns.c: rd_begin ... rd_end). */
 #include <stdio.h>
 #include <stdlib.h>
