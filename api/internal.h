@@ -226,6 +226,7 @@ enum MHD_Result api_jobs_patch(struct api *a, struct request *r, struct MHD_Conn
 /* POST /v1/jobs/{id}/rerun: a new job with the same spec, saying rerun_of; 201 like a submit. */
 enum MHD_Result api_jobs_rerun(struct api *a, struct request *r, struct MHD_Connection *c,
                                int64_t id);
+/* GET /v1/jobs (api/jobs_list.c): the jobs its filters select, newest first, a page. */
 enum MHD_Result api_jobs_list(struct api *a, struct MHD_Connection *c);
 enum MHD_Result api_jobs_get(struct api *a, struct MHD_Connection *c, int64_t id);
 enum MHD_Result api_jobs_wait(struct api *a, struct request *r, struct MHD_Connection *c,
@@ -297,6 +298,11 @@ json_t *api_parse_body(const char *body, size_t len, struct api_error *e);
 void api_limits_text(struct text *t, const struct proto_limits *l);
 /* Appends an env blob ("K=V" strings) as a JSON object of strings. */
 void api_env_text(struct text *t, const struct strblob *env);
+/* A running job's pid and its output's sizes so far, which its row gets only at its end
+ * (api/jobs_api.c). */
+void api_job_live(struct api *a, struct job *j);
+/* Sends 500 "internal": what failed (see the server log). */
+enum MHD_Result api_send_internal(struct MHD_Connection *c, const char *what);
 /* Appends the job object of API.md as JSON text. */
 void api_job_text(struct text *t, const struct job *j);
 /* Appends ,"key":"<RFC 3339 time>" (null when ms <= 0). */
@@ -336,6 +342,17 @@ int api_query_seconds(struct MHD_Connection *c, const char *name, double min, do
 int api_parse_id(const char *text, size_t len, int64_t *out, struct api_error *e);
 /* Parses "1,2,3" (1 to max ids) into ids[0..*n). 0 or -1 with e (field "ids"). */
 int api_parse_id_list(const char *v, int64_t *ids, size_t max, size_t *n, struct api_error *e);
+/* Parses "failed,timed_out" (states by name, each taken once) into states[0..*n). 0, or -1
+ * with e (field "state": an unknown state, an empty item). */
+int api_parse_states(const char *v, enum job_state states[JOB_STATE_COUNT], int *n,
+                     struct api_error *e);
+/* Checks a name filter: a name, or with a '*' at its end the start of names ("build-*":
+ * *prefix true; the name is the text before the '*'). 0, or -1 with e (a '*' elsewhere). */
+int api_parse_name_filter(const char *v, bool *prefix, struct api_error *e);
+/* Parses the value v of parameter name as an RFC 3339 time (clock_parse) into wall ms; a
+ * fraction below the millisecond rounds down, or up with round_up. 0 or -1 with e. */
+int api_parse_time(const char *name, const char *v, bool round_up, int64_t *out,
+                   struct api_error *e);
 
 /* api/waiters.c: suspended connections and their wake-ups. A handler registers a waiter
  * without holding any lock across its store read (see waiters.c for why none is lost):

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/internal.h"
+#include "server/clock.h"
 
 static int hex_value(char ch)
 {
@@ -114,6 +115,57 @@ int api_parse_id_list(const char *v, int64_t *ids, size_t max, size_t *n, struct
         if (!comma) return 0;
         p = comma + 1;
     }
+}
+
+int api_parse_states(const char *v, enum job_state states[JOB_STATE_COUNT], int *n,
+                     struct api_error *e)
+{
+    *n = 0;
+    for (const char *p = v;;) {
+        size_t len = strcspn(p, ",");
+        char name[16];
+        enum job_state st;
+        if (len == 0)
+            return api_fail(e, 400, "invalid_argument", "state",
+                            "state lists states separated by commas (state=failed,timed_out); "
+                            "it has an empty one");
+        snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
+        if (len >= sizeof name || job_state_parse(name, &st) < 0)
+            return api_fail(e, 400, "invalid_argument", "state",
+                            "unknown state '%.*s' (one of queued, running, succeeded, failed, "
+                            "terminated, timed_out, canceled, lost)",
+                            (int)(len > 50 ? 50 : len), p);
+        bool seen = false;
+        for (int i = 0; i < *n; i++)
+            seen = seen || states[i] == st;
+        if (!seen) states[(*n)++] = st;
+        if (!p[len]) return 0;
+        p += len + 1;
+    }
+}
+
+int api_parse_name_filter(const char *v, bool *prefix, struct api_error *e)
+{
+    const char *star = strchr(v, '*');
+    *prefix = star != NULL;
+    if (star && star[1])
+        return api_fail(e, 400, "invalid_argument", "name",
+                        "a '*' in name may only end it: name=build-* lists the jobs whose name "
+                        "starts with build-");
+    return 0;
+}
+
+int api_parse_time(const char *name, const char *v, bool round_up, int64_t *out,
+                   struct api_error *e)
+{
+    bool inexact;
+    if (clock_parse(v, out, &inexact) < 0)
+        return api_fail(e, 400, "invalid_argument", name,
+                        "query parameter '%s' must be an RFC 3339 time such as "
+                        "2026-11-27T12:00:00Z (or .5+01:00 at the end), got '%.50s'",
+                        name, v);
+    if (round_up && inexact) ++*out;
+    return 0;
 }
 
 struct check {

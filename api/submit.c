@@ -290,7 +290,8 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
     }
     if (strcmp(key, "run_at") == 0) { /* scheduled until then (a past time: queued now) */
         if (json_is_null(v)) return 0;
-        if (!json_is_string(v) || clock_parse(json_string_value(v), &spec->run_at) < 0 ||
+        bool inexact;
+        if (!json_is_string(v) || clock_parse(json_string_value(v), &spec->run_at, &inexact) < 0 ||
             spec->run_at < 1)
             return type_error(e, prefix, "run_at",
                               "an RFC 3339 time such as \"2026-12-01T09:00:00Z\" or "

@@ -165,16 +165,33 @@ static const struct help_page pages[] = {
     },
     {
         "ls",
-        "spawnpool ls [--state S] [--queue Q] [--name N] [--limit N] [--before ID]\n",
+        "spawnpool ls [--state S[,S...]] [--queue Q] [--name N|'PREFIX*'] [--rerun-of ID]\n"
+        "             [--schedule NAME]\n"
+        "             [--created-after T] [--created-before T] [--finished-after T]\n"
+        "             [--limit N] [--before ID]\n",
         "    Lists jobs, newest first, as a table: ID STATE NAME/COMMAND QUEUE STARTED\n"
-        "    DURATION EXIT. NAME/COMMAND is the job's name, else its command on one line.\n",
-        "    --state S\n"
-        "        only jobs in state S: queued, running, succeeded, failed, terminated,\n"
-        "        timed_out, canceled, lost\n"
+        "    DURATION EXIT. NAME/COMMAND is the job's name, else its command on one line.\n"
+        "    The filters combine (a job must pass each); the server answers every\n"
+        "    combination from an index. A time T is RFC 3339 (2026-11-27T12:00:00Z,\n"
+        "    2026-11-27T13:00:00+01:00) or a span ago: a number and s, m, h, d or w (90s,\n"
+        "    30m, 1.5h, 2d, 1w).\n",
+        "    --state S[,S...]\n"
+        "        only jobs in one of these states: queued, running, succeeded, failed,\n"
+        "        terminated, timed_out, canceled, lost\n"
         "    --queue Q\n"
         "        only jobs of queue Q\n"
-        "    --name N\n"
-        "        only jobs named N\n"
+        "    --name N|'PREFIX*'\n"
+        "        only jobs named N; with a '*' at the end, whose name starts with PREFIX\n"
+        "    --rerun-of ID\n"
+        "        only the reruns of job ID\n"
+        "    --schedule NAME\n"
+        "        only the jobs schedule NAME made (spawnpool schedules lists them)\n"
+        "    --created-after T\n"
+        "        only jobs submitted after T\n"
+        "    --created-before T\n"
+        "        only jobs submitted before T\n"
+        "    --finished-after T\n"
+        "        only jobs that ended after T\n"
         "    --limit N\n"
         "        at most N jobs (1-1000; the server's default 100)\n"
         "    --before ID\n"
@@ -186,6 +203,8 @@ static const struct help_page pages[] = {
         "    0        listed (also when no job matched)\n" GENERIC_STATUS,
         "    spawnpool ls\n"
         "    spawnpool ls --state running\n"
+        "    spawnpool ls --state failed,timed_out --finished-after 1h\n"
+        "    spawnpool ls --name 'build-*' --created-after 2026-11-27T00:00:00Z\n"
         "    spawnpool ls --queue ci --limit 20\n"
         "    spawnpool ls --json --state failed | jq -r '.jobs[].id'\n",
     },
@@ -285,6 +304,24 @@ static const struct help_page pages[] = {
         "    spawnpool rerun 42\n"
         "    spawnpool wait $(spawnpool rerun 42)\n"
         "    spawnpool ls --json --state failed | jq -r '.jobs[].id' | xargs -r spawnpool rerun\n",
+    },
+    {
+        "set",
+        "spawnpool set ID... [--priority N] [--queue Q]\n",
+        "    Changes a queued job's priority, its queue, or both: it waits again where it\n"
+        "    waited, by the new values. Once a worker holds it, or it runs or ran, the job\n"
+        "    is refused (exit 1).\n",
+        "    --priority N\n"
+        "        the new priority, an integer from -1000000000 to 1000000000 (higher first)\n"
+        "    --queue Q\n"
+        "        the new queue (letters, digits, -_.)\n"
+        "    -h, --help\n"
+        "        this page\n",
+        "    --json prints the API's answer for each: the job as it is now.\n",
+        "    0        every job was changed\n"
+        "    1        a job was no longer waiting (the others were still changed)\n" GENERIC_STATUS,
+        "    spawnpool set 42 --priority 10\n"
+        "    spawnpool set 42 43 --queue urgent --priority 5\n",
     },
     {
         "queues",

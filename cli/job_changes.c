@@ -1,6 +1,7 @@
-/* job_changes: the commands that change jobs: kill, rm, rerun. Each goes through its ids one
- * by one, and exits with the first failure (a kill of an ended job, an rm of a running one:
- * 1) while still trying the others. */
+/* job_changes: the commands that change jobs: kill, rm, rerun, set. Each goes through its ids
+ * one by one, and exits with the first failure (a kill of an ended job, an rm of a running
+ * one, a set of one that no longer waits: 1) while still trying the others. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,87 @@ int cli_cmd_rerun(struct cli *c, int argc, char **argv)
         }
         cli_keep_worst(&rc, one);
     }
+    free(ids);
+    return rc;
+}
+
+/* ---- set ------------------------------------------------------------------------------- */
+
+enum { S_PRIORITY = 256, S_QUEUE, S_HELP };
+
+/* The largest priority the API takes either way. */
+#define SET_PRIORITY_MAX 1000000000LL
+
+/* `spawnpool set ID... [--priority N] [--queue Q]`: a queued job's priority and queue
+ * (PATCH /v1/jobs/{id}); 1 when one is no longer waiting (the others are still tried). */
+int cli_cmd_set(struct cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"priority", required_argument, NULL, S_PRIORITY},
+        {"queue", required_argument, NULL, S_QUEUE},
+        {"help", no_argument, NULL, S_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    json_t *body = json_object();
+    optind = 1;
+    opterr = 0;
+    int opt, rc = CLI_OK;
+    while (rc == CLI_OK && (opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        char *end;
+        long long v;
+        switch (opt) {
+        case S_PRIORITY:
+            errno = 0;
+            v = strtoll(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < -SET_PRIORITY_MAX || v > SET_PRIORITY_MAX)
+                rc = cli_usage_error("set",
+                                     "--priority wants an integer from %lld to %lld, got '%s'",
+                                     -SET_PRIORITY_MAX, SET_PRIORITY_MAX, optarg);
+            else
+                json_object_set_new(body, "priority", json_integer(v));
+            break;
+        case S_QUEUE:
+            json_object_set_new(body, "queue", json_string(optarg));
+            break;
+        case 'h':
+        case S_HELP:
+            cli_help_page("set", stdout);
+            json_decref(body);
+            return CLI_OK;
+        default:
+            rc = cli_bad_option("set", argv, S_PRIORITY, "");
+        }
+    }
+    if (rc == CLI_OK && json_object_size(body) == 0)
+        rc = cli_usage_error("set", "what to change? --priority N, --queue Q or both");
+    long long *ids = NULL;
+    size_t n = 0;
+    if (rc == CLI_OK) rc = cli_parse_ids("set", argc, argv, optind, &ids, &n);
+    for (size_t i = 0; rc != CLI_USAGE && i < n; i++) {
+        char path[64], what[64];
+        cli_job_path(path, sizeof path, ids[i], NULL);
+        snprintf(what, sizeof what, "job %lld", ids[i]);
+        struct cli_resp r;
+        cli_request(c, "PATCH", path, body, &r);
+        int one = CLI_OK;
+        if (r.status == 409) {
+            const char *msg =
+                json_string_value(json_object_get(json_object_get(r.json, "error"), "message"));
+            fprintf(stderr, "spawnpool: job %lld: %s\n", ids[i], msg ? msg : "it is not waiting");
+            one = CLI_FAILED;
+        } else if ((one = cli_check(c, &r, what)) == CLI_OK) {
+            if (c->json)
+                cli_print_body(&r);
+            else
+                printf("job %lld: priority %lld, queue %s\n", ids[i],
+                       (long long)json_integer_value(json_object_get(r.json, "priority")),
+                       json_string_value(json_object_get(r.json, "queue")));
+            fflush(stdout);
+        }
+        cli_keep_worst(&rc, one);
+        cli_resp_free(&r);
+    }
+    json_decref(body);
     free(ids);
     return rc;
 }

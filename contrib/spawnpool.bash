@@ -1,8 +1,9 @@
 # bash completion for spawnpool: subcommands, each one's flags, job ids (show, wait, logs,
-# kill, rm) and queue names (queue, --queue). Ids and queues are asked of the server with
-# the client itself (`spawnpool ls --json --limit 50`, `spawnpool queues --json`) and read
-# with jq; without jq, or when the server does not answer, nothing is offered and nothing is
-# printed. Installed by `make install` as share/bash-completion/completions/spawnpool.
+# kill, rm, rerun, set, --rerun-of), queue names (queue, --queue) and states (--state, after
+# each comma of a list). Ids and queues are asked of the server with the client itself
+# (`spawnpool ls --json --limit 50`, `spawnpool queues --json`) and read with jq; without jq,
+# or when the server does not answer, nothing is offered and nothing is printed. Installed by
+# `make install` as share/bash-completion/completions/spawnpool.
 
 _spawnpool_global_flags="--server --token-file --cacert --json --verbose --help"
 _spawnpool_submit_flags="--shell --task --param --name --queue --priority --timeout --env --cwd
@@ -14,10 +15,12 @@ _spawnpool_flags() {
     local own=
     case $1 in
     run | submit) own=$_spawnpool_submit_flags ;;
-    ls) own="--state --queue --name --limit --before" ;;
+    ls) own="--state --queue --name --rerun-of --schedule --created-after --created-before --finished-after
+        --limit --before" ;;
     wait) own="--any --timeout" ;;
     logs) own="-f --follow --stderr --offset" ;;
     kill) own="--signal --grace" ;;
+    set) own="--priority --queue" ;;
     queue) own="--concurrency --paused" ;;
     schedule) own="--cron --timezone --tz --overlap --paused --no-catch-up $_spawnpool_submit_flags" ;;
     events) own="--job --queue --since" ;;
@@ -61,7 +64,7 @@ _spawnpool_queues() {
 }
 
 _spawnpool_commands() {
-    echo "run submit ls show wait logs kill rm rerun queues queue schedules schedule workers tasks events health help serve"
+    echo "run submit ls show wait logs kill rm rerun set queues queue schedules schedule workers tasks events health help serve"
 }
 
 _spawnpool() {
@@ -122,7 +125,15 @@ _spawnpool() {
         return 0
         ;;
     --state)
-        COMPREPLY=($(compgen -W "queued running succeeded failed terminated timed_out canceled lost" -- "$cur"))
+        # a list: complete the state after the last comma
+        local states="queued running succeeded failed terminated timed_out canceled lost"
+        local done_part=
+        [[ $cur == *,* ]] && done_part=${cur%,*},
+        COMPREPLY=($(compgen -P "$done_part" -W "$states" -- "${cur##*,}"))
+        return 0
+        ;;
+    --created-after | --created-before | --finished-after)
+        COMPREPLY=($(compgen -W "10m 1h 1d 1w" -- "$cur"))
         return 0
         ;;
     --signal)
@@ -144,7 +155,7 @@ _spawnpool() {
         COMPREPLY=($(compgen -W "none" -- "$cur"))
         return 0
         ;;
-    --after | --job | --before)
+    --after | --job | --before | --rerun-of)
         COMPREPLY=($(compgen -W "$(_spawnpool_job_ids)" -- "$cur"))
         return 0
         ;;
@@ -161,7 +172,7 @@ _spawnpool() {
     fi
 
     case $cmd in
-    show | wait | logs | kill | rm | rerun)
+    show | wait | logs | kill | rm | rerun | set)
         COMPREPLY=($(compgen -W "$(_spawnpool_job_ids)" -- "$cur"))
         ;;
     queue)

@@ -1,4 +1,4 @@
-/* clock: time sources and the one timestamp format of the API. */
+/* clock: time sources and the one timestamp format of the API (written, and read back). */
 #include "server/clock.h"
 
 #include <stdio.h>
@@ -71,7 +71,26 @@ size_t clock_format(int64_t ms, char out[32])
     return (size_t)(p - out);
 }
 
-/* Days since 1970-01-01 of a civil date (H. Hinnant's days_from_civil). */
+/* Reads width digits at *p into *v and moves past them; false if they are not all digits. */
+static bool get_digits(const char **p, int width, int *v)
+{
+    *v = 0;
+    for (int i = 0; i < width; i++, (*p)++) {
+        if (**p < '0' || **p > '9') return false;
+        *v = *v * 10 + (**p - '0');
+    }
+    return true;
+}
+
+/* Reads what follows the digits at *p if it is the character c (or, when alt is not 0, alt). */
+static bool get_char(const char **p, char c, char alt)
+{
+    if (**p != c && (!alt || **p != alt)) return false;
+    (*p)++;
+    return true;
+}
+
+/* Days from 1970-01-01 to a civil date (H. Hinnant's days_from_civil). */
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     y -= m <= 2;
@@ -82,62 +101,47 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-/* Reads n digits at *p (advancing it); -1 if they are not all digits. */
-static int digits(const char **p, int n)
+int clock_parse(const char *text, int64_t *ms, bool *inexact)
 {
-    int v = 0;
-    for (int i = 0; i < n; i++, (*p)++) {
-        if (**p < '0' || **p > '9') return -1;
-        v = v * 10 + (**p - '0');
-    }
-    return v;
-}
-
-int clock_parse(const char *s, int64_t *ms)
-{
-    const char *p = s;
-    int y = digits(&p, 4);
-    if (y < 0 || *p++ != '-') return -1;
-    int mo = digits(&p, 2);
-    if (mo < 1 || mo > 12 || *p++ != '-') return -1;
-    int d = digits(&p, 2);
-    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap)) return -1;
-    if (*p != 'T' && *p != 't' && *p != ' ') return -1;
-    p++;
-    int h = digits(&p, 2);
-    if (h < 0 || h > 23 || *p++ != ':') return -1;
-    int mi = digits(&p, 2);
-    if (mi < 0 || mi > 59 || *p++ != ':') return -1;
-    int sec = digits(&p, 2);
-    if (sec < 0 || sec > 60) return -1; /* a leap second reads as the next one */
-    int frac = 0;
-    if (*p == '.') {
-        p++;
-        int n = 0;
-        for (; *p >= '0' && *p <= '9'; p++, n++)
-            if (n < 3) frac = frac * 10 + (*p - '0');
-        if (n == 0) return -1;
-        for (; n < 3; n++)
+    static const int month_days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const char *p = text;
+    int y, mo, d, h, mi, s;
+    if (!get_digits(&p, 4, &y) || !get_char(&p, '-', 0) || !get_digits(&p, 2, &mo) ||
+        !get_char(&p, '-', 0) || !get_digits(&p, 2, &d) ||
+        !(get_char(&p, 'T', 't') || get_char(&p, ' ', 0)) || !get_digits(&p, 2, &h) ||
+        !get_char(&p, ':', 0) || !get_digits(&p, 2, &mi) || !get_char(&p, ':', 0) ||
+        !get_digits(&p, 2, &s))
+        return -1;
+    bool leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    if (mo < 1 || mo > 12 || d < 1 || d > month_days[mo - 1] || (mo == 2 && d == 29 && !leap) ||
+        h > 23 || mi > 59 || s > 60) /* (60: a leap second, read as the next one) */
+        return -1;
+    int frac = 0, digits = 0;
+    bool dropped = false;
+    if (get_char(&p, '.', 0)) {
+        for (; *p >= '0' && *p <= '9'; p++, digits++) {
+            if (digits < 3)
+                frac = frac * 10 + (*p - '0');
+            else
+                dropped = dropped || *p != '0';
+        }
+        if (digits == 0) return -1;
+        for (; digits < 3; digits++)
             frac *= 10;
     }
     int offset = 0; /* seconds east of UTC */
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int sign = *p++ == '-' ? -1 : 1;
-        int oh = digits(&p, 2);
-        if (oh < 0 || oh > 23 || *p++ != ':') return -1;
-        int om = digits(&p, 2);
-        if (om < 0 || om > 59) return -1;
+    if (!get_char(&p, 'Z', 'z')) {
+        int sign = *p == '-' ? -1 : 1, oh, om;
+        if (!get_char(&p, '+', '-') && !get_char(&p, ' ', 0)) return -1;
+        if (!get_digits(&p, 2, &oh) || !get_char(&p, ':', 0) || !get_digits(&p, 2, &om) ||
+            oh > 23 || om > 59)
+            return -1;
         offset = sign * (oh * 3600 + om * 60);
-    } else {
-        return -1;
     }
     if (*p) return -1;
     int64_t secs =
-        days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+        days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + s - offset;
     *ms = secs * 1000 + frac;
+    *inexact = dropped;
     return 0;
 }

@@ -79,13 +79,22 @@ int64_t store_missing_job(struct store *s, const int64_t *ids, size_t n);
 /* Reads one job (with its stdin only if with_stdin). Returns 0, 1 if there is none, -1. */
 int store_get_job(struct store *s, int64_t id, struct job *out, bool with_stdin);
 
-/* Filters of GET /v1/jobs; NULL / 0 means no filter (limit is required). */
+/* Filters of GET /v1/jobs, all of them together; zero / NULL means no filter (limit is
+ * required). Every combination is answered from an index, never by a scan of the whole table
+ * (server/store_list.c; tests/unit/test_list_plan.c checks each one's plan). */
 struct store_filter {
-    const char *state;
+    enum job_state states[JOB_STATE_COUNT]; /* jobs in one of these states (n_states of them) */
+    int n_states;                           /* 0: any state */
     const char *queue;
-    const char *name;
-    int64_t before; /* only ids below this */
-    int limit;      /* rows at most, >= 1 */
+    const char *name; /* the job's name, or with name_prefix what its name starts with */
+    bool name_prefix;
+    int64_t rerun_of;              /* only reruns of this job; 0: any */
+    const char *schedule;          /* only runs of this schedule; NULL: any */
+    const int64_t *created_after;  /* wall ms: created after it (exclusive); NULL: no bound */
+    const int64_t *created_before; /* ... created before it (exclusive) */
+    const int64_t *finished_after; /* ... ended after it (exclusive): jobs that have ended */
+    int64_t before;                /* only ids below this */
+    int limit;                     /* rows at most, >= 1 */
 };
 /* Lists jobs newest first (without stdin). *jobs is malloc'd, free each with job_free.
  * Returns 0 or -1. */

@@ -41,13 +41,14 @@ flags() {
 # the flags each command is meant to take (the spec of the commands cli/jobs.c and cli/pool.c
 # write), besides -h/--help and the global options
 declare -A WANT=(
-    [ls]="--state --queue --name --limit --before"
+    [ls]="--state --queue --name --rerun-of --schedule --created-after --created-before --finished-after --limit --before"
     [show]=""
     [wait]="--any --timeout"
     [logs]="-f --follow --stderr --offset"
     [kill]="--signal --grace"
     [rm]=""
     [rerun]=""
+    [set]="--priority --queue"
     [queues]=""
     [queue]="--concurrency --paused"
     [workers]=""

@@ -68,6 +68,10 @@ TICK_JOB=$(sched tick .last_job_id)
 J=$(wait_job "$TICK_JOB")
 eq "the run is a normal job, linked by schedule" "$(jq -c '[.schedule, .name, .state]' <<<"$J")" '["tick","tick-run","succeeded"]'
 eq "it ran the schedule's job" "$(curl -s "$BASE/v1/jobs/$TICK_JOB/output")" "tick $TICK_JOB"
+expect 200 GET "/v1/jobs?schedule=tick"
+eq "the schedule filter finds its run" "$(jq -c '[.jobs[].id]' <<<"$BODY")" "[$TICK_JOB]"
+expect 200 GET "/v1/jobs?schedule=kolkata"
+eq "... and none of another's" "$(jq -c '.jobs' <<<"$BODY")" "[]"
 STARTED=$(jq -r .started_at <<<"$J")
 [ "$(epoch_ms "$STARTED")" -ge "$(epoch_ms "$NEXT")" ] || fail "started $STARTED before $NEXT"
 pass "it started at its time or after ($STARTED >= $NEXT)"
@@ -121,6 +125,9 @@ eq "the definitions survive restarts" "$(sched kolkata '[.cron, .timezone, .job.
 expect 204 DELETE /v1/schedules/allow
 expect_error 404 not_found name GET /v1/schedules/allow
 eq "its jobs stay, still saying their schedule" "$(job_field "${FIRST[allow]}" .schedule)" allow
+eq "spawnpool ls --schedule finds them" \
+    "$("$SPAWNPOOL_BIN" ls --server "$BASE" --schedule allow --json | jq -c '[.jobs[].schedule] | unique')" '["allow"]'
+eq "... both of them" "$("$SPAWNPOOL_BIN" ls --server "$BASE" --schedule allow --json | jq '.jobs | length')" 2
 
 # ---- the client -------------------------------------------------------------------------------
 OUT=$("$SPAWNPOOL_BIN" schedule add backup --server "$BASE" --cron '0 3 * * *' --tz Europe/Berlin \
