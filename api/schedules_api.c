@@ -92,6 +92,9 @@ static int schedule_check(struct api *a, struct dispatch_schedule *def, json_t *
         return api_fail(e, 400, "invalid_argument", "cron", "cron: %s", err);
     if (tz_load(def->timezone, &def->tz, err, sizeof err) < 0)
         return api_fail(e, 400, "invalid_argument", "timezone", "timezone: %s", err);
+    if (cron_next(def->cron, def->tz, clock_wall_ms() / 1000) < 0)
+        return api_fail(e, 400, "invalid_argument", "cron",
+                        "cron: '%s' names no time in the next 28 years", def->cron_text);
     if (!job) return api_fail(e, 400, "invalid_argument", "job", "job is required");
     for (const char *const *k = not_in_schedules; *k; k++)
         if (json_object_get(job, *k)) {

@@ -15,9 +15,8 @@ struct cron; /* a parsed expression */
 /* The longest expression cron_parse accepts, in bytes. */
 #define CRON_EXPR_MAX 1024
 
-/* Parses a 5-field expression (minute hour day-of-month month day-of-week; ranges a-b,
- * steps a-b/n and a star then /n (every n), lists, names JAN-DEC and SUN-SAT case-insensitive, 7 =
- * Sunday) or
+/* Parses a 5-field expression (minute hour day-of-month month day-of-week; ranges a-b, steps
+ * a-b/n and a star then /n, lists, names JAN-DEC and SUN-SAT case-insensitive, 7 = Sunday) or
  * @yearly @annually @monthly @weekly @daily @midnight @hourly. 0, or -1 with a message in
  * err that names the field and what is wrong. */
 int cron_parse(const char *expr, struct cron **out, char *err, size_t errlen);

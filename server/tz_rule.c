@@ -222,8 +222,9 @@ int tz_rule_next_change(const struct tz_rule *r, int64_t t, int64_t *at)
     if (t >= RULE_TIME_BOUND) return -1;
     t = clamp_time(t);
     int64_t year = year_of(t + r->std_offset);
-    for (int64_t y = year - 1; y <= year + 2;
-         y++) { /* a change in every year, unless DST all year */
+    /* a change in every year, unless DST is on all year or only some years have one (a rule
+     * on day 59 or 365, say): eleven years hold a leap year even across a century */
+    for (int64_t y = year - 1; y <= year + 10; y++) {
         struct rule_change ch[2];
         rule_changes(r, y, ch);
         for (int k = 0; k < 2; k++)

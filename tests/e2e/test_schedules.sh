@@ -48,6 +48,7 @@ expect_error 400 invalid_argument cron POST /v1/schedules '{"name": "b", "cron":
 expect_error 400 invalid_argument cron POST /v1/schedules '{"name": "b", "job": {"argv": ["true"]}}'
 expect_error 400 invalid_argument timezone POST /v1/schedules '{"name": "b", "cron": "@daily", "timezone": "Mars/Olympus", "job": {"argv": ["true"]}}'
 expect_error 400 invalid_argument timezone POST /v1/schedules '{"name": "b", "cron": "@daily", "timezone": "../../etc/passwd", "job": {"argv": ["true"]}}'
+expect_error 400 invalid_argument cron POST /v1/schedules '{"name": "b", "cron": "0 0 30 2 *", "job": {"argv": ["true"]}}'
 expect_error 400 invalid_argument job POST /v1/schedules '{"name": "b", "cron": "@daily"}'
 expect_error 400 invalid_argument job.argv POST /v1/schedules '{"name": "b", "cron": "@daily", "job": {"argv": []}}'
 expect_error 400 invalid_argument job.after POST /v1/schedules '{"name": "b", "cron": "@daily", "job": {"argv": ["true"], "after": [1]}}'
