@@ -113,6 +113,8 @@ static const struct option_def options[] = {
      "memory per job (cgroup memory.max; over it the kernel kills the job), bytes"},
     {"limit-pids", OPT_LIMIT, 0, PROTO_LIMIT_PIDS, 0, "none",
      "processes and threads per job (cgroup pids.max)"},
+    {"limit-cpu", OPT_LIMIT, 0, PROTO_LIMIT_CPU, 0, "none",
+     "CPUs per job, fractions allowed (cgroup cpu.max); also the most a job may ask for"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -240,8 +242,16 @@ static int set_option(struct config *cfg, const struct option_def *o, const char
         break;
     case OPT_LIMIT: {
         int which = (int)o->min;
-        if ((job_limit_is_bytes(which) ? parse_bytes(value, &v) : parse_int(value, &v)) < 0 ||
-            v < job_limit_min(which) || v > job_limit_max(which)) {
+        char *end;
+        if (which == PROTO_LIMIT_CPU) { /* a number of CPUs: 0.5, 2 */
+            if (job_cpu_parse(strtod(value, &end), &v) < 0 || end == value || *end) {
+                snprintf(err, errlen, "%s: %s must be a number of CPUs from 0.01 to %d, got '%s'",
+                         source, o->flag, JOB_CPU_MAX / 1000, value);
+                return -1;
+            }
+        } else if ((job_limit_is_bytes(which) ? parse_bytes(value, &v) : parse_int(value, &v)) <
+                       0 ||
+                   v < job_limit_min(which) || v > job_limit_max(which)) {
             snprintf(err, errlen, "%s: %s must be %s from %lld to %lld, got '%s'", source, o->flag,
                      job_limit_is_bytes(which) ? "a size in bytes (suffix K, M, G allowed)"
                                                : "an integer",
