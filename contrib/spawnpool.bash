@@ -7,7 +7,8 @@
 _spawnpool_global_flags="--server --token-file --cacert --json --verbose --help"
 _spawnpool_submit_flags="--shell --task --param --name --queue --priority --timeout --env --cwd
     --after --max-attempts --key --key-limit --group --group-size --limit --stdin-file
-    --no-stdin --idempotency-key --notify-url --detach --wait --quiet"
+    --no-stdin --idempotency-key --notify-url --max-output --retry-backoff --cpu --detach --wait
+    --quiet"
 
 # _spawnpool_flags CMD: the flags of a subcommand (its own, then the global ones)
 _spawnpool_flags() {
@@ -130,7 +131,7 @@ _spawnpool() {
         ;;
     --limit)
         if [ "$cmd" = run ] || [ "$cmd" = submit ]; then
-            COMPREPLY=($(compgen -W "nofile= nproc= core= as= memory= pids=" -- "$cur"))
+            COMPREPLY=($(compgen -W "nofile= nproc= core= as= memory= pids= cpu=" -- "$cur"))
             compopt -o nospace 2>/dev/null
         fi
         return 0
@@ -149,7 +150,7 @@ _spawnpool() {
         ;;
     --shell | --task | --param | --name | --priority | --timeout | --env | --max-attempts | \
         --key | --key-limit | --group | --group-size | --idempotency-key | --notify-url | \
-        --offset | --grace | --since)
+        --max-output | --retry-backoff | --cpu | --offset | --grace | --since)
         return 0
         ;;
     esac
