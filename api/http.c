@@ -359,6 +359,7 @@ static void *frontend_start(const struct config *cfg, const struct serve_caps *c
     a->cfg = cfg;
     a->caps = caps;
     a->dispatch = d;
+    dispatch_set_job_parser(d, api_schedule_job_parser, a); /* (a schedule's runs) */
     a->store = s;
     waiters_init(&a->waiters);
     /* a read connection for each thread that reads: MHD's and the notify_url sender */

@@ -155,6 +155,8 @@ const struct dispatch_queue_info *api_command_queue(const struct request *r);
 void api_command_free(struct pending_cmd *p);
 /* 503 store_unavailable with Retry-After: the store cannot commit now. */
 enum MHD_Result api_send_unavailable(struct api *a, struct MHD_Connection *c);
+/* An empty answer (204 after a delete). */
+enum MHD_Result api_send_empty(struct MHD_Connection *c, unsigned status);
 /* A command refused for now: UNAVAILABLE as above, SHUTTING_DOWN as 503 shutting_down. */
 enum MHD_Result api_send_not_now(struct api *a, struct MHD_Connection *c,
                                  enum dispatch_result result);
@@ -250,6 +252,17 @@ struct queue_patch {
 /* Validates a PATCH /v1/queues body into q. 0 or -1 with e. */
 int api_parse_queue_patch(const char *body, size_t len, struct queue_patch *q, struct api_error *e);
 enum MHD_Result api_queues_list(struct api *a, struct MHD_Connection *c);
+/* api/schedules_api.c: /v1/schedules. */
+/* dispatch_job_parser: a schedule's job (a submit body) into a spec; ctx is the api. */
+int api_schedule_job_parser(void *ctx, const char *json, struct job_spec *out, char *err,
+                            size_t errlen);
+/* GET /v1/schedules: every schedule with its next run times. */
+enum MHD_Result api_schedules_list(struct api *a, struct MHD_Connection *c);
+/* POST /v1/schedules: creates one (201; 409 if the name is taken). */
+enum MHD_Result api_schedules_create(struct api *a, struct request *r, struct MHD_Connection *c);
+/* GET, PATCH, DELETE /v1/schedules/{name}. */
+enum MHD_Result api_schedule_one(struct api *a, struct request *r, struct MHD_Connection *c,
+                                 const char *method, const char *name);
 enum MHD_Result api_queues_patch(struct api *a, struct request *r, struct MHD_Connection *c,
                                  const char *name);
 enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c);
@@ -294,6 +307,8 @@ void api_limits_text(struct text *t, const struct proto_limits *l);
 void api_env_text(struct text *t, const struct strblob *env);
 /* Appends the job object of API.md as JSON text. */
 void api_job_text(struct text *t, const struct job *j);
+/* Appends ,"key":"<RFC 3339 time>" (null when ms <= 0). */
+void api_text_time(struct text *t, const char *key, int64_t ms);
 /* Sends t (taken over, freed) as a JSON response with status; location may be NULL. */
 enum MHD_Result api_send_text_json(struct MHD_Connection *c, unsigned status, struct text *t,
                                    const char *location);

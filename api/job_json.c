@@ -14,7 +14,7 @@ static inline void add_key(struct text *t, const char *key)
     text_add(t, "\":", 2);
 }
 
-static void add_time(struct text *t, const char *key, int64_t ms)
+void api_text_time(struct text *t, const char *key, int64_t ms)
 {
     add_key(t, key);
     if (ms <= 0) {
@@ -153,6 +153,8 @@ void api_job_text(struct text *t, const struct job *j)
     if (j->spec.notify_url) add_string_or_null(t, "notify_url", j->spec.notify_url);
     if (j->spec.stdin_from > 0) text_addf(t, ",\"stdin_from\":%lld", (long long)j->spec.stdin_from);
     if (j->spec.rerun_of > 0) text_addf(t, ",\"rerun_of\":%lld", (long long)j->spec.rerun_of);
+    if (j->spec.schedule) add_string_or_null(t, "schedule", j->spec.schedule);
+    if (j->spec.run_at > 0) api_text_time(t, "run_at", j->spec.run_at);
     text_add(t, ",\"after\":[", 10);
     for (size_t i = 0; i < j->spec.n_after; i++) {
         if (i) text_add(t, ",", 1);
@@ -201,9 +203,9 @@ void api_job_text(struct text *t, const struct job *j)
     add_int_or_null(t, "worker", j->state == JOB_QUEUED ? -1 : j->worker);
     add_int(t, "attempt", j->attempt);
     add_int(t, "max_attempts", j->spec.max_attempts);
-    add_time(t, "created_at", j->created_at);
-    add_time(t, "started_at", j->started_at);
-    add_time(t, "finished_at", j->finished_at);
+    api_text_time(t, "created_at", j->created_at);
+    api_text_time(t, "started_at", j->started_at);
+    api_text_time(t, "finished_at", j->finished_at);
     usage_text(t, j);
     text_add(t, ",\"output\":{\"stdout_bytes\":", 26);
     text_add_int(t, j->stdout_bytes);

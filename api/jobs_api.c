@@ -165,7 +165,7 @@ static enum MHD_Result answer_submit(struct api *a, struct MHD_Connection *c,
     if (p->sub.result != DISPATCH_OK) return submit_refused(a, c, p->sub.result);
     if (!p->many && p->existing[0]) /* the same idempotency key: the first job, 200 */
         return send_job(a, c, p->ids[0], 200, NULL);
-    if (!p->many && p->states[0] != JOB_QUEUED) { /* canceled at once: as stored */
+    if (!p->many && p->states[0] != JOB_QUEUED) { /* scheduled, or canceled at once: as stored */
         char location[64];
         snprintf(location, sizeof location, "/v1/jobs/%lld", (long long)p->ids[0]);
         return send_job(a, c, p->ids[0], 201, location);
@@ -181,14 +181,14 @@ static enum MHD_Result answer_submit(struct api *a, struct MHD_Connection *c,
     text_add(&t, "{\"jobs\":[", 9);
     for (size_t i = 0; i < p->n; i++) {
         if (i) text_add(&t, ",", 1);
-        struct job j; /* an earlier job, or canceled at once: as stored */
+        created |= !p->existing[i];
+        struct job j; /* an earlier job, scheduled, or canceled at once: as stored */
         if ((p->existing[i] || p->states[i] != JOB_QUEUED) &&
             store_get_job(a->store, p->ids[i], &j, false) == 0) {
             api_job_text(&t, &j);
             job_free(&j);
             continue;
         }
-        created = true;
         submitted_text(&t, &p->specs[i], p->ids[i], p->sub.created_at, p->states[i]);
     }
     text_add(&t, "]}", 2);
@@ -557,13 +557,8 @@ enum MHD_Result api_jobs_delete(struct api *a, struct request *r, struct MHD_Con
         if (result == DISPATCH_OK) return MHD_YES; /* answered after the commit */
     }
     switch (result) {
-    case DISPATCH_OK: {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-        if (!resp) return MHD_NO;
-        enum MHD_Result rc = api_queue_response(c, 204, resp);
-        MHD_destroy_response(resp);
-        return rc;
-    }
+    case DISPATCH_OK:
+        return api_send_empty(c, 204);
     case DISPATCH_CONFLICT:
         api_fail(&e, 409, "conflict", NULL,
                  "job %lld has not finished: terminate it first, then delete it", (long long)id);
@@ -681,6 +676,7 @@ enum MHD_Result api_jobs_rerun(struct api *a, struct request *r, struct MHD_Conn
     free(spec->idempotency_key);
     free(spec->idempotency_fingerprint);
     spec->idempotency_key = spec->idempotency_fingerprint = NULL;
+    spec->run_at = 0; /* it runs now (a rerun is asked for now) */
     spec->rerun_of = id;
     return start_submit(a, r, c, spec, 1, false);
 }

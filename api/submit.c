@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "api/internal.h"
+#include "server/clock.h"
 #include "server/sha256.h"
 #include "server/tasks.h"
 
@@ -17,6 +18,7 @@
 #define MAX_ATTEMPTS 100
 #define MAX_TIMEOUT (365.0 * 24 * 3600)
 #define MAX_AFTER 1000
+#define MAX_DELAY (10.0 * 365 * 24 * 3600)
 
 json_t *api_parse_body(const char *body, size_t len, struct api_error *e)
 {
@@ -286,6 +288,22 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
         spec->params = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
         return spec->params ? 0 : api_fail(e, 500, "internal", NULL, "out of memory");
     }
+    if (strcmp(key, "run_at") == 0) { /* scheduled until then (a past time: queued now) */
+        if (json_is_null(v)) return 0;
+        if (!json_is_string(v) || clock_parse(json_string_value(v), &spec->run_at) < 0 ||
+            spec->run_at < 1)
+            return type_error(e, prefix, "run_at",
+                              "an RFC 3339 time such as \"2026-12-01T09:00:00Z\" or "
+                              "\"2026-12-01T10:00:00+01:00\"");
+        return 0;
+    }
+    if (strcmp(key, "delay") == 0) {
+        double s = json_number_value(v);
+        if (!json_is_number(v) || !(s >= 0) || s > MAX_DELAY)
+            return type_error(e, prefix, "delay", "a number of seconds >= 0 (at most 10 years)");
+        spec->run_at = clock_wall_ms() + (int64_t)(s * 1000);
+        return 0;
+    }
     if (strcmp(key, "idempotency_key") == 0)
         return get_string(v, prefix, "idempotency_key", 255, &spec->idempotency_key, e);
     if (strcmp(key, "max_output") == 0) {
@@ -322,7 +340,7 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
         "priority, queue, name, max_attempts, after, idempotency_key, task, params, "
         "concurrency_key, "
         "concurrency_limit, group, group_size, stdin_from, pipeline, notify_url, limits, "
-        "max_output, retry_backoff)",
+        "run_at, delay, max_output, retry_backoff)",
         key);
 }
 
@@ -399,6 +417,11 @@ int api_parse_job(json_t *obj, const struct config *cfg, const struct serve_caps
         if (parse_field(key, v, cfg, prefix, spec, e) < 0) goto fail;
     }
     char name[64];
+    if (json_object_get(obj, "run_at") && json_object_get(obj, "delay")) {
+        snprintf(name, sizeof name, "%sdelay", prefix);
+        api_fail(e, 400, "invalid_argument", name, "give either run_at or delay, not both");
+        goto fail;
+    }
     if (spec->pipeline && (json_object_get(obj, "argv") || spec->command || spec->task)) {
         snprintf(name, sizeof name, "%spipeline", prefix);
         api_fail(e, 400, "invalid_argument", name,

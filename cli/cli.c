@@ -23,6 +23,8 @@ const struct cli_command cli_commands[] = {
     {"queue", cli_cmd_queue, "pause, resume or limit a queue"},
     {"workers", cli_cmd_workers, "the worker processes of the pool"},
     {"tasks", cli_cmd_tasks, "the task templates of the server's config"},
+    {"schedules", cli_cmd_schedules, "the schedules: jobs made at cron times"},
+    {"schedule", cli_cmd_schedule, "add, show, pause, resume or remove a schedule"},
     {"events", cli_cmd_events, "state changes as they happen, one line each"},
     {"health", cli_cmd_health, "is the server up, and how busy"},
     {"help", cli_cmd_help, "this list, or one command's manual"},

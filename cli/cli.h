@@ -226,6 +226,12 @@ int cli_cmd_health(struct cli *c, int argc, char **argv);
 
 /* `spawnpool help [COMMAND]`: the list of commands, or one command's page. */
 int cli_cmd_help(struct cli *c, int argc, char **argv);
+/* cli/submit.c: the submit body that `submit`'s options and -- CMD ARGS... describe (for
+ * `schedule add`). CLI_OK with *job set, -1 when --help was printed, or the exit status. */
+int cli_job_body(struct cli *c, const char *cmd, int argc, char **argv, json_t **job);
+/* cli/schedules.c: `spawnpool schedules` (the list) and `schedule add|show|pause|resume|rm`. */
+int cli_cmd_schedules(struct cli *c, int argc, char **argv);
+int cli_cmd_schedule(struct cli *c, int argc, char **argv);
 /* Prints one command's page to f; false if there is no such command. */
 bool cli_help_page(const char *command, FILE *f);
 /* "spawnpool: usage: <the command's synopsis>" and a pointer to its help on stderr;

@@ -37,6 +37,11 @@ struct help_page {
     "    --timeout S\n"                                                                            \
     "        seconds > 0 (fractions allowed): then SIGTERM, and SIGKILL after the server's\n"      \
     "        --kill-grace; the job ends timed_out\n"                                               \
+    "    --at TIME\n"                                                                              \
+    "        start no earlier than TIME (RFC 3339, e.g. 2026-12-01T09:00:00Z); the job is\n"       \
+    "        scheduled until then\n"                                                               \
+    "    --delay S\n"                                                                              \
+    "        start no earlier than S seconds from now (scheduled until then)\n"                    \
     "    --env NAME=VALUE\n"                                                                       \
     "        added to the job's environment (the server's, not yours); repeatable\n"               \
     "    --cwd DIR\n"                                                                              \
@@ -301,6 +306,51 @@ static const struct help_page pages[] = {
         "    0        listed\n" GENERIC_STATUS,
         "    spawnpool queues\n"
         "    spawnpool queues --json | jq -r '.queues[].name'\n",
+    },
+    {
+        "schedules",
+        "spawnpool schedules\n",
+        "    Lists the schedules: name, cron expression, time zone, next run, the job of the\n"
+        "    last run, how many runs it made and skipped, its overlap rule, paused.\n",
+        "    -h, --help\n"
+        "        this page\n",
+        "    --json prints the API's answer unchanged: {\"schedules\": [...]}, each with\n"
+        "    its next_runs.\n",
+        "    0        listed\n" GENERIC_STATUS,
+        "    spawnpool schedules\n"
+        "    spawnpool schedules --json | jq -r '.schedules[] | [.name, .next_run_at] | @tsv'\n",
+    },
+    {
+        "schedule",
+        "spawnpool schedule add NAME --cron EXPR [--timezone TZ] [--overlap allow|skip|replace]\n"
+        "                      [--paused] [--no-catch-up] [SUBMIT OPTIONS] -- COMMAND ARG...\n"
+        "spawnpool schedule show|pause|resume|rm NAME\n",
+        "    add: makes a job at each time EXPR names (5 fields: minute hour day-of-month\n"
+        "    month day-of-week, or @hourly, @daily, @weekly, @monthly, @yearly), in TZ (an\n"
+        "    IANA zone; default UTC). The job is what `spawnpool submit` would send with the\n"
+        "    same options (--name, --queue, --timeout, --env, --shell, --task ...), except\n"
+        "    --after, --at, --delay, --group and --idempotency-key. show prints it with its\n"
+        "    next run times; pause and resume stop and restart its runs; rm removes it (the\n"
+        "    jobs it made stay, and `spawnpool ls --schedule NAME` finds them).\n",
+        "    --cron EXPR\n"
+        "        when to run (required for add)\n"
+        "    --timezone TZ, --tz TZ\n"
+        "        the zone EXPR is read in, e.g. Europe/Berlin (default UTC)\n"
+        "    --overlap allow|skip|replace\n"
+        "        when the last run's job is still queued or running: start another (allow,\n"
+        "        the default), make none this time (skip), or terminate it first (replace)\n"
+        "    --paused\n"
+        "        add it paused (no runs until `schedule resume`)\n"
+        "    --no-catch-up\n"
+        "        after the server was down over one of its times, do not run it late (the\n"
+        "        default runs one missed time at start)\n"
+        "    -h, --help\n"
+        "        this page\n",
+        "    --json prints the API's answer (the schedule) unchanged.\n",
+        "    0        done\n" GENERIC_STATUS,
+        "    spawnpool schedule add nightly --cron '0 3 * * *' --tz Europe/Berlin -- make backup\n"
+        "    spawnpool schedule add tick --cron '*/5 * * * *' --overlap skip --shell 'poll.sh'\n"
+        "    spawnpool schedule pause nightly\n",
     },
     {
         "queue",

@@ -395,3 +395,16 @@ int cli_cmd_submit(struct cli *c, int argc, char **argv)
     json_decref(job);
     return rc;
 }
+
+int cli_job_body(struct cli *c, const char *cmd, int argc, char **argv, json_t **job)
+{
+    struct submit_opts o = {0};
+    int rc = prepare(c, cmd, argc, argv, &o, false);
+    if (rc || o.wait || o.quiet) {
+        json_decref(o.job);
+        if (rc) return rc;
+        return cli_usage_error(cmd, "--wait and --quiet are for submit");
+    }
+    *job = o.job;
+    return CLI_OK;
+}

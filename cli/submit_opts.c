@@ -29,6 +29,8 @@ enum {
     O_SHELL,
     O_NOTIFY_URL,
     O_LIMIT,
+    O_AT,
+    O_DELAY,
     O_MAX_OUTPUT,
     O_RETRY_BACKOFF,
     O_CPU,
@@ -59,6 +61,8 @@ static const struct option options[] = {
     {"shell", required_argument, NULL, O_SHELL},
     {"notify-url", required_argument, NULL, O_NOTIFY_URL},
     {"limit", required_argument, NULL, O_LIMIT},
+    {"at", required_argument, NULL, O_AT},
+    {"delay", required_argument, NULL, O_DELAY},
     {"max-output", required_argument, NULL, O_MAX_OUTPUT},
     {"retry-backoff", required_argument, NULL, O_RETRY_BACKOFF},
     {"cpu", required_argument, NULL, O_CPU},
@@ -248,6 +252,17 @@ int cli_submit_parse(const char *cmd, int argc, char **argv, struct submit_opts 
             if (end == a || *end || !(t > 0) || !isfinite(t))
                 return cli_usage_error(cmd, "--timeout wants seconds > 0, got '%s'", a), -1;
             json_object_set_new(o->job, "timeout", json_real(t));
+            break;
+        }
+        case O_AT: /* RFC 3339: the server checks it and says what it wants */
+            json_object_set_new(o->job, "run_at", json_string(a));
+            break;
+        case O_DELAY: {
+            char *end;
+            double t = strtod(a, &end);
+            if (end == a || *end || !(t >= 0) || !isfinite(t))
+                return cli_usage_error(cmd, "--delay wants seconds >= 0, got '%s'", a), -1;
+            json_object_set_new(o->job, "delay", json_real(t));
             break;
         }
         case O_ENV:

@@ -6,7 +6,7 @@
 
 _spawnpool_global_flags="--server --token-file --cacert --json --verbose --help"
 _spawnpool_submit_flags="--shell --task --param --name --queue --priority --timeout --env --cwd
-    --after --max-attempts --key --key-limit --group --group-size --limit --stdin-file
+    --after --max-attempts --key --key-limit --group --group-size --limit --at --delay --stdin-file
     --no-stdin --idempotency-key --notify-url --max-output --retry-backoff --cpu --detach --wait
     --quiet"
 
@@ -20,6 +20,7 @@ _spawnpool_flags() {
     logs) own="-f --follow --stderr --offset" ;;
     kill) own="--signal --grace" ;;
     queue) own="--concurrency --paused" ;;
+    schedule) own="--cron --timezone --tz --overlap --paused --no-catch-up $_spawnpool_submit_flags" ;;
     events) own="--job --queue --since" ;;
     esac
     echo "$own $_spawnpool_global_flags"
@@ -61,7 +62,7 @@ _spawnpool_queues() {
 }
 
 _spawnpool_commands() {
-    echo "run submit ls show wait logs kill rm rerun queues queue workers tasks events health help serve"
+    echo "run submit ls show wait logs kill rm rerun queues queue schedules schedule workers tasks events health help serve"
 }
 
 _spawnpool() {
@@ -177,6 +178,22 @@ _spawnpool() {
             COMPREPLY=($(compgen -W "pause resume set" -- "$cur"))
         elif [ "$n" -eq 1 ]; then
             COMPREPLY=($(compgen -W "$(_spawnpool_queues)" -- "$cur"))
+        fi
+        ;;
+    schedule)
+        # schedule add|show|pause|resume|rm NAME (names of existing ones for all but add)
+        local sub= n=0
+        for ((i = cmd_at + 1; i < COMP_CWORD; i++)); do
+            case ${COMP_WORDS[i]} in
+            -*) ;;
+            *) [ -z "$sub" ] && sub=${COMP_WORDS[i]}; n=$((n + 1)) ;;
+            esac
+        done
+        if [ -z "$sub" ]; then
+            COMPREPLY=($(compgen -W "add show pause resume rm" -- "$cur"))
+        elif [ "$n" -eq 1 ] && [ "$sub" != add ]; then
+            COMPREPLY=($(compgen -W "$(_spawnpool_ask schedules --json |
+                jq -r '.schedules[]?.name' 2>/dev/null)" -- "$cur"))
         fi
         ;;
     help)

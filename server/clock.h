@@ -2,6 +2,7 @@
 #ifndef SPAWNPOOL_CLOCK_H
 #define SPAWNPOOL_CLOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,5 +14,8 @@ int64_t clock_mono_ms(void);
 int64_t clock_mono_us(void);
 /* Writes ms as "2026-11-27T12:00:00.123Z" (UTC) into out (32 bytes at least); its length. */
 size_t clock_format(int64_t ms, char out[32]);
+/* Reads an RFC 3339 time ("2026-11-27T12:00:00Z", fractions and "+01:00" offsets allowed)
+ * into ms since the epoch. Returns 0, or -1 if malformed or not a valid date. */
+int clock_parse(const char *s, int64_t *ms);
 
 #endif

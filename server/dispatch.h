@@ -106,8 +106,32 @@ enum dispatch_cmd_kind {
     /* Change queued job_id: its priority if set_priority, its queue (`queue`) if set_queue;
      * it waits again wherever it waited, by the new values (OK, NOT_FOUND; CONFLICT when it
      * is not queued, or a worker holds it already) */
-    DISPATCH_CMD_PATCH_JOB
+    DISPATCH_CMD_PATCH_JOB,
+    /* Create (schedule_create: CONFLICT if it exists) or change (NOT_FOUND if it does not)
+     * schedule `schedule`; its next run is worked out again when its cron, zone or pause
+     * changed (OK). The main loop takes schedule->cron and ->tz (set to NULL). */
+    DISPATCH_CMD_SCHEDULE_PUT,
+    /* Delete schedule `schedule->name` (OK, NOT_FOUND). */
+    DISPATCH_CMD_SCHEDULE_DELETE
 };
+struct cron;
+struct tz;
+/* A schedule as the API validated it, for DISPATCH_CMD_SCHEDULE_PUT / _DELETE. */
+struct dispatch_schedule {
+    char name[72];
+    char cron_text[256], timezone[256];
+    struct cron *cron; /* parsed cron_text (the main loop takes it) */
+    struct tz *tz;     /* loaded timezone (the main loop takes it) */
+    char *job;         /* the submit body of each run (JSON text) */
+    enum store_overlap overlap;
+    bool paused, catch_up;
+};
+/* Turns a schedule's job (a submit body) into a spec, as a POST /v1/jobs would: the API's
+ * parser, handed to the dispatcher by the front end. 0, or -1 with why in err. */
+typedef int (*dispatch_job_parser)(void *ctx, const char *json, struct job_spec *out, char *err,
+                                   size_t errlen);
+/* Sets the parser schedules make their jobs with (before the main loop runs). */
+void dispatch_set_job_parser(struct dispatch *d, dispatch_job_parser fn, void *ctx);
 struct dispatch_cmd {
     enum dispatch_cmd_kind kind;
     int64_t job_id;
@@ -130,6 +154,8 @@ struct dispatch_cmd {
     struct dispatch_cmd *next;
     struct dispatch_cmd *parked; /* (a terminate waiting for its worker's answer) */
     bool wrote;                  /* (it changed the store: answered only once that is committed) */
+    struct dispatch_schedule *schedule; /* SCHEDULE_PUT, SCHEDULE_DELETE */
+    bool schedule_create;               /* SCHEDULE_PUT: a POST (not a PATCH) */
 };
 /* Queues cmd for the next batch and returns DISPATCH_OK: wait(ctx) was called before the
  * main loop could see it (suspend there), cmd->done(ctx) follows when cmd->result is set.

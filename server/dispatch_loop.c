@@ -107,6 +107,10 @@ static void store_submits(struct dispatch *d, struct dispatch_submit *list)
         for (size_t i = 0; i < sub->n; i++) { /* a dependency that already failed cancels it */
             sub->states[i] = JOB_QUEUED;
             if (sub->existing[i]) continue;
+            if (sub->specs[i].run_at > now) { /* its dependencies are looked at when it is due */
+                sub->states[i] = JOB_SCHEDULED;
+                continue;
+            }
             int64_t culprit;
             enum job_state culprit_state;
             if (sub->specs[i].n_after &&
@@ -132,7 +136,12 @@ static void answer_submits(struct dispatch *d, struct dispatch_submit *list, boo
         if (!committed && sub->result == DISPATCH_OK) sub->result = DISPATCH_UNAVAILABLE;
         if (sub->result == DISPATCH_OK) {
             for (size_t i = 0; i < sub->n; i++) {
-                if (sub->existing[i]) continue; /* an earlier job, not new */
+                if (sub->existing[i]) continue;        /* an earlier job, not new */
+                if (sub->states[i] == JOB_SCHEDULED) { /* waits for its time */
+                    d->stats.jobs[JOB_SCHEDULED]++;
+                    dispatch_schedule_job(d, sub->ids[i], sub->specs[i].run_at);
+                    continue;
+                }
                 d->stats.jobs[JOB_QUEUED]++;
                 if (sub->states[i] != JOB_QUEUED) { /* canceled: a dependency failed */
                     dispatch_count(d, JOB_QUEUED, JOB_CANCELED);
@@ -555,6 +564,10 @@ int64_t dispatch_loop_end(struct dispatch *d)
     int64_t now_mono = clock_mono_ms(), wake = -1;
     int64_t next_retry = writable ? dispatch_release_delayed(d, clock_wall_ms()) : -1;
     if (next_retry >= 0) wake = next_retry;
+    int64_t now_wall = clock_wall_ms();
+    int64_t next_timer = writable ? dispatch_fire_timers(d, now_wall) : -1;
+    if (next_timer >= 0 && (wake < 0 || next_timer < wake)) wake = next_timer;
+    if (writable && !d->draining) dispatch_schedules_replace(d, now_wall);
     bool hand_out = writable && !d->draining && !dispatch_start_gangs(d);
     for (int i = 0; i < d->pool->count; i++) {
         struct pool_slot *s = &d->pool->slots[i];
@@ -595,11 +608,15 @@ int64_t dispatch_loop_end(struct dispatch *d)
     /* the submits go last: their writes are the journal's tail, dropped if the batch fails
      * (the client hears 503 and may retry; nothing half-stored waits for a replay) */
     size_t mark = store_journal_mark(d->store);
+    if (writable && !d->draining) dispatch_schedules_fire(d, now_wall); /* (written as submits) */
     store_submits(d, submits);
     bool committed = store_commit(d->store) == 0;
     if (!committed) store_journal_drop(d->store, mark);
     bool healthy = committed || store_journal_mark(d->store) == 0;
     answer_submits(d, submits, committed);
+    bool made = dispatch_schedules_settle(d, committed);
+    int64_t next_schedule = d->draining ? -1 : dispatch_schedules_next(d, clock_wall_ms());
+    if (next_schedule >= 0 && (wake < 0 || next_schedule < wake)) wake = next_schedule;
     if (!healthy) { /* kept back until the retry commits: RUNs, answers, finish hooks */
         dispatch_flush_unwritten_answers(d); /* (a signal sent, a refusal: nothing to wait for) */
         dispatch_publish_health(d);
@@ -608,7 +625,7 @@ int64_t dispatch_loop_end(struct dispatch *d)
         if (wake < 0 || h.retry_in_ms < wake) wake = h.retry_in_ms;
         return wake;
     }
-    if (submits || d->n_ended) dispatch_wake(d); /* the new jobs are handed out next */
+    if (submits || d->n_ended || made) dispatch_wake(d); /* the new jobs are handed out next */
     dispatch_send_unsent(d);
     for (int i = 0; i < d->pool->count; i++)
         if (d->pool->slots[i].out.len > d->pool->slots[i].out.pos) dispatch_flush_slot(d, i);

@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const state_names[JOB_STATE_COUNT] = {
-    "queued", "running", "succeeded", "failed", "terminated", "timed_out", "canceled", "lost"};
+static const char *const state_names[JOB_STATE_COUNT] = {"queued",    "running",  "scheduled",
+                                                         "succeeded", "failed",   "terminated",
+                                                         "timed_out", "canceled", "lost"};
 
 const char *job_state_name(enum job_state s)
 {
@@ -106,7 +107,7 @@ int job_limits_scan(const char *text, struct proto_limits *l)
 
 bool job_state_terminal(enum job_state s)
 {
-    return s != JOB_QUEUED && s != JOB_RUNNING;
+    return s != JOB_QUEUED && s != JOB_RUNNING && s != JOB_SCHEDULED;
 }
 
 void job_spec_free(struct job_spec *spec)
@@ -127,6 +128,7 @@ void job_spec_free(struct job_spec *spec)
     free(spec->pipeline);
     free(spec->notify_url);
     free(spec->params);
+    free(spec->schedule);
     memset(spec, 0, sizeof *spec);
 }
 

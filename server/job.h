@@ -11,6 +11,7 @@
 enum job_state {
     JOB_QUEUED,
     JOB_RUNNING,
+    JOB_SCHEDULED, /* waits for its run_at; becomes queued then (never ran yet) */
     JOB_SUCCEEDED,
     JOB_FAILED,
     JOB_TERMINATED,
@@ -54,6 +55,8 @@ struct job_spec {
     char *task;                 /* the template it came from, NULL: none */
     char *params;               /* its params, as JSON text; NULL: none */
     int64_t rerun_of;           /* the job this one is a rerun of; 0: none */
+    int64_t run_at;             /* wall ms: scheduled, not queued, until then; 0: none */
+    char *schedule;             /* the schedule (/v1/schedules) that made it; NULL: none */
     int64_t max_output;         /* bytes kept per stream (<= --max-output); 0: the server's */
     bool has_retry_backoff;     /* false: the server's --retry-backoff applies (rows from before) */
     double retry_backoff;       /* seconds before its first retry (>= 0), doubling up to

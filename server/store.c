@@ -22,9 +22,10 @@ static const char *const stmt_sql[ST_COUNT] = {
         "INSERT INTO jobs (name, queue, priority, argv, command, env, cwd, stdin, "
         "timeout, state, max_attempts, created_at, idempotency_key, task, params, "
         "concurrency_key, concurrency_limit, group_name, group_size, stdin_from, pipeline, "
-        "notify_url, limits, idempotency_fingerprint, rerun_of, max_output, retry_backoff) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-        "?, ?)",
+        "notify_url, limits, idempotency_fingerprint, rerun_of, run_at, schedule, not_before, "
+        "max_output, retry_backoff) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?25, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+        "?18, ?19, ?20, ?21, ?22, ?23, ?24, ?26, ?27, ?26, ?28, ?29)",
     [ST_INSERT_EVENT] = "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
                         "VALUES (?, ?, ?, ?, ?)",
     [ST_RUNNING] = "UPDATE jobs SET state = 'running', worker = ?, attempt = ?, started_at = ?, "
@@ -44,7 +45,22 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_STATE_OF] = "SELECT state FROM jobs WHERE id = ?",
     [ST_DELETE] = "DELETE FROM jobs WHERE id = ?",
     [ST_PATCH] = "UPDATE jobs SET priority = coalesce(?, priority), queue = coalesce(?, queue) "
-                 "WHERE id = ? AND state = 'queued'",
+                 "WHERE id = ? AND state IN ('queued', 'scheduled')",
+    [ST_WAITING_ROW] = "SELECT state, priority, "
+                       "EXISTS (SELECT 1 FROM job_dependencies WHERE job_id = jobs.id) "
+                       "FROM jobs WHERE id = ?",
+    [ST_PROMOTE] = "UPDATE jobs SET state = 'queued' WHERE id = ? AND state = 'scheduled'",
+    [ST_SCHEDULE_PUT] =
+        "INSERT INTO schedules (name, cron, timezone, job, overlap, paused, catch_up, "
+        "created_at, updated_at, next_run_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9) "
+        "ON CONFLICT (name) DO UPDATE SET cron = ?2, timezone = ?3, job = ?4, overlap = ?5, "
+        "paused = ?6, catch_up = ?7, updated_at = ?8, next_run_at = ?9",
+    [ST_SCHEDULE_DELETE] = "DELETE FROM schedules WHERE name = ?",
+    [ST_SCHEDULE_NEXT] = "UPDATE schedules SET next_run_at = ?2 WHERE name = ?1",
+    [ST_SCHEDULE_FIRED] =
+        "UPDATE schedules SET last_run_at = ?2, next_run_at = ?3, "
+        "last_job_id = coalesce(?4, last_job_id), runs = runs + (?4 IS NOT NULL), "
+        "skipped = skipped + (?4 IS NULL) WHERE name = ?1",
 };
 
 static void journal_free(struct store *s, size_t from)
@@ -425,15 +441,20 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
         store_bind_text(st, 22, limits[0] ? limits : NULL);
         store_bind_text(st, 23, j->idempotency_key ? j->idempotency_fingerprint : NULL);
         store_bind_int(st, 24, j->rerun_of > 0 ? j->rerun_of : -1);
-        store_bind_int(st, 25, j->max_output > 0 ? j->max_output : -1);
-        if (j->has_retry_backoff) sqlite3_bind_double(st, 26, j->retry_backoff);
+        /* a run_at still to come: scheduled until then (not_before keeps it from starting) */
+        const char *state = j->run_at > now ? "scheduled" : "queued";
+        sqlite3_bind_text(st, 25, state, -1, SQLITE_STATIC);
+        store_bind_int(st, 26, j->run_at > 0 ? j->run_at : -1);
+        store_bind_text(st, 27, j->schedule);
+        store_bind_int(st, 28, j->max_output > 0 ? j->max_output : -1);
+        if (j->has_retry_backoff) sqlite3_bind_double(st, 29, j->retry_backoff);
         if (j->notify_url) s->any_notify = true;
         if (sqlite3_step(st) != SQLITE_DONE) {
             rc = store_fail(s, "INSERT INTO jobs");
             break;
         }
         ids[i] = sqlite3_last_insert_rowid(s->db);
-        store_add_event(s, ids[i], now, NULL, "queued", "submitted");
+        store_add_event(s, ids[i], now, NULL, state, "submitted");
         for (size_t k = 0; k < j->n_after; k++) {
             st = store_stmt(s, ST_INSERT_DEP);
             sqlite3_bind_int64(st, 1, ids[i]);
@@ -637,11 +658,11 @@ int store_each_queued(struct store *s, void (*fn)(void *ctx, const struct store_
     }
     sqlite3_finalize(st);
     sqlite3_finalize(deps);
-    if (rc == 0 &&
-        sqlite3_prepare_v2(s->db,
-                           "SELECT 1 FROM jobs WHERE state = 'running' AND notify_url IS NOT NULL "
-                           "LIMIT 1",
-                           -1, &st, NULL) == SQLITE_OK) {
+    if (rc == 0 && sqlite3_prepare_v2(s->db,
+                                      "SELECT 1 FROM jobs WHERE state IN ('running', 'scheduled') "
+                                      "AND notify_url IS NOT NULL "
+                                      "LIMIT 1",
+                                      -1, &st, NULL) == SQLITE_OK) {
         notify =
             sqlite3_step(st) != SQLITE_DONE || notify; /* (a failed read: look for callbacks) */
         sqlite3_finalize(st);
@@ -683,6 +704,6 @@ int store_job_patch(struct store *s, int64_t id, const int64_t *priority, const 
     if (priority) sqlite3_bind_int64(st, 1, *priority);
     store_bind_text(st, 2, queue);
     sqlite3_bind_int64(st, 3, id);
-    store_write(s, st, "UPDATE a queued job's priority and queue", NULL);
+    store_write(s, st, "UPDATE a waiting job's priority and queue", NULL);
     return store_commit(s);
 }

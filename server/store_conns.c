@@ -39,9 +39,14 @@
     "error, pid, worker, attempt, max_attempts, created_at, started_at, finished_at, "             \
     "stdout_bytes, stderr_bytes, truncated, task, params, concurrency_key, concurrency_limit, "    \
     "group_name, group_size, stdin_from, pipeline, notify_url, limits, idempotency_key, "          \
-    "rerun_of, user_us, system_us, maxrss_kb, max_output, retry_backoff, usage_from, "             \
+    "rerun_of, user_us, system_us, maxrss_kb, run_at, schedule, max_output, retry_backoff, "       \
+    "usage_from, "                                                                                 \
     "(SELECT group_concat(depends_on) FROM (SELECT depends_on FROM job_dependencies "              \
     "WHERE job_id = jobs.id ORDER BY depends_on))"
+
+#define SCHEDULE_COLUMNS                                                                           \
+    "name, cron, timezone, job, overlap, paused, catch_up, created_at, updated_at, "               \
+    "coalesce(next_run_at, 0), coalesce(last_run_at, 0), coalesce(last_job_id, 0), runs, skipped"
 
 static const char *const fixed_sql[RS_LIST] = {
     [RS_GET_JOB] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?",
@@ -58,6 +63,8 @@ static const char *const fixed_sql[RS_LIST] = {
     [RS_QUEUE_SETTINGS] = "SELECT name, concurrency, paused FROM queues ORDER BY name",
     [RS_GROUP_MEMBERS] =
         "SELECT id FROM jobs WHERE group_name = ? AND state = 'queued' ORDER BY id",
+    [RS_SCHEDULES] = "SELECT " SCHEDULE_COLUMNS " FROM schedules ORDER BY name",
+    [RS_SCHEDULE_ONE] = "SELECT " SCHEDULE_COLUMNS " FROM schedules WHERE name = ?",
     [RS_NOTIFICATIONS_DUE] = "SELECT job_id, url, attempts FROM notifications WHERE next_at <= ? "
                              "ORDER BY next_at LIMIT ?",
 };

@@ -1,6 +1,7 @@
 /* store_internal.h: what the files of the store share (server/store.c, the job rows and
  * transactions; server/store_links.c, idempotency keys, queue settings and callbacks;
- * server/store_read.c, the reads and the connections they go through). Not for
+ * server/store_read.c, the reads and the connections they go through; server/store_schedules.c,
+ * scheduled jobs and schedules). Not for
  * elsewhere: the rest of the server goes through server/store.h. */
 #ifndef SPAWNPOOL_STORE_INTERNAL_H
 #define SPAWNPOOL_STORE_INTERNAL_H
@@ -23,6 +24,12 @@ enum stmt_id {
     ST_STATE_OF,
     ST_DELETE,
     ST_PATCH,
+    ST_WAITING_ROW,
+    ST_PROMOTE,
+    ST_SCHEDULE_PUT,
+    ST_SCHEDULE_DELETE,
+    ST_SCHEDULE_NEXT,
+    ST_SCHEDULE_FIRED,
     ST_COUNT
 };
 
@@ -97,6 +104,8 @@ enum read_stmt {
     RS_QUEUE_SETTINGS,
     RS_GROUP_MEMBERS,
     RS_NOTIFICATIONS_DUE,
+    RS_SCHEDULES,             /* every schedule, by name */
+    RS_SCHEDULE_ONE,          /* one, by name */
     RS_LIST,                  /* + LIST_* bits: 16 statements */
     RS_EVENTS = RS_LIST + 16, /* + EVENTS_* bits: 4 statements */
     RS_COUNT = RS_EVENTS + 4

@@ -52,5 +52,40 @@ int main(void)
         if (!same(ms)) bad++;
     }
     CHECK_EQ_INT(bad, 0);
+
+    /* clock_parse reads what clock_format writes, and the RFC 3339 forms people type */
+    bad = 0;
+    for (int i = 0; i < 200000 && bad < 5; i++) {
+        int64_t ms = ((int64_t)rand() << 31 ^ rand()) % 253402300799999LL, back = -1;
+        clock_format(ms, out);
+        if (clock_parse(out, &back) < 0 || back != ms) bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+    int64_t t = 0;
+    CHECK_EQ_INT(clock_parse("2026-03-08T07:00:00Z", &t), 0);
+    CHECK(t == 1772953200000LL);
+    CHECK_EQ_INT(clock_parse("2026-03-08T02:00:00-05:00", &t), 0);
+    CHECK(t == 1772953200000LL);
+    CHECK_EQ_INT(clock_parse("2026-03-08t12:30:00.5+05:30", &t), 0);
+    CHECK(t == 1772953200500LL);
+    CHECK_EQ_INT(clock_parse("2024-02-29 00:00:00Z", &t), 0);
+    const char *invalid[] = {"",
+                             "2026-03-08",
+                             "2026-03-08T07:00:00",
+                             "2026-13-01T00:00:00Z",
+                             "2026-02-29T00:00:00Z",
+                             "2026-04-31T00:00:00Z",
+                             "2026-03-08T24:00:00Z",
+                             "2026-03-08T07:60:00Z",
+                             "2026-03-08T07:00:00.Z",
+                             "2026-03-08T07:00:00+0500",
+                             "2026-03-08T07:00:00Zjunk",
+                             "tomorrow",
+                             "1772953200"};
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++)
+        if (clock_parse(invalid[i], &t) == 0) {
+            fprintf(stderr, "clock_parse accepted '%s'\n", invalid[i]);
+            CHECK(0);
+        }
     return check_report();
 }

@@ -1,0 +1,1 @@
+-- (number reserved for a change being made on another branch; replaced when it lands)
