@@ -5,8 +5,8 @@
 
 #include "cli/cli.h"
 
-static const char *const header[] = {"NAME", "CRON", "TIMEZONE", "NEXT RUN", "LAST JOB", "RUNS",
-                                     "SKIPPED", "OVERLAP", "PAUSED"};
+static const char *const header[] = {"NAME", "CRON",    "TIMEZONE", "NEXT RUN", "LAST JOB",
+                                     "RUNS", "SKIPPED", "OVERLAP",  "PAUSED"};
 
 static const char *str(json_t *o, const char *key)
 {
@@ -21,7 +21,8 @@ static void row(const struct cli *c, struct cli_table *t, json_t *s)
     const char *at = json_string_value(json_object_get(s, "next_run_at"));
     if (at) cli_fmt_time(at, next, sizeof next);
     json_t *job = json_object_get(s, "last_job_id");
-    if (json_is_integer(job)) snprintf(last, sizeof last, "%lld", (long long)json_integer_value(job));
+    if (json_is_integer(job))
+        snprintf(last, sizeof last, "%lld", (long long)json_integer_value(job));
     bool paused = json_is_true(json_object_get(s, "paused"));
     cli_table_cell(t, NULL, "%s", str(s, "name"));
     cli_table_cell(t, NULL, "%s", str(s, "cron"));
