@@ -277,6 +277,14 @@ void api_pending_submit_free(struct pending_submit *p);
 /* True if job id has ended, is gone, or cannot be read (api/jobs_api.c). */
 bool api_job_ended(struct api *a, int64_t id);
 
+/* api/submit_knobs.c: sets spec's limits from what it asked for, its template's and the
+ * server's (--limit-*), each at most its ceiling. Returns 0, or -1 with e filled. */
+int api_apply_limits(const struct config *cfg, const struct serve_caps *caps, const char *prefix,
+                     struct job_spec *spec, struct api_error *e);
+/* Sets spec's max_output and retry_backoff from the job object obj, its template and the
+ * server's settings, each at most the server's ceiling. Returns 0, or -1 with e filled. */
+int api_apply_knobs(json_t *obj, const struct config *cfg, const char *prefix,
+                    struct job_spec *spec, struct api_error *e);
 /* api/submit.c: validates one job object into spec (field names prefixed with prefix, e.g.
  * "[3]."). Returns 0, or -1 with e filled and spec freed. */
 int api_parse_job(json_t *obj, const struct config *cfg, const struct serve_caps *caps,

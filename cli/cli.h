@@ -134,6 +134,20 @@ void cli_fmt_command(json_t *job, char *out, size_t n);
 int cli_cmd_run(struct cli *c, int argc, char **argv);
 /* `spawnpool submit [opts] -- CMD ...`: submit, print the id (--wait: wait for it). */
 int cli_cmd_submit(struct cli *c, int argc, char **argv);
+
+/* ---- cli/submit_opts.c: the options of run and submit ---------------------------------- */
+
+/* What run/submit's options say: the submit body, and how to run it. */
+struct submit_opts {
+    json_t *job;     /* the submit body being built */
+    const char *cwd; /* --cwd, or NULL */
+    const char *stdin_file;
+    bool detach, no_stdin, wait, quiet, help;
+    bool auto_cwd; /* the cwd sent is the client's own, not asked for */
+};
+/* Parses the options of run/submit into o (argv[0] is the command; o->job is made). Returns
+ * the index of the first word of the command, or -1 after a usage error (said). */
+int cli_submit_parse(const char *cmd, int argc, char **argv, struct submit_opts *o);
 /* True if arg is an option of run/submit that takes its value from the next word
  * ("--name", not "--name=x" nor "--detach"). */
 bool cli_submit_takes_value(const char *arg);

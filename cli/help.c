@@ -64,6 +64,15 @@ struct help_page {
     "    --limit K=N\n"                                                                            \
     "        a per-job limit, an integer: nofile, nproc, core, as, memory, pids (bytes for\n"      \
     "        core, as and memory); repeatable; at most the server's own --limit-K\n"               \
+    "    --cpu CPUS\n"                                                                             \
+    "        a CPU limit (limits.cpu): 0.5 is half a CPU, 2 two (cgroup cpu.max); at most\n"       \
+    "        the server's --limit-cpu, else its machine's CPUs\n"                                  \
+    "    --max-output BYTES\n"                                                                     \
+    "        output kept per stream (K, M, G allowed), at most the server's --max-output;\n"       \
+    "        the rest is dropped and the job says truncated\n"                                     \
+    "    --retry-backoff S\n"                                                                      \
+    "        seconds before the first retry (--max-attempts), doubling per attempt up to\n"        \
+    "        the server's --retry-backoff-max (0: at once)\n"                                      \
     "    --stdin-file F|-\n"                                                                       \
     "        the job's stdin from file F (- : from your stdin, even a terminal). UTF-8\n"          \
     "        text only (the API carries it as a JSON string), at most 64 MiB and the\n"            \

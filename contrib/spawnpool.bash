@@ -8,7 +8,8 @@
 _spawnpool_global_flags="--server --token-file --cacert --json --verbose --help"
 _spawnpool_submit_flags="--shell --task --param --name --queue --priority --timeout --env --cwd
     --after --max-attempts --key --key-limit --group --group-size --limit --at --delay --stdin-file
-    --no-stdin --idempotency-key --notify-url --detach --wait --quiet"
+    --no-stdin --idempotency-key --notify-url --max-output --retry-backoff --cpu --detach --wait
+    --quiet"
 
 # _spawnpool_flags CMD: the flags of a subcommand (its own, then the global ones)
 _spawnpool_flags() {
@@ -142,7 +143,7 @@ _spawnpool() {
         ;;
     --limit)
         if [ "$cmd" = run ] || [ "$cmd" = submit ]; then
-            COMPREPLY=($(compgen -W "nofile= nproc= core= as= memory= pids=" -- "$cur"))
+            COMPREPLY=($(compgen -W "nofile= nproc= core= as= memory= pids= cpu=" -- "$cur"))
             compopt -o nospace 2>/dev/null
         fi
         return 0
@@ -161,7 +162,7 @@ _spawnpool() {
         ;;
     --shell | --task | --param | --name | --priority | --timeout | --env | --max-attempts | \
         --key | --key-limit | --group | --group-size | --idempotency-key | --notify-url | \
-        --offset | --grace | --since)
+        --max-output | --retry-backoff | --cpu | --offset | --grace | --since)
         return 0
         ;;
     esac

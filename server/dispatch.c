@@ -384,9 +384,9 @@ void dispatch_flush_finished(struct dispatch *d)
     d->n_finished = 0;
 }
 
-int64_t dispatch_retry_delay_ms(const struct config *cfg, int attempt)
+int64_t dispatch_retry_delay_ms(const struct config *cfg, double backoff, int attempt)
 {
-    double delay = cfg->retry_backoff;
+    double delay = backoff >= 0 ? backoff : cfg->retry_backoff;
     for (int i = 1; i < attempt && delay < cfg->retry_backoff_max; i++)
         delay *= 2;
     if (delay > cfg->retry_backoff_max) delay = cfg->retry_backoff_max;

@@ -204,9 +204,9 @@ struct dispatch_stats {
     int recent_n;
     struct store_health store; /* the write path: waiting > 0 means degraded */
 };
-/* Backoff before the retry that follows attempt n: --retry-backoff doubled per attempt,
- * capped at --retry-backoff-max. */
-int64_t dispatch_retry_delay_ms(const struct config *cfg, int attempt);
+/* Backoff before the retry that follows attempt n: the job's retry_backoff (seconds; < 0:
+ * --retry-backoff) doubled per attempt, capped at --retry-backoff-max. */
+int64_t dispatch_retry_delay_ms(const struct config *cfg, double backoff, int attempt);
 /* Wakes the main loop so it recomputes its deadlines (after a new long-poll). Any thread. */
 void dispatch_wake(struct dispatch *d);
 /* Copies the counters (as of the last commit; the store's health as of the last batch). */

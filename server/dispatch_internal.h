@@ -72,6 +72,7 @@ struct running {
     int64_t since_us; /* monotonic µs it became ready to run (dispatch latency) */
     int64_t priority;
     int attempt, max_attempts;
+    double retry_backoff;         /* seconds before its first retry; < 0: --retry-backoff */
     bool terminate;               /* a terminate request reached it */
     bool shutdown;                /* ... sent by the server's drain */
     int q;                        /* index of its queue in d->queues */

@@ -236,7 +236,7 @@ static void job_ended(struct dispatch *d, int slot, const struct store_outcome *
     bool retry = (o->state == JOB_FAILED || o->state == JOB_LOST || o->state == JOB_TIMED_OUT) &&
                  r->attempt < r->max_attempts && !r->terminate;
     if (retry) {
-        int64_t delay_ms = dispatch_retry_delay_ms(d->cfg, r->attempt);
+        int64_t delay_ms = dispatch_retry_delay_ms(d->cfg, r->retry_backoff, r->attempt);
         double delay = (double)delay_ms / 1000;
         int64_t not_before = now + delay_ms;
         char detail[300];
@@ -301,7 +301,8 @@ static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_b
                               .truncated = done.truncated != 0,
                               .user_us = done.user_us,
                               .system_us = done.system_us,
-                              .maxrss_kb = done.maxrss_kb};
+                              .maxrss_kb = done.maxrss_kb,
+                              .usage_from = done.usage_from};
     char detail[320];
     if (done.end == PROTO_END_SPAWN_ERROR) {
         o.state = JOB_FAILED;

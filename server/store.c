@@ -22,9 +22,10 @@ static const char *const stmt_sql[ST_COUNT] = {
         "INSERT INTO jobs (name, queue, priority, argv, command, env, cwd, stdin, "
         "timeout, state, max_attempts, created_at, idempotency_key, task, params, "
         "concurrency_key, concurrency_limit, group_name, group_size, stdin_from, pipeline, "
-        "notify_url, limits, idempotency_fingerprint, rerun_of, run_at, schedule, not_before) "
+        "notify_url, limits, idempotency_fingerprint, rerun_of, run_at, schedule, not_before, "
+        "max_output, retry_backoff) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?25, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-        "?18, ?19, ?20, ?21, ?22, ?23, ?24, ?26, ?27, ?26)",
+        "?18, ?19, ?20, ?21, ?22, ?23, ?24, ?26, ?27, ?26, ?28, ?29)",
     [ST_INSERT_EVENT] = "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
                         "VALUES (?, ?, ?, ?, ?)",
     [ST_RUNNING] = "UPDATE jobs SET state = 'running', worker = ?, attempt = ?, started_at = ?, "
@@ -35,10 +36,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_IDEMPOTENT] = "SELECT id, idempotency_fingerprint FROM jobs WHERE idempotency_key = ? "
                       "AND created_at >= ?",
     [ST_IDEMPOTENT_EXPIRE] = "UPDATE jobs SET idempotency_key = NULL WHERE idempotency_key = ?",
-    [ST_FINISH] =
-        "UPDATE jobs SET state = ?, exit_code = ?, signal = ?, error = ?, "
-        "stdout_bytes = ?, stderr_bytes = ?, truncated = ?, user_us = ?, system_us = ?, "
-        "maxrss_kb = ?, finished_at = ?, pid = coalesce(?, pid) WHERE id = ? AND state = ?",
+    [ST_FINISH] = "UPDATE jobs SET state = ?, exit_code = ?, signal = ?, error = ?, "
+                  "stdout_bytes = ?, stderr_bytes = ?, truncated = ?, user_us = ?, system_us = ?, "
+                  "maxrss_kb = ?, finished_at = ?, pid = coalesce(?, pid), usage_from = ? "
+                  "WHERE id = ? AND state = ?",
     [ST_REQUEUE] = "UPDATE jobs SET state = 'queued', not_before = ?, pid = NULL, worker = NULL "
                    "WHERE id = ?",
     [ST_STATE_OF] = "SELECT state FROM jobs WHERE id = ?",
@@ -445,6 +446,8 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
         sqlite3_bind_text(st, 25, state, -1, SQLITE_STATIC);
         store_bind_int(st, 26, j->run_at > 0 ? j->run_at : -1);
         store_bind_text(st, 27, j->schedule);
+        store_bind_int(st, 28, j->max_output > 0 ? j->max_output : -1);
+        if (j->has_retry_backoff) sqlite3_bind_double(st, 29, j->retry_backoff);
         if (j->notify_url) s->any_notify = true;
         if (sqlite3_step(st) != SQLITE_DONE) {
             rc = store_fail(s, "INSERT INTO jobs");
@@ -537,8 +540,9 @@ int store_job_finish(struct store *s, int64_t id, enum job_state from,
     store_bind_int(st, 10, o->maxrss_kb);
     sqlite3_bind_int64(st, 11, now);
     store_bind_int(st, 12, o->pid > 0 ? o->pid : -1);
-    sqlite3_bind_int64(st, 13, id);
-    sqlite3_bind_text(st, 14, job_state_name(from), -1, SQLITE_STATIC);
+    store_bind_int(st, 13, o->user_us >= 0 || o->maxrss_kb >= 0 ? o->usage_from : -1);
+    sqlite3_bind_int64(st, 14, id);
+    sqlite3_bind_text(st, 15, job_state_name(from), -1, SQLITE_STATIC);
     int changed = 0;
     store_write(s, st, "UPDATE job to its end", &changed);
     if (changed > 0) {

@@ -120,6 +120,7 @@ struct store_outcome {
     int64_t stdout_bytes, stderr_bytes;
     bool truncated;
     int64_t user_us, system_us, maxrss_kb; /* -1: unknown */
+    int usage_from;                        /* PROTO_USAGE_* bits: from the cgroup leaf */
     const char *detail;                    /* for the event row */
 };
 /* Records the transition from `from` to a terminal state. Returns 0, 1 if the job was not
@@ -189,10 +190,11 @@ struct store_recovery {
 };
 /* Startup recovery: a job a worker held that never started (known, and not in started)
  * is only released back to the queue; every job left running, or reserved and maybe
- * started, becomes lost, or is queued again (not before now + retry_delay_ms(attempt))
+ * started, becomes lost, or is queued again (not before now + retry_delay_ms(its
+ * retry_backoff, -1 if it has none; attempt))
  * while it has attempts left; events recorded. Returns 0 or -1. */
-int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int attempt),
-                  struct store_recovery *r);
+int store_recover(struct store *s, int64_t now,
+                  int64_t (*retry_delay_ms)(double backoff, int attempt), struct store_recovery *r);
 /* A queued job, as store_each_queued passes it. */
 struct store_queued {
     int64_t id, priority;

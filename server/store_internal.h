@@ -135,7 +135,8 @@ enum { EVENTS_JOB = 1, EVENTS_QUEUE = 2 };
     "error, pid, worker, attempt, max_attempts, created_at, started_at, finished_at, "             \
     "stdout_bytes, stderr_bytes, truncated, task, params, concurrency_key, concurrency_limit, "    \
     "group_name, group_size, stdin_from, pipeline, notify_url, limits, idempotency_key, "          \
-    "rerun_of, user_us, system_us, maxrss_kb, run_at, schedule, "                                  \
+    "rerun_of, user_us, system_us, maxrss_kb, run_at, schedule, max_output, retry_backoff, "       \
+    "usage_from, "                                                                                 \
     "(SELECT group_concat(depends_on) FROM (SELECT depends_on FROM job_dependencies "              \
     "WHERE job_id = jobs.id ORDER BY depends_on))"
 

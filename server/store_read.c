@@ -98,8 +98,12 @@ int store_read_job_row(sqlite3_stmt *st, struct job *j)
     j->maxrss_kb = column_int_or(st, 37, -1);
     j->spec.run_at = column_int_or(st, 38, 0);
     j->spec.schedule = column_strdup(st, 39);
+    j->spec.max_output = column_int_or(st, 40, 0);
+    j->spec.has_retry_backoff = sqlite3_column_type(st, 41) != SQLITE_NULL;
+    j->spec.retry_backoff = sqlite3_column_double(st, 41);
+    j->usage_from = (int)column_int_or(st, 42, -1);
     /* "after": its dependencies in id order, "3,7,12" */
-    bool after_ok = read_id_list((const char *)sqlite3_column_text(st, 40), &j->spec);
+    bool after_ok = read_id_list((const char *)sqlite3_column_text(st, 43), &j->spec);
     if (!j->spec.queue || !j->spec.argv.data || !j->spec.env.data || !j->spec.cwd || !limits_ok ||
         !after_ok) {
         job_free(j);

@@ -16,8 +16,8 @@ static bool began(const struct store_recovery *r, int64_t id)
     return false;
 }
 
-int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int attempt),
-                  struct store_recovery *r)
+int store_recover(struct store *s, int64_t now,
+                  int64_t (*retry_delay_ms)(double backoff, int attempt), struct store_recovery *r)
 {
     r->lost = r->requeued = r->released = 0;
     int *lost = &r->lost, *requeued = &r->requeued;
@@ -26,7 +26,7 @@ int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int at
      * queued jobs, each read of them costs a tenth of a second) */
     sqlite3_stmt *st, *release, *attempt;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT id, attempt, max_attempts, state FROM jobs "
+                           "SELECT id, attempt, max_attempts, state, retry_backoff FROM jobs "
                            "WHERE state = 'running' OR (state = 'queued' AND worker IS NOT NULL)",
                            -1, &st, NULL) != SQLITE_OK) {
         store_fail(s, "SELECT running jobs");
@@ -36,6 +36,7 @@ int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int at
         int64_t id;
         int attempt, max_attempts;
         enum job_state from;
+        double backoff; /* -1: the server's */
     } *rows = NULL;
     size_t n = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -43,9 +44,10 @@ int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int at
         if (!grown) break;
         rows = grown;
         const char *state = (const char *)sqlite3_column_text(st, 3);
-        rows[n++] = (struct row){sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1),
-                                 sqlite3_column_int(st, 2),
-                                 state && strcmp(state, "queued") == 0 ? JOB_QUEUED : JOB_RUNNING};
+        rows[n++] = (struct row){
+            sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1), sqlite3_column_int(st, 2),
+            state && strcmp(state, "queued") == 0 ? JOB_QUEUED : JOB_RUNNING,
+            sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 4)};
     }
     sqlite3_finalize(st);
     if (sqlite3_prepare_v2(s->db, "UPDATE jobs SET worker = NULL WHERE id = ?1", -1, &release,
@@ -85,8 +87,8 @@ int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int at
             char detail[128];
             snprintf(detail, sizeof detail, "attempt %d of %d lost: the server stopped; retry",
                      rows[i].attempt, rows[i].max_attempts);
-            store_job_requeue(s, rows[i].id, rows[i].from, now + retry_delay_ms(rows[i].attempt),
-                              detail, now);
+            store_job_requeue(s, rows[i].id, rows[i].from,
+                              now + retry_delay_ms(rows[i].backoff, rows[i].attempt), detail, now);
             (*requeued)++;
             continue;
         }

@@ -414,8 +414,9 @@ static void test_each_queued(struct store *s)
     job_spec_free(&c);
 }
 
-static int64_t delay_for(int attempt)
+static int64_t delay_for(double backoff, int attempt)
 {
+    (void)backoff;
     return 1000 * attempt;
 }
 

@@ -1,1 +1,0 @@
--- (number reserved for a change being made on another branch; replaced when it lands)
