@@ -63,6 +63,7 @@ int64_t dispatch_fire_timers(struct dispatch *d, int64_t now)
         int64_t run_at = -e.priority;
         if (run_at > now) return run_at - now;
         if (n == PROMOTE_BATCH) return 0; /* the rest in the next batch, right away */
+        if (store_failed(d->store)) return 0; /* it reads no longer exactly: the next batch */
         runq_pop(&d->scheduled, &e);
         promote(d, e.id, now);
     }
