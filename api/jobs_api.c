@@ -633,7 +633,9 @@ enum MHD_Result api_jobs_rerun(struct api *a, struct request *r, struct MHD_Conn
     free(spec->idempotency_key);
     free(spec->idempotency_fingerprint);
     spec->idempotency_key = spec->idempotency_fingerprint = NULL;
-    spec->run_at = 0; /* it runs now (a rerun is asked for now) */
+    spec->run_at = 0;     /* it runs now (a rerun is asked for now) */
+    free(spec->schedule); /* a rerun is nobody's scheduled run */
+    spec->schedule = NULL;
     spec->rerun_of = id;
     return start_submit(a, r, c, spec, 1, false);
 }

@@ -185,8 +185,8 @@ static const struct help_page pages[] = {
         "    2026-11-27T13:00:00+01:00) or a span ago: a number and s, m, h, d or w (90s,\n"
         "    30m, 1.5h, 2d, 1w).\n",
         "    --state S[,S...]\n"
-        "        only jobs in one of these states: queued, running, succeeded, failed,\n"
-        "        terminated, timed_out, canceled, lost\n"
+        "        only jobs in one of these states: queued, running, scheduled, succeeded,\n"
+        "        failed, terminated, timed_out, canceled, lost\n"
         "    --queue Q\n"
         "        only jobs of queue Q\n"
         "    --name N|'PREFIX*'\n"
@@ -303,7 +303,8 @@ static const struct help_page pages[] = {
         "spawnpool rerun ID...\n",
         "    Runs each job again: a new job with the same spec (command, env, cwd, stdin,\n"
         "    queue, priority, timeout, limits, attempts, dependencies), whose rerun_of says\n"
-        "    which job it repeats. Not its idempotency key (that names the first job). A\n"
+        "    which job it repeats. Not its idempotency key (that names the first job), nor\n"
+        "    its run_at (it runs now), nor its schedule (it is no schedule's run). A\n"
         "    member of a group is refused: alone it would wait for the others forever.\n"
         "    Prints the new ids, one per line.\n",
         "    -h, --help\n"
@@ -374,7 +375,8 @@ static const struct help_page pages[] = {
         "    --timezone TZ, --tz TZ\n"
         "        the zone EXPR is read in, e.g. Europe/Berlin (default UTC)\n"
         "    --overlap allow|skip|replace\n"
-        "        when the last run's job is still queued or running: start another (allow,\n"
+        "        when the last run's job is still queued, scheduled or running: start another "
+        "(allow,\n"
         "        the default), make none this time (skip), or terminate it first (replace)\n"
         "    --paused\n"
         "        add it paused (no runs until `schedule resume`)\n"
@@ -591,7 +593,7 @@ static void print_index(FILE *f)
           "COMMANDS\n",
           f);
     for (const struct cli_command *k = cli_commands; k->name; k++)
-        fprintf(f, "    %-8s %s\n", k->name, k->summary);
+        fprintf(f, "    %-10s %s\n", k->name, k->summary);
     fputs("    serve    run the server (spawnpool serve --help: its flags)\n"
           "\n"
           "    spawnpool help COMMAND, or spawnpool COMMAND --help: that command's page.\n"

@@ -62,7 +62,7 @@ int64_t dispatch_fire_timers(struct dispatch *d, int64_t now)
     for (int n = 0; runq_peek(&d->scheduled, &e); n++) {
         int64_t run_at = -e.priority;
         if (run_at > now) return run_at - now;
-        if (n == PROMOTE_BATCH) return 0; /* the rest in the next batch, right away */
+        if (n == PROMOTE_BATCH) return 0;     /* the rest in the next batch, right away */
         if (store_failed(d->store)) return 0; /* it reads no longer exactly: the next batch */
         runq_pop(&d->scheduled, &e);
         promote(d, e.id, now);

@@ -13,8 +13,8 @@
 
 static void check_zone(const struct tz *z)
 {
-    static const int64_t probes[] = {INT64_MIN, -4000000000LL, -1, 0, 1700000000, 2200000000LL,
-                                     4102444800LL, INT64_MAX};
+    static const int64_t probes[] = {INT64_MIN,  -4000000000LL, -1,           0,
+                                     1700000000, 2200000000LL,  4102444800LL, INT64_MAX};
     for (size_t i = 0; i < sizeof probes / sizeof *probes; i++) {
         int off = tz_offset(z, probes[i]);
         FUZZ_REQUIRE(off > -26 * 3600 && off < 26 * 3600);

@@ -31,8 +31,8 @@ static inline void format_utc(int64_t t, char out[32])
     }
     struct calendar_time c;
     calendar_split(t, &c);
-    snprintf(out, 32, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)c.year, c.month, c.day,
-             c.hour, c.minute, c.second);
+    snprintf(out, 32, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)c.year, c.month, c.day, c.hour,
+             c.minute, c.second);
 }
 
 static inline struct tz *zone(const char *name)
@@ -62,7 +62,7 @@ static inline struct cron *parse(const char *expr)
 #define CHECK_NEXT(expr, zone_name, after, expected)                                               \
     check_next(__LINE__, expr, zone_name, after, expected)
 static inline void check_next(int line, const char *expr, const char *zone_name, const char *after,
-                       const char *expected)
+                              const char *expected)
 {
     struct cron *c = parse(expr);
     struct tz *z = zone(zone_name);
