@@ -29,9 +29,11 @@ int api_schedule_job_parser(void *ctx, const char *json, struct job_spec *out, c
     return rc;
 }
 
+/* A schedule's name: a queue's alphabet and length, but not "." or "..", dot segments that
+ * clients (curl, libcurl, browsers) drop from the path of /v1/schedules/{name}. */
 static bool name_ok(const char *s)
 {
-    return job_queue_name_ok(s); /* the same alphabet and length as a queue's */
+    return job_queue_name_ok(s) && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 }
 
 /* Reads one field of a schedule body into def; 0, or -1 with e. */
@@ -297,8 +299,9 @@ static enum MHD_Result put_schedule(struct api *a, struct request *r, struct MHD
         {
             if (strcmp(key, "name") == 0 && !patch_name) {
                 if (!json_is_string(v) || !name_ok(json_string_value(v)))
-                    rc = api_fail(&e, 400, "invalid_argument", "name",
-                                  "name must be 1 to 64 letters, digits, '-', '_' or '.'");
+                    rc = api_fail(
+                        &e, 400, "invalid_argument", "name",
+                        "name must be 1 to 64 letters, digits, '-', '_' or '.' (not . or ..)");
                 else
                     snprintf(def->name, sizeof def->name, "%s", json_string_value(v));
             } else {

@@ -8,6 +8,8 @@
 #   stored schedule to count them.
 # - A run_at past 9999-12-31 (through an offset) is refused, as the years of RFC 3339 end
 #   there; the list's state refusal names every state, scheduled too.
+# - A schedule cannot be named "." or "..": no client can reach /v1/schedules/.. (dot
+#   segments are dropped from paths), so it could never be shown, paused or deleted.
 source "$(dirname "$0")/lib.sh"
 sp_start
 
@@ -42,6 +44,16 @@ sp_stop
 sp_start
 eq "after a restart, as patched" "$(sched race '[.cron, .overlap, .catch_up]')" '["5 5 5 5 *","skip",false]'
 
+# ---- names a URL path cannot carry -----------------------------------------------------------
+# "." and ".." are dot segments: curl and libcurl (so the client) remove them from a path, and
+# /v1/schedules/.. reaches /v1/ instead; a schedule so named could be made but never shown,
+# paused or deleted
+for n in . ..; do
+    expect_error 400 invalid_argument name POST /v1/schedules \
+        '{"name": "'"$n"'", "cron": "@daily", "job": {"argv": ["true"]}}'
+done
+expect 201 POST /v1/schedules '{"name": "a.b", "cron": "@daily", "job": {"argv": ["true"]}}'
+
 # ---- at most 1000 schedules, even when POSTs race ------------------------------------------
 mkdir -p "$T/bodies"
 for i in $(seq 1 1030); do
@@ -51,8 +63,8 @@ done
 ls "$T/bodies" | xargs -P 8 -I{} curl -s -o /dev/null -w '%{http_code}\n' \
     -H 'Content-Type: application/json' --data-binary "@$T/bodies/{}" "$BASE/v1/schedules" \
     >"$T/codes"
-eq "POSTs: 999 made (race is the 1000th), 31 refused" "$(sort "$T/codes" | uniq -c | awk '{printf "%s:%s ", $2, $1}')" \
-    "201:999 400:31 "
+eq "POSTs: 998 made (race and a.b are two), 32 refused" "$(sort "$T/codes" | uniq -c | awk '{printf "%s:%s ", $2, $1}')" \
+    "201:998 400:32 "
 eq "1000 schedules, no more" "$(curl -s "$BASE/v1/schedules" | jq '.schedules | length')" 1000
 expect_error 400 invalid_argument name POST /v1/schedules \
     '{"name": "one-more", "cron": "@daily", "job": {"argv": ["true"]}}'
@@ -67,3 +79,4 @@ submit '{"argv": ["true"], "run_at": "9999-12-31T23:59:59.999Z"}'
 eq "the last millisecond of 9999 is a run_at" "$(jq -r .run_at <<<"$BODY")" 9999-12-31T23:59:59.999Z
 expect_error 400 invalid_argument state GET "/v1/jobs?state=finished"
 grep -q "queued, scheduled, running" <<<"$BODY" || fail "the refusal names scheduled too: $BODY"
+
