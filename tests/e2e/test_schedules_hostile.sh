@@ -10,6 +10,8 @@
 #   there; the list's state refusal names every state, scheduled too.
 # - A schedule cannot be named "." or "..": no client can reach /v1/schedules/.. (dot
 #   segments are dropped from paths), so it could never be shown, paused or deleted.
+# - Terminating a group member cancels its scheduled members too (they were left scheduled,
+#   then waited at the group's barrier forever).
 source "$(dirname "$0")/lib.sh"
 sp_start
 
@@ -71,6 +73,27 @@ expect_error 400 invalid_argument name POST /v1/schedules \
 grep -q "at most 1000 schedules" <<<"$BODY" || fail "the refusal says why: $BODY"
 expect 204 DELETE /v1/schedules/s1
 expect 201 POST /v1/schedules '{"name": "one-more", "cron": "@daily", "job": {"argv": ["true"]}}'
+
+# ---- a group with a member still scheduled -------------------------------------------------
+# a terminated member takes its whole group with it (it can never start together), a member
+# that waits for its run_at too: left scheduled, it would wait at the barrier forever once due
+submit '{"argv": ["true"], "group": "g", "group_size": 2, "delay": 3600}'
+LATER=$ID
+submit '{"argv": ["true"], "group": "g", "group_size": 2}'
+NOW=$ID
+expect 200 POST "/v1/jobs/$NOW/terminate"
+eq "the terminated member is canceled" "$(jq -r .state <<<"$BODY")" canceled
+eq "so is the scheduled member of its group" "$(job_field "$LATER" '[.state, .error] | join(": ")')" \
+    "canceled: member $NOW of group g was terminated before the start"
+eq "healthz counts no scheduled job" "$(curl -s "$BASE/healthz" | jq -c .jobs)" \
+    '{"queued":0,"running":0,"scheduled":0}'
+# and the other way round: the scheduled member terminated, the queued one goes with it
+submit '{"argv": ["true"], "group": "h", "group_size": 2, "delay": 3600}'
+LATER=$ID
+submit '{"argv": ["true"], "group": "h", "group_size": 2}'
+NOW=$ID
+expect 200 POST "/v1/jobs/$LATER/terminate"
+eq "the queued member goes with the scheduled one" "$(job_field "$NOW" .state)" canceled
 
 # ---- times and states ----------------------------------------------------------------------
 expect_error 400 invalid_argument run_at POST /v1/jobs \
