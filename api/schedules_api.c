@@ -297,7 +297,10 @@ static enum MHD_Result put_schedule(struct api *a, struct request *r, struct MHD
     json_t *v;
     if (rc == 0) json_object_foreach(root, key, v)
         {
-            if (strcmp(key, "name") == 0 && !patch_name) {
+            if (strcmp(key, "name") == 0 && patch_name) {
+                rc = api_fail(&e, 400, "invalid_argument", "name",
+                              "a schedule's name cannot be changed: DELETE it and POST it anew");
+            } else if (strcmp(key, "name") == 0) {
                 if (!json_is_string(v) || !name_ok(json_string_value(v)))
                     rc = api_fail(
                         &e, 400, "invalid_argument", "name",

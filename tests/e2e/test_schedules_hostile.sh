@@ -103,3 +103,8 @@ eq "the last millisecond of 9999 is a run_at" "$(jq -r .run_at <<<"$BODY")" 9999
 expect_error 400 invalid_argument state GET "/v1/jobs?state=finished"
 grep -q "queued, scheduled, running" <<<"$BODY" || fail "the refusal names scheduled too: $BODY"
 
+
+# ---- a PATCH cannot rename ---------------------------------------------------------------------
+expect_error 400 invalid_argument name PATCH /v1/schedules/race '{"name": "renamed"}'
+grep -q "known: name" <<<"$BODY" && fail "the refusal calls name a known field it then refuses: $BODY"
+grep -q "cannot be changed" <<<"$BODY" || fail "the refusal says a name cannot be changed: $BODY"
