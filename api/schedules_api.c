@@ -270,8 +270,8 @@ static void read_current(void *ctx, const struct store_schedule *sc)
     cur->job = json_loads(sc->job, 0, NULL);
 }
 
-/* POST /v1/schedules (name from the body) and PATCH /v1/schedules/{name} (over what is
- * stored). */
+/* POST /v1/schedules (name from the body) and PATCH /v1/schedules/{name} (checked over what
+ * is stored; the main loop changes only the fields it gives). */
 static enum MHD_Result put_schedule(struct api *a, struct request *r, struct MHD_Connection *c,
                                     const char *patch_name)
 {
