@@ -132,7 +132,7 @@ int api_parse_states(const char *v, enum job_state states[JOB_STATE_COUNT], int 
         snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
         if (len >= sizeof name || job_state_parse(name, &st) < 0)
             return api_fail(e, 400, "invalid_argument", "state",
-                            "unknown state '%.*s' (one of queued, running, scheduled, succeeded, "
+                            "unknown state '%.*s' (one of queued, scheduled, running, succeeded, "
                             "failed, terminated, timed_out, canceled, lost)",
                             (int)(len > 50 ? 50 : len), p);
         bool seen = false;

@@ -12,8 +12,6 @@
 
 /* Next run times a schedule shows (next_runs). */
 #define NEXT_RUNS 5
-/* Schedules a server keeps at most. */
-#define MAX_SCHEDULES 1000
 
 /* Submit fields a schedule's job cannot have: each run is a new job, now. */
 static const char *const not_in_schedules[] = {
@@ -31,9 +29,11 @@ int api_schedule_job_parser(void *ctx, const char *json, struct job_spec *out, c
     return rc;
 }
 
+/* A schedule's name: a queue's alphabet and length, but not "." or "..", dot segments that
+ * clients (curl, libcurl, browsers) drop from the path of /v1/schedules/{name}. */
 static bool name_ok(const char *s)
 {
-    return job_queue_name_ok(s); /* the same alphabet and length as a queue's */
+    return job_queue_name_ok(s) && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 }
 
 /* Reads one field of a schedule body into def; 0, or -1 with e. */
@@ -41,6 +41,7 @@ static int schedule_field(struct api *a, const char *key, json_t *v, struct disp
                           json_t **job, struct api_error *e)
 {
     if (strcmp(key, "cron") == 0) {
+        def->given |= SCHEDULE_GIVEN_CRON;
         if (!json_is_string(v) || json_string_length(v) >= sizeof def->cron_text)
             return api_fail(e, 400, "invalid_argument", "cron",
                             "cron must be a string such as \"*/5 * * * *\" or \"@daily\"");
@@ -48,6 +49,7 @@ static int schedule_field(struct api *a, const char *key, json_t *v, struct disp
         return 0;
     }
     if (strcmp(key, "timezone") == 0) {
+        def->given |= SCHEDULE_GIVEN_TIMEZONE;
         if (!json_is_string(v) || json_string_length(v) >= sizeof def->timezone)
             return api_fail(e, 400, "invalid_argument", "timezone",
                             "timezone must be \"UTC\" or an IANA zone name such as "
@@ -56,6 +58,7 @@ static int schedule_field(struct api *a, const char *key, json_t *v, struct disp
         return 0;
     }
     if (strcmp(key, "job") == 0) {
+        def->given |= SCHEDULE_GIVEN_JOB;
         if (!json_is_object(v))
             return api_fail(e, 400, "invalid_argument", "job",
                             "job must be an object: the body of a POST /v1/jobs");
@@ -63,6 +66,7 @@ static int schedule_field(struct api *a, const char *key, json_t *v, struct disp
         return 0;
     }
     if (strcmp(key, "overlap") == 0) {
+        def->given |= SCHEDULE_GIVEN_OVERLAP;
         if (!json_is_string(v) || store_overlap_parse(json_string_value(v), &def->overlap) < 0)
             return api_fail(e, 400, "invalid_argument", "overlap",
                             "overlap must be \"allow\", \"skip\" or \"replace\"");
@@ -72,6 +76,7 @@ static int schedule_field(struct api *a, const char *key, json_t *v, struct disp
         if (!json_is_boolean(v))
             return api_fail(e, 400, "invalid_argument", key, "%s must be true or false", key);
         *(key[0] == 'p' ? &def->paused : &def->catch_up) = json_is_true(v);
+        def->given |= key[0] == 'p' ? SCHEDULE_GIVEN_PAUSED : SCHEDULE_GIVEN_CATCH_UP;
         return 0;
     }
     (void)a;
@@ -223,6 +228,11 @@ static enum MHD_Result answer_change(struct api *a, struct MHD_Connection *c, co
         api_fail(&e, 404, "not_found", "name", "no schedule named '%.80s'", name);
         return api_send_error(c, &e);
     }
+    if (result == DISPATCH_QUEUE_FULL) {
+        api_fail(&e, 400, "invalid_argument", "name", "this server keeps at most %d schedules",
+                 DISPATCH_MAX_SCHEDULES);
+        return api_send_error(c, &e);
+    }
     if (result != DISPATCH_OK) {
         api_fail(&e, 500, "internal", NULL, "saving the schedule failed (see the server log)");
         return api_send_error(c, &e);
@@ -260,8 +270,8 @@ static void read_current(void *ctx, const struct store_schedule *sc)
     cur->job = json_loads(sc->job, 0, NULL);
 }
 
-/* POST /v1/schedules (name from the body) and PATCH /v1/schedules/{name} (over what is
- * stored). */
+/* POST /v1/schedules (name from the body) and PATCH /v1/schedules/{name} (checked over what
+ * is stored; the main loop changes only the fields it gives). */
 static enum MHD_Result put_schedule(struct api *a, struct request *r, struct MHD_Connection *c,
                                     const char *patch_name)
 {
@@ -287,10 +297,14 @@ static enum MHD_Result put_schedule(struct api *a, struct request *r, struct MHD
     json_t *v;
     if (rc == 0) json_object_foreach(root, key, v)
         {
-            if (strcmp(key, "name") == 0 && !patch_name) {
+            if (strcmp(key, "name") == 0 && patch_name) {
+                rc = api_fail(&e, 400, "invalid_argument", "name",
+                              "a schedule's name cannot be changed: DELETE it and POST it anew");
+            } else if (strcmp(key, "name") == 0) {
                 if (!json_is_string(v) || !name_ok(json_string_value(v)))
-                    rc = api_fail(&e, 400, "invalid_argument", "name",
-                                  "name must be 1 to 64 letters, digits, '-', '_' or '.'");
+                    rc = api_fail(
+                        &e, 400, "invalid_argument", "name",
+                        "name must be 1 to 64 letters, digits, '-', '_' or '.' (not . or ..)");
                 else
                     snprintf(def->name, sizeof def->name, "%s", json_string_value(v));
             } else {
@@ -315,17 +329,7 @@ enum MHD_Result api_schedules_create(struct api *a, struct request *r, struct MH
     static const char *const no_params[] = {NULL};
     struct api_error e;
     if (api_query_check(c, no_params, &e) < 0) return api_send_error(c, &e);
-    if (!api_command_answer(r)) {
-        struct listing l = {0};
-        int n = store_each_schedule(a->store, NULL, list_one, &l);
-        free(l.t.data);
-        if (n >= MAX_SCHEDULES) {
-            api_fail(&e, 400, "invalid_argument", "name", "this server keeps at most %d schedules",
-                     MAX_SCHEDULES);
-            return api_send_error(c, &e);
-        }
-    }
-    return put_schedule(a, r, c, NULL);
+    return put_schedule(a, r, c, NULL); /* (the main loop holds the count to 1000) */
 }
 
 enum MHD_Result api_schedule_one(struct api *a, struct request *r, struct MHD_Connection *c,

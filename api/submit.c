@@ -19,6 +19,9 @@
 #define MAX_TIMEOUT (365.0 * 24 * 3600)
 #define MAX_AFTER 1000
 #define MAX_DELAY (10.0 * 365 * 24 * 3600)
+/* The last run_at (9999-12-31T23:59:59.999Z): an offset may name a later UTC time, which
+ * RFC 3339 (four-digit years) could not show. */
+#define MAX_RUN_AT 253402300799999LL
 
 json_t *api_parse_body(const char *body, size_t len, struct api_error *e)
 {
@@ -292,7 +295,7 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
         if (json_is_null(v)) return 0;
         bool inexact;
         if (!json_is_string(v) || clock_parse(json_string_value(v), &spec->run_at, &inexact) < 0 ||
-            spec->run_at < 1)
+            spec->run_at < 1 || spec->run_at > MAX_RUN_AT)
             return type_error(e, prefix, "run_at",
                               "an RFC 3339 time such as \"2026-12-01T09:00:00Z\" or "
                               "\"2026-12-01T10:00:00+01:00\"");

@@ -107,15 +107,28 @@ enum dispatch_cmd_kind {
      * it waits again wherever it waited, by the new values (OK, NOT_FOUND; CONFLICT when it
      * is not queued, or a worker holds it already) */
     DISPATCH_CMD_PATCH_JOB,
-    /* Create (schedule_create: CONFLICT if it exists) or change (NOT_FOUND if it does not)
-     * schedule `schedule`; its next run is worked out again when its cron, zone or pause
-     * changed (OK). The main loop takes schedule->cron and ->tz (set to NULL). */
+    /* Create (schedule_create: CONFLICT if it exists, QUEUE_FULL past
+     * DISPATCH_MAX_SCHEDULES) or change (NOT_FOUND if it does not: only the fields in
+     * schedule->given, over the schedule as it is then) schedule `schedule`; its next run is
+     * worked out again when its cron, zone or pause changed (OK). The main loop takes
+     * schedule->cron and ->tz (set to NULL). */
     DISPATCH_CMD_SCHEDULE_PUT,
     /* Delete schedule `schedule->name` (OK, NOT_FOUND). */
     DISPATCH_CMD_SCHEDULE_DELETE
 };
 struct cron;
 struct tz;
+/* The fields of a schedule a PATCH gave (dispatch_schedule.given). */
+enum {
+    SCHEDULE_GIVEN_CRON = 1,
+    SCHEDULE_GIVEN_TIMEZONE = 2,
+    SCHEDULE_GIVEN_JOB = 4,
+    SCHEDULE_GIVEN_OVERLAP = 8,
+    SCHEDULE_GIVEN_PAUSED = 16,
+    SCHEDULE_GIVEN_CATCH_UP = 32
+};
+/* Schedules a server keeps at most. */
+#define DISPATCH_MAX_SCHEDULES 1000
 /* A schedule as the API validated it, for DISPATCH_CMD_SCHEDULE_PUT / _DELETE. */
 struct dispatch_schedule {
     char name[72];
@@ -125,6 +138,7 @@ struct dispatch_schedule {
     char *job;         /* the submit body of each run (JSON text) */
     enum store_overlap overlap;
     bool paused, catch_up;
+    unsigned given; /* a change: SCHEDULE_GIVEN_* of the fields it sets; the others stay */
 };
 /* Turns a schedule's job (a submit body) into a spec, as a POST /v1/jobs would: the API's
  * parser, handed to the dispatcher by the front end. 0, or -1 with why in err. */

@@ -83,8 +83,11 @@ static enum dispatch_result cancel_queued(struct dispatch *d, int64_t id)
         char why[200];
         snprintf(why, sizeof why, "member %lld of group %.60s was terminated before the start",
                  (long long)id, group);
-        for (size_t i = 0; i < m.n; i++)
-            if (m.ids[i] != id) dispatch_cancel_queued(d, m.ids[i], why);
+        for (size_t i = 0; i < m.n; i++) {
+            if (m.ids[i] == id) continue;
+            bool scheduled = runq_remove(&d->scheduled, m.ids[i]); /* its run_at to come */
+            dispatch_cancel_waiting(d, m.ids[i], scheduled ? JOB_SCHEDULED : JOB_QUEUED, why);
+        }
         for (int gi = 0; gi < d->n_groups; gi++)
             if (strcmp(d->groups[gi].name, group) == 0)
                 runq_free(&d->groups[gi].members); /* their entries: all canceled */

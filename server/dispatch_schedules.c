@@ -218,6 +218,25 @@ int64_t dispatch_schedules_next(const struct dispatch *d, int64_t now)
     return next;
 }
 
+/* A change (PATCH) keeps each field it did not give as s has it now, not as the API read it
+ * before: another change may have been carried out since. */
+static void keep_unchanged(const struct sched *s, struct dispatch_schedule *def)
+{
+    if (!(def->given & SCHEDULE_GIVEN_CRON) && s->cron) {
+        cron_free(def->cron);
+        def->cron = NULL;
+        snprintf(def->cron_text, sizeof def->cron_text, "%s", s->cron_text);
+    }
+    if (!(def->given & SCHEDULE_GIVEN_TIMEZONE) && s->tz) {
+        tz_free(def->tz);
+        def->tz = NULL;
+        snprintf(def->timezone, sizeof def->timezone, "%s", tz_name(s->tz));
+    }
+    if (!(def->given & SCHEDULE_GIVEN_OVERLAP)) def->overlap = s->overlap;
+    if (!(def->given & SCHEDULE_GIVEN_PAUSED)) def->paused = s->paused;
+    if (!(def->given & SCHEDULE_GIVEN_CATCH_UP)) def->catch_up = s->catch_up;
+}
+
 void dispatch_schedule_put(struct dispatch *d, struct dispatch_cmd *cmd)
 {
     struct dispatch_schedule *def = cmd->schedule;
@@ -225,7 +244,10 @@ void dispatch_schedule_put(struct dispatch *d, struct dispatch_cmd *cmd)
     struct sched *s = find(d, def->name);
     if (s && cmd->schedule_create) return dispatch_answer(d, cmd, DISPATCH_CONFLICT);
     if (!s && !cmd->schedule_create) return dispatch_answer(d, cmd, DISPATCH_NOT_FOUND);
-    char *job = strdup(def->job);
+    if (!s && d->n_scheds >= DISPATCH_MAX_SCHEDULES)
+        return dispatch_answer(d, cmd, DISPATCH_QUEUE_FULL);
+    if (s) keep_unchanged(s, def);
+    char *job = strdup(s && !(def->given & SCHEDULE_GIVEN_JOB) ? s->job : def->job);
     if (!job || (!s && !(s = add(d, def->name)))) {
         free(job);
         return dispatch_answer(d, cmd, DISPATCH_ERROR);
@@ -234,13 +256,17 @@ void dispatch_schedule_put(struct dispatch *d, struct dispatch_cmd *cmd)
     bool anew = !s->cron || !s->tz || s->paused != def->paused ||
                 strcmp(tz_name(s->tz), def->timezone) != 0 ||
                 strcmp(s->cron_text, def->cron_text) != 0;
-    cron_free(s->cron);
-    tz_free(s->tz);
+    if (def->cron) { /* (NULL: kept, keep_unchanged) */
+        cron_free(s->cron);
+        s->cron = def->cron;
+        def->cron = NULL;
+    }
+    if (def->tz) {
+        tz_free(s->tz);
+        s->tz = def->tz;
+        def->tz = NULL;
+    }
     free(s->job);
-    s->cron = def->cron;
-    s->tz = def->tz;
-    def->cron = NULL;
-    def->tz = NULL;
     s->job = job;
     snprintf(s->cron_text, sizeof s->cron_text, "%s", def->cron_text);
     s->overlap = def->overlap;

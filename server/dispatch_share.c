@@ -58,8 +58,9 @@ enum dispatch_result dispatch_submit(struct dispatch *d, struct dispatch_submit 
         rc = DISPATCH_SHUTTING_DOWN;
     else if (d->view.stats.store.waiting > 0)
         rc = DISPATCH_UNAVAILABLE;
-    else if (d->view.stats.jobs[JOB_QUEUED] + d->pending_jobs + (int64_t)sub->n >
-             d->cfg->max_queued)
+    else if (d->view.stats.jobs[JOB_QUEUED] + d->view.stats.jobs[JOB_SCHEDULED] + d->pending_jobs +
+                 (int64_t)sub->n >
+             d->cfg->max_queued) /* (a scheduled job is queued at its time: it counts) */
         rc = DISPATCH_QUEUE_FULL;
     if (rc == DISPATCH_OK) {
         sub->next = NULL;

@@ -229,7 +229,7 @@ struct store_event {
  * NULL), in order. Returns how many, or -1. */
 int store_each_event(struct store *s, int64_t after_id, int64_t job_id, const char *queue,
                      int limit, void (*fn)(void *ctx, const struct store_event *e), void *ctx);
-/* Calls fn for every queued job of gang group. Returns 0 or -1. */
+/* Calls fn for every queued or scheduled job of gang group. Returns 0 or -1. */
 int store_each_group_member(struct store *s, const char *group, void (*fn)(void *ctx, int64_t id),
                             void *ctx);
 /* A notify_url callback to deliver. */

@@ -52,7 +52,8 @@ static const char *const fixed_sql[RS_LIST] = {
                         "WHERE state IN ('queued', 'running') GROUP BY queue ORDER BY queue",
     [RS_QUEUE_SETTINGS] = "SELECT name, concurrency, paused FROM queues ORDER BY name",
     [RS_GROUP_MEMBERS] =
-        "SELECT id FROM jobs WHERE group_name = ? AND state = 'queued' ORDER BY id",
+        "SELECT id FROM jobs WHERE group_name = ? AND state IN ('queued', 'scheduled') "
+        "ORDER BY id",
     [RS_SCHEDULES] = "SELECT " SCHEDULE_COLUMNS " FROM schedules ORDER BY name",
     [RS_SCHEDULE_ONE] = "SELECT " SCHEDULE_COLUMNS " FROM schedules WHERE name = ?",
     [RS_NOTIFICATIONS_DUE] = "SELECT job_id, url, attempts FROM notifications WHERE next_at <= ? "
