@@ -158,6 +158,12 @@ enum MHD_Result api_send_unavailable(struct api *a, struct MHD_Connection *c);
 /* A command refused for now: UNAVAILABLE as above, SHUTTING_DOWN as 503 shutting_down. */
 enum MHD_Result api_send_not_now(struct api *a, struct MHD_Connection *c,
                                  enum dispatch_result result);
+/* 404 not_found: no job id. */
+enum MHD_Result api_no_such_job(struct MHD_Connection *c, int64_t id);
+/* The answer to a job command the main loop did not carry out, other than a conflict: no
+ * such job (404), no changes taken now (503), or a failure (500, what names the change). */
+enum MHD_Result api_command_refused(struct api *a, struct MHD_Connection *c, int64_t id,
+                                    enum dispatch_result result, const char *what);
 
 /* An error for the client: status, code of API.md, field at fault, human message. */
 struct api_error {
@@ -231,8 +237,13 @@ enum MHD_Result api_jobs_wait(struct api *a, struct request *r, struct MHD_Conne
 enum MHD_Result api_jobs_wait_many(struct api *a, struct request *r, struct MHD_Connection *c);
 enum MHD_Result api_jobs_terminate(struct api *a, struct request *r, struct MHD_Connection *c,
                                    int64_t id);
+/* api/jobs_delete.c: DELETE /v1/jobs/{id}: 204, 409 while the job has not finished. */
 enum MHD_Result api_jobs_delete(struct api *a, struct request *r, struct MHD_Connection *c,
                                 int64_t id);
+/* DELETE /v1/jobs?filter: the finished jobs it matches that are no longer needed, in slices
+ * on the main loop; 200 {"deleted": n, "kept": k}. */
+enum MHD_Result api_jobs_delete_finished(struct api *a, struct request *r,
+                                         struct MHD_Connection *c);
 enum MHD_Result api_workers(struct api *a, struct MHD_Connection *c);
 enum MHD_Result api_tasks(struct api *a, struct MHD_Connection *c);
 /* api/events.c: GET /v1/events, server-sent events of every state change. */
@@ -321,6 +332,11 @@ int api_query_seconds(struct MHD_Connection *c, const char *name, double min, do
 int api_parse_id(const char *text, size_t len, int64_t *out, struct api_error *e);
 /* Parses "1,2,3" (1 to max ids) into ids[0..*n). 0 or -1 with e (field "ids"). */
 int api_parse_id_list(const char *v, int64_t *ids, size_t max, size_t *n, struct api_error *e);
+/* The query parameters of a job filter (GET /v1/jobs, DELETE /v1/jobs), for allowed lists. */
+#define API_FILTER_PARAMS "state", "queue", "name", "before"
+/* Reads the job filter of c's query into f (limit 0; its strings are c's, valid while c is):
+ * 0, or -1 with e (400 naming the parameter). */
+int api_query_filter(struct MHD_Connection *c, struct store_filter *f, struct api_error *e);
 
 /* api/waiters.c: suspended connections and their wake-ups. A handler registers a waiter
  * without holding any lock across its store read (see waiters.c for why none is lost):

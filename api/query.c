@@ -161,3 +161,22 @@ int api_query_seconds(struct MHD_Connection *c, const char *name, double min, do
     }
     return api_parse_seconds(name, v, min, max, out, e);
 }
+
+int api_query_filter(struct MHD_Connection *c, struct store_filter *f, struct api_error *e)
+{
+    int64_t before;
+    if (api_query_int(c, "before", 1, INT64_MAX, 0, &before, e) < 0) return -1;
+    *f = (struct store_filter){
+        .state = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state"),
+        .queue = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "queue"),
+        .name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name"),
+        .before = before,
+    };
+    enum job_state st;
+    if (f->state && job_state_parse(f->state, &st) < 0)
+        return api_fail(e, 400, "invalid_argument", "state",
+                        "unknown state '%.50s' (one of queued, running, succeeded, failed, "
+                        "terminated, timed_out, canceled, lost)",
+                        f->state);
+    return 0;
+}

@@ -201,6 +201,8 @@ int cli_cmd_logs(struct cli *c, int argc, char **argv);
 int cli_cmd_kill(struct cli *c, int argc, char **argv);
 int cli_cmd_rm(struct cli *c, int argc, char **argv);
 int cli_cmd_rerun(struct cli *c, int argc, char **argv);
+/* `spawnpool clean [--state S] [--queue Q] [--name N] [--before ID] [--all]` */
+int cli_cmd_clean(struct cli *c, int argc, char **argv);
 int cli_cmd_queues(struct cli *c, int argc, char **argv);
 int cli_cmd_queue(struct cli *c, int argc, char **argv);
 int cli_cmd_workers(struct cli *c, int argc, char **argv);

@@ -266,6 +266,36 @@ static const struct help_page pages[] = {
         "    spawnpool ls --json --state succeeded | jq -r '.jobs[].id' | xargs -r spawnpool rm\n",
     },
     {
+        "clean",
+        "spawnpool clean [--state S] [--queue Q] [--name N] [--before ID]\n"
+        "spawnpool clean --all\n",
+        "    Deletes every finished job the filters match (all of them together), with its\n"
+        "    events and output, in one request (DELETE /v1/jobs?...). Queued and running\n"
+        "    jobs are never touched, and a finished job is kept while it is still needed:\n"
+        "    a job that has not ended waits for it (after, stdin_from), its idempotency key\n"
+        "    is less than 24 h old, or its notify_url callback is not delivered yet. The\n"
+        "    server deletes old jobs by itself too: see its --retain and --retain-jobs.\n",
+        "    --state S\n"
+        "        only jobs in this finished state (succeeded, failed, terminated,\n"
+        "        timed_out, canceled, lost)\n"
+        "    --queue Q\n"
+        "        only jobs of this queue\n"
+        "    --name N\n"
+        "        only jobs of this name\n"
+        "    --before ID\n"
+        "        only jobs with a smaller id\n"
+        "    --all\n"
+        "        every finished job (needed when no other filter is given)\n"
+        "    -h, --help\n"
+        "        this page\n",
+        "    --json prints the API's answer: {\"deleted\": n, \"kept\": k}.\n",
+        "    0        the matching jobs were deleted (those still needed were "
+        "kept)\n" GENERIC_STATUS,
+        "    spawnpool clean --state failed --name nightly\n"
+        "    spawnpool clean --before 1000\n"
+        "    spawnpool clean --all\n",
+    },
+    {
         "rerun",
         "spawnpool rerun ID...\n",
         "    Runs each job again: a new job with the same spec (command, env, cwd, stdin,\n"

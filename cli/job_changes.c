@@ -1,6 +1,7 @@
-/* job_changes: the commands that change jobs: kill, rm, rerun. Each goes through its ids one
- * by one, and exits with the first failure (a kill of an ended job, an rm of a running one:
- * 1) while still trying the others. */
+/* job_changes: the commands that change jobs: kill, rm, rerun, each going through its ids one
+ * by one and exiting with the first failure (a kill of an ended job, an rm of a running one:
+ * 1) while still trying the others; and clean, which deletes every finished job a filter
+ * matches in one request. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,4 +158,79 @@ int cli_cmd_rerun(struct cli *c, int argc, char **argv)
     }
     free(ids);
     return rc;
+}
+
+/* ---- clean ----------------------------------------------------------------------------- */
+
+enum { C_STATE = 256, C_QUEUE, C_NAME, C_BEFORE, C_ALL, C_HELP };
+
+/* `spawnpool clean [--state S] [--queue Q] [--name N] [--before ID] [--all]`: deletes the
+ * finished jobs that match (DELETE /v1/jobs?...), those still needed left; prints how many.
+ * Without a filter it needs --all. */
+int cli_cmd_clean(struct cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"state", required_argument, NULL, C_STATE},
+        {"queue", required_argument, NULL, C_QUEUE},
+        {"name", required_argument, NULL, C_NAME},
+        {"before", required_argument, NULL, C_BEFORE},
+        {"all", no_argument, NULL, C_ALL},
+        {"help", no_argument, NULL, C_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    char path[4096] = "/v1/jobs";
+    bool filtered = false, all = false;
+    long long id;
+    optind = 1;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        const char *key = opt == C_STATE   ? "state"
+                          : opt == C_QUEUE ? "queue"
+                          : opt == C_NAME  ? "name"
+                                           : "before";
+        switch (opt) {
+        case C_BEFORE:
+            if (!cli_parse_id("clean", optarg, &id)) return CLI_USAGE;
+            /* fall through */
+        case C_STATE:
+        case C_QUEUE:
+        case C_NAME: {
+            char *v = cli_escape(optarg);
+            size_t at = strlen(path);
+            snprintf(path + at, sizeof path - at, "%s%s=%s", filtered ? "&" : "?", key, v ? v : "");
+            free(v);
+            filtered = true;
+            break;
+        }
+        case C_ALL:
+            all = true;
+            break;
+        case 'h':
+        case C_HELP:
+            cli_help_page("clean", stdout);
+            return CLI_OK;
+        default:
+            return cli_bad_option("clean", argv, C_STATE, "");
+        }
+    }
+    if (optind < argc) return cli_usage_error("clean", "unexpected argument '%s'", argv[optind]);
+    if (!filtered && !all)
+        return cli_usage_error("clean", "say which finished jobs: --state, --queue, --name, "
+                                        "--before, or --all for every one");
+    if (all && !filtered) snprintf(path, sizeof path, "/v1/jobs?all=1");
+    struct cli_resp r;
+    int rc = cli_call(c, "DELETE", path, NULL, &r, "clean");
+    if (rc) return rc;
+    if (c->json) {
+        cli_print_body(&r);
+    } else {
+        long long deleted = (long long)json_integer_value(json_object_get(r.json, "deleted"));
+        long long kept = (long long)json_integer_value(json_object_get(r.json, "kept"));
+        printf("deleted %lld finished job%s", deleted, deleted == 1 ? "" : "s");
+        if (kept) printf(" (%lld kept: other jobs or an idempotency key still need them)", kept);
+        printf("\n");
+    }
+    cli_resp_free(&r);
+    return CLI_OK;
 }

@@ -15,6 +15,7 @@ _spawnpool_flags() {
     case $1 in
     run | submit) own=$_spawnpool_submit_flags ;;
     ls) own="--state --queue --name --limit --before" ;;
+    clean) own="--state --queue --name --before --all" ;;
     wait) own="--any --timeout" ;;
     logs) own="-f --follow --stderr --offset" ;;
     kill) own="--signal --grace" ;;
@@ -60,7 +61,7 @@ _spawnpool_queues() {
 }
 
 _spawnpool_commands() {
-    echo "run submit ls show wait logs kill rm rerun queues queue workers tasks events health help serve"
+    echo "run submit ls show wait logs kill rm rerun clean queues queue workers tasks events health help serve"
 }
 
 _spawnpool() {
@@ -121,7 +122,9 @@ _spawnpool() {
         return 0
         ;;
     --state)
-        COMPREPLY=($(compgen -W "queued running succeeded failed terminated timed_out canceled lost" -- "$cur"))
+        local states="succeeded failed terminated timed_out canceled lost"
+        [ "$cmd" = clean ] || states="queued running $states" # (clean: finished ones only)
+        COMPREPLY=($(compgen -W "$states" -- "$cur"))
         return 0
         ;;
     --signal)

@@ -4,37 +4,12 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <jansson.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-
-#include "server/tasks_internal.h"
-
-enum opt_type {
-    OPT_STRING,
-    OPT_PATH,
-    OPT_INT,
-    OPT_BYTES,
-    OPT_SECONDS,
-    OPT_LISTEN,
-    OPT_BOOL,
-    OPT_LIMIT,   /* a job limit: min is its enum proto_limit */
-    OPT_ORIGINS, /* repeatable: a browser origin (scheme://host[:port]) */
-    OPT_HOSTS    /* repeatable: a Host name, or "*" */
-};
-
-struct option_def {
-    const char *flag; /* without the leading -- */
-    enum opt_type type;
-    size_t offset;
-    int64_t min, max; /* for OPT_INT / OPT_BYTES */
-    const char *def;  /* shown in --help */
-    const char *help;
-};
 
 #define OFF(f) offsetof(struct config, f)
 static const struct option_def options[] = {
@@ -101,6 +76,11 @@ static const struct option_def options[] = {
      "address (and localhost, 127.0.0.1 and [::1] on loopback); \"*\": any; repeatable"},
     {"max-long-polls", OPT_INT, OFF(max_long_polls), 1, 100000, "half of max-connections",
      "waits, output follows and event streams open at once (more: 429)"},
+    {"retain", OPT_AGE, OFF(retain), 0, 3650 * 86400, "7d",
+     "finished jobs older than this are deleted, with their events and output (s, m, h, d; "
+     "0 or off: kept by age)"},
+    {"retain-jobs", OPT_COUNT, OFF(retain_jobs), 1, 1000000000, "100000",
+     "finished jobs kept at most; the oldest go first (0 or off: no limit)"},
     {"limit-nofile", OPT_LIMIT, 0, PROTO_LIMIT_NOFILE, 0, "inherited",
      "open files per job (RLIMIT_NOFILE); also the most a job may ask for"},
     {"limit-nproc", OPT_LIMIT, 0, PROTO_LIMIT_NPROC, 0, "inherited",
@@ -137,36 +117,6 @@ void config_usage(FILE *out)
     }
 }
 
-static int parse_int(const char *s, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end) return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_bytes(const char *s, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || v < 0) return -1;
-    int64_t mult = 1;
-    if (*end == 'K' || *end == 'k')
-        mult = 1024, end++;
-    else if (*end == 'M' || *end == 'm')
-        mult = 1024 * 1024, end++;
-    else if (*end == 'G' || *end == 'g')
-        mult = 1024 * 1024 * 1024, end++;
-    if (*end == 'i' && mult > 1) end++;
-    if (*end == 'B' && mult > 1) end++;
-    if (*end || v > INT64_MAX / mult) return -1;
-    *out = v * mult;
-    return 0;
-}
-
 static int parse_listen(const char *s, struct config *cfg)
 {
     const char *colon = strrchr(s, ':');
@@ -175,15 +125,14 @@ static int parse_listen(const char *s, struct config *cfg)
     if (s[0] == '[' && hlen >= 2 && s[hlen - 1] == ']') s++, hlen -= 2; /* [::1]:8080 */
     if (hlen >= sizeof cfg->listen_host) return -1;
     int64_t port;
-    if (parse_int(colon + 1, &port) < 0 || port < 0 || port > 65535) return -1;
+    if (config_parse_int(colon + 1, &port) < 0 || port < 0 || port > 65535) return -1;
     memcpy(cfg->listen_host, s, hlen);
     cfg->listen_host[hlen] = '\0';
     cfg->listen_port = (int)port;
     return 0;
 }
 
-/* Sets one option from its text form; source names where it came from, for the error. */
-static int set_option(struct config *cfg, const struct option_def *o, const char *value, int level,
+int config_set_option(struct config *cfg, const struct option_def *o, const char *value, int level,
                       const char *source, char *err, size_t errlen)
 {
     char *field = (char *)cfg + o->offset;
@@ -219,7 +168,8 @@ static int set_option(struct config *cfg, const struct option_def *o, const char
         return 0;
     case OPT_INT:
     case OPT_BYTES:
-        if ((o->type == OPT_INT ? parse_int(value, &v) : parse_bytes(value, &v)) < 0 ||
+        if ((o->type == OPT_INT ? config_parse_int(value, &v) : config_parse_bytes(value, &v)) <
+                0 ||
             v < o->min || v > o->max)
             break;
         if (o->offset == OFF(workers) || o->offset == OFF(http_threads) ||
@@ -240,7 +190,8 @@ static int set_option(struct config *cfg, const struct option_def *o, const char
         break;
     case OPT_LIMIT: {
         int which = (int)o->min;
-        if ((job_limit_is_bytes(which) ? parse_bytes(value, &v) : parse_int(value, &v)) < 0 ||
+        if ((job_limit_is_bytes(which) ? config_parse_bytes(value, &v)
+                                       : config_parse_int(value, &v)) < 0 ||
             v < job_limit_min(which) || v > job_limit_max(which)) {
             snprintf(err, errlen, "%s: %s must be %s from %lld to %lld, got '%s'", source, o->flag,
                      job_limit_is_bytes(which) ? "a size in bytes (suffix K, M, G allowed)"
@@ -252,6 +203,25 @@ static int set_option(struct config *cfg, const struct option_def *o, const char
         cfg->limits.v[which] = v;
         return 0;
     }
+    case OPT_AGE:
+        if (config_parse_age(value, (double)o->max, (double *)field) == 0) return 0;
+        snprintf(err, errlen,
+                 "%s: %s must be an age such as 90s, 30m, 12h or 7d (at most %lldd), or 0 / off, "
+                 "got '%s'",
+                 source, o->flag, (long long)o->max / 86400, value);
+        return -1;
+    case OPT_COUNT:
+        if (strcmp(value, "off") == 0 || strcmp(value, "0") == 0) {
+            *(int64_t *)field = 0;
+            return 0;
+        }
+        if (config_parse_int(value, &v) == 0 && v >= o->min && v <= o->max) {
+            *(int64_t *)field = v;
+            return 0;
+        }
+        snprintf(err, errlen, "%s: %s must be an integer from %lld to %lld, or 0 / off, got '%s'",
+                 source, o->flag, (long long)o->min, (long long)o->max, value);
+        return -1;
     case OPT_SECONDS: {
         char *end;
         errno = 0;
@@ -270,171 +240,12 @@ static int set_option(struct config *cfg, const struct option_def *o, const char
     return -1;
 }
 
-static const struct option_def *find_flag(const char *name, size_t len)
+const struct option_def *config_find_option(const char *name, size_t len)
 {
     for (size_t i = 0; i < NOPTIONS; i++)
         if (strlen(options[i].flag) == len && strncmp(options[i].flag, name, len) == 0)
             return &options[i];
     return NULL;
-}
-
-/* "queues": {"name": {"concurrency": n | null, "paused": bool}}: initial settings (a
- * PATCH /v1/queues later is saved and wins). */
-static int load_queues(struct config *cfg, json_t *value, const char *source, char *err,
-                       size_t errlen)
-{
-    if (!json_is_object(value)) {
-        snprintf(err, errlen, "%s: queues must be an object of queue settings", source);
-        return -1;
-    }
-    cfg->queues = calloc(json_object_size(value) + 1, sizeof *cfg->queues);
-    if (!cfg->queues) return -1;
-    const char *name;
-    json_t *q;
-    json_object_foreach(value, name, q)
-    {
-        struct queue_decl *d = &cfg->queues[cfg->n_queues++];
-        snprintf(d->name, sizeof d->name, "%s", name);
-        d->concurrency = -1;
-        json_t *c = json_object_get(q, "concurrency"), *p = json_object_get(q, "paused");
-        bool ok = json_is_object(q) && job_queue_name_ok(name) &&
-                  json_object_size(q) == (size_t)(c != NULL) + (size_t)(p != NULL);
-        if (ok && c && !json_is_null(c)) {
-            ok = json_is_integer(c) && json_integer_value(c) >= 1 &&
-                 json_integer_value(c) <= 1000000;
-            if (ok) d->concurrency = (int)json_integer_value(c);
-        }
-        if (ok && p) {
-            ok = json_is_boolean(p);
-            d->paused = json_is_true(p);
-        }
-        if (!ok) {
-            snprintf(err, errlen,
-                     "%s: queue '%.80s' must be named with 1 to 64 letters, digits, '-', '_' or "
-                     "'.' and be {\"concurrency\": n >= 1 or null, \"paused\": true|false}",
-                     source, name);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* Applies the config file's top-level object (root: taken over, freed). */
-static int apply_file(struct config *cfg, json_t *root, const char *source, char *err,
-                      size_t errlen)
-{
-    if (!json_is_object(root)) {
-        snprintf(err, errlen, "%s: the top level must be an object", source);
-        json_decref(root);
-        return -1;
-    }
-    const char *key;
-    json_t *value;
-    json_object_foreach(root, key, value)
-    {
-        if (strcmp(key, "tasks") == 0) {
-            char why[400];
-            if (tasks_load(&cfg->tasks, value, why, sizeof why) < 0) {
-                snprintf(err, errlen, "%s: %s", source, why);
-                json_decref(root);
-                return -1;
-            }
-            continue;
-        }
-        if (strcmp(key, "queues") == 0) {
-            if (load_queues(cfg, value, source, err, errlen) < 0) {
-                json_decref(root);
-                return -1;
-            }
-            continue;
-        }
-        if (strcmp(key, "allow_commands") == 0) {
-            if (!json_is_boolean(value)) {
-                snprintf(err, errlen, "%s: allow_commands must be true or false", source);
-                json_decref(root);
-                return -1;
-            }
-            cfg->allow_commands = json_is_true(value);
-            continue;
-        }
-        char flag[64];
-        size_t n = strlen(key);
-        if (n >= sizeof flag) n = sizeof flag - 1;
-        for (size_t i = 0; i < n; i++)
-            flag[i] = key[i] == '_' ? '-' : key[i];
-        flag[n] = '\0';
-        const struct option_def *o = strcmp(key, "config") ? find_flag(flag, n) : NULL;
-        if (!o) {
-            snprintf(err, errlen, "%s: unknown key '%s'", source, key);
-            json_decref(root);
-            return -1;
-        }
-        char text[PATH_MAX];
-        if (json_is_array(value) && (o->type == OPT_ORIGINS || o->type == OPT_HOSTS)) {
-            size_t i;
-            json_t *item;
-            json_array_foreach(value, i, item)
-            {
-                if (!json_is_string(item) || strchr(json_string_value(item), ',')) {
-                    snprintf(err, errlen, "%s: '%s' must be an array of strings", source, key);
-                    json_decref(root);
-                    return -1;
-                }
-                if (set_option(cfg, o, json_string_value(item), LEVEL_FILE, source, err, errlen) <
-                    0) {
-                    json_decref(root);
-                    return -1;
-                }
-            }
-            continue;
-        }
-        if (json_is_string(value))
-            snprintf(text, sizeof text, "%s", json_string_value(value));
-        else if (json_is_integer(value))
-            snprintf(text, sizeof text, "%lld", (long long)json_integer_value(value));
-        else if (json_is_real(value))
-            snprintf(text, sizeof text, "%.17g", json_real_value(value));
-        else if (json_is_boolean(value))
-            snprintf(text, sizeof text, "%s", json_is_true(value) ? "true" : "false");
-        else {
-            snprintf(err, errlen, "%s: '%s' must be a string or a number", source, key);
-            json_decref(root);
-            return -1;
-        }
-        if (set_option(cfg, o, text, LEVEL_FILE, source, err, errlen) < 0) {
-            json_decref(root);
-            return -1;
-        }
-    }
-    json_decref(root);
-    return 0;
-}
-
-int config_apply_text(struct config *cfg, const char *text, size_t len, const char *source,
-                      char *err, size_t errlen)
-{
-    json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        snprintf(err, errlen, "%s: %s (line %d, column %d)", source, jerr.text, jerr.line,
-                 jerr.column);
-        return -1;
-    }
-    return apply_file(cfg, root, source, err, errlen);
-}
-
-static int load_file(struct config *cfg, const char *path, char *err, size_t errlen)
-{
-    char source[PATH_MAX + 32];
-    snprintf(source, sizeof source, "config file %s", path);
-    json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        snprintf(err, errlen, "%s: %s (line %d, column %d)", source, jerr.text, jerr.line,
-                 jerr.column);
-        return -1;
-    }
-    return apply_file(cfg, root, source, err, errlen);
 }
 
 static void env_name(const struct option_def *o, char *out, size_t n)
@@ -493,7 +304,11 @@ static void option_text(const struct config *cfg, const struct option_def *o, ch
             snprintf(out, outlen, "%lld", (long long)*(const int64_t *)field);
         return;
     case OPT_SECONDS:
+    case OPT_AGE:
         snprintf(out, outlen, "%.17g", *(const double *)field);
+        return;
+    case OPT_COUNT:
+        snprintf(out, outlen, "%lld", (long long)*(const int64_t *)field);
         return;
     case OPT_BOOL:
         snprintf(out, outlen, "%d", *(const bool *)field);
@@ -511,11 +326,12 @@ static void option_text(const struct config *cfg, const struct option_def *o, ch
     }
 }
 
-/* What SIGHUP applies while running (the HTTP front end's access policy). */
+/* What SIGHUP applies while running (the HTTP front end's access policy, retention). */
 static bool reloadable(const struct option_def *o)
 {
     return o->offset == OFF(token_file) || o->offset == OFF(allow_origins) ||
-           o->offset == OFF(allow_hosts) || o->offset == OFF(open_metrics);
+           o->offset == OFF(allow_hosts) || o->offset == OFF(open_metrics) ||
+           o->offset == OFF(retain) || o->offset == OFF(retain_jobs);
 }
 
 static void add_name(char *out, size_t outlen, const char *name)
@@ -588,6 +404,8 @@ void config_defaults(struct config *cfg)
     cfg->head_timeout = 20;
     cfg->body_timeout = 60;
     cfg->max_conns_per_address = -1; /* a quarter of --max-connections unless set */
+    cfg->retain = 7 * 86400;
+    cfg->retain_jobs = 100000;
 }
 
 /* Loads cfg; a reload (SIGHUP) makes no missing file, so a token file absent for a moment
@@ -606,14 +424,14 @@ static int load(struct config *cfg, int argc, char **argv, bool reload, char *er
             file = argv[i] + 9;
     }
     if (file && file[0]) {
-        if (load_file(cfg, file, err, errlen) < 0) return -1;
+        if (config_load_file(cfg, file, err, errlen) < 0) return -1;
         snprintf(cfg->config_file, sizeof cfg->config_file, "%s", file);
     }
     for (size_t i = 0; i < NOPTIONS; i++) {
         char name[64];
         env_name(&options[i], name, sizeof name);
         const char *v = getenv(name);
-        if (v && v[0] && set_option(cfg, &options[i], v, LEVEL_ENV, name, err, errlen) < 0)
+        if (v && v[0] && config_set_option(cfg, &options[i], v, LEVEL_ENV, name, err, errlen) < 0)
             return -1;
     }
     for (int i = 0; i < argc; i++) {
@@ -628,7 +446,7 @@ static int load(struct config *cfg, int argc, char **argv, bool reload, char *er
         }
         const char *eq = strchr(a, '=');
         size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-        const struct option_def *o = find_flag(a + 2, len);
+        const struct option_def *o = config_find_option(a + 2, len);
         if (!o) {
             snprintf(err, errlen, "unknown flag '%.*s' (see spawnpool --help)", (int)len + 2, a);
             return -1;
@@ -640,7 +458,7 @@ static int load(struct config *cfg, int argc, char **argv, bool reload, char *er
             snprintf(err, errlen, "flag --%s needs a value", o->flag);
             return -1;
         }
-        if (set_option(cfg, o, value, LEVEL_COMMAND_LINE, "command line", err, errlen) < 0)
+        if (config_set_option(cfg, o, value, LEVEL_COMMAND_LINE, "command line", err, errlen) < 0)
             return -1;
     }
     if (!cfg->job_dir[0] && !getcwd(cfg->job_dir, sizeof cfg->job_dir)) {

@@ -1,12 +1,57 @@
-/* config_internal.h: what the files of the config module share (config.c, config_lists.c,
- * config_secrets.c); not for use outside them. */
+/* config_internal.h: what the files of the config module share (config.c, config_file.c,
+ * config_values.c, config_lists.c, config_secrets.c); not for use outside them. */
 #ifndef SPAWNPOOL_CONFIG_INTERNAL_H
 #define SPAWNPOOL_CONFIG_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "server/config.h"
+
+/* The kinds of option value (how config_set_option reads the text). */
+enum opt_type {
+    OPT_STRING,
+    OPT_PATH,
+    OPT_INT,
+    OPT_BYTES,
+    OPT_SECONDS,
+    OPT_LISTEN,
+    OPT_BOOL,
+    OPT_LIMIT,   /* a job limit: min is its enum proto_limit */
+    OPT_AGE,     /* seconds with an s/m/h/d suffix, or off (0); at most max seconds */
+    OPT_COUNT,   /* a count from min to max, or off (0) */
+    OPT_ORIGINS, /* repeatable: a browser origin (scheme://host[:port]) */
+    OPT_HOSTS    /* repeatable: a Host name, or "*" */
+};
+
+/* One option of the table (config.c). */
+struct option_def {
+    const char *flag; /* without the leading -- */
+    enum opt_type type;
+    size_t offset;
+    int64_t min, max; /* for OPT_INT / OPT_BYTES / OPT_COUNT; max for OPT_AGE */
+    const char *def;  /* shown in --help */
+    const char *help;
+};
+
+/* The option named name (len bytes, without the leading --), or NULL. */
+const struct option_def *config_find_option(const char *name, size_t len);
+/* Sets option o from its text form; level is its source (LEVEL_*), source names it for the
+ * error. Returns 0, or -1 with a message in err. */
+int config_set_option(struct config *cfg, const struct option_def *o, const char *value, int level,
+                      const char *source, char *err, size_t errlen);
+/* config_file.c: applies the JSON config file at path over cfg. 0, or -1 with err. */
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/* config_values.c: the text forms of values. Each returns 0, or -1 if s is not one. */
+/* A decimal integer. */
+int config_parse_int(const char *s, int64_t *out);
+/* A size in bytes, with an optional K, M or G suffix (binary; KiB, KB also). */
+int config_parse_bytes(const char *s, int64_t *out);
+/* An age in seconds: a number with an optional s, m, h or d suffix (plain: seconds), or
+ * "off" (0); at most max seconds. */
+int config_parse_age(const char *s, double max, double *out);
 
 /* Which source set a value: a later one replaces a repeatable setting's list. */
 enum { LEVEL_FILE = 1, LEVEL_ENV, LEVEL_COMMAND_LINE };

@@ -153,6 +153,7 @@ void store_close(struct store *s)
 {
     if (!s) return;
     store_read_close(s); /* its statements on the write connection too */
+    store_clean_close(s);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
     sqlite3_close(s->db);
@@ -444,31 +445,6 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
     return store_commit(s) < 0 || rc < 0 ? -1 : 0;
 }
 
-int store_delete_job(struct store *s, int64_t id, enum job_state *state_out)
-{
-    store_tx_begin(s);
-    sqlite3_stmt *st = store_stmt(s, ST_STATE_OF);
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    enum job_state state = JOB_QUEUED;
-    if (rc == SQLITE_ROW) job_state_parse((const char *)sqlite3_column_text(st, 0), &state);
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        rc = 1;
-    else if (rc != SQLITE_ROW)
-        rc = store_fail(s, "SELECT state");
-    else if (!job_state_terminal(state))
-        rc = 2;
-    else {
-        *state_out = state;
-        st = store_stmt(s, ST_DELETE);
-        sqlite3_bind_int64(st, 1, id);
-        rc = store_write(s, st, "DELETE job", NULL);
-    }
-    int crc = store_commit(s);
-    return crc < 0 ? -1 : rc;
-}
-
 int store_job_running(struct store *s, int64_t id, int worker, int attempt, int64_t now)
 {
     store_tx_begin(s);
@@ -649,26 +625,6 @@ int store_each_queued(struct store *s, void (*fn)(void *ctx, const struct store_
         free((char *)later[i].queue);
     }
     free(later);
-    return rc;
-}
-
-int store_count_states(struct store *s, int64_t counts[JOB_STATE_COUNT])
-{
-    memset(counts, 0, sizeof(int64_t) * JOB_STATE_COUNT);
-    sqlite3_stmt *st;
-    int rc = 0;
-    if (sqlite3_prepare_v2(s->db, "SELECT state, count(*) FROM jobs GROUP BY state", -1, &st,
-                           NULL) != SQLITE_OK) {
-        rc = store_fail(s, "counting jobs");
-    } else {
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            enum job_state state;
-            if (job_state_parse((const char *)sqlite3_column_text(st, 0), &state) == 0)
-                counts[state] = sqlite3_column_int64(st, 1);
-        }
-        sqlite3_finalize(st);
-    }
-    store_read_done(s);
     return rc;
 }
 

@@ -1,5 +1,6 @@
 /* store_internal.h: what the files of the store share (server/store.c, the job rows and
  * transactions; server/store_links.c, idempotency keys, queue settings and callbacks;
+ * server/store_clean.c, deleting finished jobs;
  * server/store_read.c, the reads and the connections they go through). Not for
  * elsewhere: the rest of the server goes through server/store.h. */
 #ifndef SPAWNPOOL_STORE_INTERNAL_H
@@ -49,6 +50,8 @@ struct store {
     bool attempted;        /* ... and tried to (BEGIN): not a batch that only journals */
     /* store_read.c: the read connections */
     struct store_reading *reading;
+    /* store_clean.c: its statements, prepared on first use */
+    struct store_cleaning *cleaning;
 };
 
 /* Logs a failed statement and marks the transaction failed; returns -1. */
@@ -71,6 +74,9 @@ int store_write(struct store *s, sqlite3_stmt *st, const char *what, int *change
 /* Records a state transition in job_events. Returns 0 or -1. */
 int store_add_event(struct store *s, int64_t id, int64_t now, const char *from, const char *to,
                     const char *detail);
+
+/* Finalizes store_clean.c's statements (store_close). */
+void store_clean_close(struct store *s);
 
 /* Queues job id's notify_url callback (if it has one), due at now. */
 void store_notify_due(struct store *s, int64_t id, int64_t now);

@@ -48,6 +48,7 @@ declare -A WANT=(
     [kill]="--signal --grace"
     [rm]=""
     [rerun]=""
+    [clean]="--state --queue --name --before --all"
     [queues]=""
     [queue]="--concurrency --paused"
     [workers]=""
