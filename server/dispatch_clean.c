@@ -149,11 +149,11 @@ static void retention_slice(struct dispatch *d, struct budget *b)
         c->cutoff = c->max_age > 0 ? wall - (int64_t)(c->max_age * 1000) : INT64_MIN;
     }
     int64_t excess = c->max_jobs > 0 ? finished_jobs(d) - c->max_jobs : 0;
-    int64_t before = excess > 0 ? INT64_MAX : c->cutoff;
+    /* (the first job not due yet is read too: when it ages out, the next pass is due) */
     struct store_finished rows[SLICE_ROWS];
-    int n = before == INT64_MIN
+    int n = excess <= 0 && c->cutoff == INT64_MIN
                 ? 0
-                : store_oldest_finished(d->store, c->at, c->id, before, rows, SLICE_ROWS);
+                : store_oldest_finished(d->store, c->at, c->id, INT64_MAX, rows, SLICE_ROWS);
     for (int i = 0; i < n; i++) {
         if (excess <= 0 && rows[i].finished_at >= c->cutoff)
             return end_pass(d, rows[i].finished_at + (int64_t)(c->max_age * 1000));
