@@ -14,10 +14,10 @@
 #include "server/log.h"
 
 #define SLICE_ROWS 64     /* jobs read per slice */
-#define SLICE_US 1000     /* a slice stops after this long ... */
-#define POLL_EVERY 4      /* ... or when the epoll has something, looked at every few jobs */
+#define SLICE_US 500      /* a slice stops after this long ... */
+#define POLL_EVERY 1      /* ... or when the epoll has something, looked at after each job */
 #define OVERDUE_MS 50     /* a loop that is never idle still gets a slice this often ... */
-#define FORCED_ROWS 32    /* ... of at most this many jobs */
+#define FORCED_ROWS 8     /* ... of at most this many jobs */
 #define PASS_MIN_MS 1000  /* a retention pass starts at most this often after the last ... */
 #define PASS_MAX_MS 60000 /* ... and at least this often (kept jobs may be free now) */
 

@@ -124,6 +124,7 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
     sqlite3_busy_timeout(s->db, BUSY_MS);
     if (migrate_apply(s->db, migrations, migrations_count, err, errlen) < 0) goto fail;
     if (store_read_open(s, path, err, errlen) < 0) goto fail;
+    if (store_checkpoint_start(s, path, err, errlen) < 0) goto fail;
     for (int i = 0; i < ST_COUNT; i++)
         if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
                                NULL) != SQLITE_OK) {
@@ -152,6 +153,7 @@ int store_set_durability(struct store *s, bool full)
 void store_close(struct store *s)
 {
     if (!s) return;
+    store_checkpoint_stop(s);
     store_read_close(s); /* its statements on the write connection too */
     store_clean_close(s);
     for (int i = 0; i < ST_COUNT; i++)

@@ -52,6 +52,8 @@ struct store {
     struct store_reading *reading;
     /* store_clean.c: its statements, prepared on first use */
     struct store_cleaning *cleaning;
+    /* store_checkpoint.c: the thread that checkpoints the WAL */
+    struct store_checkpointer *checkpointer;
 };
 
 /* Logs a failed statement and marks the transaction failed; returns -1. */
@@ -75,6 +77,11 @@ int store_write(struct store *s, sqlite3_stmt *st, const char *what, int *change
 int store_add_event(struct store *s, int64_t id, int64_t now, const char *from, const char *to,
                     const char *detail);
 
+/* store_checkpoint.c: starts the thread that checkpoints the WAL of the database at path
+ * (the writer's commits no longer do). 0, or -1 with a message in err. */
+int store_checkpoint_start(struct store *s, const char *path, char *err, size_t errlen);
+/* Stops it (store_close, before the writer's connection closes). */
+void store_checkpoint_stop(struct store *s);
 /* Finalizes store_clean.c's statements (store_close). */
 void store_clean_close(struct store *s);
 
