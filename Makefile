@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 ARGS ?=
 DEB_PACKAGES = build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
                libcurl4-openssl-dev \
-               curl jq sqlite3 procps openssl
+               curl jq sqlite3 procps openssl tzdata
 
 # test_browser.sh drives Debian's Chromium with puppeteer-core (tests/browser, from npm)
 BROWSER_PACKAGES = chromium

@@ -4,11 +4,14 @@
 #include <stdlib.h>
 
 #include "api/internal.h"
+#include "server/cron.h"
+#include "server/tz.h"
 
 struct pending_cmd {
     struct dispatch_cmd cmd;
     struct MHD_Connection *conn;
-    struct dispatch_queue_info queue; /* a queue change's result */
+    struct dispatch_queue_info queue;  /* a queue change's result */
+    struct dispatch_schedule schedule; /* a schedule change's (owned: freed with the request) */
     bool answered;
 };
 
@@ -32,6 +35,10 @@ enum dispatch_result api_command(struct api *a, struct request *r, struct MHD_Co
     if (!p) return DISPATCH_ERROR;
     p->cmd = *cmd;
     p->cmd.queue_out = &p->queue;
+    if (cmd->schedule) { /* the request owns it from here on, until it completes */
+        p->schedule = *cmd->schedule;
+        p->cmd.schedule = &p->schedule;
+    }
     p->cmd.done = command_done;
     p->cmd.ctx = p;
     p->conn = c;
@@ -51,6 +58,11 @@ const struct dispatch_queue_info *api_command_queue(const struct request *r)
 
 void api_command_free(struct pending_cmd *p)
 {
+    if (p) { /* (what the main loop took is NULL) */
+        cron_free(p->schedule.cron);
+        tz_free(p->schedule.tz);
+        free(p->schedule.job);
+    }
     free(p);
 }
 
@@ -87,7 +99,14 @@ enum MHD_Result api_command_refused(struct api *a, struct MHD_Connection *c, int
     if (result == DISPATCH_NOT_FOUND) return api_no_such_job(c, id);
     if (result == DISPATCH_UNAVAILABLE || result == DISPATCH_SHUTTING_DOWN)
         return api_send_not_now(a, c, result);
-    struct api_error e;
-    api_fail(&e, 500, "internal", NULL, "%s failed (see the server log)", what);
-    return api_send_error(c, &e);
+    return api_send_internal(c, what);
+}
+
+enum MHD_Result api_send_empty(struct MHD_Connection *c, unsigned status)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    enum MHD_Result rc = api_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
 }

@@ -246,6 +246,8 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
     api_pending_submit_free(r->submit);
     api_command_free(r->cmd);
     free(r->wait_ids);
+    if (r->filter) api_filter_free(r->filter);
+    free(r->filter);
     free(r->body);
     free(r);
     *con_cls = NULL;
@@ -359,6 +361,7 @@ static void *frontend_start(const struct config *cfg, const struct serve_caps *c
     a->cfg = cfg;
     a->caps = caps;
     a->dispatch = d;
+    dispatch_set_job_parser(d, api_schedule_job_parser, a); /* (a schedule's runs) */
     a->store = s;
     waiters_init(&a->waiters);
     /* a read connection for each thread that reads: MHD's and the notify_url sender */

@@ -138,6 +138,7 @@ struct request {
     struct pending_submit *submit; /* a POST /v1/jobs waiting for its commit */
     struct pending_cmd *cmd;       /* a change handed to the main loop (api/commands.c) */
     int64_t *wait_ids;             /* GET /v1/jobs/wait: the jobs waited for */
+    struct api_filter *filter;     /* DELETE /v1/jobs?filter: read by the main loop meanwhile */
     size_t n_wait_ids;
     bool long_poll; /* counted in api.long_polls until the request completes */
 };
@@ -155,6 +156,8 @@ const struct dispatch_queue_info *api_command_queue(const struct request *r);
 void api_command_free(struct pending_cmd *p);
 /* 503 store_unavailable with Retry-After: the store cannot commit now. */
 enum MHD_Result api_send_unavailable(struct api *a, struct MHD_Connection *c);
+/* An empty answer (204 after a delete). */
+enum MHD_Result api_send_empty(struct MHD_Connection *c, unsigned status);
 /* A command refused for now: UNAVAILABLE as above, SHUTTING_DOWN as 503 shutting_down. */
 enum MHD_Result api_send_not_now(struct api *a, struct MHD_Connection *c,
                                  enum dispatch_result result);
@@ -230,6 +233,7 @@ enum MHD_Result api_jobs_patch(struct api *a, struct request *r, struct MHD_Conn
 /* POST /v1/jobs/{id}/rerun: a new job with the same spec, saying rerun_of; 201 like a submit. */
 enum MHD_Result api_jobs_rerun(struct api *a, struct request *r, struct MHD_Connection *c,
                                int64_t id);
+/* GET /v1/jobs (api/jobs_list.c): the jobs its filters select, newest first, a page. */
 enum MHD_Result api_jobs_list(struct api *a, struct MHD_Connection *c);
 enum MHD_Result api_jobs_get(struct api *a, struct MHD_Connection *c, int64_t id);
 enum MHD_Result api_jobs_wait(struct api *a, struct request *r, struct MHD_Connection *c,
@@ -261,6 +265,17 @@ struct queue_patch {
 /* Validates a PATCH /v1/queues body into q. 0 or -1 with e. */
 int api_parse_queue_patch(const char *body, size_t len, struct queue_patch *q, struct api_error *e);
 enum MHD_Result api_queues_list(struct api *a, struct MHD_Connection *c);
+/* api/schedules_api.c: /v1/schedules. */
+/* dispatch_job_parser: a schedule's job (a submit body) into a spec; ctx is the api. */
+int api_schedule_job_parser(void *ctx, const char *json, struct job_spec *out, char *err,
+                            size_t errlen);
+/* GET /v1/schedules: every schedule with its next run times. */
+enum MHD_Result api_schedules_list(struct api *a, struct MHD_Connection *c);
+/* POST /v1/schedules: creates one (201; 409 if the name is taken). */
+enum MHD_Result api_schedules_create(struct api *a, struct request *r, struct MHD_Connection *c);
+/* GET, PATCH, DELETE /v1/schedules/{name}. */
+enum MHD_Result api_schedule_one(struct api *a, struct request *r, struct MHD_Connection *c,
+                                 const char *method, const char *name);
 enum MHD_Result api_queues_patch(struct api *a, struct request *r, struct MHD_Connection *c,
                                  const char *name);
 enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c);
@@ -274,6 +289,14 @@ void api_pending_submit_free(struct pending_submit *p);
 /* True if job id has ended, is gone, or cannot be read (api/jobs_api.c). */
 bool api_job_ended(struct api *a, int64_t id);
 
+/* api/submit_knobs.c: sets spec's limits from what it asked for, its template's and the
+ * server's (--limit-*), each at most its ceiling. Returns 0, or -1 with e filled. */
+int api_apply_limits(const struct config *cfg, const struct serve_caps *caps, const char *prefix,
+                     struct job_spec *spec, struct api_error *e);
+/* Sets spec's max_output and retry_backoff from the job object obj, its template and the
+ * server's settings, each at most the server's ceiling. Returns 0, or -1 with e filled. */
+int api_apply_knobs(json_t *obj, const struct config *cfg, const char *prefix,
+                    struct job_spec *spec, struct api_error *e);
 /* api/submit.c: validates one job object into spec (field names prefixed with prefix, e.g.
  * "[3]."). Returns 0, or -1 with e filled and spec freed. */
 int api_parse_job(json_t *obj, const struct config *cfg, const struct serve_caps *caps,
@@ -295,8 +318,15 @@ json_t *api_parse_body(const char *body, size_t len, struct api_error *e);
 void api_limits_text(struct text *t, const struct proto_limits *l);
 /* Appends an env blob ("K=V" strings) as a JSON object of strings. */
 void api_env_text(struct text *t, const struct strblob *env);
+/* A running job's pid and its output's sizes so far, which its row gets only at its end
+ * (api/jobs_api.c). */
+void api_job_live(struct api *a, struct job *j);
+/* Sends 500 "internal": what failed (see the server log). */
+enum MHD_Result api_send_internal(struct MHD_Connection *c, const char *what);
 /* Appends the job object of API.md as JSON text. */
 void api_job_text(struct text *t, const struct job *j);
+/* Appends ,"key":"<RFC 3339 time>" (null when ms <= 0). */
+void api_text_time(struct text *t, const char *key, int64_t ms);
 /* Sends t (taken over, freed) as a JSON response with status; location may be NULL. */
 enum MHD_Result api_send_text_json(struct MHD_Connection *c, unsigned status, struct text *t,
                                    const char *location);
@@ -332,11 +362,33 @@ int api_query_seconds(struct MHD_Connection *c, const char *name, double min, do
 int api_parse_id(const char *text, size_t len, int64_t *out, struct api_error *e);
 /* Parses "1,2,3" (1 to max ids) into ids[0..*n). 0 or -1 with e (field "ids"). */
 int api_parse_id_list(const char *v, int64_t *ids, size_t max, size_t *n, struct api_error *e);
+/* Parses "failed,timed_out" (states by name, each taken once) into states[0..*n). 0, or -1
+ * with e (field "state": an unknown state, an empty item). */
+int api_parse_states(const char *v, enum job_state states[JOB_STATE_COUNT], int *n,
+                     struct api_error *e);
+/* Checks a name filter: a name, or with a '*' at its end the start of names ("build-*":
+ * *prefix true; the name is the text before the '*'). 0, or -1 with e (a '*' elsewhere). */
+int api_parse_name_filter(const char *v, bool *prefix, struct api_error *e);
+/* Parses the value v of parameter name as an RFC 3339 time (clock_parse) into wall ms; a
+ * fraction below the millisecond rounds down, or up with round_up. 0 or -1 with e. */
+int api_parse_time(const char *name, const char *v, bool round_up, int64_t *out,
+                   struct api_error *e);
 /* The query parameters of a job filter (GET /v1/jobs, DELETE /v1/jobs), for allowed lists. */
-#define API_FILTER_PARAMS "state", "queue", "name", "before"
-/* Reads the job filter of c's query into f (limit 0; its strings are c's, valid while c is):
- * 0, or -1 with e (400 naming the parameter). */
-int api_query_filter(struct MHD_Connection *c, struct store_filter *f, struct api_error *e);
+#define API_FILTER_PARAMS                                                                          \
+    "state", "queue", "name", "before", "rerun_of", "created_after", "created_before",             \
+        "finished_after", "schedule"
+/* A job filter read from a query, with what f's pointers point at besides c's values (so it
+ * is never copied: f is, while this lives). */
+struct api_filter {
+    struct store_filter f;
+    int64_t created_after, created_before, finished_after; /* f's time bounds point here */
+    char *name_copy; /* f.name when it is a prefix: the text before its '*' (malloc'd) */
+};
+/* Reads the job filter of c's query into af (f.limit 0; its strings are c's, valid while c
+ * is): 0, or -1 with e (400 naming the parameter). Free with api_filter_free either way. */
+int api_query_filter(struct MHD_Connection *c, struct api_filter *af, struct api_error *e);
+/* Frees what api_query_filter allocated in af (not af). */
+void api_filter_free(struct api_filter *af);
 
 /* api/waiters.c: suspended connections and their wake-ups. A handler registers a waiter
  * without holding any lock across its store read (see waiters.c for why none is lost):

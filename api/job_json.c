@@ -14,7 +14,7 @@ static inline void add_key(struct text *t, const char *key)
     text_add(t, "\":", 2);
 }
 
-static void add_time(struct text *t, const char *key, int64_t ms)
+void api_text_time(struct text *t, const char *key, int64_t ms)
 {
     add_key(t, key);
     if (ms <= 0) {
@@ -56,9 +56,15 @@ static void add_string_or_null(struct text *t, const char *key, const char *v)
 void api_limits_text(struct text *t, const struct proto_limits *l)
 {
     text_add(t, "{", 1);
-    for (int i = 0, n = 0; i < PROTO_LIMITS; i++)
-        if (l->set & (1u << i))
+    for (int i = 0, n = 0; i < PROTO_LIMITS; i++) {
+        if (!(l->set & (1u << i))) continue;
+        char cores[32] = ""; /* cpu: a number of CPUs, kept in thousandths */
+        if (i == PROTO_LIMIT_CPU) job_cpu_format(l->v[i], cores, sizeof cores);
+        if (cores[0])
+            text_addf(t, "%s\"%s\":%s", n++ ? "," : "", proto_limit_name(i), cores);
+        else
             text_addf(t, "%s\"%s\":%lld", n++ ? "," : "", proto_limit_name(i), (long long)l->v[i]);
+    }
     text_add(t, "}", 1);
 }
 
@@ -79,8 +85,9 @@ void api_env_text(struct text *t, const struct strblob *env)
 }
 
 /* "usage": what an ended job cost, null before it ended: CPU seconds (user, system) and
- * the peak resident memory in bytes of its main process and the processes it waited for,
- * and the wall seconds from start to end; each null when unknown (a lost job). */
+ * the peak memory in bytes of its whole tree where its cgroup leaf said (else of its main
+ * process and the processes it waited for: "source" says which), and the wall seconds from
+ * start to end; each null when unknown (a lost job). */
 static void usage_text(struct text *t, const struct job *j)
 {
     if (!job_state_terminal(j->state)) {
@@ -93,8 +100,16 @@ static void usage_text(struct text *t, const struct job *j)
     if (j->maxrss_kb >= 0) snprintf(rss, sizeof rss, "%lld", (long long)j->maxrss_kb * 1024);
     if (j->started_at > 0 && j->finished_at >= j->started_at)
         snprintf(wall, sizeof wall, "%.3f", (double)(j->finished_at - j->started_at) / 1000);
-    text_addf(t, ",\"usage\":{\"user_cpu\":%s,\"system_cpu\":%s,\"max_rss\":%s,\"wall\":%s}", user,
+    text_addf(t, ",\"usage\":{\"user_cpu\":%s,\"system_cpu\":%s,\"max_rss\":%s,\"wall\":%s", user,
               sys, rss, wall);
+    if (j->user_us < 0 && j->maxrss_kb < 0) {
+        text_add(t, ",\"source\":null}", 15);
+        return;
+    }
+    int from = j->usage_from > 0 ? j->usage_from : 0; /* (null: stored before; rusage) */
+    text_addf(t, ",\"source\":{\"cpu\":\"%s\",\"memory\":\"%s\"}}",
+              from & PROTO_USAGE_CPU_CGROUP ? "cgroup" : "rusage",
+              from & PROTO_USAGE_MEMORY_CGROUP ? "cgroup" : "rusage");
 }
 
 void api_job_text(struct text *t, const struct job *j)
@@ -138,6 +153,8 @@ void api_job_text(struct text *t, const struct job *j)
     if (j->spec.notify_url) add_string_or_null(t, "notify_url", j->spec.notify_url);
     if (j->spec.stdin_from > 0) text_addf(t, ",\"stdin_from\":%lld", (long long)j->spec.stdin_from);
     if (j->spec.rerun_of > 0) text_addf(t, ",\"rerun_of\":%lld", (long long)j->spec.rerun_of);
+    if (j->spec.schedule) add_string_or_null(t, "schedule", j->spec.schedule);
+    if (j->spec.run_at > 0) api_text_time(t, "run_at", j->spec.run_at);
     text_add(t, ",\"after\":[", 10);
     for (size_t i = 0; i < j->spec.n_after; i++) {
         if (i) text_add(t, ",", 1);
@@ -167,6 +184,13 @@ void api_job_text(struct text *t, const struct job *j)
         text_add(t, ",\"timeout\":null", 15);
     text_add(t, ",\"limits\":", 10);
     api_limits_text(t, &j->spec.limits);
+    /* null: stored before these were kept with the job (the server's settings apply) */
+    add_int_or_null(t, "max_output", j->spec.max_output > 0 ? j->spec.max_output : -1);
+    add_key(t, "retry_backoff");
+    if (j->spec.has_retry_backoff)
+        text_add_number(t, j->spec.retry_backoff);
+    else
+        text_add(t, "null", 4);
     const char *state = job_state_name(j->state);
     text_add(t, ",\"state\":\"", 10);
     text_add(t, state, strlen(state));
@@ -179,9 +203,9 @@ void api_job_text(struct text *t, const struct job *j)
     add_int_or_null(t, "worker", j->state == JOB_QUEUED ? -1 : j->worker);
     add_int(t, "attempt", j->attempt);
     add_int(t, "max_attempts", j->spec.max_attempts);
-    add_time(t, "created_at", j->created_at);
-    add_time(t, "started_at", j->started_at);
-    add_time(t, "finished_at", j->finished_at);
+    api_text_time(t, "created_at", j->created_at);
+    api_text_time(t, "started_at", j->started_at);
+    api_text_time(t, "finished_at", j->finished_at);
     usage_text(t, j);
     text_add(t, ",\"output\":{\"stdout_bytes\":", 26);
     text_add_int(t, j->stdout_bytes);

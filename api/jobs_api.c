@@ -11,7 +11,7 @@
 
 static const char *const no_params[] = {NULL};
 
-static enum MHD_Result internal(struct MHD_Connection *c, const char *what)
+enum MHD_Result api_send_internal(struct MHD_Connection *c, const char *what)
 {
     struct api_error e;
     api_fail(&e, 500, "internal", NULL, "%s failed (see the server log)", what);
@@ -20,7 +20,7 @@ static enum MHD_Result internal(struct MHD_Connection *c, const char *what)
 
 /* A running job's pid is in the dispatcher's memory and its output sizes in its capture
  * files: the row gets both when the job ends. */
-static void live_output_sizes(struct api *a, struct job *j)
+void api_job_live(struct api *a, struct job *j)
 {
     if (j->state != JOB_RUNNING) return;
     int64_t pid = dispatch_running_pid(a->dispatch, j->id);
@@ -38,8 +38,8 @@ static enum MHD_Result send_read_job(struct api *a, struct MHD_Connection *c, in
                                      struct job *j, unsigned status, const char *location)
 {
     if (rc == 1) return api_no_such_job(c, id);
-    if (rc < 0) return internal(c, "reading the job");
-    live_output_sizes(a, j);
+    if (rc < 0) return api_send_internal(c, "reading the job");
+    api_job_live(a, j);
     struct text t = {0};
     api_job_text(&t, j);
     job_free(j);
@@ -79,7 +79,7 @@ static enum MHD_Result submit_refused(struct api *a, struct MHD_Connection *c,
                  (long long)a->cfg->max_queued);
         return api_send_retry_later(c, &e);
     } else
-        return internal(c, "storing the job");
+        return api_send_internal(c, "storing the job");
     return api_send_error(c, &e);
 }
 
@@ -158,7 +158,7 @@ static enum MHD_Result answer_submit(struct api *a, struct MHD_Connection *c,
     if (p->sub.result != DISPATCH_OK) return submit_refused(a, c, p->sub.result);
     if (!p->many && p->existing[0]) /* the same idempotency key: the first job, 200 */
         return send_job(a, c, p->ids[0], 200, NULL);
-    if (!p->many && p->states[0] != JOB_QUEUED) { /* canceled at once: as stored */
+    if (!p->many && p->states[0] != JOB_QUEUED) { /* scheduled, or canceled at once: as stored */
         char location[64];
         snprintf(location, sizeof location, "/v1/jobs/%lld", (long long)p->ids[0]);
         return send_job(a, c, p->ids[0], 201, location);
@@ -174,14 +174,14 @@ static enum MHD_Result answer_submit(struct api *a, struct MHD_Connection *c,
     text_add(&t, "{\"jobs\":[", 9);
     for (size_t i = 0; i < p->n; i++) {
         if (i) text_add(&t, ",", 1);
-        struct job j; /* an earlier job, or canceled at once: as stored */
+        created |= !p->existing[i];
+        struct job j; /* an earlier job, scheduled, or canceled at once: as stored */
         if ((p->existing[i] || p->states[i] != JOB_QUEUED) &&
             store_get_job(a->store, p->ids[i], &j, false) == 0) {
             api_job_text(&t, &j);
             job_free(&j);
             continue;
         }
-        created = true;
         submitted_text(&t, &p->specs[i], p->ids[i], p->sub.created_at, p->states[i]);
     }
     text_add(&t, "]}", 2);
@@ -204,7 +204,7 @@ static enum MHD_Result start_submit(struct api *a, struct request *r, struct MHD
     if (!p || !p->ids || !p->states || !p->existing) {
         if (!p) api_specs_free(specs, n);
         api_pending_submit_free(p);
-        return internal(c, "allocating");
+        return api_send_internal(c, "allocating");
     }
     p->many = many;
     p->conn = c;
@@ -233,37 +233,6 @@ enum MHD_Result api_jobs_submit(struct api *a, struct request *r, struct MHD_Con
     if (api_parse_submit(r->body, r->body_len, a->cfg, a->caps, key, &specs, &n, &many, &e) < 0)
         return api_send_error(c, &e);
     return start_submit(a, r, c, specs, n, many);
-}
-
-enum MHD_Result api_jobs_list(struct api *a, struct MHD_Connection *c)
-{
-    static const char *const allowed[] = {API_FILTER_PARAMS, "limit", NULL};
-    struct api_error e;
-    int64_t limit;
-    struct store_filter f;
-    if (api_query_check(c, allowed, &e) < 0 ||
-        api_query_int(c, "limit", 1, 1000, 100, &limit, &e) < 0 || api_query_filter(c, &f, &e) < 0)
-        return api_send_error(c, &e);
-    f.limit = (int)limit + 1; /* one more tells whether there is a next page */
-    struct job *jobs;
-    size_t n;
-    if (store_list_jobs(a->store, &f, &jobs, &n) < 0) return internal(c, "listing jobs");
-    struct text t = {0};
-    text_add(&t, "{\"jobs\":[", 9);
-    size_t shown = n > (size_t)limit ? (size_t)limit : n;
-    for (size_t i = 0; i < shown; i++) {
-        if (i) text_add(&t, ",", 1);
-        live_output_sizes(a, &jobs[i]);
-        api_job_text(&t, &jobs[i]);
-    }
-    if (n > shown)
-        text_addf(&t, "],\"next_before\":%lld}", (long long)jobs[shown - 1].id);
-    else
-        text_add(&t, "],\"next_before\":null}", 21);
-    for (size_t i = 0; i < n; i++)
-        job_free(&jobs[i]);
-    free(jobs);
-    return api_send_text_json(c, 200, &t, NULL);
 }
 
 enum MHD_Result api_jobs_get(struct api *a, struct MHD_Connection *c, int64_t id)
@@ -399,13 +368,13 @@ enum MHD_Result api_jobs_wait_many(struct api *a, struct request *r, struct MHD_
         api_fail(&e, 404, "not_found", "ids", "no job %lld", (long long)missing);
         result = api_send_error(c, &e);
     } else if (failed) {
-        result = internal(c, "reading the jobs");
+        result = api_send_internal(c, "reading the jobs");
     } else {
         struct text t = {0};
         text_addf(&t, "{\"done\":%s,\"jobs\":[", met ? "true" : "false");
         for (size_t i = 0; i < got; i++) {
             if (i) text_add(&t, ",", 1);
-            live_output_sizes(a, &jobs[i]);
+            api_job_live(a, &jobs[i]);
             api_job_text(&t, &jobs[i]);
         }
         text_add(&t, "]}", 2);
@@ -463,7 +432,7 @@ static enum MHD_Result terminated(struct api *a, struct MHD_Connection *c, int64
     case DISPATCH_SHUTTING_DOWN:
         return api_send_not_now(a, c, result);
     default:
-        return internal(c, "terminating the job");
+        return api_send_internal(c, "terminating the job");
     }
 }
 
@@ -525,9 +494,11 @@ static int parse_job_patch(const struct request *r, struct dispatch_cmd *cmd, st
     {
         if (rc < 0) break;
         if (strcmp(key, "priority") == 0) {
-            if (!json_is_integer(v))
-                rc =
-                    api_fail(e, 400, "invalid_argument", "priority", "priority must be an integer");
+            /* (the range a submit takes: a PATCH must not make a job no submit could) */
+            if (!json_is_integer(v) || json_integer_value(v) < -1000000000 ||
+                json_integer_value(v) > 1000000000)
+                rc = api_fail(e, 400, "invalid_argument", "priority",
+                              "priority must be an integer from -1000000000 to 1000000000");
             cmd->set_priority = true;
             cmd->priority = json_integer_value(v);
         } else if (strcmp(key, "queue") == 0) {
@@ -597,7 +568,7 @@ enum MHD_Result api_jobs_rerun(struct api *a, struct request *r, struct MHD_Conn
     struct job j;
     int rc = store_get_job(a->store, id, &j, true);
     if (rc == 1) return api_no_such_job(c, id);
-    if (rc < 0) return internal(c, "reading the job");
+    if (rc < 0) return api_send_internal(c, "reading the job");
     if (j.spec.group) {
         api_fail(&e, 409, "conflict", NULL,
                  "job %lld is a member of group '%.100s': alone, its rerun would wait for the "
@@ -609,7 +580,7 @@ enum MHD_Result api_jobs_rerun(struct api *a, struct request *r, struct MHD_Conn
     struct job_spec *spec = calloc(1, sizeof *spec);
     if (!spec) {
         job_free(&j);
-        return internal(c, "allocating");
+        return api_send_internal(c, "allocating");
     }
     *spec = j.spec; /* the spec moves to the new job; the rest of j is freed */
     memset(&j.spec, 0, sizeof j.spec);
@@ -618,6 +589,9 @@ enum MHD_Result api_jobs_rerun(struct api *a, struct request *r, struct MHD_Conn
     free(spec->idempotency_key);
     free(spec->idempotency_fingerprint);
     spec->idempotency_key = spec->idempotency_fingerprint = NULL;
+    spec->run_at = 0;     /* it runs now (a rerun is asked for now) */
+    free(spec->schedule); /* a rerun is nobody's scheduled run */
+    spec->schedule = NULL;
     spec->rerun_of = id;
     return start_submit(a, r, c, spec, 1, false);
 }

@@ -1,7 +1,8 @@
 /* jobs_delete: forgetting finished jobs on request: one (DELETE /v1/jobs/{id}), or every one a
- * filter matches (DELETE /v1/jobs?state=&queue=&name=&before=, or all=1), carried out by the
+ * filter of GET /v1/jobs matches (DELETE /v1/jobs?state=..., or all=1), carried out by the
  * main loop in slices (server/dispatch_clean.c) and answered after the last one committed. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/internal.h"
@@ -23,13 +24,8 @@ enum MHD_Result api_jobs_delete(struct api *a, struct request *r, struct MHD_Con
         if (result == DISPATCH_OK) return MHD_YES; /* answered after the commit */
     }
     switch (result) {
-    case DISPATCH_OK: {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-        if (!resp) return MHD_NO;
-        enum MHD_Result rc = api_queue_response(c, 204, resp);
-        MHD_destroy_response(resp);
-        return rc;
-    }
+    case DISPATCH_OK:
+        return api_send_empty(c, 204);
     case DISPATCH_CONFLICT:
         api_fail(&e, 409, "conflict", NULL,
                  "job %lld has not finished: terminate it first, then delete it", (long long)id);
@@ -39,32 +35,47 @@ enum MHD_Result api_jobs_delete(struct api *a, struct request *r, struct MHD_Con
     }
 }
 
-/* The bulk delete's query into cmd->filter: a filter or all=1 (a bare DELETE /v1/jobs is too
- * easy to send by mistake), and a state only if finished. 0, or -1 with e. */
-static int parse_bulk(struct MHD_Connection *c, struct dispatch_cmd *cmd, struct api_error *e)
+/* The finished states, "succeeded, failed, ..." into out. */
+static void finished_states(char *out, size_t n)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < JOB_STATE_COUNT && used < n; i++)
+        if (job_state_terminal((enum job_state)i))
+            used += (size_t)snprintf(out + used, n - used, "%s%s", used ? ", " : "",
+                                     job_state_name((enum job_state)i));
+}
+
+/* The bulk delete's query into r->filter, which cmd->filter copies: a filter or all=1 (a bare
+ * DELETE /v1/jobs is too easy to send by mistake), and states only if finished. 0, or -1
+ * with e. */
+static int parse_bulk(struct MHD_Connection *c, struct request *r, struct dispatch_cmd *cmd,
+                      struct api_error *e)
 {
     static const char *const allowed[] = {API_FILTER_PARAMS, "all", NULL};
-    if (api_query_check(c, allowed, e) < 0 || api_query_filter(c, &cmd->filter, e) < 0) return -1;
+    if (api_query_check(c, allowed, e) < 0) return -1;
+    if (!(r->filter = calloc(1, sizeof *r->filter)))
+        return api_fail(e, 500, "internal", NULL, "out of memory");
+    if (api_query_filter(c, r->filter, e) < 0) return -1;
     const char *all = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "all");
     if (all && strcmp(all, "1") != 0)
         return api_fail(e, 400, "invalid_argument", "all", "all must be 1, got '%.20s'", all);
-    const struct store_filter *f = &cmd->filter;
-    if (!all && !f->state && !f->queue && !f->name && f->before <= 0)
+    const struct store_filter *f = &r->filter->f;
+    if (!all && !f->n_states && !f->queue && !f->name && f->before <= 0 && !f->rerun_of &&
+        !f->schedule && !f->created_after && !f->created_before && !f->finished_after)
         return api_fail(e, 400, "invalid_argument", NULL,
-                        "say which finished jobs to delete: state, queue, name or before (a job "
-                        "id), or all=1 for every one");
-    enum job_state st;
-    if (f->state && job_state_parse(f->state, &st) == 0 && !job_state_terminal(st)) {
-        char ended[200] = "";
-        size_t used = 0;
-        for (int i = 0; i < JOB_STATE_COUNT && used < sizeof ended; i++)
-            if (job_state_terminal((enum job_state)i))
-                used += (size_t)snprintf(ended + used, sizeof ended - used, "%s%s",
-                                         used ? ", " : "", job_state_name((enum job_state)i));
+                        "say which finished jobs to delete: state, queue, name, before (a job "
+                        "id), rerun_of, schedule, created_after, created_before or "
+                        "finished_after, or all=1 for every one");
+    for (int i = 0; i < f->n_states; i++) {
+        if (job_state_terminal(f->states[i])) continue;
+        char ended[200];
+        finished_states(ended, sizeof ended);
         return api_fail(e, 400, "invalid_argument", "state",
-                        "only finished jobs are deleted: state must be one of %s, got '%s'", ended,
-                        f->state);
+                        "only finished jobs are deleted: each state must be one of %s, got '%s'",
+                        ended, job_state_name(f->states[i]));
     }
+    cmd->filter = *f;
     return 0;
 }
 
@@ -77,7 +88,7 @@ enum MHD_Result api_jobs_delete_finished(struct api *a, struct request *r, struc
         result = done->result;
     } else {
         struct dispatch_cmd cmd = {.kind = DISPATCH_CMD_DELETE_FINISHED};
-        if (parse_bulk(c, &cmd, &e) < 0) return api_send_error(c, &e);
+        if (parse_bulk(c, r, &cmd, &e) < 0) return api_send_error(c, &e);
         result = api_command(a, r, c, &cmd);
         if (result == DISPATCH_OK) return MHD_YES; /* answered after the last slice */
     }

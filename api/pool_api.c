@@ -69,6 +69,15 @@ enum MHD_Result api_tasks(struct api *a, struct MHD_Connection *c)
         api_env_text(&t, &k->env);
         text_add(&t, ",\"limits\":", 10);
         api_limits_text(&t, &k->limits);
+        if (k->max_output)
+            text_addf(&t, ",\"max_output\":%lld", (long long)k->max_output);
+        else
+            text_add(&t, ",\"max_output\":null", 18);
+        text_add(&t, ",\"retry_backoff\":", 17);
+        if (k->has_retry_backoff)
+            text_add_number(&t, k->retry_backoff);
+        else
+            text_add(&t, "null", 4);
         text_add(&t, "}", 1);
     }
     text_add(&t, "]}", 2);
@@ -89,12 +98,13 @@ enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c)
                          : degraded  ? "store_degraded"
                                      : "ok";
     json_t *body = json_pack(
-        "{s:s, s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:I, s:I}, s:{s:s, s:s}}", "status", status,
-        "version", SPAWNPOOL_VERSION, "kill_mechanism", a->caps->kill_mechanism, "workers", "total",
-        st.workers_total, "idle", st.workers_idle, "busy", st.workers_busy, "starting",
+        "{s:s, s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:I, s:I, s:I}, s:{s:s, s:s, s:s}}", "status",
+        status, "version", SPAWNPOOL_VERSION, "kill_mechanism", a->caps->kill_mechanism, "workers",
+        "total", st.workers_total, "idle", st.workers_idle, "busy", st.workers_busy, "starting",
         st.workers_starting, "jobs", "queued", (json_int_t)st.jobs[JOB_QUEUED], "running",
-        (json_int_t)st.jobs[JOB_RUNNING], "limits", "memory",
-        a->caps->limit_where[PROTO_LIMIT_MEMORY], "pids", a->caps->limit_where[PROTO_LIMIT_PIDS]);
+        (json_int_t)st.jobs[JOB_RUNNING], "scheduled", (json_int_t)st.jobs[JOB_SCHEDULED], "limits",
+        "memory", a->caps->limit_where[PROTO_LIMIT_MEMORY], "pids",
+        a->caps->limit_where[PROTO_LIMIT_PIDS], "cpu", a->caps->limit_where[PROTO_LIMIT_CPU]);
     json_t *store = json_pack("{s:s, s:I, s:I, s:I}", "status", degraded ? "degraded" : "ok",
                               "waiting_writes", (json_int_t)st.store.waiting, "failed_commits",
                               (json_int_t)st.store.failed_commits, "failing_for_ms",

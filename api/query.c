@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/internal.h"
+#include "server/clock.h"
 
 static int hex_value(char ch)
 {
@@ -116,6 +117,57 @@ int api_parse_id_list(const char *v, int64_t *ids, size_t max, size_t *n, struct
     }
 }
 
+int api_parse_states(const char *v, enum job_state states[JOB_STATE_COUNT], int *n,
+                     struct api_error *e)
+{
+    *n = 0;
+    for (const char *p = v;;) {
+        size_t len = strcspn(p, ",");
+        char name[16];
+        enum job_state st;
+        if (len == 0)
+            return api_fail(e, 400, "invalid_argument", "state",
+                            "state lists states separated by commas (state=failed,timed_out); "
+                            "it has an empty one");
+        snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
+        if (len >= sizeof name || job_state_parse(name, &st) < 0)
+            return api_fail(e, 400, "invalid_argument", "state",
+                            "unknown state '%.*s' (one of queued, running, scheduled, succeeded, "
+                            "failed, terminated, timed_out, canceled, lost)",
+                            (int)(len > 50 ? 50 : len), p);
+        bool seen = false;
+        for (int i = 0; i < *n; i++)
+            seen = seen || states[i] == st;
+        if (!seen) states[(*n)++] = st;
+        if (!p[len]) return 0;
+        p += len + 1;
+    }
+}
+
+int api_parse_name_filter(const char *v, bool *prefix, struct api_error *e)
+{
+    const char *star = strchr(v, '*');
+    *prefix = star != NULL;
+    if (star && star[1])
+        return api_fail(e, 400, "invalid_argument", "name",
+                        "a '*' in name may only end it: name=build-* lists the jobs whose name "
+                        "starts with build-");
+    return 0;
+}
+
+int api_parse_time(const char *name, const char *v, bool round_up, int64_t *out,
+                   struct api_error *e)
+{
+    bool inexact;
+    if (clock_parse(v, out, &inexact) < 0)
+        return api_fail(e, 400, "invalid_argument", name,
+                        "query parameter '%s' must be an RFC 3339 time such as "
+                        "2026-11-27T12:00:00Z (or .5+01:00 at the end), got '%.50s'",
+                        name, v);
+    if (round_up && inexact) ++*out;
+    return 0;
+}
+
 struct check {
     struct query_keys keys;
     struct api_error *e;
@@ -162,21 +214,48 @@ int api_query_seconds(struct MHD_Connection *c, const char *name, double min, do
     return api_parse_seconds(name, v, min, max, out, e);
 }
 
-int api_query_filter(struct MHD_Connection *c, struct store_filter *f, struct api_error *e)
+/* Reads time parameter name into *ms and points *bound at it (absent: left NULL). 0 or -1. */
+static int query_time(struct MHD_Connection *c, const char *name, bool round_up, int64_t *ms,
+                      const int64_t **bound, struct api_error *e)
 {
-    int64_t before;
-    if (api_query_int(c, "before", 1, INT64_MAX, 0, &before, e) < 0) return -1;
-    *f = (struct store_filter){
-        .state = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state"),
-        .queue = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "queue"),
-        .name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name"),
-        .before = before,
-    };
-    enum job_state st;
-    if (f->state && job_state_parse(f->state, &st) < 0)
-        return api_fail(e, 400, "invalid_argument", "state",
-                        "unknown state '%.50s' (one of queued, running, succeeded, failed, "
-                        "terminated, timed_out, canceled, lost)",
-                        f->state);
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+    if (!v) return 0;
+    if (api_parse_time(name, v, round_up, ms, e) < 0) return -1;
+    *bound = ms;
     return 0;
+}
+
+int api_query_filter(struct MHD_Connection *c, struct api_filter *af, struct api_error *e)
+{
+    *af = (struct api_filter){0};
+    struct store_filter *f = &af->f;
+    int64_t before, rerun_of;
+    if (api_query_int(c, "before", 1, INT64_MAX, 0, &before, e) < 0 ||
+        api_query_int(c, "rerun_of", 1, INT64_MAX, 0, &rerun_of, e) < 0)
+        return -1;
+    f->queue = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "queue");
+    f->name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
+    f->rerun_of = rerun_of;
+    f->schedule = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "schedule");
+    f->before = before;
+    const char *state = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
+    if (state && api_parse_states(state, f->states, &f->n_states, e) < 0) return -1;
+    if (f->name && api_parse_name_filter(f->name, &f->name_prefix, e) < 0) return -1;
+    if (f->name_prefix) { /* without its '*' */
+        if (!(af->name_copy = strndup(f->name, strlen(f->name) - 1)))
+            return api_fail(e, 500, "internal", NULL, "out of memory");
+        f->name = af->name_copy;
+    }
+    /* (bounds are exclusive: a time with digits below the millisecond rounds away from it) */
+    if (query_time(c, "created_after", false, &af->created_after, &f->created_after, e) < 0 ||
+        query_time(c, "created_before", true, &af->created_before, &f->created_before, e) < 0 ||
+        query_time(c, "finished_after", false, &af->finished_after, &f->finished_after, e) < 0)
+        return -1;
+    return 0;
+}
+
+void api_filter_free(struct api_filter *af)
+{
+    free(af->name_copy);
+    af->name_copy = NULL;
 }

@@ -73,6 +73,12 @@ enum MHD_Result api_route(struct api *a, struct request *r, struct MHD_Connectio
     if (strncmp(url, "/v1/queues/", 11) == 0)
         return strcmp(method, "PATCH") == 0 ? api_queues_patch(a, r, c, url + 11)
                                             : api_send_not_allowed(c, "PATCH");
+    if (strcmp(url, "/v1/schedules") == 0) {
+        if (is(method, "GET")) return api_schedules_list(a, c);
+        if (is(method, "POST")) return api_schedules_create(a, r, c);
+        return api_send_not_allowed(c, "GET, HEAD, POST");
+    }
+    if (strncmp(url, "/v1/schedules/", 14) == 0) return api_schedule_one(a, r, c, method, url + 14);
     if (strcmp(url, "/v1/tasks") == 0)
         return is(method, "GET") ? api_tasks(a, c) : api_send_not_allowed(c, "GET, HEAD");
     if (strcmp(url, "/v1/workers") == 0)

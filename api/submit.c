@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "api/internal.h"
+#include "server/clock.h"
 #include "server/sha256.h"
 #include "server/tasks.h"
 
@@ -17,6 +18,7 @@
 #define MAX_ATTEMPTS 100
 #define MAX_TIMEOUT (365.0 * 24 * 3600)
 #define MAX_AFTER 1000
+#define MAX_DELAY (10.0 * 365 * 24 * 3600)
 
 json_t *api_parse_body(const char *body, size_t len, struct api_error *e)
 {
@@ -286,8 +288,39 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
         spec->params = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
         return spec->params ? 0 : api_fail(e, 500, "internal", NULL, "out of memory");
     }
+    if (strcmp(key, "run_at") == 0) { /* scheduled until then (a past time: queued now) */
+        if (json_is_null(v)) return 0;
+        bool inexact;
+        if (!json_is_string(v) || clock_parse(json_string_value(v), &spec->run_at, &inexact) < 0 ||
+            spec->run_at < 1)
+            return type_error(e, prefix, "run_at",
+                              "an RFC 3339 time such as \"2026-12-01T09:00:00Z\" or "
+                              "\"2026-12-01T10:00:00+01:00\"");
+        return 0;
+    }
+    if (strcmp(key, "delay") == 0) {
+        double s = json_number_value(v);
+        if (!json_is_number(v) || !(s >= 0) || s > MAX_DELAY)
+            return type_error(e, prefix, "delay", "a number of seconds >= 0 (at most 10 years)");
+        spec->run_at = clock_wall_ms() + (int64_t)(s * 1000);
+        return 0;
+    }
     if (strcmp(key, "idempotency_key") == 0)
         return get_string(v, prefix, "idempotency_key", 255, &spec->idempotency_key, e);
+    if (strcmp(key, "max_output") == 0) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1)
+            return type_error(e, prefix, "max_output", "an integer of bytes > 0");
+        spec->max_output = json_integer_value(v); /* (its ceiling: api_apply_knobs) */
+        return 0;
+    }
+    if (strcmp(key, "retry_backoff") == 0) {
+        double b = json_number_value(v);
+        if (!json_is_number(v) || !(b >= 0) || b > MAX_TIMEOUT)
+            return type_error(e, prefix, "retry_backoff", "a number of seconds >= 0");
+        spec->has_retry_backoff = true;
+        spec->retry_backoff = b;
+        return 0;
+    }
     if (strcmp(key, "limits") == 0) {
         char bad[64], why[300], field[128];
         struct task_arg *args;
@@ -307,50 +340,9 @@ static int parse_field(const char *key, json_t *v, const struct config *cfg, con
         "unknown field '%.100s' (known: argv, command, env, cwd, stdin, timeout, "
         "priority, queue, name, max_attempts, after, idempotency_key, task, params, "
         "concurrency_key, "
-        "concurrency_limit, group, group_size, stdin_from, pipeline, notify_url, limits)",
+        "concurrency_limit, group, group_size, stdin_from, pipeline, notify_url, limits, "
+        "run_at, delay, max_output, retry_backoff)",
         key);
-}
-
-/* The job's limits: what it asked for, else its template's, else the server's (--limit-*).
- * The template's or else the server's value is also the most a job may ask for; without
- * either, an rlimit may not go above the server's own hard limit (the worker, root or not,
- * must not hand a job more than the server was given, e.g. by systemd's LimitCORE=). */
-static int apply_limits(const struct config *cfg, const struct serve_caps *caps, const char *prefix,
-                        struct job_spec *spec, struct api_error *e)
-{
-    const struct task_template *t = spec->task ? tasks_find(&cfg->tasks, spec->task) : NULL;
-    struct proto_limits asked = spec->limits;
-    for (int i = 0; i < PROTO_LIMITS; i++) {
-        uint32_t bit = 1u << i;
-        const struct proto_limits *ceiling = t && t->limits.set & bit ? &t->limits
-                                             : cfg->limits.set & bit  ? &cfg->limits
-                                                                      : NULL;
-        char field[96];
-        snprintf(field, sizeof field, "%slimits.%s", prefix, proto_limit_name(i));
-        if (asked.set & bit) {
-            if (ceiling && asked.v[i] > ceiling->v[i])
-                return api_fail(e, 400, "invalid_argument", field,
-                                "%s may be at most %lld here (%s%s)", field,
-                                (long long)ceiling->v[i],
-                                ceiling == &cfg->limits ? "the server's --limit-"
-                                                        : "the limit of its task template",
-                                ceiling == &cfg->limits ? proto_limit_name(i) : "");
-            /* root could raise it, a job may not */
-            if (!ceiling && caps->limit_hard[i] >= 0 && asked.v[i] > caps->limit_hard[i])
-                return api_fail(e, 400, "invalid_argument", field,
-                                "%s may be at most %lld here (the server's own hard limit)", field,
-                                (long long)caps->limit_hard[i]);
-            if (!caps->limit_supported[i])
-                return api_fail(e, 400, "invalid_argument", field,
-                                "this server cannot enforce a %s limit: it has no cgroup %s "
-                                "controller (see /healthz \"limits\")",
-                                proto_limit_name(i), proto_limit_name(i));
-        } else if (ceiling) {
-            spec->limits.set |= bit;
-            spec->limits.v[i] = ceiling->v[i];
-        }
-    }
-    return 0;
 }
 
 /* Builds argv (and the defaults the submitter left out) from the task template named in
@@ -426,6 +418,11 @@ int api_parse_job(json_t *obj, const struct config *cfg, const struct serve_caps
         if (parse_field(key, v, cfg, prefix, spec, e) < 0) goto fail;
     }
     char name[64];
+    if (json_object_get(obj, "run_at") && json_object_get(obj, "delay")) {
+        snprintf(name, sizeof name, "%sdelay", prefix);
+        api_fail(e, 400, "invalid_argument", name, "give either run_at or delay, not both");
+        goto fail;
+    }
     if (spec->pipeline && (json_object_get(obj, "argv") || spec->command || spec->task)) {
         snprintf(name, sizeof name, "%spipeline", prefix);
         api_fail(e, 400, "invalid_argument", name,
@@ -446,7 +443,8 @@ int api_parse_job(json_t *obj, const struct config *cfg, const struct serve_caps
     /* the timeout that applies is stored with the job: its own, its template's, else the
      * server's --default-timeout at submit (a restart with another default changes no job) */
     if (spec->timeout <= 0) spec->timeout = cfg->default_timeout;
-    if (apply_limits(cfg, caps, prefix, spec, e) < 0) goto fail;
+    if (api_apply_limits(cfg, caps, prefix, spec, e) < 0) goto fail;
+    if (api_apply_knobs(obj, cfg, prefix, spec, e) < 0) goto fail;
     if (spec->concurrency_limit && !spec->concurrency_key) {
         snprintf(name, sizeof name, "%sconcurrency_limit", prefix);
         api_fail(e, 400, "invalid_argument", name, "concurrency_limit needs a concurrency_key");

@@ -134,6 +134,20 @@ void cli_fmt_command(json_t *job, char *out, size_t n);
 int cli_cmd_run(struct cli *c, int argc, char **argv);
 /* `spawnpool submit [opts] -- CMD ...`: submit, print the id (--wait: wait for it). */
 int cli_cmd_submit(struct cli *c, int argc, char **argv);
+
+/* ---- cli/submit_opts.c: the options of run and submit ---------------------------------- */
+
+/* What run/submit's options say: the submit body, and how to run it. */
+struct submit_opts {
+    json_t *job;     /* the submit body being built */
+    const char *cwd; /* --cwd, or NULL */
+    const char *stdin_file;
+    bool detach, no_stdin, wait, quiet, help;
+    bool auto_cwd; /* the cwd sent is the client's own, not asked for */
+};
+/* Parses the options of run/submit into o (argv[0] is the command; o->job is made). Returns
+ * the index of the first word of the command, or -1 after a usage error (said). */
+int cli_submit_parse(const char *cmd, int argc, char **argv, struct submit_opts *o);
 /* True if arg is an option of run/submit that takes its value from the next word
  * ("--name", not "--name=x" nor "--detach"). */
 bool cli_submit_takes_value(const char *arg);
@@ -192,6 +206,19 @@ void cli_job_path(char *out, size_t n, long long id, const char *suffix);
  * that. */
 void cli_keep_worst(int *rc, int now);
 
+/* ---- cli/ls_query.c: what ls and clean ask ------------------------------------------- */
+
+/* The /v1/jobs path (into path) for the options of cmd, "ls" (GET: filters, --limit,
+ * --before) or "clean" (DELETE: filters, --before, --all); again gets the options that ls's
+ * next page repeats (all but --before), as " --flag 'value'" each. CLI_OK, -1 when --help was
+ * printed, or CLI_USAGE (said). */
+int cli_jobs_query(const char *cmd, int argc, char **argv, char *path, size_t n, char *again,
+                   size_t again_n);
+/* A time option's value as the API takes it, into out: an RFC 3339 time as it is (the
+ * server checks it), or a span ago (a number and s, m, h, d or w: "90s", "1.5h", "2d") as
+ * the UTC time it was then. false if it is neither. */
+bool cli_parse_time(const char *s, char *out, size_t n);
+
 /* ---- cli/jobs.c, cli/job_changes.c, cli/pool.c: the other commands ----------------------- */
 
 int cli_cmd_ls(struct cli *c, int argc, char **argv);
@@ -201,7 +228,8 @@ int cli_cmd_logs(struct cli *c, int argc, char **argv);
 int cli_cmd_kill(struct cli *c, int argc, char **argv);
 int cli_cmd_rm(struct cli *c, int argc, char **argv);
 int cli_cmd_rerun(struct cli *c, int argc, char **argv);
-/* `spawnpool clean [--state S] [--queue Q] [--name N] [--before ID] [--all]` */
+int cli_cmd_set(struct cli *c, int argc, char **argv);
+/* `spawnpool clean [FILTERS of ls] [--all]` */
 int cli_cmd_clean(struct cli *c, int argc, char **argv);
 int cli_cmd_queues(struct cli *c, int argc, char **argv);
 int cli_cmd_queue(struct cli *c, int argc, char **argv);
@@ -214,6 +242,12 @@ int cli_cmd_health(struct cli *c, int argc, char **argv);
 
 /* `spawnpool help [COMMAND]`: the list of commands, or one command's page. */
 int cli_cmd_help(struct cli *c, int argc, char **argv);
+/* cli/submit.c: the submit body that `submit`'s options and -- CMD ARGS... describe (for
+ * `schedule add`). CLI_OK with *job set, -1 when --help was printed, or the exit status. */
+int cli_job_body(struct cli *c, const char *cmd, int argc, char **argv, json_t **job);
+/* cli/schedules.c: `spawnpool schedules` (the list) and `schedule add|show|pause|resume|rm`. */
+int cli_cmd_schedules(struct cli *c, int argc, char **argv);
+int cli_cmd_schedule(struct cli *c, int argc, char **argv);
 /* Prints one command's page to f; false if there is no such command. */
 bool cli_help_page(const char *command, FILE *f);
 /* "spawnpool: usage: <the command's synopsis>" and a pointer to its help on stderr;

@@ -69,7 +69,7 @@ const char *cli_color(const struct cli *c, const char *state)
     if (!c->color || !state) return "";
     if (strcmp(state, "succeeded") == 0) return "\033[32m";
     if (strcmp(state, "running") == 0) return "\033[36m";
-    if (strcmp(state, "queued") == 0) return "\033[2m";
+    if (strcmp(state, "queued") == 0 || strcmp(state, "scheduled") == 0) return "\033[2m";
     if (strcmp(state, "canceled") == 0) return "\033[33m";
     return "\033[31m"; /* failed, terminated, timed_out, lost */
 }
@@ -82,7 +82,8 @@ const char *cli_color_end(const struct cli *c)
 bool cli_job_ended(json_t *job)
 {
     const char *state = json_string_value(json_object_get(job, "state"));
-    return state && strcmp(state, "queued") != 0 && strcmp(state, "running") != 0;
+    return state && strcmp(state, "queued") != 0 && strcmp(state, "running") != 0 &&
+           strcmp(state, "scheduled") != 0;
 }
 
 int cli_job_status(json_t *job)

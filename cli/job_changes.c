@@ -1,7 +1,8 @@
-/* job_changes: the commands that change jobs: kill, rm, rerun, each going through its ids one
- * by one and exiting with the first failure (a kill of an ended job, an rm of a running one:
- * 1) while still trying the others; and clean, which deletes every finished job a filter
- * matches in one request. */
+/* job_changes: the commands that change jobs: kill, rm, rerun, set. Each goes through its ids
+ * one by one, and exits with the first failure (a kill of an ended job, an rm of a running
+ * one, a set of one that no longer waits: 1) while still trying the others; and clean, which
+ * deletes every finished job a filter matches in one request. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,67 +161,104 @@ int cli_cmd_rerun(struct cli *c, int argc, char **argv)
     return rc;
 }
 
-/* ---- clean ----------------------------------------------------------------------------- */
+/* ---- set ------------------------------------------------------------------------------- */
 
-enum { C_STATE = 256, C_QUEUE, C_NAME, C_BEFORE, C_ALL, C_HELP };
+enum { S_PRIORITY = 256, S_QUEUE, S_HELP };
 
-/* `spawnpool clean [--state S] [--queue Q] [--name N] [--before ID] [--all]`: deletes the
- * finished jobs that match (DELETE /v1/jobs?...), those still needed left; prints how many.
- * Without a filter it needs --all. */
-int cli_cmd_clean(struct cli *c, int argc, char **argv)
+/* The largest priority the API takes either way. */
+#define SET_PRIORITY_MAX 1000000000LL
+
+/* `spawnpool set ID... [--priority N] [--queue Q]`: a queued job's priority and queue
+ * (PATCH /v1/jobs/{id}); 1 when one is no longer waiting (the others are still tried). */
+int cli_cmd_set(struct cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"state", required_argument, NULL, C_STATE},
-        {"queue", required_argument, NULL, C_QUEUE},
-        {"name", required_argument, NULL, C_NAME},
-        {"before", required_argument, NULL, C_BEFORE},
-        {"all", no_argument, NULL, C_ALL},
-        {"help", no_argument, NULL, C_HELP},
+        {"priority", required_argument, NULL, S_PRIORITY},
+        {"queue", required_argument, NULL, S_QUEUE},
+        {"help", no_argument, NULL, S_HELP},
         {NULL, 0, NULL, 0},
     };
-    char path[4096] = "/v1/jobs";
-    bool filtered = false, all = false;
-    long long id;
+    json_t *body = json_object();
     optind = 1;
     opterr = 0;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        const char *key = opt == C_STATE   ? "state"
-                          : opt == C_QUEUE ? "queue"
-                          : opt == C_NAME  ? "name"
-                                           : "before";
+    int opt, rc = CLI_OK;
+    while (rc == CLI_OK && (opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        char *end;
+        long long v;
         switch (opt) {
-        case C_BEFORE:
-            if (!cli_parse_id("clean", optarg, &id)) return CLI_USAGE;
-            /* fall through */
-        case C_STATE:
-        case C_QUEUE:
-        case C_NAME: {
-            char *v = cli_escape(optarg);
-            size_t at = strlen(path);
-            snprintf(path + at, sizeof path - at, "%s%s=%s", filtered ? "&" : "?", key, v ? v : "");
-            free(v);
-            filtered = true;
+        case S_PRIORITY:
+            errno = 0;
+            v = strtoll(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < -SET_PRIORITY_MAX || v > SET_PRIORITY_MAX)
+                rc = cli_usage_error("set",
+                                     "--priority wants an integer from %lld to %lld, got '%s'",
+                                     -SET_PRIORITY_MAX, SET_PRIORITY_MAX, optarg);
+            else
+                json_object_set_new(body, "priority", json_integer(v));
             break;
-        }
-        case C_ALL:
-            all = true;
+        case S_QUEUE:
+            json_object_set_new(body, "queue", json_string(optarg));
             break;
         case 'h':
-        case C_HELP:
-            cli_help_page("clean", stdout);
+        case S_HELP:
+            cli_help_page("set", stdout);
+            json_decref(body);
             return CLI_OK;
         default:
-            return cli_bad_option("clean", argv, C_STATE, "");
+            rc = cli_bad_option("set", argv, S_PRIORITY, "");
         }
     }
-    if (optind < argc) return cli_usage_error("clean", "unexpected argument '%s'", argv[optind]);
-    if (!filtered && !all)
+    if (rc == CLI_OK && json_object_size(body) == 0)
+        rc = cli_usage_error("set", "what to change? --priority N, --queue Q or both");
+    long long *ids = NULL;
+    size_t n = 0;
+    if (rc == CLI_OK) rc = cli_parse_ids("set", argc, argv, optind, &ids, &n);
+    for (size_t i = 0; rc != CLI_USAGE && i < n; i++) {
+        char path[64], what[64];
+        cli_job_path(path, sizeof path, ids[i], NULL);
+        snprintf(what, sizeof what, "job %lld", ids[i]);
+        struct cli_resp r;
+        cli_request(c, "PATCH", path, body, &r);
+        int one = CLI_OK;
+        if (r.status == 409) {
+            const char *msg =
+                json_string_value(json_object_get(json_object_get(r.json, "error"), "message"));
+            fprintf(stderr, "spawnpool: job %lld: %s\n", ids[i], msg ? msg : "it is not waiting");
+            one = CLI_FAILED;
+        } else if ((one = cli_check(c, &r, what)) == CLI_OK) {
+            if (c->json)
+                cli_print_body(&r);
+            else
+                printf("job %lld: priority %lld, queue %s\n", ids[i],
+                       (long long)json_integer_value(json_object_get(r.json, "priority")),
+                       json_string_value(json_object_get(r.json, "queue")));
+            fflush(stdout);
+        }
+        cli_keep_worst(&rc, one);
+        cli_resp_free(&r);
+    }
+    json_decref(body);
+    free(ids);
+    return rc;
+}
+
+/* ---- clean ----------------------------------------------------------------------------- */
+
+/* `spawnpool clean [FILTERS] [--all]`: deletes the finished jobs that match (DELETE
+ * /v1/jobs?..., the filters of ls), those still needed left; prints how many. Without a
+ * filter it needs --all. */
+int cli_cmd_clean(struct cli *c, int argc, char **argv)
+{
+    char path[4096], again[2048];
+    int rc = cli_jobs_query("clean", argc, argv, path, sizeof path, again, sizeof again);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    if (!strchr(path, '?'))
         return cli_usage_error("clean", "say which finished jobs: --state, --queue, --name, "
-                                        "--before, or --all for every one");
-    if (all && !filtered) snprintf(path, sizeof path, "/v1/jobs?all=1");
+                                        "--before, --rerun-of, --schedule, --created-after, "
+                                        "--created-before, --finished-after, or --all for "
+                                        "every one");
     struct cli_resp r;
-    int rc = cli_call(c, "DELETE", path, NULL, &r, "clean");
+    rc = cli_call(c, "DELETE", path, NULL, &r, "clean");
     if (rc) return rc;
     if (c->json) {
         cli_print_body(&r);

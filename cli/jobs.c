@@ -78,72 +78,16 @@ static void cut_text(const char *s, size_t max, char *out, size_t n)
 
 /* ---- ls -------------------------------------------------------------------------------- */
 
-enum { L_STATE = 256, L_QUEUE, L_NAME, L_LIMIT, L_BEFORE, L_HELP };
-
-/* Appends "&key=escaped value" (or "?key=..." first) to the query q. */
-static void add_query(char *q, size_t n, const char *key, const char *value)
-{
-    char *v = cli_escape(value);
-    size_t at = strlen(q);
-    snprintf(q + at, n - at, "%s%s=%s", strchr(q, '?') ? "&" : "?", key, v ? v : "");
-    free(v);
-}
-
-/* `spawnpool ls [--state S] [--queue Q] [--name N] [--limit N] [--before ID]`: the jobs,
+/* `spawnpool ls [filters] [--limit N] [--before ID]` (cli/ls_query.c reads them): the jobs,
  * newest first, as a table (--json: the API's page); a hint on stderr when there are more. */
 int cli_cmd_ls(struct cli *c, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"state", required_argument, NULL, L_STATE},
-        {"queue", required_argument, NULL, L_QUEUE},
-        {"name", required_argument, NULL, L_NAME},
-        {"limit", required_argument, NULL, L_LIMIT},
-        {"before", required_argument, NULL, L_BEFORE},
-        {"help", no_argument, NULL, L_HELP},
-        {NULL, 0, NULL, 0},
-    };
-    char path[4096] = "/v1/jobs";
-    char again[2048] = "";
-    optind = 1;
-    opterr = 0;
-    int opt;
-    long long id;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (opt) {
-        case L_STATE:
-        case L_QUEUE:
-        case L_NAME: {
-            const char *key = opt == L_STATE ? "state" : opt == L_QUEUE ? "queue" : "name";
-            add_query(path, sizeof path, key, optarg);
-            size_t at = strlen(again); /* (the paging hint repeats the filters) */
-            snprintf(again + at, sizeof again - at, " --%s '%s'", key, optarg);
-            break;
-        }
-        case L_LIMIT: {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (end == optarg || *end || v < 1 || v > 1000)
-                return cli_usage_error("ls", "--limit wants 1 to 1000, got '%s'", optarg);
-            add_query(path, sizeof path, "limit", optarg);
-            size_t at = strlen(again);
-            snprintf(again + at, sizeof again - at, " --limit %ld", v);
-            break;
-        }
-        case L_BEFORE:
-            if (!cli_parse_id("ls", optarg, &id)) return CLI_USAGE;
-            add_query(path, sizeof path, "before", optarg);
-            break;
-        case 'h':
-        case L_HELP:
-            cli_help_page("ls", stdout);
-            return CLI_OK;
-        default:
-            return cli_bad_option("ls", argv, L_STATE, "");
-        }
-    }
-    if (optind < argc) return cli_usage_error("ls", "unexpected argument '%s'", argv[optind]);
+    char path[4096];
+    char again[2048]; /* (the paging hint repeats the filters) */
+    int rc = cli_jobs_query("ls", argc, argv, path, sizeof path, again, sizeof again);
+    if (rc) return rc < 0 ? CLI_OK : rc;
     struct cli_resp r;
-    int rc = cli_call(c, "GET", path, NULL, &r, "ls");
+    rc = cli_call(c, "GET", path, NULL, &r, "ls");
     if (rc) return rc;
     if (c->json) {
         cli_print_body(&r);

@@ -475,13 +475,14 @@ int cli_cmd_health(struct cli *c, int argc, char **argv)
         printf("%s%s%s  spawnpool %s  (%s)\n", cli_color(c, ok ? "succeeded" : "failed"), status,
                cli_color_end(c), version ? version : "?", c->server);
         printf("workers %lld: %lld idle, %lld busy, %lld starting  jobs: %lld queued, %lld "
-               "running  store: %s%s%s\n",
+               "running, %lld scheduled  store: %s%s%s\n",
                (long long)json_integer_value(json_object_get(w, "total")),
                (long long)json_integer_value(json_object_get(w, "idle")),
                (long long)json_integer_value(json_object_get(w, "busy")),
                (long long)json_integer_value(json_object_get(w, "starting")),
                (long long)json_integer_value(json_object_get(j, "queued")),
                (long long)json_integer_value(json_object_get(j, "running")),
+               (long long)json_integer_value(json_object_get(j, "scheduled")),
                store_status ? store_status : "?", store_error ? ": " : "",
                store_error ? store_error : "");
     }

@@ -1,25 +1,31 @@
 # bash completion for spawnpool: subcommands, each one's flags, job ids (show, wait, logs,
-# kill, rm) and queue names (queue, --queue). Ids and queues are asked of the server with
-# the client itself (`spawnpool ls --json --limit 50`, `spawnpool queues --json`) and read
-# with jq; without jq, or when the server does not answer, nothing is offered and nothing is
-# printed. Installed by `make install` as share/bash-completion/completions/spawnpool.
+# kill, rm, rerun, set, --rerun-of), queue names (queue, --queue) and states (--state, after
+# each comma of a list). Ids and queues are asked of the server with the client itself
+# (`spawnpool ls --json --limit 50`, `spawnpool queues --json`) and read with jq; without jq,
+# or when the server does not answer, nothing is offered and nothing is printed. Installed by
+# `make install` as share/bash-completion/completions/spawnpool.
 
 _spawnpool_global_flags="--server --token-file --cacert --json --verbose --help"
 _spawnpool_submit_flags="--shell --task --param --name --queue --priority --timeout --env --cwd
-    --after --max-attempts --key --key-limit --group --group-size --limit --stdin-file
-    --no-stdin --idempotency-key --notify-url --detach --wait --quiet"
+    --after --max-attempts --key --key-limit --group --group-size --limit --at --delay --stdin-file
+    --no-stdin --idempotency-key --notify-url --max-output --retry-backoff --cpu --detach --wait
+    --quiet"
 
 # _spawnpool_flags CMD: the flags of a subcommand (its own, then the global ones)
 _spawnpool_flags() {
     local own=
     case $1 in
     run | submit) own=$_spawnpool_submit_flags ;;
-    ls) own="--state --queue --name --limit --before" ;;
-    clean) own="--state --queue --name --before --all" ;;
+    ls) own="--state --queue --name --rerun-of --schedule --created-after --created-before --finished-after
+        --limit --before" ;;
+    clean) own="--state --queue --name --rerun-of --schedule --created-after --created-before --finished-after
+        --before --all" ;;
     wait) own="--any --timeout" ;;
     logs) own="-f --follow --stderr --offset" ;;
     kill) own="--signal --grace" ;;
+    set) own="--priority --queue" ;;
     queue) own="--concurrency --paused" ;;
+    schedule) own="--cron --timezone --tz --overlap --paused --no-catch-up $_spawnpool_submit_flags" ;;
     events) own="--job --queue --since" ;;
     esac
     echo "$own $_spawnpool_global_flags"
@@ -61,7 +67,7 @@ _spawnpool_queues() {
 }
 
 _spawnpool_commands() {
-    echo "run submit ls show wait logs kill rm rerun clean queues queue workers tasks events health help serve"
+    echo "run submit ls show wait logs kill rm rerun set clean queues queue schedules schedule workers tasks events health help serve"
 }
 
 _spawnpool() {
@@ -122,9 +128,16 @@ _spawnpool() {
         return 0
         ;;
     --state)
+        # a list: complete the state after the last comma
         local states="succeeded failed terminated timed_out canceled lost"
-        [ "$cmd" = clean ] || states="queued running $states" # (clean: finished ones only)
-        COMPREPLY=($(compgen -W "$states" -- "$cur"))
+        [ "$cmd" = clean ] || states="queued running scheduled $states" # (clean: finished ones)
+        local done_part=
+        [[ $cur == *,* ]] && done_part=${cur%,*},
+        COMPREPLY=($(compgen -P "$done_part" -W "$states" -- "${cur##*,}"))
+        return 0
+        ;;
+    --created-after | --created-before | --finished-after)
+        COMPREPLY=($(compgen -W "10m 1h 1d 1w" -- "$cur"))
         return 0
         ;;
     --signal)
@@ -133,7 +146,7 @@ _spawnpool() {
         ;;
     --limit)
         if [ "$cmd" = run ] || [ "$cmd" = submit ]; then
-            COMPREPLY=($(compgen -W "nofile= nproc= core= as= memory= pids=" -- "$cur"))
+            COMPREPLY=($(compgen -W "nofile= nproc= core= as= memory= pids= cpu=" -- "$cur"))
             compopt -o nospace 2>/dev/null
         fi
         return 0
@@ -146,13 +159,13 @@ _spawnpool() {
         COMPREPLY=($(compgen -W "none" -- "$cur"))
         return 0
         ;;
-    --after | --job | --before)
+    --after | --job | --before | --rerun-of)
         COMPREPLY=($(compgen -W "$(_spawnpool_job_ids)" -- "$cur"))
         return 0
         ;;
     --shell | --task | --param | --name | --priority | --timeout | --env | --max-attempts | \
         --key | --key-limit | --group | --group-size | --idempotency-key | --notify-url | \
-        --offset | --grace | --since)
+        --max-output | --retry-backoff | --cpu | --offset | --grace | --since)
         return 0
         ;;
     esac
@@ -163,7 +176,7 @@ _spawnpool() {
     fi
 
     case $cmd in
-    show | wait | logs | kill | rm | rerun)
+    show | wait | logs | kill | rm | rerun | set)
         COMPREPLY=($(compgen -W "$(_spawnpool_job_ids)" -- "$cur"))
         ;;
     queue)
@@ -179,6 +192,22 @@ _spawnpool() {
             COMPREPLY=($(compgen -W "pause resume set" -- "$cur"))
         elif [ "$n" -eq 1 ]; then
             COMPREPLY=($(compgen -W "$(_spawnpool_queues)" -- "$cur"))
+        fi
+        ;;
+    schedule)
+        # schedule add|show|pause|resume|rm NAME (names of existing ones for all but add)
+        local sub= n=0
+        for ((i = cmd_at + 1; i < COMP_CWORD; i++)); do
+            case ${COMP_WORDS[i]} in
+            -*) ;;
+            *) [ -z "$sub" ] && sub=${COMP_WORDS[i]}; n=$((n + 1)) ;;
+            esac
+        done
+        if [ -z "$sub" ]; then
+            COMPREPLY=($(compgen -W "add show pause resume rm" -- "$cur"))
+        elif [ "$n" -eq 1 ] && [ "$sub" != add ]; then
+            COMPREPLY=($(compgen -W "$(_spawnpool_ask schedules --json |
+                jq -r '.schedules[]?.name' 2>/dev/null)" -- "$cur"))
         fi
         ;;
     help)

@@ -1,4 +1,4 @@
-/* limits: rlimits in the child; memory.max / pids.max on the worker's cgroup. */
+/* limits: rlimits in the child; memory.max / pids.max / cpu.max on the worker's cgroup. */
 #include "pool/limits.h"
 
 #include <errno.h>
@@ -15,15 +15,26 @@
 /* Worker environment: "v2" (the tree leaf) or "v1:<instance>:<dir>" (leaves made in dir). */
 #define MEMORY_ENV "SPAWNPOOL_CGROUP_MEMORY"
 #define PIDS_ENV "SPAWNPOOL_CGROUP_PIDS"
+#define CPU_ENV "SPAWNPOOL_CGROUP_CPU"
+
+/* The cgroup controllers of the limits, by slot: [0] memory, [1] pids, [2] cpu. */
+#define NCONTROLLERS 3
+static const char *const g_env[NCONTROLLERS] = {MEMORY_ENV, PIDS_ENV, CPU_ENV};
+
+/* cpu.max's period: a cpu limit of c CPUs is a quota of c * period per period. */
+#define CPU_PERIOD_US 100000
 
 enum where { NONE, V2, V1 };
-static enum where g_where[2];      /* [0] memory, [1] pids */
-static char g_v1_dir[2][PATH_MAX]; /* v1: the master's cgroup in that hierarchy */
+static enum where g_where[NCONTROLLERS];
+static char g_v1_dir[NCONTROLLERS][PATH_MAX]; /* v1: the master's cgroup in that hierarchy */
 static char g_instance[40];
 
 static int slot_of(int limit)
 {
-    return limit == PROTO_LIMIT_MEMORY ? 0 : limit == PROTO_LIMIT_PIDS ? 1 : -1;
+    return limit == PROTO_LIMIT_MEMORY ? 0
+           : limit == PROTO_LIMIT_PIDS ? 1
+           : limit == PROTO_LIMIT_CPU  ? 2
+                                       : -1;
 }
 
 bool limits_supported(int limit)
@@ -140,22 +151,23 @@ static bool v1_probe(const char *dir, const char *file, const char *value)
 void limits_setup(const char *instance)
 {
     snprintf(g_instance, sizeof g_instance, "%s", instance);
-    static const char *const controller[2] = {"memory", "pids"};
-    static const char *const env[2] = {MEMORY_ENV, PIDS_ENV};
-    static const char *const v1_file[2] = {"memory.limit_in_bytes", "pids.max"};
+    static const char *const controller[NCONTROLLERS] = {"memory", "pids", "cpu"};
+    static const char *const v1_file[NCONTROLLERS] = {"memory.limit_in_bytes", "pids.max",
+                                                      "cpu.cfs_quota_us"};
+    static const char *const v1_none[NCONTROLLERS] = {"-1", "max", "-1"};
     const char *base = tree_cgroup_base();
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < NCONTROLLERS; k++) {
         g_where[k] = NONE;
-        unsetenv(env[k]);
+        unsetenv(g_env[k]);
         if (base && v2_enable(base, controller[k])) {
             g_where[k] = V2;
-            setenv(env[k], "v2", 1);
+            setenv(g_env[k], "v2", 1);
         } else if (v1_find(controller[k], g_v1_dir[k], sizeof g_v1_dir[k]) &&
-                   v1_probe(g_v1_dir[k], v1_file[k], k == 0 ? "-1" : "max")) {
+                   v1_probe(g_v1_dir[k], v1_file[k], v1_none[k])) {
             g_where[k] = V1;
             char value[PATH_MAX + 64];
             snprintf(value, sizeof value, "v1:%s:%s", g_instance, g_v1_dir[k]);
-            setenv(env[k], value, 1);
+            setenv(g_env[k], value, 1);
         }
     }
 }
@@ -168,8 +180,8 @@ static void v1_leaf(char *out, size_t n, const char *dir, const char *instance, 
 /* Worker: its v1 leaves and their parents ("": none). It joins a leaf only for a job with
  * that limit and leaves it after: a memory and a pids cgroup level more cost every fork
  * and exec (~5% of the throughput of /bin/true jobs here), and unlimited jobs need none. */
-static char g_v1_leaf[2][PATH_MAX + 64], g_v1_parent[2][PATH_MAX];
-static bool g_in_v1_leaf[2];
+static char g_v1_leaf[NCONTROLLERS][PATH_MAX + 64], g_v1_parent[NCONTROLLERS][PATH_MAX];
+static bool g_in_v1_leaf[NCONTROLLERS];
 
 /* Moves the worker into (or back out of) its v1 leaf of controller k. 0 or -1. */
 static int v1_move(int k, bool in)
@@ -194,7 +206,9 @@ static int open_controller(const char *env, const struct tree *t, int index, con
     } else if (v && sscanf(v, "v1:%39[0-9a-f-]:%n", instance, &off) == 1 && off > 0) {
         v1_leaf(dir, PATH_MAX + 64, v + off, instance, index);
         if (mkdir(dir, 0755) < 0 && errno != EEXIST) return -1;
-        int k = strcmp(env, MEMORY_ENV) == 0 ? 0 : 1;
+        int k = 0;
+        while (k + 1 < NCONTROLLERS && strcmp(env, g_env[k]) != 0)
+            k++;
         snprintf(g_v1_leaf[k], sizeof g_v1_leaf[k], "%s", dir);
         snprintf(g_v1_parent[k], sizeof g_v1_parent[k], "%s", v + off);
         *v1 = true;
@@ -211,7 +225,8 @@ static bool lift(struct limits_cg *c);
 
 void limits_open(struct limits_cg *c, const struct tree *t, int index)
 {
-    *c = (struct limits_cg){.memory_fd = -1, .swap_fd = -1, .pids_fd = -1, .events_fd = -1};
+    *c = (struct limits_cg){
+        .memory_fd = -1, .swap_fd = -1, .pids_fd = -1, .events_fd = -1, .cpu_fd = -1};
     bool v1;
     char dir[PATH_MAX + 64], p[PATH_MAX + 128];
     c->memory_fd =
@@ -225,8 +240,19 @@ void limits_open(struct limits_cg *c, const struct tree *t, int index)
         c->events_fd = open(p, O_RDONLY | O_CLOEXEC);
     }
     c->pids_fd = open_controller(PIDS_ENV, t, index, "pids.max", "pids.max", &v1, dir);
-    unsetenv(MEMORY_ENV); /* jobs do not need to see them */
-    unsetenv(PIDS_ENV);
+    c->cpu_fd = open_controller(CPU_ENV, t, index, "cpu.max", "cpu.cfs_quota_us", &v1, dir);
+    if (c->cpu_fd >= 0) {
+        c->v1_cpu = v1;
+        /* v1: the quota is per cpu.cfs_period_us, which must be ours (v2 writes both) */
+        char period[16];
+        snprintf(period, sizeof period, "%d", CPU_PERIOD_US);
+        if (v1 && write_file(dir, "cpu.cfs_period_us", period) < 0) {
+            close(c->cpu_fd);
+            c->cpu_fd = -1;
+        }
+    }
+    for (int k = 0; k < NCONTROLLERS; k++)
+        unsetenv(g_env[k]); /* jobs do not need to see them */
     /* a worker killed while its job ran left that job's limits on the cgroup: lift them, and
      * give up the cgroup (refusing limited jobs) if they cannot be lifted */
     if (!lift(c)) limits_close(c);
@@ -271,6 +297,7 @@ static bool lift(struct limits_cg *c)
         if (!c->v1_memory && c->swap_fd >= 0) ok &= put(c->swap_fd, "max") == 0;
     }
     if (c->pids_fd >= 0) ok &= put(c->pids_fd, "max") == 0;
+    if (c->cpu_fd >= 0) ok &= put(c->cpu_fd, c->v1_cpu ? "-1" : "max") == 0;
     return ok;
 }
 
@@ -288,20 +315,25 @@ static int64_t oom_kills(const struct limits_cg *c)
 
 int limits_begin(struct limits_cg *c, const struct proto_limits *l, int *which)
 {
-    bool memory = l->set & (1u << PROTO_LIMIT_MEMORY), pids = l->set & (1u << PROTO_LIMIT_PIDS);
+    bool memory = l->set & (1u << PROTO_LIMIT_MEMORY), pids = l->set & (1u << PROTO_LIMIT_PIDS),
+         cpu = l->set & (1u << PROTO_LIMIT_CPU);
     c->oom_kills = -1;
-    if ((memory && c->memory_fd < 0) || (pids && c->pids_fd < 0)) { /* before writing any */
-        *which = memory && c->memory_fd < 0 ? PROTO_LIMIT_MEMORY : PROTO_LIMIT_PIDS;
+    if ((memory && c->memory_fd < 0) || (pids && c->pids_fd < 0) ||
+        (cpu && c->cpu_fd < 0)) { /* before writing any */
+        *which = memory && c->memory_fd < 0 ? PROTO_LIMIT_MEMORY
+                 : pids && c->pids_fd < 0   ? PROTO_LIMIT_PIDS
+                                            : PROTO_LIMIT_CPU;
         errno = ENOTSUP;
         return -1;
     }
     /* v1: into the leaves whose limits this job has (its child is born where we are) */
-    if ((memory && v1_move(0, true) < 0) || (pids && v1_move(1, true) < 0)) {
-        *which =
-            memory && !g_in_v1_leaf[0] && g_v1_leaf[0][0] ? PROTO_LIMIT_MEMORY : PROTO_LIMIT_PIDS;
-        c->limited = true; /* limits_end moves back out */
-        return -1;
-    }
+    bool want[NCONTROLLERS] = {memory, pids, cpu};
+    for (int k = 0; k < NCONTROLLERS; k++)
+        if (want[k] && v1_move(k, true) < 0) {
+            *which = k == 0 ? PROTO_LIMIT_MEMORY : k == 1 ? PROTO_LIMIT_PIDS : PROTO_LIMIT_CPU;
+            c->limited = true; /* limits_end moves back out */
+            return -1;
+        }
     char text[32];
     if (memory) {
         *which = PROTO_LIMIT_MEMORY;
@@ -325,6 +357,17 @@ int limits_begin(struct limits_cg *c, const struct proto_limits *l, int *which)
         snprintf(text, sizeof text, "%lld", (long long)l->v[PROTO_LIMIT_PIDS] + 1); /* + worker */
         if (put(c->pids_fd, text) < 0) return -1;
     }
+    if (cpu) {
+        *which = PROTO_LIMIT_CPU;
+        c->limited = true;
+        /* thousandths of a CPU: a quota of that share of each period */
+        int64_t quota = l->v[PROTO_LIMIT_CPU] * (CPU_PERIOD_US / 1000);
+        if (c->v1_cpu)
+            snprintf(text, sizeof text, "%lld", (long long)quota);
+        else
+            snprintf(text, sizeof text, "%lld %d", (long long)quota, CPU_PERIOD_US);
+        if (put(c->cpu_fd, text) < 0) return -1;
+    }
     return 0;
 }
 
@@ -336,14 +379,16 @@ bool limits_end(struct limits_cg *c)
     int64_t kills = c->oom_kills >= 0 ? oom_kills(c) : -1; /* only with a memory limit */
     bool oom = kills >= 0 && kills > c->oom_kills;
     c->oom_kills = -1;
-    bool out = v1_move(0, false) == 0 && v1_move(1, false) == 0;
+    bool out = true;
+    for (int k = 0; k < NCONTROLLERS; k++)
+        out &= v1_move(k, false) == 0;
     if (!lift(c) || !out) limits_close(c); /* the next job must not inherit its limits */
     return oom;
 }
 
 void limits_leave(void)
 {
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < NCONTROLLERS; k++) {
         if (!g_v1_leaf[k][0] || v1_move(k, false) < 0) continue;
         for (int i = 0; i < 100 && rmdir(g_v1_leaf[k]) < 0 && errno == EBUSY; i++)
             usleep(2000); /* the job's killed processes are still on their way out */
@@ -353,18 +398,23 @@ void limits_leave(void)
 
 void limits_close(struct limits_cg *c)
 {
-    int *fds[] = {&c->memory_fd, &c->swap_fd, &c->pids_fd, &c->events_fd};
+    int *fds[] = {&c->memory_fd, &c->swap_fd, &c->pids_fd, &c->events_fd, &c->cpu_fd};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
         if (*fds[i] >= 0) close(*fds[i]);
         *fds[i] = -1;
     }
 }
 
-static const int resource[PROTO_LIMITS] = {RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_CORE,
-                                           RLIMIT_AS,     -1,           -1};
+static const int resource[PROTO_LIMITS] = {
+    RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_CORE, RLIMIT_AS, -1, -1, -1};
 
 bool limits_hard(int limit, int64_t *max)
 {
+    if (limit == PROTO_LIMIT_CPU) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        *max = (n > 0 ? n : 1) * 1000;
+        return true;
+    }
     struct rlimit r;
     if (limit < 0 || limit >= PROTO_LIMITS || resource[limit] < 0 ||
         getrlimit(resource[limit], &r) < 0 || r.rlim_max == RLIM_INFINITY ||
@@ -427,12 +477,12 @@ static void remove_leaves(int k, int nslots)
 
 void limits_remove_stale(void)
 {
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < NCONTROLLERS; k++)
         remove_leaves(k, -1);
 }
 
 void limits_remove_own(int nslots)
 {
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < NCONTROLLERS; k++)
         remove_leaves(k, nslots);
 }

@@ -1,8 +1,8 @@
 /* limits: per-job resource limits. rlimits (nofile, nproc, core, as) are set in the job's
- * child just before exec. memory and pids limits are written on the cgroup the worker and
- * its job share while the job runs, and lifted after it: the tree leaf when cgroup v2 has
- * the memory and pids controllers there, else a leaf of the worker's own in the cgroup v1
- * memory and pids hierarchies; where neither works they are refused (not ignored). */
+ * child just before exec. memory, pids and cpu limits are written on the cgroup the worker
+ * and its job share while the job runs, and lifted after it: the tree leaf when cgroup v2
+ * has the controller there, else a leaf of the worker's own in the cgroup v1 hierarchy of
+ * that controller; where neither works they are refused (not ignored). */
 #ifndef SPAWNPOOL_LIMITS_H
 #define SPAWNPOOL_LIMITS_H
 
@@ -18,13 +18,15 @@
 void limits_setup(const char *instance);
 /* Whether limit (enum proto_limit) can be enforced here; rlimits always can. */
 bool limits_supported(int limit);
-/* Where the memory / pids limit is enforced: "cgroup v2", "cgroup v1" or "none". */
+/* Where the memory / pids / cpu limit is enforced: "cgroup v2", "cgroup v1" or "none". */
 const char *limits_where(int limit);
 
-/* A worker's handles on the cgroup files of its memory and pids limits. */
+/* A worker's handles on the cgroup files of its memory, pids and cpu limits. */
 struct limits_cg {
     int memory_fd, swap_fd, pids_fd, events_fd; /* -1: none */
+    int cpu_fd;                                 /* cpu.max (v1 cpu.cfs_quota_us); -1: none */
     bool v1_memory;                             /* v1 file names and "unlimited" spelling */
+    bool v1_cpu;                                /* v1: quota alone, "-1" for none */
     int64_t oom_kills;  /* the counter when a job with a memory limit started; -1 */
     bool limited;       /* limits written for the running job */
     bool oom_protected; /* for the running job, the worker's oom_score_adj is -1000 */
@@ -33,10 +35,11 @@ struct limits_cg {
 /* Worker, once: opens the files (joining its cgroup v1 leaves where those are used) and
  * lifts whatever a dead predecessor left on them. */
 void limits_open(struct limits_cg *c, const struct tree *t, int index);
-/* Worker, before starting a job: writes its memory and pids limits (the worker is a member
- * too: one process and its few MiB more); with a memory limit the worker also makes itself
- * the OOM killer's last choice while the job runs (oom_protected: the child resets it).
- * Returns 0, or -1 with errno and the failed limit in *which. */
+/* Worker, before starting a job: writes its memory, pids and cpu limits (the worker is a
+ * member too: one process, its few MiB and the CPU it spends copying output more); with a memory
+ * limit the worker also makes itself the OOM killer's last choice while the job runs
+ * (oom_protected: the child resets it). Returns 0, or -1 with errno and the failed limit in *which.
+ */
 int limits_begin(struct limits_cg *c, const struct proto_limits *l, int *which);
 /* Worker, after the job's tree is gone: lifts the limits (if that fails, the cgroup is given
  * up: later limited jobs are refused). True if the kernel's OOM killer killed a process in
@@ -48,7 +51,8 @@ void limits_leave(void);
 /* Worker: closes the files. */
 void limits_close(struct limits_cg *c);
 /* The hard rlimit of this process for limit (an rlimit one), in *max; false if unlimited.
- * Jobs inherit it: it is what a job may ask for when no --limit-* or template sets one. */
+ * Jobs inherit it: it is what a job may ask for when no --limit-* or template sets one. For
+ * cpu: the machine's online CPUs in thousandths (a quota above them limits nothing). */
 bool limits_hard(int limit, int64_t *max);
 /* Master, before threads: whether a job's child could set l's rlimits (raising a hard limit
  * needs privilege). 0, or -1 with the one it could not in *which. */

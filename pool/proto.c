@@ -116,8 +116,8 @@ long proto_blob_count(const char *blob, uint32_t len)
 
 const char *proto_limit_name(int limit)
 {
-    static const char *const names[PROTO_LIMITS] = {"nofile", "nproc",  "core",
-                                                    "as",     "memory", "pids"};
+    static const char *const names[PROTO_LIMITS] = {"nofile", "nproc", "core", "as",
+                                                    "memory", "pids",  "cpu"};
     return limit >= 0 && limit < PROTO_LIMITS ? names[limit] : "unknown";
 }
 
@@ -228,7 +228,8 @@ int proto_decode_kill(struct proto_buf *b, struct proto_kill *k)
 
 void proto_encode_done(struct proto_buf *b, const struct proto_done *d)
 {
-    proto_put_u32(b, d->end | (uint32_t)d->cause << 8 | (uint32_t)d->truncated << 16);
+    proto_put_u32(b, d->end | (uint32_t)d->cause << 8 | (uint32_t)d->truncated << 16 |
+                         (uint32_t)d->usage_from << 24);
     proto_put_u32(b, (uint32_t)d->code);
     proto_put_i64(b, (int64_t)d->stdout_bytes);
     proto_put_i64(b, (int64_t)d->stderr_bytes);
@@ -247,6 +248,7 @@ int proto_decode_done(struct proto_buf *b, struct proto_done *d)
     d->end = bits & 0xff;
     d->cause = (bits >> 8) & 0xff;
     d->truncated = (bits >> 16) & 0xff;
+    d->usage_from = (bits >> 24) & 0xff;
     d->code = (int32_t)proto_get_u32(b);
     d->stdout_bytes = (uint64_t)proto_get_i64(b);
     d->stderr_bytes = (uint64_t)proto_get_i64(b);
@@ -259,7 +261,9 @@ int proto_decode_done(struct proto_buf *b, struct proto_done *d)
     const char *err = proto_get_str(b, &n);
     if (b->failed || b->pos != b->len) return -1;
     if (d->end < PROTO_END_EXITED || d->end > PROTO_END_NOT_STARTED) return -1;
-    if (d->cause > PROTO_CAUSE_KILLED || d->truncated > 3 || bits >> 24) return -1;
+    if (d->cause > PROTO_CAUSE_KILLED || d->truncated > 3 ||
+        d->usage_from > (PROTO_USAGE_CPU_CGROUP | PROTO_USAGE_MEMORY_CGROUP))
+        return -1;
     if (n >= sizeof d->error) n = sizeof d->error - 1;
     memcpy(d->error, err, n);
     d->error[n] = '\0';

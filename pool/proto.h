@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 /* Bump when a message type or payload layout changes. */
-#define PROTO_VERSION 5
+#define PROTO_VERSION 6
 /* Payloads longer than this are rejected before anything is allocated. */
 #define PROTO_MAX_PAYLOAD (16u * 1024u * 1024u)
 
@@ -59,6 +59,7 @@ enum proto_limit {
     PROTO_LIMIT_AS,     /* RLIMIT_AS: address space bytes */
     PROTO_LIMIT_MEMORY, /* cgroup memory.max (v1 memory.limit_in_bytes): bytes */
     PROTO_LIMIT_PIDS,   /* cgroup pids.max: processes and threads of the job */
+    PROTO_LIMIT_CPU,    /* cgroup cpu.max (v1 cpu.cfs_quota_us): thousandths of a CPU */
     PROTO_LIMITS
 };
 /* A set of limits; all zero is none (the job inherits the worker's). */
@@ -110,6 +111,12 @@ struct proto_kill {
     int64_t grace_ms; /* >= 0 */
 };
 
+/* Where a DONE's usage figures come from: set, the job's cgroup leaf (the whole tree, the
+ * worker's own share taken out); clear, the rusage of the main process and what it waited
+ * for. */
+#define PROTO_USAGE_CPU_CGROUP 1u    /* user_us, system_us: cpu.stat */
+#define PROTO_USAGE_MEMORY_CGROUP 2u /* maxrss_kb: memory.peak */
+
 /* DONE payload: the outcome of one job. */
 struct proto_done {
     int32_t pid;      /* the job's main process, 0 if none was started */
@@ -120,7 +127,8 @@ struct proto_done {
     uint64_t stdout_bytes, stderr_bytes;
     uint8_t truncated; /* bit 0: stdout, bit 1: stderr */
     int64_t user_us, system_us, maxrss_kb;
-    char error[256]; /* human text for a spawn error, else empty */
+    uint8_t usage_from; /* PROTO_USAGE_* bits: which figures the cgroup leaf gave */
+    char error[256];    /* human text for a spawn error, else empty */
 };
 
 /* Appends raw bytes; on allocation failure sets `failed`. */

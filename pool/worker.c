@@ -19,6 +19,7 @@
 #include "pool/ledger.h"
 #include "pool/limits.h"
 #include "pool/spawn.h"
+#include "pool/usage.h"
 
 /* RUNs a worker holds at most (the master sends at most DISPATCH_HOLD, plus one per job it
  * canceled that the worker is still killing). */
@@ -46,7 +47,8 @@ struct worker {
     } held[WORKER_HELD_MAX];
     int nheld;
     struct tree tree;        /* how this worker ends a job's whole tree */
-    struct limits_cg limits; /* where a job's memory and pids limits are written */
+    struct limits_cg limits; /* where a job's memory, pids and cpu limits are written */
+    struct usage_cg usage;   /* where its whole tree's CPU and peak memory are read */
 };
 
 /* One job in flight. */
@@ -301,6 +303,7 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run,
     /* the worker's -1000 is not the job's: it gets the server's score */
     spawn_set_oom_score(w->limits.oom_score, w->limits.oom_protected);
     ledger_mark(w->index, id); /* from here on it may have started, for a master after a crash */
+    usage_begin(&w->usage);
     if (spawn_start(run, &w->tree, &r.job, &r.done) < 0) {
         limits_end(&w->limits);
         if (r.job.pid > 0) { /* exec failed in the child: it exits 127 */
@@ -372,7 +375,8 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run,
     spawn_drain(&r.job, &r.job.out);
     spawn_drain(&r.job, &r.job.err);
     finish_outcome(&r);
-    if (limits_end(&w->limits)) /* said even if the job survived it (a child was killed) */
+    usage_end(&w->usage, &r.done); /* the whole tree's, where the leaf says */
+    if (limits_end(&w->limits))    /* said even if the job survived it (a child was killed) */
         snprintf(r.done.error, sizeof r.done.error,
                  "the kernel's OOM killer killed %s: the job went over its memory limit of %lld "
                  "bytes",
@@ -387,11 +391,13 @@ static int worker_loop(struct worker *w);
 
 int worker_main(int channel_fd, int index)
 {
-    struct worker w = {.channel = channel_fd,
-                       .index = index,
-                       .sigfd = -1,
-                       .tree = {.procs_fd = -1, .kill_fd = -1},
-                       .limits = {.memory_fd = -1, .swap_fd = -1, .pids_fd = -1, .events_fd = -1}};
+    struct worker w = {
+        .channel = channel_fd,
+        .index = index,
+        .sigfd = -1,
+        .tree = {.procs_fd = -1, .kill_fd = -1},
+        .limits = {.memory_fd = -1, .swap_fd = -1, .pids_fd = -1, .events_fd = -1, .cpu_fd = -1},
+        .usage = {.stat_fd = -1, .peak_fd = -1}};
     self = &w;
     int rc = worker_loop(&w);
     leave_cgroups();
@@ -404,6 +410,7 @@ int worker_main(int channel_fd, int index)
     if (w.sigfd >= 0) close(w.sigfd);
     tree_close(&w.tree);
     limits_close(&w.limits);
+    usage_close(&w.usage);
     return rc;
 }
 
@@ -427,6 +434,7 @@ static int worker_loop(struct worker *w)
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     tree_open(&w->tree, w->index);
     limits_open(&w->limits, &w->tree, w->index);
+    usage_open(&w->usage, &w->tree);
     /* if the master dies, we hear SIGTERM (and EOF on the channel): kill the job, exit.
      * (No getppid() == 1 check: in a container the master itself is PID 1. A master that
      * died before this line is noticed by the READY write or EOF below->) */

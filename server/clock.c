@@ -1,4 +1,4 @@
-/* clock: time sources and the one timestamp format of the API. */
+/* clock: time sources and the one timestamp format of the API (written, and read back). */
 #include "server/clock.h"
 
 #include <stdio.h>
@@ -69,4 +69,79 @@ size_t clock_format(int64_t ms, char out[32])
     *p++ = 'Z';
     *p = '\0';
     return (size_t)(p - out);
+}
+
+/* Reads width digits at *p into *v and moves past them; false if they are not all digits. */
+static bool get_digits(const char **p, int width, int *v)
+{
+    *v = 0;
+    for (int i = 0; i < width; i++, (*p)++) {
+        if (**p < '0' || **p > '9') return false;
+        *v = *v * 10 + (**p - '0');
+    }
+    return true;
+}
+
+/* Reads what follows the digits at *p if it is the character c (or, when alt is not 0, alt). */
+static bool get_char(const char **p, char c, char alt)
+{
+    if (**p != c && (!alt || **p != alt)) return false;
+    (*p)++;
+    return true;
+}
+
+/* Days from 1970-01-01 to a civil date (H. Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+int clock_parse(const char *text, int64_t *ms, bool *inexact)
+{
+    static const int month_days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const char *p = text;
+    int y, mo, d, h, mi, s;
+    if (!get_digits(&p, 4, &y) || !get_char(&p, '-', 0) || !get_digits(&p, 2, &mo) ||
+        !get_char(&p, '-', 0) || !get_digits(&p, 2, &d) ||
+        !(get_char(&p, 'T', 't') || get_char(&p, ' ', 0)) || !get_digits(&p, 2, &h) ||
+        !get_char(&p, ':', 0) || !get_digits(&p, 2, &mi) || !get_char(&p, ':', 0) ||
+        !get_digits(&p, 2, &s))
+        return -1;
+    bool leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    if (mo < 1 || mo > 12 || d < 1 || d > month_days[mo - 1] || (mo == 2 && d == 29 && !leap) ||
+        h > 23 || mi > 59 || s > 60) /* (60: a leap second, read as the next one) */
+        return -1;
+    int frac = 0, digits = 0;
+    bool dropped = false;
+    if (get_char(&p, '.', 0)) {
+        for (; *p >= '0' && *p <= '9'; p++, digits++) {
+            if (digits < 3)
+                frac = frac * 10 + (*p - '0');
+            else
+                dropped = dropped || *p != '0';
+        }
+        if (digits == 0) return -1;
+        for (; digits < 3; digits++)
+            frac *= 10;
+    }
+    int offset = 0; /* seconds east of UTC */
+    if (!get_char(&p, 'Z', 'z')) {
+        int sign = *p == '-' ? -1 : 1, oh, om;
+        if (!get_char(&p, '+', '-') && !get_char(&p, ' ', 0)) return -1;
+        if (!get_digits(&p, 2, &oh) || !get_char(&p, ':', 0) || !get_digits(&p, 2, &om) ||
+            oh > 23 || om > 59)
+            return -1;
+        offset = sign * (oh * 3600 + om * 60);
+    }
+    if (*p) return -1;
+    int64_t secs =
+        days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + s - offset;
+    *ms = secs * 1000 + frac;
+    *inexact = dropped;
+    return 0;
 }

@@ -217,8 +217,8 @@ struct dispatch *dispatch_create(const struct config *cfg, struct store *store, 
     }
     if (!d->running || !d->next || !d->died_unstarted || !d->view.workers || !d->view.pids ||
         store_each_queue_setting(store, load_queue_setting, d) < 0 ||
-        store_each_queued(store, load_at_start, d) < 0 ||
-        store_count_states(store, d->stats.jobs) < 0) {
+        store_each_queued(store, load_at_start, d) < 0 || dispatch_load_scheduled(d) < 0 ||
+        dispatch_load_schedules(d) < 0 || store_count_states(store, d->stats.jobs) < 0) {
         dispatch_destroy(d);
         return NULL;
     }
@@ -317,6 +317,8 @@ void dispatch_destroy(struct dispatch *d)
     if (!d) return;
     if (d->wake_fd > 0) close(d->wake_fd);
     runq_free(&d->ready);
+    runq_free(&d->scheduled);
+    dispatch_free_schedules(d);
     free(d->delayed);
     free(d->running);
     free(d->next);
@@ -387,9 +389,9 @@ void dispatch_flush_finished(struct dispatch *d)
     d->n_finished = 0;
 }
 
-int64_t dispatch_retry_delay_ms(const struct config *cfg, int attempt)
+int64_t dispatch_retry_delay_ms(const struct config *cfg, double backoff, int attempt)
 {
-    double delay = cfg->retry_backoff;
+    double delay = backoff >= 0 ? backoff : cfg->retry_backoff;
     for (int i = 1; i < attempt && delay < cfg->retry_backoff_max; i++)
         delay *= 2;
     if (delay > cfg->retry_backoff_max) delay = cfg->retry_backoff_max;
@@ -431,10 +433,16 @@ struct store_outcome dispatch_canceled_outcome(const char *error)
 
 enum dispatch_result dispatch_cancel_queued(struct dispatch *d, int64_t id, const char *error)
 {
+    return dispatch_cancel_waiting(d, id, JOB_QUEUED, error);
+}
+
+enum dispatch_result dispatch_cancel_waiting(struct dispatch *d, int64_t id, enum job_state from,
+                                             const char *error)
+{
     struct store_outcome o = dispatch_canceled_outcome(error);
-    int rc = store_job_finish(d->store, id, JOB_QUEUED, &o, clock_wall_ms());
-    if (rc != 0) return DISPATCH_CONFLICT; /* no longer queued: canceled already */
-    dispatch_count(d, JOB_QUEUED, JOB_CANCELED);
+    int rc = store_job_finish(d->store, id, from, &o, clock_wall_ms());
+    if (rc != 0) return DISPATCH_CONFLICT; /* not waiting any more: canceled already */
+    dispatch_count(d, from, JOB_CANCELED);
     dispatch_note_finished(d, id);
     dispatch_release_dependents(d, id, JOB_CANCELED);
     return DISPATCH_CANCELED;

@@ -110,8 +110,32 @@ enum dispatch_cmd_kind {
     /* Delete the finished jobs that filter matches and no longer needed (store_delete_unneeded),
      * in slices between more urgent work (dispatch_loop_clean); deleted and kept get the
      * counts (OK). */
-    DISPATCH_CMD_DELETE_FINISHED
+    DISPATCH_CMD_DELETE_FINISHED,
+    /* Create (schedule_create: CONFLICT if it exists) or change (NOT_FOUND if it does not)
+     * schedule `schedule`; its next run is worked out again when its cron, zone or pause
+     * changed (OK). The main loop takes schedule->cron and ->tz (set to NULL). */
+    DISPATCH_CMD_SCHEDULE_PUT,
+    /* Delete schedule `schedule->name` (OK, NOT_FOUND). */
+    DISPATCH_CMD_SCHEDULE_DELETE
 };
+struct cron;
+struct tz;
+/* A schedule as the API validated it, for DISPATCH_CMD_SCHEDULE_PUT / _DELETE. */
+struct dispatch_schedule {
+    char name[72];
+    char cron_text[256], timezone[256];
+    struct cron *cron; /* parsed cron_text (the main loop takes it) */
+    struct tz *tz;     /* loaded timezone (the main loop takes it) */
+    char *job;         /* the submit body of each run (JSON text) */
+    enum store_overlap overlap;
+    bool paused, catch_up;
+};
+/* Turns a schedule's job (a submit body) into a spec, as a POST /v1/jobs would: the API's
+ * parser, handed to the dispatcher by the front end. 0, or -1 with why in err. */
+typedef int (*dispatch_job_parser)(void *ctx, const char *json, struct job_spec *out, char *err,
+                                   size_t errlen);
+/* Sets the parser schedules make their jobs with (before the main loop runs). */
+void dispatch_set_job_parser(struct dispatch *d, dispatch_job_parser fn, void *ctx);
 struct dispatch_cmd {
     enum dispatch_cmd_kind kind;
     int64_t job_id;
@@ -128,8 +152,8 @@ struct dispatch_cmd {
     bool notify_done; /* NOTIFY_RESULT */
     int64_t notify_next_at;
     const char *notify_detail;
-    struct store_filter filter;  /* DELETE_FINISHED (its limit unused; its strings live until
-                                  * answered); its before is moved down as the slices go */
+    struct store_filter filter;  /* DELETE_FINISHED (its limit unused; what it points at lives
+                                  * until answered); its before is moved down as slices go */
     int64_t deleted, kept;       /* DELETE_FINISHED, out: deleted; finished but still needed */
     enum dispatch_result result; /* out; UNAVAILABLE while the store cannot commit */
     void (*done)(void *ctx);     /* called once result is set, after its batch committed */
@@ -137,6 +161,8 @@ struct dispatch_cmd {
     struct dispatch_cmd *next;
     struct dispatch_cmd *parked; /* (a terminate waiting for its worker's answer) */
     bool wrote;                  /* (it changed the store: answered only once that is committed) */
+    struct dispatch_schedule *schedule; /* SCHEDULE_PUT, SCHEDULE_DELETE */
+    bool schedule_create;               /* SCHEDULE_PUT: a POST (not a PATCH) */
 };
 /* Queues cmd for the next batch and returns DISPATCH_OK: wait(ctx) was called before the
  * main loop could see it (suspend there), cmd->done(ctx) follows when cmd->result is set.
@@ -188,9 +214,9 @@ struct dispatch_stats {
     double retain;       /* the retention in force: seconds a finished job is kept (0: no limit) */
     int64_t retain_jobs; /* finished jobs kept at most (0: no limit) */
 };
-/* Backoff before the retry that follows attempt n: --retry-backoff doubled per attempt,
- * capped at --retry-backoff-max. */
-int64_t dispatch_retry_delay_ms(const struct config *cfg, int attempt);
+/* Backoff before the retry that follows attempt n: the job's retry_backoff (seconds; < 0:
+ * --retry-backoff) doubled per attempt, capped at --retry-backoff-max. */
+int64_t dispatch_retry_delay_ms(const struct config *cfg, double backoff, int attempt);
 /* Wakes the main loop so it recomputes its deadlines (after a new long-poll). Any thread. */
 void dispatch_wake(struct dispatch *d);
 /* Copies the counters (as of the last commit; the store's health as of the last batch). */

@@ -146,7 +146,10 @@ static void send_to_slot(struct dispatch *d, int slot, struct running *r,
         /* the timeout was resolved at submit (api/submit.c) */
         .timeout_ms = j.spec.timeout > 0 ? (int64_t)(j.spec.timeout * 1000 + 0.5) : 0,
         .kill_grace_ms = (int64_t)(d->cfg->kill_grace * 1000),
-        .max_output = (uint64_t)d->cfg->max_output,
+        /* the job's (kept at submit), bounded by the server's as it is now */
+        .max_output = (uint64_t)(j.spec.max_output > 0 && j.spec.max_output < d->cfg->max_output
+                                     ? j.spec.max_output
+                                     : d->cfg->max_output),
         .cwd = j.spec.cwd,
         .stdout_path = out_path,
         .stderr_path = err_path,
@@ -188,6 +191,7 @@ static void send_to_slot(struct dispatch *d, int slot, struct running *r,
                           .attempt = j.attempt + 1,
                           .priority = j.spec.priority,
                           .max_attempts = j.spec.max_attempts,
+                          .retry_backoff = j.spec.has_retry_backoff ? j.spec.retry_backoff : -1,
                           .since_us = e.since_us ? e.since_us : clock_mono_us(),
                           .q = qi,
                           .k = ki,

@@ -65,13 +65,15 @@ static enum dispatch_result cancel_queued(struct dispatch *d, int64_t id)
     struct job j;
     char *group = NULL;
     struct members m = {0};
+    enum job_state from = JOB_QUEUED;
     if (store_get_job(d->store, id, &j, false) == 0) {
         if (j.spec.group) group = strdup(j.spec.group);
+        if (j.state == JOB_SCHEDULED) from = JOB_SCHEDULED; /* its time has not come */
         job_free(&j);
     }
     if (group) store_each_group_member(d->store, group, add_member, &m);
     if (m.failed) log_error("out of memory: group %s is canceled in part", group);
-    enum dispatch_result rc = dispatch_cancel_queued(d, id, NULL);
+    enum dispatch_result rc = dispatch_cancel_waiting(d, id, from, NULL);
     /* it may wait parked with a queue or a key: an entry left there would take the place
      * of a live job when the queue or key frees up */
     for (int i = 0; i < d->n_queues; i++)
@@ -124,7 +126,9 @@ static void terminate(struct dispatch *d, struct dispatch_cmd *cmd)
     enum dispatch_result rc = found == 0   ? DISPATCH_CONFLICT
                               : found == 1 ? DISPATCH_NOT_FOUND
                                            : DISPATCH_ERROR;
-    if (found == 0 && j.state == JOB_QUEUED) rc = cancel_queued(d, id); /* parked, or deps */
+    if (found == 0 && j.state == JOB_SCHEDULED) runq_remove(&d->scheduled, id);
+    if (found == 0 && (j.state == JOB_QUEUED || j.state == JOB_SCHEDULED))
+        rc = cancel_queued(d, id); /* parked, waiting for deps or for its run_at */
     if (found == 0) job_free(&j);
     dispatch_answer(d, cmd, rc);
 }
@@ -176,7 +180,8 @@ static void patch_job(struct dispatch *d, struct dispatch_cmd *cmd)
     int found = store_get_job(d->store, id, &j, false);
     if (found != 0)
         return dispatch_answer(d, cmd, found == 1 ? DISPATCH_NOT_FOUND : DISPATCH_ERROR);
-    bool queued = j.state == JOB_QUEUED;
+    bool queued = j.state == JOB_QUEUED || j.state == JOB_SCHEDULED; /* (scheduled: promoted
+                                                                      * by its new row) */
     int64_t priority = cmd->set_priority ? cmd->priority : j.spec.priority;
     job_free(&j);
     if (!queued) return dispatch_answer(d, cmd, DISPATCH_CONFLICT);
@@ -225,6 +230,12 @@ void dispatch_run_command(struct dispatch *d, struct dispatch_cmd *cmd)
     case DISPATCH_CMD_PATCH_JOB:
         patch_job(d, cmd);
         break;
+    case DISPATCH_CMD_SCHEDULE_PUT:
+        dispatch_schedule_put(d, cmd);
+        break;
+    case DISPATCH_CMD_SCHEDULE_DELETE:
+        dispatch_schedule_delete(d, cmd);
+        break;
     case DISPATCH_CMD_DELETE_FINISHED: /* in slices, answered after the last one */
         if (store_failed(d->store)) return dispatch_answer(d, cmd, DISPATCH_UNAVAILABLE);
         dispatch_clean_command(d, cmd);
@@ -234,4 +245,25 @@ void dispatch_run_command(struct dispatch *d, struct dispatch_cmd *cmd)
     }
     /* (a parked terminate is not answered yet: its answer is marked when it comes) */
     if (store_journal_mark(d->store) != before) cmd->wrote = true;
+}
+
+static void free_cmd(void *ctx)
+{
+    free(ctx);
+}
+
+void dispatch_terminate_job(struct dispatch *d, int64_t id)
+{
+    struct dispatch_cmd *cmd = calloc(1, sizeof *cmd);
+    if (!cmd) {
+        log_error("out of memory: job %lld is not terminated", (long long)id);
+        return;
+    }
+    *cmd = (struct dispatch_cmd){.kind = DISPATCH_CMD_TERMINATE,
+                                 .job_id = id,
+                                 .sig = SIGTERM,
+                                 .grace_ms = (int64_t)(d->cfg->kill_grace * 1000),
+                                 .done = free_cmd,
+                                 .ctx = cmd};
+    dispatch_run_command(d, cmd); /* answered (freed) after the commit, like a client's */
 }

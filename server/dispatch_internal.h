@@ -72,6 +72,7 @@ struct running {
     int64_t since_us; /* monotonic µs it became ready to run (dispatch latency) */
     int64_t priority;
     int attempt, max_attempts;
+    double retry_backoff;         /* seconds before its first retry; < 0: --retry-backoff */
     bool terminate;               /* a terminate request reached it */
     bool shutdown;                /* ... sent by the server's drain */
     int q;                        /* index of its queue in d->queues */
@@ -152,6 +153,22 @@ struct gstate {
     struct runq members;
 };
 
+/* A schedule as the main loop runs it (dispatch_schedules.c). */
+struct sched {
+    char name[72];
+    struct cron *cron;
+    struct tz *tz;
+    char *job; /* the submit body of each run */
+    char cron_text[256];
+    enum store_overlap overlap;
+    bool paused, catch_up;
+    int64_t next_run_at; /* wall ms, 0: none (paused, or never again) */
+    int64_t last_job_id; /* the job its last run made, 0: none */
+    /* a run decided in this batch, applied to the fields above once it committed */
+    bool fired;
+    int64_t fired_job, fired_next, fired_priority;
+};
+
 struct dispatch {
     /* guards what other threads touch: pending submits and commands, draining, the view */
     pthread_mutex_t share;
@@ -173,7 +190,8 @@ struct dispatch {
     struct runq ready; /* jobs that may start now (struct running: those on workers) */
     struct delayed *delayed;
     size_t n_delayed, cap_delayed;
-    struct running *running;               /* per slot: the job it runs (or is about to) */
+    struct runq scheduled;   /* scheduled jobs, by run_at (priority -run_at): dispatch_timers.c */
+    struct running *running; /* per slot: the job it runs (or is about to) */
     struct running (*next)[DISPATCH_HOLD]; /* per slot: the jobs it holds to start next */
     int64_t *died_unstarted; /* ring of jobs re-queued because their worker died before they
                               * reported a start: a second time means they ran */
@@ -197,6 +215,10 @@ struct dispatch {
     int n_keys;
     struct gstate *groups; /* gangs seen so far (never shrinks) */
     int n_groups;
+    struct sched *scheds; /* the schedules (dispatch_schedules.c) */
+    int n_scheds;
+    dispatch_job_parser parse_job; /* turns a schedule's job into a spec (the API's parser) */
+    void *parse_job_ctx;
     struct clean clean;          /* retention and bulk deletes */
     unsigned long illegal_moves; /* moves of a job's phase or a slot's state that broke their
                                   * diagrams (bugs, logged; the unit test wants none) */
@@ -255,6 +277,37 @@ bool dispatch_start_gangs(struct dispatch *d);
 /* The slot's current job is over: the first job it held is the one it runs now. */
 void dispatch_promote_held(struct dispatch *d, int slot);
 
+/* dispatch_timers.c: job id waits, scheduled, until run_at (wall ms). */
+void dispatch_schedule_job(struct dispatch *d, int64_t id, int64_t run_at);
+/* Reads the scheduled jobs at start. Returns 0 or -1. */
+int dispatch_load_scheduled(struct dispatch *d);
+/* Makes the scheduled jobs whose run_at came queued (call in a batch that has not failed);
+ * returns ms until the next one is due, or -1 if none waits. */
+int64_t dispatch_fire_timers(struct dispatch *d, int64_t now);
+
+/* dispatch_schedules.c: reads the schedules at start; one whose time passed while the
+ * server was down runs once now if it catches up, else waits for its next time. 0 or -1. */
+int dispatch_load_schedules(struct dispatch *d);
+/* Frees the schedules. */
+void dispatch_free_schedules(struct dispatch *d);
+/* The schedules due at now whose overlap is "replace": their last job, if alive, is
+ * terminated (call in a batch that has not failed, before the submits' mark). */
+void dispatch_schedules_replace(struct dispatch *d, int64_t now);
+/* The schedules due at now make their jobs (or skip): written like submits, after the
+ * batch's mark, so a batch that fails drops them and the time comes again. */
+void dispatch_schedules_fire(struct dispatch *d, int64_t now);
+/* After the batch: what fired takes effect in memory if it committed, else is forgotten.
+ * True if jobs were made (to hand out). */
+bool dispatch_schedules_settle(struct dispatch *d, bool committed);
+/* Ms until the next schedule is due, 0 if one is, -1 if none waits. */
+int64_t dispatch_schedules_next(const struct dispatch *d, int64_t now);
+/* The commands DISPATCH_CMD_SCHEDULE_PUT and _DELETE. */
+void dispatch_schedule_put(struct dispatch *d, struct dispatch_cmd *cmd);
+void dispatch_schedule_delete(struct dispatch *d, struct dispatch_cmd *cmd);
+/* dispatch_cmd.c: terminates job id as a client's terminate would (SIGTERM and the kill
+ * grace; canceled if it has not started), with no one to answer. */
+void dispatch_terminate_job(struct dispatch *d, int64_t id);
+
 /* Job id reached a terminal state: its queued dependents may run now (all their
  * dependencies succeeded) or are canceled (this one did not succeed), recursively. */
 void dispatch_release_dependents(struct dispatch *d, int64_t id, enum job_state state);
@@ -263,6 +316,9 @@ struct store_outcome dispatch_canceled_outcome(const char *error);
 /* Records a queued job canceled (error says why, NULL for a terminate), with its
  * dependents. Returns DISPATCH_CANCELED or DISPATCH_CONFLICT (not queued any more). */
 enum dispatch_result dispatch_cancel_queued(struct dispatch *d, int64_t id, const char *error);
+/* The same for a job waiting in state from (queued or scheduled). */
+enum dispatch_result dispatch_cancel_waiting(struct dispatch *d, int64_t id, enum job_state from,
+                                             const char *error);
 /* Looks at the dependents of jobs that ended while the store could not be read (call in a
  * batch that has not failed). */
 void dispatch_release_ended(struct dispatch *d);

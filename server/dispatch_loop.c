@@ -104,6 +104,10 @@ static void store_submits(struct dispatch *d, struct dispatch_submit *list)
         for (size_t i = 0; i < sub->n; i++) { /* a dependency that already failed cancels it */
             sub->states[i] = JOB_QUEUED;
             if (sub->existing[i]) continue;
+            if (sub->specs[i].run_at > now) { /* its dependencies are looked at when it is due */
+                sub->states[i] = JOB_SCHEDULED;
+                continue;
+            }
             int64_t culprit;
             enum job_state culprit_state;
             if (sub->specs[i].n_after &&
@@ -129,7 +133,12 @@ static void answer_submits(struct dispatch *d, struct dispatch_submit *list, boo
         if (!committed && sub->result == DISPATCH_OK) sub->result = DISPATCH_UNAVAILABLE;
         if (sub->result == DISPATCH_OK) {
             for (size_t i = 0; i < sub->n; i++) {
-                if (sub->existing[i]) continue; /* an earlier job, not new */
+                if (sub->existing[i]) continue;        /* an earlier job, not new */
+                if (sub->states[i] == JOB_SCHEDULED) { /* waits for its time */
+                    d->stats.jobs[JOB_SCHEDULED]++;
+                    dispatch_schedule_job(d, sub->ids[i], sub->specs[i].run_at);
+                    continue;
+                }
                 d->stats.jobs[JOB_QUEUED]++;
                 if (sub->states[i] != JOB_QUEUED) { /* canceled: a dependency failed */
                     dispatch_count(d, JOB_QUEUED, JOB_CANCELED);
@@ -224,7 +233,7 @@ static void job_ended(struct dispatch *d, int slot, const struct store_outcome *
     bool retry = (o->state == JOB_FAILED || o->state == JOB_LOST || o->state == JOB_TIMED_OUT) &&
                  r->attempt < r->max_attempts && !r->terminate;
     if (retry) {
-        int64_t delay_ms = dispatch_retry_delay_ms(d->cfg, r->attempt);
+        int64_t delay_ms = dispatch_retry_delay_ms(d->cfg, r->retry_backoff, r->attempt);
         double delay = (double)delay_ms / 1000;
         int64_t not_before = now + delay_ms;
         char detail[300];
@@ -289,7 +298,8 @@ static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_b
                               .truncated = done.truncated != 0,
                               .user_us = done.user_us,
                               .system_us = done.system_us,
-                              .maxrss_kb = done.maxrss_kb};
+                              .maxrss_kb = done.maxrss_kb,
+                              .usage_from = done.usage_from};
     char detail[320];
     if (done.end == PROTO_END_SPAWN_ERROR) {
         o.state = JOB_FAILED;
@@ -551,6 +561,10 @@ int64_t dispatch_loop_end(struct dispatch *d)
     int64_t now_mono = clock_mono_ms(), wake = -1;
     int64_t next_retry = writable ? dispatch_release_delayed(d, clock_wall_ms()) : -1;
     if (next_retry >= 0) wake = next_retry;
+    int64_t now_wall = clock_wall_ms();
+    int64_t next_timer = writable ? dispatch_fire_timers(d, now_wall) : -1;
+    if (next_timer >= 0 && (wake < 0 || next_timer < wake)) wake = next_timer;
+    if (writable && !d->draining) dispatch_schedules_replace(d, now_wall);
     bool hand_out = writable && !d->draining && !dispatch_start_gangs(d);
     for (int i = 0; i < d->pool->count; i++) {
         struct pool_slot *s = &d->pool->slots[i];
@@ -591,11 +605,15 @@ int64_t dispatch_loop_end(struct dispatch *d)
     /* the submits go last: their writes are the journal's tail, dropped if the batch fails
      * (the client hears 503 and may retry; nothing half-stored waits for a replay) */
     size_t mark = store_journal_mark(d->store);
+    if (writable && !d->draining) dispatch_schedules_fire(d, now_wall); /* (written as submits) */
     store_submits(d, submits);
     bool committed = store_commit(d->store) == 0;
     if (!committed) store_journal_drop(d->store, mark);
     bool healthy = committed || store_journal_mark(d->store) == 0;
     answer_submits(d, submits, committed);
+    bool made = dispatch_schedules_settle(d, committed);
+    int64_t next_schedule = d->draining ? -1 : dispatch_schedules_next(d, clock_wall_ms());
+    if (next_schedule >= 0 && (wake < 0 || next_schedule < wake)) wake = next_schedule;
     if (!healthy) { /* kept back until the retry commits: RUNs, answers, finish hooks */
         dispatch_flush_unwritten_answers(d); /* (a signal sent, a refusal: nothing to wait for) */
         dispatch_publish_health(d);
@@ -604,7 +622,7 @@ int64_t dispatch_loop_end(struct dispatch *d)
         if (wake < 0 || h.retry_in_ms < wake) wake = h.retry_in_ms;
         return wake;
     }
-    if (submits || d->n_ended) dispatch_wake(d); /* the new jobs are handed out next */
+    if (submits || d->n_ended || made) dispatch_wake(d); /* the new jobs are handed out next */
     dispatch_send_unsent(d);
     for (int i = 0; i < d->pool->count; i++)
         if (d->pool->slots[i].out.len > d->pool->slots[i].out.pos) dispatch_flush_slot(d, i);

@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const state_names[JOB_STATE_COUNT] = {
-    "queued", "running", "succeeded", "failed", "terminated", "timed_out", "canceled", "lost"};
+static const char *const state_names[JOB_STATE_COUNT] = {"queued",    "running",  "scheduled",
+                                                         "succeeded", "failed",   "terminated",
+                                                         "timed_out", "canceled", "lost"};
 
 const char *job_state_name(enum job_state s)
 {
@@ -32,10 +33,11 @@ bool job_queue_name_ok(const char *s)
 
 /* nofile below 8 leaves a program no fd to open its libraries with; the kernel caps it at
  * nr_open, nproc at pid_max (4194304), and pids.max below 4194305 (we write the limit + 1:
- * the worker shares the cgroup). */
-static const int64_t limit_min[PROTO_LIMITS] = {8, 1, 0, 1 << 20, 1 << 20, 1};
-static const int64_t limit_max[PROTO_LIMITS] = {1 << 30,       1 << 22,       INT64_MAX / 2,
-                                                INT64_MAX / 2, INT64_MAX / 2, (1 << 22) - 1};
+ * the worker shares the cgroup). cpu is in thousandths of a CPU: cpu.max takes a quota of
+ * at least 1 ms per 100 ms period (0.01 CPU). */
+static const int64_t limit_min[PROTO_LIMITS] = {8, 1, 0, 1 << 20, 1 << 20, 1, 10};
+static const int64_t limit_max[PROTO_LIMITS] = {
+    1 << 30, 1 << 22, INT64_MAX / 2, INT64_MAX / 2, INT64_MAX / 2, (1 << 22) - 1, JOB_CPU_MAX};
 
 int64_t job_limit_min(int limit)
 {
@@ -50,6 +52,22 @@ int64_t job_limit_max(int limit)
 bool job_limit_is_bytes(int limit)
 {
     return limit == PROTO_LIMIT_CORE || limit == PROTO_LIMIT_AS || limit == PROTO_LIMIT_MEMORY;
+}
+
+int job_cpu_parse(double cores, int64_t *milli)
+{
+    if (!(cores >= 0.01 - 1e-9) || cores > (double)JOB_CPU_MAX / 1000) return -1;
+    *milli = (int64_t)(cores * 1000 + 0.5);
+    return 0;
+}
+
+void job_cpu_format(int64_t milli, char *out, size_t n)
+{
+    snprintf(out, n, "%lld.%03lld", (long long)(milli / 1000), (long long)(milli % 1000));
+    size_t len = strlen(out); /* 0.500 -> 0.5, 2.000 -> 2 */
+    while (len > 0 && out[len - 1] == '0')
+        out[--len] = '\0';
+    if (len > 0 && out[len - 1] == '.') out[--len] = '\0';
 }
 
 void job_limits_format(const struct proto_limits *l, char *out, size_t n)
@@ -89,7 +107,7 @@ int job_limits_scan(const char *text, struct proto_limits *l)
 
 bool job_state_terminal(enum job_state s)
 {
-    return s != JOB_QUEUED && s != JOB_RUNNING;
+    return s != JOB_QUEUED && s != JOB_RUNNING && s != JOB_SCHEDULED;
 }
 
 void job_spec_free(struct job_spec *spec)
@@ -110,6 +128,7 @@ void job_spec_free(struct job_spec *spec)
     free(spec->pipeline);
     free(spec->notify_url);
     free(spec->params);
+    free(spec->schedule);
     memset(spec, 0, sizeof *spec);
 }
 

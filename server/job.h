@@ -11,6 +11,7 @@
 enum job_state {
     JOB_QUEUED,
     JOB_RUNNING,
+    JOB_SCHEDULED, /* waits for its run_at; becomes queued then (never ran yet) */
     JOB_SUCCEEDED,
     JOB_FAILED,
     JOB_TERMINATED,
@@ -54,6 +55,12 @@ struct job_spec {
     char *task;                 /* the template it came from, NULL: none */
     char *params;               /* its params, as JSON text; NULL: none */
     int64_t rerun_of;           /* the job this one is a rerun of; 0: none */
+    int64_t run_at;             /* wall ms: scheduled, not queued, until then; 0: none */
+    char *schedule;             /* the schedule (/v1/schedules) that made it; NULL: none */
+    int64_t max_output;         /* bytes kept per stream (<= --max-output); 0: the server's */
+    bool has_retry_backoff;     /* false: the server's --retry-backoff applies (rows from before) */
+    double retry_backoff;       /* seconds before its first retry (>= 0), doubling up to
+                                 * --retry-backoff-max; resolved at submit */
 };
 
 /* A job as stored: the spec plus its life so far. Nullable integers use -1 for null. */
@@ -71,7 +78,9 @@ struct job {
     int64_t stdout_bytes, stderr_bytes;
     bool truncated;
     int64_t user_us, system_us, maxrss_kb; /* the tree's CPU and peak memory (rusage of its
-                                            * main process and what it waited for); -1: unknown */
+                                            * main process and what it waited for, or the cgroup
+                                            * leaf's: usage_from); -1: unknown */
+    int usage_from; /* PROTO_USAGE_* bits: the figures the cgroup leaf gave; -1: unknown */
 };
 
 /* The API name of a state ("queued", ...). */
@@ -87,6 +96,12 @@ int64_t job_limit_min(int limit);
 int64_t job_limit_max(int limit);
 /* Whether a limit is a number of bytes (core, as, memory) rather than a count. */
 bool job_limit_is_bytes(int limit);
+/* The most CPUs a cpu limit may give, in thousandths (what PROTO_LIMIT_CPU holds). */
+#define JOB_CPU_MAX (1024 * 1000)
+/* A number of CPUs (0.5, 2) into thousandths, rounded; 0, or -1 outside 0.01..1024. */
+int job_cpu_parse(double cores, int64_t *milli);
+/* Thousandths of a CPU as the API writes them: "0.5", "2", "1.25". */
+void job_cpu_format(int64_t milli, char *out, size_t n);
 /* Writes the set limits as "nofile=256,memory=1048576" ("" for none). */
 void job_limits_format(const struct proto_limits *l, char *out, size_t n);
 /* Reads job_limits_format's text (NULL: none); returns 0, or -1 if malformed. */

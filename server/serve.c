@@ -88,13 +88,13 @@ static int lock_data_dir(const char *dir)
     return fd;
 }
 
-static int64_t recover_delay(int attempt)
+static int64_t recover_delay(double backoff, int attempt)
 {
-    return dispatch_retry_delay_ms(g_cfg, attempt);
+    return dispatch_retry_delay_ms(g_cfg, backoff, attempt);
 }
 
 /* The limits the config asks for (--limit-*, templates) must be enforceable here: rlimits
- * settable, memory and pids with a cgroup controller. A limit silently not applied would be
+ * settable, memory, pids and cpu with a cgroup controller. A limit silently not applied would be
  * worse than none, and one that fails every job is better refused at start. */
 static int check_limits(const struct config *cfg)
 {
@@ -122,8 +122,22 @@ static int check_limits(const struct config *cfg)
                       (long long)l->v[which], why);
         return -1;
     }
-    static const int cgroup_limits[] = {PROTO_LIMIT_MEMORY, PROTO_LIMIT_PIDS};
-    for (size_t k = 0; k < 2; k++) {
+    /* a template's output cap and backoff are within the server's, as a job's must be */
+    for (size_t i = 0; i < cfg->tasks.n; i++) {
+        const struct task_template *t = &cfg->tasks.tasks[i];
+        if (t->max_output > cfg->max_output) {
+            log_error("task %s: its max_output %lld is above --max-output %lld", t->name,
+                      (long long)t->max_output, (long long)cfg->max_output);
+            return -1;
+        }
+        if (t->has_retry_backoff && t->retry_backoff > cfg->retry_backoff_max) {
+            log_error("task %s: its retry_backoff %g is above --retry-backoff-max %g", t->name,
+                      t->retry_backoff, cfg->retry_backoff_max);
+            return -1;
+        }
+    }
+    static const int cgroup_limits[] = {PROTO_LIMIT_MEMORY, PROTO_LIMIT_PIDS, PROTO_LIMIT_CPU};
+    for (size_t k = 0; k < sizeof cgroup_limits / sizeof cgroup_limits[0]; k++) {
         int which = cgroup_limits[k];
         if (limits_supported(which)) {
             log_info("%s limits are enforced with %s", proto_limit_name(which),

@@ -21,7 +21,8 @@ struct serve_caps {
                                             * "cgroup v1" or "none" */
     bool limit_supported[PROTO_LIMITS];    /* the limit can be enforced here */
     int64_t limit_hard[PROTO_LIMITS];      /* rlimits: the server's own hard limit, which jobs
-                                            * inherit; -1: unlimited, or not an rlimit */
+                                            * inherit; cpu: the machine's CPUs (thousandths);
+                                            * -1: unlimited, or not an rlimit */
 };
 /* Fills caps from what tree_setup and limits_setup found (their defaults if they did not run:
  * process groups, no cgroup limits). */

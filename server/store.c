@@ -22,8 +22,10 @@ static const char *const stmt_sql[ST_COUNT] = {
         "INSERT INTO jobs (name, queue, priority, argv, command, env, cwd, stdin, "
         "timeout, state, max_attempts, created_at, idempotency_key, task, params, "
         "concurrency_key, concurrency_limit, group_name, group_size, stdin_from, pipeline, "
-        "notify_url, limits, idempotency_fingerprint, rerun_of) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "notify_url, limits, idempotency_fingerprint, rerun_of, run_at, schedule, not_before, "
+        "max_output, retry_backoff) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?25, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+        "?18, ?19, ?20, ?21, ?22, ?23, ?24, ?26, ?27, ?26, ?28, ?29)",
     [ST_INSERT_EVENT] = "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
                         "VALUES (?, ?, ?, ?, ?)",
     [ST_RUNNING] = "UPDATE jobs SET state = 'running', worker = ?, attempt = ?, started_at = ?, "
@@ -34,16 +36,31 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_IDEMPOTENT] = "SELECT id, idempotency_fingerprint FROM jobs WHERE idempotency_key = ? "
                       "AND created_at >= ?",
     [ST_IDEMPOTENT_EXPIRE] = "UPDATE jobs SET idempotency_key = NULL WHERE idempotency_key = ?",
-    [ST_FINISH] =
-        "UPDATE jobs SET state = ?, exit_code = ?, signal = ?, error = ?, "
-        "stdout_bytes = ?, stderr_bytes = ?, truncated = ?, user_us = ?, system_us = ?, "
-        "maxrss_kb = ?, finished_at = ?, pid = coalesce(?, pid) WHERE id = ? AND state = ?",
+    [ST_FINISH] = "UPDATE jobs SET state = ?, exit_code = ?, signal = ?, error = ?, "
+                  "stdout_bytes = ?, stderr_bytes = ?, truncated = ?, user_us = ?, system_us = ?, "
+                  "maxrss_kb = ?, finished_at = ?, pid = coalesce(?, pid), usage_from = ? "
+                  "WHERE id = ? AND state = ?",
     [ST_REQUEUE] = "UPDATE jobs SET state = 'queued', not_before = ?, pid = NULL, worker = NULL "
                    "WHERE id = ?",
     [ST_STATE_OF] = "SELECT state FROM jobs WHERE id = ?",
     [ST_DELETE] = "DELETE FROM jobs WHERE id = ?",
     [ST_PATCH] = "UPDATE jobs SET priority = coalesce(?, priority), queue = coalesce(?, queue) "
-                 "WHERE id = ? AND state = 'queued'",
+                 "WHERE id = ? AND state IN ('queued', 'scheduled')",
+    [ST_WAITING_ROW] = "SELECT state, priority, "
+                       "EXISTS (SELECT 1 FROM job_dependencies WHERE job_id = jobs.id) "
+                       "FROM jobs WHERE id = ?",
+    [ST_PROMOTE] = "UPDATE jobs SET state = 'queued' WHERE id = ? AND state = 'scheduled'",
+    [ST_SCHEDULE_PUT] =
+        "INSERT INTO schedules (name, cron, timezone, job, overlap, paused, catch_up, "
+        "created_at, updated_at, next_run_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9) "
+        "ON CONFLICT (name) DO UPDATE SET cron = ?2, timezone = ?3, job = ?4, overlap = ?5, "
+        "paused = ?6, catch_up = ?7, updated_at = ?8, next_run_at = ?9",
+    [ST_SCHEDULE_DELETE] = "DELETE FROM schedules WHERE name = ?",
+    [ST_SCHEDULE_NEXT] = "UPDATE schedules SET next_run_at = ?2 WHERE name = ?1",
+    [ST_SCHEDULE_FIRED] =
+        "UPDATE schedules SET last_run_at = ?2, next_run_at = ?3, "
+        "last_job_id = coalesce(?4, last_job_id), runs = runs + (?4 IS NOT NULL), "
+        "skipped = skipped + (?4 IS NULL) WHERE name = ?1",
 };
 
 static void journal_free(struct store *s, size_t from)
@@ -427,13 +444,20 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
         store_bind_text(st, 22, limits[0] ? limits : NULL);
         store_bind_text(st, 23, j->idempotency_key ? j->idempotency_fingerprint : NULL);
         store_bind_int(st, 24, j->rerun_of > 0 ? j->rerun_of : -1);
+        /* a run_at still to come: scheduled until then (not_before keeps it from starting) */
+        const char *state = j->run_at > now ? "scheduled" : "queued";
+        sqlite3_bind_text(st, 25, state, -1, SQLITE_STATIC);
+        store_bind_int(st, 26, j->run_at > 0 ? j->run_at : -1);
+        store_bind_text(st, 27, j->schedule);
+        store_bind_int(st, 28, j->max_output > 0 ? j->max_output : -1);
+        if (j->has_retry_backoff) sqlite3_bind_double(st, 29, j->retry_backoff);
         if (j->notify_url) s->any_notify = true;
         if (sqlite3_step(st) != SQLITE_DONE) {
             rc = store_fail(s, "INSERT INTO jobs");
             break;
         }
         ids[i] = sqlite3_last_insert_rowid(s->db);
-        store_add_event(s, ids[i], now, NULL, "queued", "submitted");
+        store_add_event(s, ids[i], now, NULL, state, "submitted");
         for (size_t k = 0; k < j->n_after; k++) {
             st = store_stmt(s, ST_INSERT_DEP);
             sqlite3_bind_int64(st, 1, ids[i]);
@@ -494,8 +518,9 @@ int store_job_finish(struct store *s, int64_t id, enum job_state from,
     store_bind_int(st, 10, o->maxrss_kb);
     sqlite3_bind_int64(st, 11, now);
     store_bind_int(st, 12, o->pid > 0 ? o->pid : -1);
-    sqlite3_bind_int64(st, 13, id);
-    sqlite3_bind_text(st, 14, job_state_name(from), -1, SQLITE_STATIC);
+    store_bind_int(st, 13, o->user_us >= 0 || o->maxrss_kb >= 0 ? o->usage_from : -1);
+    sqlite3_bind_int64(st, 14, id);
+    sqlite3_bind_text(st, 15, job_state_name(from), -1, SQLITE_STATIC);
     int changed = 0;
     store_write(s, st, "UPDATE job to its end", &changed);
     if (changed > 0) {
@@ -518,118 +543,6 @@ int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t 
     return store_commit(s);
 }
 
-static int64_t column_int_or(sqlite3_stmt *st, int i, int64_t null_value)
-{
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? null_value : sqlite3_column_int64(st, i);
-}
-
-/* The next job id at or after `after` with rows in job_dependencies (INT64_MAX: none), from
- * st, which walks them in job_id order (its primary key). */
-static int64_t next_dependent(sqlite3_stmt *st, int64_t current, int64_t after, int *step)
-{
-    while (current < after && *step == SQLITE_ROW) {
-        *step = sqlite3_step(st);
-        current = *step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : INT64_MAX;
-    }
-    return current;
-}
-
-int store_each_queued(struct store *s, void (*fn)(void *ctx, const struct store_queued *q),
-                      void *ctx)
-{
-    /* one pass over the queued jobs in id order, beside one over the dependency rows in the
-     * same order (a merge: no lookup per job); a job with no dependency is passed as it is
-     * read, the few with some are collected and passed after the read, when fn may write (a
-     * job whose dependency failed is canceled) */
-    struct store_queued *later = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-    bool notify = false; /* a queued or running job has a notify_url */
-    sqlite3_stmt *st = NULL, *deps = NULL;
-    /* when most jobs are queued (a backlog), reading the table straight through (in id order)
-     * beats a lookup by id for each job the state index lists: a third less time */
-    bool backlog = false;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT (SELECT count(*) FROM jobs WHERE state = 'queued') * 2 > "
-                           "(SELECT coalesce(max(id), 0) FROM jobs)",
-                           -1, &st, NULL) == SQLITE_OK) {
-        backlog = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
-        sqlite3_finalize(st);
-    }
-    if (sqlite3_prepare_v2(s->db,
-                           backlog ? "SELECT id, priority, not_before, queue, "
-                                     "group_name IS NULL AND concurrency_key IS NULL, "
-                                     "notify_url IS NOT NULL "
-                                     "FROM jobs NOT INDEXED WHERE state = 'queued' ORDER BY id"
-                                   : "SELECT id, priority, not_before, queue, "
-                                     "group_name IS NULL AND concurrency_key IS NULL, "
-                                     "notify_url IS NOT NULL "
-                                     "FROM jobs WHERE state = 'queued' ORDER BY id",
-                           -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db,
-                           "SELECT job_id FROM job_dependencies WHERE job_id >= ? ORDER BY job_id",
-                           -1, &deps, NULL) != SQLITE_OK) {
-        rc = store_fail(s, "SELECT queued jobs");
-    } else {
-        int step, deps_step = SQLITE_ROW;
-        int64_t dependent = -1; /* the last job_id read from deps; -1: none yet */
-        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            const char *queue = (const char *)sqlite3_column_text(st, 3);
-            struct store_queued q = {.id = sqlite3_column_int64(st, 0),
-                                     .priority = sqlite3_column_int64(st, 1),
-                                     .not_before = column_int_or(st, 2, 0),
-                                     .queue = queue ? queue : "default",
-                                     .plain = sqlite3_column_int(st, 4) != 0};
-            notify = notify || sqlite3_column_int(st, 5) != 0;
-            if (dependent < 0) sqlite3_bind_int64(deps, 1, q.id); /* from the first queued */
-            dependent = next_dependent(deps, dependent, q.id, &deps_step);
-            q.has_deps = dependent == q.id;
-            if (!q.has_deps) {
-                fn(ctx, &q);
-                continue;
-            }
-            if (n == cap) {
-                size_t grown_cap = cap ? 2 * cap : 64;
-                struct store_queued *grown = realloc(later, grown_cap * sizeof *later);
-                if (!grown) {
-                    rc = -1;
-                    break;
-                }
-                later = grown;
-                cap = grown_cap;
-            }
-            q.queue = strdup(q.queue);
-            if (!q.queue) {
-                rc = -1;
-                break;
-            }
-            later[n++] = q;
-        }
-        if (rc == 0 &&
-            (step != SQLITE_DONE || (deps_step != SQLITE_ROW && deps_step != SQLITE_DONE)))
-            rc = store_fail(s, "reading queued jobs");
-    }
-    sqlite3_finalize(st);
-    sqlite3_finalize(deps);
-    if (rc == 0 &&
-        sqlite3_prepare_v2(s->db,
-                           "SELECT 1 FROM jobs WHERE state = 'running' AND notify_url IS NOT NULL "
-                           "LIMIT 1",
-                           -1, &st, NULL) == SQLITE_OK) {
-        notify =
-            sqlite3_step(st) != SQLITE_DONE || notify; /* (a failed read: look for callbacks) */
-        sqlite3_finalize(st);
-    }
-    if (rc == 0) s->any_notify = notify; /* exact: the lock keeps inserts out meanwhile */
-    store_read_done(s);
-    for (size_t i = 0; i < n; i++) {
-        if (rc == 0) fn(ctx, &later[i]);
-        free((char *)later[i].queue);
-    }
-    free(later);
-    return rc;
-}
-
 int store_job_patch(struct store *s, int64_t id, const int64_t *priority, const char *queue)
 {
     store_tx_begin(s);
@@ -637,6 +550,6 @@ int store_job_patch(struct store *s, int64_t id, const int64_t *priority, const 
     if (priority) sqlite3_bind_int64(st, 1, *priority);
     store_bind_text(st, 2, queue);
     sqlite3_bind_int64(st, 3, id);
-    store_write(s, st, "UPDATE a queued job's priority and queue", NULL);
+    store_write(s, st, "UPDATE a waiting job's priority and queue", NULL);
     return store_commit(s);
 }

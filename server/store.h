@@ -79,13 +79,22 @@ int64_t store_missing_job(struct store *s, const int64_t *ids, size_t n);
 /* Reads one job (with its stdin only if with_stdin). Returns 0, 1 if there is none, -1. */
 int store_get_job(struct store *s, int64_t id, struct job *out, bool with_stdin);
 
-/* Filters of GET /v1/jobs; NULL / 0 means no filter (limit is required). */
+/* Filters of GET /v1/jobs, all of them together; zero / NULL means no filter (limit is
+ * required). Every combination is answered from an index, never by a scan of the whole table
+ * (server/store_list.c; tests/unit/test_list_plan.c checks each one's plan). */
 struct store_filter {
-    const char *state;
+    enum job_state states[JOB_STATE_COUNT]; /* jobs in one of these states (n_states of them) */
+    int n_states;                           /* 0: any state */
     const char *queue;
-    const char *name;
-    int64_t before; /* only ids below this */
-    int limit;      /* rows at most, >= 1 */
+    const char *name; /* the job's name, or with name_prefix what its name starts with */
+    bool name_prefix;
+    int64_t rerun_of;              /* only reruns of this job; 0: any */
+    const char *schedule;          /* only runs of this schedule; NULL: any */
+    const int64_t *created_after;  /* wall ms: created after it (exclusive); NULL: no bound */
+    const int64_t *created_before; /* ... created before it (exclusive) */
+    const int64_t *finished_after; /* ... ended after it (exclusive): jobs that have ended */
+    int64_t before;                /* only ids below this */
+    int limit;                     /* rows at most, >= 1 */
 };
 /* Lists jobs newest first (without stdin). *jobs is malloc'd, free each with job_free.
  * Returns 0 or -1. */
@@ -127,6 +136,7 @@ struct store_outcome {
     int64_t stdout_bytes, stderr_bytes;
     bool truncated;
     int64_t user_us, system_us, maxrss_kb; /* -1: unknown */
+    int usage_from;                        /* PROTO_USAGE_* bits: from the cgroup leaf */
     const char *detail;                    /* for the event row */
 };
 /* Records the transition from `from` to a terminal state. Returns 0, 1 if the job was not
@@ -139,6 +149,53 @@ int store_job_patch(struct store *s, int64_t id, const int64_t *priority, const 
 int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t not_before,
                       const char *detail, int64_t now);
 
+/* store_schedules.c. Calls fn for every scheduled job (state scheduled) with its run_at
+ * (wall ms). Returns 0 or -1. */
+int store_each_scheduled(struct store *s, void (*fn)(void *ctx, int64_t id, int64_t run_at),
+                         void *ctx);
+/* Scheduled job id becomes queued (its run_at came; event recorded); *priority and *has_deps
+ * (it has "after" rows) say how it waits now. Returns 0, 1 if it is not scheduled (canceled
+ * meanwhile: nothing written), or -1. Call only in a batch that has not failed. */
+int store_job_promote(struct store *s, int64_t id, int64_t now, int64_t *priority, bool *has_deps);
+
+/* What a schedule does when its time comes while the job of its last run is alive. */
+enum store_overlap {
+    OVERLAP_ALLOW,  /* starts another one beside it */
+    OVERLAP_SKIP,   /* makes none this time (counted in skipped) */
+    OVERLAP_REPLACE /* terminates it, then starts the new one */
+};
+/* The API name of an overlap ("allow", ...). */
+const char *store_overlap_name(enum store_overlap o);
+/* Parses an overlap name; 0, or -1 if unknown. */
+int store_overlap_parse(const char *name, enum store_overlap *out);
+/* A schedule (/v1/schedules) as stored; the strings are valid during the call they are
+ * passed to only. */
+struct store_schedule {
+    const char *name, *cron, *timezone;
+    const char *job; /* the submit body of each run (JSON) */
+    enum store_overlap overlap;
+    bool paused, catch_up;
+    int64_t created_at, updated_at;                /* wall ms */
+    int64_t next_run_at, last_run_at, last_job_id; /* 0: none */
+    int64_t runs, skipped;
+};
+/* Creates or replaces schedule sc->name's definition (cron, timezone, job, overlap, paused,
+ * catch_up, next_run_at, updated_at; created_at only when new); its counts and last run
+ * stay. Returns 0 or -1. */
+int store_schedule_put(struct store *s, const struct store_schedule *sc);
+/* Deletes a schedule (the jobs it made keep its name). Returns 0 or -1. */
+int store_schedule_delete(struct store *s, const char *name);
+/* Sets a schedule's next run (0: none). Returns 0 or -1. */
+int store_schedule_next(struct store *s, const char *name, int64_t next_run_at);
+/* Records that a schedule's time `at` came: it made job_id (0: skipped), and runs next at
+ * next_run_at (0: never). Not journaled, like a submit's insert: if the batch fails, it is
+ * dropped with the job it made, and the time comes again. Returns 0 or -1. */
+int store_schedule_fired(struct store *s, const char *name, int64_t at, int64_t next_run_at,
+                         int64_t job_id);
+/* Calls fn for schedule name (NULL: every schedule, by name). Returns how many, or -1. */
+int store_each_schedule(struct store *s, const char *name,
+                        void (*fn)(void *ctx, const struct store_schedule *sc), void *ctx);
+
 /* What startup recovery knows, and what it did. */
 struct store_recovery {
     const int64_t *started; /* jobs the last run's workers began to start (pool/ledger.h) */
@@ -149,10 +206,11 @@ struct store_recovery {
 };
 /* Startup recovery: a job a worker held that never started (known, and not in started)
  * is only released back to the queue; every job left running, or reserved and maybe
- * started, becomes lost, or is queued again (not before now + retry_delay_ms(attempt))
+ * started, becomes lost, or is queued again (not before now + retry_delay_ms(its
+ * retry_backoff, -1 if it has none; attempt))
  * while it has attempts left; events recorded. Returns 0 or -1. */
-int store_recover(struct store *s, int64_t now, int64_t (*retry_delay_ms)(int attempt),
-                  struct store_recovery *r);
+int store_recover(struct store *s, int64_t now,
+                  int64_t (*retry_delay_ms)(double backoff, int attempt), struct store_recovery *r);
 /* A queued job, as store_each_queued passes it. */
 struct store_queued {
     int64_t id, priority;

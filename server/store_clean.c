@@ -32,8 +32,9 @@ static struct store_cleaning *cleaning(struct store *s)
     char ended[256], live[256], sql[1400];
     state_list(true, ended, sizeof ended);
     state_list(false, live, sizeof live);
-    /* (finished_at, id) walks jobs_by_finished_at (migration 0011) from where the last slice
-     * stopped: each finished job is looked at once per pass, kept ones included */
+    /* (finished_at, id) walks jobs_by_finished (migration 0008; its entries end with the
+     * rowid) from where the last slice stopped: each finished job is looked at once per pass,
+     * kept ones included */
     const char *oldest = "SELECT id, finished_at, state FROM jobs "
                          "WHERE finished_at IS NOT NULL AND (finished_at, id) > (?1, ?2) "
                          "AND finished_at < ?3 ORDER BY finished_at, id LIMIT ?4";

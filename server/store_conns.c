@@ -34,14 +34,9 @@
 #define READ_MMAP_BYTES 0LL
 #endif
 
-#define JOB_COLUMNS                                                                                \
-    "id, name, queue, priority, argv, command, env, cwd, timeout, state, exit_code, signal, "      \
-    "error, pid, worker, attempt, max_attempts, created_at, started_at, finished_at, "             \
-    "stdout_bytes, stderr_bytes, truncated, task, params, concurrency_key, concurrency_limit, "    \
-    "group_name, group_size, stdin_from, pipeline, notify_url, limits, idempotency_key, "          \
-    "rerun_of, user_us, system_us, maxrss_kb, "                                                    \
-    "(SELECT group_concat(depends_on) FROM (SELECT depends_on FROM job_dependencies "              \
-    "WHERE job_id = jobs.id ORDER BY depends_on))"
+#define SCHEDULE_COLUMNS                                                                           \
+    "name, cron, timezone, job, overlap, paused, catch_up, created_at, updated_at, "               \
+    "coalesce(next_run_at, 0), coalesce(last_run_at, 0), coalesce(last_job_id, 0), runs, skipped"
 
 static const char *const fixed_sql[RS_LIST] = {
     [RS_GET_JOB] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?",
@@ -58,6 +53,8 @@ static const char *const fixed_sql[RS_LIST] = {
     [RS_QUEUE_SETTINGS] = "SELECT name, concurrency, paused FROM queues ORDER BY name",
     [RS_GROUP_MEMBERS] =
         "SELECT id FROM jobs WHERE group_name = ? AND state = 'queued' ORDER BY id",
+    [RS_SCHEDULES] = "SELECT " SCHEDULE_COLUMNS " FROM schedules ORDER BY name",
+    [RS_SCHEDULE_ONE] = "SELECT " SCHEDULE_COLUMNS " FROM schedules WHERE name = ?",
     [RS_NOTIFICATIONS_DUE] = "SELECT job_id, url, attempts FROM notifications WHERE next_at <= ? "
                              "ORDER BY next_at LIMIT ?",
 };
@@ -68,13 +65,7 @@ static void read_sql(int id, char *buf, size_t len)
     if (id < RS_LIST) {
         snprintf(buf, len, "%s", fixed_sql[id]);
     } else if (id < RS_EVENTS) {
-        int f = id - RS_LIST;
-        snprintf(buf, len,
-                 "SELECT " JOB_COLUMNS " FROM jobs WHERE 1%s%s%s%s ORDER BY id DESC LIMIT :limit",
-                 f & LIST_STATE ? " AND state = :state" : "",
-                 f & LIST_QUEUE ? " AND queue = :queue" : "",
-                 f & LIST_NAME ? " AND name = :name" : "",
-                 f & LIST_BEFORE ? " AND id < :before" : "");
+        store_list_sql(id - RS_LIST, buf, len);
     } else {
         int f = id - RS_EVENTS;
         snprintf(buf, len,
@@ -180,7 +171,7 @@ static struct store_conn *reader_open(struct store_reading *sr)
              READ_MMAP_BYTES);
     /* the first statement is prepared now: that reads the schema, so the files a read needs
      * (the WAL, its index) are open from here on */
-    char sql[1400];
+    char sql[STORE_READ_SQL_MAX];
     read_sql(RS_GET_JOB, sql, sizeof sql);
     if (sqlite3_open_v2(sr->path, &c->db, flags, NULL) != SQLITE_OK ||
         sqlite3_busy_timeout(c->db, READ_BUSY_MS) != SQLITE_OK ||
@@ -264,7 +255,7 @@ sqlite3_stmt *rd_stmt(struct rd *r, int id)
 {
     sqlite3_stmt **st = &r->c->stmt[id];
     if (!*st) {
-        char sql[1400];
+        char sql[STORE_READ_SQL_MAX];
         read_sql(id, sql, sizeof sql);
         if (sqlite3_prepare_v3(r->c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) !=
             SQLITE_OK) {

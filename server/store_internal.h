@@ -1,8 +1,9 @@
 /* store_internal.h: what the files of the store share (server/store.c, the job rows and
  * transactions; server/store_links.c, idempotency keys, queue settings and callbacks;
- * server/store_clean.c, deleting finished jobs;
- * server/store_read.c, the reads and the connections they go through). Not for
- * elsewhere: the rest of the server goes through server/store.h. */
+ * server/store_read.c and store_conns.c, the reads and the connections they go through;
+ * server/store_list.c, the job list; server/store_schedules.c, scheduled jobs and
+ * schedules; server/store_clean.c, deleting finished jobs; server/store_checkpoint.c, the
+ * WAL checkpoints). Not for elsewhere: the rest of the server goes through server/store.h. */
 #ifndef SPAWNPOOL_STORE_INTERNAL_H
 #define SPAWNPOOL_STORE_INTERNAL_H
 
@@ -24,6 +25,12 @@ enum stmt_id {
     ST_STATE_OF,
     ST_DELETE,
     ST_PATCH,
+    ST_WAITING_ROW,
+    ST_PROMOTE,
+    ST_SCHEDULE_PUT,
+    ST_SCHEDULE_DELETE,
+    ST_SCHEDULE_NEXT,
+    ST_SCHEDULE_FIRED,
     ST_COUNT
 };
 
@@ -97,6 +104,22 @@ int store_read_open(struct store *s, const char *path, char *err, size_t errlen)
 /* Closes every read connection and finalizes the read statements; no thread may read any more. */
 void store_read_close(struct store *s);
 
+/* The filters a listing's shape combines (server/store_list.c): STATE and STATES exclude
+ * each other, as do NAME and NAME_PREFIX. */
+enum {
+    LIST_STATE = 1 << 0,  /* state = one */
+    LIST_STATES = 1 << 1, /* state IN (two or more) */
+    LIST_QUEUE = 1 << 2,
+    LIST_NAME = 1 << 3,        /* name = */
+    LIST_NAME_PREFIX = 1 << 4, /* name starts with */
+    LIST_RERUN_OF = 1 << 5,
+    LIST_CREATED_AFTER = 1 << 6,
+    LIST_CREATED_BEFORE = 1 << 7,
+    LIST_FINISHED_AFTER = 1 << 8,
+    LIST_BEFORE = 1 << 9, /* id < */
+    LIST_SCHEDULE = 1 << 10,
+    LIST_SHAPES = 1 << 11
+};
 /* The read statements; a listing and an event read have one per combination of filters. */
 enum read_stmt {
     RS_GET_JOB,
@@ -110,12 +133,38 @@ enum read_stmt {
     RS_QUEUE_SETTINGS,
     RS_GROUP_MEMBERS,
     RS_NOTIFICATIONS_DUE,
-    RS_LIST,                  /* + LIST_* bits: 16 statements */
-    RS_EVENTS = RS_LIST + 16, /* + EVENTS_* bits: 4 statements */
+    RS_SCHEDULES,                      /* every schedule, by name */
+    RS_SCHEDULE_ONE,                   /* one, by name */
+    RS_LIST,                           /* + a shape (LIST_* bits): LIST_SHAPES statements */
+    RS_EVENTS = RS_LIST + LIST_SHAPES, /* + EVENTS_* bits: 4 statements */
     RS_COUNT = RS_EVENTS + 4
 };
-enum { LIST_STATE = 1, LIST_QUEUE = 2, LIST_NAME = 4, LIST_BEFORE = 8 };
 enum { EVENTS_JOB = 1, EVENTS_QUEUE = 2 };
+
+/* The columns store_read_job_row reads, in its order. */
+#define JOB_COLUMNS                                                                                \
+    "id, name, queue, priority, argv, command, env, cwd, timeout, state, exit_code, signal, "      \
+    "error, pid, worker, attempt, max_attempts, created_at, started_at, finished_at, "             \
+    "stdout_bytes, stderr_bytes, truncated, task, params, concurrency_key, concurrency_limit, "    \
+    "group_name, group_size, stdin_from, pipeline, notify_url, limits, idempotency_key, "          \
+    "rerun_of, user_us, system_us, maxrss_kb, run_at, schedule, max_output, retry_backoff, "       \
+    "usage_from, "                                                                                 \
+    "(SELECT group_concat(depends_on) FROM (SELECT depends_on FROM job_dependencies "              \
+    "WHERE job_id = jobs.id ORDER BY depends_on))"
+
+/* Room for a read statement's SQL (the longest is a listing's with every filter). */
+#define STORE_READ_SQL_MAX 2048
+
+/* store_list.c. The shape of a listing: which filters it combines (LIST_* bits). */
+int store_list_shape(const struct store_filter *f);
+/* True if shape combines filters that can go together (not STATE with STATES, nor NAME
+ * with NAME_PREFIX). */
+bool store_list_shape_valid(int shape);
+/* Writes the SQL of a listing of that shape into buf (for rd_stmt, and the plan test). */
+void store_list_sql(int shape, char *buf, size_t len);
+/* store_read.c: reads a row selected with JOB_COLUMNS into j. 0, or -1 (unreadable; j is
+ * freed). */
+int store_read_job_row(sqlite3_stmt *st, struct job *j);
 
 struct store_conn;
 /* One read accessor's call: the connection it reads through and what it stepped. */

@@ -1,4 +1,5 @@
-/* store_read: the read accessors (jobs, lists, dependencies, events, queues, callbacks).
+/* store_read: the read accessors (jobs, dependencies, events, queues, callbacks; the job list
+ * is store_list.c's).
  * Each reads through the calling thread's connection (store_conns.c: rd_begin ... rd_end). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +52,7 @@ static bool read_id_list(const char *text, struct job_spec *spec)
 }
 
 /* Reads a row selected with JOB_COLUMNS. */
-static int read_job_row(sqlite3_stmt *st, struct job *j)
+int store_read_job_row(sqlite3_stmt *st, struct job *j)
 {
     memset(j, 0, sizeof *j);
     j->id = sqlite3_column_int64(st, 0);
@@ -95,8 +96,14 @@ static int read_job_row(sqlite3_stmt *st, struct job *j)
     j->user_us = column_int_or(st, 35, -1);
     j->system_us = column_int_or(st, 36, -1);
     j->maxrss_kb = column_int_or(st, 37, -1);
+    j->spec.run_at = column_int_or(st, 38, 0);
+    j->spec.schedule = column_strdup(st, 39);
+    j->spec.max_output = column_int_or(st, 40, 0);
+    j->spec.has_retry_backoff = sqlite3_column_type(st, 41) != SQLITE_NULL;
+    j->spec.retry_backoff = sqlite3_column_double(st, 41);
+    j->usage_from = (int)column_int_or(st, 42, -1);
     /* "after": its dependencies in id order, "3,7,12" */
-    bool after_ok = read_id_list((const char *)sqlite3_column_text(st, 38), &j->spec);
+    bool after_ok = read_id_list((const char *)sqlite3_column_text(st, 43), &j->spec);
     if (!j->spec.queue || !j->spec.argv.data || !j->spec.env.data || !j->spec.cwd || !limits_ok ||
         !after_ok) {
         job_free(j);
@@ -119,7 +126,7 @@ int store_get_job(struct store *s, int64_t id, struct job *out, bool with_stdin)
         else if (step != SQLITE_ROW)
             rc = rd_fail(&r, "SELECT job");
         else
-            rc = read_job_row(st, out);
+            rc = store_read_job_row(st, out);
         sqlite3_reset(st);
     }
     if (rc == 0 && with_stdin) {
@@ -142,57 +149,6 @@ int store_get_job(struct store *s, int64_t id, struct job *out, bool with_stdin)
     }
     rd_end(&r);
     return rc;
-}
-
-int store_list_jobs(struct store *s, const struct store_filter *f, struct job **jobs, size_t *n)
-{
-    *jobs = NULL;
-    *n = 0;
-    if (f->limit <= 0) return -1;
-    struct job *list = calloc((size_t)f->limit, sizeof *list);
-    if (!list) return -1;
-    struct rd r;
-    if (rd_begin(s, &r) < 0) {
-        free(list);
-        return -1;
-    }
-    int mask = (f->state ? LIST_STATE : 0) | (f->queue ? LIST_QUEUE : 0) |
-               (f->name ? LIST_NAME : 0) | (f->before > 0 ? LIST_BEFORE : 0);
-    sqlite3_stmt *st = rd_stmt(&r, RS_LIST + mask);
-    int rc = st ? 0 : -1;
-    if (st) {
-        if (f->state)
-            sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":state"), f->state, -1,
-                              SQLITE_STATIC);
-        if (f->queue)
-            sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":queue"), f->queue, -1,
-                              SQLITE_STATIC);
-        if (f->name)
-            sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":name"), f->name, -1,
-                              SQLITE_STATIC);
-        if (f->before > 0)
-            sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":before"), f->before);
-        sqlite3_bind_int(st, sqlite3_bind_parameter_index(st, ":limit"), f->limit);
-    }
-    while (rc == 0 && *n < (size_t)f->limit) {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_DONE) break;
-        if (step != SQLITE_ROW || read_job_row(st, &list[*n]) < 0) {
-            rc = rd_fail(&r, "listing jobs");
-            break;
-        }
-        (*n)++;
-    }
-    rd_end(&r);
-    if (rc < 0) {
-        for (size_t i = 0; i < *n; i++)
-            job_free(&list[i]);
-        free(list);
-        *n = 0;
-        return -1;
-    }
-    *jobs = list;
-    return 0;
 }
 
 int store_job_deps(struct store *s, int64_t id, int64_t *culprit, enum job_state *culprit_state)

@@ -39,7 +39,8 @@ int tasks_parse_limits(const struct task_arg *args, size_t n, struct proto_limit
     memset(l, 0, sizeof *l);
     bad[0] = '\0';
     if (!args) {
-        snprintf(err, errlen, "limits must be an object of nofile, nproc, core, as, memory, pids");
+        snprintf(err, errlen,
+                 "limits must be an object of nofile, nproc, core, as, memory, pids, cpu");
         return -1;
     }
     for (size_t k = 0; k < n; k++) {
@@ -50,10 +51,23 @@ int tasks_parse_limits(const struct task_arg *args, size_t n, struct proto_limit
         snprintf(bad, badlen, "%s", key);
         if (which < 0) {
             snprintf(err, errlen,
-                     "unknown limit '%.60s' (known: nofile, nproc, core, as, memory, pids)", key);
+                     "unknown limit '%.60s' (known: nofile, nproc, core, as, memory, pids, cpu)",
+                     key);
             return -1;
         }
         int64_t min = job_limit_min(which), max = job_limit_max(which);
+        if (which == PROTO_LIMIT_CPU) { /* a number of CPUs, fractions allowed: 0.5, 2 */
+            double cores = args[k].kind == TASK_ARG_INTEGER ? (double)args[k].integer
+                           : args[k].kind == TASK_ARG_REAL  ? args[k].real
+                                                            : -1;
+            if (job_cpu_parse(cores, &l->v[which]) < 0) {
+                snprintf(err, errlen, "limits.cpu must be a number of CPUs from 0.01 to %d",
+                         JOB_CPU_MAX / 1000);
+                return -1;
+            }
+            l->set |= 1u << which;
+            continue;
+        }
         if (args[k].kind != TASK_ARG_INTEGER || args[k].integer < min || args[k].integer > max) {
             snprintf(err, errlen, "limits.%s must be an integer%s from %lld to %lld", key,
                      job_limit_is_bytes(which) ? " of bytes" : "", (long long)min, (long long)max);
@@ -137,6 +151,13 @@ static int load_one(struct task_template *t, const char *name, json_t *def, char
         } else if (strcmp(key, "max_attempts") == 0 && json_is_integer(v) &&
                    json_integer_value(v) >= 1 && json_integer_value(v) <= 100) {
             t->max_attempts = (int)json_integer_value(v);
+        } else if (strcmp(key, "max_output") == 0 && json_is_integer(v) &&
+                   json_integer_value(v) > 0) {
+            t->max_output = json_integer_value(v);
+        } else if (strcmp(key, "retry_backoff") == 0 && json_is_number(v) &&
+                   json_number_value(v) >= 0 && json_number_value(v) <= 365.0 * 24 * 3600) {
+            t->has_retry_backoff = true;
+            t->retry_backoff = json_number_value(v);
         } else if (strcmp(key, "limits") == 0) {
             char bad[64], why[300];
             struct task_arg *args;
@@ -171,7 +192,7 @@ static int load_one(struct task_template *t, const char *name, json_t *def, char
                  "task %s: bad or unknown key '%s' (known: argv (non-empty array of strings), "
                  "queue (a queue name), cwd (absolute path), env (object of strings), priority "
                  "(integer, +-1e9), timeout (seconds > 0, at most a year), max_attempts "
-                 "(1-100), limits (object))",
+                 "(1-100), max_output (bytes > 0), retry_backoff (seconds >= 0), limits (object))",
                  name, key);
         return -1;
     }

@@ -20,6 +20,9 @@ struct task_template {
     char *cwd;
     struct strblob env;
     struct proto_limits limits; /* may be above the server's defaults (the admin wrote it) */
+    int64_t max_output;         /* bytes kept per stream, 0: the server's (at most it) */
+    bool has_retry_backoff;     /* retry_backoff is set (at most --retry-backoff-max) */
+    double retry_backoff;       /* seconds before a job's first retry */
 };
 
 struct task_set {
@@ -51,7 +54,8 @@ const struct task_template *tasks_find(const struct task_set *set, const char *n
 int tasks_expand(const struct task_template *t, const struct task_arg *params, size_t n,
                  struct job_spec *spec, char *bad, size_t badlen, char *err, size_t errlen);
 /* Reads the n members of a "limits" object ({"nofile": 256, "memory": 1073741824, ...}:
- * integers in each limit's range, bytes for core, as and memory) into l; args NULL: the value
+ * integers in each limit's range, bytes for core, as and memory; cpu a number of CPUs, kept
+ * in thousandths) into l; args NULL: the value
  * was not an object. Returns 0, or -1 with the offending key in bad ("" for the object itself)
  * and why in err. */
 int tasks_parse_limits(const struct task_arg *args, size_t n, struct proto_limits *l, char *bad,

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Bulk delete (issue 13, part 1): DELETE /v1/jobs?state=&queue=&name=&before= (or all=1)
-# deletes the finished jobs the filter matches, with their events and output, answers
-# {"deleted": n, "kept": k}; queued and running jobs are untouched, jobs still needed are kept;
+# Bulk delete (issue 13, part 1): DELETE /v1/jobs?filters (those of GET /v1/jobs: state lists,
+# queue, name or prefix, before, rerun_of, schedule, created/finished times; or all=1) deletes
+# the finished jobs the filter matches, with their events and output, answers
+# {"deleted": n, "kept": k}; queued, running and scheduled jobs are untouched (a state list with
+# one of them is refused), jobs still needed are kept (a scheduled job's dependency too);
 # bad queries are 400 and change nothing; /metrics counts; `spawnpool clean` does the same;
 # a large delete goes in slices while the server keeps dispatching; the README's example runs.
 source "$(dirname "$0")/lib.sh"
@@ -122,6 +124,68 @@ rc=0
 "$SP" clean --state running >"$T/out" 2>"$T/err" || rc=$?
 eq "spawnpool clean --state running: the server refuses (3)" "$rc" 3
 grep -q 'only finished jobs' "$T/err" || fail "clean --state running: $(cat "$T/err")"
+
+# ---- the other filters of GET /v1/jobs; scheduled jobs ----------------------------------
+run_done '{"argv": ["false"], "name": "build-1"}'
+F1=$ID
+run_done '{"argv": ["true"], "name": "build-2"}'
+S2=$ID
+run_done '{"argv": ["true"], "name": "other"}'
+OTHER=$ID
+submit '{"argv": ["true"], "name": "build-3", "run_at": "2099-01-01T00:00:00Z"}'
+SCHED=$ID
+T0=$(job_field "$SCHED" .created_at)
+submit "{\"argv\": [\"true\"], \"name\": \"build-4\", \"after\": [$OTHER], \"delay\": 3600}"
+SCHED_DEP=$ID
+eq "a job with a run_at to come is scheduled" "$(job_field "$SCHED" .state)" scheduled
+expect_error 400 invalid_argument state DELETE '/v1/jobs?state=succeeded,scheduled'
+expect_error 400 invalid_argument state DELETE '/v1/jobs?state=failed,queued'
+expect_error 400 invalid_argument state DELETE '/v1/jobs?state=scheduled&name=build-*'
+expect_error 400 invalid_argument state DELETE '/v1/jobs?state=failed,,succeeded'
+expect_error 400 invalid_argument name DELETE '/v1/jobs?name=bu*ild'
+expect_error 400 invalid_argument created_after DELETE '/v1/jobs?created_after=yesterday'
+expect_error 400 invalid_argument rerun_of DELETE '/v1/jobs?rerun_of=x'
+for id in "$F1" "$S2" "$OTHER" "$SCHED" "$SCHED_DEP"; do
+    there "$id" || fail "a refused delete deleted job $id"
+done
+pass "a state list with a state not finished (scheduled, queued) is refused; nothing deleted"
+deletes 'state=failed,succeeded&name=build-*' '{"deleted":2,"kept":0}'
+check "build-1 (failed) is gone" gone "$F1"
+check "build-2 (succeeded) is gone" gone "$S2"
+eq "build-3 (scheduled, matching the name) is untouched" "$(job_field "$SCHED" .state)" scheduled
+deletes 'all=1' '{"deleted":0,"kept":2}'
+eq "the job a scheduled job waits for is kept" "$(job_field "$OTHER" .state)" succeeded
+eq "the scheduled jobs are untouched" "$(states "$SCHED" "$SCHED_DEP")" "scheduled,scheduled"
+deletes 'schedule=no-such-schedule' '{"deleted":0,"kept":0}'
+run_done '{"argv": ["true"], "name": "late"}'
+LATE=$ID
+req POST "/v1/jobs/$LATE/rerun"
+eq "a rerun" "$STATUS" 201
+RERUN=$(jq -r .id <<<"$BODY")
+wait_job "$RERUN" >/dev/null
+deletes "rerun_of=$LATE" '{"deleted":1,"kept":0}'
+check "the rerun is gone" gone "$RERUN"
+check "the job it reran is not" there "$LATE"
+deletes "created_after=$T0&finished_after=$T0" '{"deleted":1,"kept":0}'
+check "the job created after the scheduled one is gone" gone "$LATE"
+check "the older one (kept while needed) is not" there "$OTHER"
+run_done '{"argv": ["false"], "name": "x-1"}'
+run_done '{"argv": ["true"], "name": "x-2"}'
+eq "spawnpool clean --state failed,succeeded --name 'x-*' --finished-after 1h" \
+    "$("$SP" clean --state failed,succeeded --name 'x-*' --finished-after 1h)" "deleted 2 finished jobs"
+rc=0
+"$SP" clean --state succeeded,scheduled >"$T/out" 2>"$T/err" || rc=$?
+eq "spawnpool clean --state succeeded,scheduled: the server refuses (3)" "$rc" 3
+rc=0
+"$SP" clean --all --limit 5 >"$T/out" 2>"$T/err" || rc=$?
+eq "spawnpool clean --limit is a usage error" "$rc" 2
+rc=0
+"$SP" ls --all >"$T/out" 2>"$T/err" || rc=$?
+eq "spawnpool ls --all is a usage error" "$rc" 2
+curl -s -o /dev/null -X POST "$BASE/v1/jobs/$SCHED/terminate"
+curl -s -o /dev/null -X POST "$BASE/v1/jobs/$SCHED_DEP/terminate"
+eq "the scheduled jobs, canceled" "$(states "$SCHED" "$SCHED_DEP")" "canceled,canceled"
+deletes 'state=canceled' '{"deleted":2,"kept":0}'
 
 # ---- a large delete, in slices, while jobs are dispatched -------------------------------
 BATCH=$(jq -cn '[range(1000) | {argv: ["true"], name: "bulk"}]')

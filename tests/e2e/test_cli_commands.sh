@@ -43,7 +43,7 @@ wait_for 60 workers_idle || fail "workers never became idle"
 cli health
 rc_is "health on a healthy server" 0
 has "health says ok and the version" "$OUT" '^ok  spawnpool [0-9]'
-has "health counts the workers and jobs" "$OUT" '^workers 2: 2 idle, 0 busy, 0 starting  jobs: 0 queued, 0 running  store: ok$'
+has "health counts the workers and jobs" "$OUT" '^workers 2: 2 idle, 0 busy, 0 starting  jobs: 0 queued, 0 running, 0 scheduled  store: ok$'
 cli health --json
 same_json "health --json is /healthz" "$OUT" /healthz
 
@@ -243,7 +243,7 @@ eq "events --since 0 --json: the data as sent, one per line" \
 kill "$EVENTS"
 wait "$EVENTS" 2>/dev/null
 
-# ---- --help on every command: its page (cli/help.c), exit 0, nothing sent -------------------
+# ---- --help on every command: its page (cli/help.c, cli/help_pages.c), exit 0, nothing sent -------------------
 for cmd in ls show wait logs kill rm queues queue workers tasks events health; do
     "$SPAWNPOOL_BIN" "$cmd" --help --server http://127.0.0.1:1 >/dev/null ||
         fail "$cmd --help exits non-zero"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The client's manual, install and completion: every command of cli_commands has a help page
-# listing each flag it takes (run's and submit's compared with the options[] of cli/submit.c,
+# listing each flag it takes (run's and submit's compared with the options[] of cli/submit_opts.c,
 # the others with the flags they are meant to take), `spawnpool CMD --help` prints that same
 # page, usage errors point to it, `cmake --install` puts the binary and the completion in
 # place, and the completion script completes subcommands and flags. No server is needed.
@@ -41,27 +41,30 @@ flags() {
 # the flags each command is meant to take (the spec of the commands cli/jobs.c and cli/pool.c
 # write), besides -h/--help and the global options
 declare -A WANT=(
-    [ls]="--state --queue --name --limit --before"
+    [ls]="--state --queue --name --rerun-of --schedule --created-after --created-before --finished-after --limit --before"
     [show]=""
     [wait]="--any --timeout"
     [logs]="-f --follow --stderr --offset"
     [kill]="--signal --grace"
     [rm]=""
     [rerun]=""
-    [clean]="--state --queue --name --before --all"
+    [set]="--priority --queue"
+    [clean]="--state --queue --name --rerun-of --schedule --created-after --created-before --finished-after --before --all"
     [queues]=""
     [queue]="--concurrency --paused"
     [workers]=""
     [tasks]=""
+    [schedules]=""
+    [schedule]="--cron --timezone --tz --overlap --paused --no-catch-up"
     [events]="--job --queue --since"
     [health]=""
     [help]=""
 )
-# run and submit: every long option of the options[] table of cli/submit.c, and -h
-SUBMIT_FLAGS=$(sed -n '/^static const struct option options\[\] = {/,/^};/p' "$ROOT/cli/submit.c" |
+# run and submit: every long option of the options[] table of cli/submit_opts.c, and -h
+SUBMIT_FLAGS=$(sed -n '/^static const struct option options\[\] = {/,/^};/p' "$ROOT/cli/submit_opts.c" |
     sed -n 's/^ *{"\([a-z-]*\)",.*/--\1/p' | sort -u)
-[ "$(wc -l <<<"$SUBMIT_FLAGS")" -ge 20 ] || fail "options[] of cli/submit.c not found: $SUBMIT_FLAGS"
-grep -q '"+h"' "$ROOT/cli/submit.c" && SUBMIT_FLAGS=$(printf '%s\n-h\n' "$SUBMIT_FLAGS" | sort -u)
+[ "$(wc -l <<<"$SUBMIT_FLAGS")" -ge 20 ] || fail "options[] of cli/submit_opts.c not found: $SUBMIT_FLAGS"
+grep -q '"+h"' "$ROOT/cli/submit_opts.c" && SUBMIT_FLAGS=$(printf '%s\n-h\n' "$SUBMIT_FLAGS" | sort -u)
 
 source "$ROOT/contrib/spawnpool.bash"
 # completes WORDS...: sets COMPREPLY for the command line WORDS (the last one being typed)
@@ -88,7 +91,7 @@ for cmd in "${SRC_CMDS[@]}"; do
     got=$(flags "$T/page.$cmd")
     case $cmd in
     run | submit)
-        eq "help $cmd: OPTIONS are the options[] of cli/submit.c" "$(echo $got)" "$(echo $SUBMIT_FLAGS)"
+        eq "help $cmd: OPTIONS are the options[] of cli/submit_opts.c" "$(echo $got)" "$(echo $SUBMIT_FLAGS)"
         ;;
     *)
         [ "${WANT[$cmd]+set}" = set ] || fail "no list of the flags of '$cmd' in this test: add it"

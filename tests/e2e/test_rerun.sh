@@ -40,6 +40,13 @@ submit '{"argv": ["true"], "group": "g", "group_size": 2}'
 wait_job "$G1" >/dev/null
 expect_error 409 conflict - POST "/v1/jobs/$G1/rerun"
 
+# a rerun runs now, and is no schedule's run: run_at and schedule are not copied
+submit '{"argv": ["true"], "run_at": "2031-01-01T00:00:00Z"}'
+LATER=$ID
+expect 201 POST "/v1/jobs/$LATER/rerun"
+eq "a rerun of a scheduled job runs now" "$(jq -c '[.run_at, .rerun_of]' <<<"$BODY")" "[null,$LATER]"
+eq "... and is queued (or already ran)" "$(wait_job "$(jq -r .id <<<"$BODY")" | jq -r .state)" succeeded
+
 # the client
 RC=$("$SPAWNPOOL_BIN" rerun "$FIRST" --server "$BASE")
 [[ $RC =~ ^[0-9]+$ ]] || fail "spawnpool rerun printed '$RC'"

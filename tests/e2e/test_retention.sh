@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Retention (issue 13, part 1): --retain-jobs keeps the newest finished jobs and --retain
 # deletes those older than an age, each with its events and output files, while jobs run;
-# queued and running jobs are never touched; a job that a job not ended yet waits for (after,
-# stdin_from) or whose idempotency key is in its 24 h window is kept until that no longer
-# matters; /metrics counts the deletions; the settings come from flags, the config file (kept
-# across a restart) and a SIGHUP reload. Waits on what the server reports, never a sleep.
+# queued, running and scheduled jobs are never touched; a job that a job not ended yet (a
+# scheduled one too) waits for (after, stdin_from) or whose idempotency key is in its 24 h
+# window is kept until that no longer matters; /metrics counts the deletions; the settings
+# come from flags, the config file (kept across a restart) and a SIGHUP reload. Waits on what
+# the server reports, never a sleep.
 source "$(dirname "$0")/lib.sh"
 DB=$T/data/spawnpool.db
 OUT=$T/data/output
@@ -57,6 +58,11 @@ run_done '{"argv": ["true"]}'
 DEP=$ID
 run_done '{"argv": ["true"], "idempotency_key": "retention-key"}'
 KEYED=$ID
+run_done '{"argv": ["true"]}'
+SDEP=$ID
+submit "{\"argv\": [\"true\"], \"after\": [$SDEP], \"run_at\": \"2099-01-01T00:00:00Z\"}"
+SCHEDULED=$ID
+eq "a job to run in 2099 after it is scheduled" "$(job_field "$SCHEDULED" .state)" scheduled
 # (they say what they did in files: once ended, retention may delete them at once)
 submit "{\"command\": \"cat >$T/consumed\", \"stdin_from\": $PRODUCER, \"queue\": \"later\"}"
 CONSUMER=$ID
@@ -66,7 +72,7 @@ for i in 1 2 3 4; do run_done '{"argv": ["true"]}'; done
 LAST=$ID
 # jobs kept because they are needed count among the 3: the others go, the newest too
 wait_for 60 gone "$LAST" || fail "retention did not go on past the jobs it keeps"
-for id in "$PRODUCER" "$DEP" "$KEYED"; do
+for id in "$PRODUCER" "$DEP" "$KEYED" "$SDEP"; do
     eq "job $id is kept while needed, though older than the others" "$(job_field "$id" .state)" succeeded
 done
 eq "its output too (the consumer will read it)" "$(curl -s "$BASE/v1/jobs/$PRODUCER/output")" fed
@@ -80,6 +86,12 @@ pass "the dependent ran after its kept dependency"
 wait_for 60 gone "$PRODUCER" || fail "the producer was kept after its consumer ended"
 wait_for 60 gone "$DEP" || fail "the dependency was kept after its dependent ended"
 pass "a dependency and a stdin_from producer go once the jobs that need them ended"
+eq "the scheduled job is untouched" "$(job_field "$SCHEDULED" .state)" scheduled
+eq "the job it waits for is still kept" "$(job_field "$SDEP" .state)" succeeded
+req POST "/v1/jobs/$SCHEDULED/terminate"
+eq "the scheduled job is canceled" "$(jq -r .state <<<"$BODY")" canceled
+wait_for 60 gone "$SDEP" || fail "the dependency of the canceled scheduled job was kept"
+pass "once the scheduled job is canceled, its dependency goes"
 check "the producer's output file is gone" test ! -e "$OUT/$PRODUCER.stdout"
 eq "the key's job is still kept (its key is younger than 24 h)" "$(job_field "$KEYED" .state)" succeeded
 sqlite3 "$DB" ".timeout 10000" "UPDATE jobs SET created_at = created_at - 90000000 WHERE id = $KEYED"

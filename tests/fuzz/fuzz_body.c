@@ -6,6 +6,7 @@
  * stages add up to its argv, and its API.md job object is valid JSON that gives back the
  * argv and name it was submitted with. */
 #include <jansson.h>
+#include <math.h>
 #include <string.h>
 
 #include "api/internal.h"
@@ -46,8 +47,8 @@ static void check_error(const struct api_error *e)
  * default may fill in are compared only when given). */
 static void check_as_submitted(json_t *in, json_t *o, const struct job_spec *s)
 {
-    static const char *const same[] = {"command", "name",     "queue",   "priority",
-                                       "cwd",     "pipeline", "timeout", NULL};
+    static const char *const same[] = {"command",  "name",    "queue",      "priority",      "cwd",
+                                       "pipeline", "timeout", "max_output", "retry_backoff", NULL};
     for (const char *const *f = same; *f; f++) {
         json_t *given = json_object_get(in, *f);
         if (!given || json_is_null(given)) continue;
@@ -64,9 +65,14 @@ static void check_as_submitted(json_t *in, json_t *o, const struct job_spec *s)
     json_t *limits = json_object_get(in, "limits"), *v;
     const char *key;
     json_object_foreach(limits, key, v)
-        FUZZ_REQUIRE(json_is_integer(json_object_get(json_object_get(o, "limits"), key)) &&
-                     json_integer_value(json_object_get(json_object_get(o, "limits"), key)) ==
-                         json_integer_value(v));
+    {
+        json_t *got = json_object_get(json_object_get(o, "limits"), key);
+        if (!strcmp(key, "cpu")) /* CPUs, kept in thousandths */
+            FUZZ_REQUIRE(json_is_number(got) &&
+                         fabs(json_number_value(got) - json_number_value(v)) <= 0.0005 + 1e-9);
+        else
+            FUZZ_REQUIRE(json_is_integer(got) && json_integer_value(got) == json_integer_value(v));
+    }
 }
 
 /* The job object of API.md for an accepted spec parses back with the same argv and name. */
@@ -107,9 +113,13 @@ static void check_job_json(const struct job_spec *s, json_t *in)
     FUZZ_REQUIRE(json_is_object(limits));
     for (int l = 0; l < PROTO_LIMITS; l++) {
         json_t *v = json_object_get(limits, proto_limit_name(l));
-        FUZZ_REQUIRE(s->limits.set & (1u << l)
-                         ? json_is_integer(v) && json_integer_value(v) == s->limits.v[l]
-                         : !v);
+        if (l == PROTO_LIMIT_CPU && s->limits.set & (1u << l)) /* 0.5 for 500 thousandths */
+            FUZZ_REQUIRE(json_is_number(v) &&
+                         llround(json_number_value(v) * 1000) == s->limits.v[l]);
+        else
+            FUZZ_REQUIRE(s->limits.set & (1u << l)
+                             ? json_is_integer(v) && json_integer_value(v) == s->limits.v[l]
+                             : !v);
     }
     check_as_submitted(in, o, s);
     json_t *name = json_object_get(o, "name");

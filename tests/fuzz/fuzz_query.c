@@ -9,12 +9,14 @@
 #include <string.h>
 
 #include "api/internal.h"
+#include "server/clock.h"
 #include "server/job.h"
 #include "tests/fuzz/fuzz_common.h"
 
-static const char *const all_keys[] = {"state",   "queue", "name",          "limit",  "before",
-                                       "timeout", "ids",   "mode",          "offset", "follow",
-                                       "stream",  "job",   "last_event_id", NULL};
+static const char *const all_keys[] = {
+    "state",         "queue",    "name",          "limit",          "before",         "timeout",
+    "ids",           "mode",     "offset",        "follow",         "stream",         "job",
+    "last_event_id", "rerun_of", "created_after", "created_before", "finished_after", NULL};
 
 static void check_error(const struct api_error *e)
 {
@@ -67,7 +69,8 @@ static void check_value(const char *key, const char *v)
         if ((rc = api_parse_int(key, v, 1, 1000, &i, &e)) == 0) FUZZ_REQUIRE(i >= 1 && i <= 1000);
     } else if (strcmp(key, "follow") == 0) {
         if ((rc = api_parse_int(key, v, 0, 1, &i, &e)) == 0) FUZZ_REQUIRE(i == 0 || i == 1);
-    } else if (strcmp(key, "before") == 0 || strcmp(key, "job") == 0) {
+    } else if (strcmp(key, "before") == 0 || strcmp(key, "job") == 0 ||
+               strcmp(key, "rerun_of") == 0) {
         if ((rc = api_parse_int(key, v, 1, INT64_MAX, &i, &e)) == 0) FUZZ_REQUIRE(i >= 1);
     } else if (strcmp(key, "offset") == 0 || strcmp(key, "last_event_id") == 0) {
         if ((rc = api_parse_int(key, v, 0, INT64_MAX, &i, &e)) == 0) FUZZ_REQUIRE(i >= 0);
@@ -82,9 +85,28 @@ static void check_value(const char *key, const char *v)
                 FUZZ_REQUIRE(ids[k] > 0);
         }
     } else if (strcmp(key, "state") == 0) {
-        enum job_state s;
-        if (job_state_parse(v, &s) == 0)
-            FUZZ_REQUIRE(s < JOB_STATE_COUNT && strcmp(job_state_name(s), v) == 0);
+        enum job_state states[JOB_STATE_COUNT];
+        int n;
+        if ((rc = api_parse_states(v, states, &n, &e)) == 0) {
+            FUZZ_REQUIRE(n >= 1 && n <= JOB_STATE_COUNT);
+            for (int k = 0; k < n; k++) {
+                FUZZ_REQUIRE(states[k] < JOB_STATE_COUNT && strstr(v, job_state_name(states[k])));
+                for (int m = 0; m < k; m++)
+                    FUZZ_REQUIRE(states[m] != states[k]);
+            }
+        }
+    } else if (strcmp(key, "name") == 0) {
+        bool prefix;
+        if ((rc = api_parse_name_filter(v, &prefix, &e)) == 0)
+            FUZZ_REQUIRE(prefix ? strchr(v, '*') == v + strlen(v) - 1 : !strchr(v, '*'));
+    } else if (strncmp(key, "created_", 8) == 0 || strcmp(key, "finished_after") == 0) {
+        bool up = strcmp(key, "created_before") == 0;
+        if ((rc = api_parse_time(key, v, up, &i, &e)) == 0) { /* years 0000-9999, +-24 h */
+            FUZZ_REQUIRE(i >= -62167219200000LL - 86400000 && i <= 253402300800000LL + 86400000);
+            char back[32]; /* the API's own spelling reads back as written */
+            if (strlen(v) == 24 && v[10] == 'T' && v[19] == '.' && v[23] == 'Z')
+                FUZZ_REQUIRE(clock_format(i, back) == 24 && strcmp(back, v) == 0);
+        }
     } else if (strcmp(key, "queue") == 0) {
         (void)job_queue_name_ok(v);
     }

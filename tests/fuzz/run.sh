@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # usage: tests/fuzz/run.sh [SECONDS] [TARGET...]
 # Builds the libFuzzer targets with clang, ASan and UBSan (in build-fuzz/) and runs each for
-# SECONDS (default 60), one after the other; TARGETs are body, query, config, frames (default:
-# all). FUZZ_JOBS=2 runs two targets at once. Each starts from its seeds in
+# SECONDS (default 60), one after the other; TARGETs are body, query, config, frames, cron
+# (default: all). FUZZ_JOBS=2 runs two targets at once. Each starts from its seeds in
 # tests/fuzz/corpus/TARGET and keeps what it learns in build-fuzz/corpus/TARGET (reused by the
 # next run). Prints one line per target: executions, speed, coverage, corpus, findings.
 # Exits 1 if any target found a crash, leak, UB or broken invariant; the input is saved in
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(body query config frames)
+[ ${#targets[@]} -gt 0 ] || targets=(body query config frames cron)
 build=${FUZZ_BUILD:-build-fuzz}
 jobs=${FUZZ_JOBS:-1}
 
@@ -63,7 +63,7 @@ echo "fuzzing ${targets[*]} for ${seconds}s each (ASan + UBSan; logs in $build/f
 failed=0
 pids=()
 for t in "${targets[@]}"; do
-    [ -f "tests/fuzz/fuzz_$t.c" ] || { echo "unknown target '$t' (body, query, config, frames)" >&2; exit 2; }
+    [ -f "tests/fuzz/fuzz_$t.c" ] || { echo "unknown target '$t' (body, query, config, frames, cron)" >&2; exit 2; }
     if [ "$jobs" -gt 1 ]; then
         run_one "$t" &
         pids+=($!)

@@ -222,6 +222,72 @@ static void test_v1(void)
     limits_close(&c);
 }
 
+/* cpu: v2 writes "quota period" on the tree leaf's cpu.max; v1 a quota alone on its own
+ * leaf's cpu.cfs_quota_us, after setting cpu.cfs_period_us to the same period; lifting is
+ * "max" / "-1". */
+static void test_cpu(void)
+{
+    char leaf[256];
+    snprintf(leaf, sizeof leaf, "%s/v2cpu", root);
+    mkdir(leaf, 0755);
+    put_file(leaf, "cpu.max", "25000 100000"); /* left by a worker killed mid-job */
+    unsetenv("SPAWNPOOL_CGROUP_MEMORY");
+    unsetenv("SPAWNPOOL_CGROUP_PIDS");
+    setenv("SPAWNPOOL_CGROUP_CPU", "v2", 1);
+    struct tree t = {.kind = TREE_CGROUP, .procs_fd = -1, .kill_fd = -1};
+    snprintf(t.path, sizeof t.path, "%s", leaf);
+    struct limits_cg c;
+    limits_open(&c, &t, 0);
+    CHECK(c.cpu_fd >= 0 && !c.v1_cpu && c.memory_fd < 0);
+    CHECK(getenv("SPAWNPOOL_CGROUP_CPU") == NULL);
+    CHECK(strncmp(get_file(leaf, "cpu.max"), "max", 3) == 0); /* lifted at open */
+    struct proto_limits half = {.set = 1u << PROTO_LIMIT_CPU, .v = {[PROTO_LIMIT_CPU] = 500}};
+    put_file(leaf, "cpu.max", "");
+    int which = -1;
+    CHECK(limits_begin(&c, &half, &which) == 0);
+    CHECK(strcmp(get_file(leaf, "cpu.max"), "50000 100000") == 0);
+    put_file(leaf, "cpu.max", "");
+    CHECK(limits_end(&c) == false);
+    CHECK(strcmp(get_file(leaf, "cpu.max"), "max") == 0);
+    /* a memory limit without a memory cgroup is refused, the cpu file left alone */
+    struct proto_limits both = half;
+    both.set |= 1u << PROTO_LIMIT_MEMORY;
+    both.v[PROTO_LIMIT_MEMORY] = 1 << 26;
+    put_file(leaf, "cpu.max", "");
+    CHECK(limits_begin(&c, &both, &which) == -1 && which == PROTO_LIMIT_MEMORY);
+    CHECK(strcmp(get_file(leaf, "cpu.max"), "") == 0);
+    limits_end(&c);
+    limits_close(&c);
+
+    char cpu[256], cpu_leaf[300], env[400];
+    snprintf(cpu, sizeof cpu, "%s/cpu", root);
+    snprintf(cpu_leaf, sizeof cpu_leaf, "%s/spawnpool.00ff.w1", cpu);
+    mkdir(cpu, 0755);
+    mkdir(cpu_leaf, 0755);
+    put_file(cpu, "cgroup.procs", "");
+    put_file(cpu_leaf, "cgroup.procs", "");
+    put_file(cpu_leaf, "cpu.cfs_quota_us", "");
+    put_file(cpu_leaf, "cpu.cfs_period_us", "");
+    snprintf(env, sizeof env, "v1:00ff:%s", cpu);
+    setenv("SPAWNPOOL_CGROUP_CPU", env, 1);
+    struct tree pg = {.kind = TREE_PGROUP, .procs_fd = -1, .kill_fd = -1};
+    limits_open(&c, &pg, 1);
+    CHECK(c.cpu_fd >= 0 && c.v1_cpu);
+    CHECK(strcmp(get_file(cpu_leaf, "cpu.cfs_period_us"), "100000") == 0);
+    CHECK(strcmp(get_file(cpu_leaf, "cpu.cfs_quota_us"), "-1") == 0);
+    struct proto_limits two = {.set = 1u << PROTO_LIMIT_CPU, .v = {[PROTO_LIMIT_CPU] = 2000}};
+    put_file(cpu_leaf, "cpu.cfs_quota_us", "");
+    CHECK(limits_begin(&c, &two, &which) == 0);
+    CHECK(strcmp(get_file(cpu_leaf, "cgroup.procs"), "0") == 0); /* joined for the job */
+    CHECK(strcmp(get_file(cpu_leaf, "cpu.cfs_quota_us"), "200000") == 0);
+    put_file(cpu_leaf, "cpu.cfs_quota_us", "");
+    CHECK(limits_end(&c) == false);
+    CHECK(strcmp(get_file(cpu_leaf, "cpu.cfs_quota_us"), "-1") == 0);
+    CHECK(strcmp(get_file(cpu, "cgroup.procs"), "0") == 0); /* and back out */
+    limits_close(&c);
+    unsetenv("SPAWNPOOL_CGROUP_CPU");
+}
+
 int main(void)
 {
     if (!mkdtemp(root)) {
@@ -231,6 +297,7 @@ int main(void)
     test_v2();
     test_unsupported();
     test_v1();
+    test_cpu();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     CHECK(system(cmd) == 0);

@@ -91,15 +91,15 @@ static void test_run_round_trip(void)
     CHECK_EQ_INT(out.limits.set, 0); /* none given: none */
 
     /* limits travel with their set bits; a zero value (core 0) is a limit, not "none" */
-    in.limits = (struct proto_limits){
-        .set = 1u << PROTO_LIMIT_NOFILE | 1u << PROTO_LIMIT_CORE | 1u << PROTO_LIMIT_MEMORY,
-        .v = {[PROTO_LIMIT_NOFILE] = 64, [PROTO_LIMIT_MEMORY] = (int64_t)1 << 26}};
+    in.limits = (struct proto_limits){.set = 0x55, /* nofile, core, memory and cpu, in order */
+                                      .v = {64, 0, 0, 0, 1 << 26, 0, 500}};
     proto_encode_run(&b, &in);
     CHECK(proto_decode_run(&b, &out) == 0);
     CHECK_EQ_INT(out.limits.set, in.limits.set);
     CHECK_EQ_INT(out.limits.v[PROTO_LIMIT_NOFILE], 64);
     CHECK_EQ_INT(out.limits.v[PROTO_LIMIT_CORE], 0);
     CHECK(out.limits.v[PROTO_LIMIT_MEMORY] == (int64_t)1 << 26);
+    CHECK_EQ_INT(out.limits.v[PROTO_LIMIT_CPU], 500); /* half a CPU, in thousandths */
     proto_buf_free(&b);
     in.limits = (struct proto_limits){0};
 
@@ -351,9 +351,11 @@ static void test_done_rejected(void)
     /* an empty payload */
     CHECK(proto_decode_done(&b, &out) == -1);
     proto_buf_free(&b);
-    /* the top byte of the flags word set */
+    /* the top byte of the flags word: where the usage came from, two bits and no more */
+    d.usage_from = PROTO_USAGE_CPU_CGROUP | PROTO_USAGE_MEMORY_CGROUP;
     proto_encode_done(&b, &d);
-    b.data[3] = 1;
+    CHECK(proto_decode_done(&b, &out) == 0 && out.usage_from == 3);
+    b.data[3] = 4;
     CHECK(proto_decode_done(&b, &out) == -1);
     proto_buf_free(&b);
 }

@@ -204,9 +204,9 @@ static void test_list(struct store *s)
     f.limit = 1;
     expect_list(s, &f, (int64_t[]){id_alpha2}, 1, __LINE__);
 
-    f = (struct store_filter){.state = "queued", .limit = 100};
+    f = (struct store_filter){.states = {JOB_QUEUED}, .n_states = 1, .limit = 100};
     expect_list(s, &f, (int64_t[]){id_alpha2, id_other, id_full}, 3, __LINE__);
-    f = (struct store_filter){.state = "running", .limit = 100};
+    f = (struct store_filter){.states = {JOB_RUNNING}, .n_states = 1, .limit = 100};
     expect_list(s, &f, NULL, 0, __LINE__);
 
     /* before: only ids below, newest first; with a limit it pages */
@@ -220,8 +220,12 @@ static void test_list(struct store *s)
     expect_list(s, &f, NULL, 0, __LINE__);
 
     /* filters combine */
-    f = (struct store_filter){
-        .state = "queued", .queue = "default", .name = "alpha", .before = id_alpha2, .limit = 100};
+    f = (struct store_filter){.states = {JOB_QUEUED},
+                              .n_states = 1,
+                              .queue = "default",
+                              .name = "alpha",
+                              .before = id_alpha2,
+                              .limit = 100};
     expect_list(s, &f, (int64_t[]){id_full}, 1, __LINE__);
     /* values are bound, not pasted into the SQL */
     f = (struct store_filter){.name = "x' OR '1'='1", .limit = 100};
@@ -242,7 +246,7 @@ static void test_transitions(struct store *s)
     job_free(&j);
     CHECK_EQ_INT(store_count_events(s, id_full), 2);
 
-    struct store_filter f = {.state = "running", .limit = 100};
+    struct store_filter f = {.states = {JOB_RUNNING}, .n_states = 1, .limit = 100};
     expect_list(s, &f, (int64_t[]){id_full}, 1, __LINE__);
 
     struct store_outcome ok = {.state = JOB_SUCCEEDED,
@@ -410,8 +414,9 @@ static void test_each_queued(struct store *s)
     job_spec_free(&c);
 }
 
-static int64_t delay_for(int attempt)
+static int64_t delay_for(double backoff, int attempt)
 {
+    (void)backoff;
     return 1000 * attempt;
 }
 
