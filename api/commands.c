@@ -86,6 +86,22 @@ enum MHD_Result api_send_unavailable(struct api *a, struct MHD_Connection *c)
     return api_send_retry_later(c, &e);
 }
 
+enum MHD_Result api_no_such_job(struct MHD_Connection *c, int64_t id)
+{
+    struct api_error e;
+    api_fail(&e, 404, "not_found", "id", "no job %lld", (long long)id);
+    return api_send_error(c, &e);
+}
+
+enum MHD_Result api_command_refused(struct api *a, struct MHD_Connection *c, int64_t id,
+                                    enum dispatch_result result, const char *what)
+{
+    if (result == DISPATCH_NOT_FOUND) return api_no_such_job(c, id);
+    if (result == DISPATCH_UNAVAILABLE || result == DISPATCH_SHUTTING_DOWN)
+        return api_send_not_now(a, c, result);
+    return api_send_internal(c, what);
+}
+
 enum MHD_Result api_send_empty(struct MHD_Connection *c, unsigned status)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);

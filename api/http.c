@@ -246,6 +246,8 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
     api_pending_submit_free(r->submit);
     api_command_free(r->cmd);
     free(r->wait_ids);
+    if (r->filter) api_filter_free(r->filter);
+    free(r->filter);
     free(r->body);
     free(r);
     *con_cls = NULL;

@@ -138,6 +138,7 @@ struct request {
     struct pending_submit *submit; /* a POST /v1/jobs waiting for its commit */
     struct pending_cmd *cmd;       /* a change handed to the main loop (api/commands.c) */
     int64_t *wait_ids;             /* GET /v1/jobs/wait: the jobs waited for */
+    struct api_filter *filter;     /* DELETE /v1/jobs?filter: read by the main loop meanwhile */
     size_t n_wait_ids;
     bool long_poll; /* counted in api.long_polls until the request completes */
 };
@@ -160,6 +161,12 @@ enum MHD_Result api_send_empty(struct MHD_Connection *c, unsigned status);
 /* A command refused for now: UNAVAILABLE as above, SHUTTING_DOWN as 503 shutting_down. */
 enum MHD_Result api_send_not_now(struct api *a, struct MHD_Connection *c,
                                  enum dispatch_result result);
+/* 404 not_found: no job id. */
+enum MHD_Result api_no_such_job(struct MHD_Connection *c, int64_t id);
+/* The answer to a job command the main loop did not carry out, other than a conflict: no
+ * such job (404), no changes taken now (503), or a failure (500, what names the change). */
+enum MHD_Result api_command_refused(struct api *a, struct MHD_Connection *c, int64_t id,
+                                    enum dispatch_result result, const char *what);
 
 /* An error for the client: status, code of API.md, field at fault, human message. */
 struct api_error {
@@ -234,8 +241,13 @@ enum MHD_Result api_jobs_wait(struct api *a, struct request *r, struct MHD_Conne
 enum MHD_Result api_jobs_wait_many(struct api *a, struct request *r, struct MHD_Connection *c);
 enum MHD_Result api_jobs_terminate(struct api *a, struct request *r, struct MHD_Connection *c,
                                    int64_t id);
+/* api/jobs_delete.c: DELETE /v1/jobs/{id}: 204, 409 while the job has not finished. */
 enum MHD_Result api_jobs_delete(struct api *a, struct request *r, struct MHD_Connection *c,
                                 int64_t id);
+/* DELETE /v1/jobs?filter: the finished jobs it matches that are no longer needed, in slices
+ * on the main loop; 200 {"deleted": n, "kept": k}. */
+enum MHD_Result api_jobs_delete_finished(struct api *a, struct request *r,
+                                         struct MHD_Connection *c);
 enum MHD_Result api_workers(struct api *a, struct MHD_Connection *c);
 enum MHD_Result api_tasks(struct api *a, struct MHD_Connection *c);
 /* api/events.c: GET /v1/events, server-sent events of every state change. */
@@ -361,6 +373,22 @@ int api_parse_name_filter(const char *v, bool *prefix, struct api_error *e);
  * fraction below the millisecond rounds down, or up with round_up. 0 or -1 with e. */
 int api_parse_time(const char *name, const char *v, bool round_up, int64_t *out,
                    struct api_error *e);
+/* The query parameters of a job filter (GET /v1/jobs, DELETE /v1/jobs), for allowed lists. */
+#define API_FILTER_PARAMS                                                                          \
+    "state", "queue", "name", "before", "rerun_of", "created_after", "created_before",             \
+        "finished_after", "schedule"
+/* A job filter read from a query, with what f's pointers point at besides c's values (so it
+ * is never copied: f is, while this lives). */
+struct api_filter {
+    struct store_filter f;
+    int64_t created_after, created_before, finished_after; /* f's time bounds point here */
+    char *name_copy; /* f.name when it is a prefix: the text before its '*' (malloc'd) */
+};
+/* Reads the job filter of c's query into af (f.limit 0; its strings are c's, valid while c
+ * is): 0, or -1 with e (400 naming the parameter). Free with api_filter_free either way. */
+int api_query_filter(struct MHD_Connection *c, struct api_filter *af, struct api_error *e);
+/* Frees what api_query_filter allocated in af (not af). */
+void api_filter_free(struct api_filter *af);
 
 /* api/waiters.c: suspended connections and their wake-ups. A handler registers a waiter
  * without holding any lock across its store read (see waiters.c for why none is lost):

@@ -18,13 +18,6 @@ enum MHD_Result api_send_internal(struct MHD_Connection *c, const char *what)
     return api_send_error(c, &e);
 }
 
-static enum MHD_Result no_such_job(struct MHD_Connection *c, int64_t id)
-{
-    struct api_error e;
-    api_fail(&e, 404, "not_found", "id", "no job %lld", (long long)id);
-    return api_send_error(c, &e);
-}
-
 /* A running job's pid is in the dispatcher's memory and its output sizes in its capture
  * files: the row gets both when the job ends. */
 void api_job_live(struct api *a, struct job *j)
@@ -44,7 +37,7 @@ void api_job_live(struct api *a, struct job *j)
 static enum MHD_Result send_read_job(struct api *a, struct MHD_Connection *c, int64_t id, int rc,
                                      struct job *j, unsigned status, const char *location)
 {
-    if (rc == 1) return no_such_job(c, id);
+    if (rc == 1) return api_no_such_job(c, id);
     if (rc < 0) return api_send_internal(c, "reading the job");
     api_job_live(a, j);
     struct text t = {0};
@@ -424,7 +417,7 @@ static enum MHD_Result terminated(struct api *a, struct MHD_Connection *c, int64
     case DISPATCH_SIGNALED:
         return send_job(a, c, id, 202, NULL);
     case DISPATCH_NOT_FOUND:
-        return no_such_job(c, id);
+        return api_no_such_job(c, id);
     case DISPATCH_CONFLICT: {
         struct job j;
         const char *state = "finished";
@@ -484,43 +477,6 @@ enum MHD_Result api_jobs_terminate(struct api *a, struct request *r, struct MHD_
                                .grace_ms = (int64_t)(grace * 1000)};
     enum dispatch_result handed = api_command(a, r, c, &cmd);
     return handed == DISPATCH_OK ? MHD_YES : terminated(a, c, id, handed);
-}
-
-/* The answer to a job command the main loop did not carry out, other than a conflict: no
- * such job, no changes taken now (503), or a failure (500, what names the change). */
-static enum MHD_Result command_refused(struct api *a, struct MHD_Connection *c, int64_t id,
-                                       enum dispatch_result result, const char *what)
-{
-    if (result == DISPATCH_NOT_FOUND) return no_such_job(c, id);
-    if (result == DISPATCH_UNAVAILABLE || result == DISPATCH_SHUTTING_DOWN)
-        return api_send_not_now(a, c, result);
-    return api_send_internal(c, what);
-}
-
-enum MHD_Result api_jobs_delete(struct api *a, struct request *r, struct MHD_Connection *c,
-                                int64_t id)
-{
-    struct api_error e;
-    const struct dispatch_cmd *done = api_command_answer(r);
-    enum dispatch_result result;
-    if (done) {
-        result = done->result;
-    } else {
-        if (api_query_check(c, no_params, &e) < 0) return api_send_error(c, &e);
-        struct dispatch_cmd cmd = {.kind = DISPATCH_CMD_DELETE, .job_id = id};
-        result = api_command(a, r, c, &cmd);
-        if (result == DISPATCH_OK) return MHD_YES; /* answered after the commit */
-    }
-    switch (result) {
-    case DISPATCH_OK:
-        return api_send_empty(c, 204);
-    case DISPATCH_CONFLICT:
-        api_fail(&e, 409, "conflict", NULL,
-                 "job %lld has not finished: terminate it first, then delete it", (long long)id);
-        return api_send_error(c, &e);
-    default:
-        return command_refused(a, c, id, result, "deleting the job");
-    }
 }
 
 /* The body of PATCH /v1/jobs/{id} into cmd: priority and/or queue, nothing else. */
@@ -587,7 +543,7 @@ enum MHD_Result api_jobs_patch(struct api *a, struct request *r, struct MHD_Conn
                  (long long)id);
         return api_send_error(c, &e);
     default:
-        return command_refused(a, c, id, result, "changing the job");
+        return api_command_refused(a, c, id, result, "changing the job");
     }
 }
 
@@ -611,7 +567,7 @@ enum MHD_Result api_jobs_rerun(struct api *a, struct request *r, struct MHD_Conn
     }
     struct job j;
     int rc = store_get_job(a->store, id, &j, true);
-    if (rc == 1) return no_such_job(c, id);
+    if (rc == 1) return api_no_such_job(c, id);
     if (rc < 0) return api_send_internal(c, "reading the job");
     if (j.spec.group) {
         api_fail(&e, 409, "conflict", NULL,

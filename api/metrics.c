@@ -64,6 +64,13 @@ enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c)
     for (int s = JOB_SUCCEEDED; s < JOB_STATE_COUNT; s++)
         text_addf(&t, "spawnpool_jobs_finished_total{state=\"%s\"} %llu\n", job_state_name(s),
                   (unsigned long long)st.finished_total[s]);
+    text_addf(&t,
+              "# HELP spawnpool_jobs_deleted_total Finished jobs deleted since the server "
+              "started, with their events and output: by retention (--retain, --retain-jobs) or "
+              "by a DELETE request.\n# TYPE spawnpool_jobs_deleted_total counter\n"
+              "spawnpool_jobs_deleted_total{reason=\"retention\"} %llu\n"
+              "spawnpool_jobs_deleted_total{reason=\"request\"} %llu\n",
+              (unsigned long long)st.deleted_retention, (unsigned long long)st.deleted_request);
     text_addf(
         &t,
         "# HELP spawnpool_workers Worker processes by state.\n# TYPE spawnpool_workers gauge\n"

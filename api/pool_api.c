@@ -111,5 +111,17 @@ enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c)
                               (json_int_t)st.store.failing_ms);
     if (store && degraded) json_object_set_new(store, "error", json_string(st.store.error));
     if (body && store) json_object_set_new(body, "store", store);
+    /* the retention in force (it changes on SIGHUP): seconds and jobs, null for no limit */
+    json_t *retention = json_object();
+    if (retention) {
+        json_object_set_new(retention, "max_age",
+                            st.retain > 0 ? json_real(st.retain) : json_null());
+        json_object_set_new(retention, "max_jobs",
+                            st.retain_jobs > 0 ? json_integer(st.retain_jobs) : json_null());
+        if (body)
+            json_object_set_new(body, "retention", retention);
+        else
+            json_decref(retention);
+    }
     return api_send_json(c, stuck || degraded ? 503 : 200, body, NULL);
 }

@@ -213,3 +213,49 @@ int api_query_seconds(struct MHD_Connection *c, const char *name, double min, do
     }
     return api_parse_seconds(name, v, min, max, out, e);
 }
+
+/* Reads time parameter name into *ms and points *bound at it (absent: left NULL). 0 or -1. */
+static int query_time(struct MHD_Connection *c, const char *name, bool round_up, int64_t *ms,
+                      const int64_t **bound, struct api_error *e)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+    if (!v) return 0;
+    if (api_parse_time(name, v, round_up, ms, e) < 0) return -1;
+    *bound = ms;
+    return 0;
+}
+
+int api_query_filter(struct MHD_Connection *c, struct api_filter *af, struct api_error *e)
+{
+    *af = (struct api_filter){0};
+    struct store_filter *f = &af->f;
+    int64_t before, rerun_of;
+    if (api_query_int(c, "before", 1, INT64_MAX, 0, &before, e) < 0 ||
+        api_query_int(c, "rerun_of", 1, INT64_MAX, 0, &rerun_of, e) < 0)
+        return -1;
+    f->queue = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "queue");
+    f->name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
+    f->rerun_of = rerun_of;
+    f->schedule = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "schedule");
+    f->before = before;
+    const char *state = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
+    if (state && api_parse_states(state, f->states, &f->n_states, e) < 0) return -1;
+    if (f->name && api_parse_name_filter(f->name, &f->name_prefix, e) < 0) return -1;
+    if (f->name_prefix) { /* without its '*' */
+        if (!(af->name_copy = strndup(f->name, strlen(f->name) - 1)))
+            return api_fail(e, 500, "internal", NULL, "out of memory");
+        f->name = af->name_copy;
+    }
+    /* (bounds are exclusive: a time with digits below the millisecond rounds away from it) */
+    if (query_time(c, "created_after", false, &af->created_after, &f->created_after, e) < 0 ||
+        query_time(c, "created_before", true, &af->created_before, &f->created_before, e) < 0 ||
+        query_time(c, "finished_after", false, &af->finished_after, &f->finished_after, e) < 0)
+        return -1;
+    return 0;
+}
+
+void api_filter_free(struct api_filter *af)
+{
+    free(af->name_copy);
+    af->name_copy = NULL;
+}

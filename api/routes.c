@@ -63,7 +63,8 @@ enum MHD_Result api_route(struct api *a, struct request *r, struct MHD_Connectio
     if (strcmp(url, "/v1/jobs") == 0) {
         if (is(method, "GET")) return api_jobs_list(a, c);
         if (is(method, "POST")) return api_jobs_submit(a, r, c);
-        return api_send_not_allowed(c, "GET, HEAD, POST");
+        if (is(method, "DELETE")) return api_jobs_delete_finished(a, r, c);
+        return api_send_not_allowed(c, "GET, HEAD, POST, DELETE");
     }
     if (strcmp(url, "/v1/events") == 0)
         return is(method, "GET") ? api_events(a, c) : api_send_not_allowed(c, "GET, HEAD");

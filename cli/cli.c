@@ -20,6 +20,7 @@ const struct cli_command cli_commands[] = {
     {"rm", cli_cmd_rm, "forget finished jobs and their output"},
     {"rerun", cli_cmd_rerun, "run jobs again: a new job with the same spec each"},
     {"set", cli_cmd_set, "change a queued job's priority or queue"},
+    {"clean", cli_cmd_clean, "delete the finished jobs a filter matches (--all: every one)"},
     {"queues", cli_cmd_queues, "the named queues"},
     {"queue", cli_cmd_queue, "pause, resume or limit a queue"},
     {"workers", cli_cmd_workers, "the worker processes of the pool"},

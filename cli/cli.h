@@ -206,12 +206,14 @@ void cli_job_path(char *out, size_t n, long long id, const char *suffix);
  * that. */
 void cli_keep_worst(int *rc, int now);
 
-/* ---- cli/ls_query.c: what ls asks ----------------------------------------------------- */
+/* ---- cli/ls_query.c: what ls and clean ask ------------------------------------------- */
 
-/* The GET /v1/jobs path (into path) for ls's options (argv[0] = "ls"): filters, --limit,
- * --before; again gets the options that the next page repeats (all but --before), as
- * " --flag 'value'" each. CLI_OK, -1 when --help was printed, or CLI_USAGE (said). */
-int cli_ls_query(int argc, char **argv, char *path, size_t n, char *again, size_t again_n);
+/* The /v1/jobs path (into path) for the options of cmd, "ls" (GET: filters, --limit,
+ * --before) or "clean" (DELETE: filters, --before, --all); again gets the options that ls's
+ * next page repeats (all but --before), as " --flag 'value'" each. CLI_OK, -1 when --help was
+ * printed, or CLI_USAGE (said). */
+int cli_jobs_query(const char *cmd, int argc, char **argv, char *path, size_t n, char *again,
+                   size_t again_n);
 /* A time option's value as the API takes it, into out: an RFC 3339 time as it is (the
  * server checks it), or a span ago (a number and s, m, h, d or w: "90s", "1.5h", "2d") as
  * the UTC time it was then. false if it is neither. */
@@ -227,6 +229,8 @@ int cli_cmd_kill(struct cli *c, int argc, char **argv);
 int cli_cmd_rm(struct cli *c, int argc, char **argv);
 int cli_cmd_rerun(struct cli *c, int argc, char **argv);
 int cli_cmd_set(struct cli *c, int argc, char **argv);
+/* `spawnpool clean [FILTERS of ls] [--all]` */
+int cli_cmd_clean(struct cli *c, int argc, char **argv);
 int cli_cmd_queues(struct cli *c, int argc, char **argv);
 int cli_cmd_queue(struct cli *c, int argc, char **argv);
 int cli_cmd_workers(struct cli *c, int argc, char **argv);

@@ -1,6 +1,7 @@
 /* job_changes: the commands that change jobs: kill, rm, rerun, set. Each goes through its ids
  * one by one, and exits with the first failure (a kill of an ended job, an rm of a running
- * one, a set of one that no longer waits: 1) while still trying the others. */
+ * one, a set of one that no longer waits: 1) while still trying the others; and clean, which
+ * deletes every finished job a filter matches in one request. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -239,4 +240,35 @@ int cli_cmd_set(struct cli *c, int argc, char **argv)
     json_decref(body);
     free(ids);
     return rc;
+}
+
+/* ---- clean ----------------------------------------------------------------------------- */
+
+/* `spawnpool clean [FILTERS] [--all]`: deletes the finished jobs that match (DELETE
+ * /v1/jobs?..., the filters of ls), those still needed left; prints how many. Without a
+ * filter it needs --all. */
+int cli_cmd_clean(struct cli *c, int argc, char **argv)
+{
+    char path[4096], again[2048];
+    int rc = cli_jobs_query("clean", argc, argv, path, sizeof path, again, sizeof again);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    if (!strchr(path, '?'))
+        return cli_usage_error("clean", "say which finished jobs: --state, --queue, --name, "
+                                        "--before, --rerun-of, --schedule, --created-after, "
+                                        "--created-before, --finished-after, or --all for "
+                                        "every one");
+    struct cli_resp r;
+    rc = cli_call(c, "DELETE", path, NULL, &r, "clean");
+    if (rc) return rc;
+    if (c->json) {
+        cli_print_body(&r);
+    } else {
+        long long deleted = (long long)json_integer_value(json_object_get(r.json, "deleted"));
+        long long kept = (long long)json_integer_value(json_object_get(r.json, "kept"));
+        printf("deleted %lld finished job%s", deleted, deleted == 1 ? "" : "s");
+        if (kept) printf(" (%lld kept: other jobs or an idempotency key still need them)", kept);
+        printf("\n");
+    }
+    cli_resp_free(&r);
+    return CLI_OK;
 }

@@ -84,7 +84,7 @@ int cli_cmd_ls(struct cli *c, int argc, char **argv)
 {
     char path[4096];
     char again[2048]; /* (the paging hint repeats the filters) */
-    int rc = cli_ls_query(argc, argv, path, sizeof path, again, sizeof again);
+    int rc = cli_jobs_query("ls", argc, argv, path, sizeof path, again, sizeof again);
     if (rc) return rc < 0 ? CLI_OK : rc;
     struct cli_resp r;
     rc = cli_call(c, "GET", path, NULL, &r, "ls");

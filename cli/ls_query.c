@@ -1,6 +1,7 @@
-/* ls_query: what `spawnpool ls` asks the server: its options as the query of GET /v1/jobs
- * (the filters, --limit, --before), and the same options again for the hint to the next page.
- * A time is RFC 3339 as the API takes it, or a span ago (90s, 30m, 1h, 2d, 1w). */
+/* ls_query: what `spawnpool ls` and `spawnpool clean` ask the server: their options as the
+ * query of GET /v1/jobs (the filters, --limit, --before) or of DELETE /v1/jobs (the same
+ * filters, --all), and ls's again for the hint to the next page. A time is RFC 3339 as the
+ * API takes it, or a span ago (90s, 30m, 1h, 2d, 1w). */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -21,6 +22,7 @@ enum {
     L_FINISHED_AFTER,
     L_LIMIT,
     L_BEFORE,
+    L_ALL,
     L_HELP
 };
 
@@ -71,7 +73,8 @@ bool cli_parse_time(const char *s, char *out, size_t n)
     return len > 0 && (size_t)snprintf(out + len, n - len, ".%03lldZ", ms - secs * 1000) < n - len;
 }
 
-int cli_ls_query(int argc, char **argv, char *path, size_t n, char *again, size_t again_n)
+int cli_jobs_query(const char *cmd, int argc, char **argv, char *path, size_t n, char *again,
+                   size_t again_n)
 {
     static const struct option opts[] = {
         {"state", required_argument, NULL, L_STATE},
@@ -84,9 +87,11 @@ int cli_ls_query(int argc, char **argv, char *path, size_t n, char *again, size_
         {"finished-after", required_argument, NULL, L_FINISHED_AFTER},
         {"limit", required_argument, NULL, L_LIMIT},
         {"before", required_argument, NULL, L_BEFORE},
+        {"all", no_argument, NULL, L_ALL},
         {"help", no_argument, NULL, L_HELP},
         {NULL, 0, NULL, 0},
     };
+    bool clean = strcmp(cmd, "clean") == 0; /* --all, no --limit; ls: the other way round */
     snprintf(path, n, "/v1/jobs");
     again[0] = '\0';
     optind = 1;
@@ -98,6 +103,8 @@ int cli_ls_query(int argc, char **argv, char *path, size_t n, char *again, size_
         const char *flag = opts[0].name, *key;
         for (const struct option *o = opts; o->name; o++)
             if (o->val == opt) flag = o->name;
+        if ((opt == L_LIMIT && clean) || (opt == L_ALL && !clean))
+            return cli_usage_error(cmd, "unknown option '--%s'", flag);
         switch (opt) {
         case L_STATE:
         case L_QUEUE:
@@ -107,7 +114,7 @@ int cli_ls_query(int argc, char **argv, char *path, size_t n, char *again, size_
             add_again(again, again_n, flag, optarg);
             break;
         case L_RERUN_OF:
-            if (!cli_parse_id("ls", optarg, &id)) return CLI_USAGE;
+            if (!cli_parse_id(cmd, optarg, &id)) return CLI_USAGE;
             add_query(path, n, "rerun_of", optarg);
             add_again(again, again_n, flag, optarg);
             break;
@@ -115,7 +122,7 @@ int cli_ls_query(int argc, char **argv, char *path, size_t n, char *again, size_
         case L_CREATED_BEFORE:
         case L_FINISHED_AFTER:
             if (!cli_parse_time(optarg, time, sizeof time))
-                return cli_usage_error("ls",
+                return cli_usage_error(cmd,
                                        "--%s wants an RFC 3339 time (2026-11-27T12:00:00Z) or a "
                                        "span ago (90s, 30m, 1h, 2d, 1w), got '%s'",
                                        flag, optarg);
@@ -136,17 +143,20 @@ int cli_ls_query(int argc, char **argv, char *path, size_t n, char *again, size_
             break;
         }
         case L_BEFORE:
-            if (!cli_parse_id("ls", optarg, &id)) return CLI_USAGE;
+            if (!cli_parse_id(cmd, optarg, &id)) return CLI_USAGE;
             add_query(path, n, "before", optarg);
+            break;
+        case L_ALL:
+            add_query(path, n, "all", "1");
             break;
         case 'h':
         case L_HELP:
-            cli_help_page("ls", stdout);
+            cli_help_page(cmd, stdout);
             return -1;
         default:
-            return cli_bad_option("ls", argv, L_STATE, "");
+            return cli_bad_option(cmd, argv, L_STATE, "");
         }
     }
-    if (optind < argc) return cli_usage_error("ls", "unexpected argument '%s'", argv[optind]);
+    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     return CLI_OK;
 }

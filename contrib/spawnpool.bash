@@ -18,6 +18,8 @@ _spawnpool_flags() {
     run | submit) own=$_spawnpool_submit_flags ;;
     ls) own="--state --queue --name --rerun-of --schedule --created-after --created-before --finished-after
         --limit --before" ;;
+    clean) own="--state --queue --name --rerun-of --schedule --created-after --created-before --finished-after
+        --before --all" ;;
     wait) own="--any --timeout" ;;
     logs) own="-f --follow --stderr --offset" ;;
     kill) own="--signal --grace" ;;
@@ -65,7 +67,7 @@ _spawnpool_queues() {
 }
 
 _spawnpool_commands() {
-    echo "run submit ls show wait logs kill rm rerun set queues queue schedules schedule workers tasks events health help serve"
+    echo "run submit ls show wait logs kill rm rerun set clean queues queue schedules schedule workers tasks events health help serve"
 }
 
 _spawnpool() {
@@ -127,7 +129,8 @@ _spawnpool() {
         ;;
     --state)
         # a list: complete the state after the last comma
-        local states="queued running succeeded failed terminated timed_out canceled lost"
+        local states="succeeded failed terminated timed_out canceled lost"
+        [ "$cmd" = clean ] || states="queued running scheduled $states" # (clean: finished ones)
         local done_part=
         [[ $cur == *,* ]] && done_part=${cur%,*},
         COMPREPLY=($(compgen -P "$done_part" -W "$states" -- "${cur##*,}"))

@@ -4,15 +4,12 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <jansson.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-
-#include "server/tasks_internal.h"
 
 static const struct option_def options[] = {
     {"listen", OPT_LISTEN, 0, 0, 0, "127.0.0.1:8080",
@@ -78,6 +75,11 @@ static const struct option_def options[] = {
      "address (and localhost, 127.0.0.1 and [::1] on loopback); \"*\": any; repeatable"},
     {"max-long-polls", OPT_INT, OFF(max_long_polls), 1, 100000, "half of max-connections",
      "waits, output follows and event streams open at once (more: 429)"},
+    {"retain", OPT_AGE, OFF(retain), 0, 3650 * 86400, "7d",
+     "finished jobs older than this are deleted, with their events and output (s, m, h, d; "
+     "0 or off: kept by age)"},
+    {"retain-jobs", OPT_COUNT, OFF(retain_jobs), 1, 1000000000, "100000",
+     "finished jobs kept at most; the oldest go first (0 or off: no limit)"},
     {"limit-nofile", OPT_LIMIT, 0, PROTO_LIMIT_NOFILE, 0, "inherited",
      "open files per job (RLIMIT_NOFILE); also the most a job may ask for"},
     {"limit-nproc", OPT_LIMIT, 0, PROTO_LIMIT_NPROC, 0, "inherited",
@@ -116,171 +118,12 @@ void config_usage(FILE *out)
     }
 }
 
-static const struct option_def *find_flag(const char *name, size_t len)
+const struct option_def *config_find_option(const char *name, size_t len)
 {
     for (size_t i = 0; i < NOPTIONS; i++)
         if (strlen(options[i].flag) == len && strncmp(options[i].flag, name, len) == 0)
             return &options[i];
     return NULL;
-}
-
-/* "queues": {"name": {"concurrency": n | null, "paused": bool}}: initial settings (a
- * PATCH /v1/queues later is saved and wins). */
-static int load_queues(struct config *cfg, json_t *value, const char *source, char *err,
-                       size_t errlen)
-{
-    if (!json_is_object(value)) {
-        snprintf(err, errlen, "%s: queues must be an object of queue settings", source);
-        return -1;
-    }
-    cfg->queues = calloc(json_object_size(value) + 1, sizeof *cfg->queues);
-    if (!cfg->queues) return -1;
-    const char *name;
-    json_t *q;
-    json_object_foreach(value, name, q)
-    {
-        struct queue_decl *d = &cfg->queues[cfg->n_queues++];
-        snprintf(d->name, sizeof d->name, "%s", name);
-        d->concurrency = -1;
-        json_t *c = json_object_get(q, "concurrency"), *p = json_object_get(q, "paused");
-        bool ok = json_is_object(q) && job_queue_name_ok(name) &&
-                  json_object_size(q) == (size_t)(c != NULL) + (size_t)(p != NULL);
-        if (ok && c && !json_is_null(c)) {
-            ok = json_is_integer(c) && json_integer_value(c) >= 1 &&
-                 json_integer_value(c) <= 1000000;
-            if (ok) d->concurrency = (int)json_integer_value(c);
-        }
-        if (ok && p) {
-            ok = json_is_boolean(p);
-            d->paused = json_is_true(p);
-        }
-        if (!ok) {
-            snprintf(err, errlen,
-                     "%s: queue '%.80s' must be named with 1 to 64 letters, digits, '-', '_' or "
-                     "'.' and be {\"concurrency\": n >= 1 or null, \"paused\": true|false}",
-                     source, name);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* Applies the config file's top-level object (root: taken over, freed). */
-static int apply_file(struct config *cfg, json_t *root, const char *source, char *err,
-                      size_t errlen)
-{
-    if (!json_is_object(root)) {
-        snprintf(err, errlen, "%s: the top level must be an object", source);
-        json_decref(root);
-        return -1;
-    }
-    const char *key;
-    json_t *value;
-    json_object_foreach(root, key, value)
-    {
-        if (strcmp(key, "tasks") == 0) {
-            char why[400];
-            if (tasks_load(&cfg->tasks, value, why, sizeof why) < 0) {
-                snprintf(err, errlen, "%s: %s", source, why);
-                json_decref(root);
-                return -1;
-            }
-            continue;
-        }
-        if (strcmp(key, "queues") == 0) {
-            if (load_queues(cfg, value, source, err, errlen) < 0) {
-                json_decref(root);
-                return -1;
-            }
-            continue;
-        }
-        if (strcmp(key, "allow_commands") == 0) {
-            if (!json_is_boolean(value)) {
-                snprintf(err, errlen, "%s: allow_commands must be true or false", source);
-                json_decref(root);
-                return -1;
-            }
-            cfg->allow_commands = json_is_true(value);
-            continue;
-        }
-        char flag[64];
-        size_t n = strlen(key);
-        if (n >= sizeof flag) n = sizeof flag - 1;
-        for (size_t i = 0; i < n; i++)
-            flag[i] = key[i] == '_' ? '-' : key[i];
-        flag[n] = '\0';
-        const struct option_def *o = strcmp(key, "config") ? find_flag(flag, n) : NULL;
-        if (!o) {
-            snprintf(err, errlen, "%s: unknown key '%s'", source, key);
-            json_decref(root);
-            return -1;
-        }
-        char text[PATH_MAX];
-        if (json_is_array(value) && (o->type == OPT_ORIGINS || o->type == OPT_HOSTS)) {
-            size_t i;
-            json_t *item;
-            json_array_foreach(value, i, item)
-            {
-                if (!json_is_string(item) || strchr(json_string_value(item), ',')) {
-                    snprintf(err, errlen, "%s: '%s' must be an array of strings", source, key);
-                    json_decref(root);
-                    return -1;
-                }
-                if (config_set_option(cfg, o, json_string_value(item), LEVEL_FILE, source, err,
-                                      errlen) < 0) {
-                    json_decref(root);
-                    return -1;
-                }
-            }
-            continue;
-        }
-        if (json_is_string(value))
-            snprintf(text, sizeof text, "%s", json_string_value(value));
-        else if (json_is_integer(value))
-            snprintf(text, sizeof text, "%lld", (long long)json_integer_value(value));
-        else if (json_is_real(value))
-            snprintf(text, sizeof text, "%.17g", json_real_value(value));
-        else if (json_is_boolean(value))
-            snprintf(text, sizeof text, "%s", json_is_true(value) ? "true" : "false");
-        else {
-            snprintf(err, errlen, "%s: '%s' must be a string or a number", source, key);
-            json_decref(root);
-            return -1;
-        }
-        if (config_set_option(cfg, o, text, LEVEL_FILE, source, err, errlen) < 0) {
-            json_decref(root);
-            return -1;
-        }
-    }
-    json_decref(root);
-    return 0;
-}
-
-int config_apply_text(struct config *cfg, const char *text, size_t len, const char *source,
-                      char *err, size_t errlen)
-{
-    json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        snprintf(err, errlen, "%s: %s (line %d, column %d)", source, jerr.text, jerr.line,
-                 jerr.column);
-        return -1;
-    }
-    return apply_file(cfg, root, source, err, errlen);
-}
-
-static int load_file(struct config *cfg, const char *path, char *err, size_t errlen)
-{
-    char source[PATH_MAX + 32];
-    snprintf(source, sizeof source, "config file %s", path);
-    json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        snprintf(err, errlen, "%s: %s (line %d, column %d)", source, jerr.text, jerr.line,
-                 jerr.column);
-        return -1;
-    }
-    return apply_file(cfg, root, source, err, errlen);
 }
 
 static void env_name(const struct option_def *o, char *out, size_t n)
@@ -315,11 +158,12 @@ bool config_is_loopback(const char *host)
            strcmp(host, "::1") == 0;
 }
 
-/* What SIGHUP applies while running (the HTTP front end's access policy). */
+/* What SIGHUP applies while running (the HTTP front end's access policy, retention). */
 static bool reloadable(const struct option_def *o)
 {
     return o->offset == OFF(token_file) || o->offset == OFF(allow_origins) ||
-           o->offset == OFF(allow_hosts) || o->offset == OFF(open_metrics);
+           o->offset == OFF(allow_hosts) || o->offset == OFF(open_metrics) ||
+           o->offset == OFF(retain) || o->offset == OFF(retain_jobs);
 }
 
 static void add_name(char *out, size_t outlen, const char *name)
@@ -392,6 +236,8 @@ void config_defaults(struct config *cfg)
     cfg->head_timeout = 20;
     cfg->body_timeout = 60;
     cfg->max_conns_per_address = -1; /* a quarter of --max-connections unless set */
+    cfg->retain = 7 * 86400;
+    cfg->retain_jobs = 100000;
 }
 
 /* Loads cfg; a reload (SIGHUP) makes no missing file, so a token file absent for a moment
@@ -410,7 +256,7 @@ static int load(struct config *cfg, int argc, char **argv, bool reload, char *er
             file = argv[i] + 9;
     }
     if (file && file[0]) {
-        if (load_file(cfg, file, err, errlen) < 0) return -1;
+        if (config_load_file(cfg, file, err, errlen) < 0) return -1;
         snprintf(cfg->config_file, sizeof cfg->config_file, "%s", file);
     }
     for (size_t i = 0; i < NOPTIONS; i++) {
@@ -432,7 +278,7 @@ static int load(struct config *cfg, int argc, char **argv, bool reload, char *er
         }
         const char *eq = strchr(a, '=');
         size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-        const struct option_def *o = find_flag(a + 2, len);
+        const struct option_def *o = config_find_option(a + 2, len);
         if (!o) {
             snprintf(err, errlen, "unknown flag '%.*s' (see spawnpool --help)", (int)len + 2, a);
             return -1;

@@ -40,6 +40,8 @@ struct config {
     double default_timeout; /* seconds, 0: none; a job takes it at submit */
     double retry_backoff;   /* seconds before the first retry; doubles per attempt */
     double retry_backoff_max;
+    double retain;         /* seconds a finished job is kept (--retain), 0: no age limit */
+    int64_t retain_jobs;   /* finished jobs kept at most (--retain-jobs), 0: no limit */
     struct task_set tasks; /* templates from the config file's "tasks" */
     struct queue_decl {    /* queues declared in the config file's "queues" */
         char name[72];

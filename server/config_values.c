@@ -1,5 +1,6 @@
 /* config_values: one setting's value: read from its text (a flag, a variable or a config file
- * key; integers, sizes, seconds, addresses, limits, lists) and written back as text. */
+ * key; integers, sizes with K/M/G suffixes, seconds, ages with s/m/h/d suffixes as --retain 7d
+ * takes them, counts, addresses, limits, lists) and written back as text. */
 #include "server/config_internal.h"
 
 #include <ctype.h>
@@ -9,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int parse_int(const char *s, int64_t *out)
+int config_parse_int(const char *s, int64_t *out)
 {
     char *end;
     errno = 0;
@@ -19,7 +20,7 @@ static int parse_int(const char *s, int64_t *out)
     return 0;
 }
 
-static int parse_bytes(const char *s, int64_t *out)
+int config_parse_bytes(const char *s, int64_t *out)
 {
     char *end;
     errno = 0;
@@ -39,6 +40,30 @@ static int parse_bytes(const char *s, int64_t *out)
     return 0;
 }
 
+int config_parse_age(const char *s, double max, double *out)
+{
+    if (strcmp(s, "off") == 0) {
+        *out = 0;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || (*s < '0' || *s > '9') || !isfinite(v) || v < 0) return -1;
+    double unit = 1;
+    if (*end == 's')
+        end++;
+    else if (*end == 'm')
+        unit = 60, end++;
+    else if (*end == 'h')
+        unit = 3600, end++;
+    else if (*end == 'd')
+        unit = 86400, end++;
+    if (*end || v * unit > max) return -1;
+    *out = v * unit;
+    return 0;
+}
+
 static int parse_listen(const char *s, struct config *cfg)
 {
     const char *colon = strrchr(s, ':');
@@ -47,14 +72,13 @@ static int parse_listen(const char *s, struct config *cfg)
     if (s[0] == '[' && hlen >= 2 && s[hlen - 1] == ']') s++, hlen -= 2; /* [::1]:8080 */
     if (hlen >= sizeof cfg->listen_host) return -1;
     int64_t port;
-    if (parse_int(colon + 1, &port) < 0 || port < 0 || port > 65535) return -1;
+    if (config_parse_int(colon + 1, &port) < 0 || port < 0 || port > 65535) return -1;
     memcpy(cfg->listen_host, s, hlen);
     cfg->listen_host[hlen] = '\0';
     cfg->listen_port = (int)port;
     return 0;
 }
 
-/* Sets one option from its text form; source names where it came from, for the error. */
 int config_set_option(struct config *cfg, const struct option_def *o, const char *value, int level,
                       const char *source, char *err, size_t errlen)
 {
@@ -91,7 +115,8 @@ int config_set_option(struct config *cfg, const struct option_def *o, const char
         return 0;
     case OPT_INT:
     case OPT_BYTES:
-        if ((o->type == OPT_INT ? parse_int(value, &v) : parse_bytes(value, &v)) < 0 ||
+        if ((o->type == OPT_INT ? config_parse_int(value, &v) : config_parse_bytes(value, &v)) <
+                0 ||
             v < o->min || v > o->max)
             break;
         if (o->offset == OFF(workers) || o->offset == OFF(http_threads) ||
@@ -119,8 +144,8 @@ int config_set_option(struct config *cfg, const struct option_def *o, const char
                          source, o->flag, JOB_CPU_MAX / 1000, value);
                 return -1;
             }
-        } else if ((job_limit_is_bytes(which) ? parse_bytes(value, &v) : parse_int(value, &v)) <
-                       0 ||
+        } else if ((job_limit_is_bytes(which) ? config_parse_bytes(value, &v)
+                                              : config_parse_int(value, &v)) < 0 ||
                    v < job_limit_min(which) || v > job_limit_max(which)) {
             snprintf(err, errlen, "%s: %s must be %s from %lld to %lld, got '%s'", source, o->flag,
                      job_limit_is_bytes(which) ? "a size in bytes (suffix K, M, G allowed)"
@@ -132,6 +157,25 @@ int config_set_option(struct config *cfg, const struct option_def *o, const char
         cfg->limits.v[which] = v;
         return 0;
     }
+    case OPT_AGE:
+        if (config_parse_age(value, (double)o->max, (double *)field) == 0) return 0;
+        snprintf(err, errlen,
+                 "%s: %s must be an age such as 90s, 30m, 12h or 7d (at most %lldd), or 0 / off, "
+                 "got '%s'",
+                 source, o->flag, (long long)o->max / 86400, value);
+        return -1;
+    case OPT_COUNT:
+        if (strcmp(value, "off") == 0 || strcmp(value, "0") == 0) {
+            *(int64_t *)field = 0;
+            return 0;
+        }
+        if (config_parse_int(value, &v) == 0 && v >= o->min && v <= o->max) {
+            *(int64_t *)field = v;
+            return 0;
+        }
+        snprintf(err, errlen, "%s: %s must be an integer from %lld to %lld, or 0 / off, got '%s'",
+                 source, o->flag, (long long)o->min, (long long)o->max, value);
+        return -1;
     case OPT_SECONDS: {
         char *end;
         errno = 0;
@@ -150,7 +194,6 @@ int config_set_option(struct config *cfg, const struct option_def *o, const char
     return -1;
 }
 
-/* An option's value as text, to compare two configs. */
 void config_option_text(const struct config *cfg, const struct option_def *o, char *out,
                         size_t outlen)
 {
@@ -174,7 +217,11 @@ void config_option_text(const struct config *cfg, const struct option_def *o, ch
             snprintf(out, outlen, "%lld", (long long)*(const int64_t *)field);
         return;
     case OPT_SECONDS:
+    case OPT_AGE:
         snprintf(out, outlen, "%.17g", *(const double *)field);
+        return;
+    case OPT_COUNT:
+        snprintf(out, outlen, "%lld", (long long)*(const int64_t *)field);
         return;
     case OPT_BOOL:
         snprintf(out, outlen, "%d", *(const bool *)field);

@@ -207,6 +207,7 @@ struct dispatch *dispatch_create(const struct config *cfg, struct store *store, 
     d->view.workers = calloc((size_t)pool->count, sizeof *d->view.workers);
     d->view.pids = calloc((size_t)pool->count, sizeof *d->view.pids);
     memcpy(d->stats.latency_bounds, latency_bounds, sizeof latency_bounds);
+    dispatch_clean_init(d);
     dispatch_qstate(d, "default");
     for (size_t i = 0; i < cfg->n_queues; i++) { /* declared in the config */
         int qi = dispatch_qstate(d, cfg->queues[i].name);
@@ -336,6 +337,7 @@ void dispatch_destroy(struct dispatch *d)
         proto_buf_free(&d->unsent[i].frame);
     free(d->unsent);
     free(d->ended);
+    dispatch_clean_close(d, DISPATCH_SHUTTING_DOWN);
     free(d->view.workers);
     free(d->view.pids);
     free(d->view.queues);
@@ -361,7 +363,10 @@ void dispatch_count(struct dispatch *d, enum job_state from, enum job_state to)
 {
     d->stats.jobs[from]--;
     d->stats.jobs[to]++;
-    if (job_state_terminal(to)) d->stats.finished_total[to]++;
+    if (job_state_terminal(to)) {
+        d->stats.finished_total[to]++;
+        d->clean.dirty = true; /* (retention looks again soon) */
+    }
 }
 
 void dispatch_note_finished(struct dispatch *d, int64_t id)

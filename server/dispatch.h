@@ -107,6 +107,10 @@ enum dispatch_cmd_kind {
      * it waits again wherever it waited, by the new values (OK, NOT_FOUND; CONFLICT when it
      * is not queued, or a worker holds it already) */
     DISPATCH_CMD_PATCH_JOB,
+    /* Delete the finished jobs that filter matches and no longer needed (store_delete_unneeded),
+     * in slices between more urgent work (dispatch_loop_clean); deleted and kept get the
+     * counts (OK). */
+    DISPATCH_CMD_DELETE_FINISHED,
     /* Create (schedule_create: CONFLICT if it exists, QUEUE_FULL past
      * DISPATCH_MAX_SCHEDULES) or change (NOT_FOUND if it does not: only the fields in
      * schedule->given, over the schedule as it is then) schedule `schedule`; its next run is
@@ -162,6 +166,9 @@ struct dispatch_cmd {
     bool notify_done; /* NOTIFY_RESULT */
     int64_t notify_next_at;
     const char *notify_detail;
+    struct store_filter filter;  /* DELETE_FINISHED (its limit unused; what it points at lives
+                                  * until answered); its before is moved down as slices go */
+    int64_t deleted, kept;       /* DELETE_FINISHED, out: deleted; finished but still needed */
     enum dispatch_result result; /* out; UNAVAILABLE while the store cannot commit */
     void (*done)(void *ctx);     /* called once result is set, after its batch committed */
     void *ctx;
@@ -216,7 +223,10 @@ struct dispatch_stats {
     uint64_t latency_count;
     double recent_p50, recent_p99; /* over the last DISPATCH_RECENT starts, seconds */
     int recent_n;
-    struct store_health store; /* the write path: waiting > 0 means degraded */
+    struct store_health store;                   /* the write path: waiting > 0 means degraded */
+    uint64_t deleted_retention, deleted_request; /* finished jobs deleted: by retention, asked */
+    double retain;       /* the retention in force: seconds a finished job is kept (0: no limit) */
+    int64_t retain_jobs; /* finished jobs kept at most (0: no limit) */
 };
 /* Backoff before the retry that follows attempt n: the job's retry_backoff (seconds; < 0:
  * --retry-backoff) doubled per attempt, capped at --retry-backoff-max. */
@@ -256,6 +266,14 @@ int dispatch_loop_running(struct dispatch *d);
 /* True while a worker has any job, running or held (a drain waits until held jobs are given
  * back and running ones ended). */
 bool dispatch_loop_busy(struct dispatch *d);
+/* Changes the retention in force (SIGHUP): seconds a finished job is kept and finished jobs
+ * kept at most (0: no limit for either). */
+void dispatch_loop_set_retention(struct dispatch *d, double retain, int64_t retain_jobs);
+/* Deletes finished jobs for retention and bulk deletes: one slice of a few dozen jobs in a
+ * transaction of its own (its files unlinked after its commit), when nothing waits in the main
+ * loop's epoll, or when the last slice was long ago. Returns ms until it wants to run again (0:
+ * now, -1: only when something changes). */
+int64_t dispatch_loop_clean(struct dispatch *d);
 /* After the main loop's last batch: answers every submit and command still waiting
  * (SHUTTING_DOWN), and every later one at once. */
 void dispatch_loop_close(struct dispatch *d);

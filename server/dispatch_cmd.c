@@ -1,5 +1,6 @@
 /* dispatch_cmd: the commands other threads hand the main loop (terminate, delete, queue
- * settings, callback results), carried out inside its batch. Each is answered only after
+ * settings, callback results), carried out inside its batch (a bulk delete goes on in
+ * dispatch_clean.c). Each is answered only after
  * that batch committed (dispatch_flush_answers), so an answer never tells of a change the
  * database does not hold; a terminate of a job a worker holds waits for the worker to say
  * whether it had started it (canceled, or signaled like any running job). */
@@ -140,7 +141,10 @@ static void delete_job(struct dispatch *d, struct dispatch_cmd *cmd)
     if (store_failed(d->store)) return dispatch_answer(d, cmd, DISPATCH_UNAVAILABLE);
     enum job_state state;
     int rc = store_delete_job(d->store, cmd->job_id, &state);
-    if (rc == 0) d->stats.jobs[state]--; /* (its files go once this is committed) */
+    if (rc == 0) { /* (its files go once this is committed) */
+        d->stats.jobs[state]--;
+        d->stats.deleted_request++;
+    }
     dispatch_answer(d, cmd,
                     rc == 0   ? DISPATCH_OK
                     : rc == 1 ? DISPATCH_NOT_FOUND
@@ -235,6 +239,10 @@ void dispatch_run_command(struct dispatch *d, struct dispatch_cmd *cmd)
     case DISPATCH_CMD_SCHEDULE_DELETE:
         dispatch_schedule_delete(d, cmd);
         break;
+    case DISPATCH_CMD_DELETE_FINISHED: /* in slices, answered after the last one */
+        if (store_failed(d->store)) return dispatch_answer(d, cmd, DISPATCH_UNAVAILABLE);
+        dispatch_clean_command(d, cmd);
+        return;
     default:
         dispatch_answer(d, cmd, DISPATCH_ERROR);
     }

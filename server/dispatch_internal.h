@@ -95,6 +95,26 @@ struct ended {
     enum job_state state;
 };
 
+/* How long an idempotency key names its first job (and keeps it from retention). */
+#define DISPATCH_IDEMPOTENCY_MS (24 * 3600 * 1000LL)
+
+/* Deleting finished jobs (dispatch_clean.c): the retention pass under way and the bulk deletes
+ * waiting, each done in slices. */
+struct clean {
+    double max_age;     /* --retain: seconds, 0: off */
+    int64_t max_jobs;   /* --retain-jobs, 0: off */
+    bool pass;          /* a retention pass is under way ... */
+    int64_t at, id;     /* ... and has looked at the jobs up to (finished_at, id) */
+    int64_t cutoff;     /* ... deleting those that finished before (wall ms) */
+    bool dirty;         /* a job ended since the last pass began */
+    int64_t pass_end;   /* monotonic ms the last pass ended */
+    int64_t next_pass;  /* monotonic ms the next one is due (at the latest) */
+    int64_t last_slice; /* monotonic ms */
+    struct dispatch_cmd *bulk, **bulk_tail; /* DELETE_FINISHED commands, the first at work */
+    int64_t *unlink;                        /* deleted jobs whose files go after the commit */
+    size_t n_unlink, cap_unlink;
+};
+
 /* What other threads read, copied after every commit (dispatch_publish). */
 struct dispatch_view {
     struct dispatch_stats stats;
@@ -199,6 +219,7 @@ struct dispatch {
     int n_scheds;
     dispatch_job_parser parse_job; /* turns a schedule's job into a spec (the API's parser) */
     void *parse_job_ctx;
+    struct clean clean;          /* retention and bulk deletes */
     unsigned long illegal_moves; /* moves of a job's phase or a slot's state that broke their
                                   * diagrams (bugs, logged; the unit test wants none) */
 };
@@ -315,6 +336,12 @@ void dispatch_publish(struct dispatch *d);
 void dispatch_publish_health(struct dispatch *d);
 /* Puts a named queue's parked jobs back in the ready heap, as far as it is open. */
 void dispatch_queue_unpark(struct dispatch *d, int qi);
+/* dispatch_clean.c: sets up retention from the config (dispatch_create). */
+void dispatch_clean_init(struct dispatch *d);
+/* Takes a DELETE_FINISHED command: answered once its last slice committed. */
+void dispatch_clean_command(struct dispatch *d, struct dispatch_cmd *cmd);
+/* Answers the bulk deletes still waiting with result, frees what cleaning holds. */
+void dispatch_clean_close(struct dispatch *d, enum dispatch_result result);
 /* dispatch_cmd.c: carries out one command in the batch (answered after the commit). */
 void dispatch_run_command(struct dispatch *d, struct dispatch_cmd *cmd);
 /* A job a worker holds but has not started (r on slot) is given up: its RUN is not sent

@@ -17,9 +17,6 @@
 #include "server/dispatch_internal.h"
 #include "server/log.h"
 
-/* How long an idempotency key names its first job. */
-#define IDEMPOTENCY_MS (24 * 3600 * 1000LL)
-
 /* A key's first job was made by the same request (jobs stored before fingerprints were kept
  * match any). */
 static bool same_request(const char *stored, const struct job_spec *spec)
@@ -83,7 +80,7 @@ static void store_submits(struct dispatch *d, struct dispatch_submit *list)
             if (!sub->specs[i].idempotency_key) continue;
             char stored[65];
             int64_t first = store_idempotent_job(d->store, sub->specs[i].idempotency_key,
-                                                 now - IDEMPOTENCY_MS, stored);
+                                                 now - DISPATCH_IDEMPOTENCY_MS, stored);
             if (first < 0) sub->result = DISPATCH_UNAVAILABLE;
             if (first > 0 && !same_request(stored, &sub->specs[i]))
                 idempotency_mismatch(sub, i, first);

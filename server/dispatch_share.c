@@ -118,6 +118,7 @@ void dispatch_loop_close(struct dispatch *d)
         for (int k = 0; k < DISPATCH_HOLD; k++)
             dispatch_answer_waiting(d, &d->next[i][k], DISPATCH_SHUTTING_DOWN);
     }
+    dispatch_clean_close(d, DISPATCH_SHUTTING_DOWN); /* bulk deletes under way */
     if (dispatch_loop_unsaved(d)) /* what they were told would be a change never stored */
         for (struct dispatch_cmd *cmd = d->answers; cmd; cmd = cmd->next)
             cmd->result = DISPATCH_UNAVAILABLE;

@@ -1,6 +1,7 @@
 /* loop: wait for anything (signal, submit, worker message, deadline), handle it in one
- * batch (one SQLite transaction), repeat. The drain lives here: the first SIGTERM/SIGINT
- * stops new work and waits up to --shutdown-grace, a second one kills at once. */
+ * batch (one SQLite transaction), delete finished jobs for a moment when nothing waits, repeat. The
+ * drain lives here: the first SIGTERM/SIGINT stops new work and waits up to --shutdown-grace, a
+ * second one kills at once. */
 #include "server/loop.h"
 
 #include <errno.h>
@@ -45,9 +46,9 @@ static bool read_signals(int sigfd, struct drain *dr)
 
 /* SIGHUP: loads the config again the way the server started (config file, environment,
  * flags) and applies what can change while running: the front end's tokens, allowed
- * origins and hosts. A config that does not load changes nothing. */
-static void reload_config(const struct config *cfg, const struct serve_frontend *fe,
-                          void *fe_handle)
+ * origins and hosts, and retention. A config that does not load changes nothing. */
+static void reload_config(const struct config *cfg, struct dispatch *d,
+                          const struct serve_frontend *fe, void *fe_handle)
 {
     log_info("received SIGHUP: reloading the token file and the config");
     struct config fresh;
@@ -61,6 +62,12 @@ static void reload_config(const struct config *cfg, const struct serve_frontend 
     config_restart_changes(cfg, &fresh, later, sizeof later);
     if (later[0]) log_warn("reload: changed, but applied only at the next start: %s", later);
     fe->reload(fe_handle, &fresh);
+    struct dispatch_stats st;
+    dispatch_stats(d, &st);
+    if (st.retain != fresh.retain || st.retain_jobs != fresh.retain_jobs)
+        log_info("reload: retention is now %gs (retain) and %lld jobs (retain-jobs); 0: no limit",
+                 fresh.retain, (long long)fresh.retain_jobs);
+    dispatch_loop_set_retention(d, fresh.retain, fresh.retain_jobs);
     config_free(&fresh);
     log_info("reload done");
 }
@@ -148,8 +155,10 @@ int loop_run(const struct config *cfg, struct dispatch *d, int epoll_fd, int sig
         fe->expire(fe_handle);
         if (dr.reload) { /* outside the batch: HTTP threads never wait for a reload */
             dr.reload = false;
-            reload_config(cfg, fe, fe_handle);
+            reload_config(cfg, d, fe, fe_handle);
         }
         if (done) return 0;
+        /* last: finished jobs deleted in a short slice, if nothing waits (retention, bulk) */
+        wake = min_wait(wake, dispatch_loop_clean(d));
     }
 }

@@ -141,6 +141,7 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
     sqlite3_busy_timeout(s->db, BUSY_MS);
     if (migrate_apply(s->db, migrations, migrations_count, err, errlen) < 0) goto fail;
     if (store_read_open(s, path, err, errlen) < 0) goto fail;
+    if (store_checkpoint_start(s, path, err, errlen) < 0) goto fail;
     for (int i = 0; i < ST_COUNT; i++)
         if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
                                NULL) != SQLITE_OK) {
@@ -169,7 +170,9 @@ int store_set_durability(struct store *s, bool full)
 void store_close(struct store *s)
 {
     if (!s) return;
+    store_checkpoint_stop(s);
     store_read_close(s); /* its statements on the write connection too */
+    store_clean_close(s);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
     sqlite3_close(s->db);
@@ -468,31 +471,6 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
     return store_commit(s) < 0 || rc < 0 ? -1 : 0;
 }
 
-int store_delete_job(struct store *s, int64_t id, enum job_state *state_out)
-{
-    store_tx_begin(s);
-    sqlite3_stmt *st = store_stmt(s, ST_STATE_OF);
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    enum job_state state = JOB_QUEUED;
-    if (rc == SQLITE_ROW) job_state_parse((const char *)sqlite3_column_text(st, 0), &state);
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        rc = 1;
-    else if (rc != SQLITE_ROW)
-        rc = store_fail(s, "SELECT state");
-    else if (!job_state_terminal(state))
-        rc = 2;
-    else {
-        *state_out = state;
-        st = store_stmt(s, ST_DELETE);
-        sqlite3_bind_int64(st, 1, id);
-        rc = store_write(s, st, "DELETE job", NULL);
-    }
-    int crc = store_commit(s);
-    return crc < 0 ? -1 : rc;
-}
-
 int store_job_running(struct store *s, int64_t id, int worker, int attempt, int64_t now)
 {
     store_tx_begin(s);
@@ -563,138 +541,6 @@ int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t 
     store_write(s, st, "UPDATE job to queued", NULL);
     store_add_event(s, id, now, job_state_name(from), "queued", detail);
     return store_commit(s);
-}
-
-static int64_t column_int_or(sqlite3_stmt *st, int i, int64_t null_value)
-{
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? null_value : sqlite3_column_int64(st, i);
-}
-
-/* The next job id at or after `after` with rows in job_dependencies (INT64_MAX: none), from
- * st, which walks them in job_id order (its primary key). */
-static int64_t next_dependent(sqlite3_stmt *st, int64_t current, int64_t after, int *step)
-{
-    while (current < after && *step == SQLITE_ROW) {
-        *step = sqlite3_step(st);
-        current = *step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : INT64_MAX;
-    }
-    return current;
-}
-
-int store_each_queued(struct store *s, void (*fn)(void *ctx, const struct store_queued *q),
-                      void *ctx)
-{
-    /* one pass over the queued jobs in id order, beside one over the dependency rows in the
-     * same order (a merge: no lookup per job); a job with no dependency is passed as it is
-     * read, the few with some are collected and passed after the read, when fn may write (a
-     * job whose dependency failed is canceled) */
-    struct store_queued *later = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-    bool notify = false; /* a queued or running job has a notify_url */
-    sqlite3_stmt *st = NULL, *deps = NULL;
-    /* when most jobs are queued (a backlog), reading the table straight through (in id order)
-     * beats a lookup by id for each job the state index lists: a third less time */
-    bool backlog = false;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT (SELECT count(*) FROM jobs WHERE state = 'queued') * 2 > "
-                           "(SELECT coalesce(max(id), 0) FROM jobs)",
-                           -1, &st, NULL) == SQLITE_OK) {
-        backlog = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
-        sqlite3_finalize(st);
-    }
-    if (sqlite3_prepare_v2(s->db,
-                           backlog ? "SELECT id, priority, not_before, queue, "
-                                     "group_name IS NULL AND concurrency_key IS NULL, "
-                                     "notify_url IS NOT NULL "
-                                     "FROM jobs NOT INDEXED WHERE state = 'queued' ORDER BY id"
-                                   : "SELECT id, priority, not_before, queue, "
-                                     "group_name IS NULL AND concurrency_key IS NULL, "
-                                     "notify_url IS NOT NULL "
-                                     "FROM jobs WHERE state = 'queued' ORDER BY id",
-                           -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db,
-                           "SELECT job_id FROM job_dependencies WHERE job_id >= ? ORDER BY job_id",
-                           -1, &deps, NULL) != SQLITE_OK) {
-        rc = store_fail(s, "SELECT queued jobs");
-    } else {
-        int step, deps_step = SQLITE_ROW;
-        int64_t dependent = -1; /* the last job_id read from deps; -1: none yet */
-        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            const char *queue = (const char *)sqlite3_column_text(st, 3);
-            struct store_queued q = {.id = sqlite3_column_int64(st, 0),
-                                     .priority = sqlite3_column_int64(st, 1),
-                                     .not_before = column_int_or(st, 2, 0),
-                                     .queue = queue ? queue : "default",
-                                     .plain = sqlite3_column_int(st, 4) != 0};
-            notify = notify || sqlite3_column_int(st, 5) != 0;
-            if (dependent < 0) sqlite3_bind_int64(deps, 1, q.id); /* from the first queued */
-            dependent = next_dependent(deps, dependent, q.id, &deps_step);
-            q.has_deps = dependent == q.id;
-            if (!q.has_deps) {
-                fn(ctx, &q);
-                continue;
-            }
-            if (n == cap) {
-                size_t grown_cap = cap ? 2 * cap : 64;
-                struct store_queued *grown = realloc(later, grown_cap * sizeof *later);
-                if (!grown) {
-                    rc = -1;
-                    break;
-                }
-                later = grown;
-                cap = grown_cap;
-            }
-            q.queue = strdup(q.queue);
-            if (!q.queue) {
-                rc = -1;
-                break;
-            }
-            later[n++] = q;
-        }
-        if (rc == 0 &&
-            (step != SQLITE_DONE || (deps_step != SQLITE_ROW && deps_step != SQLITE_DONE)))
-            rc = store_fail(s, "reading queued jobs");
-    }
-    sqlite3_finalize(st);
-    sqlite3_finalize(deps);
-    if (rc == 0 && sqlite3_prepare_v2(s->db,
-                                      "SELECT 1 FROM jobs WHERE state IN ('running', 'scheduled') "
-                                      "AND notify_url IS NOT NULL "
-                                      "LIMIT 1",
-                                      -1, &st, NULL) == SQLITE_OK) {
-        notify =
-            sqlite3_step(st) != SQLITE_DONE || notify; /* (a failed read: look for callbacks) */
-        sqlite3_finalize(st);
-    }
-    if (rc == 0) s->any_notify = notify; /* exact: the lock keeps inserts out meanwhile */
-    store_read_done(s);
-    for (size_t i = 0; i < n; i++) {
-        if (rc == 0) fn(ctx, &later[i]);
-        free((char *)later[i].queue);
-    }
-    free(later);
-    return rc;
-}
-
-int store_count_states(struct store *s, int64_t counts[JOB_STATE_COUNT])
-{
-    memset(counts, 0, sizeof(int64_t) * JOB_STATE_COUNT);
-    sqlite3_stmt *st;
-    int rc = 0;
-    if (sqlite3_prepare_v2(s->db, "SELECT state, count(*) FROM jobs GROUP BY state", -1, &st,
-                           NULL) != SQLITE_OK) {
-        rc = store_fail(s, "counting jobs");
-    } else {
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            enum job_state state;
-            if (job_state_parse((const char *)sqlite3_column_text(st, 0), &state) == 0)
-                counts[state] = sqlite3_column_int64(st, 1);
-        }
-        sqlite3_finalize(st);
-    }
-    store_read_done(s);
-    return rc;
 }
 
 int store_job_patch(struct store *s, int64_t id, const int64_t *priority, const char *queue)

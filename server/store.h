@@ -102,6 +102,22 @@ int store_list_jobs(struct store *s, const struct store_filter *f, struct job **
 /* Deletes a finished job and its events; *state gets the state it had. Returns 0, 1 if
  * there is none, 2 if it is not in a terminal state (nothing deleted), -1 on error. */
 int store_delete_job(struct store *s, int64_t id, enum job_state *state);
+/* A finished job as store_oldest_finished lists it. */
+struct store_finished {
+    int64_t id, finished_at; /* wall ms */
+    enum job_state state;
+};
+/* Reads into out up to max jobs that finished before before_at (wall ms), after (after_at,
+ * after_id) in the order (finished_at, id): the oldest first, from where the last call
+ * stopped. Returns how many, or -1. */
+int store_oldest_finished(struct store *s, int64_t after_at, int64_t after_id, int64_t before_at,
+                          struct store_finished *out, int max);
+/* Deletes job id with its events and dependency rows (not its output files) if it is
+ * finished and no longer needed: kept while a job that has not ended names it in after or
+ * stdin_from, while its idempotency key was given at or after keys_since (wall ms), and while its
+ * notify_url callback waits. In the writer's batch. Returns 1 deleted, 0 kept (or not finished, or
+ * gone), -1 on error. */
+int store_delete_unneeded(struct store *s, int64_t id, int64_t keys_since);
 
 /* Reserves a queued job for worker slot (sent to it, not started yet). Returns 0 or -1. */
 int store_job_reserve(struct store *s, int64_t id, int worker);

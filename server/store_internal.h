@@ -2,8 +2,8 @@
  * transactions; server/store_links.c, idempotency keys, queue settings and callbacks;
  * server/store_read.c and store_conns.c, the reads and the connections they go through;
  * server/store_list.c, the job list; server/store_schedules.c, scheduled jobs and
- * schedules). Not for elsewhere: the rest of the server goes
- * through server/store.h. */
+ * schedules; server/store_clean.c, deleting finished jobs; server/store_checkpoint.c, the
+ * WAL checkpoints). Not for elsewhere: the rest of the server goes through server/store.h. */
 #ifndef SPAWNPOOL_STORE_INTERNAL_H
 #define SPAWNPOOL_STORE_INTERNAL_H
 
@@ -57,6 +57,10 @@ struct store {
     bool attempted;        /* ... and tried to (BEGIN): not a batch that only journals */
     /* store_read.c: the read connections */
     struct store_reading *reading;
+    /* store_clean.c: its statements, prepared on first use */
+    struct store_cleaning *cleaning;
+    /* store_checkpoint.c: the thread that checkpoints the WAL */
+    struct store_checkpointer *checkpointer;
 };
 
 /* Logs a failed statement and marks the transaction failed; returns -1. */
@@ -79,6 +83,14 @@ int store_write(struct store *s, sqlite3_stmt *st, const char *what, int *change
 /* Records a state transition in job_events. Returns 0 or -1. */
 int store_add_event(struct store *s, int64_t id, int64_t now, const char *from, const char *to,
                     const char *detail);
+
+/* store_checkpoint.c: starts the thread that checkpoints the WAL of the database at path
+ * (the writer's commits no longer do). 0, or -1 with a message in err. */
+int store_checkpoint_start(struct store *s, const char *path, char *err, size_t errlen);
+/* Stops it (store_close, before the writer's connection closes). */
+void store_checkpoint_stop(struct store *s);
+/* Finalizes store_clean.c's statements (store_close). */
+void store_clean_close(struct store *s);
 
 /* Queues job id's notify_url callback (if it has one), due at now. */
 void store_notify_due(struct store *s, int64_t id, int64_t now);

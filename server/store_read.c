@@ -377,3 +377,23 @@ int store_notifications_due(struct store *s, int64_t now, struct store_notificat
     rd_end(&r);
     return n;
 }
+
+int store_count_states(struct store *s, int64_t counts[JOB_STATE_COUNT])
+{
+    memset(counts, 0, sizeof(int64_t) * JOB_STATE_COUNT);
+    sqlite3_stmt *st;
+    int rc = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT state, count(*) FROM jobs GROUP BY state", -1, &st,
+                           NULL) != SQLITE_OK) {
+        rc = store_fail(s, "counting jobs");
+    } else {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            enum job_state state;
+            if (job_state_parse((const char *)sqlite3_column_text(st, 0), &state) == 0)
+                counts[state] = sqlite3_column_int64(st, 1);
+        }
+        sqlite3_finalize(st);
+    }
+    store_read_done(s);
+    return rc;
+}

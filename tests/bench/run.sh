@@ -54,6 +54,9 @@ HAVE_FULL=0
 # (the help captured first: grep -q would quit at the match and the binary's next write get
 # SIGPIPE, failing the pipeline under pipefail: 'flag not in this binary' although it is)
 grep -q -- '--durability' <<<"$("$BIN" serve --help 2>&1)" && HAVE_FULL=1
+# the million finished jobs must stay (retention would delete 900,000 of them meanwhile)
+KEEP_ALL=()
+grep -q -- '--retain-jobs' <<<"$("$BIN" serve --help 2>&1)" && KEEP_ALL=(--retain off --retain-jobs off)
 
 mkdir -p "${BENCH_TMP:-/var/tmp}"
 WORK=$(mktemp -d "${BENCH_TMP:-/var/tmp}/spawnpool-bench-run.XXXXXX")
@@ -537,7 +540,7 @@ if [ "$MILLION" -gt 0 ]; then
     log "a million jobs: copying the database, starting spawnpool on it"
     mkdir -p "$WORK/million"
     cp "$MILLION_DB" "$WORK/million/spawnpool.db"
-    spawnpool_start "$WORK/million" --workers "$C"
+    spawnpool_start "$WORK/million" --workers "$C" "${KEEP_ALL[@]}"
     START_S=$SRV_START_S
     wait_idle "$SRV_ADDR" "$C"
     RSS0=$(rss_kb "$SRV_PID")

@@ -243,7 +243,7 @@ eq "events --since 0 --json: the data as sent, one per line" \
 kill "$EVENTS"
 wait "$EVENTS" 2>/dev/null
 
-# ---- --help on every command: its page (cli/help.c), exit 0, nothing sent -------------------
+# ---- --help on every command: its page (cli/help.c, cli/help_pages.c), exit 0, nothing sent -------------------
 for cmd in ls show wait logs kill rm queues queue workers tasks events health; do
     "$SPAWNPOOL_BIN" "$cmd" --help --server http://127.0.0.1:1 >/dev/null ||
         fail "$cmd --help exits non-zero"

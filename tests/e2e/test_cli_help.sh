@@ -49,6 +49,7 @@ declare -A WANT=(
     [rm]=""
     [rerun]=""
     [set]="--priority --queue"
+    [clean]="--state --queue --name --rerun-of --schedule --created-after --created-before --finished-after --before --all"
     [queues]=""
     [queue]="--concurrency --paused"
     [workers]=""

@@ -83,7 +83,7 @@ bad_requests() {
     # methods
     expect_error 405 method_not_allowed - PUT /v1/jobs '{}'
     grep -qi '^Allow: GET, HEAD, POST' "$T/headers" || fail "405 without Allow header"
-    expect_error 405 method_not_allowed - DELETE /v1/jobs
+    expect_error 400 invalid_argument - DELETE /v1/jobs # (a bulk delete needs a filter or all=1)
     expect_error 405 method_not_allowed - POST "/v1/jobs/$WITNESS" '{}'
     grep -qi '^Allow: GET, HEAD, DELETE' "$T/headers" || fail "405 without Allow header"
     expect_error 405 method_not_allowed - GET "/v1/jobs/$WITNESS/terminate"

@@ -160,7 +160,7 @@ eq "without Expect it is 413 too" "$CODE" 413
 # ---- 405 lists HEAD where HEAD works --------------------------------------------------------
 hdr PUT /v1/jobs
 error_is 405 method_not_allowed "PUT /v1/jobs"
-eq "  Allow" "$(header Allow)" "GET, HEAD, POST"
+eq "  Allow" "$(header Allow)" "GET, HEAD, POST, DELETE"
 hdr POST /healthz
 eq "POST /healthz: Allow" "$(header Allow)" "GET, HEAD"
 eq "HEAD /healthz works" "$(curl -s -o /dev/null -w '%{http_code}' -I "$BASE/healthz")" 200

@@ -205,7 +205,8 @@ hx 400 invalid_argument - GET '/v1/jobs?%zz=1'
 hx 400 invalid_argument limit GET '/v1/jobs?limit=1%'
 
 # ---- wrong methods (405 with Allow) -------------------------------------------------------
-for m in PUT PATCH DELETE TRACE FOO; do hx 405 method_not_allowed - "$m" /v1/jobs; done
+for m in PUT PATCH TRACE FOO; do hx 405 method_not_allowed - "$m" /v1/jobs; done
+hx 400 invalid_argument - DELETE /v1/jobs # a bulk delete needs a filter or all=1: none deletes nothing
 for m in PUT POST; do hx 405 method_not_allowed - "$m" "/v1/jobs/$OK"; done
 # PATCH of a job: bad bodies are refused, and a finished one is a conflict (nothing changes)
 hx 400 invalid_json - PATCH "/v1/jobs/$OK"
