@@ -52,13 +52,15 @@ eq "the queued job is untouched" "$(job_field "$QUEUED" .state)" queued
 eq "jobs{state=succeeded} counts what is left" "$(metric 'spawnpool_jobs{state="succeeded"}')" 3
 
 # ---- kept while needed: after, stdin_from, idempotency key -------------------------------
-run_done '{"argv": ["echo", "fed"]}'
-PRODUCER=$ID
-run_done '{"argv": ["true"]}'
-DEP=$ID
+# the jobs needed end only once the jobs that need them exist: a finished job nobody needs
+# yet may go at once (beyond --retain-jobs 3), and a dependent of a deleted job is refused
 run_done '{"argv": ["true"], "idempotency_key": "retention-key"}'
 KEYED=$ID
-run_done '{"argv": ["true"]}'
+submit '{"command": "'"$(hold prod)"'; echo fed", "queue": "held"}'
+PRODUCER=$ID
+submit '{"command": "'"$(hold dep)"'", "queue": "held"}'
+DEP=$ID
+submit '{"command": "'"$(hold sdep)"'", "queue": "held"}'
 SDEP=$ID
 submit "{\"argv\": [\"true\"], \"after\": [$SDEP], \"run_at\": \"2099-01-01T00:00:00Z\"}"
 SCHEDULED=$ID
@@ -68,6 +70,12 @@ submit "{\"command\": \"cat >$T/consumed\", \"stdin_from\": $PRODUCER, \"queue\"
 CONSUMER=$ID
 submit "{\"argv\": [\"touch\", \"$T/dependent-ran\"], \"after\": [$DEP], \"queue\": \"later\"}"
 DEPENDENT=$ID
+release prod
+release dep
+release sdep
+for id in "$PRODUCER" "$DEP" "$SDEP"; do
+    wait_for 60 state_is "$id" succeeded || fail "held job $id did not end: $(job_field "$id" .state)"
+done
 for i in 1 2 3 4; do run_done '{"argv": ["true"]}'; done
 LAST=$ID
 # jobs kept because they are needed count among the 3: the others go, the newest too
