@@ -12,7 +12,7 @@ static bool is(const char *method, const char *want)
 static enum MHD_Result not_found(struct MHD_Connection *c, const char *url)
 {
     struct api_error e;
-    api_fail(&e, 404, "not_found", NULL, "no route %.200s (see the API reference in README.md)",
+    api_fail(&e, 404, "not_found", NULL, "no route %.200s (see the API reference, docs/api.md)",
              url);
     return api_send_error(c, &e);
 }

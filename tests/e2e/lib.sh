@@ -217,21 +217,22 @@ fd_count() { ls "/proc/$1/fd" | wc -l; }
 server_fds_over() { [ "$(fd_count "$SP_PID")" -gt "$1" ]; }
 server_fds_under() { [ "$(fd_count "$SP_PID")" -lt "$1" ]; }
 
-# readme_example NAME: the commands of the README's example NAME, the bash block after its
-# `<!-- example: NAME -->` marker, with `S=http://127.0.0.1:8080` pointed at this test's
-# server. Run them with `run_example NAME` (output in $EXAMPLE_OUT, fails the test if they do).
+# readme_example NAME: the commands of the docs' example NAME (README.md or a page of docs/),
+# the bash block after its `<!-- example: NAME -->` marker, with `S=http://127.0.0.1:8080`
+# pointed at this test's server. Run them with `run_example NAME` (output in $EXAMPLE_OUT, fails the test if they do).
 readme_example() {
-    local readme
-    readme="$(dirname "${BASH_SOURCE[0]}")/../../README.md"
+    local root
+    root="$(dirname "${BASH_SOURCE[0]}")/../.."
     awk -v m="<!-- example: $1 -->" '
         $0 == m {found = 1; next}
         found == 1 && /^```/ {found = 2; next}
         found == 2 && /^```/ {exit}
-        found == 2 {print}' "$readme" | sed "s|^S=http://127.0.0.1:8080\$|S=$BASE|"
+        found == 2 {print}' "$root/README.md" "$root"/docs/*.md |
+        sed "s|^S=http://127.0.0.1:8080\$|S=$BASE|"
 }
 run_example() {
     readme_example "$1" >"$T/example.$1.sh"
-    [ -s "$T/example.$1.sh" ] || fail "README has no example '$1'"
+    [ -s "$T/example.$1.sh" ] || fail "neither README.md nor docs/ has an example '$1'"
     grep -q "^S=$BASE\$" "$T/example.$1.sh" || fail "README example '$1' lacks its S= line"
     EXAMPLE_OUT=$( (cd "$T" && bash -e -o pipefail "$T/example.$1.sh") 2>&1) ||
         fail "README example '$1' failed: $(tail -n 20 <<<"$EXAMPLE_OUT")"
