@@ -47,11 +47,17 @@ build: deps
 	cmake -S . -B $(BUILD) -DSPAWNPOOL_WERROR=$(WERROR) >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
 
-# the binary to $(PREFIX)/bin and its bash completion to
-# $(PREFIX)/share/bash-completion/completions/spawnpool (CMake's install() rules; DESTDIR works)
+# the binary to $(PREFIX)/bin, its bash completion to
+# $(PREFIX)/share/bash-completion/completions/spawnpool, the systemd unit to
+# $(PREFIX)/lib/systemd/system, the sysusers.d snippet to $(PREFIX)/lib/sysusers.d and the
+# default config to $(PREFIX)/etc/spawnpool/spawnpool.json (/etc/spawnpool for PREFIX=/usr;
+# kept if present). CMake's install() rules; DESTDIR=/stage puts it all under /stage.
+# The unit names the prefix's paths, so the prefix is set at configure time.
 PREFIX ?= /usr/local
+DESTDIR ?=
 install: build
-	cmake --install $(BUILD) --prefix $(PREFIX)
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 # spawnpool-data exists first, so ARGS="--token-file spawnpool-data/token" (README) can be made
 run: build

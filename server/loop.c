@@ -14,6 +14,7 @@
 
 #include "server/clock.h"
 #include "server/log.h"
+#include "server/notify_systemd.h"
 
 /* How long a saturated main loop waits to gather more events into one batch. */
 #define GATHER_NS (1000 * 1000)
@@ -35,6 +36,7 @@ static bool read_signals(int sigfd, struct drain *dr)
             child = true;
         else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
             dr->signals++;
+            if (dr->signals == 1) notify_systemd_stopping();
             log_info("received %s: %s", strsignal((int)si.ssi_signo),
                      dr->signals == 1 ? "draining" : "terminating every job now");
         } else if (si.ssi_signo == SIGHUP) {
@@ -51,11 +53,13 @@ static void reload_config(const struct config *cfg, struct dispatch *d,
                           const struct serve_frontend *fe, void *fe_handle)
 {
     log_info("received SIGHUP: reloading the token file and the config");
+    notify_systemd_reloading();
     struct config fresh;
     char err[1024];
     if (config_reload(&fresh, cfg, err, sizeof err) != 0) {
         log_warn("reload failed, the current settings stay: %s", err);
         config_free(&fresh);
+        notify_systemd_ready("reload failed: the current settings stay");
         return;
     }
     char later[1024];
@@ -70,6 +74,7 @@ static void reload_config(const struct config *cfg, struct dispatch *d,
     dispatch_loop_set_retention(d, fresh.retain, fresh.retain_jobs);
     config_free(&fresh);
     log_info("reload done");
+    notify_systemd_ready("reloaded");
 }
 
 static int64_t min_wait(int64_t a, int64_t b)

@@ -22,6 +22,7 @@
 #include "pool/tree.h"
 #include "server/clock.h"
 #include "server/log.h"
+#include "server/notify_systemd.h"
 #include "server/loop.h"
 
 static int make_dir(const char *path)
@@ -191,6 +192,7 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     sigaddset(&set, SIGHUP);
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    notify_systemd_init(); /* before the pool's forks: workers and jobs never see it */
 
     /* one server per data dir: its database, its output and its cgroup leaves */
     int lock_fd = lock_data_dir(cfg->data_dir);
@@ -292,6 +294,9 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     printf("spawnpool: listening on %s://%s%s%s:%d\n", cfg->tls_cert[0] ? "https" : "http",
            v6 ? "[" : "", host, v6 ? "]" : "", port);
     fflush(stdout);
+    char ready[160];
+    snprintf(ready, sizeof ready, "listening on port %d with %d workers", port, cfg->workers);
+    notify_systemd_ready(ready);
     log_info("spawnpool %s: pid %d, %d workers, data in %s", SPAWNPOOL_VERSION, (int)getpid(),
              cfg->workers, cfg->data_dir);
     if (cfg->run_as[0])
