@@ -75,6 +75,15 @@ static const struct option_def options[] = {
      "address (and localhost, 127.0.0.1 and [::1] on loopback); \"*\": any; repeatable"},
     {"max-long-polls", OPT_INT, OFF(max_long_polls), 1, 100000, "half of max-connections",
      "waits, output follows and event streams open at once (more: 429)"},
+    {"log-format", OPT_STRING, OFF(log_format), 0, 0, "text",
+     "text: `TIME LEVEL message`; json: one JSON object a line (time, level, msg and fields)"},
+    {"log-level", OPT_STRING, OFF(log_level), 0, 0, "info",
+     "the least level logged: debug, info, warn or error"},
+    {"access-log", OPT_BOOL, OFF(access_log), 0, 0, "false",
+     "log a line per HTTP request: method, path (no query string), status, bytes, microseconds"},
+    {"stream-keepalive", OPT_SECONDS, OFF(stream_keepalive), 0, 0, "15",
+     "seconds an event stream (/v1/events) may stay quiet before a `: keep-alive` comment line "
+     "is sent, so proxies keep it open (0: never)"},
     {"retain", OPT_AGE, OFF(retain), 0, 3650 * 86400, "7d",
      "finished jobs older than this are deleted, with their events and output (s, m, h, d; "
      "0 or off: kept by age)"},
@@ -220,6 +229,9 @@ void config_defaults(struct config *cfg)
     strcpy(cfg->data_dir, "spawnpool-data");
     strcpy(cfg->kill_mechanism, "auto");
     strcpy(cfg->durability, "normal");
+    strcpy(cfg->log_format, "text");
+    strcpy(cfg->log_level, "info");
+    cfg->stream_keepalive = 15;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->workers = cpus > 0 ? (int)cpus : 2;
     cfg->http_threads = cfg->workers < 2 ? 2 : cfg->workers;
