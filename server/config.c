@@ -1,6 +1,7 @@
 /* config: one table of options; each is read from the file, then the environment, then
  * the command line, so the later source wins. */
 #include "server/config_internal.h"
+#include "server/log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -318,6 +319,11 @@ static int load(struct config *cfg, int argc, char **argv, bool reload, char *er
     if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
         snprintf(err, errlen, "--tls-cert and --tls-key go together");
         return -1;
+    }
+    if (!reload) { /* the log's settings hold from here (a reload would race the threads) */
+        enum log_level least = LOG_LEVEL_INFO;
+        log_level_parse(cfg->log_level, &least); /* (checked when it was set) */
+        log_configure(least, strcmp(cfg->log_format, "json") == 0);
     }
     if (cfg->token_file[0] && config_load_tokens(cfg, !reload, err, errlen) < 0) return -1;
     if (!cfg->n_tokens && !cfg->insecure_no_auth && !config_is_loopback(cfg->listen_host)) {

@@ -178,9 +178,6 @@ void serve_caps_read(struct serve_caps *caps)
 int serve_run(const struct config *cfg, const struct serve_frontend *fe)
 {
     char path[PATH_MAX + 32];
-    enum log_level least = LOG_LEVEL_INFO;
-    log_level_parse(cfg->log_level, &least); /* (checked when the config was loaded) */
-    log_configure(least, strcmp(cfg->log_format, "json") == 0);
     if (make_dir(cfg->data_dir) < 0) return 1;
     snprintf(path, sizeof path, "%s/output", cfg->data_dir);
     if (make_dir(path) < 0) return 1;
