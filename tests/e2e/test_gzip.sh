@@ -3,7 +3,7 @@
 # whose Accept-Encoding takes it, with Vary: Accept-Encoding; the JSON is the same; small
 # answers, other clients and q=0 get it plain. Prints a 1000-job list's sizes.
 source "$(dirname "$0")/lib.sh"
-sp_start --workers 2
+sp_start --workers 2 --access-log
 # 1000 jobs in one array submit (--max-batch 1000)
 BATCH=$(jq -cn '[range(1000) | {argv: ["true"], name: "gzip-\(.)"}]')
 expect 201 POST /v1/jobs "$BATCH"
@@ -27,5 +27,14 @@ eq "gzip;q=0: plain" "$(code_enc 'gzip;q=0' "$URL")" 0
 eq "br, *;q=0.5: gzip (the wildcard)" "$(code_enc 'br, *;q=0.5' "$URL")" 1
 eq "identity only: plain" "$(code_enc 'identity' "$URL")" 0
 eq "a small answer (healthz) stays plain" "$(code_enc gzip "$BASE/healthz")" 0
+
+# the CLI asks for gzip too: its 1000-job `ls` travels compressed (the access line's bytes)
+BEFORE=$(grep -c 'access method=GET path=/v1/jobs ' "$T/server.err")
+"$SPAWNPOOL_BIN" ls --limit 1000 --server "$BASE" >"$T/ls.out" || fail "spawnpool ls failed"
+eq "spawnpool ls --limit 1000 lists 1000 jobs" "$(grep -c 'gzip-' "$T/ls.out")" 1000
+cli_line() { [ "$(grep -c 'access method=GET path=/v1/jobs ' "$T/server.err")" -gt "$BEFORE" ]; }
+wait_for 60 cli_line || fail "no access line for the CLI's list"
+CLI_BYTES=$(grep 'access method=GET path=/v1/jobs ' "$T/server.err" | tail -n 1 | grep -o 'bytes=[0-9]*' | cut -d= -f2)
+check "the CLI's list came gzipped ($CLI_BYTES bytes on the wire, $PLAIN plain)" test $((CLI_BYTES * 10)) -lt "$PLAIN"
 sp_stop
 [ "$FAILS" -eq 0 ]
