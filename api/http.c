@@ -225,6 +225,7 @@ static void access_log_line(struct MHD_Connection *c, const struct request *r,
     unsigned status;
     uint64_t bytes;
     conns_answer(c, &status, &bytes);
+    if (strcmp(r->access_method, "HEAD") == 0) bytes = 0; /* MHD sends the head only */
     struct log_field fields[] = {
         {"method", r->access_method, 0},
         {"path", r->access_path, 0},
