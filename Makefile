@@ -6,7 +6,7 @@ WERROR ?= OFF
 JOBS ?= $(shell nproc)
 ARGS ?=
 DEB_PACKAGES = build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
-               libcurl4-openssl-dev \
+               libcurl4-openssl-dev zlib1g-dev \
                curl jq sqlite3 procps openssl tzdata
 
 # test_browser.sh drives Debian's Chromium with puppeteer-core (tests/browser, from npm)

@@ -30,7 +30,9 @@ struct conn {
     enum conn_phase phase;
     int64_t deadline; /* monotonic ms, in a list */
     struct conn *prev, *next;
-    bool cors; /* the current request came from an allowed browser origin */
+    bool cors;       /* the current request came from an allowed browser origin */
+    unsigned status; /* of the current request's answer, 0 until queued (the access log) */
+    uint64_t bytes;  /* of its body given to MHD so far */
 };
 
 static struct conn_list *list_of(struct conns *cs, enum conn_phase phase)
@@ -151,7 +153,11 @@ void conns_set_phase(struct conns *cs, struct MHD_Connection *mc, enum conn_phas
     if (!c) return;
     pthread_mutex_lock(&cs->lock);
     if (c->phase != CONN_EXPIRED) set_phase(cs, c, phase);
-    if (phase == CONN_HEAD) c->cors = false; /* the next request decides for itself */
+    if (phase == CONN_HEAD) { /* the next request decides for itself */
+        c->cors = false;
+        c->status = 0;
+        c->bytes = 0;
+    }
     pthread_mutex_unlock(&cs->lock);
 }
 
@@ -159,6 +165,25 @@ void conns_set_cors(struct MHD_Connection *mc, bool cors)
 {
     struct conn *c = conn_of(mc);
     if (c) c->cors = cors; /* only the thread handling the request touches it */
+}
+
+void conns_note_answer(struct MHD_Connection *mc, unsigned status)
+{
+    struct conn *c = conn_of(mc);
+    if (c) c->status = status; /* only the thread handling the request touches it */
+}
+
+void conns_count_bytes(struct MHD_Connection *mc, uint64_t n)
+{
+    struct conn *c = conn_of(mc);
+    if (c) c->bytes += n;
+}
+
+void conns_answer(struct MHD_Connection *mc, unsigned *status, uint64_t *bytes)
+{
+    struct conn *c = conn_of(mc);
+    *status = c ? c->status : 0;
+    *bytes = c ? c->bytes : 0;
 }
 
 bool conns_cors(struct MHD_Connection *mc)

@@ -7,8 +7,7 @@
 #include "api/internal.h"
 #include "server/clock.h"
 
-#define EVENTS_POLL_MS 250        /* caught up: look again this often (other transitions) */
-#define EVENTS_KEEPALIVE_MS 15000 /* a comment line this often: finds closed connections */
+#define EVENTS_POLL_MS 250 /* caught up: look again this often (other transitions) */
 #define EVENTS_BATCH 200
 
 struct event_stream {
@@ -56,8 +55,11 @@ static ssize_t events_read(void *cls, uint64_t pos, char *out, size_t max)
                                  format_event, es);
         int64_t now = clock_mono_ms();
         if (n < 0) return MHD_CONTENT_READER_END_WITH_ERROR;
-        if (n == 0 && now - es->quiet_since >= EVENTS_KEEPALIVE_MS)
-            text_add(&es->buf, ": keepalive\n\n", 13);
+        /* quiet for --stream-keepalive: a comment line, which keeps proxies and load
+         * balancers from cutting an idle stream and finds a client that has gone */
+        int64_t keepalive_ms = (int64_t)(es->api->cfg->stream_keepalive * 1000);
+        if (n == 0 && keepalive_ms > 0 && now - es->quiet_since >= keepalive_ms)
+            text_add(&es->buf, ": keep-alive\n\n", 14);
         if (n > 0 || es->buf.len) es->quiet_since = now;
     }
     if (es->buf.failed) return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -65,6 +67,7 @@ static ssize_t events_read(void *cls, uint64_t pos, char *out, size_t max)
         size_t n = es->buf.len - es->sent < max ? es->buf.len - es->sent : max;
         memcpy(out, es->buf.data + es->sent, n);
         es->sent += n;
+        conns_count_bytes(es->conn, n);
         return (ssize_t)n;
     }
     /* caught up: wait for a job to end, or the poll interval (other transitions) */

@@ -29,6 +29,7 @@ enum MHD_Result api_queue_response(struct MHD_Connection *c, unsigned status,
     }
     /* the answer depends on Origin: a cache must not hand one origin's answer to another */
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Origin");
+    conns_note_answer(c, status); /* for the access log */
     return MHD_queue_response(c, status, resp);
 }
 

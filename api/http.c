@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -81,12 +82,30 @@ static enum MHD_Result send_buffer(struct MHD_Connection *c, unsigned status, ch
                                    const char *type, const char *hname, const char *hvalue,
                                    bool close)
 {
+    /* a large JSON answer (a list page) shrinks about twentyfold: gzip it for a client that
+     * takes it; the same answer then differs by Accept-Encoding, which a cache must know */
+    bool compressible = len >= API_GZIP_MIN_BYTES && strncmp(type, "application/json", 16) == 0;
+    bool gzipped = false;
+    if (compressible &&
+        api_gzip_accepted(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding"))) {
+        char *packed;
+        size_t packed_len;
+        if (api_gzip(buf, len, &packed, &packed_len) == 0) { /* else: sent as it is */
+            free(buf);
+            buf = packed;
+            len = packed_len;
+            gzipped = true;
+        }
+    }
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(buf);
         return MHD_NO;
     }
+    conns_count_bytes(c, len);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (compressible) MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    if (gzipped) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     if (hname) MHD_add_response_header(resp, hname, hvalue);
     if (close) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result rc = api_queue_response(c, status, resp);
@@ -180,6 +199,51 @@ enum MHD_Result api_send_not_allowed(struct MHD_Connection *c, const char *allow
     return send_json_header(c, 405, api_error_json(&e), MHD_HTTP_HEADER_ALLOW, allow, false);
 }
 
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Keeps what the access log line needs of a request's head. The path is MHD's, without
+ * the query string: no query value (a filter, an idempotency key) reaches the log, and the
+ * token travels only in the Authorization header, which is never logged. */
+static void access_log_begin(struct request *r, const char *method, const char *url)
+{
+    r->access_start_us = now_us();
+    snprintf(r->access_method, sizeof r->access_method, "%s", method);
+    api_utf8_sanitize(r->access_method, true);
+    r->access_path = strndup(url, 512);
+    if (r->access_path) api_utf8_sanitize(r->access_path, true);
+}
+
+/* Logs the access line of a request that completed (or whose client left). */
+static void access_log_line(struct MHD_Connection *c, const struct request *r,
+                            enum MHD_RequestTerminationCode toe)
+{
+    unsigned status;
+    uint64_t bytes;
+    conns_answer(c, &status, &bytes);
+    if (strcmp(r->access_method, "HEAD") == 0) bytes = 0; /* MHD sends the head only */
+    struct log_field fields[] = {
+        {"method", r->access_method, 0},
+        {"path", r->access_path, 0},
+        {"status", NULL, status},
+        {"bytes", NULL, (int64_t)bytes},
+        {"us", NULL, now_us() - r->access_start_us},
+        {"end",
+         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok"
+         : toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT || toe == MHD_REQUEST_TERMINATED_READ_ERROR
+             ? "client_left"
+         : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutdown"
+         : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout"
+                                                         : "error",
+         0},
+    };
+    log_fields(LOG_LEVEL_INFO, "access", fields, (int)(sizeof fields / sizeof fields[0]));
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const char *url,
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
@@ -192,6 +256,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
         r = calloc(1, sizeof *r);
         if (!r) return MHD_NO;
         *con_cls = r;
+        if (a->cfg->access_log) access_log_begin(r, method, url);
         bool answered, has_body;
         enum MHD_Result rc = api_guard_head(a, c, url, method, &answered, &has_body);
         if (!answered) {
@@ -236,11 +301,12 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
 static void request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                               enum MHD_RequestTerminationCode toe)
 {
-    (void)toe;
     struct api *a = cls;
     struct request *r = *con_cls;
+    if (r && r->access_path) access_log_line(c, r, toe);
     conns_set_phase(&a->conns, c, CONN_HEAD); /* a keep-alive connection awaits its next head */
     if (!r) return;
+    free(r->access_path);
     waiters_forget(&a->waiters, &r->wait);
     if (r->long_poll) api_long_poll_end(a);
     api_pending_submit_free(r->submit);
@@ -270,6 +336,13 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
+    /* a client that closes its event stream or output follow is how such a stream ends,
+     * not a fault: MHD reports it as a failed send, which only debugging wants to see */
+    if (strstr(msg, "Failed to send the chunked response body") ||
+        strstr(msg, "Failed to send the response body")) {
+        log_debug("http: %s", msg);
+        return;
+    }
     /* a client refused a thousand times must not write a thousand lines: the same message
      * again within 10 s is counted, and the count logged with the next one that differs */
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;

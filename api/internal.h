@@ -114,6 +114,12 @@ void conns_set_phase(struct conns *cs, struct MHD_Connection *mc, enum conn_phas
 void conns_set_cors(struct MHD_Connection *mc, bool cors);
 /* True if its current request came from an allowed browser origin. */
 bool conns_cors(struct MHD_Connection *mc);
+/* Notes the status of the answer queued on mc (for the access log). */
+void conns_note_answer(struct MHD_Connection *mc, unsigned status);
+/* Adds n to the body bytes given out on mc for the current request. */
+void conns_count_bytes(struct MHD_Connection *mc, uint64_t n);
+/* The current request's status (0: none queued) and body bytes so far. */
+void conns_answer(struct MHD_Connection *mc, unsigned *status, uint64_t *bytes);
 
 /* api/guard.c: what is refused before a request touches anything. */
 enum guard_refusal { GUARD_FRAMING, GUARD_HOST, GUARD_ORIGIN, GUARD_MEDIA_TYPE };
@@ -140,8 +146,20 @@ struct request {
     int64_t *wait_ids;             /* GET /v1/jobs/wait: the jobs waited for */
     struct api_filter *filter;     /* DELETE /v1/jobs?filter: read by the main loop meanwhile */
     size_t n_wait_ids;
-    bool long_poll; /* counted in api.long_polls until the request completes */
+    bool long_poll;          /* counted in api.long_polls until the request completes */
+    char *access_path;       /* --access-log: the path (no query), NULL when not logged */
+    char access_method[16];  /* and the method */
+    int64_t access_start_us; /* monotonic, when the head arrived */
 };
+
+/* api/gzip.c: Content-Encoding: gzip for JSON answers over API_GZIP_MIN_BYTES. */
+#define API_GZIP_MIN_BYTES 4096
+/* True if an Accept-Encoding header value (NULL: none) takes gzip (q above 0, or a `*`
+ * above 0 where gzip is not named). */
+bool api_gzip_accepted(const char *accept_encoding);
+/* Compresses len bytes of in into a new gzip member *out (*out_len bytes, the caller
+ * frees). 0, or -1 when out of memory. */
+int api_gzip(const char *in, size_t len, char **out, size_t *out_len);
 
 /* api/commands.c: hands cmd to the main loop for request r and suspends c until it is
  * carried out and committed (the handler is called again: see api_command_answer). Returns
@@ -279,6 +297,9 @@ enum MHD_Result api_schedule_one(struct api *a, struct request *r, struct MHD_Co
 enum MHD_Result api_queues_patch(struct api *a, struct request *r, struct MHD_Connection *c,
                                  const char *name);
 enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c);
+/* GET /readyz: 200 {"status":"ready"} when a load balancer may send work here; 503 while
+ * draining, with no started worker, or with a store that cannot commit. */
+enum MHD_Result api_readyz(struct api *a, struct MHD_Connection *c);
 /* api/metrics.c: Prometheus text exposition. */
 enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c);
 /* api/output.c: captured output, optionally followed until the job ends. */

@@ -35,6 +35,7 @@ static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max)
             ssize_t n = pread(f->fd, buf, max, (off_t)f->offset);
             if (n > 0) {
                 f->offset += (uint64_t)n;
+                conns_count_bytes(f->wait.conn, (uint64_t)n);
                 return n;
             }
             /* caught up with a file a retry removed: the next attempt writes a new one,
@@ -144,7 +145,10 @@ enum MHD_Result api_jobs_output(struct api *a, struct request *r, struct MHD_Con
         } else {
             resp = MHD_create_response_from_fd_at_offset64((uint64_t)st.st_size - (uint64_t)offset,
                                                            fd, (uint64_t)offset);
-            if (!resp) close(fd);
+            if (!resp)
+                close(fd);
+            else
+                conns_count_bytes(c, (uint64_t)st.st_size - (uint64_t)offset);
         }
         if (!resp) return MHD_NO;
     }

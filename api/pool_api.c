@@ -125,3 +125,17 @@ enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c)
     }
     return api_send_json(c, stuck || degraded ? 503 : 200, body, NULL);
 }
+
+enum MHD_Result api_readyz(struct api *a, struct MHD_Connection *c)
+{
+    struct dispatch_stats st;
+    dispatch_stats(a->dispatch, &st);
+    /* ready: a load balancer may send work here. Not while draining (submits get 503), not
+     * without a started worker (nothing would run), not while the store cannot commit */
+    const char *status = st.draining                              ? "draining"
+                         : st.workers_idle + st.workers_busy == 0 ? "no_workers"
+                         : st.store.waiting > 0                   ? "store_degraded"
+                                                                  : "ready";
+    bool ready = strcmp(status, "ready") == 0;
+    return api_send_json(c, ready ? 200 : 503, json_pack("{s:s}", "status", status), NULL);
+}

@@ -85,6 +85,8 @@ enum MHD_Result api_route(struct api *a, struct request *r, struct MHD_Connectio
         return is(method, "GET") ? api_workers(a, c) : api_send_not_allowed(c, "GET, HEAD");
     if (strcmp(url, "/healthz") == 0)
         return is(method, "GET") ? api_healthz(a, c) : api_send_not_allowed(c, "GET, HEAD");
+    if (strcmp(url, "/readyz") == 0)
+        return is(method, "GET") ? api_readyz(a, c) : api_send_not_allowed(c, "GET, HEAD");
     if (strcmp(url, "/metrics") == 0)
         return is(method, "GET") ? api_metrics(a, c) : api_send_not_allowed(c, "GET, HEAD");
     return not_found(c, url);

@@ -1,6 +1,7 @@
 /* config: one table of options; each is read from the file, then the environment, then
  * the command line, so the later source wins. */
 #include "server/config_internal.h"
+#include "server/log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -75,6 +76,15 @@ static const struct option_def options[] = {
      "address (and localhost, 127.0.0.1 and [::1] on loopback); \"*\": any; repeatable"},
     {"max-long-polls", OPT_INT, OFF(max_long_polls), 1, 100000, "half of max-connections",
      "waits, output follows and event streams open at once (more: 429)"},
+    {"log-format", OPT_STRING, OFF(log_format), 0, 0, "text",
+     "text: `TIME LEVEL message`; json: one JSON object a line (time, level, msg and fields)"},
+    {"log-level", OPT_STRING, OFF(log_level), 0, 0, "info",
+     "the least level logged: debug, info, warn or error"},
+    {"access-log", OPT_BOOL, OFF(access_log), 0, 0, "false",
+     "log a line per HTTP request: method, path (no query string), status, bytes, microseconds"},
+    {"stream-keepalive", OPT_SECONDS, OFF(stream_keepalive), 0, 0, "15",
+     "seconds an event stream (/v1/events) may stay quiet before a `: keep-alive` comment line "
+     "is sent, so proxies keep it open (0: never)"},
     {"retain", OPT_AGE, OFF(retain), 0, 3650 * 86400, "7d",
      "finished jobs older than this are deleted, with their events and output (s, m, h, d; "
      "0 or off: kept by age)"},
@@ -220,6 +230,9 @@ void config_defaults(struct config *cfg)
     strcpy(cfg->data_dir, "spawnpool-data");
     strcpy(cfg->kill_mechanism, "auto");
     strcpy(cfg->durability, "normal");
+    strcpy(cfg->log_format, "text");
+    strcpy(cfg->log_level, "info");
+    cfg->stream_keepalive = 15;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->workers = cpus > 0 ? (int)cpus : 2;
     cfg->http_threads = cfg->workers < 2 ? 2 : cfg->workers;
@@ -306,6 +319,11 @@ static int load(struct config *cfg, int argc, char **argv, bool reload, char *er
     if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
         snprintf(err, errlen, "--tls-cert and --tls-key go together");
         return -1;
+    }
+    if (!reload) { /* the log's settings hold from here (a reload would race the threads) */
+        enum log_level least = LOG_LEVEL_INFO;
+        log_level_parse(cfg->log_level, &least); /* (checked when it was set) */
+        log_configure(least, strcmp(cfg->log_format, "json") == 0);
     }
     if (cfg->token_file[0] && config_load_tokens(cfg, !reload, err, errlen) < 0) return -1;
     if (!cfg->n_tokens && !cfg->insecure_no_auth && !config_is_loopback(cfg->listen_host)) {

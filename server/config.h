@@ -70,6 +70,10 @@ struct config {
     double head_timeout;          /* seconds to receive a request's head (and keep-alive idle) */
     double body_timeout;          /* seconds to receive a request's body once its head is in */
     int max_conns_per_address;    /* open connections from one client address; 0: no limit */
+    char log_format[16];          /* text, json (one object a line) */
+    char log_level[16];           /* debug, info, warn, error: the least level written */
+    bool access_log;              /* a line per HTTP request (method, path, status, bytes, us) */
+    double stream_keepalive;      /* seconds: an idle event stream gets a comment; 0: never */
     int argc;                     /* the words after "serve", kept to reload on SIGHUP */
     char **argv;
 };

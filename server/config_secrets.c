@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "server/config_internal.h"
+#include "server/log.h"
 
 #define TOKEN_FILE_MAX (1 << 20) /* bytes */
 #define TOKENS_MAX 1000
@@ -65,7 +66,7 @@ int config_load_notify_secret(struct config *cfg, bool create, char *err, size_t
     }
     if (fd < 0 && errno == ENOENT && create) {
         if (make_secret_file(path, "notify-secret-file", err, errlen) < 0) return -1;
-        fprintf(stderr, "spawnpool: made a secret in %s (it signs notify_url callbacks)\n", path);
+        log_info("made a secret in %s (it signs notify_url callbacks)", path);
         fd = open(path, O_RDONLY | O_CLOEXEC);
     }
     char buf[4097];
@@ -154,8 +155,7 @@ int config_load_tokens(struct config *cfg, bool create, char *err, size_t errlen
     int fd = open(cfg->token_file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0 && errno == ENOENT && create) {
         if (make_secret_file(cfg->token_file, "token file", err, errlen) < 0) return -1;
-        fprintf(stderr, "spawnpool: made a token in %s (send it as Authorization: Bearer ...)\n",
-                cfg->token_file);
+        log_info("made a token in %s (send it as Authorization: Bearer ...)", cfg->token_file);
         fd = open(cfg->token_file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     }
     if (fd < 0) {

@@ -2,6 +2,7 @@
  * key; integers, sizes with K/M/G suffixes, seconds, ages with s/m/h/d suffixes as --retain 7d
  * takes them, counts, addresses, limits, lists) and written back as text. */
 #include "server/config_internal.h"
+#include "server/log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -103,6 +104,16 @@ int config_set_option(struct config *cfg, const struct option_def *o, const char
         }
         if (o->offset == OFF(durability) && strcmp(value, "normal") && strcmp(value, "full")) {
             snprintf(err, errlen, "%s: durability must be normal or full, got '%s'", source, value);
+            return -1;
+        }
+        if (o->offset == OFF(log_format) && strcmp(value, "text") && strcmp(value, "json")) {
+            snprintf(err, errlen, "%s: log-format must be text or json, got '%s'", source, value);
+            return -1;
+        }
+        enum log_level least;
+        if (o->offset == OFF(log_level) && !log_level_parse(value, &least)) {
+            snprintf(err, errlen, "%s: log-level must be debug, info, warn or error, got '%s'",
+                     source, value);
             return -1;
         }
         if (strlen(value) >= (o->offset == OFF(run_as) ? sizeof cfg->run_as : 16) || !value[0])
