@@ -152,3 +152,19 @@ NIGHTLY=$(curl -s "$BASE/v1/jobs?name=nightly" | jq -r '.jobs[0].state')
 [[ $NIGHTLY == terminated || $NIGHTLY == canceled ]] || fail "kill did not end the nightly report: $NIGHTLY"
 pass "kill ended the nightly report ($NIGHTLY)"
 sp_stop
+
+# --- the not-run line of docs/cli.md, its flags against this machine: --server over TLS,
+# --cacert, --token-file
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 1 \
+    -subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null || fail "openssl req"
+printf '# tokens\ns3cret-docs\n' >"$T/tokens"
+sp_start --tls-cert "$T/cert.pem" --tls-key "$T/key.pem" --token-file "$T/tokens"
+LS=$(spawnpool --server "$BASE" --cacert "$T/cert.pem" --token-file "$T/tokens" ls 2>&1) ||
+    fail "spawnpool --server https://... --cacert ... --token-file ... ls failed: $LS"
+grep -qE '^ID +STATE' <<<"$LS" || fail "no ls table: $LS"
+pass "the CLI lists over TLS with --cacert and --token-file"
+if spawnpool --server "$BASE" --token-file "$T/tokens" ls >/dev/null 2>&1; then
+    fail "the CLI trusted a self-signed certificate without --cacert"
+fi
+pass "without --cacert it refuses the certificate"
+sp_stop
