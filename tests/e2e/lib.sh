@@ -219,7 +219,9 @@ server_fds_under() { [ "$(fd_count "$SP_PID")" -lt "$1" ]; }
 
 # readme_example NAME: the commands of the docs' example NAME (README.md or a page of docs/),
 # the bash block after its `<!-- example: NAME -->` marker, with `S=http://127.0.0.1:8080`
-# pointed at this test's server. Run them with `run_example NAME` (output in $EXAMPLE_OUT, fails the test if they do).
+# pointed at this test's server (a block that uses $S must start with that line; the CLI's
+# examples take the server from SPAWNPOOL_URL, which the test exports). Run them with
+# `run_example NAME` (output in $EXAMPLE_OUT, fails the test if they do).
 readme_example() {
     local root
     root="$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -233,7 +235,9 @@ readme_example() {
 run_example() {
     readme_example "$1" >"$T/example.$1.sh"
     [ -s "$T/example.$1.sh" ] || fail "neither README.md nor docs/ has an example '$1'"
-    grep -q "^S=$BASE\$" "$T/example.$1.sh" || fail "README example '$1' lacks its S= line"
+    # a block that speaks to the server through $S starts with S= (pointed at this server above)
+    ! grep -q '\$S\b' "$T/example.$1.sh" || grep -q "^S=$BASE\$" "$T/example.$1.sh" ||
+        fail "README example '$1' lacks its S= line"
     EXAMPLE_OUT=$( (cd "$T" && bash -e -o pipefail "$T/example.$1.sh") 2>&1) ||
         fail "README example '$1' failed: $(tail -n 20 <<<"$EXAMPLE_OUT")"
     pass "README example '$1' runs"

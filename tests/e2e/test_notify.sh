@@ -49,6 +49,19 @@ for n in 0 1; do
     check "request $n: the signature verifies" verify "$n" "$(cat "$SECRET_FILE")"
 done
 if verify 1 "not the secret"; then fail "another secret verifies too"; else pass "another secret does not verify"; fi
+# the receiver's check as docs/multiprocessing.md shows it (example notify-verify), on the
+# request as received: body.json, TS and SIG, and the secret in ./notify-secret
+cp "$T/req/1.body" "$T/body.json"
+cp "$SECRET_FILE" "$T/notify-secret"
+TS=$(header "$T/req/1.head" Spawnpool-Timestamp)
+SIG=$(header "$T/req/1.head" Spawnpool-Signature)
+export TS SIG
+run_example notify-verify
+example_shows "genuine and fresh"
+if readme_example notify-verify | (cd "$T" && SIG=v1=0 bash -e) >/dev/null 2>&1; then
+    fail "the docs' check accepts a wrong signature"
+fi
+pass "the docs' check refuses a wrong signature"
 
 # an unreachable URL: pending across a restart
 submit '{"argv":["true"],"notify_url":"http://127.0.0.1:9/nowhere"}'; U=$ID
