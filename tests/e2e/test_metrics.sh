@@ -4,7 +4,8 @@
 # with the same HELP and TYPE on every scrape; counters (and histogram and summary
 # buckets, _sum, _count) never go down; and the job duration and queue-wait histograms by
 # queue count the runs of a mix of jobs: succeeded, failed, retried, timed out, terminated,
-# canceled before they ran, delayed, and a schedule's run.
+# canceled before they ran, delayed, and a schedule's run. Then a real Prometheus (the same
+# Debian package) scrapes it a few times and answers queries on what it stored.
 source "$(dirname "$0")/lib.sh"
 command -v promtool >/dev/null || fail "promtool (Debian's prometheus package) is needed"
 command -v sqlite3 >/dev/null || fail "sqlite3 (the CLI) is needed to move a schedule's time"
@@ -62,7 +63,8 @@ sp_stop
 sqlite3 "$T/data/spawnpool.db" \
     "UPDATE schedules SET next_run_at = $(($(date +%s%3N) - 3600 * 1000)) WHERE name = 'tick'"
 sp_start --open-metrics
-wait_for 60 test "$(metric 'spawnpool_job_duration_seconds_count{queue="default"}')" = 1 ||
+schedule_run_ended() { [ "$(metric 'spawnpool_job_duration_seconds_count{queue="default"}')" = 1 ]; }
+wait_for 60 schedule_run_ended ||
     fail "the schedule's run did not end: $(curl -s "$BASE/v1/schedules/tick")"
 scrape restarted
 
@@ -127,4 +129,41 @@ eq "the summary's _sum is the histogram's" "$(val after spawnpool_dispatch_laten
 eq "finished_total: 4 succeeded (with the schedule's run)" \
     "$(val after 'spawnpool_jobs_finished_total{state="succeeded"}')" 4
 eq "finished_total: 1 canceled" "$(val after 'spawnpool_jobs_finished_total{state="canceled"}')" 1
+
+# ---- a real Prometheus scrapes it every 0.5 s and answers queries on what it stored -------------
+# prom_port: the port Prometheus listens on, from its log (it was given port 0)
+prom_port() { sed -n 's/.*msg="Listening on" address=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/prometheus.log" | grep .; }
+printf 'global: {scrape_interval: 500ms, scrape_timeout: 400ms}\nscrape_configs:\n  - job_name: spawnpool\n    static_configs: [{targets: ["%s"]}]\n' \
+    "${BASE#http://}" >"$T/prometheus.yml"
+prometheus --config.file="$T/prometheus.yml" --storage.tsdb.path="$T/prom" \
+    --web.listen-address=127.0.0.1:0 >"$T/prometheus.log" 2>&1 &
+PROM_PID=$!
+BG_PIDS+=("$PROM_PID")
+wait_for 60 prom_port >/dev/null || fail "prometheus did not listen: $(tail -n 5 "$T/prometheus.log")"
+PROM=http://127.0.0.1:$(prom_port)
+# query PROMQL: the value of the query's first result ("" when none)
+query() { curl -s -G "$PROM/api/v1/query" --data-urlencode "query=$1" | jq -r '.data.result[0].value[1] // ""'; }
+answers() { [ "$(query "$1")" == "$2" ]; }
+wait_for 60 answers 'up{job="spawnpool"}' 1 ||
+    fail "prometheus does not scrape it: $(curl -s "$PROM/api/v1/targets" | jq -c '.data.activeTargets[] | {health, lastError}')"
+pass "prometheus scrapes /metrics: the target is up"
+wait_for 60 answers 'count_over_time(up{job="spawnpool"}[1m]) >= 3' 3 ||
+    wait_for 60 answers 'count_over_time(up{job="spawnpool"}[1m]) >= 3' 4 ||
+    fail "prometheus did not scrape 3 times: $(query 'count_over_time(up{job="spawnpool"}[1m])')"
+eq "prometheus: no scrape failed (min of up over the minute)" "$(query 'min_over_time(up{job="spawnpool"}[1m])')" 1
+eq "prometheus: the target's lastError is empty" \
+    "$(curl -s "$PROM/api/v1/targets" | jq -r '.data.activeTargets[0].lastError')" ""
+eq "prometheus: the queue wait of queue mix counts 9 starts" \
+    "$(query 'spawnpool_job_queue_wait_seconds_count{queue="mix"}')" 9
+Q50=$(query 'histogram_quantile(0.5, sum by (le) (spawnpool_job_queue_wait_seconds_bucket{queue="mix"}))')
+[[ $Q50 =~ ^[0-9.e+-]+$ ]] || fail "histogram_quantile over the queue-wait buckets: '$Q50'"
+pass "prometheus: histogram_quantile over the queue-wait buckets of mix: $Q50 s"
+eq "prometheus: the summary's _count is cumulative" "$(query spawnpool_dispatch_latency_recent_seconds_count)" 10
+eq "prometheus: the summary has its _sum" \
+    "$(query 'spawnpool_dispatch_latency_recent_seconds_sum == spawnpool_dispatch_latency_seconds_sum' | grep -c .)" 1
+eq "prometheus: the metadata of every family (its HELP and TYPE)" \
+    "$(curl -s "$PROM/api/v1/metadata" | jq '[.data | keys[] | select(startswith("spawnpool_"))] | length')" \
+    "$(grep -c '^# TYPE' "$T/after.prom")"
+kill -TERM "$PROM_PID"
+wait "$PROM_PID" 2>/dev/null
 sp_stop
