@@ -8,6 +8,8 @@ ARGS ?=
 DEB_PACKAGES = build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
                libcurl4-openssl-dev zlib1g-dev \
                curl jq sqlite3 procps openssl tzdata
+# test_metrics.sh checks every /metrics scrape with promtool (and scrapes with a real Prometheus)
+TEST_PACKAGES = prometheus
 
 # test_browser.sh drives Debian's Chromium with puppeteer-core (tests/browser, from npm)
 BROWSER_PACKAGES = chromium
@@ -25,9 +27,10 @@ deps:
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-# what the test suite needs besides the build: Chromium and the browser driver's npm packages
+# what the test suite needs besides the build: Chromium, promtool (prometheus) and the browser
+# driver's npm packages
 test-deps: deps $(BROWSER_STAMP)
-	@missing=$$(for p in $(BROWSER_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	@missing=$$(for p in $(BROWSER_PACKAGES) $(TEST_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 	    grep -q 'install ok installed' || echo $$p; done); \
 	command -v node >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \

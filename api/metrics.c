@@ -5,42 +5,91 @@
 
 #include "api/internal.h"
 
-/* One usage histogram (duration or CPU) of every queue that ran a job. */
-static void usage_histogram(struct text *t, const struct dispatch_queue_info *q, size_t n,
-                            const char *metric, const char *help, bool cpu)
+/* A family's HELP and TYPE lines: printed on every scrape, whether it has samples or not, with
+ * a text that never changes (Prometheus and promtool want both stable). */
+static void family(struct text *t, const char *name, const char *type, const char *help)
 {
-    text_addf(t, "# HELP %s %s\n# TYPE %s histogram\n", metric, help, metric);
-    for (size_t k = 0; k < n; k++) {
-        const struct dispatch_usage *u = &q[k].usage;
-        if (!u->count) continue;
-        const uint64_t *b = cpu ? u->cpu : u->duration;
-        for (int i = 0; i < DISPATCH_USAGE_BUCKETS; i++)
-            text_addf(t, "%s_bucket{queue=\"%s\",le=\"%g\"} %llu\n", metric, q[k].name,
-                      dispatch_usage_bounds[i], (unsigned long long)b[i]);
-        text_addf(t,
-                  "%s_bucket{queue=\"%s\",le=\"+Inf\"} %llu\n%s_sum{queue=\"%s\"} %.6f\n"
-                  "%s_count{queue=\"%s\"} %llu\n",
-                  metric, q[k].name, (unsigned long long)b[DISPATCH_USAGE_BUCKETS], metric,
-                  q[k].name, cpu ? u->cpu_sum : u->duration_sum, metric, q[k].name,
-                  (unsigned long long)u->count);
-    }
+    text_addf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* The jobs' wall time and CPU by queue (queue names are letters, digits, '-', '_', '.': no
- * label escaping needed). */
+/* One histogram's samples with a queue label: cumulative buckets b (n bounds, then +Inf). */
+static void queue_histogram(struct text *t, const char *metric, const char *queue,
+                            const double *bounds, int n, const uint64_t *b, double sum,
+                            uint64_t count)
+{
+    for (int i = 0; i < n; i++)
+        text_addf(t, "%s_bucket{queue=\"%s\",le=\"%g\"} %llu\n", metric, queue, bounds[i],
+                  (unsigned long long)b[i]);
+    text_addf(t,
+              "%s_bucket{queue=\"%s\",le=\"+Inf\"} %llu\n%s_sum{queue=\"%s\"} %.6f\n"
+              "%s_count{queue=\"%s\"} %llu\n",
+              metric, queue, (unsigned long long)b[n], metric, queue, sum, metric, queue,
+              (unsigned long long)count);
+}
+
+/* The jobs' wall time, CPU and queue wait by queue, for every queue the server knows (the
+ * default one from the start, so each family has samples on the first scrape). Queue names
+ * are letters, digits, '-', '_', '.': no label escaping needed. */
 static void usage_histograms(struct api *a, struct text *t)
 {
     enum { MAX = 1024 };
     struct dispatch_queue_info *q = malloc(MAX * sizeof *q);
-    if (!q) return;
-    size_t n = dispatch_queue_list(a->dispatch, q, MAX);
-    usage_histogram(t, q, n, "spawnpool_job_duration_seconds",
-                    "Wall time of the jobs that ran, from start to end, by queue.", false);
-    usage_histogram(t, q, n, "spawnpool_job_cpu_seconds",
-                    "CPU time (user + system) of the jobs that ran and what they waited for, by "
-                    "queue.",
-                    true);
+    size_t n = q ? dispatch_queue_list(a->dispatch, q, MAX) : 0;
+    family(t, "spawnpool_job_duration_seconds", "histogram",
+           "Wall time of the jobs that ran, from start to end, by queue (each attempt).");
+    for (size_t k = 0; k < n; k++)
+        queue_histogram(t, "spawnpool_job_duration_seconds", q[k].name, dispatch_usage_bounds,
+                        DISPATCH_USAGE_BUCKETS, q[k].usage.duration, q[k].usage.duration_sum,
+                        q[k].usage.count);
+    family(t, "spawnpool_job_cpu_seconds", "histogram",
+           "CPU time (user + system) of the jobs that ran and what they waited for, by queue "
+           "(each attempt).");
+    for (size_t k = 0; k < n; k++)
+        queue_histogram(t, "spawnpool_job_cpu_seconds", q[k].name, dispatch_usage_bounds,
+                        DISPATCH_USAGE_BUCKETS, q[k].usage.cpu, q[k].usage.cpu_sum,
+                        q[k].usage.count);
+    family(t, "spawnpool_job_queue_wait_seconds", "histogram",
+           "Time a job waited to start, from becoming ready to run (submit, retry or run_at) "
+           "to its start, by queue (each attempt).");
+    for (size_t k = 0; k < n; k++)
+        queue_histogram(t, "spawnpool_job_queue_wait_seconds", q[k].name, dispatch_wait_bounds,
+                        DISPATCH_WAIT_BUCKETS, q[k].usage.wait, q[k].usage.wait_sum,
+                        q[k].usage.wait_count);
     free(q);
+}
+
+/* The dispatch latency of every queue: a histogram over all starts, and a summary whose
+ * quantiles cover the last DISPATCH_RECENT starts (NaN before the first) while its _sum and
+ * _count, like every summary's, cover all of them since the server started. */
+_Static_assert(DISPATCH_RECENT == 1024, "the summary's HELP text says 1024 starts");
+static void dispatch_latency(struct text *t, const struct dispatch_stats *st)
+{
+    family(t, "spawnpool_dispatch_latency_seconds", "histogram",
+           "Time from submit (or retry) to start, all queues.");
+    for (int i = 0; i < DISPATCH_LATENCY_BUCKETS; i++)
+        text_addf(t, "spawnpool_dispatch_latency_seconds_bucket{le=\"%g\"} %llu\n",
+                  st->latency_bounds[i], (unsigned long long)st->latency_counts[i]);
+    text_addf(t,
+              "spawnpool_dispatch_latency_seconds_bucket{le=\"+Inf\"} %llu\n"
+              "spawnpool_dispatch_latency_seconds_sum %.6f\n"
+              "spawnpool_dispatch_latency_seconds_count %llu\n",
+              (unsigned long long)st->latency_counts[DISPATCH_LATENCY_BUCKETS], st->latency_sum,
+              (unsigned long long)st->latency_count);
+    family(t, "spawnpool_dispatch_latency_recent_seconds", "summary",
+           "Time from submit (or retry) to start: quantiles over the last 1024 starts, _sum "
+           "and _count over all starts.");
+    if (st->recent_n > 0)
+        text_addf(t,
+                  "spawnpool_dispatch_latency_recent_seconds{quantile=\"0.5\"} %.6f\n"
+                  "spawnpool_dispatch_latency_recent_seconds{quantile=\"0.99\"} %.6f\n",
+                  st->recent_p50, st->recent_p99);
+    else
+        text_addf(t, "spawnpool_dispatch_latency_recent_seconds{quantile=\"0.5\"} NaN\n"
+                     "spawnpool_dispatch_latency_recent_seconds{quantile=\"0.99\"} NaN\n");
+    text_addf(t,
+              "spawnpool_dispatch_latency_recent_seconds_sum %.6f\n"
+              "spawnpool_dispatch_latency_recent_seconds_count %llu\n",
+              st->latency_sum, (unsigned long long)st->latency_count);
 }
 
 enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c)
@@ -92,27 +141,8 @@ enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c)
         "# HELP spawnpool_worker_restarts_total Worker processes that died and were replaced.\n"
         "# TYPE spawnpool_worker_restarts_total counter\nspawnpool_worker_restarts_total %llu\n",
         (unsigned long long)st.worker_restarts);
-    text_addf(&t,
-              "# HELP spawnpool_dispatch_latency_seconds Time from submit (or retry) to start.\n"
-              "# TYPE spawnpool_dispatch_latency_seconds histogram\n");
-    for (int i = 0; i < DISPATCH_LATENCY_BUCKETS; i++)
-        text_addf(&t, "spawnpool_dispatch_latency_seconds_bucket{le=\"%g\"} %llu\n",
-                  st.latency_bounds[i], (unsigned long long)st.latency_counts[i]);
-    text_addf(&t,
-              "spawnpool_dispatch_latency_seconds_bucket{le=\"+Inf\"} %llu\n"
-              "spawnpool_dispatch_latency_seconds_sum %.6f\n"
-              "spawnpool_dispatch_latency_seconds_count %llu\n",
-              (unsigned long long)st.latency_counts[DISPATCH_LATENCY_BUCKETS], st.latency_sum,
-              (unsigned long long)st.latency_count);
+    dispatch_latency(&t, &st);
     usage_histograms(a, &t);
-    if (st.recent_n > 0)
-        text_addf(&t,
-                  "# HELP spawnpool_dispatch_latency_recent_seconds Dispatch latency over the last "
-                  "%d starts.\n# TYPE spawnpool_dispatch_latency_recent_seconds summary\n"
-                  "spawnpool_dispatch_latency_recent_seconds{quantile=\"0.5\"} %.6f\n"
-                  "spawnpool_dispatch_latency_recent_seconds{quantile=\"0.99\"} %.6f\n"
-                  "spawnpool_dispatch_latency_recent_seconds_count %d\n",
-                  st.recent_n, st.recent_p50, st.recent_p99, st.recent_n);
     text_addf(&t,
               "# HELP spawnpool_draining 1 while the server drains for shutdown.\n"
               "# TYPE spawnpool_draining gauge\nspawnpool_draining %d\n",

@@ -71,15 +71,24 @@ enum dispatch_result dispatch_submit(struct dispatch *d, struct dispatch_submit 
 #define DISPATCH_USAGE_BUCKETS 12
 /* The upper bounds (seconds) of the usage histograms' buckets. */
 extern const double dispatch_usage_bounds[DISPATCH_USAGE_BUCKETS];
+#define DISPATCH_WAIT_BUCKETS 14
+/* The upper bounds (seconds) of the queue-wait histogram's buckets. */
+extern const double dispatch_wait_bounds[DISPATCH_WAIT_BUCKETS];
 /* What the jobs of a queue that ran cost since the server started: wall seconds from start to
- * end, and CPU seconds (user + system); cumulative buckets, the last one +Inf. */
+ * end, and CPU seconds (user + system); and how long its jobs waited to start (from submit,
+ * retry or run_at to start). Cumulative buckets, the last one +Inf. */
 struct dispatch_usage {
     uint64_t duration[DISPATCH_USAGE_BUCKETS + 1], cpu[DISPATCH_USAGE_BUCKETS + 1];
     double duration_sum, cpu_sum;
     uint64_t count;
+    uint64_t wait[DISPATCH_WAIT_BUCKETS + 1];
+    double wait_sum;
+    uint64_t wait_count;
 };
 /* Counts one job that ran for duration seconds and used cpu seconds of CPU. */
 void dispatch_usage_add(struct dispatch_usage *u, double duration, double cpu);
+/* Counts one start of a job that waited seconds since it became ready to run. */
+void dispatch_usage_add_wait(struct dispatch_usage *u, double seconds);
 
 struct dispatch_queue_info {
     char name[72];

@@ -222,7 +222,10 @@ static void job_started(struct dispatch *d, int slot, int64_t pid, int64_t start
     store_job_running(d->store, r->id, slot, r->attempt, started_at);
     dispatch_count(d, JOB_QUEUED, JOB_RUNNING);
     dispatch_answer_waiting(d, r, DISPATCH_SIGNALED); /* it began: terminated like any */
-    if (known) observe_latency(d, (double)(start_us - r->since_us) / 1e6);
+    if (!known) return;
+    double waited = (double)(start_us - r->since_us) / 1e6;
+    observe_latency(d, waited);
+    if (r->q >= 0 && r->q < d->n_queues) dispatch_usage_add_wait(&d->queues[r->q].usage, waited);
 }
 
 /* Ends a job that was running on slot: records the outcome or re-queues it for a retry. */

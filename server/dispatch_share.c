@@ -40,6 +40,20 @@ void dispatch_usage_add(struct dispatch_usage *u, double duration, double cpu)
     u->count++;
 }
 
+/* from a dispatch on an idle pool (under a millisecond) to a queue held for an hour */
+const double dispatch_wait_bounds[DISPATCH_WAIT_BUCKETS] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 1, 5, 30, 120, 600, 3600};
+
+void dispatch_usage_add_wait(struct dispatch_usage *u, double seconds)
+{
+    if (seconds < 0) seconds = 0;
+    for (int i = 0; i < DISPATCH_WAIT_BUCKETS; i++)
+        if (seconds <= dispatch_wait_bounds[i]) u->wait[i]++;
+    u->wait[DISPATCH_WAIT_BUCKETS]++;
+    u->wait_sum += seconds;
+    u->wait_count++;
+}
+
 size_t dispatch_queue_list(struct dispatch *d, struct dispatch_queue_info *out, size_t max)
 {
     pthread_mutex_lock(&d->share);
