@@ -9,7 +9,8 @@ DEB_PACKAGES = build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev
                libcurl4-openssl-dev \
                curl jq sqlite3 procps openssl tzdata
 
-# test_browser.sh drives Debian's Chromium with puppeteer-core (tests/browser, from npm)
+# test_browser.sh and test_dashboard.sh drive Debian's Chromium with puppeteer-core, and
+# test_dashboard.sh runs axe-core in the page (tests/browser, from npm)
 BROWSER_PACKAGES = chromium
 BROWSER_STAMP = tests/browser/node_modules/.installed
 

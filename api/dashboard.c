@@ -8,8 +8,8 @@
 #include "api/internal.h"
 #include "api/web_assets.h"
 
-#define DASHBOARD_CSP                                                                          \
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "            \
+#define DASHBOARD_CSP                                                                              \
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "                \
     "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 static const struct web_asset *find_asset(const char *name)
@@ -57,7 +57,8 @@ enum MHD_Result api_dashboard(struct api *a, struct MHD_Connection *c, const cha
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return api_send_not_allowed(c, "GET, HEAD");
-    const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    const char *inm =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
     bool fresh = etag_matches(inm, w->etag);
     struct MHD_Response *resp =
         fresh ? MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT)

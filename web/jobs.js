@@ -43,7 +43,7 @@ export function renderJobs(view, signal) {
     h('caption', { class: 'sr-only' }, 'Jobs, newest first; states change live'),
     h('thead', {}, h('tr', {},
       ['Job', 'State', 'Name', 'Command', 'Queue', 'Started', 'Duration', 'Exit'].map((t, i) =>
-        h('th', { scope: 'col', class: i === 5 || i === 6 ? 'wide' : null }, t)))),
+        h('th', { scope: 'col', class: i === 5 || i === 6 ? 'wide' : i === 3 ? 'cmd' : null }, t)))),
     body);
   const status = h('p', { class: 'muted', role: 'status', id: 'jobs-status' });
   const newer = h('button', { type: 'button', id: 'page-newer', disabled: true }, 'Newer');

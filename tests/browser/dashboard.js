@@ -74,7 +74,8 @@ async function until(page, what, fn, ...args) {
   try {
     await page.waitForFunction(fn, WAIT, ...args);
   } catch (e) {
-    const shown = await page.evaluate(() => document.body.innerText.slice(0, 1500)).catch(() => '?');
+    const shown = await page.evaluate(() => location.hash + ' ' + document.body.innerText.slice(0, 1500))
+      .catch((err) => '? ' + err.message);
     throw new Error(`${what}: ${e.message}; the page showed: ${shown}`);
   }
 }
@@ -160,7 +161,8 @@ async function main() {
     const b = submit({ argv: gated('go-b', 'echo line-one; echo err-one >&2', 'echo line-two'), name: 'streamer' });
     out.ids.b = b;
     await page.waitForSelector(`#jobs-table tr[data-job="${b}"] a`, { timeout: 60000 });
-    await page.click(`#jobs-table tr[data-job="${b}"] a`);
+    // a click in the page, not at coordinates: the live list may redraw meanwhile
+    await page.$eval(`#jobs-table tr[data-job="${b}"] a`, (link) => link.click());
     await until(page, 'stdout shows line-one', () => /line-one/.test(document.getElementById('out-stdout').textContent));
     ok(`opened job ${b} from the list: its stdout shows line-one while it runs`);
     fs.writeFileSync(path.join(work, 'go-b'), '');
