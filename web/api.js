@@ -68,10 +68,12 @@ export async function text(path, signal) {
   return res.text();
 }
 
-// Streams path's body: onChunk(string) for each piece until it ends. Resolves at the end.
-export async function stream(path, onChunk, signal) {
+// Streams path's body: onChunk(string) for each piece until it ends (onOpen() first, once
+// the server has answered). Resolves at the end.
+export async function stream(path, onChunk, signal, onOpen) {
   const res = await fetch(path, { headers: headers(), signal, cache: 'no-store' });
   if (!res.ok) throw await failure(res);
+  if (onOpen) onOpen();
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
   for (;;) {
@@ -91,11 +93,13 @@ export async function events(path, onEvent, onState, signal) {
   while (!signal.aborted) {
     let buffer = '';
     let ev = { data: [] };
-    const sep = path.includes('?') ? '&' : '?';
-    const url = last === null ? path : path.replace(/([?&])last_event_id=[^&]*&?/, '$1') +
-      sep + 'last_event_id=' + encodeURIComponent(last);
+    let url = path;
+    if (last !== null) {
+      const u = new URL(path, location.href);
+      u.searchParams.set('last_event_id', last);
+      url = u.pathname + u.search;
+    }
     try {
-      onState('live');
       await stream(url, (chunk) => {
         buffer += chunk;
         let nl;
@@ -123,7 +127,7 @@ export async function events(path, onEvent, onState, signal) {
             else if (field === 'event') ev.event = value;
           }
         }
-      }, signal);
+      }, signal, () => onState('live'));
     } catch (e) {
       if (signal.aborted) return;
       onState('retrying', e.message);

@@ -98,6 +98,11 @@ window.addEventListener('spawnpool:unauthorized', () => {
   if (!document.getElementById('login').hidden) return;
   showLogin(token() ? 'The server refused this token.' : '');
 });
+// the skip link moves focus only: its #main is no route
+document.querySelector('.skip').addEventListener('click', (e) => {
+  e.preventDefault();
+  document.getElementById('main').focus();
+});
 window.addEventListener('hashchange', () => {
   if (document.getElementById('login').hidden) {
     route();

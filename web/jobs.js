@@ -20,7 +20,7 @@ function row(job) {
     h('td', {}, job.queue || 'default'),
     h('td', { class: 'wide' }, timeEl(job.started_at || job.created_at)),
     h('td', { class: 'wide' }, duration(job.started_at, job.finished_at)),
-    h('td', {}, job.exit_code === null || job.exit_code === undefined ? '' : String(job.exit_code)));
+    h('td', { class: 'exit' }, job.exit_code === null || job.exit_code === undefined ? '' : String(job.exit_code)));
 }
 
 export function renderJobs(view, signal) {
@@ -67,7 +67,8 @@ export function renderJobs(view, signal) {
       const res = await api('GET', query(), undefined, signal);
       fill(errors);
       fill(body, res.jobs.map(row));
-      status.textContent = res.jobs.length ? res.jobs.length + ' jobs shown' : 'No jobs match.';
+      const n = res.jobs.length;
+      status.textContent = n ? n + (n === 1 ? ' job shown' : ' jobs shown') : 'No jobs match.';
       older.disabled = !res.next_before;
       older.dataset.before = res.next_before || '';
       newer.disabled = pages.length === 0;

@@ -143,6 +143,11 @@ async function main() {
     }, a);
     if ((await page.evaluate(() => window.__noReload)) !== 'still here') throw new Error('the page reloaded');
     ok(`job ${a} turned succeeded live, the page never reloaded (${await stateOfRow(page, a)})`);
+    await until(page, 'job a shows exit code 0', (id) => {
+      const td = document.querySelector(`#jobs-table tr[data-job="${id}"] .exit`);
+      return td && td.textContent === '0';
+    }, a);
+    ok(`its row filled in its exit code`);
     await shot(page, 'jobs');
     await audit(page, 'jobs');
 
