@@ -11,7 +11,8 @@ DEB_PACKAGES = build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev
 # test_metrics.sh checks every /metrics scrape with promtool (and scrapes with a real Prometheus)
 TEST_PACKAGES = prometheus
 
-# test_browser.sh drives Debian's Chromium with puppeteer-core (tests/browser, from npm)
+# test_browser.sh and test_dashboard.sh drive Debian's Chromium with puppeteer-core, and
+# test_dashboard.sh runs axe-core in the page (tests/browser, from npm)
 BROWSER_PACKAGES = chromium
 BROWSER_STAMP = tests/browser/node_modules/.installed
 

@@ -302,6 +302,9 @@ enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c);
 enum MHD_Result api_readyz(struct api *a, struct MHD_Connection *c);
 /* api/metrics.c: Prometheus text exposition. */
 enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c);
+/* api/dashboard.c: GET / (the page) and GET /ui/<file>, from web/, with CSP and ETag. */
+enum MHD_Result api_dashboard(struct api *a, struct MHD_Connection *c, const char *method,
+                              const char *url);
 /* api/output.c: captured output, optionally followed until the job ends. */
 enum MHD_Result api_jobs_output(struct api *a, struct request *r, struct MHD_Connection *c,
                                 int64_t id);

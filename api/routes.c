@@ -89,5 +89,7 @@ enum MHD_Result api_route(struct api *a, struct request *r, struct MHD_Connectio
         return is(method, "GET") ? api_readyz(a, c) : api_send_not_allowed(c, "GET, HEAD");
     if (strcmp(url, "/metrics") == 0)
         return is(method, "GET") ? api_metrics(a, c) : api_send_not_allowed(c, "GET, HEAD");
+    if (strcmp(url, "/") == 0 || strncmp(url, "/ui/", 4) == 0)
+        return api_dashboard(a, c, method, url);
     return not_found(c, url);
 }

@@ -60,7 +60,7 @@ bad_requests() {
     expect_error 404 not_found id POST /v1/jobs/987654/terminate
     expect_error 404 not_found - GET /v1/nothing
     expect_error 404 not_found - GET /v1/jobs/1/nothing
-    expect_error 404 not_found - GET /
+    expect_error 404 not_found - GET /nothing # (/ is the dashboard: test_dashboard.sh)
     # query parameters
     expect_error 400 invalid_argument limit GET '/v1/jobs?limit=0'
     expect_error 400 invalid_argument limit GET '/v1/jobs?limit=1001'

@@ -15,7 +15,8 @@ for f in CMakeLists.txt main.c; do
     grep -Eq "^COPY .*\b$f\b" "$ROOT/Dockerfile" || fail "Dockerfile does not COPY $f"
     grep -qx "!$f" "$ROOT/.dockerignore" || fail ".dockerignore does not let $f through"
 done
-for d in $DIRS migrations cmake; do
+# migrations/ and web/ are embedded into the binary by cmake/embed_*.cmake
+for d in $DIRS migrations cmake web; do
     grep -Eq "^COPY $d/ $d/" "$ROOT/Dockerfile" || fail "Dockerfile does not COPY $d/"
     grep -qx "!$d/" "$ROOT/.dockerignore" || fail ".dockerignore does not let $d/ through"
 done
