@@ -279,6 +279,8 @@ enum MHD_Result api_schedule_one(struct api *a, struct request *r, struct MHD_Co
 enum MHD_Result api_queues_patch(struct api *a, struct request *r, struct MHD_Connection *c,
                                  const char *name);
 enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c);
+/* api/openapi_api.c: the embedded OpenAPI document (api/openapi.json), no token needed. */
+enum MHD_Result api_openapi(struct MHD_Connection *c);
 /* api/metrics.c: Prometheus text exposition. */
 enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c);
 /* api/output.c: captured output, optionally followed until the job ends. */
