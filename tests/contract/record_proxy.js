@@ -58,6 +58,14 @@ function watch(client, upstream) {
     const finish = (partial) => {
         if (!cur) return;
         const r = { method: cur.method, url: cur.url, status: cur.status, type: cur.type, partial };
+        if (cur.sse !== undefined) { // the data of each complete `event: state`
+            r.events = [];
+            for (const block of cur.sse.split('\n\n').slice(0, -1)) {
+                const data = block.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+                if (!/^event: state$/m.test(block) || !data) continue;
+                try { r.events.push(JSON.parse(data)); } catch (e) { r.bodyError = 'event data: ' + e.message; }
+            }
+        }
         if (cur.chunks) {
             let buf = Buffer.concat(cur.chunks);
             try {
@@ -80,8 +88,10 @@ function watch(client, upstream) {
         const type = h['content-type'] || null;
         cur = { method: q.method, url: q.url, status, type, encoding: h['content-encoding'], size: 0 };
         if (type && /^application\/json/i.test(type)) cur.chunks = [];
+        if (type && /^text\/event-stream/i.test(type)) cur.sse = '';
         return q.method === 'HEAD'; // no body follows an answer to HEAD
     }, (b) => {
+        if (cur && cur.sse !== undefined && cur.sse.length < MAX_BODY) cur.sse += b.toString('utf8');
         if (!cur || !cur.chunks) return;
         cur.size += b.length;
         if (cur.size <= MAX_BODY) cur.chunks.push(Buffer.from(b));

@@ -70,6 +70,13 @@ function checkBody(key, r, rec, test) {
         fail(`${key}: content type ${media || '(none)'} not in the document (${Object.keys(content).join(', ')})`, rec, test);
         return;
     }
+    if (media === 'text/event-stream' && rec.events) { // each event's data (even of a cut stream)
+        const v = validator('/x-state-event');
+        for (const ev of rec.events)
+            if (!v(ev)) fail(`${key}: an event's data does not match x-state-event`, rec, test, JSON.stringify(v.errors.slice(0, 3)) + ' | ' + JSON.stringify(ev));
+        if (rec.bodyError) fail(`${key}: an event's data does not parse`, rec, test, rec.bodyError);
+        return;
+    }
     if (media !== 'application/json' || rec.partial || rec.truncated) return;
     if (rec.bodyError) {
         fail(`${key}: the JSON body does not parse`, rec, test, rec.bodyError);

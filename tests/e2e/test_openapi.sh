@@ -84,11 +84,14 @@ rec extra GET /v1/jobs/1 200 "$(jq -c '.surprise = 1' <<<"$job")"
 rec status GET /v1/jobs/1 418 '{"error":{"code":"internal","message":"x"}}'
 rec code GET /v1/jobs/1 404 '{"error":{"code":"no_such_thing","message":"x"}}'
 rec route GET /v1/nowhere 200 '{}'
-for bad in badstate extra status code route; do
+mkdir -p "$T/records-event"
+printf '%s\n' '{"method":"GET","url":"/v1/events","status":200,"type":"text/event-stream","partial":true,"events":[{"id":1,"state":"asleep","from":null,"at":"2026-11-30T12:00:00.000Z","detail":null}]}' \
+    >"$T/records-event/test_x.jsonl"
+for bad in badstate extra status code route event; do
     if validates $bad; then fail "the validator passes a record it must refuse ($bad)"; fi
     grep -q '^FAIL: ' "$T/validate-$bad.out" || fail "no FAIL line for $bad: $(cat "$T/validate-$bad.out")"
 done
-pass "the validator refuses a wrong state, an undocumented field, status, error code and route"
+pass "the validator refuses a wrong state, an undocumented field, status, error code, route and event"
 mkdir -p "$T/records-none"
 if validates none; then fail "the validator passes when nothing was recorded"; fi
 pass "the validator fails when nothing was recorded"
