@@ -106,7 +106,9 @@ function watch(client, upstream) {
             }
         });
         from.on('end', () => to.end());
-        from.on('error', () => to.destroy());
+        // a reset of one side ends the other gracefully: what was already forwarded (say, the
+        // server's 431 before it closed on a client still sending) still reaches it
+        from.on('error', () => to.end());
         from.on('close', () => { if (!to.destroyed && to.writableEnded === false) to.destroy(); });
     };
     pipe(client, upstream, req);

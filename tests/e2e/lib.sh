@@ -14,10 +14,10 @@ BG_PIDS=() # helpers a test started in the background (killed at exit)
 
 cleanup() {
     local rc=$?
-    if [ -n "$SP_PROXY_PID" ]; then # the recording proxy writes each record at once: TERM is enough
-        kill -TERM "$SP_PROXY_PID" 2>/dev/null
-        wait "$SP_PROXY_PID" 2>/dev/null
-    fi
+    for pid in "${SP_PROXY_PIDS[@]}"; do # a proxy writes each record at once: TERM is enough
+        kill -TERM "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
     for pid in "${BG_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; done
     if [ -n "$SP_PID" ] && kill -0 "$SP_PID" 2>/dev/null; then
         kill -KILL "$SP_PID" 2>/dev/null
@@ -100,18 +100,16 @@ sp_start() {
 # api/openapi.json. A test that must talk to the server itself sets SP_DIRECT=1 (or uses
 # $SP_BASE).
 SP_PROXY_PID=""
+SP_PROXY_PIDS=()
 sp_record() {
     [ -n "${SPAWNPOOL_RECORD_DIR:-}" ] && [ -z "${SP_DIRECT:-}" ] || return 0
     command -v node >/dev/null || return 0
-    if [ -n "$SP_PROXY_PID" ]; then
-        kill -TERM "$SP_PROXY_PID" 2>/dev/null
-        wait "$SP_PROXY_PID" 2>/dev/null
-    fi
     mkdir -p "$SPAWNPOOL_RECORD_DIR"
     : >"$T/proxy.out"
     node "$(dirname "${BASH_SOURCE[0]}")/../contract/record_proxy.js" "${BASE#*://}" \
         "$SPAWNPOOL_RECORD_DIR/$TEST_NAME.jsonl" >"$T/proxy.out" 2>>"$T/proxy.err" &
     SP_PROXY_PID=$!
+    SP_PROXY_PIDS+=("$SP_PROXY_PID") # an earlier server's proxy stays: a test may still use it
     wait_for 60 grep -q '^listening on ' "$T/proxy.out" || fail "the recording proxy did not start"
     BASE="${BASE%:*}:$(sed -n 's/^listening on //p' "$T/proxy.out")"
 }
