@@ -97,7 +97,11 @@ function watch(client, upstream) {
         if (cur.size <= MAX_BODY) cur.chunks.push(Buffer.from(b));
         else cur.chunks = null;
     }, () => finish(false));
-    const pipe = (from, to, p) => {
+    // A half-close (FIN) goes through as one. The client gone for good (closed, reset) closes
+    // the upstream connection, so the server's next write fails as it would without the
+    // proxy (that is how it learns an event stream's client left); the server gone ends the
+    // client's side after what was already forwarded (a 431 before it closed still arrives).
+    const pipe = (from, to, p, gone) => {
         from.on('data', (d) => {
             p.feed(d);
             if (!to.write(d)) {
@@ -106,13 +110,11 @@ function watch(client, upstream) {
             }
         });
         from.on('end', () => to.end());
-        // a reset of one side ends the other gracefully: what was already forwarded (say, the
-        // server's 431 before it closed on a client still sending) still reaches it
-        from.on('error', () => to.end());
-        from.on('close', () => { if (!to.destroyed && to.writableEnded === false) to.destroy(); });
+        from.on('error', () => gone(to));
+        from.on('close', () => gone(to));
     };
-    pipe(client, upstream, req);
-    pipe(upstream, client, resp);
+    pipe(client, upstream, req, (up) => up.destroy());
+    pipe(upstream, client, resp, (cl) => cl.end());
     upstream.on('close', () => finish(true));
 }
 
