@@ -15,6 +15,8 @@ TEST_PACKAGES = prometheus
 # test_dashboard.sh runs axe-core in the page (tests/browser, from npm)
 BROWSER_PACKAGES = chromium
 BROWSER_STAMP = tests/browser/node_modules/.installed
+# the OpenAPI checks (tests/contract): redocly lint and ajv, from npm
+CONTRACT_STAMP = tests/contract/node_modules/.installed
 
 .PHONY: deps test-deps build run test test-asan test-contended fuzz clean format install
 
@@ -30,7 +32,7 @@ deps:
 
 # what the test suite needs besides the build: Chromium, promtool (prometheus) and the browser
 # driver's npm packages
-test-deps: deps $(BROWSER_STAMP)
+test-deps: deps $(BROWSER_STAMP) $(CONTRACT_STAMP)
 	@missing=$$(for p in $(BROWSER_PACKAGES) $(TEST_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 	    grep -q 'install ok installed' || echo $$p; done); \
 	command -v node >/dev/null || missing="$$missing nodejs npm"; \
@@ -45,6 +47,12 @@ $(BROWSER_STAMP): tests/browser/package-lock.json
 	@command -v npm >/dev/null || { SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; $$SUDO apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends nodejs npm; }
 	cd tests/browser && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CONTRACT_STAMP): tests/contract/package-lock.json
+	@command -v npm >/dev/null || { SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends nodejs npm; }
+	cd tests/contract && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 build: deps

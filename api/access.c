@@ -214,8 +214,10 @@ bool api_access_authorized(struct api *a, const char *url, const char *authoriza
 {
     pthread_rwlock_rdlock(&a->access_lock);
     const struct access_policy *p = a->access;
-    bool guarded = p->n_tokens > 0 && (strncmp(url, "/v1/", 4) == 0 || strcmp(url, "/v1") == 0 ||
-                                       (strcmp(url, "/metrics") == 0 && !p->open_metrics));
+    /* the API description is public (it says what the source says), like /healthz */
+    bool guarded = p->n_tokens > 0 && strcmp(url, "/v1/openapi.json") != 0 &&
+                   (strncmp(url, "/v1/", 4) == 0 || strcmp(url, "/v1") == 0 ||
+                    (strcmp(url, "/metrics") == 0 && !p->open_metrics));
     bool ok = !guarded;
     if (guarded && authorization && strncasecmp(authorization, "Bearer ", 7) == 0) {
         const char *given = authorization + 7;

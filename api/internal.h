@@ -300,6 +300,8 @@ enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c);
 /* GET /readyz: 200 {"status":"ready"} when a load balancer may send work here; 503 while
  * draining, with no started worker, or with a store that cannot commit. */
 enum MHD_Result api_readyz(struct api *a, struct MHD_Connection *c);
+/* api/openapi_api.c: the embedded OpenAPI document (api/openapi.json), no token needed. */
+enum MHD_Result api_openapi(struct MHD_Connection *c);
 /* api/metrics.c: Prometheus text exposition. */
 enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c);
 /* api/dashboard.c: GET / (the page) and GET /ui/<file>, from web/, with CSP and ETag. */

@@ -7,12 +7,17 @@ TEST_NAME=$(basename "$0" .sh)
 T=$(mktemp -d "/tmp/spawnpool-${TEST_NAME}.XXXXXX")
 SP_PID=""
 BASE=""
+SP_BASE=""
 FAILS=0
 
 BG_PIDS=() # helpers a test started in the background (killed at exit)
 
 cleanup() {
     local rc=$?
+    for pid in "${SP_PROXY_PIDS[@]}"; do # a proxy writes each record at once: TERM is enough
+        kill -TERM "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
     for pid in "${BG_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; done
     if [ -n "$SP_PID" ] && kill -0 "$SP_PID" 2>/dev/null; then
         kill -KILL "$SP_PID" 2>/dev/null
@@ -84,6 +89,29 @@ sp_start() {
     local first
     first=$(head -n 1 "$T/server.out")
     [[ $first == "spawnpool: listening on http"*"://127.0.0.1:"* ]] || fail "first stdout line: $first"
+    SP_BASE=$BASE # the server itself, also when BASE points at the recording proxy
+    sp_record
+}
+
+# sp_record: with SPAWNPOOL_RECORD_DIR set (the ctest suite sets it), BASE points at a
+# recording proxy (tests/contract/record_proxy.js, a separate process that forwards each
+# connection's bytes unchanged) that appends every response to
+# $SPAWNPOOL_RECORD_DIR/$TEST_NAME.jsonl, for tests/contract/validate.js to check against
+# api/openapi.json. A test that must talk to the server itself sets SP_DIRECT=1 (or uses
+# $SP_BASE).
+SP_PROXY_PID=""
+SP_PROXY_PIDS=()
+sp_record() {
+    [ -n "${SPAWNPOOL_RECORD_DIR:-}" ] && [ -z "${SP_DIRECT:-}" ] || return 0
+    command -v node >/dev/null || return 0
+    mkdir -p "$SPAWNPOOL_RECORD_DIR"
+    : >"$T/proxy.out"
+    node "$(dirname "${BASH_SOURCE[0]}")/../contract/record_proxy.js" "${BASE#*://}" \
+        "$SPAWNPOOL_RECORD_DIR/$TEST_NAME.jsonl" >"$T/proxy.out" 2>>"$T/proxy.err" &
+    SP_PROXY_PID=$!
+    SP_PROXY_PIDS+=("$SP_PROXY_PID") # an earlier server's proxy stays: a test may still use it
+    wait_for 60 grep -q '^listening on ' "$T/proxy.out" || fail "the recording proxy did not start"
+    BASE="${BASE%:*}:$(sed -n 's/^listening on //p' "$T/proxy.out")"
 }
 
 # sp_refused WHAT [FLAGS...]: the server must refuse to start with FLAGS (exit 2) and say

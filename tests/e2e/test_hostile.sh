@@ -232,7 +232,9 @@ status_only() { # WANT DESCRIPTION CURL-ARGS...
     N=$((N + 1))
     eq "#$N $what" "$(curl -s -m 60 -o /dev/null -w '%{http_code}' "$@")" "$want"
 }
-status_only 431 "one 100 KB header" -H "X-Big: $(head -c 102400 /dev/zero | tr '\0' a)" "$BASE/healthz"
+# (to the server itself: the server answers and closes on a client still sending, and the
+# reset it draws could drop the answer at the recording proxy's extra hop, lib.sh)
+status_only 431 "one 100 KB header" -H "X-Big: $(head -c 102400 /dev/zero | tr '\0' a)" "$SP_BASE/healthz"
 HS=()
 for i in $(seq 500); do HS+=(-H "X-H$i: $(printf 'b%.0s' $(seq 100))"); done
 status_only 431 "500 headers of 100 bytes" "${HS[@]}" "$BASE/healthz"

@@ -16,6 +16,9 @@ ulimit -Sn 2048 # the trickle client holds up to 1,100 sockets
 "$SPAWNPOOL_BIN" serve --help | grep -q -- '--body-timeout .*default 60' || fail "--body-timeout's default is not 60 s"
 pass "--head-timeout 20 s and --body-timeout 60 s by default"
 
+# the server itself, not the recording proxy (lib.sh): the trickling client's connections come
+# from 127.0.0.2 and the normal client's from 127.0.0.1, which the server must tell apart
+SP_DIRECT=1
 sp_start --head-timeout 3 --body-timeout 3
 PORT=${BASE##*:}
 metric() { curl -s -m 5 "$BASE/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
