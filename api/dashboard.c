@@ -32,9 +32,10 @@ static bool etag_matches(const char *header, const char *etag)
     return false;
 }
 
-static void add_headers(struct MHD_Response *resp, const struct web_asset *w)
+/* The headers of w's answer; a 304 (no body) says no Content-Type. */
+static void add_headers(struct MHD_Response *resp, const struct web_asset *w, bool body)
 {
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, w->type);
+    if (body) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, w->type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, w->etag);
     /* revalidated on each load (the ETag makes that a 304): a new binary shows at once */
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
@@ -64,7 +65,7 @@ enum MHD_Result api_dashboard(struct api *a, struct MHD_Connection *c, const cha
         fresh ? MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT)
               : MHD_create_response_from_buffer(w->len, (void *)w->data, MHD_RESPMEM_PERSISTENT);
     if (!resp) return MHD_NO;
-    add_headers(resp, w);
+    add_headers(resp, w, !fresh);
     enum MHD_Result rc = api_queue_response(c, fresh ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return rc;

@@ -12,7 +12,7 @@ trap 'kill "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null' EXIT
 wait_for 60 grep -q '^listening$' "$T/notify.out" || fail "the listener did not start"
 NOTIFY_SOCKET=$T/notify.sock sp_start
 wait_for 60 grep -q '^READY=1$' "$T/notify.out" || fail "no READY=1 after the server listened"
-port=${BASE##*:}
+port=${SP_BASE##*:} # (the server's own port: BASE may be the recording proxy)
 check "READY=1 carries the status" grep -qx "STATUS=listening on port $port with 2 workers" "$T/notify.out"
 
 ID=$(curl -s --json '{"command": "env | grep -c NOTIFY_SOCKET || true"}' "$BASE/v1/jobs" | jq -r .id)
