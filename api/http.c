@@ -365,6 +365,19 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     log_warn("http: %s", msg);
 }
 
+/* MHD's accept policy: once the front end stops, a new connection is closed at once. This
+ * stands in for MHD_quiesce_daemon, which races the pool threads in libmicrohttpd 0.9.75 to
+ * 0.9.77: it takes the listen socket out of each pool thread's epoll set from the caller's
+ * thread, while a busy pool thread may take it out first, and MHD_PANICs (abort) on the
+ * ENOENT ("Failed to remove listen FD from epoll set"; see tests/bench/mhd_quiesce_race.c). */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    (void)addr;
+    (void)len;
+    struct api *a = cls;
+    return atomic_load(&a->stopping) ? MHD_NO : MHD_YES;
+}
+
 /* Reads a whole (small) file as a NUL-terminated string; NULL with errno on failure. */
 static char *read_file(const char *path)
 {
@@ -485,7 +498,7 @@ static void *frontend_start(const struct config *cfg, const struct serve_caps *c
          (intptr_t)cfg->http_threads, NULL},
         {MHD_OPTION_END, 0, NULL}};
     a->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, access_handler, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        flags, 0, accept_policy, a, access_handler, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_ARRAY, pool_options, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
         MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_NOTIFY_COMPLETED, request_completed, a,
@@ -531,7 +544,7 @@ static void frontend_stop(void *handle)
 {
     struct api *a = handle;
     dispatch_on_finish(a->dispatch, NULL, NULL);
-    int fd = MHD_quiesce_daemon(a->daemon); /* no new connections */
+    atomic_store(&a->stopping, true); /* no new connections (not MHD_quiesce_daemon: above) */
     waiters_stop(&a->waiters);
     /* give resumed long-polls a moment to get their answer out */
     int64_t until = clock_mono_ms() + 2000;
@@ -541,11 +554,10 @@ static void frontend_stop(void *handle)
         if (!info || info->num_connections == 0) break;
         usleep(10000);
     }
-    MHD_stop_daemon(a->daemon);
-    conns_stop(&a->conns); /* after the daemon: closing connections still notify it */
+    MHD_stop_daemon(a->daemon); /* (closes the listen socket too) */
+    conns_stop(&a->conns);      /* after the daemon: closing connections still notify it */
     api_access_free(a);
     api_notify_stop(a); /* undelivered callbacks stay in SQLite for the next start */
-    if (fd >= 0) close(fd);
     pthread_mutex_destroy(&a->waiters.lock);
     free(a->tls_cert);
     free(a->tls_key);

@@ -82,6 +82,7 @@ struct api {
     pthread_rwlock_t access_lock;    /* readers: every request; writer: SIGHUP */
     struct access_policy *access;    /* tokens, hosts, origins (api/access.c) */
     atomic_uint_fast64_t refused[4]; /* api/guard.c: by enum guard_refusal, for /metrics */
+    atomic_bool stopping;            /* the front end stops: new connections are refused */
 };
 
 /* api/access.c: who may call the API (tokens, Host names, browser origins). */
