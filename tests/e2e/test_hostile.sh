@@ -237,9 +237,9 @@ status_only() { # WANT DESCRIPTION CURL-ARGS...
 status_only 431 "one 100 KB header" -H "X-Big: $(head -c 102400 /dev/zero | tr '\0' a)" "$SP_BASE/healthz"
 HS=()
 for i in $(seq 500); do HS+=(-H "X-H$i: $(printf 'b%.0s' $(seq 100))"); done
-status_only 431 "500 headers of 100 bytes" "${HS[@]}" "$BASE/healthz"
+status_only 431 "500 headers of 100 bytes" "${HS[@]}" "$SP_BASE/healthz"
 status_only 431 "a 100 KB Idempotency-Key" -H "Idempotency-Key: $(head -c 102400 /dev/zero | tr '\0' k)" \
-    --json '{"argv":["true"]}' "$BASE/v1/jobs"
+    --json '{"argv":["true"]}' "$SP_BASE/v1/jobs"
 expect 200 GET /healthz
 
 # ---- not HTTP at all, malformed framing, half-sent requests (raw TCP) -------------------------
