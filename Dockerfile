@@ -42,6 +42,7 @@ COPY server/ server/
 COPY api/ api/
 COPY cli/ cli/
 COPY web/ web/
+COPY contrib/ contrib/
 COPY tests/ tests/
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSPAWNPOOL_WERROR=ON \
  && cmake --build build -j2 --target spawnpool \

@@ -15,8 +15,14 @@ for f in CMakeLists.txt main.c; do
     grep -Eq "^COPY .*\b$f\b" "$ROOT/Dockerfile" || fail "Dockerfile does not COPY $f"
     grep -qx "!$f" "$ROOT/.dockerignore" || fail ".dockerignore does not let $f through"
 done
-# migrations/ and web/ are embedded into the binary by cmake/embed_*.cmake
-for d in $DIRS migrations cmake web; do
+# and every other top-level directory CMakeLists.txt reads from (migrations/ and web/ embedded
+# by cmake/embed_*.cmake, contrib/'s unit template given to configure_file, ...): the image's
+# cmake fails on a file it names that the context lacks (contrib/ once did)
+for d in $(cd "$ROOT" && ls -d */ | tr -d /); do
+    grep -v '^[[:space:]]*#' "$ROOT/CMakeLists.txt" | grep -Eq "(^|[[:space:]\"(/}])$d/" && DIRS="$DIRS $d"
+done
+grep -qw contrib <<<"$DIRS" || fail "CMakeLists.txt's contrib/ files were not found: $DIRS"
+for d in $(tr ' ' '\n' <<<"$DIRS" | sort -u); do
     grep -Eq "^COPY $d/ $d/" "$ROOT/Dockerfile" || fail "Dockerfile does not COPY $d/"
     grep -qx "!$d/" "$ROOT/.dockerignore" || fail ".dockerignore does not let $d/ through"
 done
