@@ -30,8 +30,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                                const char *method, const char *version, const char *data,
                                size_t *data_size, void **con_cls)
 {
-    (void)cls, (void)url, (void)method, (void)version, (void)data, (void)data_size,
-        (void)con_cls;
+    (void)cls, (void)url, (void)method, (void)version, (void)data, (void)data_size, (void)con_cls;
     struct MHD_Response *r =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, no_data_yet, NULL, NULL);
     enum MHD_Result rc = MHD_queue_response(c, 200, r);
