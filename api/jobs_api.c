@@ -537,10 +537,11 @@ enum MHD_Result api_jobs_patch(struct api *a, struct request *r, struct MHD_Conn
     case DISPATCH_OK:
         return send_job(a, c, id, 200, NULL);
     case DISPATCH_CONFLICT:
-        api_fail(&e, 409, "conflict", NULL,
-                 "job %lld is not waiting: only a queued job that no worker holds yet can "
-                 "change its priority or queue",
-                 (long long)id);
+        api_fail(
+            &e, 409, "conflict", NULL,
+            "job %lld is not waiting: only a queued or scheduled job that no worker holds yet can "
+            "change its priority or queue",
+            (long long)id);
         return api_send_error(c, &e);
     default:
         return api_command_refused(a, c, id, result, "changing the job");

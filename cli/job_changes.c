@@ -9,6 +9,25 @@
 
 #include "cli/cli.h"
 
+/* Sends method to job id's path (+ suffix) with body into *r: CLI_OK, CLI_FAILED for a 409
+ * (the server's reason on stderr, else refused), or the status of another error (said). */
+static int job_call(struct cli *c, const char *method, long long id, const char *suffix,
+                    json_t *body, const char *refused, struct cli_resp *r)
+{
+    char path[96], what[64];
+    cli_job_path(path, sizeof path, id, suffix);
+    snprintf(what, sizeof what, "job %lld", id);
+    cli_request(c, method, path, body, r);
+    if (r->status != 409) return cli_check(c, r, what);
+    const char *msg =
+        json_string_value(json_object_get(json_object_get(r->json, "error"), "message"));
+    if (msg && strncmp(msg, what, strlen(what)) == 0) /* (it names the job already) */
+        fprintf(stderr, "spawnpool: %s\n", msg);
+    else
+        fprintf(stderr, "spawnpool: %s: %s\n", what, msg ? msg : refused);
+    return CLI_FAILED;
+}
+
 /* ---- kill ------------------------------------------------------------------------------ */
 
 enum { K_SIGNAL = 256, K_GRACE, K_HELP };
@@ -69,18 +88,9 @@ int cli_cmd_kill(struct cli *c, int argc, char **argv)
     }
     if (grace >= 0) json_object_set_new(body, "grace", json_real(grace));
     for (size_t i = 0; i < n; i++) {
-        char path[96], what[64];
-        cli_job_path(path, sizeof path, ids[i], "/terminate");
-        snprintf(what, sizeof what, "job %lld", ids[i]);
         struct cli_resp r;
-        cli_request(c, "POST", path, body, &r);
-        int one = CLI_OK;
-        if (r.status == 409) {
-            const char *msg =
-                json_string_value(json_object_get(json_object_get(r.json, "error"), "message"));
-            fprintf(stderr, "spawnpool: job %lld: %s\n", ids[i], msg ? msg : "it has ended");
-            one = CLI_FAILED;
-        } else if ((one = cli_check(c, &r, what)) == CLI_OK) {
+        int one = job_call(c, "POST", ids[i], "/terminate", body, "it has ended", &r);
+        if (one == CLI_OK) {
             if (c->json)
                 cli_print_body(&r);
             else if (r.status == 202)
@@ -214,18 +224,9 @@ int cli_cmd_set(struct cli *c, int argc, char **argv)
     size_t n = 0;
     if (rc == CLI_OK) rc = cli_parse_ids("set", argc, argv, optind, &ids, &n);
     for (size_t i = 0; rc != CLI_USAGE && i < n; i++) {
-        char path[64], what[64];
-        cli_job_path(path, sizeof path, ids[i], NULL);
-        snprintf(what, sizeof what, "job %lld", ids[i]);
         struct cli_resp r;
-        cli_request(c, "PATCH", path, body, &r);
-        int one = CLI_OK;
-        if (r.status == 409) {
-            const char *msg =
-                json_string_value(json_object_get(json_object_get(r.json, "error"), "message"));
-            fprintf(stderr, "spawnpool: job %lld: %s\n", ids[i], msg ? msg : "it is not waiting");
-            one = CLI_FAILED;
-        } else if ((one = cli_check(c, &r, what)) == CLI_OK) {
+        int one = job_call(c, "PATCH", ids[i], NULL, body, "it is not waiting", &r);
+        if (one == CLI_OK) {
             if (c->json)
                 cli_print_body(&r);
             else

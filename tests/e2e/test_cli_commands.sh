@@ -185,7 +185,7 @@ cli wait "$S"
 rc_is "wait on a job SIGTERMed" 143
 cli kill "$S"
 rc_is "kill an ended job" 1
-has "kill an ended job says the server's message" "$ERR" "job $S: .*finished"
+has "kill an ended job says the server's message" "$ERR" "job $S[: ].*finished"
 cli kill 999999
 rc_is "kill no job" 4
 

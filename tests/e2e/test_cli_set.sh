@@ -33,7 +33,7 @@ eq "set --json: the API's answer" "$(jq -c '[.id, .priority, .queue]' <<<"$OUT")
 # one that no longer waits: refused, the others still changed
 cli set "$DONE" "$A" --priority 9
 eq "set of an ended job: exit 1" "$RC" 1
-grep -q "job $DONE: job $DONE is not waiting" <<<"$ERR" || fail "set of an ended job says: $ERR"
+grep -q "^spawnpool: job $DONE is not waiting" <<<"$ERR" || fail "set of an ended job says: $ERR"
 pass "set of an ended job says why"
 eq "... and the other job still changed" "$(job_field "$A" .priority)" 9
 cli set 999999 --priority 1
