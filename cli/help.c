@@ -76,7 +76,7 @@ bool cli_help_page(const char *command, FILE *f)
     fputs("\nOPTIONS\n", f);
     fputs(p->options, f);
     fputs("\nGLOBAL OPTIONS\n"
-          "    Every command takes them, anywhere after its name and before a '--':\n",
+          "    Every command takes them, before or after its name, up to a '--':\n",
           f);
     fputs(global_options, f);
     fputs(p->json, f);
@@ -116,12 +116,12 @@ static void print_index(FILE *f)
           f);
     for (const struct cli_command *k = cli_commands; k->name; k++)
         fprintf(f, "    %-10s %s\n", k->name, k->summary);
-    fputs("    serve    run the server (spawnpool serve --help: its flags)\n"
+    fputs("    serve      run the server (spawnpool serve --help: its flags)\n"
           "\n"
           "    spawnpool help COMMAND, or spawnpool COMMAND --help: that command's page.\n"
           "\n"
           "GLOBAL OPTIONS\n"
-          "    Every client command takes them, anywhere after its name and before a '--':\n",
+          "    Every client command takes them, before or after its name, up to a '--':\n",
           f);
     fputs(global_options, f);
     fputs("\nENVIRONMENT\n", f);

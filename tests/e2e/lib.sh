@@ -156,6 +156,7 @@ sp_kill9() {
 req() {
     local method=$1 path=$2
     local args=(-s -o "$T/body" -D "$T/headers" -w '%{http_code}' -X "$method")
+    [ "$method" != HEAD ] || args+=(--head) # (-X HEAD alone waits for a body that never comes)
     if [ $# -ge 3 ]; then args+=(-H 'Content-Type: application/json' --data-binary "$3"); fi
     STATUS=$(curl "${args[@]}" "$BASE$path")
     BODY=$(cat "$T/body")
