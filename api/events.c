@@ -1,6 +1,7 @@
 /* events: GET /v1/events, server-sent events, one per state change (a job_events row):
  * `id` is the row id, so a client resumes with Last-Event-ID. The stream holds no thread:
  * when it has caught up it suspends until a job ends or a short poll interval passes. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,8 +105,9 @@ enum MHD_Result api_events(struct api *a, struct MHD_Connection *c)
     const char *header = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
     if (header && last < 0) {
         char *end;
+        errno = 0;
         long long v = strtoll(header, &end, 10);
-        if (!*header || *end || v < 0) {
+        if (!*header || *end || v < 0 || errno == ERANGE) {
             api_fail(&e, 400, "invalid_argument", "Last-Event-ID",
                      "Last-Event-ID must be an event id (a non-negative integer)");
             return api_send_error(c, &e);

@@ -15,6 +15,7 @@
 
 #define CORS_METHODS "GET, HEAD, POST, PATCH, DELETE"
 #define CORS_HEADERS "Authorization, Content-Type, Idempotency-Key, Last-Event-ID"
+#define API_CSP "sandbox; default-src 'none'; frame-ancestors 'none'"
 #define CORS_EXPOSE "Location, Retry-After, WWW-Authenticate"
 
 enum MHD_Result api_queue_response(struct MHD_Connection *c, unsigned status,
@@ -29,6 +30,13 @@ enum MHD_Result api_queue_response(struct MHD_Connection *c, unsigned status,
     }
     /* the answer depends on Origin: a cache must not hand one origin's answer to another */
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Origin");
+    /* an API answer on the dashboard's origin (a job's output is anyone's bytes) is never
+     * sniffed or run as a page there, where a script could read the page's token; the
+     * dashboard's files carry their own policy (api/dashboard.c) */
+    if (!MHD_get_response_header(resp, "Content-Security-Policy")) {
+        MHD_add_response_header(resp, "Content-Security-Policy", API_CSP);
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    }
     conns_note_answer(c, status); /* for the access log */
     return MHD_queue_response(c, status, resp);
 }

@@ -209,13 +209,39 @@ static int64_t now_us(void)
 /* Keeps what the access log line needs of a request's head. The path is MHD's, without
  * the query string: no query value (a filter, an idempotency key) reaches the log, and the
  * token travels only in the Authorization header, which is never logged. */
+/* The path for the access line: at most 512 bytes of url, control bytes and bad UTF-8
+ * replaced, and a space or '"' written back as %20 / %22: in the text log a field ends at a
+ * space, and a client's "/x%20status=200" must not read as a second status field. */
+static char *access_path(const char *url)
+{
+    char *raw = strndup(url, 512);
+    if (!raw) return NULL;
+    api_utf8_sanitize(raw, true);
+    size_t extra = 0;
+    for (const char *p = raw; *p; p++)
+        extra += *p == ' ' || *p == '"' ? 2 : 0;
+    char *out = malloc(strlen(raw) + extra + 1);
+    if (out) {
+        char *o = out;
+        for (const char *p = raw; *p; p++) {
+            if (*p == ' ' || *p == '"') {
+                o += sprintf(o, "%%%02X", (unsigned char)*p);
+            } else {
+                *o++ = *p;
+            }
+        }
+        *o = '\0';
+    }
+    free(raw);
+    return out;
+}
+
 static void access_log_begin(struct request *r, const char *method, const char *url)
 {
     r->access_start_us = now_us();
     snprintf(r->access_method, sizeof r->access_method, "%s", method);
     api_utf8_sanitize(r->access_method, true);
-    r->access_path = strndup(url, 512);
-    if (r->access_path) api_utf8_sanitize(r->access_path, true);
+    r->access_path = access_path(url);
 }
 
 /* Logs the access line of a request that completed (or whose client left). */

@@ -137,6 +137,10 @@ async function run(base, allowedPort, attackPort, markerDir) {
     // DNS rebinding: the page's own origin now resolves to the server; same-origin requests
     // need no CORS, so only the Host check stands between it and the API
     const rebind = await browser.newPage();
+    // the real attacker's page comes from the attacker (before the name moved): the
+    // server's own CSP (sandbox, connect-src 'none') on the answer it navigates to is not
+    // what stands in the way here, the Host check is
+    await rebind.setBypassCSP(true);
     try {
       const nav = await rebind.goto(`http://rebind.test:${serverPort}/healthz`, { timeout: 30000 });
       out.rebind = { navigation_status: nav.status() };

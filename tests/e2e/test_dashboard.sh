@@ -38,6 +38,19 @@ expect_error 404 not_found - GET /ui/nope.js
 expect_error 404 not_found - GET /ui/index.html
 expect_error 405 method_not_allowed - POST / '{}'
 expect_error 401 unauthorized - GET /v1/jobs
+# the API's own answers on the dashboard's origin: a job's output is anyone's bytes (HTML
+# with script, say); opened in the dashboard's tab it must never run as a page there (it
+# would read the token from sessionStorage): nosniff and a CSP sandbox on every answer
+auth=(-H "Authorization: Bearer $TOKEN")
+XSS='<html><script>alert(1)</script>'
+OUT_JOB=$(jq -n --arg p "$XSS" '{argv: ["printf", "%s", $p]}' | curl -s "${auth[@]}" --json @- "$BASE/v1/jobs" | jq -r .id)
+wait_for 60 bash -c "curl -s -H 'Authorization: Bearer $TOKEN' '$BASE/v1/jobs/$OUT_JOB/output' | grep -q script" ||
+    fail "job $OUT_JOB never wrote its output"
+for path in "/v1/jobs/$OUT_JOB/output" "/v1/jobs/$OUT_JOB" "/v1/nothing/<script>" /healthz; do
+    curl -s "${auth[@]}" -o "$T/body" -D "$T/headers" "$BASE$path"
+    eq "$path: nosniff" "$(header X-Content-Type-Options)" nosniff
+    eq "$path: CSP sandbox" "$(header Content-Security-Policy)" "sandbox; default-src 'none'; frame-ancestors 'none'"
+done
 eq "a foreign Host is refused at / too" \
     "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: evil.test' "$BASE/")" 421
 

@@ -63,4 +63,7 @@ expect_error 400 invalid_argument last_event_id GET "/v1/events?last_event_id=-1
 expect_error 400 invalid_argument job GET "/v1/events?job=abc"
 STATUS=$(curl -s -o "$T/body" -w '%{http_code}' -H 'Last-Event-ID: x' "$BASE/v1/events")
 eq "bad Last-Event-ID" "$STATUS $(jq -r .error.field "$T/body")" "400 Last-Event-ID"
+# out of range: refused as the last_event_id query value is, not read as "from the end of time"
+STATUS=$(curl -s -m 30 -o "$T/body" -w '%{http_code}' -H 'Last-Event-ID: 99999999999999999999' "$BASE/v1/events")
+eq "Last-Event-ID past int64" "$STATUS $(jq -r .error.field "$T/body" 2>/dev/null)" "400 Last-Event-ID"
 sp_stop

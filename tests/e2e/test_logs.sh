@@ -72,6 +72,19 @@ wait_for 60 access_line '.path == "/healthz" and .status == 200' || fail "config
 sp_stop
 pass "config file keys log_format and access_log"
 
+# --- text access line: a path's spaces stay escaped, so a client cannot forge fields
+# (GET /x%20status=200%20end=ok would read as "path=/x status=200 end=ok status=404")
+: >"$T/server.err"
+sp_start --access-log
+curl -s -o /dev/null "$BASE/forged%20status=200%20end=ok"
+text_access() { grep -q ' info access method=GET path=/forged' "$T/server.err"; }
+wait_for 60 text_access || fail "no text access line for the forged path"
+LINE=$(grep ' info access method=GET path=/forged' "$T/server.err")
+echo "$LINE"
+eq "text access line: a path with spaces is one field (one status=, the real one)" \
+    "$(grep -o ' status=[0-9]*' <<<"$LINE" | tr -d ' ')" "status=404"
+sp_stop
+
 sp_refused "--log-format xml" --log-format xml
 check "says which formats" grep -q 'log-format must be text or json' "$T/refused.err"
 sp_refused "--log-level loud" --log-level loud
