@@ -217,6 +217,8 @@ int cli_jobs_query(const char *cmd, int argc, char **argv, char *path, size_t n,
 /* A time option's value as the API takes it, into out: an RFC 3339 time as it is (the
  * server checks it), or a span ago (a number and s, m, h, d or w: "90s", "1.5h", "2d") as
  * the UTC time it was then. false if it is neither. */
+/* A span, a number and s, m, h, d or w ("90s", "1.5h", "2d"), into *seconds; false if it is not. */
+bool cli_parse_span(const char *s, double *seconds);
 bool cli_parse_time(const char *s, char *out, size_t n);
 
 /* ---- cli/jobs.c, cli/job_changes.c, cli/pool.c: the other commands ----------------------- */

@@ -27,7 +27,8 @@
     "        start no earlier than TIME (RFC 3339, e.g. 2026-12-01T09:00:00Z); the job is\n"       \
     "        scheduled until then\n"                                                               \
     "    --delay S\n"                                                                              \
-    "        start no earlier than S seconds from now (scheduled until then)\n"                    \
+    "        start no earlier than S seconds from now, or a span: 90s, 30m, 1.5h, 2d\n"            \
+    "        (scheduled until then)\n"                                                             \
     "    --env NAME=VALUE\n"                                                                       \
     "        added to the job's environment (the server's, not yours); repeatable\n"               \
     "    --cwd DIR\n"                                                                              \

@@ -42,13 +42,8 @@ static void add_again(char *again, size_t n, const char *flag, const char *value
     snprintf(again + at, n - at, " --%s '%s'", flag, value);
 }
 
-bool cli_parse_time(const char *s, char *out, size_t n)
+bool cli_parse_span(const char *s, double *seconds)
 {
-    /* an RFC 3339 time goes as it is: the server reads it and says what is wrong with it */
-    if (strlen(s) >= 10 && s[4] == '-' && s[7] == '-') {
-        snprintf(out, n, "%s", s);
-        return strlen(s) < n;
-    }
     static const struct {
         char unit;
         double seconds;
@@ -62,6 +57,19 @@ bool cli_parse_time(const char *s, char *out, size_t n)
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (*end == units[i].unit) span = v * units[i].seconds;
     if (span < 0 || span > 1e11) return false;
+    *seconds = span;
+    return true;
+}
+
+bool cli_parse_time(const char *s, char *out, size_t n)
+{
+    /* an RFC 3339 time goes as it is: the server reads it and says what is wrong with it */
+    if (strlen(s) >= 10 && s[4] == '-' && s[7] == '-') {
+        snprintf(out, n, "%s", s);
+        return strlen(s) < n;
+    }
+    double span;
+    if (!cli_parse_span(s, &span)) return false;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     long long ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 - llround(span * 1000);

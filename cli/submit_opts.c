@@ -259,9 +259,13 @@ int cli_submit_parse(const char *cmd, int argc, char **argv, struct submit_opts 
             break;
         case O_DELAY: {
             char *end;
-            double t = strtod(a, &end);
-            if (end == a || *end || !(t >= 0) || !isfinite(t))
-                return cli_usage_error(cmd, "--delay wants seconds >= 0, got '%s'", a), -1;
+            double t = strtod(a, &end); /* seconds, or a span: 90s, 30m, 1.5h, 2d */
+            bool plain = end != a && !*end && t >= 0 && isfinite(t);
+            if (!plain && !cli_parse_span(a, &t))
+                return cli_usage_error(
+                           cmd, "--delay wants seconds >= 0 or a span (90s, 30m, 1h, 2d), got '%s'",
+                           a),
+                       -1;
             json_object_set_new(o->job, "delay", json_real(t));
             break;
         }

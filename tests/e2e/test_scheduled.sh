@@ -80,6 +80,13 @@ eq "metrics count the scheduled job" "$(metric 'spawnpool_jobs{state="scheduled"
 # the client: --delay and --at
 OUT=$("$SPAWNPOOL_BIN" submit --server "$BASE" --delay 600 --json -- echo hi)
 eq "spawnpool submit --delay" "$(jq -r .state <<<"$OUT")" scheduled
+OUT=$("$SPAWNPOOL_BIN" submit --server "$BASE" --delay 2h --json -- echo hi)
+D=$(($(epoch_ms "$(jq -r .run_at <<<"$OUT")") - $(epoch_ms "$(jq -r .created_at <<<"$OUT")")))
+[ "$D" -ge 7199000 ] && [ "$D" -le 7201000 ] || fail "--delay 2h: run_at is $D ms after created_at"
+pass "spawnpool submit --delay 2h: a span ($D ms)"
+rc=0
+"$SPAWNPOOL_BIN" submit --server "$BASE" --delay 2x -- echo hi 2>/dev/null || rc=$?
+eq "--delay 2x: a usage error, nothing sent" "$rc" 2
 OUT=$("$SPAWNPOOL_BIN" submit --server "$BASE" --at 2030-06-01T12:00:00Z --json -- echo hi)
 eq "spawnpool submit --at" "$(jq -r .run_at <<<"$OUT")" "2030-06-01T12:00:00.000Z"
 rc=0
