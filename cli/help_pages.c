@@ -392,14 +392,18 @@ const struct help_page cli_help_pages[] = {
         "schedule",
         "spawnpool schedule add NAME --cron EXPR [--timezone TZ] [--overlap allow|skip|replace]\n"
         "                      [--paused] [--no-catch-up] [SUBMIT OPTIONS] -- COMMAND ARG...\n"
+        "spawnpool schedule set NAME [--cron EXPR] [--tz TZ] [--overlap O] "
+        "[--catch-up|--no-catch-up]\n"
         "spawnpool schedule show|pause|resume|rm NAME\n",
         "    add: makes a job at each time EXPR names (5 fields: minute hour day-of-month\n"
         "    month day-of-week, or @hourly, @daily, @weekly, @monthly, @yearly), in TZ (an\n"
         "    IANA zone; default UTC). The job is what `spawnpool submit` would send with the\n"
         "    same options (--name, --queue, --timeout, --env, --shell, --task ...), except\n"
         "    --after, --at, --delay, --group and --idempotency-key. show prints it with its\n"
-        "    next run times; pause and resume stop and restart its runs; rm removes it (the\n"
-        "    jobs it made stay, and `spawnpool ls --schedule NAME` finds them).\n",
+        "    next run times; set changes the fields it is given (a new cron or zone works out\n"
+        "    the next run anew; its job: rm and add); pause and resume stop and restart its\n"
+        "    runs; rm removes it (the jobs it made stay, and `spawnpool ls --schedule NAME`\n"
+        "    finds them).\n",
         "    --cron EXPR\n"
         "        when to run (required for add)\n"
         "    --timezone TZ, --tz TZ\n"
@@ -410,6 +414,8 @@ const struct help_page cli_help_pages[] = {
         "        the default), make none this time (skip), or terminate it first (replace)\n"
         "    --paused\n"
         "        add it paused (no runs until `schedule resume`)\n"
+        "    --catch-up\n"
+        "        set: run one missed time after downtime again (the default)\n"
         "    --no-catch-up\n"
         "        after the server was down over one of its times, do not run it late (the\n"
         "        default runs one missed time at start)\n"

@@ -1,5 +1,6 @@
-/* schedules: `spawnpool schedules` (the list) and `spawnpool schedule add|show|pause|resume|rm
- * NAME`, over /v1/schedules. `schedule add` takes submit's options for the job it makes. */
+/* schedules: `spawnpool schedules` (the list) and `spawnpool schedule
+ * add|show|set|pause|resume|rm NAME`, over /v1/schedules. `schedule add` takes submit's options for
+ * the job it makes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,33 +130,68 @@ static int add(struct cli *c, int argc, char **argv)
     return CLI_OK;
 }
 
+/* `schedule set NAME [--cron EXPR] [--tz TZ] [--overlap O] [--catch-up|--no-catch-up]`: a
+ * PATCH of the fields given (argv: "set", NAME, ...); *body gets it. CLI_OK or CLI_USAGE. */
+static int set_body(int argc, char **argv, json_t **body)
+{
+    *body = json_object();
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *key = NULL, *v;
+        if (strcmp(a, "--cron") == 0) key = "cron";
+        if (strcmp(a, "--timezone") == 0 || strcmp(a, "--tz") == 0) key = "timezone";
+        if (strcmp(a, "--overlap") == 0) key = "overlap";
+        if (key) {
+            if (!(v = value(argc, argv, &i))) return CLI_USAGE;
+            json_object_set_new(*body, key, json_string(v));
+        } else if (strcmp(a, "--catch-up") == 0 || strcmp(a, "--no-catch-up") == 0) {
+            json_object_set_new(*body, "catch_up", json_boolean(a[2] == 'c'));
+        } else {
+            return cli_usage_error("schedule", "set: unknown option '%s'", a);
+        }
+    }
+    if (json_object_size(*body) == 0)
+        return cli_usage_error("schedule",
+                               "set what? --cron, --tz, --overlap, --catch-up or --no-catch-up");
+    return CLI_OK;
+}
+
 int cli_cmd_schedule(struct cli *c, int argc, char **argv)
 {
     const char *action = argc > 1 ? argv[1] : NULL;
     if (!action || strcmp(action, "--help") == 0 || strcmp(action, "-h") == 0) {
         if (action) return cli_help_page("schedule", stdout), CLI_OK;
-        return cli_usage_error("schedule", "add, show, pause, resume or rm NAME");
+        return cli_usage_error("schedule", "add, show, set, pause, resume or rm NAME");
     }
     if (argc < 3 || argv[2][0] == '-')
         return cli_usage_error("schedule", "%s which schedule? give its NAME", action);
     const char *name = argv[2];
     if (strcmp(action, "add") == 0) return add(c, argc - 1, argv + 1);
-    if (argc > 3) return cli_usage_error("schedule", "unexpected argument '%s'", argv[3]);
+    json_t *body = NULL;
+    bool set = strcmp(action, "set") == 0;
+    if (set) {
+        int rc = set_body(argc - 1, argv + 1, &body);
+        if (rc) {
+            json_decref(body);
+            return rc;
+        }
+    } else if (argc > 3) {
+        return cli_usage_error("schedule", "unexpected argument '%s'", argv[3]);
+    }
     char *esc = cli_escape(name);
     char path[512], what[200];
     snprintf(path, sizeof path, "/v1/schedules/%s", esc ? esc : "");
     snprintf(what, sizeof what, "schedule %s", name);
     free(esc);
-    const char *method = "GET";
-    json_t *body = NULL;
-    if (strcmp(action, "pause") == 0 || strcmp(action, "resume") == 0) {
+    const char *method = set ? "PATCH" : "GET";
+    if (set) {
+    } else if (strcmp(action, "pause") == 0 || strcmp(action, "resume") == 0) {
         method = "PATCH";
         body = json_pack("{s:b}", "paused", action[0] == 'p');
     } else if (strcmp(action, "rm") == 0) {
         method = "DELETE";
     } else if (strcmp(action, "show") != 0) {
-        return cli_usage_error("schedule", "unknown action '%s': add, show, pause, resume or rm",
-                               action);
+        return cli_usage_error("schedule",
+                               "unknown action '%s': add, show, set, pause, resume or rm", action);
     }
     struct cli_resp r;
     int rc = cli_call(c, method, path, body, &r, what);

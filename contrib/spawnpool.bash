@@ -25,7 +25,7 @@ _spawnpool_flags() {
     kill) own="--signal --grace" ;;
     set) own="--priority --queue" ;;
     queue) own="--concurrency --paused" ;;
-    schedule) own="--cron --timezone --tz --overlap --paused --no-catch-up $_spawnpool_submit_flags" ;;
+    schedule) own="--cron --timezone --tz --overlap --paused --catch-up --no-catch-up $_spawnpool_submit_flags" ;;
     events) own="--job --queue --since" ;;
     esac
     echo "$own $_spawnpool_global_flags"
@@ -204,7 +204,7 @@ _spawnpool() {
             esac
         done
         if [ -z "$sub" ]; then
-            COMPREPLY=($(compgen -W "add show pause resume rm" -- "$cur"))
+            COMPREPLY=($(compgen -W "add show set pause resume rm" -- "$cur"))
         elif [ "$n" -eq 1 ] && [ "$sub" != add ]; then
             COMPREPLY=($(compgen -W "$(_spawnpool_ask schedules --json |
                 jq -r '.schedules[]?.name' 2>/dev/null)" -- "$cur"))

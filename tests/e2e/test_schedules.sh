@@ -138,6 +138,13 @@ pass "spawnpool schedule add prints the schedule's row"
 J=$(curl -s "$BASE/v1/schedules/backup")
 eq "its job is what submit would send" "$(jq -c '[.job.argv[0], .job.name, .job.timeout, .overlap]' <<<"$J")" \
     '["tar","nightly-backup",600,"skip"]'
+OUT=$("$SPAWNPOOL_BIN" schedule set backup --server "$BASE" --cron '30 4 * * *' --tz UTC --no-catch-up --json)
+eq "spawnpool schedule set changes what it is given" "$(jq -c '[.cron, .timezone, .catch_up, .overlap]' <<<"$OUT")" \
+    '["30 4 * * *","UTC",false,"skip"]'
+[[ $(jq -r .next_run_at <<<"$OUT") == *T04:30:00.000Z ]] || fail "set: next run not worked out anew: $OUT"
+rc=0
+"$SPAWNPOOL_BIN" schedule set backup --server "$BASE" 2>/dev/null || rc=$?
+eq "schedule set with nothing to set: usage (2)" "$rc" 2
 "$SPAWNPOOL_BIN" schedule pause backup --server "$BASE" >/dev/null || fail "schedule pause"
 eq "spawnpool schedule pause" "$(sched backup .paused)" true
 OUT=$("$SPAWNPOOL_BIN" schedules --server "$BASE")
