@@ -8,7 +8,7 @@ LISTENER=${NOTIFY_LISTENER_BIN:-$(dirname "$SPAWNPOOL_BIN")/tests/test_notify_li
 [ -x "$LISTENER" ] || fail "no notify listener at $LISTENER (build the tests)"
 "$LISTENER" "$T/notify.sock" >"$T/notify.out" 2>"$T/notify.err" &
 LPID=$!
-trap 'kill "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null' EXIT
+BG_PIDS+=("$LPID") # (killed by lib.sh's cleanup, which also stops the server and its proxy)
 wait_for 60 grep -q '^listening$' "$T/notify.out" || fail "the listener did not start"
 NOTIFY_SOCKET=$T/notify.sock sp_start
 wait_for 60 grep -q '^READY=1$' "$T/notify.out" || fail "no READY=1 after the server listened"
