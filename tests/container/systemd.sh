@@ -80,15 +80,21 @@ log "podman build -t $tag (FROM debian:bookworm + systemd + the stage)"
 pm build --pull=never --network host -t "$tag" "$tmp" >"$tmp/build.log" 2>&1 ||
   { tail -30 "$tmp/build.log" >&2; log "FAIL: podman build"; exit 5; }
 
+# wait_until SECONDS COMMAND...: polls (every 0.5 s) until the command succeeds; 1 if it never does
+wait_until() {
+  local end=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    ((SECONDS < end)) || return 1
+    sleep 0.5
+  done
+}
+
 # ------------------------------------------------------------ 2. boot, readiness, a job
 pm run -d --pull=never --systemd=always --name "$ctr" "$tag" >/dev/null || fail "podman run --systemd=always"
-state=""
-for _ in $(seq 1 120); do   # until systemd has settled (running, or degraded by some other unit)
-  state=$(inside systemctl is-system-running 2>/dev/null || true)
-  [[ $state == running || $state == degraded ]] && break
-  sleep 0.5
-done
-[[ $state == running || $state == degraded ]] || fail "systemd did not boot (is-system-running: $state)"
+# until systemd has settled (running, or degraded by some other unit)
+settled() { state=$(inside systemctl is-system-running 2>/dev/null || true); [[ $state == running || $state == degraded ]]; }
+wait_until 60 settled || fail "systemd did not boot (is-system-running: $state)"
 active=$(inside systemctl is-active spawnpool || true)
 [[ $active == active ]] || fail "spawnpool.service is '$active', not active, once boot is over"
 show() { inside systemctl show -P "$1" spawnpool; }
@@ -103,15 +109,8 @@ inside sh -c 'systemctl status spawnpool --no-pager | head -12' | sed 's/^/  | /
 S=http://127.0.0.1:8080
 api() { local tok=$1; shift; inside curl -sS --max-time 10 -H "Authorization: Bearer $tok" "$@"; }
 code() { local tok=$1; shift; inside curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" "$@"; }
-wait_state() {   # TOKEN ID STATE
-  local s="" i
-  for i in $(seq 1 60); do
-    s=$(api "$1" "$S/v1/jobs/$2" | jq -r .state)
-    [[ $s == "$3" ]] && return 0
-    sleep 0.5
-  done
-  fail "job $2 is '$s', not '$3', after 30 s"
-}
+job_is() { s=$(api "$1" "$S/v1/jobs/$2" | jq -r .state); [[ $s == "$3" ]]; } # TOKEN ID STATE
+wait_state() { wait_until 30 job_is "$@" || fail "job $2 is '$s', not '$3', after 30 s"; }
 T=$(inside grep -m1 -v '^#' /var/lib/spawnpool/token) || fail "no token file at /var/lib/spawnpool/token"
 [[ $T =~ ^[0-9a-f]{64}$ ]] || fail "the token file does not hold one generated token"
 owner=$(inside stat -c %U /var/lib/spawnpool/spawnpool.db)
@@ -130,14 +129,11 @@ pass "job $id succeeded as spawnpool, no NOTIFY_SOCKET in its env, /tmp and cwd 
 T2=$(openssl rand -hex 32 2>/dev/null || inside sh -c 'head -c 32 /dev/urandom | od -An -tx1 | tr -d " \n"')
 inside sh -c "umask 077; printf '%s\n' '$T2' >/var/lib/spawnpool/token.new && chown spawnpool: /var/lib/spawnpool/token.new && mv /var/lib/spawnpool/token.new /var/lib/spawnpool/token"
 inside systemctl reload spawnpool || fail "systemctl reload spawnpool failed"
-for _ in $(seq 1 60); do
-  [[ $(code "$T2" "$S/v1/jobs") == 200 ]] && break
-  sleep 0.5
-done
-[[ $(code "$T2" "$S/v1/jobs") == 200 ]] || fail "the new token is refused after systemctl reload"
+token_works() { [[ $(code "$1" "$S/v1/jobs") == 200 ]]; }
+wait_until 30 token_works "$T2" || fail "the new token is refused after systemctl reload"
 [[ $(code "$T" "$S/v1/jobs") == 401 ]] || fail "the old token still works after systemctl reload"
-for _ in $(seq 1 20); do [[ $(show StatusText) == reloaded ]] && break; sleep 0.5; done
-[[ $(show StatusText) == reloaded ]] || fail "StatusText is '$(show StatusText)', not 'reloaded' (RELOADING=1, READY=1)"
+reloaded() { [[ $(show StatusText) == reloaded ]]; }
+wait_until 10 reloaded || fail "StatusText is '$(show StatusText)', not 'reloaded' (RELOADING=1, READY=1)"
 [[ $(show ActiveState) == active ]] || fail "after the reload the unit is $(show ActiveState)"
 [[ $(show MainPID) == "$pid" ]] || fail "the reload restarted the server (pid $pid -> $(show MainPID))"
 pass "systemctl reload: new token 200, old 401, same pid $pid, status 'reloaded'"
