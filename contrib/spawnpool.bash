@@ -66,6 +66,19 @@ _spawnpool_queues() {
     _spawnpool_ask queues --json | jq -r '.queues[]?.name' 2>/dev/null
 }
 
+# _spawnpool_action CMD_AT: for `CMD ACTION NAME`, sets the caller's sub (the first word after
+# the command, not a flag) and n (how many such words come before the one being typed)
+_spawnpool_action() {
+    local i
+    sub= n=0
+    for ((i = $1 + 1; i < COMP_CWORD; i++)); do
+        case ${COMP_WORDS[i]} in
+        -*) ;;
+        *) [ -z "$sub" ] && sub=${COMP_WORDS[i]}; n=$((n + 1)) ;;
+        esac
+    done
+}
+
 _spawnpool_commands() {
     echo "run submit ls show wait logs kill rm rerun set clean queues queue schedules schedule workers tasks events health help serve"
 }
@@ -181,13 +194,8 @@ _spawnpool() {
         ;;
     queue)
         # queue pause|resume|set NAME
-        local sub= n=0
-        for ((i = cmd_at + 1; i < COMP_CWORD; i++)); do
-            case ${COMP_WORDS[i]} in
-            -*) ;;
-            *) [ -z "$sub" ] && sub=${COMP_WORDS[i]}; n=$((n + 1)) ;;
-            esac
-        done
+        local sub n
+        _spawnpool_action "$cmd_at"
         if [ -z "$sub" ]; then
             COMPREPLY=($(compgen -W "pause resume set" -- "$cur"))
         elif [ "$n" -eq 1 ]; then
@@ -195,14 +203,9 @@ _spawnpool() {
         fi
         ;;
     schedule)
-        # schedule add|show|pause|resume|rm NAME (names of existing ones for all but add)
-        local sub= n=0
-        for ((i = cmd_at + 1; i < COMP_CWORD; i++)); do
-            case ${COMP_WORDS[i]} in
-            -*) ;;
-            *) [ -z "$sub" ] && sub=${COMP_WORDS[i]}; n=$((n + 1)) ;;
-            esac
-        done
+        # schedule add|show|set|pause|resume|rm NAME (names of existing ones for all but add)
+        local sub n
+        _spawnpool_action "$cmd_at"
         if [ -z "$sub" ]; then
             COMPREPLY=($(compgen -W "add show set pause resume rm" -- "$cur"))
         elif [ "$n" -eq 1 ] && [ "$sub" != add ]; then
