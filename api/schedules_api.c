@@ -125,8 +125,10 @@ static void schedule_def_free(struct dispatch_schedule *def)
     memset(def, 0, sizeof *def);
 }
 
-/* The schedule as JSON text, with its next run times worked out. */
-static void schedule_text(struct text *t, const struct store_schedule *sc)
+/* The schedule as JSON text, with its next run times worked out in its zone: *zone is the
+ * zone loaded last (NULL: none), kept while the next schedule names the same one, so a list
+ * reads each zone file once rather than once a schedule. */
+static void schedule_text(struct text *t, const struct store_schedule *sc, struct tz **zone)
 {
     text_add(t, "{\"name\":", 8);
     text_json_string(t, sc->name);
@@ -142,19 +144,21 @@ static void schedule_text(struct text *t, const struct store_schedule *sc)
     api_text_time(t, "next_run_at", sc->next_run_at);
     text_add(t, ",\"next_runs\":[", 14);
     struct cron *c = NULL;
-    struct tz *z = NULL;
     char err[64], at[32];
-    if (sc->next_run_at > 0 && cron_parse(sc->cron, &c, err, sizeof err) == 0 &&
-        tz_load(sc->timezone, &z, err, sizeof err) == 0) {
+    if (sc->next_run_at > 0 && (!*zone || strcmp(tz_name(*zone), sc->timezone) != 0)) {
+        tz_free(*zone);
+        *zone = NULL;
+        tz_load(sc->timezone, zone, err, sizeof err);
+    }
+    if (sc->next_run_at > 0 && *zone && cron_parse(sc->cron, &c, err, sizeof err) == 0) {
         int64_t next = sc->next_run_at / 1000;
         for (int i = 0; i < NEXT_RUNS && next > 0; i++) {
             clock_format(next * 1000, at);
             text_addf(t, "%s\"%s\"", i ? "," : "", at);
-            next = cron_next(c, z, next);
+            next = cron_next(c, *zone, next);
         }
     }
     cron_free(c);
-    tz_free(z);
     text_add(t, "]", 1);
     api_text_time(t, "last_run_at", sc->last_run_at);
     if (sc->last_job_id > 0)
@@ -167,13 +171,14 @@ static void schedule_text(struct text *t, const struct store_schedule *sc)
 struct listing {
     struct text t;
     int n;
+    struct tz *zone; /* the zone schedule_text loaded last (freed by the listing's reader) */
 };
 
 static void list_one(void *ctx, const struct store_schedule *sc)
 {
     struct listing *l = ctx;
     if (l->n++) text_add(&l->t, ",", 1);
-    schedule_text(&l->t, sc);
+    schedule_text(&l->t, sc, &l->zone);
 }
 
 enum MHD_Result api_schedules_list(struct api *a, struct MHD_Connection *c)
@@ -183,7 +188,9 @@ enum MHD_Result api_schedules_list(struct api *a, struct MHD_Connection *c)
     if (api_query_check(c, no_params, &e) < 0) return api_send_error(c, &e);
     struct listing l = {0};
     text_add(&l.t, "{\"schedules\":[", 14);
-    if (store_each_schedule(a->store, NULL, list_one, &l) < 0) {
+    int n = store_each_schedule(a->store, NULL, list_one, &l);
+    tz_free(l.zone);
+    if (n < 0) {
         free(l.t.data);
         return api_send_unavailable(a, c);
     }
@@ -197,6 +204,7 @@ static enum MHD_Result send_schedule(struct api *a, struct MHD_Connection *c, co
 {
     struct listing l = {0};
     int n = store_each_schedule(a->store, name, list_one, &l);
+    tz_free(l.zone);
     if (n < 0) {
         free(l.t.data);
         return api_send_unavailable(a, c);
