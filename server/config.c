@@ -1,6 +1,7 @@
 /* config: one table of options; each is read from the file, then the environment, then
  * the command line, so the later source wins. */
 #include "server/config_internal.h"
+#include "server/db.h"
 #include "server/log.h"
 
 #include <ctype.h>
@@ -17,6 +18,9 @@ static const struct option_def options[] = {
      "address to listen on; port 0 picks a free port"},
     {"data-dir", OPT_PATH, OFF(data_dir), 0, 0, "./spawnpool-data",
      "SQLite database and job output"},
+    {"database", OPT_PATH, OFF(database), 0, 0, "DATA_DIR/spawnpool.db",
+     "the store: a SQLite file, or postgresql://... (libpq URL; keep the password in PGPASSFILE "
+     "or PGPASSWORD, not here)"},
     {"workers", OPT_INT, OFF(workers), 1, 1024, "CPUs", "size of the pre-forked pool"},
     {"config", OPT_PATH, OFF(config_file), 0, 0, "none",
      "JSON file with any of these settings (keys use _)"},
@@ -313,6 +317,16 @@ static int load(struct config *cfg, int argc, char **argv, bool reload, char *er
     if (absolutize(cfg->data_dir, err, errlen, "--data-dir") < 0 ||
         absolutize(cfg->job_dir, err, errlen, "--job-dir") < 0)
         return -1;
+    if (!cfg->database[0]) { /* the embedded default: a SQLite file in the data dir */
+        if (strlen(cfg->data_dir) + sizeof "/spawnpool.db" > sizeof cfg->database) {
+            snprintf(err, errlen, "--data-dir is too long");
+            return -1;
+        }
+        snprintf(cfg->database, sizeof cfg->database, "%s/spawnpool.db", cfg->data_dir);
+    } else if (!db_target_is_postgres(cfg->database) &&
+               absolutize(cfg->database, err, errlen, "--database") < 0) {
+        return -1;
+    }
     if (!cfg->max_long_polls) cfg->max_long_polls = cfg->max_connections / 2;
     if (cfg->max_conns_per_address < 0) cfg->max_conns_per_address = cfg->max_connections / 4;
     if (cfg->run_as[0] && config_resolve_run_as(cfg, err, errlen) < 0) return -1;

@@ -23,6 +23,7 @@ struct config {
     char listen_host[256];   /* --listen host part */
     int listen_port;         /* 0: pick a free port */
     char data_dir[PATH_MAX]; /* absolute once loaded */
+    char database[PATH_MAX]; /* a SQLite file (absolute once loaded) or a PostgreSQL URL */
     char job_dir[PATH_MAX];  /* default cwd of jobs, absolute */
     char config_file[PATH_MAX];
     char kill_mechanism[16]; /* auto, cgroup, pgroup */

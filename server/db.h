@@ -70,7 +70,7 @@ void db_bind_int(struct db_stmt *st, int i, int64_t v);
 void db_bind_double(struct db_stmt *st, int i, double v);
 /* Binds text (NUL-terminated), or NULL when v is NULL. */
 void db_bind_text(struct db_stmt *st, int i, const char *v);
-/* Binds n bytes as a blob (bytea): an empty one when n is 0. */
+/* Binds n bytes at p as a blob (bytea): an empty one when n is 0, NULL when p is NULL. */
 void db_bind_blob(struct db_stmt *st, int i, const void *p, size_t n);
 /* Runs the statement, or goes to its next row: DB_ROW, DB_DONE or DB_ERROR (db_errmsg). */
 int db_step(struct db_stmt *st);

@@ -3,7 +3,7 @@
 #define SPAWNPOOL_MIGRATE_H
 
 #include <stddef.h>
-#include <sqlite3.h>
+#include "server/db.h"
 
 /* One migration; migrations[i] brings the schema to version i + 1. */
 struct migration {
@@ -12,11 +12,14 @@ struct migration {
 };
 extern const struct migration migrations[];
 extern const size_t migrations_count;
+/* The PostgreSQL schema's (migrations/postgresql/NNNN_name.sql). */
+extern const struct migration migrations_pg[];
+extern const size_t migrations_pg_count;
 
-/* Applies every migration past PRAGMA user_version, all in one transaction with the
- * user_version update. Returns 0, or -1 with a message in err. A database newer than
- * this binary is refused. */
-int migrate_apply(sqlite3 *db, const struct migration *list, size_t count, char *err,
+/* Applies every migration past the database's schema version, all in one transaction with
+ * the version's update. Returns 0, or -1 with a message in err. A database newer than this
+ * binary is refused. */
+int migrate_apply(struct db *db, const struct migration *list, size_t count, char *err,
                   size_t errlen);
 
 #endif

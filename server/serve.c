@@ -255,8 +255,7 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     void *fe_handle = NULL;
     int epoll_fd = -1, sigfd = -1;
 
-    snprintf(path, sizeof path, "%s/spawnpool.db", cfg->data_dir);
-    if (store_open(&store, path, err, sizeof err) < 0) {
+    if (store_open(&store, cfg->database, err, sizeof err) < 0) {
         log_error("%s", err);
         goto out;
     }

@@ -1,9 +1,9 @@
-/* store: SQLite access. Prepared statements are made once at open; every accessor
- * names its SQL. WAL + synchronous=NORMAL: a commit survives a crash of the process. */
+/* store: the job rows and the writer's transactions, on SQLite or PostgreSQL (server/db.h).
+ * Prepared statements are made once at open; every accessor names its SQL. SQLite runs in
+ * WAL mode with synchronous=NORMAL: a commit survives a crash of the process. */
 #include "server/store_internal.h"
 
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,14 +25,15 @@ static const char *const stmt_sql[ST_COUNT] = {
         "notify_url, limits, idempotency_fingerprint, rerun_of, run_at, schedule, not_before, "
         "max_output, retry_backoff) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?25, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-        "?18, ?19, ?20, ?21, ?22, ?23, ?24, ?26, ?27, ?26, ?28, ?29)",
+        "?18, ?19, ?20, ?21, ?22, ?23, ?24, ?26, ?27, ?26, ?28, ?29) RETURNING id",
     [ST_INSERT_EVENT] = "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
                         "VALUES (?, ?, ?, ?, ?)",
     [ST_RUNNING] = "UPDATE jobs SET state = 'running', worker = ?, attempt = ?, started_at = ?, "
                    "pid = NULL, exit_code = NULL, signal = NULL, error = NULL, finished_at = NULL "
                    "WHERE id = ?",
     [ST_RESERVE] = "UPDATE jobs SET worker = ? WHERE id = ? AND state = 'queued'",
-    [ST_INSERT_DEP] = "INSERT OR IGNORE INTO job_dependencies (job_id, depends_on) VALUES (?, ?)",
+    [ST_INSERT_DEP] = "INSERT INTO job_dependencies (job_id, depends_on) VALUES (?, ?) "
+                      "ON CONFLICT DO NOTHING",
     [ST_IDEMPOTENT] = "SELECT id, idempotency_fingerprint FROM jobs WHERE idempotency_key = ? "
                       "AND created_at >= ?",
     [ST_IDEMPOTENT_EXPIRE] = "UPDATE jobs SET idempotency_key = NULL WHERE idempotency_key = ?",
@@ -59,14 +60,16 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_SCHEDULE_NEXT] = "UPDATE schedules SET next_run_at = ?2 WHERE name = ?1",
     [ST_SCHEDULE_FIRED] =
         "UPDATE schedules SET last_run_at = ?2, next_run_at = ?3, "
-        "last_job_id = coalesce(?4, last_job_id), runs = runs + (?4 IS NOT NULL), "
-        "skipped = skipped + (?4 IS NULL) WHERE name = ?1",
+        "last_job_id = coalesce(?4, last_job_id), runs = runs + "
+        "CASE WHEN CAST(?4 AS BIGINT) IS NULL THEN 0 ELSE 1 END, "
+        "skipped = skipped + CASE WHEN CAST(?4 AS BIGINT) IS NULL THEN 1 ELSE 0 END "
+        "WHERE name = ?1",
 };
 
 static void journal_free(struct store *s, size_t from)
 {
     for (size_t i = from; i < s->n_journal; i++)
-        sqlite3_free(s->journal[i]);
+        free(s->journal[i]);
     s->n_journal = from < s->n_journal ? from : s->n_journal;
 }
 
@@ -75,8 +78,8 @@ int store_fail(struct store *s, const char *what)
     /* the first failure of a batch says why (the rest follow from it); while a batch is being
      * retried, its periodic "still cannot commit" line does */
     if (!s->failed && !s->failing_since)
-        log_error("sqlite: %s failed: %s", what, sqlite3_errmsg(s->db));
-    snprintf(s->last_error, sizeof s->last_error, "%s: %s", what, sqlite3_errmsg(s->db));
+        log_error("database: %s failed: %s", what, db_errmsg(s->db));
+    snprintf(s->last_error, sizeof s->last_error, "%s: %s", what, db_errmsg(s->db));
     s->failed = true;
     return -1;
 }
@@ -89,63 +92,44 @@ void store_read_done(struct store *s)
 }
 
 /* Resets a statement for reuse; clears bindings. */
-sqlite3_stmt *store_stmt(struct store *s, enum stmt_id id)
+struct db_stmt *store_stmt(struct store *s, enum stmt_id id)
 {
-    sqlite3_stmt *st = s->stmt[id];
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    struct db_stmt *st = s->stmt[id];
+    db_clear(st);
     return st;
 }
 
-void store_bind_text(sqlite3_stmt *st, int i, const char *v)
+void store_bind_text(struct db_stmt *st, int i, const char *v)
 {
-    if (v)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
+    db_bind_text(st, i, v);
 }
 
-void store_bind_int(sqlite3_stmt *st, int i, int64_t v)
+void store_bind_int(struct db_stmt *st, int i, int64_t v)
 {
     if (v >= 0)
-        sqlite3_bind_int64(st, i, v);
+        db_bind_int(st, i, v);
     else
-        sqlite3_bind_null(st, i);
+        db_bind_null(st, i);
 }
 
-int store_open(struct store **out, const char *path, char *err, size_t errlen)
+int store_open(struct store **out, const char *target, char *err, size_t errlen)
 {
-    /* no global count of SQLite's memory: it takes one mutex around every allocation of
-     * every connection, which the readers and the writer would all contend for. It must come
-     * before SQLite is first used (the first open; a later call changes nothing). */
-    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     struct store *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "cannot open database %s: %s", path,
-                 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    if (db_open(&s->db, target, 0, err, errlen) < 0) goto fail;
+    db_set_busy_ms(s->db, BUSY_MS);
+    bool pg = db_kind(s->db) == DB_POSTGRES;
+    if (migrate_apply(s->db, pg ? migrations_pg : migrations,
+                      pg ? migrations_pg_count : migrations_count, err, errlen) < 0)
         goto fail;
-    }
-    const char *pragmas = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                          "PRAGMA foreign_keys = ON;";
-    char *msg = NULL;
-    if (sqlite3_exec(s->db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
-        snprintf(err, errlen, "configuring database %s: %s", path, msg ? msg : "?");
-        sqlite3_free(msg);
-        goto fail;
-    }
-    sqlite3_busy_timeout(s->db, BUSY_MS);
-    if (migrate_apply(s->db, migrations, migrations_count, err, errlen) < 0) goto fail;
-    if (store_read_open(s, path, err, errlen) < 0) goto fail;
-    if (store_checkpoint_start(s, path, err, errlen) < 0) goto fail;
+    if (store_read_open(s, target, err, errlen) < 0) goto fail;
+    if (!pg && store_checkpoint_start(s, target, err, errlen) < 0) goto fail;
     for (int i = 0; i < ST_COUNT; i++)
-        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
-                               NULL) != SQLITE_OK) {
-            snprintf(err, errlen, "preparing statement %d: %s", i, sqlite3_errmsg(s->db));
+        if (db_prepare(s->db, stmt_sql[i], true, &s->stmt[i]) < 0) {
+            snprintf(err, errlen, "preparing statement %d: %s", i, db_errmsg(s->db));
             goto fail;
         }
     /* whether a live job has a notify_url is found out by store_each_queued, which reads every
@@ -161,8 +145,10 @@ fail:
 
 int store_set_durability(struct store *s, bool full)
 {
+    /* (PostgreSQL: its own synchronous_commit, the server's setting, decides) */
+    if (db_kind(s->db) != DB_SQLITE) return 0;
     const char *sql = full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
-    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : store_fail(s, sql);
+    int rc = db_exec(s->db, sql) == 0 ? 0 : store_fail(s, sql);
     s->failed = false;
     return rc;
 }
@@ -174,29 +160,11 @@ void store_close(struct store *s)
     store_read_close(s); /* its statements on the write connection too */
     store_clean_close(s);
     for (int i = 0; i < ST_COUNT; i++)
-        sqlite3_finalize(s->stmt[i]);
-    sqlite3_close(s->db);
+        db_finalize(s->stmt[i]);
+    db_close(s->db);
     journal_free(s, 0);
     free(s->journal);
     free(s);
-}
-
-/* SQLite errors a retry can get past (space, locks, I/O); others are a bug of the write. */
-static bool transient(int code)
-{
-    switch (code & 0xff) {
-    case SQLITE_FULL:
-    case SQLITE_IOERR:
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_NOMEM:
-    case SQLITE_CANTOPEN:
-    case SQLITE_READONLY:
-    case SQLITE_PROTOCOL:
-        return true;
-    default:
-        return false;
-    }
 }
 
 /* Replays the journal of the failed batches into the open transaction. A write that fails
@@ -210,15 +178,15 @@ static void replay(struct store *s)
             s->journal[kept++] = s->journal[i];
             continue;
         }
-        int rc = sqlite3_exec(s->db, s->journal[i], NULL, NULL, NULL);
-        if (rc == SQLITE_OK || transient(rc)) {
-            if (rc != SQLITE_OK) store_fail(s, "replaying the batch");
+        int rc = db_exec(s->db, s->journal[i]);
+        if (rc == 0 || db_error_transient(s->db)) {
+            if (rc != 0) store_fail(s, "replaying the batch");
             s->journal[kept++] = s->journal[i];
             continue;
         }
-        log_error("sqlite: a waiting write cannot be applied (%s), dropped: %.300s",
-                  sqlite3_errmsg(s->db), s->journal[i]);
-        sqlite3_free(s->journal[i]);
+        log_error("database: a waiting write cannot be applied (%s), dropped: %.300s",
+                  db_errmsg(s->db), s->journal[i]);
+        free(s->journal[i]);
     }
     s->n_journal = kept;
 }
@@ -228,7 +196,7 @@ static void open_tx(struct store *s)
 {
     if (s->tx_open || s->failed) return;
     s->attempted = true;
-    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    if (db_begin(s->db) < 0) {
         store_fail(s, "BEGIN");
         return;
     }
@@ -249,10 +217,10 @@ void store_begin(struct store *s)
     /* the retry: BEGIN and replay now, even if nothing else writes; waiting only briefly for
      * a lock another process holds, so the main loop stays responsive meanwhile (workers'
      * messages, terminates) */
-    sqlite3_busy_timeout(s->db, RETRY_BUSY_MS);
+    db_set_busy_ms(s->db, RETRY_BUSY_MS);
     s->wrote = true; /* (the journal's writes) */
     open_tx(s);
-    sqlite3_busy_timeout(s->db, BUSY_MS);
+    db_set_busy_ms(s->db, BUSY_MS);
 }
 
 /* Opens the transaction on the first write of a batch: a main-loop iteration that writes
@@ -264,7 +232,7 @@ void store_tx_begin(struct store *s)
     open_tx(s);
 }
 
-/* Appends sql (sqlite3_malloc'd; NULL: out of memory) to the journal. A write that cannot be
+/* Appends sql (malloc'd; NULL: out of memory) to the journal. A write that cannot be
  * journaled could not be replayed: memory would run ahead of the database for good. Better
  * to stop there; recovery at the next start is exact. */
 static void journal_push(struct store *s, char *sql, const char *what)
@@ -281,30 +249,30 @@ static void journal_push(struct store *s, char *sql, const char *what)
     s->journal[s->n_journal++] = sql;
 }
 
-int store_write(struct store *s, sqlite3_stmt *st, const char *what, int *changes)
+int store_write(struct store *s, struct db_stmt *st, const char *what, int *changes)
 {
     if (changes) *changes = 1;
     if (s->unjournaled) { /* (a submit: its batch failing refuses it, nothing to replay) */
-        if (!s->tx_open || s->failed || sqlite3_get_autocommit(s->db)) return store_fail(s, what);
-        int rc = sqlite3_step(st);
-        if (changes) *changes = sqlite3_changes(s->db);
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? 0 : store_fail(s, what);
+        if (!s->tx_open || s->failed || !db_in_tx(s->db)) return store_fail(s, what);
+        int rc = db_step(st);
+        if (changes) *changes = db_changes(s->db);
+        db_reset(st);
+        return rc == DB_DONE ? 0 : store_fail(s, what);
     }
-    journal_push(s, sqlite3_expanded_sql(st), what);
+    journal_push(s, db_expanded_sql(st), what);
     if (!s->tx_open || s->failed) return s->failed ? 0 : store_fail(s, what);
-    if (sqlite3_get_autocommit(s->db)) { /* SQLite rolled the batch back (disk full, I/O) */
+    if (!db_in_tx(s->db)) { /* SQLite rolled the batch back (disk full, I/O) */
         snprintf(s->last_error, sizeof s->last_error, "the transaction was rolled back");
         s->failed = true;
         return 0;
     }
-    if (sqlite3_step(st) != SQLITE_DONE) {
+    if (db_step(st) != DB_DONE) {
         store_fail(s, what);
-        sqlite3_reset(st);
+        db_reset(st);
         return 0; /* journaled: it is replayed with the rest */
     }
-    if (changes) *changes = sqlite3_changes(s->db);
-    sqlite3_reset(st);
+    if (changes) *changes = db_changes(s->db);
+    db_reset(st);
     return 0;
 }
 
@@ -324,17 +292,19 @@ void store_journal_drop(struct store *s, size_t mark)
     if (s->n_journal > 0 || !s->failing_since) return;
     /* only submits failed: something must still be retried, to learn when the database can
      * commit again (until then the store is degraded and submits are refused at once) */
-    journal_push(s,
-                 sqlite3_mprintf("INSERT OR REPLACE INTO store_probe (id, at) VALUES (1, %lld)",
-                                 (long long)clock_wall_ms()),
-                 "the probe write");
+    char *probe = malloc(128);
+    if (probe)
+        snprintf(probe, 128,
+                 "INSERT INTO store_probe (id, at) VALUES (1, %lld) "
+                 "ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+                 (long long)clock_wall_ms());
+    journal_push(s, probe, "the probe write");
 }
 
 /* The outermost end of a failed batch: rolls back, keeps the journal, schedules the retry. */
 static void batch_failed(struct store *s)
 {
-    if (s->tx_open && !sqlite3_get_autocommit(s->db))
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (s->tx_open && db_in_tx(s->db)) db_exec(s->db, "ROLLBACK");
     /* a failed read (nothing was to be written), or a batch that only journaled while it
      * waits for its retry (nothing was tried): no new failure */
     if (!s->wrote || !s->attempted) return;
@@ -346,12 +316,12 @@ static void batch_failed(struct store *s)
     if (!s->failing_since) {
         s->failing_since = now;
         s->logged_at = now;
-        log_error("sqlite: a batch could not be committed (%s): its %zu writes are kept in "
+        log_error("database: a batch could not be committed (%s): its %zu writes are kept in "
                   "memory and retried until they commit; submits get 503 meanwhile",
                   s->last_error, s->n_journal);
     } else if (now - s->logged_at >= 10000) {
         s->logged_at = now;
-        log_error("sqlite: still cannot commit after %.1fs (%s): %zu writes wait",
+        log_error("database: still cannot commit after %.1fs (%s): %zu writes wait",
                   (double)(now - s->failing_since) / 1000, s->last_error, s->n_journal);
     }
 }
@@ -361,13 +331,13 @@ int store_commit(struct store *s)
     int rc = 0;
     if (--s->depth == 0) {
         bool ok = !s->failed && (s->tx_open || s->n_journal == 0);
-        if (ok && s->tx_open && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        if (ok && s->tx_open && db_exec(s->db, "COMMIT") < 0) {
             store_fail(s, "COMMIT");
             ok = false;
         }
         if (ok) {
             if (s->failing_since)
-                log_info("sqlite: the waiting writes are committed after %.1fs: healthy again",
+                log_info("database: the waiting writes are committed after %.1fs: healthy again",
                          (double)(clock_mono_ms() - s->failing_since) / 1000);
             journal_free(s, 0);
             s->failing_since = 0;
@@ -397,11 +367,11 @@ void store_health(const struct store *s, struct store_health *h)
 int store_add_event(struct store *s, int64_t id, int64_t now, const char *from, const char *to,
                     const char *detail)
 {
-    sqlite3_stmt *st = store_stmt(s, ST_INSERT_EVENT);
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, now);
+    struct db_stmt *st = store_stmt(s, ST_INSERT_EVENT);
+    db_bind_int(st, 1, id);
+    db_bind_int(st, 2, now);
     store_bind_text(st, 3, from);
-    sqlite3_bind_text(st, 4, to, -1, SQLITE_STATIC);
+    db_bind_text(st, 4, to);
     store_bind_text(st, 5, detail);
     return store_write(s, st, "INSERT INTO job_events", NULL);
 }
@@ -412,23 +382,23 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
     store_tx_begin(s);
     /* a submit needs its ids: nothing is stored once the batch failed (the submit is refused,
      * not retried; its journal is dropped by the caller when the batch fails later) */
-    int rc = s->failed || sqlite3_get_autocommit(s->db) ? -1 : 0;
+    int rc = s->failed || !db_in_tx(s->db) ? -1 : 0;
     size_t mark = s->n_journal;
     s->unjournaled = true;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct job_spec *j = &specs[i];
-        sqlite3_stmt *st = store_stmt(s, ST_INSERT_JOB);
+        struct db_stmt *st = store_stmt(s, ST_INSERT_JOB);
         store_bind_text(st, 1, j->name);
-        sqlite3_bind_text(st, 2, j->queue, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, j->priority);
-        sqlite3_bind_blob(st, 4, j->argv.data, (int)j->argv.len, SQLITE_STATIC);
+        db_bind_text(st, 2, j->queue);
+        db_bind_int(st, 3, j->priority);
+        db_bind_blob(st, 4, j->argv.data, (int)j->argv.len);
         store_bind_text(st, 5, j->command);
-        sqlite3_bind_blob(st, 6, j->env.len ? j->env.data : "", (int)j->env.len, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, j->cwd, -1, SQLITE_STATIC);
-        if (j->stdin_len) sqlite3_bind_blob(st, 8, j->stdin_data, (int)j->stdin_len, SQLITE_STATIC);
-        if (j->timeout > 0) sqlite3_bind_double(st, 9, j->timeout);
-        sqlite3_bind_int(st, 10, j->max_attempts);
-        sqlite3_bind_int64(st, 11, now);
+        db_bind_blob(st, 6, j->env.len ? j->env.data : "", (int)j->env.len);
+        db_bind_text(st, 7, j->cwd);
+        if (j->stdin_len) db_bind_blob(st, 8, j->stdin_data, (int)j->stdin_len);
+        if (j->timeout > 0) db_bind_double(st, 9, j->timeout);
+        db_bind_int(st, 10, j->max_attempts);
+        db_bind_int(st, 11, now);
         store_bind_text(st, 12, j->idempotency_key);
         store_bind_text(st, 13, j->task);
         store_bind_text(st, 14, j->params);
@@ -446,22 +416,23 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
         store_bind_int(st, 24, j->rerun_of > 0 ? j->rerun_of : -1);
         /* a run_at still to come: scheduled until then (not_before keeps it from starting) */
         const char *state = j->run_at > now ? "scheduled" : "queued";
-        sqlite3_bind_text(st, 25, state, -1, SQLITE_STATIC);
+        db_bind_text(st, 25, state);
         store_bind_int(st, 26, j->run_at > 0 ? j->run_at : -1);
         store_bind_text(st, 27, j->schedule);
         store_bind_int(st, 28, j->max_output > 0 ? j->max_output : -1);
-        if (j->has_retry_backoff) sqlite3_bind_double(st, 29, j->retry_backoff);
+        if (j->has_retry_backoff) db_bind_double(st, 29, j->retry_backoff);
         if (j->notify_url) s->any_notify = true;
-        if (sqlite3_step(st) != SQLITE_DONE) {
+        if (db_step(st) != DB_ROW) {
             rc = store_fail(s, "INSERT INTO jobs");
             break;
         }
-        ids[i] = sqlite3_last_insert_rowid(s->db);
+        ids[i] = db_col_int(st, 0);
+        db_reset(st);
         store_add_event(s, ids[i], now, NULL, state, "submitted");
         for (size_t k = 0; k < j->n_after; k++) {
             st = store_stmt(s, ST_INSERT_DEP);
-            sqlite3_bind_int64(st, 1, ids[i]);
-            sqlite3_bind_int64(st, 2, j->after[k]);
+            db_bind_int(st, 1, ids[i]);
+            db_bind_int(st, 2, j->after[k]);
             store_write(s, st, "INSERT INTO job_dependencies", NULL);
         }
         if (s->failed) rc = -1;
@@ -474,11 +445,11 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
 int store_job_running(struct store *s, int64_t id, int worker, int attempt, int64_t now)
 {
     store_tx_begin(s);
-    sqlite3_stmt *st = store_stmt(s, ST_RUNNING);
-    sqlite3_bind_int(st, 1, worker);
-    sqlite3_bind_int(st, 2, attempt);
-    sqlite3_bind_int64(st, 3, now);
-    sqlite3_bind_int64(st, 4, id);
+    struct db_stmt *st = store_stmt(s, ST_RUNNING);
+    db_bind_int(st, 1, worker);
+    db_bind_int(st, 2, attempt);
+    db_bind_int(st, 3, now);
+    db_bind_int(st, 4, id);
     store_write(s, st, "UPDATE job to running", NULL);
     char detail[64];
     snprintf(detail, sizeof detail, "attempt %d on worker %d", attempt, worker);
@@ -489,9 +460,9 @@ int store_job_running(struct store *s, int64_t id, int worker, int attempt, int6
 int store_job_reserve(struct store *s, int64_t id, int worker)
 {
     store_tx_begin(s);
-    sqlite3_stmt *st = store_stmt(s, ST_RESERVE);
+    struct db_stmt *st = store_stmt(s, ST_RESERVE);
     store_bind_int(st, 1, worker);
-    sqlite3_bind_int64(st, 2, id);
+    db_bind_int(st, 2, id);
     store_write(s, st, "UPDATE job reservation", NULL);
     return store_commit(s);
 }
@@ -505,22 +476,22 @@ int store_job_finish(struct store *s, int64_t id, enum job_state from,
                      const struct store_outcome *o, int64_t now)
 {
     store_tx_begin(s);
-    sqlite3_stmt *st = store_stmt(s, ST_FINISH);
-    sqlite3_bind_text(st, 1, job_state_name(o->state), -1, SQLITE_STATIC);
+    struct db_stmt *st = store_stmt(s, ST_FINISH);
+    db_bind_text(st, 1, job_state_name(o->state));
     store_bind_int(st, 2, o->exit_code);
     store_bind_int(st, 3, o->signal);
     store_bind_text(st, 4, o->error);
-    sqlite3_bind_int64(st, 5, o->stdout_bytes);
-    sqlite3_bind_int64(st, 6, o->stderr_bytes);
-    sqlite3_bind_int(st, 7, o->truncated);
+    db_bind_int(st, 5, o->stdout_bytes);
+    db_bind_int(st, 6, o->stderr_bytes);
+    db_bind_int(st, 7, o->truncated);
     store_bind_int(st, 8, o->user_us);
     store_bind_int(st, 9, o->system_us);
     store_bind_int(st, 10, o->maxrss_kb);
-    sqlite3_bind_int64(st, 11, now);
+    db_bind_int(st, 11, now);
     store_bind_int(st, 12, o->pid > 0 ? o->pid : -1);
     store_bind_int(st, 13, o->user_us >= 0 || o->maxrss_kb >= 0 ? o->usage_from : -1);
-    sqlite3_bind_int64(st, 14, id);
-    sqlite3_bind_text(st, 15, job_state_name(from), -1, SQLITE_STATIC);
+    db_bind_int(st, 14, id);
+    db_bind_text(st, 15, job_state_name(from));
     int changed = 0;
     store_write(s, st, "UPDATE job to its end", &changed);
     if (changed > 0) {
@@ -535,9 +506,9 @@ int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t 
                       const char *detail, int64_t now)
 {
     store_tx_begin(s);
-    sqlite3_stmt *st = store_stmt(s, ST_REQUEUE);
+    struct db_stmt *st = store_stmt(s, ST_REQUEUE);
     store_bind_int(st, 1, not_before > 0 ? not_before : -1);
-    sqlite3_bind_int64(st, 2, id);
+    db_bind_int(st, 2, id);
     store_write(s, st, "UPDATE job to queued", NULL);
     store_add_event(s, id, now, job_state_name(from), "queued", detail);
     return store_commit(s);
@@ -546,10 +517,10 @@ int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t 
 int store_job_patch(struct store *s, int64_t id, const int64_t *priority, const char *queue)
 {
     store_tx_begin(s);
-    sqlite3_stmt *st = store_stmt(s, ST_PATCH);
-    if (priority) sqlite3_bind_int64(st, 1, *priority);
+    struct db_stmt *st = store_stmt(s, ST_PATCH);
+    if (priority) db_bind_int(st, 1, *priority);
     store_bind_text(st, 2, queue);
-    sqlite3_bind_int64(st, 3, id);
+    db_bind_int(st, 3, id);
     store_write(s, st, "UPDATE a waiting job's priority and queue", NULL);
     return store_commit(s);
 }

@@ -5,6 +5,7 @@
  * workers wait (deleting jobs in bulk crosses that mark every few slices). PASSIVE: it never
  * waits for the writer or a reader, and what it cannot copy now is copied next time. */
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,8 +89,8 @@ int store_checkpoint_start(struct store *s, const char *path, char *err, size_t 
         goto fail;
     }
     /* from now on only the thread checkpoints (and the writer's close, the last one) */
-    sqlite3_exec(s->db, "PRAGMA wal_autocheckpoint = 0", NULL, NULL, NULL);
-    sqlite3_wal_hook(s->db, wal_hook, c);
+    sqlite3_exec(db_sqlite(s->db), "PRAGMA wal_autocheckpoint = 0", NULL, NULL, NULL);
+    sqlite3_wal_hook(db_sqlite(s->db), wal_hook, c);
     s->checkpointer = c;
     return 0;
 fail:
@@ -104,7 +105,7 @@ void store_checkpoint_stop(struct store *s)
 {
     struct store_checkpointer *c = s->checkpointer;
     if (!c) return;
-    sqlite3_wal_hook(s->db, NULL, NULL);
+    sqlite3_wal_hook(db_sqlite(s->db), NULL, NULL);
     pthread_mutex_lock(&c->lock);
     c->stop = true;
     pthread_cond_signal(&c->wake);

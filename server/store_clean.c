@@ -10,7 +10,7 @@
 /* The statements of this file, prepared on first use (their SQL names the terminal states
  * from job_state_terminal, so a state added to job.h is sorted by it alone). */
 struct store_cleaning {
-    sqlite3_stmt *oldest, *delete_unneeded;
+    struct db_stmt *oldest, *delete_unneeded;
 };
 
 /* Appends "'a','b'" of the states that are terminal (or not) to out. */
@@ -49,12 +49,10 @@ static struct store_cleaning *cleaning(struct store *s)
              "WHERE d.depends_on = ?1 AND w.state IN (%s)) "
              "AND NOT EXISTS (SELECT 1 FROM jobs w WHERE w.stdin_from = ?1 AND w.state IN (%s))",
              ended, live, live);
-    if (sqlite3_prepare_v3(s->db, oldest, -1, SQLITE_PREPARE_PERSISTENT, &c->oldest, NULL) !=
-            SQLITE_OK ||
-        sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->delete_unneeded, NULL) !=
-            SQLITE_OK) {
+    if (db_prepare(s->db, oldest, true, &c->oldest) < 0 ||
+        db_prepare(s->db, sql, true, &c->delete_unneeded) < 0) {
         store_fail(s, "preparing the retention statements");
-        sqlite3_finalize(c->oldest);
+        db_finalize(c->oldest);
         free(c);
         return NULL;
     }
@@ -64,8 +62,8 @@ static struct store_cleaning *cleaning(struct store *s)
 void store_clean_close(struct store *s)
 {
     if (!s->cleaning) return;
-    sqlite3_finalize(s->cleaning->oldest);
-    sqlite3_finalize(s->cleaning->delete_unneeded);
+    db_finalize(s->cleaning->oldest);
+    db_finalize(s->cleaning->delete_unneeded);
     free(s->cleaning);
     s->cleaning = NULL;
 }
@@ -73,22 +71,22 @@ void store_clean_close(struct store *s)
 int store_delete_job(struct store *s, int64_t id, enum job_state *state_out)
 {
     store_tx_begin(s);
-    sqlite3_stmt *st = store_stmt(s, ST_STATE_OF);
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
+    struct db_stmt *st = store_stmt(s, ST_STATE_OF);
+    db_bind_int(st, 1, id);
+    int rc = db_step(st);
     enum job_state state = JOB_QUEUED;
-    if (rc == SQLITE_ROW) job_state_parse((const char *)sqlite3_column_text(st, 0), &state);
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
+    if (rc == DB_ROW) job_state_parse(db_col_text(st, 0), &state);
+    db_reset(st);
+    if (rc == DB_DONE)
         rc = 1;
-    else if (rc != SQLITE_ROW)
+    else if (rc != DB_ROW)
         rc = store_fail(s, "SELECT state");
     else if (!job_state_terminal(state))
         rc = 2;
     else {
         *state_out = state;
         st = store_stmt(s, ST_DELETE);
-        sqlite3_bind_int64(st, 1, id);
+        db_bind_int(st, 1, id);
         rc = store_write(s, st, "DELETE job", NULL);
     }
     int crc = store_commit(s);
@@ -100,22 +98,22 @@ int store_oldest_finished(struct store *s, int64_t after_at, int64_t after_id, i
 {
     struct store_cleaning *c = cleaning(s);
     if (!c) return -1;
-    sqlite3_stmt *st = c->oldest;
-    sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, after_at);
-    sqlite3_bind_int64(st, 2, after_id);
-    sqlite3_bind_int64(st, 3, before_at);
-    sqlite3_bind_int(st, 4, max);
-    int n = 0, step = SQLITE_DONE;
-    while (n < max && (step = sqlite3_step(st)) == SQLITE_ROW) {
-        out[n].id = sqlite3_column_int64(st, 0);
-        out[n].finished_at = sqlite3_column_int64(st, 1);
-        if (job_state_parse((const char *)sqlite3_column_text(st, 2), &out[n].state) < 0)
+    struct db_stmt *st = c->oldest;
+    db_reset(st);
+    db_bind_int(st, 1, after_at);
+    db_bind_int(st, 2, after_id);
+    db_bind_int(st, 3, before_at);
+    db_bind_int(st, 4, max);
+    int n = 0, step = DB_DONE;
+    while (n < max && (step = db_step(st)) == DB_ROW) {
+        out[n].id = db_col_int(st, 0);
+        out[n].finished_at = db_col_int(st, 1);
+        if (job_state_parse(db_col_text(st, 2), &out[n].state) < 0)
             out[n].state = JOB_QUEUED; /* (unknown: never deleted as a finished one) */
         n++;
     }
-    if (n < max && step != SQLITE_DONE) n = store_fail(s, "reading the oldest finished jobs");
-    sqlite3_reset(st);
+    if (n < max && step != DB_DONE) n = store_fail(s, "reading the oldest finished jobs");
+    db_reset(st);
     store_read_done(s);
     return n;
 }
@@ -125,10 +123,10 @@ int store_delete_unneeded(struct store *s, int64_t id, int64_t keys_since)
     struct store_cleaning *c = cleaning(s);
     if (!c) return -1;
     store_tx_begin(s);
-    sqlite3_stmt *st = c->delete_unneeded;
-    sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, keys_since);
+    struct db_stmt *st = c->delete_unneeded;
+    db_reset(st);
+    db_bind_int(st, 1, id);
+    db_bind_int(st, 2, keys_since);
     int changed = 0;
     int rc = store_write(s, st, "DELETE a finished job", &changed);
     if (store_commit(s) < 0 || rc < 0) return -1;

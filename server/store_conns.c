@@ -9,12 +9,11 @@
  * key's destructor); all are closed with the store. Such a reader never touches the writer's
  * state: in WAL mode it sees the last commit, whatever the writer holds meanwhile.
  *
- * Each connection prepares a statement once, on its first use (SQLITE_PREPARE_PERSISTENT).
+ * Each connection prepares a statement once, on its first use (persistent).
  * Every accessor (store_read.c) resets what it stepped before it returns (rd_end), so no
  * read transaction stays open between calls: an open one would keep serving an old snapshot
  * and keep checkpoints from restarting the WAL, which would then grow without bound. */
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,14 +24,6 @@
 /* How long a reader waits for a lock it needs (the WAL index while a checkpoint restarts
  * the WAL, a recovery): a read should wait a little rather than fail. */
 #define READ_BUSY_MS 5000
-/* Bytes of the database a reader maps rather than copies into its page cache: none. A map
- * saved 5-30% of a random read's cost, but every page a reader ever touched stayed in the
- * master's RSS (a count over a million queued jobs left it at 180 MiB against the 64 MiB
- * budget; 39 MiB without), per connection. The page cache (2 MiB a connection) serves the
- * hot rows either way. */
-#ifndef READ_MMAP_BYTES
-#define READ_MMAP_BYTES 0LL
-#endif
 
 #define SCHEDULE_COLUMNS                                                                           \
     "name, cron, timezone, job, overlap, paused, catch_up, created_at, updated_at, "               \
@@ -48,7 +39,8 @@ static const char *const fixed_sql[RS_LIST] = {
                       "WHERE d.depends_on = ? AND j.state = 'queued' ORDER BY d.job_id",
     [RS_LAST_EVENT] = "SELECT coalesce(max(id), 0) FROM job_events",
     [RS_COUNT_EVENTS] = "SELECT count(*) FROM job_events WHERE job_id = ?",
-    [RS_QUEUE_COUNTS] = "SELECT queue, sum(state = 'queued'), sum(state = 'running') FROM jobs "
+    [RS_QUEUE_COUNTS] = "SELECT queue, sum(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), "
+                        "sum(CASE WHEN state = 'running' THEN 1 ELSE 0 END) FROM jobs "
                         "WHERE state IN ('queued', 'running') GROUP BY queue ORDER BY queue",
     [RS_QUEUE_SETTINGS] = "SELECT name, concurrency, paused FROM queues ORDER BY name",
     [RS_GROUP_MEMBERS] =
@@ -60,13 +52,13 @@ static const char *const fixed_sql[RS_LIST] = {
                              "ORDER BY next_at LIMIT ?",
 };
 
-/* Writes statement id's SQL into buf. */
-static void read_sql(int id, char *buf, size_t len)
+/* Writes statement id's SQL, for a database of that kind, into buf. */
+static void read_sql(enum db_kind kind, int id, char *buf, size_t len)
 {
     if (id < RS_LIST) {
         snprintf(buf, len, "%s", fixed_sql[id]);
     } else if (id < RS_EVENTS) {
-        store_list_sql(id - RS_LIST, buf, len);
+        store_list_sql(kind, id - RS_LIST, buf, len);
     } else {
         int f = id - RS_EVENTS;
         snprintf(buf, len,
@@ -80,15 +72,15 @@ static void read_sql(int id, char *buf, size_t len)
 
 /* A connection and its read statements. */
 struct store_conn {
-    sqlite3 *db;
-    sqlite3_stmt *stmt[RS_COUNT];
+    struct db *db;
+    struct db_stmt *stmt[RS_COUNT];
     struct store_reading *owner; /* a reader's: the store it reads */
     struct store_conn *next;     /* a reader's: the next one, in all */
     struct store_conn *next_idle;
 };
 
 struct store_reading {
-    char *path;
+    char *path;           /* the database: a file, or a PostgreSQL URL */
     pthread_t writer;     /* reads through the write connection */
     pthread_key_t key;    /* every other thread: its struct store_conn */
     pthread_mutex_t lock; /* guards the lists (a thread's first read and its exit only) */
@@ -99,7 +91,7 @@ struct store_reading {
 static void conn_finalize(struct store_conn *c)
 {
     for (int i = 0; i < RS_COUNT; i++) {
-        sqlite3_finalize(c->stmt[i]);
+        db_finalize(c->stmt[i]);
         c->stmt[i] = NULL;
     }
 }
@@ -148,7 +140,7 @@ void store_read_close(struct store *s)
         struct store_conn *c = sr->all;
         sr->all = c->next;
         conn_finalize(c);
-        sqlite3_close(c->db);
+        db_close(c->db);
         free(c);
     }
     conn_finalize(&sr->wconn);
@@ -166,23 +158,22 @@ static struct store_conn *reader_open(struct store_reading *sr)
         log_error("out of memory while opening a read connection");
         return NULL;
     }
-    int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
-    char pragmas[96];
-    snprintf(pragmas, sizeof pragmas, "PRAGMA query_only = 1; PRAGMA mmap_size = %lld;",
-             READ_MMAP_BYTES);
-    /* the first statement is prepared now: that reads the schema, so the files a read needs
-     * (the WAL, its index) are open from here on */
-    char sql[STORE_READ_SQL_MAX];
-    read_sql(RS_GET_JOB, sql, sizeof sql);
-    if (sqlite3_open_v2(sr->path, &c->db, flags, NULL) != SQLITE_OK ||
-        sqlite3_busy_timeout(c->db, READ_BUSY_MS) != SQLITE_OK ||
-        sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->stmt[RS_GET_JOB], NULL) !=
-            SQLITE_OK) {
-        log_error("sqlite: opening a read connection to %s failed: %s", sr->path,
-                  c->db ? sqlite3_errmsg(c->db) : "out of memory");
+    /* the first statement is prepared now: with SQLite that reads the schema,
+     * so the files a read needs (the WAL, its index) are open from here on */
+    char sql[STORE_READ_SQL_MAX], err[256];
+    struct db *db = NULL;
+    if (db_open(&db, sr->path, DB_READONLY, err, sizeof err) < 0) {
+        log_error("opening a read connection failed: %s", err);
+        free(c);
+        return NULL;
+    }
+    c->db = db;
+    db_set_busy_ms(c->db, READ_BUSY_MS);
+    read_sql(db_kind(db), RS_GET_JOB, sql, sizeof sql);
+    if (db_prepare(c->db, sql, true, &c->stmt[RS_GET_JOB]) < 0) {
+        log_error("preparing a read failed: %s", db_errmsg(c->db));
         conn_finalize(c);
-        sqlite3_close(c->db);
+        db_close(c->db);
         free(c);
         return NULL;
     }
@@ -240,7 +231,7 @@ int rd_begin(struct store *s, struct rd *r)
 /* Logs a failed read. -1. */
 int rd_log(struct rd *r, const char *what)
 {
-    log_error("sqlite: %s failed: %s", what, sqlite3_errmsg(r->c->db));
+    log_error("database: %s failed: %s", what, db_errmsg(r->c->db));
     return -1;
 }
 
@@ -252,21 +243,19 @@ int rd_fail(struct rd *r, const char *what)
 
 /* Statement id of r's connection, prepared on its first use, without bindings; NULL if it
  * cannot be prepared (logged). Reset by rd_end. */
-sqlite3_stmt *rd_stmt(struct rd *r, int id)
+struct db_stmt *rd_stmt(struct rd *r, int id)
 {
-    sqlite3_stmt **st = &r->c->stmt[id];
+    struct db_stmt **st = &r->c->stmt[id];
     if (!*st) {
         char sql[STORE_READ_SQL_MAX];
-        read_sql(id, sql, sizeof sql);
-        if (sqlite3_prepare_v3(r->c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) !=
-            SQLITE_OK) {
+        read_sql(db_kind(r->c->db), id, sql, sizeof sql);
+        if (db_prepare(r->c->db, sql, true, st) < 0) {
             *st = NULL;
             rd_fail(r, "preparing a read");
             return NULL;
         }
     } else {
-        sqlite3_reset(*st);
-        sqlite3_clear_bindings(*st);
+        db_clear(*st);
     }
     bool listed = false;
     for (int i = 0; i < r->n_used; i++)
@@ -280,7 +269,7 @@ sqlite3_stmt *rd_stmt(struct rd *r, int id)
 void rd_end(struct rd *r)
 {
     for (int i = 0; i < r->n_used; i++)
-        sqlite3_reset(r->used[i]);
+        db_reset(r->used[i]);
     if (r->writer) {
         store_read_done(r->s);
     }

@@ -8,8 +8,8 @@
 #define SPAWNPOOL_STORE_INTERNAL_H
 
 #include <pthread.h>
-#include <sqlite3.h>
 
+#include "server/db.h"
 #include "server/store.h"
 
 enum stmt_id {
@@ -35,8 +35,8 @@ enum stmt_id {
 };
 
 struct store {
-    sqlite3 *db;
-    sqlite3_stmt *stmt[ST_COUNT];
+    struct db *db;
+    struct db_stmt *stmt[ST_COUNT];
     int depth;
     bool tx_open;    /* BEGIN was issued in the current batch */
     bool any_notify; /* a job with notify_url exists: job ends look for a callback */
@@ -68,18 +68,18 @@ int store_fail(struct store *s, const char *what);
 /* After a read-only accessor: clears a failure outside a transaction. */
 void store_read_done(struct store *s);
 /* A prepared statement, reset and with its bindings cleared. */
-sqlite3_stmt *store_stmt(struct store *s, enum stmt_id id);
+struct db_stmt *store_stmt(struct store *s, enum stmt_id id);
 /* Binds text, or NULL when v is NULL. */
-void store_bind_text(sqlite3_stmt *st, int i, const char *v);
+void store_bind_text(struct db_stmt *st, int i, const char *v);
 /* Binds an integer, or NULL when v < 0. */
-void store_bind_int(sqlite3_stmt *st, int i, int64_t v);
+void store_bind_int(struct db_stmt *st, int i, int64_t v);
 /* store_begin, and BEGIN IMMEDIATE on the first write of the batch (replaying a waiting
  * journal first). */
 void store_tx_begin(struct store *s);
 /* Runs the bound write statement st in the batch's transaction and journals it; once the
  * batch failed it only journals it (nothing is ever written in autocommit). *changes (if
  * not NULL) gets the rows it changed, 1 when only journaled. Returns 0 or -1. */
-int store_write(struct store *s, sqlite3_stmt *st, const char *what, int *changes);
+int store_write(struct store *s, struct db_stmt *st, const char *what, int *changes);
 /* Records a state transition in job_events. Returns 0 or -1. */
 int store_add_event(struct store *s, int64_t id, int64_t now, const char *from, const char *to,
                     const char *detail);
@@ -160,11 +160,12 @@ int store_list_shape(const struct store_filter *f);
 /* True if shape combines filters that can go together (not STATE with STATES, nor NAME
  * with NAME_PREFIX). */
 bool store_list_shape_valid(int shape);
-/* Writes the SQL of a listing of that shape into buf (for rd_stmt, and the plan test). */
-void store_list_sql(int shape, char *buf, size_t len);
+/* Writes the SQL of a listing of that shape, for a database of that kind, into buf (for
+ * rd_stmt, and the plan test). */
+void store_list_sql(enum db_kind kind, int shape, char *buf, size_t len);
 /* store_read.c: reads a row selected with JOB_COLUMNS into j. 0, or -1 (unreadable; j is
  * freed). */
-int store_read_job_row(sqlite3_stmt *st, struct job *j);
+int store_read_job_row(struct db_stmt *st, struct job *j);
 
 struct store_conn;
 /* One read accessor's call: the connection it reads through and what it stepped. */
@@ -172,7 +173,7 @@ struct rd {
     struct store *s;
     struct store_conn *c; /* (store_conns.c) */
     bool writer;          /* the write connection (the main loop's thread) */
-    sqlite3_stmt *used[4];
+    struct db_stmt *used[4];
     int n_used;
 };
 /* Picks the calling thread's connection (store_conns.c). 0 or -1. */
@@ -183,7 +184,7 @@ int rd_log(struct rd *r, const char *what);
 int rd_fail(struct rd *r, const char *what);
 /* Statement id (an enum read_stmt, plus its filter bits) of r's connection, prepared on its
  * first use, without bindings; NULL if it cannot be prepared (logged). Reset by rd_end. */
-sqlite3_stmt *rd_stmt(struct rd *r, int id);
+struct db_stmt *rd_stmt(struct rd *r, int id);
 /* Ends the call: every statement it stepped is reset (no read transaction stays open). */
 void rd_end(struct rd *r);
 

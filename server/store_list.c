@@ -24,27 +24,26 @@
  * store_list_jobs, and its index in a migration. */
 static const struct {
     int bit;
-    const char *sql;
+    const char *sql; /* its parameters are bare `?`s, numbered in the order of the WHERE */
 } list_terms[] = {
-    {LIST_STATE, " AND state = :state"},
-    {LIST_STATES, " AND state IN (:state0, :state1, :state2, :state3, :state4, :state5, :state6, "
-                  ":state7, :state8)"},
-    {LIST_QUEUE, " AND queue = :queue"},
-    {LIST_NAME, " AND name = :name"},
-    {LIST_NAME_PREFIX, " AND name >= :name AND name < :name_end"},
-    {LIST_RERUN_OF, " AND rerun_of = :rerun_of"},
-    {LIST_CREATED_AFTER, " AND created_at > :created_after"},
-    {LIST_CREATED_BEFORE, " AND created_at < :created_before"},
-    {LIST_FINISHED_AFTER, " AND finished_at > :finished_after"},
-    {LIST_BEFORE, " AND id < :before"},
-    {LIST_SCHEDULE, " AND schedule = :schedule"},
+    {LIST_STATE, " AND state = ?"},
+    {LIST_STATES, " AND state IN (?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+    {LIST_QUEUE, " AND queue = ?"},
+    {LIST_NAME, " AND name = ?"},
+    {LIST_NAME_PREFIX, " AND name >= ? AND name < ?"},
+    {LIST_RERUN_OF, " AND rerun_of = ?"},
+    {LIST_CREATED_AFTER, " AND created_at > ?"},
+    {LIST_CREATED_BEFORE, " AND created_at < ?"},
+    {LIST_FINISHED_AFTER, " AND finished_at > ?"},
+    {LIST_BEFORE, " AND id < ?"},
+    {LIST_SCHEDULE, " AND schedule = ?"},
 };
 /* Filters an index finds by key: with one of them the planner picks an index by itself. */
 #define LIST_KEYED                                                                                 \
     (LIST_STATE | LIST_STATES | LIST_QUEUE | LIST_NAME | LIST_NAME_PREFIX | LIST_RERUN_OF |        \
      LIST_SCHEDULE)
 
-_Static_assert(JOB_STATE_COUNT == 9, "LIST_STATES binds :state0 to :state8");
+_Static_assert(JOB_STATE_COUNT == 9, "LIST_STATES binds 9 states");
 _Static_assert(RS_EVENTS - RS_LIST == LIST_SHAPES, "a statement per shape");
 
 bool store_list_shape_valid(int shape)
@@ -70,10 +69,10 @@ int store_list_shape(const struct store_filter *f)
     return shape;
 }
 
-void store_list_sql(int shape, char *buf, size_t len)
+void store_list_sql(enum db_kind kind, int shape, char *buf, size_t len)
 {
     const char *indexed = "";
-    if (!(shape & LIST_KEYED)) {
+    if (!(shape & LIST_KEYED) && kind == DB_SQLITE) { /* (PostgreSQL's planner has no hint) */
         if (shape & LIST_FINISHED_AFTER)
             indexed = " INDEXED BY jobs_by_finished";
         else if (shape & (LIST_CREATED_AFTER | LIST_CREATED_BEFORE))
@@ -85,57 +84,67 @@ void store_list_sql(int shape, char *buf, size_t len)
         if (shape & list_terms[i].bit)
             at += (size_t)snprintf(where + at, sizeof where - at, "%s", list_terms[i].sql);
     snprintf(buf, len,
-             "SELECT " JOB_COLUMNS " FROM jobs WHERE id IN (SELECT id FROM jobs%s WHERE 1%s "
-             "ORDER BY id DESC LIMIT :limit) ORDER BY id DESC",
+             "SELECT " JOB_COLUMNS " FROM jobs WHERE id IN (SELECT id FROM jobs%s WHERE 1 = 1%s "
+             "ORDER BY id DESC LIMIT ?) ORDER BY id DESC",
              indexed, where);
 }
 
-static void bind_text(sqlite3_stmt *st, const char *param, const char *v)
+/* The upper bound of the names that start with prefix (malloc'd; NULL: out of memory).
+ * SQLite: the prefix with its last byte incremented (bytes 0xFF dropped first), or with none
+ * left an empty blob (SQLite orders every text below every blob: *blob is set). PostgreSQL
+ * (text in UTF-8, COLLATE "C": byte order) takes valid UTF-8 only: the prefix followed by
+ * U+10FFFF, above every name that starts with it but those going on with U+10FFFF. */
+static char *prefix_end(enum db_kind kind, const char *prefix, bool *blob)
 {
-    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, param), v, -1, SQLITE_STATIC);
-}
-
-static void bind_int(sqlite3_stmt *st, const char *param, int64_t v)
-{
-    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, param), v);
-}
-
-/* Binds :name_end, the first text above every name starting with prefix: the prefix with its
- * last byte incremented (bytes 0xFF dropped first). With none (an empty prefix), an empty
- * blob: SQLite orders every text below every blob. 0, or -1 out of memory. */
-static int bind_prefix_end(sqlite3_stmt *st, const char *prefix)
-{
-    int i = sqlite3_bind_parameter_index(st, ":name_end");
     size_t n = strlen(prefix);
+    *blob = false;
+    if (kind == DB_POSTGRES) {
+        char *end = malloc(n + 5);
+        if (end) snprintf(end, n + 5, "%s\xF4\x8F\xBF\xBF", prefix);
+        return end;
+    }
     while (n > 0 && (unsigned char)prefix[n - 1] == 0xFF)
         n--;
-    if (n == 0) return sqlite3_bind_zeroblob(st, i, 0) == SQLITE_OK ? 0 : -1;
-    char *end = malloc(n);
-    if (!end) return -1;
+    char *end = malloc(n + 1);
+    if (!end) return NULL;
     memcpy(end, prefix, n);
-    end[n - 1] = (char)((unsigned char)end[n - 1] + 1);
-    return sqlite3_bind_text(st, i, end, (int)n, free) == SQLITE_OK ? 0 : -1;
+    end[n] = '\0';
+    if (n > 0)
+        end[n - 1] = (char)((unsigned char)end[n - 1] + 1);
+    else
+        *blob = true;
+    return end;
 }
 
-/* Binds f's values to a statement of its shape. 0, or -1 out of memory. */
-static int bind_filter(sqlite3_stmt *st, const struct store_filter *f)
+/* Binds f's values to a statement of its shape, in the order of its WHERE (list_terms). 0,
+ * or -1 out of memory. */
+static int bind_filter(enum db_kind kind, struct db_stmt *st, const struct store_filter *f)
 {
-    if (f->n_states == 1) bind_text(st, ":state", job_state_name(f->states[0]));
-    for (int i = 0; f->n_states > 1 && i < f->n_states && i < JOB_STATE_COUNT; i++) {
-        char param[16];
-        snprintf(param, sizeof param, ":state%d", i);
-        bind_text(st, param, job_state_name(f->states[i])); /* (the rest stay NULL) */
+    int i = 1;
+    if (f->n_states == 1) db_bind_text(st, i++, job_state_name(f->states[0]));
+    if (f->n_states > 1) {
+        for (int k = 0; k < JOB_STATE_COUNT; k++, i++)
+            if (k < f->n_states) db_bind_text(st, i, job_state_name(f->states[k]));
+    } /* (the rest stay NULL) */
+    if (f->queue) db_bind_text(st, i++, f->queue);
+    if (f->name) db_bind_text(st, i++, f->name);
+    if (f->name && f->name_prefix) {
+        bool blob;
+        char *end = prefix_end(kind, f->name, &blob);
+        if (!end) return -1;
+        if (blob)
+            db_bind_blob(st, i++, "", 0);
+        else
+            db_bind_text(st, i++, end);
+        free(end);
     }
-    if (f->queue) bind_text(st, ":queue", f->queue);
-    if (f->name) bind_text(st, ":name", f->name);
-    if (f->name && f->name_prefix && bind_prefix_end(st, f->name) < 0) return -1;
-    if (f->rerun_of > 0) bind_int(st, ":rerun_of", f->rerun_of);
-    if (f->schedule) bind_text(st, ":schedule", f->schedule);
-    if (f->created_after) bind_int(st, ":created_after", *f->created_after);
-    if (f->created_before) bind_int(st, ":created_before", *f->created_before);
-    if (f->finished_after) bind_int(st, ":finished_after", *f->finished_after);
-    if (f->before > 0) bind_int(st, ":before", f->before);
-    bind_int(st, ":limit", f->limit);
+    if (f->rerun_of > 0) db_bind_int(st, i++, f->rerun_of);
+    if (f->created_after) db_bind_int(st, i++, *f->created_after);
+    if (f->created_before) db_bind_int(st, i++, *f->created_before);
+    if (f->finished_after) db_bind_int(st, i++, *f->finished_after);
+    if (f->before > 0) db_bind_int(st, i++, f->before);
+    if (f->schedule) db_bind_text(st, i++, f->schedule);
+    db_bind_int(st, i, f->limit);
     return 0;
 }
 
@@ -154,12 +163,12 @@ int store_list_jobs(struct store *s, const struct store_filter *f, struct job **
         free(list);
         return -1;
     }
-    sqlite3_stmt *st = rd_stmt(&r, RS_LIST + shape);
-    int rc = st ? bind_filter(st, f) : -1;
+    struct db_stmt *st = rd_stmt(&r, RS_LIST + shape);
+    int rc = st ? bind_filter(db_kind(s->db), st, f) : -1;
     while (rc == 0 && *n < (size_t)f->limit) {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_DONE) break;
-        if (step != SQLITE_ROW || store_read_job_row(st, &list[*n]) < 0) {
+        int step = db_step(st);
+        if (step == DB_DONE) break;
+        if (step != DB_ROW || store_read_job_row(st, &list[*n]) < 0) {
             rc = rd_fail(&r, "listing jobs");
             break;
         }

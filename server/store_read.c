@@ -8,29 +8,28 @@
 #include "server/log.h"
 #include "server/store_internal.h"
 
-static char *column_strdup(sqlite3_stmt *st, int i)
+static char *column_strdup(struct db_stmt *st, int i)
 {
-    if (sqlite3_column_type(st, i) == SQLITE_NULL) return NULL;
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? strdup((const char *)t) : NULL;
+    const char *t = db_col_text(st, i);
+    return t ? strdup(t) : NULL;
 }
 
-static int column_blob(sqlite3_stmt *st, int i, struct strblob *b)
+static int column_blob(struct db_stmt *st, int i, struct strblob *b)
 {
-    int n = sqlite3_column_bytes(st, i);
-    const void *p = sqlite3_column_blob(st, i);
+    size_t n;
+    const void *p = db_col_blob(st, i, &n);
     b->len = 0;
-    b->data = malloc((size_t)n + 1);
+    b->data = malloc(n + 1);
     if (!b->data) return -1;
-    if (n) memcpy(b->data, p, (size_t)n);
+    if (n) memcpy(b->data, p, n);
     b->data[n] = '\0';
-    b->len = (size_t)n;
+    b->len = n;
     return 0;
 }
 
-static int64_t column_int_or(sqlite3_stmt *st, int i, int64_t null_value)
+static int64_t column_int_or(struct db_stmt *st, int i, int64_t null_value)
 {
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? null_value : sqlite3_column_int64(st, i);
+    return db_col_null(st, i) ? null_value : db_col_int(st, i);
 }
 
 /* Reads "3,7,12" (NULL: none) into spec->after; false if out of memory or malformed. */
@@ -52,33 +51,33 @@ static bool read_id_list(const char *text, struct job_spec *spec)
 }
 
 /* Reads a row selected with JOB_COLUMNS. */
-int store_read_job_row(sqlite3_stmt *st, struct job *j)
+int store_read_job_row(struct db_stmt *st, struct job *j)
 {
     memset(j, 0, sizeof *j);
-    j->id = sqlite3_column_int64(st, 0);
+    j->id = db_col_int(st, 0);
     j->spec.name = column_strdup(st, 1);
     j->spec.queue = column_strdup(st, 2);
-    j->spec.priority = sqlite3_column_int64(st, 3);
+    j->spec.priority = db_col_int(st, 3);
     column_blob(st, 4, &j->spec.argv);
     j->spec.command = column_strdup(st, 5);
     column_blob(st, 6, &j->spec.env);
     j->spec.cwd = column_strdup(st, 7);
-    j->spec.timeout = sqlite3_column_double(st, 8);
-    const char *state = (const char *)sqlite3_column_text(st, 9);
+    j->spec.timeout = db_col_double(st, 8);
+    const char *state = db_col_text(st, 9);
     if (!state || job_state_parse(state, &j->state) < 0) j->state = JOB_LOST;
     j->exit_code = (int)column_int_or(st, 10, -1);
     j->signal = (int)column_int_or(st, 11, -1);
     j->error = column_strdup(st, 12);
     j->pid = column_int_or(st, 13, -1);
     j->worker = (int)column_int_or(st, 14, -1);
-    j->attempt = (int)sqlite3_column_int(st, 15);
-    j->spec.max_attempts = sqlite3_column_int(st, 16);
-    j->created_at = sqlite3_column_int64(st, 17);
+    j->attempt = (int)db_col_int(st, 15);
+    j->spec.max_attempts = db_col_int(st, 16);
+    j->created_at = db_col_int(st, 17);
     j->started_at = column_int_or(st, 18, 0);
     j->finished_at = column_int_or(st, 19, 0);
-    j->stdout_bytes = sqlite3_column_int64(st, 20);
-    j->stderr_bytes = sqlite3_column_int64(st, 21);
-    j->truncated = sqlite3_column_int(st, 22) != 0;
+    j->stdout_bytes = db_col_int(st, 20);
+    j->stderr_bytes = db_col_int(st, 21);
+    j->truncated = db_col_int(st, 22) != 0;
     j->spec.task = column_strdup(st, 23);
     j->spec.params = column_strdup(st, 24);
     j->spec.concurrency_key = column_strdup(st, 25);
@@ -89,8 +88,7 @@ int store_read_job_row(sqlite3_stmt *st, struct job *j)
     j->spec.pipeline = column_strdup(st, 30);
     j->spec.notify_url = column_strdup(st, 31);
     /* limits that cannot be read must not become "none": the row is unreadable */
-    bool limits_ok =
-        job_limits_scan((const char *)sqlite3_column_text(st, 32), &j->spec.limits) == 0;
+    bool limits_ok = job_limits_scan(db_col_text(st, 32), &j->spec.limits) == 0;
     j->spec.idempotency_key = column_strdup(st, 33);
     j->spec.rerun_of = column_int_or(st, 34, 0);
     j->user_us = column_int_or(st, 35, -1);
@@ -99,11 +97,11 @@ int store_read_job_row(sqlite3_stmt *st, struct job *j)
     j->spec.run_at = column_int_or(st, 38, 0);
     j->spec.schedule = column_strdup(st, 39);
     j->spec.max_output = column_int_or(st, 40, 0);
-    j->spec.has_retry_backoff = sqlite3_column_type(st, 41) != SQLITE_NULL;
-    j->spec.retry_backoff = sqlite3_column_double(st, 41);
+    j->spec.has_retry_backoff = !db_col_null(st, 41);
+    j->spec.retry_backoff = db_col_double(st, 41);
     j->usage_from = (int)column_int_or(st, 42, -1);
     /* "after": its dependencies in id order, "3,7,12" */
-    bool after_ok = read_id_list((const char *)sqlite3_column_text(st, 43), &j->spec);
+    bool after_ok = read_id_list(db_col_text(st, 43), &j->spec);
     if (!j->spec.queue || !j->spec.argv.data || !j->spec.env.data || !j->spec.cwd || !limits_ok ||
         !after_ok) {
         job_free(j);
@@ -116,30 +114,31 @@ int store_get_job(struct store *s, int64_t id, struct job *out, bool with_stdin)
 {
     struct rd r;
     if (rd_begin(s, &r) < 0) return -1;
-    sqlite3_stmt *st = rd_stmt(&r, RS_GET_JOB);
+    struct db_stmt *st = rd_stmt(&r, RS_GET_JOB);
     int rc = -1;
     if (st) {
-        sqlite3_bind_int64(st, 1, id);
-        int step = sqlite3_step(st);
-        if (step == SQLITE_DONE)
+        db_bind_int(st, 1, id);
+        int step = db_step(st);
+        if (step == DB_DONE)
             rc = 1;
-        else if (step != SQLITE_ROW)
+        else if (step != DB_ROW)
             rc = rd_fail(&r, "SELECT job");
         else
             rc = store_read_job_row(st, out);
-        sqlite3_reset(st);
+        db_reset(st);
     }
     if (rc == 0 && with_stdin) {
         if (!(st = rd_stmt(&r, RS_GET_STDIN))) {
             rc = -1;
         } else {
-            sqlite3_bind_int64(st, 1, id);
-            if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) > 0) {
-                int n = sqlite3_column_bytes(st, 0);
-                out->spec.stdin_data = malloc((size_t)n);
+            db_bind_int(st, 1, id);
+            size_t n = 0;
+            const void *p = db_step(st) == DB_ROW ? db_col_blob(st, 0, &n) : NULL;
+            if (n > 0) {
+                out->spec.stdin_data = malloc(n);
                 if (out->spec.stdin_data) {
-                    memcpy(out->spec.stdin_data, sqlite3_column_blob(st, 0), (size_t)n);
-                    out->spec.stdin_len = (size_t)n;
+                    memcpy(out->spec.stdin_data, p, n);
+                    out->spec.stdin_len = n;
                 } else {
                     rc = -1;
                 }
@@ -155,15 +154,15 @@ int store_job_deps(struct store *s, int64_t id, int64_t *culprit, enum job_state
 {
     struct rd r;
     if (rd_begin(s, &r) < 0) return -1;
-    sqlite3_stmt *st = rd_stmt(&r, RS_DEPS);
-    int rc = DEPS_MET, step = SQLITE_ERROR;
+    struct db_stmt *st = rd_stmt(&r, RS_DEPS);
+    int rc = DEPS_MET, step = DB_ERROR;
     if (st) {
-        sqlite3_bind_int64(st, 1, id);
-        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        db_bind_int(st, 1, id);
+        while ((step = db_step(st)) == DB_ROW) {
             enum job_state state = JOB_QUEUED;
-            job_state_parse((const char *)sqlite3_column_text(st, 1), &state);
+            job_state_parse(db_col_text(st, 1), &state);
             if (job_state_terminal(state)) { /* ended, not succeeded: it never runs */
-                *culprit = sqlite3_column_int64(st, 0);
+                *culprit = db_col_int(st, 0);
                 *culprit_state = state;
                 rc = DEPS_FAILED;
                 break;
@@ -173,7 +172,7 @@ int store_job_deps(struct store *s, int64_t id, int64_t *culprit, enum job_state
     }
     if (!st)
         rc = -1;
-    else if (step != SQLITE_ROW && step != SQLITE_DONE)
+    else if (step != DB_ROW && step != DB_DONE)
         rc = rd_fail(&r, "SELECT dependencies");
     rd_end(&r);
     return rc;
@@ -181,16 +180,16 @@ int store_job_deps(struct store *s, int64_t id, int64_t *culprit, enum job_state
 
 /* Collects the first column of every row of st (bound) into *ids. 0, or -1 (out of memory,
  * or a failed step). */
-static int collect_ids(struct rd *r, sqlite3_stmt *st, const char *what, int64_t **ids, size_t *n)
+static int collect_ids(struct rd *r, struct db_stmt *st, const char *what, int64_t **ids, size_t *n)
 {
     int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((step = db_step(st)) == DB_ROW) {
         int64_t *grown = realloc(*ids, (*n + 1) * sizeof **ids);
         if (!grown) return -1;
         *ids = grown;
-        (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+        (*ids)[(*n)++] = db_col_int(st, 0);
     }
-    return step == SQLITE_DONE ? 0 : rd_log(r, what);
+    return step == DB_DONE ? 0 : rd_log(r, what);
 }
 
 int store_each_dependent(struct store *s, int64_t id, void (*fn)(void *ctx, int64_t dependent),
@@ -200,10 +199,10 @@ int store_each_dependent(struct store *s, int64_t id, void (*fn)(void *ctx, int6
     if (rd_begin(s, &r) < 0) return -1;
     int64_t *ids = NULL;
     size_t n = 0;
-    sqlite3_stmt *st = rd_stmt(&r, RS_DEPENDENTS);
+    struct db_stmt *st = rd_stmt(&r, RS_DEPENDENTS);
     int rc = -1;
     if (st) {
-        sqlite3_bind_int64(st, 1, id);
+        db_bind_int(st, 1, id);
         rc = collect_ids(&r, st, "SELECT dependents", &ids, &n);
     }
     rd_end(&r);
@@ -219,15 +218,15 @@ int64_t store_missing_job(struct store *s, const int64_t *ids, size_t n)
     if (n == 0) return 0;
     struct rd r;
     if (rd_begin(s, &r) < 0) return -1;
-    sqlite3_stmt *st = rd_stmt(&r, RS_EXISTS);
+    struct db_stmt *st = rd_stmt(&r, RS_EXISTS);
     int64_t missing = st ? 0 : -1;
     for (size_t i = 0; i < n && !missing; i++) {
-        sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, ids[i]);
-        int step = sqlite3_step(st);
-        if (step == SQLITE_DONE)
+        db_reset(st);
+        db_bind_int(st, 1, ids[i]);
+        int step = db_step(st);
+        if (step == DB_DONE)
             missing = ids[i];
-        else if (step != SQLITE_ROW)
+        else if (step != DB_ROW)
             missing = rd_log(&r, "SELECT job id");
     }
     rd_end(&r);
@@ -240,14 +239,13 @@ int store_each_queue_setting(struct store *s,
 {
     struct rd r;
     if (rd_begin(s, &r) < 0) return -1;
-    sqlite3_stmt *st = rd_stmt(&r, RS_QUEUE_SETTINGS);
-    int rc = -1, step = SQLITE_ERROR;
+    struct db_stmt *st = rd_stmt(&r, RS_QUEUE_SETTINGS);
+    int rc = -1, step = DB_ERROR;
     if (st) {
-        while ((step = sqlite3_step(st)) == SQLITE_ROW)
-            fn(ctx, (const char *)sqlite3_column_text(st, 0),
-               sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 1),
-               sqlite3_column_int(st, 2) != 0);
-        rc = step == SQLITE_DONE ? 0 : rd_log(&r, "SELECT queues");
+        while ((step = db_step(st)) == DB_ROW)
+            fn(ctx, db_col_text(st, 0), db_col_null(st, 1) ? -1 : db_col_int(st, 1),
+               db_col_int(st, 2) != 0);
+        rc = step == DB_DONE ? 0 : rd_log(&r, "SELECT queues");
     }
     rd_end(&r);
     return rc;
@@ -259,13 +257,12 @@ int store_queue_counts(struct store *s,
 {
     struct rd r;
     if (rd_begin(s, &r) < 0) return -1;
-    sqlite3_stmt *st = rd_stmt(&r, RS_QUEUE_COUNTS);
-    int rc = -1, step = SQLITE_ERROR;
+    struct db_stmt *st = rd_stmt(&r, RS_QUEUE_COUNTS);
+    int rc = -1, step = DB_ERROR;
     if (st) {
-        while ((step = sqlite3_step(st)) == SQLITE_ROW)
-            fn(ctx, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1),
-               sqlite3_column_int64(st, 2));
-        rc = step == SQLITE_DONE ? 0 : rd_log(&r, "counting queues");
+        while ((step = db_step(st)) == DB_ROW)
+            fn(ctx, db_col_text(st, 0), db_col_int(st, 1), db_col_int(st, 2));
+        rc = step == DB_DONE ? 0 : rd_log(&r, "counting queues");
     }
     rd_end(&r);
     return rc;
@@ -276,28 +273,24 @@ int store_each_event(struct store *s, int64_t after_id, int64_t job_id, const ch
 {
     struct rd r;
     if (rd_begin(s, &r) < 0) return -1;
-    sqlite3_stmt *st =
+    struct db_stmt *st =
         rd_stmt(&r, RS_EVENTS + (job_id > 0 ? EVENTS_JOB : 0) + (queue ? EVENTS_QUEUE : 0));
-    int n = -1, step = SQLITE_ERROR;
+    int n = -1, step = DB_ERROR;
     if (st) {
         n = 0;
-        sqlite3_bind_int64(st, 1, after_id);
-        if (job_id > 0) sqlite3_bind_int64(st, 2, job_id);
-        if (queue) sqlite3_bind_text(st, 3, queue, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 4, limit);
-        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            struct store_event e = {sqlite3_column_int64(st, 0),
-                                    sqlite3_column_int64(st, 1),
-                                    sqlite3_column_int64(st, 2),
-                                    (const char *)sqlite3_column_text(st, 3),
-                                    (const char *)sqlite3_column_text(st, 4),
-                                    (const char *)sqlite3_column_text(st, 5)};
+        db_bind_int(st, 1, after_id);
+        if (job_id > 0) db_bind_int(st, 2, job_id);
+        if (queue) db_bind_text(st, 3, queue);
+        db_bind_int(st, 4, limit);
+        while ((step = db_step(st)) == DB_ROW) {
+            struct store_event e = {db_col_int(st, 0),  db_col_int(st, 1),  db_col_int(st, 2),
+                                    db_col_text(st, 3), db_col_text(st, 4), db_col_text(st, 5)};
             fn(ctx, &e);
             n++;
         }
         /* a failed step ends the read there: the rows given to fn stay given, the rest
          * comes with the next read */
-        if (step != SQLITE_DONE) rd_log(&r, "reading events");
+        if (step != DB_DONE) rd_log(&r, "reading events");
     }
     rd_end(&r);
     return n;
@@ -307,11 +300,11 @@ int64_t store_last_event(struct store *s)
 {
     struct rd r;
     if (rd_begin(s, &r) < 0) return -1;
-    sqlite3_stmt *st = rd_stmt(&r, RS_LAST_EVENT);
+    struct db_stmt *st = rd_stmt(&r, RS_LAST_EVENT);
     int64_t id = -1;
     if (st) {
-        if (sqlite3_step(st) == SQLITE_ROW)
-            id = sqlite3_column_int64(st, 0);
+        if (db_step(st) == DB_ROW)
+            id = db_col_int(st, 0);
         else
             rd_log(&r, "SELECT the last event");
     }
@@ -323,12 +316,12 @@ int64_t store_count_events(struct store *s, int64_t job_id)
 {
     struct rd r;
     if (rd_begin(s, &r) < 0) return -1;
-    sqlite3_stmt *st = rd_stmt(&r, RS_COUNT_EVENTS);
+    struct db_stmt *st = rd_stmt(&r, RS_COUNT_EVENTS);
     int64_t n = -1;
     if (st) {
-        sqlite3_bind_int64(st, 1, job_id);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            n = sqlite3_column_int64(st, 0);
+        db_bind_int(st, 1, job_id);
+        if (db_step(st) == DB_ROW)
+            n = db_col_int(st, 0);
         else
             rd_log(&r, "counting events");
     }
@@ -343,10 +336,10 @@ int store_each_group_member(struct store *s, const char *group, void (*fn)(void 
     if (rd_begin(s, &r) < 0) return -1;
     int64_t *ids = NULL;
     size_t n = 0;
-    sqlite3_stmt *st = rd_stmt(&r, RS_GROUP_MEMBERS);
+    struct db_stmt *st = rd_stmt(&r, RS_GROUP_MEMBERS);
     int rc = -1;
     if (st) {
-        sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
+        db_bind_text(st, 1, group);
         rc = collect_ids(&r, st, "SELECT group members", &ids, &n);
     }
     rd_end(&r);
@@ -360,19 +353,19 @@ int store_notifications_due(struct store *s, int64_t now, struct store_notificat
 {
     struct rd r;
     if (rd_begin(s, &r) < 0) return -1;
-    sqlite3_stmt *st = rd_stmt(&r, RS_NOTIFICATIONS_DUE);
-    int n = -1, step = SQLITE_ERROR;
+    struct db_stmt *st = rd_stmt(&r, RS_NOTIFICATIONS_DUE);
+    int n = -1, step = DB_ERROR;
     if (st) {
         n = 0;
-        sqlite3_bind_int64(st, 1, now);
-        sqlite3_bind_int(st, 2, max);
-        while (n < max && (step = sqlite3_step(st)) == SQLITE_ROW) {
-            out[n].job_id = sqlite3_column_int64(st, 0);
-            snprintf(out[n].url, sizeof out[n].url, "%s", (const char *)sqlite3_column_text(st, 1));
-            out[n].attempts = sqlite3_column_int(st, 2);
+        db_bind_int(st, 1, now);
+        db_bind_int(st, 2, max);
+        while (n < max && (step = db_step(st)) == DB_ROW) {
+            out[n].job_id = db_col_int(st, 0);
+            snprintf(out[n].url, sizeof out[n].url, "%s", db_col_text(st, 1));
+            out[n].attempts = db_col_int(st, 2);
             n++;
         }
-        if (n < max && step != SQLITE_DONE) n = rd_log(&r, "SELECT notifications");
+        if (n < max && step != DB_DONE) n = rd_log(&r, "SELECT notifications");
     }
     rd_end(&r);
     return n;
@@ -381,18 +374,16 @@ int store_notifications_due(struct store *s, int64_t now, struct store_notificat
 int store_count_states(struct store *s, int64_t counts[JOB_STATE_COUNT])
 {
     memset(counts, 0, sizeof(int64_t) * JOB_STATE_COUNT);
-    sqlite3_stmt *st;
+    struct db_stmt *st;
     int rc = 0;
-    if (sqlite3_prepare_v2(s->db, "SELECT state, count(*) FROM jobs GROUP BY state", -1, &st,
-                           NULL) != SQLITE_OK) {
+    if (db_prepare(s->db, "SELECT state, count(*) FROM jobs GROUP BY state", false, &st) < 0) {
         rc = store_fail(s, "counting jobs");
     } else {
-        while (sqlite3_step(st) == SQLITE_ROW) {
+        while (db_step(st) == DB_ROW) {
             enum job_state state;
-            if (job_state_parse((const char *)sqlite3_column_text(st, 0), &state) == 0)
-                counts[state] = sqlite3_column_int64(st, 1);
+            if (job_state_parse(db_col_text(st, 0), &state) == 0) counts[state] = db_col_int(st, 1);
         }
-        sqlite3_finalize(st);
+        db_finalize(st);
     }
     store_read_done(s);
     return rc;

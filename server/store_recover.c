@@ -25,11 +25,11 @@ int store_recover(struct store *s, int64_t now,
     store_tx_begin(s);
     /* one read finds them all (a reserved job is a queued row with a worker: with a million
      * queued jobs, each read of them costs a tenth of a second) */
-    sqlite3_stmt *st, *release, *attempt;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT id, attempt, max_attempts, state, retry_backoff FROM jobs "
-                           "WHERE state = 'running' OR (state = 'queued' AND worker IS NOT NULL)",
-                           -1, &st, NULL) != SQLITE_OK) {
+    struct db_stmt *st, *release, *attempt;
+    if (db_prepare(s->db,
+                   "SELECT id, attempt, max_attempts, state, retry_backoff FROM jobs "
+                   "WHERE state = 'running' OR (state = 'queued' AND worker IS NOT NULL)",
+                   false, &st) < 0) {
         store_fail(s, "SELECT running jobs");
         return store_commit(s);
     }
@@ -40,22 +40,20 @@ int store_recover(struct store *s, int64_t now,
         double backoff; /* -1: the server's */
     } *rows = NULL;
     size_t n = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (db_step(st) == DB_ROW) {
         struct row *grown = realloc(rows, (n + 1) * sizeof *rows);
         if (!grown) break;
         rows = grown;
-        const char *state = (const char *)sqlite3_column_text(st, 3);
-        rows[n++] = (struct row){
-            sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1), sqlite3_column_int(st, 2),
-            state && strcmp(state, "queued") == 0 ? JOB_QUEUED : JOB_RUNNING,
-            sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 4)};
+        const char *state = db_col_text(st, 3);
+        rows[n++] = (struct row){db_col_int(st, 0), db_col_int(st, 1), db_col_int(st, 2),
+                                 state && strcmp(state, "queued") == 0 ? JOB_QUEUED : JOB_RUNNING,
+                                 db_col_null(st, 4) ? -1 : db_col_double(st, 4)};
     }
-    sqlite3_finalize(st);
-    if (sqlite3_prepare_v2(s->db, "UPDATE jobs SET worker = NULL WHERE id = ?1", -1, &release,
-                           NULL) != SQLITE_OK)
+    db_finalize(st);
+    if (db_prepare(s->db, "UPDATE jobs SET worker = NULL WHERE id = ?1", false, &release) < 0)
         release = NULL;
-    if (sqlite3_prepare_v2(s->db, "UPDATE jobs SET attempt = attempt + 1 WHERE id = ?1", -1,
-                           &attempt, NULL) != SQLITE_OK)
+    if (db_prepare(s->db, "UPDATE jobs SET attempt = attempt + 1 WHERE id = ?1", false, &attempt) <
+        0)
         attempt = NULL;
     if (!release || !attempt) store_fail(s, "UPDATE reserved jobs");
     size_t kept = 0;
@@ -66,22 +64,22 @@ int store_recover(struct store *s, int64_t now,
         }
         /* a reserved job no worker began to start is only released: queued as it was */
         if (r->started_known && !began(r, rows[i].id)) {
-            sqlite3_bind_int64(release, 1, rows[i].id);
-            if (sqlite3_step(release) != SQLITE_DONE) store_fail(s, "UPDATE a held job");
-            sqlite3_reset(release);
+            db_bind_int(release, 1, rows[i].id);
+            if (db_step(release) != DB_DONE) store_fail(s, "UPDATE a held job");
+            db_reset(release);
             r->released++;
             continue;
         }
         /* one that may have started just before the crash counts as an attempt, and is
          * recovered like a running one below */
-        sqlite3_bind_int64(attempt, 1, rows[i].id);
-        if (sqlite3_step(attempt) != SQLITE_DONE) store_fail(s, "UPDATE reserved jobs");
-        sqlite3_reset(attempt);
+        db_bind_int(attempt, 1, rows[i].id);
+        if (db_step(attempt) != DB_DONE) store_fail(s, "UPDATE reserved jobs");
+        db_reset(attempt);
         rows[i].attempt++;
         rows[kept++] = rows[i];
     }
-    sqlite3_finalize(release);
-    sqlite3_finalize(attempt);
+    db_finalize(release);
+    db_finalize(attempt);
     n = release && attempt ? kept : 0;
     for (size_t i = 0; i < n; i++) {
         if (rows[i].attempt < rows[i].max_attempts) {
@@ -108,18 +106,18 @@ int store_recover(struct store *s, int64_t now,
     return store_commit(s);
 }
 
-static int64_t column_int_or(sqlite3_stmt *st, int i, int64_t null_value)
+static int64_t column_int_or(struct db_stmt *st, int i, int64_t null_value)
 {
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? null_value : sqlite3_column_int64(st, i);
+    return db_col_null(st, i) ? null_value : db_col_int(st, i);
 }
 
 /* The next job id at or after `after` with rows in job_dependencies (INT64_MAX: none), from
  * st, which walks them in job_id order (its primary key). */
-static int64_t next_dependent(sqlite3_stmt *st, int64_t current, int64_t after, int *step)
+static int64_t next_dependent(struct db_stmt *st, int64_t current, int64_t after, int *step)
 {
-    while (current < after && *step == SQLITE_ROW) {
-        *step = sqlite3_step(st);
-        current = *step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : INT64_MAX;
+    while (current < after && *step == DB_ROW) {
+        *step = db_step(st);
+        current = *step == DB_ROW ? db_col_int(st, 0) : INT64_MAX;
     }
     return current;
 }
@@ -135,43 +133,43 @@ int store_each_queued(struct store *s, void (*fn)(void *ctx, const struct store_
     size_t n = 0, cap = 0;
     int rc = 0;
     bool notify = false; /* a queued or running job has a notify_url */
-    sqlite3_stmt *st = NULL, *deps = NULL;
+    struct db_stmt *st = NULL, *deps = NULL;
     /* when most jobs are queued (a backlog), reading the table straight through (in id order)
      * beats a lookup by id for each job the state index lists: a third less time */
     bool backlog = false;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT (SELECT count(*) FROM jobs WHERE state = 'queued') * 2 > "
-                           "(SELECT coalesce(max(id), 0) FROM jobs)",
-                           -1, &st, NULL) == SQLITE_OK) {
-        backlog = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
-        sqlite3_finalize(st);
+    if (db_prepare(s->db,
+                   "SELECT (SELECT count(*) FROM jobs WHERE state = 'queued') * 2 > "
+                   "(SELECT coalesce(max(id), 0) FROM jobs)",
+                   false, &st) == 0) {
+        backlog = db_step(st) == DB_ROW && db_col_int(st, 0) != 0;
+        db_finalize(st);
     }
-    if (sqlite3_prepare_v2(s->db,
-                           backlog ? "SELECT id, priority, not_before, queue, "
-                                     "group_name IS NULL AND concurrency_key IS NULL, "
-                                     "notify_url IS NOT NULL "
-                                     "FROM jobs NOT INDEXED WHERE state = 'queued' ORDER BY id"
-                                   : "SELECT id, priority, not_before, queue, "
-                                     "group_name IS NULL AND concurrency_key IS NULL, "
-                                     "notify_url IS NOT NULL "
-                                     "FROM jobs WHERE state = 'queued' ORDER BY id",
-                           -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db,
-                           "SELECT job_id FROM job_dependencies WHERE job_id >= ? ORDER BY job_id",
-                           -1, &deps, NULL) != SQLITE_OK) {
+    bool sqlite = db_kind(s->db) == DB_SQLITE; /* (NOT INDEXED: SQLite's hint) */
+    if (db_prepare(s->db,
+                   backlog && sqlite ? "SELECT id, priority, not_before, queue, "
+                                       "group_name IS NULL AND concurrency_key IS NULL, "
+                                       "notify_url IS NOT NULL "
+                                       "FROM jobs NOT INDEXED WHERE state = 'queued' ORDER BY id"
+                                     : "SELECT id, priority, not_before, queue, "
+                                       "group_name IS NULL AND concurrency_key IS NULL, "
+                                       "notify_url IS NOT NULL "
+                                       "FROM jobs WHERE state = 'queued' ORDER BY id",
+                   false, &st) < 0 ||
+        db_prepare(s->db, "SELECT job_id FROM job_dependencies WHERE job_id >= ? ORDER BY job_id",
+                   false, &deps) < 0) {
         rc = store_fail(s, "SELECT queued jobs");
     } else {
-        int step, deps_step = SQLITE_ROW;
+        int step, deps_step = DB_ROW;
         int64_t dependent = -1; /* the last job_id read from deps; -1: none yet */
-        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            const char *queue = (const char *)sqlite3_column_text(st, 3);
-            struct store_queued q = {.id = sqlite3_column_int64(st, 0),
-                                     .priority = sqlite3_column_int64(st, 1),
+        while ((step = db_step(st)) == DB_ROW) {
+            const char *queue = db_col_text(st, 3);
+            struct store_queued q = {.id = db_col_int(st, 0),
+                                     .priority = db_col_int(st, 1),
                                      .not_before = column_int_or(st, 2, 0),
                                      .queue = queue ? queue : "default",
-                                     .plain = sqlite3_column_int(st, 4) != 0};
-            notify = notify || sqlite3_column_int(st, 5) != 0;
-            if (dependent < 0) sqlite3_bind_int64(deps, 1, q.id); /* from the first queued */
+                                     .plain = db_col_int(st, 4) != 0};
+            notify = notify || db_col_int(st, 5) != 0;
+            if (dependent < 0) db_bind_int(deps, 1, q.id); /* from the first queued */
             dependent = next_dependent(deps, dependent, q.id, &deps_step);
             q.has_deps = dependent == q.id;
             if (!q.has_deps) {
@@ -195,20 +193,18 @@ int store_each_queued(struct store *s, void (*fn)(void *ctx, const struct store_
             }
             later[n++] = q;
         }
-        if (rc == 0 &&
-            (step != SQLITE_DONE || (deps_step != SQLITE_ROW && deps_step != SQLITE_DONE)))
+        if (rc == 0 && (step != DB_DONE || (deps_step != DB_ROW && deps_step != DB_DONE)))
             rc = store_fail(s, "reading queued jobs");
     }
-    sqlite3_finalize(st);
-    sqlite3_finalize(deps);
-    if (rc == 0 && sqlite3_prepare_v2(s->db,
-                                      "SELECT 1 FROM jobs WHERE state IN ('running', 'scheduled') "
-                                      "AND notify_url IS NOT NULL "
-                                      "LIMIT 1",
-                                      -1, &st, NULL) == SQLITE_OK) {
-        notify =
-            sqlite3_step(st) != SQLITE_DONE || notify; /* (a failed read: look for callbacks) */
-        sqlite3_finalize(st);
+    db_finalize(st);
+    db_finalize(deps);
+    if (rc == 0 && db_prepare(s->db,
+                              "SELECT 1 FROM jobs WHERE state IN ('running', 'scheduled') "
+                              "AND notify_url IS NOT NULL "
+                              "LIMIT 1",
+                              false, &st) == 0) {
+        notify = db_step(st) != DB_DONE || notify; /* (a failed read: look for callbacks) */
+        db_finalize(st);
     }
     if (rc == 0) s->any_notify = notify; /* exact: the lock keeps inserts out meanwhile */
     store_read_done(s);

@@ -281,7 +281,7 @@ void batch(bool reap)
  * a busy timeout cut from 5 s to 20 ms, so that the test does not wait). */
 void lock_db(void)
 {
-    sqlite3_busy_timeout(W.store->db, 20);
+    db_set_busy_ms(W.store->db, 20);
     CHECK(sqlite3_open(W.db, &W.outside) == SQLITE_OK);
     CHECK(sqlite3_exec(W.outside, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
 }

@@ -8,12 +8,13 @@
 #include "check.h"
 #include "server/migrate.h"
 
-static sqlite3 *open_memory(void)
+static struct db *open_memory(void)
 {
-    sqlite3 *db = NULL;
-    if (sqlite3_open(":memory:", &db) != SQLITE_OK) {
-        fprintf(stderr, "sqlite3_open(:memory:) failed\n");
-        exit(2);
+    struct db *db = NULL;
+    char err[256];
+    if (db_open(&db, ":memory:", 0, err, sizeof err) < 0) {
+        fprintf(stderr, "db_open(:memory:) failed: %s\n", err);
+        exit(1);
     }
     return db;
 }
@@ -90,12 +91,13 @@ static void test_embedded_list(void)
 
 static void test_fresh_apply_and_twice(void)
 {
-    sqlite3 *db = open_memory();
+    struct db *dbc = open_memory();
+    sqlite3 *db = db_sqlite(dbc);
     char err[256] = "";
     CHECK_EQ_INT(user_version(db), 0);
     CHECK(!has_table(db, "jobs"));
 
-    CHECK(migrate_apply(db, migrations, migrations_count, err, sizeof err) == 0);
+    CHECK(migrate_apply(dbc, migrations, migrations_count, err, sizeof err) == 0);
     CHECK_EQ_INT(user_version(db), migrations_count);
     CHECK(has_table(db, "jobs"));
     CHECK(has_table(db, "job_events"));
@@ -113,7 +115,7 @@ static void test_fresh_apply_and_twice(void)
 
     /* Applying again is a no-op: 0, same version, same schema, data untouched. */
     err[0] = '\0';
-    CHECK(migrate_apply(db, migrations, migrations_count, err, sizeof err) == 0);
+    CHECK(migrate_apply(dbc, migrations, migrations_count, err, sizeof err) == 0);
     CHECK_EQ_INT(user_version(db), migrations_count);
     char *after = schema_dump(db);
     CHECK(before && after && strcmp(before, after) == 0);
@@ -124,7 +126,7 @@ static void test_fresh_apply_and_twice(void)
     CHECK(sqlite3_get_autocommit(db) != 0);
     free(before);
     free(after);
-    sqlite3_close(db);
+    db_close(dbc);
 }
 
 static const struct migration bad_list[] = {
@@ -135,10 +137,11 @@ static const struct migration bad_list[] = {
 static void test_failing_list_is_atomic(void)
 {
     /* From version 0: neither step sticks, not even the good first one. */
-    sqlite3 *db = open_memory();
+    struct db *dbc = open_memory();
+    sqlite3 *db = db_sqlite(dbc);
     char err[256] = "";
     char *before = schema_dump(db);
-    CHECK(migrate_apply(db, bad_list, 2, err, sizeof err) == -1);
+    CHECK(migrate_apply(dbc, bad_list, 2, err, sizeof err) == -1);
     CHECK(err[0] != '\0');
     CHECK(strstr(err, "0002_bad.sql") != NULL);
     CHECK_EQ_INT(user_version(db), 0);
@@ -153,12 +156,12 @@ static void test_failing_list_is_atomic(void)
     /* From version 1 (first step applied on its own): the second fails, version stays 1,
      * and the first step's table is still there. */
     err[0] = '\0';
-    CHECK(migrate_apply(db, bad_list, 1, err, sizeof err) == 0);
+    CHECK(migrate_apply(dbc, bad_list, 1, err, sizeof err) == 0);
     CHECK_EQ_INT(user_version(db), 1);
     CHECK(has_table(db, "a"));
     before = schema_dump(db);
     err[0] = '\0';
-    CHECK(migrate_apply(db, bad_list, 2, err, sizeof err) == -1);
+    CHECK(migrate_apply(dbc, bad_list, 2, err, sizeof err) == -1);
     CHECK(strstr(err, "0002_bad.sql") != NULL);
     CHECK_EQ_INT(user_version(db), 1);
     CHECK(has_table(db, "a"));
@@ -172,17 +175,18 @@ static void test_failing_list_is_atomic(void)
     /* A tiny err buffer is still NUL-terminated and not overrun. */
     char tiny[8];
     memset(tiny, 'X', sizeof tiny);
-    CHECK(migrate_apply(db, bad_list, 2, tiny, 5) == -1);
+    CHECK(migrate_apply(dbc, bad_list, 2, tiny, 5) == -1);
     CHECK(tiny[4] == '\0' && tiny[5] == 'X');
-    sqlite3_close(db);
+    db_close(dbc);
 }
 
 static void test_newer_database_refused(void)
 {
-    sqlite3 *db = open_memory();
+    struct db *dbc = open_memory();
+    sqlite3 *db = db_sqlite(dbc);
     set_user_version(db, (int)migrations_count + 1);
     char err[256] = "";
-    CHECK(migrate_apply(db, migrations, migrations_count, err, sizeof err) == -1);
+    CHECK(migrate_apply(dbc, migrations, migrations_count, err, sizeof err) == -1);
     CHECK(err[0] != '\0');
     CHECK(strstr(err, "newer") != NULL);
     CHECK_EQ_INT(user_version(db), migrations_count + 1);
@@ -190,13 +194,14 @@ static void test_newer_database_refused(void)
     CHECK(sqlite3_get_autocommit(db) != 0);
 
     /* Equal to the count is not "newer": accepted as up to date, nothing applied. */
-    sqlite3_close(db);
-    db = open_memory();
+    db_close(dbc);
+    dbc = open_memory();
+    db = db_sqlite(dbc);
     set_user_version(db, (int)migrations_count);
     err[0] = '\0';
-    CHECK(migrate_apply(db, migrations, migrations_count, err, sizeof err) == 0);
+    CHECK(migrate_apply(dbc, migrations, migrations_count, err, sizeof err) == 0);
     CHECK(!has_table(db, "jobs"));
-    sqlite3_close(db);
+    db_close(dbc);
 }
 
 int main(void)

@@ -9,6 +9,8 @@
  *   exactly what a plain loop over the same rows selects, newest first. */
 #include <stdint.h>
 
+#include <sqlite3.h>
+
 #include "server/store_internal.h"
 #include "store_fixture.h"
 
@@ -101,7 +103,7 @@ static void fill(struct store *s, int rows)
         job_spec_free(&spec);
     }
     CHECK(store_commit(s) == 0);
-    CHECK(sqlite3_exec(s->db,
+    CHECK(sqlite3_exec(db_sqlite(s->db),
                        "UPDATE jobs SET state = CASE id % 10 WHEN 0 THEN 'failed' WHEN 1 THEN "
                        "'queued' WHEN 2 THEN 'running' ELSE 'succeeded' END, finished_at = "
                        "CASE WHEN id % 10 IN (1, 2) THEN NULL ELSE created_at + 500 END",
@@ -116,10 +118,10 @@ static void test_plans(struct store *s)
     for (int shape = 0; shape < LIST_SHAPES; shape++) {
         if (!store_list_shape_valid(shape)) continue;
         char sql[STORE_READ_SQL_MAX];
-        store_list_sql(shape, sql, sizeof sql);
+        store_list_sql(DB_SQLITE, shape, sql, sizeof sql);
         CHECK(strlen(sql) < sizeof sql - 1); /* (not cut short: rd_stmt's buffer is as big) */
         struct plan p;
-        CHECK(explain(s->db, sql, &p));
+        CHECK(explain(db_sqlite(s->db), sql, &p));
         const char *fault = plan_fault(&p, shape);
         /* the rows are read by id, and only those the subquery picked */
         if (!fault && !has_line(&p, "SEARCH jobs USING INTEGER PRIMARY KEY (rowid=?)"))
@@ -141,13 +143,15 @@ static void test_plans(struct store *s)
     /* the check can fail: a time bound alone, left to the planner, walks the whole table in
      * id order (that is why those shapes name their index) */
     struct plan p;
-    CHECK(explain(s->db, "SELECT id FROM jobs WHERE created_at > ? ORDER BY id DESC LIMIT 10", &p));
+    CHECK(explain(db_sqlite(s->db),
+                  "SELECT id FROM jobs WHERE created_at > ? ORDER BY id DESC LIMIT 10", &p));
     CHECK(plan_fault(&p, LIST_CREATED_AFTER) != NULL);
-    CHECK(explain(s->db,
+    CHECK(explain(db_sqlite(s->db),
                   "SELECT id FROM jobs WHERE finished_at > ? AND id < ? ORDER BY id DESC LIMIT 10",
                   &p));
     CHECK(plan_fault(&p, LIST_FINISHED_AFTER | LIST_BEFORE) != NULL);
-    CHECK(explain(s->db, "SELECT id FROM jobs WHERE +queue = ? ORDER BY id DESC LIMIT 10", &p));
+    CHECK(explain(db_sqlite(s->db),
+                  "SELECT id FROM jobs WHERE +queue = ? ORDER BY id DESC LIMIT 10", &p));
     CHECK(plan_fault(&p, LIST_QUEUE) != NULL);
 }
 
@@ -193,7 +197,7 @@ static void fill_rows(struct store *s)
         snprintf(sql, sizeof sql, "UPDATE jobs SET state = '%s', finished_at = %s WHERE id = %lld",
                  job_state_name(r->state), r->finished_at ? "?" : "NULL", (long long)r->id);
         sqlite3_stmt *st;
-        CHECK(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK);
+        CHECK(sqlite3_prepare_v2(db_sqlite(s->db), sql, -1, &st, NULL) == SQLITE_OK);
         if (r->finished_at) sqlite3_bind_int64(st, 1, r->finished_at);
         CHECK(sqlite3_step(st) == SQLITE_DONE);
         sqlite3_finalize(st);
