@@ -11,6 +11,8 @@ SP_BASE=""
 FAILS=0
 
 BG_PIDS=() # helpers a test started in the background (killed at exit)
+# shellcheck source=tests/e2e/lib_pg.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib_pg.sh" # SPAWNPOOL_TEST_DB=postgres: the store on PostgreSQL
 
 cleanup() {
     local rc=$?
@@ -37,6 +39,7 @@ cleanup() {
         echo "--- server log ($T/server.err, last 30 lines) ---"
         tail -n 30 "$T/server.err"
     fi
+    sp_pg_stop
     rm -rf "$T"
     exit "$rc"
 }
@@ -80,8 +83,9 @@ wait_for() {
 # SP_WRAP, if set, is a command the server is started under (e.g. unshare).
 sp_start() {
     : >"$T/server.out"
+    sp_db_flags "$@"
     ${SP_WRAP:-} "$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data" --workers "${WORKERS:-2}" \
-        "$@" >"$T/server.out" 2>>"$T/server.err" &
+        "${SP_DB_FLAGS[@]}" "$@" >"$T/server.out" 2>>"$T/server.err" &
     SP_PID=$!
     wait_for 60 grep -q '^spawnpool: listening on ' "$T/server.out" ||
         fail "server did not print its address (log: $(tail -n 5 "$T/server.err"))"
