@@ -212,12 +212,12 @@ int db_pg_open(struct db **out, const char *target, int flags, char *err, size_t
         if (strcmp(o->keyword, "password") == 0 && o->val) pw = strdup(o->val);
     PQconninfoFree(opts);
     /* defaults the target may override (it is expanded where dbname stands, after them):
-     * connecting (and reconnecting) gives up after 3 s; a peer gone silent is found by TCP
-     * keepalives in ~20 s, and a write it does not acknowledge fails after 20 s */
+     * connecting (and reconnecting) gives up after 2 s (libpq's least); a peer gone silent is found
+     * by TCP keepalives in ~20 s, and a write it does not acknowledge fails after 20 s */
     const char *keys[] = {
         "fallback_application_name", "connect_timeout",  "keepalives_idle", "keepalives_interval",
         "keepalives_count",          "tcp_user_timeout", "dbname",          NULL};
-    const char *vals[] = {"spawnpool", "3", "10", "3", "3", "20000", target, NULL};
+    const char *vals[] = {"spawnpool", "2", "10", "3", "3", "20000", target, NULL};
     struct pgdb *d = calloc(1, sizeof *d);
     if (!d) {
         free(pw);
