@@ -84,8 +84,7 @@ void pg_count(struct pgdb *d, const PGresult *res)
         d->changes = strtoll(PQcmdTuples((PGresult *)res), NULL, 10);
 }
 
-/* Runs sql for the driver itself (settings): no error recorded. 0 or -1. */
-static int quiet(struct pgdb *d, const char *sql)
+int pg_quiet(struct pgdb *d, const char *sql)
 {
     PGTransactionStatusType before = PQtransactionStatus(d->conn);
     PGresult *r = PQexec(d->conn, sql);
@@ -99,7 +98,7 @@ static int send_busy(struct pgdb *d)
 {
     char sql[64];
     snprintf(sql, sizeof sql, "SET lock_timeout = %d", d->busy_ms);
-    int rc = quiet(d, sql);
+    int rc = pg_quiet(d, sql);
     /* a rollback undoes a SET made inside the transaction: again once it has ended */
     d->busy_dirty = rc < 0 || PQtransactionStatus(d->conn) != PQTRANS_IDLE;
     return rc;

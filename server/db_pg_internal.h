@@ -86,6 +86,9 @@ int pg_ready(struct pgdb *d);
 /* The result of a command run with the transaction status `before` it: res if it succeeded
  * (the caller PQclears it), else NULL with the error recorded (and res cleared). */
 PGresult *pg_check(struct pgdb *d, PGresult *res, PGTransactionStatusType before);
+/* Runs sql for the driver itself (settings, DEALLOCATE): no error recorded, but a connection
+ * lost inside a transaction is noted. 0 or -1. */
+int pg_quiet(struct pgdb *d, const char *sql);
 /* Takes db_changes from a command's result (INSERT, UPDATE, DELETE, MERGE only). */
 void pg_count(struct pgdb *d, const PGresult *res);
 

@@ -94,7 +94,7 @@ void db_pg_finalize(struct db_stmt *st)
             PQtransactionStatus(d->conn) != PQTRANS_INERROR) {
             char sql[32];
             snprintf(sql, sizeof sql, "DEALLOCATE %s", v->name);
-            PQclear(PQexec(d->conn, sql));
+            pg_quiet(d, sql);
         }
         free(v->types);
     }

@@ -426,6 +426,22 @@ static void test_pg_session(void)
     db_close(o);
 }
 
+/* Which SQLSTATEs a retry may get past (raised on purpose: the server says them as it would). */
+static void test_pg_transient(void)
+{
+    static const char *const codes[] = {"40001", "40P01", "53100", "53200", "55P03", "57P01",
+                                        "57P03", "08006", "23505", "42601", "22012", "57014"};
+    for (size_t i = 0; i < sizeof codes / sizeof *codes; i++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '%s'; END $$",
+                 codes[i]);
+        CHECK(db_exec(db, sql) == -1);
+        bool want = i < 8;
+        if (db_error_transient(db) != want) fprintf(stderr, "  SQLSTATE %s\n", codes[i]);
+        CHECK(db_error_transient(db) == want);
+    }
+}
+
 /* A password never shows in db_open's error, whatever failed. */
 static void test_pg_secrets(void)
 {
@@ -607,6 +623,7 @@ int main(int argc, char **argv)
     test_readonly();
     if (pg) {
         test_pg_session();
+        test_pg_transient();
         test_pg_secrets();
         test_pg_silent_server();
         test_pg_statements();
