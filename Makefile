@@ -6,10 +6,11 @@ WERROR ?= OFF
 JOBS ?= $(shell nproc)
 ARGS ?=
 DEB_PACKAGES = build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
-               libcurl4-openssl-dev zlib1g-dev \
+               libpq-dev libcurl4-openssl-dev zlib1g-dev \
                curl jq sqlite3 procps openssl tzdata
-# test_metrics.sh checks every /metrics scrape with promtool (and scrapes with a real Prometheus)
-TEST_PACKAGES = prometheus
+# test_metrics.sh checks every /metrics scrape with promtool (and scrapes with a real Prometheus);
+# the PostgreSQL tests start a throwaway server of their own (postgresql: initdb, pg_ctl)
+TEST_PACKAGES = prometheus postgresql
 
 # test_browser.sh and test_dashboard.sh drive Debian's Chromium with puppeteer-core, and
 # test_dashboard.sh runs axe-core in the page (tests/browser, from npm)

@@ -1,27 +1,44 @@
 /* db: the public db_* API, handing each call to the driver of the connection's kind
- * (server/db_sqlite.c; server/db_pg.c). */
+ * (server/db_sqlite.c; server/db_pg.c and db_pg_stmt.c). */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "server/db_internal.h"
 
+/* A URL (postgres://, postgresql://, any case), or a libpq "key=value ..." string: it starts
+ * with a word, then '=' (a SQLite path of that shape must be written ./key=value). */
 bool db_target_is_postgres(const char *target)
 {
-    return strncmp(target, "postgres://", 11) == 0 || strncmp(target, "postgresql://", 13) == 0;
+    if (strncasecmp(target, "postgres://", 11) == 0 ||
+        strncasecmp(target, "postgresql://", 13) == 0)
+        return true;
+    const char *p = target;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    const char *word = p;
+    while (isalnum((unsigned char)*p) || *p == '_')
+        p++;
+    if (p == word || isdigit((unsigned char)*word)) return false;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return *p == '=';
 }
 
 int db_open(struct db **out, const char *target, int flags, char *err, size_t errlen)
 {
-    if (db_target_is_postgres(target)) {
-        snprintf(err, errlen, "this build has no PostgreSQL driver");
-        return -1;
-    }
+    if (db_target_is_postgres(target)) return db_pg_open(out, target, flags, err, errlen);
     return db_sqlite_open(out, target, flags, err, errlen);
 }
 
 void db_close(struct db *db)
 {
-    if (db) db_sqlite_close(db);
+    if (!db) return;
+    if (db->kind == DB_POSTGRES)
+        db_pg_close(db);
+    else
+        db_sqlite_close(db);
 }
 
 enum db_kind db_kind(const struct db *db)
@@ -34,8 +51,9 @@ struct sqlite3 *db_sqlite(struct db *db)
     return db->kind == DB_SQLITE ? db_sqlite_handle(db) : NULL;
 }
 
-/* (the PostgreSQL driver's functions join these when it is linked) */
-#define CALL(obj, fn, ...) db_sqlite_##fn(__VA_ARGS__)
+/* the driver's function fn for obj (a connection or a statement: both begin with the kind) */
+#define CALL(obj, fn, ...)                                                                         \
+    ((obj)->kind == DB_POSTGRES ? db_pg_##fn(__VA_ARGS__) : db_sqlite_##fn(__VA_ARGS__))
 
 int db_exec(struct db *db, const char *sql)
 {
