@@ -5,13 +5,17 @@
 #include <stddef.h>
 #include <sqlite3.h>
 
-/* One migration; migrations[i] brings the schema to version i + 1. */
+/* One migration; list[i] brings the schema to version i + 1. */
 struct migration {
     const char *name;
     const char *sql;
 };
+/* SQLite's migrations (migrations/NNNN_name.sql), migrations_count of them. */
 extern const struct migration migrations[];
 extern const size_t migrations_count;
+/* PostgreSQL's (migrations/postgresql/NNNN_name.sql), numbered on their own. */
+extern const struct migration migrations_pg[];
+extern const size_t migrations_pg_count;
 
 /* Applies every migration past PRAGMA user_version, all in one transaction with the
  * user_version update. Returns 0, or -1 with a message in err. A database newer than
