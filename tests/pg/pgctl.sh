@@ -18,7 +18,7 @@
 # As root (initdb refuses root) the server runs as PGCTL_USER (default: nobody), and DIR is
 # chowned to it; every directory above DIR must be traversable by that user.
 # Settings for a test suite: fsync off, small shared_buffers, max_connections 300 (many
-# servers at once); trust authentication on the socket only. The superuser role is
+# servers at once); trust authentication (no password). The superuser role is
 # `spawnpool`. PGCTL_PORT=N at the first start also listens on 127.0.0.1:N (default: the
 # socket only); DIR/.pgctl keeps the port for the later commands, and the URLs name it.
 # PG_BINDIR names the server's binaries (default: the newest /usr/lib/postgresql/*/bin).
@@ -43,7 +43,7 @@ bindir() {
         return
     fi
     local d
-    d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    d=$(printf '%s\n' /usr/lib/postgresql/*/bin | grep -v '\*' | sort -V | tail -n 1)
     if [ -n "$d" ]; then
         echo "$d"
     elif command -v initdb >/dev/null; then
@@ -53,8 +53,9 @@ bindir() {
 BIN=$(bindir)
 
 need_server() {
-    [ -n "$BIN" ] && [ -x "$BIN/initdb" ] && [ -x "$BIN/pg_ctl" ] ||
+    if [ -z "$BIN" ] || [ ! -x "$BIN/initdb" ] || [ ! -x "$BIN/pg_ctl" ]; then
         die "no PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql (or set PG_BINDIR)"
+    fi
 }
 
 # the user the server runs as: ourselves, or PGCTL_USER when we are root
