@@ -31,7 +31,7 @@
 FROM debian:bookworm AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev zlib1g-dev \
+      build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev zlib1g-dev libpq-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt main.c ./
@@ -53,7 +53,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSPAWNPOOL_WERROR=ON \
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libmicrohttpd12 libjansson4 libsqlite3-0 libcurl4 zlib1g curl tzdata \
+      libmicrohttpd12 libjansson4 libsqlite3-0 libcurl4 zlib1g libpq5 curl tzdata \
  && rm -rf /var/lib/apt/lists/*
 
 # Fixed ids, so a bind-mounted data dir can be chowned to 10001:10001 on the host.

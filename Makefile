@@ -6,10 +6,10 @@ WERROR ?= OFF
 JOBS ?= $(shell nproc)
 ARGS ?=
 DEB_PACKAGES = build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
-               libpq-dev libcurl4-openssl-dev zlib1g-dev \
+               libcurl4-openssl-dev zlib1g-dev libpq-dev \
                curl jq sqlite3 procps openssl tzdata
 # test_metrics.sh checks every /metrics scrape with promtool (and scrapes with a real Prometheus);
-# the PostgreSQL tests start a throwaway server of their own (postgresql: initdb, pg_ctl)
+# the PostgreSQL tests start their own throwaway cluster from Debian's server (tests/pg/pgctl.sh)
 TEST_PACKAGES = prometheus postgresql
 
 # test_browser.sh and test_dashboard.sh drive Debian's Chromium with puppeteer-core, and
@@ -31,8 +31,8 @@ deps:
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-# what the test suite needs besides the build: Chromium, promtool (prometheus) and the browser
-# driver's npm packages
+# what the test suite needs besides the build: Chromium, promtool (prometheus), a PostgreSQL
+# server (postgresql) and the browser driver's npm packages
 test-deps: deps $(BROWSER_STAMP) $(CONTRACT_STAMP)
 	@missing=$$(for p in $(BROWSER_PACKAGES) $(TEST_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 	    grep -q 'install ok installed' || echo $$p; done); \

@@ -5,14 +5,15 @@
 #include <stddef.h>
 #include "server/db.h"
 
-/* One migration; migrations[i] brings the schema to version i + 1. */
+/* One migration; list[i] brings the schema to version i + 1. */
 struct migration {
     const char *name;
     const char *sql;
 };
+/* SQLite's migrations (migrations/NNNN_name.sql), migrations_count of them. */
 extern const struct migration migrations[];
 extern const size_t migrations_count;
-/* The PostgreSQL schema's (migrations/postgresql/NNNN_name.sql). */
+/* PostgreSQL's (migrations/postgresql/NNNN_name.sql), numbered on their own. */
 extern const struct migration migrations_pg[];
 extern const size_t migrations_pg_count;
 

@@ -13,7 +13,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 BUILD=${BENCH_BUILD:-$HERE/build}
 
 PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
-          sqlite3 curl jq procps parallel task-spooler wrk)
+          libpq-dev sqlite3 curl jq procps parallel task-spooler wrk)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

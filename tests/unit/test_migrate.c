@@ -76,17 +76,26 @@ static char *schema_dump(sqlite3 *db)
     return out;
 }
 
+static void check_embedded_list(const struct migration *list, size_t count)
+{
+    CHECK(count >= 1);
+    for (size_t i = 0; i < count; i++) {
+        CHECK(list[i].name != NULL && list[i].sql != NULL);
+        if (!list[i].name) continue;
+        /* NNNN_name.sql, numbered i + 1 */
+        CHECK_EQ_INT(atoi(list[i].name), (long long)i + 1);
+        CHECK(strstr(list[i].name, ".sql") != NULL);
+        CHECK(list[i].sql != NULL && list[i].sql[0] != '\0');
+    }
+}
+
 static void test_embedded_list(void)
 {
-    CHECK(migrations_count >= 1);
-    for (size_t i = 0; i < migrations_count; i++) {
-        CHECK(migrations[i].name != NULL && migrations[i].sql != NULL);
-        if (!migrations[i].name) continue;
-        /* NNNN_name.sql, numbered i + 1 */
-        CHECK_EQ_INT(atoi(migrations[i].name), (long long)i + 1);
-        CHECK(strstr(migrations[i].name, ".sql") != NULL);
-        CHECK(migrations[i].sql != NULL && migrations[i].sql[0] != '\0');
-    }
+    check_embedded_list(migrations, migrations_count);
+    check_embedded_list(migrations_pg, migrations_pg_count);
+    /* the PostgreSQL schema is its own (tests/unit/test_pg_schema.sh compares the two) */
+    CHECK(strstr(migrations_pg[0].sql, "CREATE TABLE jobs") != NULL);
+    CHECK(strstr(migrations_pg[0].sql, "COLLATE \"C\"") != NULL);
 }
 
 static void test_fresh_apply_and_twice(void)
