@@ -178,12 +178,23 @@ static void replay(struct store *s)
             s->journal[kept++] = s->journal[i];
             continue;
         }
+        /* PostgreSQL aborts the whole transaction on a failed statement: each write is
+         * replayed under a savepoint, so one that fails can be undone alone */
+        bool pg = db_kind(s->db) == DB_POSTGRES;
+        if (pg && db_exec(s->db, "SAVEPOINT replay") < 0) {
+            store_fail(s, "replaying the batch");
+            s->journal[kept++] = s->journal[i];
+            continue;
+        }
         int rc = db_exec(s->db, s->journal[i]);
-        if (rc == 0 || db_error_transient(s->db)) {
+        bool transient = rc != 0 && db_error_transient(s->db);
+        if (pg && rc == 0) rc = db_exec(s->db, "RELEASE SAVEPOINT replay");
+        if (rc == 0 || transient) {
             if (rc != 0) store_fail(s, "replaying the batch");
             s->journal[kept++] = s->journal[i];
             continue;
         }
+        if (pg) db_exec(s->db, "ROLLBACK TO SAVEPOINT replay");
         log_error("database: a waiting write cannot be applied (%s), dropped: %.300s",
                   db_errmsg(s->db), s->journal[i]);
         free(s->journal[i]);

@@ -63,10 +63,10 @@ static void read_sql(enum db_kind kind, int id, char *buf, size_t len)
         int f = id - RS_EVENTS;
         snprintf(buf, len,
                  "SELECT e.id, e.job_id, e.at, e.from_state, e.to_state, e.detail FROM job_events "
-                 "e%s WHERE e.id > ?1%s%s ORDER BY e.id LIMIT ?4",
+                 "e%s WHERE e.id > ?%s%s ORDER BY e.id LIMIT ?",
                  f & EVENTS_QUEUE ? " JOIN jobs j ON j.id = e.job_id" : "",
-                 f & EVENTS_JOB ? " AND e.job_id = ?2" : "",
-                 f & EVENTS_QUEUE ? " AND j.queue = ?3" : "");
+                 f & EVENTS_JOB ? " AND e.job_id = ?" : "",
+                 f & EVENTS_QUEUE ? " AND j.queue = ?" : "");
     }
 }
 

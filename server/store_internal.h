@@ -150,7 +150,7 @@ enum { EVENTS_JOB = 1, EVENTS_QUEUE = 2 };
     "rerun_of, user_us, system_us, maxrss_kb, run_at, schedule, max_output, retry_backoff, "       \
     "usage_from, "                                                                                 \
     "(SELECT group_concat(depends_on) FROM (SELECT depends_on FROM job_dependencies "              \
-    "WHERE job_id = jobs.id ORDER BY depends_on))"
+    "WHERE job_id = jobs.id ORDER BY depends_on) AS d)"
 
 /* Room for a read statement's SQL (the longest is a listing's with every filter). */
 #define STORE_READ_SQL_MAX 2048

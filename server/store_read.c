@@ -278,10 +278,11 @@ int store_each_event(struct store *s, int64_t after_id, int64_t job_id, const ch
     int n = -1, step = DB_ERROR;
     if (st) {
         n = 0;
-        db_bind_int(st, 1, after_id);
-        if (job_id > 0) db_bind_int(st, 2, job_id);
-        if (queue) db_bind_text(st, 3, queue);
-        db_bind_int(st, 4, limit);
+        int i = 1; /* (the parameters in the order of the WHERE: none unused) */
+        db_bind_int(st, i++, after_id);
+        if (job_id > 0) db_bind_int(st, i++, job_id);
+        if (queue) db_bind_text(st, i++, queue);
+        db_bind_int(st, i, limit);
         while ((step = db_step(st)) == DB_ROW) {
             struct store_event e = {db_col_int(st, 0),  db_col_int(st, 1),  db_col_int(st, 2),
                                     db_col_text(st, 3), db_col_text(st, 4), db_col_text(st, 5)};

@@ -25,9 +25,14 @@ SP_PG_CLUSTER=""
 sp_pg_cluster() {
     if [ -n "${SPAWNPOOL_PG_DIR:-}" ]; then
         SP_PG_CLUSTER=$SPAWNPOOL_PG_DIR
+        if [ ! -f "$SP_PG_CLUSTER/.pgctl" ] && [ "${SPAWNPOOL_REQUIRE_POSTGRES:-0}" != 1 ]; then
+            echo "SKIPPED: no PostgreSQL cluster in $SP_PG_CLUSTER (tests/pg/suite.sh start)"
+            exit 0
+        fi
     elif [ -z "$SP_PG_OWN" ]; then
         SP_PG_OWN=$T/pg
         SP_PG_CLUSTER=$SP_PG_OWN
+        chmod 0711 "$T" # (the cluster runs as an unprivileged user: it must reach its dir)
         "$SP_PGCTL" start "$SP_PG_OWN" >/dev/null ||
             fail "could not start a PostgreSQL cluster in $SP_PG_OWN"
     fi
@@ -42,21 +47,25 @@ sp_pg_stop() {
 }
 
 # sp_pg_url DATA_DIR: sets SP_PG_URL to the URL of DATA_DIR's database, made (with the
-# test's SQL helpers) on first use.
+# test's SQL helpers) on first use. Its URL is kept in DATA_DIR/.test-database: a test that
+# removes the data dir to start afresh gets a fresh database too.
 sp_pg_url() {
     local dir name
     sp_pg_cluster
     dir=$(realpath -m "$1")
-    name="t_$(printf '%s' "$dir" | sha256sum | cut -c1-20)"
-    if [ ! -f "$dir.pgurl" ]; then
+    # (a name of its own each time: a server may still use the database of a data dir that
+    # was removed under it)
+    name="t_$(printf '%s' "$dir" | sha256sum | cut -c1-12)_$$_$RANDOM$RANDOM"
+    if [ ! -f "$dir/.test-database" ]; then
         local url
         url=$("$SP_PGCTL" createdb "$SP_PG_CLUSTER" "$name") || fail "could not create database $name"
         psql -XAtq -v ON_ERROR_STOP=1 "$url" -f "${SP_PGCTL%/*}/test_compat.sql" >/dev/null ||
             fail "could not add the test helpers to $name"
-        mkdir -p "$(dirname "$dir")"
-        echo "$url" >"$dir.pgurl"
+        mkdir -p "$dir"
+        echo "$url" >"$dir/.test-database"
     fi
-    SP_PG_URL=$(cat "$dir.pgurl")
+    SP_PG_URL=$(cat "$dir/.test-database")
+    export SP_PG_URL # (for the tests' `bash -c "sqlite3 ..."`)
 }
 
 # sp_db_flags FLAGS...: sets SP_DB_FLAGS to the --database flag for a server started with
@@ -81,7 +90,11 @@ if sp_on_postgres; then
         local sql=""
         shift
         for a in "$@"; do [[ $a == .* ]] || sql=$a; done
-        [ -n "$SP_PG_URL" ] || fail "sqlite3 before any server was started"
+        [ -n "$SP_PG_URL" ] || {
+            echo "sqlite3 before any server was started" >&2
+            return 1
+        }
         psql -XAtq -v ON_ERROR_STOP=1 -F '|' "$SP_PG_URL" -c "$sql"
     }
+    export -f sqlite3
 fi

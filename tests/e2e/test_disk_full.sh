@@ -7,6 +7,7 @@
 # every state is recorded, and a restart runs nothing again.
 # Needs root (mount); skipped otherwise unless SPAWNPOOL_REQUIRE_TMPFS=1.
 source "$(dirname "$0")/lib.sh"
+sp_sqlite_only "it fills the disk under the SQLite file; PostgreSQL keeps its data on its own server"
 SMALL="$T/small"
 mkdir -p "$SMALL"
 if ! mount -t tmpfs -o size=16m tmpfs "$SMALL" 2>"$T/mount.err"; then

@@ -32,7 +32,7 @@ wait_for 60 states_are queued,queued,running,running ${SEM//,/ } ||
 pass "while two of the key's jobs run and two wait"
 release db
 curl -s "$BASE/v1/jobs/wait?ids=$SEM&timeout=60" >/dev/null
-MOST=$(sqlite3 "$DB" "SELECT max(n) FROM (SELECT a.id, (SELECT count(*) FROM jobs b WHERE b.id IN ($SEM) AND b.started_at <= a.started_at AND a.started_at < b.finished_at) AS n FROM jobs a WHERE a.id IN ($SEM))")
+MOST=$(sqlite3 "$DB" "SELECT max(n) FROM (SELECT a.id, (SELECT count(*) FROM jobs b WHERE b.id IN ($SEM) AND b.started_at <= a.started_at AND a.started_at < b.finished_at) AS n FROM jobs a WHERE a.id IN ($SEM)) AS x")
 eq "limit 2: at most two at once" "$MOST" 2
 eq "all ran" "$(sqlite3 "$DB" "SELECT count(*) FROM jobs WHERE id IN ($SEM) AND state = 'succeeded'")" 4
 

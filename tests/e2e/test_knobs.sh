@@ -37,7 +37,7 @@ eq "the events say the delays: 0.6 s, then 1 s (1.2 capped)" \
     "retry in 0.6s,retry in 1s"
 # each gap from an attempt's end to the next start, in ms, by the events' times
 gaps() {
-    sqlite3 "$DB" "SELECT group_concat(gap, ',') FROM (SELECT (SELECT min(r.at) FROM job_events r WHERE r.job_id = q.job_id AND r.to_state = 'running' AND r.id > q.id) - q.at AS gap FROM job_events q WHERE q.job_id = $1 AND q.from_state = 'running' AND q.to_state = 'queued' ORDER BY q.id)"
+    sqlite3 "$DB" "SELECT group_concat(gap, ',') FROM (SELECT (SELECT min(r.at) FROM job_events r WHERE r.job_id = q.job_id AND r.to_state = 'running' AND r.id > q.id) - q.at AS gap FROM job_events q WHERE q.job_id = $1 AND q.from_state = 'running' AND q.to_state = 'queued' ORDER BY q.id) AS x"
 }
 G=$(gaps "$SLOW")
 IFS=, read -r G1 G2 <<<"$G"

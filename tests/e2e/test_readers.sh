@@ -6,6 +6,7 @@
 # once, and what they answer is the last commit. Readers leave no read transaction open: a
 # TRUNCATE checkpoint from outside is not kept waiting by one.
 source "$(dirname "$0")/lib.sh"
+sp_sqlite_only "it holds SQLite's write lock and checkpoints its WAL"
 sp_start --http-threads 2
 DB=$T/data/spawnpool.db
 

@@ -10,11 +10,11 @@ J=$(wait_job "$F")
 eq "failed after its attempts" "$(jq -c '[.state,.exit_code,.attempt,.max_attempts]' <<<"$J")" '["failed",4,3,3]'
 DB="$T/data/spawnpool.db"
 eq "events show every attempt" \
-    "$(sqlite3 "$DB" "SELECT group_concat(to_state, ',') FROM (SELECT to_state FROM job_events WHERE job_id = $F ORDER BY id)")" \
+    "$(sqlite3 "$DB" "SELECT group_concat(to_state, ',') FROM (SELECT to_state FROM job_events WHERE job_id = $F ORDER BY id) AS x")" \
     "queued,running,queued,running,queued,running,failed"
 check "retry events say why" bash -c "sqlite3 '$DB' \"SELECT detail FROM job_events WHERE job_id = $F AND from_state = 'running' AND to_state = 'queued'\" | grep -q 'attempt 1 of 3 ended failed: exit code 4; retry in 0.2s'"
 # backoff: the gaps between an attempt's end and the next start are at least 0.2 s, then 0.4 s
-GAPS=$(sqlite3 "$DB" "SELECT group_concat(gap, ',') FROM (SELECT (SELECT min(r.at) FROM job_events r WHERE r.job_id = q.job_id AND r.to_state = 'running' AND r.id > q.id) - q.at AS gap FROM job_events q WHERE q.job_id = $F AND q.from_state = 'running' AND q.to_state = 'queued' ORDER BY q.id)")
+GAPS=$(sqlite3 "$DB" "SELECT group_concat(gap, ',') FROM (SELECT (SELECT min(r.at) FROM job_events r WHERE r.job_id = q.job_id AND r.to_state = 'running' AND r.id > q.id) - q.at AS gap FROM job_events q WHERE q.job_id = $F AND q.from_state = 'running' AND q.to_state = 'queued' ORDER BY q.id) AS x")
 IFS=, read -r G1 G2 <<<"$GAPS"
 check "first retry waited its backoff (${G1} ms >= 200)" test "$G1" -ge 200
 check "second retry waited double, capped (${G2} ms >= 400)" test "$G2" -ge 400

@@ -6,6 +6,7 @@
 # the lock goes it must commit the end by itself: the job ran once, succeeded, and a restart
 # does not run it again.
 source "$(dirname "$0")/lib.sh"
+sp_sqlite_only "it holds SQLite's write lock from the sqlite3 shell"
 WORKERS=1 sp_start
 RAN="$T/ran"
 DB="$T/data/spawnpool.db"
