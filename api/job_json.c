@@ -201,6 +201,7 @@ void api_job_text(struct text *t, const struct job *j)
     add_int_or_null(t, "pid", j->pid);
     /* a queued job may be reserved by a worker already: it shows once the job runs */
     add_int_or_null(t, "worker", j->state == JOB_QUEUED ? -1 : j->worker);
+    add_string_or_null(t, "node", j->state == JOB_QUEUED ? NULL : j->node);
     add_int(t, "attempt", j->attempt);
     add_int(t, "max_attempts", j->spec.max_attempts);
     api_text_time(t, "created_at", j->created_at);

@@ -21,6 +21,14 @@ static const struct option_def options[] = {
     {"database", OPT_PATH, OFF(database), 0, 0, "DATA_DIR/spawnpool.db",
      "the store: a SQLite file, or postgresql://... (libpq URL; keep the password in PGPASSFILE "
      "or PGPASSWORD, not here)"},
+    {"node", OPT_STRING, OFF(node), 0, 0, "the host name",
+     "this node's name among those sharing a PostgreSQL database (unique; letters, digits, . _ "
+     "- :)"},
+    {"advertise-url", OPT_STRING, OFF(advertise_url), 0, 0, "http://LISTEN",
+     "the URL other nodes and GET /v1/nodes show for this node"},
+    {"node-timeout", OPT_SECONDS, OFF(node_timeout), 0, 0, "10",
+     "PostgreSQL: a node whose lease is this old is declared dead and its jobs recovered; a node "
+     "that cannot renew its own for half of it kills its jobs"},
     {"workers", OPT_INT, OFF(workers), 1, 1024, "CPUs", "size of the pre-forked pool"},
     {"config", OPT_PATH, OFF(config_file), 0, 0, "none",
      "JSON file with any of these settings (keys use _)"},
@@ -237,6 +245,7 @@ void config_defaults(struct config *cfg)
     strcpy(cfg->log_format, "text");
     strcpy(cfg->log_level, "info");
     cfg->stream_keepalive = 15;
+    cfg->node_timeout = 10;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->workers = cpus > 0 ? (int)cpus : 2;
     cfg->http_threads = cfg->workers < 2 ? 2 : cfg->workers;
@@ -317,6 +326,13 @@ static int load(struct config *cfg, int argc, char **argv, bool reload, char *er
     if (absolutize(cfg->data_dir, err, errlen, "--data-dir") < 0 ||
         absolutize(cfg->job_dir, err, errlen, "--job-dir") < 0)
         return -1;
+    if (!cfg->node[0]) { /* the host name, cut to what a name may hold */
+        char host[256] = "";
+        gethostname(host, sizeof host - 1);
+        size_t n =
+            strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+        snprintf(cfg->node, sizeof cfg->node, "%.*s", (int)(n ? n : 4), n ? host : "node");
+    }
     if (!cfg->database[0]) { /* the embedded default: a SQLite file in the data dir */
         if (strlen(cfg->data_dir) + sizeof "/spawnpool.db" > sizeof cfg->database) {
             snprintf(err, errlen, "--data-dir is too long");

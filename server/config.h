@@ -24,6 +24,9 @@ struct config {
     int listen_port;         /* 0: pick a free port */
     char data_dir[PATH_MAX]; /* absolute once loaded */
     char database[PATH_MAX]; /* a SQLite file (absolute once loaded) or a PostgreSQL URL */
+    char node[64];           /* this node's name (--node; default the host name) */
+    char advertise_url[256]; /* what GET /v1/nodes shows for it (default http://LISTEN) */
+    double node_timeout;     /* seconds: an older lease is a dead node's */
     char job_dir[PATH_MAX];  /* default cwd of jobs, absolute */
     char config_file[PATH_MAX];
     char kill_mechanism[16]; /* auto, cgroup, pgroup */

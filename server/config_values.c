@@ -116,8 +116,24 @@ int config_set_option(struct config *cfg, const struct option_def *o, const char
                      source, value);
             return -1;
         }
-        if (strlen(value) >= (o->offset == OFF(run_as) ? sizeof cfg->run_as : 16) || !value[0])
-            break;
+        if (o->offset == OFF(node) && strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
+                                                    "TUVWXYZ0123456789._-:") != strlen(value)) {
+            snprintf(err, errlen,
+                     "%s: node must be letters, digits, '.', '_', '-' or ':', got '%s'", source,
+                     value);
+            return -1;
+        }
+        if (o->offset == OFF(advertise_url) && strncmp(value, "http://", 7) != 0 &&
+            strncmp(value, "https://", 8) != 0) {
+            snprintf(err, errlen, "%s: advertise-url must start with http:// or https://, got '%s'",
+                     source, value);
+            return -1;
+        }
+        size_t room = o->offset == OFF(run_as)          ? sizeof cfg->run_as
+                      : o->offset == OFF(node)          ? sizeof cfg->node
+                      : o->offset == OFF(advertise_url) ? sizeof cfg->advertise_url
+                                                        : 16;
+        if (strlen(value) >= room || !value[0]) break;
         strcpy(field, value);
         return 0;
     case OPT_PATH:

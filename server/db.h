@@ -87,4 +87,15 @@ const void *db_col_blob(struct db_stmt *st, int i, size_t *len);
  * write to replay later on the same kind of database. */
 char *db_expanded_sql(struct db_stmt *st);
 
+/* LISTEN/NOTIFY (PostgreSQL; on SQLite these do nothing: one process, nothing to hear). A
+ * connection that listens does nothing else. */
+/* Listens on channel. 0 or -1 (db_errmsg). */
+int db_listen(struct db *db, const char *channel);
+/* The descriptor to poll for notifications (-1 on SQLite). */
+int db_listen_fd(struct db *db);
+/* Reads what arrived (without waiting) and calls fn with each notification's payload. Returns
+ * how many, or -1 if the connection is lost (reopen it, listen again: what was sent meanwhile
+ * is not heard). */
+int db_notifications(struct db *db, void (*fn)(void *ctx, const char *payload), void *ctx);
+
 #endif

@@ -136,6 +136,7 @@ void job_free(struct job *job)
 {
     job_spec_free(&job->spec);
     free(job->error);
+    free(job->node);
     memset(job, 0, sizeof *job);
 }
 

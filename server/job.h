@@ -81,6 +81,8 @@ struct job {
                                             * main process and what it waited for, or the cgroup
                                             * leaf's: usage_from); -1: unknown */
     int usage_from; /* PROTO_USAGE_* bits: the figures the cgroup leaf gave; -1: unknown */
+    char *node;     /* the node that claimed it (its last attempt); NULL: none yet */
+    int64_t epoch;  /* that node's lease epoch when it claimed it; 0: none */
 };
 
 /* The API name of a state ("queued", ...). */

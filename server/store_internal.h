@@ -148,7 +148,7 @@ enum { EVENTS_JOB = 1, EVENTS_QUEUE = 2 };
     "stdout_bytes, stderr_bytes, truncated, task, params, concurrency_key, concurrency_limit, "    \
     "group_name, group_size, stdin_from, pipeline, notify_url, limits, idempotency_key, "          \
     "rerun_of, user_us, system_us, maxrss_kb, run_at, schedule, max_output, retry_backoff, "       \
-    "usage_from, "                                                                                 \
+    "usage_from, node, epoch, "                                                                    \
     "(SELECT group_concat(depends_on) FROM (SELECT depends_on FROM job_dependencies "              \
     "WHERE job_id = jobs.id ORDER BY depends_on) AS d)"
 

@@ -100,8 +100,10 @@ int store_read_job_row(struct db_stmt *st, struct job *j)
     j->spec.has_retry_backoff = !db_col_null(st, 41);
     j->spec.retry_backoff = db_col_double(st, 41);
     j->usage_from = (int)column_int_or(st, 42, -1);
+    j->node = column_strdup(st, 43);
+    j->epoch = column_int_or(st, 44, 0);
     /* "after": its dependencies in id order, "3,7,12" */
-    bool after_ok = read_id_list(db_col_text(st, 43), &j->spec);
+    bool after_ok = read_id_list(db_col_text(st, 45), &j->spec);
     if (!j->spec.queue || !j->spec.argv.data || !j->spec.env.data || !j->spec.cwd || !limits_ok ||
         !after_ok) {
         job_free(j);
