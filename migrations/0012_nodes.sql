@@ -13,5 +13,6 @@ CREATE TABLE nodes (
     started_at   INTEGER NOT NULL,              -- wall ms
     heartbeat_at INTEGER NOT NULL,              -- wall ms of the last renewal
     version      TEXT    NOT NULL,              -- spawnpool --version of that node
-    epoch        INTEGER NOT NULL DEFAULT 1
+    epoch        INTEGER NOT NULL DEFAULT 1,
+    rescued_at   INTEGER                        -- wall ms it was declared dead; NULL: alive
 );

@@ -147,7 +147,7 @@ static void load_queue_setting(void *ctx, const char *name, int concurrency, boo
 /* A queued job found at start: it waits for its dependencies, is canceled by one that
  * failed while the server was down, or is queued; one of a paused (or closed) queue is parked
  * with its queue straight away, as dispatch_assign would park it, without reading its row. */
-static void load_at_start(void *ctx, const struct store_queued *q)
+void dispatch_take_queued(void *ctx, const struct store_queued *q)
 {
     struct dispatch *d = ctx;
     if (q->has_deps) {
@@ -190,6 +190,7 @@ struct dispatch *dispatch_create(const struct config *cfg, struct store *store, 
     d->store = store;
     d->pool = pool;
     d->epoll_fd = epoll_fd;
+    d->listen_fd = -1;
     d->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = DISPATCH_WAKE_TAG};
     if (d->wake_fd < 0 || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, d->wake_fd, &ev) < 0) {
@@ -217,7 +218,7 @@ struct dispatch *dispatch_create(const struct config *cfg, struct store *store, 
     }
     if (!d->running || !d->next || !d->died_unstarted || !d->view.workers || !d->view.pids ||
         store_each_queue_setting(store, load_queue_setting, d) < 0 ||
-        store_each_queued(store, load_at_start, d) < 0 || dispatch_load_scheduled(d) < 0 ||
+        store_each_queued(store, dispatch_take_queued, d) < 0 || dispatch_load_scheduled(d) < 0 ||
         dispatch_load_schedules(d) < 0 || store_count_states(store, d->stats.jobs) < 0) {
         dispatch_destroy(d);
         return NULL;
@@ -317,6 +318,7 @@ void dispatch_destroy(struct dispatch *d)
     if (!d) return;
     if (d->wake_fd > 0) close(d->wake_fd);
     runq_free(&d->ready);
+    runq_free(&d->later);
     runq_free(&d->scheduled);
     dispatch_free_schedules(d);
     free(d->delayed);

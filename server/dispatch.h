@@ -251,6 +251,16 @@ void dispatch_stats(struct dispatch *d, struct dispatch_stats *out);
 #define DISPATCH_WORKER_TAG (UINT64_C(1) << 32)
 /* Epoll data tag of the dispatcher's wake-up eventfd (poked after a submit). */
 #define DISPATCH_WAKE_TAG (UINT64_C(2) << 32)
+/* Epoll data tag of the store's connection that hears the other nodes (PostgreSQL). */
+#define DISPATCH_LISTEN_TAG (UINT64_C(3) << 32)
+/* Starts hearing the other nodes (PostgreSQL; nothing on SQLite). 0 or -1. */
+int dispatch_nodes_start(struct dispatch *d);
+/* Takes in what the other nodes said (in a batch; DISPATCH_LISTEN_TAG is ready). */
+void dispatch_loop_heard(struct dispatch *d);
+/* Outside a batch: renews this node's lease, fences it when it cannot, declares nodes whose
+ * lease ran out dead and recovers their jobs. Returns ms until it wants to run again (-1:
+ * never: SQLite). */
+int64_t dispatch_loop_nodes(struct dispatch *d);
 /* Reads the wake-up eventfd empty (call when DISPATCH_WAKE_TAG is ready). */
 void dispatch_loop_woken(struct dispatch *d);
 /* Starts a batch: one transaction for everything until end. */

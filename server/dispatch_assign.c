@@ -52,13 +52,13 @@ static void send_to_slot(struct dispatch *d, int slot, struct running *r,
                          const struct runq_entry *e, struct job *j);
 static struct unsent *next_unsent(struct dispatch *d);
 
-void dispatch_assign(struct dispatch *d, int slot, struct running *r)
+bool dispatch_assign(struct dispatch *d, int slot, struct running *r)
 {
     struct runq_entry e;
     struct job j;
     int qi, ki;
     for (;;) { /* the best job whose queue may start one; others are parked, not in the way */
-        if (!runq_pop(&d->ready, &e)) return;
+        if (!runq_pop(&d->ready, &e)) return false;
         if (!load_entry(d, &e, &j)) continue;
         qi = dispatch_qstate(d, j.spec.queue);
         if (j.spec.group && qi >= 0 && d->queues[qi].paused) { /* a pause holds gangs too */
@@ -77,13 +77,19 @@ void dispatch_assign(struct dispatch *d, int slot, struct running *r)
         }
         ki = j.spec.concurrency_key ? dispatch_kstate(d, j.spec.concurrency_key) : -1;
         bool key_open = ki < 0 || d->keys[ki].running < j.spec.concurrency_limit;
-        if (dispatch_queue_open(d, qi) && key_open) break;
+        if (dispatch_queue_open(d, qi) && key_open) {
+            bool stop = false; /* (several nodes: it must be this node's first) */
+            if (dispatch_claim(d, slot, &e, &j, &stop)) break;
+            if (stop) return false;
+            continue;
+        }
         /* held back: parked with what holds it back, not in the way of other jobs */
         struct runq *parking = !key_open ? &d->keys[ki].parked : &d->queues[qi].parked;
         runq_push_since(parking, e.priority, e.id, e.since_us);
         job_free(&j);
     }
     send_to_slot(d, slot, r, &e, &j);
+    return true;
 }
 
 /* The variables every job finds in its environment, set by the server (its own env cannot
@@ -185,7 +191,7 @@ static void send_to_slot(struct dispatch *d, int slot, struct running *r,
     }
     free(env);
     struct pool_slot *s = &d->pool->slots[slot];
-    store_job_reserve(d->store, j.id, slot);
+    if (!d->clustered) store_job_reserve(d->store, j.id, slot); /* (else claimed already) */
     *r = (struct running){.id = j.id,
                           .phase = r->phase, /* (moved below) */
                           .attempt = j.attempt + 1,
@@ -257,8 +263,10 @@ bool dispatch_start_gangs(struct dispatch *d)
         for (int i = 0, started = 0; i < d->pool->count && started < gs->size; i++) {
             if (d->pool->slots[i].state != SLOT_IDLE || d->next[i][0].id) continue;
             struct job j;
-            while (runq_pop(&gs->members, &e)) {
+            bool stop = false;
+            while (!stop && runq_pop(&gs->members, &e)) {
                 if (!load_entry(d, &e, &j)) continue;
+                if (!dispatch_claim(d, i, &e, &j, &stop)) continue; /* (several nodes) */
                 send_to_slot(d, i, &d->running[i], &e, &j);
                 started++;
                 break;

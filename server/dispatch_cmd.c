@@ -161,6 +161,7 @@ static void queue_set(struct dispatch *d, struct dispatch_cmd *cmd)
     if (cmd->set_concurrency) q->concurrency = cmd->concurrency;
     if (cmd->paused >= 0) q->paused = cmd->paused;
     store_queue_save(d->store, q->name, q->concurrency, q->paused);
+    d->queues_saved = true; /* (a claim refused meanwhile is tried again after the commit) */
     dispatch_queue_unpark(d, qi);
     struct dispatch_queue_info *out = cmd->queue_out;
     snprintf(out->name, sizeof out->name, "%s", q->name);

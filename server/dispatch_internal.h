@@ -222,6 +222,15 @@ struct dispatch {
     struct clean clean;          /* retention and bulk deletes */
     unsigned long illegal_moves; /* moves of a job's phase or a slot's state that broke their
                                   * diagrams (bugs, logged; the unit test wants none) */
+    /* dispatch_nodes.c: this node among the others sharing a PostgreSQL store */
+    bool clustered;     /* the store is PostgreSQL: jobs are claimed, nodes are heard */
+    int listen_fd;      /* the store's listening connection in the epoll (-1: none) */
+    bool resync;        /* notifications may have been missed: take the queue up again */
+    bool fenced;        /* the lease could not be renewed: no claims, jobs killed */
+    int64_t renew_at;   /* monotonic ms of the next renewal */
+    int64_t renewed_at; /* monotonic ms of the last one that worked */
+    struct runq later;  /* claims that met a locked row: tried again next batch */
+    bool queues_saved;  /* this batch changed a queue's settings */
 };
 
 /* Moves job r on slot (its current or a held one) along its phase diagram (above): the
@@ -270,12 +279,22 @@ struct running *dispatch_slot_job(struct dispatch *d, int slot, int64_t id);
 void dispatch_compact_held(struct dispatch *d, int slot);
 /* dispatch_assign.c: moves retries whose backoff passed into the ready heap; ms to the next. */
 int64_t dispatch_release_delayed(struct dispatch *d, int64_t now);
-/* Takes the next queued job and sends it to slot as r (its current or a held job). */
-void dispatch_assign(struct dispatch *d, int slot, struct running *r);
+/* Takes the next queued job and sends it to slot as r (its current or a held job); false if
+ * none was (none waits, or the store cannot be reached for a claim: stop for this batch). */
+bool dispatch_assign(struct dispatch *d, int slot, struct running *r);
 /* Starts every complete gang group that has enough idle workers; true while one waits. */
 bool dispatch_start_gangs(struct dispatch *d);
 /* The slot's current job is over: the first job it held is the one it runs now. */
 void dispatch_promote_held(struct dispatch *d, int slot);
+
+/* dispatch_nodes.c: a queued job found in the store (at start, or one another node made
+ * queued) waits the way it should: for its dependencies, parked, delayed or ready. */
+void dispatch_take_queued(void *ctx, const struct store_queued *q);
+/* Claims the job e (read into j) for slot: true if it is this node's now; otherwise e went
+ * where it belongs (dropped, parked, or tried again next batch) and j is freed; *stop is set
+ * when the store cannot be reached (no more claims this batch). */
+bool dispatch_claim(struct dispatch *d, int slot, const struct runq_entry *e, struct job *j,
+                    bool *stop);
 
 /* dispatch_timers.c: job id waits, scheduled, until run_at (wall ms). */
 void dispatch_schedule_job(struct dispatch *d, int64_t id, int64_t run_at);

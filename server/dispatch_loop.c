@@ -568,7 +568,14 @@ int64_t dispatch_loop_end(struct dispatch *d)
     int64_t next_timer = writable ? dispatch_fire_timers(d, now_wall) : -1;
     if (next_timer >= 0 && (wake < 0 || next_timer < wake)) wake = next_timer;
     if (writable && !d->draining) dispatch_schedules_replace(d, now_wall);
-    bool hand_out = writable && !d->draining && !dispatch_start_gangs(d);
+    /* claims that met a locked row in the last batch are tried again */
+    struct runq_entry back;
+    struct runq later = d->later;
+    memset(&d->later, 0, sizeof d->later);
+    while (runq_pop(&later, &back))
+        runq_push_since(&d->ready, back.priority, back.id, back.since_us);
+    runq_free(&later);
+    bool hand_out = writable && !d->draining && !d->fenced && !dispatch_start_gangs(d);
     for (int i = 0; i < d->pool->count; i++) {
         struct pool_slot *s = &d->pool->slots[i];
         if (s->state == SLOT_DEAD && !d->draining) {
@@ -585,9 +592,9 @@ int64_t dispatch_loop_end(struct dispatch *d)
                 if (wake < 0 || w < wake) wake = w < 0 ? 0 : w;
             }
         }
-        if (hand_out)
-            while (s->state == SLOT_IDLE && d->ready.len > 0)
-                dispatch_assign(d, i, &d->running[i]);
+        while (hand_out && s->state == SLOT_IDLE && d->ready.len > 0)
+            if (!dispatch_assign(d, i, &d->running[i]) && d->ready.len > 0)
+                hand_out = false; /* (the store cannot be reached for a claim) */
     }
     /* each busy worker also holds the next job, so it starts it the moment the current one
      * ends; an idle worker with nothing queued takes back a held job from a busy one, so a
@@ -598,8 +605,9 @@ int64_t dispatch_loop_end(struct dispatch *d)
     for (int i = 0; i < d->pool->count && hand_out; i++) {
         struct pool_slot *s = &d->pool->slots[i];
         for (int k = 0; k < DISPATCH_HOLD; k++) {
-            if (s->state == SLOT_BUSY && !d->next[i][k].id && d->ready.len > 0)
-                dispatch_assign(d, i, &d->next[i][k]);
+            if (s->state == SLOT_BUSY && !d->next[i][k].id && d->ready.len > 0 &&
+                !dispatch_assign(d, i, &d->next[i][k]) && d->ready.len > 0)
+                hand_out = false; /* (the store cannot be reached for a claim) */
             if (idle_worker && d->ready.len == 0 && d->running[i].phase == PHASE_STARTED &&
                 d->next[i][k].phase == PHASE_SENT)
                 dispatch_give_back(d, i, &d->next[i][k]);
@@ -625,7 +633,9 @@ int64_t dispatch_loop_end(struct dispatch *d)
         if (wake < 0 || h.retry_in_ms < wake) wake = h.retry_in_ms;
         return wake;
     }
-    if (submits || d->n_ended || made) dispatch_wake(d); /* the new jobs are handed out next */
+    if (submits || d->n_ended || made) dispatch_wake(d);      /* the new jobs are handed out next */
+    if (d->later.len > 0 && (wake < 0 || wake > 5)) wake = 5; /* (claims to try again) */
+    d->queues_saved = false;
     dispatch_send_unsent(d);
     for (int i = 0; i < d->pool->count; i++)
         if (d->pool->slots[i].out.len > d->pool->slots[i].out.pos) dispatch_flush_slot(d, i);

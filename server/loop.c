@@ -139,6 +139,8 @@ int loop_run(const struct config *cfg, struct dispatch *d, int epoll_fd, int sig
                 reap |= read_signals(sigfd, &dr);
             else if (tag == DISPATCH_WAKE_TAG)
                 dispatch_loop_woken(d);
+            else if (tag == DISPATCH_LISTEN_TAG)
+                dispatch_loop_heard(d);
             else if (tag & DISPATCH_WORKER_TAG)
                 dispatch_loop_worker_event(d, (int)(tag & 0xffffffffu), events[i].events);
         }
@@ -165,5 +167,7 @@ int loop_run(const struct config *cfg, struct dispatch *d, int epoll_fd, int sig
         if (done) return 0;
         /* last: finished jobs deleted in a short slice, if nothing waits (retention, bulk) */
         wake = min_wait(wake, dispatch_loop_clean(d));
+        /* and the lease of this node among others on one PostgreSQL (none on SQLite) */
+        wake = min_wait(wake, dispatch_loop_nodes(d));
     }
 }

@@ -21,6 +21,7 @@
 #include "pool/limits.h"
 #include "pool/tree.h"
 #include "server/clock.h"
+#include "server/db.h"
 #include "server/log.h"
 #include "server/notify_systemd.h"
 #include "server/loop.h"
@@ -261,8 +262,15 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     }
     if (store_set_durability(store, strcmp(cfg->durability, "full") == 0) < 0) goto out;
     g_cfg = cfg;
-    struct store_recovery rec = {
-        .started = started, .n_started = n_started, .started_known = ledger_known};
+    /* this node's lease first (its jobs carry it; a node rescuing it meanwhile is fenced off);
+     * its URL is known once it listens */
+    bool clustered = db_target_is_postgres(cfg->database);
+    if (store_node_register(store, cfg->node, cfg->advertise_url, SPAWNPOOL_VERSION) < 0) goto out;
+    /* on PostgreSQL only the jobs this node held: the others' are theirs (or a rescue's) */
+    struct store_recovery rec = {.node = clustered ? cfg->node : NULL,
+                                 .started = started,
+                                 .n_started = n_started,
+                                 .started_known = ledger_known};
     int recovered = store_recover(store, clock_wall_ms(), recover_delay, &rec);
     free(started);
     started = NULL;
@@ -284,7 +292,7 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
         goto out;
     }
     d = dispatch_create(cfg, store, &pool, epoll_fd);
-    if (!d) goto out;
+    if (!d || dispatch_nodes_start(d) < 0) goto out;
     int port = 0;
     fe_handle = fe->start(cfg, &caps, d, store, &port);
     if (!fe_handle) goto out;
@@ -292,6 +300,12 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     bool v6 = strchr(host, ':') != NULL;
     printf("spawnpool: listening on %s://%s%s%s:%d\n", cfg->tls_cert[0] ? "https" : "http",
            v6 ? "[" : "", host, v6 ? "]" : "", port);
+    if (!cfg->advertise_url[0]) { /* what the other nodes and GET /v1/nodes show */
+        char url[300];
+        snprintf(url, sizeof url, "%s://%s%s%s:%d", cfg->tls_cert[0] ? "https" : "http",
+                 v6 ? "[" : "", host, v6 ? "]" : "", port);
+        store_node_set_url(store, url);
+    }
     fflush(stdout);
     char ready[160];
     snprintf(ready, sizeof ready, "listening on port %d with %d workers", port, cfg->workers);

@@ -17,6 +17,12 @@
 #define BUSY_MS 1000
 #define RETRY_BUSY_MS 200
 
+/* The fence of a write about a job a node holds, its parameters ?N (the node; NULL: no fence)
+ * and ?N+1 (its epoch): it touches the row only while the job is no node's, or still this
+ * node's under this lease. A node declared dead, whose jobs were rescued, changes nothing. */
+#define FENCE(n, e)                                                                                \
+    " AND (CAST(?" #n " AS TEXT) IS NULL OR node IS NULL OR (node = ?" #n " AND epoch = ?" #e "))"
+
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT_JOB] =
         "INSERT INTO jobs (name, queue, priority, argv, command, env, cwd, stdin, "
@@ -30,8 +36,11 @@ static const char *const stmt_sql[ST_COUNT] = {
                         "VALUES (?, ?, ?, ?, ?)",
     [ST_RUNNING] = "UPDATE jobs SET state = 'running', worker = ?, attempt = ?, started_at = ?, "
                    "pid = NULL, exit_code = NULL, signal = NULL, error = NULL, finished_at = NULL "
-                   "WHERE id = ?",
-    [ST_RESERVE] = "UPDATE jobs SET worker = ? WHERE id = ? AND state = 'queued'",
+                   "WHERE id = ? AND state = 'queued'" FENCE(5, 6),
+    [ST_RESERVE] =
+        "UPDATE jobs SET worker = ?1, node = CASE WHEN CAST(?1 AS BIGINT) IS NULL THEN "
+        "NULL ELSE CAST(?3 AS TEXT) END, epoch = CASE WHEN CAST(?1 AS BIGINT) IS NULL "
+        "THEN NULL ELSE CAST(?4 AS BIGINT) END WHERE id = ?2 AND state = 'queued'" FENCE(3, 4),
     [ST_INSERT_DEP] = "INSERT INTO job_dependencies (job_id, depends_on) VALUES (?, ?) "
                       "ON CONFLICT DO NOTHING",
     [ST_IDEMPOTENT] = "SELECT id, idempotency_fingerprint FROM jobs WHERE idempotency_key = ? "
@@ -40,9 +49,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_FINISH] = "UPDATE jobs SET state = ?, exit_code = ?, signal = ?, error = ?, "
                   "stdout_bytes = ?, stderr_bytes = ?, truncated = ?, user_us = ?, system_us = ?, "
                   "maxrss_kb = ?, finished_at = ?, pid = coalesce(?, pid), usage_from = ? "
-                  "WHERE id = ? AND state = ?",
-    [ST_REQUEUE] = "UPDATE jobs SET state = 'queued', not_before = ?, pid = NULL, worker = NULL "
-                   "WHERE id = ?",
+                  "WHERE id = ? AND state = ?" FENCE(16, 17),
+    [ST_REQUEUE] = "UPDATE jobs SET state = 'queued', not_before = ?, pid = NULL, worker = NULL, "
+                   "node = NULL, epoch = NULL WHERE id = ?" FENCE(3, 4),
     [ST_STATE_OF] = "SELECT state FROM jobs WHERE id = ?",
     [ST_DELETE] = "DELETE FROM jobs WHERE id = ?",
     [ST_PATCH] = "UPDATE jobs SET priority = coalesce(?, priority), queue = coalesce(?, queue) "
@@ -119,6 +128,10 @@ int store_open(struct store **out, const char *target, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (!(s->target = strdup(target))) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     if (db_open(&s->db, target, 0, err, errlen) < 0) goto fail;
     db_set_busy_ms(s->db, BUSY_MS);
     bool pg = db_kind(s->db) == DB_POSTGRES;
@@ -161,7 +174,10 @@ void store_close(struct store *s)
     store_clean_close(s);
     for (int i = 0; i < ST_COUNT; i++)
         db_finalize(s->stmt[i]);
+    db_close(s->claimer);
+    db_close(s->listener);
     db_close(s->db);
+    free(s->target);
     journal_free(s, 0);
     free(s->journal);
     free(s);
@@ -375,6 +391,13 @@ void store_health(const struct store *s, struct store_health *h)
     snprintf(h->error, sizeof h->error, "%s", s->n_journal ? s->last_error : "");
 }
 
+void store_bind_fence(struct store *s, struct db_stmt *st, int i)
+{
+    if (!s->fence || !s->node[0]) return; /* (NULLs: no fence) */
+    db_bind_text(st, i, s->node);
+    db_bind_int(st, i + 1, s->epoch);
+}
+
 int store_add_event(struct store *s, int64_t id, int64_t now, const char *from, const char *to,
                     const char *detail)
 {
@@ -448,6 +471,10 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
         }
         if (s->failed) rc = -1;
     }
+    if (rc == 0) { /* the other nodes take up the queued ones (those scheduled wait there) */
+        for (size_t i = 0; i < n; i++)
+            if (specs[i].run_at <= now) store_notify_jobs(s, &ids[i], 1);
+    }
     s->unjournaled = false;
     if (rc < 0) journal_free(s, mark); /* a refused submit is never replayed */
     return store_commit(s) < 0 || rc < 0 ? -1 : 0;
@@ -461,6 +488,7 @@ int store_job_running(struct store *s, int64_t id, int worker, int attempt, int6
     db_bind_int(st, 2, attempt);
     db_bind_int(st, 3, now);
     db_bind_int(st, 4, id);
+    store_bind_fence(s, st, 5);
     store_write(s, st, "UPDATE job to running", NULL);
     char detail[64];
     snprintf(detail, sizeof detail, "attempt %d on worker %d", attempt, worker);
@@ -474,13 +502,17 @@ int store_job_reserve(struct store *s, int64_t id, int worker)
     struct db_stmt *st = store_stmt(s, ST_RESERVE);
     store_bind_int(st, 1, worker);
     db_bind_int(st, 2, id);
+    store_bind_fence(s, st, 3);
     store_write(s, st, "UPDATE job reservation", NULL);
     return store_commit(s);
 }
 
 int store_job_unreserve(struct store *s, int64_t id)
 {
-    return store_job_reserve(s, id, -1);
+    store_tx_begin(s);
+    store_job_reserve(s, id, -1);
+    store_notify_jobs(s, &id, 1); /* (free again: any node may take it) */
+    return store_commit(s);
 }
 
 int store_job_finish(struct store *s, int64_t id, enum job_state from,
@@ -503,11 +535,15 @@ int store_job_finish(struct store *s, int64_t id, enum job_state from,
     store_bind_int(st, 13, o->user_us >= 0 || o->maxrss_kb >= 0 ? o->usage_from : -1);
     db_bind_int(st, 14, id);
     db_bind_text(st, 15, job_state_name(from));
+    store_bind_fence(s, st, 16);
     int changed = 0;
     store_write(s, st, "UPDATE job to its end", &changed);
     if (changed > 0) {
         store_add_event(s, id, now, job_state_name(from), job_state_name(o->state), o->detail);
         if (s->any_notify) store_notify_due(s, id, now); /* its callback, if it has one */
+        char ended[64];
+        snprintf(ended, sizeof ended, "e %lld %s", (long long)id, job_state_name(o->state));
+        store_notify(s, ended);
     }
     store_commit(s); /* (a failed batch is retried: the change is made, later) */
     return changed > 0 ? 0 : 1;
@@ -520,8 +556,11 @@ int store_job_requeue(struct store *s, int64_t id, enum job_state from, int64_t 
     struct db_stmt *st = store_stmt(s, ST_REQUEUE);
     store_bind_int(st, 1, not_before > 0 ? not_before : -1);
     db_bind_int(st, 2, id);
-    store_write(s, st, "UPDATE job to queued", NULL);
+    store_bind_fence(s, st, 3);
+    int changed = 0;
+    store_write(s, st, "UPDATE job to queued", &changed);
     store_add_event(s, id, now, job_state_name(from), "queued", detail);
+    if (changed > 0) store_notify_jobs(s, &id, 1);
     return store_commit(s);
 }
 
@@ -533,5 +572,6 @@ int store_job_patch(struct store *s, int64_t id, const int64_t *priority, const 
     store_bind_text(st, 2, queue);
     db_bind_int(st, 3, id);
     store_write(s, st, "UPDATE a waiting job's priority and queue", NULL);
+    store_notify_jobs(s, &id, 1);
     return store_commit(s);
 }

@@ -198,11 +198,15 @@ int store_each_schedule(struct store *s, const char *name,
 
 /* What startup recovery knows, and what it did. */
 struct store_recovery {
+    const char *node;       /* only the jobs this node held (NULL: every job: one node, SQLite) */
     const int64_t *started; /* jobs the last run's workers began to start (pool/ledger.h) */
     size_t n_started;
     bool started_known; /* false: no ledger, so any reserved job may have started */
     int lost, requeued; /* out: jobs that may have run, lost or queued for another attempt */
     int released;       /* out: jobs a worker only held, queued again with no attempt */
+    /* called for each job queued again (NULL: none), once the recovery committed */
+    void (*requeued_fn)(void *ctx, int64_t id);
+    void *ctx;
 };
 /* Startup recovery: a job a worker held that never started (known, and not in started)
  * is only released back to the queue; every job left running, or reserved and maybe
@@ -266,5 +270,74 @@ int64_t store_last_event(struct store *s);
 int store_count_states(struct store *s, int64_t counts[JOB_STATE_COUNT]);
 /* Counts the events recorded for a job (for tests and audits); -1 on error. */
 int64_t store_count_events(struct store *s, int64_t job_id);
+
+/* store_nodes.c: the nodes sharing the store (server/store_nodes.c says how). */
+/* This node's name ("" before store_node_register) and lease epoch. */
+const char *store_node_name(const struct store *s);
+int64_t store_node_epoch(const struct store *s);
+/* Registers this node (its lease epoch one more than its name's last), so the jobs it claims
+ * carry it: every later write about them is fenced with it; name NULL: again, with the name
+ * and URL of the last time. 0 or -1 (logged). */
+int store_node_register(struct store *s, const char *name, const char *url, const char *version);
+/* Sets the URL this node advertises. 0 or -1. */
+int store_node_set_url(struct store *s, const char *url);
+/* Renews this node's lease: 1, or 0 if its epoch moved on (declared dead by another node: its
+ * jobs were recovered), or -1 if the database could not be reached. */
+int store_node_renew(struct store *s);
+/* A node whose lease ran out. */
+struct store_dead_node {
+    char name[64];
+    int64_t epoch;
+};
+/* Lists up to max other nodes whose lease is older than timeout_ms and that nobody rescued
+ * yet. Returns how many, or -1. */
+int store_nodes_dead(struct store *s, int64_t timeout_ms, struct store_dead_node *out, int max);
+/* Declares node dead (if its lease is still out and nobody did: its epoch moves on) and
+ * recovers its jobs as store_recover does (r->node is set; what may have started counts as an
+ * attempt). Returns 1 if this node did it, 0 if not (another did, or the node came back), -1. */
+int store_node_rescue(struct store *s, const struct store_dead_node *dead, int64_t timeout_ms,
+                      int64_t now, int64_t (*retry_delay_ms)(double backoff, int attempt),
+                      struct store_recovery *r);
+/* A row of nodes, for GET /v1/nodes (strings valid during the call only). */
+struct store_node {
+    const char *name, *url, *version;
+    int64_t started_at, heartbeat_at, rescued_at; /* wall ms; rescued_at 0: not */
+    int64_t epoch, running;                       /* running: its jobs that run */
+    bool alive;                                   /* its lease is younger than timeout_ms */
+};
+/* Calls fn for every node, by name (any thread). Returns how many, or -1. */
+int store_each_node(struct store *s, int64_t timeout_ms,
+                    void (*fn)(void *ctx, const struct store_node *n), void *ctx);
+/* Tells the other nodes (PostgreSQL NOTIFY on channel spawnpool, sent at the commit of the
+ * current batch; nothing on SQLite): "j ID[,ID...]" jobs to take up, "e ID STATE" a job
+ * ended, "q" queue settings changed, "t ID SIGNAL GRACE_MS" terminate a job its node runs. */
+void store_notify(struct store *s, const char *payload);
+/* store_notify "j ..." for n job ids (in as many notifications as they need). */
+void store_notify_jobs(struct store *s, const int64_t *ids, size_t n);
+/* Opens the connection that hears the other nodes (PostgreSQL). Returns its descriptor to
+ * poll, -1 on SQLite (nothing to hear), or -2 if it cannot be opened (logged). */
+int store_listen(struct store *s);
+/* Calls fn with each notification heard (without waiting). Returns how many, or -1 if the
+ * connection was lost: it is reopened by the next store_listen (what was sent meanwhile is
+ * not heard: take the queued jobs up again). */
+int store_heard(struct store *s, void (*fn)(void *ctx, const char *payload), void *ctx);
+/* How a claim went. */
+enum store_claim {
+    CLAIM_TAKEN, /* another node holds it, or it is no longer queued: forget it */
+    CLAIM_OK,    /* this node's now, committed (SQLite: in the batch) */
+    CLAIM_BUSY,  /* its row is locked for a moment (a claim or a change in flight): later */
+    CLAIM_FULL,  /* its queue or key is at its limit across the nodes: park it */
+    CLAIM_FAILED /* the database could not be reached */
+};
+/* Claims queued job id for worker slot of this node: on PostgreSQL in a transaction of its
+ * own (committed before the job can start), skipping a row locked elsewhere, refused while
+ * its queue is paused in the store, or while queue (qlimit >= 0) or concurrency key (klimit
+ * >= 0) has as many jobs running or held on all nodes; on SQLite it reserves in the batch. */
+enum store_claim store_job_claim(struct store *s, int64_t id, int worker, const char *queue,
+                                 int qlimit, const char *key, int klimit);
+/* Calls fn for queued job id as store_each_queued would, if it is queued and no node holds
+ * it. Returns 1, 0 if not, or -1. */
+int store_queued_one(struct store *s, int64_t id,
+                     void (*fn)(void *ctx, const struct store_queued *q), void *ctx);
 
 #endif

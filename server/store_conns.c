@@ -228,6 +228,11 @@ int rd_begin(struct store *s, struct rd *r)
     return r->c ? 0 : -1;
 }
 
+struct db *rd_db(struct rd *r)
+{
+    return r->c->db;
+}
+
 /* Logs a failed read. -1. */
 int rd_log(struct rd *r, const char *what)
 {

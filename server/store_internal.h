@@ -59,6 +59,14 @@ struct store {
     struct store_reading *reading;
     /* store_clean.c: its statements, prepared on first use */
     struct store_cleaning *cleaning;
+    /* store_nodes.c: this node, and its lease */
+    char node[64];       /* "" until registered */
+    char url[256];       /* the URL it advertises */
+    int64_t epoch;       /* its lease epoch */
+    bool fence;          /* writes about a job carry the lease (off while recovering) */
+    char *target;        /* the database (a file, or a PostgreSQL URL) */
+    struct db *claimer;  /* PostgreSQL: the connection that claims jobs (store_claim.c) */
+    struct db *listener; /* PostgreSQL: the connection that hears the other nodes */
     /* store_checkpoint.c: the thread that checkpoints the WAL */
     struct store_checkpointer *checkpointer;
 };
@@ -80,6 +88,9 @@ void store_tx_begin(struct store *s);
  * batch failed it only journals it (nothing is ever written in autocommit). *changes (if
  * not NULL) gets the rows it changed, 1 when only journaled. Returns 0 or -1. */
 int store_write(struct store *s, struct db_stmt *st, const char *what, int *changes);
+/* Binds this node and its epoch to parameters i and i + 1 of a FENCE (server/store.c), or
+ * leaves them NULL (no fence: recovering, or no node yet). */
+void store_bind_fence(struct store *s, struct db_stmt *st, int i);
 /* Records a state transition in job_events. Returns 0 or -1. */
 int store_add_event(struct store *s, int64_t id, int64_t now, const char *from, const char *to,
                     const char *detail);
@@ -178,6 +189,8 @@ struct rd {
 };
 /* Picks the calling thread's connection (store_conns.c). 0 or -1. */
 int rd_begin(struct store *s, struct rd *r);
+/* The connection r reads through (for a statement of its own, finalized before rd_end). */
+struct db *rd_db(struct rd *r);
 /* Logs a failed read. -1. */
 int rd_log(struct rd *r, const char *what);
 /* Logs a failed read that fails the writer's batch too (on the write connection). -1. */

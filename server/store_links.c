@@ -43,6 +43,7 @@ int store_queue_save(struct store *s, const char *name, int concurrency, bool pa
         store_write(s, st, "INSERT INTO queues", NULL);
         db_finalize(st);
     }
+    store_notify(s, "q"); /* (the other nodes read the settings again) */
     return store_commit(s);
 }
 

@@ -22,17 +22,31 @@ int store_recover(struct store *s, int64_t now,
 {
     r->lost = r->requeued = r->released = 0;
     int *lost = &r->lost, *requeued = &r->requeued;
+    bool fence = s->fence;
+    s->fence = false; /* (its writes are about jobs of an older lease, or another node's) */
     store_tx_begin(s);
     /* one read finds them all (a reserved job is a queued row with a worker: with a million
      * queued jobs, each read of them costs a tenth of a second) */
     struct db_stmt *st, *release, *attempt;
     if (db_prepare(s->db,
-                   "SELECT id, attempt, max_attempts, state, retry_backoff FROM jobs "
-                   "WHERE state = 'running' OR (state = 'queued' AND worker IS NOT NULL)",
+                   r->node ? "SELECT id, attempt, max_attempts, state, retry_backoff FROM jobs "
+                             "WHERE node = ?1 AND (state = 'running' OR (state = 'queued' AND "
+                             "worker IS NOT NULL))"
+                           : "SELECT id, attempt, max_attempts, state, retry_backoff FROM jobs "
+                             "WHERE state = 'running' OR (state = 'queued' AND worker IS NOT "
+                             "NULL)",
                    false, &st) < 0) {
         store_fail(s, "SELECT running jobs");
+        s->fence = fence;
         return store_commit(s);
     }
+    if (r->node) db_bind_text(st, 1, r->node);
+    /* what the events say: this server stopped, or another node died */
+    char who[96];
+    if (r->node && strcmp(r->node, s->node) != 0)
+        snprintf(who, sizeof who, "node %s died", r->node);
+    else
+        snprintf(who, sizeof who, "the server stopped");
     struct row {
         int64_t id;
         int attempt, max_attempts;
@@ -50,7 +64,8 @@ int store_recover(struct store *s, int64_t now,
                                  db_col_null(st, 4) ? -1 : db_col_double(st, 4)};
     }
     db_finalize(st);
-    if (db_prepare(s->db, "UPDATE jobs SET worker = NULL WHERE id = ?1", false, &release) < 0)
+    if (db_prepare(s->db, "UPDATE jobs SET worker = NULL, node = NULL, epoch = NULL WHERE id = ?1",
+                   false, &release) < 0)
         release = NULL;
     if (db_prepare(s->db, "UPDATE jobs SET attempt = attempt + 1 WHERE id = ?1", false, &attempt) <
         0)
@@ -81,11 +96,13 @@ int store_recover(struct store *s, int64_t now,
     db_finalize(release);
     db_finalize(attempt);
     n = release && attempt ? kept : 0;
+    char error[128];
+    snprintf(error, sizeof error, "%s while the job ran", who);
     for (size_t i = 0; i < n; i++) {
         if (rows[i].attempt < rows[i].max_attempts) {
-            char detail[128];
-            snprintf(detail, sizeof detail, "attempt %d of %d lost: the server stopped; retry",
-                     rows[i].attempt, rows[i].max_attempts);
+            char detail[256];
+            snprintf(detail, sizeof detail, "attempt %d of %d lost: %s; retry", rows[i].attempt,
+                     rows[i].max_attempts, who);
             store_job_requeue(s, rows[i].id, rows[i].from,
                               now + retry_delay_ms(rows[i].backoff, rows[i].attempt), detail, now);
             (*requeued)++;
@@ -94,16 +111,22 @@ int store_recover(struct store *s, int64_t now,
         struct store_outcome o = {.state = JOB_LOST,
                                   .exit_code = -1,
                                   .signal = -1,
-                                  .error = "the server stopped while the job ran",
+                                  .error = error,
                                   .user_us = -1,
                                   .system_us = -1,
                                   .maxrss_kb = -1,
-                                  .detail = "server restarted"};
+                                  .detail = r->node && strcmp(r->node, s->node) != 0
+                                                ? "its node died"
+                                                : "server restarted"};
         store_job_finish(s, rows[i].id, rows[i].from, &o, now);
         (*lost)++;
     }
+    int rc = store_commit(s);
+    s->fence = fence;
+    for (size_t i = 0; i < n && rc == 0 && r->requeued_fn; i++)
+        if (rows[i].attempt < rows[i].max_attempts) r->requeued_fn(r->ctx, rows[i].id);
     free(rows);
-    return store_commit(s);
+    return rc;
 }
 
 static int64_t column_int_or(struct db_stmt *st, int i, int64_t null_value)

@@ -43,8 +43,14 @@ int store_job_promote(struct store *s, int64_t id, int64_t now, int64_t *priorit
     if (rc == 0) {
         st = store_stmt(s, ST_PROMOTE);
         db_bind_int(st, 1, id);
-        store_write(s, st, "UPDATE scheduled job to queued", NULL);
-        store_add_event(s, id, now, "scheduled", "queued", "its run_at came");
+        int changed = 0;
+        store_write(s, st, "UPDATE scheduled job to queued", &changed);
+        if (changed > 0) { /* (another node may have promoted it first) */
+            store_add_event(s, id, now, "scheduled", "queued", "its run_at came");
+            store_notify_jobs(s, &id, 1);
+        } else {
+            rc = 1;
+        }
     }
     if (store_commit(s) < 0 && rc == 0) rc = -1;
     return rc;

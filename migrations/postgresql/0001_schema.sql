@@ -159,5 +159,6 @@ CREATE TABLE nodes (
     started_at   BIGINT NOT NULL,               -- wall ms
     heartbeat_at BIGINT NOT NULL,               -- wall ms of the last renewal
     version      TEXT   NOT NULL,               -- spawnpool --version of that node
-    epoch        BIGINT NOT NULL DEFAULT 1
+    epoch        BIGINT NOT NULL DEFAULT 1,
+    rescued_at   BIGINT                         -- wall ms it was declared dead; NULL: alive
 );

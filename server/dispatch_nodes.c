@@ -1,0 +1,257 @@
+/* dispatch_nodes: this node among others that share one PostgreSQL store (nothing here runs
+ * on SQLite, where one node has the store to itself).
+ *
+ * - Claims: a job leaves the ready heap for a worker only once this node's claim committed
+ *   (store_job_claim): never two nodes on one attempt. A claim that meets a locked row is
+ *   tried again in the next batch; one refused by a limit over all nodes, or a queue paused
+ *   in the store, is parked until a job ends somewhere or the settings change.
+ * - Hearing: every node tells the others what it made queued ("j ids"), what ended ("e id
+ *   state") and that queue settings changed ("q"), by NOTIFY at its commit; this node takes
+ *   those jobs up, wakes its long-polls for ended jobs (and their dependents), unparks, and
+ *   reads the settings again. A lost listening connection is reopened and, since what was
+ *   said meanwhile is not heard, the whole queue is taken up again.
+ * - The lease: renewed every second (dispatch_loop_nodes, outside the batches). A node that
+ *   cannot renew it for half the node timeout fences itself: it kills what it runs, gives back
+ *   what it holds and claims nothing until it renews again. A node whose epoch moved on (it
+ *   was declared dead meanwhile; its jobs were recovered by another) registers again and
+ *   takes the queue up afresh. The others' leases: one that ran out is declared dead by the
+ *   first node that sees it (store_node_rescue) and its jobs are recovered.
+ * The docs: docs/cluster.md. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "server/clock.h"
+#include "server/dispatch_internal.h"
+#include "server/log.h"
+
+#define RENEW_MS 1000 /* how often the lease is renewed (and dead nodes looked for) */
+
+static const struct config *rescue_cfg; /* (store_recover's delay function takes no context) */
+static int64_t rescue_delay(double backoff, int attempt)
+{
+    return dispatch_retry_delay_ms(rescue_cfg, backoff, attempt);
+}
+
+int dispatch_nodes_start(struct dispatch *d)
+{
+    int fd = store_listen(d->store);
+    if (fd == -1) return 0; /* SQLite */
+    d->clustered = true;
+    rescue_cfg = d->cfg;
+    d->renewed_at = clock_mono_ms();
+    d->renew_at = d->renewed_at + RENEW_MS;
+    if (fd < 0) {
+        d->resync = true; /* (reopened by dispatch_loop_nodes) */
+        return 0;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = DISPATCH_LISTEN_TAG};
+    if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        log_error("epoll_ctl() failed for the listening connection");
+        return -1;
+    }
+    d->listen_fd = fd;
+    return 0;
+}
+
+/* Forgets every queued job this node knows of (the store has them all). */
+static void forget_queued(struct dispatch *d)
+{
+    runq_free(&d->ready);
+    runq_free(&d->later);
+    d->n_delayed = 0;
+    for (int i = 0; i < d->n_queues; i++)
+        runq_free(&d->queues[i].parked);
+    for (int i = 0; i < d->n_keys; i++)
+        runq_free(&d->keys[i].parked);
+    for (int i = 0; i < d->n_groups; i++)
+        runq_free(&d->groups[i].members);
+}
+
+/* Unparks up to a worker's worth of jobs of every queue and key: a place may have freed up
+ * on another node (a claim refused again parks them again). */
+static void unpark_all(struct dispatch *d)
+{
+    struct runq_entry e;
+    for (int i = 0; i < d->n_queues; i++)
+        for (int n = 0; n < d->pool->count && !d->queues[i].paused; n++) {
+            if (!runq_pop(&d->queues[i].parked, &e)) break;
+            runq_push_since(&d->ready, e.priority, e.id, e.since_us);
+        }
+    for (int i = 0; i < d->n_keys; i++)
+        for (int n = 0; n < d->pool->count; n++) {
+            if (!runq_pop(&d->keys[i].parked, &e)) break;
+            runq_push_since(&d->ready, e.priority, e.id, e.since_us);
+        }
+}
+
+static void queue_setting(void *ctx, const char *name, int concurrency, bool paused)
+{
+    struct dispatch *d = ctx;
+    int qi = dispatch_qstate(d, name);
+    if (qi < 0) return;
+    d->queues[qi].concurrency = concurrency;
+    d->queues[qi].paused = paused;
+}
+
+/* One notification (store_notify: "NODE WHAT"; those of this node are skipped). */
+static void heard(void *ctx, const char *note)
+{
+    struct dispatch *d = ctx;
+    /* "NODE WHAT": what this node said itself it knows already */
+    const char *name = store_node_name(d->store), *payload = strchr(note, ' ');
+    if (!payload) return;
+    if ((size_t)(payload - note) == strlen(name) && strncmp(note, name, strlen(name)) == 0) return;
+    payload++;
+    if (payload[0] == 'j' && payload[1] == ' ') { /* jobs to take up */
+        for (const char *p = payload + 2; *p;) {
+            char *end;
+            long long id = strtoll(p, &end, 10);
+            if (end == p) break;
+            if (!d->fenced && id > 0) store_queued_one(d->store, id, dispatch_take_queued, d);
+            p = *end == ',' ? end + 1 : end;
+        }
+    } else if (payload[0] == 'e' && payload[1] == ' ') { /* a job ended */
+        long long id = 0;
+        char state[32] = "";
+        if (sscanf(payload + 2, "%lld %31s", &id, state) < 1 || id <= 0) return;
+        dispatch_note_finished(d, id); /* (its waiters here wake after the commit) */
+        enum job_state st;
+        if (d->any_after && job_state_parse(state, &st) == 0)
+            dispatch_release_dependents(d, id, st);
+        unpark_all(d);
+        dispatch_wake(d);
+    } else if (strcmp(payload, "q") == 0) { /* queue settings changed */
+        store_each_queue_setting(d->store, queue_setting, d);
+        for (int i = 0; i < d->n_queues; i++)
+            dispatch_queue_unpark(d, i);
+        dispatch_wake(d);
+    }
+}
+
+/* Takes up every queued job again (after notifications may have been missed). */
+static void take_up_all(struct dispatch *d)
+{
+    forget_queued(d);
+    if (store_each_queued(d->store, dispatch_take_queued, d) < 0) {
+        d->resync = true; /* (again at the next renewal) */
+        return;
+    }
+    d->resync = false;
+    dispatch_wake(d);
+}
+
+void dispatch_loop_heard(struct dispatch *d)
+{
+    if (store_heard(d->store, heard, d) < 0) {
+        d->listen_fd = -1; /* (closed with its connection: out of the epoll too) */
+        d->resync = true;
+    }
+}
+
+bool dispatch_claim(struct dispatch *d, int slot, const struct runq_entry *e, struct job *j,
+                    bool *stop)
+{
+    if (!d->clustered) return true; /* (SQLite: send_to_slot reserves it in the batch) */
+    int qi = dispatch_qstate(d, j->spec.queue);
+    int qlimit = qi >= 0 ? d->queues[qi].concurrency : -1;
+    const char *key = j->spec.concurrency_key;
+    enum store_claim c = store_job_claim(d->store, j->id, slot, j->spec.queue, qlimit, key,
+                                         key ? j->spec.concurrency_limit : -1);
+    if (c == CLAIM_OK) return true;
+    /* refused for what this very batch changed but has not committed (a job of the queue or
+     * key ended, the queue resumed): tried again after the commit */
+    if (c == CLAIM_FULL && (d->n_finished > 0 || d->queues_saved)) c = CLAIM_BUSY;
+    if (c == CLAIM_FULL) { /* parked with what holds it back */
+        int ki = key ? dispatch_kstate(d, key) : -1;
+        struct runq *parking = ki >= 0 ? &d->keys[ki].parked : &d->queues[qi].parked;
+        if (ki >= 0 || qi >= 0) runq_push_since(parking, e->priority, e->id, e->since_us);
+    } else if (c == CLAIM_BUSY || c == CLAIM_FAILED) {
+        runq_push_since(&d->later, e->priority, e->id, e->since_us);
+        *stop = c == CLAIM_FAILED;
+    } /* (CLAIM_TAKEN: another node's now, or no longer queued: forgotten) */
+    job_free(j);
+    return false;
+}
+
+/* Kills what this node runs and gives back what it holds: it may no longer hold its lease. */
+static void fence_self(struct dispatch *d, const char *why)
+{
+    if (d->fenced) return;
+    d->fenced = true;
+    log_error("node %s: %s: fencing itself: its running jobs are killed, it claims nothing "
+              "until its lease is renewed",
+              store_node_name(d->store), why);
+    for (int i = 0; i < d->pool->count; i++)
+        for (int k = 0; k < DISPATCH_HOLD; k++)
+            if (d->next[i][k].phase == PHASE_SENT || d->next[i][k].phase == PHASE_RESERVED)
+                dispatch_give_back(d, i, &d->next[i][k]);
+    dispatch_loop_terminate_all(d, SIGKILL, 0);
+}
+
+static void rescued_one(void *ctx, int64_t id)
+{
+    struct dispatch *d = ctx;
+    store_queued_one(d->store, id, dispatch_take_queued, d);
+    store_notify_jobs(d->store, &id, 1); /* (the others may take it too) */
+}
+
+/* Declares the nodes whose lease ran out dead, and recovers their jobs. */
+static void rescue_dead(struct dispatch *d)
+{
+    int64_t timeout_ms = (int64_t)(d->cfg->node_timeout * 1000);
+    struct store_dead_node dead[8];
+    int n = store_nodes_dead(d->store, timeout_ms, dead, 8);
+    for (int i = 0; i < n; i++) {
+        struct store_recovery r = {.requeued_fn = rescued_one, .ctx = d};
+        int rc = store_node_rescue(d->store, &dead[i], timeout_ms, clock_wall_ms(),
+                                   rescue_delay, &r);
+        if (rc == 1)
+            log_warn("node %s: its lease ran out %.1fs ago: declared dead; of its jobs %d lost "
+                     "and %d queued again (attempts left)",
+                     dead[i].name, d->cfg->node_timeout, r.lost, r.requeued);
+    }
+}
+
+int64_t dispatch_loop_nodes(struct dispatch *d)
+{
+    if (!d->clustered) return -1;
+    int64_t now = clock_mono_ms();
+    if (d->listen_fd < 0 && !d->fenced) { /* reopened; what was missed is read afresh */
+        int fd = store_listen(d->store);
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = DISPATCH_LISTEN_TAG};
+        if (fd >= 0 && epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev) == 0) d->listen_fd = fd;
+    }
+    if (d->resync && d->listen_fd >= 0 && !d->fenced) {
+        store_begin(d->store);
+        take_up_all(d);
+        store_commit(d->store);
+    }
+    if (now < d->renew_at) return d->renew_at - now;
+    d->renew_at = now + RENEW_MS;
+    int64_t half_ms = (int64_t)(d->cfg->node_timeout * 500);
+    int rc = store_node_renew(d->store);
+    if (rc == 1) {
+        d->renewed_at = now;
+        if (d->fenced) {
+            log_info("node %s: its lease is renewed again: claiming jobs", store_node_name(d->store));
+            d->fenced = false;
+            d->resync = true;
+        }
+        rescue_dead(d);
+    } else if (rc == 0) { /* declared dead meanwhile: its jobs are recovered by another */
+        fence_self(d, "its lease was taken over (declared dead by another node)");
+        if (store_node_register(d->store, NULL, NULL, SPAWNPOOL_VERSION) == 0) {
+            log_info("node %s: registered again (lease epoch %lld)", store_node_name(d->store),
+                     (long long)store_node_epoch(d->store));
+            d->renewed_at = now;
+            d->fenced = false;
+            d->resync = true;
+        }
+    } else if (now - d->renewed_at >= half_ms) {
+        fence_self(d, "it could not renew its lease for half the node timeout");
+    }
+    return RENEW_MS;
+}

@@ -1,0 +1,187 @@
+/* store_claim: a node takes a queued job (store_job_claim), takes up one another node made
+ * queued (store_queued_one), and hears the others (store_listen, store_heard).
+ *
+ * On PostgreSQL a claim is a transaction of its own on a connection of its own, committed
+ * before the job is handed to a worker: whatever becomes of the main loop's batch, a job is
+ * started only by the node whose claim committed. The row is taken with FOR UPDATE SKIP LOCKED
+ * (a row another node is claiming, or this node's batch is changing, is skipped for now, not
+ * waited for), only while its queue is not paused in the store, and under a queue's or a
+ * concurrency key's limit counted over all nodes: a transaction-level advisory lock on the
+ * queue (and on the key) makes the count and the claim one step across the nodes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/log.h"
+#include "server/store_internal.h"
+
+/* The claimer's connection, opened on first use. NULL if it cannot be (logged). */
+static struct db *claimer(struct store *s)
+{
+    if (s->claimer) return s->claimer;
+    char err[256];
+    if (db_open(&s->claimer, s->target, 0, err, sizeof err) < 0) {
+        log_error("database: opening the claiming connection failed: %s", err);
+        s->claimer = NULL;
+    }
+    return s->claimer;
+}
+
+/* Runs sql (binding text a, b if not NULL as ?1, ?2) and reads one integer; -1 on error. */
+static int64_t one_int(struct db *db, const char *sql, const char *a, const char *b)
+{
+    struct db_stmt *st;
+    if (db_prepare(db, sql, false, &st) < 0) return -1;
+    if (a) db_bind_text(st, 1, a);
+    if (b) db_bind_text(st, 2, b);
+    int64_t v = db_step(st) == DB_ROW ? db_col_int(st, 0) : -1;
+    db_finalize(st);
+    return v;
+}
+
+/* Under the advisory lock of (kind, name): how many jobs of it run or are held on all nodes
+ * (column: queue or concurrency_key). -1 on error. */
+static int64_t held_across(struct db *db, const char *column, const char *name)
+{
+    char sql[320];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtextextended(?2 || ?1, 0))) "
+             "AS l, jobs WHERE %s = ?1 AND (state = 'running' OR (state = 'queued' AND worker "
+             "IS NOT NULL))",
+             column);
+    return one_int(db, sql, name, column[0] == 'q' ? "queue:" : "key:");
+}
+
+enum store_claim store_job_claim(struct store *s, int64_t id, int worker, const char *queue,
+                                 int qlimit, const char *key, int klimit)
+{
+    if (db_kind(s->db) != DB_POSTGRES) { /* one node: a reservation in the batch */
+        store_job_reserve(s, id, worker);
+        return CLAIM_OK;
+    }
+    struct db *db = claimer(s);
+    if (!db) return CLAIM_FAILED;
+    bool limited = (qlimit >= 0 && queue) || (klimit >= 0 && key);
+    if (limited && db_begin(db) < 0) goto failed;
+    if (qlimit >= 0 && queue) {
+        int64_t n = held_across(db, "queue", queue);
+        if (n < 0) goto failed;
+        if (n >= qlimit) goto full;
+    }
+    if (klimit >= 0 && key) {
+        int64_t n = held_across(db, "concurrency_key", key);
+        if (n < 0) goto failed;
+        if (n >= klimit) goto full;
+    }
+    struct db_stmt *st;
+    if (db_prepare(db,
+                   "UPDATE jobs SET worker = ?2, node = ?3, epoch = ?4 WHERE id = (SELECT id FROM "
+                   "jobs WHERE id = ?1 AND state = 'queued' AND worker IS NULL FOR UPDATE SKIP "
+                   "LOCKED) AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.name = jobs.queue AND "
+                   "q.paused <> 0) RETURNING id",
+                   false, &st) < 0)
+        goto failed;
+    db_bind_int(st, 1, id);
+    db_bind_int(st, 2, worker);
+    db_bind_text(st, 3, s->node);
+    db_bind_int(st, 4, s->epoch);
+    int step = db_step(st);
+    db_finalize(st);
+    if (step == DB_ERROR) goto failed;
+    if (limited && db_exec(db, "COMMIT") < 0) goto failed;
+    if (step == DB_ROW) return CLAIM_OK;
+    /* not claimed: gone or another node's (forget it), its queue paused in the store (park
+     * it: a resume is heard), or its row locked for a moment (later): a locked row is skipped
+     * by the first read and seen by the second */
+    if (db_prepare(db,
+                   "SELECT CASE WHEN state <> 'queued' OR worker IS NOT NULL THEN 0 WHEN EXISTS "
+                   "(SELECT 1 FROM queues q WHERE q.name = jobs.queue AND q.paused <> 0) THEN 3 "
+                   "ELSE 2 END FROM jobs WHERE id = ?1 FOR UPDATE SKIP LOCKED",
+                   false, &st) < 0)
+        goto failed;
+    db_bind_int(st, 1, id);
+    step = db_step(st);
+    int why = step == DB_ROW ? (int)db_col_int(st, 0) : step == DB_DONE ? -2 : -1;
+    db_finalize(st);
+    if (why == -2) { /* locked (2), or gone (0) */
+        if (db_prepare(db, "SELECT 2 FROM jobs WHERE id = ?1", false, &st) < 0) goto failed;
+        db_bind_int(st, 1, id);
+        step = db_step(st);
+        why = step == DB_ROW ? 2 : step == DB_DONE ? 0 : -1;
+        db_finalize(st);
+    }
+    if (why < 0) goto failed;
+    return why == 0 ? CLAIM_TAKEN : why == 3 ? CLAIM_FULL : CLAIM_BUSY;
+full:
+    db_exec(db, "ROLLBACK");
+    return CLAIM_FULL;
+failed:
+    log_error("database: claiming job %lld failed: %s", (long long)id, db_errmsg(db));
+    if (db_in_tx(db)) db_exec(db, "ROLLBACK");
+    return CLAIM_FAILED;
+}
+
+int store_queued_one(struct store *s, int64_t id, void (*fn)(void *ctx, const struct store_queued *q),
+                     void *ctx)
+{
+    struct db_stmt *st;
+    if (db_prepare(s->db,
+                   "SELECT id, priority, coalesce(not_before, 0), queue, group_name IS NULL AND "
+                   "concurrency_key IS NULL, EXISTS (SELECT 1 FROM job_dependencies d WHERE "
+                   "d.job_id = jobs.id) FROM jobs WHERE id = ?1 AND state = 'queued' AND worker "
+                   "IS NULL",
+                   false, &st) < 0)
+        return store_fail(s, "reading a queued job");
+    db_bind_int(st, 1, id);
+    int step = db_step(st), rc = 0;
+    if (step == DB_ROW) {
+        char queue[160];
+        snprintf(queue, sizeof queue, "%s", db_col_text(st, 3));
+        struct store_queued q = {.id = db_col_int(st, 0),
+                                 .priority = db_col_int(st, 1),
+                                 .not_before = db_col_int(st, 2),
+                                 .queue = queue,
+                                 .plain = db_col_int(st, 4) != 0,
+                                 .has_deps = db_col_int(st, 5) != 0};
+        db_finalize(st);
+        fn(ctx, &q);
+        rc = 1;
+    } else {
+        db_finalize(st);
+        if (step != DB_DONE) rc = store_fail(s, "reading a queued job");
+    }
+    store_read_done(s);
+    return rc;
+}
+
+int store_listen(struct store *s)
+{
+    if (db_kind(s->db) != DB_POSTGRES) return -1;
+    if (s->listener) return db_listen_fd(s->listener);
+    char err[256];
+    if (db_open(&s->listener, s->target, DB_READONLY, err, sizeof err) < 0) {
+        log_error("database: opening the listening connection failed: %s", err);
+        s->listener = NULL;
+        return -2;
+    }
+    if (db_listen(s->listener, "spawnpool") < 0) {
+        log_error("database: LISTEN failed: %s", db_errmsg(s->listener));
+        db_close(s->listener);
+        s->listener = NULL;
+        return -2;
+    }
+    return db_listen_fd(s->listener);
+}
+
+int store_heard(struct store *s, void (*fn)(void *ctx, const char *payload), void *ctx)
+{
+    if (!s->listener) return 0;
+    int n = db_notifications(s->listener, fn, ctx);
+    if (n < 0) {
+        log_warn("database: the connection that hears the other nodes is lost (%s): reopening",
+                 db_errmsg(s->listener));
+        db_close(s->listener);
+        s->listener = NULL;
+    }
+    return n;
+}
