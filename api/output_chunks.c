@@ -3,6 +3,7 @@
  * node does not have its files: another node runs or ran it. A cursor reads one attempt's
  * stream in order, keeping the last chunk it read (up to 256 KiB) so a response sent in
  * blocks of 64 KiB reads each chunk from the database once. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,8 +14,10 @@ bool output_is_remote(struct api *a, const struct job *j, const char *path)
 {
     if (!store_output_shared(a->store)) return false;
     if (j->node && strcmp(j->node, a->cfg->node) != 0) return true;
+    /* no file here: the chunks say what there is (maybe none); a file that is here but
+     * cannot be read stays this node's error */
     struct stat st;
-    return stat(path, &st) < 0; /* no file here: the chunks say what there is (maybe none) */
+    return stat(path, &st) < 0 && errno == ENOENT;
 }
 
 int output_started_attempt(const struct job *j)

@@ -151,8 +151,7 @@ static void close_stream(struct ship_stream *s)
 /* Inserts bytes [pos, pos + n) of stream k (n 0: its end mark). 0; 1 if the job is gone (a
  * statement error: its row was deleted, so no chunk of it may be stored); -1 on a database
  * error a retry may get past. */
-static int insert_chunk(struct output_ship *sh, const struct track *t, int k, int64_t pos,
-                        size_t n)
+static int insert_chunk(struct output_ship *sh, const struct track *t, int k, int64_t pos, size_t n)
 {
     struct db_stmt *st = sh->insert;
     db_clear(st);
@@ -366,8 +365,8 @@ static void ship_free(struct output_ship *sh)
     free(sh);
 }
 
-int output_ship_start(struct output_ship **out, const struct config *cfg,
-                      const struct dispatch *d, char *err, size_t errlen)
+int output_ship_start(struct output_ship **out, const struct config *cfg, const struct dispatch *d,
+                      char *err, size_t errlen)
 {
     *out = NULL;
     struct output_ship *sh = calloc(1, sizeof *sh);
@@ -387,6 +386,9 @@ int output_ship_start(struct output_ship **out, const struct config *cfg,
         ship_free(sh);
         return -1;
     }
+    /* connected now, not on the first round: the master's fds are as they stay from its
+     * start (a failure is logged; the rounds try again) */
+    connect_db(sh);
     if (pthread_create(&sh->thread, NULL, shipper, sh) != 0) {
         snprintf(err, errlen, "pthread_create() failed while starting the output shipper");
         ship_free(sh);

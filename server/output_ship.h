@@ -13,8 +13,8 @@ struct output_ship;
 
 /* Starts the shipper for cfg's node and database (PostgreSQL), reading the output files
  * where d keeps them (cfg and d outlive it). 0, or -1 with a message in err. */
-int output_ship_start(struct output_ship **out, const struct config *cfg,
-                      const struct dispatch *d, char *err, size_t errlen);
+int output_ship_start(struct output_ship **out, const struct config *cfg, const struct dispatch *d,
+                      char *err, size_t errlen);
 /* Ships once more what was written meanwhile (a drained node's last jobs, with their end
  * marks), then stops the thread and frees it. NULL is ignored. */
 void output_ship_stop(struct output_ship *sh);

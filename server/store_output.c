@@ -11,8 +11,8 @@ bool store_output_shared(struct store *s)
     return db_kind(s->db) == DB_POSTGRES;
 }
 
-int store_output_chunk(struct store *s, int64_t id, int attempt, const char *stream,
-                       int64_t offset, struct store_chunk *out)
+int store_output_chunk(struct store *s, int64_t id, int attempt, const char *stream, int64_t offset,
+                       struct store_chunk *out)
 {
     memset(out, 0, sizeof *out);
     if (!store_output_shared(s)) return 0;
