@@ -34,9 +34,8 @@ ssize_t chunk_cursor_read(struct api *a, struct chunk_cursor *c, char *buf, size
         store_chunk_free(ch);
         int rc = store_output_chunk(a->store, c->job_id, c->attempt, c->stream, off, ch);
         if (rc < 0) return -1;
-        if (rc == 0) return 0;
-        if (ch->len == 0 && ch->pos <= off) c->complete = true; /* the end mark */
-        if (off >= ch->pos + (int64_t)ch->len) return 0;        /* not stored yet */
+        if (rc == 2) c->complete = true; /* the end mark */
+        if (rc != 1) return 0;
     }
     size_t n = (size_t)(ch->pos + (int64_t)ch->len - off);
     if (n > max) n = max;

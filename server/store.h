@@ -264,15 +264,15 @@ int store_notification_result(struct store *s, int64_t job_id, bool done, int64_
  * it (PostgreSQL only; server/output_ship.c writes them; on SQLite there are none). */
 /* True if the store keeps output chunks (PostgreSQL). */
 bool store_output_shared(struct store *s);
-/* Bytes [pos, pos + len) of one stream of one attempt of a job; len 0 marks the stream's end. */
+/* Bytes [pos, pos + len) of one stream of one attempt of a job. */
 struct store_chunk {
     int64_t pos;
     unsigned char *data; /* malloc'd (store_chunk_free) */
     size_t len;
 };
-/* Reads the chunk of job id's attempt and stream ("stdout", "stderr") that starts at or last
- * before offset (it holds offset, or ends at or before it when offset is not stored yet) into
- * *out. Returns 1, 0 if there is none, -1 on error (logged). */
+/* Reads the chunk of job id's attempt and stream ("stdout", "stderr") that holds byte offset
+ * into *out. Returns 1; 2 if the stream ends at or before offset (its end mark is stored); 0
+ * if nothing is stored at offset yet; -1 on error (logged). */
 int store_output_chunk(struct store *s, int64_t id, int attempt, const char *stream, int64_t offset,
                        struct store_chunk *out);
 /* Frees a chunk's data and zeroes it. */

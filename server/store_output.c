@@ -30,13 +30,17 @@ int store_output_chunk(struct store *s, int64_t id, int attempt, const char *str
             rc = 0;
         } else if (step != DB_ROW) {
             rc = rd_log(&r, "SELECT an output chunk");
+        } else if (db_col_int(st, 1) == 0) {
+            rc = 2; /* the end mark, at or before offset */
+        } else if (db_col_null(st, 2)) {
+            rc = 0; /* the last chunk ends at or before offset: nothing more yet */
         } else {
             size_t n = 0;
-            const void *p = db_col_blob(st, 1, &n);
+            const void *p = db_col_blob(st, 2, &n);
             out->pos = db_col_int(st, 0);
             out->data = malloc(n ? n : 1);
             if (out->data) {
-                if (n) memcpy(out->data, p, n);
+                memcpy(out->data, p, n);
                 out->len = n;
                 rc = 1;
             }
