@@ -28,13 +28,20 @@ node_start() {
 }
 # the jobs wait for gates: released at the end whatever happens, so none is left behind
 release_all() { for g in 1 2 3 4; do release "$g"; done; }
-trap '_rc=$?; release_all; (exit $_rc); cleanup' EXIT
+finish() {
+    local rc=$?
+    release_all
+    (exit "$rc") # (cleanup reads the test's status from $?)
+    cleanup
+}
+trap finish EXIT
 
 # both nodes run before the jobs are submitted (to a): b takes up no job it did not see queued
 # at its start (until nodes claim jobs: then whichever node runs a job, the other reads it)
 node_start a
 node_start b
-BASE=${URL[a]}
+BASE=${URL[a]} # (lib.sh's submit, job_field, state_is)
+export BASE
 
 # owner ID / reader ID: the node that runs the job (its `node`; none yet: a, where it was
 # submitted) and the other one
@@ -140,5 +147,9 @@ kill -TERM "${PID[$R]}"
 rc=0
 wait "${PID[$R]}" || rc=$?
 eq "node $R exits 0 on SIGTERM" "$rc" 0
+
+# the database was up throughout: no shipping failed
+! grep -E "output shipping" "$T/server.err" || fail "the shipper logged failures"
+pass "no shipping failure logged"
 
 [ "$FAILS" -eq 0 ] && echo "PASS"
