@@ -311,6 +311,33 @@ enum MHD_Result api_dashboard(struct api *a, struct MHD_Connection *c, const cha
 /* api/output.c: captured output, optionally followed until the job ends. */
 enum MHD_Result api_jobs_output(struct api *a, struct request *r, struct MHD_Connection *c,
                                 int64_t id);
+/* api/output_chunks.c: output read from the database's chunks (PostgreSQL), for a job this
+ * node has no files of. */
+/* True if job j's output is read from the chunks: on PostgreSQL, when another node claimed
+ * it, or when its file at path is not here. */
+bool output_is_remote(struct api *a, const struct job *j, const char *path);
+/* The attempt whose output j shows: its last one, once started; 0 while none is (a retry
+ * waits: its next attempt starts afresh). */
+int output_started_attempt(const struct job *j);
+/* Where a reader of one attempt's stream is. */
+struct chunk_cursor {
+    int64_t job_id;
+    const char *stream; /* "stdout" or "stderr" (static) */
+    int attempt;        /* 0: none chosen yet */
+    uint64_t offset;
+    bool complete;          /* its end mark was reached: nothing more comes */
+    struct store_chunk cur; /* the last chunk read */
+};
+/* Copies up to max bytes at c->offset into buf and moves on. Returns how many (0: nothing
+ * stored there yet, or c->complete), -1 on a database error (logged). */
+ssize_t chunk_cursor_read(struct api *a, struct chunk_cursor *c, char *buf, size_t max);
+/* Frees what the cursor holds. */
+void chunk_cursor_free(struct chunk_cursor *c);
+/* The response to a read without follow of j's stream from offset: *out (NULL: out of
+ * memory). 0, or -1 with e filled. */
+int output_chunks_response(struct api *a, struct MHD_Connection *c, const struct job *j,
+                           const char *stream, uint64_t offset, struct MHD_Response **out,
+                           struct api_error *e);
 /* Frees a submit's state (request completed). */
 void api_pending_submit_free(struct pending_submit *p);
 /* True if job id has ended, is gone, or cannot be read (api/jobs_api.c). */

@@ -24,6 +24,7 @@
 #include "server/db.h"
 #include "server/log.h"
 #include "server/notify_systemd.h"
+#include "server/output_ship.h"
 #include "server/loop.h"
 
 static int make_dir(const char *path)
@@ -253,6 +254,7 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     int status = 1;
     struct store *store = NULL;
     struct dispatch *d = NULL;
+    struct output_ship *ship = NULL;
     void *fe_handle = NULL;
     int epoll_fd = -1, sigfd = -1;
 
@@ -293,6 +295,11 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     }
     d = dispatch_create(cfg, store, &pool, epoll_fd);
     if (!d || dispatch_nodes_start(d) < 0) goto out;
+    /* on PostgreSQL the other nodes read this node's job output from the database */
+    if (store_output_shared(store) && output_ship_start(&ship, cfg, d, err, sizeof err) < 0) {
+        log_error("%s", err);
+        goto out;
+    }
     int port = 0;
     fe_handle = fe->start(cfg, &caps, d, store, &port);
     if (!fe_handle) goto out;
@@ -333,6 +340,7 @@ out:
     pool_shutdown(&pool, 2000);
     tree_remove_own(cfg->workers);
     limits_remove_own(cfg->workers);
+    output_ship_stop(ship); /* (its last round: the output of the jobs that ended draining) */
     dispatch_destroy(d);
     store_close(store);
     if (sigfd >= 0) close(sigfd);

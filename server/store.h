@@ -264,6 +264,26 @@ int store_notifications_due(struct store *s, int64_t now, struct store_notificat
  * next_at. detail goes to job_events (the job's state, unchanged). Returns 0 or -1. */
 int store_notification_result(struct store *s, int64_t job_id, bool done, int64_t next_at,
                               const char *detail, int64_t now);
+/* store_output.c: a job's output as chunks in the database, for the nodes that did not run
+ * it (PostgreSQL only; server/output_ship.c writes them; on SQLite there are none). */
+/* True if the store keeps output chunks (PostgreSQL). */
+bool store_output_shared(struct store *s);
+/* Bytes [pos, pos + len) of one stream of one attempt of a job. */
+struct store_chunk {
+    int64_t pos;
+    unsigned char *data; /* malloc'd (store_chunk_free) */
+    size_t len;
+};
+/* Reads the chunk of job id's attempt and stream ("stdout", "stderr") that holds byte offset
+ * into *out. Returns 1; 2 if the stream ends at or before offset (its end mark is stored); 0
+ * if nothing is stored at offset yet; -1 on error (logged). */
+int store_output_chunk(struct store *s, int64_t id, int attempt, const char *stream, int64_t offset,
+                       struct store_chunk *out);
+/* Frees a chunk's data and zeroes it. */
+void store_chunk_free(struct store_chunk *c);
+/* How far that stream is stored: *end (bytes), and *complete if its end mark is. 0 or -1. */
+int store_output_end(struct store *s, int64_t id, int attempt, const char *stream, int64_t *end,
+                     bool *complete);
 /* The newest event id (0 if none), or -1. */
 int64_t store_last_event(struct store *s);
 /* Counts jobs per state into counts. Returns 0 or -1. */

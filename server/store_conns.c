@@ -48,6 +48,15 @@ static const char *const fixed_sql[RS_LIST] = {
         "ORDER BY id",
     [RS_SCHEDULES] = "SELECT " SCHEDULE_COLUMNS " FROM schedules ORDER BY name",
     [RS_SCHEDULE_ONE] = "SELECT " SCHEDULE_COLUMNS " FROM schedules WHERE name = ?",
+    /* (PostgreSQL only: job_output is migrations/postgresql/0002_output.sql's) */
+    /* (the data only of a chunk that holds the offset: a follower that caught up with the
+     * last chunk does not fetch it again at each look) */
+    [RS_OUTPUT_CHUNK] = "SELECT pos, length(data), CASE WHEN pos + length(data) > ?4 THEN data END "
+                        "FROM job_output WHERE job_id = ?1 AND attempt = ?2 AND stream = ?3 "
+                        "AND pos <= ?4 ORDER BY pos DESC LIMIT 1",
+    [RS_OUTPUT_END] =
+        "SELECT pos + length(data), length(data) FROM job_output "
+        "WHERE job_id = ?1 AND attempt = ?2 AND stream = ?3 ORDER BY pos DESC LIMIT 1",
     [RS_NOTIFICATIONS_DUE] = "SELECT job_id, url, attempts FROM notifications WHERE next_at <= ? "
                              "ORDER BY next_at LIMIT ?",
 };

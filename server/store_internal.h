@@ -3,7 +3,8 @@
  * server/store_read.c and store_conns.c, the reads and the connections they go through;
  * server/store_list.c, the job list; server/store_schedules.c, scheduled jobs and
  * schedules; server/store_clean.c, deleting finished jobs; server/store_checkpoint.c, the
- * WAL checkpoints). Not for elsewhere: the rest of the server goes through server/store.h. */
+ * WAL checkpoints; server/store_output.c, output chunks on PostgreSQL). Not for elsewhere: the rest
+ * of the server goes through server/store.h. */
 #ifndef SPAWNPOOL_STORE_INTERNAL_H
 #define SPAWNPOOL_STORE_INTERNAL_H
 
@@ -146,6 +147,8 @@ enum read_stmt {
     RS_NOTIFICATIONS_DUE,
     RS_SCHEDULES,                      /* every schedule, by name */
     RS_SCHEDULE_ONE,                   /* one, by name */
+    RS_OUTPUT_CHUNK,                   /* store_output.c: the chunk that holds an offset */
+    RS_OUTPUT_END,                     /* ... and the last chunk of a stream */
     RS_LIST,                           /* + a shape (LIST_* bits): LIST_SHAPES statements */
     RS_EVENTS = RS_LIST + LIST_SHAPES, /* + EVENTS_* bits: 4 statements */
     RS_COUNT = RS_EVENTS + 4
