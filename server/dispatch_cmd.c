@@ -129,11 +129,34 @@ static void terminate(struct dispatch *d, struct dispatch_cmd *cmd)
     enum dispatch_result rc = found == 0   ? DISPATCH_CONFLICT
                               : found == 1 ? DISPATCH_NOT_FOUND
                                            : DISPATCH_ERROR;
+    if (found == 0 && d->clustered && j.node && strcmp(j.node, store_node_name(d->store)) != 0 &&
+        (j.state == JOB_RUNNING || (j.state == JOB_QUEUED && j.worker >= 0))) {
+        /* another node holds it: that node is told (at the commit) and kills it there */
+        char note[96];
+        snprintf(note, sizeof note, "t %lld %d %lld", (long long)id, cmd->sig,
+                 (long long)cmd->grace_ms);
+        store_notify(d->store, note);
+        job_free(&j);
+        return dispatch_answer(d, cmd, DISPATCH_SIGNALED);
+    }
     if (found == 0 && j.state == JOB_SCHEDULED) runq_remove(&d->scheduled, id);
     if (found == 0 && (j.state == JOB_QUEUED || j.state == JOB_SCHEDULED))
         rc = cancel_queued(d, id); /* parked, waiting for deps or for its run_at */
     if (found == 0) job_free(&j);
     dispatch_answer(d, cmd, rc);
+}
+
+void dispatch_terminate_here(struct dispatch *d, int64_t id, int sig, int64_t grace_ms)
+{
+    int slot;
+    struct running *r = running_job(d, id, &slot);
+    if (!r) return; /* (ended meanwhile, or never here) */
+    r->terminate = true;
+    if (r->phase == PHASE_RESERVED) {
+        dispatch_give_back(d, slot, r); /* (a terminated job given back is canceled) */
+        return;
+    }
+    dispatch_send_kill(d, slot, id, sig, grace_ms);
 }
 
 static void delete_job(struct dispatch *d, struct dispatch_cmd *cmd)

@@ -123,6 +123,11 @@ static void heard(void *ctx, const char *note)
             dispatch_release_dependents(d, id, st);
         unpark_all(d);
         dispatch_wake(d);
+    } else if (payload[0] == 't' && payload[1] == ' ') { /* terminate one this node runs */
+        long long id = 0, grace = 0;
+        int sig = 0;
+        if (sscanf(payload + 2, "%lld %d %lld", &id, &sig, &grace) == 3 && id > 0 && sig > 0)
+            dispatch_terminate_here(d, id, sig, grace);
     } else if (strcmp(payload, "q") == 0) { /* queue settings changed */
         store_each_queue_setting(d->store, queue_setting, d);
         for (int i = 0; i < d->n_queues; i++)
@@ -206,8 +211,8 @@ static void rescue_dead(struct dispatch *d)
     int n = store_nodes_dead(d->store, timeout_ms, dead, 8);
     for (int i = 0; i < n; i++) {
         struct store_recovery r = {.requeued_fn = rescued_one, .ctx = d};
-        int rc = store_node_rescue(d->store, &dead[i], timeout_ms, clock_wall_ms(),
-                                   rescue_delay, &r);
+        int rc =
+            store_node_rescue(d->store, &dead[i], timeout_ms, clock_wall_ms(), rescue_delay, &r);
         if (rc == 1)
             log_warn("node %s: its lease ran out %.1fs ago: declared dead; of its jobs %d lost "
                      "and %d queued again (attempts left)",
@@ -236,7 +241,8 @@ int64_t dispatch_loop_nodes(struct dispatch *d)
     if (rc == 1) {
         d->renewed_at = now;
         if (d->fenced) {
-            log_info("node %s: its lease is renewed again: claiming jobs", store_node_name(d->store));
+            log_info("node %s: its lease is renewed again: claiming jobs",
+                     store_node_name(d->store));
             d->fenced = false;
             d->resync = true;
         }

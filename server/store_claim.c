@@ -121,8 +121,8 @@ failed:
     return CLAIM_FAILED;
 }
 
-int store_queued_one(struct store *s, int64_t id, void (*fn)(void *ctx, const struct store_queued *q),
-                     void *ctx)
+int store_queued_one(struct store *s, int64_t id,
+                     void (*fn)(void *ctx, const struct store_queued *q), void *ctx)
 {
     struct db_stmt *st;
     if (db_prepare(s->db,

@@ -16,8 +16,9 @@
 /* Now in wall ms, as SQL: the database's clock on PostgreSQL; on SQLite the parameter ?9. */
 static const char *now_sql(struct store *s)
 {
-    return db_kind(s->db) == DB_POSTGRES ? "CAST(extract(epoch FROM clock_timestamp()) * 1000 AS BIGINT)"
-                                         : "CAST(?9 AS BIGINT)";
+    return db_kind(s->db) == DB_POSTGRES
+               ? "CAST(extract(epoch FROM clock_timestamp()) * 1000 AS BIGINT)"
+               : "CAST(?9 AS BIGINT)";
 }
 
 /* Prepares sql on db with every "NOW" in it replaced by now_sql (and ?9 bound on SQLite). */

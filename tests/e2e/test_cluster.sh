@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Several nodes on one PostgreSQL (issue 15): three `spawnpool serve` (their own data dirs and
+# ports, --node a/b/c, one --database). Jobs submitted round-robin all run exactly once (each
+# appends its id to a file); a concurrency key with limit 1 never overlaps across nodes; a
+# queue paused through one node holds on all of them until resumed through another; wait,
+# output and terminate through another node than the one running the job; `kill -9` of a node
+# under load: its jobs are recovered within the node timeout, none runs twice with
+# max_attempts 1, no process of it is left; a node stopped (SIGSTOP) past the timeout is
+# declared dead and, once it goes on (SIGCONT), fences itself: it kills what it ran and records
+# nothing over the rescue. PostgreSQL only (the e2e suite's second run).
+source "$(dirname "$0")/lib.sh"
+sp_on_postgres || {
+    echo "SKIPPED: several nodes need the PostgreSQL store (SPAWNPOOL_TEST_DB=postgres)"
+    exit 0
+}
+
+TIMEOUT=3 # --node-timeout: short, so that a dead node is found quickly
+declare -A PID URL
+# node_start NAME: a node on the test's database; PID[NAME], URL[NAME]
+node_start() {
+    local n=$1
+    : >"$T/$n.out"
+    "$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data-$n" --workers 2 --node "$n" \
+        --node-timeout "$TIMEOUT" --database "$SP_PG_URL" >"$T/$n.out" 2>>"$T/$n.err" &
+    PID[$n]=$!
+    BG_PIDS+=("${PID[$n]}")
+    wait_for 60 grep -q '^spawnpool: listening on ' "$T/$n.out" || fail "node $n did not start: $(tail -n 5 "$T/$n.err")"
+    URL[$n]=$(sed -n 's/^spawnpool: listening on //p' "$T/$n.out" | head -n 1)
+}
+sp_pg_url "$T/cluster" # the database the three share
+for n in a b c; do node_start "$n"; done
+pass "three nodes on one database"
+
+# post NODE PATH BODY: the answer's body
+post() { curl -s -X POST -H 'Content-Type: application/json' --data "$3" "${URL[$1]}$2"; }
+get() { curl -s "${URL[$1]}$2"; }
+state_on() { get "$1" "/v1/jobs/$2" | jq -r .state; }
+
+# --- exactly once, round-robin ------------------------------------------------------------
+RAN=$T/ran
+IDS=()
+nodes=(a b c)
+for i in $(seq 0 59); do
+    id=$(post "${nodes[$((i % 3))]}" /v1/jobs "{\"command\": \"echo \$SPAWNPOOL_JOB_ID >> $RAN\"}" | jq -r .id)
+    [[ $id =~ ^[0-9]+$ ]] || fail "submit $i: $id"
+    IDS+=("$id")
+done
+all_ended() {
+    local ids
+    ids=$(IFS=,; echo "$*")
+    [ "$(get a "/v1/jobs/wait?ids=$ids&timeout=30" | jq -r .done)" == true ]
+}
+wait_for 120 all_ended "${IDS[@]}" || fail "the 60 jobs did not all end"
+eq "all 60 succeeded" "$(get b "/v1/jobs?state=succeeded&limit=100" | jq '.jobs | length')" 60
+eq "each ran exactly once" "$(sort -n "$RAN" | uniq | wc -l),$(wc -l <"$RAN")" "60,60"
+eq "... and those that ran are the ones submitted" "$(sort -n "$RAN" | tr '\n' ' ')" "$(printf '%s\n' "${IDS[@]}" | sort -n | tr '\n' ' ')"
+SPREAD=$(get c "/v1/jobs?state=succeeded&limit=100" | jq -r '[.jobs[].node] | unique | length')
+check "they ran on more than one node ($SPREAD)" test "$SPREAD" -ge 2
+
+# --- a concurrency key with limit 1 across the nodes ---------------------------------------
+KEYED=()
+for i in $(seq 0 5); do
+    KEYED+=("$(post "${nodes[$((i % 3))]}" /v1/jobs '{"command": "sleep 0.3", "concurrency_key": "k", "concurrency_limit": 1}' | jq -r .id)")
+done
+wait_for 120 all_ended "${KEYED[@]}" || fail "the keyed jobs did not end"
+OVERLAPS=0
+spans=$(for id in "${KEYED[@]}"; do get a "/v1/jobs/$id" | jq -r '[.started_at, .finished_at, .node] | @tsv'; done)
+while IFS=$'\t' read -r s1 f1 n1; do
+    while IFS=$'\t' read -r s2 f2 n2; do
+        [ "$s1" == "$s2" ] && continue
+        [[ $s1 < $f2 && $s2 < $f1 ]] && OVERLAPS=$((OVERLAPS + 1))
+    done <<<"$spans"
+done <<<"$spans"
+eq "limit 1: no two overlapped, whatever node ran them" "$OVERLAPS" 0
+check "and they ran on more than one node" test "$(cut -f3 <<<"$spans" | sort -u | wc -l)" -ge 2
+
+# --- a queue paused through one node holds on all ------------------------------------------
+curl -s -X PATCH -H 'Content-Type: application/json' --data '{"paused": true}' "${URL[a]}/v1/queues/held" >/dev/null
+HELD=()
+for n in a b c; do HELD+=("$(post "$n" /v1/jobs '{"argv": ["true"], "queue": "held"}' | jq -r .id)"); done
+# each node then runs a job of another queue: it has had its chance to start a held one
+MARKS=()
+for n in a b c; do MARKS+=("$(post "$n" /v1/jobs '{"argv": ["true"]}' | jq -r .id)"); done
+wait_for 60 all_ended "${MARKS[@]}" || fail "the marker jobs did not end"
+for id in "${HELD[@]}"; do eq "job $id of the paused queue still queued" "$(state_on c "$id")" queued; done
+curl -s -X PATCH -H 'Content-Type: application/json' --data '{"paused": false}' "${URL[c]}/v1/queues/held" >/dev/null
+wait_for 60 all_ended "${HELD[@]}" || fail "the held jobs did not run once the queue was resumed through c"
+pass "resumed through another node: they ran"
+
+# --- wait, output and terminate through another node ---------------------------------------
+LONG=$(post a /v1/jobs '{"command": "echo started; exec sleep 300"}' | jq -r .id)
+wait_for 60 bash -c "[ \"\$(curl -s ${URL[a]}/v1/jobs/$LONG | jq -r .state)\" == running ]" || fail "job $LONG never ran"
+OWNER=$(get a "/v1/jobs/$LONG" | jq -r .node)
+OTHER=a
+[ "$OWNER" == a ] && OTHER=b
+wait_for 60 bash -c "curl -s '${URL[$OTHER]}/v1/jobs/$LONG/output' | grep -q started" ||
+    fail "its output is not readable through node $OTHER"
+pass "output of a job on $OWNER read through $OTHER"
+curl -s "${URL[$OTHER]}/v1/jobs/$LONG/wait?timeout=60" >"$T/waited" &
+WAITER=$!
+wait_for 60 bash -c "curl -s '${URL[$OTHER]}/metrics' | grep -qE '^spawnpool_long_polls(_open)? 1'" || true
+T0=$(date +%s%3N)
+post "$OTHER" "/v1/jobs/$LONG/terminate" '{}' >"$T/terminate"
+wait "$WAITER"
+T1=$(date +%s%3N)
+eq "terminated through $OTHER, waited on $OTHER" "$(jq -r .state "$T/waited")" terminated
+echo "# terminate + wait across nodes: $((T1 - T0)) ms"
+
+# --- kill -9 of a node under load -----------------------------------------------------------
+RAN2=$T/ran2
+LOAD=()
+for i in $(seq 0 11); do
+    LOAD+=("$(post "${nodes[$((i % 3))]}" /v1/jobs "{\"command\": \"echo \$SPAWNPOOL_JOB_ID >> $RAN2; exec sleep 2.00417\", \"max_attempts\": 1}" | jq -r .id)")
+done
+running_on_b() { [ "$(get a "/v1/jobs?state=running&limit=100" | jq '[.jobs[] | select(.node == "b")] | length')" -ge 1 ]; }
+wait_for 60 running_on_b || fail "nothing ran on b"
+ON_B=$(get a "/v1/jobs?state=running&limit=100" | jq -r '[.jobs[] | select(.node == "b") | .id] | join(" ")')
+kill -KILL "${PID[b]}"
+T0=$(date +%s)
+wait_for 120 all_ended "${LOAD[@]}" || fail "the jobs of the killed node were not recovered"
+T1=$(date +%s)
+for id in $ON_B; do eq "job $id of the killed node: lost" "$(state_on a "$id")" lost; done
+echo "# b's jobs recovered $((T1 - T0)) s after kill -9 (node timeout ${TIMEOUT} s)"
+check "recovered within the node timeout and a renewal or two" test $((T1 - T0)) -le $((TIMEOUT + 5))
+eq "none ran twice" "$(sort "$RAN2" | uniq -d | wc -l)" 0
+no_sleep_left() { ! ps -eo args | grep -q '^sleep 2.00417'; }
+wait_for 60 no_sleep_left || fail "a job process of the killed node is left: $(ps -eo pid,args | grep 'sleep 2.00417')"
+pass "no process of the killed node is left"
+
+# --- a frozen node fences itself -------------------------------------------------------------
+FROZEN=$(post c /v1/jobs '{"command": "exec sleep 300.00417", "max_attempts": 1}' | jq -r .id)
+# it may run on a or c: c is the one frozen, so make sure it runs there
+wait_for 60 bash -c "[ \"\$(curl -s ${URL[c]}/v1/jobs/$FROZEN | jq -r .state)\" == running ]" || fail "job $FROZEN never ran"
+VICTIM=$(get c "/v1/jobs/$FROZEN" | jq -r .node)
+kill -STOP "${PID[$VICTIM]}"
+SURVIVOR=a
+[ "$VICTIM" == a ] && SURVIVOR=c
+wait_for 60 bash -c "[ \"\$(curl -s ${URL[$SURVIVOR]}/v1/jobs/$FROZEN | jq -r .state)\" == lost ]" ||
+    fail "the frozen node's job was not recovered"
+pass "the frozen node $VICTIM was declared dead: its job lost"
+kill -CONT "${PID[$VICTIM]}"
+wait_for 60 grep -q "node $VICTIM: registered again" "$T/$VICTIM.err" || fail "$VICTIM did not register again: $(tail -n 5 "$T/$VICTIM.err")"
+grep -q "fencing itself" "$T/$VICTIM.err" || fail "$VICTIM did not fence itself"
+no_frozen_left() { ! ps -eo args | grep -q '^sleep 300.00417'; }
+wait_for 60 no_frozen_left || fail "the frozen node's job still runs after it woke"
+pass "woken up, it fenced itself and killed its job"
+eq "and recorded nothing over the rescue" "$(state_on "$SURVIVOR" "$FROZEN")" lost
+AFTER=$(post "$VICTIM" /v1/jobs '{"argv": ["true"]}' | jq -r .id)
+wait_for 60 all_ended "$AFTER" || fail "the node that came back does not run jobs again"
+pass "the node that came back works again"
+
+for n in a c; do
+    kill -TERM "${PID[$n]}"
+    wait "${PID[$n]}" || fail "node $n did not exit 0"
+done
+pass "the nodes stopped cleanly"
