@@ -223,14 +223,15 @@ struct dispatch {
     unsigned long illegal_moves; /* moves of a job's phase or a slot's state that broke their
                                   * diagrams (bugs, logged; the unit test wants none) */
     /* dispatch_nodes.c: this node among the others sharing a PostgreSQL store */
-    bool clustered;     /* the store is PostgreSQL: jobs are claimed, nodes are heard */
-    int listen_fd;      /* the store's listening connection in the epoll (-1: none) */
-    bool resync;        /* notifications may have been missed: take the queue up again */
-    bool fenced;        /* the lease could not be renewed: no claims, jobs killed */
-    int64_t renew_at;   /* monotonic ms of the next renewal */
-    int64_t renewed_at; /* monotonic ms of the last one that worked */
-    struct runq later;  /* claims that met a locked row: tried again next batch */
-    bool queues_saved;  /* this batch changed a queue's settings */
+    bool clustered;       /* the store is PostgreSQL: jobs are claimed, nodes are heard */
+    int listen_fd;        /* the store's listening connection in the epoll (-1: none) */
+    bool resync;          /* notifications may have been missed: take the queue up again */
+    bool fenced;          /* the lease could not be renewed: no claims, jobs killed */
+    int64_t renew_at;     /* monotonic ms of the next renewal */
+    int64_t renewed_at;   /* monotonic ms of the last one that worked */
+    struct runq later;    /* claims that met a locked row: tried again next batch */
+    bool queues_saved;    /* this batch changed a queue's settings */
+    bool schedules_stale; /* another node changed or ran a schedule: read them again */
 };
 
 /* Moves job r on slot (its current or a held one) along its phase diagram (above): the

@@ -128,6 +128,9 @@ static void heard(void *ctx, const char *note)
         int sig = 0;
         if (sscanf(payload + 2, "%lld %d %lld", &id, &sig, &grace) == 3 && id > 0 && sig > 0)
             dispatch_terminate_here(d, id, sig, grace);
+    } else if (strcmp(payload, "s") == 0) { /* schedules changed */
+        d->schedules_stale = true;
+        dispatch_wake(d);
     } else if (strcmp(payload, "q") == 0) { /* queue settings changed */
         store_each_queue_setting(d->store, queue_setting, d);
         for (int i = 0; i < d->n_queues; i++)

@@ -167,9 +167,19 @@ static int64_t make_job(struct dispatch *d, struct sched *s, int64_t now)
 void dispatch_schedules_fire(struct dispatch *d, int64_t now)
 {
     if (!d->parse_job) return; /* (the front end has not started yet) */
+    if (d->schedules_stale) {  /* changed by another node: read again before any run */
+        dispatch_free_schedules(d);
+        d->schedules_stale = dispatch_load_schedules(d) < 0;
+    }
     for (int i = 0; i < d->n_scheds && !store_failed(d->store); i++) {
         struct sched *s = &d->scheds[i];
         if (!due(s, now)) continue;
+        /* one node runs each due time: the one whose take of it changed the row */
+        int taken = store_schedule_take(d->store, s->name, s->next_run_at);
+        if (taken <= 0) {
+            if (taken == 0) d->schedules_stale = true; /* (read again next batch) */
+            break;
+        }
         int64_t job = 0;
         if (s->overlap == OVERLAP_SKIP && alive(d, s->last_job_id))
             log_info("schedule %s: job %lld of its last run is still alive: this run is skipped",

@@ -187,6 +187,10 @@ int store_schedule_put(struct store *s, const struct store_schedule *sc);
 int store_schedule_delete(struct store *s, const char *name);
 /* Sets a schedule's next run (0: none). Returns 0 or -1. */
 int store_schedule_next(struct store *s, const char *name, int64_t next_run_at);
+/* Takes schedule name's run due at due_at (its next_run_at): 1 if this node does it, 0 if
+ * the schedule's next run is no longer that (another node took it, or it changed). Not
+ * journaled, like store_schedule_fired. -1 on error. */
+int store_schedule_take(struct store *s, const char *name, int64_t due_at);
 /* Records that a schedule's time `at` came: it made job_id (0: skipped), and runs next at
  * next_run_at (0: never). Not journaled, like a submit's insert: if the batch fails, it is
  * dropped with the job it made, and the time comes again. Returns 0 or -1. */

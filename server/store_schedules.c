@@ -87,6 +87,7 @@ int store_schedule_put(struct store *s, const struct store_schedule *sc)
     db_bind_int(st, 8, sc->updated_at);
     store_bind_int(st, 9, sc->next_run_at > 0 ? sc->next_run_at : -1);
     store_write(s, st, "INSERT INTO schedules", NULL);
+    store_notify(s, "s"); /* (the other nodes read the schedules again) */
     return store_commit(s);
 }
 
@@ -96,6 +97,7 @@ int store_schedule_delete(struct store *s, const char *name)
     struct db_stmt *st = store_stmt(s, ST_SCHEDULE_DELETE);
     db_bind_text(st, 1, name);
     store_write(s, st, "DELETE FROM schedules", NULL);
+    store_notify(s, "s"); /* (the other nodes read the schedules again) */
     return store_commit(s);
 }
 
@@ -107,6 +109,27 @@ int store_schedule_next(struct store *s, const char *name, int64_t next_run_at)
     store_bind_int(st, 2, next_run_at > 0 ? next_run_at : -1);
     store_write(s, st, "UPDATE schedules next_run_at", NULL);
     return store_commit(s);
+}
+
+int store_schedule_take(struct store *s, const char *name, int64_t due_at)
+{
+    store_tx_begin(s);
+    struct db_stmt *st;
+    int changed = 0, rc = -1;
+    if (db_prepare(s->db,
+                   "UPDATE schedules SET last_run_at = ?2 WHERE name = ?1 AND next_run_at = ?2",
+                   false, &st) == 0) {
+        db_bind_text(st, 1, name);
+        db_bind_int(st, 2, due_at);
+        s->unjournaled = true; /* (dropped with the run if the batch fails) */
+        rc = store_write(s, st, "UPDATE a schedule's run", &changed);
+        s->unjournaled = false;
+        db_finalize(st);
+    } else {
+        store_fail(s, "preparing a schedule's run");
+    }
+    if (store_commit(s) < 0 || rc < 0) return -1;
+    return changed > 0 ? 1 : 0;
 }
 
 int store_schedule_fired(struct store *s, const char *name, int64_t at, int64_t next_run_at,

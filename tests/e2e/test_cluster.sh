@@ -2,7 +2,8 @@
 # Several nodes on one PostgreSQL (issue 15): three `spawnpool serve` (their own data dirs and
 # ports, --node a/b/c, one --database). Jobs submitted round-robin all run exactly once (each
 # appends its id to a file); a concurrency key with limit 1 never overlaps across nodes; a
-# queue paused through one node holds on all of them until resumed through another; wait,
+# queue paused through one node holds on all of them until resumed through another; a
+# schedule's due time runs once, not once per node; wait,
 # output and terminate through another node than the one running the job; `kill -9` of a node
 # under load: its jobs are recovered within the node timeout, none runs twice with
 # max_attempts 1, no process of it is left; a node stopped (SIGSTOP) past the timeout is
@@ -86,6 +87,21 @@ for id in "${HELD[@]}"; do eq "job $id of the paused queue still queued" "$(stat
 curl -s -X PATCH -H 'Content-Type: application/json' --data '{"paused": false}' "${URL[c]}/v1/queues/held" >/dev/null
 wait_for 60 all_ended "${HELD[@]}" || fail "the held jobs did not run once the queue was resumed through c"
 pass "resumed through another node: they ran"
+
+# --- a schedule's due time runs once over all nodes ------------------------------------------
+post a /v1/schedules '{"name": "every", "cron": "0 0 1 1 *", "job": {"argv": ["true"]}}' >/dev/null
+for round in 1 2 3; do
+    # its time made due on all three at once (moved into the past, and the nodes told to read
+    # the schedules again, as a change through the API tells them)
+    psql -XAtq "$SP_PG_URL" -c "UPDATE schedules SET next_run_at = $(($(date +%s%3N) - 1000)) WHERE name = 'every'" >/dev/null
+    psql -XAtq "$SP_PG_URL" -c "SELECT pg_notify('spawnpool', 'test s')" >/dev/null
+    runs_are() { [ "$(get b "/v1/jobs?schedule=every&limit=100" | jq '.jobs | length')" -ge "$1" ]; }
+    wait_for 60 runs_are "$round" || fail "round $round: the schedule did not run"
+    # every node has read it again (its next run back in the future) before the next round
+    settled() { [ "$(get c /v1/schedules/every | jq -r '.runs')" == "$round" ]; }
+    wait_for 60 settled || fail "round $round: runs $(get c /v1/schedules/every | jq -r .runs), want $round"
+done
+eq "three due times, three runs in all (never one per node)" "$(get a "/v1/jobs?schedule=every&limit=100" | jq '.jobs | length')" 3
 
 # --- wait, output and terminate through another node ---------------------------------------
 LONG=$(post a /v1/jobs '{"command": "echo started; exec sleep 300"}' | jq -r .id)
