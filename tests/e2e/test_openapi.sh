@@ -66,7 +66,7 @@ expect_error 400 invalid_argument x GET '/v1/openapi.json?x=1'
 sp_stop
 
 # the validator fails on what the document does not allow, and passes what it does
-job='{"id":1,"name":null,"queue":"default","priority":0,"argv":["true"],"after":[],"idempotency_key":null,"cwd":null,"env":{},"timeout":null,"limits":{},"max_output":1024,"retry_backoff":null,"state":"queued","exit_code":null,"signal":null,"error":null,"pid":null,"worker":null,"attempt":0,"max_attempts":1,"created_at":"2026-11-30T12:00:00.000Z","started_at":null,"finished_at":null,"usage":null,"output":{"stdout_bytes":0,"stderr_bytes":0,"truncated":false}}'
+job='{"id":1,"name":null,"queue":"default","priority":0,"argv":["true"],"after":[],"idempotency_key":null,"cwd":null,"env":{},"timeout":null,"limits":{},"max_output":1024,"retry_backoff":null,"state":"queued","exit_code":null,"signal":null,"error":null,"pid":null,"worker":null,"node":null,"attempt":0,"max_attempts":1,"created_at":"2026-11-30T12:00:00.000Z","started_at":null,"finished_at":null,"usage":null,"output":{"stdout_bytes":0,"stderr_bytes":0,"truncated":false}}'
 rec() { # rec NAME METHOD URL STATUS BODY: one record in $T/records-NAME
     mkdir -p "$T/records-$1"
     jq -cn --arg m "$2" --arg u "$3" --argjson s "$4" --argjson b "$5" \
