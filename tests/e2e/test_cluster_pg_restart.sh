@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# PostgreSQL restarted under load (issue 15): two nodes on a PostgreSQL cluster of this test's
+# own (the suite's shared one must not go down under the other tests); jobs are submitted to
+# both while the database restarts. Every job acknowledged (201) runs exactly once and ends
+# recorded; submits refused meanwhile say so (503, or no answer), nothing half-stored; the
+# nodes reconnect by themselves and run new jobs after. PostgreSQL only.
+source "$(dirname "$0")/lib.sh"
+sp_on_postgres || {
+    echo "SKIPPED: needs the PostgreSQL store (SPAWNPOOL_TEST_DB=postgres)"
+    exit 0
+}
+unset SPAWNPOOL_PG_DIR # a cluster of its own (lib_pg.sh starts it in $T/pg, stops it at exit)
+
+declare -A PID URL
+node_start() {
+    local n=$1
+    : >"$T/$n.out"
+    "$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data-$n" --workers 2 --node "$n" \
+        --database "$SP_PG_URL" >"$T/$n.out" 2>>"$T/$n.err" &
+    PID[$n]=$!
+    BG_PIDS+=("${PID[$n]}")
+    wait_for 60 grep -q '^spawnpool: listening on ' "$T/$n.out" || fail "node $n did not start: $(tail -n 5 "$T/$n.err")"
+    URL[$n]=$(sed -n 's/^spawnpool: listening on //p' "$T/$n.out" | head -n 1)
+}
+sp_pg_url "$T/cluster"
+for n in a b; do node_start "$n"; done
+
+RAN=$T/ran
+ACKED=$T/acked
+: >"$ACKED"
+# submitter NODE COUNT: submits one by one, writes the id of each acknowledged one
+submitter() {
+    local n=$1 i code
+    for i in $(seq 1 "$2"); do
+        code=$(curl -s -o "$T/sub-$n" -w '%{http_code}' -m 10 -X POST -H 'Content-Type: application/json' \
+            --data "{\"command\": \"echo \$SPAWNPOOL_JOB_ID >> $RAN; sleep 0.05\"}" "${URL[$n]}/v1/jobs")
+        case $code in
+        201) jq -r .id "$T/sub-$n" >>"$ACKED" ;;
+        503 | 000) echo "refused $code" >>"$T/refused" ;;
+        *) echo "unexpected $code: $(cat "$T/sub-$n")" >>"$T/unexpected" ;;
+        esac
+    done
+}
+submitter a 60 &
+SA=$!
+submitter b 60 &
+SB=$!
+wait_for 60 bash -c "[ \$(wc -l <'$ACKED') -ge 20 ]" || fail "no load before the restart"
+"$SP_PGCTL" restart "$SP_PG_CLUSTER" >/dev/null || fail "PostgreSQL did not restart"
+pass "PostgreSQL restarted under load"
+wait "$SA" "$SB"
+[ ! -s "$T/unexpected" ] || fail "unexpected answers: $(head -n 3 "$T/unexpected")"
+N=$(wc -l <"$ACKED")
+echo "# acknowledged $N, refused $(cat "$T/refused" 2>/dev/null | wc -l)"
+all_ended() { # (no job waits or runs any more)
+    [ "$(curl -s "${URL[a]}/v1/jobs?state=queued,running&limit=10" | jq '.jobs | length')" == 0 ]
+}
+if ! wait_for 120 all_ended; then
+    curl -s "${URL[a]}/v1/jobs?limit=1000" | jq -c '[.jobs[] | {id, state, node, worker}] | group_by(.state) | map({(.[0].state): [.[] | .id]}) | add' >&2
+    tail -n 15 "$T/a.err" "$T/b.err" >&2
+    fail "not every acknowledged job ended"
+fi
+eq "every acknowledged job succeeded" \
+    "$(curl -s "${URL[b]}/v1/jobs?state=succeeded&limit=1000" | jq '.jobs | length')" "$N"
+eq "each ran exactly once" "$(sort -n "$RAN" | uniq -d | wc -l)" 0
+eq "the ones that ran are the acknowledged ones" "$(sort -n "$RAN" | tr '\n' ' ')" "$(sort -n "$ACKED" | tr '\n' ' ')"
+for n in a b; do
+    ID=$(curl -s -X POST -H 'Content-Type: application/json' --data '{"argv": ["true"]}' "${URL[$n]}/v1/jobs" | jq -r .id)
+    eq "node $n runs new jobs after" "$(curl -s "${URL[$n]}/v1/jobs/$ID/wait?timeout=60" | jq -r .state)" succeeded
+done
+for n in a b; do
+    kill -TERM "${PID[$n]}"
+    wait "${PID[$n]}" || fail "node $n did not exit 0"
+done
+pass "both nodes stopped cleanly"
