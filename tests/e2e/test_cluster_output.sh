@@ -28,13 +28,8 @@ node_start() {
 }
 # the jobs wait for gates: released at the end whatever happens, so none is left behind
 release_all() { for g in 1 2 3 4; do release "$g"; done; }
-finish() {
-    local rc=$?
-    release_all
-    (exit "$rc") # (cleanup reads the test's status from $?)
-    cleanup
-}
-trap finish EXIT
+# (cleanup reads the test's status from $?: it is kept across release_all)
+trap 'rc=$?; release_all; (exit "$rc"); cleanup' EXIT
 
 # both nodes run before the jobs are submitted (to a): b takes up no job it did not see queued
 # at its start (until nodes claim jobs: then whichever node runs a job, the other reads it)
