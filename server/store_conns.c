@@ -72,10 +72,13 @@ static void read_sql(enum db_kind kind, int id, char *buf, size_t len)
         int f = id - RS_EVENTS;
         snprintf(buf, len,
                  "SELECT e.id, e.job_id, e.at, e.from_state, e.to_state, e.detail FROM job_events "
-                 "e%s WHERE e.id > ?%s%s ORDER BY e.id LIMIT ?",
+                 "e%s WHERE e.id > ?%s%s%s ORDER BY e.id LIMIT ?",
                  f & EVENTS_QUEUE ? " JOIN jobs j ON j.id = e.job_id" : "",
                  f & EVENTS_JOB ? " AND e.job_id = ?" : "",
-                 f & EVENTS_QUEUE ? " AND j.queue = ?" : "");
+                 f & EVENTS_QUEUE ? " AND j.queue = ?" : "",
+                 /* (several writers: only what no transaction in progress can precede;
+                  * migrations/postgresql/0003_event_order.sql) */
+                 kind == DB_POSTGRES ? " AND e.tx < pg_snapshot_xmin(pg_current_snapshot())" : "");
     }
 }
 

@@ -3,7 +3,8 @@
 # ports, --node a/b/c, one --database). Jobs submitted round-robin all run exactly once (each
 # appends its id to a file); a concurrency key with limit 1 never overlaps across nodes; a
 # queue paused through one node holds on all of them until resumed through another; a
-# schedule's due time runs once, not once per node; wait,
+# schedule's due time runs once, not once per node; event streams send events in commit
+# order across writers; wait,
 # output and terminate through another node than the one running the job; `kill -9` of a node
 # under load: its jobs are recovered within the node timeout, none runs twice with
 # max_attempts 1, no process of it is left; a node stopped (SIGSTOP) past the timeout is
@@ -22,7 +23,7 @@ node_start() {
     local n=$1
     : >"$T/$n.out"
     "$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data-$n" --workers 2 --node "$n" \
-        --node-timeout "$TIMEOUT" --database "$SP_PG_URL" >"$T/$n.out" 2>>"$T/$n.err" &
+        --node-timeout "$TIMEOUT" --stream-keepalive 0.2 --database "$SP_PG_URL" >"$T/$n.out" 2>>"$T/$n.err" &
     PID[$n]=$!
     BG_PIDS+=("${PID[$n]}")
     wait_for 60 grep -q '^spawnpool: listening on ' "$T/$n.out" || fail "node $n did not start: $(tail -n 5 "$T/$n.err")"
@@ -102,6 +103,35 @@ for round in 1 2 3; do
     wait_for 60 settled || fail "round $round: runs $(get c /v1/schedules/every | jq -r .runs), want $round"
 done
 eq "three due times, three runs in all (never one per node)" "$(get a "/v1/jobs?schedule=every&limit=100" | jq '.jobs | length')" 3
+
+# --- events in commit order across writers -------------------------------------------------
+# An event whose transaction is still open (here: psql's, as a slow node's batch would be)
+# has a smaller id than events committed after it: a stream must not send those first (it
+# would never send the held one: Last-Event-ID would be past it).
+mkfifo "$T/sql.in"
+psql -XAtq "$SP_PG_URL" <"$T/sql.in" >"$T/sql.out" 2>&1 &
+BG_PIDS+=($!)
+exec 7>"$T/sql.in"
+echo "BEGIN; INSERT INTO job_events (job_id, at, from_state, to_state, detail) VALUES (${IDS[0]}, 0, 'succeeded', 'succeeded', 'held back') RETURNING id;" >&7
+wait_for 60 grep -qE '^[0-9]+$' "$T/sql.out" || fail "the held event was not written: $(cat "$T/sql.out")"
+HELD=$(grep -E '^[0-9]+$' "$T/sql.out" | head -n 1)
+curl -sN -H "Last-Event-ID: $((HELD - 1))" "${URL[b]}/v1/events" >"$T/stream" &
+BG_PIDS+=($!)
+wait_for 60 grep -q '^: keep-alive' "$T/stream" || fail "the stream did not start"
+LATER=$(post a /v1/jobs '{"argv": ["true"]}' | jq -r .id)
+wait_for 60 all_ended "$LATER" || fail "job $LATER did not end"
+K0=$(grep -c '^: keep-alive' "$T/stream")
+more_keepalives() { [ "$(grep -c '^: keep-alive' "$T/stream")" -gt "$K0" ]; }
+wait_for 60 more_keepalives || fail "the stream went quiet"
+eq "later events are held back while an earlier one's transaction is open" "$(grep -c '^id:' "$T/stream")" 0
+echo "COMMIT;" >&7
+exec 7>&-
+first_sent() { grep -m 1 '^id:' "$T/stream" | grep -q .; }
+wait_for 60 first_sent || fail "nothing was sent after the commit"
+eq "then the held event comes first" "$(grep -m 1 '^id:' "$T/stream")" "id: $HELD"
+got_later() { grep -q "\"id\":$LATER," "$T/stream"; }
+wait_for 60 got_later || fail "job $LATER's events did not follow"
+pass "and the later events after it, in id order"
 
 # --- wait, output and terminate through another node ---------------------------------------
 LONG=$(post a /v1/jobs '{"command": "echo started; exec sleep 300"}' | jq -r .id)
