@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "api/internal.h"
@@ -81,10 +82,21 @@ int output_chunks_response(struct api *a, struct MHD_Connection *c, const struct
     int attempt = output_started_attempt(j);
     int64_t end = 0;
     bool complete;
-    if (attempt > 0 && store_output_end(a->store, j->id, attempt, stream, &end, &complete) < 0) {
-        api_fail(e, 500, "internal", NULL,
-                 "reading the output of job %lld failed (see the server log)", (long long)j->id);
-        return -1;
+    /* a job that just ended on its node: its last bytes reach the store with that node's
+     * next shipping round (every 500 ms); wait for them a moment rather than answer short */
+    int64_t recorded = strcmp(stream, "stderr") == 0 ? j->stderr_bytes : j->stdout_bytes;
+    bool ended = j->state != JOB_QUEUED && j->state != JOB_RUNNING && j->state != JOB_SCHEDULED;
+    for (int tries = 0;; tries++) {
+        if (attempt > 0 &&
+            store_output_end(a->store, j->id, attempt, stream, &end, &complete) < 0) {
+            api_fail(e, 500, "internal", NULL,
+                     "reading the output of job %lld failed (see the server log)",
+                     (long long)j->id);
+            return -1;
+        }
+        if (attempt <= 0 || !ended || complete || end >= recorded || tries == 40) break;
+        struct timespec pause = {0, 50 * 1000 * 1000};
+        nanosleep(&pause, NULL);
     }
     if (offset >= (uint64_t)end) {
         *out = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);

@@ -122,8 +122,11 @@ static void terminate(struct dispatch *d, struct dispatch_cmd *cmd)
         return;
     }
     if (!writable) return dispatch_answer(d, cmd, DISPATCH_UNAVAILABLE);
-    if (runq_remove(&d->ready, id) || remove_delayed(d, id))
-        return dispatch_answer(d, cmd, cancel_queued(d, id));
+    if (runq_remove(&d->ready, id) || remove_delayed(d, id)) {
+        enum dispatch_result rc = cancel_queued(d, id);
+        /* (with several nodes the entry may be stale: another node took the job: below) */
+        if (rc != DISPATCH_CONFLICT || !d->clustered) return dispatch_answer(d, cmd, rc);
+    }
     struct job j;
     int found = store_get_job(d->store, id, &j, false);
     enum dispatch_result rc = found == 0   ? DISPATCH_CONFLICT

@@ -250,6 +250,12 @@ int64_t dispatch_loop_nodes(struct dispatch *d)
             d->resync = true;
         }
         rescue_dead(d);
+        /* the counts by state: the other nodes change them too (one read a second) */
+        int64_t counts[JOB_STATE_COUNT];
+        if (store_count_states(d->store, counts) == 0) {
+            memcpy(d->stats.jobs, counts, sizeof counts);
+            dispatch_publish(d);
+        }
     } else if (rc == 0) { /* declared dead meanwhile: its jobs are recovered by another */
         fence_self(d, "its lease was taken over (declared dead by another node)");
         if (store_node_register(d->store, NULL, NULL, SPAWNPOOL_VERSION) == 0) {

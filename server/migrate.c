@@ -9,8 +9,11 @@
 static int read_version(struct db *db)
 {
     bool pg = db_kind(db) == DB_POSTGRES;
-    if (pg && db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL); "
-                          "SELECT pg_advisory_xact_lock(5370886)") < 0)
+    /* the lock first: nodes starting together on a new database would otherwise race to
+     * create the table (PostgreSQL's CREATE ... IF NOT EXISTS is not safe against that) */
+    if (pg &&
+        db_exec(db, "SELECT pg_advisory_xact_lock(5370886); "
+                    "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)") < 0)
         return -1;
     struct db_stmt *st;
     const char *sql =

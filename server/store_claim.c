@@ -15,6 +15,13 @@
 #include "server/log.h"
 #include "server/store_internal.h"
 
+/* True (SQL) for a job fed by another job's output (stdin_from) that ran on another node
+ * still alive: the output file is there, so the job is that node's to claim (?3: this node).
+ * Once that node is declared dead any node may run it (it fails: no stdin to read). */
+#define ELSEWHERE(node)                                                                            \
+    "EXISTS (SELECT 1 FROM jobs p JOIN nodes n ON n.name = p.node WHERE p.id = jobs.stdin_from "   \
+    "AND p.node <> CAST(?" #node " AS TEXT) AND n.rescued_at IS NULL)"
+
 /* The claimer's connection, opened on first use. NULL if it cannot be (logged). */
 static struct db *claimer(struct store *s)
 {
@@ -78,7 +85,7 @@ enum store_claim store_job_claim(struct store *s, int64_t id, int worker, const 
                    "UPDATE jobs SET worker = ?2, node = ?3, epoch = ?4 WHERE id = (SELECT id FROM "
                    "jobs WHERE id = ?1 AND state = 'queued' AND worker IS NULL FOR UPDATE SKIP "
                    "LOCKED) AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.name = jobs.queue AND "
-                   "q.paused <> 0) RETURNING id",
+                   "q.paused <> 0) AND NOT " ELSEWHERE(3) " RETURNING id",
                    false, &st) < 0)
         goto failed;
     db_bind_int(st, 1, id);
@@ -93,13 +100,16 @@ enum store_claim store_job_claim(struct store *s, int64_t id, int worker, const 
     /* not claimed: gone or another node's (forget it), its queue paused in the store (park
      * it: a resume is heard), or its row locked for a moment (later): a locked row is skipped
      * by the first read and seen by the second */
-    if (db_prepare(db,
-                   "SELECT CASE WHEN state <> 'queued' OR worker IS NOT NULL THEN 0 WHEN EXISTS "
+    if (db_prepare(
+            db,
+            "SELECT CASE WHEN state <> 'queued' OR worker IS NOT NULL OR " ELSEWHERE(
+                2) " THEN 0 WHEN EXISTS "
                    "(SELECT 1 FROM queues q WHERE q.name = jobs.queue AND q.paused <> 0) THEN 3 "
                    "ELSE 2 END FROM jobs WHERE id = ?1 FOR UPDATE SKIP LOCKED",
-                   false, &st) < 0)
+            false, &st) < 0)
         goto failed;
     db_bind_int(st, 1, id);
+    db_bind_text(st, 2, s->node);
     step = db_step(st);
     int why = step == DB_ROW ? (int)db_col_int(st, 0) : step == DB_DONE ? -2 : -1;
     db_finalize(st);
