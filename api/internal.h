@@ -269,6 +269,9 @@ enum MHD_Result api_jobs_delete_finished(struct api *a, struct request *r,
                                          struct MHD_Connection *c);
 enum MHD_Result api_workers(struct api *a, struct MHD_Connection *c);
 enum MHD_Result api_tasks(struct api *a, struct MHD_Connection *c);
+/* api/nodes_api.c: GET /v1/nodes, the nodes sharing the store (one on SQLite), their leases
+ * judged by --node-timeout, "this" for the node that answers. */
+enum MHD_Result api_nodes(struct api *a, struct MHD_Connection *c);
 /* api/events.c: GET /v1/events, server-sent events of every state change. */
 enum MHD_Result api_events(struct api *a, struct MHD_Connection *c);
 /* api/notify.c: starts / stops the thread that delivers notify_url callbacks. */

@@ -83,6 +83,8 @@ enum MHD_Result api_route(struct api *a, struct request *r, struct MHD_Connectio
         return is(method, "GET") ? api_tasks(a, c) : api_send_not_allowed(c, "GET, HEAD");
     if (strcmp(url, "/v1/workers") == 0)
         return is(method, "GET") ? api_workers(a, c) : api_send_not_allowed(c, "GET, HEAD");
+    if (strcmp(url, "/v1/nodes") == 0)
+        return is(method, "GET") ? api_nodes(a, c) : api_send_not_allowed(c, "GET, HEAD");
     if (strcmp(url, "/v1/openapi.json") == 0)
         return is(method, "GET") ? api_openapi(c) : api_send_not_allowed(c, "GET, HEAD");
     if (strcmp(url, "/healthz") == 0)

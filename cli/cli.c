@@ -24,6 +24,7 @@ const struct cli_command cli_commands[] = {
     {"queues", cli_cmd_queues, "the named queues"},
     {"queue", cli_cmd_queue, "pause, resume or limit a queue"},
     {"workers", cli_cmd_workers, "the worker processes of the pool"},
+    {"nodes", cli_cmd_nodes, "the nodes sharing the server's database, alive or not"},
     {"tasks", cli_cmd_tasks, "the task templates of the server's config"},
     {"schedules", cli_cmd_schedules, "the schedules: jobs made at cron times"},
     {"schedule", cli_cmd_schedule, "add, show, pause, resume or remove a schedule"},

@@ -236,6 +236,8 @@ int cli_cmd_clean(struct cli *c, int argc, char **argv);
 int cli_cmd_queues(struct cli *c, int argc, char **argv);
 int cli_cmd_queue(struct cli *c, int argc, char **argv);
 int cli_cmd_workers(struct cli *c, int argc, char **argv);
+/* `spawnpool nodes`: the nodes sharing the server's store (GET /v1/nodes). */
+int cli_cmd_nodes(struct cli *c, int argc, char **argv);
 int cli_cmd_tasks(struct cli *c, int argc, char **argv);
 int cli_cmd_events(struct cli *c, int argc, char **argv);
 int cli_cmd_health(struct cli *c, int argc, char **argv);

@@ -458,6 +458,22 @@ const struct help_page cli_help_pages[] = {
         "    spawnpool workers\n",
     },
     {
+        "nodes",
+        "spawnpool nodes\n",
+        "    Lists the nodes that share the server's database (several `spawnpool serve` on one\n"
+        "    PostgreSQL: docs/cluster.md; on SQLite the server alone): name, the one that\n"
+        "    answered marked (this), alive (yes; no: its lease is older than --node-timeout;\n"
+        "    dead: declared dead, its jobs recovered), the jobs running there, its last\n"
+        "    heartbeat, the URL it advertises (--advertise-url).\n",
+        "    -h, --help\n"
+        "        this page\n",
+        "    --json prints the API's answer unchanged: {\"nodes\": [...]}, each with its\n"
+        "    version, started_at, epoch, dead_since and this.\n",
+        "    0        listed\n" GENERIC_STATUS,
+        "    spawnpool nodes\n"
+        "    spawnpool nodes --json | jq -r '.nodes[] | select(.alive | not) | .name'\n",
+    },
+    {
         "tasks",
         "spawnpool tasks\n",
         "    Lists the task templates of the server's config: name, argv, params and the\n"

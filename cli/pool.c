@@ -1,5 +1,5 @@
 /* pool: the commands about the server rather than one job: queues, queue (pause, resume,
- * set), workers, tasks, events (the live stream of state changes) and health. */
+ * set), workers, nodes, tasks, events (the live stream of state changes) and health. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -185,6 +185,51 @@ int cli_cmd_workers(struct cli *c, int argc, char **argv)
             cli_table_cell(&t, NULL, "%lld",
                            (long long)json_integer_value(json_object_get(w, "jobs_done")));
             cli_table_cell(&t, NULL, "%s", started);
+        }
+        cli_table_print(c, &t);
+    }
+    cli_resp_free(&r);
+    return CLI_OK;
+}
+
+/* ---- nodes ----------------------------------------------------------------------------- */
+
+/* `spawnpool nodes`: the nodes sharing the server's store as a table, the one that answered
+ * marked "(this)"; ALIVE is yes, no (its lease ran out) or dead (declared dead: its jobs were
+ * recovered) (--json: the API's body). */
+int cli_cmd_nodes(struct cli *c, int argc, char **argv)
+{
+    int rc = cli_only_help("nodes", argc, argv, 0);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    struct cli_resp r;
+    if ((rc = cli_call(c, "GET", "/v1/nodes", NULL, &r, "nodes"))) return rc;
+    if (c->json) {
+        cli_print_body(&r);
+    } else {
+        static const char *const header[] = {"NAME", "ALIVE", "RUNNING", "HEARTBEAT", "URL"};
+        struct cli_table t;
+        cli_table_init(&t, 5, header);
+        size_t i;
+        json_t *n;
+        json_array_foreach(json_object_get(r.json, "nodes"), i, n)
+        {
+            char heartbeat[32];
+            cli_fmt_time(json_string_value(json_object_get(n, "heartbeat_at")), heartbeat,
+                         sizeof heartbeat);
+            const char *name = json_string_value(json_object_get(n, "name"));
+            const char *url = json_string_value(json_object_get(n, "url"));
+            bool alive = json_is_true(json_object_get(n, "alive"));
+            bool dead = json_is_string(json_object_get(n, "dead_since"));
+            cli_table_cell(&t, NULL, "%s%s", name ? name : "?",
+                           json_is_true(json_object_get(n, "this")) ? " (this)" : "");
+            cli_table_cell(&t, cli_color(c, alive ? "succeeded" : "failed"), "%s",
+                           alive  ? "yes"
+                           : dead ? "dead"
+                                  : "no");
+            cli_table_cell(&t, NULL, "%lld",
+                           (long long)json_integer_value(json_object_get(n, "running")));
+            cli_table_cell(&t, NULL, "%s", heartbeat);
+            cli_table_cell(&t, NULL, "%s", url && *url ? url : "-");
         }
         cli_table_print(c, &t);
     }

@@ -80,7 +80,7 @@ _spawnpool_action() {
 }
 
 _spawnpool_commands() {
-    echo "run submit ls show wait logs kill rm rerun set clean queues queue schedules schedule workers tasks events health help serve"
+    echo "run submit ls show wait logs kill rm rerun set clean queues queue schedules schedule workers nodes tasks events health help serve"
 }
 
 _spawnpool() {

@@ -244,7 +244,7 @@ kill "$EVENTS"
 wait "$EVENTS" 2>/dev/null
 
 # ---- --help on every command: its page (cli/help.c, cli/help_pages.c), exit 0, nothing sent -------------------
-for cmd in ls show wait logs kill rm queues queue workers tasks events health; do
+for cmd in ls show wait logs kill rm queues queue workers nodes tasks events health; do
     "$SPAWNPOOL_BIN" "$cmd" --help --server http://127.0.0.1:1 >/dev/null ||
         fail "$cmd --help exits non-zero"
 done

@@ -53,6 +53,7 @@ declare -A WANT=(
     [queues]=""
     [queue]="--concurrency --paused"
     [workers]=""
+    [nodes]=""
     [tasks]=""
     [schedules]=""
     [schedule]="--cron --timezone --tz --overlap --paused --catch-up --no-catch-up"
