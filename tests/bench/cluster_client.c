@@ -3,20 +3,22 @@
  *
  *   cluster_client run N BATCH JOB HOST:PORT...
  *       Submits N copies of JOB (a submit body, e.g. {"argv":["sleep","0.2"]}) as array POSTs
- *       of BATCH, the batches round-robin over the nodes given, back to back; then waits for
- *       them all with GET /v1/jobs/wait?ids=...&mode=all (100 ids a request, the groups in
- *       submit order, each asked of the nodes in turn: any node answers for any job).
+ *       of BATCH, the batches round-robin over the nodes given, back to back; then long-polls
+ *       the last id until it ended and polls GET /v1/jobs?state=queued,running&limit=1 (every
+ *       2 ms, the nodes in turn: any node answers for the cluster) until it lists none.
  *       Prints "elapsed=S submitted=U count=N succeeded=K nodes=NAME:n,...": S seconds from
- *       the first POST until the wait for the last group answered done, U until the last POST
- *       was answered, K the jobs that ended succeeded, nodes how many each node ran.
+ *       the first POST until that list was empty, U until the last POST was answered; read
+ *       after the clock (GET /v1/jobs/wait?ids=..., 100 a request): K the jobs that ended
+ *       succeeded, nodes how many each node ran.
  *
- *   cluster_client wake N JOB HOST:PORT
+ *   cluster_client wake N JOB HOST:PORT CAP
  *       N single submits of JOB to that node, one at a time: POST, then /wait on the same node
- *       until the job ended. Prints (seconds, or "none"):
+ *       until the job ended, at most CAP seconds (a job not ended by then is counted in failed,
+ *       and in unstarted if it had not started, and left behind). Prints (seconds, or "none"):
  *         ts_p50= ts_p99= ts_max=   started_at - created_at (ms resolution; both stamped by
  *                                   the servers, on one machine: one clock)
  *         rtt_p50= rtt_p99=         POST sent -> /wait answered (the job's run included)
- *         count= failed= nodes=NAME:n,...   the node each job started on
+ *         count= failed= unstarted= nodes=NAME:n,...   count: the jobs that ended; nodes: where
  */
 #define _GNU_SOURCE
 #include <jansson.h>
@@ -24,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench_http.h"
 
@@ -102,7 +105,23 @@ static int mode_run(long n, long batch, const char *job, int nn, char **addrs)
     }
     double t_sub = now();
 
-    /* the groups in submit order; each one's answer, once done, kept for the tally */
+    /* the last id ended (a long-poll, no load on the servers), then the cluster's list until
+     * nothing is queued or running (one query a look, whatever node answers) */
+    json_decref(wait_job(&c[((n - 1) / batch) % nn], ids[n - 1]));
+    for (int k = 0;; k++) {
+        struct response r;
+        request(&c[k % nn], "GET", "/v1/jobs?state=queued,running&limit=1", NULL, 0, &r);
+        if (r.status != 200) die("GET /v1/jobs?state=queued,running: %d %.300s", r.status, r.body);
+        json_t *j = parse(&r, "GET /v1/jobs");
+        size_t left = json_array_size(json_object_get(j, "jobs"));
+        json_decref(j);
+        if (left == 0) break;
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    double t1 = now();
+
+    /* outside the timing: how each job ended and where it ran */
     long groups = (n + WAIT_GROUP - 1) / WAIT_GROUP;
     json_t **done = calloc((size_t)groups, sizeof *done);
     char *path = malloc((size_t)WAIT_GROUP * 24 + 128);
@@ -111,21 +130,11 @@ static int mode_run(long n, long batch, const char *job, int nn, char **addrs)
         int p = snprintf(path, 64, "/v1/jobs/wait?mode=all&timeout=60&ids=");
         for (long i = g * WAIT_GROUP; i < n && i < (g + 1) * WAIT_GROUP; i++)
             p += sprintf(path + p, "%s%lld", i > g * WAIT_GROUP ? "," : "", ids[i]);
-        for (int tries = 0;; tries++) {
-            if (tries == 20) die("group %ld of the jobs did not end in 20 minutes", g);
-            struct conn *on = &c[(g + tries) % nn];
-            struct response r;
-            request(on, "GET", path, NULL, 0, &r);
-            if (r.status != 200) die("GET /v1/jobs/wait: %d %.300s", r.status, r.body);
-            json_t *j = parse(&r, "GET /v1/jobs/wait");
-            if (json_is_true(json_object_get(j, "done"))) {
-                done[g] = j;
-                break;
-            }
-            json_decref(j);
-        }
+        struct response r;
+        request(&c[g % nn], "GET", path, NULL, 0, &r);
+        if (r.status != 200) die("GET /v1/jobs/wait: %d %.300s", r.status, r.body);
+        done[g] = parse(&r, "GET /v1/jobs/wait");
     }
-    double t1 = now();
 
     struct tally t = {0};
     long count = 0, ok = 0;
@@ -151,15 +160,26 @@ static int mode_run(long n, long batch, const char *job, int nn, char **addrs)
     return 0;
 }
 
-static int mode_wake(long n, const char *job, const char *addr)
+/* The job once it ended, or as it is after `cap` seconds (a new reference). */
+static json_t *wait_capped(struct conn *c, long long id, int cap)
 {
-    if (n < 1) die("N must be positive");
+    char path[128];
+    snprintf(path, sizeof path, "/v1/jobs/%lld/wait?timeout=%d", id, cap);
+    struct response r;
+    request(c, "GET", path, NULL, 0, &r);
+    if (r.status != 200) die("GET %s: %d %.200s", path, r.status, r.body);
+    return parse(&r, path);
+}
+
+static int mode_wake(long n, const char *job, const char *addr, int cap)
+{
+    if (n < 1 || cap < 1) die("N and CAP must be positive");
     struct conn c;
     conn_init(&c, addr);
     double *ts = calloc((size_t)n, sizeof *ts), *rtt = calloc((size_t)n, sizeof *rtt);
     if (!ts || !rtt) die("out of memory");
     struct tally t = {0};
-    long count = 0, failed = 0, nts = 0;
+    long count = 0, failed = 0, nts = 0, unstarted = 0;
     for (long i = 0; i < n; i++) {
         double t0 = now();
         struct response r;
@@ -168,9 +188,15 @@ static int mode_wake(long n, const char *job, const char *addr)
         json_t *j = parse(&r, "POST /v1/jobs");
         long long id = json_integer_value(json_object_get(j, "id"));
         json_decref(j);
-        j = wait_job(&c, id);
-        rtt[count++] = now() - t0;
+        j = wait_capped(&c, id, cap);
         const char *state = json_string_value(json_object_get(j, "state"));
+        if (!terminal(state)) { /* not ended within the cap: counted, left to run later */
+            unstarted += !json_string_value(json_object_get(j, "started_at"));
+            failed++;
+            json_decref(j);
+            continue;
+        }
+        rtt[count++] = now() - t0;
         if (!state || strcmp(state, "succeeded") != 0) failed++;
         tally_add(&t, json_string_value(json_object_get(j, "node")));
         int64_t created = rfc3339_ms(json_string_value(json_object_get(j, "created_at")));
@@ -185,7 +211,7 @@ static int mode_wake(long n, const char *job, const char *addr)
     print_seconds("ts_max", nts ? ts[nts - 1] : NAN);
     print_seconds("rtt_p50", pct(rtt, (size_t)count, 0.50));
     print_seconds("rtt_p99", pct(rtt, (size_t)count, 0.99));
-    printf("count=%ld failed=%ld ", count, failed);
+    printf("count=%ld failed=%ld unstarted=%ld ", count, failed, unstarted);
     tally_print(&t);
     printf("\n");
     free(ts);
@@ -197,8 +223,9 @@ int main(int argc, char **argv)
 {
     if (argc >= 6 && !strcmp(argv[1], "run"))
         return mode_run(atol(argv[2]), atol(argv[3]), argv[4], argc - 5, argv + 5);
-    if (argc == 5 && !strcmp(argv[1], "wake")) return mode_wake(atol(argv[2]), argv[3], argv[4]);
+    if (argc == 6 && !strcmp(argv[1], "wake"))
+        return mode_wake(atol(argv[2]), argv[3], argv[4], atoi(argv[5]));
     fprintf(stderr, "usage: cluster_client run N BATCH JOB HOST:PORT...\n"
-                    "       cluster_client wake N JOB HOST:PORT\n");
+                    "       cluster_client wake N JOB HOST:PORT CAP\n");
     return 2;
 }
