@@ -250,7 +250,7 @@ wk "A -> B (A's workers busy, holds full), p50 / p99" "$WAKE_X" "; client POST -
 wk "B -> B (same node, PostgreSQL)" "$WAKE_B" ""
 wk "one node on SQLite" "$WAKE_L" ""
 row "wake-up (submit -> start)" "A -> B, A's workers busy, holds with room" \
-    "$(kv unstarted "$WAKE_P") of $(kv count "$WAKE_P")+$(kv failed "$WAKE_P")" "" \
+    "$(kv unstarted "$WAKE_P") of $WAKE_PROBE" "" \
     "jobs claimed by busy A (not started within 1 s, while B was idle); the others: p50 $(ms "$(kv ts_p50 "$WAKE_P")"), started on $(kv nodes "$WAKE_P")"
 
 {
