@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set-up of the benchmark harness (Debian 12, as root; sudo is used otherwise):
 #  1. installs what is missing of the peers and tools (GNU parallel, task-spooler, wrk, the
-#     sqlite3 shell, curl, jq, procps) and of the build dependencies;
-#  2. builds the harness's C programs (spawn_loop, bench_client, bare_server) into
+#     sqlite3 shell, curl, jq, procps, the PostgreSQL server for cluster.sh) and of the build
+#     dependencies;
+#  2. builds the harness's C programs (spawn_loop, bench_client, bare_server, cluster_client) into
 #     tests/bench/build/ (BENCH_BUILD overrides) with tests/bench/CMakeLists.txt;
 #  3. builds spawnpool itself into build/ if SPAWNPOOL_BIN is unset and build/spawnpool is
 #     missing (a fresh clone); an existing binary is left as it is.
@@ -13,7 +14,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 BUILD=${BENCH_BUILD:-$HERE/build}
 
 PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
-          libpq-dev sqlite3 curl jq procps parallel task-spooler wrk)
+          libpq-dev postgresql sqlite3 curl jq procps parallel task-spooler wrk)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -42,4 +43,4 @@ if [ -z "${SPAWNPOOL_BIN:-}" ] && [ ! -x "$ROOT/build/spawnpool" ]; then
     cmake -S "$ROOT" -B "$ROOT/build" >/dev/null
     cmake --build "$ROOT/build" -j"$(nproc)"
 fi
-echo "setup: done; run: bash tests/bench/run.sh"
+echo "setup: done; run: bash tests/bench/run.sh (and bash tests/bench/cluster.sh)"
