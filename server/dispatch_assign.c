@@ -250,6 +250,42 @@ void dispatch_send_unsent(struct dispatch *d)
 /* Barrier: a group whose members are all queued starts when as many workers are free, all
  * in this round; meanwhile nothing else is given to workers, so they free up. Returns true
  * while a complete group waits for workers. */
+/* Several nodes: claims gs's members for the idle slots all at once (one transaction: a
+ * group is one node's whole, or nobody's yet) and starts them; a member another node took is
+ * forgotten, the others wait again with their group. */
+static void start_gang_claimed(struct dispatch *d, struct gstate *gs)
+{
+    int n = gs->size, got = 0;
+    struct runq_entry *es = calloc((size_t)n, sizeof *es);
+    struct job *js = calloc((size_t)n, sizeof *js);
+    int64_t *ids = calloc((size_t)n, sizeof *ids);
+    int *slots = calloc((size_t)n, sizeof *slots);
+    for (int i = 0; es && js && ids && slots && i < d->pool->count && got < n; i++) {
+        if (d->pool->slots[i].state != SLOT_IDLE || d->next[i][0].id) continue;
+        while (runq_pop(&gs->members, &es[got])) {
+            if (!load_entry(d, &es[got], &js[got])) continue;
+            ids[got] = js[got].id;
+            slots[got++] = i;
+            break;
+        }
+    }
+    bool claimed = got == n && store_jobs_claim_group(d->store, ids, slots, n) == CLAIM_OK;
+    for (int k = 0; k < got; k++) {
+        if (claimed) {
+            send_to_slot(d, slots[k], &d->running[slots[k]], &es[k], &js[k]);
+            continue;
+        }
+        /* (not all of it: each member waits again, unless another node has it now) */
+        if (store_queued_one(d->store, ids[k], NULL, NULL) == 1)
+            runq_push_since(&d->later, es[k].priority, es[k].id, es[k].since_us);
+        job_free(&js[k]);
+    }
+    free(es);
+    free(js);
+    free(ids);
+    free(slots);
+}
+
 bool dispatch_start_gangs(struct dispatch *d)
 {
     struct runq_entry e;
@@ -260,13 +296,15 @@ bool dispatch_start_gangs(struct dispatch *d)
         for (int i = 0; i < d->pool->count; i++)
             idle += d->pool->slots[i].state == SLOT_IDLE && !d->next[i][0].id;
         if (idle < gs->size) return true; /* complete: wait for enough free workers */
+        if (d->clustered) {
+            start_gang_claimed(d, gs);
+            continue;
+        }
         for (int i = 0, started = 0; i < d->pool->count && started < gs->size; i++) {
             if (d->pool->slots[i].state != SLOT_IDLE || d->next[i][0].id) continue;
             struct job j;
-            bool stop = false;
-            while (!stop && runq_pop(&gs->members, &e)) {
+            while (runq_pop(&gs->members, &e)) {
                 if (!load_entry(d, &e, &j)) continue;
-                if (!dispatch_claim(d, i, &e, &j, &stop)) continue; /* (several nodes) */
                 send_to_slot(d, i, &d->running[i], &e, &j);
                 started++;
                 break;

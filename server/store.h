@@ -359,8 +359,12 @@ enum store_claim {
  * >= 0) has as many jobs running or held on all nodes; on SQLite it reserves in the batch. */
 enum store_claim store_job_claim(struct store *s, int64_t id, int worker, const char *queue,
                                  int qlimit, const char *key, int klimit);
-/* Calls fn for queued job id as store_each_queued would, if it is queued and no node holds
- * it. Returns 1, 0 if not, or -1. */
+/* Claims the n jobs of a gang group at once for workers[i] of this node: all of them, in one
+ * transaction, or none (CLAIM_BUSY: one is locked or taken). SQLite: reserved in the batch. */
+enum store_claim store_jobs_claim_group(struct store *s, const int64_t *ids, const int *workers,
+                                        int n);
+/* Calls fn (if not NULL) for queued job id as store_each_queued would, if it is queued and no
+ * node holds it. Returns 1, 0 if not, or -1. */
 int store_queued_one(struct store *s, int64_t id,
                      void (*fn)(void *ctx, const struct store_queued *q), void *ctx);
 

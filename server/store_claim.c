@@ -131,6 +131,49 @@ failed:
     return CLAIM_FAILED;
 }
 
+enum store_claim store_jobs_claim_group(struct store *s, const int64_t *ids, const int *workers,
+                                        int n)
+{
+    if (db_kind(s->db) != DB_POSTGRES) {
+        for (int i = 0; i < n; i++)
+            store_job_reserve(s, ids[i], workers[i]);
+        return CLAIM_OK;
+    }
+    struct db *db = claimer(s);
+    if (!db) return CLAIM_FAILED;
+    if (db_begin(db) < 0) goto failed;
+    int claimed = 0;
+    for (int i = 0; i < n; i++) {
+        struct db_stmt *st;
+        if (db_prepare(db,
+                       "UPDATE jobs SET worker = ?2, node = ?3, epoch = ?4 WHERE id = (SELECT id "
+                       "FROM jobs WHERE id = ?1 AND state = 'queued' AND worker IS NULL FOR "
+                       "UPDATE SKIP LOCKED) AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.name "
+                       "= jobs.queue AND q.paused <> 0) RETURNING id",
+                       false, &st) < 0)
+            goto failed;
+        db_bind_int(st, 1, ids[i]);
+        db_bind_int(st, 2, workers[i]);
+        db_bind_text(st, 3, s->node);
+        db_bind_int(st, 4, s->epoch);
+        int step = db_step(st);
+        db_finalize(st);
+        if (step == DB_ERROR) goto failed;
+        if (step != DB_ROW) break; /* (one is missing: none is claimed) */
+        claimed++;
+    }
+    if (claimed < n) {
+        db_exec(db, "ROLLBACK");
+        return CLAIM_BUSY;
+    }
+    if (db_exec(db, "COMMIT") < 0) goto failed;
+    return CLAIM_OK;
+failed:
+    log_error("database: claiming a group of %d jobs failed: %s", n, db_errmsg(db));
+    if (db_in_tx(db)) db_exec(db, "ROLLBACK");
+    return CLAIM_FAILED;
+}
+
 int store_queued_one(struct store *s, int64_t id,
                      void (*fn)(void *ctx, const struct store_queued *q), void *ctx)
 {
@@ -154,7 +197,7 @@ int store_queued_one(struct store *s, int64_t id,
                                  .plain = db_col_int(st, 4) != 0,
                                  .has_deps = db_col_int(st, 5) != 0};
         db_finalize(st);
-        fn(ctx, &q);
+        if (fn) fn(ctx, &q);
         rc = 1;
     } else {
         db_finalize(st);

@@ -2,7 +2,7 @@
 # Several nodes on one PostgreSQL (issue 15): three `spawnpool serve` (their own data dirs and
 # ports, --node a/b/c, one --database). Jobs submitted round-robin all run exactly once (each
 # appends its id to a file); a job fed by another's output (stdin_from) runs on the node that
-# has it; a concurrency key with limit 1 never overlaps across nodes; a
+# has it; a gang group starts whole on one node; a concurrency key with limit 1 never overlaps across nodes; a
 # queue paused through one node holds on all of them until resumed through another; a
 # schedule's due time runs once, not once per node; event streams send events in commit
 # order across writers; wait,
@@ -90,6 +90,15 @@ while IFS=$'\t' read -r s1 f1 n1; do
 done <<<"$spans"
 eq "limit 1: no two overlapped, whatever node ran them" "$OVERLAPS" 0
 echo "# the keyed jobs ran on: $(cut -f3 <<<"$spans" | sort | uniq -c | tr '\n' ' ')"
+
+# --- a gang group starts whole on one node ------------------------------------------------
+for round in 1 2 3; do
+    G1=$(post a /v1/jobs "{\"command\": \"sleep 0.3\", \"group\": \"g$round\", \"group_size\": 2}" | jq -r .id)
+    G2=$(post "${nodes[$round % 3]}" /v1/jobs "{\"command\": \"sleep 0.3\", \"group\": \"g$round\", \"group_size\": 2}" | jq -r .id)
+    wait_for 60 all_ended "$G1" "$G2" || fail "group g$round did not end"
+    eq "group g$round: both on one node" "$(get b "/v1/jobs/$G1" | jq -r .node)" "$(get c "/v1/jobs/$G2" | jq -r .node)"
+    eq "group g$round: both succeeded" "$(get a "/v1/jobs/$G1" | jq -r .state),$(get a "/v1/jobs/$G2" | jq -r .state)" "succeeded,succeeded"
+done
 
 # --- a queue paused through one node holds on all ------------------------------------------
 curl -s -X PATCH -H 'Content-Type: application/json' --data '{"paused": true}' "${URL[a]}/v1/queues/held" >/dev/null
