@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Jobs know who they are (issue 13, part 7): SPAWNPOOL_JOB_ID, SPAWNPOOL_ATTEMPT,
 # SPAWNPOOL_QUEUE and SPAWNPOOL_JOB_NAME (when named) in every job's environment, set by the
-# server: a job's own env cannot override them.
+# server: a job's own env cannot override them. The server's PGPASSWORD (the store's password)
+# is not passed on to jobs.
 source "$(dirname "$0")/lib.sh"
 sp_start --retry-backoff 0.1
 # the job's view of its identity, as one line (its output)
@@ -28,4 +29,15 @@ eq "SPAWNPOOL_ATTEMPT is the attempt that runs" "$(identity "$ID")" "$ID|2|defau
 submit '{"pipeline": [["sh", "-c", "echo $SPAWNPOOL_JOB_ID"], ["sh", "-c", "read a; echo $a-$SPAWNPOOL_JOB_ID"]]}'
 eq "pipeline: done" "$(wait_job "$ID" | jq -r .state)" succeeded
 eq "each stage of a pipeline sees the job's id" "$(identity "$ID")" "$ID-$ID"
+sp_stop
+
+# the server's own secret stays with it: PGPASSWORD (the store's password, which libpq reads
+# from the server's environment) is not in a job's environment, unless the job gives its own
+PGPASSWORD=the-servers-secret SPAWNPOOL_VISIBLE=yes sp_start
+submit '{"command": "echo ${PGPASSWORD-unset}/${SPAWNPOOL_VISIBLE-unset}"}'
+eq "PGPASSWORD job: done" "$(wait_job "$ID" | jq -r .state)" succeeded
+eq "a job sees the server's environment but not PGPASSWORD" "$(identity "$ID")" "unset/yes"
+submit '{"command": "echo $PGPASSWORD", "env": {"PGPASSWORD": "its-own"}}'
+wait_job "$ID" >/dev/null
+eq "a job's own PGPASSWORD is its own" "$(identity "$ID")" "its-own"
 sp_stop
