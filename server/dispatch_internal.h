@@ -227,6 +227,7 @@ struct dispatch {
     int listen_fd;        /* the store's listening connection in the epoll (-1: none) */
     bool resync;          /* notifications may have been missed: take the queue up again */
     bool fenced;          /* the lease could not be renewed: no claims, jobs killed */
+    bool alone;           /* no other node holds a live lease: jobs may be held ahead */
     int64_t renew_at;     /* monotonic ms of the next renewal */
     int64_t renewed_at;   /* monotonic ms of the last one that worked */
     struct runq later;    /* claims that met a locked row: tried again next batch */

@@ -602,8 +602,9 @@ int64_t dispatch_loop_end(struct dispatch *d)
     bool idle_worker = false;
     for (int i = 0; i < d->pool->count; i++)
         if (d->pool->slots[i].state == SLOT_IDLE) idle_worker = true;
-    /* (not with several nodes: a busy node would claim jobs ahead that an idle one could run) */
-    for (int i = 0; i < d->pool->count && hand_out && !d->clustered; i++) {
+    /* (not while other nodes share the store: a busy node would claim jobs ahead that an idle
+     * one could run) */
+    for (int i = 0; i < d->pool->count && hand_out && (!d->clustered || d->alone); i++) {
         struct pool_slot *s = &d->pool->slots[i];
         for (int k = 0; k < DISPATCH_HOLD; k++) {
             if (s->state == SLOT_BUSY && !d->next[i][k].id && d->ready.len > 0 &&

@@ -41,6 +41,7 @@ int dispatch_nodes_start(struct dispatch *d)
     if (fd == -1) return 0; /* SQLite */
     d->clustered = true;
     rescue_cfg = d->cfg;
+    d->alone = store_nodes_alive(d->store, (int64_t)(d->cfg->node_timeout * 1000)) == 1;
     d->renewed_at = clock_mono_ms();
     d->renew_at = d->renewed_at + RENEW_MS;
     if (fd < 0) {
@@ -250,6 +251,11 @@ int64_t dispatch_loop_nodes(struct dispatch *d)
             d->resync = true;
         }
         rescue_dead(d);
+        /* alone, a node may hold jobs ahead for its busy workers as one on SQLite does; with
+         * others it must not: an idle node could run them */
+        bool alone = store_nodes_alive(d->store, (int64_t)(d->cfg->node_timeout * 1000)) == 1;
+        if (alone && !d->alone) dispatch_wake(d); /* (busy workers may take jobs ahead now) */
+        d->alone = alone;
         /* the counts by state: the other nodes change them too (one read a second) */
         int64_t counts[JOB_STATE_COUNT];
         if (store_count_states(d->store, counts) == 0) {

@@ -219,7 +219,7 @@ static int ship_stream(struct output_ship *sh, struct track *t, int k, bool open
         s->shipped += n;
     }
     if (final && !s->done && s->shipped == 0) { /* nothing written: nothing to mark (a
-                                                   * reader stops at the job's 0 bytes) */
+                                                 * reader stops at the job's 0 bytes) */
         s->done = true;
     } else if (final && !s->done) {
         int rc = insert_chunk(sh, t, k, s->shipped, 0);

@@ -308,6 +308,8 @@ int store_node_set_url(struct store *s, const char *url);
 /* Renews this node's lease: 1, or 0 if its epoch moved on (declared dead by another node: its
  * jobs were recovered), or -1 if the database could not be reached. */
 int store_node_renew(struct store *s);
+/* How many nodes hold a live lease (this one included), or -1. */
+int store_nodes_alive(struct store *s, int64_t timeout_ms);
 /* A node whose lease ran out. */
 struct store_dead_node {
     char name[64];

@@ -117,6 +117,17 @@ int store_node_renew(struct store *s)
     return rc;
 }
 
+int store_nodes_alive(struct store *s, int64_t timeout_ms)
+{
+    struct db_stmt *st = prepare_now(s, "SELECT count(*) FROM nodes WHERE rescued_at IS NULL "
+                                        "AND heartbeat_at >= NOW - ?1");
+    if (!st) return -1;
+    db_bind_int(st, 1, timeout_ms);
+    int n = db_step(st) == DB_ROW ? (int)db_col_int(st, 0) : -1;
+    db_finalize(st);
+    return n;
+}
+
 int store_nodes_dead(struct store *s, int64_t timeout_ms, struct store_dead_node *out, int max)
 {
     struct db_stmt *st = prepare_now(s, "SELECT name, epoch FROM nodes WHERE name <> ?1 AND "
