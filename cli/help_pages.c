@@ -208,7 +208,8 @@ const struct help_page cli_help_pages[] = {
         "show",
         "spawnpool show ID...\n",
         "    Shows each job with every field the API gives: command, state, exit code or\n"
-        "    signal, error, times, worker, attempts, queue, limits, dependencies.\n",
+        "    signal, error, times, node and worker, attempts, queue, limits,\n"
+        "    dependencies.\n",
         "    -h, --help\n"
         "        this page\n",
         "    --json prints each job as the API gives it.\n",

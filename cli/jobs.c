@@ -138,10 +138,10 @@ int cli_cmd_ls(struct cli *c, int argc, char **argv)
 
 /* The fields show prints itself, in its order; the others follow as JSON. */
 static const char *const shown[] = {
-    "id",           "name",   "state",    "command",    "argv",       "pipeline",    "task",
-    "params",       "queue",  "priority", "cwd",        "env",        "timeout",     "attempt",
-    "max_attempts", "worker", "pid",      "created_at", "started_at", "finished_at", "exit_code",
-    "signal",       "error",  "output",   NULL,
+    "id",           "name",   "state",    "command", "argv",       "pipeline",   "task",
+    "params",       "queue",  "priority", "cwd",     "env",        "timeout",    "attempt",
+    "max_attempts", "node",   "worker",   "pid",     "created_at", "started_at", "finished_at",
+    "exit_code",    "signal", "error",    "output",  NULL,
 };
 
 /* True for a field show prints in its own place. */
@@ -220,6 +220,9 @@ static void show_job(const struct cli *c, json_t *job)
     kv("attempt:", NULL, NULL, "%lld/%lld",
        (long long)json_integer_value(json_object_get(job, "attempt")),
        (long long)json_integer_value(json_object_get(job, "max_attempts")));
+    /* the node that runs or ran it (several nodes on one PostgreSQL): none while it waits */
+    const char *node = json_string_value(json_object_get(job, "node"));
+    if (node) kv("node:", NULL, NULL, "%s", node);
     static const char *const ints[] = {"worker", "pid", NULL};
     for (int i = 0; ints[i]; i++) {
         char *v = value_text(json_object_get(job, ints[i]));

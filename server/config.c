@@ -25,7 +25,7 @@ static const struct option_def options[] = {
      "this node's name among those sharing a PostgreSQL database (unique; letters, digits, . _ "
      "- :)"},
     {"advertise-url", OPT_STRING, OFF(advertise_url), 0, 0, "http://LISTEN",
-     "the URL other nodes and GET /v1/nodes show for this node"},
+     "the URL GET /v1/nodes shows for this node"},
     {"node-timeout", OPT_SECONDS, OFF(node_timeout), 0, 0, "10",
      "PostgreSQL: a node whose lease is this old is declared dead and its jobs recovered; a node "
      "that cannot renew its own for half of it kills its jobs"},
