@@ -253,7 +253,8 @@ server_fds_under() { [ "$(fd_count "$SP_PID")" -lt "$1" ]; }
 # readme_example NAME: the commands of the docs' example NAME (README.md or a page of docs/),
 # the bash block after its `<!-- example: NAME -->` marker, with `S=http://127.0.0.1:8080`
 # pointed at this test's server (a block that uses $S must start with that line; the CLI's
-# examples take the server from SPAWNPOOL_URL, which the test exports). Run them with
+# examples take the server from SPAWNPOOL_URL, which the test exports), and the nodes' token
+# file /etc/spawnpool/token replaced by $SP_EXAMPLE_TOKEN_FILE when set. Run them with
 # `run_example NAME` (output in $EXAMPLE_OUT, fails the test if they do).
 readme_example() {
     local root
@@ -263,7 +264,8 @@ readme_example() {
         found == 1 && /^```/ {found = 2; next}
         found == 2 && /^```/ {exit}
         found == 2 {print}' "$root/README.md" "$root"/docs/*.md |
-        sed "s|^S=http://127.0.0.1:8080\$|S=$BASE|"
+        sed -e "s|^S=http://127.0.0.1:8080\$|S=$BASE|" \
+            -e "s|/etc/spawnpool/token|${SP_EXAMPLE_TOKEN_FILE:-/etc/spawnpool/token}|g"
 }
 run_example() {
     readme_example "$1" >"$T/example.$1.sh"

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # GET /v1/nodes and `spawnpool nodes` (issue 15, point 3; docs/cluster.md). On SQLite: one
 # node, the server itself, alive (also past --node-timeout: it has no lease to renew there),
-# "this", its URL the server's, its running jobs counted. On PostgreSQL
+# "this", its URL the server's, its running jobs counted; `spawnpool show` has a node: line
+# once a node took the job (none while it waits); docs/cluster.md's nodes-list example runs
+# as written against the node restarted with a token file (its /etc/spawnpool/token is the
+# test's file). On PostgreSQL
 # (SPAWNPOOL_TEST_DB=postgres): a second node b on the same database is listed by both nodes,
 # each saying which one it is; b's --advertise-url is its url; the jobs running on a node are
 # counted there; after `kill -9` of b, a lists b as not alive once its lease is older than a's
@@ -60,10 +63,32 @@ grep -qE "^a \(this\) +yes +0 +[0-9:]+ +${SP_BASE//./\\.}\$" <<<"$OUT" || fail "
 pass "spawnpool nodes: a (this), alive, 0 running, its heartbeat and URL"
 eq "spawnpool nodes --json: the API's body" \
     "$("$SPAWNPOOL_BIN" nodes --json --server "$BASE" | jq -c '[.nodes[] | [.name, .this]]')" '[["a",true]]'
+
+# spawnpool show: a node: line, right before worker:, once a node took the job; none before
+SHOW=$("$SPAWNPOOL_BIN" show --server "$BASE" "$J1") || fail "spawnpool show $J1 exited $?"
+eq "spawnpool show $J1: node: a, right before worker:" \
+    "$(grep -A1 '^node:' <<<"$SHOW" | sed -E 's/ +/ /g; s/^(worker:) [0-9]+$/\1 N/')" $'node: a\nworker: N'
+submit '{"argv": ["true"], "delay": 3600}'
+J_LATER=$ID
+eq "job $J_LATER, waiting: node null" "$(job_field "$J_LATER" .node)" null
+SHOW=$("$SPAWNPOOL_BIN" show --server "$BASE" "$J_LATER") || fail "spawnpool show $J_LATER exited $?"
+! grep -q '^node:' <<<"$SHOW" || fail "spawnpool show of a waiting job has a node: line: $SHOW"
+pass "spawnpool show of a waiting job has no node: line"
+
+# docs/cluster.md's example as written, against a node with a token file (off loopback a node
+# needs one): the curl with the bearer token, and the CLI with SPAWNPOOL_TOKEN_FILE; a
+# restarts with the file (the same data dir: the same store), then again without it
+printf '# the nodes token\nnodes-example-s3cret\n' >"$T/token"
+sp_stop
+sp_start --node a --node-timeout 2 --token-file "$T/token"
+eq "with a token file GET /v1/nodes without it is refused" \
+    "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/v1/nodes")" 401
 mkdir -p "$T/bin" && ln -s "$SPAWNPOOL_BIN" "$T/bin/spawnpool" # (the docs' example calls spawnpool)
-PATH="$T/bin:$PATH" run_example nodes-list
+SP_EXAMPLE_TOKEN_FILE=$T/token PATH="$T/bin:$PATH" run_example nodes-list
 example_shows "a	true	0"
 example_shows "a (this)  yes"
+sp_stop
+sp_start --node a --node-timeout 2
 
 if ! sp_on_postgres; then
     eq "SQLite: one node" "$(jq '.nodes | length' "$T/nodes")" 1
