@@ -7,7 +7,8 @@
 #   2. `podman-compose up -d` starts db, node-a and node-b; both nodes answer /healthz;
 #   3. GET /v1/nodes through each node lists a and b, alive, with `this` right and each
 #      node's advertised URL;
-#   4. a job submitted to node-a (with node-a's token, which node-b shares) is read through
+#   4. node-b shares node-a's notify-secret (it made none of its own); a job submitted to
+#      node-a (with node-a's token, which node-b shares) is read through
 #      node-b: it succeeds, its output is readable there, and the node that ran it is named;
 #      jobs submitted to node-b all end too;
 #   5. `podman-compose down -v` removes the containers and volumes, and the network is
@@ -97,6 +98,13 @@ ok "node-a ($A) and node-b ($B) answer /healthz ($((SECONDS - start)) s from the
 TOKEN=$(podman exec "${project}_node-a_1" grep -m1 -v '^#' /var/lib/spawnpool/token)
 [ -n "$TOKEN" ] || fail "no token in node-a's volume"
 api() { curl -s -H "Authorization: Bearer $TOKEN" "$@"; }
+# the key that signs notify_url callbacks is node-a's on both nodes: node-b, given node-a's
+# (SPAWNPOOL_NOTIFY_SECRET_FILE), made no secret of its own in its data dir
+podman exec "${project}_node-a_1" test -s /var/lib/spawnpool/notify-secret ||
+    fail "node-a made no notify-secret in its volume"
+! podman exec "${project}_node-b_1" test -e /var/lib/spawnpool/notify-secret ||
+    fail "node-b made a notify-secret of its own: its callbacks would be signed with another key"
+ok "node-b signs callbacks with node-a's notify-secret (none of its own)"
 
 # ------------------------------------------------------------ 3. the nodes
 listing() { api "$1/v1/nodes" | jq -c '[.nodes[] | [.name, .alive, .this, .url]]'; }
