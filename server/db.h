@@ -27,6 +27,10 @@ struct db_stmt;
 /* True if target names a PostgreSQL database (postgres:// or postgresql://, or a libpq
  * "key=value" string); else it is a SQLite file path. */
 bool db_target_is_postgres(const char *target);
+/* Takes PGPASSWORD out of the process's environment (its bytes overwritten: /proc/PID/environ
+ * no longer shows it, to the workers and jobs forked after either) and keeps it for the
+ * PostgreSQL connections. Call once at start, before any thread or child process. */
+void db_keep_password(void);
 /* Opens a connection to target (see db_target_is_postgres). Returns 0, or -1 with a message
  * in err (which never shows a password). */
 int db_open(struct db **out, const char *target, int flags, char *err, size_t errlen);

@@ -192,6 +192,20 @@ static void error_without(char *err, size_t errlen, const char *pw, const char *
     }
 }
 
+/* PGPASSWORD, taken out of the environment by db_keep_password (NULL: none) */
+static char *kept_password;
+
+void db_keep_password(void)
+{
+    char *pw = getenv("PGPASSWORD");
+    if (!pw || kept_password) return;
+    kept_password = strdup(pw);
+    /* the bytes themselves: /proc/PID/environ reads the environment's first copy, which
+     * getenv points into; a job running as the server's user could read it there */
+    memset(pw, 0, strlen(pw));
+    unsetenv("PGPASSWORD");
+}
+
 int db_pg_open(struct db **out, const char *target, int flags, char *err, size_t errlen)
 {
     char *perr = NULL;
@@ -213,10 +227,17 @@ int db_pg_open(struct db **out, const char *target, int flags, char *err, size_t
     /* defaults the target may override (it is expanded where dbname stands, after them):
      * connecting (and reconnecting) gives up after 2 s (libpq's least); a peer gone silent is found
      * by TCP keepalives in ~20 s, and a write it does not acknowledge fails after 20 s */
-    const char *keys[] = {
-        "fallback_application_name", "connect_timeout",  "keepalives_idle", "keepalives_interval",
-        "keepalives_count",          "tcp_user_timeout", "dbname",          NULL};
-    const char *vals[] = {"spawnpool", "2", "10", "3", "3", "20000", target, NULL};
+    const char *keys[9] = {"fallback_application_name", "connect_timeout",  "keepalives_idle",
+                           "keepalives_interval",       "keepalives_count", "tcp_user_timeout"};
+    const char *vals[9] = {"spawnpool", "2", "10", "3", "3", "20000"};
+    int k = 6;
+    if (kept_password) { /* (before dbname: a password in the target wins) */
+        keys[k] = "password";
+        vals[k++] = kept_password;
+    }
+    keys[k] = "dbname";
+    vals[k++] = target;
+    keys[k] = vals[k] = NULL;
     struct pgdb *d = calloc(1, sizeof *d);
     if (!d) {
         free(pw);

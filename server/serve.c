@@ -185,6 +185,9 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     snprintf(path, sizeof path, "%s/output", cfg->data_dir);
     if (make_dir(path) < 0) return 1;
 
+    /* the store's password is the server's only: out of the environment workers and jobs
+     * inherit (and of /proc/PID/environ) before any fork */
+    db_keep_password();
     /* every signal we handle is read from a signalfd; block them before any fork or thread */
     sigset_t set;
     sigemptyset(&set);

@@ -37,6 +37,10 @@ PGPASSWORD=the-servers-secret SPAWNPOOL_VISIBLE=yes sp_start
 submit '{"command": "echo ${PGPASSWORD-unset}/${SPAWNPOOL_VISIBLE-unset}"}'
 eq "PGPASSWORD job: done" "$(wait_job "$ID" | jq -r .state)" succeeded
 eq "a job sees the server's environment but not PGPASSWORD" "$(identity "$ID")" "unset/yes"
+# nor through its worker's or the server's /proc/PID/environ (same user without --run-as)
+submit "{\"command\": \"cat /proc/\$PPID/environ /proc/$SP_PID/environ | tr '\\\\0' '\\\\n' | grep -c the-servers-secret || true\"}"
+wait_job "$ID" >/dev/null
+eq "nor in /proc/PID/environ of its worker or the server" "$(identity "$ID")" 0
 submit '{"command": "echo $PGPASSWORD", "env": {"PGPASSWORD": "its-own"}}'
 wait_job "$ID" >/dev/null
 eq "a job's own PGPASSWORD is its own" "$(identity "$ID")" "its-own"
