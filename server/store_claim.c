@@ -50,13 +50,18 @@ static int64_t one_int(struct db *db, const char *sql, const char *a, const char
  * (column: queue or concurrency_key). -1 on error. */
 static int64_t held_across(struct db *db, const char *column, const char *name)
 {
+    /* the lock in a statement of its own: a statement's snapshot is taken when it starts, so a
+     * count in the same statement would not see a claim committed while it waited */
+    if (one_int(db, "SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtextextended(?2 || ?1, 0))) "
+                    "AS l",
+                name, column[0] == 'q' ? "queue:" : "key:") < 0)
+        return -1;
     char sql[320];
     snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtextextended(?2 || ?1, 0))) "
-             "AS l, jobs WHERE %s = ?1 AND (state = 'running' OR (state = 'queued' AND worker "
-             "IS NOT NULL))",
+             "SELECT count(*) FROM jobs WHERE %s = ?1 AND (state = 'running' OR (state = "
+             "'queued' AND worker IS NOT NULL))",
              column);
-    return one_int(db, sql, name, column[0] == 'q' ? "queue:" : "key:");
+    return one_int(db, sql, name, NULL);
 }
 
 enum store_claim store_job_claim(struct store *s, int64_t id, int worker, const char *queue,

@@ -76,8 +76,8 @@ done
 
 # --- a concurrency key with limit 1 across the nodes ---------------------------------------
 KEYED=()
-for i in $(seq 0 5); do
-    KEYED+=("$(post "${nodes[$((i % 3))]}" /v1/jobs '{"command": "sleep 0.3", "concurrency_key": "k", "concurrency_limit": 1}' | jq -r .id)")
+for i in $(seq 0 23); do # (short jobs: a place freed is contended by the three at once)
+    KEYED+=("$(post "${nodes[$((i % 3))]}" /v1/jobs '{"command": "sleep 0.1", "concurrency_key": "k", "concurrency_limit": 1}' | jq -r .id)")
 done
 wait_for 120 all_ended "${KEYED[@]}" || fail "the keyed jobs did not end"
 OVERLAPS=0
@@ -190,7 +190,7 @@ done
 RAN2=$T/ran2
 LOAD=()
 for i in $(seq 0 11); do
-    LOAD+=("$(post "${nodes[$((i % 3))]}" /v1/jobs "{\"command\": \"echo \$SPAWNPOOL_JOB_ID >> $RAN2; exec sleep 2.00417\", \"max_attempts\": 1}" | jq -r .id)")
+    LOAD+=("$(post "${nodes[$((i % 3))]}" /v1/jobs "{\"command\": \"echo \$SPAWNPOOL_JOB_ID >> $RAN2; exec sleep 2.00417$$\", \"max_attempts\": 1}" | jq -r .id)")
 done
 running_on_b() { [ "$(get a "/v1/jobs?state=running&limit=100" | jq '[.jobs[] | select(.node == "b")] | length')" -ge 1 ]; }
 wait_for 60 running_on_b || fail "nothing ran on b"
@@ -203,12 +203,12 @@ for id in $ON_B; do eq "job $id of the killed node: lost" "$(state_on a "$id")" 
 echo "# b's jobs recovered $((T1 - T0)) s after kill -9 (node timeout ${TIMEOUT} s)"
 check "recovered within the node timeout and a renewal or two" test $((T1 - T0)) -le $((TIMEOUT + 5))
 eq "none ran twice" "$(sort "$RAN2" | uniq -d | wc -l)" 0
-no_sleep_left() { ! ps -eo args | grep -q '^sleep 2.00417'; }
-wait_for 60 no_sleep_left || fail "a job process of the killed node is left: $(ps -eo pid,args | grep 'sleep 2.00417')"
+no_sleep_left() { ! ps -eo args | grep -q "^sleep 2.00417$$"; }
+wait_for 60 no_sleep_left || fail "a job process of the killed node is left: $(ps -eo pid,args | grep "sleep 2.00417$$")"
 pass "no process of the killed node is left"
 
 # --- a frozen node fences itself -------------------------------------------------------------
-FROZEN=$(post c /v1/jobs '{"command": "exec sleep 300.00417", "max_attempts": 1}' | jq -r .id)
+FROZEN=$(post c /v1/jobs "{\"command\": \"exec sleep 300.00417$$\", \"max_attempts\": 1}" | jq -r .id)
 # it may run on a or c: c is the one frozen, so make sure it runs there
 wait_for 60 bash -c "[ \"\$(curl -s ${URL[c]}/v1/jobs/$FROZEN | jq -r .state)\" == running ]" || fail "job $FROZEN never ran"
 VICTIM=$(get c "/v1/jobs/$FROZEN" | jq -r .node)
@@ -221,7 +221,7 @@ pass "the frozen node $VICTIM was declared dead: its job lost"
 kill -CONT "${PID[$VICTIM]}"
 wait_for 60 grep -q "node $VICTIM: registered again" "$T/$VICTIM.err" || fail "$VICTIM did not register again: $(tail -n 5 "$T/$VICTIM.err")"
 grep -q "fencing itself" "$T/$VICTIM.err" || fail "$VICTIM did not fence itself"
-no_frozen_left() { ! ps -eo args | grep -q '^sleep 300.00417'; }
+no_frozen_left() { ! ps -eo args | grep -q "^sleep 300.00417$$"; }
 wait_for 60 no_frozen_left || fail "the frozen node's job still runs after it woke"
 pass "woken up, it fenced itself and killed its job"
 eq "and recorded nothing over the rescue" "$(state_on "$SURVIVOR" "$FROZEN")" lost

@@ -6,11 +6,12 @@
 source "$(dirname "$0")/lib.sh"
 WORKERS=2 sp_start
 MARKS="$T/marks"
+MARK="30.123$$" # what the jobs exec: sleep MARK (unique: the suite's PostgreSQL pass runs this test too)
 : >"$MARKS"
 TRIES=${TRIES:-150}
 canceled=0 signaled=0
 for i in $(seq 1 "$TRIES"); do
-    submit "{\"command\": \"echo tok$i >> $MARKS; exec sleep 30.123\"}"
+    submit "{\"command\": \"echo tok$i >> $MARKS; exec sleep $MARK\"}"
     req POST "/v1/jobs/$ID/terminate" '{"signal": "SIGTERM", "grace": 5}'
     case "$STATUS" in
     200) canceled=$((canceled + 1)); echo "$ID $i canceled" >>"$T/answers" ;;
@@ -32,5 +33,5 @@ while read -r id i how; do
     fi
 done <"$T/answers"
 pass "every 200 canceled job never ran; every 202 job ended by SIGTERM (no SIGKILL)"
-eq "no job process left behind" "$(pgrep -c -f '^sleep 30[.]123$' || true)" 0
+eq "no job process left behind" "$(pgrep -c -f "^sleep ${MARK/./[.]}\$" || true)" 0
 sp_stop

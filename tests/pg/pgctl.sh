@@ -15,7 +15,8 @@
 # Layout: DIR/data (the cluster), DIR/sock (its socket), DIR/server.log, DIR/.pgctl (the
 # mark that DIR is this script's: stop removes no directory without it). DIR must be short
 # enough for a Unix socket path (about 90 bytes).
-# As root (initdb refuses root) the server runs as PGCTL_USER (default: nobody), and DIR is
+# As root (initdb refuses root) the server runs as PGCTL_USER (default: spawnpool-pg, a system
+# user made on first use; not nobody, whose processes the tests count), and DIR is
 # chowned to it; every directory above DIR must be traversable by that user.
 # Settings for a test suite: fsync off, small shared_buffers, max_connections 300 (many
 # servers at once); trust authentication (no password). The superuser role is
@@ -61,7 +62,12 @@ need_server() {
 # the user the server runs as: ourselves, or PGCTL_USER when we are root
 RUN_USER=$(id -un)
 if [ "$(id -u)" -eq 0 ]; then
-    RUN_USER=${PGCTL_USER:-nobody}
+    # a user of its own (made once), not nobody: tests count nobody's processes (--run-as)
+    RUN_USER=${PGCTL_USER:-spawnpool-pg}
+    if [ "$RUN_USER" == spawnpool-pg ] && ! id "$RUN_USER" >/dev/null 2>&1; then
+        useradd --system --no-create-home --shell /usr/sbin/nologin "$RUN_USER" 2>/dev/null ||
+            id "$RUN_USER" >/dev/null 2>&1 || RUN_USER=nobody
+    fi
     id "$RUN_USER" >/dev/null 2>&1 || die "no user $RUN_USER to run PostgreSQL as (set PGCTL_USER)"
 fi
 
