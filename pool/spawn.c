@@ -78,8 +78,10 @@ char **spawn_build_env(const char *env_blob, uint32_t env_len)
                 break;
             }
         /* the server's own secrets stay with it: the store's password (libpq reads it from
-         * PGPASSWORD) is not every job's (a job that needs one gives it in its env) */
-        bool secret = klen == 10 && strncmp(environ[i], "PGPASSWORD", 10) == 0;
+         * PGPASSWORD) and the store's URL (SPAWNPOOL_DATABASE, maybe with a password) are not
+         * every job's (a job that needs them gives them in its env) */
+        bool secret = (klen == 10 && strncmp(environ[i], "PGPASSWORD", 10) == 0) ||
+                      (klen == 18 && strncmp(environ[i], "SPAWNPOOL_DATABASE", 18) == 0);
         if (!overridden && !secret) envp[n++] = environ[i];
     }
     for (const char *e = env_blob; e < env_blob + env_len; e += strlen(e) + 1)

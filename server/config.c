@@ -346,6 +346,11 @@ static int load(struct config *cfg, int argc, char **argv, bool reload, char *er
     if (!cfg->max_long_polls) cfg->max_long_polls = cfg->max_connections / 2;
     if (cfg->max_conns_per_address < 0) cfg->max_conns_per_address = cfg->max_connections / 4;
     if (cfg->run_as[0] && config_resolve_run_as(cfg, err, errlen) < 0) return -1;
+    if (cfg->node_timeout < 3) { /* (the lease is renewed every second: a margin of two) */
+        snprintf(err, errlen, "--node-timeout must be at least 3 seconds, got %g",
+                 cfg->node_timeout);
+        return -1;
+    }
     if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
         snprintf(err, errlen, "--tls-cert and --tls-key go together");
         return -1;

@@ -31,6 +31,10 @@ bool db_target_is_postgres(const char *target);
  * no longer shows it, to the workers and jobs forked after either) and keeps it for the
  * PostgreSQL connections. Call once at start, before any thread or child process. */
 void db_keep_password(void);
+/* PostgreSQL: how long (ms, at least 1000; default 20000) a silent server or network may keep
+ * a call waiting before the connection counts as lost (TCP keepalives, tcp_user_timeout), for
+ * the connections opened after. */
+void db_set_network_timeout(int ms);
 /* Opens a connection to target (see db_target_is_postgres). Returns 0, or -1 with a message
  * in err (which never shows a password). */
 int db_open(struct db **out, const char *target, int flags, char *err, size_t errlen);

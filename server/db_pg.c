@@ -192,6 +192,14 @@ static void error_without(char *err, size_t errlen, const char *pw, const char *
     }
 }
 
+/* How long a silent server or network may keep a call waiting (db_set_network_timeout). */
+static int network_ms = 20000;
+
+void db_set_network_timeout(int ms)
+{
+    network_ms = ms < 1000 ? 1000 : ms;
+}
+
 /* PGPASSWORD, taken out of the environment by db_keep_password (NULL: none) */
 static char *kept_password;
 
@@ -226,10 +234,14 @@ int db_pg_open(struct db **out, const char *target, int flags, char *err, size_t
     PQconninfoFree(opts);
     /* defaults the target may override (it is expanded where dbname stands, after them):
      * connecting (and reconnecting) gives up after 2 s (libpq's least); a peer gone silent is found
-     * by TCP keepalives in ~20 s, and a write it does not acknowledge fails after 20 s */
+     * by TCP keepalives, and a write it does not acknowledge fails, within network_ms (a node
+     * blocked on a lost database must learn it in time to fence itself) */
     const char *keys[9] = {"fallback_application_name", "connect_timeout",  "keepalives_idle",
                            "keepalives_interval",       "keepalives_count", "tcp_user_timeout"};
-    const char *vals[9] = {"spawnpool", "2", "10", "3", "3", "20000"};
+    char idle[16], user_ms[16];
+    snprintf(idle, sizeof idle, "%d", network_ms / 2000 > 0 ? network_ms / 2000 : 1);
+    snprintf(user_ms, sizeof user_ms, "%d", network_ms);
+    const char *vals[9] = {"spawnpool", "2", idle, "1", "2", user_ms};
     int k = 6;
     if (kept_password) { /* (before dbname: a password in the target wins) */
         keys[k] = "password";

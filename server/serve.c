@@ -91,6 +91,15 @@ static int lock_data_dir(const char *dir)
     return fd;
 }
 
+/* True if a postgresql:// URL carries a password (user:password@host). */
+static bool url_has_password(const char *url)
+{
+    const char *scheme = strstr(url, "://"), *at = strchr(url, '@');
+    if (!db_target_is_postgres(url) || !scheme || !at) return false;
+    const char *colon = strchr(scheme + 3, ':');
+    return colon && colon < at;
+}
+
 static int64_t recover_delay(double backoff, int attempt)
 {
     return dispatch_retry_delay_ms(g_cfg, backoff, attempt);
@@ -188,6 +197,12 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     /* the store's password is the server's only: out of the environment workers and jobs
      * inherit (and of /proc/PID/environ) before any fork */
     db_keep_password();
+    /* a node cut off from its database learns it within a quarter of its lease, so it fences
+     * itself (at half) before another node may rescue its jobs (at the whole) */
+    db_set_network_timeout((int)(cfg->node_timeout * 250));
+    if (url_has_password(cfg->database))
+        log_warn("--database carries a password: every user of this machine sees it in the "
+                 "process list; give it in PGPASSFILE or PGPASSWORD instead");
     /* every signal we handle is read from a signalfd; block them before any fork or thread */
     sigset_t set;
     sigemptyset(&set);

@@ -32,8 +32,11 @@ static const char *const stmt_sql[ST_COUNT] = {
         "max_output, retry_backoff) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?25, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
         "?18, ?19, ?20, ?21, ?22, ?23, ?24, ?26, ?27, ?26, ?28, ?29) RETURNING id",
+    /* recorded only if the job is now in the state it says (a write fenced off, or replayed
+     * after another node rescued the job, changed nothing: nor does its event) */
     [ST_INSERT_EVENT] = "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
-                        "VALUES (?, ?, ?, ?, ?)",
+                        "SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?1 "
+                        "AND state = ?4)",
     [ST_RUNNING] = "UPDATE jobs SET state = 'running', worker = ?, attempt = ?, started_at = ?, "
                    "pid = NULL, exit_code = NULL, signal = NULL, error = NULL, finished_at = NULL "
                    "WHERE id = ? AND state = 'queued'" FENCE(5, 6),

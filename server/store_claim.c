@@ -52,8 +52,9 @@ static int64_t held_across(struct db *db, const char *column, const char *name)
 {
     /* the lock in a statement of its own: a statement's snapshot is taken when it starts, so a
      * count in the same statement would not see a claim committed while it waited */
-    if (one_int(db, "SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtextextended(?2 || ?1, 0))) "
-                    "AS l",
+    if (one_int(db,
+                "SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtextextended(?2 || ?1, 0))) "
+                "AS l",
                 name, column[0] == 'q' ? "queue:" : "key:") < 0)
         return -1;
     char sql[320];

@@ -57,8 +57,12 @@ static const char *const fixed_sql[RS_LIST] = {
     [RS_OUTPUT_END] =
         "SELECT pos + length(data), length(data) FROM job_output "
         "WHERE job_id = ?1 AND attempt = ?2 AND stream = ?3 ORDER BY pos DESC LIMIT 1",
-    [RS_NOTIFICATIONS_DUE] = "SELECT job_id, url, attempts FROM notifications WHERE next_at <= ? "
-                             "ORDER BY next_at LIMIT ?",
+    /* (several nodes: the node that ran the job sends its callback; a dead node's, any) */
+    [RS_NOTIFICATIONS_DUE] =
+        "SELECT job_id, url, attempts FROM notifications WHERE next_at <= ?1 AND EXISTS (SELECT "
+        "1 FROM jobs j WHERE j.id = notifications.job_id AND (j.node IS NULL OR j.node = ?3 OR "
+        "EXISTS (SELECT 1 FROM nodes n WHERE n.name = j.node AND n.rescued_at IS NOT NULL))) "
+        "ORDER BY next_at LIMIT ?2",
 };
 
 /* Writes statement id's SQL, for a database of that kind, into buf. */

@@ -362,6 +362,7 @@ int store_notifications_due(struct store *s, int64_t now, struct store_notificat
         n = 0;
         db_bind_int(st, 1, now);
         db_bind_int(st, 2, max);
+        db_bind_text(st, 3, s->node);
         while (n < max && (step = db_step(st)) == DB_ROW) {
             out[n].job_id = db_col_int(st, 0);
             snprintf(out[n].url, sizeof out[n].url, "%s", db_col_text(st, 1));

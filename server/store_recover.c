@@ -229,7 +229,9 @@ int store_each_queued(struct store *s, void (*fn)(void *ctx, const struct store_
         notify = db_step(st) != DB_DONE || notify; /* (a failed read: look for callbacks) */
         db_finalize(st);
     }
-    if (rc == 0) s->any_notify = notify; /* exact: the lock keeps inserts out meanwhile */
+    /* exact: the lock keeps inserts out meanwhile (but for jobs submitted through other nodes:
+     * with several, every job end looks) */
+    if (rc == 0) s->any_notify = notify || db_kind(s->db) == DB_POSTGRES;
     store_read_done(s);
     for (size_t i = 0; i < n; i++) {
         if (rc == 0) fn(ctx, &later[i]);

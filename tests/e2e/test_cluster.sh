@@ -74,6 +74,26 @@ for round in 1 2 3; do
     eq "round $round: on the producer's node" "$(get c "/v1/jobs/$CONSUMER" | jq -r .node)" "$(get c "/v1/jobs/$PRODUCER" | jq -r .node)"
 done
 
+# --- each job's notify_url is called once, by its node -------------------------------------
+RECEIVER_BIN=${RECEIVER_BIN:-$(dirname "$SPAWNPOOL_BIN")/tests/test_receiver}
+"$RECEIVER_BIN" 0 >"$T/received.txt" &
+BG_PIDS+=($!)
+wait_for 60 test -s "$T/received.txt" || fail "the receiver did not start"
+RPORT=$(head -n 1 "$T/received.txt")
+HOOKED=()
+for i in $(seq 0 11); do
+    HOOKED+=("$(post "${nodes[$((i % 3))]}" /v1/jobs "{\"argv\": [\"true\"], \"notify_url\": \"http://127.0.0.1:$RPORT/hook\"}" | jq -r .id)")
+done
+wait_for 60 all_ended "${HOOKED[@]}" || fail "the jobs with a notify_url did not end"
+none_due() { [ "$(psql -XAtq "$SP_PG_URL" -c 'SELECT count(*) FROM notifications')" == 0 ]; }
+wait_for 60 none_due || fail "callbacks still wait: $(psql -XAtq "$SP_PG_URL" -c 'SELECT count(*) FROM notifications')"
+got_all() { [ "$(tail -n +2 "$T/received.txt" | wc -l)" -ge 12 ]; }
+wait_for 60 got_all || fail "not every callback arrived: $(tail -n +2 "$T/received.txt" | wc -l) of 12"
+IDS_SQL=$(IFS=,; echo "${HOOKED[*]}")
+eq "each callback sent once (one delivery recorded per job, not one per node)" \
+    "$(psql -XAtq "$SP_PG_URL" -c "SELECT count(*) FROM job_events WHERE job_id IN ($IDS_SQL) AND detail LIKE 'notify_url answered%'")" 12
+eq "and the receiver got 12 calls" "$(tail -n +2 "$T/received.txt" | wc -l)" 12
+
 # --- a concurrency key with limit 1 across the nodes ---------------------------------------
 KEYED=()
 for i in $(seq 0 23); do # (short jobs: a place freed is contended by the three at once)
