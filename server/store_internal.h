@@ -145,11 +145,12 @@ enum read_stmt {
     RS_QUEUE_SETTINGS,
     RS_GROUP_MEMBERS,
     RS_NOTIFICATIONS_DUE,
-    RS_SCHEDULES,                      /* every schedule, by name */
-    RS_SCHEDULE_ONE,                   /* one, by name */
-    RS_OUTPUT_CHUNK,                   /* store_output.c: the chunk that holds an offset */
-    RS_OUTPUT_END,                     /* ... and the last chunk of a stream */
-    RS_LIST,                           /* + a shape (LIST_* bits): LIST_SHAPES statements */
+    RS_SCHEDULES,    /* every schedule, by name */
+    RS_SCHEDULE_ONE, /* one, by name */
+    RS_EVENT_IDS,    /* PostgreSQL: the ids after one, for the gaps of transactions in progress */
+    RS_OUTPUT_CHUNK, /* store_output.c: the chunk that holds an offset */
+    RS_OUTPUT_END,   /* ... and the last chunk of a stream */
+    RS_LIST,         /* + a shape (LIST_* bits): LIST_SHAPES statements */
     RS_EVENTS = RS_LIST + LIST_SHAPES, /* + EVENTS_* bits: 4 statements */
     RS_COUNT = RS_EVENTS + 4
 };

@@ -270,11 +270,41 @@ int store_queue_counts(struct store *s,
     return rc;
 }
 
+/* How long a gap in the event ids is waited for: the events after it were written this long
+ * ago, so the missing id is no event to come (its transaction rolled back). A batch commits in
+ * milliseconds; a node stuck longer is fenced off anyway. */
+#define EVENT_GAP_MS 2000
+
+/* PostgreSQL: the last event id a stream after after_id may send now: events commit in any
+ * order across nodes, so it stops before the first id missing (an open transaction's) whose
+ * next event was written less than EVENT_GAP_MS ago. after_id if none may go; -1 on error. */
+static int64_t events_upto(struct rd *r, int64_t after_id, int limit)
+{
+    struct db_stmt *st = rd_stmt(r, RS_EVENT_IDS);
+    if (!st) return -1;
+    db_bind_int(st, 1, after_id);
+    db_bind_int(st, 2, limit);
+    int64_t upto = after_id, step;
+    while ((step = db_step(st)) == DB_ROW) {
+        int64_t id = db_col_int(st, 0), written = db_col_int(st, 1), now = db_col_int(st, 2);
+        if (id != upto + 1 && written > now - EVENT_GAP_MS) break; /* (a gap: wait) */
+        upto = id;
+    }
+    db_reset(st);
+    return step == DB_ERROR ? -1 : upto;
+}
+
 int store_each_event(struct store *s, int64_t after_id, int64_t job_id, const char *queue,
                      int limit, void (*fn)(void *ctx, const struct store_event *e), void *ctx)
 {
     struct rd r;
     if (rd_begin(s, &r) < 0) return -1;
+    bool pg = db_kind(s->db) == DB_POSTGRES;
+    int64_t upto = pg ? events_upto(&r, after_id, limit) : 0;
+    if (upto < 0) {
+        rd_end(&r);
+        return -1;
+    }
     struct db_stmt *st =
         rd_stmt(&r, RS_EVENTS + (job_id > 0 ? EVENTS_JOB : 0) + (queue ? EVENTS_QUEUE : 0));
     int n = -1, step = DB_ERROR;
@@ -284,6 +314,7 @@ int store_each_event(struct store *s, int64_t after_id, int64_t job_id, const ch
         db_bind_int(st, i++, after_id);
         if (job_id > 0) db_bind_int(st, i++, job_id);
         if (queue) db_bind_text(st, i++, queue);
+        if (pg) db_bind_int(st, i++, upto);
         db_bind_int(st, i, limit);
         while ((step = db_step(st)) == DB_ROW) {
             struct store_event e = {db_col_int(st, 0),  db_col_int(st, 1),  db_col_int(st, 2),
