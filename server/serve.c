@@ -285,6 +285,16 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     /* this node's lease first (its jobs carry it; a node rescuing it meanwhile is fenced off);
      * its URL is known once it listens */
     bool clustered = db_target_is_postgres(cfg->database);
+    int in_use =
+        clustered ? store_node_in_use(store, cfg->node, (int64_t)(cfg->node_timeout * 1000)) : 0;
+    if (in_use != 0) {
+        if (in_use > 0)
+            log_error("node %s: another server renews this name's lease: give each node its own "
+                      "--node",
+                      cfg->node);
+        status = 2;
+        goto out;
+    }
     if (store_node_register(store, cfg->node, cfg->advertise_url, SPAWNPOOL_VERSION) < 0) goto out;
     /* on PostgreSQL only the jobs this node held: the others' are theirs (or a rescue's) */
     struct store_recovery rec = {.node = clustered ? cfg->node : NULL,
@@ -352,6 +362,7 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
                   unsaved);
     else
         log_info("drained: every job's state is recorded; exiting");
+    if (!unsaved) store_node_release(store); /* (its name is free for a restart at once) */
 out:
     free(started);
     if (fe_handle) fe->stop(fe_handle);

@@ -303,8 +303,15 @@ int64_t store_node_epoch(const struct store *s);
  * carry it: every later write about them is fenced with it; name NULL: again, with the name
  * and URL of the last time. 0 or -1 (logged). */
 int store_node_register(struct store *s, const char *name, const char *url, const char *version);
+/* Whether another server holds node name's lease: 1 if it is renewed while this one watches
+ * (up to the node timeout, timeout_ms), 0 once it is free or runs out (a server of that name
+ * that stopped), -1 on error. */
+int store_node_in_use(struct store *s, const char *name, int64_t timeout_ms);
 /* Sets the URL this node advertises. 0 or -1. */
 int store_node_set_url(struct store *s, const char *url);
+/* Gives this node's lease up (a clean stop: its name is free at once; the others find it
+ * stopped, with nothing to recover). */
+void store_node_release(struct store *s);
 /* Renews this node's lease: 1, or 0 if its epoch moved on (declared dead by another node: its
  * jobs were recovered), or -1 if the database could not be reached. */
 int store_node_renew(struct store *s);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "server/clock.h"
 #include "server/log.h"
@@ -93,6 +94,37 @@ int store_node_register(struct store *s, const char *name, const char *url, cons
     return rc;
 }
 
+int store_node_in_use(struct store *s, const char *name, int64_t timeout_ms)
+{
+    /* its lease as it is now: none, rescued or out of date is free */
+    int64_t first = -1, deadline = clock_mono_ms() + timeout_ms + 1000;
+    bool said = false;
+    for (;;) {
+        struct db_stmt *st = prepare_now(s, "SELECT heartbeat_at, CASE WHEN rescued_at IS NULL "
+                                            "AND heartbeat_at >= NOW - ?2 THEN 1 ELSE 0 END "
+                                            "FROM nodes WHERE name = ?1");
+        if (!st) return -1;
+        db_bind_text(st, 1, name);
+        db_bind_int(st, 2, timeout_ms);
+        int step = db_step(st);
+        int64_t beat = step == DB_ROW ? db_col_int(st, 0) : 0;
+        bool live = step == DB_ROW && db_col_int(st, 1) != 0;
+        db_finalize(st);
+        if (step == DB_ERROR) return -1;
+        if (!live) return 0;
+        if (first >= 0 && beat != first) return 1; /* renewed meanwhile: another server has it */
+        if (first < 0) first = beat;
+        if (clock_mono_ms() >= deadline) return 0;
+        if (!said)
+            log_info("node %s: its lease is still live (a server of that name stopped within "
+                     "the node timeout, or another one has the name): waiting up to %.0fs to see",
+                     name, (double)timeout_ms / 1000);
+        said = true;
+        struct timespec pause = {0, 300 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+}
+
 int store_node_set_url(struct store *s, const char *url)
 {
     struct db_stmt *st;
@@ -103,6 +135,19 @@ int store_node_set_url(struct store *s, const char *url)
     int rc = db_step(st) == DB_DONE ? 0 : -1;
     db_finalize(st);
     return rc;
+}
+
+void store_node_release(struct store *s)
+{
+    struct db_stmt *st;
+    if (!s->node[0] ||
+        db_prepare(s->db, "UPDATE nodes SET heartbeat_at = 0 WHERE name = ?1 AND epoch = ?2", false,
+                   &st) < 0)
+        return;
+    db_bind_text(st, 1, s->node);
+    db_bind_int(st, 2, s->epoch);
+    db_step(st);
+    db_finalize(st);
 }
 
 int store_node_renew(struct store *s)

@@ -38,6 +38,11 @@ sp_pg_url "$T/cluster" # the database the three share: new, so they all start on
 for n in a b c; do node_start "$n"; done
 for n in a b c; do node_ready "$n"; done
 pass "three nodes started at once on a new database (they migrate it in turn)"
+DUP=0
+"$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data-dup" --node a --node-timeout "$TIMEOUT" \
+    --database "$SP_PG_URL" >/dev/null 2>"$T/dup.err" || DUP=$?
+eq "a second server named a is refused (exit 2)" "$DUP" 2
+check "saying why" grep -q "another server renews this name's lease" "$T/dup.err"
 
 # post NODE PATH BODY: the answer's body
 post() { curl -s -X POST -H 'Content-Type: application/json' --data "$3" "${URL[$1]}$2"; }

@@ -8,11 +8,11 @@
 # (SPAWNPOOL_TEST_DB=postgres): a second node b on the same database is listed by both nodes,
 # each saying which one it is; b's --advertise-url is its url; the jobs running on a node are
 # counted there; after `kill -9` of b, a lists b as not alive once its lease is older than a's
-# --node-timeout (2 s here), then dead (dead_since set, its epoch moved on); b started again
+# --node-timeout (3 s here), then dead (dead_since set, its epoch moved on); b started again
 # registers afresh (alive, dead_since null, epoch on).
 source "$(dirname "$0")/lib.sh"
 
-sp_start --node a --node-timeout 2
+sp_start --node a --node-timeout 3
 VERSION=$("$SPAWNPOOL_BIN" --version | awk '{print $2}')
 
 # nodes_of URL: the nodes as URL's server lists them (in $T/nodes), 200 required
@@ -80,7 +80,7 @@ pass "spawnpool show of a waiting job has no node: line"
 # restarts with the file (the same data dir: the same store), then again without it
 printf '# the nodes token\nnodes-example-s3cret\n' >"$T/token"
 sp_stop
-sp_start --node a --node-timeout 2 --token-file "$T/token"
+sp_start --node a --node-timeout 3 --token-file "$T/token"
 eq "with a token file GET /v1/nodes without it is refused" \
     "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/v1/nodes")" 401
 mkdir -p "$T/bin" && ln -s "$SPAWNPOOL_BIN" "$T/bin/spawnpool" # (the docs' example calls spawnpool)
@@ -88,17 +88,17 @@ SP_EXAMPLE_TOKEN_FILE=$T/token PATH="$T/bin:$PATH" run_example nodes-list
 example_shows "a	true	0"
 example_shows "a (this)  yes"
 sp_stop
-sp_start --node a --node-timeout 2
+sp_start --node a --node-timeout 3
 
 if ! sp_on_postgres; then
     eq "SQLite: one node" "$(jq '.nodes | length' "$T/nodes")" 1
-    # no lease on SQLite: past --node-timeout (2 s) the node that answers is still alive,
+    # no lease on SQLite: past --node-timeout (3 s) the node that answers is still alive,
     # every time it is asked meanwhile
     past_timeout() {
         [ "$(node_field "$BASE" a .alive)" == true ] || fail "a listed not alive on SQLite: $(cat "$T/nodes")"
-        [ $(($(date +%s%3N) - $(epoch_ms "$STARTED"))) -gt 3000 ]
+        [ $(($(date +%s%3N) - $(epoch_ms "$STARTED"))) -gt 4000 ]
     }
-    wait_for 60 past_timeout || fail "the clock did not move 3 s"
+    wait_for 60 past_timeout || fail "the clock did not move 4 s"
     pass "SQLite: a is alive more than --node-timeout after it started"
     [ "$FAILS" -eq 0 ] && echo "PASS"
     exit 0
@@ -147,7 +147,7 @@ grep -qE "^a +yes +[0-9]+ +[0-9:]+ +${SP_BASE//./\\.}\$" <<<"$OUT" || fail "spaw
 grep -qE "^b \(this\) +yes +[0-9]+ +[0-9:]+ +${B_ADV//./\\.}\$" <<<"$OUT" || fail "spawnpool nodes through b: b's row: $OUT"
 pass "spawnpool nodes through b: a, and b (this), both alive"
 
-# --- b dies: a lists it as not alive once its lease is older than 2 s, then declared dead
+# --- b dies: a lists it as not alive once its lease is older than 3 s, then declared dead
 mapfile -t B_WORKERS < <(curl -s "$B/v1/workers" | jq -r '.workers[].pid | numbers')
 kill -KILL "$B_PID"
 wait "$B_PID" 2>/dev/null
@@ -155,7 +155,7 @@ t0=$(date +%s%3N)
 pass "node b killed (-9)"
 b_is() { [ "$(node_field "$BASE" b "$1")" == "$2" ]; }
 wait_for 60 b_is .alive false || fail "a still lists b as alive: $(cat "$T/nodes")"
-pass "a lists b as not alive $(($(date +%s%3N) - t0)) ms after the kill (--node-timeout 2)"
+pass "a lists b as not alive $(($(date +%s%3N) - t0)) ms after the kill (--node-timeout 3)"
 declared() { rfc3339 "$(node_field "$BASE" b .dead_since)"; }
 wait_for 60 declared || fail "b never declared dead: $(cat "$T/nodes")"
 pass "b declared dead $(($(date +%s%3N) - t0)) ms after the kill: dead_since $(node_field "$BASE" b .dead_since)"
