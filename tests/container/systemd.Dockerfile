@@ -4,7 +4,7 @@ FROM debian:bookworm
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       systemd systemd-sysv curl jq ca-certificates procps \
-      libmicrohttpd12 libjansson4 libsqlite3-0 libcurl4 tzdata \
+      libmicrohttpd12 libjansson4 libsqlite3-0 libcurl4 zlib1g libpq5 tzdata \
  && rm -rf /var/lib/apt/lists/*
 COPY stage/ /
 # the user from the installed sysusers.d snippet (no path given: proves it is on the search

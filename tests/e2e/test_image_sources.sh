@@ -27,3 +27,22 @@ for d in $(tr ' ' '\n' <<<"$DIRS" | sort -u); do
     grep -qx "!$d/" "$ROOT/.dockerignore" || fail ".dockerignore does not let $d/ through"
 done
 pass "Dockerfile and .dockerignore carry every source directory: $(echo $DIRS)"
+
+# the images that run the binary have every shared library it links: the package of each one
+# (ldd + dpkg -S) is installed by the Dockerfile's runtime stage and by the systemd test's image
+# (libpq5 once missed the latter, and only that container test failed)
+# (the libraries it names itself, NEEDED: theirs come with their packages' dependencies)
+if command -v ldd >/dev/null && command -v dpkg >/dev/null && command -v readelf >/dev/null; then
+    NEEDED=$(readelf -d "$SPAWNPOOL_BIN" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+    PKGS=$(ldd "$SPAWNPOOL_BIN" | awk '$3 ~ /^\// {print $1, $3}' | while read -r name lib; do
+        grep -qxF "$name" <<<"$NEEDED" || continue
+        dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib" 2>/dev/null
+    done | cut -d: -f1 | sort -u | grep -Ev '^(libc6|libgcc-s1|libstdc\+\+6)$')
+    [ -n "$PKGS" ] || fail "found no packages of the binary's libraries"
+    for image in Dockerfile tests/container/systemd.Dockerfile; do
+        for pkg in $PKGS; do
+            grep -qw -- "$pkg" "$ROOT/$image" || fail "$image does not install $pkg (the binary links a library of it)"
+        done
+    done
+    pass "both images install the packages of every library the binary links: $(echo $PKGS)"
+fi
