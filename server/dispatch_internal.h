@@ -75,6 +75,7 @@ struct running {
     double retry_backoff;         /* seconds before its first retry; < 0: --retry-backoff */
     bool terminate;               /* a terminate request reached it */
     bool shutdown;                /* ... sent by the server's drain */
+    bool fenced;                  /* killed by its node fencing itself: lost (retried if it may) */
     int q;                        /* index of its queue in d->queues */
     int k;                        /* index of its concurrency key in d->keys, -1: none */
     bool gang;                    /* a gang member: it cannot start later on its own */

@@ -329,6 +329,9 @@ static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_b
                      strsignal(done.code));
         if (o.state == JOB_TIMED_OUT) {
             o.error = "the job's timeout elapsed";
+        } else if (o.state == JOB_TERMINATED && r->fenced) { /* (not the job's doing: lost) */
+            o.state = JOB_LOST;
+            o.error = "its node lost its lease to the database and killed it (fenced itself)";
         } else if (o.state == JOB_TERMINATED && r->shutdown) {
             o.error = "terminated by the server's shutdown";
         } else if (done.error[0]) { /* the worker knows why (over its memory limit) */

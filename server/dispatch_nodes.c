@@ -193,11 +193,18 @@ static void fence_self(struct dispatch *d, const char *why)
     log_error("node %s: %s: fencing itself: its running jobs are killed, it claims nothing "
               "until its lease is renewed",
               store_node_name(d->store), why);
-    for (int i = 0; i < d->pool->count; i++)
+    for (int i = 0; i < d->pool->count; i++) {
         for (int k = 0; k < DISPATCH_HOLD; k++)
             if (d->next[i][k].phase == PHASE_SENT || d->next[i][k].phase == PHASE_RESERVED)
                 dispatch_give_back(d, i, &d->next[i][k]);
-    dispatch_loop_terminate_all(d, SIGKILL, 0);
+        /* what runs is killed and ends lost, queued again while it has attempts left (a
+         * rescuer that declared this node dead decided already: the write is fenced off) */
+        struct running *r = &d->running[i];
+        if (r->phase == PHASE_RESERVED) dispatch_give_back(d, i, r);
+        if (r->phase == PHASE_FREE || r->phase == PHASE_RESERVED) continue;
+        r->fenced = true;
+        dispatch_send_kill(d, i, r->id, SIGKILL, 0);
+    }
 }
 
 static void rescued_one(void *ctx, int64_t id)

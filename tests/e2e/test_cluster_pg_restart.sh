@@ -3,7 +3,9 @@
 # own (the suite's shared one must not go down under the other tests); jobs are submitted to
 # both while the database restarts. Every job acknowledged (201) runs exactly once and ends
 # recorded; submits refused meanwhile say so (503, or no answer), nothing half-stored; the
-# nodes reconnect by themselves and run new jobs after. PostgreSQL only.
+# nodes reconnect by themselves and run new jobs after. Then the database stays down past half
+# a node's lease: the node fences itself, killing its job, which ends lost and, with an attempt
+# left, runs again once the database is back. PostgreSQL only.
 source "$(dirname "$0")/lib.sh"
 sp_on_postgres || {
     echo "SKIPPED: needs the PostgreSQL store (SPAWNPOOL_TEST_DB=postgres)"
@@ -73,3 +75,30 @@ for n in a b; do
     wait "${PID[$n]}" || fail "node $n did not exit 0"
 done
 pass "both nodes stopped cleanly"
+
+# --- the database down past half the lease: the node fences itself --------------------------
+: >"$T/f.out"
+"$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data-f" --workers 2 --node f \
+    --node-timeout 3 --database "$SP_PG_URL" >"$T/f.out" 2>>"$T/f.err" &
+PID[f]=$!
+BG_PIDS+=("${PID[f]}")
+wait_for 60 grep -q '^spawnpool: listening on ' "$T/f.out" || fail "node f did not start"
+URL[f]=$(sed -n 's/^spawnpool: listening on //p' "$T/f.out" | head -n 1)
+J=$(curl -s -X POST -H 'Content-Type: application/json' \
+    --data "{\"command\": \"echo run >> $T/fenced-runs; exec sleep 300\", \"max_attempts\": 2}" "${URL[f]}/v1/jobs" | jq -r .id)
+wait_for 60 bash -c "[ \"\$(curl -s ${URL[f]}/v1/jobs/$J | jq -r .state)\" == running ]" || fail "job $J never ran"
+PGUSER_OF=$(stat -c %U "$SP_PG_CLUSTER/data")
+(cd "$SP_PG_CLUSTER" && runuser -u "$PGUSER_OF" -- /usr/lib/postgresql/15/bin/pg_ctl stop -D "$SP_PG_CLUSTER/data" -m fast >/dev/null) ||
+    fail "PostgreSQL did not stop"
+wait_for 60 grep -q "node f: .*fencing itself" "$T/f.err" || fail "node f did not fence itself: $(tail -n 3 "$T/f.err")"
+pass "the database down past half the lease: node f fenced itself"
+"$SP_PGCTL" restart "$SP_PG_CLUSTER" >/dev/null || fail "PostgreSQL did not start again"
+second_run() { [ "$(grep -c run "$T/fenced-runs")" -ge 2 ]; }
+wait_for 60 second_run || fail "job $J was not run again: $(curl -s "${URL[f]}/v1/jobs/$J" | jq -c '{state, attempt, error}')"
+EV=$(psql -XAtq "$SP_PG_URL" -c "SELECT detail FROM job_events WHERE job_id = $J AND from_state = 'running' AND to_state = 'queued'")
+[[ $EV == *"attempt 1 of 2 ended lost"* ]] || fail "its first attempt did not end lost: $EV"
+pass "its job ended lost and runs again (attempt 2)"
+curl -s -X POST -H 'Content-Type: application/json' --data '{}' "${URL[f]}/v1/jobs/$J/terminate" >/dev/null
+eq "... and is terminated as asked" "$(curl -s "${URL[f]}/v1/jobs/$J/wait?timeout=60" | jq -r .state)" terminated
+kill -TERM "${PID[f]}"
+wait "${PID[f]}" || fail "node f did not exit 0"
