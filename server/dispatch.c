@@ -135,7 +135,7 @@ void dispatch_make_ready(void *ctx, int64_t id, int64_t priority, int64_t not_be
     }
 }
 
-static void load_queue_setting(void *ctx, const char *name, int concurrency, bool paused)
+void dispatch_load_queue_setting(void *ctx, const char *name, int concurrency, bool paused)
 {
     struct dispatch *d = ctx;
     int qi = dispatch_qstate(d, name);
@@ -217,7 +217,7 @@ struct dispatch *dispatch_create(const struct config *cfg, struct store *store, 
         d->queues[qi].paused = cfg->queues[i].paused;
     }
     if (!d->running || !d->next || !d->died_unstarted || !d->view.workers || !d->view.pids ||
-        store_each_queue_setting(store, load_queue_setting, d) < 0 ||
+        store_each_queue_setting(store, dispatch_load_queue_setting, d) < 0 ||
         store_each_queued(store, dispatch_take_queued, d) < 0 || dispatch_load_scheduled(d) < 0 ||
         dispatch_load_schedules(d) < 0 || store_count_states(store, d->stats.jobs) < 0) {
         dispatch_destroy(d);

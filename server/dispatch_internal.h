@@ -293,6 +293,9 @@ void dispatch_promote_held(struct dispatch *d, int slot);
 /* dispatch_cmd.c: terminates job id if this node runs or holds it, as asked by another node
  * ("t" notification): signal sig, SIGKILL after grace_ms. */
 void dispatch_terminate_here(struct dispatch *d, int64_t id, int sig, int64_t grace_ms);
+/* A saved queue setting (store_each_queue_setting's fn; ctx: the dispatcher) applied to the
+ * queue's state (at start, and when another node changed it). */
+void dispatch_load_queue_setting(void *ctx, const char *name, int concurrency, bool paused);
 /* dispatch_nodes.c: a queued job found in the store (at start, or one another node made
  * queued) waits the way it should: for its dependencies, parked, delayed or ready. */
 void dispatch_take_queued(void *ctx, const struct store_queued *q);

@@ -88,15 +88,6 @@ static void unpark_all(struct dispatch *d)
         }
 }
 
-static void queue_setting(void *ctx, const char *name, int concurrency, bool paused)
-{
-    struct dispatch *d = ctx;
-    int qi = dispatch_qstate(d, name);
-    if (qi < 0) return;
-    d->queues[qi].concurrency = concurrency;
-    d->queues[qi].paused = paused;
-}
-
 /* One notification (store_notify: "NODE WHAT"; those of this node are skipped). */
 static void heard(void *ctx, const char *note)
 {
@@ -133,7 +124,7 @@ static void heard(void *ctx, const char *note)
         d->schedules_stale = true;
         dispatch_wake(d);
     } else if (strcmp(payload, "q") == 0) { /* queue settings changed */
-        store_each_queue_setting(d->store, queue_setting, d);
+        store_each_queue_setting(d->store, dispatch_load_queue_setting, d);
         for (int i = 0; i < d->n_queues; i++)
             dispatch_queue_unpark(d, i);
         dispatch_wake(d);

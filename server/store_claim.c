@@ -65,6 +65,28 @@ static int64_t held_across(struct db *db, const char *column, const char *name)
     return one_int(db, sql, name, NULL);
 }
 
+/* Takes job id's row for worker of this node (on db, in its transaction if one is open): it
+ * is queued, no node's, not locked by another transaction, its queue not paused in the store,
+ * and not fed by output another live node has. DB_ROW if taken, DB_DONE if not, DB_ERROR. */
+static int claim_row(struct store *s, struct db *db, int64_t id, int worker)
+{
+    struct db_stmt *st;
+    if (db_prepare(db,
+                   "UPDATE jobs SET worker = ?2, node = ?3, epoch = ?4 WHERE id = (SELECT id FROM "
+                   "jobs WHERE id = ?1 AND state = 'queued' AND worker IS NULL FOR UPDATE SKIP "
+                   "LOCKED) AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.name = jobs.queue AND "
+                   "q.paused <> 0) AND NOT " ELSEWHERE(3) " RETURNING id",
+                   false, &st) < 0)
+        return DB_ERROR;
+    db_bind_int(st, 1, id);
+    db_bind_int(st, 2, worker);
+    db_bind_text(st, 3, s->node);
+    db_bind_int(st, 4, s->epoch);
+    int step = db_step(st);
+    db_finalize(st);
+    return step;
+}
+
 enum store_claim store_job_claim(struct store *s, int64_t id, int worker, const char *queue,
                                  int qlimit, const char *key, int klimit)
 {
@@ -87,19 +109,7 @@ enum store_claim store_job_claim(struct store *s, int64_t id, int worker, const 
         if (n >= klimit) goto full;
     }
     struct db_stmt *st;
-    if (db_prepare(db,
-                   "UPDATE jobs SET worker = ?2, node = ?3, epoch = ?4 WHERE id = (SELECT id FROM "
-                   "jobs WHERE id = ?1 AND state = 'queued' AND worker IS NULL FOR UPDATE SKIP "
-                   "LOCKED) AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.name = jobs.queue AND "
-                   "q.paused <> 0) AND NOT " ELSEWHERE(3) " RETURNING id",
-                   false, &st) < 0)
-        goto failed;
-    db_bind_int(st, 1, id);
-    db_bind_int(st, 2, worker);
-    db_bind_text(st, 3, s->node);
-    db_bind_int(st, 4, s->epoch);
-    int step = db_step(st);
-    db_finalize(st);
+    int step = claim_row(s, db, id, worker);
     if (step == DB_ERROR) goto failed;
     if (limited && db_exec(db, "COMMIT") < 0) goto failed;
     if (step == DB_ROW) return CLAIM_OK;
@@ -150,20 +160,7 @@ enum store_claim store_jobs_claim_group(struct store *s, const int64_t *ids, con
     if (db_begin(db) < 0) goto failed;
     int claimed = 0;
     for (int i = 0; i < n; i++) {
-        struct db_stmt *st;
-        if (db_prepare(db,
-                       "UPDATE jobs SET worker = ?2, node = ?3, epoch = ?4 WHERE id = (SELECT id "
-                       "FROM jobs WHERE id = ?1 AND state = 'queued' AND worker IS NULL FOR "
-                       "UPDATE SKIP LOCKED) AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.name "
-                       "= jobs.queue AND q.paused <> 0) RETURNING id",
-                       false, &st) < 0)
-            goto failed;
-        db_bind_int(st, 1, ids[i]);
-        db_bind_int(st, 2, workers[i]);
-        db_bind_text(st, 3, s->node);
-        db_bind_int(st, 4, s->epoch);
-        int step = db_step(st);
-        db_finalize(st);
+        int step = claim_row(s, db, ids[i], workers[i]);
         if (step == DB_ERROR) goto failed;
         if (step != DB_ROW) break; /* (one is missing: none is claimed) */
         claimed++;
