@@ -79,20 +79,13 @@ trap finish EXIT
 pc up -d >"/tmp/$project.up.log" 2>&1 || { cat "/tmp/$project.up.log" >&2; fail "podman-compose up"; }
 rm -f "/tmp/$project.up.log"
 
-# wait_for SECONDS COMMAND...: polls the command until it succeeds
-wait_for() {
-    local end=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        [ $SECONDS -lt "$end" ] || return 1
-        sleep 0.2
-    done
-}
+# shellcheck source=tests/container/wait.sh
+source "$here/wait.sh" # wait_until
 A=http://127.0.0.1:$port_a
 B=http://127.0.0.1:$port_b
 healthy() { curl -fs "$1/healthz" >/dev/null; }
-wait_for 120 healthy "$A" || fail "node-a never answered /healthz"
-wait_for 120 healthy "$B" || fail "node-b never answered /healthz"
+wait_until 120 healthy "$A" || fail "node-a never answered /healthz"
+wait_until 120 healthy "$B" || fail "node-b never answered /healthz"
 ok "node-a ($A) and node-b ($B) answer /healthz ($((SECONDS - start)) s from the start)"
 
 TOKEN=$(podman exec "${project}_node-a_1" grep -m1 -v '^#' /var/lib/spawnpool/token)
@@ -111,8 +104,8 @@ listing() { api "$1/v1/nodes" | jq -c '[.nodes[] | [.name, .alive, .this, .url]]
 both_listed() { [ "$(listing "$1")" == "$2" ]; }
 want_a="[[\"a\",true,true,\"$A\"],[\"b\",true,false,\"$B\"]]"
 want_b="[[\"a\",true,false,\"$A\"],[\"b\",true,true,\"$B\"]]"
-wait_for 60 both_listed "$A" "$want_a" || fail "node-a lists: $(listing "$A"), want $want_a"
-wait_for 60 both_listed "$B" "$want_b" || fail "node-b lists: $(listing "$B"), want $want_b"
+wait_until 60 both_listed "$A" "$want_a" || fail "node-a lists: $(listing "$A"), want $want_a"
+wait_until 60 both_listed "$B" "$want_b" || fail "node-b lists: $(listing "$B"), want $want_b"
 ok "each node lists a and b, alive, itself as this, with their URLs"
 
 # ------------------------------------------------------------ 4. a job through the other node
@@ -125,7 +118,7 @@ NODE=$(jq -r .node <<<"$JOB")
 [ "$NODE" == a ] || [ "$NODE" == b ] || fail "job $ID ran on node '$NODE'"
 ok "job $ID submitted to node-a succeeded, seen through node-b (it ran on node $NODE)"
 has_output() { api "$B/v1/jobs/$ID/output" | grep -q '^hello from '; }
-wait_for 60 has_output || fail "job $ID's output through node-b: '$(api "$B/v1/jobs/$ID/output")'"
+wait_until 60 has_output || fail "job $ID's output through node-b: '$(api "$B/v1/jobs/$ID/output")'"
 ok "its output through node-b: $(api "$B/v1/jobs/$ID/output")"
 IDS=$(for _ in 1 2 3 4 5 6; do api "$B/v1/jobs" --json '{"argv": ["sleep", "0.5"]}' | jq -r .id; done | paste -sd, -)
 DONE=$(api "$A/v1/jobs/wait?ids=$IDS&timeout=60")

@@ -80,15 +80,8 @@ log "podman build -t $tag (FROM debian:bookworm + systemd + the stage)"
 pm build --pull=never --network host -t "$tag" "$tmp" >"$tmp/build.log" 2>&1 ||
   { tail -30 "$tmp/build.log" >&2; log "FAIL: podman build"; exit 5; }
 
-# wait_until SECONDS COMMAND...: polls (every 0.5 s) until the command succeeds; 1 if it never does
-wait_until() {
-  local end=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    ((SECONDS < end)) || return 1
-    sleep 0.5
-  done
-}
+# shellcheck source=tests/container/wait.sh
+source "$here/wait.sh" # wait_until
 
 # ------------------------------------------------------------ 2. boot, readiness, a job
 pm run -d --pull=never --systemd=always --name "$ctr" "$tag" >/dev/null || fail "podman run --systemd=always"
