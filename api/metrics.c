@@ -124,8 +124,8 @@ enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c)
         &t,
         "# HELP spawnpool_workers Worker processes by state.\n# TYPE spawnpool_workers gauge\n"
         "spawnpool_workers{state=\"idle\"} %d\nspawnpool_workers{state=\"busy\"} %d\n"
-        "spawnpool_workers{state=\"starting\"} %d\n",
-        st.workers_idle, st.workers_busy, st.workers_starting);
+        "spawnpool_workers{state=\"starting\"} %d\nspawnpool_workers{state=\"exiting\"} %d\n",
+        st.workers_idle, st.workers_busy, st.workers_starting, st.workers_exiting);
     text_addf(&t,
               "# HELP spawnpool_store_degraded 1 while the database cannot commit (submits get "
               "503; the waiting changes are retried).\n# TYPE spawnpool_store_degraded gauge\n"

@@ -98,13 +98,14 @@ enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c)
                          : degraded  ? "store_degraded"
                                      : "ok";
     json_t *body = json_pack(
-        "{s:s, s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:I, s:I, s:I}, s:{s:s, s:s, s:s}}", "status",
-        status, "version", SPAWNPOOL_VERSION, "kill_mechanism", a->caps->kill_mechanism, "workers",
-        "total", st.workers_total, "idle", st.workers_idle, "busy", st.workers_busy, "starting",
-        st.workers_starting, "jobs", "queued", (json_int_t)st.jobs[JOB_QUEUED], "running",
-        (json_int_t)st.jobs[JOB_RUNNING], "scheduled", (json_int_t)st.jobs[JOB_SCHEDULED], "limits",
-        "memory", a->caps->limit_where[PROTO_LIMIT_MEMORY], "pids",
-        a->caps->limit_where[PROTO_LIMIT_PIDS], "cpu", a->caps->limit_where[PROTO_LIMIT_CPU]);
+        "{s:s, s:s, s:s, s:{s:i, s:i, s:i, s:i, s:i}, s:{s:I, s:I, s:I}, s:{s:s, s:s, s:s}}",
+        "status", status, "version", SPAWNPOOL_VERSION, "kill_mechanism", a->caps->kill_mechanism,
+        "workers", "total", st.workers_total, "idle", st.workers_idle, "busy", st.workers_busy,
+        "starting", st.workers_starting, "exiting", st.workers_exiting, "jobs", "queued",
+        (json_int_t)st.jobs[JOB_QUEUED], "running", (json_int_t)st.jobs[JOB_RUNNING], "scheduled",
+        (json_int_t)st.jobs[JOB_SCHEDULED], "limits", "memory",
+        a->caps->limit_where[PROTO_LIMIT_MEMORY], "pids", a->caps->limit_where[PROTO_LIMIT_PIDS],
+        "cpu", a->caps->limit_where[PROTO_LIMIT_CPU]);
     json_t *store = json_pack("{s:s, s:I, s:I, s:I}", "status", degraded ? "degraded" : "ok",
                               "waiting_writes", (json_int_t)st.store.waiting, "failed_commits",
                               (json_int_t)st.store.failed_commits, "failing_for_ms",

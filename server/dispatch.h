@@ -207,7 +207,7 @@ size_t dispatch_queue_list(struct dispatch *d, struct dispatch_queue_info *out, 
 struct dispatch_worker_info {
     int index;
     int pid;           /* 0 while being replaced */
-    const char *state; /* "idle", "busy", "starting" */
+    const char *state; /* "idle", "busy", "starting" (or dead, to be replaced), "exiting" */
     int64_t job_id;    /* 0: none */
     uint64_t jobs_done;
     int64_t started_at; /* wall ms */
@@ -223,7 +223,7 @@ struct dispatch_stats {
     uint64_t submitted_total;
     uint64_t finished_total[JOB_STATE_COUNT];
     uint64_t worker_restarts;
-    int workers_total, workers_idle, workers_busy, workers_starting;
+    int workers_total, workers_idle, workers_busy, workers_starting, workers_exiting;
     bool draining;
     int64_t ms_since_worker_ready; /* since a worker last said READY (or the start) */
     double latency_bounds[DISPATCH_LATENCY_BUCKETS];       /* seconds, upper bounds */

@@ -303,13 +303,15 @@ void dispatch_stats(struct dispatch *d, struct dispatch_stats *out)
     memcpy(sorted, d->view.recent, sizeof(double) * (size_t)out->recent_n);
     out->ms_since_worker_ready = clock_mono_ms() - d->view.last_ready_mono;
     out->workers_total = d->pool->count;
-    out->workers_idle = out->workers_busy = out->workers_starting = 0;
+    out->workers_idle = out->workers_busy = out->workers_starting = out->workers_exiting = 0;
     for (int i = 0; i < d->pool->count; i++) {
         const char *st = d->view.workers[i].state;
         if (strcmp(st, "idle") == 0)
             out->workers_idle++;
         else if (strcmp(st, "busy") == 0)
             out->workers_busy++;
+        else if (strcmp(st, "exiting") == 0)
+            out->workers_exiting++;
         else
             out->workers_starting++;
     }

@@ -11,6 +11,8 @@
  * lock). A failed batch must let nothing out (no RUN, no finish hook, no answer of a command
  * that wrote) and its retry must reach the same end state as the plain run. */
 #include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -615,6 +617,44 @@ static void scenario_respawn(void)
     teardown();
 }
 
+/* A worker given up on (SIGKILLed, not yet reaped) is shown as "exiting" by GET /v1/workers,
+ * a state the contract (api/openapi.json's Worker) names, and is counted as exiting, not as
+ * starting (the contract validator once caught "exiting" in a recorded answer, by chance). */
+static void scenario_exiting_published(void)
+{
+    setup(1, 1);
+    dispatch_retire_worker(W.d, 0);
+    CHECK_STR(state(0), "exiting");
+    dispatch_publish(W.d);
+    struct dispatch_worker_info w[1];
+    CHECK(dispatch_workers(W.d, w, 1) == 1);
+    CHECK_STR(w[0].state, "exiting");
+    json_error_t err;
+    json_t *doc = json_load_file(OPENAPI_JSON, 0, &err);
+    CHECK(doc != NULL);
+    json_t *names = json_object_get(
+        json_object_get(
+            json_object_get(
+                json_object_get(json_object_get(json_object_get(doc, "components"), "schemas"),
+                                "Worker"),
+                "properties"),
+            "state"),
+        "enum");
+    bool named = false;
+    for (size_t i = 0; i < json_array_size(names); i++)
+        named |= strcmp(json_string_value(json_array_get(names, i)), w[0].state) == 0;
+    CHECK(named);
+    json_decref(doc);
+    struct dispatch_stats st;
+    dispatch_stats(W.d, &st);
+    CHECK_EQ_INT(st.workers_exiting, 1);
+    CHECK_EQ_INT(st.workers_starting, 0);
+    kill_worker(0);
+    batch(true);
+    CHECK_STR(state(0), "dead");
+    teardown();
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "worker") == 0) return fake_worker();
@@ -639,6 +679,7 @@ int main(int argc, char **argv)
     scenario_death_held_unsent();
     scenario_death_current_unsent();
     scenario_respawn();
+    scenario_exiting_published();
     int count, failures;
     world_checks(&count, &failures);
     check_count += count;
