@@ -338,6 +338,7 @@ void dispatch_destroy(struct dispatch *d)
     for (size_t i = 0; i < d->cap_unsent; i++)
         proto_buf_free(&d->unsent[i].frame);
     free(d->unsent);
+    free(d->claims);
     free(d->ended);
     dispatch_clean_close(d, DISPATCH_SHUTTING_DOWN);
     free(d->view.workers);

@@ -201,7 +201,8 @@ static void send_to_slot(struct dispatch *d, int slot, struct running *r,
                           .since_us = e.since_us ? e.since_us : clock_mono_us(),
                           .q = qi,
                           .k = ki,
-                          .gang = j.spec.group != NULL};
+                          .gang = j.spec.group != NULL,
+                          .callback = j.spec.notify_url != NULL};
     dispatch_run_move(d, slot, r, MOVE_RESERVE);
     if (r == &d->running[slot]) {
         s->job_id = j.id;

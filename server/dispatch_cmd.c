@@ -116,6 +116,8 @@ static void terminate(struct dispatch *d, struct dispatch_cmd *cmd)
          * STARTED: signaled), so a job that began is never recorded as never started */
         r->terminate = true;
         dispatch_send_kill(d, slot, id, cmd->sig, cmd->grace_ms);
+        /* (so that a recovery after a crash within its grace does not run it again) */
+        store_job_terminate_asked(d->store, id, cmd->sig);
         if (r->phase == PHASE_STARTED) return dispatch_answer(d, cmd, DISPATCH_SIGNALED);
         cmd->parked = r->waiting;
         r->waiting = cmd;
@@ -134,7 +136,9 @@ static void terminate(struct dispatch *d, struct dispatch_cmd *cmd)
                                            : DISPATCH_ERROR;
     if (found == 0 && d->clustered && j.node && strcmp(j.node, store_node_name(d->store)) != 0 &&
         (j.state == JOB_RUNNING || (j.state == JOB_QUEUED && j.worker >= 0))) {
-        /* another node holds it: that node is told (at the commit) and kills it there */
+        /* another node holds it: that node is told (at the commit) and kills it there; if
+         * it dies first, its rescuer finds the terminate asked and does not run it again */
+        store_job_terminate_asked(d->store, id, cmd->sig);
         char note[96];
         snprintf(note, sizeof note, "t %lld %d %lld", (long long)id, cmd->sig,
                  (long long)cmd->grace_ms);

@@ -79,6 +79,7 @@ struct running {
     int q;                        /* index of its queue in d->queues */
     int k;                        /* index of its concurrency key in d->keys, -1: none */
     bool gang;                    /* a gang member: it cannot start later on its own */
+    bool callback;                /* it has a notify_url */
     struct dispatch_cmd *waiting; /* terminates waiting to hear whether it had started */
 };
 
@@ -224,14 +225,19 @@ struct dispatch {
     unsigned long illegal_moves; /* moves of a job's phase or a slot's state that broke their
                                   * diagrams (bugs, logged; the unit test wants none) */
     /* dispatch_nodes.c: this node among the others sharing a PostgreSQL store */
-    bool clustered;       /* the store is PostgreSQL: jobs are claimed, nodes are heard */
-    int listen_fd;        /* the store's listening connection in the epoll (-1: none) */
-    bool resync;          /* notifications may have been missed: take the queue up again */
-    bool fenced;          /* the lease could not be renewed: no claims, jobs killed */
-    bool alone;           /* no other node holds a live lease: jobs may be held ahead */
-    int64_t renew_at;     /* monotonic ms of the next renewal */
-    int64_t renewed_at;   /* monotonic ms of the last one that worked */
-    struct runq later;    /* claims that met a locked row: tried again next batch */
+    bool clustered;     /* the store is PostgreSQL: jobs are claimed, nodes are heard */
+    int listen_fd;      /* the store's listening connection in the epoll (-1: none) */
+    bool resync;        /* notifications may have been missed: take the queue up again */
+    bool fenced;        /* the lease could not be renewed: no claims, jobs killed */
+    bool alone;         /* no other node holds a live lease: jobs may be held ahead */
+    int64_t renew_at;   /* monotonic ms of the next renewal */
+    int64_t renewed_at; /* monotonic ms of the last one that worked */
+    struct runq later;  /* claims that met a locked row: tried again next batch */
+    struct claim_wait { /* jobs handed out this batch, their claims in one statement */
+        int slot;       /* (dispatch_claims_settle, before the batch commits) */
+        int64_t id;
+    } * claims;
+    int n_claims, cap_claims;
     bool queues_saved;    /* this batch changed a queue's settings */
     bool schedules_stale; /* another node changed or ran a schedule: read them again */
 };
@@ -304,6 +310,10 @@ void dispatch_take_queued(void *ctx, const struct store_queued *q);
  * when the store cannot be reached (no more claims this batch). */
 bool dispatch_claim(struct dispatch *d, int slot, const struct runq_entry *e, struct job *j,
                     bool *stop);
+/* Claims the jobs dispatch_claim handed out on trust this batch, all in one statement; one
+ * another node has, or that cannot be claimed now, is taken back from its slot unwritten
+ * (its RUN is not sent) and goes where dispatch_claim would have put it. Before the commit. */
+void dispatch_claims_settle(struct dispatch *d);
 
 /* dispatch_timers.c: job id waits, scheduled, until run_at (wall ms). */
 void dispatch_schedule_job(struct dispatch *d, int64_t id, int64_t run_at);

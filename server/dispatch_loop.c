@@ -254,7 +254,9 @@ static void job_ended(struct dispatch *d, int slot, const struct store_outcome *
         dispatch_count(d, JOB_RUNNING, JOB_QUEUED);
         dispatch_make_ready(d, id, r->priority, not_before);
     } else {
-        store_job_finish(d->store, id, JOB_RUNNING, o, now);
+        struct store_outcome known = *o;
+        known.no_callback = !r->callback; /* (read with the job when it was handed out) */
+        store_job_finish(d->store, id, JOB_RUNNING, &known, now);
         dispatch_count(d, JOB_RUNNING, o->state);
         dispatch_note_finished(d, id);
         dispatch_release_dependents(d, id, o->state);
@@ -618,6 +620,7 @@ int64_t dispatch_loop_end(struct dispatch *d)
                 dispatch_give_back(d, i, &d->next[i][k]);
         }
     }
+    dispatch_claims_settle(d); /* (several nodes: what was handed out is claimed first) */
     /* the submits go last: their writes are the journal's tail, dropped if the batch fails
      * (the client hears 503 and may retry; nothing half-stored waits for a replay) */
     size_t mark = store_journal_mark(d->store);

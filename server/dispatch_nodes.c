@@ -88,15 +88,9 @@ static void unpark_all(struct dispatch *d)
         }
 }
 
-/* One notification (store_notify: "NODE WHAT"; those of this node are skipped). */
-static void heard(void *ctx, const char *note)
+/* One thing another node said (store_notify's payload: "j IDS", "e ID STATE", ...). */
+static void heard_one(struct dispatch *d, const char *payload)
 {
-    struct dispatch *d = ctx;
-    /* "NODE WHAT": what this node said itself it knows already */
-    const char *name = store_node_name(d->store), *payload = strchr(note, ' ');
-    if (!payload) return;
-    if ((size_t)(payload - note) == strlen(name) && strncmp(note, name, strlen(name)) == 0) return;
-    payload++;
     if (payload[0] == 'j' && payload[1] == ' ') { /* jobs to take up */
         for (const char *p = payload + 2; *p;) {
             char *end;
@@ -131,6 +125,27 @@ static void heard(void *ctx, const char *note)
     }
 }
 
+/* One notification: "NODE WHAT\nWHAT..." (a batch's, store_notes_send); this node's own are
+ * skipped: it knows what it said. */
+static void heard(void *ctx, const char *note)
+{
+    struct dispatch *d = ctx;
+    const char *name = store_node_name(d->store), *lines = strchr(note, ' ');
+    if (!lines) return;
+    if ((size_t)(lines - note) == strlen(name) && strncmp(note, name, strlen(name)) == 0) return;
+    for (const char *p = lines + 1; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        char one[8192];
+        if (n < sizeof one) {
+            memcpy(one, p, n);
+            one[n] = '\0';
+            heard_one(d, one);
+        }
+        p += n + (nl ? 1 : 0);
+    }
+}
+
 /* Takes up every queued job again (after notifications may have been missed). */
 static void take_up_all(struct dispatch *d)
 {
@@ -151,6 +166,25 @@ void dispatch_loop_heard(struct dispatch *d)
     }
 }
 
+/* Where job e goes when its claim did not go through (c: why); qi, key: its queue's state
+ * and its concurrency key. */
+static void claim_refused(struct dispatch *d, const struct runq_entry *e, enum store_claim c,
+                          int qi, const char *key)
+{
+    /* refused for what this very batch changed but has not committed (a job of the queue or
+     * key ended, the queue resumed): tried again after the commit */
+    if (c == CLAIM_FULL && (d->n_finished > 0 || d->queues_saved)) c = CLAIM_BUSY;
+    if (c == CLAIM_FULL) { /* parked with what holds it back */
+        int ki = key ? dispatch_kstate(d, key) : -1;
+        if (ki >= 0)
+            runq_push_since(&d->keys[ki].parked, e->priority, e->id, e->since_us);
+        else if (qi >= 0)
+            runq_push_since(&d->queues[qi].parked, e->priority, e->id, e->since_us);
+    } else if (c == CLAIM_BUSY || c == CLAIM_FAILED) {
+        runq_push_since(&d->later, e->priority, e->id, e->since_us);
+    } /* (CLAIM_TAKEN: another node's now, or no longer queued: forgotten) */
+}
+
 bool dispatch_claim(struct dispatch *d, int slot, const struct runq_entry *e, struct job *j,
                     bool *stop)
 {
@@ -158,22 +192,68 @@ bool dispatch_claim(struct dispatch *d, int slot, const struct runq_entry *e, st
     int qi = dispatch_qstate(d, j->spec.queue);
     int qlimit = qi >= 0 ? d->queues[qi].concurrency : -1;
     const char *key = j->spec.concurrency_key;
+    if (qlimit < 0 && !key) { /* no limit to count: handed out now, claimed with the others */
+        if (d->n_claims == d->cap_claims) {
+            int cap = d->cap_claims ? d->cap_claims * 2 : 16;
+            struct claim_wait *grown = realloc(d->claims, (size_t)cap * sizeof *grown);
+            if (!grown) { /* (out of memory: tried again next batch) */
+                runq_push_since(&d->later, e->priority, e->id, e->since_us);
+                job_free(j);
+                *stop = true;
+                return false;
+            }
+            d->claims = grown;
+            d->cap_claims = cap;
+        }
+        d->claims[d->n_claims++] = (struct claim_wait){.slot = slot, .id = j->id};
+        return true;
+    }
     enum store_claim c = store_job_claim(d->store, j->id, slot, j->spec.queue, qlimit, key,
                                          key ? j->spec.concurrency_limit : -1);
     if (c == CLAIM_OK) return true;
-    /* refused for what this very batch changed but has not committed (a job of the queue or
-     * key ended, the queue resumed): tried again after the commit */
-    if (c == CLAIM_FULL && (d->n_finished > 0 || d->queues_saved)) c = CLAIM_BUSY;
-    if (c == CLAIM_FULL) { /* parked with what holds it back */
-        int ki = key ? dispatch_kstate(d, key) : -1;
-        struct runq *parking = ki >= 0 ? &d->keys[ki].parked : &d->queues[qi].parked;
-        if (ki >= 0 || qi >= 0) runq_push_since(parking, e->priority, e->id, e->since_us);
-    } else if (c == CLAIM_BUSY || c == CLAIM_FAILED) {
-        runq_push_since(&d->later, e->priority, e->id, e->since_us);
-        *stop = c == CLAIM_FAILED;
-    } /* (CLAIM_TAKEN: another node's now, or no longer queued: forgotten) */
+    claim_refused(d, e, c, qi, key);
+    *stop = c == CLAIM_FAILED;
     job_free(j);
     return false;
+}
+
+void dispatch_claims_settle(struct dispatch *d)
+{
+    int n = d->n_claims;
+    if (n == 0) return;
+    d->n_claims = 0;
+    int64_t *ids = malloc((size_t)n * sizeof *ids);
+    int *slots = malloc((size_t)n * sizeof *slots);
+    enum store_claim *out = malloc((size_t)n * sizeof *out);
+    for (int i = 0; ids && slots && out && i < n; i++) {
+        ids[i] = d->claims[i].id;
+        slots[i] = d->claims[i].slot;
+    }
+    if (!ids || !slots || !out || store_jobs_claim(d->store, ids, slots, n, out) < 0)
+        for (int i = 0; out && i < n; i++)
+            out[i] = CLAIM_FAILED;
+    for (int i = 0; i < n; i++) {
+        if (out && out[i] == CLAIM_OK) continue;
+        int slot = d->claims[i].slot;
+        struct running *r = dispatch_slot_job(d, slot, d->claims[i].id);
+        if (!r || r->phase != PHASE_RESERVED) continue;
+        /* taken back unwritten: nothing of it is in the store, its RUN is not sent */
+        struct runq_entry e = {.priority = r->priority, .id = r->id, .since_us = r->since_us};
+        int qi = r->q, ki = r->k;
+        bool current = r == &d->running[slot];
+        dispatch_run_move(d, slot, r, MOVE_BACK);
+        memset(r, 0, sizeof *r);
+        dispatch_queue_done(d, qi);
+        dispatch_key_done(d, ki);
+        if (current)
+            dispatch_promote_held(d, slot);
+        else
+            dispatch_compact_held(d, slot);
+        claim_refused(d, &e, out ? out[i] : CLAIM_FAILED, qi, NULL);
+    }
+    free(ids);
+    free(slots);
+    free(out);
 }
 
 /* Kills what this node runs and gives back what it holds: it may no longer hold its lease. */
@@ -216,9 +296,9 @@ static void rescue_dead(struct dispatch *d)
         int rc =
             store_node_rescue(d->store, &dead[i], timeout_ms, clock_wall_ms(), rescue_delay, &r);
         if (rc == 1)
-            log_warn("node %s: its lease ran out %.1fs ago: declared dead; of its jobs %d lost "
-                     "and %d queued again (attempts left)",
-                     dead[i].name, d->cfg->node_timeout, r.lost, r.requeued);
+            log_warn("node %s: its lease ran out %.1fs ago: declared dead; of its jobs %d lost, "
+                     "%d queued again (attempts left) and %d ended as a terminate asked",
+                     dead[i].name, d->cfg->node_timeout, r.lost, r.requeued, r.terminated);
     }
 }
 

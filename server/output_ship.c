@@ -203,7 +203,8 @@ static int ship_stream(struct output_ship *sh, struct track *t, int k, bool open
         if (s->fd < 0 && errno != ENOENT)
             log_debug("output shipping: open() failed on %s: %s", path, strerror(errno));
     }
-    if (s->fd < 0 && !t->mine) { /* not here: another node's job (or nothing written yet) */
+    if (s->fd < 0) { /* no file here: another node's job, or nothing written (yet): nothing
+                      * to ship, nor to look up (a capture file is made on the first byte) */
         if (final) s->done = true;
         return 0;
     }

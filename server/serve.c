@@ -306,6 +306,10 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     started = NULL;
     if (recovered < 0) goto out;
     ledger_forget(cfg->data_dir);
+    if (rec.terminated)
+        log_warn("recovery: %d jobs asked to terminate before the last stop ended (terminated, "
+                 "or canceled if they never started)",
+                 rec.terminated);
     if (rec.lost || rec.requeued)
         log_warn("%d job(s) may have been running when the server last stopped: %d lost, %d "
                  "queued again (attempts left)",

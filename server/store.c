@@ -23,23 +23,35 @@
 #define FENCE(n, e)                                                                                \
     " AND (CAST(?" #n " AS TEXT) IS NULL OR node IS NULL OR (node = ?" #n " AND epoch = ?" #e "))"
 
+/* A job's row made (?25: its state, ?11: now), moved to running (?3: now), to its end (?1:
+ * the state, ?11: now, ?15: the state it leaves): their events follow (store_add_event), or on
+ * PostgreSQL go in the same statement (stmt_sql_pg). */
+#define INSERT_JOB                                                                                 \
+    "INSERT INTO jobs (name, queue, priority, argv, command, env, cwd, stdin, "                    \
+    "timeout, state, max_attempts, created_at, idempotency_key, task, params, "                    \
+    "concurrency_key, concurrency_limit, group_name, group_size, stdin_from, pipeline, "           \
+    "notify_url, limits, idempotency_fingerprint, rerun_of, run_at, schedule, not_before, "        \
+    "max_output, retry_backoff) "                                                                  \
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?25, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "    \
+    "?18, ?19, ?20, ?21, ?22, ?23, ?24, ?26, ?27, ?26, ?28, ?29)"
+#define RUNNING                                                                                    \
+    "UPDATE jobs SET state = 'running', worker = ?1, attempt = ?2, started_at = ?3, pid = NULL, "  \
+    "exit_code = NULL, signal = NULL, error = NULL, finished_at = NULL "                           \
+    "WHERE id = ?4 AND state = 'queued'" FENCE(5, 6)
+#define FINISH                                                                                     \
+    "UPDATE jobs SET state = ?1, exit_code = ?2, signal = ?3, error = ?4, stdout_bytes = ?5, "     \
+    "stderr_bytes = ?6, truncated = ?7, user_us = ?8, system_us = ?9, maxrss_kb = ?10, "           \
+    "finished_at = ?11, pid = coalesce(?12, pid), usage_from = ?13 "                               \
+    "WHERE id = ?14 AND state = ?15" FENCE(16, 17)
+
 static const char *const stmt_sql[ST_COUNT] = {
-    [ST_INSERT_JOB] =
-        "INSERT INTO jobs (name, queue, priority, argv, command, env, cwd, stdin, "
-        "timeout, state, max_attempts, created_at, idempotency_key, task, params, "
-        "concurrency_key, concurrency_limit, group_name, group_size, stdin_from, pipeline, "
-        "notify_url, limits, idempotency_fingerprint, rerun_of, run_at, schedule, not_before, "
-        "max_output, retry_backoff) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?25, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-        "?18, ?19, ?20, ?21, ?22, ?23, ?24, ?26, ?27, ?26, ?28, ?29) RETURNING id",
+    [ST_INSERT_JOB] = INSERT_JOB " RETURNING id",
     /* recorded only if the job is now in the state it says (a write fenced off, or replayed
      * after another node rescued the job, changed nothing: nor does its event) */
     [ST_INSERT_EVENT] = "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
                         "SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?1 "
                         "AND state = ?4)",
-    [ST_RUNNING] = "UPDATE jobs SET state = 'running', worker = ?, attempt = ?, started_at = ?, "
-                   "pid = NULL, exit_code = NULL, signal = NULL, error = NULL, finished_at = NULL "
-                   "WHERE id = ? AND state = 'queued'" FENCE(5, 6),
+    [ST_RUNNING] = RUNNING,
     [ST_RESERVE] =
         "UPDATE jobs SET worker = ?1, node = CASE WHEN CAST(?1 AS BIGINT) IS NULL THEN "
         "NULL ELSE CAST(?3 AS TEXT) END, epoch = CASE WHEN CAST(?1 AS BIGINT) IS NULL "
@@ -49,10 +61,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_IDEMPOTENT] = "SELECT id, idempotency_fingerprint FROM jobs WHERE idempotency_key = ? "
                       "AND created_at >= ?",
     [ST_IDEMPOTENT_EXPIRE] = "UPDATE jobs SET idempotency_key = NULL WHERE idempotency_key = ?",
-    [ST_FINISH] = "UPDATE jobs SET state = ?, exit_code = ?, signal = ?, error = ?, "
-                  "stdout_bytes = ?, stderr_bytes = ?, truncated = ?, user_us = ?, system_us = ?, "
-                  "maxrss_kb = ?, finished_at = ?, pid = coalesce(?, pid), usage_from = ? "
-                  "WHERE id = ? AND state = ?" FENCE(16, 17),
+    [ST_FINISH] = FINISH,
     [ST_REQUEUE] = "UPDATE jobs SET state = 'queued', not_before = ?, pid = NULL, worker = NULL, "
                    "node = NULL, epoch = NULL WHERE id = ?" FENCE(3, 4),
     [ST_STATE_OF] = "SELECT state FROM jobs WHERE id = ?",
@@ -63,6 +72,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "EXISTS (SELECT 1 FROM job_dependencies WHERE job_id = jobs.id) "
                        "FROM jobs WHERE id = ?",
     [ST_PROMOTE] = "UPDATE jobs SET state = 'queued' WHERE id = ? AND state = 'scheduled'",
+    [ST_TERMINATE_ASKED] = "UPDATE jobs SET terminate_signal = ?1 WHERE id = ?2 AND state IN "
+                           "('queued', 'running')",
     [ST_SCHEDULE_PUT] =
         "INSERT INTO schedules (name, cron, timezone, job, overlap, paused, catch_up, "
         "created_at, updated_at, next_run_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9) "
@@ -76,6 +87,20 @@ static const char *const stmt_sql[ST_COUNT] = {
         "CASE WHEN CAST(?4 AS BIGINT) IS NULL THEN 0 ELSE 1 END, "
         "skipped = skipped + CASE WHEN CAST(?4 AS BIGINT) IS NULL THEN 1 ELSE 0 END "
         "WHERE name = ?1",
+};
+
+/* PostgreSQL: the write of a job's row and its event in one statement (one round trip
+ * instead of two; the event is inserted only if the write changed the row, replayed or not).
+ * The event's detail: ?7 of running, ?18 of the end. */
+#define EVENT_FROM(cte, at, from, to, detail)                                                      \
+    " INSERT INTO job_events (job_id, at, from_state, to_state, detail) SELECT id, " at ", " from  \
+    ", " to ", " detail " FROM " cte
+static const char *const stmt_sql_pg[ST_COUNT] = {
+    [ST_INSERT_JOB] = "WITH i AS (" INSERT_JOB " RETURNING id, state), e AS (" EVENT_FROM(
+        "i", "?11", "NULL", "state", "'submitted'") ") SELECT id FROM i",
+    [ST_RUNNING] =
+        "WITH u AS (" RUNNING " RETURNING id)" EVENT_FROM("u", "?3", "'queued'", "'running'", "?7"),
+    [ST_FINISH] = "WITH u AS (" FINISH " RETURNING id)" EVENT_FROM("u", "?11", "?15", "?1", "?18"),
 };
 
 static void journal_free(struct store *s, size_t from)
@@ -137,14 +162,15 @@ int store_open(struct store **out, const char *target, char *err, size_t errlen)
     }
     if (db_open(&s->db, target, 0, err, errlen) < 0) goto fail;
     db_set_busy_ms(s->db, BUSY_MS);
-    bool pg = db_kind(s->db) == DB_POSTGRES;
+    bool pg = s->pg = db_kind(s->db) == DB_POSTGRES;
     if (migrate_apply(s->db, pg ? migrations_pg : migrations,
                       pg ? migrations_pg_count : migrations_count, err, errlen) < 0)
         goto fail;
     if (store_read_open(s, target, err, errlen) < 0) goto fail;
     if (!pg && store_checkpoint_start(s, target, err, errlen) < 0) goto fail;
     for (int i = 0; i < ST_COUNT; i++)
-        if (db_prepare(s->db, stmt_sql[i], true, &s->stmt[i]) < 0) {
+        if (db_prepare(s->db, pg && stmt_sql_pg[i] ? stmt_sql_pg[i] : stmt_sql[i], true,
+                       &s->stmt[i]) < 0) {
             snprintf(err, errlen, "preparing statement %d: %s", i, db_errmsg(s->db));
             goto fail;
         }
@@ -183,6 +209,7 @@ void store_close(struct store *s)
     free(s->target);
     journal_free(s, 0);
     free(s->journal);
+    free(s->notes);
     free(s);
 }
 
@@ -361,11 +388,13 @@ int store_commit(struct store *s)
     int rc = 0;
     if (--s->depth == 0) {
         bool ok = !s->failed && (s->tx_open || s->n_journal == 0);
+        if (ok && s->notes_len > 0 && store_notes_send(s) < 0) ok = false;
         if (ok && s->tx_open && db_exec(s->db, "COMMIT") < 0) {
             store_fail(s, "COMMIT");
             ok = false;
         }
         if (ok) {
+            s->notes_len = 0; /* (delivered with the commit) */
             if (s->failing_since)
                 log_info("database: the waiting writes are committed after %.1fs: healthy again",
                          (double)(clock_mono_ms() - s->failing_since) / 1000);
@@ -465,7 +494,7 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
         }
         ids[i] = db_col_int(st, 0);
         db_reset(st);
-        store_add_event(s, ids[i], now, NULL, state, "submitted");
+        if (!s->pg) store_add_event(s, ids[i], now, NULL, state, "submitted");
         for (size_t k = 0; k < j->n_after; k++) {
             st = store_stmt(s, ST_INSERT_DEP);
             db_bind_int(st, 1, ids[i]);
@@ -492,10 +521,11 @@ int store_job_running(struct store *s, int64_t id, int worker, int attempt, int6
     db_bind_int(st, 3, now);
     db_bind_int(st, 4, id);
     store_bind_fence(s, st, 5);
-    store_write(s, st, "UPDATE job to running", NULL);
     char detail[64];
     snprintf(detail, sizeof detail, "attempt %d on worker %d", attempt, worker);
-    store_add_event(s, id, now, "queued", "running", detail);
+    if (s->pg) db_bind_text(st, 7, detail);
+    store_write(s, st, "UPDATE job to running", NULL);
+    if (!s->pg) store_add_event(s, id, now, "queued", "running", detail);
     return store_commit(s);
 }
 
@@ -507,6 +537,16 @@ int store_job_reserve(struct store *s, int64_t id, int worker)
     db_bind_int(st, 2, id);
     store_bind_fence(s, st, 3);
     store_write(s, st, "UPDATE job reservation", NULL);
+    return store_commit(s);
+}
+
+int store_job_terminate_asked(struct store *s, int64_t id, int sig)
+{
+    store_tx_begin(s);
+    struct db_stmt *st = store_stmt(s, ST_TERMINATE_ASKED);
+    db_bind_int(st, 1, sig);
+    db_bind_int(st, 2, id);
+    store_write(s, st, "UPDATE job: terminate asked", NULL);
     return store_commit(s);
 }
 
@@ -539,11 +579,14 @@ int store_job_finish(struct store *s, int64_t id, enum job_state from,
     db_bind_int(st, 14, id);
     db_bind_text(st, 15, job_state_name(from));
     store_bind_fence(s, st, 16);
+    if (s->pg) store_bind_text(st, 18, o->detail);
     int changed = 0;
     store_write(s, st, "UPDATE job to its end", &changed);
     if (changed > 0) {
-        store_add_event(s, id, now, job_state_name(from), job_state_name(o->state), o->detail);
-        if (s->any_notify) store_notify_due(s, id, now); /* its callback, if it has one */
+        if (!s->pg)
+            store_add_event(s, id, now, job_state_name(from), job_state_name(o->state), o->detail);
+        if (s->any_notify && !o->no_callback)
+            store_notify_due(s, id, now); /* its callback, if it has one */
         char ended[64];
         snprintf(ended, sizeof ended, "e %lld %s", (long long)id, job_state_name(o->state));
         store_notify(s, ended);

@@ -121,6 +121,10 @@ int store_delete_unneeded(struct store *s, int64_t id, int64_t keys_since);
 
 /* Reserves a queued job for worker slot (sent to it, not started yet). Returns 0 or -1. */
 int store_job_reserve(struct store *s, int64_t id, int worker);
+/* Notes that job id, which runs or a worker holds, was asked to terminate with sig: a
+ * recovery that finds it without its end (its node died, the server stopped) ends it,
+ * terminated (canceled if it never started), rather than run it again. Returns 0 or -1. */
+int store_job_terminate_asked(struct store *s, int64_t id, int sig);
 /* Takes the reservation back: the job is plainly queued again. Returns 0 or -1. */
 int store_job_unreserve(struct store *s, int64_t id);
 /* Records queued -> running on worker (attempt counted). Returns 0 or -1. */
@@ -138,6 +142,7 @@ struct store_outcome {
     int64_t user_us, system_us, maxrss_kb; /* -1: unknown */
     int usage_from;                        /* PROTO_USAGE_* bits: from the cgroup leaf */
     const char *detail;                    /* for the event row */
+    bool no_callback; /* the caller knows the job has no notify_url: none is looked for */
 };
 /* Records the transition from `from` to a terminal state. Returns 0, 1 if the job was not
  * in state `from` (nothing written), or -1. */
@@ -207,6 +212,7 @@ struct store_recovery {
     size_t n_started;
     bool started_known; /* false: no ledger, so any reserved job may have started */
     int lost, requeued; /* out: jobs that may have run, lost or queued for another attempt */
+    int terminated;     /* out: jobs asked to terminate, ended (terminated, or canceled) */
     int released;       /* out: jobs a worker only held, queued again with no attempt */
     /* called for each job queued again (NULL: none), once the recovery committed */
     void (*requeued_fn)(void *ctx, int64_t id);
@@ -216,7 +222,9 @@ struct store_recovery {
  * is only released back to the queue; every job left running, or reserved and maybe
  * started, becomes lost, or is queued again (not before now + retry_delay_ms(its
  * retry_backoff, -1 if it has none; attempt))
- * while it has attempts left; events recorded. Returns 0 or -1. */
+ * while it has attempts left; events recorded. A job asked to terminate
+ * (store_job_terminate_asked) is never run again: it ends terminated, or canceled if it
+ * never started. Returns 0 or -1. */
 int store_recover(struct store *s, int64_t now,
                   int64_t (*retry_delay_ms)(double backoff, int attempt), struct store_recovery *r);
 /* A queued job, as store_each_queued passes it. */
@@ -368,6 +376,12 @@ enum store_claim {
  * >= 0) has as many jobs running or held on all nodes; on SQLite it reserves in the batch. */
 enum store_claim store_job_claim(struct store *s, int64_t id, int worker, const char *queue,
                                  int qlimit, const char *key, int klimit);
+/* Claims jobs ids[i] for workers[i] of this node, n of them in one statement and one commit
+ * (PostgreSQL; for jobs under no queue or key limit): out[i] says how each went, as
+ * store_job_claim would. Returns 0, or -1 if the database could not be reached (every out[i]
+ * CLAIM_FAILED). SQLite: each is reserved in the batch. */
+int store_jobs_claim(struct store *s, const int64_t *ids, const int *workers, int n,
+                     enum store_claim *out);
 /* Claims the n jobs of a gang group at once for workers[i] of this node: all of them, in one
  * transaction, or none (CLAIM_BUSY: one is locked or taken). SQLite: reserved in the batch. */
 enum store_claim store_jobs_claim_group(struct store *s, const int64_t *ids, const int *workers,

@@ -1,4 +1,5 @@
-/* store_claim: a node takes a queued job (store_job_claim), takes up one another node made
+/* store_claim: a node takes a queued job (store_job_claim), several at once (store_jobs_claim),
+ * a gang's members (store_jobs_claim_group), takes up one another node made
  * queued (store_queued_one), and hears the others (store_listen, store_heard).
  *
  * On PostgreSQL a claim is a transaction of its own on a connection of its own, committed
@@ -87,6 +88,36 @@ static int claim_row(struct store *s, struct db *db, int64_t id, int worker)
     return step;
 }
 
+/* Why job id was not claimed: gone or another node's (CLAIM_TAKEN: forget it), its queue
+ * paused in the store (CLAIM_FULL: park it, a resume is heard), or its row locked for a moment
+ * (CLAIM_BUSY: later); CLAIM_FAILED on a database error. A locked row is skipped by the first
+ * read and seen by the second. */
+static enum store_claim refusal(struct store *s, struct db *db, int64_t id)
+{
+    struct db_stmt *st;
+    if (db_prepare(
+            db,
+            "SELECT CASE WHEN state <> 'queued' OR worker IS NOT NULL OR " ELSEWHERE(
+                2) " THEN 0 WHEN EXISTS "
+                   "(SELECT 1 FROM queues q WHERE q.name = jobs.queue AND q.paused <> 0) THEN 3 "
+                   "ELSE 2 END FROM jobs WHERE id = ?1 FOR UPDATE SKIP LOCKED",
+            false, &st) < 0)
+        return CLAIM_FAILED;
+    db_bind_int(st, 1, id);
+    db_bind_text(st, 2, s->node);
+    int step = db_step(st);
+    int why = step == DB_ROW ? (int)db_col_int(st, 0) : step == DB_DONE ? -2 : -1;
+    db_finalize(st);
+    if (why == -2) { /* locked (2), or gone (0) */
+        if (db_prepare(db, "SELECT 2 FROM jobs WHERE id = ?1", false, &st) < 0) return CLAIM_FAILED;
+        db_bind_int(st, 1, id);
+        step = db_step(st);
+        why = step == DB_ROW ? 2 : step == DB_DONE ? 0 : -1;
+        db_finalize(st);
+    }
+    return why < 0 ? CLAIM_FAILED : why == 0 ? CLAIM_TAKEN : why == 3 ? CLAIM_FULL : CLAIM_BUSY;
+}
+
 enum store_claim store_job_claim(struct store *s, int64_t id, int worker, const char *queue,
                                  int qlimit, const char *key, int klimit)
 {
@@ -108,36 +139,13 @@ enum store_claim store_job_claim(struct store *s, int64_t id, int worker, const 
         if (n < 0) goto failed;
         if (n >= klimit) goto full;
     }
-    struct db_stmt *st;
     int step = claim_row(s, db, id, worker);
     if (step == DB_ERROR) goto failed;
     if (limited && db_exec(db, "COMMIT") < 0) goto failed;
     if (step == DB_ROW) return CLAIM_OK;
-    /* not claimed: gone or another node's (forget it), its queue paused in the store (park
-     * it: a resume is heard), or its row locked for a moment (later): a locked row is skipped
-     * by the first read and seen by the second */
-    if (db_prepare(
-            db,
-            "SELECT CASE WHEN state <> 'queued' OR worker IS NOT NULL OR " ELSEWHERE(
-                2) " THEN 0 WHEN EXISTS "
-                   "(SELECT 1 FROM queues q WHERE q.name = jobs.queue AND q.paused <> 0) THEN 3 "
-                   "ELSE 2 END FROM jobs WHERE id = ?1 FOR UPDATE SKIP LOCKED",
-            false, &st) < 0)
-        goto failed;
-    db_bind_int(st, 1, id);
-    db_bind_text(st, 2, s->node);
-    step = db_step(st);
-    int why = step == DB_ROW ? (int)db_col_int(st, 0) : step == DB_DONE ? -2 : -1;
-    db_finalize(st);
-    if (why == -2) { /* locked (2), or gone (0) */
-        if (db_prepare(db, "SELECT 2 FROM jobs WHERE id = ?1", false, &st) < 0) goto failed;
-        db_bind_int(st, 1, id);
-        step = db_step(st);
-        why = step == DB_ROW ? 2 : step == DB_DONE ? 0 : -1;
-        db_finalize(st);
-    }
-    if (why < 0) goto failed;
-    return why == 0 ? CLAIM_TAKEN : why == 3 ? CLAIM_FULL : CLAIM_BUSY;
+    enum store_claim why = refusal(s, db, id);
+    if (why == CLAIM_FAILED) goto failed;
+    return why;
 full:
     db_exec(db, "ROLLBACK");
     return CLAIM_FULL;
@@ -145,6 +153,78 @@ failed:
     log_error("database: claiming job %lld failed: %s", (long long)id, db_errmsg(db));
     if (db_in_tx(db)) db_exec(db, "ROLLBACK");
     return CLAIM_FAILED;
+}
+
+/* Appends n integers as a PostgreSQL array literal ("{1,2,3}") to buf; false if it is full. */
+static bool array_literal(char *buf, size_t cap, const int64_t *v64, const int *v32, int n)
+{
+    size_t used = 0;
+    for (int i = 0; i < n && used < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%lld", i ? "," : "{",
+                                 v64 ? (long long)v64[i] : (long long)v32[i]);
+    if (used + 2 > cap) return false;
+    memcpy(buf + used, n ? "}" : "{}", n ? 2 : 3);
+    return true;
+}
+
+int store_jobs_claim(struct store *s, const int64_t *ids, const int *workers, int n,
+                     enum store_claim *out)
+{
+    for (int i = 0; i < n; i++)
+        out[i] = CLAIM_FAILED;
+    if (db_kind(s->db) != DB_POSTGRES) {
+        for (int i = 0; i < n; i++) {
+            store_job_reserve(s, ids[i], workers[i]);
+            out[i] = CLAIM_OK;
+        }
+        return 0;
+    }
+    struct db *db = claimer(s);
+    if (!db || n <= 0) return db ? 0 : -1;
+    size_t cap = (size_t)n * 24 + 8;
+    char *id_list = malloc(cap), *worker_list = malloc(cap);
+    struct db_stmt *st = NULL;
+    if (!id_list || !worker_list || !array_literal(id_list, cap, ids, NULL, n) ||
+        !array_literal(worker_list, cap, NULL, workers, n))
+        goto failed;
+    /* one statement, one commit (autocommit) for them all: the rows are locked in id order
+     * (no deadlock with another node's claim of some of them: a locked one is skipped) */
+    if (db_prepare(
+            db,
+            "UPDATE jobs SET worker = c.worker, node = ?3, epoch = ?4 FROM (SELECT * FROM "
+            "unnest(CAST(?1 AS BIGINT[]), CAST(?2 AS BIGINT[])) AS u(id, worker)) AS c "
+            "WHERE jobs.id = c.id AND jobs.id IN (SELECT id FROM jobs WHERE id = ANY(CAST(?1 "
+            "AS BIGINT[])) AND state = 'queued' AND worker IS NULL ORDER BY id FOR UPDATE "
+            "SKIP LOCKED) AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.name = jobs.queue "
+            "AND q.paused <> 0) AND NOT " ELSEWHERE(3) " RETURNING jobs.id",
+            false, &st) < 0)
+        goto failed;
+    db_bind_text(st, 1, id_list);
+    db_bind_text(st, 2, worker_list);
+    db_bind_text(st, 3, s->node);
+    db_bind_int(st, 4, s->epoch);
+    int step;
+    while ((step = db_step(st)) == DB_ROW) {
+        int64_t got = db_col_int(st, 0);
+        for (int i = 0; i < n; i++)
+            if (ids[i] == got) out[i] = CLAIM_OK;
+    }
+    db_finalize(st);
+    st = NULL;
+    if (step != DB_DONE) goto failed;
+    free(id_list);
+    free(worker_list);
+    for (int i = 0; i < n; i++)
+        if (out[i] != CLAIM_OK) out[i] = refusal(s, db, ids[i]);
+    return 0;
+failed:
+    log_error("database: claiming %d jobs failed: %s", n, db_errmsg(db));
+    if (st) db_finalize(st);
+    for (int i = 0; i < n; i++)
+        out[i] = CLAIM_FAILED;
+    free(id_list);
+    free(worker_list);
+    return -1;
 }
 
 enum store_claim store_jobs_claim_group(struct store *s, const int64_t *ids, const int *workers,

@@ -31,7 +31,8 @@
 
 static const char *const fixed_sql[RS_LIST] = {
     [RS_GET_JOB] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?",
-    [RS_GET_STDIN] = "SELECT stdin FROM jobs WHERE id = ?",
+    /* (the job to run: its stdin in the same row, one round trip on PostgreSQL) */
+    [RS_GET_JOB_STDIN] = "SELECT " JOB_COLUMNS ", stdin FROM jobs WHERE id = ?",
     [RS_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?",
     [RS_DEPS] = "SELECT j.id, j.state FROM job_dependencies d JOIN jobs j ON j.id = d.depends_on "
                 "WHERE d.job_id = ? AND j.state != 'succeeded' ORDER BY j.id",

@@ -28,6 +28,7 @@ enum stmt_id {
     ST_PATCH,
     ST_WAITING_ROW,
     ST_PROMOTE,
+    ST_TERMINATE_ASKED,
     ST_SCHEDULE_PUT,
     ST_SCHEDULE_DELETE,
     ST_SCHEDULE_NEXT,
@@ -40,6 +41,7 @@ struct store {
     struct db_stmt *stmt[ST_COUNT];
     int depth;
     bool tx_open;    /* BEGIN was issued in the current batch */
+    bool pg;         /* the database is PostgreSQL (some writes differ: stmt_sql_pg) */
     bool any_notify; /* a job with notify_url exists: job ends look for a callback */
     bool failed;     /* the current batch failed: it writes nothing more, only journals */
     /* The journal: every write of the batch as SQL with its values inlined. A batch that
@@ -68,9 +70,16 @@ struct store {
     char *target;        /* the database (a file, or a PostgreSQL URL) */
     struct db *claimer;  /* PostgreSQL: the connection that claims jobs (store_claim.c) */
     struct db *listener; /* PostgreSQL: the connection that hears the other nodes */
+    char *notes;         /* PostgreSQL: what the batch tells the other nodes, a line each, */
+    size_t notes_len;    /* sent at its commit in as few pg_notify calls as fit (kept until */
+    size_t notes_cap;    /* a commit carries them) */
     /* store_checkpoint.c: the thread that checkpoints the WAL */
     struct store_checkpointer *checkpointer;
 };
+
+/* store_nodes.c: sends the batch's notes (store_notify) in its transaction; 0, or -1 (the
+ * batch failed). They are forgotten once it commits. */
+int store_notes_send(struct store *s);
 
 /* Logs a failed statement and marks the transaction failed; returns -1. */
 int store_fail(struct store *s, const char *what);
@@ -135,7 +144,7 @@ enum {
 /* The read statements; a listing and an event read have one per combination of filters. */
 enum read_stmt {
     RS_GET_JOB,
-    RS_GET_STDIN,
+    RS_GET_JOB_STDIN,
     RS_EXISTS,
     RS_DEPS,
     RS_DEPENDENTS,
@@ -156,7 +165,7 @@ enum read_stmt {
 };
 enum { EVENTS_JOB = 1, EVENTS_QUEUE = 2 };
 
-/* The columns store_read_job_row reads, in its order. */
+/* The columns store_read_job_row reads, in its order (JOB_COLUMNS_N of them). */
 #define JOB_COLUMNS                                                                                \
     "id, name, queue, priority, argv, command, env, cwd, timeout, state, exit_code, signal, "      \
     "error, pid, worker, attempt, max_attempts, created_at, started_at, finished_at, "             \
@@ -166,6 +175,7 @@ enum { EVENTS_JOB = 1, EVENTS_QUEUE = 2 };
     "usage_from, node, epoch, "                                                                    \
     "(SELECT group_concat(depends_on) FROM (SELECT depends_on FROM job_dependencies "              \
     "WHERE job_id = jobs.id ORDER BY depends_on) AS d)"
+#define JOB_COLUMNS_N 46
 
 /* Room for a read statement's SQL (the longest is a listing's with every filter). */
 #define STORE_READ_SQL_MAX 2048

@@ -14,6 +14,9 @@
 #include "server/log.h"
 #include "server/store_internal.h"
 
+/* A notification's payload at most (PostgreSQL carries 8000 bytes, with the node's name). */
+#define NOTE_MAX 7800
+
 /* Now in wall ms, as SQL: the database's clock on PostgreSQL; on SQLite the parameter ?9. */
 static const char *now_sql(struct store *s)
 {
@@ -256,25 +259,66 @@ int store_each_node(struct store *s, int64_t timeout_ms,
     return step == DB_DONE ? count : -1;
 }
 
+/* One pg_notify of "NODE " + lines (a node skips its own); 0, or -1 (store_fail). */
+static int notify_now(struct store *s, const char *lines, size_t len)
+{
+    struct db_stmt *st;
+    if (db_prepare(s->db, "SELECT pg_notify('spawnpool', ?)", false, &st) < 0)
+        return store_fail(s, "preparing a notification");
+    char note[NOTE_MAX + 80];
+    snprintf(note, sizeof note, "%s %.*s", s->node, (int)len, lines);
+    db_bind_text(st, 1, note);
+    int rc = db_step(st) == DB_ROW ? 0 : store_fail(s, "sending a notification");
+    db_finalize(st);
+    return rc;
+}
+
 void store_notify(struct store *s, const char *payload)
 {
     if (db_kind(s->db) != DB_POSTGRES) return; /* (one node: nobody else to tell) */
-    struct db_stmt *st;
-    if (db_prepare(s->db, "SELECT pg_notify('spawnpool', ?)", false, &st) < 0) {
-        store_fail(s, "preparing a notification");
+    size_t n = strnlen(payload, NOTE_MAX - 1);
+    if (s->depth == 0) { /* (outside a batch: now) */
+        notify_now(s, payload, n);
         return;
     }
-    char note[8000]; /* "NODE WHAT": a node skips its own */
-    snprintf(note, sizeof note, "%s %s", s->node, payload);
-    db_bind_text(st, 1, note);
-    if (db_step(st) != DB_ROW) store_fail(s, "sending a notification");
-    db_finalize(st);
+    if (s->notes_len + n + 1 > s->notes_cap) {
+        size_t cap = s->notes_cap ? s->notes_cap * 2 : 4096;
+        while (cap < s->notes_len + n + 1)
+            cap *= 2;
+        char *grown = realloc(s->notes, cap);
+        if (!grown) { /* (out of memory: said now, in the batch's transaction all the same) */
+            notify_now(s, payload, n);
+            return;
+        }
+        s->notes = grown;
+        s->notes_cap = cap;
+    }
+    memcpy(s->notes + s->notes_len, payload, n);
+    s->notes[s->notes_len + n] = '\n';
+    s->notes_len += n + 1;
+}
+
+int store_notes_send(struct store *s)
+{
+    /* lines gathered into notifications of at most NOTE_MAX bytes (PostgreSQL takes 8000) */
+    size_t start = 0;
+    while (start < s->notes_len) {
+        size_t end = start, line;
+        while (end < s->notes_len) {
+            line = (size_t)((char *)memchr(s->notes + end, '\n', s->notes_len - end) - s->notes);
+            if (line - start > NOTE_MAX && end > start) break;
+            end = line + 1;
+        }
+        if (notify_now(s, s->notes + start, end - start - 1) < 0) return -1;
+        start = end;
+    }
+    return 0;
 }
 
 void store_notify_jobs(struct store *s, const int64_t *ids, size_t n)
 {
     if (db_kind(s->db) != DB_POSTGRES || n == 0) return;
-    char payload[7800]; /* (a notification carries 8000 bytes at most, with the node's name) */
+    char payload[NOTE_MAX];
     size_t used = 0;
     for (size_t i = 0; i < n; i++) {
         if (used == 0) used = (size_t)snprintf(payload, sizeof payload, "j ");

@@ -116,7 +116,7 @@ int store_get_job(struct store *s, int64_t id, struct job *out, bool with_stdin)
 {
     struct rd r;
     if (rd_begin(s, &r) < 0) return -1;
-    struct db_stmt *st = rd_stmt(&r, RS_GET_JOB);
+    struct db_stmt *st = rd_stmt(&r, with_stdin ? RS_GET_JOB_STDIN : RS_GET_JOB);
     int rc = -1;
     if (st) {
         db_bind_int(st, 1, id);
@@ -127,26 +127,19 @@ int store_get_job(struct store *s, int64_t id, struct job *out, bool with_stdin)
             rc = rd_fail(&r, "SELECT job");
         else
             rc = store_read_job_row(st, out);
-        db_reset(st);
-    }
-    if (rc == 0 && with_stdin) {
-        if (!(st = rd_stmt(&r, RS_GET_STDIN))) {
-            rc = -1;
-        } else {
-            db_bind_int(st, 1, id);
-            size_t n = 0;
-            const void *p = db_step(st) == DB_ROW ? db_col_blob(st, 0, &n) : NULL;
-            if (n > 0) {
-                out->spec.stdin_data = malloc(n);
-                if (out->spec.stdin_data) {
-                    memcpy(out->spec.stdin_data, p, n);
-                    out->spec.stdin_len = n;
-                } else {
-                    rc = -1;
-                }
+        size_t n = 0;
+        const void *p = rc == 0 && with_stdin ? db_col_blob(st, JOB_COLUMNS_N, &n) : NULL;
+        if (n > 0) {
+            out->spec.stdin_data = malloc(n);
+            if (out->spec.stdin_data) {
+                memcpy(out->spec.stdin_data, p, n);
+                out->spec.stdin_len = n;
+            } else {
+                job_free(out);
+                rc = -1;
             }
         }
-        if (rc < 0) job_free(out);
+        db_reset(st);
     }
     rd_end(&r);
     return rc;

@@ -1,7 +1,8 @@
 /* store_recover: startup recovery. The last run's jobs that were running, or reserved by
  * a worker, are sorted out before anything new is dispatched: a held job no worker began to
  * start (the start ledger says so) goes back to the queue as it was; one that may have run
- * is lost, or queued again while it has attempts left. Then the queued jobs are read once
+ * is lost, or queued again while it has attempts left; one asked to terminate ends (terminated,
+ * or canceled if it never started). Then the queued jobs are read once
  * (store_each_queued), for the dispatcher to take them up. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@ static bool began(const struct store_recovery *r, int64_t id)
 int store_recover(struct store *s, int64_t now,
                   int64_t (*retry_delay_ms)(double backoff, int attempt), struct store_recovery *r)
 {
-    r->lost = r->requeued = r->released = 0;
+    r->lost = r->requeued = r->released = r->terminated = 0;
     int *lost = &r->lost, *requeued = &r->requeued;
     bool fence = s->fence;
     s->fence = false; /* (its writes are about jobs of an older lease, or another node's) */
@@ -29,12 +30,13 @@ int store_recover(struct store *s, int64_t now,
      * queued jobs, each read of them costs a tenth of a second) */
     struct db_stmt *st, *release, *attempt;
     if (db_prepare(s->db,
-                   r->node ? "SELECT id, attempt, max_attempts, state, retry_backoff FROM jobs "
-                             "WHERE node = ?1 AND (state = 'running' OR (state = 'queued' AND "
-                             "worker IS NOT NULL))"
-                           : "SELECT id, attempt, max_attempts, state, retry_backoff FROM jobs "
-                             "WHERE state = 'running' OR (state = 'queued' AND worker IS NOT "
-                             "NULL)",
+                   r->node
+                       ? "SELECT id, attempt, max_attempts, state, retry_backoff, terminate_signal "
+                         "FROM jobs WHERE node = ?1 AND (state = 'running' OR (state = "
+                         "'queued' AND worker IS NOT NULL))"
+                       : "SELECT id, attempt, max_attempts, state, retry_backoff, "
+                         "terminate_signal FROM jobs WHERE state = 'running' OR (state = "
+                         "'queued' AND worker IS NOT NULL)",
                    false, &st) < 0) {
         store_fail(s, "SELECT running jobs");
         s->fence = fence;
@@ -52,6 +54,7 @@ int store_recover(struct store *s, int64_t now,
         int attempt, max_attempts;
         enum job_state from;
         double backoff; /* -1: the server's */
+        int terminate;  /* the signal a terminate asked for; 0: none was */
     } *rows = NULL;
     size_t n = 0;
     while (db_step(st) == DB_ROW) {
@@ -59,9 +62,12 @@ int store_recover(struct store *s, int64_t now,
         if (!grown) break;
         rows = grown;
         const char *state = db_col_text(st, 3);
-        rows[n++] = (struct row){db_col_int(st, 0), db_col_int(st, 1), db_col_int(st, 2),
+        rows[n++] = (struct row){db_col_int(st, 0),
+                                 db_col_int(st, 1),
+                                 db_col_int(st, 2),
                                  state && strcmp(state, "queued") == 0 ? JOB_QUEUED : JOB_RUNNING,
-                                 db_col_null(st, 4) ? -1 : db_col_double(st, 4)};
+                                 db_col_null(st, 4) ? -1 : db_col_double(st, 4),
+                                 (int)db_col_int(st, 5)};
     }
     db_finalize(st);
     if (db_prepare(s->db, "UPDATE jobs SET worker = NULL, node = NULL, epoch = NULL WHERE id = ?1",
@@ -77,7 +83,21 @@ int store_recover(struct store *s, int64_t now,
             rows[kept++] = rows[i];
             continue;
         }
-        /* a reserved job no worker began to start is only released: queued as it was */
+        /* a reserved job no worker began to start is only released: queued as it was (or
+         * canceled, when a terminate was asked) */
+        if (r->started_known && !began(r, rows[i].id) && rows[i].terminate) {
+            struct store_outcome o = {.state = JOB_CANCELED,
+                                      .exit_code = -1,
+                                      .signal = -1,
+                                      .error = "terminated before it started",
+                                      .user_us = -1,
+                                      .system_us = -1,
+                                      .maxrss_kb = -1,
+                                      .detail = "a terminate was asked before it started"};
+            store_job_finish(s, rows[i].id, JOB_QUEUED, &o, now);
+            r->terminated++;
+            continue;
+        }
         if (r->started_known && !began(r, rows[i].id)) {
             db_bind_int(release, 1, rows[i].id);
             if (db_step(release) != DB_DONE) store_fail(s, "UPDATE a held job");
@@ -98,7 +118,22 @@ int store_recover(struct store *s, int64_t now,
     n = release && attempt ? kept : 0;
     char error[128];
     snprintf(error, sizeof error, "%s while the job ran", who);
+    char asked[160];
+    snprintf(asked, sizeof asked, "a terminate was asked; %s before its end was seen", who);
     for (size_t i = 0; i < n; i++) {
+        if (rows[i].terminate) { /* never run again: it ends as asked */
+            struct store_outcome o = {.state = JOB_TERMINATED,
+                                      .exit_code = -1,
+                                      .signal = -1,
+                                      .error = asked,
+                                      .user_us = -1,
+                                      .system_us = -1,
+                                      .maxrss_kb = -1,
+                                      .detail = asked};
+            store_job_finish(s, rows[i].id, rows[i].from, &o, now);
+            r->terminated++;
+            continue;
+        }
         if (rows[i].attempt < rows[i].max_attempts) {
             char detail[256];
             snprintf(detail, sizeof detail, "attempt %d of %d lost: %s; retry", rows[i].attempt,
@@ -124,7 +159,8 @@ int store_recover(struct store *s, int64_t now,
     int rc = store_commit(s);
     s->fence = fence;
     for (size_t i = 0; i < n && rc == 0 && r->requeued_fn; i++)
-        if (rows[i].attempt < rows[i].max_attempts) r->requeued_fn(r->ctx, rows[i].id);
+        if (!rows[i].terminate && rows[i].attempt < rows[i].max_attempts)
+            r->requeued_fn(r->ctx, rows[i].id);
     free(rows);
     return rc;
 }

@@ -10,7 +10,8 @@
 # under load: its jobs are recovered within the node timeout, none runs twice with
 # max_attempts 1, no process of it is left; a node stopped (SIGSTOP) past the timeout is
 # declared dead and, once it goes on (SIGCONT), fences itself: it kills what it ran and records
-# nothing over the rescue. PostgreSQL only (the e2e suite's second run).
+# nothing over the rescue; a job asked to terminate (through another node) while its node was
+# frozen is not run again by the rescue. PostgreSQL only (the e2e suite's second run).
 source "$(dirname "$0")/lib.sh"
 sp_on_postgres || {
     echo "SKIPPED: several nodes need the PostgreSQL store (SPAWNPOOL_TEST_DB=postgres)"
@@ -233,16 +234,31 @@ FROZEN=$(post c /v1/jobs "{\"command\": \"exec sleep 300.00417$$\", \"max_attemp
 # it may run on a or c: c is the one frozen, so make sure it runs there
 wait_for 60 bash -c "[ \"\$(curl -s ${URL[c]}/v1/jobs/$FROZEN | jq -r .state)\" == running ]" || fail "job $FROZEN never ran"
 VICTIM=$(get c "/v1/jobs/$FROZEN" | jq -r .node)
-kill -STOP "${PID[$VICTIM]}"
 SURVIVOR=a
 [ "$VICTIM" == a ] && SURVIVOR=c
+# and a job with attempts left on it, asked to terminate while it is frozen (through another
+# node): the rescue must not run it again
+ASKED=""
+for i in 1 2 3 4 5 6 7 8; do
+    id=$(post "$VICTIM" /v1/jobs "{\"command\": \"exec sleep 300.00418$$\", \"max_attempts\": 3}" | jq -r .id)
+    wait_for 60 bash -c "[ \"\$(curl -s ${URL[$VICTIM]}/v1/jobs/$id | jq -r .state)\" == running ]" || fail "job $id never ran"
+    [ "$(get "$VICTIM" "/v1/jobs/$id" | jq -r .node)" == "$VICTIM" ] && ASKED=$id && break
+    post "$VICTIM" "/v1/jobs/$id/terminate" '{}' >/dev/null # (it ran elsewhere: another try)
+done
+[ -n "$ASKED" ] || fail "no job of 8 ran on $VICTIM"
+kill -STOP "${PID[$VICTIM]}"
+eq "terminate of job $ASKED on the frozen node $VICTIM through $SURVIVOR: accepted" \
+    "$(curl -s -o /dev/null -w '%{http_code}' -X POST "${URL[$SURVIVOR]}/v1/jobs/$ASKED/terminate")" 202
 wait_for 60 bash -c "[ \"\$(curl -s ${URL[$SURVIVOR]}/v1/jobs/$FROZEN | jq -r .state)\" == lost ]" ||
     fail "the frozen node's job was not recovered"
 pass "the frozen node $VICTIM was declared dead: its job lost"
+eq "the job asked to terminate ended terminated by the rescue, not run again (3 attempts)" \
+    "$(get "$SURVIVOR" "/v1/jobs/$ASKED" | jq -r '[.state, .attempt] | @csv')" '"terminated",1'
+check "saying why" bash -c "curl -s ${URL[$SURVIVOR]}/v1/jobs/$ASKED | jq -e '.error | test(\"terminate was asked\")'"
 kill -CONT "${PID[$VICTIM]}"
 wait_for 60 grep -q "node $VICTIM: registered again" "$T/$VICTIM.err" || fail "$VICTIM did not register again: $(tail -n 5 "$T/$VICTIM.err")"
 grep -q "fencing itself" "$T/$VICTIM.err" || fail "$VICTIM did not fence itself"
-no_frozen_left() { ! ps -eo args | grep -q "^sleep 300.00417$$"; }
+no_frozen_left() { ! ps -eo args | grep -qE "^sleep 300.0041[78]$$"; }
 wait_for 60 no_frozen_left || fail "the frozen node's job still runs after it woke"
 pass "woken up, it fenced itself and killed its job"
 eq "and recorded nothing over the rescue" "$(state_on "$SURVIVOR" "$FROZEN")" lost

@@ -19,7 +19,7 @@
 # user made on first use; not nobody, whose processes the tests count), and DIR is
 # chowned to it; every directory above DIR must be traversable by that user.
 # Settings for a test suite: fsync off, small shared_buffers, max_connections 300 (many
-# servers at once); trust authentication (no password). The superuser role is
+# servers at once), pg_stat_statements loaded; trust authentication (no password). The superuser role is
 # `spawnpool`. PGCTL_PORT=N at the first start also listens on 127.0.0.1:N (default: the
 # socket only); DIR/.pgctl keeps the port for the later commands, and the URLs name it.
 # PG_BINDIR names the server's binaries (default: the newest /usr/lib/postgresql/*/bin).
@@ -168,8 +168,10 @@ start() {
     # a server killed hard leaves its lock files naming its pid, which may still be a zombie
     # the new postmaster would take for a server still running
     rm -f "$DIR/data/postmaster.pid" "$DIR"/sock/.s.PGSQL.*.lock
+    # (pg_stat_statements: test_cluster_claims.sh counts the claims' statements; given here,
+    # not in postgresql.conf, so that a cluster made before this line has it too)
     if ! as_user "$BIN/pg_ctl" start -D "$DIR/data" -l "$DIR/server.log" -w -t "$TIMEOUT" \
-        >/dev/null; then
+        -o "-c shared_preload_libraries=pg_stat_statements" >/dev/null; then
         tail -n 20 "$DIR/server.log" >&2 2>/dev/null || true
         die "pg_ctl start failed (log: $DIR/server.log)"
     fi
