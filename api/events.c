@@ -116,8 +116,7 @@ enum MHD_Result api_events(struct api *a, struct MHD_Connection *c)
     }
     if (last < 0) last = store_last_event(a->store); /* from now on */
     if (last < 0) {
-        api_fail(&e, 500, "internal", NULL, "reading the events failed (see the server log)");
-        return api_send_error(c, &e);
+        return api_send_internal(c, "reading the events");
     }
     if (!api_long_poll_begin(a, &e)) return api_send_retry_later(c, &e);
     struct event_stream *es = calloc(1, sizeof *es);

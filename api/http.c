@@ -168,6 +168,7 @@ json_t *api_error_json(const struct api_error *e)
 
 enum MHD_Result api_send_error(struct MHD_Connection *c, const struct api_error *e)
 {
+    if (e->status == 503) return api_send_retry_later(c, e); /* (unavailable for a moment) */
     return api_send_json(c, e->status, api_error_json(e), NULL);
 }
 

@@ -227,12 +227,13 @@ enum MHD_Result api_send_json(struct MHD_Connection *c, unsigned status, json_t 
                               const char *location);
 /* API.md's error body {"error": {"code", "message", "field"?}}; NULL only when out of memory. */
 json_t *api_error_json(const struct api_error *e);
-/* Sends API.md's error object. */
+/* Sends API.md's error object (a 503 with Retry-After: 1). */
 enum MHD_Result api_send_error(struct MHD_Connection *c, const struct api_error *e);
 /* Sends the error (with one more header if hname) and closes the connection after it. */
 enum MHD_Result api_send_error_and_close(struct MHD_Connection *c, const struct api_error *e,
                                          const char *hname, const char *hvalue);
-/* Sends the error with `Retry-After: 1` (429s: the client should come back shortly). */
+/* Sends the error with `Retry-After: 1` (429s and 503s: the client should come back shortly;
+ * api_send_error adds it to every 503). */
 enum MHD_Result api_send_retry_later(struct MHD_Connection *c, const struct api_error *e);
 /* Sends a plain text body (copied) with a content type. */
 enum MHD_Result api_send_text(struct MHD_Connection *c, unsigned status, const char *text,
@@ -378,7 +379,10 @@ void api_env_text(struct text *t, const struct strblob *env);
 /* A running job's pid and its output's sizes so far, which its row gets only at its end
  * (api/jobs_api.c). */
 void api_job_live(struct api *a, struct job *j);
-/* Sends 500 "internal": what failed (see the server log). */
+/* Fills e for a failed store read (what: "reading the job"): 503 "store_unavailable" when the
+ * database could not be reached (store_read_unreachable), else 500 "internal". -1. */
+int api_fail_read(struct api_error *e, const char *what);
+/* Sends api_fail_read's error: 503 (with Retry-After) or 500 "internal" (see the log). */
 enum MHD_Result api_send_internal(struct MHD_Connection *c, const char *what);
 /* Appends the job object of API.md as JSON text. */
 void api_job_text(struct text *t, const struct job *j);

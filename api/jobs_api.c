@@ -11,10 +11,18 @@
 
 static const char *const no_params[] = {NULL};
 
+int api_fail_read(struct api_error *e, const char *what)
+{
+    if (store_read_unreachable())
+        return api_fail(e, 503, "store_unavailable", NULL,
+                        "%s failed: the database cannot be reached (retry later)", what);
+    return api_fail(e, 500, "internal", NULL, "%s failed (see the server log)", what);
+}
+
 enum MHD_Result api_send_internal(struct MHD_Connection *c, const char *what)
 {
     struct api_error e;
-    api_fail(&e, 500, "internal", NULL, "%s failed (see the server log)", what);
+    api_fail_read(&e, what);
     return api_send_error(c, &e);
 }
 

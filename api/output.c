@@ -220,8 +220,7 @@ enum MHD_Result api_jobs_output(struct api *a, struct request *r, struct MHD_Con
         return api_send_error(c, &e);
     }
     if (rc < 0) {
-        api_fail(&e, 500, "internal", NULL, "reading the job failed (see the server log)");
-        return api_send_error(c, &e);
+        return api_send_internal(c, "reading the job");
     }
     char path[PATH_MAX + 32];
     dispatch_output_path(a->dispatch, id, stream, path, sizeof path);

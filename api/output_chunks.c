@@ -89,10 +89,9 @@ int output_chunks_response(struct api *a, struct MHD_Connection *c, const struct
     for (int tries = 0;; tries++) {
         if (attempt > 0 &&
             store_output_end(a->store, j->id, attempt, stream, &end, &complete) < 0) {
-            api_fail(e, 500, "internal", NULL,
-                     "reading the output of job %lld failed (see the server log)",
-                     (long long)j->id);
-            return -1;
+            char what[96];
+            snprintf(what, sizeof what, "reading the output of job %lld", (long long)j->id);
+            return api_fail_read(e, what);
         }
         if (attempt <= 0 || !ended || complete || end >= recorded || tries == 40) break;
         struct timespec pause = {0, 50 * 1000 * 1000};

@@ -125,6 +125,9 @@ int store_job_reserve(struct store *s, int64_t id, int worker);
  * recovery that finds it without its end (its node died, the server stopped) ends it,
  * terminated (canceled if it never started), rather than run it again. Returns 0 or -1. */
 int store_job_terminate_asked(struct store *s, int64_t id, int sig);
+/* True if the calling thread's last read failed because the database could not be reached
+ * (down, restarting, unreachable): a retry later may work (the API answers 503). */
+bool store_read_unreachable(void);
 /* Takes the reservation back: the job is plainly queued again. Returns 0 or -1. */
 int store_job_unreserve(struct store *s, int64_t id);
 /* Records queued -> running on worker (attempt counted). Returns 0 or -1. */

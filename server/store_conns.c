@@ -18,12 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/clock.h"
 #include "server/log.h"
 #include "server/store_internal.h"
 
 /* How long a reader waits for a lock it needs (the WAL index while a checkpoint restarts
  * the WAL, a recovery): a read should wait a little rather than fail. */
 #define READ_BUSY_MS 5000
+/* A read failing for want of the database is logged at most this often (ms). */
+#define READ_LOG_EVERY_MS 10000
 
 #define SCHEDULE_COLUMNS                                                                           \
     "name, cron, timezone, job, overlap, paused, catch_up, created_at, updated_at, "               \
@@ -231,10 +234,19 @@ static struct store_conn *reader_take(struct store_reading *sr)
 }
 
 /* Picks the calling thread's connection. 0 or -1. */
+/* The calling thread's last read failed because the database could not be reached. */
+static __thread bool read_unreachable;
+
+bool store_read_unreachable(void)
+{
+    return read_unreachable;
+}
+
 int rd_begin(struct store *s, struct rd *r)
 {
     struct store_reading *sr = s->reading;
     memset(r, 0, sizeof *r);
+    read_unreachable = false;
     r->s = s;
     if (pthread_equal(pthread_self(), sr->writer)) {
         r->writer = true;
@@ -243,6 +255,7 @@ int rd_begin(struct store *s, struct rd *r)
     }
     r->c = pthread_getspecific(sr->key);
     if (!r->c) r->c = reader_take(sr);
+    if (!r->c) read_unreachable = true; /* (a new connection could not be opened) */
     return r->c ? 0 : -1;
 }
 
@@ -251,10 +264,34 @@ struct db *rd_db(struct rd *r)
     return r->c->db;
 }
 
-/* Logs a failed read. -1. */
+/* Logs a failed read. -1. One that failed because the database cannot be reached (down,
+ * restarting) is logged once per READ_LOG_EVERY_MS with the count since: every request fails
+ * alike meanwhile, and answers 503 (store_read_unreachable). */
 int rd_log(struct rd *r, const char *what)
 {
-    log_error("database: %s failed: %s", what, db_errmsg(r->c->db));
+    if (!db_error_transient(r->c->db)) {
+        log_error("database: %s failed: %s", what, db_errmsg(r->c->db));
+        return -1;
+    }
+    read_unreachable = true;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static int64_t logged_at;
+    static unsigned long quiet;
+    int64_t now = clock_mono_ms();
+    pthread_mutex_lock(&lock);
+    bool say = logged_at == 0 || now - logged_at >= READ_LOG_EVERY_MS;
+    unsigned long before = quiet;
+    if (say) {
+        logged_at = now;
+        quiet = 0;
+    } else {
+        quiet++;
+    }
+    pthread_mutex_unlock(&lock);
+    if (say)
+        log_error("database: %s failed: %s (reads answer 503 meanwhile; %lu more failed reads "
+                  "since the last such line)",
+                  what, db_errmsg(r->c->db), before);
     return -1;
 }
 

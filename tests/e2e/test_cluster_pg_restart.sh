@@ -5,7 +5,8 @@
 # recorded; submits refused meanwhile say so (503, or no answer), nothing half-stored; the
 # nodes reconnect by themselves and run new jobs after. Then the database stays down past half
 # a node's lease: the node fences itself, killing its job, which ends lost and, with an attempt
-# left, runs again once the database is back. PostgreSQL only.
+# left, runs again once the database is back; reads meanwhile answer 503 with Retry-After
+# (logged once, not once per request). PostgreSQL only.
 source "$(dirname "$0")/lib.sh"
 sp_on_postgres || {
     echo "SKIPPED: needs the PostgreSQL store (SPAWNPOOL_TEST_DB=postgres)"
@@ -92,6 +93,16 @@ PGUSER_OF=$(stat -c %U "$SP_PG_CLUSTER/data")
     fail "PostgreSQL did not stop"
 wait_for 60 grep -q "node f: .*fencing itself" "$T/f.err" || fail "node f did not fence itself: $(tail -n 3 "$T/f.err")"
 pass "the database down past half the lease: node f fenced itself"
+# reads meanwhile: 503 store_unavailable with Retry-After (the client may retry), not 500;
+# and the log says so once, not once per request
+for i in 1 2 3 4 5 6; do
+    code=$(curl -s -o "$T/down.json" -D "$T/down.h" -w '%{http_code}' "${URL[f]}/v1/jobs/$J")
+done
+eq "a read while the database is down: 503" "$code" 503
+eq "... store_unavailable" "$(jq -r .error.code "$T/down.json")" store_unavailable
+check "... with Retry-After" grep -qi '^Retry-After: 1' "$T/down.h"
+check "the failed reads are logged once, not once each: $(grep -c 'reads answer 503' "$T/f.err")" \
+    test "$(grep -c 'reads answer 503' "$T/f.err")" -le 1
 "$SP_PGCTL" restart "$SP_PG_CLUSTER" >/dev/null || fail "PostgreSQL did not start again"
 second_run() { [ "$(grep -c run "$T/fenced-runs")" -ge 2 ]; }
 wait_for 60 second_run || fail "job $J was not run again: $(curl -s "${URL[f]}/v1/jobs/$J" | jq -c '{state, attempt, error}')"
