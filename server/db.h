@@ -36,7 +36,9 @@ void db_keep_password(void);
  * the connections opened after. */
 void db_set_network_timeout(int ms);
 /* Opens a connection to target (see db_target_is_postgres). Returns 0, or -1 with a message
- * in err (which never shows a password). */
+ * in err (which never shows a password), or DB_UNREACHABLE (-2) when the server did not answer
+ * or turned connections away for now (down, starting up, shutting down): it may come up. */
+#define DB_UNREACHABLE (-2)
 int db_open(struct db **out, const char *target, int flags, char *err, size_t errlen);
 /* Closes the connection; its statements must be finalized before. NULL is ignored. */
 void db_close(struct db *db);

@@ -264,6 +264,16 @@ int db_pg_open(struct db **out, const char *target, int flags, char *err, size_t
         snprintf(err, errlen, "cannot connect to PostgreSQL: out of memory");
     } else if (PQstatus(d->conn) != CONNECTION_OK) {
         error_without(err, errlen, pw, "cannot connect to PostgreSQL", PQerrorMessage(d->conn));
+        /* no answer, or one that turns connections away for now (starting up, shutting down,
+         * in recovery): it may come up; a server that answers and refuses (a password, a
+         * database that is not there) will not by waiting */
+        PGPing ping = PQpingParams(keys, vals, 1);
+        if (ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT) {
+            free(pw);
+            PQfinish(d->conn);
+            free(d);
+            return DB_UNREACHABLE;
+        }
     } else {
         PQsetNoticeProcessor(d->conn, notice, NULL);
         if (session_setup(d) == 0) {

@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pool/ledger.h"
@@ -58,6 +59,9 @@ static void raise_nofile(const struct config *cfg)
 }
 
 static const struct config *g_cfg; /* for recover_delay */
+
+/* How long a server started while PostgreSQL is unreachable waits for it (seconds). */
+#define DB_WAIT_S 60
 
 static uint64_t fnv1a(const char *s)
 {
@@ -187,6 +191,38 @@ void serve_caps_read(struct serve_caps *caps)
     }
 }
 
+/* Opens the store. PostgreSQL may not be up yet (a container started beside it, a machine
+ * booting): while it does not answer, or turns connections away for now, the open is tried
+ * again every second for DB_WAIT_S, logged every 10 s; SIGTERM or SIGINT (blocked, read here)
+ * ends the wait. 0, or -1 with err. */
+static int open_store(struct store **store, const char *target, char *err, size_t errlen)
+{
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    int64_t began = clock_mono_ms(), logged = 0;
+    for (;;) {
+        int rc = store_open(store, target, err, errlen);
+        if (rc != DB_UNREACHABLE) return rc;
+        int64_t waited = clock_mono_ms() - began;
+        if (waited >= DB_WAIT_S * 1000) {
+            size_t n = strlen(err);
+            snprintf(err + n, errlen - n, " (waited %d s for it)", DB_WAIT_S);
+            return -1;
+        }
+        if (logged == 0 || waited - logged >= 10000) {
+            log_warn("%s: waiting for it (up to %d s)", err, DB_WAIT_S);
+            logged = waited ? waited : 1;
+        }
+        struct timespec second = {1, 0};
+        if (sigtimedwait(&stop, NULL, &second) > 0) {
+            snprintf(err, errlen, "stopped while waiting for the database");
+            return -1;
+        }
+    }
+}
+
 int serve_run(const struct config *cfg, const struct serve_frontend *fe)
 {
     char path[PATH_MAX + 32];
@@ -276,7 +312,7 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     void *fe_handle = NULL;
     int epoll_fd = -1, sigfd = -1;
 
-    if (store_open(&store, cfg->database, err, sizeof err) < 0) {
+    if (open_store(&store, cfg->database, err, sizeof err) < 0) {
         log_error("%s", err);
         goto out;
     }

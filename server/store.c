@@ -160,7 +160,11 @@ int store_open(struct store **out, const char *target, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    if (db_open(&s->db, target, 0, err, errlen) < 0) goto fail;
+    int opened = db_open(&s->db, target, 0, err, errlen);
+    if (opened < 0) {
+        store_close(s);
+        return opened; /* (DB_UNREACHABLE: the caller may wait for it) */
+    }
     db_set_busy_ms(s->db, BUSY_MS);
     bool pg = s->pg = db_kind(s->db) == DB_POSTGRES;
     if (migrate_apply(s->db, pg ? migrations_pg : migrations,

@@ -15,8 +15,9 @@
 
 struct store;
 
-/* Opens (creating if needed) the database at path in WAL mode and applies migrations.
- * Returns 0, or -1 with a message in err. */
+/* Opens (creating if needed) the database at path (SQLite in WAL mode, or a PostgreSQL URL)
+ * and applies migrations. Returns 0, or -1 with a message in err, or DB_UNREACHABLE (-2)
+ * when PostgreSQL did not answer or turned connections away for now (it may come up). */
 int store_open(struct store **out, const char *path, char *err, size_t errlen);
 /* full: every commit is fsync'd (survives a power failure); else synchronous=NORMAL (WAL:
  * survives a crash of the process; the last commits may be lost on power failure). */

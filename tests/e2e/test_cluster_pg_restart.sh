@@ -6,7 +6,9 @@
 # nodes reconnect by themselves and run new jobs after. Then the database stays down past half
 # a node's lease: the node fences itself, killing its job, which ends lost and, with an attempt
 # left, runs again once the database is back; reads meanwhile answer 503 with Retry-After
-# (logged once, not once per request). PostgreSQL only.
+# (logged once, not once per request); a node started while the database is down waits for
+# it (a stop signal ends the wait), one told of a database that does not exist does not.
+# PostgreSQL only.
 source "$(dirname "$0")/lib.sh"
 sp_on_postgres || {
     echo "SKIPPED: needs the PostgreSQL store (SPAWNPOOL_TEST_DB=postgres)"
@@ -113,3 +115,43 @@ curl -s -X POST -H 'Content-Type: application/json' --data '{}' "${URL[f]}/v1/jo
 eq "... and is terminated as asked" "$(curl -s "${URL[f]}/v1/jobs/$J/wait?timeout=60" | jq -r .state)" terminated
 kill -TERM "${PID[f]}"
 wait "${PID[f]}" || fail "node f did not exit 0"
+pass "node f stopped cleanly"
+
+# --- a node started while the database is down waits for it ------------------------------
+pg_down() {
+    (cd "$SP_PG_CLUSTER" && runuser -u "$PGUSER_OF" -- /usr/lib/postgresql/15/bin/pg_ctl stop -D "$SP_PG_CLUSTER/data" -m fast >/dev/null) ||
+        fail "PostgreSQL did not stop"
+}
+start_g() { # NAME: a node g started now (its stdout in $T/NAME.out, stderr in $T/NAME.err)
+    : >"$T/$1.out"
+    "$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data-$1" --workers 1 --node "$1" \
+        --node-timeout 3 --database "$SP_PG_URL" >"$T/$1.out" 2>>"$T/$1.err" &
+    PID[$1]=$!
+    BG_PIDS+=("${PID[$1]}")
+}
+pg_down
+start_g g
+wait_for 60 grep -q 'waiting for it' "$T/g.err" || fail "node g did not say it waits: $(tail -n 3 "$T/g.err")"
+pass "a node started while the database is down waits for it"
+"$SP_PGCTL" restart "$SP_PG_CLUSTER" >/dev/null || fail "PostgreSQL did not start again"
+wait_for 60 grep -q '^spawnpool: listening on ' "$T/g.out" || fail "node g did not start once the database was up: $(tail -n 3 "$T/g.err")"
+URL[g]=$(sed -n 's/^spawnpool: listening on //p' "$T/g.out" | head -n 1)
+G=$(curl -s -X POST -H 'Content-Type: application/json' --data '{"argv": ["true"]}' "${URL[g]}/v1/jobs" | jq -r .id)
+eq "... and runs jobs once it is up" "$(curl -s "${URL[g]}/v1/jobs/$G/wait?timeout=60" | jq -r .state)" succeeded
+kill -TERM "${PID[g]}"
+wait "${PID[g]}" || fail "node g did not exit 0"
+# a stop signal ends the wait
+pg_down
+start_g h
+wait_for 60 grep -q 'waiting for it' "$T/h.err" || fail "node h did not say it waits"
+kill -TERM "${PID[h]}"
+RC=0
+wait "${PID[h]}" || RC=$?
+eq "SIGTERM ends the wait (exit 1)" "$RC" 1
+"$SP_PGCTL" restart "$SP_PG_CLUSTER" >/dev/null || fail "PostgreSQL did not start again"
+# a server that answers and refuses (no such database) is not waited for
+RC=0
+"$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data-i" --node i \
+    --database "$(sed 's|:///[^?]*|:///no_such_database|' <<<"$SP_PG_URL")" >/dev/null 2>"$T/i.err" || RC=$?
+eq "a database that does not exist: exit 1 at once" "$RC" 1
+check "saying why: $(tail -n 1 "$T/i.err")" grep -q 'no_such_database' "$T/i.err"
