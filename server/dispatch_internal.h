@@ -232,6 +232,7 @@ struct dispatch {
     bool alone;         /* no other node holds a live lease: jobs may be held ahead */
     int64_t renew_at;   /* monotonic ms of the next renewal */
     int64_t renewed_at; /* monotonic ms of the last one that worked */
+    int64_t forget_at;  /* monotonic ms of the next look for dead nodes to forget */
     struct runq later;  /* claims that met a locked row: tried again next batch */
     struct claim_wait { /* jobs handed out this batch, their claims in one statement */
         int slot;       /* (dispatch_claims_settle, before the batch commits) */

@@ -28,6 +28,8 @@
 #include "server/log.h"
 
 #define RENEW_MS 1000 /* how often the lease is renewed (and dead nodes looked for) */
+/* A node declared dead is listed (GET /v1/nodes) this long, then forgotten (ms). */
+#define NODE_FORGET_MS (24 * 3600 * 1000LL)
 
 static const struct config *rescue_cfg; /* (store_recover's delay function takes no context) */
 static int64_t rescue_delay(double backoff, int attempt)
@@ -329,6 +331,11 @@ int64_t dispatch_loop_nodes(struct dispatch *d)
             d->resync = true;
         }
         rescue_dead(d);
+        if (now >= d->forget_at) { /* (dead nodes are listed a day, then forgotten) */
+            d->forget_at = now + 10000;
+            int n = store_nodes_forget(d->store, NODE_FORGET_MS);
+            if (n > 0) log_info("forgot %d node(s) declared dead over a day ago", n);
+        }
         /* alone, a node may hold jobs ahead for its busy workers as one on SQLite does; with
          * others it must not: an idle node could run them */
         bool alone = store_nodes_alive(d->store, (int64_t)(d->cfg->node_timeout * 1000)) == 1;

@@ -343,6 +343,10 @@ int store_nodes_dead(struct store *s, int64_t timeout_ms, struct store_dead_node
 int store_node_rescue(struct store *s, const struct store_dead_node *dead, int64_t timeout_ms,
                       int64_t now, int64_t (*retry_delay_ms)(double backoff, int attempt),
                       struct store_recovery *r);
+/* Forgets the nodes declared dead more than after_ms ago (by the database's clock) that no
+ * job still names as its runner: GET /v1/nodes does not list them any more. Returns how many,
+ * or -1. */
+int store_nodes_forget(struct store *s, int64_t after_ms);
 /* A row of nodes, for GET /v1/nodes (strings valid during the call only). */
 struct store_node {
     const char *name, *url, *version;

@@ -153,6 +153,19 @@ void store_node_release(struct store *s)
     db_finalize(st);
 }
 
+int store_nodes_forget(struct store *s, int64_t after_ms)
+{
+    struct db_stmt *st = prepare_now(
+        s, "DELETE FROM nodes WHERE rescued_at IS NOT NULL AND rescued_at < NOW - ?1 AND NOT "
+           "EXISTS (SELECT 1 FROM jobs WHERE jobs.node = nodes.name AND jobs.state IN "
+           "('queued', 'running'))");
+    if (!st) return -1;
+    db_bind_int(st, 1, after_ms);
+    int rc = db_step(st) == DB_DONE ? db_changes(s->db) : -1;
+    db_finalize(st);
+    return rc;
+}
+
 int store_node_renew(struct store *s)
 {
     struct db_stmt *st =

@@ -9,7 +9,8 @@
 # each saying which one it is; b's --advertise-url is its url; the jobs running on a node are
 # counted there; after `kill -9` of b, a lists b as not alive once its lease is older than a's
 # --node-timeout (3 s here), then dead (dead_since set, its epoch moved on); b started again
-# registers afresh (alive, dead_since null, epoch on).
+# registers afresh (alive, dead_since null, epoch on); stopped and declared dead over a day ago,
+# it is forgotten (no longer listed).
 source "$(dirname "$0")/lib.sh"
 
 sp_start --node a --node-timeout 3
@@ -179,5 +180,13 @@ kill -TERM "$B_PID"
 rc=0
 wait "$B_PID" || rc=$?
 eq "b exits 0 on SIGTERM" "$rc" 0
+
+# --- a node declared dead a day ago is forgotten (a restarted container's old name, say)
+wait_for 60 declared || fail "b, stopped, was never declared dead: $(cat "$T/nodes")"
+sqlite3 "$T/data/spawnpool.db" "UPDATE nodes SET rescued_at = rescued_at - 25 * 3600 * 1000 WHERE name = 'b'" ||
+    fail "could not age b's death"
+forgotten() { [ "$(listing "$BASE")" == '[["a",true,true]]' ]; }
+wait_for 60 forgotten || fail "b, dead for a day, is still listed: $(cat "$T/nodes")"
+pass "a node dead for a day is forgotten: a alone is listed"
 
 [ "$FAILS" -eq 0 ] && echo "PASS"
