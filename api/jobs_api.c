@@ -31,6 +31,17 @@ enum MHD_Result api_send_internal(struct MHD_Connection *c, const char *what)
 void api_job_live(struct api *a, struct job *j)
 {
     if (j->state != JOB_RUNNING) return;
+    const char *here = store_node_name(a->store);
+    if (j->node && here[0] && strcmp(j->node, here) != 0 && store_output_shared(a->store)) {
+        /* another node runs it: its output so far is what that node shipped (chunks) */
+        int64_t end;
+        bool complete;
+        if (store_output_end(a->store, j->id, j->attempt, "stdout", &end, &complete) == 0)
+            j->stdout_bytes = end;
+        if (store_output_end(a->store, j->id, j->attempt, "stderr", &end, &complete) == 0)
+            j->stderr_bytes = end;
+        return;
+    }
     int64_t pid = dispatch_running_pid(a->dispatch, j->id);
     if (pid > 0) j->pid = pid;
     char path[PATH_MAX + 32];

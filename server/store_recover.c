@@ -18,6 +18,17 @@ static bool began(const struct store_recovery *r, int64_t id)
     return false;
 }
 
+/* A lost job's output sizes as its node shipped them (PostgreSQL: the chunks, which any node
+ * reads; on SQLite the row keeps 0 and its files are here). */
+static void shipped_sizes(struct store *s, int64_t id, int attempt, struct store_outcome *o)
+{
+    if (!store_output_shared(s)) return;
+    int64_t end;
+    bool complete;
+    if (store_output_end(s, id, attempt, "stdout", &end, &complete) == 0) o->stdout_bytes = end;
+    if (store_output_end(s, id, attempt, "stderr", &end, &complete) == 0) o->stderr_bytes = end;
+}
+
 int store_recover(struct store *s, int64_t now,
                   int64_t (*retry_delay_ms)(double backoff, int attempt), struct store_recovery *r)
 {
@@ -153,6 +164,7 @@ int store_recover(struct store *s, int64_t now,
                                   .detail = r->node && strcmp(r->node, s->node) != 0
                                                 ? "its node died"
                                                 : "server restarted"};
+        shipped_sizes(s, rows[i].id, rows[i].attempt, &o);
         store_job_finish(s, rows[i].id, rows[i].from, &o, now);
         (*lost)++;
     }

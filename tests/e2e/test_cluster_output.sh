@@ -3,8 +3,9 @@
 # from any node"): nodes a and b share one PostgreSQL database, each with its own data dir.
 # Through the node that does not run the job: the output equals what its own node serves
 # (stdout, stderr, offsets inside and across chunks), follow=1 shows lines while the job still
-# runs, goes on with a retry's attempt and ends when the job ends; after `kill -9` of the
-# running node's master, what it wrote before (shipped within about a second) stays readable.
+# runs, goes on with a retry's attempt and ends when the job ends; a running job's sizes are
+# what its node shipped; after `kill -9` of the running node's master, what it wrote before
+# (shipped within about a second) stays readable, and the job, recovered lost, keeps its sizes.
 source "$(dirname "$0")/lib.sh"
 sp_on_postgres || {
     echo "SKIPPED: PostgreSQL only (several nodes share one database): SPAWNPOOL_TEST_DB=postgres"
@@ -19,7 +20,7 @@ node_start() {
     local name=$1 out="$T/$1.out"
     : >"$out"
     "$SPAWNPOOL_BIN" serve --listen 127.0.0.1:0 --data-dir "$T/$name" --workers 2 --node "$name" \
-        --database "$DB_URL" >"$out" 2>>"$T/server.err" &
+        --node-timeout 3 --database "$DB_URL" >"$out" 2>>"$T/server.err" &
     PID[$name]=$!
     BG_PIDS+=("$!")
     wait_for 60 grep -q '^spawnpool: listening on ' "$out" ||
@@ -97,6 +98,9 @@ lag=$(($(date +%s%3N) - t0))
 pass "a new line is readable through $R ${lag} ms after $O has it"
 wait_for 60 contains "$T/follow1" line-3 || fail "the follower through $R did not get line-3"
 pass "the follower through $R gets the new line live"
+eq "its size so far through $R (what $O shipped), while it runs" \
+    "$(curl -s "${URL[$R]}/v1/jobs/$J1" | jq -c '[.state, .output.stdout_bytes, .output.stderr_bytes]')" \
+    "[\"running\",$((7 + big + 8 + 7)),6]"
 
 # --- job 2: a retry, followed through the other node from its first attempt to its end
 submit "$(jq -nc --arg c "if [ -e $T/attempt1 ]; then printf 'second\n'; $(hold 4); exit 0; fi; : >$T/attempt1; printf 'first\n'; $(hold 3); exit 1" \
@@ -136,6 +140,10 @@ eq "after the kill, every byte written before is readable through $R" "$(wc -c <
     $((7 + big + 8 + 7))
 eq "... and from an offset" "$(out "$R" "$J1" "offset=$((7 + big + 8))")" line-3
 eq "... and stderr" "$(out "$R" "$J1" stream=stderr)" err-1
+lost_on_r() { [ "$(curl -s "${URL[$R]}/v1/jobs/$J1" | jq -r .state)" == lost ]; }
+wait_for 60 lost_on_r || fail "job $J1 of the dead node $O was not recovered"
+eq "recovered lost by $R, it keeps the sizes of what was shipped" \
+    "$(curl -s "${URL[$R]}/v1/jobs/$J1" | jq -c '[.output.stdout_bytes, .output.stderr_bytes]')" "[$((7 + big + 8 + 7)),6]"
 
 # the other node stops as usual (its shipper's last round included)
 kill -TERM "${PID[$R]}"
