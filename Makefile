@@ -86,7 +86,7 @@ test: build test-deps
 # The suite's PostgreSQL pass (pg_test_*) repeats every e2e test on the other store: under
 # ASan and under contention only these of it run again (the cluster's own tests, and those
 # that reach most of the store's PostgreSQL paths), to keep CI well inside its time.
-PG_AGAIN = ^pg_test_(jobs|events|after|retry|keys|queues|schedules|notify|restart|drain|cluster|cluster_output|cluster_pg_restart|nodes)$$
+PG_AGAIN = ^pg_test_(jobs|events|after|retry|keys|queues|schedules|notify|restart|drain|cluster|cluster_output|cluster_pg_restart|cluster_claims|cluster_holds|terminate_recovery|nodes)$$
 
 # the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer
 test-asan: deps test-deps

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "server/clock.h"
 #include "server/db_pg_internal.h"
 #include "server/log.h"
 
@@ -259,6 +260,7 @@ int db_pg_open(struct db **out, const char *target, int flags, char *err, size_t
     d->base.kind = DB_POSTGRES;
     d->flags = flags;
     d->gen = 1;
+    int64_t t0 = clock_mono_ms();
     d->conn = PQconnectdbParams(keys, vals, 1);
     if (!d->conn) {
         snprintf(err, errlen, "cannot connect to PostgreSQL: out of memory");
@@ -267,7 +269,8 @@ int db_pg_open(struct db **out, const char *target, int flags, char *err, size_t
         /* no answer, or one that turns connections away for now (starting up, shutting down,
          * in recovery): it may come up; a server that answers and refuses (a password, a
          * database that is not there) will not by waiting */
-        PGPing ping = PQpingParams(keys, vals, 1);
+        bool timed_out = clock_mono_ms() - t0 >= 1900; /* (connect_timeout 2 s: no answer) */
+        PGPing ping = timed_out ? PQPING_NO_RESPONSE : PQpingParams(keys, vals, 1);
         if (ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT) {
             free(pw);
             PQfinish(d->conn);

@@ -608,7 +608,11 @@ int64_t dispatch_loop_end(struct dispatch *d)
     for (int i = 0; i < d->pool->count; i++)
         if (d->pool->slots[i].state == SLOT_IDLE) idle_worker = true;
     /* (not while other nodes share the store: a busy node would claim jobs ahead that an idle
-     * one could run) */
+     * one could run; those it held while it was alone go back, for any node to take) */
+    for (int i = 0; i < d->pool->count && writable && d->clustered && !d->alone; i++)
+        for (int k = DISPATCH_HOLD - 1; k >= 0; k--)
+            if (d->next[i][k].phase == PHASE_SENT || d->next[i][k].phase == PHASE_RESERVED)
+                dispatch_give_back(d, i, &d->next[i][k]);
     for (int i = 0; i < d->pool->count && hand_out && (!d->clustered || d->alone); i++) {
         struct pool_slot *s = &d->pool->slots[i];
         for (int k = 0; k < DISPATCH_HOLD; k++) {

@@ -116,6 +116,9 @@ static void heard_one(struct dispatch *d, const char *payload)
         int sig = 0;
         if (sscanf(payload + 2, "%lld %d %lld", &id, &sig, &grace) == 3 && id > 0 && sig > 0)
             dispatch_terminate_here(d, id, sig, grace);
+    } else if (strcmp(payload, "n") == 0) { /* a node started: this one is no longer alone */
+        d->alone = false;
+        dispatch_wake(d); /* (the jobs it holds ahead go back: dispatch_loop_end) */
     } else if (strcmp(payload, "s") == 0) { /* schedules changed */
         d->schedules_stale = true;
         dispatch_wake(d);

@@ -387,6 +387,11 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     notify_systemd_ready(ready);
     log_info("spawnpool %s: pid %d, %d workers, data in %s", SPAWNPOOL_VERSION, (int)getpid(),
              cfg->workers, cfg->data_dir);
+    if (clustered) /* (the URL may carry a password: not logged) */
+        log_info("store: PostgreSQL; node %s (lease epoch %lld, --node-timeout %.0f s)", cfg->node,
+                 (long long)store_node_epoch(store), cfg->node_timeout);
+    else
+        log_info("store: SQLite, %s", cfg->database);
     if (cfg->run_as[0])
         log_info("jobs run as %s (uid %u, gid %u, no supplementary groups)", cfg->run_as,
                  (unsigned)cfg->run_uid, (unsigned)cfg->run_gid);

@@ -94,6 +94,7 @@ int store_node_register(struct store *s, const char *name, const char *url, cons
         log_error("database: registering node %s failed: %s", name, db_errmsg(s->db));
     }
     db_finalize(st);
+    if (rc == 0) store_notify(s, "n"); /* (a node alone holds jobs ahead: no longer) */
     return rc;
 }
 

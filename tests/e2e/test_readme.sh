@@ -12,14 +12,13 @@ sed -i "s|^S=http://127.0.0.1:8080\$|S=$BASE|" "$T/walkthrough.sh"
     fail "walk-through failed: $(tail -n 20 "$T/walkthrough.out")"
 OUT=$(cat "$T/walkthrough.out")
 has() { grep -qF -- "$1" <<<"$OUT" || fail "walk-through output lacks: $1"$'\n'"$OUT"; pass "shows $1"; }
-has '"state": "queued"'
-has '"state": "succeeded"'
-has '"exit_code": 0'
+has '"state":"queued"'
+has '"state":"succeeded","exit_code":0'
 has $'hello\nbye'
-has '"state": "terminated"'
-has '"signal": 15'
-has '"code": "invalid_argument"'
-has '"field": "timout"'
+has '"running"'
+has '"state":"terminated","signal":15'
+has '"code":"invalid_argument"'
+has '"field":"timout"'
 has '"status": "ok"'
 has 'spawnpool_jobs{state="succeeded"}'
 eq "ends with the delete's 204" "$(tail -n 1 <<<"$OUT")" 204
