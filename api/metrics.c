@@ -128,14 +128,16 @@ enum MHD_Result api_metrics(struct api *a, struct MHD_Connection *c)
         st.workers_idle, st.workers_busy, st.workers_starting, st.workers_exiting);
     text_addf(&t,
               "# HELP spawnpool_store_degraded 1 while the database cannot commit (submits get "
-              "503; the waiting changes are retried).\n# TYPE spawnpool_store_degraded gauge\n"
+              "503; the waiting changes are retried), or, with several nodes, claims fail.\n# TYPE "
+              "spawnpool_store_degraded gauge\n"
               "spawnpool_store_degraded %d\n"
               "# HELP spawnpool_store_waiting_writes Writes of failed batches waiting to commit.\n"
               "# TYPE spawnpool_store_waiting_writes gauge\nspawnpool_store_waiting_writes %zu\n"
               "# HELP spawnpool_store_failed_commits_total Batches that could not commit (and "
               "were retried).\n# TYPE spawnpool_store_failed_commits_total counter\n"
               "spawnpool_store_failed_commits_total %llu\n",
-              st.store.waiting > 0, st.store.waiting, (unsigned long long)st.store.failed_commits);
+              st.store.waiting > 0 || st.claims_failing, st.store.waiting,
+              (unsigned long long)st.store.failed_commits);
     text_addf(
         &t,
         "# HELP spawnpool_worker_restarts_total Worker processes that died and were replaced.\n"

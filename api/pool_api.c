@@ -92,7 +92,7 @@ enum MHD_Result api_healthz(struct api *a, struct MHD_Connection *c)
      * container healthcheck catches workers that die as soon as they start */
     bool stuck = st.workers_idle + st.workers_busy == 0 && st.ms_since_worker_ready > 5000;
     /* a store that cannot commit takes no submits: unhealthy too (503), until it recovers */
-    bool degraded = st.store.waiting > 0;
+    bool degraded = st.store.waiting > 0 || st.claims_failing;
     const char *status = st.draining ? "draining"
                          : stuck     ? "no_workers"
                          : degraded  ? "store_degraded"
@@ -133,10 +133,10 @@ enum MHD_Result api_readyz(struct api *a, struct MHD_Connection *c)
     dispatch_stats(a->dispatch, &st);
     /* ready: a load balancer may send work here. Not while draining (submits get 503), not
      * without a started worker (nothing would run), not while the store cannot commit */
-    const char *status = st.draining                              ? "draining"
-                         : st.workers_idle + st.workers_busy == 0 ? "no_workers"
-                         : st.store.waiting > 0                   ? "store_degraded"
-                                                                  : "ready";
+    const char *status = st.draining                                 ? "draining"
+                         : st.workers_idle + st.workers_busy == 0    ? "no_workers"
+                         : st.store.waiting > 0 || st.claims_failing ? "store_degraded"
+                                                                     : "ready";
     bool ready = strcmp(status, "ready") == 0;
     return api_send_json(c, ready ? 200 : 503, json_pack("{s:s}", "status", status), NULL);
 }

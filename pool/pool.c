@@ -219,6 +219,17 @@ int pool_send_kill(struct pool_slot *s, int64_t id, int sig, int64_t grace_ms)
     return failed ? -1 : pool_flush(s);
 }
 
+int pool_send_lease(struct pool_slot *s, int64_t ms)
+{
+    if (s->fd < 0) return -1;
+    struct proto_buf b = {0};
+    proto_encode_lease(&b, ms);
+    if (!b.failed) proto_put_frame(&s->out, PROTO_LEASE, 0, b.data, b.len);
+    int failed = b.failed || s->out.failed;
+    proto_buf_free(&b);
+    return failed ? -1 : pool_flush(s);
+}
+
 int pool_flush(struct pool_slot *s)
 {
     if (s->out.failed) return -1;

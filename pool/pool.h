@@ -75,6 +75,9 @@ struct pool_slot *pool_slot_by_pid(struct pool *p, pid_t pid);
 void pool_slot_dead(struct pool *p, struct pool_slot *s, int64_t now_mono);
 /* Queues RUN for job id with the encoded payload (sent by pool_flush). 0, or -1 (ENOMEM). */
 int pool_queue_run(struct pool_slot *s, int64_t id, const struct proto_buf *payload);
+/* Queues LEASE{ms} (the node's lease holds for ms from now) and tries to send it at once.
+ * Returns as pool_flush does. */
+int pool_send_lease(struct pool_slot *s, int64_t ms);
 /* Queues KILL{signal, grace} for job id and tries to send it at once. Returns as
  * pool_flush does. */
 int pool_send_kill(struct pool_slot *s, int64_t id, int sig, int64_t grace_ms);

@@ -219,6 +219,17 @@ void proto_encode_kill(struct proto_buf *b, const struct proto_kill *k)
     proto_put_i64(b, k->grace_ms);
 }
 
+void proto_encode_lease(struct proto_buf *b, int64_t ms)
+{
+    proto_put_i64(b, ms);
+}
+
+int proto_decode_lease(struct proto_buf *b, int64_t *ms)
+{
+    *ms = proto_get_i64(b);
+    return b->failed || b->pos != b->len || *ms < 0 ? -1 : 0;
+}
+
 int proto_decode_kill(struct proto_buf *b, struct proto_kill *k)
 {
     k->sig = proto_get_u32(b);
@@ -261,7 +272,7 @@ int proto_decode_done(struct proto_buf *b, struct proto_done *d)
     const char *err = proto_get_str(b, &n);
     if (b->failed || b->pos != b->len) return -1;
     if (d->end < PROTO_END_EXITED || d->end > PROTO_END_NOT_STARTED) return -1;
-    if (d->cause > PROTO_CAUSE_KILLED || d->truncated > 3 ||
+    if (d->cause > PROTO_CAUSE_FENCED || d->truncated > 3 ||
         d->usage_from > (PROTO_USAGE_CPU_CGROUP | PROTO_USAGE_MEMORY_CGROUP))
         return -1;
     if (n >= sizeof d->error) n = sizeof d->error - 1;

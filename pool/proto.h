@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 /* Bump when a message type or payload layout changes. */
-#define PROTO_VERSION 6
+#define PROTO_VERSION 7
 /* Payloads longer than this are rejected before anything is allocated. */
 #define PROTO_MAX_PAYLOAD (16u * 1024u * 1024u)
 
@@ -22,6 +22,10 @@ enum proto_type {
     PROTO_DONE,      /* worker -> master: the job ended (payload: struct proto_done) */
     PROTO_KILL,      /* master -> worker: signal the job's tree, SIGKILL after grace; a job
                       * not started yet is dropped (DONE with PROTO_END_NOT_STARTED) */
+    PROTO_LEASE,     /* master -> worker: the node's lease holds for the payload's ms from now
+                      * (an i64; job id 0). Several nodes only: a worker kills the job it runs
+                      * (PROTO_CAUSE_FENCED) and starts none when no newer LEASE came in time,
+                      * since the master may be stopped while another node rescues its jobs */
     PROTO_TYPE_MAX
 };
 
@@ -48,7 +52,12 @@ enum proto_end {
     PROTO_END_NOT_STARTED /* withdrawn by a KILL before it started */
 };
 /* Why the worker ended it, if it did. */
-enum proto_cause { PROTO_CAUSE_NONE = 0, PROTO_CAUSE_TIMEOUT, PROTO_CAUSE_KILLED };
+enum proto_cause {
+    PROTO_CAUSE_NONE = 0,
+    PROTO_CAUSE_TIMEOUT,
+    PROTO_CAUSE_KILLED,
+    PROTO_CAUSE_FENCED /* the node's lease ran out (PROTO_LEASE): killed by its worker */
+};
 
 /* Per-job resource limits: rlimits set in the job's child before exec, and cgroup limits
  * the worker writes on its leaf while the job runs. */
@@ -157,6 +166,10 @@ int proto_decode_started(struct proto_buf *b, struct proto_started *s);
 /* Encodes / decodes a KILL payload; decode returns 0, or -1 if malformed (wrong size, a
  * signal out of range, a negative grace). */
 void proto_encode_kill(struct proto_buf *b, const struct proto_kill *k);
+/* A LEASE's payload: the lease holds for ms from now (0: no lease). */
+void proto_encode_lease(struct proto_buf *b, int64_t ms);
+/* Decodes a LEASE's payload (exactly one ms >= 0). 0 or -1. */
+int proto_decode_lease(struct proto_buf *b, int64_t *ms);
 int proto_decode_kill(struct proto_buf *b, struct proto_kill *k);
 /* Encodes / decodes a DONE payload; decode returns 0 or -1 if malformed. */
 void proto_encode_done(struct proto_buf *b, const struct proto_done *d);

@@ -49,6 +49,8 @@ struct worker {
     struct tree tree;        /* how this worker ends a job's whole tree */
     struct limits_cg limits; /* where a job's memory, pids and cpu limits are written */
     struct usage_cg usage;   /* where its whole tree's CPU and peak memory are read */
+    int64_t lease_until_ms;  /* monotonic ms the node's lease holds until (PROTO_LEASE); a
+                              * job running past it is killed; 0: no lease (one node) */
 };
 
 /* One job in flight. */
@@ -62,6 +64,7 @@ struct running {
     int64_t kill_at_ms;     /* escalate to SIGKILL; 0 none */
     int64_t drain_until_ms; /* set once the main process exited */
     bool exited;
+    bool fenced;       /* killed for the lease (PROTO_LEASE) */
     bool started_sent; /* STARTED went out */
     int64_t start_us;  /* monotonic µs of the spawn */
     int status;
@@ -178,7 +181,15 @@ static bool process_frames(struct worker *w, struct running *r)
             worker_log(w, "malformed KILL message");
             return false;
         }
-        if (h.type == PROTO_KILL && k >= 0) {
+        if (h.type == PROTO_LEASE) {
+            int64_t ms;
+            if (proto_decode_lease(&w->payload, &ms) < 0) {
+                errno = EPROTO;
+                worker_log(w, "malformed LEASE message");
+                return false;
+            }
+            w->lease_until_ms = ms > 0 ? now_ms() + ms : 0;
+        } else if (h.type == PROTO_KILL && k >= 0) {
             drop_held(w, k); /* not started: dropped */
             send_not_started(w, h.job_id);
         } else if (h.type == PROTO_KILL && r && h.job_id == r->id) {
@@ -288,6 +299,13 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run,
                     struct pending_done *prev)
 {
     struct running r = {.id = id, .tree = &w->tree};
+    if (w->lease_until_ms && now_ms() >= w->lease_until_ms) {
+        /* the node's lease ran out (its master stopped or cut off): another node may run
+         * this job, so it is not started here (the master, if it comes back, takes it back) */
+        flush_done(w, prev);
+        send_not_started(w, id);
+        return;
+    }
     int which = 0;
     if (limits_begin(&w->limits, &run->limits, &which) < 0) { /* refused, not run unlimited */
         int err = errno;
@@ -325,6 +343,13 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run,
 
     for (;;) {
         int64_t now = now_ms();
+        if (w->lease_until_ms && now >= w->lease_until_ms && !r.exited && !r.fenced) {
+            /* the master did not renew the node's lease in time (stopped, cut off): another
+             * node may soon run this job again, so it ends here, whatever the master does */
+            r.fenced = true;
+            r.done.cause = PROTO_CAUSE_FENCED;
+            tree_signal(r.tree, r.job.pid, SIGKILL);
+        }
         if (r.deadline_ms && now >= r.deadline_ms && !r.exited) {
             r.deadline_ms = 0;
             if (r.done.cause == PROTO_CAUSE_NONE) r.done.cause = PROTO_CAUSE_TIMEOUT;
@@ -353,9 +378,10 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run,
         }
 
         int64_t wake = started_in;
-        int64_t at[3] = {r.exited ? 0 : r.deadline_ms, r.exited ? 0 : r.kill_at_ms,
-                         r.exited ? r.drain_until_ms : 0};
-        for (int i = 0; i < 3; i++)
+        int64_t at[4] = {r.exited ? 0 : r.deadline_ms, r.exited ? 0 : r.kill_at_ms,
+                         r.exited ? r.drain_until_ms : 0,
+                         r.exited || r.fenced ? 0 : w->lease_until_ms};
+        for (int i = 0; i < 4; i++)
             if (at[i] && (wake < 0 || at[i] - now < wake)) wake = at[i] - now < 0 ? 0 : at[i] - now;
         struct pollfd fds[4] = {{w->channel, POLLIN, 0},
                                 {w->sigfd, POLLIN, 0},

@@ -35,6 +35,9 @@ void db_keep_password(void);
  * a call waiting before the connection counts as lost (TCP keepalives, tcp_user_timeout), for
  * the connections opened after. */
 void db_set_network_timeout(int ms);
+/* PostgreSQL: the application_name later connections give ("spawnpool NODE": which node a
+ * session in pg_stat_activity is; a target's own application_name wins). Before threads. */
+void db_set_application_name(const char *name);
 /* Opens a connection to target (see db_target_is_postgres). Returns 0, or -1 with a message
  * in err (which never shows a password), or DB_UNREACHABLE (-2) when the server did not answer
  * or turned connections away for now (down, starting up, shutting down): it may come up. */

@@ -201,6 +201,14 @@ void db_set_network_timeout(int ms)
     network_ms = ms < 1000 ? 1000 : ms;
 }
 
+/* The application_name the connections give (the target may set its own). */
+static char app_name[64] = "spawnpool";
+
+void db_set_application_name(const char *name)
+{
+    snprintf(app_name, sizeof app_name, "%s", name);
+}
+
 /* PGPASSWORD, taken out of the environment by db_keep_password (NULL: none) */
 static char *kept_password;
 
@@ -242,7 +250,7 @@ int db_pg_open(struct db **out, const char *target, int flags, char *err, size_t
     char idle[16], user_ms[16];
     snprintf(idle, sizeof idle, "%d", network_ms / 2000 > 0 ? network_ms / 2000 : 1);
     snprintf(user_ms, sizeof user_ms, "%d", network_ms);
-    const char *vals[9] = {"spawnpool", "2", idle, "1", "2", user_ms};
+    const char *vals[9] = {app_name, "2", idle, "1", "2", user_ms};
     int k = 6;
     if (kept_password) { /* (before dbname: a password in the target wins) */
         keys[k] = "password";

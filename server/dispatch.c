@@ -118,6 +118,16 @@ void dispatch_send_kill(struct dispatch *d, int index, int64_t id, int sig, int6
     dispatch_flush_slot(d, index);
 }
 
+void dispatch_send_lease(struct dispatch *d, int64_t ms)
+{
+    for (int i = 0; i < d->pool->count; i++) {
+        struct pool_slot *s = &d->pool->slots[i];
+        if (s->state == SLOT_EXITING || s->state == SLOT_DEAD || s->fd < 0) continue;
+        pool_send_lease(s, ms);
+        dispatch_flush_slot(d, i);
+    }
+}
+
 void dispatch_make_ready(void *ctx, int64_t id, int64_t priority, int64_t not_before)
 {
     struct dispatch *d = ctx;
@@ -339,6 +349,7 @@ void dispatch_destroy(struct dispatch *d)
         proto_buf_free(&d->unsent[i].frame);
     free(d->unsent);
     free(d->claims);
+    free(d->rescued_ends);
     free(d->ended);
     dispatch_clean_close(d, DISPATCH_SHUTTING_DOWN);
     free(d->view.workers);

@@ -232,7 +232,8 @@ struct dispatch_stats {
     uint64_t latency_count;
     double recent_p50, recent_p99; /* over the last DISPATCH_RECENT starts, seconds */
     int recent_n;
-    struct store_health store;                   /* the write path: waiting > 0 means degraded */
+    struct store_health store; /* the write path: waiting > 0 means degraded */
+    bool claims_failing;       /* several nodes: claims fail (degraded too; store.error says why) */
     uint64_t deleted_retention, deleted_request; /* finished jobs deleted: by retention, asked */
     double retain;       /* the retention in force: seconds a finished job is kept (0: no limit) */
     int64_t retain_jobs; /* finished jobs kept at most (0: no limit) */

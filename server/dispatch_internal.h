@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include "server/dispatch.h"
+#include "server/log.h"
 #include "server/runq.h"
 
 /* Jobs a busy worker holds to start when its current one ends: two, so that it does not
@@ -239,6 +240,16 @@ struct dispatch {
         int64_t id;
     } * claims;
     int n_claims, cap_claims;
+    int64_t claims_failing_since; /* monotonic ms claims began to fail (0: they work) */
+    int64_t claim_retry_at;       /* monotonic ms hand-outs wait for after a failed claim */
+    int64_t claim_backoff_ms;     /* 50 ms doubling to 5 s while they fail */
+    struct log_every claim_log;   /* their log lines: one per 10 s */
+    int64_t listen_retry_at;      /* monotonic ms the listening connection is tried again */
+    struct rescued_end {          /* jobs a rescue here ended: their waiters and dependents here */
+        int64_t id;               /* are seen to in the next batch (dispatch_rescued_ends), as */
+        enum job_state state;     /* another node's end is when heard */
+    } * rescued_ends;
+    int n_rescued_ends;
     bool queues_saved;    /* this batch changed a queue's settings */
     bool schedules_stale; /* another node changed or ran a schedule: read them again */
 };
@@ -266,6 +277,9 @@ void dispatch_key_done(struct dispatch *d, int ki);
 /* Gives up on a worker (EOF, corrupt frame, failed write): EXITING, unwatched, SIGKILLed;
  * its reaping does the rest (its jobs: lost, retried or queued again). */
 void dispatch_retire_worker(struct dispatch *d, int index);
+/* Tells every worker the node's lease holds for ms from now (PROTO_LEASE): one running a job
+ * past it without a newer word kills it, one about to start a job does not. */
+void dispatch_send_lease(struct dispatch *d, int64_t ms);
 /* Watches a worker slot's channel in the main loop's epoll. */
 void dispatch_watch_slot(struct dispatch *d, int index);
 /* Sends what is queued for a slot; if the socket is full, waits for EPOLLOUT. Nothing goes to
@@ -315,6 +329,9 @@ bool dispatch_claim(struct dispatch *d, int slot, const struct runq_entry *e, st
  * another node has, or that cannot be claimed now, is taken back from its slot unwritten
  * (its RUN is not sent) and goes where dispatch_claim would have put it. Before the commit. */
 void dispatch_claims_settle(struct dispatch *d);
+/* The ends of jobs this node's rescue of a dead node recorded, taken like ends heard from
+ * another node (its waiters wake, its dependents are released). In a batch. */
+void dispatch_rescued_ends(struct dispatch *d);
 
 /* dispatch_timers.c: job id waits, scheduled, until run_at (wall ms). */
 void dispatch_schedule_job(struct dispatch *d, int64_t id, int64_t run_at);

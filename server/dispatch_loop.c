@@ -320,6 +320,8 @@ static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_b
             o.state = JOB_TIMED_OUT;
         else if (done.cause == PROTO_CAUSE_KILLED)
             o.state = JOB_TERMINATED;
+        else if (done.cause == PROTO_CAUSE_FENCED) /* (not the job's doing: lost, retried) */
+            o.state = JOB_LOST;
         else if (done.end == PROTO_END_EXITED && done.code == 0)
             o.state = JOB_SUCCEEDED;
         else
@@ -331,6 +333,9 @@ static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_b
                      strsignal(done.code));
         if (o.state == JOB_TIMED_OUT) {
             o.error = "the job's timeout elapsed";
+        } else if (done.cause == PROTO_CAUSE_FENCED) {
+            o.error = "its node's lease ran out (the server did not renew it in time): its "
+                      "worker killed it";
         } else if (o.state == JOB_TERMINATED && r->fenced) { /* (not the job's doing: lost) */
             o.state = JOB_LOST;
             o.error = "its node lost its lease to the database and killed it (fenced itself)";
@@ -580,7 +585,12 @@ int64_t dispatch_loop_end(struct dispatch *d)
     while (runq_pop(&later, &back))
         runq_push_since(&d->ready, back.priority, back.id, back.since_us);
     runq_free(&later);
-    bool hand_out = writable && !d->draining && !d->fenced && !dispatch_start_gangs(d);
+    /* (several nodes: not while claims fail, until their backoff passes) */
+    bool claims_wait = now_mono < d->claim_retry_at;
+    if (claims_wait && (wake < 0 || d->claim_retry_at - now_mono < wake))
+        wake = d->claim_retry_at - now_mono;
+    bool hand_out =
+        writable && !d->draining && !d->fenced && !claims_wait && !dispatch_start_gangs(d);
     for (int i = 0; i < d->pool->count; i++) {
         struct pool_slot *s = &d->pool->slots[i];
         if (s->state == SLOT_DEAD && !d->draining) {
@@ -625,6 +635,7 @@ int64_t dispatch_loop_end(struct dispatch *d)
         }
     }
     dispatch_claims_settle(d); /* (several nodes: what was handed out is claimed first) */
+    dispatch_rescued_ends(d);
     /* the submits go last: their writes are the journal's tail, dropped if the batch fails
      * (the client hears 503 and may retry; nothing half-stored waits for a replay) */
     size_t mark = store_journal_mark(d->store);

@@ -171,6 +171,35 @@ void dispatch_loop_heard(struct dispatch *d)
     }
 }
 
+/* A claim failed (the database refused it, or cannot be reached): hand-outs wait, 50 ms
+ * doubling to 5 s, rather than try again every batch; logged once per 10 s with a count;
+ * /healthz and /readyz say store_degraded meanwhile. */
+static void claims_failed(struct dispatch *d)
+{
+    int64_t now = clock_mono_ms();
+    if (!d->claims_failing_since) d->claims_failing_since = now;
+    d->claim_backoff_ms = d->claim_backoff_ms ? d->claim_backoff_ms * 2 : 50;
+    if (d->claim_backoff_ms > 5000) d->claim_backoff_ms = 5000;
+    d->claim_retry_at = now + d->claim_backoff_ms;
+    d->stats.claims_failing = true;
+    unsigned long dropped;
+    if (log_every(&d->claim_log, 10000, &dropped))
+        log_error("database: %s (jobs are handed out again in %lld ms; %lu more failed claims "
+                  "since the last such line)",
+                  store_claim_error(d->store), (long long)d->claim_backoff_ms, dropped);
+}
+
+/* A claim went through: if they failed before, that is over. */
+static void claims_work(struct dispatch *d)
+{
+    if (!d->claims_failing_since) return;
+    log_info("database: claims work again after %.1fs",
+             (double)(clock_mono_ms() - d->claims_failing_since) / 1000);
+    d->claims_failing_since = d->claim_retry_at = d->claim_backoff_ms = 0;
+    d->claim_log = (struct log_every){0};
+    d->stats.claims_failing = false;
+}
+
 /* Where job e goes when its claim did not go through (c: why); qi, key: its queue's state
  * and its concurrency key. */
 static void claim_refused(struct dispatch *d, const struct runq_entry *e, enum store_claim c,
@@ -215,6 +244,10 @@ bool dispatch_claim(struct dispatch *d, int slot, const struct runq_entry *e, st
     }
     enum store_claim c = store_job_claim(d->store, j->id, slot, j->spec.queue, qlimit, key,
                                          key ? j->spec.concurrency_limit : -1);
+    if (c == CLAIM_FAILED)
+        claims_failed(d);
+    else
+        claims_work(d);
     if (c == CLAIM_OK) return true;
     claim_refused(d, e, c, qi, key);
     *stop = c == CLAIM_FAILED;
@@ -227,16 +260,21 @@ void dispatch_claims_settle(struct dispatch *d)
     int n = d->n_claims;
     if (n == 0) return;
     d->n_claims = 0;
-    int64_t *ids = malloc((size_t)n * sizeof *ids);
-    int *slots = malloc((size_t)n * sizeof *slots);
-    enum store_claim *out = malloc((size_t)n * sizeof *out);
-    for (int i = 0; ids && slots && out && i < n; i++) {
+    int64_t *ids = calloc((size_t)n, sizeof *ids);
+    int *slots = calloc((size_t)n, sizeof *slots);
+    enum store_claim *out = calloc((size_t)n, sizeof *out);
+    bool got = ids && slots && out;
+    for (int i = 0; got && i < n; i++) {
         ids[i] = d->claims[i].id;
         slots[i] = d->claims[i].slot;
     }
-    if (!ids || !slots || !out || store_jobs_claim(d->store, ids, slots, n, out) < 0)
+    if (!got || store_jobs_claim(d->store, ids, slots, n, out) < 0) {
         for (int i = 0; out && i < n; i++)
             out[i] = CLAIM_FAILED;
+        claims_failed(d);
+    } else {
+        claims_work(d);
+    }
     for (int i = 0; i < n; i++) {
         if (out && out[i] == CLAIM_OK) continue;
         int slot = d->claims[i].slot;
@@ -290,6 +328,28 @@ static void rescued_one(void *ctx, int64_t id)
     store_notify_jobs(d->store, &id, 1); /* (the others may take it too) */
 }
 
+static void rescued_end(void *ctx, int64_t id, enum job_state state)
+{
+    struct dispatch *d = ctx;
+    struct rescued_end *grown =
+        realloc(d->rescued_ends, (size_t)(d->n_rescued_ends + 1) * sizeof *grown);
+    if (!grown) return; /* (out of memory: its waiters here wake at their timeout) */
+    d->rescued_ends = grown;
+    d->rescued_ends[d->n_rescued_ends++] = (struct rescued_end){id, state};
+    dispatch_wake(d);
+}
+
+void dispatch_rescued_ends(struct dispatch *d)
+{
+    for (int i = 0; i < d->n_rescued_ends; i++) {
+        struct rescued_end *e = &d->rescued_ends[i];
+        dispatch_note_finished(d, e->id); /* (its waiters here wake after the commit) */
+        if (d->any_after) dispatch_release_dependents(d, e->id, e->state);
+    }
+    if (d->n_rescued_ends > 0) unpark_all(d);
+    d->n_rescued_ends = 0;
+}
+
 /* Declares the nodes whose lease ran out dead, and recovers their jobs. */
 static void rescue_dead(struct dispatch *d)
 {
@@ -297,7 +357,7 @@ static void rescue_dead(struct dispatch *d)
     struct store_dead_node dead[8];
     int n = store_nodes_dead(d->store, timeout_ms, dead, 8);
     for (int i = 0; i < n; i++) {
-        struct store_recovery r = {.requeued_fn = rescued_one, .ctx = d};
+        struct store_recovery r = {.requeued_fn = rescued_one, .ended_fn = rescued_end, .ctx = d};
         int rc =
             store_node_rescue(d->store, &dead[i], timeout_ms, clock_wall_ms(), rescue_delay, &r);
         if (rc == 1)
@@ -311,7 +371,9 @@ int64_t dispatch_loop_nodes(struct dispatch *d)
 {
     if (!d->clustered) return -1;
     int64_t now = clock_mono_ms();
-    if (d->listen_fd < 0 && !d->fenced) { /* reopened; what was missed is read afresh */
+    if (d->listen_fd < 0 && !d->fenced && now >= d->listen_retry_at) {
+        /* reopened (tried once a second); what was missed is read afresh */
+        d->listen_retry_at = now + 1000;
         int fd = store_listen(d->store);
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = DISPATCH_LISTEN_TAG};
         if (fd >= 0 && epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev) == 0) d->listen_fd = fd;
@@ -327,6 +389,11 @@ int64_t dispatch_loop_nodes(struct dispatch *d)
     int rc = store_node_renew(d->store);
     if (rc == 1) {
         d->renewed_at = now;
+        /* the workers' own fence: each kills its job if this word is not renewed within
+         * three quarters of the timeout (the master may be stopped while its jobs run on:
+         * SIGSTOP, a pause), before another node may rescue them (at the whole) */
+        int64_t left = now + (int64_t)(d->cfg->node_timeout * 750) - clock_mono_ms();
+        if (left > 0) dispatch_send_lease(d, left);
         if (d->fenced) {
             log_info("node %s: its lease is renewed again: claiming jobs",
                      store_node_name(d->store));

@@ -240,6 +240,9 @@ void dispatch_publish(struct dispatch *d)
     v->stats.recent_n = d->recent_n;
     v->last_ready_mono = d->last_ready_mono;
     store_health(d->store, &v->stats.store);
+    if (d->stats.claims_failing && v->stats.store.waiting == 0)
+        snprintf(v->stats.store.error, sizeof v->stats.store.error, "%s",
+                 store_claim_error(d->store));
     for (int i = 0; i < d->pool->count; i++) {
         const struct pool_slot *s = &d->pool->slots[i];
         v->workers[i] = (struct dispatch_worker_info){

@@ -2,6 +2,7 @@
  * threads do not interleave; the settings are written once, before any thread. */
 #include "server/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -139,4 +140,21 @@ void log_error(const char *fmt, ...)
     va_start(ap, fmt);
     log_line(LOG_LEVEL_ERROR, fmt, ap);
     va_end(ap);
+}
+
+bool log_every(struct log_every *l, int64_t ms, unsigned long *dropped)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    int64_t now = clock_mono_ms();
+    pthread_mutex_lock(&lock);
+    bool say = l->at == 0 || now - l->at >= ms;
+    if (say) {
+        *dropped = l->quiet;
+        l->at = now;
+        l->quiet = 0;
+    } else {
+        l->quiet++;
+    }
+    pthread_mutex_unlock(&lock);
+    return say;
 }

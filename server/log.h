@@ -34,4 +34,14 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Logs an error: an operation failed. */
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* How often a line about a failure that recurs each moment (a database that is down) is
+ * written: zero-initialized, one per kind of line. */
+struct log_every {
+    int64_t at;          /* monotonic ms the last line was written (0: none yet) */
+    unsigned long quiet; /* lines dropped since */
+};
+/* True if a line limited by l may be written now (at most one per ms milliseconds; any
+ * thread), with *dropped the number dropped since the last one written; false counts it. */
+bool log_every(struct log_every *l, int64_t ms, unsigned long *dropped);
+
 #endif

@@ -236,6 +236,9 @@ int serve_run(const struct config *cfg, const struct serve_frontend *fe)
     /* a node cut off from its database learns it within a quarter of its lease, so it fences
      * itself (at half) before another node may rescue its jobs (at the whole) */
     db_set_network_timeout((int)(cfg->node_timeout * 250));
+    char app_name[96];
+    snprintf(app_name, sizeof app_name, "spawnpool %s", cfg->node);
+    db_set_application_name(app_name);
     if (url_has_password(cfg->database))
         log_warn("--database carries a password: every user of this machine sees it in the "
                  "process list; give it in PGPASSFILE or PGPASSWORD instead");

@@ -220,6 +220,8 @@ struct store_recovery {
     int released;       /* out: jobs a worker only held, queued again with no attempt */
     /* called for each job queued again (NULL: none), once the recovery committed */
     void (*requeued_fn)(void *ctx, int64_t id);
+    /* called for each job it ended (lost, terminated, canceled; NULL: none), once committed */
+    void (*ended_fn)(void *ctx, int64_t id, enum job_state state);
     void *ctx;
 };
 /* Startup recovery: a job a worker held that never started (known, and not in started)
@@ -394,6 +396,8 @@ int store_jobs_claim(struct store *s, const int64_t *ids, const int *workers, in
  * transaction, or none (CLAIM_BUSY: one is locked or taken). SQLite: reserved in the batch. */
 enum store_claim store_jobs_claim_group(struct store *s, const int64_t *ids, const int *workers,
                                         int n);
+/* Why the last claim that returned CLAIM_FAILED failed (for the caller's log). */
+const char *store_claim_error(const struct store *s);
 /* Calls fn (if not NULL) for queued job id as store_each_queued would, if it is queued and no
  * node holds it. Returns 1, 0 if not, or -1. */
 int store_queued_one(struct store *s, int64_t id,

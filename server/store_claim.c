@@ -29,7 +29,8 @@ static struct db *claimer(struct store *s)
     if (s->claimer) return s->claimer;
     char err[256];
     if (db_open(&s->claimer, s->target, 0, err, sizeof err) < 0) {
-        log_error("database: opening the claiming connection failed: %s", err);
+        snprintf(s->claim_error, sizeof s->claim_error,
+                 "opening the claiming connection failed: %.200s", err);
         s->claimer = NULL;
     }
     return s->claimer;
@@ -150,7 +151,8 @@ full:
     db_exec(db, "ROLLBACK");
     return CLAIM_FULL;
 failed:
-    log_error("database: claiming job %lld failed: %s", (long long)id, db_errmsg(db));
+    snprintf(s->claim_error, sizeof s->claim_error, "claiming job %lld failed: %s", (long long)id,
+             db_errmsg(db));
     if (db_in_tx(db)) db_exec(db, "ROLLBACK");
     return CLAIM_FAILED;
 }
@@ -218,7 +220,8 @@ int store_jobs_claim(struct store *s, const int64_t *ids, const int *workers, in
         if (out[i] != CLAIM_OK) out[i] = refusal(s, db, ids[i]);
     return 0;
 failed:
-    log_error("database: claiming %d jobs failed: %s", n, db_errmsg(db));
+    snprintf(s->claim_error, sizeof s->claim_error, "claiming %d jobs failed: %s", n,
+             db ? db_errmsg(db) : "no connection");
     if (st) db_finalize(st);
     for (int i = 0; i < n; i++)
         out[i] = CLAIM_FAILED;
@@ -252,7 +255,8 @@ enum store_claim store_jobs_claim_group(struct store *s, const int64_t *ids, con
     if (db_exec(db, "COMMIT") < 0) goto failed;
     return CLAIM_OK;
 failed:
-    log_error("database: claiming a group of %d jobs failed: %s", n, db_errmsg(db));
+    snprintf(s->claim_error, sizeof s->claim_error, "claiming a group of %d jobs failed: %s", n,
+             db_errmsg(db));
     if (db_in_tx(db)) db_exec(db, "ROLLBACK");
     return CLAIM_FAILED;
 }
@@ -290,13 +294,23 @@ int store_queued_one(struct store *s, int64_t id,
     return rc;
 }
 
+const char *store_claim_error(const struct store *s)
+{
+    return s->claim_error;
+}
+
 int store_listen(struct store *s)
 {
     if (db_kind(s->db) != DB_POSTGRES) return -1;
     if (s->listener) return db_listen_fd(s->listener);
     char err[256];
     if (db_open(&s->listener, s->target, DB_READONLY, err, sizeof err) < 0) {
-        log_error("database: opening the listening connection failed: %s", err);
+        static struct log_every every;
+        unsigned long dropped;
+        if (log_every(&every, 10000, &dropped))
+            log_error("database: opening the listening connection failed: %s (%lu more such "
+                      "failures since the last such line)",
+                      err, dropped);
         s->listener = NULL;
         return -2;
     }

@@ -184,7 +184,12 @@ static struct store_conn *reader_open(struct store_reading *sr)
     char sql[STORE_READ_SQL_MAX], err[256];
     struct db *db = NULL;
     if (db_open(&db, sr->path, DB_READONLY, err, sizeof err) < 0) {
-        log_error("opening a read connection failed: %s", err);
+        static struct log_every every;
+        unsigned long dropped;
+        if (log_every(&every, READ_LOG_EVERY_MS, &dropped))
+            log_error("opening a read connection failed: %s (%lu more such failures since the "
+                      "last such line)",
+                      err, dropped);
         free(c);
         return NULL;
     }
@@ -274,24 +279,12 @@ int rd_log(struct rd *r, const char *what)
         return -1;
     }
     read_unreachable = true;
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    static int64_t logged_at;
-    static unsigned long quiet;
-    int64_t now = clock_mono_ms();
-    pthread_mutex_lock(&lock);
-    bool say = logged_at == 0 || now - logged_at >= READ_LOG_EVERY_MS;
-    unsigned long before = quiet;
-    if (say) {
-        logged_at = now;
-        quiet = 0;
-    } else {
-        quiet++;
-    }
-    pthread_mutex_unlock(&lock);
-    if (say)
+    static struct log_every every;
+    unsigned long dropped;
+    if (log_every(&every, READ_LOG_EVERY_MS, &dropped))
         log_error("database: %s failed: %s (reads answer 503 meanwhile; %lu more failed reads "
                   "since the last such line)",
-                  what, db_errmsg(r->c->db), before);
+                  what, db_errmsg(r->c->db), dropped);
     return -1;
 }
 

@@ -63,16 +63,17 @@ struct store {
     /* store_clean.c: its statements, prepared on first use */
     struct store_cleaning *cleaning;
     /* store_nodes.c: this node, and its lease */
-    char node[64];       /* "" until registered */
-    char url[256];       /* the URL it advertises */
-    int64_t epoch;       /* its lease epoch */
-    bool fence;          /* writes about a job carry the lease (off while recovering) */
-    char *target;        /* the database (a file, or a PostgreSQL URL) */
-    struct db *claimer;  /* PostgreSQL: the connection that claims jobs (store_claim.c) */
-    struct db *listener; /* PostgreSQL: the connection that hears the other nodes */
-    char *notes;         /* PostgreSQL: what the batch tells the other nodes, a line each, */
-    size_t notes_len;    /* sent at its commit in as few pg_notify calls as fit (kept until */
-    size_t notes_cap;    /* a commit carries them) */
+    char node[64];         /* "" until registered */
+    char url[256];         /* the URL it advertises */
+    int64_t epoch;         /* its lease epoch */
+    bool fence;            /* writes about a job carry the lease (off while recovering) */
+    char *target;          /* the database (a file, or a PostgreSQL URL) */
+    struct db *claimer;    /* PostgreSQL: the connection that claims jobs (store_claim.c) */
+    char claim_error[256]; /* why the last claim failed (CLAIM_FAILED) */
+    struct db *listener;   /* PostgreSQL: the connection that hears the other nodes */
+    char *notes;           /* PostgreSQL: what the batch tells the other nodes, a line each, */
+    size_t notes_len;      /* sent at its commit in as few pg_notify calls as fit (kept until */
+    size_t notes_cap;      /* a commit carries them) */
     /* store_checkpoint.c: the thread that checkpoints the WAL */
     struct store_checkpointer *checkpointer;
 };

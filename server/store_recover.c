@@ -29,10 +29,28 @@ static void shipped_sizes(struct store *s, int64_t id, int attempt, struct store
     if (store_output_end(s, id, attempt, "stderr", &end, &complete) == 0) o->stderr_bytes = end;
 }
 
+/* The jobs a recovery ended, for its ended_fn once it committed. */
+struct ends {
+    struct end {
+        int64_t id;
+        enum job_state state;
+    } * v;
+    size_t n;
+};
+
+static void note_end(struct ends *e, int64_t id, enum job_state state)
+{
+    struct end *grown = realloc(e->v, (e->n + 1) * sizeof *grown);
+    if (!grown) return; /* (out of memory: its waiters wake at their timeout) */
+    e->v = grown;
+    e->v[e->n++] = (struct end){id, state};
+}
+
 int store_recover(struct store *s, int64_t now,
                   int64_t (*retry_delay_ms)(double backoff, int attempt), struct store_recovery *r)
 {
     r->lost = r->requeued = r->released = r->terminated = 0;
+    struct ends ends = {0};
     int *lost = &r->lost, *requeued = &r->requeued;
     bool fence = s->fence;
     s->fence = false; /* (its writes are about jobs of an older lease, or another node's) */
@@ -105,7 +123,8 @@ int store_recover(struct store *s, int64_t now,
                                       .system_us = -1,
                                       .maxrss_kb = -1,
                                       .detail = "a terminate was asked before it started"};
-            store_job_finish(s, rows[i].id, JOB_QUEUED, &o, now);
+            if (store_job_finish(s, rows[i].id, JOB_QUEUED, &o, now) == 0)
+                note_end(&ends, rows[i].id, o.state);
             r->terminated++;
             continue;
         }
@@ -141,7 +160,8 @@ int store_recover(struct store *s, int64_t now,
                                       .system_us = -1,
                                       .maxrss_kb = -1,
                                       .detail = asked};
-            store_job_finish(s, rows[i].id, rows[i].from, &o, now);
+            if (store_job_finish(s, rows[i].id, rows[i].from, &o, now) == 0)
+                note_end(&ends, rows[i].id, o.state);
             r->terminated++;
             continue;
         }
@@ -165,7 +185,8 @@ int store_recover(struct store *s, int64_t now,
                                                 ? "its node died"
                                                 : "server restarted"};
         shipped_sizes(s, rows[i].id, rows[i].attempt, &o);
-        store_job_finish(s, rows[i].id, rows[i].from, &o, now);
+        if (store_job_finish(s, rows[i].id, rows[i].from, &o, now) == 0)
+            note_end(&ends, rows[i].id, o.state);
         (*lost)++;
     }
     int rc = store_commit(s);
@@ -173,6 +194,9 @@ int store_recover(struct store *s, int64_t now,
     for (size_t i = 0; i < n && rc == 0 && r->requeued_fn; i++)
         if (!rows[i].terminate && rows[i].attempt < rows[i].max_attempts)
             r->requeued_fn(r->ctx, rows[i].id);
+    for (size_t i = 0; i < ends.n && rc == 0 && r->ended_fn; i++)
+        r->ended_fn(r->ctx, ends.v[i].id, ends.v[i].state);
+    free(ends.v);
     free(rows);
     return rc;
 }

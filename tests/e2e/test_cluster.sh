@@ -9,8 +9,8 @@
 # output and terminate through another node than the one running the job; `kill -9` of a node
 # under load: its jobs are recovered within the node timeout, none runs twice with
 # max_attempts 1, no process of it is left; a node stopped (SIGSTOP) past the timeout is
-# declared dead and, once it goes on (SIGCONT), fences itself: it kills what it ran and records
-# nothing over the rescue; a job asked to terminate (through another node) while its node was
+# declared dead; its workers kill its jobs while it is still stopped (their lease word is not
+# renewed), and once it goes on (SIGCONT) it fences itself and records nothing over the rescue; a job asked to terminate (through another node) while its node was
 # frozen is not run again by the rescue. PostgreSQL only (the e2e suite's second run).
 source "$(dirname "$0")/lib.sh"
 sp_on_postgres || {
@@ -255,12 +255,13 @@ pass "the frozen node $VICTIM was declared dead: its job lost"
 eq "the job asked to terminate ended terminated by the rescue, not run again (3 attempts)" \
     "$(get "$SURVIVOR" "/v1/jobs/$ASKED" | jq -r '[.state, .attempt] | @csv')" '"terminated",1'
 check "saying why" bash -c "curl -s ${URL[$SURVIVOR]}/v1/jobs/$ASKED | jq -e '.error | test(\"terminate was asked\")'"
+no_frozen_left() { ! ps -eo args | grep -qE "^sleep 300.0041[78]$$"; }
+wait_for 60 no_frozen_left || fail "the stopped node's jobs still run (its workers did not fence them)"
+pass "while its node is still stopped, its workers killed its jobs (its lease was not renewed)"
 kill -CONT "${PID[$VICTIM]}"
 wait_for 60 grep -q "node $VICTIM: registered again" "$T/$VICTIM.err" || fail "$VICTIM did not register again: $(tail -n 5 "$T/$VICTIM.err")"
-grep -q "fencing itself" "$T/$VICTIM.err" || fail "$VICTIM did not fence itself"
-no_frozen_left() { ! ps -eo args | grep -qE "^sleep 300.0041[78]$$"; }
-wait_for 60 no_frozen_left || fail "the frozen node's job still runs after it woke"
-pass "woken up, it fenced itself and killed its job"
+grep -q "fencing itself" "$T/$VICTIM.err" || fail "woken up, $VICTIM did not fence itself"
+pass "woken up, it fenced itself"
 eq "and recorded nothing over the rescue" "$(state_on "$SURVIVOR" "$FROZEN")" lost
 AFTER=$(post "$VICTIM" /v1/jobs '{"argv": ["true"]}' | jq -r .id)
 wait_for 60 all_ended "$AFTER" || fail "the node that came back does not run jobs again"

@@ -9,7 +9,8 @@
 # each saying which one it is; b's --advertise-url is its url; the jobs running on a node are
 # counted there; after `kill -9` of b, a lists b as not alive once its lease is older than a's
 # --node-timeout (3 s here), then dead (dead_since set, its epoch moved on); b started again
-# registers afresh (alive, dead_since null, epoch on); stopped and declared dead over a day ago,
+# registers afresh (alive, dead_since null, epoch on); a's own waiters and dependents of the job
+# its rescue ended lost wake and are canceled; stopped and declared dead over a day ago,
 # it is forgotten (no longer listed).
 source "$(dirname "$0")/lib.sh"
 
@@ -148,6 +149,23 @@ grep -qE "^a +yes +[0-9]+ +[0-9:]+ +${SP_BASE//./\\.}\$" <<<"$OUT" || fail "spaw
 grep -qE "^b \(this\) +yes +[0-9]+ +[0-9:]+ +${B_ADV//./\\.}\$" <<<"$OUT" || fail "spawnpool nodes through b: b's row: $OUT"
 pass "spawnpool nodes through b: a, and b (this), both alive"
 
+# a job that runs on b, a job after it submitted through a, and a wait for it through a: once
+# a declares b dead and ends the job lost, a's own waiter wakes and the dependent is canceled
+# (a does not hear its own notifications: it must act on the ends its rescue records)
+ON_B=""
+for i in 1 2 3 4 5 6 7 8; do
+    id=$(curl -s -X POST -H 'Content-Type: application/json' --data "$(jq -nc --arg c "$(hold 3)" '{command: $c}')" "$B/v1/jobs" | jq -r .id)
+    wait_for 60 state_is "$id" running || fail "job $id does not run"
+    [ "$(job_field "$id" .node)" == b ] && ON_B=$id && break
+    curl -s -X POST "$BASE/v1/jobs/$id/terminate" >/dev/null # (it ran on a: another try)
+done
+[ -n "$ON_B" ] || fail "no job of 8 ran on b"
+submit "{\"argv\": [\"true\"], \"after\": [$ON_B]}"
+AFTER_B=$ID
+curl -s "$BASE/v1/jobs/$ON_B/wait?timeout=120" >"$T/wait_on_b" &
+WAITER=$!
+BG_PIDS+=("$WAITER")
+
 # --- b dies: a lists it as not alive once its lease is older than 3 s, then declared dead
 mapfile -t B_WORKERS < <(curl -s "$B/v1/workers" | jq -r '.workers[].pid | numbers')
 kill -KILL "$B_PID"
@@ -161,6 +179,11 @@ declared() { rfc3339 "$(node_field "$BASE" b .dead_since)"; }
 wait_for 60 declared || fail "b never declared dead: $(cat "$T/nodes")"
 pass "b declared dead $(($(date +%s%3N) - t0)) ms after the kill: dead_since $(node_field "$BASE" b .dead_since)"
 eq "b's epoch moved on (its writes are fenced)" "$(node_field "$BASE" b .epoch)" $((EPOCH_B + 1))
+waited() { ! kill -0 "$WAITER" 2>/dev/null; }
+wait_for 30 waited || fail "a wait through a (the rescuer) for b's job $ON_B did not wake when the rescue ended it"
+eq "the wait through the rescuer woke with the job's end" "$(jq -r .state "$T/wait_on_b")" lost
+wait_for 30 state_is "$AFTER_B" canceled || fail "the job after $ON_B was not canceled: $(job_field "$AFTER_B" '[.state, .error] | @csv')"
+pass "the job after it, submitted through the rescuer, was canceled (its dependency ended lost)"
 eq "b, dead, is still not alive" "$(node_field "$BASE" b .alive)" false
 OUT=$("$SPAWNPOOL_BIN" nodes --server "$BASE")
 grep -qE "^b +dead +0 " <<<"$OUT" || fail "spawnpool nodes: b's row after its death: $OUT"

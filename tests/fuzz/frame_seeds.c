@@ -118,6 +118,16 @@ int main(int argc, char **argv)
     proto_put_frame(&f, PROTO_DONE, 1, p.data, p.len);
     rc |= save(dir, "kill_then_done", 1, &f);
 
+    p.len = f.len = 0; /* a lease, then a job its worker fenced */
+    proto_encode_lease(&p, 7500);
+    proto_put_frame(&f, PROTO_LEASE, 0, p.data, p.len);
+    struct proto_done fenced = {
+        .pid = 78, .end = PROTO_END_SIGNALED, .cause = PROTO_CAUSE_FENCED, .code = 9};
+    p.len = 0;
+    proto_encode_done(&p, &fenced);
+    proto_put_frame(&f, PROTO_DONE, 2, p.data, p.len);
+    rc |= save(dir, "lease_then_fenced", 1, &f);
+
     proto_buf_free(&p);
     proto_buf_free(&f);
     if (rc) perror("frame_seeds");

@@ -51,7 +51,7 @@ static void check_done(struct proto_buf *payload)
     struct proto_done d, back;
     if (proto_decode_done(payload, &d) < 0) return;
     FUZZ_REQUIRE(d.end >= PROTO_END_EXITED && d.end <= PROTO_END_NOT_STARTED);
-    FUZZ_REQUIRE(d.cause <= PROTO_CAUSE_KILLED && d.truncated <= 3);
+    FUZZ_REQUIRE(d.cause <= PROTO_CAUSE_FENCED && d.truncated <= 3);
     FUZZ_REQUIRE(memchr(d.error, '\0', sizeof d.error) != NULL);
     struct proto_buf b = {0};
     proto_encode_done(&b, &d);
@@ -93,6 +93,18 @@ static void check_frame(const struct proto_header *h, struct proto_buf *payload)
             FUZZ_REQUIRE(payload->len == 12 && k.grace_ms >= 0);
             struct proto_buf again = {0};
             proto_encode_kill(&again, &k);
+            FUZZ_REQUIRE(again.len == payload->len &&
+                         memcmp(again.data, payload->data, again.len) == 0);
+            proto_buf_free(&again);
+        }
+        break;
+    }
+    case PROTO_LEASE: { /* the same, and only an exact 8 bytes can decode */
+        int64_t ms;
+        if (proto_decode_lease(payload, &ms) == 0) {
+            FUZZ_REQUIRE(payload->len == 8 && ms >= 0);
+            struct proto_buf again = {0};
+            proto_encode_lease(&again, ms);
             FUZZ_REQUIRE(again.len == payload->len &&
                          memcmp(again.data, payload->data, again.len) == 0);
             proto_buf_free(&again);

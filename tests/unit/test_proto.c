@@ -329,8 +329,10 @@ static void test_done_rejected(void)
     d.end = 255;
     CHECK(decode_done_of(&d) == -1);
     d.end = PROTO_END_EXITED;
-    d.cause = PROTO_CAUSE_KILLED + 1;
+    d.cause = PROTO_CAUSE_FENCED + 1;
     CHECK(decode_done_of(&d) == -1);
+    d.cause = PROTO_CAUSE_FENCED;
+    CHECK(decode_done_of(&d) == 0);
     d.cause = PROTO_CAUSE_KILLED;
     CHECK(decode_done_of(&d) == 0);
     d.truncated = 4;
@@ -636,6 +638,26 @@ static void test_corrupt_frames(void)
     CHECK(next_after_raw(&h, "1234567890", 10) == 1);
 }
 
+/* LEASE: one ms >= 0, exactly 8 bytes. */
+static void test_lease(void)
+{
+    struct proto_buf b = {0};
+    int64_t ms = -1;
+    proto_encode_lease(&b, 7500);
+    CHECK(proto_decode_lease(&b, &ms) == 0 && ms == 7500);
+    proto_buf_free(&b);
+    proto_encode_lease(&b, -1); /* (negative: rejected) */
+    CHECK(proto_decode_lease(&b, &ms) == -1);
+    proto_buf_free(&b);
+    proto_put_u32(&b, 5); /* (short) */
+    CHECK(proto_decode_lease(&b, &ms) == -1);
+    proto_buf_free(&b);
+    proto_encode_lease(&b, 1);
+    proto_put_u32(&b, 5); /* (bytes left over) */
+    CHECK(proto_decode_lease(&b, &ms) == -1);
+    proto_buf_free(&b);
+}
+
 int main(void)
 {
     test_buf_primitives();
@@ -644,6 +666,7 @@ int main(void)
     test_run_rejected();
     test_done_rejected();
     test_started_and_kill();
+    test_lease();
     test_send_and_read();
     test_large_frame();
     test_corrupt_frames();
