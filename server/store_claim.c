@@ -67,26 +67,58 @@ static int64_t held_across(struct db *db, const char *column, const char *name)
     return one_int(db, sql, name, NULL);
 }
 
-/* Takes job id's row for worker of this node (on db, in its transaction if one is open): it
- * is queued, no node's, not locked by another transaction, its queue not paused in the store,
- * and not fed by output another live node has. DB_ROW if taken, DB_DONE if not, DB_ERROR. */
-static int claim_row(struct store *s, struct db *db, int64_t id, int worker)
+/* Writes n integers as a PostgreSQL array literal ("{1,2,3}") into buf; false if it is full. */
+static bool array_literal(char *buf, size_t cap, const int64_t *v64, const int *v32, int n)
 {
-    struct db_stmt *st;
-    if (db_prepare(db,
-                   "UPDATE jobs SET worker = ?2, node = ?3, epoch = ?4 WHERE id = (SELECT id FROM "
-                   "jobs WHERE id = ?1 AND state = 'queued' AND worker IS NULL FOR UPDATE SKIP "
-                   "LOCKED) AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.name = jobs.queue AND "
-                   "q.paused <> 0) AND NOT " ELSEWHERE(3) " RETURNING id",
-                   false, &st) < 0)
-        return DB_ERROR;
-    db_bind_int(st, 1, id);
-    db_bind_int(st, 2, worker);
-    db_bind_text(st, 3, s->node);
-    db_bind_int(st, 4, s->epoch);
-    int step = db_step(st);
-    db_finalize(st);
-    return step;
+    size_t used = 0;
+    for (int i = 0; i < n && used < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%lld", i ? "," : "{",
+                                 v64 ? (long long)v64[i] : (long long)v32[i]);
+    if (used + 3 > cap) return false;
+    memcpy(buf + used, n ? "}" : "{}", n ? 2 : 3);
+    return true;
+}
+
+/* Takes the rows of jobs ids[i] for workers[i] of this node, in one statement (on db, in its
+ * transaction if one is open): each one that is queued, no node's, not locked by another
+ * transaction (skipped, not waited for: rows are locked in id order), its queue not paused in
+ * the store, and not fed by output another live node has. got[i] says which were taken.
+ * 0, or -1 on a database error. */
+static int claim_rows(struct store *s, struct db *db, const int64_t *ids, const int *workers, int n,
+                      bool *got)
+{
+    for (int i = 0; i < n; i++)
+        got[i] = false;
+    size_t cap = (size_t)n * 24 + 8;
+    char *id_list = malloc(cap), *worker_list = malloc(cap);
+    struct db_stmt *st = NULL;
+    int rc = -1;
+    if (id_list && worker_list && array_literal(id_list, cap, ids, NULL, n) &&
+        array_literal(worker_list, cap, NULL, workers, n) &&
+        db_prepare(db,
+                   "UPDATE jobs SET worker = c.worker, node = ?3, epoch = ?4 FROM (SELECT * FROM "
+                   "unnest(CAST(?1 AS BIGINT[]), CAST(?2 AS BIGINT[])) AS u(id, worker)) AS c "
+                   "WHERE jobs.id = c.id AND jobs.id IN (SELECT id FROM jobs WHERE id = "
+                   "ANY(CAST(?1 AS BIGINT[])) AND state = 'queued' AND worker IS NULL ORDER BY id "
+                   "FOR UPDATE SKIP LOCKED) AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.name "
+                   "= jobs.queue AND q.paused <> 0) AND NOT " ELSEWHERE(3) " RETURNING jobs.id",
+                   false, &st) == 0) {
+        db_bind_text(st, 1, id_list);
+        db_bind_text(st, 2, worker_list);
+        db_bind_text(st, 3, s->node);
+        db_bind_int(st, 4, s->epoch);
+        int step;
+        while ((step = db_step(st)) == DB_ROW) {
+            int64_t id = db_col_int(st, 0);
+            for (int i = 0; i < n; i++)
+                if (ids[i] == id) got[i] = true;
+        }
+        rc = step == DB_DONE ? 0 : -1;
+        db_finalize(st);
+    }
+    free(id_list);
+    free(worker_list);
+    return rc;
 }
 
 /* Why job id was not claimed: gone or another node's (CLAIM_TAKEN: forget it), its queue
@@ -140,10 +172,10 @@ enum store_claim store_job_claim(struct store *s, int64_t id, int worker, const 
         if (n < 0) goto failed;
         if (n >= klimit) goto full;
     }
-    int step = claim_row(s, db, id, worker);
-    if (step == DB_ERROR) goto failed;
+    bool got;
+    if (claim_rows(s, db, &id, &worker, 1, &got) < 0) goto failed;
     if (limited && db_exec(db, "COMMIT") < 0) goto failed;
-    if (step == DB_ROW) return CLAIM_OK;
+    if (got) return CLAIM_OK;
     enum store_claim why = refusal(s, db, id);
     if (why == CLAIM_FAILED) goto failed;
     return why;
@@ -155,18 +187,6 @@ failed:
              db_errmsg(db));
     if (db_in_tx(db)) db_exec(db, "ROLLBACK");
     return CLAIM_FAILED;
-}
-
-/* Appends n integers as a PostgreSQL array literal ("{1,2,3}") to buf; false if it is full. */
-static bool array_literal(char *buf, size_t cap, const int64_t *v64, const int *v32, int n)
-{
-    size_t used = 0;
-    for (int i = 0; i < n && used < cap; i++)
-        used += (size_t)snprintf(buf + used, cap - used, "%s%lld", i ? "," : "{",
-                                 v64 ? (long long)v64[i] : (long long)v32[i]);
-    if (used + 2 > cap) return false;
-    memcpy(buf + used, n ? "}" : "{}", n ? 2 : 3);
-    return true;
 }
 
 int store_jobs_claim(struct store *s, const int64_t *ids, const int *workers, int n,
@@ -183,51 +203,18 @@ int store_jobs_claim(struct store *s, const int64_t *ids, const int *workers, in
     }
     struct db *db = claimer(s);
     if (!db || n <= 0) return db ? 0 : -1;
-    size_t cap = (size_t)n * 24 + 8;
-    char *id_list = malloc(cap), *worker_list = malloc(cap);
-    struct db_stmt *st = NULL;
-    if (!id_list || !worker_list || !array_literal(id_list, cap, ids, NULL, n) ||
-        !array_literal(worker_list, cap, NULL, workers, n))
-        goto failed;
-    /* one statement, one commit (autocommit) for them all: the rows are locked in id order
-     * (no deadlock with another node's claim of some of them: a locked one is skipped) */
-    if (db_prepare(
-            db,
-            "UPDATE jobs SET worker = c.worker, node = ?3, epoch = ?4 FROM (SELECT * FROM "
-            "unnest(CAST(?1 AS BIGINT[]), CAST(?2 AS BIGINT[])) AS u(id, worker)) AS c "
-            "WHERE jobs.id = c.id AND jobs.id IN (SELECT id FROM jobs WHERE id = ANY(CAST(?1 "
-            "AS BIGINT[])) AND state = 'queued' AND worker IS NULL ORDER BY id FOR UPDATE "
-            "SKIP LOCKED) AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.name = jobs.queue "
-            "AND q.paused <> 0) AND NOT " ELSEWHERE(3) " RETURNING jobs.id",
-            false, &st) < 0)
-        goto failed;
-    db_bind_text(st, 1, id_list);
-    db_bind_text(st, 2, worker_list);
-    db_bind_text(st, 3, s->node);
-    db_bind_int(st, 4, s->epoch);
-    int step;
-    while ((step = db_step(st)) == DB_ROW) {
-        int64_t got = db_col_int(st, 0);
-        for (int i = 0; i < n; i++)
-            if (ids[i] == got) out[i] = CLAIM_OK;
+    bool *got = calloc((size_t)n, sizeof *got);
+    /* one statement, one commit (autocommit) for them all */
+    if (!got || claim_rows(s, db, ids, workers, n, got) < 0) {
+        snprintf(s->claim_error, sizeof s->claim_error, "claiming %d jobs failed: %s", n,
+                 got ? db_errmsg(db) : "out of memory");
+        free(got);
+        return -1;
     }
-    db_finalize(st);
-    st = NULL;
-    if (step != DB_DONE) goto failed;
-    free(id_list);
-    free(worker_list);
     for (int i = 0; i < n; i++)
-        if (out[i] != CLAIM_OK) out[i] = refusal(s, db, ids[i]);
+        out[i] = got[i] ? CLAIM_OK : refusal(s, db, ids[i]);
+    free(got);
     return 0;
-failed:
-    snprintf(s->claim_error, sizeof s->claim_error, "claiming %d jobs failed: %s", n,
-             db ? db_errmsg(db) : "no connection");
-    if (st) db_finalize(st);
-    for (int i = 0; i < n; i++)
-        out[i] = CLAIM_FAILED;
-    free(id_list);
-    free(worker_list);
-    return -1;
 }
 
 enum store_claim store_jobs_claim_group(struct store *s, const int64_t *ids, const int *workers,
@@ -241,14 +228,16 @@ enum store_claim store_jobs_claim_group(struct store *s, const int64_t *ids, con
     struct db *db = claimer(s);
     if (!db) return CLAIM_FAILED;
     if (db_begin(db) < 0) goto failed;
-    int claimed = 0;
-    for (int i = 0; i < n; i++) {
-        int step = claim_row(s, db, ids[i], workers[i]);
-        if (step == DB_ERROR) goto failed;
-        if (step != DB_ROW) break; /* (one is missing: none is claimed) */
-        claimed++;
+    bool *got = calloc((size_t)n, sizeof *got);
+    if (!got || claim_rows(s, db, ids, workers, n, got) < 0) {
+        free(got);
+        goto failed;
     }
-    if (claimed < n) {
+    int claimed = 0;
+    for (int i = 0; i < n; i++)
+        claimed += got[i];
+    free(got);
+    if (claimed < n) { /* (one is missing: none is claimed) */
         db_exec(db, "ROLLBACK");
         return CLAIM_BUSY;
     }
