@@ -114,8 +114,11 @@ enum MHD_Result api_events(struct api *a, struct MHD_Connection *c)
         }
         last = v;
     }
-    if (last < 0) last = store_last_event(a->store); /* from now on */
-    if (last < 0) {
+    /* from now on; or, resuming, a first read now: a database that cannot be read answers
+     * 503 here rather than cut a stream already begun */
+    int64_t newest = store_last_event(a->store);
+    if (last < 0) last = newest;
+    if (newest < 0) {
         return api_send_internal(c, "reading the events");
     }
     if (!api_long_poll_begin(a, &e)) return api_send_retry_later(c, &e);

@@ -118,14 +118,20 @@ void dispatch_send_kill(struct dispatch *d, int index, int64_t id, int sig, int6
     dispatch_flush_slot(d, index);
 }
 
-void dispatch_send_lease(struct dispatch *d, int64_t ms)
+void dispatch_send_lease_to(struct dispatch *d, int index)
 {
-    for (int i = 0; i < d->pool->count; i++) {
-        struct pool_slot *s = &d->pool->slots[i];
-        if (s->state == SLOT_EXITING || s->state == SLOT_DEAD || s->fd < 0) continue;
-        pool_send_lease(s, ms);
-        dispatch_flush_slot(d, i);
-    }
+    struct pool_slot *s = &d->pool->slots[index];
+    if (s->state == SLOT_EXITING || s->state == SLOT_DEAD || s->fd < 0) return;
+    /* three quarters of the timeout from the last renewal (1 ms once past: it starts none) */
+    int64_t left = d->renewed_at + (int64_t)(d->cfg->node_timeout * 750) - clock_mono_ms();
+    pool_send_lease(s, left > 0 ? left : 1);
+    dispatch_flush_slot(d, index);
+}
+
+void dispatch_send_lease(struct dispatch *d)
+{
+    for (int i = 0; i < d->pool->count; i++)
+        dispatch_send_lease_to(d, i);
 }
 
 void dispatch_make_ready(void *ctx, int64_t id, int64_t priority, int64_t not_before)

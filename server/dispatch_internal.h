@@ -277,9 +277,12 @@ void dispatch_key_done(struct dispatch *d, int ki);
 /* Gives up on a worker (EOF, corrupt frame, failed write): EXITING, unwatched, SIGKILLed;
  * its reaping does the rest (its jobs: lost, retried or queued again). */
 void dispatch_retire_worker(struct dispatch *d, int index);
-/* Tells every worker the node's lease holds for ms from now (PROTO_LEASE): one running a job
- * past it without a newer word kills it, one about to start a job does not. */
-void dispatch_send_lease(struct dispatch *d, int64_t ms);
+/* Tells worker index how long the node's lease holds (PROTO_LEASE: three quarters of the
+ * timeout from the last renewal): one running a job past it without a newer word kills it,
+ * one about to start a job does not. */
+void dispatch_send_lease_to(struct dispatch *d, int index);
+/* dispatch_send_lease_to every worker (after each renewal). */
+void dispatch_send_lease(struct dispatch *d);
 /* Watches a worker slot's channel in the main loop's epoll. */
 void dispatch_watch_slot(struct dispatch *d, int index);
 /* Sends what is queued for a slot; if the socket is full, waits for EPOLLOUT. Nothing goes to

@@ -345,6 +345,8 @@ static void handle_done(struct dispatch *d, int slot, int64_t id, struct proto_b
             o.error = done.error;
         }
     }
+    if (done.cause == PROTO_CAUSE_FENCED)
+        snprintf(detail, sizeof detail, "killed by its worker: the node's lease ran out");
     o.detail = detail;
     if (done.end != PROTO_END_SPAWN_ERROR && r->q >= 0 && r->q < d->n_queues) {
         int64_t ran_us = done.start_us > 0 ? clock_mono_us() - done.start_us : 0;
@@ -376,6 +378,9 @@ void dispatch_loop_worker_event(struct dispatch *d, int index, uint32_t events)
         case PROTO_READY:
             if (s->state == SLOT_STARTING)
                 dispatch_slot_move(d, index, r->id ? SLOT_BUSY : SLOT_IDLE);
+            /* (several nodes: its lease before any RUN, or its first jobs would be unfenced
+             * until the next renewal) */
+            if (d->clustered) dispatch_send_lease_to(d, index);
             d->last_ready_mono = clock_mono_ms();
             break;
         case PROTO_STARTED: {

@@ -392,8 +392,7 @@ int64_t dispatch_loop_nodes(struct dispatch *d)
         /* the workers' own fence: each kills its job if this word is not renewed within
          * three quarters of the timeout (the master may be stopped while its jobs run on:
          * SIGSTOP, a pause), before another node may rescue them (at the whole) */
-        int64_t left = now + (int64_t)(d->cfg->node_timeout * 750) - clock_mono_ms();
-        if (left > 0) dispatch_send_lease(d, left);
+        dispatch_send_lease(d);
         if (d->fenced) {
             log_info("node %s: its lease is renewed again: claiming jobs",
                      store_node_name(d->store));
@@ -423,6 +422,7 @@ int64_t dispatch_loop_nodes(struct dispatch *d)
             log_info("node %s: registered again (lease epoch %lld)", store_node_name(d->store),
                      (long long)store_node_epoch(d->store));
             d->renewed_at = now;
+            dispatch_send_lease(d);
             d->fenced = false;
             d->resync = true;
         }

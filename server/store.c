@@ -244,9 +244,11 @@ static void replay(struct store *s)
             s->journal[kept++] = s->journal[i];
             continue;
         }
+        char why[256]; /* (before the rollback, which clears it) */
+        snprintf(why, sizeof why, "%s", db_errmsg(s->db));
         if (pg) db_exec(s->db, "ROLLBACK TO SAVEPOINT replay");
-        log_error("database: a waiting write cannot be applied (%s), dropped: %.300s",
-                  db_errmsg(s->db), s->journal[i]);
+        log_error("database: a waiting write cannot be applied (%s), dropped: %.300s", why,
+                  s->journal[i]);
         free(s->journal[i]);
     }
     s->n_journal = kept;

@@ -250,6 +250,7 @@ int store_each_node(struct store *s, int64_t timeout_ms,
         "ELSE 0 END, (SELECT count(*) FROM jobs j WHERE j.node = n.name AND j.state = "
         "'running') FROM nodes n ORDER BY n.name");
     if (!st) {
+        rd_log(&r, "preparing the nodes' read"); /* (unreachable: the API says 503) */
         rd_end(&r);
         return -1;
     }
@@ -268,6 +269,7 @@ int store_each_node(struct store *s, int64_t timeout_ms,
         fn(ctx, &n);
         count++;
     }
+    if (step != DB_DONE) rd_log(&r, "SELECT nodes");
     db_finalize(st);
     rd_end(&r);
     return step == DB_DONE ? count : -1;

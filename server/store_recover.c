@@ -146,8 +146,12 @@ int store_recover(struct store *s, int64_t now,
     db_finalize(release);
     db_finalize(attempt);
     n = release && attempt ? kept : 0;
-    char error[128];
+    char error[128], error_held[160]; /* (a held job: handed to a worker, maybe started) */
     snprintf(error, sizeof error, "%s while the job ran", who);
+    snprintf(error_held, sizeof error_held,
+             "%s after one of its workers got the job (it may "
+             "have started)",
+             who);
     char asked[160];
     snprintf(asked, sizeof asked, "a terminate was asked; %s before its end was seen", who);
     for (size_t i = 0; i < n; i++) {
@@ -177,7 +181,7 @@ int store_recover(struct store *s, int64_t now,
         struct store_outcome o = {.state = JOB_LOST,
                                   .exit_code = -1,
                                   .signal = -1,
-                                  .error = error,
+                                  .error = rows[i].from == JOB_QUEUED ? error_held : error,
                                   .user_us = -1,
                                   .system_us = -1,
                                   .maxrss_kb = -1,

@@ -103,6 +103,9 @@ done
 eq "a read while the database is down: 503" "$code" 503
 eq "... store_unavailable" "$(jq -r .error.code "$T/down.json")" store_unavailable
 check "... with Retry-After" grep -qi '^Retry-After: 1' "$T/down.h"
+eq "GET /v1/nodes meanwhile: 503" "$(curl -s -o /dev/null -w '%{http_code}' "${URL[f]}/v1/nodes")" 503
+eq "an event stream resumed meanwhile: 503, not a stream cut short" \
+    "$(curl -s -o /dev/null -w '%{http_code}' -H 'Last-Event-ID: 0' "${URL[f]}/v1/events")" 503
 check "the failed reads are logged once, not once each: $(grep -c 'reads answer 503' "$T/f.err")" \
     test "$(grep -c 'reads answer 503' "$T/f.err")" -le 1
 "$SP_PGCTL" restart "$SP_PG_CLUSTER" >/dev/null || fail "PostgreSQL did not start again"
