@@ -93,14 +93,17 @@ static void unpark_all(struct dispatch *d)
 /* One thing another node said (store_notify's payload: "j IDS", "e ID STATE", ...). */
 static void heard_one(struct dispatch *d, const char *payload)
 {
-    if (payload[0] == 'j' && payload[1] == ' ') { /* jobs to take up */
-        for (const char *p = payload + 2; *p;) {
+    if (payload[0] == 'j' && payload[1] == ' ') { /* jobs to take up: read at once */
+        int64_t ids[1024];                        /* (a line holds at most ~700: NOTE_MAX bytes) */
+        size_t n = 0;
+        for (const char *p = payload + 2; *p && n < sizeof ids / sizeof *ids;) {
             char *end;
             long long id = strtoll(p, &end, 10);
             if (end == p) break;
-            if (!d->fenced && id > 0) store_queued_one(d->store, id, dispatch_take_queued, d);
+            if (id > 0) ids[n++] = id;
             p = *end == ',' ? end + 1 : end;
         }
+        if (!d->fenced) store_queued_ids(d->store, ids, n, dispatch_take_queued, d);
     } else if (payload[0] == 'e' && payload[1] == ' ') { /* a job ended */
         long long id = 0;
         char state[32] = "";

@@ -509,9 +509,19 @@ int store_insert_jobs(struct store *s, const struct job_spec *specs, size_t n, i
         }
         if (s->failed) rc = -1;
     }
-    if (rc == 0) { /* the other nodes take up the queued ones (those scheduled wait there) */
+    if (rc == 0) { /* the other nodes take up the queued ones (those scheduled wait there):
+                    * named together, so that each reads them in one query */
+        int64_t *queued = db_kind(s->db) == DB_POSTGRES ? malloc(n * sizeof *queued) : NULL;
+        size_t k = 0;
         for (size_t i = 0; i < n; i++)
-            if (specs[i].run_at <= now) store_notify_jobs(s, &ids[i], 1);
+            if (specs[i].run_at <= now) {
+                if (queued)
+                    queued[k++] = ids[i];
+                else
+                    store_notify_jobs(s, &ids[i], 1);
+            }
+        store_notify_jobs(s, queued, k);
+        free(queued);
     }
     s->unjournaled = false;
     if (rc < 0) journal_free(s, mark); /* a refused submit is never replayed */

@@ -398,6 +398,11 @@ enum store_claim store_jobs_claim_group(struct store *s, const int64_t *ids, con
                                         int n);
 /* Why the last claim that returned CLAIM_FAILED failed (for the caller's log). */
 const char *store_claim_error(const struct store *s);
+/* PostgreSQL: calls fn (if not NULL), in id order, for each of the n jobs ids that is queued
+ * with no node holding it, as store_each_queued would (one read). Returns how many, or
+ * -1. fn must not use the store. */
+int store_queued_ids(struct store *s, const int64_t *ids, size_t n,
+                     void (*fn)(void *ctx, const struct store_queued *q), void *ctx);
 /* Calls fn (if not NULL) for queued job id as store_each_queued would, if it is queued and no
  * node holds it. Returns 1, 0 if not, or -1. */
 int store_queued_one(struct store *s, int64_t id,

@@ -250,20 +250,30 @@ failed:
     return CLAIM_FAILED;
 }
 
-int store_queued_one(struct store *s, int64_t id,
+int store_queued_ids(struct store *s, const int64_t *ids, size_t n,
                      void (*fn)(void *ctx, const struct store_queued *q), void *ctx)
 {
+    if (n == 0) return 0;
+    size_t cap = n * 24 + 8;
+    char *list = malloc(cap);
+    if (!list || !array_literal(list, cap, ids, NULL, (int)n)) {
+        free(list);
+        return store_fail(s, "reading queued jobs (out of memory)");
+    }
+    /* one read for them all (a batch of another node names hundreds at once) */
     struct db_stmt *st;
     if (db_prepare(s->db,
                    "SELECT id, priority, coalesce(not_before, 0), queue, group_name IS NULL AND "
                    "concurrency_key IS NULL, EXISTS (SELECT 1 FROM job_dependencies d WHERE "
-                   "d.job_id = jobs.id) FROM jobs WHERE id = ?1 AND state = 'queued' AND worker "
-                   "IS NULL",
-                   false, &st) < 0)
-        return store_fail(s, "reading a queued job");
-    db_bind_int(st, 1, id);
-    int step = db_step(st), rc = 0;
-    if (step == DB_ROW) {
+                   "d.job_id = jobs.id) FROM jobs WHERE id = ANY(CAST(?1 AS BIGINT[])) AND "
+                   "state = 'queued' AND worker IS NULL ORDER BY id",
+                   false, &st) < 0) {
+        free(list);
+        return store_fail(s, "reading queued jobs");
+    }
+    db_bind_text(st, 1, list);
+    int step, found = 0;
+    while ((step = db_step(st)) == DB_ROW) {
         char queue[160];
         snprintf(queue, sizeof queue, "%s", db_col_text(st, 3));
         struct store_queued q = {.id = db_col_int(st, 0),
@@ -272,15 +282,19 @@ int store_queued_one(struct store *s, int64_t id,
                                  .queue = queue,
                                  .plain = db_col_int(st, 4) != 0,
                                  .has_deps = db_col_int(st, 5) != 0};
-        db_finalize(st);
         if (fn) fn(ctx, &q);
-        rc = 1;
-    } else {
-        db_finalize(st);
-        if (step != DB_DONE) rc = store_fail(s, "reading a queued job");
+        found++;
     }
+    db_finalize(st);
+    free(list);
     store_read_done(s);
-    return rc;
+    return step == DB_DONE ? found : store_fail(s, "reading queued jobs");
+}
+
+int store_queued_one(struct store *s, int64_t id,
+                     void (*fn)(void *ctx, const struct store_queued *q), void *ctx)
+{
+    return store_queued_ids(s, &id, 1, fn, ctx);
 }
 
 const char *store_claim_error(const struct store *s)
