@@ -347,7 +347,8 @@ static void run_job(struct worker *w, int64_t id, const struct proto_run *run,
             /* the master did not renew the node's lease in time (stopped, cut off): another
              * node may soon run this job again, so it ends here, whatever the master does */
             r.fenced = true;
-            r.done.cause = PROTO_CAUSE_FENCED;
+            if (r.done.cause == PROTO_CAUSE_NONE) /* (one being terminated or timed out stays so) */
+                r.done.cause = PROTO_CAUSE_FENCED;
             tree_signal(r.tree, r.job.pid, SIGKILL);
         }
         if (r.deadline_ms && now >= r.deadline_ms && !r.exited) {
