@@ -12,7 +12,7 @@
 # timing. Knobs (environment): SPAWNPOOL_BIN (build/spawnpool), W (workers per node, 4),
 # NODES (3), SLEEP_N (300 sleep jobs per round), SLEEP_BATCH (20 jobs per array submit, the
 # batches round-robin over the nodes), TRUE_N (1000 /bin/true jobs per round), BATCH (100),
-# R (rounds, 3), WAKE_N (200), WAKE_PROBE (20 jobs with room in A's holds), WAKE_CAP (5 s a wake-up job at most), A_HOLD (3: the jobs each
+# R (rounds, 3), WAKE_N (200), WAKE_PROBE (20 jobs submitted on busy A), WAKE_CAP (5 s a wake-up job at most), A_HOLD (3: the jobs each
 # busy worker of node A holds to start next, filled before the wake-up part), PG_SYNC (on: PostgreSQL's synchronous_commit and fsync),
 # BENCH_TMP (/var/tmp), BENCH_KEEP (0; 1 keeps the work dir: server logs, PostgreSQL's log).
 # See tests/bench/README.md, "Cluster".
@@ -59,13 +59,20 @@ PG=$WORK/pg
 PG_STARTED=0
 declare -A LIVE=() # pid -> name of every server we started and have not stopped
 
+poll() { # SECONDS COMMAND...: runs the command every 10 ms until it succeeds; 1 if it never does
+    local n=$(($1 * 100))
+    shift
+    for _ in $(seq "$n"); do
+        "$@" && return 0
+        sleep 0.01
+    done
+    return 1
+}
+
 stop_pid() { # PID: SIGTERM, 20 s to drain, then SIGKILL (the master, by its pid)
     local pid=$1 rc=0
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 400); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
+    poll 20 bash -c "! kill -0 $pid 2>/dev/null" || true
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || rc=$?
     unset "LIVE[$pid]"
@@ -104,20 +111,16 @@ start() {
     "$BIN" serve "${flags[@]}" >"$dir.out" 2>"$dir.err" &
     PID[$name]=$!
     LIVE[$!]=$name
-    local a=''
-    for _ in $(seq 3000); do
-        a=$(sed -n 's|^spawnpool: listening on http://||p' "$dir.out" | head -n 1)
-        [ -n "$a" ] && break
+    listening() {
         kill -0 "${PID[$name]}" 2>/dev/null || die "server $name exited: $(tail -n 5 "$dir.err")"
-        sleep 0.01
-    done
-    [ -n "$a" ] || die "server $name did not listen within 30 s: $(tail -n 5 "$dir.err")"
+        grep -q '^spawnpool: listening on http://' "$dir.out"
+    }
+    poll 30 listening || die "server $name did not listen within 30 s: $(tail -n 5 "$dir.err")"
+    local a
+    a=$(sed -n 's|^spawnpool: listening on http://||p' "$dir.out" | head -n 1)
     ADDR[$name]=$a
-    for _ in $(seq 3000); do
-        [ "$(curl -s "http://$a/healthz" | jq -r '.workers.idle // 0')" -ge "$W" ] && return 0
-        sleep 0.01
-    done
-    die "server $name: $W workers not idle within 30 s"
+    idle() { [ "$(curl -s "http://$a/healthz" | jq -r '.workers.idle // 0')" -ge "$W" ]; }
+    poll 30 idle || die "server $name: $W workers not idle within 30 s"
 }
 
 CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -179,22 +182,23 @@ done
 # ---- part 3: cross-node wake-up ---------------------------------------------------------------
 # Node A alone on its database takes long jobs until its W workers are busy and each holds
 # A_HOLD more to start next (a busy worker holds up to DISPATCH_HOLD = 3 jobs claimed ahead,
-# server/dispatch_internal.h); then node B starts: every job submitted on A from then on can
-# only start on B. A job that has not ended within WAKE_CAP seconds is counted and left.
-log "wake-up: node A busy with $W long jobs (+ $((W * A_HOLD)) held), then node B"
+# server/dispatch_internal.h, while its node is alone); those held are canceled (a node that
+# sees another one come gives them back for it to run: B would be busy with them), then node
+# B starts: every job submitted on A from then on can only start on B. A job that has not
+# ended within WAKE_CAP seconds is counted and left.
+log "wake-up: node A busy with $W long jobs (it held $((W * A_HOLD)) more, canceled), then node B"
 start wa "$DB_WAKE"
 LONG_IDS=()
 for _ in $(seq $((W * (1 + A_HOLD)))); do
     LONG_IDS+=("$(curl -s -X POST "http://${ADDR[wa]}/v1/jobs" -H 'Content-Type: application/json' -d "$LONG_JOB" | jq -r .id)")
 done
 held() { psql -X -tA -h "$PG/sock" -U spawnpool -d bench_wake -c "SELECT count(*) FILTER (WHERE state = 'running') || ' ' || count(*) FILTER (WHERE state = 'queued' AND worker IS NOT NULL) FROM jobs"; }
-h=''
-for _ in $(seq 3000); do
-    h=$(held)
-    [ "$h" = "$W $((W * A_HOLD))" ] && break
-    sleep 0.01
+held_is() { [ "$(held)" = "$1" ]; }
+poll 30 held_is "$W $((W * A_HOLD))" || die "node A: running and held '$(held)', expected '$W $((W * A_HOLD))'"
+for id in "${LONG_IDS[@]:$W}"; do
+    curl -s -o /dev/null -X POST "http://${ADDR[wa]}/v1/jobs/$id/terminate"
 done
-[ "$h" = "$W $((W * A_HOLD))" ] || die "node A: running and held '$h', expected '$W $((W * A_HOLD))'"
+poll 30 held_is "$W 0" || die "node A: running and held '$(held)', expected '$W 0'"
 start wb "$DB_WAKE"
 WAKE_X=$("$B/cluster_client" wake "$WAKE_N" "$TRUE_JOB" "${ADDR[wa]}" "$WAKE_CAP")
 log "  A -> B: $WAKE_X"
@@ -202,17 +206,10 @@ WAKE_B=$("$B/cluster_client" wake "$WAKE_N" "$TRUE_JOB" "${ADDR[wb]}" "$WAKE_CAP
 log "  B -> B: $WAKE_B"
 WAKE_L=$("$B/cluster_client" wake "$WAKE_N" "$TRUE_JOB" "${ADDR[lite]}" "$WAKE_CAP")
 log "  SQLite: $WAKE_L"
-# the same with room in A's holds: the held long jobs canceled, its workers still busy; how
-# many of WAKE_PROBE jobs submitted on A wait for A (claimed ahead) instead of starting on B
-for id in "${LONG_IDS[@]:$W}"; do
-    curl -s -o /dev/null -X POST "http://${ADDR[wa]}/v1/jobs/$id/terminate"
-done
-for _ in $(seq 3000); do
-    [ "$(held)" = "$W 0" ] && break
-    sleep 0.01
-done
+# how many of WAKE_PROBE jobs submitted on busy A wait for A (claimed ahead) instead of
+# starting on idle B
 WAKE_P=$("$B/cluster_client" wake "$WAKE_PROBE" "$TRUE_JOB" "${ADDR[wa]}" 1)
-log "  A -> B, A's holds with room: $WAKE_P"
+log "  A -> B, A busy: $WAKE_P"
 for id in "${LONG_IDS[@]:0:$W}"; do
     curl -s -o /dev/null -X POST "http://${ADDR[wa]}/v1/jobs/$id/terminate"
 done
@@ -246,10 +243,10 @@ wk() { # LABEL OUT NOTE
     row "wake-up (submit -> start)" "$1" "$(ms "$(kv ts_p50 "$2")") / $(ms "$(kv ts_p99 "$2")")" "" \
         "max $(ms "$(kv ts_max "$2")"); started on $(kv nodes "$2"); not ended in ${WAKE_CAP} s $(kv failed "$2") (never started $(kv unstarted "$2"))$3"
 }
-wk "A -> B (A's workers busy, holds full), p50 / p99" "$WAKE_X" "; client POST -> end p50 $(ms "$(kv rtt_p50 "$WAKE_X")")"
+wk "A -> B (A's workers busy), p50 / p99" "$WAKE_X" "; client POST -> end p50 $(ms "$(kv rtt_p50 "$WAKE_X")")"
 wk "B -> B (same node, PostgreSQL)" "$WAKE_B" ""
 wk "one node on SQLite" "$WAKE_L" ""
-row "wake-up (submit -> start)" "A -> B, A's workers busy, holds with room" \
+row "wake-up (submit -> start)" "A -> B, A's workers busy, B idle" \
     "$(kv unstarted "$WAKE_P") of $WAKE_PROBE" "" \
     "jobs claimed by busy A (not started within 1 s, while B was idle); the others: p50 $(ms "$(kv ts_p50 "$WAKE_P")"), started on $(kv nodes "$WAKE_P")"
 
