@@ -411,5 +411,8 @@ void dispatch_send_unsent(struct dispatch *d);
 /* Job r on slot comes back unstarted (its BACK move): canceled if a terminate asked for it,
  * else queued again (dispatch_loop.c). */
 void dispatch_job_unstarted(struct dispatch *d, int slot, struct running *r);
+/* Clears r (its phase moved back or ended already) and lets go of its queue's and concurrency
+ * key's counts. */
+void dispatch_forget_job(struct dispatch *d, struct running *r);
 
 #endif

@@ -201,6 +201,11 @@ void dispatch_job_unstarted(struct dispatch *d, int slot, struct running *r)
         store_job_unreserve(d->store, r->id);
         runq_push_since(&d->ready, r->priority, r->id, r->since_us);
     }
+    dispatch_forget_job(d, r);
+}
+
+void dispatch_forget_job(struct dispatch *d, struct running *r)
+{
     int qi = r->q, ki = r->k;
     memset(r, 0, sizeof *r);
     dispatch_queue_done(d, qi);

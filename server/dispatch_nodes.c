@@ -285,12 +285,10 @@ void dispatch_claims_settle(struct dispatch *d)
         if (!r || r->phase != PHASE_RESERVED) continue;
         /* taken back unwritten: nothing of it is in the store, its RUN is not sent */
         struct runq_entry e = {.priority = r->priority, .id = r->id, .since_us = r->since_us};
-        int qi = r->q, ki = r->k;
+        int qi = r->q;
         bool current = r == &d->running[slot];
         dispatch_run_move(d, slot, r, MOVE_BACK);
-        memset(r, 0, sizeof *r);
-        dispatch_queue_done(d, qi);
-        dispatch_key_done(d, ki);
+        dispatch_forget_job(d, r);
         if (current)
             dispatch_promote_held(d, slot);
         else

@@ -67,15 +67,16 @@ static int64_t held_across(struct db *db, const char *column, const char *name)
     return one_int(db, sql, name, NULL);
 }
 
-/* Writes n integers as a PostgreSQL array literal ("{1,2,3}") into buf; false if it is full. */
+/* Writes n (>= 1) integers as a PostgreSQL array literal ("{1,2,3}") into buf; false if it is
+ * full. */
 static bool array_literal(char *buf, size_t cap, const int64_t *v64, const int *v32, int n)
 {
     size_t used = 0;
     for (int i = 0; i < n && used < cap; i++)
         used += (size_t)snprintf(buf + used, cap - used, "%s%lld", i ? "," : "{",
                                  v64 ? (long long)v64[i] : (long long)v32[i]);
-    if (used + 3 > cap) return false;
-    memcpy(buf + used, n ? "}" : "{}", n ? 2 : 3);
+    if (used + 2 > cap) return false;
+    memcpy(buf + used, "}", 2);
     return true;
 }
 

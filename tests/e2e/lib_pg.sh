@@ -98,3 +98,18 @@ if sp_on_postgres; then
     }
     export -f sqlite3
 fi
+
+# sp_pg_session SQL: starts a psql session of its own on $SP_PG_URL that runs SQL and stays
+# open (as another node's batch in flight would: e.g. "BEGIN; ... FOR UPDATE;"), its output in
+# $T/sql.out; sp_pg_session_end SQL sends it more (e.g. "COMMIT;") and closes its input.
+sp_pg_session() {
+    mkfifo "$T/sql.in"
+    psql -XAtq "$SP_PG_URL" <"$T/sql.in" >"$T/sql.out" 2>&1 &
+    BG_PIDS+=($!)
+    exec 7>"$T/sql.in"
+    echo "$1" >&7
+}
+sp_pg_session_end() {
+    echo "$1" >&7
+    exec 7>&-
+}

@@ -158,11 +158,7 @@ eq "three due times, three runs in all (never one per node)" "$(get a "/v1/jobs?
 # An event whose transaction is still open (here: psql's, as another node's batch would be)
 # has a smaller id than events committed meanwhile: a stream must wait for it rather than send
 # those first (it would never send it: Last-Event-ID would be past it).
-mkfifo "$T/sql.in"
-psql -XAtq "$SP_PG_URL" <"$T/sql.in" >"$T/sql.out" 2>&1 &
-BG_PIDS+=($!)
-exec 7>"$T/sql.in"
-echo "BEGIN; INSERT INTO job_events (job_id, at, from_state, to_state, detail) VALUES (${IDS[0]}, 0, 'succeeded', 'succeeded', 'held back') RETURNING id;" >&7
+sp_pg_session "BEGIN; INSERT INTO job_events (job_id, at, from_state, to_state, detail) VALUES (${IDS[0]}, 0, 'succeeded', 'succeeded', 'held back') RETURNING id;"
 wait_for 60 grep -qE '^[0-9]+$' "$T/sql.out" || fail "the held event was not written: $(cat "$T/sql.out")"
 HELD=$(grep -E '^[0-9]+$' "$T/sql.out" | head -n 1)
 curl -sN -H "Last-Event-ID: $((HELD - 1))" "${URL[b]}/v1/events" >"$T/stream" &
@@ -171,8 +167,7 @@ wait_for 60 grep -q '^: keep-alive' "$T/stream" || fail "the stream did not star
 LATER=$(post a /v1/jobs '{"argv": ["true"]}' | jq -r .id)
 later_written() { [ "$(psql -XAtq "$SP_PG_URL" -c "SELECT count(*) FROM job_events WHERE job_id = $LATER")" -ge 1 ]; }
 wait_for 60 later_written || fail "job $LATER has no events"
-echo "COMMIT;" >&7 # (within the two seconds a stream waits for a gap: a batch takes ms)
-exec 7>&-
+sp_pg_session_end "COMMIT;" # (within the two seconds a stream waits for a gap: a batch takes ms)
 got_later() { grep -q "\"id\":$LATER," "$T/stream"; }
 wait_for 60 got_later || fail "job $LATER's events were not sent"
 eq "the held event is sent, first" "$(grep -m 1 '^id:' "$T/stream")" "id: $HELD"

@@ -45,11 +45,7 @@ mapfile -t Q < <(jq -r '.jobs[].id' <<<"$BODY")
 # another node claimed Q[2] (as its claim would write it; no such node runs, so it stays so)
 sql "UPDATE jobs SET node = 'elsewhere', worker = 0, epoch = 1 WHERE id = ${Q[2]}" >/dev/null
 # and a transaction (as another node's batch would) keeps Q[1]'s row locked
-mkfifo "$T/sql.in"
-psql -XAtq "$SP_PG_URL" <"$T/sql.in" >"$T/sql.out" 2>&1 &
-BG_PIDS+=($!)
-exec 7>"$T/sql.in"
-echo "BEGIN; SELECT 'locked ' || id FROM jobs WHERE id = ${Q[1]} FOR UPDATE;" >&7
+sp_pg_session "BEGIN; SELECT 'locked ' || id FROM jobs WHERE id = ${Q[1]} FOR UPDATE;"
 wait_for 60 grep -q "^locked ${Q[1]}$" "$T/sql.out" || fail "psql did not lock the row: $(cat "$T/sql.out")"
 sql 'SELECT pg_stat_statements_reset()' >/dev/null
 expect 200 PATCH /v1/queues/q '{"paused": false}'
@@ -57,8 +53,7 @@ wait_for 60 ended "${Q[0]}" "${Q[3]}" || fail "the free jobs did not run: $(stat
 eq "the locked job waits, queued and no node's" "$(sql "SELECT state || ' ' || coalesce(node, '-') FROM jobs WHERE id = ${Q[1]}")" "queued -"
 read -r CALLS ROWS < <(claims)
 check "the two free jobs were claimed in one statement ($CALLS statements, $ROWS rows)" [ "$ROWS" == 2 ]
-echo "COMMIT;" >&7
-exec 7>&-
+sp_pg_session_end "COMMIT;"
 wait_for 60 ended "${Q[1]}" || fail "the job whose row was locked did not run once it was free: $(states "${Q[1]}")"
 pass "the job whose row was locked ran once it was free"
 eq "the job another node took is left to it" "$(sql "SELECT state || ' ' || node FROM jobs WHERE id = ${Q[2]}")" "queued elsewhere"
