@@ -124,6 +124,9 @@ listing() { nodes_of "$1" && jq -c '[.nodes[] | [.name, .alive, .this]]' "$T/nod
 eq "a lists a (this) and b, both alive" "$(listing "$BASE")" '[["a",true,true],["b",true,false]]'
 eq "b lists a and b (this), both alive" "$(listing "$B")" '[["a",true,false],["b",true,true]]'
 eq "b's url: its --advertise-url" "$(node_field "$BASE" b .url)" "$B_ADV"
+eq "each node's sessions say which node they are (pg_stat_activity)" \
+    "$(psql -XAtq "$SP_PG_URL" -c "SELECT string_agg(DISTINCT application_name, ',' ORDER BY application_name) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'spawnpool%'")" \
+    "spawnpool a,spawnpool b"
 eq "a's url as b lists it" "$(node_field "$B" a .url)" "$SP_BASE"
 EPOCH_B=$(node_field "$BASE" b .epoch)
 [[ $EPOCH_B =~ ^[1-9][0-9]*$ ]] || fail "b's epoch: $EPOCH_B"
